@@ -1,0 +1,41 @@
+from django.contrib import admin
+
+from billing.models import ApiToken, Business, Member
+
+
+class MemberInline(admin.TabularInline):
+    model = Member
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Business)
+class BusinessAdmin(admin.ModelAdmin):
+    list_display = ["name", "plan", "id", "created_at"]
+    list_filter = ["plan"]
+    search_fields = ["name", "id"]
+    readonly_fields = ["id", "created_at"]
+    inlines = [MemberInline]
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ["user", "business", "role", "created_at"]
+    list_filter = ["role", "business"]
+    search_fields = ["user__username", "user__email", "business__name"]
+    autocomplete_fields = ["user", "business"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are listed by prefix only; the digest and clear token never show."""
+
+    list_display = ["prefix", "name", "member", "created_at", "last_used_at"]
+    search_fields = ["prefix", "member__user__username"]
+    fields = ["member", "name", "prefix", "created_at", "last_used_at"]
+    readonly_fields = ["member", "prefix", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request) -> bool:
+        # A clear token is shown once at creation; use `create_business` or the
+        # `create_api_token` command, which print it.
+        return False

@@ -1,0 +1,47 @@
+"""`Authorization: Bearer <token>` authentication for the REST API."""
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from billing.models import ApiToken
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """Authenticate a member by an API token (`billing.ApiToken`).
+
+    The request's user is the token's member's Django user; `request.auth` is the
+    `ApiToken`. A missing header lets other authenticators try; a malformed or
+    unknown token answers 401.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Invalid Authorization header: expected 'Bearer <token>'."
+            )
+        try:
+            token = header[1].decode()
+        except UnicodeError as error:
+            raise exceptions.AuthenticationFailed("Invalid token.") from error
+        api_token = (
+            ApiToken.objects.select_related("member__user", "member__business")
+            .filter(digest=ApiToken.hash(token))
+            .first()
+        )
+        if api_token is None or not api_token.member.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        now = timezone.now()
+        if (
+            api_token.last_used_at is None
+            or (now - api_token.last_used_at).total_seconds() > 60
+        ):
+            ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+        return api_token.member.user, api_token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword

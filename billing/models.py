@@ -1,0 +1,83 @@
+"""The tenant (`Business`), its plan, its members and their API tokens."""
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Plan(models.TextChoices):
+    FREE = "free", "Free"
+    MINI = "mini", "Mini"
+    PRO = "pro", "Pro"
+
+
+class Business(models.Model):
+    """A customer of PingBack: owns channels, contacts, conversations and members."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "businesses"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Member(models.Model):
+    """A Django user's role in one business (a user belongs to one business)."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        AGENT = "agent", "Agent"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member"
+    )
+    business = models.ForeignKey(
+        Business, on_delete=models.CASCADE, related_name="members"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role} of {self.business})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN
+
+
+class ApiToken(models.Model):
+    """A member's API token. Only its SHA-256 digest is stored; the clear token is
+    shown once, when it is created (`billing.services.api_token_create`)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(
+        max_length=12, help_text="First characters, to tell tokens apart."
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    PREFIX = "pb_"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.member.user})"
+
+    @staticmethod
+    def hash(token: str) -> str:
+        """Return the hex SHA-256 digest under which `token` is stored."""
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> str:
+        """Return a new random clear-text token (`pb_` + 43 URL-safe characters)."""
+        return cls.PREFIX + secrets.token_urlsafe(32)

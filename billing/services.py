@@ -1,0 +1,72 @@
+"""Writes for businesses, members, tokens, and the plan guard."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from billing.models import ApiToken, Business, Member, Plan
+from billing.selectors import plan_limits_get
+from pingback.errors import PlanLimitExceeded
+
+
+def plan_ensure_allows_channel(
+    *, business: Business, channel_type: str, channel_count: int
+) -> None:
+    """Raise `PlanLimitExceeded` unless `business` may have one more channel of
+    `channel_type` on top of `channel_count` channels it already has (not counting
+    the one being changed, on an update)."""
+    limits = plan_limits_get(business)
+    plan = business.get_plan_display()
+    if not limits.allows_type(channel_type):
+        raise PlanLimitExceeded(
+            f"The {plan} plan does not include {channel_type} channels; "
+            "upgrade to Mini or Pro to add it."
+        )
+    if channel_count + 1 > limits.max_channels:
+        raise PlanLimitExceeded(
+            f"The {plan} plan allows {limits.max_channels} channel(s) and this "
+            "business has reached that limit; upgrade to add more."
+        )
+
+
+def api_token_create(*, member: Member, name: str = "default") -> tuple[ApiToken, str]:
+    """Create an API token for `member`; return it and the clear token, which is
+    not stored and cannot be shown again."""
+    token = ApiToken.generate()
+    api_token = ApiToken.objects.create(
+        member=member, name=name, prefix=token[:10], digest=ApiToken.hash(token)
+    )
+    return api_token, token
+
+
+@dataclass(frozen=True)
+class BusinessCreated:
+    business: Business
+    admin: Member
+    token: str
+
+
+@transaction.atomic
+def business_create(
+    *, name: str, plan: str, admin_email: str, admin_password: str | None = None
+) -> BusinessCreated:
+    """Create a business, its first admin (a Django user named by their e-mail, with
+    staff access to Django admin) and that admin's API token.
+
+    Raises `ValueError` for an unknown plan or an e-mail already in use.
+    """
+    if plan not in Plan.values:
+        raise ValueError(f"unknown plan {plan!r}; expected one of {Plan.values}")
+    user_model = get_user_model()
+    if user_model.objects.filter(username=admin_email).exists():
+        raise ValueError(f"a user {admin_email!r} already exists")
+    business = Business.objects.create(name=name, plan=plan)
+    user = user_model.objects.create_user(
+        username=admin_email, email=admin_email, password=admin_password
+    )
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    admin = Member.objects.create(user=user, business=business, role=Member.Role.ADMIN)
+    _, token = api_token_create(member=admin)
+    return BusinessCreated(business=business, admin=admin, token=token)

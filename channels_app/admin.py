@@ -1,0 +1,207 @@
+"""Channels in Django admin, with the API's validation, plan limits and masking."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from channels_app.models import Channel, InboundEvent
+from channels_app.platforms import get_platform
+from channels_app.services import (
+    ConfigInvalid,
+    channel_config_clean,
+    channel_create,
+    channel_delete,
+    channel_public_config,
+    channel_setup,
+    channel_update,
+)
+from channels_app.services.inbound import inbound_event_replay
+from pingback.errors import PlanLimitExceeded
+
+
+class ChannelAdminForm(forms.ModelForm):
+    """Edits `config` as JSON. Secrets show masked (`****` + last 4); leaving a
+    masked value as it is keeps the stored secret."""
+
+    config_json = forms.CharField(
+        label="Config",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        required=False,
+        help_text='JSON object, e.g. {"api_key": "...", "access_token": "..."}.',
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["business", "type", "is_active"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["config_json"].initial = json.dumps(
+                channel_public_config(self.instance), indent=2
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            config = json.loads(cleaned.get("config_json") or "{}")
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(
+                {"config_json": f"Not valid JSON: {error}"}
+            ) from error
+        channel_type = cleaned.get("type")
+        if channel_type:
+            try:
+                cleaned["clean_config"] = channel_config_clean(
+                    channel_type=channel_type,
+                    config=config,
+                    current=self.instance if self.instance.pk else None,
+                )
+            except ConfigInvalid as error:
+                lines = [
+                    f"{field}: {' '.join(map(str, msgs))}"
+                    for field, msgs in error.errors.items()
+                ]
+                raise forms.ValidationError({"config_json": lines}) from error
+        return cleaned
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
+    list_display = [
+        "__str__",
+        "business",
+        "type",
+        "is_active",
+        "setup_state",
+        "created_at",
+    ]
+    list_filter = ["type", "is_active", "setup_state"]
+    search_fields = ["id", "business__name"]
+    readonly_fields = [
+        "id",
+        "webhook_url",
+        "setup_state",
+        "setup_message",
+        "setup_checked_at",
+        "alert",
+        "created_at",
+    ]
+    actions = ["recheck_setup"]
+
+    def get_fields(self, request, obj=None):
+        return ["business", "type", "config_json", "is_active", *self.readonly_fields]
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, channel: Channel) -> str:
+        url = get_platform(channel.type).webhook_url(channel) if channel.pk else None
+        return format_html("<code>{}</code>", url) if url else "—"
+
+    def save_model(self, request, obj: Channel, form, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            if change:
+                saved = channel_update(
+                    channel=obj,
+                    channel_type=data["type"],
+                    config=data["clean_config"],
+                    is_active=data["is_active"],
+                )
+            else:
+                saved = channel_create(
+                    business=data["business"],
+                    channel_type=data["type"],
+                    config=data["clean_config"],
+                    is_active=data["is_active"],
+                )
+        except PlanLimitExceeded as error:
+            # Reported on the form page by `changeform_view` below.
+            raise _PlanRefused(error.detail) from error
+        obj.pk = saved.pk
+        obj.__dict__.update(
+            {k: v for k, v in saved.__dict__.items() if not k.startswith("_")}
+        )
+        level = messages.SUCCESS if saved.setup_state == "ready" else messages.WARNING
+        self.message_user(
+            request,
+            f"Setup: {saved.get_setup_state_display()}. {saved.setup_message}",
+            level,
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _PlanRefused as error:
+            self.message_user(request, str(error), messages.ERROR)
+            from django.http import HttpResponseRedirect
+
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_model(self, request, obj: Channel) -> None:
+        channel_delete(channel=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for channel in queryset:
+            channel_delete(channel=channel)
+
+    @admin.action(description="Re-run platform setup")
+    def recheck_setup(self, request, queryset) -> None:
+        for channel in queryset:
+            channel_setup(channel=channel)
+            state = channel.get_setup_state_display()
+            self.message_user(request, f"{channel}: {state}. {channel.setup_message}")
+
+
+class _PlanRefused(Exception):
+    pass
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    """Raw webhook deliveries, for inspection and replay."""
+
+    list_display = ["received_at", "channel", "event_key", "status", "short_error"]
+    list_filter = ["status", "channel__type"]
+    search_fields = ["event_key", "channel__id"]
+    readonly_fields = [
+        "channel",
+        "event_key",
+        "body_text",
+        "content_type",
+        "status",
+        "error",
+        "received_at",
+        "processed_at",
+    ]
+    fields = readonly_fields
+    actions = ["replay"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="Error")
+    def short_error(self, event: InboundEvent) -> str:
+        return event.error[:80]
+
+    @admin.display(description="Body")
+    def body_text(self, event: InboundEvent) -> str:
+        return format_html(
+            "<pre style='white-space:pre-wrap'>{}</pre>",
+            bytes(event.body).decode("utf-8", "replace"),
+        )
+
+    @admin.action(description="Replay (process again)")
+    def replay(self, request, queryset) -> None:
+        replayable = queryset.filter(
+            status__in=[InboundEvent.Status.FAILED, InboundEvent.Status.IGNORED]
+        )
+        for event in replayable:
+            inbound_event_replay(event=event)
+        self.message_user(
+            request, f"{replayable.count()} event(s) scheduled for processing."
+        )

@@ -1,0 +1,96 @@
+"""Channel API shapes (PingBack channels reference: create, update, response)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from channels_app.models import Channel
+from channels_app.platforms import get_platform
+from channels_app.services import (
+    ConfigInvalid,
+    channel_config_clean,
+    channel_public_config,
+)
+
+
+class ChannelInputSerializer(serializers.Serializer):
+    """Body of `POST /api/v1/channels/` and `PATCH /api/v1/channels/{id}`.
+
+    `config` is validated for the type: a missing required field answers 400
+    naming it (`{"config": {"api_key": ["This field is required."]}}`). On PATCH,
+    `config` is merged into the stored one (see `channel_config_clean`).
+    """
+
+    type = serializers.ChoiceField(choices=Channel.Type.choices)
+    config = serializers.JSONField(required=False, default=dict)
+    is_active = serializers.BooleanField(required=False, default=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        current: Channel | None = self.context.get("channel")
+        channel_type = attrs.get("type") or current.type
+        if current is not None and "config" not in self.initial_data:
+            if channel_type == current.type:
+                return attrs
+            attrs["config"] = {}
+        try:
+            attrs["clean_config"] = channel_config_clean(
+                channel_type=channel_type,
+                config=attrs.get("config", {}),
+                current=current,
+            )
+        except ConfigInvalid as error:
+            raise serializers.ValidationError({"config": error.errors}) from error
+        return attrs
+
+
+class ChannelSetupSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Channel.SetupState.choices)
+    message = serializers.CharField()
+    checked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChannelOutputSerializer(serializers.ModelSerializer):
+    """A channel as the API shows it: credentials masked (`****` + last 4)."""
+
+    business_id = serializers.UUIDField(read_only=True)
+    config = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+    setup = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "business_id",
+            "type",
+            "config",
+            "is_active",
+            "created_at",
+            "updated_at",
+            "webhook_url",
+            "setup",
+            "alert",
+        ]
+
+    @extend_schema_field(serializers.DictField())
+    def get_config(self, channel: Channel) -> dict[str, Any]:
+        return channel_public_config(channel)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_webhook_url(self, channel: Channel) -> str | None:
+        return get_platform(channel.type).webhook_url(channel)
+
+    @extend_schema_field(ChannelSetupSerializer)
+    def get_setup(self, channel: Channel) -> dict[str, Any]:
+        return {
+            "state": channel.setup_state,
+            "message": channel.setup_message,
+            "checked_at": channel.setup_checked_at,
+        }
+
+
+class ChannelDeletedSerializer(serializers.Serializer):
+    message = serializers.CharField(default="Channel deleted")

@@ -1,0 +1,102 @@
+"""A business's connected channels and the raw inbound events they receive."""
+
+import uuid
+
+from django.db import models
+from encrypted_fields.fields import EncryptedJSONField
+
+from billing.models import Business
+
+
+class Channel(models.Model):
+    """One connected messaging account (an X account, a Telegram bot, ...).
+
+    `config` holds the non-secret settings and what setup learned (for X:
+    `account_id`, `handle`, `webhook_id`); `secrets` holds credentials, encrypted at
+    rest (Fernet, key derived from SECRET_KEY and SALT_KEY) and never shown in clear.
+    """
+
+    class Type(models.TextChoices):
+        WEBCHAT = "webchat", "Web widget"
+        WIDGET = "widget", "Web widget (widget)"
+        EMAIL = "email", "Email"
+        WHATSAPP = "whatsapp", "WhatsApp"
+        TELEGRAM = "telegram", "Telegram"
+        INSTAGRAM = "instagram", "Instagram"
+        X = "x", "X (Twitter)"
+        SMS = "sms", "SMS"
+
+    class SetupState(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        ACTION_REQUIRED = "action_required", "Action required"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    business = models.ForeignKey(
+        Business, on_delete=models.CASCADE, related_name="channels"
+    )
+    type = models.CharField(max_length=16, choices=Type.choices)
+    config = models.JSONField(default=dict, blank=True)
+    secrets = EncryptedJSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    setup_state = models.CharField(
+        max_length=16, choices=SetupState.choices, default=SetupState.PENDING
+    )
+    setup_message = models.TextField(blank=True)
+    setup_checked_at = models.DateTimeField(null=True, blank=True)
+    # Account-level trouble found while sending (e.g. X credits exhausted).
+    alert = models.TextField(blank=True)
+    alert_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["business", "type"])]
+
+    def __str__(self) -> str:
+        label = self.config.get("handle") or str(self.id)[:8]
+        return f"{self.get_type_display()} {label}"
+
+
+class InboundEvent(models.Model):
+    """A raw webhook delivery, stored before it is processed so nothing is lost.
+
+    `event_key` is the platform's id for the event (the dedupe key; unique per
+    channel, so a redelivery is a no-op); it is null for a body that could not be
+    parsed, which is kept with its `error` for inspection.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+        MALFORMED = "malformed", "Malformed"
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="inbound_events"
+    )
+    event_key = models.CharField(max_length=255, null=True, blank=True)
+    body = models.BinaryField()
+    content_type = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RECEIVED
+    )
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "event_key"], name="inbound_event_unique_key"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} {self.event_key or '(malformed)'} {self.status}"

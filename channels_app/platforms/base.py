@@ -1,0 +1,260 @@
+"""The platform module interface, the dataclasses that cross it, and its errors.
+
+Each platform (X, Telegram, ...) is one module in this package with one subclass of
+`Platform`; `channels_app.platforms.get_platform(channel_type)` returns it. Nothing
+outside a platform module knows a platform's wire format or SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+    from channels_app.models import Channel
+
+
+# ------------------------------------------------------------------------- errors
+
+
+class PlatformError(Exception):
+    """Base of the errors a platform module raises."""
+
+
+class SignatureInvalid(PlatformError):
+    """The webhook's signature is missing or wrong: answer 403, store nothing."""
+
+
+class SecretMissing(SignatureInvalid):
+    """The channel lacks the secret needed to verify webhooks (a configuration
+    error on our side, logged as such); answered 403 like a bad signature."""
+
+
+class MalformedPayload(PlatformError):
+    """The body is not what the platform documents. The message names the path,
+    e.g. `direct_message_events[0].id: expected str`."""
+
+
+class DeliveryError(PlatformError):
+    """A send failed. `reason` is shown to the agent; `status_code` is the
+    platform's HTTP status, when there was one."""
+
+    def __init__(self, reason: str, *, status_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying (network, 429, 5xx). `retry_after` in seconds, if given."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying will not help (credentials, no credits, refused reply). When the
+    whole account is affected, `channel_alert` says so for the admins."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int | None = None,
+        channel_alert: str = "",
+    ) -> None:
+        super().__init__(reason, status_code=status_code)
+        self.channel_alert = channel_alert
+
+
+# ------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class InboundContact:
+    """The customer as the platform describes them. `external_id` is their id on
+    the platform (X user id, Telegram user id, phone number, e-mail address)."""
+
+    external_id: str
+    handle: str = ""
+    name: str = ""
+    avatar_url: str = ""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer's message.
+
+    `thread_key` names the conversation within the channel (for X: `dm:<user id>`
+    for direct messages, `tweet:<root tweet id>` for a mention thread).
+    `reply_to_platform_message_id` is the platform id of the message it answers,
+    if any: a reply continues that message's conversation.
+    """
+
+    platform_message_id: str
+    contact: InboundContact
+    text: str
+    sent_at: datetime
+    thread_key: str
+    reply_to_platform_message_id: str | None = None
+    kind: str = "message"
+    attachments: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """A receipt for one of our outbound messages: `status` is `delivered`,
+    `read` or `failed` (with `error`)."""
+
+    platform_message_id: str
+    status: str
+    occurred_at: datetime
+    error: str = ""
+
+
+InboundItem = InboundMessage | DeliveryStatus
+
+
+@dataclass(frozen=True)
+class ParsedWebhook:
+    """What one webhook body holds. `event_key` is the dedupe key of the
+    delivery; `ignored` lists the reasons for events deliberately skipped
+    (echoes, typing indicators, ...)."""
+
+    event_key: str
+    items: tuple[InboundItem, ...] = ()
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A reply to send. `recipient_external_id` is the contact's platform id;
+    `thread_key` is the conversation's; `reply_to_platform_message_id` is the
+    newest inbound message of the conversation that has a platform id."""
+
+    message_id: int
+    text: str
+    recipient_external_id: str
+    thread_key: str
+    reply_to_platform_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The platform's id for the message we sent."""
+
+    platform_message_id: str
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    """The outcome of configuring the platform side of a channel.
+
+    `state` is a `Channel.SetupState` value; `message` tells the admin what worked
+    and what they must do by hand; `config` holds values learned (merged into the
+    channel's non-secret config, e.g. the account's id and handle).
+    """
+
+    state: str
+    message: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- interface
+
+
+class Platform:
+    """One messaging platform behind PingBack's channel interface.
+
+    Class attributes a platform sets:
+        channel_type: the `Channel.Type` value it serves.
+        config_serializer: a DRF serializer validating the channel's `config`
+            input; a missing required field is a 400 naming it.
+        secret_fields: config fields stored encrypted and shown masked.
+        learned_fields: config fields setup fills in (read-only to clients).
+        receives_webhooks: whether `/api/v1/webhooks/<type>/<id>` is live.
+
+    Methods (the webhook ones only when `receives_webhooks`):
+        handshake(channel, request) -> HttpResponse | None
+            Answer a GET challenge (X CRC, Meta hub.challenge); None when the GET
+            is not a handshake (answered 405).
+        verify(channel, request) -> None
+            Check the signature over the raw body; raise `SignatureInvalid`.
+        parse(channel, body: bytes) -> ParsedWebhook
+            Pure: bytes to dataclasses, no ORM, no network; raise
+            `MalformedPayload` naming the bad path.
+        send(channel, message: OutboundMessage) -> SendResult
+            Send through the SDK; raise `TransientDeliveryError` or
+            `PermanentDeliveryError`.
+        on_create(channel) -> SetupResult
+            Configure the platform side (verify credentials, register webhooks).
+            Never raises for a platform's refusal: it is reported in the result.
+        on_delete(channel) -> None
+            Undo what on_create registered, best effort.
+    """
+
+    channel_type: ClassVar[str]
+    config_serializer: ClassVar[type[serializers.Serializer]]
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+    learned_fields: ClassVar[frozenset[str]] = frozenset()
+    receives_webhooks: ClassVar[bool] = False
+
+    def webhook_url(self, channel: Channel) -> str | None:
+        """Return the public URL the platform posts events to, or None."""
+        if not self.receives_webhooks:
+            return None
+        path = reverse(
+            "webhook",
+            kwargs={"channel_type": channel.type, "channel_id": channel.id},
+        )
+        return settings.PINGBACK_PUBLIC_BASE_URL + path
+
+    def handshake(self, channel: Channel, request: HttpRequest) -> HttpResponse | None:
+        return None
+
+    def verify(self, channel: Channel, request: HttpRequest) -> None:
+        raise NotImplementedError("Platform.verify must be implemented")
+
+    def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
+        raise NotImplementedError("Platform.parse must be implemented")
+
+    def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
+        raise NotImplementedError("Platform.send must be implemented")
+
+    def on_create(self, channel: Channel) -> SetupResult:
+        raise NotImplementedError("Platform.on_create must be implemented")
+
+    def on_delete(self, channel: Channel) -> None:
+        return None
+
+
+class UnconnectedPlatform(Platform):
+    """A channel type whose configuration PingBack validates and stores, but
+    whose platform side it does not connect yet: setup says so, and a reply
+    through it fails with that reason instead of being sent."""
+
+    label: ClassVar[str]
+
+    def on_create(self, channel: Channel) -> SetupResult:
+        return SetupResult(
+            state="action_required",
+            message=f"The configuration is saved, but PingBack cannot yet receive "
+            f"or send {self.label} messages: this channel type is not connected.",
+        )
+
+    def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
+        raise PermanentDeliveryError(f"PingBack cannot send {self.label} messages yet.")

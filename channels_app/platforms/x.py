@@ -1,0 +1,653 @@
+"""X (Twitter): direct messages and mentions of the business's account.
+
+Inbound: Account Activity API webhooks (v1.1-style payloads, AAA v2) and the X
+Activity API envelope (`dm.received`, `post.mention.create`).
+    https://docs.x.com/x-api/account-activity/introduction
+    https://docs.x.com/x-api/activity/introduction
+    CRC and signatures: https://docs.x.com/x-api/webhooks/introduction
+Outbound: `POST /2/dm_conversations/with/:participant_id/messages` and
+`POST /2/tweets` with `reply.in_reply_to_tweet_id`, through tweepy.
+    https://docs.x.com/x-api/direct-messages/manage/introduction
+    https://docs.x.com/x-api/posts/manage-tweets/introduction
+Details and quirks: PLATFORMS.md §1.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import requests
+import tweepy
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from requests.adapters import HTTPAdapter
+from rest_framework import serializers
+
+from channels_app.platforms.base import (
+    DeliveryError,
+    InboundContact,
+    InboundItem,
+    InboundMessage,
+    MalformedPayload,
+    OutboundMessage,
+    ParsedWebhook,
+    PermanentDeliveryError,
+    Platform,
+    SecretMissing,
+    SendResult,
+    SetupResult,
+    SignatureInvalid,
+    TransientDeliveryError,
+)
+from channels_app.platforms.payload import JsonValue
+
+if TYPE_CHECKING:
+    from channels_app.models import Channel
+
+logger = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------- constants
+
+SIGNATURE_HEADER = "HTTP_X_TWITTER_WEBHOOKS_SIGNATURE"  # x-twitter-webhooks-signature
+# tweepy 4.17 sends every request to this literal host (PLATFORMS.md §1.2).
+TWEEPY_HOST = "https://api.twitter.com"
+DM_EVENTS = "direct_message_events"
+TWEET_EVENTS = "tweet_create_events"
+XAA_DM_RECEIVED = "dm.received"
+XAA_DM_SENT = "dm.sent"
+XAA_MENTION = "post.mention.create"
+DM_THREAD = "dm"
+TWEET_THREAD = "tweet"
+MAX_POST_LENGTH = 280
+MAX_DM_LENGTH = 10_000
+CREDITS_EXHAUSTED = (
+    "X API credits exhausted: the X account has no API credits, so replies cannot "
+    "be sent until it is topped up in the X Developer Console. Incoming messages "
+    "keep arriving."
+)
+
+# ------------------------------------------------------------------------- config
+
+
+class XConfigSerializer(serializers.Serializer):
+    """Config of an X channel. Source: X Developer Portal, "Keys and tokens".
+
+    `api_key`/`api_secret` are the app's consumer key and secret (the secret is
+    also the key X signs webhooks with); `access_token`/`access_token_secret` are
+    the business account's OAuth 1.0a user tokens (without `access_token_secret`,
+    `access_token` is used as an OAuth 2.0 user token); `bearer_token` is the
+    app-only token used to register the webhook.
+    """
+
+    api_key = serializers.CharField(max_length=200)
+    api_secret = serializers.CharField(max_length=200, required=False)
+    access_token = serializers.CharField(max_length=400)
+    access_token_secret = serializers.CharField(max_length=200, required=False)
+    bearer_token = serializers.CharField(max_length=400, required=False)
+
+
+# ------------------------------------------------------------------ parse helpers
+
+
+def _signature(secret: str, message: bytes) -> str:
+    """`sha256=` + base64 HMAC-SHA256: X's CRC response token and webhook
+    signature (PLATFORMS.md §1.4, §1.5)."""
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
+def _from_epoch_ms(value: JsonValue) -> datetime:
+    """X's `created_timestamp`/`timestamp_ms`: epoch milliseconds as a string."""
+    text = value.digits()
+    return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+
+
+def _from_iso(value: JsonValue) -> datetime:
+    try:
+        return datetime.fromisoformat(value.str().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise MalformedPayload(f"{value.path}: not an ISO 8601 time") from error
+
+
+def _v1_contact(user_id: str, user: JsonValue | None) -> InboundContact:
+    """A contact from a v1.1 user object (the AAA `users` map, a tweet's `user`)."""
+    if user is None:
+        return InboundContact(external_id=user_id)
+    return InboundContact(
+        external_id=user_id,
+        handle=user.get("screen_name").str() if user.get("screen_name") else "",
+        name=user.get("name").str() if user.get("name") else "",
+        avatar_url=(user.get("profile_image_url_https") or JsonValue("")).str_or(),
+    )
+
+
+def _v2_contact(user_id: str, user: JsonValue | None) -> InboundContact:
+    """A contact from a v2 user object (XAA `includes.users`, `users[id].data`)."""
+    if user is None:
+        return InboundContact(external_id=user_id)
+    return InboundContact(
+        external_id=user_id,
+        handle=(user.get("username") or JsonValue("")).str_or(),
+        name=(user.get("name") or JsonValue("")).str_or(),
+        avatar_url=(user.get("profile_image_url") or JsonValue("")).str_or(),
+    )
+
+
+def _parse_dm_events(
+    events: JsonValue, users: JsonValue | None, account_id: str, *, v2_users: bool
+) -> tuple[list[InboundItem], list[str], list[str]]:
+    """Parse `direct_message_events`; return (messages, dedupe ids, ignored).
+
+    An event whose sender is the account is our own DM echoed back (PLATFORMS.md
+    §1.7) and is ignored. Source: AAA `direct_message_events[].message_create`.
+    """
+    items: list[InboundItem] = []
+    keys: list[str] = []
+    ignored: list[str] = []
+    for event in events.list():
+        if event["type"].str() != "message_create":
+            ignored.append(f"DM event type {event['type'].str()}")
+            continue
+        event_id = event["id"].digits()
+        create = event["message_create"]
+        sender_id = create["sender_id"].digits()
+        keys.append(f"dm:{event_id}")
+        if sender_id == account_id:
+            ignored.append(f"echo of the account's own DM {event_id}")
+            continue
+        data = create["message_data"]
+        user = users.get(sender_id) if users is not None else None
+        if v2_users and user is not None:
+            contact = _v2_contact(sender_id, user.get("data"))
+        else:
+            contact = _v1_contact(sender_id, user)
+        attachments: tuple[dict[str, str], ...] = ()
+        attachment = data.get("attachment")
+        if attachment is not None and attachment.get("media") is not None:
+            media = attachment["media"]
+            attachments = (
+                {
+                    "type": (media.get("type") or JsonValue("media")).str_or("media"),
+                    "url": (media.get("media_url_https") or JsonValue("")).str_or(),
+                },
+            )
+        items.append(
+            InboundMessage(
+                platform_message_id=event_id,
+                contact=contact,
+                text=data["text"].str(),
+                sent_at=_from_epoch_ms(event["created_timestamp"]),
+                thread_key=f"{DM_THREAD}:{sender_id}",
+                kind="dm",
+                attachments=attachments,
+            )
+        )
+    return items, keys, ignored
+
+
+def _mentions_account(tweet: JsonValue, account_id: str) -> bool:
+    """A v1.1 tweet mentions the account or replies to it (PLATFORMS.md §1.6)."""
+    in_reply_to = tweet.get("in_reply_to_user_id_str")
+    if in_reply_to is not None and in_reply_to.str() == account_id:
+        return True
+    for holder in (tweet, tweet.get("extended_tweet")):
+        entities = holder.get("entities") if holder is not None else None
+        mentions = entities.get("user_mentions") if entities is not None else None
+        for mention in mentions.list() if mentions is not None else ():
+            if mention["id_str"].str() == account_id:
+                return True
+    return False
+
+
+def _parse_tweet_events(
+    events: JsonValue, account_id: str
+) -> tuple[list[InboundItem], list[str], list[str]]:
+    """Parse v1.1 `tweet_create_events`: mentions of and replies to the account.
+
+    The account's own posts (our replies echoed back) and retweets are ignored.
+    A reply's `in_reply_to_status_id_str` lets ingest continue the conversation
+    of the post it answers. Source: AAA `tweet_create_events[]` (v1.1 tweet).
+    """
+    items: list[InboundItem] = []
+    keys: list[str] = []
+    ignored: list[str] = []
+    for tweet in events.list():
+        tweet_id = tweet["id_str"].digits()
+        keys.append(f"tweet:{tweet_id}")
+        author_id = tweet["user"]["id_str"].digits()
+        if author_id == account_id:
+            ignored.append(f"the account's own post {tweet_id}")
+            continue
+        if "retweeted_status" in tweet:
+            ignored.append(f"retweet {tweet_id}")
+            continue
+        if not _mentions_account(tweet, account_id):
+            ignored.append(f"post {tweet_id} does not mention the account")
+            continue
+        extended = tweet.get("extended_tweet")
+        truncated = tweet.get("truncated")
+        if extended is not None and truncated is not None and truncated.value is True:
+            text = extended["full_text"].str()
+        else:
+            text = tweet["text"].str()
+        reply_to = tweet.get("in_reply_to_status_id_str")
+        items.append(
+            InboundMessage(
+                platform_message_id=tweet_id,
+                contact=_v1_contact(author_id, tweet["user"]),
+                text=text,
+                sent_at=_from_epoch_ms(tweet["timestamp_ms"]),
+                thread_key=f"{TWEET_THREAD}:{tweet_id}",
+                reply_to_platform_message_id=reply_to.digits() if reply_to else None,
+                kind="mention",
+            )
+        )
+    return items, keys, ignored
+
+
+def _parse_xaa_mention(
+    post: JsonValue, includes: JsonValue | None, account_id: str
+) -> tuple[list[InboundItem], list[str], list[str]]:
+    """Parse an XAA `post.mention.create` payload (a v2 post object).
+
+    The thread is the post's `conversation_id` (its root post); a
+    `referenced_tweets` entry of type `replied_to` names the post it answers.
+    """
+    post_id = post["id"].digits()
+    author_id = post["author_id"].digits()
+    keys = [f"tweet:{post_id}"]
+    if author_id == account_id:
+        return [], keys, [f"the account's own post {post_id}"]
+    author = None
+    users = includes.get("users") if includes is not None else None
+    for user in users.list() if users is not None else ():
+        if user["id"].str() == author_id:
+            author = user
+    reply_to = None
+    referenced = post.get("referenced_tweets")
+    for reference in referenced.list() if referenced is not None else ():
+        if reference["type"].str() == "replied_to":
+            reply_to = reference["id"].digits()
+    root = post.get("conversation_id")
+    message = InboundMessage(
+        platform_message_id=post_id,
+        contact=_v2_contact(author_id, author),
+        text=post["text"].str(),
+        sent_at=_from_iso(post["created_at"]),
+        thread_key=f"{TWEET_THREAD}:{root.digits() if root else post_id}",
+        reply_to_platform_message_id=reply_to,
+        kind="mention",
+    )
+    return [message], keys, []
+
+
+def _event_key(account_id: str, keys: list[str], body: bytes) -> str:
+    """Dedupe key: the account and the inner event ids (stable across AAA and XAA
+    and across redeliveries, PLATFORMS.md §1.7); a body hash when the body has
+    no ids (typing indicators, read receipts)."""
+    key = f"{account_id}:{','.join(keys)}"
+    if not keys or len(key) > 255:
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+    return key
+
+
+# ----------------------------------------------------------------------- platform
+
+
+class XPlatform(Platform):
+    """X direct messages and mentions (Account Activity API / X Activity API)."""
+
+    channel_type = "x"
+    config_serializer = XConfigSerializer
+    secret_fields = frozenset(
+        {"api_key", "api_secret", "access_token", "access_token_secret", "bearer_token"}
+    )
+    learned_fields = frozenset({"account_id", "handle", "webhook_id"})
+    receives_webhooks = True
+
+    def handshake(self, channel: Channel, request: HttpRequest) -> JsonResponse | None:
+        """Answer X's CRC: `GET ?crc_token=T` → `{"response_token": "sha256=…"}`,
+        HMAC-SHA256 of T keyed by the consumer secret (PLATFORMS.md §1.4).
+        Raises `SecretMissing` when the channel has no `api_secret`."""
+        crc_token = request.GET.get("crc_token")
+        if crc_token is None:
+            return None
+        secret = _consumer_secret(channel)
+        return JsonResponse({"response_token": _signature(secret, crc_token.encode())})
+
+    def verify(self, channel: Channel, request: HttpRequest) -> None:
+        """Check `x-twitter-webhooks-signature` over the raw body (§1.5)."""
+        secret = _consumer_secret(channel)
+        received = request.META.get(SIGNATURE_HEADER, "")
+        if not received:
+            raise SignatureInvalid("x-twitter-webhooks-signature header missing")
+        expected = _signature(secret, request.body)
+        if not hmac.compare_digest(received.encode(), expected.encode()):
+            raise SignatureInvalid("x-twitter-webhooks-signature does not match")
+
+    def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
+        """Parse an AAA body (`for_user_id` + event arrays) or an XAA envelope
+        (`data.event_type`) into messages. Raises `MalformedPayload`."""
+        root = JsonValue.parse(body)
+        if "data" in root and "for_user_id" not in root:
+            return self._parse_xaa(channel, root, body)
+        account_id = root["for_user_id"].digits()
+        if _is_other_account(channel, account_id):
+            return ParsedWebhook(
+                event_key=_event_key(account_id, [], body),
+                ignored=(f"event for another account ({account_id})",),
+            )
+        items: list[InboundItem] = []
+        keys: list[str] = []
+        ignored: list[str] = []
+        if DM_EVENTS in root:
+            found = _parse_dm_events(
+                root[DM_EVENTS], root.get("users"), account_id, v2_users=False
+            )
+            items += found[0]
+            keys += found[1]
+            ignored += found[2]
+        if TWEET_EVENTS in root:
+            found = _parse_tweet_events(root[TWEET_EVENTS], account_id)
+            items += found[0]
+            keys += found[1]
+            ignored += found[2]
+        for other in root.keys():
+            if other not in (DM_EVENTS, TWEET_EVENTS, "for_user_id", "users", "apps"):
+                if other != "user_has_blocked":
+                    ignored.append(f"{other} not handled")
+        if not root.keys() or root.keys() == ["for_user_id"]:
+            raise MalformedPayload("body: no events")
+        return ParsedWebhook(
+            event_key=_event_key(account_id, keys, body),
+            items=tuple(items),
+            ignored=tuple(ignored),
+        )
+
+    def _parse_xaa(
+        self, channel: Channel, root: JsonValue, body: bytes
+    ) -> ParsedWebhook:
+        data = root["data"]
+        event_type = data["event_type"].str()
+        account_id = data["filter"]["user_id"].digits()
+        if _is_other_account(channel, account_id):
+            return ParsedWebhook(
+                event_key=_event_key(account_id, [], body),
+                ignored=(f"event for another account ({account_id})",),
+            )
+        payload = data["payload"]
+        if event_type in (XAA_DM_RECEIVED, XAA_DM_SENT):
+            items, keys, ignored = _parse_dm_events(
+                payload[DM_EVENTS], payload.get("users"), account_id, v2_users=True
+            )
+        elif event_type == XAA_MENTION:
+            items, keys, ignored = _parse_xaa_mention(
+                payload, data.get("includes"), account_id
+            )
+        else:
+            items, keys, ignored = [], [], [f"event type {event_type} not handled"]
+        return ParsedWebhook(
+            event_key=_event_key(account_id, keys, body),
+            items=tuple(items),
+            ignored=tuple(ignored),
+        )
+
+    def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
+        """Send a DM (`dm:` threads) or reply to the customer's newest post
+        (`tweet:` threads). Returns the DM event id or the new post's id."""
+        kind, _, _ = message.thread_key.partition(":")
+        api = XApi(channel)
+        if kind == DM_THREAD:
+            _check_length(message.text, MAX_DM_LENGTH, "Direct messages")
+            return SendResult(api.send_dm(message.recipient_external_id, message.text))
+        if kind == TWEET_THREAD:
+            _check_length(message.text, MAX_POST_LENGTH, "Replies to posts")
+            if not message.reply_to_platform_message_id:
+                raise PermanentDeliveryError("There is no customer post to reply to.")
+            return SendResult(
+                api.reply(message.reply_to_platform_message_id, message.text)
+            )
+        raise PermanentDeliveryError(f"Unknown X thread {message.thread_key!r}.")
+
+    def on_create(self, channel: Channel) -> SetupResult:
+        """Verify the credentials (`GET /2/users/me`), then register the webhook
+        (`POST /2/webhooks`) and subscribe the account to Account Activity
+        (`POST /2/account_activity/webhooks/:id/subscriptions/all`)."""
+        api = XApi(channel)
+        try:
+            account_id, handle = api.me()
+        except DeliveryError as error:
+            return SetupResult(
+                state="failed",
+                message=f"X did not accept the credentials: {error.reason}",
+            )
+        learned = {"account_id": account_id, "handle": handle}
+        done = f"Connected as @{handle} (X user id {account_id})."
+        url = self.webhook_url(channel)
+        by_hand = (
+            f"register the webhook URL {url} in the X Developer Console and "
+            "subscribe the account to it"
+        )
+        if not channel.secrets.get("api_secret"):
+            return SetupResult(
+                state="action_required",
+                message=f"{done} Add api_secret (the API Key Secret): X signs its "
+                "webhooks with it, and PingBack refuses unsigned ones.",
+                config=learned,
+            )
+        if not channel.secrets.get("bearer_token"):
+            return SetupResult(
+                state="action_required",
+                message=f"{done} Add bearer_token so PingBack can register the "
+                f"webhook, or {by_hand}.",
+                config=learned,
+            )
+        try:
+            learned["webhook_id"] = api.ensure_webhook(url)
+            api.subscribe(learned["webhook_id"])
+        except DeliveryError as error:
+            return SetupResult(
+                state="action_required",
+                message=f"{done} X refused the webhook setup: {error.reason}. "
+                f"Fix the app's settings and save the channel again, or {by_hand}.",
+                config=learned,
+            )
+        return SetupResult(
+            state="ready",
+            message=f"{done} Webhook {learned['webhook_id']} registered at {url} "
+            "and the account subscribed: DMs and mentions will arrive.",
+            config=learned,
+        )
+
+    def on_delete(self, channel: Channel) -> None:
+        """Remove the webhook registered by `on_create` (best effort)."""
+        webhook_id = channel.config.get("webhook_id")
+        if not webhook_id or not channel.secrets.get("bearer_token"):
+            return
+        try:
+            XApi(channel).delete_webhook(webhook_id)
+        except DeliveryError as error:
+            logger.warning(
+                "x.webhook_delete_failed",
+                extra={"channel_id": str(channel.id), "reason": error.reason},
+            )
+
+
+def _consumer_secret(channel: Channel) -> str:
+    secret = channel.secrets.get("api_secret")
+    if not secret:
+        logger.error(
+            "webhook.secret_missing",
+            extra={"channel_id": str(channel.id), "platform": "x"},
+        )
+        raise SecretMissing("the channel has no api_secret to verify X webhooks")
+    return secret
+
+
+def _is_other_account(channel: Channel, account_id: str) -> bool:
+    known = channel.config.get("account_id")
+    return bool(known) and known != account_id
+
+
+def _check_length(text: str, limit: int, what: str) -> None:
+    if len(text) > limit:
+        raise PermanentDeliveryError(
+            f"{what} on X are limited to {limit} characters; this one has {len(text)}."
+        )
+
+
+# --------------------------------------------------------------------- SDK client
+
+
+class _XHostAdapter(HTTPAdapter):
+    """Send tweepy's requests for `https://api.twitter.com` to `X_API_BASE_URL`
+    (tweepy 4.17 hard-codes the host, PLATFORMS.md §1.12) with a timeout. The
+    OAuth 1.0a signature stays computed over the real URL."""
+
+    def __init__(self, target: str, timeout: float) -> None:
+        super().__init__()
+        self.target = target
+        self.timeout = timeout
+
+    def send(self, request, **kwargs):
+        if self.target != TWEEPY_HOST and request.url.startswith(TWEEPY_HOST):
+            request.url = self.target + request.url[len(TWEEPY_HOST) :]
+        kwargs["timeout"] = kwargs.get("timeout") or self.timeout
+        return super().send(request, **kwargs)
+
+
+def _client(**credentials: str | None) -> tweepy.Client:
+    client = tweepy.Client(wait_on_rate_limit=False, **credentials)
+    adapter = _XHostAdapter(settings.X_API_BASE_URL, settings.X_API_TIMEOUT)
+    client.session.mount(TWEEPY_HOST, adapter)
+    return client
+
+
+def _reason(error: tweepy.HTTPException) -> str:
+    messages = [m for m in error.api_messages if m]
+    status = error.response.status_code
+    return f"{'; '.join(messages) or error.response.reason} (HTTP {status})"
+
+
+def _delivery_error(error: Exception) -> DeliveryError:
+    """Classify a tweepy/requests failure (PLATFORMS.md §1.9, §1.11, §1.12)."""
+    if isinstance(error, requests.RequestException):
+        return TransientDeliveryError(f"Could not reach the X API: {error}")
+    if isinstance(error, tweepy.TooManyRequests):
+        reset = error.reset_time
+        wait = max(1.0, reset - time.time()) if reset else None
+        return TransientDeliveryError(
+            "X rate limit reached", status_code=429, retry_after=wait
+        )
+    if isinstance(error, tweepy.TwitterServerError):
+        status = error.response.status_code
+        return TransientDeliveryError(_reason(error), status_code=status)
+    if isinstance(error, tweepy.HTTPException):
+        status = error.response.status_code
+        body = error.response.text.lower()
+        if status == 402 or "credits" in body:
+            return PermanentDeliveryError(
+                CREDITS_EXHAUSTED, status_code=status, channel_alert=CREDITS_EXHAUSTED
+            )
+        if status == 401:
+            reason = f"X rejected the channel's credentials: {_reason(error)}"
+            return PermanentDeliveryError(
+                reason, status_code=status, channel_alert=reason
+            )
+        return PermanentDeliveryError(
+            f"X refused the message: {_reason(error)}", status_code=status
+        )
+    return PermanentDeliveryError(f"X client error: {error}")
+
+
+class XApi:
+    """The X API calls PingBack makes, for one channel, through tweepy.
+
+    User-context calls sign with OAuth 1.0a when the channel has `api_secret` and
+    `access_token_secret`, else send `access_token` as an OAuth 2.0 user token;
+    webhook management uses the app-only `bearer_token`. Every method raises
+    `TransientDeliveryError` or `PermanentDeliveryError`.
+    """
+
+    def __init__(self, channel: Channel) -> None:
+        secrets = channel.secrets
+        self.oauth1 = bool(
+            secrets.get("api_secret") and secrets.get("access_token_secret")
+        )
+        if self.oauth1:
+            self.user = _client(
+                consumer_key=secrets["api_key"],
+                consumer_secret=secrets["api_secret"],
+                access_token=secrets["access_token"],
+                access_token_secret=secrets["access_token_secret"],
+            )
+        else:
+            self.user = _client(bearer_token=secrets["access_token"])
+        self.app = _client(bearer_token=secrets.get("bearer_token"))
+
+    def _call(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (tweepy.TweepyException, requests.RequestException) as error:
+            raise _delivery_error(error) from error
+
+    def me(self) -> tuple[str, str]:
+        """`GET /2/users/me` → (user id, username)."""
+        response = self._call(self.user.get_me, user_auth=self.oauth1)
+        return str(response.data.id), response.data.username
+
+    def send_dm(self, participant_id: str, text: str) -> str:
+        """`POST /2/dm_conversations/with/:participant_id/messages` → dm_event_id."""
+        response = self._call(
+            self.user.create_direct_message,
+            participant_id=participant_id,
+            text=text,
+            user_auth=self.oauth1,
+        )
+        return str(response.data["dm_event_id"])
+
+    def reply(self, tweet_id: str, text: str) -> str:
+        """`POST /2/tweets` in reply to `tweet_id` → the new post's id."""
+        response = self._call(
+            self.user.create_tweet,
+            text=text,
+            in_reply_to_tweet_id=tweet_id,
+            user_auth=self.oauth1,
+        )
+        return str(response.data["id"])
+
+    def ensure_webhook(self, url: str) -> str:
+        """Register `url` (`POST /2/webhooks`; X runs a CRC against it) and return
+        its webhook id; an existing registration of the same URL is reused."""
+        try:
+            response = self._call(
+                self.app.request, "POST", "/2/webhooks", json={"url": url}
+            )
+        except PermanentDeliveryError as error:
+            if "DuplicateUrlFailed" not in error.reason:
+                raise
+            listed = self._call(self.app.request, "GET", "/2/webhooks").json()
+            for webhook in listed.get("data", []):
+                if webhook.get("url") == url:
+                    return str(webhook["id"])
+            raise
+        return str(response.json()["data"]["id"])
+
+    def subscribe(self, webhook_id: str) -> None:
+        """Subscribe the account to the webhook's Account Activity events."""
+        path = f"/2/account_activity/webhooks/{webhook_id}/subscriptions/all"
+        try:
+            self._call(self.user.request, "POST", path, user_auth=self.oauth1)
+        except PermanentDeliveryError as error:
+            if "DuplicateSubscriptionFailed" not in error.reason:
+                raise
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """`DELETE /2/webhooks/:id`."""
+        self._call(self.app.request, "DELETE", f"/2/webhooks/{webhook_id}")

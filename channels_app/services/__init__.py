@@ -1,0 +1,23 @@
+"""Channel writes: configuration and setup, inbound events, outbound delivery."""
+
+from channels_app.services.channels import (
+    ChannelConfig,
+    ConfigInvalid,
+    channel_config_clean,
+    channel_create,
+    channel_delete,
+    channel_public_config,
+    channel_setup,
+    channel_update,
+)
+
+__all__ = [
+    "ChannelConfig",
+    "ConfigInvalid",
+    "channel_config_clean",
+    "channel_create",
+    "channel_delete",
+    "channel_public_config",
+    "channel_setup",
+    "channel_update",
+]

@@ -1,0 +1,155 @@
+"""Outbound delivery: send one queued message through its channel's platform.
+
+Idempotent by state: the message is claimed `queued → sending` under a row lock,
+so a task run twice never sends twice; `sent` and `failed` messages are left
+alone. The platform call runs outside any transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels_app.platforms import get_platform
+from channels_app.platforms.base import (
+    DeliveryError,
+    OutboundMessage,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from channels_app.services.channels import channel_alert_clear, channel_alert_set
+from conversations.models import DeliveryAttempt, Message
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """`status`: `sent`, `failed`, `retry` (transient failure; `retry_after`
+    seconds when the platform said) or `skipped` (not queued any more)."""
+
+    status: str
+    retry_after: float | None = None
+
+
+def message_deliver(*, message_id: int, final_attempt: bool = False) -> DeliveryOutcome:
+    """Send the queued outbound message `message_id` and record the outcome.
+
+    A transient failure puts the message back to `queued` for a retry, unless
+    `final_attempt`, when it fails with the last reason. A permanent failure
+    marks it `failed` with the platform's reason; an account-level one also sets
+    the channel's alert. Every try is recorded as a `DeliveryAttempt`.
+    """
+    message = _claim(message_id)
+    if message is None:
+        return DeliveryOutcome(status="skipped")
+    channel = message.channel
+    if channel is None or not channel.is_active:
+        _fail(message, PermanentDeliveryError("The channel is deactivated or deleted."))
+        return DeliveryOutcome(status="failed")
+    try:
+        result = get_platform(channel.type).send(channel, _outbound(message))
+    except TransientDeliveryError as error:
+        if final_attempt:
+            error.reason = f"{error.reason} (gave up after retrying)"
+            _fail(message, error)
+            return DeliveryOutcome(status="failed")
+        _requeue(message, error)
+        return DeliveryOutcome(status="retry", retry_after=error.retry_after)
+    except PermanentDeliveryError as error:
+        _fail(message, error)
+        if error.channel_alert:
+            channel_alert_set(channel=channel, alert=error.channel_alert)
+        return DeliveryOutcome(status="failed")
+    _mark_sent(message, result.platform_message_id)
+    if channel.alert:
+        channel_alert_clear(channel=channel)
+    return DeliveryOutcome(status="sent")
+
+
+def _claim(message_id: int) -> Message | None:
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("channel", "conversation__contact_identity")
+            .filter(pk=message_id, direction=Message.Direction.OUTBOUND)
+            .first()
+        )
+        if message is None or message.status != Message.Status.QUEUED:
+            return None
+        message.status = Message.Status.SENDING
+        message.save(update_fields=["status", "updated_at"])
+    return message
+
+
+def _outbound(message: Message) -> OutboundMessage:
+    conversation = message.conversation
+    identity = conversation.contact_identity
+    reply_to = (
+        Message.objects.filter(
+            conversation=conversation,
+            direction=Message.Direction.INBOUND,
+            platform_message_id__isnull=False,
+        )
+        .order_by("-id")
+        .values_list("platform_message_id", flat=True)
+        .first()
+    )
+    return OutboundMessage(
+        message_id=message.pk,
+        text=message.text,
+        recipient_external_id=identity.external_id if identity else "",
+        thread_key=conversation.thread_key,
+        reply_to_platform_message_id=reply_to,
+    )
+
+
+def _record(message: Message, outcome: str, error: DeliveryError | None = None) -> None:
+    DeliveryAttempt.objects.create(
+        message=message,
+        outcome=outcome,
+        status_code=error.status_code if error else None,
+        reason=error.reason if error else "",
+    )
+
+
+def _mark_sent(message: Message, platform_message_id: str) -> None:
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.SENT,
+            platform_message_id=platform_message_id,
+            error="",
+            sent_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        _record(message, DeliveryAttempt.Outcome.SENT)
+    logger.info(
+        "delivery.sent",
+        extra={"message_id": message.pk, "platform": message.channel.type},
+    )
+
+
+def _requeue(message: Message, error: TransientDeliveryError) -> None:
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.QUEUED, error=error.reason, updated_at=timezone.now()
+        )
+        _record(message, DeliveryAttempt.Outcome.RETRY, error)
+    logger.warning(
+        "delivery.retry_scheduled",
+        extra={"message_id": message.pk, "reason": error.reason},
+    )
+
+
+def _fail(message: Message, error: DeliveryError) -> None:
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.FAILED, error=error.reason, updated_at=timezone.now()
+        )
+        _record(message, DeliveryAttempt.Outcome.FAILED, error)
+    logger.warning(
+        "delivery.failed", extra={"message_id": message.pk, "reason": error.reason}
+    )

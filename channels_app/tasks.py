@@ -1,0 +1,51 @@
+"""Celery tasks of the two flows. They take ids and call a service."""
+
+from celery import shared_task
+from django.conf import settings
+
+from channels_app.services.delivery import message_deliver
+from channels_app.services.inbound import inbound_event_process
+
+
+def retry_countdown(retries: int, retry_after: float | None) -> float:
+    """Seconds before the next try: exponential backoff from
+    `DELIVERY_RETRY_BACKOFF`, capped at `DELIVERY_RETRY_BACKOFF_MAX`, and never
+    sooner than the platform's Retry-After."""
+    backoff = min(
+        settings.DELIVERY_RETRY_BACKOFF * 2**retries,
+        settings.DELIVERY_RETRY_BACKOFF_MAX,
+    )
+    return max(backoff, retry_after or 0.0)
+
+
+@shared_task(
+    bind=True,
+    name="channels.deliver_message",
+    queue="default",
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+    max_retries=None,
+)
+def deliver_message(self, message_id: int) -> str:
+    """Send outbound message `message_id`; retry transient failures with backoff
+    up to `DELIVERY_MAX_RETRIES` times. Returns the delivery outcome's status."""
+    final = self.request.retries >= settings.DELIVERY_MAX_RETRIES
+    outcome = message_deliver(message_id=message_id, final_attempt=final)
+    if outcome.status == "retry":
+        raise self.retry(
+            countdown=retry_countdown(self.request.retries, outcome.retry_after)
+        )
+    return outcome.status
+
+
+@shared_task(
+    name="channels.process_inbound_event",
+    queue="default",
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def process_inbound_event(event_id: int) -> str:
+    """Parse and ingest stored webhook `event_id`. Returns its final status."""
+    return inbound_event_process(event_id=event_id)

@@ -1,0 +1,81 @@
+"""`/api/v1/webhooks/<type>/<channel_id>`: where platforms deliver events.
+
+A plain Django view that reads like a checklist: channel exists → GET handshake →
+signature over the raw body (403, nothing stored) → store the raw event under its
+dedupe key (a malformed body is kept and answered 400) → processing scheduled on
+commit → 200. No outside call before the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from channels_app.models import Channel
+from channels_app.platforms import get_platform
+from channels_app.platforms.base import Platform, SignatureInvalid
+from channels_app.services.inbound import inbound_event_record
+
+logger = logging.getLogger(__name__)
+
+
+def _channel_or_404(channel_type: str, channel_id: str) -> tuple[Channel, Platform]:
+    try:
+        channel = Channel.objects.get(pk=channel_id, type=channel_type)
+    except (Channel.DoesNotExist, ValidationError, ValueError) as error:
+        raise Http404("No such channel.") from error
+    platform = get_platform(channel.type)
+    if not platform.receives_webhooks:
+        raise Http404("This channel type does not receive webhooks.")
+    return channel, platform
+
+
+def _log(event: str, channel: Channel, **extra: object) -> None:
+    logger.warning(
+        event, extra={"channel_id": str(channel.id), "platform": channel.type, **extra}
+    )
+
+
+def _handshake(
+    request: HttpRequest, channel: Channel, platform: Platform
+) -> HttpResponse:
+    try:
+        response = platform.handshake(channel, request)
+    except SignatureInvalid:
+        _log("webhook.handshake_refused", channel)
+        return JsonResponse({"detail": "Cannot answer the challenge."}, status=403)
+    if response is None:
+        return JsonResponse({"detail": "Expected a challenge."}, status=405)
+    return response
+
+
+@csrf_exempt
+def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpResponse:
+    """Answer a platform's handshake (GET) or accept one event delivery (POST).
+
+    POST answers: 200 `{"status": "accepted"|"duplicate"|"ignored"}`, 400
+    `{"detail": <parse error>}` (body kept), 403 bad or missing signature (nothing
+    stored), 404 unknown channel, 413 body too large.
+    """
+    channel, platform = _channel_or_404(channel_type, channel_id)
+    if request.method == "GET":
+        return _handshake(request, channel, platform)
+    if request.method != "POST":
+        return JsonResponse({"detail": "Method not allowed."}, status=405)
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return JsonResponse({"detail": "Body too large."}, status=413)
+    try:
+        platform.verify(channel, request)
+    except SignatureInvalid as error:
+        _log("webhook.signature_invalid", channel, reason=str(error))
+        return JsonResponse({"detail": "Invalid signature."}, status=403)
+    outcome = inbound_event_record(
+        channel=channel, body=request.body, content_type=request.content_type or ""
+    )
+    if outcome.status == "malformed":
+        return JsonResponse({"detail": outcome.error}, status=400)
+    return JsonResponse({"status": outcome.status})

@@ -1,0 +1,61 @@
+from django.contrib import admin
+
+from conversations.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    DeliveryAttempt,
+    Message,
+)
+
+
+class ContactIdentityInline(admin.TabularInline):
+    model = ContactIdentity
+    extra = 0
+    readonly_fields = ["channel", "external_id", "handle", "created_at"]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["name", "business", "created_at"]
+    search_fields = ["name", "identities__handle", "identities__external_id"]
+    list_filter = ["business"]
+    inlines = [ContactIdentityInline]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "business",
+        "channel_type",
+        "contact",
+        "status",
+        "assignee",
+        "last_message_at",
+    ]
+    list_filter = ["channel_type", "status", "business"]
+    search_fields = ["contact__name", "thread_key"]
+    raw_id_fields = ["contact", "contact_identity", "channel", "assignee"]
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    readonly_fields = ["outcome", "status_code", "reason", "attempted_at"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "conversation",
+        "direction",
+        "status",
+        "platform_message_id",
+        "sent_at",
+    ]
+    list_filter = ["direction", "status"]
+    search_fields = ["platform_message_id", "text"]
+    raw_id_fields = ["conversation", "channel", "sender_contact", "author"]
+    inlines = [DeliveryAttemptInline]

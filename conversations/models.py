@@ -1,0 +1,206 @@
+"""Contacts, conversations and messages: the inbox."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from billing.models import Business
+from channels_app.models import Channel
+
+
+class Contact(models.Model):
+    """A customer of the business, across channels."""
+
+    business = models.ForeignKey(
+        Business, on_delete=models.CASCADE, related_name="contacts"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    avatar_url = models.URLField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name or f"Contact {self.pk}"
+
+
+class ContactIdentity(models.Model):
+    """A contact's id on one channel (X user id and handle, phone number, ...)."""
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="identities"
+    )
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="contact_identities"
+    )
+    external_id = models.CharField(max_length=255)
+    handle = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "contact identities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="contact_identity_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.handle}" if self.handle else self.external_id
+
+
+class Conversation(models.Model):
+    """A thread with one contact on one channel.
+
+    `thread_key` identifies the thread within the channel (for X, `dm:<user id>`
+    or `tweet:<root post id>`). `last_message_at`, `last_message_preview` and
+    `unread_count` are kept by the services so the inbox list needs no joins to
+    messages.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending"
+        RESOLVED = "resolved", "Resolved"
+
+    business = models.ForeignKey(
+        Business, on_delete=models.CASCADE, related_name="conversations"
+    )
+    channel = models.ForeignKey(
+        Channel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+    )
+    channel_type = models.CharField(max_length=16, choices=Channel.Type.choices)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="conversations"
+    )
+    contact_identity = models.ForeignKey(
+        ContactIdentity, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    thread_key = models.CharField(max_length=255)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    last_message_at = models.DateTimeField()
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "thread_key"], name="conversation_unique_thread"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["business", "-last_message_at", "-id"],
+                name="conv_inbox_idx",
+            ),
+            models.Index(
+                fields=["business", "channel_type", "-last_message_at", "-id"],
+                name="conv_inbox_type_idx",
+            ),
+            models.Index(
+                fields=["business", "status", "-last_message_at", "-id"],
+                name="conv_inbox_status_idx",
+            ),
+            models.Index(
+                fields=["business", "assignee", "-last_message_at", "-id"],
+                name="conv_inbox_assignee_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_type} conversation {self.pk} with {self.contact}"
+
+
+class Message(models.Model):
+    """One message in a conversation, inbound (from the contact) or outbound
+    (an agent's reply). Outbound status moves queued → sending → sent →
+    delivered → read, or ends failed with `error`."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    channel = models.ForeignKey(
+        Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    kind = models.CharField(max_length=16, default="message")
+    text = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    sender_contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    platform_message_id = models.CharField(max_length=255, null=True, blank=True)
+    reply_to_platform_message_id = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(help_text="When the platform says it was sent.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "platform_message_id"],
+                condition=Q(platform_message_id__isnull=False),
+                name="message_unique_platform_id",
+            )
+        ]
+        indexes = [models.Index(fields=["conversation", "id"], name="msg_thread_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} message {self.pk} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending an outbound message, with what the platform said."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        RETRY = "retry", "Will retry"
+        FAILED = "failed", "Failed"
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="delivery_attempts"
+    )
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    attempted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["attempted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,199 @@
+"""`ingest`: inbound messages and delivery receipts into the inbox.
+
+Dedupe is in the database: `Message` is unique on (channel, platform message id)
+and a violation reads as "already have it".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+
+from channels_app.models import Channel
+from channels_app.platforms.base import DeliveryStatus, InboundContact, InboundMessage
+from conversations.models import Contact, ContactIdentity, Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_LENGTH = 200
+# Receipts only move a message forward (PLATFORMS.md §0 rule 3).
+STATUS_RANK = {
+    Message.Status.QUEUED: 0,
+    Message.Status.SENDING: 1,
+    Message.Status.SENT: 2,
+    Message.Status.DELIVERED: 3,
+    Message.Status.READ: 4,
+}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Ids of the messages created, and how many items were already known."""
+
+    created: tuple[int, ...]
+    duplicates: int
+    statuses_applied: int
+
+
+def ingest(
+    *, channel: Channel, items: Iterable[InboundMessage | DeliveryStatus]
+) -> IngestResult:
+    """Store a channel's inbound messages and apply its delivery receipts.
+
+    For each message: upsert the contact's identity on the channel, continue the
+    conversation of the message it replies to or of its thread (reopening a
+    resolved one), or open a conversation; store the message; bump the
+    conversation's last activity, preview and unread count.
+    """
+    created: list[int] = []
+    duplicates = 0
+    applied = 0
+    for item in items:
+        if isinstance(item, DeliveryStatus):
+            applied += _apply_status(channel, item)
+            continue
+        message = _ingest_message(channel, item)
+        if message is None:
+            duplicates += 1
+        else:
+            created.append(message.pk)
+    return IngestResult(
+        created=tuple(created), duplicates=duplicates, statuses_applied=applied
+    )
+
+
+def _ingest_message(channel: Channel, item: InboundMessage) -> Message | None:
+    if Message.objects.filter(
+        channel=channel, platform_message_id=item.platform_message_id
+    ).exists():
+        return None
+    identity = _identity_upsert(channel, item.contact)
+    try:
+        with transaction.atomic():
+            conversation = _conversation_for(channel, identity, item)
+            message = Message.objects.create(
+                conversation=conversation,
+                channel=channel,
+                direction=Message.Direction.INBOUND,
+                kind=item.kind,
+                text=item.text,
+                attachments=list(item.attachments),
+                sender_contact=identity.contact,
+                platform_message_id=item.platform_message_id,
+                reply_to_platform_message_id=item.reply_to_platform_message_id or "",
+                status=Message.Status.RECEIVED,
+                sent_at=item.sent_at,
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(
+                last_message_at=Greatest(F("last_message_at"), item.sent_at),
+                last_message_preview=item.text[:PREVIEW_LENGTH],
+                unread_count=F("unread_count") + 1,
+                status=Conversation.Status.OPEN,
+            )
+    except IntegrityError:
+        # A concurrent delivery of the same message won the race.
+        return None
+    logger.info(
+        "ingest.message",
+        extra={
+            "channel_id": str(channel.id),
+            "platform": channel.type,
+            "message_id": message.pk,
+            "conversation_id": conversation.pk,
+        },
+    )
+    return message
+
+
+def _identity_upsert(channel: Channel, contact: InboundContact) -> ContactIdentity:
+    identity = (
+        ContactIdentity.objects.select_related("contact")
+        .filter(channel=channel, external_id=contact.external_id)
+        .first()
+    )
+    if identity is None:
+        try:
+            with transaction.atomic():
+                person = Contact.objects.create(
+                    business_id=channel.business_id,
+                    name=contact.name or contact.handle,
+                    avatar_url=contact.avatar_url,
+                )
+                return ContactIdentity.objects.create(
+                    contact=person,
+                    channel=channel,
+                    external_id=contact.external_id,
+                    handle=contact.handle,
+                )
+        except IntegrityError:
+            return ContactIdentity.objects.select_related("contact").get(
+                channel=channel, external_id=contact.external_id
+            )
+    if contact.handle and identity.handle != contact.handle:
+        identity.handle = contact.handle
+        identity.save(update_fields=["handle"])
+    person = identity.contact
+    if (contact.name and person.name != contact.name) or (
+        contact.avatar_url and person.avatar_url != contact.avatar_url
+    ):
+        person.name = contact.name or person.name
+        person.avatar_url = contact.avatar_url or person.avatar_url
+        person.save(update_fields=["name", "avatar_url"])
+    return identity
+
+
+def _conversation_for(
+    channel: Channel, identity: ContactIdentity, item: InboundMessage
+) -> Conversation:
+    if item.reply_to_platform_message_id:
+        replied = (
+            Message.objects.select_related("conversation")
+            .filter(
+                channel=channel, platform_message_id=item.reply_to_platform_message_id
+            )
+            .first()
+        )
+        if replied is not None:
+            return replied.conversation
+    conversation, _ = Conversation.objects.get_or_create(
+        channel=channel,
+        thread_key=item.thread_key,
+        defaults={
+            "business_id": channel.business_id,
+            "channel_type": channel.type,
+            "contact": identity.contact,
+            "contact_identity": identity,
+            "last_message_at": item.sent_at,
+        },
+    )
+    return conversation
+
+
+def _apply_status(channel: Channel, receipt: DeliveryStatus) -> int:
+    message = (
+        Message.objects.filter(
+            channel=channel,
+            platform_message_id=receipt.platform_message_id,
+            direction=Message.Direction.OUTBOUND,
+        )
+        .only("pk", "status")
+        .first()
+    )
+    if message is None:
+        return 0
+    if receipt.status == Message.Status.FAILED:
+        if message.status in (Message.Status.DELIVERED, Message.Status.READ):
+            return 0
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.FAILED, error=receipt.error
+        )
+        return 1
+    if STATUS_RANK.get(receipt.status, -1) <= STATUS_RANK.get(message.status, 99):
+        return 0
+    Message.objects.filter(pk=message.pk).update(status=receipt.status)
+    return 1

@@ -1,0 +1,127 @@
+"""The agent inbox pages (server-rendered)."""
+
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from billing.permissions import member_of
+from channels_app.models import Channel
+from conversations.models import Conversation
+from conversations.selectors import (
+    conversation_get,
+    conversation_message_list,
+    inbox_conversation_list,
+)
+from conversations.services import (
+    conversation_mark_read,
+    conversation_update,
+    post_reply,
+)
+from pingback.errors import ApplicationError
+
+INBOX_PAGE_SIZE = 50
+
+
+def _business(request: HttpRequest):
+    member = member_of(request.user)
+    if member is None:
+        raise PermissionDenied("Only members of a business have an inbox.")
+    return member.business
+
+
+def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    try:
+        return conversation_get(_business(request), conversation_id)
+    except Conversation.DoesNotExist as error:
+        raise Http404("Conversation not found.") from error
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The conversation list, newest activity first, filtered by channel type and
+    status (`?channel_type=x&status=open`)."""
+    business = _business(request)
+    channel_type = request.GET.get("channel_type") or None
+    status = request.GET.get("status", "open") or None
+    if channel_type not in (None, *Channel.Type.values):
+        channel_type = None
+    if status not in (None, *Conversation.Status.values):
+        status = None
+    conversations = inbox_conversation_list(
+        business, channel_type=channel_type, status=status
+    )
+    return render(
+        request,
+        "conversations/inbox.html",
+        {
+            "business": business,
+            "conversations": conversations[:INBOX_PAGE_SIZE],
+            "channel_types": Channel.Type.choices,
+            "statuses": Conversation.Status.choices,
+            "selected_channel_type": channel_type or "",
+            "selected_status": status or "",
+            "channels": Channel.objects.filter(business=business),
+        },
+    )
+
+
+@login_required
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """One conversation: its thread, each outbound message's status, a reply box."""
+    conversation = _conversation(request, conversation_id)
+    conversation_mark_read(conversation=conversation)
+    return render(
+        request,
+        "conversations/conversation.html",
+        {
+            "conversation": conversation,
+            "messages": conversation_message_list(conversation),
+            "statuses": Conversation.Status.choices,
+        },
+    )
+
+
+@login_required
+def conversation_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Messages only, for the page to refresh statuses (`_messages.html`)."""
+    conversation = _conversation(request, conversation_id)
+    return render(
+        request,
+        "conversations/_messages.html",
+        {
+            "conversation": conversation,
+            "messages": conversation_message_list(conversation),
+        },
+    )
+
+
+@login_required
+@require_POST
+def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Queue the agent's reply and go back to the thread."""
+    conversation = _conversation(request, conversation_id)
+    try:
+        post_reply(
+            conversation=conversation,
+            author=request.user,
+            text=request.POST.get("text", ""),
+        )
+    except ApplicationError as error:
+        flash.error(request, error.detail)
+    return redirect("conversation", conversation_id=conversation.pk)
+
+
+@login_required
+@require_POST
+def conversation_set_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Open, set pending or resolve the conversation."""
+    conversation = _conversation(request, conversation_id)
+    status = request.POST.get("status")
+    if status in Conversation.Status.values:
+        conversation_update(conversation=conversation, status=status)
+    return redirect("conversation", conversation_id=conversation.pk)

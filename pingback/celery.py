@@ -1,0 +1,14 @@
+"""The Celery app: configured from Django settings under the `CELERY_` namespace.
+
+Source: https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pingback.settings")
+
+app = Celery("pingback")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,209 @@
+"""PingBack settings, read from the environment.
+
+Every value comes from an environment variable (or `.env`, see `.env.example`) via
+django-environ. The defaults run with no server at all: SQLite, Celery tasks run
+eagerly in the web process, in-memory cache. `DATABASE_URL` and `REDIS_URL` switch
+to PostgreSQL and Redis.
+
+Source: https://django-environ.readthedocs.io/en/latest/
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --------------------------------------------------------------------------- core
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Development default only; production must set DJANGO_SECRET_KEY.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-dev-only-change-me")
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "billing",
+    "channels_app",
+    "conversations",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pingback.urls"
+WSGI_APPLICATION = "pingback.wsgi.application"
+ASGI_APPLICATION = "pingback.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ----------------------------------------------------------------------- database
+
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# -------------------------------------------------------------------------- redis
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# ------------------------------------------------------------------------- celery
+
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+# Without a broker, tasks run eagerly in the calling process (after the commit that
+# scheduled them), so a fresh checkout needs no Redis.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Longest a delivery task may take; a send is one HTTP call with its own timeout.
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
+
+# --------------------------------------------------------------------------- auth
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "inbox"
+LOGOUT_REDIRECT_URL = "login"
+
+# ----------------------------------------------------------------- encrypted fields
+
+# django-fernet-encrypted-fields derives its key from SECRET_KEY and SALT_KEY.
+# https://github.com/jazzband/django-fernet-encrypted-fields
+SALT_KEY = env.list("PINGBACK_SALT_KEY", default=["pingback-dev-salt"])
+
+# ---------------------------------------------------------------------- i18n, time
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# ------------------------------------------------------------------- static files
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# ---------------------------------------------------------------------------- api
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "billing.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["billing.permissions.IsBusinessMember"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "pingback.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PingBack API",
+    "DESCRIPTION": "Omnichannel customer-support inbox: channels, conversations, "
+    "messages. Authenticate with `Authorization: Bearer <token>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# ---------------------------------------------------------------------- platforms
+
+# Public base URL of this deployment; webhook URLs given to platforms are built on
+# it, e.g. https://inbox.example.com/api/v1/webhooks/x/<channel_id>.
+PINGBACK_PUBLIC_BASE_URL = env.str(
+    "PINGBACK_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"
+).rstrip("/")
+
+# X API host. tweepy 4.17 hard-codes https://api.twitter.com; when this differs,
+# the X client factory rewrites requests to it (PLATFORMS.md §1.12).
+X_API_BASE_URL = env.str("X_API_BASE_URL", default="https://api.twitter.com").rstrip(
+    "/"
+)
+# Seconds before an X API call is abandoned (and retried as a transient failure).
+X_API_TIMEOUT = env.float("X_API_TIMEOUT", default=10.0)
+
+# Outbound delivery retries: attempts after the first, and the backoff base and cap
+# in seconds (exponential: base * 2**retry, capped; Retry-After wins when longer).
+DELIVERY_MAX_RETRIES = env.int("DELIVERY_MAX_RETRIES", default=5)
+DELIVERY_RETRY_BACKOFF = env.float("DELIVERY_RETRY_BACKOFF", default=5.0)
+DELIVERY_RETRY_BACKOFF_MAX = env.float("DELIVERY_RETRY_BACKOFF_MAX", default=600.0)
+
+# Largest webhook body accepted, in bytes (X sends at most a few KB per event).
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+
+# ------------------------------------------------------------------------ logging
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # tweepy logs full request headers (OAuth signatures) at DEBUG.
+        "tweepy": {"level": "INFO"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

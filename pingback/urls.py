@@ -1,0 +1,37 @@
+"""Root URLs: admin, API (one router), webhooks, schema and docs, inbox pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from channels_app.api.views import ChannelViewSet
+from channels_app.webhooks import webhook
+from conversations.api.views import ConversationViewSet
+
+
+# Detail URLs work with and without the trailing slash, as the channel reference
+# writes them without it (`/api/v1/channels/{channel_id}`).
+class OptionalSlashRouter(DefaultRouter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("channels", ChannelViewSet, basename="channel")
+router.register("conversations", ConversationViewSet, basename="conversation")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(router.urls)),
+    path(
+        "api/v1/webhooks/<str:channel_type>/<str:channel_id>",
+        webhook,
+        name="webhook",
+    ),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("conversations.urls")),
+]
