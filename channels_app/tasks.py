@@ -21,7 +21,6 @@ def retry_countdown(retries: int, retry_after: float | None) -> float:
 @shared_task(
     bind=True,
     name="channels.deliver_message",
-    queue="default",
     acks_late=True,
     soft_time_limit=60,
     time_limit=90,
@@ -41,7 +40,6 @@ def deliver_message(self, message_id: int) -> str:
 
 @shared_task(
     name="channels.process_inbound_event",
-    queue="default",
     acks_late=True,
     soft_time_limit=60,
     time_limit=90,

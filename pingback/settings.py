@@ -143,6 +143,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve from the app folders too, so `collectstatic` is optional in development.
+WHITENOISE_USE_FINDERS = True
 
 # ---------------------------------------------------------------------------- api
 

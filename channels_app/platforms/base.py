@@ -43,12 +43,16 @@ class MalformedPayload(PlatformError):
 
 
 class DeliveryError(PlatformError):
-    """A send failed. `reason` is shown to the agent; `status_code` is the
+    """A platform call failed. `reason` is shown to the agent; `detail` is the
+    platform's own words (`reason` when not given); `status_code` is the
     platform's HTTP status, when there was one."""
 
-    def __init__(self, reason: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, reason: str, *, status_code: int | None = None, detail: str = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail or reason
         self.status_code = status_code
 
 
@@ -61,8 +65,9 @@ class TransientDeliveryError(DeliveryError):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
+        detail: str = "",
     ) -> None:
-        super().__init__(reason, status_code=status_code)
+        super().__init__(reason, status_code=status_code, detail=detail)
         self.retry_after = retry_after
 
 
@@ -76,8 +81,9 @@ class PermanentDeliveryError(DeliveryError):
         *,
         status_code: int | None = None,
         channel_alert: str = "",
+        detail: str = "",
     ) -> None:
-        super().__init__(reason, status_code=status_code)
+        super().__init__(reason, status_code=status_code, detail=detail)
         self.channel_alert = channel_alert
 
 

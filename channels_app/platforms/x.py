@@ -425,7 +425,7 @@ class XPlatform(Platform):
         except DeliveryError as error:
             return SetupResult(
                 state="failed",
-                message=f"X did not accept the credentials: {error.reason}",
+                message=f"X did not accept the credentials: {error.detail}",
             )
         learned = {"account_id": account_id, "handle": handle}
         done = f"Connected as @{handle} (X user id {account_id})."
@@ -454,7 +454,7 @@ class XPlatform(Platform):
         except DeliveryError as error:
             return SetupResult(
                 state="action_required",
-                message=f"{done} X refused the webhook setup: {error.reason}. "
+                message=f"{done} X refused the webhook setup: {error.detail}. "
                 f"Fix the app's settings and save the channel again, or {by_hand}.",
                 config=learned,
             )
@@ -539,31 +539,35 @@ def _delivery_error(error: Exception) -> DeliveryError:
     """Classify a tweepy/requests failure (PLATFORMS.md §1.9, §1.11, §1.12)."""
     if isinstance(error, requests.RequestException):
         return TransientDeliveryError(f"Could not reach the X API: {error}")
+    if not isinstance(error, tweepy.HTTPException):
+        return PermanentDeliveryError(f"X client error: {error}")
+    status = error.response.status_code
+    detail = _reason(error)
     if isinstance(error, tweepy.TooManyRequests):
         reset = error.reset_time
         wait = max(1.0, reset - time.time()) if reset else None
         return TransientDeliveryError(
-            "X rate limit reached", status_code=429, retry_after=wait
+            "X rate limit reached", status_code=429, retry_after=wait, detail=detail
         )
     if isinstance(error, tweepy.TwitterServerError):
-        status = error.response.status_code
-        return TransientDeliveryError(_reason(error), status_code=status)
-    if isinstance(error, tweepy.HTTPException):
-        status = error.response.status_code
-        body = error.response.text.lower()
-        if status == 402 or "credits" in body:
-            return PermanentDeliveryError(
-                CREDITS_EXHAUSTED, status_code=status, channel_alert=CREDITS_EXHAUSTED
-            )
-        if status == 401:
-            reason = f"X rejected the channel's credentials: {_reason(error)}"
-            return PermanentDeliveryError(
-                reason, status_code=status, channel_alert=reason
-            )
-        return PermanentDeliveryError(
-            f"X refused the message: {_reason(error)}", status_code=status
+        return TransientDeliveryError(
+            f"X API error: {detail}", status_code=status, detail=detail
         )
-    return PermanentDeliveryError(f"X client error: {error}")
+    if status == 402 or "credits" in error.response.text.lower():
+        return PermanentDeliveryError(
+            CREDITS_EXHAUSTED,
+            status_code=status,
+            channel_alert=CREDITS_EXHAUSTED,
+            detail=detail,
+        )
+    if status == 401:
+        reason = f"X rejected the channel's credentials: {detail}"
+        return PermanentDeliveryError(
+            reason, status_code=status, channel_alert=reason, detail=detail
+        )
+    return PermanentDeliveryError(
+        f"X refused the message: {detail}", status_code=status, detail=detail
+    )
 
 
 class XApi:
@@ -630,7 +634,7 @@ class XApi:
                 self.app.request, "POST", "/2/webhooks", json={"url": url}
             )
         except PermanentDeliveryError as error:
-            if "DuplicateUrlFailed" not in error.reason:
+            if "DuplicateUrlFailed" not in error.detail:
                 raise
             listed = self._call(self.app.request, "GET", "/2/webhooks").json()
             for webhook in listed.get("data", []):
@@ -645,7 +649,7 @@ class XApi:
         try:
             self._call(self.user.request, "POST", path, user_auth=self.oauth1)
         except PermanentDeliveryError as error:
-            if "DuplicateSubscriptionFailed" not in error.reason:
+            if "DuplicateSubscriptionFailed" not in error.detail:
                 raise
 
     def delete_webhook(self, webhook_id: str) -> None:

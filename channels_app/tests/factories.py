@@ -1,0 +1,24 @@
+import factory
+
+from billing.tests.factories import BusinessFactory
+from channels_app.models import Channel
+from sandbox.x import DEMO_APP
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    """An X channel with the sandbox demo app's credentials, already set up."""
+
+    class Meta:
+        model = Channel
+
+    business = factory.SubFactory(BusinessFactory)
+    type = "x"
+    is_active = True
+    secrets = factory.LazyFunction(DEMO_APP.as_config)
+    config = factory.LazyFunction(
+        lambda: {
+            "account_id": DEMO_APP.account.id,
+            "handle": DEMO_APP.account.screen_name,
+        }
+    )
+    setup_state = "ready"

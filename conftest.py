@@ -1,0 +1,106 @@
+"""Shared test fixtures: services check, API clients, the X sandbox, Celery.
+
+With `PINGBACK_REQUIRE_SERVICES=1` (CI), the run fails at once unless the
+database is PostgreSQL and Redis answers, so nothing is silently skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from billing.services import api_token_create
+from billing.tests.factories import BusinessFactory, MemberFactory
+from pingback.celery import app as celery_app
+from sandbox.server import SandboxServer
+from sandbox.x import DEMO_APP
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PINGBACK_REQUIRE_SERVICES") != "1":
+        return
+    problems = []
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        problems.append("DATABASE_URL does not point at PostgreSQL")
+    if not settings.REDIS_URL:
+        problems.append("REDIS_URL is not set")
+    else:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL).ping()
+        except redis.RedisError as error:
+            problems.append(f"Redis at {settings.REDIS_URL} does not answer: {error}")
+    if problems:
+        pytest.exit(
+            "PINGBACK_REQUIRE_SERVICES=1 but " + "; ".join(problems), returncode=3
+        )
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tasks run inline unless the test starts a real worker (`celery_worker`)."""
+    if "celery_worker" in request.fixturenames:
+        yield
+        return
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer, settings) -> SandboxServer:
+    """The X sandbox, reset, with the X client pointed at it."""
+    sandbox_server.reset()
+    settings.X_API_BASE_URL = sandbox_server.url
+    return sandbox_server
+
+
+@pytest.fixture
+def business():
+    return BusinessFactory(plan="mini")
+
+
+@pytest.fixture
+def admin_member(business):
+    return MemberFactory(business=business, role="admin")
+
+
+@pytest.fixture
+def agent_member(business):
+    return MemberFactory(business=business, role="agent")
+
+
+@pytest.fixture
+def api_client_for() -> Callable[..., APIClient]:
+    """Build an API client authenticated with a new Bearer token of `member`."""
+
+    def build(member) -> APIClient:
+        _, token = api_token_create(member=member)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    return build
+
+
+@pytest.fixture
+def admin_api(admin_member, api_client_for) -> APIClient:
+    return api_client_for(admin_member)
+
+
+@pytest.fixture
+def x_config() -> dict[str, str]:
+    """Credentials of the sandbox's demo X app and account."""
+    return DEMO_APP.as_config()

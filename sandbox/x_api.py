@@ -1,0 +1,435 @@
+"""The fake X API v2 endpoints (PLATFORMS.md §1.3, §1.9, §1.13).
+
+:func:`handle_x_request` serves one authenticated request: it finds the route
+in :data:`X_ROUTES`, enforces the kind of authentication the endpoint needs,
+applies the forced failure modes (503, 429, 402) and calls the handler.
+Handlers take ``(state, request)`` where ``state`` has ``.x`` (an
+:class:`~sandbox.x_state.XState`) and ``.crc`` (a ``(url, consumer_secret)
+-> bool`` callable).
+
+Error bodies copy X: problem JSON ``{"title", "detail", "type", "status"}``,
+and ``{"errors": [{"message"}], "title": "Invalid Request", …}`` for refused
+webhook and subscription operations.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from sandbox.web import (
+    BadRequestBody,
+    Request,
+    Response,
+    json_response,
+    match_route,
+    no_content,
+    route,
+)
+from sandbox.x import XApp
+from sandbox.x_auth import AuthResult
+from sandbox.x_state import CREDITS_DEPLETED, RATE_LIMITED, SERVER_ERROR, XApiError
+
+if TYPE_CHECKING:
+    from sandbox.server import SandboxState
+
+DM_TEXT_LIMIT = 10_000
+RATE_LIMIT_CEILING = 15
+PROBLEMS = "https://api.twitter.com/2/problems"
+
+UNAUTHORIZED_BODY = {
+    "title": "Unauthorized",
+    "type": "about:blank",
+    "status": 401,
+    "detail": "Unauthorized",
+}
+CREDITS_DEPLETED_BODY = {
+    "account_id": 1243608864848629761,
+    "title": "CreditsDepleted",
+    "detail": "Your enrolled account [1243608864848629761] does not have any "
+    "credits to fulfill this request.",
+    "type": f"{PROBLEMS}/credits",
+}
+"""The 402 body of PLATFORMS.md §1.9, verbatim."""
+
+USER = "user"
+APP = "app"
+
+
+# --------------------------------------------------------------------------
+# Error responses
+# --------------------------------------------------------------------------
+
+
+def problem(
+    status: int, title: str, detail: str, type_: str = "about:blank"
+) -> Response:
+    """A problem-JSON response ``{"title", "detail", "type", "status"}``."""
+    body = {"title": title, "detail": detail, "type": type_, "status": status}
+    return json_response(status, body)
+
+
+def unauthorized() -> Response:
+    """401 for missing or invalid credentials."""
+    return json_response(401, UNAUTHORIZED_BODY)
+
+
+def unsupported_authentication(auth: AuthResult, needed: str) -> Response:
+    """403 when the endpoint needs user context (or app-only) and got the other."""
+    supported = (
+        "[OAuth 1.0a User Context, OAuth 2.0 User Context]"
+        if needed == USER
+        else "[OAuth 2.0 Application-Only]"
+    )
+    detail = (
+        f"Authenticating with {auth.description} is forbidden for this endpoint.  "
+        f"Supported authentication types are {supported}."
+    )
+    return problem(
+        403,
+        "Unsupported Authentication",
+        detail,
+        f"{PROBLEMS}/unsupported-authentication",
+    )
+
+
+def invalid_request(message: str, parameter: str | None = None) -> Response:
+    """400 ``Invalid Request`` with one ``errors[].message`` (X's shape)."""
+    error: dict[str, Any] = {"message": message}
+    if parameter is not None:
+        error["parameters"] = {parameter: []}
+    body = {
+        "errors": [error],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": f"{PROBLEMS}/invalid-request",
+    }
+    return json_response(400, body)
+
+
+def not_found(detail: str = "Sorry, that page does not exist.") -> Response:
+    """404 problem JSON."""
+    return problem(404, "Not Found Error", detail, f"{PROBLEMS}/resource-not-found")
+
+
+def rate_limited() -> Response:
+    """429 with the ``x-rate-limit-*`` headers; reset one second from now (§1.11)."""
+    headers = {
+        "x-rate-limit-limit": str(RATE_LIMIT_CEILING),
+        "x-rate-limit-remaining": "0",
+        "x-rate-limit-reset": str(int(time.time()) + 1),
+    }
+    body = {
+        "title": "Too Many Requests",
+        "detail": "Too Many Requests",
+        "type": "about:blank",
+        "status": 429,
+    }
+    return json_response(429, body, headers)
+
+
+def forced_failure(kind: str | None) -> Response | None:
+    """The response for a failure mode taken from the state, if any."""
+    if kind == SERVER_ERROR:
+        return problem(503, "Service Unavailable", "Service Unavailable")
+    if kind == RATE_LIMITED:
+        return rate_limited()
+    if kind == CREDITS_DEPLETED:
+        return json_response(402, CREDITS_DEPLETED_BODY)
+    return None
+
+
+def auth_refusal(needed: str, auth: AuthResult | None) -> Response | None:
+    """401/403 when ``auth`` does not fit an endpoint needing ``needed``."""
+    if auth is None or not auth.valid:
+        return unauthorized()
+    if (needed == USER) != auth.user_context:
+        return unsupported_authentication(auth, needed)
+    return None
+
+
+# --------------------------------------------------------------------------
+# Request helpers
+# --------------------------------------------------------------------------
+
+
+def _app(req: Request) -> XApp:
+    """The authenticated app (handlers only run after :func:`auth_refusal`)."""
+    assert req.auth is not None and req.auth.app is not None
+    return req.auth.app
+
+
+def _user_id(req: Request) -> str:
+    """The authenticated account id of a user-context request."""
+    assert req.auth is not None and req.auth.user_id is not None
+    return req.auth.user_id
+
+
+def _text_field(body: dict[str, Any], limit: int | None = None) -> str:
+    """``body["text"]`` as a non-empty string within ``limit`` characters."""
+    text = body.get("text")
+    if not isinstance(text, str) or not text:
+        raise BadRequestBody("$.text: is missing but it is required")
+    if limit is not None and len(text) > limit:
+        raise BadRequestBody(f"$.text: must be at most {limit} characters")
+    return text
+
+
+def conversation_id_for(user_a: str, user_b: str) -> str:
+    """A one-to-one ``dm_conversation_id``: ``"<smaller>-<larger>"`` (§1.9)."""
+    low, high = sorted((user_a, user_b), key=int)
+    return f"{low}-{high}"
+
+
+def _other_participant(dm_conversation_id: str, sender_id: str) -> str | None:
+    """The other user of a one-to-one conversation id, else ``None``."""
+    parts = dm_conversation_id.split("-")
+    if len(parts) == 2 and sender_id in parts:
+        return parts[1] if parts[0] == sender_id else parts[0]
+    return None
+
+
+# --------------------------------------------------------------------------
+# Users and DMs (§1.9)
+# --------------------------------------------------------------------------
+
+
+def get_me(state: SandboxState, req: Request) -> Response:
+    """``GET /2/users/me`` → ``{"data": {"id", "name", "username"}}``."""
+    account = _app(req).account
+    data = {"id": account.id, "name": account.name, "username": account.screen_name}
+    return json_response(200, {"data": data})
+
+
+def _send_dm(
+    state: SandboxState, req: Request, participant_id: str | None, conversation_id: str
+) -> Response:
+    """Store a DM and answer 201 ``{"data": {"dm_conversation_id", "dm_event_id"}}``."""
+    body = req.json_object()
+    text = _text_field(body, DM_TEXT_LIMIT)
+    record = state.x.record_dm(
+        sender_id=_user_id(req),
+        participant_id=participant_id,
+        dm_conversation_id=conversation_id,
+        text=text,
+        attachments=body.get("attachments"),
+    )
+    data = {"dm_conversation_id": conversation_id, "dm_event_id": record["dm_event_id"]}
+    return json_response(201, {"data": data})
+
+
+def dm_with_participant(state: SandboxState, req: Request) -> Response:
+    """``POST /2/dm_conversations/with/:participant_id/messages``, body ``{"text"}``."""
+    participant_id = req.params["participant_id"]
+    conversation = conversation_id_for(_user_id(req), participant_id)
+    return _send_dm(state, req, participant_id, conversation)
+
+
+def dm_in_conversation(state: SandboxState, req: Request) -> Response:
+    """``POST /2/dm_conversations/:dm_conversation_id/messages``, body ``{"text"}``."""
+    conversation = req.params["dm_conversation_id"]
+    participant_id = _other_participant(conversation, _user_id(req))
+    return _send_dm(state, req, participant_id, conversation)
+
+
+# --------------------------------------------------------------------------
+# Posts (§1.9)
+# --------------------------------------------------------------------------
+
+
+def create_tweet(state: SandboxState, req: Request) -> Response:
+    """``POST /2/tweets``, body ``{"text", "reply": {"in_reply_to_tweet_id"}}``.
+
+    Answers 201 ``{"data": {"id", "text", "edit_history_tweet_ids": [id]}}``.
+    """
+    body = req.json_object()
+    text = _text_field(body)
+    reply = body.get("reply") or {}
+    if not isinstance(reply, dict):
+        raise BadRequestBody("$.reply: must be an object")
+    parent = reply.get("in_reply_to_tweet_id")
+    record = state.x.record_tweet(
+        author_id=_user_id(req),
+        text=text,
+        in_reply_to_tweet_id=str(parent) if parent else None,
+    )
+    data = {"id": record["id"], "text": text, "edit_history_tweet_ids": [record["id"]]}
+    return json_response(201, {"data": data})
+
+
+# --------------------------------------------------------------------------
+# V2 Webhooks API (§1.3, §1.4)
+# --------------------------------------------------------------------------
+
+
+def create_webhook(state: SandboxState, req: Request) -> Response:
+    """``POST /2/webhooks`` ``{"url"}``: checks limits, runs a CRC, registers.
+
+    200 ``{"data": {"id", "url", "valid": true, "created_at"}}``, or 400 with
+    ``DuplicateUrlFailed``, ``WebhookLimitExceeded``, ``UrlValidationFailed``
+    or ``CrcValidationFailed``.
+    """
+    app = _app(req)
+    url = req.json_object().get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return invalid_request("UrlValidationFailed", "url")
+    state.x.check_new_webhook(app.consumer_key, url)
+    if state.x.get_modes()["crc_check"] and not state.crc(url, app.consumer_secret):
+        return invalid_request("CrcValidationFailed")
+    webhook = state.x.add_webhook(app.consumer_key, url)
+    webhook.pop("consumer_key")
+    return json_response(200, {"data": webhook})
+
+
+def list_webhooks(state: SandboxState, req: Request) -> Response:
+    """``GET /2/webhooks`` → ``{"data": [...], "meta": {"result_count"}}``."""
+    webhooks = state.x.webhooks_for(_app(req).consumer_key)
+    return json_response(
+        200, {"data": webhooks, "meta": {"result_count": len(webhooks)}}
+    )
+
+
+def revalidate_webhook(state: SandboxState, req: Request) -> Response:
+    """``PUT /2/webhooks/:id``: re-run the CRC → ``{"data": {"valid": true}}``."""
+    app = _app(req)
+    webhook = state.x.find_webhook(req.params["webhook_id"], app.consumer_key)
+    if webhook is None:
+        return _unknown_webhook(req.params["webhook_id"])
+    valid = not state.x.get_modes()["crc_check"] or state.crc(
+        webhook["url"], app.consumer_secret
+    )
+    state.x.mark_webhook_valid(webhook["id"], valid)
+    if not valid:
+        return invalid_request("CrcValidationFailed")
+    return json_response(200, {"data": {"valid": True}})
+
+
+def delete_webhook(state: SandboxState, req: Request) -> Response:
+    """``DELETE /2/webhooks/:id`` → ``{"data": {"deleted": true}}`` or 404."""
+    webhook_id = req.params["webhook_id"]
+    if not state.x.delete_webhook(webhook_id, _app(req).consumer_key):
+        return _unknown_webhook(webhook_id)
+    return json_response(200, {"data": {"deleted": True}})
+
+
+def _unknown_webhook(webhook_id: str) -> Response:
+    """404 for a webhook id the app does not own."""
+    return not_found(f"Could not find webhook with id: [{webhook_id}].")
+
+
+# --------------------------------------------------------------------------
+# Account Activity API v2 subscriptions (§1.3)
+# --------------------------------------------------------------------------
+
+
+def subscribe_all(state: SandboxState, req: Request) -> Response:
+    """``POST /2/account_activity/webhooks/:id/subscriptions/all`` (user context)."""
+    app = _app(req)
+    state.x.subscribe(req.params["webhook_id"], app.consumer_key, _user_id(req))
+    return json_response(200, {"data": {"subscribed": True}})
+
+
+def check_subscription(state: SandboxState, req: Request) -> Response:
+    """``GET …/subscriptions/all`` (user context) → ``{"data": {"subscribed"}}``."""
+    webhook_id = req.params["webhook_id"]
+    if state.x.find_webhook(webhook_id, _app(req).consumer_key) is None:
+        raise XApiError("WebhookIdInvalid")
+    subscribed = state.x.is_subscribed(webhook_id, _user_id(req))
+    return json_response(200, {"data": {"subscribed": subscribed}})
+
+
+def list_subscriptions(state: SandboxState, req: Request) -> Response:
+    """``GET …/subscriptions/all/list`` (app-only).
+
+    ``{"data": {"application_id", "webhook_id", "webhook_url",
+    "subscriptions": [{"user_id"}]}}``.
+    """
+    app = _app(req)
+    webhook = state.x.find_webhook(req.params["webhook_id"], app.consumer_key)
+    if webhook is None:
+        raise XApiError("WebhookIdInvalid")
+    data = {
+        "application_id": app.application_id,
+        "webhook_id": webhook["id"],
+        "webhook_url": webhook["url"],
+        "subscriptions": [
+            {"user_id": user_id} for user_id in state.x.subscribers(webhook["id"])
+        ],
+    }
+    return json_response(200, {"data": data})
+
+
+def delete_subscription(state: SandboxState, req: Request) -> Response:
+    """``DELETE …/webhooks/:id/subscriptions/:user_id/all`` (app-only) → 204.
+
+    Deleting a subscription that does not exist also answers 204.
+    """
+    webhook_id = req.params["webhook_id"]
+    if state.x.find_webhook(webhook_id, _app(req).consumer_key) is None:
+        raise XApiError("WebhookIdInvalid")
+    state.x.unsubscribe(webhook_id, req.params["user_id"])
+    return no_content()
+
+
+# --------------------------------------------------------------------------
+# Route table and dispatch
+# --------------------------------------------------------------------------
+
+_AAA = r"/2/account_activity/webhooks/(?P<webhook_id>[^/]+)/subscriptions"
+
+X_ROUTES = (
+    route("GET", r"/2/users/me", get_me, USER),
+    route(
+        "POST",
+        r"/2/dm_conversations/with/(?P<participant_id>\d+)/messages",
+        dm_with_participant,
+        USER,
+    ),
+    route(
+        "POST",
+        r"/2/dm_conversations/(?P<dm_conversation_id>[\d-]+)/messages",
+        dm_in_conversation,
+        USER,
+    ),
+    route("POST", r"/2/tweets", create_tweet, USER),
+    route("POST", r"/2/webhooks", create_webhook, APP),
+    route("GET", r"/2/webhooks", list_webhooks, APP),
+    route("PUT", r"/2/webhooks/(?P<webhook_id>[^/]+)", revalidate_webhook, APP),
+    route("DELETE", r"/2/webhooks/(?P<webhook_id>[^/]+)", delete_webhook, APP),
+    route("POST", _AAA + r"/all", subscribe_all, USER),
+    route("GET", _AAA + r"/all", check_subscription, USER),
+    route("GET", _AAA + r"/all/list", list_subscriptions, APP),
+    route("DELETE", _AAA + r"/(?P<user_id>\d+)/all", delete_subscription, APP),
+)
+"""Every X endpoint the sandbox serves: method, path regex, handler, auth."""
+
+
+def is_x_api_path(path: str) -> bool:
+    """True for paths X would serve (``/2/…``, ``/1.1/…``)."""
+    return path.startswith(("/2/", "/1.1/"))
+
+
+def handle_x_request(state: SandboxState, req: Request) -> Response:
+    """Route, authorize, apply failure modes, then run the endpoint handler.
+
+    Order: unknown path → 404; bad credentials → 401; wrong kind of
+    credentials → 403; forced failures (503, 429, 402); the handler. Only
+    calls that pass authentication consume ``rate_limit_next`` and
+    ``server_error_next``.
+    """
+    found = match_route(X_ROUTES, req.method, req.path)
+    if found is None:
+        return not_found()
+    endpoint, params = found
+    refusal = auth_refusal(endpoint.auth, req.auth)
+    if refusal is not None:
+        return refusal
+    failure = forced_failure(state.x.take_failure())
+    if failure is not None:
+        return failure
+    try:
+        return endpoint.handler(state, req.with_match(params))
+    except BadRequestBody as exc:
+        return invalid_request(str(exc))
+    except XApiError as exc:
+        return invalid_request(exc.message)

@@ -1,0 +1,380 @@
+"""In-memory state of the X sandbox, safe to use from several threads.
+
+Everything the fake X remembers lives in :class:`XState`: registered apps,
+webhooks, AAA subscriptions, what PingBack sent (DMs and posts), what the
+fake customer sent, and the switchable failure modes. :class:`RequestLog`
+records every X API request. Each public method takes the lock itself; no
+lock is ever held during network I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from typing import Any
+
+from sandbox.x import DEMO_APP, XApp, iso_timestamp, new_id
+
+DEFAULT_MODES: dict[str, Any] = {
+    "credits_depleted": False,
+    "rate_limit_next": 0,
+    "server_error_next": 0,
+    "crc_check": True,
+    "webhook_limit": 1,
+}
+"""Modes settable with ``POST /_sandbox/x/mode`` and their defaults."""
+
+_BOOL_MODES = frozenset({"credits_depleted", "crc_check"})
+_COUNT_MODES = frozenset({"rate_limit_next", "server_error_next", "webhook_limit"})
+
+SERVER_ERROR = "server_error"
+RATE_LIMITED = "rate_limited"
+CREDITS_DEPLETED = "credits_depleted"
+
+
+class XApiError(Exception):
+    """A refused request; ``message`` is X's code, e.g. ``DuplicateUrlFailed``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def validate_modes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Check a mode update; raise ``ValueError`` naming the first bad key."""
+    for key, value in changes.items():
+        if key in _BOOL_MODES and not isinstance(value, bool):
+            raise ValueError(f"{key} must be true or false")
+        if key in _COUNT_MODES and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ValueError(f"{key} must be a non-negative integer")
+        if key not in DEFAULT_MODES:
+            raise ValueError(f"unknown mode {key!r}; known: {sorted(DEFAULT_MODES)}")
+    return changes
+
+
+class RequestLog:
+    """Numbered records of X API requests (``seq`` keeps growing across resets)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[dict[str, Any]] = []
+        self._seq = 0
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Store ``record`` with the next ``seq`` first and return it."""
+        with self._lock:
+            self._seq += 1
+            stored = {"seq": self._seq, **record}
+            self._records.append(stored)
+            return stored
+
+    def since(self, seq: int = 0) -> list[dict[str, Any]]:
+        """Copies of the records with ``seq`` greater than ``seq``."""
+        with self._lock:
+            return [copy.deepcopy(r) for r in self._records if r["seq"] > seq]
+
+    def clear(self) -> None:
+        """Forget all records (the sequence number is not reset)."""
+        with self._lock:
+            self._records.clear()
+
+
+class XState:
+    """Apps, webhooks, subscriptions, sends and modes of the fake X.
+
+    The lists ``sent_dms``, ``tweets`` and ``inbound`` are public for tests to
+    read; shapes:
+
+    - ``sent_dms``: ``{"dm_event_id", "dm_conversation_id", "sender_id",
+      "participant_id", "text", "attachments", "received_at"}``;
+    - ``tweets``: ``{"id", "author_id", "text", "in_reply_to_tweet_id",
+      "received_at"}``;
+    - ``inbound`` (what the fake customer sent): ``{"kind": "dm"|"mention",
+      "event_id", "account_id", "customer", "text", "in_reply_to_tweet_id",
+      "sent_at"}``.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.apps: dict[str, XApp] = {DEMO_APP.consumer_key: DEMO_APP}
+        self.webhooks: list[dict[str, Any]] = []
+        self.subscriptions: list[dict[str, str]] = []
+        self.sent_dms: list[dict[str, Any]] = []
+        self.tweets: list[dict[str, Any]] = []
+        self.inbound: list[dict[str, Any]] = []
+        self.modes: dict[str, Any] = dict(DEFAULT_MODES)
+
+    # ------------------------------------------------------------------ apps
+
+    def register_app(self, app: XApp) -> XApp:
+        """Register (or replace, by consumer key) an app and its account."""
+        with self.lock:
+            self.apps[app.consumer_key] = app
+        return app
+
+    def app_list(self) -> list[XApp]:
+        """All registered apps, oldest first."""
+        with self.lock:
+            return list(self.apps.values())
+
+    def app_for_account(self, account_id: str) -> XApp | None:
+        """The most recently registered app whose account is ``account_id``."""
+        with self.lock:
+            matches = [a for a in self.apps.values() if a.account.id == account_id]
+        return matches[-1] if matches else None
+
+    # ----------------------------------------------------------------- modes
+
+    def set_modes(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply a validated subset of :data:`DEFAULT_MODES`; return all modes."""
+        validate_modes(changes)
+        with self.lock:
+            self.modes.update(changes)
+            return dict(self.modes)
+
+    def get_modes(self) -> dict[str, Any]:
+        """A copy of the current modes."""
+        with self.lock:
+            return dict(self.modes)
+
+    def take_failure(self) -> str | None:
+        """Consume one forced failure for an X API call, if any is due.
+
+        Order: ``server_error_next`` (503), ``rate_limit_next`` (429), then
+        ``credits_depleted`` (402, not consumed).
+        """
+        with self.lock:
+            if self.modes["server_error_next"] > 0:
+                self.modes["server_error_next"] -= 1
+                return SERVER_ERROR
+            if self.modes["rate_limit_next"] > 0:
+                self.modes["rate_limit_next"] -= 1
+                return RATE_LIMITED
+            if self.modes["credits_depleted"]:
+                return CREDITS_DEPLETED
+            return None
+
+    # -------------------------------------------------------------- webhooks
+
+    def check_new_webhook(self, consumer_key: str, url: str) -> None:
+        """Raise :class:`XApiError` if the app may not register ``url`` (§1.3)."""
+        with self.lock:
+            own = [w for w in self.webhooks if w["consumer_key"] == consumer_key]
+            if any(w["url"] == url for w in own):
+                raise XApiError("DuplicateUrlFailed")
+            if len(own) >= self.modes["webhook_limit"]:
+                raise XApiError("WebhookLimitExceeded")
+
+    def add_webhook(self, consumer_key: str, url: str) -> dict[str, Any]:
+        """Register a webhook after re-checking the limits; return its record."""
+        with self.lock:
+            self.check_new_webhook(consumer_key, url)
+            webhook = {
+                "id": new_id(),
+                "url": url,
+                "valid": True,
+                "created_at": iso_timestamp(),
+                "consumer_key": consumer_key,
+            }
+            self.webhooks.append(webhook)
+            return dict(webhook)
+
+    def webhooks_for(self, consumer_key: str) -> list[dict[str, Any]]:
+        """The app's webhooks as X lists them (no ``consumer_key``)."""
+        with self.lock:
+            return [
+                _public_webhook(w)
+                for w in self.webhooks
+                if w["consumer_key"] == consumer_key
+            ]
+
+    def find_webhook(self, webhook_id: str, consumer_key: str) -> dict[str, Any] | None:
+        """The app's webhook with this id, or ``None``."""
+        with self.lock:
+            for webhook in self.webhooks:
+                if webhook["id"] == webhook_id and webhook["consumer_key"] == (
+                    consumer_key
+                ):
+                    return dict(webhook)
+        return None
+
+    def mark_webhook_valid(self, webhook_id: str, valid: bool) -> None:
+        """Record the outcome of a re-run CRC."""
+        with self.lock:
+            for webhook in self.webhooks:
+                if webhook["id"] == webhook_id:
+                    webhook["valid"] = valid
+
+    def delete_webhook(self, webhook_id: str, consumer_key: str) -> bool:
+        """Delete the app's webhook and its subscriptions; False if unknown."""
+        with self.lock:
+            if self.find_webhook(webhook_id, consumer_key) is None:
+                return False
+            self.webhooks[:] = [w for w in self.webhooks if w["id"] != webhook_id]
+            self.subscriptions[:] = [
+                s for s in self.subscriptions if s["webhook_id"] != webhook_id
+            ]
+            return True
+
+    # --------------------------------------------------------- subscriptions
+
+    def subscribe(self, webhook_id: str, consumer_key: str, user_id: str) -> None:
+        """Subscribe an account to the app's webhook (AAA v2, §1.3).
+
+        Raises :class:`XApiError` ``WebhookIdInvalid`` or
+        ``DuplicateSubscriptionFailed``.
+        """
+        with self.lock:
+            if self.find_webhook(webhook_id, consumer_key) is None:
+                raise XApiError("WebhookIdInvalid")
+            if self.is_subscribed(webhook_id, user_id):
+                raise XApiError("DuplicateSubscriptionFailed")
+            self.subscriptions.append({"webhook_id": webhook_id, "user_id": user_id})
+
+    def is_subscribed(self, webhook_id: str, user_id: str) -> bool:
+        """True when ``user_id`` is subscribed to ``webhook_id``."""
+        with self.lock:
+            return {"webhook_id": webhook_id, "user_id": user_id} in self.subscriptions
+
+    def subscribers(self, webhook_id: str) -> list[str]:
+        """User ids subscribed to a webhook."""
+        with self.lock:
+            return [
+                s["user_id"]
+                for s in self.subscriptions
+                if s["webhook_id"] == webhook_id
+            ]
+
+    def unsubscribe(self, webhook_id: str, user_id: str) -> None:
+        """Remove a subscription (no error when it did not exist)."""
+        with self.lock:
+            self.subscriptions[:] = [
+                s
+                for s in self.subscriptions
+                if (s["webhook_id"], s["user_id"]) != (webhook_id, user_id)
+            ]
+
+    def delivery_targets(self, account_id: str) -> list[tuple[str, XApp]]:
+        """``(url, owning app)`` of every webhook ``account_id`` is subscribed to."""
+        with self.lock:
+            hooks = {w["id"]: w for w in self.webhooks}
+            targets = []
+            for sub in self.subscriptions:
+                hook = hooks.get(sub["webhook_id"])
+                if sub["user_id"] == account_id and hook is not None:
+                    app = self.apps.get(hook["consumer_key"])
+                    if app is not None:
+                        targets.append((hook["url"], app))
+            return targets
+
+    # ----------------------------------------------------------------- sends
+
+    def record_dm(
+        self,
+        *,
+        sender_id: str,
+        participant_id: str | None,
+        dm_conversation_id: str,
+        text: str,
+        attachments: list[Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store a DM PingBack sent; return the record (with a new event id)."""
+        record = {
+            "dm_event_id": new_id(),
+            "dm_conversation_id": dm_conversation_id,
+            "sender_id": sender_id,
+            "participant_id": participant_id,
+            "text": text,
+            "attachments": attachments or [],
+            "received_at": time.time(),
+        }
+        with self.lock:
+            self.sent_dms.append(record)
+        return dict(record)
+
+    def record_tweet(
+        self, *, author_id: str, text: str, in_reply_to_tweet_id: str | None
+    ) -> dict[str, Any]:
+        """Store a post PingBack created; return the record (with a new id)."""
+        record = {
+            "id": new_id(),
+            "author_id": author_id,
+            "text": text,
+            "in_reply_to_tweet_id": in_reply_to_tweet_id,
+            "received_at": time.time(),
+        }
+        with self.lock:
+            self.tweets.append(record)
+        return dict(record)
+
+    def record_inbound(self, record: dict[str, Any]) -> None:
+        """Store what the fake customer sent (see the class docstring)."""
+        with self.lock:
+            self.inbound.append({**record, "sent_at": time.time()})
+
+    def tweet_author(self, tweet_id: str) -> str | None:
+        """Author id of a post PingBack or the fake customer created."""
+        with self.lock:
+            for tweet in self.tweets:
+                if tweet["id"] == tweet_id:
+                    return tweet["author_id"]
+            for event in self.inbound:
+                if event["kind"] == "mention" and event["event_id"] == tweet_id:
+                    return event["customer"]["id"]
+        return None
+
+    def conversation_root(self, tweet_id: str) -> str:
+        """Follow known reply links up from ``tweet_id`` to the first post."""
+        with self.lock:
+            parents = {t["id"]: t["in_reply_to_tweet_id"] for t in self.tweets}
+            parents.update(
+                (e["event_id"], e.get("in_reply_to_tweet_id"))
+                for e in self.inbound
+                if e["kind"] == "mention"
+            )
+        current, seen = tweet_id, set()
+        while parents.get(current) and current not in seen:
+            seen.add(current)
+            current = parents[current]
+        return current
+
+    # ---------------------------------------------------------- housekeeping
+
+    def reset(self) -> None:
+        """Clear webhooks, subscriptions, sends and modes; keep the apps."""
+        with self.lock:
+            self.webhooks.clear()
+            self.subscriptions.clear()
+            self.sent_dms.clear()
+            self.tweets.clear()
+            self.inbound.clear()
+            self.modes = dict(DEFAULT_MODES)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything but secrets, as ``GET /_sandbox/x/state`` returns it."""
+        with self.lock:
+            return copy.deepcopy(
+                {
+                    "apps": [
+                        {
+                            "consumer_key": a.consumer_key,
+                            "account": a.account.as_public(),
+                        }
+                        for a in self.apps.values()
+                    ],
+                    "webhooks": self.webhooks,
+                    "subscriptions": self.subscriptions,
+                    "sent_dms": self.sent_dms,
+                    "tweets": self.tweets,
+                    "inbound": self.inbound,
+                    "modes": self.modes,
+                }
+            )
+
+
+def _public_webhook(webhook: dict[str, Any]) -> dict[str, Any]:
+    """A webhook record without the sandbox-internal ``consumer_key``."""
+    return {key: value for key, value in webhook.items() if key != "consumer_key"}
