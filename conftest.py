@@ -104,3 +104,32 @@ def admin_api(admin_member, api_client_for) -> APIClient:
 def x_config() -> dict[str, str]:
     """Credentials of the sandbox's demo X app and account."""
     return DEMO_APP.as_config()
+
+
+@pytest.fixture
+def celery_worker(settings) -> Iterator[None]:
+    """A real Celery worker, in a thread of this process, consuming from the
+    configured broker (Redis when REDIS_URL is set; in-memory otherwise)."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+    from django.db import connection
+
+    def close_worker_connection(**kwargs) -> None:
+        # The worker thread's connection would outlive the test database.
+        connection.close()
+
+    task_postrun.connect(close_worker_connection, weak=False)
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        with start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=10,
+        ):
+            yield
+    finally:
+        celery_app.conf.task_always_eager = previous
+        task_postrun.disconnect(close_worker_connection)
