@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from billing.services import plan_ensure_allows_channel
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
 from channels_app.services import (
@@ -54,6 +55,23 @@ class ChannelAdminForm(forms.ModelForm):
                 {"config_json": f"Not valid JSON: {error}"}
             ) from error
         channel_type = cleaned.get("type")
+        business = cleaned.get("business")
+        if (
+            business
+            and channel_type
+            and (self.instance._state.adding or channel_type != self.instance.type)
+        ):
+            others = Channel.objects.filter(business=business).exclude(
+                pk=self.instance.pk
+            )
+            try:
+                plan_ensure_allows_channel(
+                    business=business,
+                    channel_type=channel_type,
+                    channel_count=others.count(),
+                )
+            except PlanLimitExceeded as error:
+                raise forms.ValidationError({"type": error.detail}) from error
         if channel_type:
             try:
                 cleaned["clean_config"] = channel_config_clean(
@@ -99,29 +117,27 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, channel: Channel) -> str:
-        url = get_platform(channel.type).webhook_url(channel) if channel.pk else None
+        if channel._state.adding:
+            return "—"
+        url = get_platform(channel.type).webhook_url(channel)
         return format_html("<code>{}</code>", url) if url else "—"
 
     def save_model(self, request, obj: Channel, form, change: bool) -> None:
         data = form.cleaned_data
-        try:
-            if change:
-                saved = channel_update(
-                    channel=obj,
-                    channel_type=data["type"],
-                    config=data["clean_config"],
-                    is_active=data["is_active"],
-                )
-            else:
-                saved = channel_create(
-                    business=data["business"],
-                    channel_type=data["type"],
-                    config=data["clean_config"],
-                    is_active=data["is_active"],
-                )
-        except PlanLimitExceeded as error:
-            # Reported on the form page by `changeform_view` below.
-            raise _PlanRefused(error.detail) from error
+        if change:
+            saved = channel_update(
+                channel=obj,
+                channel_type=data["type"],
+                config=data["clean_config"],
+                is_active=data["is_active"],
+            )
+        else:
+            saved = channel_create(
+                business=data["business"],
+                channel_type=data["type"],
+                config=data["clean_config"],
+                is_active=data["is_active"],
+            )
         obj.pk = saved.pk
         obj.__dict__.update(
             {k: v for k, v in saved.__dict__.items() if not k.startswith("_")}
@@ -132,15 +148,6 @@ class ChannelAdmin(admin.ModelAdmin):
             f"Setup: {saved.get_setup_state_display()}. {saved.setup_message}",
             level,
         )
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _PlanRefused as error:
-            self.message_user(request, str(error), messages.ERROR)
-            from django.http import HttpResponseRedirect
-
-            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj: Channel) -> None:
         channel_delete(channel=obj)
@@ -155,10 +162,6 @@ class ChannelAdmin(admin.ModelAdmin):
             channel_setup(channel=channel)
             state = channel.get_setup_state_display()
             self.message_user(request, f"{channel}: {state}. {channel.setup_message}")
-
-
-class _PlanRefused(Exception):
-    pass
 
 
 @admin.register(InboundEvent)

@@ -413,3 +413,32 @@ def test_x_webhook_registration_refused_is_reported(admin_api, sandbox):
     assert (
         "X refused the webhook setup: CrcValidationFailed" in body["setup"]["message"]
     )
+
+
+def test_changing_x_credentials_runs_setup_again(admin_api, sandbox):
+    body = create(
+        admin_api,
+        "x",
+        {k: v for k, v in DEMO_APP.as_config().items() if k != "bearer_token"},
+    ).json()
+    assert body["setup"]["state"] == "action_required"
+
+    response = admin_api.patch(
+        f"/api/v1/channels/{body['id']}",
+        {"config": {"api_secret": "wrong-secret-0000"}},
+        format="json",
+    )
+
+    assert response.json()["setup"]["state"] == "failed"
+    assert response.json()["config"]["api_key"] == "****-key"
+
+
+def test_toggling_is_active_does_not_rerun_setup(admin_api, business, sandbox):
+    channel = ChannelFactory(business=business, setup_message="kept")
+
+    response = admin_api.patch(
+        f"/api/v1/channels/{channel.id}", {"is_active": False}, format="json"
+    )
+
+    assert response.json()["setup"]["message"] == "kept"
+    assert sandbox.requests() == []
