@@ -153,6 +153,11 @@ def channel_update(
     """
     previous = Channel.objects.get(pk=channel.pk)
     new_type = channel_type or previous.type
+    reconnect = new_type != previous.type
+    if config is not None and not reconnect:
+        learned_fields = get_platform(new_type).learned_fields
+        stated = {k: v for k, v in previous.config.items() if k not in learned_fields}
+        reconnect = config.secrets != previous.secrets or config.public != stated
     with transaction.atomic():
         if new_type != previous.type:
             _lock_business(previous.business)
@@ -163,19 +168,9 @@ def channel_update(
                 .exclude(pk=previous.pk)
                 .count(),
             )
-        reconnect = new_type != previous.type
         if config is not None:
-            platform = get_platform(new_type)
-            learned = {
-                name: value
-                for name, value in previous.config.items()
-                if name in platform.learned_fields and not reconnect
-            }
-            stated = {k: v for k, v in previous.config.items() if k not in learned}
-            reconnect = reconnect or (
-                config.secrets != previous.secrets or config.public != stated
-            )
-            channel.config = {**config.public, **({} if reconnect else learned)}
+            # Values setup learned stay until setup runs again.
+            channel.config = config.public if reconnect else previous.config
             channel.secrets = config.secrets
         channel.type = new_type
         if is_active is not None:
