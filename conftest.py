@@ -42,6 +42,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    """Factories hash a password per user; PBKDF2 costs ~0.2 s each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tasks run inline unless the test starts a real worker (`celery_worker`)."""
     if "celery_worker" in request.fixturenames:

@@ -80,7 +80,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         "conversations/conversation.html",
         {
             "conversation": conversation,
-            "messages": conversation_message_list(conversation),
+            "thread": conversation_message_list(conversation),
             "statuses": Conversation.Status.choices,
         },
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 
 from channels_app.models import Channel
@@ -91,7 +91,14 @@ def _ingest_message(channel: Channel, item: InboundMessage) -> Message | None:
             )
             Conversation.objects.filter(pk=conversation.pk).update(
                 last_message_at=Greatest(F("last_message_at"), item.sent_at),
-                last_message_preview=item.text[:PREVIEW_LENGTH],
+                # A late, older message must not replace the newest preview.
+                last_message_preview=Case(
+                    When(
+                        last_message_at__lte=item.sent_at,
+                        then=Value(item.text[:PREVIEW_LENGTH]),
+                    ),
+                    default=F("last_message_preview"),
+                ),
                 unread_count=F("unread_count") + 1,
                 status=Conversation.Status.OPEN,
             )
