@@ -95,7 +95,7 @@ def conversation_status(request: HttpRequest, conversation_id: int) -> HttpRespo
         "conversations/_messages.html",
         {
             "conversation": conversation,
-            "messages": conversation_message_list(conversation),
+            "thread": conversation_message_list(conversation),
         },
     )
 
