@@ -166,6 +166,12 @@ SPECTACULAR_SETTINGS = {
     "messages. Authenticate with `Authorization: Bearer <token>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelTypeEnum": "channels_app.models.Channel.Type",
+        "ConversationStatusEnum": "conversations.models.Conversation.Status",
+        "MessageStatusEnum": "conversations.models.Message.Status",
+        "SetupStateEnum": "channels_app.models.Channel.SetupState",
+    },
 }
 
 # ---------------------------------------------------------------------- platforms
