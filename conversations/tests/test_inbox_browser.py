@@ -48,11 +48,17 @@ def browser_page():
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+@pytest.fixture
+def channel(admin_member):
+    # Made before Playwright starts: the ORM inside its greenlet would open a
+    # connection of its own that outlives the test database.
+    return ChannelFactory(business=admin_member.business)
+
+
 def test_agent_replies_from_the_inbox_and_sees_it_sent(
-    live_server, sandbox, celery_worker, admin_member, browser_page
+    live_server, sandbox, celery_worker, admin_member, channel, browser_page
 ):
     page = browser_page
-    channel = ChannelFactory(business=admin_member.business)
     body = fixture_bytes("x", "dm__text")
     delivered = requests.post(
         f"{live_server.url}/api/v1/webhooks/x/{channel.id}",
