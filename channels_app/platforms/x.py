@@ -62,6 +62,8 @@ TWEET_EVENTS = "tweet_create_events"
 XAA_DM_RECEIVED = "dm.received"
 XAA_DM_SENT = "dm.sent"
 XAA_MENTION = "post.mention.create"
+# Top-level AAA keys that describe the delivery rather than carry events.
+AAA_ENVELOPE_KEYS = frozenset({"for_user_id", "users", "apps", "user_has_blocked"})
 DM_THREAD = "dm"
 TWEET_THREAD = "tweet"
 MAX_POST_LENGTH = 280
@@ -343,27 +345,24 @@ class XPlatform(Platform):
                 event_key=_event_key(account_id, [], body),
                 ignored=(f"event for another account ({account_id})",),
             )
+        event_kinds = [key for key in root.keys() if key not in AAA_ENVELOPE_KEYS]
+        if not event_kinds:
+            raise MalformedPayload("body: no events")
         items: list[InboundItem] = []
         keys: list[str] = []
         ignored: list[str] = []
-        if DM_EVENTS in root:
-            found = _parse_dm_events(
-                root[DM_EVENTS], root.get("users"), account_id, v2_users=False
-            )
+        for kind in event_kinds:
+            if kind == DM_EVENTS:
+                found = _parse_dm_events(
+                    root[DM_EVENTS], root.get("users"), account_id, v2_users=False
+                )
+            elif kind == TWEET_EVENTS:
+                found = _parse_tweet_events(root[TWEET_EVENTS], account_id)
+            else:
+                found = ([], [], [f"{kind} not handled"])
             items += found[0]
             keys += found[1]
             ignored += found[2]
-        if TWEET_EVENTS in root:
-            found = _parse_tweet_events(root[TWEET_EVENTS], account_id)
-            items += found[0]
-            keys += found[1]
-            ignored += found[2]
-        for other in root.keys():
-            if other not in (DM_EVENTS, TWEET_EVENTS, "for_user_id", "users", "apps"):
-                if other != "user_has_blocked":
-                    ignored.append(f"{other} not handled")
-        if not root.keys() or root.keys() == ["for_user_id"]:
-            raise MalformedPayload("body: no events")
         return ParsedWebhook(
             event_key=_event_key(account_id, keys, body),
             items=tuple(items),
