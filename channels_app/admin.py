@@ -8,7 +8,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from billing.services import plan_ensure_allows_channel
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
 from channels_app.services import (
@@ -16,6 +15,7 @@ from channels_app.services import (
     channel_config_clean,
     channel_create,
     channel_delete,
+    channel_plan_check,
     channel_public_config,
     channel_setup,
     channel_update,
@@ -61,14 +61,10 @@ class ChannelAdminForm(forms.ModelForm):
             and channel_type
             and (self.instance._state.adding or channel_type != self.instance.type)
         ):
-            others = Channel.objects.filter(business=business).exclude(
-                pk=self.instance.pk
-            )
+            existing = None if self.instance._state.adding else self.instance
             try:
-                plan_ensure_allows_channel(
-                    business=business,
-                    channel_type=channel_type,
-                    channel_count=others.count(),
+                channel_plan_check(
+                    business=business, channel_type=channel_type, channel=existing
                 )
             except PlanLimitExceeded as error:
                 raise forms.ValidationError({"type": error.detail}) from error

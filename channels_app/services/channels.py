@@ -102,6 +102,20 @@ def channel_config_clean(
     return ChannelConfig(public=data, secrets=secrets)
 
 
+def channel_plan_check(
+    *, business: Business, channel_type: str, channel: Channel | None = None
+) -> None:
+    """Raise `PlanLimitExceeded` unless `business` may have a channel of
+    `channel_type` besides its other channels (all but `channel`, when an
+    existing channel changes type)."""
+    others = Channel.objects.filter(business=business)
+    if channel is not None:
+        others = others.exclude(pk=channel.pk)
+    plan_ensure_allows_channel(
+        business=business, channel_type=channel_type, channel_count=others.count()
+    )
+
+
 def _lock_business(business: Business) -> None:
     # Serializes plan checks so two concurrent creates cannot both pass the limit.
     Business.objects.select_for_update().filter(pk=business.pk).first()
@@ -122,11 +136,7 @@ def channel_create(
     """
     with transaction.atomic():
         _lock_business(business)
-        plan_ensure_allows_channel(
-            business=business,
-            channel_type=channel_type,
-            channel_count=Channel.objects.filter(business=business).count(),
-        )
+        channel_plan_check(business=business, channel_type=channel_type)
         channel = Channel.objects.create(
             business=business,
             type=channel_type,
@@ -161,12 +171,8 @@ def channel_update(
     with transaction.atomic():
         if new_type != previous.type:
             _lock_business(previous.business)
-            plan_ensure_allows_channel(
-                business=previous.business,
-                channel_type=new_type,
-                channel_count=Channel.objects.filter(business=previous.business)
-                .exclude(pk=previous.pk)
-                .count(),
+            channel_plan_check(
+                business=previous.business, channel_type=new_type, channel=previous
             )
         if config is not None:
             # Values setup learned stay until setup runs again.
