@@ -43,7 +43,7 @@ class ChannelAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["config_json"].initial = json.dumps(
-                channel_public_config(self.instance), indent=2
+                channel_public_config(self.instance, extra=False), indent=2
             )
 
     def clean(self):
@@ -100,6 +100,7 @@ class ChannelAdmin(admin.ModelAdmin):
     readonly_fields = [
         "id",
         "webhook_url",
+        "platform_setup_values",
         "setup_state",
         "setup_message",
         "setup_checked_at",
@@ -117,6 +118,15 @@ class ChannelAdmin(admin.ModelAdmin):
             return "—"
         url = get_platform(channel.type).webhook_url(channel)
         return format_html("<code>{}</code>", url) if url else "—"
+
+    @admin.display(description="Values to enter on the platform's side")
+    def platform_setup_values(self, channel: Channel) -> str:
+        if channel._state.adding:
+            return "—"
+        values = get_platform(channel.type).public_config_extra(channel, reveal=False)
+        if not values:
+            return "—"
+        return format_html("<pre>{}</pre>", json.dumps(values, indent=2))
 
     def save_model(self, request, obj: Channel, form, change: bool) -> None:
         data = form.cleaned_data

@@ -3,8 +3,10 @@
 from celery import shared_task
 from django.conf import settings
 
+from channels_app.platforms.base import TransientDeliveryError
 from channels_app.services.delivery import message_deliver
 from channels_app.services.inbound import inbound_event_process
+from conversations.services.attachments import message_media_fetch
 
 
 def retry_countdown(retries: int, retry_after: float | None) -> float:
@@ -47,3 +49,24 @@ def deliver_message(self, message_id: int) -> str:
 def process_inbound_event(event_id: int) -> str:
     """Parse and ingest stored webhook `event_id`. Returns its final status."""
     return inbound_event_process(event_id=event_id)
+
+
+@shared_task(
+    bind=True,
+    name="channels.fetch_message_media",
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=150,
+    max_retries=None,
+)
+def fetch_message_media(self, message_id: int) -> int:
+    """Download and store the media of inbound message `message_id`; retry a
+    transient failure with the delivery backoff up to `DELIVERY_MAX_RETRIES`
+    times. Returns how many files were stored."""
+    final = self.request.retries >= settings.DELIVERY_MAX_RETRIES
+    try:
+        return message_media_fetch(message_id=message_id, final_attempt=final)
+    except TransientDeliveryError as error:
+        raise self.retry(
+            countdown=retry_countdown(self.request.retries, error.retry_after)
+        ) from error

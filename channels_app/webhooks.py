@@ -57,7 +57,8 @@ def _handshake(
 def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpResponse:
     """Answer a platform's handshake (GET) or accept one event delivery (POST).
 
-    POST answers: 200 `{"status": "accepted"|"duplicate"|"ignored"}`, 400
+    POST answers: 200 `{"status": "accepted"|"duplicate"|"ignored"}` (or the
+    platform's own acknowledgement, e.g. empty TwiML for Twilio), 400
     `{"detail": <parse error>}` (body kept), 403 bad or missing signature (nothing
     stored), 404 unknown channel, 413 body too large.
     """
@@ -78,4 +79,4 @@ def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpRes
     )
     if outcome.status == "malformed":
         return JsonResponse({"detail": outcome.error}, status=400)
-    return JsonResponse({"status": outcome.status})
+    return platform.acknowledge(channel, outcome.status)

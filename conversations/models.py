@@ -148,9 +148,23 @@ class Message(models.Model):
         Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     direction = models.CharField(max_length=8, choices=Direction.choices)
-    kind = models.CharField(max_length=16, default="message")
+    kind = models.CharField(
+        max_length=16,
+        default="message",
+        help_text="message, mention, or template (an approved WhatsApp template).",
+    )
     text = models.TextField(blank=True)
-    attachments = models.JSONField(default=list, blank=True)
+    attachments = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Attachment descriptors (see platforms.base.InboundMessage); "
+        "`stored` names the file once PingBack holds it.",
+    )
+    template = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="For template messages: {name, language, parameters}.",
+    )
     sender_contact = models.ForeignKey(
         Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -166,6 +180,9 @@ class Message(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices)
     error = models.TextField(blank=True)
     sent_at = models.DateTimeField(help_text="When the platform says it was sent.")
+    edited_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer last edited it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

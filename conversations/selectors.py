@@ -3,7 +3,10 @@ business first and returns a queryset with the joins its callers need."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from billing.models import Business
 from conversations.models import Conversation, Message
@@ -49,3 +52,25 @@ def conversation_message_list(conversation: Conversation) -> QuerySet[Message]:
         .select_related("author")
         .order_by("id")
     )
+
+
+CUSTOMER_WINDOW = timedelta(hours=24)
+
+
+def conversation_window_closed_at(conversation: Conversation) -> datetime | None:
+    """When the 24-hour customer service window closed (WhatsApp: free-form
+    messages only within 24 h of the customer's last message), or None while it
+    is open. A conversation with no inbound message counts as closed since it
+    started."""
+    last_inbound = (
+        Message.objects.filter(
+            conversation=conversation, direction=Message.Direction.INBOUND
+        )
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    closes_at = (
+        (last_inbound + CUSTOMER_WINDOW) if last_inbound else conversation.created_at
+    )
+    return closes_at if closes_at <= timezone.now() else None

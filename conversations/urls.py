@@ -3,6 +3,7 @@ from django.urls import path
 from conversations import views
 
 urlpatterns = [
+    path("attachments/<str:token>", views.attachment, name="attachment"),
     path("", views.inbox, name="inbox"),
     path(
         "conversations/<int:conversation_id>/",

@@ -5,16 +5,25 @@ from __future__ import annotations
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from billing.permissions import member_of
 from channels_app.models import Channel
+from channels_app.platforms import get_platform
 from conversations.models import Conversation
 from conversations.selectors import (
     conversation_get,
     conversation_message_list,
+    conversation_window_closed_at,
     inbox_conversation_list,
 )
 from conversations.services import (
@@ -22,6 +31,7 @@ from conversations.services import (
     conversation_update,
     post_reply,
 )
+from conversations.services.attachments import attachment_resolve
 from pingback.errors import ApplicationError
 
 INBOX_PAGE_SIZE = 50
@@ -75,6 +85,8 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     """One conversation: its thread, each outbound message's status, a reply box."""
     conversation = _conversation(request, conversation_id)
     conversation_mark_read(conversation=conversation)
+    channel = conversation.channel
+    supports_templates = bool(channel and get_platform(channel.type).supports_templates)
     return render(
         request,
         "conversations/conversation.html",
@@ -82,6 +94,10 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
             "conversation": conversation,
             "thread": conversation_message_list(conversation),
             "statuses": Conversation.Status.choices,
+            "supports_templates": supports_templates,
+            "window_closed_at": conversation_window_closed_at(conversation)
+            if supports_templates
+            else None,
         },
     )
 
@@ -105,11 +121,24 @@ def conversation_status(request: HttpRequest, conversation_id: int) -> HttpRespo
 def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Queue the agent's reply and go back to the thread."""
     conversation = _conversation(request, conversation_id)
+    template = None
+    if request.POST.get("template_name"):
+        template = {
+            "name": request.POST["template_name"].strip(),
+            "language": request.POST.get("template_language", "").strip() or "en_US",
+            "parameters": [
+                line.strip()
+                for line in request.POST.get("template_parameters", "").splitlines()
+                if line.strip()
+            ],
+        }
     try:
         post_reply(
             conversation=conversation,
             author=request.user,
             text=request.POST.get("text", ""),
+            files=request.FILES.getlist("files"),
+            template=template,
         )
     except ApplicationError as error:
         flash.error(request, error.detail)
@@ -125,3 +154,44 @@ def conversation_set_status(request: HttpRequest, conversation_id: int) -> HttpR
     if status in Conversation.Status.values:
         conversation_update(conversation=conversation, status=status)
     return redirect("conversation", conversation_id=conversation.pk)
+
+
+# Types a browser may show inline; anything else is served as a download so an
+# uploaded HTML or SVG file cannot run script on PingBack's origin.
+_INLINE_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "audio/",
+    "video/",
+)
+
+
+def attachment(request: HttpRequest, token: str) -> HttpResponse:
+    """Serve an attachment through its signed link (`attachment_link`): the
+    stored file, or a redirect to the platform's public link when PingBack does
+    not hold the file. No login: the signed, expiring token is the permission,
+    so platforms can fetch outbound media (Twilio MMS, Instagram). 404 for a
+    forged or expired token."""
+    resolved = attachment_resolve(token)
+    if resolved is None:
+        raise Http404("No such attachment, or the link has expired.")
+    item = resolved.attachment
+    stored = item.get("stored")
+    if not stored:
+        url = item.get("url", "")
+        if url.startswith("https://") and not item.get("ref"):
+            return HttpResponseRedirect(url)
+        raise Http404("PingBack does not hold this file.")
+    content_type = item.get("content_type") or "application/octet-stream"
+    inline = content_type.startswith(_INLINE_TYPES)
+    response = FileResponse(
+        default_storage.open(stored, "rb"),
+        as_attachment=not inline,
+        filename=item.get("filename") or "file",
+        content_type=content_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -202,6 +202,35 @@ X_API_BASE_URL = env.str("X_API_BASE_URL", default="https://api.twitter.com").rs
 # Seconds before an X API call is abandoned (and retried as a transient failure).
 X_API_TIMEOUT = env.float("X_API_TIMEOUT", default=10.0)
 
+# Telegram Bot API host; the SDK calls {host}/bot<token>/<method> and downloads
+# files from {host}/file/bot<token>/<path> (PLATFORMS.md §2.6).
+TELEGRAM_API_BASE_URL = env.str(
+    "TELEGRAM_API_BASE_URL", default="https://api.telegram.org"
+).rstrip("/")
+# Meta Graph API host and version, for WhatsApp Cloud API and Instagram
+# messaging: requests go to {host}/{version}/... (PLATFORMS.md §3, §4).
+GRAPH_API_BASE_URL = env.str(
+    "GRAPH_API_BASE_URL", default="https://graph.facebook.com"
+).rstrip("/")
+GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v23.0")
+# Twilio REST API host; the twilio SDK's requests are rewritten to it when it
+# differs from the real one (PLATFORMS.md §5.5).
+TWILIO_API_BASE_URL = env.str(
+    "TWILIO_API_BASE_URL", default="https://api.twilio.com"
+).rstrip("/")
+# Seconds before a call to Telegram, the Graph API or Twilio is abandoned (and
+# retried as a transient failure).
+PLATFORM_API_TIMEOUT = env.float("PLATFORM_API_TIMEOUT", default=15.0)
+
+# Where inbound media fetched from platforms and agents' uploads are stored, and
+# the largest file kept, in bytes (Telegram's bot downloads stop at 20 MB).
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+MEDIA_URL = "media/"
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
+# How long a signed attachment link stays valid, in seconds. Platforms that fetch
+# outbound media by URL (Twilio MMS, Instagram, WhatsApp links) use these links.
+ATTACHMENT_LINK_MAX_AGE = env.int("ATTACHMENT_LINK_MAX_AGE", default=24 * 3600)
+
 # Outbound delivery retries: attempts after the first, and the backoff base and cap
 # in seconds (exponential: base * 2**retry, capped; Retry-After wins when longer).
 DELIVERY_MAX_RETRIES = env.int("DELIVERY_MAX_RETRIES", default=5)

@@ -77,7 +77,9 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DictField())
     def get_config(self, channel: Channel) -> dict[str, Any]:
-        return channel_public_config(channel)
+        return channel_public_config(
+            channel, reveal=self.context.get("reveal_setup_secrets", False)
+        )
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_webhook_url(self, channel: Channel) -> str | None:

@@ -67,9 +67,12 @@ class ChannelViewSet(viewsets.ViewSet):
             config=data["clean_config"],
             is_active=data["is_active"],
         )
-        return Response(
-            ChannelOutputSerializer(channel).data, status=status.HTTP_201_CREATED
+        # The create answer is the one place setup values the admin must paste
+        # on the platform's side (Meta's verify token) are shown in clear.
+        output = ChannelOutputSerializer(
+            channel, context={"reveal_setup_secrets": True}
         )
+        return Response(output.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=ChannelOutputSerializer)
     def retrieve(self, request: Request, channel_id: str) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from django.conf import settings
 from django.urls import reverse
@@ -40,6 +40,17 @@ class SecretMissing(SignatureInvalid):
 class MalformedPayload(PlatformError):
     """The body is not what the platform documents. The message names the path,
     e.g. `direct_message_events[0].id: expected str`."""
+
+
+class CredentialsRejected(PlatformError):
+    """The platform refused the channel's credentials when they were checked
+    (`Platform.check_credentials`). `field` names the config field at fault; the
+    message is the platform's own reason. Answered 400 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 class DeliveryError(PlatformError):
@@ -106,9 +117,21 @@ class InboundMessage:
     """A customer's message.
 
     `thread_key` names the conversation within the channel (for X: `dm:<user id>`
-    for direct messages, `tweet:<root tweet id>` for a mention thread).
+    for direct messages, `tweet:<root tweet id>` for a mention thread; for
+    Telegram `chat:<chat id>`; for phone channels the customer's number).
     `reply_to_platform_message_id` is the platform id of the message it answers,
     if any: a reply continues that message's conversation.
+
+    `attachments` are plain dicts (stored as given in `Message.attachments`):
+        kind: image | video | audio | voice | document | sticker | location |
+            contact | file
+        filename, content_type, size (bytes, int), caption: when known
+        ref: the platform's media reference that `Platform.fetch_media` turns
+            into bytes (Telegram `file_id`, WhatsApp media id)
+        url: a link the platform gave (may need the channel's credentials)
+        latitude, longitude (floats), name, address: for a location
+    After ingest, PingBack adds `stored` (the storage name once fetched) or
+    `fetch_error`.
     """
 
     platform_message_id: str
@@ -118,13 +141,25 @@ class InboundMessage:
     thread_key: str
     reply_to_platform_message_id: str | None = None
     kind: str = "message"
-    attachments: tuple[dict[str, str], ...] = ()
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageEdit:
+    """The customer edited a message we already have (Telegram
+    `edited_message`): its text becomes `text`."""
+
+    platform_message_id: str
+    text: str
+    edited_at: datetime
 
 
 @dataclass(frozen=True)
 class DeliveryStatus:
-    """A receipt for one of our outbound messages: `status` is `delivered`,
-    `read` or `failed` (with `error`)."""
+    """A receipt for one of our outbound messages: `status` is `sent`,
+    `delivered`, `read` or `failed` (with `error`, the platform's reason and
+    code, e.g. "30006: Landline or unreachable carrier"). Receipts only move a
+    message forward: a late `sent` after `read` changes nothing."""
 
     platform_message_id: str
     status: str
@@ -132,7 +167,7 @@ class DeliveryStatus:
     error: str = ""
 
 
-InboundItem = InboundMessage | DeliveryStatus
+InboundItem = InboundMessage | MessageEdit | DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -147,16 +182,56 @@ class ParsedWebhook:
 
 
 @dataclass(frozen=True)
+class OutboundAttachment:
+    """A file an agent attached to a reply.
+
+    `kind` is `image`, `video`, `audio` or `document` (from the content type);
+    `size` in bytes; `public_url` is a signed PingBack link a platform can fetch
+    the file from for `settings.ATTACHMENT_LINK_MAX_AGE` seconds (for platforms
+    that take media by URL: Twilio MMS, Instagram); `open()` gives the bytes,
+    for platforms that take uploads (Telegram, WhatsApp media upload).
+    """
+
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    storage_name: str
+    public_url: str
+
+    def open(self) -> BinaryIO:
+        """The stored file, opened for binary reading (close it after use)."""
+        from django.core.files.storage import default_storage
+
+        return default_storage.open(self.storage_name, "rb")
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A pre-approved template message (WhatsApp), the only kind a business may
+    send outside the 24-hour customer service window. `parameters` fill the
+    body's `{{1}}`, `{{2}}`, ... in order."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """A reply to send. `recipient_external_id` is the contact's platform id;
     `thread_key` is the conversation's; `reply_to_platform_message_id` is the
-    newest inbound message of the conversation that has a platform id."""
+    newest inbound message of the conversation that has a platform id.
+    `text` may be empty when `attachments` are given; `template`, when set, is
+    sent instead of free-form text (platforms with `supports_templates`)."""
 
     message_id: int
     text: str
     recipient_external_id: str
     thread_key: str
     reply_to_platform_message_id: str | None = None
+    attachments: tuple[OutboundAttachment, ...] = ()
+    template: MessageTemplate | None = None
 
 
 @dataclass(frozen=True)
@@ -167,17 +242,29 @@ class SendResult:
 
 
 @dataclass(frozen=True)
+class FetchedMedia:
+    """An inbound attachment's bytes, as downloaded from the platform."""
+
+    content: bytes
+    content_type: str = "application/octet-stream"
+    filename: str = ""
+
+
+@dataclass(frozen=True)
 class SetupResult:
     """The outcome of configuring the platform side of a channel.
 
     `state` is a `Channel.SetupState` value; `message` tells the admin what worked
     and what they must do by hand; `config` holds values learned (merged into the
-    channel's non-secret config, e.g. the account's id and handle).
+    channel's non-secret config, e.g. the account's id and handle); `secrets`
+    holds secrets setup created (merged into the encrypted secrets, e.g. the
+    Telegram webhook's `secret_token`).
     """
 
     state: str
     message: str
-    config: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------- interface
@@ -193,8 +280,15 @@ class Platform:
         secret_fields: config fields stored encrypted and shown masked.
         learned_fields: config fields setup fills in (read-only to clients).
         receives_webhooks: whether `/api/v1/webhooks/<type>/<id>` is live.
+        supports_templates: whether replies may be template messages.
 
     Methods (the webhook ones only when `receives_webhooks`):
+        check_credentials(public, secrets) -> None
+            Ask the platform whether the credentials work, before the channel
+            is saved (create, or a credentials change); raise
+            `CredentialsRejected` naming the field when the platform refuses
+            them (answered 400). An unreachable platform is not a refusal:
+            return, and let setup report it.
         handshake(channel, request) -> HttpResponse | None
             Answer a GET challenge (X CRC, Meta hub.challenge); None when the GET
             is not a handshake (answered 405).
@@ -202,15 +296,28 @@ class Platform:
             Check the signature over the raw body; raise `SignatureInvalid`.
         parse(channel, body: bytes) -> ParsedWebhook
             Pure: bytes to dataclasses, no ORM, no network; raise
-            `MalformedPayload` naming the bad path.
+            `MalformedPayload` naming the bad path. `body` is the raw request
+            body (JSON, or a form for Twilio).
+        acknowledge(channel, status) -> HttpResponse
+            The 200 answer to an accepted, duplicate or ignored delivery.
         send(channel, message: OutboundMessage) -> SendResult
             Send through the SDK; raise `TransientDeliveryError` or
             `PermanentDeliveryError`.
+        fetch_media(channel, attachment: dict) -> FetchedMedia | None
+            Download an inbound attachment (see `InboundMessage`); None when
+            there is nothing to fetch. Raises `DeliveryError` subclasses.
         on_create(channel) -> SetupResult
             Configure the platform side (verify credentials, register webhooks).
-            Never raises for a platform's refusal: it is reported in the result.
+            Runs on create, on a credentials change, on reactivation and from
+            the setup action. Never raises for a platform's refusal: it is
+            reported in the result.
         on_delete(channel) -> None
-            Undo what on_create registered, best effort.
+            Undo what on_create registered, best effort. Runs on delete and
+            on deactivation.
+        public_config_extra(channel, reveal) -> dict
+            Keys added to the config shown to admins, e.g. WhatsApp's
+            `_meta_setup_instructions`; secrets in clear only when `reveal`
+            (the create response), masked otherwise.
     """
 
     channel_type: ClassVar[str]
@@ -218,6 +325,7 @@ class Platform:
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     learned_fields: ClassVar[frozenset[str]] = frozenset()
     receives_webhooks: ClassVar[bool] = False
+    supports_templates: ClassVar[bool] = False
 
     def webhook_url(self, channel: Channel) -> str | None:
         """Return the public URL the platform posts events to, or None."""
@@ -229,6 +337,11 @@ class Platform:
         )
         return settings.PINGBACK_PUBLIC_BASE_URL + path
 
+    def check_credentials(
+        self, public: dict[str, Any], secrets: dict[str, str]
+    ) -> None:
+        return None
+
     def handshake(self, channel: Channel, request: HttpRequest) -> HttpResponse | None:
         return None
 
@@ -238,14 +351,27 @@ class Platform:
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
         raise NotImplementedError("Platform.parse must be implemented")
 
+    def acknowledge(self, channel: Channel, status: str) -> HttpResponse:
+        from django.http import JsonResponse
+
+        return JsonResponse({"status": status})
+
     def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
         raise NotImplementedError("Platform.send must be implemented")
+
+    def fetch_media(
+        self, channel: Channel, attachment: dict[str, Any]
+    ) -> FetchedMedia | None:
+        return None
 
     def on_create(self, channel: Channel) -> SetupResult:
         raise NotImplementedError("Platform.on_create must be implemented")
 
     def on_delete(self, channel: Channel) -> None:
         return None
+
+    def public_config_extra(self, channel: Channel, *, reveal: bool) -> dict[str, Any]:
+        return {}
 
 
 class UnconnectedPlatform(Platform):

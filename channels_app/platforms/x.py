@@ -104,6 +104,10 @@ def _signature(secret: str, message: bytes) -> str:
     return "sha256=" + base64.b64encode(digest).decode()
 
 
+# X DM media `type` → PingBack attachment kind.
+X_MEDIA_KINDS = {"photo": "image", "video": "video", "animated_gif": "video"}
+
+
 def _from_epoch_ms(value: JsonValue) -> datetime:
     """X's `created_timestamp`/`timestamp_ms`: epoch milliseconds as a string."""
     text = value.digits()
@@ -173,9 +177,10 @@ def _parse_dm_events(
         attachment = data.get("attachment")
         if attachment is not None and attachment.get("media") is not None:
             media = attachment["media"]
+            media_type = (media.get("type") or JsonValue("")).str_or("")
             attachments = (
                 {
-                    "type": (media.get("type") or JsonValue("media")).str_or("media"),
+                    "kind": X_MEDIA_KINDS.get(media_type, "file"),
                     "url": (media.get("media_url_https") or JsonValue("")).str_or(),
                 },
             )
@@ -401,6 +406,10 @@ class XPlatform(Platform):
         """Send a DM (`dm:` threads) or reply to the customer's newest post
         (`tweet:` threads). Returns the DM event id or the new post's id."""
         kind, _, _ = message.thread_key.partition(":")
+        if message.attachments:
+            raise PermanentDeliveryError(
+                "PingBack cannot send files on X yet; send the text alone."
+            )
         api = XApi(channel)
         if kind == DM_THREAD:
             _check_length(message.text, MAX_DM_LENGTH, "Direct messages")

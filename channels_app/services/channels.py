@@ -19,6 +19,7 @@ from billing.models import Business
 from billing.services import plan_ensure_allows_channel
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
+from channels_app.platforms.base import CredentialsRejected
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,19 @@ def mask_secret(value: str) -> str:
     return MASK + value[-4:] if len(value) >= 12 else MASK
 
 
-def channel_public_config(channel: Channel) -> dict[str, Any]:
-    """The channel's config as shown to admins: secrets masked."""
+def channel_public_config(
+    channel: Channel, *, reveal: bool = False, extra: bool = True
+) -> dict[str, Any]:
+    """The channel's config as shown to admins: secrets masked, plus (when
+    `extra`) what the platform adds (`Platform.public_config_extra`, e.g.
+    WhatsApp's `_meta_setup_instructions`), whose secrets are in clear only
+    when `reveal` (the answer to the create call, so the admin can paste
+    them)."""
     masked = {name: mask_secret(value) for name, value in channel.secrets.items()}
-    return {**channel.config, **masked}
+    added = {}
+    if extra:
+        added = get_platform(channel.type).public_config_extra(channel, reveal=reveal)
+    return {**channel.config, **masked, **added}
 
 
 def channel_config_clean(
@@ -65,7 +75,11 @@ def channel_config_clean(
     is removed, and a masked value sent back unchanged keeps the stored secret.
     Keys starting with `_` and fields learned by setup are ignored.
 
-    Raises `ConfigInvalid` naming each bad field (missing, unknown, wrong form).
+    New or changed credentials are checked with the platform
+    (`Platform.check_credentials`, e.g. Telegram's `getMe`).
+
+    Raises `ConfigInvalid` naming each bad field (missing, unknown, wrong form,
+    or refused by the platform, with the platform's reason).
     """
     platform = get_platform(channel_type)
     if not isinstance(config, Mapping):
@@ -99,6 +113,17 @@ def channel_config_clean(
     secrets = {
         name: data.pop(name) for name in list(data) if name in platform.secret_fields
     }
+    unchanged = (
+        current is not None
+        and current.type == channel_type
+        and current.secrets == secrets
+        and {k: v for k, v in current.config.items() if k in known} == data
+    )
+    if not unchanged:
+        try:
+            platform.check_credentials(data, secrets)
+        except CredentialsRejected as error:
+            raise ConfigInvalid({error.field: [error.message]}) from error
     return ChannelConfig(public=data, secrets=secrets)
 
 
@@ -159,7 +184,9 @@ def channel_update(
     A type change is checked against the plan (`PlanLimitExceeded`) and needs a
     config for the new type. When the type or the credentials change, the old
     platform registration is removed and setup runs again. Deactivating stops
-    outbound sends through the channel; its conversations stay.
+    outbound sends through the channel and removes its platform registration
+    (e.g. the Telegram webhook); its conversations stay. Reactivating runs
+    setup again.
     """
     previous = Channel.objects.get(pk=channel.pk)
     new_type = channel_type or previous.type
@@ -182,30 +209,40 @@ def channel_update(
         if is_active is not None:
             channel.is_active = is_active
         channel.save()
-    if reconnect:
+    if previous.is_active and not channel.is_active:
         _platform_disconnect(previous)
+        return channel
+    if reconnect:
+        if previous.is_active:
+            _platform_disconnect(previous)
+        return channel_setup(channel=channel) if channel.is_active else channel
+    if channel.is_active and not previous.is_active:
         return channel_setup(channel=channel)
     return channel
 
 
 def channel_delete(*, channel: Channel) -> None:
-    """Remove the platform registration (best effort), then the channel. Its
-    conversations and messages are kept, with their `channel_type`."""
-    _platform_disconnect(channel)
+    """Remove the platform registration (best effort; an inactive channel has
+    none), then the channel. Its conversations and messages are kept, with
+    their `channel_type`."""
+    if channel.is_active:
+        _platform_disconnect(channel)
     channel.delete()
 
 
 def channel_setup(*, channel: Channel) -> Channel:
     """Run the platform's setup (`Platform.on_create`) and record its outcome and
-    the values it learned on the channel."""
+    the values (and secrets) it learned on the channel."""
     result = get_platform(channel.type).on_create(channel)
     channel.config = {**channel.config, **result.config}
+    channel.secrets = {**channel.secrets, **result.secrets}
     channel.setup_state = result.state
     channel.setup_message = result.message
     channel.setup_checked_at = timezone.now()
     channel.save(
         update_fields=[
             "config",
+            "secrets",
             "setup_state",
             "setup_message",
             "setup_checked_at",

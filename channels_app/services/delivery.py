@@ -16,12 +16,15 @@ from django.utils import timezone
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
     DeliveryError,
+    MessageTemplate,
+    OutboundAttachment,
     OutboundMessage,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
 from channels_app.services.channels import channel_alert_clear, channel_alert_set
 from conversations.models import DeliveryAttempt, Message
+from conversations.services.attachments import attachment_kind, attachment_link
 
 logger = logging.getLogger(__name__)
 
@@ -98,12 +101,33 @@ def _outbound(message: Message) -> OutboundMessage:
         .values_list("platform_message_id", flat=True)
         .first()
     )
+    attachments = tuple(
+        OutboundAttachment(
+            kind=attachment.get("kind") or attachment_kind(attachment["content_type"]),
+            filename=attachment.get("filename") or "file",
+            content_type=attachment.get("content_type") or "application/octet-stream",
+            size=attachment.get("size") or 0,
+            storage_name=attachment["stored"],
+            public_url=attachment_link(message.pk, index, absolute=True),
+        )
+        for index, attachment in enumerate(message.attachments)
+        if attachment.get("stored")
+    )
+    template = None
+    if message.template:
+        template = MessageTemplate(
+            name=message.template["name"],
+            language=message.template["language"],
+            parameters=tuple(message.template.get("parameters") or ()),
+        )
     return OutboundMessage(
         message_id=message.pk,
-        text=message.text,
+        text="" if template else message.text,
         recipient_external_id=identity.external_id if identity else "",
         thread_key=conversation.thread_key,
         reply_to_platform_message_id=reply_to,
+        attachments=attachments,
+        template=template,
     )
 
 

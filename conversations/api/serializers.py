@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conversations.models import Conversation, Message
+from conversations.services.attachments import attachment_link
 
 
 class ContactSerializer(serializers.Serializer):
@@ -70,11 +72,64 @@ class ConversationUpdateSerializer(serializers.Serializer):
         return user
 
 
+class AttachmentSerializer(serializers.Serializer):
+    """One attachment. `link` is a signed PingBack URL to the file, valid for
+    `ATTACHMENT_LINK_MAX_AGE` seconds, once PingBack holds it (null while it is
+    being fetched, or when it could not be: see `fetch_error`). `url` is the
+    platform's own link, when it gave a public one. Locations carry `latitude`,
+    `longitude`, `name` and `address` instead of a file."""
+
+    kind = serializers.CharField()
+    filename = serializers.CharField(required=False)
+    content_type = serializers.CharField(required=False)
+    size = serializers.IntegerField(required=False, help_text="Bytes.")
+    caption = serializers.CharField(required=False)
+    link = serializers.CharField(allow_null=True)
+    url = serializers.CharField(required=False)
+    fetch_error = serializers.CharField(required=False)
+    latitude = serializers.FloatField(required=False)
+    longitude = serializers.FloatField(required=False)
+    name = serializers.CharField(required=False)
+    address = serializers.CharField(required=False)
+
+
+class TemplateSerializer(serializers.Serializer):
+    """An approved template (WhatsApp): its name, language code (`en_US`) and
+    the values of its body parameters `{{1}}`, `{{2}}`, ... in order."""
+
+    name = serializers.RegexField(r"^[a-z0-9_]{1,512}$")
+    language = serializers.RegexField(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    parameters = serializers.ListField(
+        child=serializers.CharField(max_length=1024), required=False, max_length=20
+    )
+
+
+_ATTACHMENT_KEYS = frozenset(AttachmentSerializer().fields) - {"link"}
+
+
 class MessageSerializer(serializers.ModelSerializer):
     """A message. `status` for outbound: queued, sending, sent, delivered, read,
-    failed (with `error`, the platform's reason); inbound: received."""
+    failed (with `error`, the platform's reason); inbound: received. `kind` is
+    `message`, `mention` (X) or `template`; `edited_at` is set when the
+    customer edited the message."""
 
     author = AgentSerializer(read_only=True, allow_null=True)
+    attachments = serializers.SerializerMethodField()
+    template = TemplateSerializer(read_only=True, allow_null=True)
+
+    @extend_schema_field(AttachmentSerializer(many=True))
+    def get_attachments(self, message: Message) -> list[dict]:
+        shown = []
+        for index, attachment in enumerate(message.attachments or ()):
+            item = {k: v for k, v in attachment.items() if k in _ATTACHMENT_KEYS}
+            item.setdefault("kind", attachment.get("type") or "file")
+            item["link"] = (
+                attachment_link(message.pk, index, absolute=True)
+                if attachment.get("stored")
+                else None
+            )
+            shown.append(item)
+        return shown
 
     class Meta:
         model = Message
@@ -85,18 +140,40 @@ class MessageSerializer(serializers.ModelSerializer):
             "kind",
             "text",
             "attachments",
+            "template",
             "status",
             "error",
             "platform_message_id",
             "sender_contact_id",
             "author",
             "sent_at",
+            "edited_at",
             "created_at",
             "updated_at",
         ]
 
 
 class ReplySerializer(serializers.Serializer):
-    """Body of `POST /api/v1/conversations/{id}/messages`."""
+    """Body of `POST /api/v1/conversations/{id}/messages`: JSON, or
+    multipart/form-data to attach files (`files`, repeated; at most 10, each
+    at most `MEDIA_MAX_BYTES`). Give `text`, `files` or both; or a `template`
+    alone (WhatsApp, e.g. outside the 24-hour window)."""
 
-    text = serializers.CharField(max_length=10_000, trim_whitespace=True)
+    text = serializers.CharField(
+        max_length=10_000, trim_whitespace=True, required=False, allow_blank=True
+    )
+    files = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=10
+    )
+    template = TemplateSerializer(required=False)
+
+    def validate(self, data: dict) -> dict:
+        if data.get("template") and (data.get("text") or data.get("files")):
+            raise serializers.ValidationError(
+                {"template": ["Send a template alone, without text or files."]}
+            )
+        if not data.get("template") and not data.get("text") and not data.get("files"):
+            raise serializers.ValidationError(
+                {"text": ["A reply needs text, files or a template."]}
+            )
+        return data

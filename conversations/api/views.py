@@ -108,12 +108,18 @@ class ConversationViewSet(
         the channel is deactivated)."""
         conversation = self.get_object()
         if request.method == "POST":
-            serializer = ReplySerializer(data=request.data)
+            data = request.data
+            if hasattr(data, "getlist"):  # multipart: `files` repeats
+                data = {**data.dict(), "files": request.FILES.getlist("files")}
+            serializer = ReplySerializer(data=data)
             serializer.is_valid(raise_exception=True)
+            valid = serializer.validated_data
             message = post_reply(
                 conversation=conversation,
                 author=request.user,
-                text=serializer.validated_data["text"],
+                text=valid.get("text", ""),
+                files=valid.get("files", []),
+                template=valid.get("template"),
             )
             return Response(
                 MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED

@@ -15,12 +15,19 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 
 from channels_app.models import Channel
-from channels_app.platforms.base import DeliveryStatus, InboundContact, InboundMessage
+from channels_app.platforms.base import (
+    DeliveryStatus,
+    InboundContact,
+    InboundItem,
+    InboundMessage,
+    MessageEdit,
+)
 from conversations.models import Contact, ContactIdentity, Conversation, Message
+from conversations.services.attachments import attachment_needs_fetch
+from conversations.services.replies import message_preview
 
 logger = logging.getLogger(__name__)
 
-PREVIEW_LENGTH = 200
 # Receipts only move a message forward (PLATFORMS.md §0 rule 3).
 STATUS_RANK = {
     Message.Status.QUEUED: 0,
@@ -33,29 +40,34 @@ STATUS_RANK = {
 
 @dataclass(frozen=True)
 class IngestResult:
-    """Ids of the messages created, and how many items were already known."""
+    """Ids of the messages created, how many items were already known, and how
+    many receipts and edits changed a stored message."""
 
     created: tuple[int, ...]
     duplicates: int
     statuses_applied: int
+    edits_applied: int = 0
 
 
-def ingest(
-    *, channel: Channel, items: Iterable[InboundMessage | DeliveryStatus]
-) -> IngestResult:
-    """Store a channel's inbound messages and apply its delivery receipts.
+def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
+    """Store a channel's inbound messages, edits and delivery receipts.
 
     For each message: upsert the contact's identity on the channel, continue the
     conversation of the message it replies to or of its thread (reopening a
     resolved one), or open a conversation; store the message; bump the
-    conversation's last activity, preview and unread count.
+    conversation's last activity, preview and unread count. Media the platform
+    holds is fetched afterwards, by the `fetch_message_media` task.
     """
     created: list[int] = []
     duplicates = 0
     applied = 0
+    edits = 0
     for item in items:
         if isinstance(item, DeliveryStatus):
             applied += _apply_status(channel, item)
+            continue
+        if isinstance(item, MessageEdit):
+            edits += _apply_edit(channel, item)
             continue
         message = _ingest_message(channel, item)
         if message is None:
@@ -63,7 +75,10 @@ def ingest(
         else:
             created.append(message.pk)
     return IngestResult(
-        created=tuple(created), duplicates=duplicates, statuses_applied=applied
+        created=tuple(created),
+        duplicates=duplicates,
+        statuses_applied=applied,
+        edits_applied=edits,
     )
 
 
@@ -95,13 +110,15 @@ def _ingest_message(channel: Channel, item: InboundMessage) -> Message | None:
                 last_message_preview=Case(
                     When(
                         last_message_at__lte=item.sent_at,
-                        then=Value(item.text[:PREVIEW_LENGTH]),
+                        then=Value(message_preview(item.text, item.attachments)),
                     ),
                     default=F("last_message_preview"),
                 ),
                 unread_count=F("unread_count") + 1,
                 status=Conversation.Status.OPEN,
             )
+            if any(attachment_needs_fetch(a) for a in item.attachments):
+                _schedule_media_fetch(message.pk)
     except IntegrityError:
         # A concurrent delivery of the same message won the race.
         return None
@@ -115,6 +132,20 @@ def _ingest_message(channel: Channel, item: InboundMessage) -> Message | None:
         },
     )
     return message
+
+
+def _schedule_media_fetch(message_id: int) -> None:
+    from channels_app.tasks import fetch_message_media
+
+    transaction.on_commit(lambda: fetch_message_media.delay(message_id))
+
+
+def _apply_edit(channel: Channel, edit: MessageEdit) -> int:
+    return Message.objects.filter(
+        channel=channel,
+        platform_message_id=edit.platform_message_id,
+        direction=Message.Direction.INBOUND,
+    ).update(text=edit.text, edited_at=edit.edited_at)
 
 
 def _identity_upsert(channel: Channel, contact: InboundContact) -> ContactIdentity:

@@ -454,7 +454,7 @@ def test_messages_are_oldest_first_with_the_documented_shape(
     inbound = MessageFactory(
         conversation=conversation,
         text="Hi, my parcel is late",
-        attachments=[{"type": "photo", "url": "https://pbs.example.test/p.jpg"}],
+        attachments=[{"kind": "image", "url": "https://pbs.example.test/p.jpg"}],
         sender_contact=conversation.contact,
         platform_message_id="1700000000000000001",
         sent_at=T0,
@@ -484,13 +484,21 @@ def test_messages_are_oldest_first_with_the_documented_shape(
             "direction": "inbound",
             "kind": "message",
             "text": "Hi, my parcel is late",
-            "attachments": [{"type": "photo", "url": "https://pbs.example.test/p.jpg"}],
+            "attachments": [
+                {
+                    "kind": "image",
+                    "url": "https://pbs.example.test/p.jpg",
+                    "link": None,
+                }
+            ],
+            "template": None,
             "status": "received",
             "error": "",
             "platform_message_id": "1700000000000000001",
             "sender_contact_id": conversation.contact_id,
             "author": None,
             "sent_at": "2025-03-01T12:00:00Z",
+            "edited_at": None,
             "created_at": iso(inbound.created_at),
             "updated_at": iso(inbound.updated_at),
         },
@@ -501,6 +509,7 @@ def test_messages_are_oldest_first_with_the_documented_shape(
             "kind": "message",
             "text": "Sorry about that",
             "attachments": [],
+            "template": None,
             "status": "failed",
             "error": "X API credits exhausted",
             "platform_message_id": None,
@@ -511,6 +520,7 @@ def test_messages_are_oldest_first_with_the_documented_shape(
                 "email": admin_member.user.email,
             },
             "sent_at": "2025-03-01T12:05:00Z",
+            "edited_at": None,
             "created_at": iso(outbound.created_at),
             "updated_at": iso(outbound.updated_at),
         },
@@ -597,9 +607,9 @@ def test_reply_without_x_credits_fails_and_alerts_the_channel(
 @pytest.mark.parametrize(
     ("_case", "payload", "error"),
     [
-        ("empty", {"text": ""}, "This field may not be blank."),
-        ("only spaces", {"text": "   "}, "This field may not be blank."),
-        ("missing", {}, "This field is required."),
+        ("empty", {"text": ""}, "A reply needs text, files or a template."),
+        ("only spaces", {"text": "   "}, "A reply needs text, files or a template."),
+        ("missing", {}, "A reply needs text, files or a template."),
     ],
 )
 def test_reply_without_text_is_400_and_stores_nothing(

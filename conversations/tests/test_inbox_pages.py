@@ -347,7 +347,7 @@ def test_reply_on_a_deactivated_channel_stores_and_sends_nothing(
     ("_case", "deactivate", "text", "error"),
     [
         ("deactivated channel", True, "Hello?", DEACTIVATED_ERROR),
-        ("empty reply", False, "   ", "A reply needs some text."),
+        ("empty reply", False, "   ", "A reply needs some text or a file."),
     ],
 )
 def test_refused_reply_shows_the_error_on_the_conversation_page(

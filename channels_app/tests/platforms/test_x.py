@@ -277,7 +277,7 @@ PARSE_CASES = {
             kind="dm",
             attachments=(
                 {
-                    "type": "photo",
+                    "kind": "image",
                     "url": "https://ton.twitter.com/1.1/ton/data/dm/1861000000000000102/1861000000000009999/box.jpg",
                 },
             ),
