@@ -66,11 +66,23 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def sandbox(sandbox_server: SandboxServer, settings) -> SandboxServer:
-    """The X sandbox, reset, with the X client pointed at it."""
+def sandbox(sandbox_server: SandboxServer, settings, tmp_path) -> SandboxServer:
+    """The platform sandbox, reset, with every platform client pointed at it
+    (X, Telegram, the Graph API, Twilio), and media stored under a fresh
+    temporary directory."""
     sandbox_server.reset()
     settings.X_API_BASE_URL = sandbox_server.url
+    settings.TELEGRAM_API_BASE_URL = sandbox_server.url
+    settings.GRAPH_API_BASE_URL = sandbox_server.url
+    settings.TWILIO_API_BASE_URL = sandbox_server.url
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     return sandbox_server
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory) -> None:
+    """Files the tests store never land in the project's var/media."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
 
 
 @pytest.fixture

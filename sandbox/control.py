@@ -156,7 +156,10 @@ def delivery_summary(result: dict[str, Any]) -> str:
 
 def index(state: SandboxState, req: Request) -> Response:
     """The demo page, with an optional ``?flash=`` notice."""
-    return html_response(render_index(state.x.snapshot(), req.query.get("flash")))
+    sections = "".join(standin.ui_section() for standin in state.standins)
+    return html_response(
+        render_index(state.x.snapshot(), req.query.get("flash"), extra=sections)
+    )
 
 
 # --------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""``SandboxServer``: a loopback HTTP stand-in for the X API (PLATFORMS.md §1.13).
+"""``SandboxServer``: loopback HTTP stand-ins for the platform APIs: X
+(PLATFORMS.md §1.13), and Telegram, WhatsApp, Instagram and Twilio through the
+stand-ins of :mod:`sandbox.standin`.
 
 Standard library ``ThreadingHTTPServer``; each request becomes a
 :class:`~sandbox.web.Request` and is dispatched through a route table:
@@ -28,7 +30,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 from sandbox.control import handle_control_request
+from sandbox.instagram import InstagramStandIn
+from sandbox.sms import SmsStandIn
+from sandbox.standin import StandIn
+from sandbox.telegram import TelegramStandIn
 from sandbox.web import Request, Response
+from sandbox.whatsapp import WhatsAppStandIn
 from sandbox.x_api import handle_x_request, is_x_api_path
 from sandbox.x_auth import authenticate
 from sandbox.x_delivery import run_crc
@@ -53,10 +60,21 @@ class SandboxState:
     log: RequestLog = field(default_factory=RequestLog)
     x_real_host: str = DEFAULT_X_REAL_HOST
     crc: Callable[[str, str], bool] = run_crc
+    telegram: TelegramStandIn = field(default_factory=TelegramStandIn)
+    whatsapp: WhatsAppStandIn = field(default_factory=WhatsAppStandIn)
+    instagram: InstagramStandIn = field(default_factory=InstagramStandIn)
+    sms: SmsStandIn = field(default_factory=SmsStandIn)
+
+    @property
+    def standins(self) -> tuple[StandIn, ...]:
+        """The stand-ins of the platforms besides X, in dispatch order."""
+        return (self.telegram, self.whatsapp, self.instagram, self.sms)
 
     def reset(self) -> None:
         """Forget requests, sends, webhooks, subscriptions and modes."""
         self.x.reset()
+        for standin in self.standins:
+            standin.reset()
         self.log.clear()
 
 
@@ -94,10 +112,40 @@ def serve_x_api(state: SandboxState, req: Request) -> Response:
     return response
 
 
+def serve_standin(state: SandboxState, standin: StandIn, req: Request) -> Response:
+    """Answer and record one API request to a platform stand-in."""
+    response = standin.handle(req)
+    content_type = req.headers.get("content-type", "")
+    body: Any = req.json_or_none()
+    if body is None and content_type.startswith("application/x-www-form-urlencoded"):
+        body = req.form()
+    state.log.append(
+        {
+            "platform": standin.name,
+            "method": req.method,
+            "path": req.path,
+            "query": req.query,
+            "headers": _recorded_headers(req.headers),
+            "json": body if isinstance(body, dict | list) else None,
+            "content_type": content_type,
+            "status": response.status,
+        }
+    )
+    return response
+
+
 def dispatch(state: SandboxState, req: Request) -> Response:
-    """Send X API paths and sandbox paths to their handlers."""
+    """Send X API paths, other platforms' API paths, each stand-in's
+    `/_sandbox/<name>/…` paths and the remaining sandbox paths to their
+    handlers."""
     if is_x_api_path(req.path):
         return serve_x_api(state, req)
+    for standin in state.standins:
+        prefix = f"/_sandbox/{standin.name}/"
+        if req.path.startswith(prefix):
+            return standin.control(req, req.path[len(prefix) :])
+        if standin.handles(req):
+            return serve_standin(state, standin, req)
     return handle_control_request(state, req)
 
 
@@ -187,6 +235,28 @@ class SandboxServer:
         self.state = SandboxState(x_real_host=x_real_host)
         self._httpd = _SandboxHTTPServer((host, port), self.state)
         self._thread: threading.Thread | None = None
+        for standin in self.state.standins:
+            standin.base_url = self.url
+
+    @property
+    def telegram(self) -> TelegramStandIn:
+        """The Telegram Bot API stand-in."""
+        return self.state.telegram
+
+    @property
+    def whatsapp(self) -> WhatsAppStandIn:
+        """The WhatsApp Cloud API (Graph) stand-in."""
+        return self.state.whatsapp
+
+    @property
+    def instagram(self) -> InstagramStandIn:
+        """The Instagram messaging (Graph) stand-in."""
+        return self.state.instagram
+
+    @property
+    def sms(self) -> SmsStandIn:
+        """The Twilio Messaging stand-in."""
+        return self.state.sms
 
     @property
     def x(self) -> XState:

@@ -158,8 +158,11 @@ def _inbound_section(state: dict[str, Any]) -> str:
     return f"<h2>What customers sent</h2>{table}"
 
 
-def render_index(state: dict[str, Any], flash: str | None = None) -> str:
-    """The full demo page for an :meth:`XState.snapshot` (plus webhook owners)."""
+def render_index(
+    state: dict[str, Any], flash: str | None = None, *, extra: str = ""
+) -> str:
+    """The full demo page for an :meth:`XState.snapshot` (plus webhook owners),
+    followed by the other platforms' sections (`extra`, HTML)."""
     notice = f'<p class="flash">{_e(flash)}</p>' if flash else ""
     sections = "".join(
         section(state)
@@ -172,9 +175,9 @@ def render_index(state: dict[str, Any], flash: str | None = None) -> str:
     )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        "<title>X sandbox</title>"
+        "<title>PingBack sandbox</title>"
         '<noscript><meta http-equiv="refresh" content="5"></noscript>'
         f"<style>{_STYLE}</style></head><body>"
         '<h1>X sandbox <a href="/" style="font-size:.8rem">Refresh</a></h1>'
-        f"{notice}{sections}<script>{_AUTO_REFRESH}</script></body></html>"
+        f"{notice}{sections}{extra}<script>{_AUTO_REFRESH}</script></body></html>"
     )

@@ -42,6 +42,15 @@ class Request:
         """Query parameters, last value winning, blanks kept."""
         return dict(parse_qsl(self.raw_query, keep_blank_values=True))
 
+    def form_lists(self) -> dict[str, list[str]]:
+        """An urlencoded body with every value of repeated keys."""
+        values: dict[str, list[str]] = {}
+        for key, value in parse_qsl(
+            self.body.decode("utf-8", "replace"), keep_blank_values=True
+        ):
+            values.setdefault(key, []).append(value)
+        return values
+
     def json_or_none(self) -> Any:
         """The parsed JSON body, or ``None`` when absent or not JSON."""
         try:

@@ -1,0 +1,211 @@
+"""What WhatsApp Cloud API and Instagram messaging share: Meta's webhook
+handshake and signature, the `_meta_setup_instructions` shown to admins, and a
+Graph API client over httpx that turns Graph errors into delivery errors.
+
+Sources: PLATFORMS.md §3.2 (handshake), §3.3 (X-Hub-Signature-256), §3.5 (Graph
+error envelope and codes), §4 (Instagram uses the same webhooks and Graph API).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from django.conf import settings
+from django.http import HttpResponse
+
+from channels_app.platforms.base import (
+    DeliveryError,
+    PermanentDeliveryError,
+    SignatureInvalid,
+    TransientDeliveryError,
+)
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from channels_app.models import Channel
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+# Graph error codes (PLATFORMS.md §3.5) that are worth retrying: throughput and
+# pair rate limits, and Graph's own "temporary" codes (1, 2, 4, 17, 32, 613).
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 130429, 131056})
+# Codes meaning the whole channel's credentials are bad: the admins are told.
+CREDENTIAL_CODES = frozenset({190, 102, 10, 200})
+
+
+def meta_handshake(
+    request: HttpRequest, verify_token: str | None
+) -> HttpResponse | None:
+    """Answer Meta's subscription handshake
+    `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…` with the raw
+    challenge (200 text/plain) when the token matches (constant-time). Returns
+    None when the GET is not a handshake; raises `SignatureInvalid` for a wrong
+    or missing token (answered 403)."""
+    if request.GET.get("hub.mode") != "subscribe":
+        return None
+    given = request.GET.get("hub.verify_token", "")
+    if not verify_token or not hmac.compare_digest(
+        given.encode(), verify_token.encode()
+    ):
+        raise SignatureInvalid("hub.verify_token does not match")
+    return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+
+
+def meta_signature(app_secret: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256(app_secret, body)>`, as Meta signs webhooks."""
+    digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def meta_verify(request: HttpRequest, app_secret: str | None) -> None:
+    """Check `X-Hub-Signature-256` over the raw body with the app secret.
+
+    A channel without an app secret cannot verify and accepts unsigned posts
+    (its setup state tells the admin to add one). Raises `SignatureInvalid`
+    for a missing or wrong signature when there is a secret.
+    """
+    if not app_secret:
+        return
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    if not given:
+        raise SignatureInvalid(f"{SIGNATURE_HEADER} header missing")
+    expected = meta_signature(app_secret, request.body)
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise SignatureInvalid(f"{SIGNATURE_HEADER} does not match the body")
+
+
+def meta_setup_instructions(
+    channel: Channel, webhook_url: str | None, *, reveal: bool, mask
+) -> dict[str, Any]:
+    """`{"_meta_setup_instructions": {callback_url, verify_token}}`: what the
+    admin pastes in the Meta app dashboard (Webhooks → Callback URL and Verify
+    token). The verify token is masked with `mask` unless `reveal`."""
+    verify_token = channel.secrets.get("verify_token", "")
+    return {
+        "_meta_setup_instructions": {
+            "callback_url": webhook_url,
+            "verify_token": verify_token if reveal else mask(verify_token),
+        }
+    }
+
+
+def graph_url(path: str) -> str:
+    """`{GRAPH_API_BASE_URL}/{GRAPH_API_VERSION}/{path}`."""
+    return (
+        f"{settings.GRAPH_API_BASE_URL}/{settings.GRAPH_API_VERSION}/{path.lstrip('/')}"
+    )
+
+
+class GraphError(Exception):
+    """A Graph API error envelope: `{"error": {message, type, code,
+    error_subcode?, error_data?: {details}}}`."""
+
+    def __init__(self, status_code: int, error: Mapping[str, Any]) -> None:
+        self.status_code = status_code
+        self.code = error.get("code")
+        self.subcode = error.get("error_subcode")
+        self.message = str(error.get("message") or "Graph API error")
+        details = (error.get("error_data") or {}).get("details")
+        self.details = str(details) if details else ""
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """The platform's words for agents, e.g. `(#131047) Re-engagement
+        message: More than 24 hours have passed…`."""
+        text = self.message
+        if self.details and self.details not in text:
+            text = f"{text}: {self.details}"
+        return text
+
+
+class GraphClient:
+    """A small Graph API client: `Authorization: Bearer <access_token>`, JSON
+    or multipart bodies, `PLATFORM_API_TIMEOUT`, and errors as delivery errors
+    (`call`) or `GraphError` (`request`)."""
+
+    def __init__(self, access_token: str) -> None:
+        self.access_token = access_token
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        absolute_url: str | None = None,
+    ) -> httpx.Response:
+        """Send one request; return the 2xx response. Raises `GraphError` for
+        an error envelope, `TransientDeliveryError` for network errors and
+        5xx answers without one."""
+        url = absolute_url or graph_url(path)
+        try:
+            response = httpx.request(
+                method,
+                url,
+                json=json,
+                params=params,
+                data=data,
+                files=files,
+                headers={"Authorization": f"Bearer {self.access_token}"},
+                timeout=settings.PLATFORM_API_TIMEOUT,
+            )
+        except httpx.HTTPError as error:
+            raise TransientDeliveryError(
+                f"Could not reach the Graph API: {type(error).__name__}"
+            ) from error
+        if response.is_success:
+            return response
+        try:
+            envelope = response.json()
+        except ValueError:
+            envelope = None
+        if isinstance(envelope, dict) and isinstance(envelope.get("error"), dict):
+            raise GraphError(response.status_code, envelope["error"])
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientDeliveryError(
+                f"Graph API answered {response.status_code}",
+                status_code=response.status_code,
+                retry_after=_retry_after(response),
+            )
+        raise PermanentDeliveryError(
+            f"Graph API answered {response.status_code}",
+            status_code=response.status_code,
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """`request`, with a `GraphError` classified into
+        `TransientDeliveryError` (rate limits, temporary codes, 5xx) or
+        `PermanentDeliveryError` (anything else; bad credentials also set the
+        channel alert). Returns the JSON body."""
+        try:
+            response = self.request(method, path, **kwargs)
+        except GraphError as error:
+            raise graph_delivery_error(error) from error
+        return response.json() if response.content else {}
+
+
+def graph_delivery_error(error: GraphError) -> DeliveryError:
+    """Classify a Graph error (PLATFORMS.md §3.5)."""
+    if error.code in TRANSIENT_CODES or error.status_code >= 500:
+        return TransientDeliveryError(error.describe(), status_code=error.status_code)
+    alert = ""
+    if error.code in CREDENTIAL_CODES or error.status_code == 401:
+        alert = f"Meta refused the access token: {error.describe()}"
+    return PermanentDeliveryError(
+        error.describe(), status_code=error.status_code, channel_alert=alert
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
