@@ -94,6 +94,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL;",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+# Lets several test runs share one machine (e.g. `test_pingback_bench` beside
+# `test_pingback`); for SQLite the name is a file path.
+if env.str("PINGBACK_TEST_DB_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env.str("PINGBACK_TEST_DB_NAME")}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
