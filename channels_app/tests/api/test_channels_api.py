@@ -433,12 +433,45 @@ def test_changing_x_credentials_runs_setup_again(admin_api, sandbox):
     assert response.json()["config"]["api_key"] == "****-key"
 
 
-def test_toggling_is_active_does_not_rerun_setup(admin_api, business, sandbox):
-    channel = ChannelFactory(business=business, setup_message="kept")
+@pytest.mark.django_db(transaction=True)
+def test_deactivating_removes_the_x_webhook_and_reactivating_registers_it_again(
+    admin_api, sandbox, live_server, settings
+):
+    # given
+    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
+    body = create(admin_api, "x", DEMO_APP.as_config()).json()
+    assert body["setup"]["state"] == "ready", body["setup"]
 
-    response = admin_api.patch(
-        f"/api/v1/channels/{channel.id}", {"is_active": False}, format="json"
+    def registered_webhooks() -> list[str]:
+        state = requests.get(f"{sandbox.url}/_sandbox/x/state", timeout=5).json()
+        return [webhook["url"] for webhook in state["webhooks"]]
+
+    # when
+    admin_api.patch(
+        f"/api/v1/channels/{body['id']}", {"is_active": False}, format="json"
     )
 
-    assert response.json()["setup"]["message"] == "kept"
+    # then
+    assert registered_webhooks() == []
+
+    # when
+    response = admin_api.patch(
+        f"/api/v1/channels/{body['id']}", {"is_active": True}, format="json"
+    )
+
+    # then
+    assert response.json()["setup"]["state"] == "ready"
+    assert registered_webhooks() == [body["webhook_url"]]
+
+
+def test_deleting_a_deactivated_channel_makes_no_platform_call(
+    admin_api, business, sandbox
+):
+    channel = ChannelFactory(
+        business=business, is_active=False, config={"webhook_id": "1"}
+    )
+
+    response = admin_api.delete(f"/api/v1/channels/{channel.id}")
+
+    assert response.status_code == 200
     assert sandbox.requests() == []
