@@ -79,6 +79,9 @@ class Conversation(models.Model):
         ContactIdentity, on_delete=models.SET_NULL, null=True, blank=True
     )
     thread_key = models.CharField(max_length=255)
+    subject = models.CharField(
+        max_length=255, blank=True, help_text="E-mail conversations: the subject."
+    )
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.OPEN
     )

@@ -122,6 +122,8 @@ class InboundMessage:
     `reply_to_platform_message_id` is the platform id of the message it answers,
     if any: a reply continues that message's conversation.
 
+    `subject` (e-mail) becomes the subject of a conversation it opens.
+
     `attachments` are plain dicts (stored as given in `Message.attachments`):
         kind: image | video | audio | voice | document | sticker | location |
             contact | file
@@ -142,6 +144,7 @@ class InboundMessage:
     reply_to_platform_message_id: str | None = None
     kind: str = "message"
     attachments: tuple[dict[str, Any], ...] = ()
+    subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,8 @@ class OutboundMessage:
     `thread_key` is the conversation's; `reply_to_platform_message_id` is the
     newest inbound message of the conversation that has a platform id.
     `text` may be empty when `attachments` are given; `template`, when set, is
-    sent instead of free-form text (platforms with `supports_templates`)."""
+    sent instead of free-form text (platforms with `supports_templates`).
+    `subject` is the conversation's (e-mail)."""
 
     message_id: int
     text: str
@@ -232,6 +236,7 @@ class OutboundMessage:
     reply_to_platform_message_id: str | None = None
     attachments: tuple[OutboundAttachment, ...] = ()
     template: MessageTemplate | None = None
+    subject: str = ""
 
 
 @dataclass(frozen=True)

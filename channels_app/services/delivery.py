@@ -128,6 +128,7 @@ def _outbound(message: Message) -> OutboundMessage:
         reply_to_platform_message_id=reply_to,
         attachments=attachments,
         template=template,
+        subject=conversation.subject,
     )
 
 

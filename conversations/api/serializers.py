@@ -42,6 +42,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "id",
             "channel_id",
             "channel_type",
+            "subject",
             "status",
             "contact",
             "assignee",

@@ -207,6 +207,7 @@ def _conversation_for(
             "contact": identity.contact,
             "contact_identity": identity,
             "last_message_at": item.sent_at,
+            "subject": item.subject[:255],
         },
     )
     return conversation

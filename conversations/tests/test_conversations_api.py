@@ -105,6 +105,7 @@ def test_list_row_has_the_documented_shape(admin_api, business, agent_member):
             "id": conversation.pk,
             "channel_id": str(conversation.channel_id),
             "channel_type": "x",
+            "subject": "",
             "status": "open",
             "contact": {
                 "id": conversation.contact_id,
