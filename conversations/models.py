@@ -157,6 +157,10 @@ class Message(models.Model):
         help_text="message, mention, or template (an approved WhatsApp template).",
     )
     text = models.TextField(blank=True)
+    html = models.TextField(
+        blank=True,
+        help_text="E-mail: the HTML body, sanitised (nh3) when it was stored.",
+    )
     attachments = models.JSONField(
         default=list,
         blank=True,

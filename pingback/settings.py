@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "channels",
+    "anymail",
     "billing",
     "channels_app",
     "conversations",
@@ -115,6 +117,20 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Django Channels: realtime events (live inbox, web widget) fan out over Redis
+# when it is configured, so every web process sees them; in memory otherwise
+# (one process only, as in the default `bin/run`).
+ASGI_APPLICATION = "pingback.asgi.application"
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
 # ------------------------------------------------------------------------- celery
 
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -129,6 +145,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Longest a delivery task may take; a send is one HTTP call with its own timeout.
+# Periodic tasks (run `celery -A pingback beat`): poll the IMAP mailboxes of
+# e-mail channels every EMAIL_POLL_INTERVAL seconds.
+EMAIL_POLL_INTERVAL = env.float("EMAIL_POLL_INTERVAL", default=30.0)
+CELERY_BEAT_SCHEDULE = {
+    "poll-mailboxes": {
+        "task": "channels.poll_mailboxes",
+        "schedule": EMAIL_POLL_INTERVAL,
+    }
+}
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 

@@ -25,6 +25,7 @@ router.register("conversations", ConversationViewSet, basename="conversation")
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(router.urls)),
+    path("api/v1/webhooks/email/", include("channels_app.email_urls")),
     path(
         "api/v1/webhooks/<str:channel_type>/<str:channel_id>",
         webhook,

@@ -122,7 +122,8 @@ class InboundMessage:
     `reply_to_platform_message_id` is the platform id of the message it answers,
     if any: a reply continues that message's conversation.
 
-    `subject` (e-mail) becomes the subject of a conversation it opens.
+    `subject` (e-mail) becomes the subject of a conversation it opens; `html`
+    (e-mail) is the HTML body, already sanitised by the platform module.
 
     `attachments` are plain dicts (stored as given in `Message.attachments`):
         kind: image | video | audio | voice | document | sticker | location |
@@ -145,6 +146,7 @@ class InboundMessage:
     kind: str = "message"
     attachments: tuple[dict[str, Any], ...] = ()
     subject: str = ""
+    html: str = ""
 
 
 @dataclass(frozen=True)

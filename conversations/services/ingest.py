@@ -97,6 +97,7 @@ def _ingest_message(channel: Channel, item: InboundMessage) -> Message | None:
                 direction=Message.Direction.INBOUND,
                 kind=item.kind,
                 text=item.text,
+                html=item.html,
                 attachments=list(item.attachments),
                 sender_contact=identity.contact,
                 platform_message_id=item.platform_message_id,
