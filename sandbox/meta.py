@@ -19,6 +19,14 @@ from sandbox.web import Response, json_response
 WEBHOOK_TIMEOUT_S = 10.0
 
 
+def _session() -> requests.Session:
+    """A session that ignores proxy settings from the environment, so calls to
+    PingBack on loopback are never sent through a proxy."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
 def sign(app_secret: str, body: bytes) -> str:
     """`sha256=<hex HMAC-SHA256(app_secret, body)>` (X-Hub-Signature-256)."""
     return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
@@ -70,9 +78,10 @@ def verify_callback(callback_url: str, verify_token: str) -> tuple[bool, str]:
     )
     separator = "&" if "?" in callback_url else "?"
     try:
-        response = requests.get(
-            f"{callback_url}{separator}{query}", timeout=WEBHOOK_TIMEOUT_S
-        )
+        with _session() as session:
+            response = session.get(
+                f"{callback_url}{separator}{query}", timeout=WEBHOOK_TIMEOUT_S
+            )
     except requests.RequestException as error:
         return False, f"callback unreachable: {error}"
     if response.status_code == 200 and response.text == challenge:
@@ -88,12 +97,13 @@ def deliver(subscription: Subscription, payload: dict[str, Any]) -> dict[str, An
     if subscription.app_secret:
         headers["X-Hub-Signature-256"] = sign(subscription.app_secret, body)
     try:
-        response = requests.post(
-            subscription.callback_url,
-            data=body,
-            headers=headers,
-            timeout=WEBHOOK_TIMEOUT_S,
-        )
+        with _session() as session:
+            response = session.post(
+                subscription.callback_url,
+                data=body,
+                headers=headers,
+                timeout=WEBHOOK_TIMEOUT_S,
+            )
     except requests.RequestException as error:
         return {
             "url": subscription.callback_url,

@@ -1,19 +1,115 @@
-"""WhatsApp Cloud API. Source: https://developers.facebook.com/docs/whatsapp/cloud-api
-(PLATFORMS.md §3).
+"""WhatsApp Cloud API: customers' WhatsApp messages to a business phone number.
 
-Configuration only for now: the webhook, parsing and sending land with the
-WhatsApp channel work.
+Inbound: webhooks of the WhatsApp Business Account `messages` field (customer
+messages and delivery statuses of our sends), verified with Meta's handshake and
+`X-Hub-Signature-256`.
+    https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages
+Outbound: `POST /{phone_number_id}/messages` (text, media by uploaded id,
+templates) and `POST /{phone_number_id}/media`, over the Graph API.
+    https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+    https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media
+Errors: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+Handshake, signature and the Graph client are shared with Instagram
+(`channels_app.platforms.meta`). Details and quirks: PLATFORMS.md §3.
 """
 
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
 from rest_framework import serializers
 
-from channels_app.platforms.base import UnconnectedPlatform
+from channels_app.platforms.base import (
+    CredentialsRejected,
+    DeliveryError,
+    DeliveryStatus,
+    FetchedMedia,
+    InboundContact,
+    InboundItem,
+    InboundMessage,
+    MalformedPayload,
+    MessageTemplate,
+    OutboundAttachment,
+    OutboundMessage,
+    ParsedWebhook,
+    PermanentDeliveryError,
+    Platform,
+    SendResult,
+    SetupResult,
+)
+from channels_app.platforms.meta import (
+    CREDENTIAL_CODES,
+    GraphClient,
+    GraphError,
+    graph_delivery_error,
+    meta_handshake,
+    meta_setup_instructions,
+    meta_verify,
+)
+from channels_app.platforms.payload import JsonValue
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+    from channels_app.models import Channel
+
+# ---------------------------------------------------------------------- constants
+
+WEBHOOK_OBJECT = "whatsapp_business_account"
+MESSAGES_FIELD = "messages"
+THREAD = "wa"
+MESSAGING_PRODUCT = "whatsapp"
+PHONE_NUMBER_FIELDS = "display_phone_number,verified_name"
+# Message types whose content is a media object `{id, mime_type, sha256, ...}`.
+MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+RECEIPT_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
+MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
+# Media WhatsApp plays inline, by type; other files are sent as documents.
+# Source: Cloud API reference, "Supported media types".
+INLINE_MEDIA_TYPES = {
+    "image": frozenset({"image/jpeg", "image/png"}),
+    "video": frozenset({"video/mp4", "video/3gpp"}),
+    "audio": frozenset(
+        {"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}
+    ),
+}
+CAPTIONED_TYPES = frozenset({"image", "video", "document"})
+
+# Graph error codes with a meaning of their own (PLATFORMS.md §3.5).
+WINDOW_CLOSED_CODE = 131047
+UNDELIVERABLE_CODE = 131026
+UNKNOWN_OBJECT_CODE = 100
+WINDOW_CLOSED = (
+    "The 24-hour customer service window is closed: the customer last wrote more "
+    "than 24 hours ago, so WhatsApp only accepts an approved template message. "
+    "Send a template to write to them again."
+)
+UNDELIVERABLE = (
+    "WhatsApp could not deliver to this number: it may not be on WhatsApp, or "
+    "the customer's app may be out of date."
+)
+ERROR_ADVICE = {WINDOW_CLOSED_CODE: WINDOW_CLOSED, UNDELIVERABLE_CODE: UNDELIVERABLE}
+
+# ------------------------------------------------------------------------- config
 
 
 class WhatsAppConfigSerializer(serializers.Serializer):
-    """Meta app values: the sending number's id, a long-lived access token, the
-    verify token the admin chose for the webhook handshake, and optionally the
-    app secret that signs webhooks."""
+    """Config of a WhatsApp channel. Source: Meta app dashboard, WhatsApp → API
+    Setup, and App settings → Basic.
+
+    `phone_number_id` is the business number's id (the send path);
+    `access_token` a long-lived system-user token with
+    `whatsapp_business_messaging`; `verify_token` a string the admin chooses and
+    pastes in the webhook configuration (Meta echoes it in the handshake);
+    `app_secret` the app's secret, which signs webhooks (without it, webhooks
+    are accepted unverified).
+    """
 
     phone_number_id = serializers.RegexField(r"^\d+$", max_length=64)
     access_token = serializers.CharField(max_length=1000)
@@ -21,8 +117,574 @@ class WhatsAppConfigSerializer(serializers.Serializer):
     app_secret = serializers.CharField(max_length=200, required=False)
 
 
-class WhatsAppPlatform(UnconnectedPlatform):
+# ------------------------------------------------------------------ parse helpers
+
+
+def _from_epoch_seconds(value: JsonValue) -> datetime:
+    """WhatsApp's `timestamp`: epoch seconds as a string."""
+    return datetime.fromtimestamp(int(value.digits()), tz=UTC)
+
+
+def _optional_str(holder: JsonValue, key: str) -> str:
+    """`holder[key]` as a string, or "" when absent; MalformedPayload when it
+    is there but not a string."""
+    value = holder.get(key)
+    return value.str() if value is not None else ""
+
+
+def _number(value: JsonValue) -> float:
+    """A JSON number (a location's latitude or longitude)."""
+    if isinstance(value.value, bool) or not isinstance(value.value, int | float):
+        raise MalformedPayload(f"{value.path}: expected a number")
+    return float(value.value)
+
+
+def _error_text(error: JsonValue) -> str:
+    """`131047: Re-engagement message — <details>`, with PingBack's advice for
+    the codes agents can act on. Source: `errors[]` of statuses and messages
+    (`code`, `title`, `message`, `error_data.details`)."""
+    code = error["code"].int()
+    title = _optional_str(error, "title") or _optional_str(error, "message")
+    data = error.get("error_data")
+    details = _optional_str(data, "details") if data is not None else ""
+    text = f"{code}: {title}"
+    if details and details != title:
+        text = f"{text} — {details}"
+    advice = ERROR_ADVICE.get(code)
+    return f"{text} {advice}" if advice else text
+
+
+def _media_attachment(kind: str, media: JsonValue) -> tuple[dict[str, Any], str]:
+    """An attachment descriptor for a media message, and its caption (the
+    message's text). `ref` is the media id `fetch_media` downloads. Source:
+    `messages[].image|video|audio|document|sticker`."""
+    attachment: dict[str, Any] = {
+        "kind": kind,
+        "ref": media["id"].str(),
+        "content_type": media["mime_type"].str(),
+    }
+    filename = _optional_str(media, "filename")
+    if filename:
+        attachment["filename"] = filename
+    return attachment, _optional_str(media, "caption")
+
+
+def _location_attachment(location: JsonValue) -> dict[str, Any]:
+    """A location descriptor. Source: `messages[].location` `{latitude,
+    longitude, name?, address?}`."""
+    attachment: dict[str, Any] = {
+        "kind": "location",
+        "latitude": _number(location["latitude"]),
+        "longitude": _number(location["longitude"]),
+    }
+    for key in ("name", "address"):
+        text = _optional_str(location, key)
+        if text:
+            attachment[key] = text
+    return attachment
+
+
+def _parse_message(
+    message: JsonValue, names: dict[str, str]
+) -> tuple[InboundMessage | None, str]:
+    """One `messages[]` item: the message, or None and why it is ignored
+    (reactions, unsupported and unhandled types). `names` maps wa_id to the
+    profile name from `contacts[]`."""
+    wamid = message["id"].str()
+    kind = message["type"].str()
+    if kind == "reaction":
+        target = message["reaction"]["message_id"].str()
+        return None, f"reaction to {target}"
+    if kind in ("unsupported", "unknown"):
+        errors = message.get("errors")
+        reasons = [_error_text(error) for error in errors.list()] if errors else []
+        detail = f" ({'; '.join(reasons)})" if reasons else ""
+        return None, f"unsupported message {wamid}{detail}"
+    text = ""
+    attachments: tuple[dict[str, Any], ...] = ()
+    if kind == "text":
+        text = message["text"]["body"].str()
+    elif kind in MEDIA_TYPES:
+        media = message[kind]
+        voice = media.get("voice")
+        shown = "voice" if voice is not None and voice.value is True else kind
+        attachment, text = _media_attachment(shown, media)
+        attachments = (attachment,)
+    elif kind == "location":
+        attachments = (_location_attachment(message["location"]),)
+    else:
+        return None, f"message {wamid} of type {kind} not handled"
+    wa_id = message["from"].digits()
+    # A forwarded message has a `context` without `id` (`{"forwarded": true}`).
+    context = message.get("context")
+    reply_to = _optional_str(context, "id") if context is not None else ""
+    return (
+        InboundMessage(
+            platform_message_id=wamid,
+            contact=InboundContact(external_id=wa_id, name=names.get(wa_id, "")),
+            text=text,
+            sent_at=_from_epoch_seconds(message["timestamp"]),
+            thread_key=f"{THREAD}:{wa_id}",
+            reply_to_platform_message_id=reply_to or None,
+            attachments=attachments,
+        ),
+        "",
+    )
+
+
+def _parse_status(status: JsonValue) -> tuple[DeliveryStatus | None, str]:
+    """One `statuses[]` item: a receipt for the message we sent as `id`, or
+    None and why it is ignored. A `failed` status carries `errors[0]`."""
+    wamid = status["id"].str()
+    state = status["status"].str()
+    if state not in RECEIPT_STATUSES:
+        return None, f"status {state} of {wamid} not handled"
+    error = ""
+    errors = status.get("errors")
+    if state == "failed" and errors is not None and errors.list():
+        error = _error_text(errors[0])
+    return (
+        DeliveryStatus(
+            platform_message_id=wamid,
+            status=state,
+            occurred_at=_from_epoch_seconds(status["timestamp"]),
+            error=error,
+        ),
+        "",
+    )
+
+
+def _contact_names(value: JsonValue) -> dict[str, str]:
+    """wa_id → profile name, from `value.contacts[]`."""
+    contacts = value.get("contacts")
+    names = {}
+    for contact in contacts.list() if contacts is not None else ():
+        profile = contact.get("profile")
+        name = _optional_str(profile, "name") if profile is not None else ""
+        wa_id = contact.get("wa_id")
+        if wa_id is not None and name:
+            names[wa_id.str()] = name
+    return names
+
+
+def _parse_value(
+    value: JsonValue,
+) -> tuple[list[InboundItem], list[str], list[str]]:
+    """A `changes[].value` of our number: (items, dedupe keys, ignored)."""
+    items: list[InboundItem] = []
+    keys: list[str] = []
+    ignored: list[str] = []
+    names = _contact_names(value)
+    messages = value.get("messages")
+    for message in messages.list() if messages is not None else ():
+        keys.append(f"msg:{message['id'].str()}")
+        parsed, reason = _parse_message(message, names)
+        if parsed is None:
+            ignored.append(reason)
+        else:
+            items.append(parsed)
+    statuses = value.get("statuses")
+    for status in statuses.list() if statuses is not None else ():
+        keys.append(f"status:{status['id'].str()}:{status['status'].str()}")
+        receipt, reason = _parse_status(status)
+        if receipt is None:
+            ignored.append(reason)
+        else:
+            items.append(receipt)
+    errors = value.get("errors")
+    for error in errors.list() if errors is not None else ():
+        ignored.append(f"WhatsApp reported an error: {_error_text(error)}")
+    return items, keys, ignored
+
+
+def _event_key(keys: list[str], body: bytes) -> str:
+    """Dedupe key of a delivery: its item keys (`msg:<wamid>`,
+    `status:<wamid>:<status>`), sorted and joined, so a redelivery in any
+    order is recognised (PLATFORMS.md §3.6); their hash when too long for the
+    column, and the body's hash when the body has no items."""
+    if not keys:
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+    joined = ",".join(sorted(set(keys)))
+    if len(joined) > 255:
+        return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
+    return joined
+
+
+# ------------------------------------------------------------------- send helpers
+
+
+def _envelope(to: str, part: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messaging_product": MESSAGING_PRODUCT,
+        "recipient_type": "individual",
+        "to": to,
+        **part,
+    }
+
+
+def _template_payload(to: str, template: MessageTemplate) -> dict[str, Any]:
+    """A template message: `{type: template, template: {name, language: {code},
+    components: [{type: body, parameters: [{type: text, text}]}]}}`."""
+    body: dict[str, Any] = {
+        "name": template.name,
+        "language": {"code": template.language},
+    }
+    if template.parameters:
+        body["components"] = [
+            {
+                "type": "body",
+                "parameters": [
+                    {"type": "text", "text": value} for value in template.parameters
+                ],
+            }
+        ]
+    return _envelope(to, {"type": "template", "template": body})
+
+
+def _media_type(attachment: OutboundAttachment) -> str:
+    """The WhatsApp message type for a file: image, video or audio when
+    WhatsApp plays that content type inline, else document."""
+    inline = INLINE_MEDIA_TYPES.get(attachment.kind, frozenset())
+    return attachment.kind if attachment.content_type in inline else "document"
+
+
+def _message_parts(
+    message: OutboundMessage, media_ids: list[str]
+) -> list[dict[str, Any]]:
+    """The messages one reply becomes: its files by uploaded id, the text as
+    the first file's caption when that file takes one (image, video, document)
+    and the text fits, else the text first as its own message. The first part
+    quotes the customer's newest message (`context.message_id`)."""
+    text = message.text
+    types = [_media_type(attachment) for attachment in message.attachments]
+    captioned = bool(
+        text
+        and types
+        and types[0] in CAPTIONED_TYPES
+        and len(text) <= MAX_CAPTION_LENGTH
+    )
+    parts: list[dict[str, Any]] = []
+    if text and not captioned:
+        parts.append({"type": "text", "text": {"preview_url": False, "body": text}})
+    for index, (attachment, kind, media_id) in enumerate(
+        zip(message.attachments, types, media_ids, strict=True)
+    ):
+        media: dict[str, Any] = {"id": media_id}
+        if index == 0 and captioned:
+            media["caption"] = text
+        if kind == "document":
+            media["filename"] = attachment.filename
+        parts.append({"type": kind, kind: media})
+    if parts and message.reply_to_platform_message_id:
+        parts[0]["context"] = {"message_id": message.reply_to_platform_message_id}
+    return [_envelope(message.recipient_external_id, part) for part in parts]
+
+
+def _delivery_error(error: GraphError) -> DeliveryError:
+    """Classify a Graph error of a send: the closed 24-hour window and
+    undeliverable numbers are permanent with advice for the agent; the rest as
+    `graph_delivery_error` (rate limits transient, bad tokens alert the
+    admins)."""
+    advice = ERROR_ADVICE.get(error.code)
+    if advice:
+        return PermanentDeliveryError(
+            f"{error.describe()} {advice}",
+            status_code=error.status_code,
+            detail=error.describe(),
+        )
+    return graph_delivery_error(error)
+
+
+# ----------------------------------------------------------------------- platform
+
+
+class WhatsAppPlatform(Platform):
+    """WhatsApp Cloud API: one business phone number per channel."""
+
     channel_type = "whatsapp"
-    label = "WhatsApp"
     config_serializer = WhatsAppConfigSerializer
     secret_fields = frozenset({"access_token", "verify_token", "app_secret"})
+    learned_fields = frozenset({"display_phone_number", "verified_name"})
+    receives_webhooks = True
+    supports_templates = True
+
+    def check_credentials(
+        self, public: dict[str, Any], secrets: dict[str, str]
+    ) -> None:
+        """Ask the Graph API for the number
+        (`GET /{phone_number_id}?fields=display_phone_number,verified_name`).
+
+        Raises `CredentialsRejected` naming `access_token` when Meta refuses
+        the token (190, permission codes, 401), or `phone_number_id` when the
+        token cannot see that number (100), with Meta's words. An unreachable
+        Graph API or any other answer is not a refusal: setup reports it.
+        """
+        api = WhatsAppApi(secrets["access_token"], public["phone_number_id"])
+        try:
+            api.phone_number()
+        except GraphError as error:
+            if error.code in CREDENTIAL_CODES or error.status_code == 401:
+                raise CredentialsRejected("access_token", error.describe()) from error
+            if error.code == UNKNOWN_OBJECT_CODE:
+                raise CredentialsRejected(
+                    "phone_number_id", error.describe()
+                ) from error
+        except DeliveryError:
+            return
+
+    def handshake(self, channel: Channel, request: HttpRequest) -> HttpResponse | None:
+        """Meta's `hub.challenge` handshake, with the channel's verify token."""
+        return meta_handshake(request, channel.secrets.get("verify_token"))
+
+    def verify(self, channel: Channel, request: HttpRequest) -> None:
+        """`X-Hub-Signature-256` with the app secret; unsigned posts are
+        accepted while the channel has none (its setup message says so)."""
+        meta_verify(request, channel.secrets.get("app_secret"))
+
+    def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
+        """Parse a WhatsApp Business Account webhook: every `entry[].changes[]`
+        of the `messages` field for the channel's number, into messages and
+        delivery statuses. Changes for another number, other fields and other
+        objects are ignored with a reason. Raises `MalformedPayload`.
+
+        Source: webhook `{object, entry: [{id, changes: [{field, value:
+        {metadata: {phone_number_id}, contacts, messages, statuses,
+        errors}}]}]}` (PLATFORMS.md §3.4).
+        """
+        root = JsonValue.parse(body)
+        kind = root["object"].str()
+        if kind != WEBHOOK_OBJECT:
+            return ParsedWebhook(
+                event_key=_event_key([], body),
+                ignored=(f"object {kind} is not a WhatsApp Business Account",),
+            )
+        number = channel.config.get("phone_number_id")
+        items: list[InboundItem] = []
+        keys: list[str] = []
+        ignored: list[str] = []
+        for entry in root["entry"].list():
+            for change in entry["changes"].list():
+                field = change["field"].str()
+                if field != MESSAGES_FIELD:
+                    ignored.append(f"field {field} not handled")
+                    continue
+                value = change["value"]
+                other = value["metadata"]["phone_number_id"].digits()
+                if other != number:
+                    ignored.append(f"event for another phone number ({other})")
+                    continue
+                found = _parse_value(value)
+                items += found[0]
+                keys += found[1]
+                ignored += found[2]
+        if not items and not ignored:
+            ignored.append("no messages or statuses")
+        return ParsedWebhook(
+            event_key=_event_key(keys, body),
+            items=tuple(items),
+            ignored=tuple(ignored),
+        )
+
+    def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
+        """Send a template (`message.template`), or the text and files: files
+        are uploaded first, then sent by id (see `_message_parts`). Returns the
+        wamid of the first message, which its statuses are keyed by.
+
+        A reply of several parts that fails midway leaves the parts already
+        sent with the customer. Raises `TransientDeliveryError` (network, rate
+        limits, 5xx) or `PermanentDeliveryError` (closed window, undeliverable
+        number, refused token, too long text).
+        """
+        api = WhatsAppApi.for_channel(channel)
+        to = message.recipient_external_id
+        if message.template is not None:
+            return SendResult(api.send_message(_template_payload(to, message.template)))
+        if len(message.text) > MAX_TEXT_LENGTH:
+            raise PermanentDeliveryError(
+                f"WhatsApp messages are limited to {MAX_TEXT_LENGTH} characters; "
+                f"this one has {len(message.text)}."
+            )
+        media_ids = [
+            api.upload(attachment, _media_type(attachment))
+            for attachment in message.attachments
+        ]
+        parts = _message_parts(message, media_ids)
+        if not parts:
+            raise PermanentDeliveryError("The reply has no text or file to send.")
+        wamids = [api.send_message(part) for part in parts]
+        return SendResult(wamids[0])
+
+    def fetch_media(
+        self, channel: Channel, attachment: dict[str, Any]
+    ) -> FetchedMedia | None:
+        """Download an inbound file by its media id (`ref`): `GET /{media_id}`
+        gives a short-lived URL, fetched with the same Bearer token. Raises
+        `PermanentDeliveryError` for a file over `MEDIA_MAX_BYTES` (not
+        downloaded) and the Graph errors of `WhatsAppApi`."""
+        media_id = attachment.get("ref")
+        if not media_id:
+            return None
+        api = WhatsAppApi.for_channel(channel)
+        info = api.media_info(media_id)
+        if info.size > settings.MEDIA_MAX_BYTES:
+            raise PermanentDeliveryError(
+                f"The file is {info.size} bytes, more than PingBack keeps "
+                f"({settings.MEDIA_MAX_BYTES} bytes)."
+            )
+        return FetchedMedia(
+            content=api.download(info.url),
+            content_type=info.mime_type
+            or attachment.get("content_type")
+            or "application/octet-stream",
+            filename=attachment.get("filename", ""),
+        )
+
+    def on_create(self, channel: Channel) -> SetupResult:
+        """Learn the number's `display_phone_number` and `verified_name`, then
+        ask the admin to configure the webhook in the Meta app dashboard (Meta
+        offers no API for it with a system-user token): callback URL, verify
+        token, and the `messages` field. Without `app_secret`, says webhooks
+        cannot be verified until it is added."""
+        try:
+            number = WhatsAppApi.for_channel(channel).phone_number()
+        except GraphError as error:
+            return SetupResult(
+                state="failed",
+                message=f"Meta refused to show phone number "
+                f"{channel.config.get('phone_number_id')}: {error.describe()}",
+            )
+        except DeliveryError as error:
+            return SetupResult(
+                state="failed",
+                message=f"Could not check the number with the Graph API "
+                f"({error.reason}). Run setup again once it is reachable.",
+            )
+        learned = {
+            "display_phone_number": str(number.get("display_phone_number") or ""),
+            "verified_name": str(number.get("verified_name") or ""),
+        }
+        message = (
+            f"Connected to {learned['verified_name']} "
+            f"({learned['display_phone_number']}). In the Meta app dashboard, open "
+            f"WhatsApp → Configuration, set the Callback URL to "
+            f"{self.webhook_url(channel)} and the Verify token to the one you chose "
+            "for this channel (both are in _meta_setup_instructions), click Verify "
+            "and save, then subscribe to the messages webhook field."
+        )
+        if not channel.secrets.get("app_secret"):
+            message += (
+                " Add app_secret (App settings → Basic → App secret): until you "
+                "do, PingBack cannot verify that webhooks come from Meta."
+            )
+        return SetupResult(state="action_required", message=message, config=learned)
+
+    def public_config_extra(self, channel: Channel, *, reveal: bool) -> dict[str, Any]:
+        """`_meta_setup_instructions`: the callback URL and verify token to
+        paste in the Meta app dashboard (the token in clear only when
+        `reveal`)."""
+        from channels_app.services.channels import mask_secret
+
+        return meta_setup_instructions(
+            channel, self.webhook_url(channel), reveal=reveal, mask=mask_secret
+        )
+
+
+# --------------------------------------------------------------------- API client
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What `GET /{media_id}` says about a file: its short-lived `url`,
+    `mime_type` and `size` in bytes (0 when not given)."""
+
+    url: str
+    mime_type: str
+    size: int
+
+
+class WhatsAppApi:
+    """The Cloud API calls PingBack makes for one business number, through
+    `GraphClient` (httpx, `GRAPH_API_BASE_URL`/`GRAPH_API_VERSION`). Methods
+    raise `TransientDeliveryError` or `PermanentDeliveryError`, except
+    `phone_number`, which raises the raw `GraphError` for setup to read."""
+
+    def __init__(self, access_token: str, phone_number_id: str) -> None:
+        self.client = GraphClient(access_token)
+        self.phone_number_id = phone_number_id
+
+    @classmethod
+    def for_channel(cls, channel: Channel) -> WhatsAppApi:
+        return cls(channel.secrets["access_token"], channel.config["phone_number_id"])
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """`GraphClient.request` with Graph errors classified for sends."""
+        try:
+            return self.client.request(method, path, **kwargs)
+        except GraphError as error:
+            raise _delivery_error(error) from error
+
+    def phone_number(self) -> dict[str, Any]:
+        """`GET /{phone_number_id}?fields=display_phone_number,verified_name`.
+        Raises `GraphError` when Meta refuses, `DeliveryError` when the Graph
+        API cannot be reached."""
+        response = self.client.request(
+            "GET", self.phone_number_id, params={"fields": PHONE_NUMBER_FIELDS}
+        )
+        return _json_object(response)
+
+    def send_message(self, payload: dict[str, Any]) -> str:
+        """`POST /{phone_number_id}/messages` → the new message's wamid
+        (`messages[0].id`)."""
+        response = self._call("POST", f"{self.phone_number_id}/messages", json=payload)
+        messages = _json_object(response).get("messages")
+        if not messages or not isinstance(messages[0], dict) or "id" not in messages[0]:
+            raise PermanentDeliveryError("The Graph API answered without a message id.")
+        return str(messages[0]["id"])
+
+    def upload(self, attachment: OutboundAttachment, media_type: str) -> str:
+        """`POST /{phone_number_id}/media` (multipart: messaging_product, file,
+        type) → the media id to send `media_type` by."""
+        with attachment.open() as file:
+            response = self._call(
+                "POST",
+                f"{self.phone_number_id}/media",
+                data={
+                    "messaging_product": MESSAGING_PRODUCT,
+                    "type": attachment.content_type,
+                },
+                files={"file": (attachment.filename, file, attachment.content_type)},
+            )
+        media_id = _json_object(response).get("id")
+        if not media_id:
+            raise PermanentDeliveryError(
+                f"The Graph API answered the upload of {attachment.filename} "
+                f"({media_type}) without a media id."
+            )
+        return str(media_id)
+
+    def media_info(self, media_id: str) -> MediaInfo:
+        """`GET /{media_id}` → `{url, mime_type, sha256, file_size, id}`."""
+        info = _json_object(self._call("GET", media_id))
+        if not info.get("url"):
+            raise PermanentDeliveryError(
+                f"The Graph API gave no download URL for media {media_id}."
+            )
+        try:
+            size = int(info.get("file_size") or 0)
+        except (TypeError, ValueError):
+            size = 0
+        return MediaInfo(str(info["url"]), str(info.get("mime_type") or ""), size)
+
+    def download(self, url: str) -> bytes:
+        """GET a media URL from `media_info` with the Bearer token → bytes."""
+        return self._call("GET", "", absolute_url=url).content
+
+
+def _json_object(response: Any) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise PermanentDeliveryError("The Graph API answered with a non-object body.")
+    return data
