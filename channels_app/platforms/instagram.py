@@ -1,26 +1,766 @@
-"""Instagram messaging. Source:
-https://developers.facebook.com/docs/messenger-platform/instagram (PLATFORMS.md §4).
+"""Instagram Direct messages of a business's Instagram professional account.
 
-Configuration only for now: the webhook, parsing and sending land with the
-Instagram channel work.
+API flavour: the Messenger API for Instagram (Facebook Login), the one
+PLATFORMS.md §4.1 describes for an account linked to a Facebook Page. It runs
+on the Graph API host (`GRAPH_API_BASE_URL`, shared with WhatsApp) with a Page
+access token, and sends through `POST /{page_id}/messages`: the Page id is in
+the channel config, so the send path never depends on which token "me" is.
+
+Inbound: Meta webhooks, object `instagram`, fields `messages` (which also
+carries echoes of our own sends) and `messaging_seen` (read receipts).
+    https://developers.facebook.com/docs/messenger-platform/instagram/features/webhook
+    Handshake and X-Hub-Signature-256: PLATFORMS.md §3.2, §3.3 (`meta.py`).
+Outbound: `POST /{page_id}/messages`, text and media by URL.
+    https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message
+Setup: `GET /{page_id}?fields=…` (the linked Instagram account) and
+`POST /{page_id}/subscribed_apps` (Page subscriptions, without which Meta
+delivers nothing).
+    https://developers.facebook.com/docs/graph-api/reference/page/subscribed_apps
+Details and quirks: PLATFORMS.md §4.
 """
 
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.utils.crypto import salted_hmac
 from rest_framework import serializers
 
-from channels_app.platforms.base import UnconnectedPlatform
+from channels_app.platforms.base import (
+    CredentialsRejected,
+    DeliveryError,
+    DeliveryStatus,
+    FetchedMedia,
+    InboundContact,
+    InboundItem,
+    InboundMessage,
+    MalformedPayload,
+    OutboundAttachment,
+    OutboundMessage,
+    ParsedWebhook,
+    PermanentDeliveryError,
+    Platform,
+    SendResult,
+    SetupResult,
+    TransientDeliveryError,
+)
+from channels_app.platforms.meta import (
+    TRANSIENT_CODES,
+    GraphClient,
+    GraphError,
+    graph_delivery_error,
+    meta_handshake,
+    meta_setup_instructions,
+    meta_verify,
+)
+from channels_app.platforms.payload import JsonValue
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+    from channels_app.models import Channel
+
+logger = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------- constants
+
+INSTAGRAM_OBJECT = "instagram"
+VERIFY_TOKEN_SALT = "pingback.instagram.verify_token"
+THREAD_PREFIX = "ig"
+PAGE_FIELDS = "name,instagram_business_account{id,username}"
+# Any Page field turns Page subscriptions on for Instagram messaging (Meta's
+# Instagram webhook guide, "Enable Page subscriptions").
+PAGE_SUBSCRIBED_FIELDS = "messages"
+# Instagram takes text "under 1000 characters" (PLATFORMS.md §4.3).
+MAX_TEXT_LENGTH = 1000
+# Media Instagram accepts by URL, with their size limits in bytes (§4.3).
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
+MAX_MEDIA_BYTES = {"image": 8 * 2**20, "video": 25 * 2**20, "audio": 25 * 2**20}
+# Graph error for a send outside the messaging window: code 10 with subcode
+# 2018278 (Messenger, §4.3) or 2534022 (seen from Instagram, e.g.
+# https://github.com/ComposioHQ/composio/issues/3604).
+WINDOW_CODE = 10
+WINDOW_SUBCODES = frozenset({2018278, 2534022})
+# Graph codes meaning the Page id names nothing the token can see: 100 (with
+# subcode 33, "Object with ID … does not exist") and 803 (unknown alias).
+UNKNOWN_OBJECT_CODES = frozenset({100, 803})
+# Hosts Meta serves messaging media from (webhook `payload.url`): inbound media
+# is fetched from these only, since an unsigned webhook could name any URL.
+META_MEDIA_DOMAINS = ("fbsbx.com", "fbcdn.net", "cdninstagram.com")
+WINDOW_CLOSED = (
+    "Instagram accepts replies only within 24 hours of the customer's last "
+    "message (7 days for a human agent when the Meta app has the Human Agent "
+    "permission); this conversation is outside that window, so nothing was sent"
+)
+
+# ------------------------------------------------------------------------- config
 
 
 class InstagramConfigSerializer(serializers.Serializer):
-    """A Meta access token, the Facebook page (or Instagram account) id, and
-    optionally the app secret that signs webhooks."""
+    """Config of an Instagram channel. Source: PLATFORMS.md §4.1 (Messenger API
+    for Instagram).
+
+    `access_token` is a Page access token of the Facebook Page linked to the
+    Instagram professional account (permissions `instagram_basic`,
+    `instagram_manage_messages`, `pages_manage_metadata`); `page_id` is that
+    Page's id; `app_secret` is the Meta app's secret, which signs webhooks
+    (without it PingBack cannot verify them).
+    """
 
     access_token = serializers.CharField(max_length=1000)
     page_id = serializers.RegexField(r"^\d+$", max_length=64)
     app_secret = serializers.CharField(max_length=200, required=False)
 
 
-class InstagramPlatform(UnconnectedPlatform):
+# ------------------------------------------------------------------ parse helpers
+
+# Meta attachment `type` → PingBack attachment kind; other types (share,
+# story_mention, …) become `file` with a caption naming them.
+ATTACHMENT_KINDS = {
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "file": "document",
+    "ig_reel": "video",
+    "reel": "video",
+}
+ATTACHMENT_CAPTIONS = {
+    "share": "Post shared by the customer",
+    "story_mention": "The customer mentioned the account in their story",
+    "animated_image_share": "Animated image shared by the customer",
+}
+
+
+@dataclass
+class _Parsed:
+    """What parsing a body collects: items, dedupe keys, ignored reasons."""
+
+    items: list[InboundItem] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+def _from_epoch_ms(value: JsonValue) -> datetime:
+    """Meta's `timestamp`: epoch milliseconds as a JSON integer (§4.2)."""
+    return datetime.fromtimestamp(value.int() / 1000, tz=UTC)
+
+
+def _is_true(message: JsonValue, flag: str) -> bool:
+    value = message.get(flag)
+    return value is not None and value.value is True
+
+
+def _attachment(value: JsonValue) -> dict[str, str]:
+    """A descriptor from `message.attachments[]` `{type, payload: {url}}`; the
+    url is a CDN link that expires, fetched after ingest (`fetch_media`)."""
+    meta_type = value["type"].str()
+    descriptor = {"kind": ATTACHMENT_KINDS.get(meta_type, "file")}
+    payload = value.get("payload")
+    url = payload.get("url") if payload is not None else None
+    if url is not None:
+        descriptor["url"] = url.str()
+    title = payload.get("title") if payload is not None else None
+    if meta_type not in ATTACHMENT_KINDS:
+        descriptor["caption"] = ATTACHMENT_CAPTIONS.get(
+            meta_type, f"Instagram {meta_type}"
+        )
+    elif title is not None:
+        descriptor["caption"] = title.str()
+    return descriptor
+
+
+def _story_attachment(story: JsonValue) -> dict[str, str]:
+    """The story a customer replied to (`message.reply_to.story{id, url}`)."""
+    descriptor = {"kind": "file", "caption": "Reply to the account's story"}
+    url = story.get("url")
+    if url is not None:
+        descriptor["url"] = url.str()
+    return descriptor
+
+
+def _parse_message(
+    event: JsonValue, sender: str, own: set[str], found: _Parsed
+) -> None:
+    """A `message` event: the customer's message, or the echo of ours."""
+    message = event["message"]
+    mid = message["mid"].str()
+    found.keys.append(f"mid:{mid}")
+    # Echoes of the account's own sends arrive on the same field (§4.2).
+    if _is_true(message, "is_echo") or sender in own:
+        found.ignored.append(f"echo of the account's own message {mid}")
+        return
+    if _is_true(message, "is_deleted"):
+        found.ignored.append(f"message {mid} unsent by the customer (kept)")
+        return
+    if _is_true(message, "is_unsupported"):
+        found.ignored.append(f"message {mid} of a type Instagram does not share")
+        return
+    text = message.get("text")
+    listed = message.get("attachments")
+    attachments = [_attachment(a) for a in listed.list()] if listed is not None else []
+    reply_to_mid = None
+    reply_to = message.get("reply_to")
+    if reply_to is not None:
+        replied = reply_to.get("mid")
+        reply_to_mid = replied.str() if replied is not None else None
+        story = reply_to.get("story")
+        if story is not None:
+            attachments.append(_story_attachment(story))
+    if text is None and not attachments:
+        found.ignored.append(f"message {mid} has no text or media")
+        return
+    found.items.append(
+        InboundMessage(
+            platform_message_id=mid,
+            contact=InboundContact(external_id=sender),
+            text=text.str() if text is not None else "",
+            sent_at=_from_epoch_ms(event["timestamp"]),
+            thread_key=f"{THREAD_PREFIX}:{sender}",
+            reply_to_platform_message_id=reply_to_mid,
+            attachments=tuple(attachments),
+        )
+    )
+
+
+def _parse_read(event: JsonValue, sender: str, own: set[str], found: _Parsed) -> None:
+    """A `read` event (field `messaging_seen`): the customer read our `mid`."""
+    mid = event["read"]["mid"].str()
+    timestamp = event["timestamp"]
+    found.keys.append(f"read:{mid}:{timestamp.int()}")
+    if sender in own:
+        found.ignored.append(f"the account read message {mid}")
+        return
+    found.items.append(
+        DeliveryStatus(
+            platform_message_id=mid,
+            status="read",
+            occurred_at=_from_epoch_ms(timestamp),
+        )
+    )
+
+
+def _parse_other(event: JsonValue, sender: str, found: _Parsed) -> None:
+    """Reactions, postbacks, referrals, …: recorded as ignored."""
+    kinds = [k for k in event.keys() if k not in ("sender", "recipient", "timestamp")]
+    kind = kinds[0] if kinds else "empty"
+    timestamp = event.get("timestamp")
+    when = timestamp.int() if timestamp is not None else "none"
+    if kind == "reaction":
+        reaction = event["reaction"]
+        mid = reaction["mid"].str()
+        given = reaction.get("action")
+        action = given.str() if given is not None else "react"
+        found.keys.append(f"reaction:{mid}:{action}:{when}")
+        found.ignored.append(f"reaction ({action}) to message {mid}")
+        return
+    found.keys.append(f"{kind}:{sender}:{when}")
+    found.ignored.append(f"{kind} event not handled")
+
+
+def _parse_event(event: JsonValue, own: set[str], found: _Parsed) -> None:
+    """One `entry[].messaging[]` item (§4.2)."""
+    sender = event["sender"]["id"].digits()
+    if "message" in event:
+        _parse_message(event, sender, own, found)
+    elif "read" in event:
+        _parse_read(event, sender, own, found)
+    else:
+        _parse_other(event, sender, found)
+
+
+def _event_key(keys: list[str], body: bytes) -> str:
+    """Dedupe key: the message ids and receipts in order of appearance (stable
+    across Meta's redeliveries of the same body, §4.4), hashed when several
+    mids make it longer than the column; a body hash when there are none."""
+    key = ",".join(keys)
+    if not keys:
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+    if len(key) > 255:
+        return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+# ----------------------------------------------------------------------- platform
+
+
+class InstagramPlatform(Platform):
+    """Instagram Direct through the Messenger API for Instagram (Page token)."""
+
     channel_type = "instagram"
-    label = "Instagram"
     config_serializer = InstagramConfigSerializer
     secret_fields = frozenset({"access_token", "app_secret"})
+    # `verify_token` is a secret setup generates (never set by clients): listed
+    # here so a config sent back as shown, with the masked token, is accepted.
+    learned_fields = frozenset(
+        {"instagram_account_id", "instagram_username", "page_name", "verify_token"}
+    )
+    receives_webhooks = True
+
+    def check_credentials(
+        self, public: dict[str, Any], secrets: dict[str, str]
+    ) -> None:
+        """Ask Meta for the Page and its Instagram account
+        (`GET /{page_id}?fields=name,instagram_business_account{id,username}`).
+
+        Raises `CredentialsRejected` naming `access_token` (Meta refuses the
+        token: code 190, permissions, …) or `page_id` (no such Page for this
+        token, or no Instagram account linked to it), with Meta's words. An
+        unreachable or failing Graph API is not a refusal: setup reports it.
+        """
+        client = _graph_client(secrets)
+        try:
+            page = _page_get(client, public["page_id"])
+        except GraphError as error:
+            rejected_field = _rejected_field(error)
+            if rejected_field is not None:
+                raise CredentialsRejected(rejected_field, error.describe()) from error
+            return
+        except DeliveryError:
+            return
+        if not page.instagram_account_id:
+            raise CredentialsRejected("page_id", _no_instagram_account(page))
+
+    def handshake(self, channel: Channel, request: HttpRequest) -> HttpResponse | None:
+        """Answer Meta's `hub.challenge` when `hub.verify_token` is the
+        channel's verify token (PLATFORMS.md §3.2)."""
+        return meta_handshake(request, _verify_token(channel))
+
+    def verify(self, channel: Channel, request: HttpRequest) -> None:
+        """Check `X-Hub-Signature-256` with the app secret (§3.3). Without an
+        app secret the channel accepts unsigned posts (setup asks for one);
+        each such post is logged."""
+        app_secret = channel.secrets.get("app_secret")
+        if not app_secret:
+            logger.warning(
+                "webhook.unverified",
+                extra={"channel_id": str(channel.id), "platform": self.channel_type},
+            )
+        meta_verify(request, app_secret)
+
+    def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
+        """Parse `{"object": "instagram", "entry": [{id, time, messaging: […]}]}`
+        into customer messages (`thread_key` `ig:<IGSID>`) and read receipts of
+        our messages. Echoes of our sends, unsent and unsupported messages,
+        reactions, postbacks, other fields (`changes`: comments, mentions) and
+        entries of another account are ignored with a reason; another `object`
+        is ignored as a whole. Raises `MalformedPayload` naming the path.
+        Source: PLATFORMS.md §4.2."""
+        root = JsonValue.parse(body)
+        object_type = root["object"].str()
+        if object_type != INSTAGRAM_OBJECT:
+            return ParsedWebhook(
+                event_key=_event_key([], body),
+                ignored=(f"object {object_type} is not Instagram messaging",),
+            )
+        entries = root["entry"].list()
+        if not entries:
+            raise MalformedPayload("entry: no events")
+        own = _own_ids(channel)
+        found = _Parsed()
+        for entry in entries:
+            account_id = entry["id"].digits()
+            messaging = entry.get("messaging")
+            if _is_other_account(channel, account_id):
+                found.keys.append(f"entry:{account_id}:{_entry_time(entry)}")
+                found.ignored.append(f"event for another account ({account_id})")
+            elif messaging is None:
+                other = [k for k in entry.keys() if k not in ("id", "time")]
+                found.keys.append(f"entry:{account_id}:{_entry_time(entry)}")
+                found.ignored.append(f"{', '.join(other) or 'empty entry'} not handled")
+            else:
+                for event in messaging.list():
+                    _parse_event(event, own, found)
+        return ParsedWebhook(
+            event_key=_event_key(found.keys, body),
+            items=tuple(found.items),
+            ignored=tuple(found.ignored),
+        )
+
+    def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
+        """Send the text, then each attachment, as one Instagram message each
+        (`POST /{page_id}/messages`, body `{"recipient": {"id": IGSID},
+        "message": {"text"} | {"attachment": {type, payload: {url}}}}`); media
+        go by their signed PingBack link, which Meta fetches. Returns the last
+        message id.
+
+        Raises `PermanentDeliveryError` before sending anything for text over
+        1000 characters and for files Instagram does not take (documents,
+        images other than PNG/JPEG/GIF, media over its size limits); for a
+        closed messaging window (after one try with the HUMAN_AGENT tag); and
+        when a part fails after earlier parts went out, so a retry never sends
+        them twice. Other Graph errors are classified by `graph_delivery_error`.
+        Source: PLATFORMS.md §4.3.
+        """
+        parts = _message_parts(message)
+        client = _graph_client(channel.secrets)
+        path = f"{channel.config['page_id']}/messages"
+        sent: list[str] = []
+        for description, part in parts:
+            body = {"recipient": {"id": message.recipient_external_id}, "message": part}
+            try:
+                sent.append(_send_part(client, path, body))
+            except DeliveryError as error:
+                if not sent:
+                    raise
+                raise PermanentDeliveryError(
+                    f"Sent {', '.join(d for d, _ in parts[: len(sent)])}, but not "
+                    f"{description}: {error.reason}. Send the rest again.",
+                    status_code=error.status_code,
+                    detail=error.detail,
+                ) from error
+        return SendResult(platform_message_id=sent[-1])
+
+    def fetch_media(
+        self, channel: Channel, attachment: dict[str, Any]
+    ) -> FetchedMedia | None:
+        """Download an inbound attachment's CDN `url` (no credentials: the link
+        is signed by Meta and expires). Raises `PermanentDeliveryError` for a
+        link outside Meta's media hosts (or the Graph API host, where the
+        sandbox serves them), an expired or refused link, or a file over
+        `MEDIA_MAX_BYTES`; `TransientDeliveryError` for network errors and
+        5xx. Returns None when the attachment has no url."""
+        url = attachment.get("url")
+        if not url:
+            return None
+        if not _is_meta_media_url(url):
+            raise PermanentDeliveryError(
+                f"PingBack fetches Instagram media only from Meta's servers; this "
+                f"link points to {urlsplit(url).hostname or 'an unknown host'}."
+            )
+        return _download(url)
+
+    def on_create(self, channel: Channel) -> SetupResult:
+        """Read the Page's Instagram account (learned: `instagram_account_id`,
+        `instagram_username`, `page_name`), subscribe the app to the Page's
+        webhooks (`POST /{page_id}/subscribed_apps`), and keep or generate the
+        webhook verify token (`secrets["verify_token"]`, see `_verify_token`).
+        The callback URL and the verify token must be pasted in the Meta app
+        dashboard by hand, so a connected channel is `action_required` with
+        those instructions."""
+        kept = {"verify_token": _verify_token(channel)}
+        client = _graph_client(channel.secrets)
+        page_id = channel.config["page_id"]
+        try:
+            page = _page_get(client, page_id)
+        except GraphError as error:
+            refused = _rejected_field(error)
+            what = f"Meta refused the {refused}" if refused else "Meta failed"
+            return SetupResult(
+                state="failed",
+                message=f"{what}: {error.describe()}. Run the setup again once fixed.",
+                secrets=kept,
+            )
+        except DeliveryError as error:
+            return SetupResult(
+                state="failed",
+                message=f"Could not check the Page with Meta ({error.reason}). Run "
+                "the setup again.",
+                secrets=kept,
+            )
+        if not page.instagram_account_id:
+            return SetupResult(
+                state="failed", message=_no_instagram_account(page), secrets=kept
+            )
+        learned = {
+            "instagram_account_id": page.instagram_account_id,
+            "instagram_username": page.instagram_username,
+            "page_name": page.name,
+        }
+        steps = [
+            f"Connected to Instagram @{page.instagram_username} (account "
+            f"{page.instagram_account_id}) through the Facebook Page {page.name}.",
+            _page_subscribe(client, page_id),
+            f"In the Meta app dashboard, under Webhooks → Instagram, set the "
+            f"callback URL {self.webhook_url(channel)} and the verify token given "
+            "in _meta_setup_instructions when the channel was created, then "
+            "subscribe to the messages and messaging_seen fields.",
+        ]
+        if not channel.secrets.get("app_secret"):
+            steps.append(
+                "Add app_secret (Meta app dashboard → App settings → Basic): "
+                "without it PingBack cannot verify that webhooks come from Meta "
+                "and accepts unsigned ones."
+            )
+        return SetupResult(
+            state="action_required",
+            message=" ".join(steps),
+            config=learned,
+            secrets=kept,
+        )
+
+    def on_delete(self, channel: Channel) -> None:
+        """Unsubscribe the app from the Page's webhooks
+        (`DELETE /{page_id}/subscribed_apps`), best effort."""
+        client = _graph_client(channel.secrets)
+        try:
+            client.call("DELETE", f"{channel.config['page_id']}/subscribed_apps")
+        except DeliveryError as error:
+            logger.warning(
+                "instagram.unsubscribe_failed",
+                extra={"channel_id": str(channel.id), "reason": error.reason},
+            )
+
+    def public_config_extra(self, channel: Channel, *, reveal: bool) -> dict[str, Any]:
+        """`_meta_setup_instructions` `{callback_url, verify_token}` for the
+        Meta app dashboard; the token is in clear only when `reveal`."""
+        from channels_app.services.channels import mask_secret
+
+        return meta_setup_instructions(
+            channel, self.webhook_url(channel), reveal=reveal, mask=mask_secret
+        )
+
+
+def _verify_token(channel: Channel) -> str:
+    """The channel's webhook verify token: the stored one, else one derived
+    from the channel id and SECRET_KEY. Derived, not random, so setup gives the
+    token the admin pasted in Meta's dashboard again even when a config update
+    did not carry the stored copy over."""
+    stored = channel.secrets.get("verify_token")
+    if stored:
+        return stored
+    return salted_hmac(
+        VERIFY_TOKEN_SALT, str(channel.id), algorithm="sha256"
+    ).hexdigest()
+
+
+def _own_ids(channel: Channel) -> set[str]:
+    """The ids that are the business itself: its Instagram account (the
+    `entry.id` and the sender of echoes) and its Page."""
+    config = channel.config
+    return {
+        value
+        for value in (config.get("instagram_account_id"), config.get("page_id"))
+        if value
+    }
+
+
+def _is_other_account(channel: Channel, account_id: str) -> bool:
+    """Whether `entry.id` names another account than the one setup learned
+    (Meta sends the Instagram account id; the Page id is accepted too)."""
+    known = channel.config.get("instagram_account_id")
+    return bool(known) and account_id not in (known, channel.config.get("page_id"))
+
+
+def _entry_time(entry: JsonValue) -> int | str:
+    time = entry.get("time")
+    return time.int() if time is not None else "none"
+
+
+# ------------------------------------------------------------------------ sending
+
+
+def _message_parts(message: OutboundMessage) -> list[tuple[str, dict[str, Any]]]:
+    """The Instagram messages one reply becomes: `(description, message)` for
+    the text, then one per attachment. Raises `PermanentDeliveryError` for
+    what Instagram cannot carry, before anything is sent."""
+    if message.template is not None:
+        raise PermanentDeliveryError("Instagram channels do not send templates.")
+    if len(message.text) > MAX_TEXT_LENGTH:
+        raise PermanentDeliveryError(
+            f"Instagram messages are limited to {MAX_TEXT_LENGTH} characters; this "
+            f"one has {len(message.text)}."
+        )
+    parts: list[tuple[str, dict[str, Any]]] = []
+    if message.text:
+        parts.append(("the text", {"text": message.text}))
+    for attachment in message.attachments:
+        _check_attachment(attachment)
+        parts.append(
+            (
+                attachment.filename,
+                {
+                    "attachment": {
+                        "type": attachment.kind,
+                        "payload": {"url": attachment.public_url},
+                    }
+                },
+            )
+        )
+    if not parts:
+        raise PermanentDeliveryError("There is nothing to send.")
+    return parts
+
+
+def _check_attachment(attachment: OutboundAttachment) -> None:
+    limit = MAX_MEDIA_BYTES.get(attachment.kind)
+    if limit is None:
+        raise PermanentDeliveryError(
+            f"Instagram messages cannot carry documents ({attachment.filename}); "
+            "send images, video or audio."
+        )
+    if attachment.kind == "image" and attachment.content_type not in IMAGE_TYPES:
+        raise PermanentDeliveryError(
+            f"Instagram takes PNG, JPEG or GIF images; {attachment.filename} is "
+            f"{attachment.content_type}."
+        )
+    if attachment.size > limit:
+        raise PermanentDeliveryError(
+            f"Instagram takes {attachment.kind} files up to {limit // 2**20} MB; "
+            f"{attachment.filename} is larger."
+        )
+
+
+def _send_part(client: GraphClient, path: str, body: dict[str, Any]) -> str:
+    """Send one message; return its `message_id`. Outside the 24-hour window,
+    try once more with the HUMAN_AGENT tag (7 days, for apps with that
+    permission), PLATFORMS.md §4.3."""
+    try:
+        return _message_id(client.request("POST", path, json=body))
+    except GraphError as error:
+        if not _is_window_closed(error):
+            raise graph_delivery_error(error) from error
+    tagged = {**body, "messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
+    try:
+        return _message_id(client.request("POST", path, json=tagged))
+    except GraphError as error:
+        if error.code in TRANSIENT_CODES or error.status_code >= 500:
+            raise graph_delivery_error(error) from error
+        raise PermanentDeliveryError(
+            f"{WINDOW_CLOSED}. Meta said: {error.describe()}",
+            status_code=error.status_code,
+            detail=error.describe(),
+        ) from error
+
+
+def _is_window_closed(error: GraphError) -> bool:
+    return error.code == WINDOW_CODE and error.subcode in WINDOW_SUBCODES
+
+
+def _message_id(response: httpx.Response) -> str:
+    """`message_id` from `{"recipient_id", "message_id"}` (§4.3)."""
+    try:
+        message_id = response.json()["message_id"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise PermanentDeliveryError(
+            "The Graph API answered the send without a message_id."
+        ) from error
+    return str(message_id)
+
+
+# -------------------------------------------------------------------------- setup
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A Facebook Page and the Instagram professional account linked to it."""
+
+    id: str
+    name: str
+    instagram_account_id: str
+    instagram_username: str
+
+
+def _page_get(client: GraphClient, page_id: str) -> _Page:
+    """`GET /{page_id}?fields=name,instagram_business_account{id,username}`.
+    Raises `GraphError` or `DeliveryError` (see `GraphClient.request`)."""
+    response = client.request("GET", page_id, params={"fields": PAGE_FIELDS})
+    try:
+        data = response.json()
+        account = data.get("instagram_business_account") or {}
+        return _Page(
+            id=str(data.get("id") or page_id),
+            name=str(data.get("name") or page_id),
+            instagram_account_id=str(account.get("id") or ""),
+            instagram_username=str(account.get("username") or ""),
+        )
+    except (ValueError, AttributeError) as error:
+        raise PermanentDeliveryError(
+            "The Graph API answered the Page query with something unexpected."
+        ) from error
+
+
+def _rejected_field(error: GraphError) -> str | None:
+    """Which config field a Graph refusal is about; None when it is not a
+    refusal (rate limits, Meta's own failures)."""
+    if error.code in TRANSIENT_CODES or error.status_code >= 500:
+        return None
+    if error.code in UNKNOWN_OBJECT_CODES:
+        return "page_id"
+    return "access_token"
+
+
+def _no_instagram_account(page: _Page) -> str:
+    return (
+        f"The Facebook Page {page.name} ({page.id}) has no Instagram professional "
+        "account linked: link one in the Page's settings (Linked accounts → "
+        "Instagram), or use the Page the account is linked to."
+    )
+
+
+def _page_subscribe(client: GraphClient, page_id: str) -> str:
+    """Subscribe the app to the Page's webhooks; say how it went."""
+    try:
+        client.call(
+            "POST",
+            f"{page_id}/subscribed_apps",
+            params={"subscribed_fields": PAGE_SUBSCRIBED_FIELDS},
+        )
+    except DeliveryError as error:
+        return (
+            f"Meta refused to subscribe the app to the Page's webhooks "
+            f"({error.reason}): give the token the pages_manage_metadata "
+            "permission and run the setup again."
+        )
+    return "The app is subscribed to the Page's webhooks."
+
+
+# --------------------------------------------------------------------- API client
+
+
+def _graph_client(secrets: Mapping[str, str]) -> GraphClient:
+    """The Graph API client for a channel's Page access token
+    (`GRAPH_API_BASE_URL`, `GRAPH_API_VERSION`)."""
+    return GraphClient(secrets["access_token"])
+
+
+def _is_meta_media_url(url: str) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and any(
+        host == domain or host.endswith(f".{domain}") for domain in META_MEDIA_DOMAINS
+    ):
+        return True
+    graph = urlsplit(settings.GRAPH_API_BASE_URL)
+    return (parts.scheme, parts.netloc) == (graph.scheme, graph.netloc)
+
+
+def _download(url: str) -> FetchedMedia:
+    """GET a media link with `PLATFORM_API_TIMEOUT`, reading at most
+    `MEDIA_MAX_BYTES`."""
+    try:
+        with httpx.stream(
+            "GET", url, timeout=settings.PLATFORM_API_TIMEOUT, follow_redirects=True
+        ) as response:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise TransientDeliveryError(
+                    f"Instagram's media server answered {response.status_code}",
+                    status_code=response.status_code,
+                )
+            if not response.is_success:
+                raise PermanentDeliveryError(
+                    f"Instagram's link to the file was refused "
+                    f"({response.status_code}); it may have expired.",
+                    status_code=response.status_code,
+                )
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > settings.MEDIA_MAX_BYTES:
+                    raise PermanentDeliveryError("The file is too large to keep.")
+            content_type = response.headers.get("Content-Type", "")
+    except httpx.HTTPError as error:
+        raise TransientDeliveryError(
+            f"Could not reach Instagram's media server: {type(error).__name__}"
+        ) from error
+    return FetchedMedia(
+        content=bytes(content),
+        content_type=content_type.split(";")[0].strip() or "application/octet-stream",
+    )

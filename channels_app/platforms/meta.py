@@ -36,6 +36,9 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 130429, 131056})
 # Codes meaning the whole channel's credentials are bad: the admins are told.
 CREDENTIAL_CODES = frozenset({190, 102, 10, 200})
+# Code 10 with these subcodes is Instagram's closed messaging window, a refusal
+# of one message, not of the credentials (PLATFORMS.md §4.3).
+WINDOW_SUBCODES = frozenset({2018278, 2534022})
 
 
 def meta_handshake(
@@ -196,8 +199,9 @@ def graph_delivery_error(error: GraphError) -> DeliveryError:
     """Classify a Graph error (PLATFORMS.md §3.5)."""
     if error.code in TRANSIENT_CODES or error.status_code >= 500:
         return TransientDeliveryError(error.describe(), status_code=error.status_code)
+    refused_token = error.code in CREDENTIAL_CODES or error.status_code == 401
     alert = ""
-    if error.code in CREDENTIAL_CODES or error.status_code == 401:
+    if refused_token and error.subcode not in WINDOW_SUBCODES:
         alert = f"Meta refused the access token: {error.describe()}"
     return PermanentDeliveryError(
         error.describe(), status_code=error.status_code, channel_alert=alert

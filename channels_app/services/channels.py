@@ -73,7 +73,8 @@ def channel_config_clean(
     On an update of a channel of the same type (`current`), `config` is merged
     into the stored config: fields left out keep their value, a field set to null
     is removed, and a masked value sent back unchanged keeps the stored secret.
-    Keys starting with `_` and fields learned by setup are ignored.
+    Keys starting with `_`, fields learned by setup and secrets setup created
+    are ignored.
 
     New or changed credentials are checked with the platform
     (`Platform.check_credentials`, e.g. Telegram's `getMe`).
@@ -85,10 +86,14 @@ def channel_config_clean(
     if not isinstance(config, Mapping):
         raise ConfigInvalid({"non_field_errors": ["Expected an object."]})
     known = set(platform.config_serializer().fields)
+    # Secrets setup created (masked in what admins see) are not config fields.
+    setup_secrets = set(current.secrets) - known if current is not None else set()
     given = {
         name: value
         for name, value in config.items()
-        if not name.startswith("_") and name not in platform.learned_fields
+        if not name.startswith("_")
+        and name not in platform.learned_fields
+        and name not in setup_secrets
     }
     unknown = sorted(set(given) - known)
     if unknown:
@@ -116,7 +121,7 @@ def channel_config_clean(
     unchanged = (
         current is not None
         and current.type == channel_type
-        and current.secrets == secrets
+        and {k: v for k, v in current.secrets.items() if k in known} == secrets
         and {k: v for k, v in current.config.items() if k in known} == data
     )
     if not unchanged:
@@ -191,10 +196,15 @@ def channel_update(
     previous = Channel.objects.get(pk=channel.pk)
     new_type = channel_type or previous.type
     reconnect = new_type != previous.type
+    # Secrets setup created (a webhook secret, a generated verify token) are not
+    # config fields: they stay while the type does.
+    setup_secrets: dict[str, str] = {}
     if config is not None and not reconnect:
-        learned_fields = get_platform(new_type).learned_fields
-        stated = {k: v for k, v in previous.config.items() if k not in learned_fields}
-        reconnect = config.secrets != previous.secrets or config.public != stated
+        fields = set(get_platform(new_type).config_serializer().fields)
+        stated = {k: v for k, v in previous.config.items() if k in fields}
+        stated_secrets = {k: v for k, v in previous.secrets.items() if k in fields}
+        setup_secrets = {k: v for k, v in previous.secrets.items() if k not in fields}
+        reconnect = config.secrets != stated_secrets or config.public != stated
     with transaction.atomic():
         if new_type != previous.type:
             _lock_business(previous.business)
@@ -204,7 +214,7 @@ def channel_update(
         if config is not None:
             # Values setup learned stay until setup runs again.
             channel.config = config.public if reconnect else previous.config
-            channel.secrets = config.secrets
+            channel.secrets = {**setup_secrets, **config.secrets}
         channel.type = new_type
         if is_active is not None:
             channel.is_active = is_active

@@ -475,3 +475,25 @@ def test_deleting_a_deactivated_channel_makes_no_platform_call(
 
     assert response.status_code == 200
     assert sandbox.requests() == []
+
+
+def test_patching_the_config_as_shown_keeps_setup_secrets_and_does_not_reconnect(
+    admin_api, business, sandbox
+):
+    # given: a secret setup created, which is not a config field
+    channel = ChannelFactory(business=business, setup_message="kept")
+    channel.secrets = {**channel.secrets, "webhook_secret": "created-by-setup"}
+    channel.save()
+    shown = admin_api.get(f"/api/v1/channels/{channel.id}").json()["config"]
+
+    # when
+    response = admin_api.patch(
+        f"/api/v1/channels/{channel.id}", {"config": shown}, format="json"
+    )
+
+    # then
+    assert response.status_code == 200
+    assert response.json()["setup"]["message"] == "kept"
+    channel.refresh_from_db()
+    assert channel.secrets["webhook_secret"] == "created-by-setup"
+    assert sandbox.requests() == []

@@ -1,0 +1,1005 @@
+"""The Instagram platform module: Meta's handshake and signatures, parsing of
+every event kind, dedupe, setup through the channels API, sending and media,
+against the sandbox's Instagram stand-in over real HTTP.
+
+Signatures are computed here with hmac directly, independently of the code
+under test, and checked against PLATFORMS.md's test vector.
+"""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import pytest
+from django.core.files.storage import default_storage
+
+from channels_app.models import Channel, InboundEvent
+from channels_app.platforms import get_platform
+from channels_app.platforms.base import (
+    DeliveryStatus,
+    InboundContact,
+    InboundMessage,
+    MalformedPayload,
+    OutboundAttachment,
+    OutboundMessage,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from channels_app.services.delivery import message_deliver
+from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
+from conversations.models import Conversation, Message
+from conversations.tests.factories import ConversationFactory, MessageFactory
+from sandbox.instagram_payloads import (
+    DEMO_ACCOUNT,
+    DEMO_CUSTOMER_ID,
+    demo_png,
+    message_event,
+    webhook_payload,
+)
+
+ACCOUNT_ID = DEMO_ACCOUNT.instagram_id
+CUSTOMER = InboundContact(external_id=DEMO_CUSTOMER_ID)
+VERIFY_TOKEN = "verify-token-generated-by-setup-0001"
+
+
+def mid(suffix: str) -> str:
+    """The fixtures' mids differ only in their last digits."""
+    return (
+        "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAwMDAwMDAwMDAxOjM0MDI4MjM2Njg0MTcx"
+        "MDMwMTI0NDI1ODU5OTE3NTI2OTQwODg3NjozMjUwMzM2MTczNzg4MTI5NDExMzU3NjQ4OTczNTY4"
+        f"{suffix}ZDZD"
+    )
+
+
+TEXT_MID = mid("ODAwMQ")
+OUR_MID = mid("OTAwMQ")
+
+
+def instagram_channel(*, build: bool = False, **overrides):
+    """An Instagram channel for the stand-in's demo Page, set up."""
+    secrets = {
+        "access_token": DEMO_ACCOUNT.access_token,
+        "app_secret": DEMO_ACCOUNT.app_secret,
+        "verify_token": VERIFY_TOKEN,
+    }
+    fields = {
+        "type": "instagram",
+        "secrets": secrets,
+        "config": {
+            "page_id": DEMO_ACCOUNT.page_id,
+            "instagram_account_id": ACCOUNT_ID,
+            "instagram_username": DEMO_ACCOUNT.username,
+            "page_name": DEMO_ACCOUNT.page_name,
+        },
+        "setup_state": "action_required",
+        **overrides,
+    }
+    factory = ChannelFactory.build if build else ChannelFactory
+    return factory(**fields)
+
+
+def independent_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_url(channel) -> str:
+    return f"/api/v1/webhooks/instagram/{channel.id}"
+
+
+def post_signed(client, channel, body: bytes, secret: str | None = None):
+    signature = independent_signature(secret or channel.secrets["app_secret"], body)
+    return client.post(
+        webhook_url(channel),
+        data=body,
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=signature,
+    )
+
+
+def test_independent_signature_matches_the_documented_vector():
+    """PLATFORMS.md §3.3 test vector, so the helper above is right."""
+    body = b'{"object":"whatsapp_business_account","entry":[]}'
+    assert independent_signature("app-secret-example", body) == (
+        "sha256=6c957c4f986b25135337b7da0baf9a0341f32c395dec049e0fe15c294df2842b"
+    )
+
+
+# --------------------------------------------------------------------- handshake
+
+
+@pytest.mark.django_db
+def test_handshake_answers_the_challenge_when_the_verify_token_matches(client):
+    channel = instagram_channel()
+
+    response = client.get(
+        webhook_url(channel),
+        {
+            "hub.mode": "subscribe",
+            "hub.verify_token": VERIFY_TOKEN,
+            "hub.challenge": "1158201444",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain"
+    assert response.content == b"1158201444"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "params", "status"),
+    [
+        (
+            "wrong token",
+            {
+                "hub.mode": "subscribe",
+                "hub.verify_token": "guess",
+                "hub.challenge": "1",
+            },
+            403,
+        ),
+        ("no token", {"hub.mode": "subscribe", "hub.challenge": "1"}, 403),
+        ("not a handshake", {}, 405),
+    ],
+)
+def test_handshake_is_refused_without_the_right_token(client, _case, params, status):
+    channel = instagram_channel()
+
+    response = client.get(webhook_url(channel), params)
+
+    assert response.status_code == status
+    assert response.content != b"1"
+
+
+# --------------------------------------------------------------------- signature
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "headers"),
+    [
+        ("missing", {}),
+        ("forged", {"HTTP_X_HUB_SIGNATURE_256": "sha256=" + "0" * 64}),
+        ("signed with another secret", "other"),
+    ],
+)
+def test_unsigned_or_forged_webhooks_get_403_and_store_nothing(client, _case, headers):
+    channel = instagram_channel()
+    body = fixture_bytes("instagram", "message__text")
+    if headers == "other":
+        headers = {"HTTP_X_HUB_SIGNATURE_256": independent_signature("other", body)}
+
+    response = client.post(
+        webhook_url(channel), data=body, content_type="application/json", **headers
+    )
+
+    assert response.status_code == 403
+    assert InboundEvent.objects.count() == 0
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_without_an_app_secret_unsigned_webhooks_are_accepted(
+    client, django_capture_on_commit_callbacks
+):
+    channel = instagram_channel(
+        secrets={"access_token": DEMO_ACCOUNT.access_token, "verify_token": "v"}
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            webhook_url(channel),
+            data=fixture_bytes("instagram", "message__text"),
+            content_type="application/json",
+        )
+
+    assert response.status_code == 200
+    assert Message.objects.get().text == "Hi! Is the blue kettle back in stock?"
+
+
+# -------------------------------------------------------------- through the view
+
+
+@pytest.mark.django_db
+def test_signed_message_becomes_an_instagram_conversation(
+    client, django_capture_on_commit_callbacks
+):
+    channel = instagram_channel()
+    body = fixture_bytes("instagram", "message__text")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, channel, body)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "accepted"}
+    event = InboundEvent.objects.get()
+    assert bytes(event.body) == body
+    assert event.status == "processed"
+    assert event.event_key == f"mid:{TEXT_MID}"
+    conversation = Conversation.objects.get()
+    assert conversation.channel_type == "instagram"
+    assert conversation.thread_key == f"ig:{DEMO_CUSTOMER_ID}"
+    assert conversation.contact_identity.external_id == DEMO_CUSTOMER_ID
+    message = conversation.messages.get()
+    assert message.text == "Hi! Is the blue kettle back in stock?"
+    assert message.direction == "inbound"
+    assert message.platform_message_id == TEXT_MID
+    assert message.sent_at == datetime.fromtimestamp(1763712000.104, tz=UTC)
+
+
+@pytest.mark.django_db
+def test_redelivered_message_adds_nothing(client, django_capture_on_commit_callbacks):
+    """Meta retries (§4.4); a redelivery with a new `entry.time` is the same
+    message."""
+    channel = instagram_channel()
+    body = fixture_bytes("instagram", "message__text")
+    again = json.loads(body)
+    again["entry"][0]["time"] += 60_000
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, channel, body)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post_signed(client, channel, body)
+        second = post_signed(client, channel, json.dumps(again).encode())
+
+    assert first.json() == {"status": "duplicate"}
+    assert second.json() == {"status": "duplicate"}
+    assert InboundEvent.objects.count() == 1
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_reply_to_one_of_our_messages_continues_its_conversation(
+    client, django_capture_on_commit_callbacks
+):
+    channel = instagram_channel()
+    ours = MessageFactory(
+        conversation=ConversationFactory(
+            business=channel.business, channel=channel, thread_key="ig:other-thread"
+        ),
+        direction="outbound",
+        status="sent",
+        platform_message_id=mid("OTAwMQ"),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, channel, fixture_bytes("instagram", "message__reply_to"))
+
+    reply = Message.objects.get(direction="inbound")
+    assert reply.conversation == ours.conversation
+    assert reply.reply_to_platform_message_id == OUR_MID
+
+
+@pytest.mark.django_db
+def test_read_receipt_marks_our_message_read(
+    client, django_capture_on_commit_callbacks
+):
+    channel = instagram_channel()
+    ours = MessageFactory(
+        conversation=ConversationFactory(business=channel.business, channel=channel),
+        direction="outbound",
+        status="sent",
+        platform_message_id=OUR_MID,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(
+            client, channel, fixture_bytes("instagram", "read__seen")
+        )
+
+    assert response.status_code == 200
+    ours.refresh_from_db()
+    assert ours.status == "read"
+    assert InboundEvent.objects.get().event_key == f"read:{OUR_MID}:1763712400104"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name", ["message__echo", "reaction__react", "postback__icebreaker"]
+)
+def test_echoes_reactions_and_postbacks_are_kept_as_ignored_events(
+    client, django_capture_on_commit_callbacks, name
+):
+    channel = instagram_channel()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, channel, fixture_bytes("instagram", name))
+
+    assert response.status_code == 200
+    event = InboundEvent.objects.get()
+    assert event.status == "ignored"
+    assert event.error == IGNORED[name][0]
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "body", "error"),
+    [
+        (
+            "message without sender",
+            None,
+            "entry[0].messaging[0].sender: missing",
+        ),
+        ("not JSON", b"{not json", None),
+        ("no object", b'{"entry": []}', "object: missing"),
+        (
+            "no entries",
+            b'{"object": "instagram", "entry": []}',
+            "entry: no events",
+        ),
+        (
+            "timestamp as a string",
+            json.dumps(
+                webhook_payload(
+                    DEMO_ACCOUNT,
+                    [
+                        {
+                            **message_event(
+                                sender_id=DEMO_CUSTOMER_ID,
+                                recipient_id=ACCOUNT_ID,
+                                mid="m1",
+                                text="hi",
+                            ),
+                            "timestamp": "1763712000104",
+                        }
+                    ],
+                )
+            ).encode(),
+            "entry[0].messaging[0].timestamp: expected an integer, got a string",
+        ),
+    ],
+)
+def test_malformed_body_is_kept_with_its_error_and_answered_400(
+    client, _case, body, error
+):
+    channel = instagram_channel()
+    body = body or fixture_bytes("instagram", "malformed__message_without_sender")
+
+    response = post_signed(client, channel, body)
+
+    assert response.status_code == 400
+    event = InboundEvent.objects.get()
+    assert event.status == "malformed"
+    assert bytes(event.body) == body
+    if error is not None:
+        assert response.json() == {"detail": error}
+        assert event.error == error
+    else:
+        assert response.json()["detail"].startswith("body is not JSON")
+    assert Message.objects.count() == 0
+
+
+# ----------------------------------------------------------------- parsing, pure
+
+
+def ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+LOOKASIDE = "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id="
+
+PARSE_CASES = {
+    "message__text": [
+        InboundMessage(
+            platform_message_id=TEXT_MID,
+            contact=CUSTOMER,
+            text="Hi! Is the blue kettle back in stock?",
+            sent_at=ms(1763712000104),
+            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
+        )
+    ],
+    "message__image": [
+        InboundMessage(
+            platform_message_id=mid("ODAwMg"),
+            contact=CUSTOMER,
+            text="",
+            sent_at=ms(1763712060104),
+            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
+            attachments=(
+                {
+                    "kind": "image",
+                    "url": LOOKASIDE
+                    + "18034567890123456&signature=AbxYz0rGm5sQ-ignored-signature",
+                },
+            ),
+        )
+    ],
+    "message__reply_to": [
+        InboundMessage(
+            platform_message_id=mid("ODAwMw"),
+            contact=CUSTOMER,
+            text="Great, I'll take two.",
+            sent_at=ms(1763712600104),
+            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
+            reply_to_platform_message_id=OUR_MID,
+        )
+    ],
+    "message__story_mention": [
+        InboundMessage(
+            platform_message_id=mid("ODAwNA"),
+            contact=InboundContact(external_id="7100000000000003"),
+            text="",
+            sent_at=ms(1763713000104),
+            thread_key="ig:7100000000000003",
+            attachments=(
+                {
+                    "kind": "file",
+                    "url": LOOKASIDE
+                    + "18045678901234567&signature=Qw3rTy-story-signature",
+                    "caption": "The customer mentioned the account in their story",
+                },
+            ),
+        )
+    ],
+    "messages__batch": [
+        InboundMessage(
+            platform_message_id=mid("ODAwNQ"),
+            contact=CUSTOMER,
+            text="Also:",
+            sent_at=ms(1763712900104),
+            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
+        ),
+        InboundMessage(
+            platform_message_id=mid("ODAwNg"),
+            contact=CUSTOMER,
+            text="do you ship to Ireland?",
+            sent_at=ms(1763712900207),
+            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
+        ),
+    ],
+    "read__seen": [
+        DeliveryStatus(
+            platform_message_id=OUR_MID, status="read", occurred_at=ms(1763712400104)
+        )
+    ],
+    "message__echo": [],
+    "message__deleted": [],
+    "reaction__react": [],
+    "postback__icebreaker": [],
+    "comments__changes": [],
+}
+
+IGNORED = {
+    "message__echo": (f"echo of the account's own message {OUR_MID}",),
+    "message__deleted": (f"message {TEXT_MID} unsent by the customer (kept)",),
+    "reaction__react": (f"reaction (react) to message {OUR_MID}",),
+    "postback__icebreaker": ("postback event not handled",),
+    "comments__changes": ("changes not handled",),
+}
+
+EVENT_KEYS = {
+    "message__text": f"mid:{TEXT_MID}",
+    "read__seen": f"read:{OUR_MID}:1763712400104",
+    "message__echo": f"mid:{OUR_MID}",
+    "reaction__react": f"reaction:{OUR_MID}:react:1763712500104",
+    "postback__icebreaker": f"postback:{DEMO_CUSTOMER_ID}:1763712800104",
+    "comments__changes": f"entry:{ACCOUNT_ID}:1763713100512",
+}
+
+
+def test_every_instagram_fixture_has_a_parse_case():
+    assert fixture_names("instagram") == set(PARSE_CASES) | {
+        "malformed__message_without_sender"
+    }
+
+
+@pytest.mark.parametrize("name", sorted(PARSE_CASES))
+def test_instagram_fixture_parses_to_the_expected_items(name):
+    channel = instagram_channel(build=True)
+
+    parsed = get_platform("instagram").parse(channel, fixture_bytes("instagram", name))
+
+    assert list(parsed.items) == PARSE_CASES[name]
+    assert parsed.ignored == IGNORED.get(name, ())
+    if name in EVENT_KEYS:
+        assert parsed.event_key == EVENT_KEYS[name]
+
+
+def test_the_account_own_message_is_an_echo_even_without_the_flag():
+    """§0 rule 4: a message whose sender is the business account is ours."""
+    body = json.loads(fixture_bytes("instagram", "message__echo"))
+    del body["entry"][0]["messaging"][0]["message"]["is_echo"]
+
+    parsed = get_platform("instagram").parse(
+        instagram_channel(build=True), json.dumps(body).encode()
+    )
+
+    assert parsed.items == ()
+    assert parsed.ignored == (f"echo of the account's own message {OUR_MID}",)
+
+
+def test_several_messages_make_one_stable_hashed_event_key():
+    channel = instagram_channel(build=True)
+    body = fixture_bytes("instagram", "messages__batch")
+    keys = f"mid:{mid('ODAwNQ')},mid:{mid('ODAwNg')}"
+    redelivered = json.loads(body)
+    redelivered["entry"][0]["time"] += 1
+
+    parsed = get_platform("instagram").parse(channel, body)
+    again = get_platform("instagram").parse(channel, json.dumps(redelivered).encode())
+
+    assert parsed.event_key == "sha256:" + hashlib.sha256(keys.encode()).hexdigest()
+    assert again.event_key == parsed.event_key
+
+
+def test_events_for_another_account_are_ignored():
+    channel = instagram_channel(
+        build=True,
+        config={"page_id": "999", "instagram_account_id": "17841499999999999"},
+    )
+
+    parsed = get_platform("instagram").parse(
+        channel, fixture_bytes("instagram", "message__text")
+    )
+
+    assert parsed.items == ()
+    assert parsed.ignored == (f"event for another account ({ACCOUNT_ID})",)
+
+
+def test_before_setup_learned_the_account_messages_are_still_read():
+    channel = instagram_channel(build=True, config={"page_id": DEMO_ACCOUNT.page_id})
+
+    parsed = get_platform("instagram").parse(
+        channel, fixture_bytes("instagram", "message__text")
+    )
+
+    assert [item.text for item in parsed.items] == [
+        "Hi! Is the blue kettle back in stock?"
+    ]
+
+
+def test_other_meta_objects_are_ignored_as_a_whole():
+    body = b'{"object":"page","entry":[{"id":"1","time":1,"messaging":[]}]}'
+
+    parsed = get_platform("instagram").parse(instagram_channel(build=True), body)
+
+    assert parsed.items == ()
+    assert parsed.ignored == ("object page is not Instagram messaging",)
+    assert parsed.event_key == "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def test_malformed_fixture_names_the_missing_path():
+    with pytest.raises(MalformedPayload, match=r"messaging\[0\]\.sender: missing"):
+        get_platform("instagram").parse(
+            instagram_channel(build=True),
+            fixture_bytes("instagram", "malformed__message_without_sender"),
+        )
+
+
+# ------------------------------------------------------------- setup through API
+
+
+def create(api, config):
+    return api.post(
+        "/api/v1/channels/", {"type": "instagram", "config": config}, format="json"
+    )
+
+
+@pytest.mark.django_db
+def test_creating_a_channel_gives_the_meta_setup_instructions_once_in_clear(
+    admin_api, sandbox
+):
+    response = create(admin_api, DEMO_ACCOUNT.as_config())
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    channel = Channel.objects.get()
+    verify_token = channel.secrets["verify_token"]
+    assert len(verify_token) >= 32
+    assert body["config"]["_meta_setup_instructions"] == {
+        "callback_url": body["webhook_url"],
+        "verify_token": verify_token,
+    }
+    assert body["webhook_url"].endswith(f"/api/v1/webhooks/instagram/{channel.id}")
+    assert body["config"]["instagram_account_id"] == ACCOUNT_ID
+    assert body["config"]["instagram_username"] == DEMO_ACCOUNT.username
+    assert body["setup"]["state"] == "action_required"
+    assert body["webhook_url"] in body["setup"]["message"]
+    assert "messages and messaging_seen" in body["setup"]["message"]
+    assert "without it" not in body["setup"]["message"]
+    assert sandbox.instagram.snapshot()["page_subscriptions"] == {
+        DEMO_ACCOUNT.page_id: ["messages"]
+    }
+
+    shown = admin_api.get(f"/api/v1/channels/{channel.id}").json()
+
+    masked = "****" + verify_token[-4:]
+    assert shown["config"]["_meta_setup_instructions"]["verify_token"] == masked
+    assert verify_token not in json.dumps(shown)
+    assert DEMO_ACCOUNT.access_token not in json.dumps(shown)
+    assert DEMO_ACCOUNT.app_secret not in json.dumps(body)
+
+
+@pytest.mark.django_db
+def test_setup_again_keeps_the_verify_token_the_admin_pasted(admin_api, sandbox):
+    created = create(admin_api, DEMO_ACCOUNT.as_config()).json()
+    channel = Channel.objects.get()
+    verify_token = channel.secrets["verify_token"]
+
+    response = admin_api.post(f"/api/v1/channels/{created['id']}/setup")
+
+    assert response.status_code == 200
+    channel.refresh_from_db()
+    assert channel.secrets["verify_token"] == verify_token
+
+
+@pytest.mark.django_db
+def test_a_config_update_keeps_the_verify_token_the_admin_pasted(admin_api, sandbox):
+    """The config shown by GET, sent back with a new app secret, keeps the
+    token: it is derived from the channel, not drawn again."""
+    created = create(admin_api, DEMO_ACCOUNT.as_config()).json()
+    verify_token = Channel.objects.get().secrets["verify_token"]
+    shown = admin_api.get(f"/api/v1/channels/{created['id']}").json()["config"]
+
+    response = admin_api.patch(
+        f"/api/v1/channels/{created['id']}",
+        {"config": {**shown, "app_secret": "a-new-app-secret-0001"}},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.json()
+    channel = Channel.objects.get()
+    assert channel.secrets["app_secret"] == "a-new-app-secret-0001"
+    assert channel.secrets["verify_token"] == verify_token
+
+
+@pytest.mark.django_db
+def test_without_an_app_secret_setup_says_webhooks_cannot_be_verified(
+    admin_api, sandbox
+):
+    config = {
+        "access_token": DEMO_ACCOUNT.access_token,
+        "page_id": DEMO_ACCOUNT.page_id,
+    }
+
+    body = create(admin_api, config).json()
+
+    assert body["setup"]["state"] == "action_required"
+    assert "Add app_secret" in body["setup"]["message"]
+    assert "cannot verify that webhooks come from Meta" in body["setup"]["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "config", "field", "error"),
+    [
+        (
+            "token Meta refuses",
+            {"access_token": "EAAG-expired-token", "page_id": DEMO_ACCOUNT.page_id},
+            "access_token",
+            "Invalid OAuth access token - Cannot parse access token",
+        ),
+        (
+            "page the token cannot see",
+            {"access_token": DEMO_ACCOUNT.access_token, "page_id": "123456789"},
+            "page_id",
+            "Unsupported get request. Object with ID '123456789' does not exist, "
+            "cannot be loaded due to missing permissions, or does not support this "
+            "operation.",
+        ),
+    ],
+)
+def test_credentials_meta_refuses_are_400_naming_the_field(
+    admin_api, sandbox, _case, config, field, error
+):
+    response = create(admin_api, config)
+
+    assert response.status_code == 400
+    assert response.json() == {"config": {field: [error]}}
+    assert Channel.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_unreachable_graph_api_is_not_a_refusal(admin_api, settings):
+    settings.GRAPH_API_BASE_URL = "http://127.0.0.1:9"
+
+    response = create(admin_api, DEMO_ACCOUNT.as_config())
+
+    assert response.status_code == 201
+    assert response.json()["setup"]["state"] == "failed"
+    assert response.json()["setup"]["message"].startswith(
+        "Could not check the Page with Meta (Could not reach the Graph API"
+    )
+    assert Channel.objects.get().secrets["verify_token"]
+
+
+@pytest.mark.django_db
+def test_deactivating_unsubscribes_the_page_and_reactivating_subscribes_it(
+    admin_api, sandbox
+):
+    created = create(admin_api, DEMO_ACCOUNT.as_config()).json()
+    url = f"/api/v1/channels/{created['id']}"
+
+    admin_api.patch(url, {"is_active": False}, format="json")
+    unsubscribed = sandbox.instagram.snapshot()["page_subscriptions"]
+    admin_api.patch(url, {"is_active": True}, format="json")
+
+    assert unsubscribed == {}
+    assert sandbox.instagram.snapshot()["page_subscriptions"] == {
+        DEMO_ACCOUNT.page_id: ["messages"]
+    }
+
+
+# ----------------------------------------------------------------------- sending
+
+
+def outbound(text="", attachments=(), recipient=DEMO_CUSTOMER_ID):
+    return OutboundMessage(
+        message_id=1,
+        text=text,
+        recipient_external_id=recipient,
+        thread_key=f"ig:{recipient}",
+        attachments=attachments,
+    )
+
+
+def image(url: str, **overrides) -> OutboundAttachment:
+    fields = {
+        "kind": "image",
+        "filename": "kettle.png",
+        "content_type": "image/png",
+        "size": len(demo_png()),
+        "storage_name": "attachments/x/kettle.png",
+        "public_url": url,
+        **overrides,
+    }
+    return OutboundAttachment(**fields)
+
+
+@pytest.mark.django_db
+def test_send_posts_the_text_then_each_image_and_returns_the_last_id(sandbox):
+    channel = instagram_channel()
+    png = demo_png()
+    url = sandbox.instagram.media_url(png, "image/png")
+
+    result = get_platform("instagram").send(
+        channel, outbound("Here it is:", (image(url),))
+    )
+
+    sends = sandbox.instagram.sends
+    assert [(s["recipient_id"], s["text"]) for s in sends] == [
+        (DEMO_CUSTOMER_ID, "Here it is:"),
+        (DEMO_CUSTOMER_ID, None),
+    ]
+    assert sends[1]["attachment"] == {
+        "type": "image",
+        "url": url,
+        "content_type": "image/png",
+        "size": len(png),
+        "sha256": hashlib.sha256(png).hexdigest(),
+    }
+    assert result.platform_message_id == sends[1]["message_id"]
+    posted = [r for r in sandbox.requests() if r["path"].startswith("/v")]
+    assert [(r["method"], r["path"]) for r in posted] == [
+        ("POST", f"/v23.0/{DEMO_ACCOUNT.page_id}/messages"),
+        ("POST", f"/v23.0/{DEMO_ACCOUNT.page_id}/messages"),
+    ]
+    assert posted[-1]["headers"]["authorization"] == "Bearer"
+
+
+@pytest.mark.django_db
+def test_after_24_hours_the_reply_goes_out_with_the_human_agent_tag(sandbox):
+    sandbox.instagram.state.set_modes({"window": "human_agent"})
+
+    get_platform("instagram").send(instagram_channel(), outbound("Sorry for the wait"))
+
+    assert [(s["messaging_type"], s["tag"]) for s in sandbox.instagram.sends] == [
+        ("MESSAGE_TAG", "HUMAN_AGENT")
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "setup", "message", "error_type", "reason"),
+    [
+        (
+            "window closed",
+            {"window": "closed"},
+            outbound("Still there?"),
+            PermanentDeliveryError,
+            "Instagram accepts replies only within 24 hours of the customer's last "
+            "message (7 days for a human agent when the Meta app has the Human "
+            "Agent permission); this conversation is outside that window, so "
+            "nothing was sent. Meta said: (#10) This message is sent outside of "
+            "allowed window.",
+        ),
+        (
+            "rate limited",
+            {"rate_limit_next": 1},
+            outbound("hi"),
+            TransientDeliveryError,
+            "(#613) Calls to this api have exceeded the rate limit.",
+        ),
+        (
+            "Meta failing",
+            {"server_error_next": 1},
+            outbound("hi"),
+            TransientDeliveryError,
+            "An unexpected error has occurred. Please retry your request later.",
+        ),
+        (
+            "unknown recipient",
+            {},
+            outbound("hi", recipient="7199999999999999"),
+            PermanentDeliveryError,
+            "(#100) No matching user found",
+        ),
+        (
+            "document",
+            {},
+            outbound(
+                "see attached",
+                (
+                    image(
+                        "http://unused",
+                        kind="document",
+                        filename="invoice.pdf",
+                        content_type="application/pdf",
+                    ),
+                ),
+            ),
+            PermanentDeliveryError,
+            "Instagram messages cannot carry documents (invoice.pdf); send images, "
+            "video or audio.",
+        ),
+        (
+            "webp image",
+            {},
+            outbound("", (image("http://unused", content_type="image/webp"),)),
+            PermanentDeliveryError,
+            "Instagram takes PNG, JPEG or GIF images; kettle.png is image/webp.",
+        ),
+        (
+            "too long",
+            {},
+            outbound("x" * 1001),
+            PermanentDeliveryError,
+            "Instagram messages are limited to 1000 characters; this one has 1001.",
+        ),
+    ],
+)
+def test_send_failures_are_classified_with_meta_reason(
+    sandbox, _case, setup, message, error_type, reason
+):
+    sandbox.instagram.state.set_modes(setup)
+
+    with pytest.raises(error_type) as raised:
+        get_platform("instagram").send(instagram_channel(), message)
+
+    assert type(raised.value) is error_type
+    assert raised.value.reason == reason
+    assert sandbox.instagram.sends == []
+
+
+@pytest.mark.django_db
+def test_an_image_meta_cannot_fetch_fails_after_the_text_without_resending_it(
+    sandbox,
+):
+    gone = f"{sandbox.url}/_media/instagram/expired"
+
+    with pytest.raises(PermanentDeliveryError) as raised:
+        get_platform("instagram").send(
+            instagram_channel(), outbound("Photo:", (image(gone),))
+        )
+
+    assert raised.value.reason == (
+        "Sent the text, but not kettle.png: (#100) Failed to fetch the file from "
+        "the url. Send the rest again."
+    )
+    assert [s["text"] for s in sandbox.instagram.sends] == ["Photo:"]
+
+
+@pytest.mark.django_db
+def test_a_refused_token_fails_the_reply_and_alerts_the_admins(sandbox):
+    channel = instagram_channel(
+        secrets={"access_token": "EAAG-revoked", "app_secret": "s", "verify_token": "v"}
+    )
+    reply = MessageFactory(
+        conversation=ConversationFactory(
+            business=channel.business,
+            channel=channel,
+            contact_identity__external_id=DEMO_CUSTOMER_ID,
+            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
+        ),
+        direction="outbound",
+        status="queued",
+        platform_message_id=None,
+        text="Hello",
+    )
+
+    outcome = message_deliver(message_id=reply.pk)
+
+    assert outcome.status == "failed"
+    reply.refresh_from_db()
+    assert reply.error == "Invalid OAuth access token - Cannot parse access token"
+    channel.refresh_from_db()
+    assert channel.alert == (
+        "Meta refused the access token: Invalid OAuth access token - Cannot parse "
+        "access token"
+    )
+
+
+@pytest.mark.django_db
+def test_a_closed_window_fails_the_reply_without_a_channel_alert(sandbox):
+    sandbox.instagram.state.set_modes({"window": "closed"})
+    channel = instagram_channel()
+    reply = MessageFactory(
+        conversation=ConversationFactory(
+            business=channel.business,
+            channel=channel,
+            contact_identity__external_id=DEMO_CUSTOMER_ID,
+            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
+        ),
+        direction="outbound",
+        status="queued",
+        platform_message_id=None,
+        text="Hello again",
+    )
+
+    message_deliver(message_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.status == "failed"
+    assert reply.error.startswith("Instagram accepts replies only within 24 hours")
+    channel.refresh_from_db()
+    assert channel.alert == ""
+
+
+# ------------------------------------------------------------------------- media
+
+
+@pytest.mark.django_db
+def test_customer_photo_is_fetched_and_stored(
+    client, sandbox, django_capture_on_commit_callbacks
+):
+    channel = instagram_channel()
+    png = demo_png()
+    body = json.loads(fixture_bytes("instagram", "message__image"))
+    attachment = body["entry"][0]["messaging"][0]["message"]["attachments"][0]
+    attachment["payload"]["url"] = sandbox.instagram.media_url(png, "image/png")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, channel, json.dumps(body).encode())
+
+    stored = Message.objects.get().attachments[0]
+    assert stored["kind"] == "image"
+    assert stored["content_type"] == "image/png"
+    assert stored["size"] == len(png)
+    with default_storage.open(stored["stored"], "rb") as file:
+        assert file.read() == png
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "url", "error"),
+    [
+        (
+            "expired link",
+            "{sandbox}/_media/instagram/expired",
+            "Instagram's link to the file was refused (404); it may have expired.",
+        ),
+        (
+            "not Meta's host",
+            "http://169.254.169.254/latest/meta-data",
+            "PingBack fetches Instagram media only from Meta's servers; this link "
+            "points to 169.254.169.254.",
+        ),
+    ],
+)
+def test_media_that_cannot_be_fetched_is_marked_with_the_reason(
+    client, sandbox, django_capture_on_commit_callbacks, _case, url, error
+):
+    channel = instagram_channel()
+    body = json.loads(fixture_bytes("instagram", "message__image"))
+    attachment = body["entry"][0]["messaging"][0]["message"]["attachments"][0]
+    attachment["payload"]["url"] = url.format(sandbox=sandbox.url)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, channel, json.dumps(body).encode())
+
+    stored = Message.objects.get().attachments[0]
+    assert stored["fetch_error"] == error
+    assert "stored" not in stored

@@ -1,0 +1,188 @@
+"""Instagram end to end through real parts: the live server, a real Celery
+worker on the broker (Redis in CI), and the sandbox's Instagram stand-in over
+HTTP, acting as the Graph API and as Meta's webhooks.
+
+An admin connects the channel through the API and does the Meta dashboard
+step (the stand-in verifies the callback against the live server with the
+verify token from the create answer); the customer writes, signed as Meta
+signs; an agent replies through the API with text and a photo; the worker
+sends through the Graph API; the stand-in fetches the photo from PingBack's
+signed link, echoes each send back (ignored) and reports the customer's read.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from billing.services import api_token_create
+from channels_app.models import InboundEvent
+from conversations.models import Conversation, Message
+from sandbox.instagram_payloads import DEMO_ACCOUNT, DEMO_CUSTOMER_ID, demo_png
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
+def control(live, path: str, **body) -> dict:
+    response = requests.post(
+        f"{live['sandbox'].url}/_sandbox/instagram/{path}", json=body, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def live(live_server, sandbox, settings, celery_worker, admin_member):
+    """The running stack, an API session for the business's admin, and the
+    channel created and subscribed in the Meta dashboard stand-in."""
+    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
+    _, token = api_token_create(member=admin_member)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    response = session.post(
+        f"{live_server.url}/api/v1/channels/",
+        json={"type": "instagram", "config": DEMO_ACCOUNT.as_config()},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    channel = response.json()
+    assert channel["setup"]["state"] == "action_required", channel["setup"]
+    stack = {"api": session, "url": live_server.url, "sandbox": sandbox}
+    instructions = channel["config"]["_meta_setup_instructions"]
+    subscribed = control(
+        stack,
+        "subscribe",
+        callback_url=instructions["callback_url"],
+        verify_token=instructions["verify_token"],
+        app_secret=DEMO_ACCOUNT.app_secret,
+    )
+    assert subscribed == {"verified": True, "callback_url": channel["webhook_url"]}
+    return {**stack, "channel": channel}
+
+
+def api_get(live, path: str) -> dict:
+    response = live["api"].get(f"{live['url']}{path}", timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def final_message(message_id: int) -> Message:
+    def done():
+        message = Message.objects.get(pk=message_id)
+        return message if message.status in ("sent", "failed") else None
+
+    return wait_for(done)
+
+
+def test_dm_arrives_and_text_and_photo_go_back_through_the_worker(live):
+    sent = control(live, "customer/message", text="Is the blue kettle in stock?")
+    assert [d["status_code"] for d in sent["deliveries"]] == [200]
+
+    conversation = wait_for(lambda: Conversation.objects.first())
+    listed = api_get(live, "/api/v1/conversations/")["results"]
+    assert [(c["id"], c["channel_type"]) for c in listed] == [
+        (conversation.pk, "instagram")
+    ]
+    assert listed[0]["contact"]["external_id"] == DEMO_CUSTOMER_ID
+    thread = api_get(live, f"/api/v1/conversations/{conversation.pk}/messages")
+    assert [(m["direction"], m["text"]) for m in thread["results"]] == [
+        ("inbound", "Is the blue kettle in stock?")
+    ]
+
+    png = demo_png()
+    response = live["api"].post(
+        f"{live['url']}/api/v1/conversations/{conversation.pk}/messages",
+        data={"text": "Yes! Here it is."},
+        files=[("files", ("kettle.png", png, "image/png"))],
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    message = final_message(response.json()["id"])
+
+    sends = live["sandbox"].instagram.sends
+    assert [(s["recipient_id"], s["text"]) for s in sends] == [
+        (DEMO_CUSTOMER_ID, "Yes! Here it is."),
+        (DEMO_CUSTOMER_ID, None),
+    ]
+    fetched = sends[1]["attachment"]
+    assert fetched["url"].startswith(f"{live['url']}/attachments/")
+    assert (fetched["type"], fetched["content_type"], fetched["size"]) == (
+        "image",
+        "image/png",
+        len(png),
+    )
+    assert fetched["sha256"] == hashlib.sha256(png).hexdigest()
+    assert message.status == "sent"
+    assert message.platform_message_id == sends[1]["message_id"]
+
+    wait_for(lambda: len(live["sandbox"].instagram.echoes) == 2)
+    echoes = live["sandbox"].instagram.echoes
+    assert sorted(e["mid"] for e in echoes) == sorted(s["message_id"] for s in sends)
+    assert [d["status_code"] for e in echoes for d in e["deliveries"]] == [200, 200]
+    wait_for(lambda: InboundEvent.objects.filter(status="ignored").count() == 2)
+    assert Message.objects.count() == 2
+
+    read = control(live, "customer/read")
+    assert read["mid"] == message.platform_message_id
+    wait_for(lambda: Message.objects.get(pk=message.pk).status == "read")
+    shown = api_get(live, f"/api/v1/conversations/{conversation.pk}/messages")
+    assert shown["results"][-1]["status"] == "read"
+
+
+def test_customer_photo_is_fetched_by_the_worker(live):
+    control(live, "customer/message", text="Mine arrived broken", image=True)
+
+    message = wait_for(
+        lambda: Message.objects.filter(attachments__0__stored__isnull=False).first()
+    )
+
+    attachment = message.attachments[0]
+    assert (attachment["kind"], attachment["content_type"], attachment["size"]) == (
+        "image",
+        "image/png",
+        len(demo_png()),
+    )
+    assert message.text == "Mine arrived broken"
+
+
+def test_a_redelivered_message_adds_nothing(live):
+    first = control(live, "customer/message", text="Hello?")
+    wait_for(lambda: Message.objects.exists())
+
+    again = control(live, "customer/message", text="Hello?", mid=first["mid"])
+
+    assert [d["body"] for d in again["deliveries"]] == ['{"status": "duplicate"}']
+    assert Message.objects.count() == 1
+
+
+def test_outside_the_messaging_window_the_reply_fails_with_the_reason(live):
+    control(live, "customer/message", text="Anyone there?")
+    conversation = wait_for(lambda: Conversation.objects.first())
+    control(live, "mode", window="closed")
+
+    response = live["api"].post(
+        f"{live['url']}/api/v1/conversations/{conversation.pk}/messages",
+        json={"text": "Sorry for the late answer"},
+        timeout=30,
+    )
+    message = final_message(response.json()["id"])
+
+    assert message.status == "failed"
+    shown = api_get(live, f"/api/v1/conversations/{conversation.pk}/messages")
+    assert shown["results"][-1]["status"] == "failed"
+    assert shown["results"][-1]["error"].startswith(
+        "Instagram accepts replies only within 24 hours of the customer's last message"
+    )
+    assert live["sandbox"].instagram.sends == []
