@@ -283,5 +283,9 @@ LOGGING = {
         # tweepy logs full request headers (OAuth signatures) at DEBUG.
         "tweepy": {"level": "INFO"},
         "urllib3": {"level": "WARNING"},
+        # httpx logs every request URL at INFO, and Telegram's carry the bot
+        # token; twilio logs request parameters (phone numbers) at INFO.
+        "httpx": {"level": "WARNING"},
+        "twilio.http_client": {"level": "WARNING"},
     },
 }

@@ -1,18 +1,122 @@
-"""SMS through Twilio. Source: https://www.twilio.com/docs/messaging/api
-(PLATFORMS.md §5).
+"""SMS and MMS through Twilio Programmable Messaging.
 
-Configuration only for now: the webhook, parsing and sending land with the SMS
-channel work.
+Inbound: Twilio POSTs a form to the number's "A message comes in" URL, and
+status callbacks to the `StatusCallback` of each message sent, both signed
+with `X-Twilio-Signature`.
+    https://www.twilio.com/docs/messaging/guides/webhook-request
+    https://www.twilio.com/docs/messaging/guides/track-outbound-message-status
+    https://www.twilio.com/docs/usage/webhooks/webhooks-security
+Outbound: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` through the
+twilio SDK; setup points the number's `SmsUrl` at PingBack.
+    https://www.twilio.com/docs/messaging/api/message-resource
+    https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource
+    https://www.twilio.com/docs/api/errors
+Details and quirks: PLATFORMS.md §5.
 """
 
-from rest_framework import serializers
+from __future__ import annotations
 
-from channels_app.platforms.base import UnconnectedPlatform
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, QueryDict
+from rest_framework import serializers
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from channels_app.platforms.base import (
+    CredentialsRejected,
+    DeliveryError,
+    DeliveryStatus,
+    FetchedMedia,
+    InboundContact,
+    InboundMessage,
+    MalformedPayload,
+    OutboundMessage,
+    ParsedWebhook,
+    PermanentDeliveryError,
+    Platform,
+    SecretMissing,
+    SendResult,
+    SetupResult,
+    SignatureInvalid,
+    TransientDeliveryError,
+)
+
+if TYPE_CHECKING:
+    from channels_app.models import Channel
+
+logger = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------- constants
+
+SIGNATURE_HEADER = "HTTP_X_TWILIO_SIGNATURE"  # X-Twilio-Signature
+# The host the twilio SDK builds every URL on (PLATFORMS.md §5.5).
+TWILIO_HOST = "https://api.twilio.com"
+# Empty TwiML: no auto-reply, and no 12300 "invalid Content-Type" in Twilio's
+# debugger (PLATFORMS.md §5.1).
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+THREAD = "sms"
+STATUS_FIELD = "MessageStatus"
+# `MessageStatus` → receipt status; `undelivered` and `failed` carry ErrorCode.
+RECEIPT_STATUSES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+}
+# Statuses before `sent`: a message already recorded as sent is past them.
+EARLY_STATUSES = frozenset({"accepted", "scheduled", "queued", "sending"})
+# The twilio SDK's words before Twilio's message in `TwilioRestException.msg`.
+SDK_PREFIX = re.compile(r"^Unable to \w+ record: ")
+AUTHENTICATION_CODE = 20003
+RATE_LIMIT_CODE = 20429
+UNSUBSCRIBED_CODE = 21610
+UNREACHABLE_NUMBER_CODES = frozenset({21211, 21614})
+# Twilio error codes in readable words (https://www.twilio.com/docs/api/errors).
+ERROR_MEANINGS = {
+    11200: "Twilio could not download an attached file (HTTP retrieval failure)",
+    21211: "Invalid 'To' phone number",
+    21408: "Sending to this country or region is not enabled on the Twilio account",
+    21610: "The customer unsubscribed (replied STOP)",
+    21614: "The number is not a mobile number that can receive SMS",
+    30003: "Unreachable handset (switched off or out of coverage)",
+    30004: "Message blocked by the customer or their carrier",
+    30005: "Unknown number (it may no longer be in service)",
+    30006: "Landline or unreachable carrier",
+    30007: "Filtered by the carrier as spam",
+    30008: "Unknown error from the carrier",
+}
+UNSUBSCRIBED = (
+    "The customer unsubscribed (STOP): Twilio blocks messages from this number "
+    "to them until they text START."
+)
+# Media kinds Twilio MMS carries, by content type, beyond image/video/audio.
+CONTACT_TYPES = frozenset({"text/vcard", "text/x-vcard"})
+
+# ------------------------------------------------------------------------- config
 
 
 class SmsConfigSerializer(serializers.Serializer):
-    """The Twilio account SID (`AC…`), its auth token (also the key Twilio signs
-    webhooks with) and the sending number in E.164 (`+15551234567`)."""
+    """Config of an SMS channel. Source: Twilio Console, "Account Info" and
+    "Phone Numbers".
+
+    `account_sid` (`AC…`) and `auth_token` are the account's API credentials;
+    the auth token is also the key Twilio signs webhooks with. `phone_number`
+    is the Twilio number customers text, in E.164 (`+15551234567`).
+    """
 
     account_sid = serializers.RegexField(r"^AC[0-9a-fA-F]{32}$")
     auth_token = serializers.CharField(max_length=200)
@@ -24,8 +128,559 @@ class SmsConfigSerializer(serializers.Serializer):
     )
 
 
-class SmsPlatform(UnconnectedPlatform):
+# ------------------------------------------------------------------ parse helpers
+
+
+class TwilioForm:
+    """An urlencoded webhook body read field by field; a missing field raises
+    `MalformedPayload` naming it (`MessageSid: missing`)."""
+
+    def __init__(self, body: bytes) -> None:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise MalformedPayload(f"body is not UTF-8 form data: {error}") from error
+        self.fields = dict(parse_qsl(text, keep_blank_values=True))
+
+    def get(self, name: str) -> str:
+        """The field's value, or "" when absent."""
+        return self.fields.get(name, "")
+
+    def required(self, name: str, *aliases: str) -> str:
+        """The first non-empty value of `name` or its `aliases`."""
+        for candidate in (name, *aliases):
+            if self.fields.get(candidate):
+                return self.fields[candidate]
+        raise MalformedPayload(f"{name}: missing")
+
+    def count(self, name: str) -> int:
+        """A non-negative integer field (`NumMedia`); 0 when absent."""
+        value = self.fields.get(name, "0")
+        if not value.isdigit():
+            raise MalformedPayload(f"{name}: expected a number, got {value!r}")
+        return int(value)
+
+
+def _attachment_kind(content_type: str) -> str:
+    major = content_type.split("/", 1)[0]
+    if major in ("image", "video", "audio"):
+        return major
+    return "contact" if content_type in CONTACT_TYPES else "document"
+
+
+def _media(form: TwilioForm) -> tuple[dict[str, str], ...]:
+    """MMS media as attachment descriptors `{kind, url, content_type}`, fetched
+    later by `SmsPlatform.fetch_media`. Source: `NumMedia`, `MediaUrl{N}`,
+    `MediaContentType{N}`."""
+    attachments = []
+    for index in range(form.count("NumMedia")):
+        content_type = form.required(f"MediaContentType{index}")
+        attachments.append(
+            {
+                "kind": _attachment_kind(content_type),
+                "url": form.required(f"MediaUrl{index}"),
+                "content_type": content_type,
+            }
+        )
+    return tuple(attachments)
+
+
+def _inbound_message(
+    form: TwilioForm, phone_number: str, received_at: datetime
+) -> ParsedWebhook:
+    """A customer's SMS or MMS (PLATFORMS.md §5.1). Messages to another number
+    (the account's other numbers sharing this URL) are ignored. Twilio's form
+    carries no send time: `received_at` stands in for it."""
+    sid = form.required("MessageSid", "SmsMessageSid", "SmsSid")
+    sender = form.required("From")
+    to = form.required("To")
+    key = f"msg:{sid}"
+    if phone_number and to != phone_number:
+        return ParsedWebhook(
+            event_key=key, ignored=(f"message {sid} to another number ({to})",)
+        )
+    message = InboundMessage(
+        platform_message_id=sid,
+        contact=InboundContact(external_id=sender, handle=sender),
+        text=form.get("Body"),
+        sent_at=received_at,
+        thread_key=f"{THREAD}:{sender}",
+        attachments=_media(form),
+    )
+    return ParsedWebhook(event_key=key, items=(message,))
+
+
+def _failure_reason(status: str, error_code: str) -> str:
+    """`<ErrorCode>: <meaning>` for a failed or undelivered message."""
+    if not error_code:
+        return f"Twilio reported the message {status} without an error code."
+    code = int(error_code) if error_code.isdigit() else None
+    meaning = ERROR_MEANINGS.get(code) or f"Message {status}, see the Twilio error code"
+    return f"{error_code}: {meaning}"
+
+
+def _status_callback(form: TwilioForm, received_at: datetime) -> ParsedWebhook:
+    """A status callback for a message PingBack sent (PLATFORMS.md §5.3).
+    Dedupe key: (MessageSid, MessageStatus)."""
+    sid = form.required("MessageSid", "SmsSid")
+    status = form.required(STATUS_FIELD)
+    key = f"status:{sid}:{status}"
+    if status in EARLY_STATUSES:
+        return ParsedWebhook(event_key=key, ignored=(f"{status}: not a forward move",))
+    if status not in RECEIPT_STATUSES:
+        return ParsedWebhook(event_key=key, ignored=(f"status {status} not tracked",))
+    receipt = DeliveryStatus(
+        platform_message_id=sid,
+        status=RECEIPT_STATUSES[status],
+        occurred_at=received_at,
+        error=(
+            _failure_reason(status, form.get("ErrorCode"))
+            if RECEIPT_STATUSES[status] == "failed"
+            else ""
+        ),
+    )
+    return ParsedWebhook(event_key=key, items=(receipt,))
+
+
+# ----------------------------------------------------------------------- platform
+
+
+class SmsPlatform(Platform):
+    """SMS and MMS with a Twilio number."""
+
     channel_type = "sms"
-    label = "SMS"
     config_serializer = SmsConfigSerializer
     secret_fields = frozenset({"auth_token"})
+    learned_fields = frozenset(
+        {"phone_number_sid", "previous_sms_url", "previous_sms_method"}
+    )
+    receives_webhooks = True
+
+    def check_credentials(
+        self, public: dict[str, Any], secrets: dict[str, str]
+    ) -> None:
+        """Fetch the account (`GET /2010-04-01/Accounts/{sid}.json`). Raises
+        `CredentialsRejected` naming `auth_token` (401, code 20003) or
+        `account_sid` (404); an unreachable Twilio is not a refusal."""
+        api = TwilioApi(public["account_sid"], secrets["auth_token"])
+        try:
+            api.account_fetch()
+        except TwilioCallError as error:
+            if error.is_authentication:
+                raise CredentialsRejected("auth_token", error.message) from error
+            if error.status == 404:
+                raise CredentialsRejected("account_sid", error.message) from error
+            logger.warning(
+                "sms.credentials_unchecked",
+                extra={"platform": "sms", "reason": str(error)},
+            )
+
+    def verify(self, channel: Channel, request: HttpRequest) -> None:
+        """Check `X-Twilio-Signature` (PLATFORMS.md §5.2): HMAC-SHA1 keyed by the
+        auth token over the URL Twilio requested (the channel's webhook URL on
+        `PINGBACK_PUBLIC_BASE_URL` plus the query string, not the URL as this
+        process sees it behind a proxy) and the form fields of the raw body."""
+        token = channel.secrets.get("auth_token")
+        if not token:
+            logger.error(
+                "webhook.secret_missing",
+                extra={"channel_id": str(channel.id), "platform": "sms"},
+            )
+            raise SecretMissing("the channel has no auth_token to verify Twilio")
+        signature = request.META.get(SIGNATURE_HEADER, "")
+        if not signature:
+            raise SignatureInvalid("X-Twilio-Signature header missing")
+        url = self.webhook_url(channel)
+        query = request.META.get("QUERY_STRING", "")
+        if query:
+            url = f"{url}?{query}"
+        params = QueryDict(request.body)
+        if not RequestValidator(token).validate(url, params, signature):
+            raise SignatureInvalid("X-Twilio-Signature does not match")
+
+    def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
+        """Parse an inbound message (`msg:<MessageSid>`) or a status callback
+        (`status:<MessageSid>:<MessageStatus>`). Raises `MalformedPayload`.
+
+        `I-Twilio-Idempotency-Token` is not used: a retried delivery carries
+        the same MessageSid (and MessageStatus), which dedupes it as well."""
+        form = TwilioForm(body)
+        received_at = datetime.now(UTC)
+        # An inbound message has no MessageStatus (its SmsStatus is
+        # `received`); a `received` MessageStatus is read the same way.
+        if form.get(STATUS_FIELD) not in ("", "received"):
+            return _status_callback(form, received_at)
+        return _inbound_message(
+            form, channel.config.get("phone_number", ""), received_at
+        )
+
+    def acknowledge(self, channel: Channel, status: str) -> HttpResponse:
+        """Empty TwiML as `text/xml`: Twilio sends no reply of its own."""
+        return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+    def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
+        """`client.messages.create(from_, to, body, media_url, status_callback)`
+        → the message SID. Files go as `MediaUrl`s (PingBack's signed links),
+        which makes the message an MMS. Raises `TransientDeliveryError` (429,
+        5xx, network) or `PermanentDeliveryError`."""
+        if not message.recipient_external_id:
+            raise PermanentDeliveryError("The conversation has no phone number.")
+        fields: dict[str, Any] = {
+            "from_": channel.config["phone_number"],
+            "to": message.recipient_external_id,
+            "status_callback": self.webhook_url(channel),
+        }
+        if message.text:
+            fields["body"] = message.text
+        if message.attachments:
+            fields["media_url"] = [a.public_url for a in message.attachments]
+        try:
+            sid = TwilioApi.for_channel(channel).message_create(**fields)
+        except TwilioCallError as error:
+            raise _delivery_error(error) from error
+        return SendResult(platform_message_id=sid)
+
+    def fetch_media(
+        self, channel: Channel, attachment: dict[str, Any]
+    ) -> FetchedMedia | None:
+        """Download an MMS file: GET its `MediaUrl`, following Twilio's
+        redirect to storage. The account's credentials go only to the Twilio
+        API host (media URLs may require HTTP basic auth)."""
+        url = attachment.get("url")
+        if not url:
+            return None
+        url = _api_url(url)
+        auth = None
+        if _same_origin(url, settings.TWILIO_API_BASE_URL):
+            auth = (channel.config["account_sid"], channel.secrets["auth_token"])
+        try:
+            response = requests.get(
+                url, auth=auth, timeout=settings.PLATFORM_API_TIMEOUT
+            )
+        except requests.RequestException as error:
+            raise TransientDeliveryError(
+                f"Could not download the file from Twilio: {type(error).__name__}"
+            ) from error
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientDeliveryError(
+                f"Twilio answered HTTP {response.status_code} to the file download",
+                status_code=response.status_code,
+                retry_after=_seconds(response.headers.get("Retry-After")),
+            )
+        if response.status_code != 200:
+            raise PermanentDeliveryError(
+                f"Twilio refused the file download (HTTP {response.status_code})",
+                status_code=response.status_code,
+            )
+        content_type = response.headers.get("Content-Type", "")
+        return FetchedMedia(
+            content=response.content,
+            content_type=content_type.split(";")[0].strip()
+            or attachment.get("content_type", "application/octet-stream"),
+        )
+
+    def on_create(self, channel: Channel) -> SetupResult:
+        """Find the number among the account's `IncomingPhoneNumbers` and point
+        its "A message comes in" URL (`SmsUrl`, POST) at PingBack, remembering
+        the previous URL for `on_delete`. A number not on the account, or a
+        refused update, leaves the admin the URL to paste by hand."""
+        url = self.webhook_url(channel)
+        phone_number = channel.config["phone_number"]
+        by_hand = (
+            f"In the Twilio Console, open Phone Numbers → Manage → Active numbers "
+            f'→ {phone_number} → Messaging configuration, and set "A message comes '
+            f'in" to Webhook {url} with HTTP POST.'
+        )
+        api = TwilioApi.for_channel(channel)
+        try:
+            number = api.number_find(phone_number)
+        except TwilioCallError as error:
+            if error.is_authentication:
+                return SetupResult(
+                    state="failed",
+                    message=f"Twilio did not accept the credentials: {error}",
+                )
+            return SetupResult(
+                state="action_required",
+                message=f"Could not look up {phone_number} on Twilio ({error}). "
+                f"Run setup again, or: {by_hand}",
+            )
+        if number is None:
+            return SetupResult(
+                state="action_required",
+                message=f"{phone_number} is not a number of Twilio account "
+                f"{channel.config['account_sid']}, so PingBack could not set its "
+                f"incoming message URL. {by_hand}",
+            )
+        learned = {"phone_number_sid": number.sid}
+        if number.sms_url == url:
+            # Setup ran before: the URL to restore is the one noted then.
+            learned["previous_sms_url"] = channel.config.get("previous_sms_url", "")
+            learned["previous_sms_method"] = channel.config.get(
+                "previous_sms_method", "POST"
+            )
+        else:
+            learned["previous_sms_url"] = number.sms_url
+            learned["previous_sms_method"] = number.sms_method
+        try:
+            api.number_point(number.sid, url, "POST")
+        except TwilioCallError as error:
+            return SetupResult(
+                state="action_required",
+                message=f"Twilio refused to set the incoming message URL of "
+                f"{phone_number} ({error}). {by_hand}",
+                config={"phone_number_sid": number.sid},
+            )
+        return SetupResult(
+            state="ready",
+            message=f"Texts to {phone_number} now come to {url}, and each reply "
+            "asks Twilio for status callbacks there (sent, delivered, failed).",
+            config=learned,
+        )
+
+    def on_delete(self, channel: Channel) -> None:
+        """Give the number back its previous incoming message URL (or none),
+        if it still points at this channel. Best effort: failures are logged."""
+        number_sid = channel.config.get("phone_number_sid")
+        if not number_sid:
+            return
+        api = TwilioApi.for_channel(channel)
+        try:
+            number = api.number_fetch(number_sid)
+            if number.sms_url != self.webhook_url(channel):
+                return
+            api.number_point(
+                number_sid,
+                channel.config.get("previous_sms_url", ""),
+                channel.config.get("previous_sms_method") or "POST",
+            )
+        except TwilioCallError as error:
+            logger.warning(
+                "sms.number_restore_failed",
+                extra={"channel_id": str(channel.id), "reason": str(error)},
+            )
+
+
+# ---------------------------------------------------------------- error handling
+
+
+class TwilioCallError(Exception):
+    """A Twilio API call failed. `reached` is False when Twilio could not be
+    reached; `status` is the HTTP status and `code` Twilio's error code, when
+    it answered; `message` is its words (never the credentials); `retry_after`
+    in seconds, when Twilio said."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reached: bool = True,
+        status: int | None = None,
+        code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reached = reached
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def is_authentication(self) -> bool:
+        return self.status == 401 or self.code == AUTHENTICATION_CODE
+
+    def __str__(self) -> str:
+        if not self.reached:
+            return f"Twilio unreachable: {self.message}"
+        code = f"{self.code}: " if self.code and self.code != self.status else ""
+        status = f" (HTTP {self.status})" if self.status else ""
+        return f"{code}{self.message}{status}"
+
+
+def _call_error(error: Exception, retry_after: float | None) -> TwilioCallError:
+    """Read status, code and message out of what the SDK raised.
+
+    A list page answered with an error raises a bare
+    `TwilioException("Unable to fetch page", response)`, not a
+    `TwilioRestException`."""
+    if isinstance(error, requests.RequestException):
+        return TwilioCallError(type(error).__name__, reached=False)
+    if isinstance(error, TwilioRestException):
+        return TwilioCallError(
+            SDK_PREFIX.sub("", error.msg or ""),
+            status=error.status,
+            code=error.code,
+            retry_after=retry_after,
+        )
+    summary = str(error.args[0]) if error.args else type(error).__name__
+    response = error.args[1] if len(error.args) > 1 else None
+    if not isinstance(response, TwilioResponse):
+        return TwilioCallError(summary)
+    try:
+        payload = json.loads(response.text)
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    return TwilioCallError(
+        str(payload.get("message") or summary),
+        status=response.status_code,
+        code=payload.get("code"),
+        retry_after=retry_after,
+    )
+
+
+def _delivery_error(error: TwilioCallError) -> DeliveryError:
+    """Classify a failed send (PLATFORMS.md §5.4)."""
+    detail = str(error)
+    if not error.reached:
+        return TransientDeliveryError(f"Could not reach Twilio: {error.message}")
+    status = error.status or 0
+    if status == 429 or error.code == RATE_LIMIT_CODE:
+        return TransientDeliveryError(
+            "Twilio rate limit reached",
+            status_code=error.status,
+            retry_after=error.retry_after,
+            detail=detail,
+        )
+    if status >= 500:
+        return TransientDeliveryError(
+            f"Twilio error: {detail}",
+            status_code=error.status,
+            retry_after=error.retry_after,
+            detail=detail,
+        )
+    if error.is_authentication:
+        reason = (
+            f"Twilio rejected the channel's credentials ({detail}): update the "
+            "auth token in the channel's settings."
+        )
+        return PermanentDeliveryError(
+            reason, status_code=error.status, channel_alert=reason, detail=detail
+        )
+    if error.code == UNSUBSCRIBED_CODE:
+        return PermanentDeliveryError(
+            UNSUBSCRIBED, status_code=error.status, detail=detail
+        )
+    if error.code in UNREACHABLE_NUMBER_CODES:
+        return PermanentDeliveryError(
+            f"The customer's number cannot receive SMS: {error.code}: "
+            f"{ERROR_MEANINGS[error.code]}.",
+            status_code=error.status,
+            detail=detail,
+        )
+    return PermanentDeliveryError(
+        f"Twilio refused the message: {detail}", status_code=error.status, detail=detail
+    )
+
+
+def _seconds(value: str | None) -> float | None:
+    """A `Retry-After` in seconds (the delta form Twilio uses)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------- SDK client
+
+
+def _api_url(url: str) -> str:
+    """`url` on `TWILIO_API_BASE_URL` when it is on Twilio's API host."""
+    base = settings.TWILIO_API_BASE_URL
+    if base != TWILIO_HOST and url.startswith(TWILIO_HOST):
+        return base + url[len(TWILIO_HOST) :]
+    return url
+
+
+def _same_origin(url: str, base: str) -> bool:
+    target, origin = urlsplit(url), urlsplit(base)
+    return (target.scheme, target.netloc) == (origin.scheme, origin.netloc)
+
+
+class _TwilioHostClient(TwilioHttpClient):
+    """The SDK's HTTP client, sending its requests for `https://api.twilio.com`
+    to `TWILIO_API_BASE_URL` (PLATFORMS.md §5.5), with a timeout, and keeping
+    the last answer's `Retry-After` (the SDK's exceptions drop headers)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.retry_after: float | None = None
+
+    def request(
+        self, method: str, url: str, *args: Any, **kwargs: Any
+    ) -> TwilioResponse:
+        response = super().request(method, _api_url(url), *args, **kwargs)
+        self.retry_after = _seconds((response.headers or {}).get("Retry-After"))
+        return response
+
+
+# `TWILIO_REGION` / `TWILIO_EDGE` in the environment would rewrite the host before
+# the request is made (PLATFORMS.md §5.5): the host comes from settings alone.
+_NO_REGION = {"TWILIO_REGION": "", "TWILIO_EDGE": ""}
+
+
+@dataclass(frozen=True)
+class TwilioNumber:
+    """An `IncomingPhoneNumber`: its SID and where its messages go."""
+
+    sid: str
+    sms_url: str
+    sms_method: str
+
+
+class TwilioApi:
+    """The Twilio REST calls PingBack makes for one account, through the twilio
+    SDK. Every method raises `TwilioCallError`."""
+
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        self.http = _TwilioHostClient(settings.PLATFORM_API_TIMEOUT)
+        self.client = Client(
+            account_sid, auth_token, http_client=self.http, environment=_NO_REGION
+        )
+
+    @classmethod
+    def for_channel(cls, channel: Channel) -> TwilioApi:
+        return cls(channel.config["account_sid"], channel.secrets["auth_token"])
+
+    def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except (TwilioException, requests.RequestException) as error:
+            raise _call_error(error, self.http.retry_after) from error
+
+    def account_fetch(self) -> None:
+        """`GET /Accounts/{sid}.json`: succeeds when the credentials work."""
+        self._call(self.client.api.v2010.accounts(self.client.account_sid).fetch)
+
+    def number_find(self, phone_number: str) -> TwilioNumber | None:
+        """`GET /IncomingPhoneNumbers.json?PhoneNumber=` → the number, or None
+        when the account does not own it. Twilio's filter also matches partial
+        numbers, hence the exact comparison."""
+        found = self._call(
+            self.client.incoming_phone_numbers.list,
+            phone_number=phone_number,
+            limit=20,
+        )
+        for number in found:
+            if number.phone_number == phone_number:
+                return TwilioNumber(number.sid, number.sms_url or "", number.sms_method)
+        return None
+
+    def number_fetch(self, sid: str) -> TwilioNumber:
+        """`GET /IncomingPhoneNumbers/{sid}.json`."""
+        number = self._call(self.client.incoming_phone_numbers(sid).fetch)
+        return TwilioNumber(number.sid, number.sms_url or "", number.sms_method)
+
+    def number_point(self, sid: str, sms_url: str, sms_method: str) -> None:
+        """`POST /IncomingPhoneNumbers/{sid}.json` with `SmsUrl`, `SmsMethod`."""
+        self._call(
+            self.client.incoming_phone_numbers(sid).update,
+            sms_url=sms_url,
+            sms_method=sms_method,
+        )
+
+    def message_create(self, **fields: Any) -> str:
+        """`POST /Messages.json` → the message SID (`SM…` or `MM…`)."""
+        return self._call(self.client.messages.create, **fields).sid

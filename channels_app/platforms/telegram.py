@@ -1,16 +1,112 @@
-"""Telegram bots. Source: https://core.telegram.org/bots/api (PLATFORMS.md §2).
+"""Telegram bots: private chats with the business's bot.
 
-Configuration only for now: the webhook, parsing and sending land with the
-Telegram channel work.
+Inbound: one Update per webhook POST, verified by the secret token PingBack gave
+`setWebhook`.
+    https://core.telegram.org/bots/api#setwebhook
+    https://core.telegram.org/bots/api#update
+    https://core.telegram.org/bots/api#message
+Outbound: `sendMessage`, `sendPhoto`, `sendDocument`; inbound media through
+`getFile` and the file download URL; all through python-telegram-bot 22.8.
+    https://core.telegram.org/bots/api#sendmessage
+    https://core.telegram.org/bots/api#getfile
+Details and quirks: PLATFORMS.md §2.
 """
 
-from rest_framework import serializers
+from __future__ import annotations
 
-from channels_app.platforms.base import UnconnectedPlatform
+import asyncio
+import hmac
+import logging
+import mimetypes
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from secrets import token_urlsafe
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest
+from rest_framework import serializers
+from telegram import Bot
+from telegram import Message as TelegramMessage
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from channels_app.platforms.base import (
+    CredentialsRejected,
+    DeliveryError,
+    FetchedMedia,
+    InboundContact,
+    InboundMessage,
+    MalformedPayload,
+    MessageEdit,
+    OutboundAttachment,
+    OutboundMessage,
+    ParsedWebhook,
+    PermanentDeliveryError,
+    Platform,
+    SecretMissing,
+    SendResult,
+    SetupResult,
+    SignatureInvalid,
+    TransientDeliveryError,
+)
+from channels_app.platforms.payload import JsonValue
+
+if TYPE_CHECKING:
+    from channels_app.models import Channel
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# One Bot API call of a reply, e.g. `sendMessage` for its text.
+SendStep = Callable[[Bot], Awaitable[TelegramMessage]]
+
+# ---------------------------------------------------------------------- constants
+
+# X-Telegram-Bot-Api-Secret-Token, as Django's request.META names it.
+SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
+WEBHOOK_SECRET = "webhook_secret"  # key in the channel's encrypted secrets
+UPDATE_MESSAGE = "message"
+UPDATE_EDITED_MESSAGE = "edited_message"
+# Update kinds PingBack asks for (`setWebhook allowed_updates`) and handles.
+HANDLED_UPDATES = (UPDATE_MESSAGE, UPDATE_EDITED_MESSAGE)
+PRIVATE_CHAT = "private"
+CHAT_THREAD = "chat"
+MAX_TEXT_LENGTH = 4096  # sendMessage `text`
+MAX_CAPTION_LENGTH = 1024  # sendPhoto / sendDocument `caption`
+MAX_PHOTO_BYTES = 10 * 1024 * 1024  # sendPhoto; larger images go as documents
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile: bots download up to 20 MB
+# Image types Telegram shows as photos; other images are sent as documents.
+PHOTO_CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+BLOCKED_BY_USER = "bot was blocked by the user"
+
+# Message fields holding a file → (attachment kind, content type when Telegram
+# gives no `mime_type`). Source: Bot API, Message.document/audio/video/...
+FILE_FIELDS = {
+    "document": ("document", "application/octet-stream"),
+    "audio": ("audio", "audio/mpeg"),
+    "video": ("video", "video/mp4"),
+    "video_note": ("video", "video/mp4"),
+    "voice": ("voice", "audio/ogg"),
+}
+
+# ------------------------------------------------------------------------- config
 
 
 class TelegramConfigSerializer(serializers.Serializer):
-    """`bot_token`: the token @BotFather gave the bot (`<bot id>:<secret>`)."""
+    """Config of a Telegram channel. Source: @BotFather's `/newbot` answer.
+
+    `bot_token`: the token @BotFather gave the bot (`<bot id>:<secret>`).
+    """
 
     bot_token = serializers.RegexField(
         r"^\d+:[A-Za-z0-9_-]+$",
@@ -19,8 +115,548 @@ class TelegramConfigSerializer(serializers.Serializer):
     )
 
 
-class TelegramPlatform(UnconnectedPlatform):
+# ------------------------------------------------------------------ parse helpers
+
+
+def _from_epoch(value: JsonValue) -> datetime:
+    """Telegram's `date` / `edit_date`: epoch seconds, UTC."""
+    return datetime.fromtimestamp(value.int(), tz=UTC)
+
+
+def _number(value: JsonValue) -> float:
+    """A JSON number (a location's `latitude`, `longitude`)."""
+    if isinstance(value.value, bool) or not isinstance(value.value, int | float):
+        raise MalformedPayload(f"{value.path}: expected a number")
+    return float(value.value)
+
+
+def _text(value: JsonValue | None) -> str:
+    return value.str() if value is not None else ""
+
+
+def _contact(sender: JsonValue) -> InboundContact:
+    """The customer from `Message.from` (a User): id, username, full name."""
+    names = (_text(sender.get("first_name")), _text(sender.get("last_name")))
+    return InboundContact(
+        external_id=str(sender["id"].int()),
+        handle=_text(sender.get("username")),
+        name=" ".join(name for name in names if name),
+    )
+
+
+def _file(kind: str, media: JsonValue, content_type: str) -> dict[str, Any]:
+    """An attachment descriptor for a file Telegram holds (`ref` = `file_id`)."""
+    descriptor: dict[str, Any] = {"kind": kind, "ref": media["file_id"].str()}
+    if media.get("file_name") is not None:
+        descriptor["filename"] = media["file_name"].str()
+    descriptor["content_type"] = _text(media.get("mime_type")) or content_type
+    if media.get("file_size") is not None:
+        descriptor["size"] = media["file_size"].int()
+    return descriptor
+
+
+def _flag(value: JsonValue, key: str) -> bool:
+    """An optional boolean field (`is_bot`, `is_animated`), false when absent."""
+    found = value.get(key)
+    return found is not None and found.value is True
+
+
+def _sticker_type(sticker: JsonValue) -> str:
+    """Stickers are WebP images, animated TGS files or WebM videos."""
+    if _flag(sticker, "is_animated"):
+        return "application/x-tgsticker"
+    if _flag(sticker, "is_video"):
+        return "video/webm"
+    return "image/webp"
+
+
+def _location(message: JsonValue) -> dict[str, Any] | None:
+    """A shared location or venue (Message.location / Message.venue)."""
+    venue = message.get("venue")
+    point = venue["location"] if venue is not None else message.get("location")
+    if point is None:
+        return None
+    descriptor: dict[str, Any] = {
+        "kind": "location",
+        "latitude": _number(point["latitude"]),
+        "longitude": _number(point["longitude"]),
+    }
+    if venue is not None:
+        descriptor["name"] = venue["title"].str()
+        descriptor["address"] = venue["address"].str()
+    return descriptor
+
+
+def _shared_contact(contact: JsonValue) -> dict[str, Any]:
+    """A shared phone contact (Message.contact): no file, name and number."""
+    names = (contact["first_name"].str(), _text(contact.get("last_name")))
+    return {
+        "kind": "contact",
+        "name": " ".join(name for name in names if name),
+        "phone_number": contact["phone_number"].str(),
+    }
+
+
+def _attachments(message: JsonValue) -> tuple[dict[str, Any], ...]:
+    """The media of a Message as attachment descriptors (see `InboundMessage`).
+
+    A photo comes in several sizes, smallest first: the last one is kept.
+    """
+    found: list[dict[str, Any]] = []
+    photo = message.get("photo")
+    if photo is not None:
+        sizes = photo.list()
+        if not sizes:
+            raise MalformedPayload(f"{photo.path}: expected at least one size")
+        found.append(_file("image", sizes[-1], "image/jpeg"))
+    for field, (kind, content_type) in FILE_FIELDS.items():
+        media = message.get(field)
+        if media is not None:
+            found.append(_file(kind, media, content_type))
+    sticker = message.get("sticker")
+    if sticker is not None:
+        found.append(_file("sticker", sticker, _sticker_type(sticker)))
+    location = _location(message)
+    if location is not None:
+        found.append(location)
+    contact = message.get("contact")
+    if contact is not None:
+        found.append(_shared_contact(contact))
+    return tuple(found)
+
+
+def _message_id(chat_id: int, message_id: int) -> str:
+    """`<chat id>:<message_id>`: message ids are only unique within a chat."""
+    return f"{chat_id}:{message_id}"
+
+
+def _parse_message(kind: str, message: JsonValue) -> InboundMessage | MessageEdit | str:
+    """Parse a `message` or `edited_message`; a str is the reason to ignore it.
+
+    Only private chats with people are served: groups, supergroups, channels
+    and messages sent by bots are ignored.
+    """
+    chat = message["chat"]
+    chat_id = chat["id"].int()
+    chat_type = chat["type"].str()
+    if chat_type != PRIVATE_CHAT:
+        return f"{chat_type} chat {chat_id}: PingBack serves private chats only"
+    sender = message["from"]
+    if _flag(sender, "is_bot"):
+        return f"message from the bot {sender['id'].int()}"
+    platform_id = _message_id(chat_id, message["message_id"].int())
+    text = _text(message.get("text")) or _text(message.get("caption"))
+    if kind == UPDATE_EDITED_MESSAGE:
+        if not text:
+            return f"edit of message {platform_id} without text"
+        return MessageEdit(
+            platform_message_id=platform_id,
+            text=text,
+            edited_at=_from_epoch(message["edit_date"]),
+        )
+    attachments = _attachments(message)
+    if not text and not attachments:
+        return f"message {platform_id} has no text or media PingBack can show"
+    replied = message.get("reply_to_message")
+    return InboundMessage(
+        platform_message_id=platform_id,
+        contact=_contact(sender),
+        text=text,
+        sent_at=_from_epoch(message["date"]),
+        thread_key=f"{CHAT_THREAD}:{chat_id}",
+        reply_to_platform_message_id=(
+            _message_id(chat_id, replied["message_id"].int()) if replied else None
+        ),
+        attachments=attachments,
+    )
+
+
+# ----------------------------------------------------------------------- platform
+
+
+class TelegramPlatform(Platform):
+    """A Telegram bot's private chats (Bot API webhooks)."""
+
     channel_type = "telegram"
-    label = "Telegram"
     config_serializer = TelegramConfigSerializer
     secret_fields = frozenset({"bot_token"})
+    learned_fields = frozenset({"bot_id", "bot_username"})
+    receives_webhooks = True
+
+    def check_credentials(
+        self, public: dict[str, Any], secrets: dict[str, str]
+    ) -> None:
+        """Ask Telegram who the token belongs to (`getMe`). Raises
+        `CredentialsRejected` on `bot_token` when Telegram refuses the token
+        (401, or 404 for a malformed one); an unreachable Telegram is not a
+        refusal."""
+        try:
+            TelegramApi(secrets["bot_token"]).me()
+        except TokenRejected as error:
+            raise CredentialsRejected(
+                "bot_token", f"Telegram refused the token: {error.detail}"
+            ) from error
+        except DeliveryError:
+            return  # Unreachable or failing: setup reports it.
+
+    def verify(self, channel: Channel, request: HttpRequest) -> None:
+        """Check `X-Telegram-Bot-Api-Secret-Token` against the secret given to
+        `setWebhook` (PLATFORMS.md §2.2). Raises `SecretMissing` when the
+        channel has none yet, `SignatureInvalid` when it is missing or wrong."""
+        expected = channel.secrets.get(WEBHOOK_SECRET)
+        if not expected:
+            logger.error(
+                "webhook.secret_missing",
+                extra={"channel_id": str(channel.id), "platform": "telegram"},
+            )
+            raise SecretMissing("the channel has no webhook secret: run its setup")
+        received = request.META.get(SECRET_HEADER, "")
+        if not received:
+            raise SignatureInvalid("X-Telegram-Bot-Api-Secret-Token header missing")
+        if not hmac.compare_digest(received.encode(), expected.encode()):
+            raise SignatureInvalid("X-Telegram-Bot-Api-Secret-Token does not match")
+
+    def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
+        """Parse one Update. The dedupe key is `update:<update_id>`; update
+        kinds other than `message` and `edited_message`, group chats and bots'
+        messages are ignored with a reason. Raises `MalformedPayload`."""
+        root = JsonValue.parse(body)
+        event_key = f"update:{root['update_id'].int()}"
+        kinds = [key for key in root.keys() if key != "update_id"]
+        if not kinds:
+            raise MalformedPayload("body: no update besides update_id")
+        kind = kinds[0]
+        if kind not in HANDLED_UPDATES:
+            return ParsedWebhook(
+                event_key=event_key, ignored=(f"update kind {kind} not handled",)
+            )
+        found = _parse_message(kind, root[kind])
+        if isinstance(found, str):
+            return ParsedWebhook(event_key=event_key, ignored=(found,))
+        return ParsedWebhook(event_key=event_key, items=(found,))
+
+    def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
+        """Send the text (`sendMessage`) and files (`sendPhoto` for photos,
+        `sendDocument` otherwise, uploaded) to the customer's chat. The text is
+        the first file's caption when it fits, else it goes first. Returns the
+        last sent message as `<chat id>:<message_id>`. Raises
+        `TransientDeliveryError` / `PermanentDeliveryError`."""
+        chat_id = _chat_id(message)
+        text = message.text
+        if len(text) > MAX_TEXT_LENGTH:
+            raise PermanentDeliveryError(
+                f"Telegram messages are limited to {MAX_TEXT_LENGTH} characters; "
+                f"this one has {len(text)}."
+            )
+        files = message.attachments
+        as_caption = bool(files) and len(text) <= MAX_CAPTION_LENGTH
+        parts: list[tuple[str, SendStep]] = []
+        if text and not as_caption:
+            parts.append(("the text", _text_part(chat_id, text)))
+        for index, attachment in enumerate(files):
+            caption = text if as_caption and index == 0 else ""
+            parts.append(
+                (attachment.filename, _file_part(chat_id, attachment, caption))
+            )
+        if not parts:
+            raise PermanentDeliveryError("There is nothing to send.")
+        sent = TelegramApi(channel.secrets["bot_token"]).send_parts(parts)
+        return SendResult(_message_id(sent.chat_id, sent.message_id))
+
+    def fetch_media(
+        self, channel: Channel, attachment: dict[str, Any]
+    ) -> FetchedMedia | None:
+        """Download a file the customer sent: `getFile(ref)`, then the file URL.
+        None for attachments without a `ref` (locations, contacts). Files over
+        20 MB cannot be downloaded by bots (`PermanentDeliveryError`)."""
+        file_id = attachment.get("ref")
+        if not file_id:
+            return None
+        size = attachment.get("size") or 0
+        if size > MAX_DOWNLOAD_BYTES:
+            raise PermanentDeliveryError(
+                f"Telegram lets bots download files up to "
+                f"{MAX_DOWNLOAD_BYTES // 2**20} MB; this one is "
+                f"{size / 2**20:.1f} MB."
+            )
+        api = TelegramApi(channel.secrets["bot_token"])
+        content, name = api.download(file_id)
+        filename = attachment.get("filename") or name
+        content_type = (
+            attachment.get("content_type")
+            or mimetypes.guess_type(filename)[0]
+            or "application/octet-stream"
+        )
+        return FetchedMedia(content, content_type=content_type, filename=filename)
+
+    def on_create(self, channel: Channel) -> SetupResult:
+        """Learn the bot (`getMe`: `bot_id`, `bot_username`), then register the
+        webhook (`setWebhook`) with a random secret token, kept across setups,
+        for `message` and `edited_message` updates."""
+        api = TelegramApi(channel.secrets["bot_token"])
+        try:
+            bot_id, username = api.me()
+        except DeliveryError as error:
+            return SetupResult(
+                state="failed",
+                message=f"Checking the bot token failed: {_setup_problem(error)}. "
+                "Fix it and re-run setup.",
+            )
+        learned = {"bot_id": bot_id, "bot_username": username}
+        done = f"Connected as @{username} (bot id {bot_id})."
+        url = self.webhook_url(channel)
+        secret = channel.secrets.get(WEBHOOK_SECRET) or token_urlsafe(32)
+        try:
+            api.set_webhook(url, secret)
+        except DeliveryError as error:
+            return SetupResult(
+                state="failed",
+                message=f"{done} Registering the webhook {url} failed: "
+                f"{_setup_problem(error)}. Fix it and re-run setup.",
+                config=learned,
+            )
+        return SetupResult(
+            state="ready",
+            message=f"{done} Webhook registered at {url} with a secret token: "
+            "private messages to the bot will arrive.",
+            config=learned,
+            secrets={WEBHOOK_SECRET: secret},
+        )
+
+    def on_delete(self, channel: Channel) -> None:
+        """Remove the bot's webhook (`deleteWebhook`), best effort."""
+        try:
+            TelegramApi(channel.secrets["bot_token"]).delete_webhook()
+        except DeliveryError as error:
+            logger.warning(
+                "telegram.webhook_delete_failed",
+                extra={"channel_id": str(channel.id), "reason": error.reason},
+            )
+
+
+def _setup_problem(error: DeliveryError) -> str:
+    if isinstance(error, TransientDeliveryError):
+        return f"Telegram could not be reached ({error.detail})"
+    return f"Telegram refused it: {error.detail}"
+
+
+def _chat_id(message: OutboundMessage) -> str:
+    """The chat to answer: from the `chat:<id>` thread, else the contact's id
+    (in a private chat, the chat id is the user's id)."""
+    kind, _, chat_id = message.thread_key.partition(":")
+    if kind == CHAT_THREAD and chat_id:
+        return chat_id
+    if message.recipient_external_id:
+        return message.recipient_external_id
+    raise PermanentDeliveryError("There is no Telegram chat to send to.")
+
+
+def _text_part(chat_id: str, text: str) -> SendStep:
+    async def send(bot: Bot) -> TelegramMessage:
+        return await bot.send_message(chat_id=chat_id, text=text)
+
+    return send
+
+
+def _file_part(chat_id: str, attachment: OutboundAttachment, caption: str) -> SendStep:
+    """Upload one file: as a photo when Telegram can show it as one."""
+    as_photo = (
+        attachment.content_type in PHOTO_CONTENT_TYPES
+        and attachment.size <= MAX_PHOTO_BYTES
+    )
+
+    async def send(bot: Bot) -> TelegramMessage:
+        with attachment.open() as content:
+            if as_photo:
+                return await bot.send_photo(
+                    chat_id=chat_id,
+                    photo=content,
+                    filename=attachment.filename,
+                    caption=caption or None,
+                )
+            return await bot.send_document(
+                chat_id=chat_id,
+                document=content,
+                filename=attachment.filename,
+                caption=caption or None,
+            )
+
+    return send
+
+
+# --------------------------------------------------------------------- SDK client
+
+
+def _bot(token: str, request: HTTPXRequest) -> Bot:
+    """A python-telegram-bot client on `TELEGRAM_API_BASE_URL` (PLATFORMS.md
+    §2.6), without the `getMe` that `Bot.initialize` would add."""
+    host = settings.TELEGRAM_API_BASE_URL
+    return Bot(
+        token,
+        base_url=f"{host}/bot",
+        base_file_url=f"{host}/file/bot",
+        request=request,
+        get_updates_request=request,
+    )
+
+
+def _request() -> HTTPXRequest:
+    timeout = settings.PLATFORM_API_TIMEOUT
+    return HTTPXRequest(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        write_timeout=timeout,
+        pool_timeout=timeout,
+        media_write_timeout=timeout,
+    )
+
+
+class TokenRejected(PermanentDeliveryError):
+    """Telegram refused the bot token (401 when revoked, 404 when malformed;
+    python-telegram-bot raises `InvalidToken` for both, without the status)."""
+
+
+def _retry_after_seconds(error: RetryAfter) -> float:
+    value = error.retry_after  # int seconds, or a timedelta with PTB_TIMEDELTA
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _delivery_error(
+    error: TelegramError, token: str, subject: str = "the message"
+) -> DeliveryError:
+    """Classify a python-telegram-bot error (PLATFORMS.md §2.4, §2.6);
+    `subject` names what Telegram refused. BadRequest and TimedOut subclass
+    NetworkError, so they are tested first. The token is scrubbed from the
+    text, which may quote a URL."""
+    detail = error.message.replace(token, "<bot token>")
+    if isinstance(error, RetryAfter):
+        wait = _retry_after_seconds(error)
+        return TransientDeliveryError(
+            f"Telegram flood control: retry in {wait:g} seconds",
+            status_code=429,
+            retry_after=wait,
+            detail=detail,
+        )
+    if isinstance(error, InvalidToken):
+        reason = f"Telegram rejected the bot token: {detail}"
+        alert = f"{reason}. Update bot_token with the token @BotFather shows."
+        return TokenRejected(reason, channel_alert=alert, detail=detail)
+    if isinstance(error, Forbidden):
+        if BLOCKED_BY_USER in detail:
+            reason = (
+                "The customer blocked the bot on Telegram, so it cannot message "
+                f"them until they unblock it ({detail})."
+            )
+        else:
+            reason = f"Telegram refused {subject}: {detail}"
+        return PermanentDeliveryError(reason, status_code=403, detail=detail)
+    if isinstance(error, BadRequest):
+        return PermanentDeliveryError(
+            f"Telegram refused {subject}: {detail}", status_code=400, detail=detail
+        )
+    if isinstance(error, TimedOut):
+        return TransientDeliveryError("Telegram did not answer in time", detail=detail)
+    if isinstance(error, NetworkError):
+        return TransientDeliveryError(
+            f"Telegram is unavailable: {detail}", detail=detail
+        )
+    return PermanentDeliveryError(f"Telegram error: {detail}", detail=detail)
+
+
+class TelegramApi:
+    """The Bot API calls PingBack makes for one bot, through python-telegram-bot.
+
+    The SDK is async only: each method runs its calls in a fresh event loop
+    (`asyncio.run`) with its own `Bot` and HTTP client, closed afterwards, so a
+    Celery worker or a request thread holds nothing between calls. Every
+    method raises `TransientDeliveryError` or `PermanentDeliveryError`.
+    """
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def _run(
+        self, calls: Callable[[Bot], Awaitable[T]], subject: str = "the request"
+    ) -> T:
+        async def run() -> T:
+            async with _request() as request:
+                return await calls(_bot(self.token, request))
+
+        try:
+            return asyncio.run(run())
+        except TelegramError as error:
+            raise _delivery_error(error, self.token, subject) from error
+
+    def me(self) -> tuple[str, str]:
+        """`getMe` → (bot id, username)."""
+
+        async def get_me(bot: Bot) -> tuple[str, str]:
+            user = await bot.get_me()
+            return str(user.id), user.username or ""
+
+        return self._run(get_me)
+
+    def set_webhook(self, url: str, secret_token: str) -> None:
+        """`setWebhook` for the updates PingBack handles."""
+
+        async def set_webhook(bot: Bot) -> None:
+            await bot.set_webhook(
+                url=url,
+                secret_token=secret_token,
+                allowed_updates=list(HANDLED_UPDATES),
+            )
+
+        self._run(set_webhook)
+
+    def delete_webhook(self) -> None:
+        """`deleteWebhook`."""
+
+        async def delete_webhook(bot: Bot) -> None:
+            await bot.delete_webhook()
+
+        self._run(delete_webhook)
+
+    def download(self, file_id: str) -> tuple[bytes, str]:
+        """`getFile`, then the download → (bytes, the file's name on Telegram,
+        e.g. `file_12.jpg`)."""
+
+        async def download(bot: Bot) -> tuple[bytes, str]:
+            found = await bot.get_file(file_id)
+            content = await found.download_as_bytearray()
+            # The SDK turns `file_path` into the download URL, token included.
+            path = unquote(urlsplit(found.file_path or "").path)
+            return bytes(content), path.rsplit("/", 1)[-1]
+
+        return self._run(download, "the file download")
+
+    def send_parts(self, parts: list[tuple[str, SendStep]]) -> TelegramMessage:
+        """Send named parts in order; return the last sent Message.
+
+        When a part fails after earlier ones went out, the error is permanent
+        whatever its kind: retrying would send those parts twice.
+        """
+
+        async def send_all(bot: Bot) -> TelegramMessage:
+            done: list[str] = []
+            sent = None
+            for name, part in parts:
+                try:
+                    sent = await part(bot)
+                except TelegramError as error:
+                    if not done:
+                        raise
+                    failure = _delivery_error(error, self.token, "the message")
+                    raise _partial_failure(failure, done) from error
+                done.append(name)
+            return sent
+
+        return self._run(send_all, "the message")
+
+
+def _partial_failure(error: DeliveryError, done: list[str]) -> PermanentDeliveryError:
+    sent = ", ".join(done)
+    return PermanentDeliveryError(
+        f"{error.reason}. Already sent: {sent}; not retried, so nothing is sent twice.",
+        status_code=error.status_code,
+        detail=error.detail,
+    )

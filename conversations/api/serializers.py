@@ -78,7 +78,8 @@ class AttachmentSerializer(serializers.Serializer):
     `ATTACHMENT_LINK_MAX_AGE` seconds, once PingBack holds it (null while it is
     being fetched, or when it could not be: see `fetch_error`). `url` is the
     platform's own link, when it gave a public one. Locations carry `latitude`,
-    `longitude`, `name` and `address` instead of a file."""
+    `longitude`, `name` and `address` instead of a file; shared contacts carry
+    `name` and `phone_number`."""
 
     kind = serializers.CharField()
     filename = serializers.CharField(required=False)
@@ -92,6 +93,7 @@ class AttachmentSerializer(serializers.Serializer):
     longitude = serializers.FloatField(required=False)
     name = serializers.CharField(required=False)
     address = serializers.CharField(required=False)
+    phone_number = serializers.CharField(required=False)
 
 
 class TemplateSerializer(serializers.Serializer):

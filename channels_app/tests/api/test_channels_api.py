@@ -12,6 +12,8 @@ from channels_app.models import Channel
 from channels_app.tests.factories import ChannelFactory
 from conversations.models import Conversation
 from conversations.tests.factories import ConversationFactory
+from sandbox.sms_twilio import DEMO_ACCOUNT as TWILIO_DEMO_ACCOUNT
+from sandbox.telegram import DEMO_BOT as TELEGRAM_DEMO_BOT
 from sandbox.x import DEMO_APP
 
 pytestmark = pytest.mark.django_db
@@ -30,17 +32,14 @@ VALID_CONFIGS = {
         "access_token": "EAAG-token-0001",
         "verify_token": "my-verify",
     },
-    "telegram": {"bot_token": "7123456789:AAHxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+    # Platforms that check credentials at creation get the sandbox's accounts.
+    "telegram": {"bot_token": TELEGRAM_DEMO_BOT.token},
     "instagram": {"access_token": "EAAG-ig-token-0001", "page_id": "17841400000000000"},
     "x": {
         "api_key": "demo-api-key",
         "access_token": "1500000000000000001-demoaccesstoken",
     },
-    "sms": {
-        "account_sid": "AC" + "0" * 32,
-        "auth_token": "twilio-auth-token-123",
-        "phone_number": "+15551234567",
-    },
+    "sms": TWILIO_DEMO_ACCOUNT.as_config(),
 }
 
 

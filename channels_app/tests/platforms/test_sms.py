@@ -1,0 +1,921 @@
+"""The SMS (Twilio) platform module: signatures, parsing, receipts, setup, sends.
+
+Webhooks are the form fields of the fixtures in `fixtures/sms/`, urlencoded and
+signed here with the twilio SDK's validator over the channel's webhook URL, as
+Twilio signs them (PLATFORMS.md §5.2). Setup and sends go through the real
+twilio SDK to the sandbox's Twilio stand-in.
+"""
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
+
+import factory
+import pytest
+from django.conf import settings
+from django.http import QueryDict
+from twilio.request_validator import RequestValidator
+
+from channels_app.models import Channel, InboundEvent
+from channels_app.platforms import get_platform
+from channels_app.platforms.base import (
+    DeliveryStatus,
+    FetchedMedia,
+    InboundContact,
+    InboundMessage,
+    MalformedPayload,
+    OutboundAttachment,
+    OutboundMessage,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from channels_app.services.delivery import message_deliver
+from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
+from conversations.models import Conversation, Message
+from conversations.tests.factories import ConversationFactory, MessageFactory
+from sandbox.sms import SAMPLE_PNG
+from sandbox.sms_twilio import (
+    DEMO_ACCOUNT,
+    DEMO_CUSTOMER_NUMBER,
+    DEMO_NUMBER,
+    NOT_OWNED_NUMBER,
+)
+
+CUSTOMER = DEMO_CUSTOMER_NUMBER
+SENT_SID = "SM9d8c7b6a5f4e3d2c1b0a99887766554f"  # the status__* fixtures
+EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+OLD_SMS_URL = "https://old-helpdesk.example.com/twilio/sms"
+TO_OTHER_NUMBER = (
+    "message SM3c2b1a0f9e8d7c6b5a49382716051423 to another number (+12125550123)"
+)
+
+
+class SmsChannelFactory(ChannelFactory):
+    """An SMS channel on the sandbox's demo Twilio account and number."""
+
+    type = "sms"
+    secrets = factory.LazyFunction(lambda: {"auth_token": DEMO_ACCOUNT.auth_token})
+    config = factory.LazyFunction(
+        lambda: {"account_sid": DEMO_ACCOUNT.sid, "phone_number": DEMO_NUMBER}
+    )
+
+
+def form(name: str, **changes: str) -> dict[str, str]:
+    fields = json.loads(fixture_bytes("sms", name))
+    fields.update(changes)
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def webhook_path(channel) -> str:
+    return f"/api/v1/webhooks/sms/{channel.id}"
+
+
+def twilio_signature(url: str, fields, token: str) -> str:
+    return RequestValidator(token).compute_signature(url, fields)
+
+
+def post_form(client, channel, fields, *, signature: str | None, query: str = ""):
+    path = webhook_path(channel) + (f"?{query}" if query else "")
+    headers = {"HTTP_X_TWILIO_SIGNATURE": signature} if signature is not None else {}
+    return client.post(
+        path,
+        data=urlencode(fields),
+        content_type="application/x-www-form-urlencoded",
+        **headers,
+    )
+
+
+def post_signed(client, channel, fields, query: str = ""):
+    url = settings.PINGBACK_PUBLIC_BASE_URL + webhook_path(channel)
+    if query:
+        url += f"?{query}"
+    signature = twilio_signature(url, fields, channel.secrets["auth_token"])
+    return post_form(client, channel, fields, signature=signature, query=query)
+
+
+def assert_twiml(response) -> None:
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/xml"
+    assert response.content == EMPTY_TWIML
+
+
+def test_sdk_signature_reproduces_the_documented_vector():
+    """PLATFORMS.md §5.2 test vector, so the signing helper above is right."""
+    fields = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+12349013030",
+        "Digits": "1234",
+        "From": "+12349013030",
+        "To": "+18005551212",
+    }
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+
+    assert twilio_signature(url, fields, "12345") == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+# ----------------------------------------------------------------------- webhook
+
+
+@pytest.mark.django_db
+def test_signed_sms_is_stored_then_becomes_a_conversation(
+    client, django_capture_on_commit_callbacks
+):
+    channel = SmsChannelFactory()
+    fields = form("message__sms")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, channel, fields)
+
+    assert_twiml(response)
+    event = InboundEvent.objects.get()
+    assert event.event_key == "msg:SM1f0e8ba2c3d4e5f60718293a4b5c6d7e"
+    assert event.status == "processed"
+    assert bytes(event.body) == urlencode(fields).encode()
+    conversation = Conversation.objects.get()
+    assert conversation.channel_type == "sms"
+    assert conversation.thread_key == f"sms:{CUSTOMER}"
+    assert conversation.contact_identity.external_id == CUSTOMER
+    assert conversation.contact.name == CUSTOMER
+    message = conversation.messages.get()
+    assert message.direction == "inbound"
+    assert message.text == "Hi, my order #4411 never arrived. Can you check?"
+    assert message.platform_message_id == "SM1f0e8ba2c3d4e5f60718293a4b5c6d7e"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "signing"),
+    [
+        ("missing", None),
+        ("forged", "c2lnbmF0dXJlLW9mLW5vYm9keQ=="),
+        ("signed with another auth token", "other token"),
+        ("signed for another URL", "other url"),
+        ("body changed after signing", "changed body"),
+    ],
+)
+def test_unsigned_or_forged_webhooks_get_403_and_store_nothing(client, _case, signing):
+    channel = SmsChannelFactory()
+    fields = form("message__sms")
+    url = settings.PINGBACK_PUBLIC_BASE_URL + webhook_path(channel)
+    token = DEMO_ACCOUNT.auth_token
+    signature = {
+        "other token": twilio_signature(url, fields, "another-auth-token"),
+        "other url": twilio_signature(url + "x", fields, token),
+        "changed body": twilio_signature(url, {**fields, "Body": "hi"}, token),
+    }.get(signing, signing)
+
+    response = post_form(client, channel, fields, signature=signature)
+
+    assert response.status_code == 403
+    assert InboundEvent.objects.count() == 0
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_query_string_twilio_requested_is_part_of_the_signed_url(client):
+    channel = SmsChannelFactory()
+    fields = form("message__sms")
+    without_query = twilio_signature(
+        settings.PINGBACK_PUBLIC_BASE_URL + webhook_path(channel),
+        fields,
+        DEMO_ACCOUNT.auth_token,
+    )
+
+    accepted = post_signed(client, channel, fields, query="source=console")
+    refused = post_form(
+        client, channel, fields, signature=without_query, query="source=console"
+    )
+
+    assert_twiml(accepted)
+    assert refused.status_code == 403
+    assert InboundEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_redelivered_message_adds_nothing(client, django_capture_on_commit_callbacks):
+    channel = SmsChannelFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, channel, form("message__sms"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, channel, form("message__sms"))
+
+    assert_twiml(response)
+    assert InboundEvent.objects.count() == 1
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_mms_keeps_both_files_and_records_a_media_url_twilio_refuses(
+    client, sandbox, django_capture_on_commit_callbacks
+):
+    """The fixture's media ids are unknown to the stand-in: the download is
+    refused, and the refusal is shown on each attachment."""
+    channel = SmsChannelFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, channel, form("message__mms"))
+
+    assert_twiml(response)
+    message = Message.objects.get()
+    assert message.text == "The box arrived crushed, photo and receipt attached"
+    assert [(a["kind"], a["content_type"]) for a in message.attachments] == [
+        ("image", "image/jpeg"),
+        ("document", "application/pdf"),
+    ]
+    assert [a["fetch_error"] for a in message.attachments] == [
+        "Twilio refused the file download (HTTP 404)"
+    ] * 2
+
+
+@pytest.mark.django_db
+def test_message_to_another_number_is_kept_but_ignored(
+    client, django_capture_on_commit_callbacks
+):
+    channel = SmsChannelFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, channel, form("message__other_number"))
+
+    assert_twiml(response)
+    event = InboundEvent.objects.get()
+    assert event.status == "ignored"
+    assert event.error == TO_OTHER_NUMBER
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "body", "error"),
+    [
+        ("no MessageSid", None, "MessageSid: missing"),
+        (
+            "no From",
+            urlencode(form("message__sms", From=None)).encode(),
+            "From: missing",
+        ),
+        (
+            "NumMedia not a number",
+            urlencode(form("message__sms", NumMedia="two")).encode(),
+            "NumMedia: expected a number, got 'two'",
+        ),
+        (
+            "a media URL missing",
+            urlencode(form("message__mms", MediaUrl1=None)).encode(),
+            "MediaUrl1: missing",
+        ),
+        (
+            "status without MessageSid",
+            urlencode(form("status__delivered", MessageSid=None, SmsSid=None)).encode(),
+            "MessageSid: missing",
+        ),
+        (
+            "not UTF-8",
+            b"Body=\xff\xfe",
+            "body is not UTF-8 form data: 'utf-8' codec can't decode byte 0xff "
+            "in position 5: invalid start byte",
+        ),
+    ],
+)
+def test_malformed_body_is_kept_with_its_error_and_answered_400(
+    client, _case, body, error
+):
+    channel = SmsChannelFactory()
+    body = body or urlencode(form("malformed__no_message_sid")).encode()
+    url = settings.PINGBACK_PUBLIC_BASE_URL + webhook_path(channel)
+    # Twilio signs the form fields, however they decode.
+    signature = twilio_signature(url, QueryDict(body), DEMO_ACCOUNT.auth_token)
+
+    response = client.post(
+        webhook_path(channel),
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": error}
+    event = InboundEvent.objects.get()
+    assert event.status == "malformed"
+    assert event.error == error
+    assert bytes(event.body) == body
+    assert Message.objects.count() == 0
+
+
+# ----------------------------------------------------------------- parsing, pure
+
+SMS_CONTACT = InboundContact(external_id=CUSTOMER, handle=CUSTOMER)
+MEDIA_BASE = (
+    f"https://api.twilio.com/2010-04-01/Accounts/{DEMO_ACCOUNT.sid}"
+    "/Messages/MM2a1b0c9d8e7f60514253647586970a1b/Media/"
+)
+UNTIMED = datetime(2000, 1, 1, tzinfo=UTC)
+
+PARSE_CASES = {
+    "message__sms": (
+        "msg:SM1f0e8ba2c3d4e5f60718293a4b5c6d7e",
+        [
+            InboundMessage(
+                platform_message_id="SM1f0e8ba2c3d4e5f60718293a4b5c6d7e",
+                contact=SMS_CONTACT,
+                text="Hi, my order #4411 never arrived. Can you check?",
+                sent_at=UNTIMED,
+                thread_key=f"sms:{CUSTOMER}",
+            )
+        ],
+        (),
+    ),
+    "message__mms": (
+        "msg:MM2a1b0c9d8e7f60514253647586970a1b",
+        [
+            InboundMessage(
+                platform_message_id="MM2a1b0c9d8e7f60514253647586970a1b",
+                contact=SMS_CONTACT,
+                text="The box arrived crushed, photo and receipt attached",
+                sent_at=UNTIMED,
+                thread_key=f"sms:{CUSTOMER}",
+                attachments=(
+                    {
+                        "kind": "image",
+                        "url": MEDIA_BASE + "ME0a0b0c0d0e0f101112131415161718a1",
+                        "content_type": "image/jpeg",
+                    },
+                    {
+                        "kind": "document",
+                        "url": MEDIA_BASE + "ME0a0b0c0d0e0f101112131415161718a2",
+                        "content_type": "application/pdf",
+                    },
+                ),
+            )
+        ],
+        (),
+    ),
+    "message__stop": (
+        "msg:SM4d3c2b1a0f9e8d7c6b5a493827160514",
+        [
+            InboundMessage(
+                platform_message_id="SM4d3c2b1a0f9e8d7c6b5a493827160514",
+                contact=SMS_CONTACT,
+                text="STOP",
+                sent_at=UNTIMED,
+                thread_key=f"sms:{CUSTOMER}",
+            )
+        ],
+        (),
+    ),
+    "message__other_number": (
+        "msg:SM3c2b1a0f9e8d7c6b5a49382716051423",
+        [],
+        (TO_OTHER_NUMBER,),
+    ),
+    "status__queued": (
+        f"status:{SENT_SID}:queued",
+        [],
+        ("queued: not a forward move",),
+    ),
+    "status__sent": (
+        f"status:{SENT_SID}:sent",
+        [DeliveryStatus(SENT_SID, "sent", UNTIMED)],
+        (),
+    ),
+    "status__delivered": (
+        f"status:{SENT_SID}:delivered",
+        [DeliveryStatus(SENT_SID, "delivered", UNTIMED)],
+        (),
+    ),
+    "status__undelivered_30006": (
+        f"status:{SENT_SID}:undelivered",
+        [
+            DeliveryStatus(
+                SENT_SID, "failed", UNTIMED, "30006: Landline or unreachable carrier"
+            )
+        ],
+        (),
+    ),
+    "status__failed_21610": (
+        f"status:{SENT_SID}:failed",
+        [
+            DeliveryStatus(
+                SENT_SID,
+                "failed",
+                UNTIMED,
+                "21610: The customer unsubscribed (replied STOP)",
+            )
+        ],
+        (),
+    ),
+}
+
+
+def untimed(item):
+    if isinstance(item, InboundMessage):
+        return replace(item, sent_at=UNTIMED)
+    return replace(item, occurred_at=UNTIMED)
+
+
+def test_every_sms_fixture_has_a_parse_case():
+    assert fixture_names("sms") == set(PARSE_CASES) | {"malformed__no_message_sid"}
+
+
+@pytest.mark.parametrize("name", sorted(PARSE_CASES))
+def test_sms_fixture_parses_to_the_expected_items(name):
+    channel = SmsChannelFactory.build()
+    event_key, items, ignored = PARSE_CASES[name]
+    before = datetime.now(UTC)
+
+    parsed = get_platform("sms").parse(channel, urlencode(form(name)).encode())
+
+    assert parsed.event_key == event_key
+    assert [untimed(item) for item in parsed.items] == items
+    assert parsed.ignored == ignored
+    for item in parsed.items:
+        moment = item.sent_at if isinstance(item, InboundMessage) else item.occurred_at
+        assert before <= moment <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("_case", "changes", "error"),
+    [
+        (
+            "every listed code in words",
+            {"MessageStatus": "undelivered", "ErrorCode": "30003"},
+            "30003: Unreachable handset (switched off or out of coverage)",
+        ),
+        (
+            "an unknown code keeps its number",
+            {"MessageStatus": "undelivered", "ErrorCode": "30010"},
+            "30010: Message undelivered, see the Twilio error code",
+        ),
+        (
+            "no code at all",
+            {"MessageStatus": "failed"},
+            "Twilio reported the message failed without an error code.",
+        ),
+    ],
+)
+def test_failure_receipts_carry_the_code_and_its_meaning(_case, changes, error):
+    body = urlencode(form("status__delivered", **changes)).encode()
+
+    parsed = get_platform("sms").parse(SmsChannelFactory.build(), body)
+
+    assert [(item.status, item.error) for item in parsed.items] == [("failed", error)]
+
+
+def test_an_inbound_message_with_message_status_received_is_a_message():
+    body = urlencode(form("message__sms", MessageStatus="received")).encode()
+
+    parsed = get_platform("sms").parse(SmsChannelFactory.build(), body)
+
+    assert [type(item) for item in parsed.items] == [InboundMessage]
+
+
+def test_malformed_fixture_names_the_missing_field():
+    body = urlencode(form("malformed__no_message_sid")).encode()
+
+    with pytest.raises(MalformedPayload, match=r"^MessageSid: missing$"):
+        get_platform("sms").parse(SmsChannelFactory.build(), body)
+
+
+# --------------------------------------------------------------------- receipts
+
+
+def outbound_message(
+    channel, status: str = "sent", platform_message_id: str | None = SENT_SID
+) -> Message:
+    conversation = ConversationFactory(
+        business=channel.business,
+        channel=channel,
+        thread_key=f"sms:{CUSTOMER}",
+        contact_identity__external_id=CUSTOMER,
+    )
+    return MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        status=status,
+        platform_message_id=platform_message_id,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "callbacks", "status", "error"),
+    [
+        ("delivered", ["status__delivered"], "delivered", ""),
+        (
+            "late sent and failed do not undo delivered",
+            ["status__delivered", "status__sent", "status__failed_21610"],
+            "delivered",
+            "",
+        ),
+        (
+            "undelivered",
+            ["status__sent", "status__undelivered_30006"],
+            "failed",
+            "30006: Landline or unreachable carrier",
+        ),
+        (
+            "a late delivered does not undo failed",
+            ["status__failed_21610", "status__delivered"],
+            "failed",
+            "21610: The customer unsubscribed (replied STOP)",
+        ),
+        ("queued is not a forward move", ["status__queued"], "sent", ""),
+    ],
+)
+def test_status_callbacks_move_the_message_forward_and_never_back(
+    client, django_capture_on_commit_callbacks, _case, callbacks, status, error
+):
+    channel = SmsChannelFactory()
+    message = outbound_message(channel)
+
+    for name in callbacks:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert_twiml(post_signed(client, channel, form(name)))
+
+    message.refresh_from_db()
+    assert (message.status, message.error) == (status, error)
+
+
+@pytest.mark.django_db
+def test_a_repeated_status_callback_is_stored_once(
+    client, django_capture_on_commit_callbacks
+):
+    channel = SmsChannelFactory()
+    outbound_message(channel)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, channel, form("status__delivered"))
+        response = post_signed(client, channel, form("status__delivered"))
+
+    assert_twiml(response)
+    assert list(InboundEvent.objects.values_list("event_key", flat=True)) == [
+        f"status:{SENT_SID}:delivered"
+    ]
+    assert Message.objects.get().status == "delivered"
+
+
+# ------------------------------------------------------------------------ setup
+
+
+def create(api, config):
+    return api.post("/api/v1/channels/", {"type": "sms", "config": config}, "json")
+
+
+@pytest.mark.django_db
+def test_create_points_the_numbers_incoming_url_at_the_webhook(admin_api, sandbox):
+    sandbox.sms.number(DEMO_NUMBER).sms_url = OLD_SMS_URL
+
+    response = create(admin_api, DEMO_ACCOUNT.as_config())
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["setup"]["state"] == "ready"
+    number = sandbox.sms.number(DEMO_NUMBER)
+    assert (number.sms_url, number.sms_method) == (body["webhook_url"], "POST")
+    assert body["webhook_url"].endswith(f"/api/v1/webhooks/sms/{body['id']}")
+    assert body["config"]["auth_token"] == "****0001"
+    assert body["config"]["phone_number_sid"] == number.sid
+    assert body["config"]["previous_sms_url"] == OLD_SMS_URL
+
+
+@pytest.mark.django_db
+def test_a_number_not_on_the_account_leaves_the_url_to_paste(admin_api, sandbox):
+    response = create(admin_api, DEMO_ACCOUNT.as_config(NOT_OWNED_NUMBER))
+
+    assert response.status_code == 201
+    setup = response.json()["setup"]
+    assert setup["state"] == "action_required"
+    assert f"{NOT_OWNED_NUMBER} is not a number of Twilio account" in setup["message"]
+    assert (
+        f'set "A message comes in" to Webhook {response.json()["webhook_url"]} '
+        "with HTTP POST" in setup["message"]
+    )
+    assert sandbox.sms.number(DEMO_NUMBER).sms_url == ""
+
+
+@pytest.mark.django_db
+def test_a_wrong_auth_token_is_400_naming_it_and_stores_nothing(admin_api, sandbox):
+    config = {**DEMO_ACCOUNT.as_config(), "auth_token": "not-the-token"}
+
+    response = create(admin_api, config)
+
+    assert response.status_code == 400
+    assert response.json() == {"config": {"auth_token": ["Authenticate"]}}
+    assert "not-the-token" not in response.content.decode()
+    assert Channel.objects.count() == 0
+    assert sandbox.sms.number(DEMO_NUMBER).sms_url == ""
+
+
+@pytest.fixture
+def twilio_answering() -> Iterator:
+    """A one-answer stand-in for Twilio responses the sandbox never gives
+    (e.g. 404 on the account itself): `start(status, body)` returns its URL."""
+    servers = []
+
+    def start(status: int, body: dict) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.django_db
+def test_an_unknown_account_is_400_naming_the_account_sid(
+    admin_api, settings, twilio_answering
+):
+    settings.TWILIO_API_BASE_URL = twilio_answering(
+        404,
+        {
+            "code": 20404,
+            "message": "The requested resource /2010-04-01/Accounts/AC.json was "
+            "not found",
+            "more_info": "https://www.twilio.com/docs/errors/20404",
+            "status": 404,
+        },
+    )
+
+    response = create(admin_api, DEMO_ACCOUNT.as_config())
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "config": {
+            "account_sid": [
+                "The requested resource /2010-04-01/Accounts/AC.json was not found"
+            ]
+        }
+    }
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.django_db
+def test_an_unreachable_twilio_is_no_refusal_and_setup_says_what_to_do(
+    admin_api, settings
+):
+    settings.TWILIO_API_BASE_URL = closed_port_url()
+
+    response = create(admin_api, DEMO_ACCOUNT.as_config())
+
+    assert response.status_code == 201
+    setup = response.json()["setup"]
+    assert setup["state"] == "action_required"
+    assert setup["message"].startswith(
+        f"Could not look up {DEMO_NUMBER} on Twilio (Twilio unreachable: "
+        "ConnectionError). Run setup again, or: In the Twilio Console"
+    )
+
+
+@pytest.mark.django_db
+def test_deactivate_and_delete_give_the_number_its_previous_url_back(
+    admin_api, sandbox
+):
+    number = sandbox.sms.number(DEMO_NUMBER)
+    number.sms_url = OLD_SMS_URL
+    channel = create(admin_api, DEMO_ACCOUNT.as_config()).json()
+    url = f"/api/v1/channels/{channel['id']}"
+
+    admin_api.patch(url, {"is_active": False}, "json")
+    assert number.sms_url == OLD_SMS_URL
+
+    admin_api.patch(url, {"is_active": True}, "json")
+    assert number.sms_url == channel["webhook_url"]
+
+    admin_api.post(f"{url}/setup")
+    admin_api.delete(url)
+    assert number.sms_url == OLD_SMS_URL
+
+
+@pytest.mark.django_db
+def test_delete_leaves_a_number_pointed_elsewhere_since(admin_api, sandbox):
+    channel = create(admin_api, DEMO_ACCOUNT.as_config()).json()
+    number = sandbox.sms.number(DEMO_NUMBER)
+    number.sms_url = "https://other-tool.example.com/sms"
+
+    admin_api.delete(f"/api/v1/channels/{channel['id']}")
+
+    assert number.sms_url == "https://other-tool.example.com/sms"
+
+
+@pytest.mark.django_db
+def test_without_a_previous_url_delete_clears_it(admin_api, sandbox):
+    channel = create(admin_api, DEMO_ACCOUNT.as_config()).json()
+
+    admin_api.delete(f"/api/v1/channels/{channel['id']}")
+
+    assert sandbox.sms.number(DEMO_NUMBER).sms_url == ""
+
+
+# ------------------------------------------------------------------------- send
+
+
+def outbound(text: str = "Your replacement ships today.", **extra) -> OutboundMessage:
+    return OutboundMessage(
+        message_id=1,
+        text=text,
+        recipient_external_id=CUSTOMER,
+        thread_key=f"sms:{CUSTOMER}",
+        **extra,
+    )
+
+
+@pytest.mark.django_db
+def test_send_creates_the_message_with_a_status_callback(sandbox):
+    channel = SmsChannelFactory()
+    platform = get_platform("sms")
+
+    result = platform.send(channel, outbound())
+
+    [sent] = sandbox.sms.sends
+    assert result.platform_message_id == sent["sid"]
+    assert (sent["from"], sent["to"], sent["body"]) == (
+        DEMO_NUMBER,
+        CUSTOMER,
+        "Your replacement ships today.",
+    )
+    assert sent["media_urls"] == []
+    assert sent["status_callback"] == platform.webhook_url(channel)
+
+
+@pytest.mark.django_db
+def test_files_go_as_media_urls_without_a_body_when_there_is_no_text(sandbox):
+    channel = SmsChannelFactory()
+    links = [f"{sandbox.url}/_sandbox/sms/media/ME{n}" for n in (1, 2)]
+    attachments = tuple(
+        OutboundAttachment(
+            kind="image",
+            filename=f"{n}.png",
+            content_type="image/png",
+            size=68,
+            storage_name=f"attachments/{n}.png",
+            public_url=link,
+        )
+        for n, link in enumerate(links)
+    )
+
+    get_platform("sms").send(channel, outbound("", attachments=attachments))
+
+    [sent] = sandbox.sms.sends
+    assert sent["sid"].startswith("MM")
+    assert (sent["body"], sent["media_urls"]) == ("", links)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("_case", "mode", "error_class", "reason", "retry_after"),
+    [
+        (
+            "invalid number",
+            {"invalid_number": True},
+            PermanentDeliveryError,
+            "The customer's number cannot receive SMS: 21211: Invalid 'To' phone "
+            "number.",
+            None,
+        ),
+        (
+            "customer replied STOP",
+            {"unsubscribed": True},
+            PermanentDeliveryError,
+            "The customer unsubscribed (STOP): Twilio blocks messages from this "
+            "number to them until they text START.",
+            None,
+        ),
+        (
+            "rate limit",
+            {"rate_limit_next": 1},
+            TransientDeliveryError,
+            "Twilio rate limit reached",
+            1.0,
+        ),
+        (
+            "server error",
+            {"server_error_next": 1},
+            TransientDeliveryError,
+            "Twilio error: 20500: Internal Server Error (HTTP 500)",
+            None,
+        ),
+    ],
+)
+def test_send_errors_are_classified(
+    sandbox, _case, mode, error_class, reason, retry_after
+):
+    channel = SmsChannelFactory()
+    sandbox.sms.set_modes(mode)
+
+    with pytest.raises(error_class) as caught:
+        get_platform("sms").send(channel, outbound())
+
+    assert type(caught.value) is error_class
+    assert caught.value.reason == reason
+    assert getattr(caught.value, "retry_after", None) == retry_after
+    assert sandbox.sms.sends == []
+
+
+@pytest.mark.django_db
+def test_refused_credentials_fail_the_send_and_alert_the_admins(sandbox):
+    channel = SmsChannelFactory(secrets={"auth_token": "rotated-away-token"})
+
+    with pytest.raises(PermanentDeliveryError) as caught:
+        get_platform("sms").send(channel, outbound())
+
+    assert caught.value.status_code == 401
+    assert caught.value.reason == (
+        "Twilio rejected the channel's credentials (20003: Authenticate (HTTP 401)): "
+        "update the auth token in the channel's settings."
+    )
+    assert caught.value.channel_alert == caught.value.reason
+    assert "rotated-away-token" not in caught.value.reason
+
+
+@pytest.mark.django_db
+def test_a_number_the_account_does_not_own_is_refused_with_twilios_words(sandbox):
+    channel = SmsChannelFactory(
+        config={"account_sid": DEMO_ACCOUNT.sid, "phone_number": NOT_OWNED_NUMBER}
+    )
+
+    with pytest.raises(PermanentDeliveryError) as caught:
+        get_platform("sms").send(channel, outbound())
+
+    assert caught.value.reason == (
+        f"Twilio refused the message: 21606: The From phone number "
+        f"{NOT_OWNED_NUMBER} is not a valid, SMS-capable inbound phone number or "
+        "short code for your account. (HTTP 400)"
+    )
+
+
+@pytest.mark.django_db
+def test_an_unreachable_twilio_is_a_transient_failure(settings):
+    settings.TWILIO_API_BASE_URL = closed_port_url()
+
+    with pytest.raises(TransientDeliveryError) as caught:
+        get_platform("sms").send(SmsChannelFactory(), outbound())
+
+    assert caught.value.reason == "Could not reach Twilio: ConnectionError"
+
+
+@pytest.mark.django_db
+def test_a_reply_to_a_customer_who_texted_stop_fails_with_the_reason(sandbox):
+    channel = SmsChannelFactory()
+    message = outbound_message(channel, "queued", platform_message_id=None)
+    sandbox.sms.number(DEMO_NUMBER).sms_url = closed_port_url() + "/sms"
+    sandbox.sms.customer_message({"body": "STOP", "from": CUSTOMER})
+
+    outcome = message_deliver(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert outcome.status == "failed"
+    assert message.status == "failed"
+    assert message.error.startswith("The customer unsubscribed (STOP)")
+    assert sandbox.sms.sends == []
+
+
+# ------------------------------------------------------------------- inbound media
+
+
+@pytest.mark.django_db
+def test_fetch_media_downloads_the_file_with_the_accounts_credentials(sandbox):
+    sandbox.sms.number(DEMO_NUMBER).sms_url = closed_port_url() + "/sms"
+    texted = sandbox.sms.customer_message(
+        {"body": "", "media": [{"content_type": "image/png"}]}
+    )
+    attachment = {
+        "kind": "image",
+        "url": texted["form"]["MediaUrl0"],
+        "content_type": "image/png",
+    }
+
+    fetched = get_platform("sms").fetch_media(SmsChannelFactory(), attachment)
+
+    assert fetched == FetchedMedia(content=SAMPLE_PNG, content_type="image/png")
+    with pytest.raises(PermanentDeliveryError, match=r"\(HTTP 401\)$"):
+        get_platform("sms").fetch_media(
+            SmsChannelFactory(secrets={"auth_token": "wrong"}), attachment
+        )
+    assert get_platform("sms").fetch_media(SmsChannelFactory(), {}) is None

@@ -1,0 +1,187 @@
+"""Telegram end to end through real parts: the live server, a real Celery worker
+on the broker (Redis in CI), the sandbox's Telegram stand-in over HTTP and
+python-telegram-bot.
+
+An admin creates the Telegram channel through the API (setup calls getMe and
+setWebhook on the stand-in); the stand-in then posts the customer's Updates to
+the registered webhook with its secret token, as Telegram does; an agent
+replies through the API; the worker sends through python-telegram-bot.
+"""
+
+import base64
+import time
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from billing.services import api_token_create
+from conversations.models import Conversation, Message
+from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.telegram_customer import sample_png
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
+@pytest.fixture
+def live(live_server, sandbox, settings, celery_worker, admin_member):
+    """The running stack, an admin's API session and the Telegram channel,
+    created through the API."""
+    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
+    _, token = api_token_create(member=admin_member)
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["Authorization"] = f"Bearer {token}"
+    response = session.post(
+        f"{live_server.url}/api/v1/channels/",
+        json={"type": "telegram", "config": {"bot_token": DEMO_BOT.token}},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    channel = response.json()
+    assert channel["setup"]["state"] == "ready", channel["setup"]
+    assert sandbox.telegram.webhook()["url"] == channel["webhook_url"]
+    return {"api": session, "url": live_server.url, "sandbox": sandbox}
+
+
+def customer_sends(live, path: str = "customer/message", **body) -> dict:
+    response = requests.post(
+        f"{live['sandbox'].url}/_sandbox/telegram/{path}", json=body, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def messages_of(live, conversation_id: int) -> list[dict]:
+    url = f"{live['url']}/api/v1/conversations/{conversation_id}/messages"
+    return live["api"].get(url, timeout=10).json()["results"]
+
+
+def final_message(message_id: int) -> Message:
+    def done():
+        message = Message.objects.get(pk=message_id)
+        return message if message.status in ("sent", "failed") else None
+
+    return wait_for(done)
+
+
+def test_a_customer_message_arrives_and_text_and_file_replies_go_out(live):
+    # given the customer writes to the bot
+    sent = customer_sends(live, text="Hi, my order #4411 never arrived.")
+    assert sent["delivery"]["status_code"] == 200
+
+    # then a Telegram conversation appears
+    conversation = wait_for(lambda: Conversation.objects.first())
+    listed = live["api"].get(f"{live['url']}/api/v1/conversations/", timeout=10)
+    [shown] = listed.json()["results"]
+    assert shown["id"] == conversation.pk
+    assert shown["channel_type"] == "telegram"
+    assert shown["contact"]["handle"] == DEMO_CUSTOMER.username
+    assert [
+        (m["direction"], m["text"]) for m in messages_of(live, conversation.pk)
+    ] == [("inbound", "Hi, my order #4411 never arrived.")]
+
+    # when an agent replies with text
+    url = f"{live['url']}/api/v1/conversations/{conversation.pk}/messages"
+    queued = live["api"].post(
+        url, json={"text": "Sorry! A replacement ships today."}, timeout=30
+    )
+    assert queued.status_code == 202, queued.text
+    text_reply = final_message(queued.json()["id"])
+
+    # and then with a file
+    queued = live["api"].post(
+        url,
+        data={"text": "Here is your new shipping label."},
+        files={"files": ("label.pdf", b"%PDF-1.4 label 4411", "application/pdf")},
+        timeout=30,
+    )
+    assert queued.status_code == 202, queued.text
+    file_reply = final_message(queued.json()["id"])
+
+    # then Telegram got both, addressed to the customer's chat
+    text_sent, file_sent = live["sandbox"].telegram.sent
+    assert (text_sent["method"], text_sent["chat_id"], text_sent["text"]) == (
+        "sendMessage",
+        DEMO_CUSTOMER.id,
+        "Sorry! A replacement ships today.",
+    )
+    assert (
+        file_sent["method"],
+        file_sent["chat_id"],
+        file_sent["caption"],
+        file_sent["file_name"],
+        file_sent["file_size"],
+    ) == (
+        "sendDocument",
+        DEMO_CUSTOMER.id,
+        "Here is your new shipping label.",
+        "label.pdf",
+        len(b"%PDF-1.4 label 4411"),
+    )
+    assert (text_reply.status, file_reply.status) == ("sent", "sent")
+    assert text_reply.platform_message_id == (
+        f"{DEMO_CUSTOMER.id}:{text_sent['message_id']}"
+    )
+    assert file_reply.platform_message_id == (
+        f"{DEMO_CUSTOMER.id}:{file_sent['message_id']}"
+    )
+
+
+def test_a_customer_photo_is_stored_and_served(live):
+    photo = sample_png(32, 24)
+
+    customer_sends(
+        live,
+        kind="photo",
+        text="The box arrived crushed",
+        file={
+            "name": "box.png",
+            "content_type": "image/png",
+            "content_base64": base64.b64encode(photo).decode(),
+        },
+    )
+
+    def stored_photo() -> Message | None:
+        message = Message.objects.first()
+        return message if message and message.attachments[0].get("stored") else None
+
+    message = wait_for(stored_photo)
+    assert message.text == "The box arrived crushed"
+    [attachment] = messages_of(live, message.conversation_id)[0]["attachments"]
+    assert attachment["kind"] == "image"
+    served = requests.get(attachment["link"], timeout=10)
+    assert served.status_code == 200
+    assert served.content == photo
+
+
+def test_a_redelivered_update_adds_nothing(live):
+    first = customer_sends(live, text="Hello?")
+    wait_for(lambda: Message.objects.exists())
+
+    again = customer_sends(live, "customer/redeliver", update_id=first["update_id"])
+
+    assert again["delivery"]["body"] == '{"status": "duplicate"}'
+    assert Message.objects.count() == 1
+    assert Conversation.objects.count() == 1
+
+
+def test_an_edit_changes_the_message_in_the_inbox(live):
+    customer_sends(live, text="My order is #4411")
+    message = wait_for(lambda: Message.objects.first())
+
+    customer_sends(live, kind="edit", text="My order is #4412")
+
+    wait_for(lambda: Message.objects.get(pk=message.pk).edited_at is not None)
+    [shown] = messages_of(live, message.conversation_id)
+    assert shown["text"] == "My order is #4412"
