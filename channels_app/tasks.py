@@ -6,6 +6,7 @@ from django.conf import settings
 from channels_app.platforms.base import TransientDeliveryError
 from channels_app.services.delivery import message_deliver
 from channels_app.services.inbound import inbound_event_process
+from channels_app.services.mailbox import mailbox_channel_ids, mailbox_poll
 from conversations.services.attachments import message_media_fetch
 
 
@@ -70,3 +71,27 @@ def fetch_message_media(self, message_id: int) -> int:
         raise self.retry(
             countdown=retry_countdown(self.request.retries, error.retry_after)
         ) from error
+
+
+@shared_task(name="channels.poll_mailboxes", soft_time_limit=30, time_limit=60)
+def poll_mailboxes() -> int:
+    """Schedule `poll_mailbox` for every active e-mail channel with IMAP
+    settings (Celery beat, every `EMAIL_POLL_INTERVAL` seconds). Returns how
+    many were scheduled."""
+    channel_ids = mailbox_channel_ids()
+    for channel_id in channel_ids:
+        poll_mailbox.delay(str(channel_id))
+    return len(channel_ids)
+
+
+@shared_task(
+    name="channels.poll_mailbox",
+    acks_late=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def poll_mailbox(channel_id: str) -> str:
+    """Fetch the new mail of e-mail channel `channel_id` by IMAP into inbound
+    events. Idempotent, and one poll per mailbox at a time. Returns the poll's
+    status (`channels_app.services.mailbox.PollResult`)."""
+    return mailbox_poll(channel_id=channel_id).status

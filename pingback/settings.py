@@ -256,6 +256,11 @@ PLATFORM_API_TIMEOUT = env.float("PLATFORM_API_TIMEOUT", default=15.0)
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 MEDIA_URL = "media/"
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
+# Request bodies Django reads into memory: provider e-mail webhooks post whole
+# messages with their attachments, so allow a kept file plus headroom.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
+    "DATA_UPLOAD_MAX_MEMORY_SIZE", default=MEDIA_MAX_BYTES + 5 * 1024 * 1024
+)
 # How long a signed attachment link stays valid, in seconds. Platforms that fetch
 # outbound media by URL (Twilio MMS, Instagram, WhatsApp links) use these links.
 ATTACHMENT_LINK_MAX_AGE = env.int("ATTACHMENT_LINK_MAX_AGE", default=24 * 3600)

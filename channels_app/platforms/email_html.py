@@ -1,0 +1,172 @@
+"""E-mail HTML bodies: sanitised for the inbox, quoted history trimmed, and
+read as plain text when a message has no text part.
+
+Sanitising is nh3 (ammonia): only its default safe tags and attributes stay;
+scripts and styles go with their content, event handlers and `style`
+attributes go, links keep http(s)/mailto/tel URLs only and open in a new tab
+with `rel="noopener noreferrer"`; images by `cid:` (inline parts, kept as
+attachments instead) lose their source and are dropped.
+    https://nh3.readthedocs.io/
+Quoted history is recognised by the markers the common clients write: Gmail's
+`gmail_quote`, Apple Mail's and Thunderbird's `<blockquote type="cite">` and
+`moz-cite-prefix`, Yahoo's `yahoo_quoted`, and Outlook's `appendonsend` /
+`divRplyFwdMsg` / `OLK_SRC_BODY_SECTION`, after which everything is history.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+import nh3
+
+URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+VOID_TAGS = frozenset(
+    {"area", "br", "col", "embed", "hr", "img", "input", "source", "track", "wbr"}
+)
+# Elements holding quoted history (removed with their content).
+QUOTE_CLASSES = frozenset(
+    {"gmail_quote", "gmail_quote_container", "moz-cite-prefix", "yahoo_quoted"}
+)
+# Elements after which the rest of the body is quoted history (Outlook).
+HISTORY_IDS = frozenset({"appendonsend", "divRplyFwdMsg", "OLK_SRC_BODY_SECTION"})
+BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6",
+        "header", "hr", "li", "ol", "p", "pre", "section", "table", "tr", "ul",
+    }
+)  # fmt: skip
+
+
+def _clean(body: str, *, keep_markers: bool) -> str:
+    attributes = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+    if keep_markers:
+        # Kept only for the trimming pass; the final pass drops them.
+        attributes["*"] = {"class", "id"}
+        attributes.setdefault("blockquote", set()).add("type")
+    return nh3.clean(
+        body,
+        tags=nh3.ALLOWED_TAGS,
+        attributes=attributes,
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer",
+        set_tag_attribute_values={
+            "a": {"target": "_blank"},
+            # Remote images load without telling the sender the inbox's URL.
+            "img": {"referrerpolicy": "no-referrer"},
+        },
+    )
+
+
+def _start_tag(tag: str, attrs: list[tuple[str, str | None]]) -> str:
+    rendered = "".join(
+        f' {name}="{html.escape(value)}"' for name, value in attrs if value is not None
+    )
+    return f"<{tag}{rendered}>"
+
+
+class _QuoteTrimmer(HTMLParser):
+    """Re-emit well-formed (already sanitised) HTML without quoted history and
+    without images that lost their source."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip_depth = 0
+        self.stopped = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.stopped:
+            return
+        if self.skip_depth:
+            if tag not in VOID_TAGS:
+                self.skip_depth += 1
+            return
+        found = dict(attrs)
+        if found.get("id") in HISTORY_IDS:
+            self.stopped = True
+            return
+        classes = set((found.get("class") or "").split())
+        quoted = bool(classes & QUOTE_CLASSES) or (
+            tag == "blockquote" and (found.get("type") or "").lower() == "cite"
+        )
+        if quoted and tag not in VOID_TAGS:
+            self.skip_depth = 1
+            return
+        if tag == "img" and not found.get("src"):
+            return
+        self.parts.append(_start_tag(tag, attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stopped or tag in VOID_TAGS:
+            return
+        if self.skip_depth:
+            self.skip_depth -= 1
+            return
+        self.parts.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        if not (self.stopped or self.skip_depth):
+            self.parts.append(html.escape(data, quote=False))
+
+
+def _trim(sanitised: str) -> str:
+    trimmer = _QuoteTrimmer()
+    trimmer.feed(sanitised)
+    trimmer.close()
+    return "".join(trimmer.parts)
+
+
+def _shows_something(fragment: str) -> bool:
+    return bool(html_to_text(fragment).strip()) or "<img" in fragment
+
+
+def html_sanitise(body: str, *, trim_quotes: bool = True) -> str:
+    """Return `body` (an e-mail's HTML) safe to show in the inbox, with quoted
+    history removed (unless `trim_quotes` is false, e.g. for a forwarded
+    message); when the trim would leave nothing, the whole sanitised body is
+    kept. An empty result means the body shows nothing."""
+    if trim_quotes:
+        marked = _clean(body, keep_markers=True)
+        trimmed = _clean(_trim(marked), keep_markers=False).strip()
+        if _shows_something(trimmed):
+            return trimmed
+    whole = _clean(body, keep_markers=False).strip()
+    return whole if _shows_something(whole) else ""
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head", "title"):
+            self.hidden += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in BLOCK_TAGS:
+            self.parts.append("\n\n" if tag == "p" else "\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head", "title"):
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in BLOCK_TAGS:
+            self.parts.append("\n\n" if tag == "p" else "\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(body: str) -> str:
+    """The readable text of an HTML body: block elements and `<br>` become line
+    breaks, runs of whitespace one space, scripts and styles nothing."""
+    extractor = _TextExtractor()
+    extractor.feed(body)
+    extractor.close()
+    lines = [line.strip() for line in "".join(extractor.parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -1,0 +1,133 @@
+"""End to end through real parts: the live server, a real Celery worker on the
+broker (Redis in CI), a real IMAP server (Dovecot) and a real SMTP server
+(aiosmtpd).
+
+An admin connects the e-mail channel through the API; the customer's mail
+lands in the mailbox and the beat task's poll brings it in; an agent replies
+through the API and the worker sends it by SMTP, threaded on the customer's
+mail; the customer's answer to that reply continues the conversation.
+"""
+
+import email
+import email.policy
+import time
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from billing.services import api_token_create
+from channels_app.tasks import poll_mailboxes
+from channels_app.tests.email.conftest import SUPPORT_ADDRESS, eml
+from conversations.models import Conversation, Message
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CUSTOMER_MAIL_ID = "CAF7q1-order-4411@mail.customer.test"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
+@pytest.fixture
+def live(live_server, settings, celery_worker, admin_member, smtp_server, mailbox):
+    """The running stack and an API session for the business's admin, with
+    the e-mail channel connected through the API."""
+    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
+    _, token = api_token_create(member=admin_member)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    config = {
+        "address": SUPPORT_ADDRESS,
+        "from_name": "Acme Support",
+        **smtp_server.config(),
+        **mailbox.config(),
+        "imap_password": mailbox.password,
+    }
+    channel = session.post(
+        f"{live_server.url}/api/v1/channels/",
+        json={"type": "email", "config": config},
+        timeout=30,
+    ).json()
+    assert channel["setup"]["state"] == "ready", channel["setup"]
+    return {"api": session, "url": live_server.url, "channel": channel}
+
+
+def poll_until(predicate: Callable[[], object]) -> object:
+    """Run the beat task (as `celery beat` would) until `predicate` holds."""
+    poll_mailboxes.delay()
+    return wait_for(predicate)
+
+
+def messages_of(live, conversation_id: int) -> list[dict]:
+    return (
+        live["api"]
+        .get(
+            f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
+            timeout=10,
+        )
+        .json()["results"]
+    )
+
+
+def test_mail_in_by_imap_reply_out_by_smtp_and_the_answer_threads(
+    live, mailbox, smtp_server
+):
+    mailbox.deliver(eml("message__plain"))
+    conversation = poll_until(lambda: Conversation.objects.first())
+    listed = live["api"].get(f"{live['url']}/api/v1/conversations/", timeout=10).json()
+    assert [(c["id"], c["channel_type"]) for c in listed["results"]] == [
+        (conversation.pk, "email")
+    ]
+
+    response = live["api"].post(
+        f"{live['url']}/api/v1/conversations/{conversation.pk}/messages",
+        json={"text": "Sorry! A replacement ships today."},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    reply_id = response.json()["id"]
+    reply = wait_for(lambda: Message.objects.filter(pk=reply_id, status="sent").first())
+
+    [received] = smtp_server.received
+    sent = email.message_from_bytes(received.content, policy=email.policy.default)
+    assert received.rcpt_tos == ["casey@customer.test"]
+    assert sent["Subject"] == "Re: My order #4411 never arrived"
+    assert sent["In-Reply-To"] == f"<{CUSTOMER_MAIL_ID}>"
+    assert sent["References"] == f"<{CUSTOMER_MAIL_ID}>"
+    assert sent["Message-ID"] == f"<{reply.platform_message_id}>"
+
+    answer = (
+        "From: Casey Customer <casey@customer.test>\r\n"
+        "To: Acme Support <support@acme.test>\r\n"
+        "Subject: Re: My order #4411 never arrived\r\n"
+        "Date: Tue, 18 Nov 2025 08:30:00 +0000\r\n"
+        "Message-ID: <CAF7q1-answer-3@mail.customer.test>\r\n"
+        f"In-Reply-To: {sent['Message-ID']}\r\n"
+        f"References: <{CUSTOMER_MAIL_ID}> {sent['Message-ID']}\r\n"
+        "\r\n"
+        "Great, thanks!\r\n\r\n"
+        "On Mon, Nov 17, 2025 at 10:00 AM Acme Support <support@acme.test> wrote:\r\n"
+        "> Sorry! A replacement ships today.\r\n"
+    ).encode()
+    mailbox.deliver(answer)
+    poll_until(lambda: Message.objects.filter(direction="inbound").count() == 2)
+
+    assert Conversation.objects.count() == 1
+    shown = messages_of(live, conversation.pk)
+    assert [(m["direction"], m["text"]) for m in shown] == [
+        (
+            "inbound",
+            "Hello,\n\nI ordered a kettle two weeks ago (order #4411) and it never "
+            "arrived.\nCan you check?\n\nCasey",
+        ),
+        ("outbound", "Sorry! A replacement ships today."),
+        ("inbound", "Great, thanks!"),
+    ]
