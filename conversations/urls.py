@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import views
+from conversations import live_views, settings_views, views
 
 urlpatterns = [
     path("attachments/<str:token>", views.attachment, name="attachment"),
@@ -24,5 +24,21 @@ urlpatterns = [
         "conversations/<int:conversation_id>/status/",
         views.conversation_set_status,
         name="conversation-status",
+    ),
+    path(
+        "conversations/<int:conversation_id>/row/",
+        live_views.conversation_row,
+        name="conversation-row",
+    ),
+    path(
+        "conversations/<int:conversation_id>/read/",
+        live_views.conversation_read,
+        name="conversation-read",
+    ),
+    path("settings/widgets/", settings_views.widget_settings, name="widget-settings"),
+    path(
+        "settings/widgets/<str:channel_id>/",
+        settings_views.widget_settings_edit,
+        name="widget-settings-edit",
     ),
 ]

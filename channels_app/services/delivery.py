@@ -23,6 +23,7 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.services.channels import channel_alert_clear, channel_alert_set
+from conversations import realtime
 from conversations.models import DeliveryAttempt, Message
 from conversations.services.attachments import attachment_kind, attachment_link
 
@@ -151,6 +152,7 @@ def _mark_sent(message: Message, platform_message_id: str) -> None:
             updated_at=timezone.now(),
         )
         _record(message, DeliveryAttempt.Outcome.SENT)
+        realtime.publish_message_status(message.pk)
     logger.info(
         "delivery.sent",
         extra={"message_id": message.pk, "platform": message.channel.type},
@@ -163,6 +165,7 @@ def _requeue(message: Message, error: TransientDeliveryError) -> None:
             status=Message.Status.QUEUED, error=error.reason, updated_at=timezone.now()
         )
         _record(message, DeliveryAttempt.Outcome.RETRY, error)
+        realtime.publish_message_status(message.pk)
     logger.warning(
         "delivery.retry_scheduled",
         extra={"message_id": message.pk, "reason": error.reason},
@@ -175,6 +178,7 @@ def _fail(message: Message, error: DeliveryError) -> None:
             status=Message.Status.FAILED, error=error.reason, updated_at=timezone.now()
         )
         _record(message, DeliveryAttempt.Outcome.FAILED, error)
+        realtime.publish_message_status(message.pk)
     logger.warning(
         "delivery.failed", extra={"message_id": message.pk, "reason": error.reason}
     )

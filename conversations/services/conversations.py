@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from conversations import realtime
 from conversations.models import Conversation
 from pingback.errors import ApplicationError
 
@@ -33,6 +34,7 @@ def conversation_update(
         fields.append("assignee")
     if fields:
         conversation.save(update_fields=fields)
+        realtime.publish_conversation_changed(conversation)
     return conversation
 
 
@@ -41,3 +43,4 @@ def conversation_mark_read(*, conversation: Conversation) -> None:
     if conversation.unread_count:
         Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
         conversation.unread_count = 0
+        realtime.publish_conversation_changed(conversation)

@@ -22,6 +22,7 @@ from channels_app.platforms.base import (
     InboundMessage,
     MessageEdit,
 )
+from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.services.attachments import attachment_needs_fetch
 from conversations.services.replies import message_preview
@@ -68,6 +69,7 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
             continue
         if isinstance(item, MessageEdit):
             edits += _apply_edit(channel, item)
+            realtime.publish_message_edited(channel.pk, item.platform_message_id)
             continue
         message = _ingest_message(channel, item)
         if message is None:
@@ -118,6 +120,7 @@ def _ingest_message(channel: Channel, item: InboundMessage) -> Message | None:
                 unread_count=F("unread_count") + 1,
                 status=Conversation.Status.OPEN,
             )
+            realtime.publish_message_created(message)
             if any(attachment_needs_fetch(a) for a in item.attachments):
                 _schedule_media_fetch(message.pk)
     except IntegrityError:
@@ -232,8 +235,10 @@ def _apply_status(channel: Channel, receipt: DeliveryStatus) -> int:
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.FAILED, error=receipt.error
         )
+        realtime.publish_message_status(message.pk)
         return 1
     if STATUS_RANK.get(receipt.status, -1) <= STATUS_RANK.get(message.status, 99):
         return 0
     Message.objects.filter(pk=message.pk).update(status=receipt.status)
+    realtime.publish_message_status(message.pk)
     return 1

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from conversations import realtime
 from conversations.models import Conversation, Message
 from conversations.services.attachments import attachments_store_uploads
 from pingback.errors import ApplicationError, ChannelInactive
@@ -109,5 +110,6 @@ def post_reply(
             last_message_preview=message_preview(text, attachments),
             unread_count=0,
         )
+        realtime.publish_message_created(message)
         transaction.on_commit(lambda: deliver_message_task.delay(message.pk))
     return message

@@ -121,7 +121,7 @@ def test_inbox_lists_open_conversations_newest_first_with_channel_icons(
     names = ["New Nadia", "Mid Mario", "Old Olga", "Stranger Sam"]
     assert names_in_order(html, names) == ["New Nadia", "Mid Mario", "Old Olga"]
     rows_with_icon = re.findall(
-        r'<tr class="conversation-row" data-channel-type="x">\s*<td>'
+        r'<tr class="conversation-row" data-channel-type="x"[^>]*>\s*<td>'
         + re.escape(X_ICON),
         html,
     )
@@ -185,7 +185,7 @@ def test_inbox_row_of_a_telegram_conversation_has_its_icon(agent_client, busines
     # then
     html = response.content.decode()
     assert re.search(
-        r'<tr class="conversation-row" data-channel-type="telegram">\s*<td>'
+        r'<tr class="conversation-row" data-channel-type="telegram"[^>]*>\s*<td>'
         + re.escape(TELEGRAM_ICON),
         html,
     )
@@ -288,7 +288,7 @@ def test_reply_form_queues_a_reply_that_ends_sent(
     )
 
     # when
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         response = agent_client.post(
             reply_url(conversation), {"text": "Your parcel left today."}
         )
@@ -296,7 +296,6 @@ def test_reply_form_queues_a_reply_that_ends_sent(
     # then
     assert response.status_code == 302
     assert response["Location"] == conversation_url(conversation)
-    assert len(callbacks) == 1
     message = Message.objects.get()
     assert message.direction == "outbound"
     assert message.author_id == agent_member.user.pk

@@ -14,6 +14,8 @@ Each platform's sandbox module (`sandbox/<type>.py`) may define:
 """
 
 import importlib
+import os
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -26,12 +28,15 @@ from channels_app.services import (
     channel_create,
     channel_public_config,
     channel_setup,
+    channel_update,
 )
 from sandbox.x import DEMO_APP
 
 DEMO_BUSINESS = "Demo Support"
 DEMO_EMAIL = "admin@demo.pingback.test"
 DEMO_PLATFORMS = ("telegram", "whatsapp", "instagram", "sms")
+# The demo host page for the web widget (served by bin/run).
+DEMO_WIDGET_PAGE = "http://localhost:8766"
 
 
 class Command(BaseCommand):
@@ -73,6 +78,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  {channel.setup_message}")
         for channel_type in DEMO_PLATFORMS:
             self._demo_channel(business, channel_type, sandbox_url)
+        self._demo_widget(business)
         self.stdout.write(f"Login: {DEMO_EMAIL} / {password}")
         self.stdout.write(f"API token: {token}")
 
@@ -99,3 +105,34 @@ class Command(BaseCommand):
         channel.refresh_from_db()
         self.stdout.write(f"{label} channel: {channel.get_setup_state_display()}.")
         self.stdout.write(f"  {channel.setup_message}")
+
+    def _demo_widget(self, business) -> None:
+        """The demo web widget, allowed on the demo host page (a stand-in for a
+        customer's site on another origin: `static/widget/demo/`, which
+        `bin/run` serves at PINGBACK_WIDGET_DEMO_URL)."""
+        from django.conf import settings
+
+        demo_url = os.environ.get("PINGBACK_WIDGET_DEMO_URL", DEMO_WIDGET_PAGE)
+        port = urlsplit(demo_url).port or 80
+        config = {
+            "allowed_domains": [f"localhost:{port}", f"127.0.0.1:{port}"],
+            "welcome_message": "Hi! This is the PingBack demo widget. Write "
+            "something, then answer from the inbox.",
+        }
+        channel = Channel.objects.filter(business=business, type="webchat").first()
+        clean = channel_config_clean(
+            channel_type="webchat", config=config, current=channel
+        )
+        if channel is None:
+            channel = channel_create(
+                business=business, channel_type="webchat", config=clean
+            )
+        else:
+            channel = channel_update(channel=channel, config=clean, is_active=True)
+        query = urlencode(
+            {"channel": channel.id, "pingback": settings.PINGBACK_PUBLIC_BASE_URL}
+        )
+        self.stdout.write(f"Web widget channel: {channel.get_setup_state_display()}.")
+        self.stdout.write(
+            f"  Chat as a website visitor: {demo_url.rstrip('/')}/?{query}"
+        )

@@ -1,0 +1,268 @@
+"""`/ws/widget/<channel id>/`: the visitors' websocket (PingBack's own protocol).
+
+The handshake is refused (HTTP 403) for an unknown or inactive widget channel
+and for a page whose `Origin` is not in the channel's `allowed_domains`.
+
+Frames are JSON objects with a `type`. From the widget:
+    {"type": "hello", "token": str | null, "last_message_id": int | null}
+        first frame; `token` is the visitor token from an earlier welcome,
+        `last_message_id` the newest message id the widget holds (on a
+        reconnect, the server sends what came after it).
+    {"type": "message", "id": <UUID made by the widget>, "text": str}
+        a visitor message; resending the same id stores it once.
+From PingBack:
+    {"type": "welcome", "token": str, "visitor_id": str,
+     "settings": {"name", "welcome_message", "brand_color", "logo_url"},
+     "messages": [<message>]}
+        the visitor's history (or what they missed), oldest first.
+    {"type": "ack", "id": <UUID>, "status": "accepted" | "duplicate"}
+    {"type": "message", "message": <message>}
+        a new message: an agent's reply, or one the visitor sent from another
+        tab (`id` null; matched by `client_id`).
+    {"type": "error", "code": str, "detail": str, "id"?: <UUID>,
+     "retry_after"?: seconds}
+        codes: `rate_limited`, `hello_required`, `invalid_frame`,
+        `invalid_message`, `empty_message`, `message_too_long`,
+        `channel_inactive`.
+<message> is described in `channels_app.platforms.web_widget`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from channels_app.models import Channel
+from channels_app.platforms.web_widget import (
+    WIDGET_MESSAGE_EVENT,
+    origin_allowed,
+    visitor_group,
+)
+from channels_app.widget.selectors import (
+    message_payload,
+    visitor_message_list,
+    widget_channel_get,
+    widget_public_settings,
+)
+from channels_app.widget.services import (
+    VisitorMessage,
+    VisitorMessageInvalid,
+    connection_rate_check,
+    message_rate_check,
+    visitor_message_clean,
+    visitor_message_record,
+    visitor_new,
+    visitor_token_issue,
+    visitor_token_read,
+)
+
+logger = logging.getLogger(__name__)
+
+CLOSE_CHANNEL_INACTIVE = 4403
+CLOSE_RATE_LIMITED = 4429
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin1")
+    return None
+
+
+def _client_ip(scope: dict[str, Any]) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def _history(
+    channel: Channel, visitor_id: str, after_id: int | None
+) -> list[dict[str, Any]]:
+    messages = visitor_message_list(
+        channel=channel, visitor_id=visitor_id, after_id=after_id
+    )
+    return [message_payload(message) for message in messages]
+
+
+class WidgetConsumer(AsyncJsonWebsocketConsumer):
+    """One visitor's widget on one page. After `hello` it is in the visitor's
+    group, so agents' replies (`WebWidgetPlatform.send`) reach it."""
+
+    widget_channel: Channel | None = None
+    visitor_id: str | None = None
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
+
+    async def connect(self) -> None:
+        channel_id = self.scope["url_route"]["kwargs"]["channel_id"]
+        channel = await database_sync_to_async(widget_channel_get)(channel_id)
+        origin = _header(self.scope, b"origin")
+        if channel is None or not origin_allowed(
+            origin, channel.config.get("allowed_domains") or []
+        ):
+            logger.info(
+                "widget.connection_refused",
+                extra={"channel_id": str(channel_id), "origin": origin},
+            )
+            await self.close()
+            return
+        client_ip = _client_ip(self.scope)
+        retry_after = await sync_to_async(connection_rate_check)(client_ip)
+        await self.accept()
+        if retry_after is not None:
+            logger.info(
+                "widget.connection_rate_limited",
+                extra={"channel_id": str(channel.id), "client_ip": client_ip},
+            )
+            await self._error(
+                "rate_limited",
+                "Too many chat connections from your network; try again shortly.",
+                retry_after=retry_after,
+            )
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
+        self.widget_channel = channel
+
+    async def disconnect(self, code: int) -> None:
+        if self.widget_channel is not None and self.visitor_id is not None:
+            await self.channel_layer.group_discard(
+                visitor_group(self.widget_channel.id, self.visitor_id),
+                self.channel_name,
+            )
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        channel = self.widget_channel
+        if channel is None:
+            return
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "hello":
+            await self._hello(channel, content)
+        elif kind == "message":
+            await self._message(channel, content)
+        else:
+            await self._error(
+                "invalid_frame", "Expected a JSON object of type hello or message."
+            )
+
+    async def _hello(self, channel: Channel, frame: dict[str, Any]) -> None:
+        if self.visitor_id is None:
+            self.visitor_id = (
+                visitor_token_read(channel_id=channel.id, token=frame.get("token"))
+                or visitor_new()
+            )
+            await self.channel_layer.group_add(
+                visitor_group(channel.id, self.visitor_id), self.channel_name
+            )
+        after_id = frame.get("last_message_id")
+        if not isinstance(after_id, int) or isinstance(after_id, bool):
+            after_id = None
+        messages = await database_sync_to_async(_history)(
+            channel, self.visitor_id, after_id
+        )
+        await self.send_json(
+            {
+                "type": "welcome",
+                "token": visitor_token_issue(
+                    channel_id=channel.id, visitor_id=self.visitor_id
+                ),
+                "visitor_id": self.visitor_id,
+                "settings": widget_public_settings(channel),
+                "messages": messages,
+            }
+        )
+
+    async def _message(self, channel: Channel, frame: dict[str, Any]) -> None:
+        frame_id = frame.get("id") if isinstance(frame.get("id"), str) else None
+        if self.visitor_id is None:
+            await self._error(
+                "hello_required", "Send hello before messages.", message_id=frame_id
+            )
+            return
+        try:
+            message = visitor_message_clean(frame)
+        except VisitorMessageInvalid as error:
+            await self._error(error.code, str(error), message_id=frame_id)
+            return
+        retry_after = await sync_to_async(message_rate_check)(
+            channel_id=channel.id, visitor_id=self.visitor_id
+        )
+        if retry_after is not None:
+            logger.info(
+                "widget.message_rate_limited",
+                extra={"channel_id": str(channel.id), "visitor_id": self.visitor_id},
+            )
+            await self._error(
+                "rate_limited",
+                "You are sending messages too fast; this one is sent shortly.",
+                message_id=message.message_id,
+                retry_after=retry_after,
+            )
+            return
+        outcome = await database_sync_to_async(visitor_message_record)(
+            channel=channel, visitor_id=self.visitor_id, message=message
+        )
+        if outcome.status == "ignored":
+            await self._error(
+                "channel_inactive",
+                "This chat is closed.",
+                message_id=message.message_id,
+            )
+            await self.close(code=CLOSE_CHANNEL_INACTIVE)
+            return
+        await self.send_json(
+            {"type": "ack", "id": message.message_id, "status": outcome.status}
+        )
+        if outcome.status == "accepted":
+            await self._share_with_other_tabs(channel, self.visitor_id, message)
+
+    async def _share_with_other_tabs(
+        self, channel: Channel, visitor_id: str, message: VisitorMessage
+    ) -> None:
+        frame = {
+            "id": None,
+            "client_id": message.message_id,
+            "direction": "inbound",
+            "text": message.text,
+            "sent_at": timezone.now().isoformat(),
+            "attachments": [],
+        }
+        await self.channel_layer.group_send(
+            visitor_group(channel.id, visitor_id),
+            {
+                "type": WIDGET_MESSAGE_EVENT,
+                "message": frame,
+                "sender": self.channel_name,
+            },
+        )
+
+    async def widget_message(self, event: dict[str, Any]) -> None:
+        """A message for the visitor, from `WebWidgetPlatform.send` or another
+        tab (channel-layer type `widget.message`; the tab that sent it already
+        shows it)."""
+        if event.get("sender") != self.channel_name:
+            await self.send_json({"type": "message", "message": event["message"]})
+
+    async def _error(
+        self,
+        code: str,
+        detail: str,
+        *,
+        message_id: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+        if message_id is not None:
+            frame["id"] = message_id
+        if retry_after is not None:
+            frame["retry_after"] = retry_after
+        await self.send_json(frame)

@@ -1,0 +1,90 @@
+"""Reads for the widget: its channel, what visitors see of it, their history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from billing.plans import WEB_WIDGET_TYPES
+from channels_app.models import Channel
+from channels_app.platforms.web_widget import visitor_thread_key
+from conversations.models import Message
+from conversations.services.attachments import attachment_link
+
+DEFAULT_BRAND_COLOR = "#2553c7"
+HISTORY_LENGTH = 50
+CATCH_UP_LIMIT = 200
+# Outbound messages a visitor sees: `sending` too, as the push happens before
+# the delivery is recorded as sent.
+VISIBLE_OUTBOUND = (
+    Message.Status.SENDING,
+    Message.Status.SENT,
+    Message.Status.DELIVERED,
+    Message.Status.READ,
+)
+
+
+def widget_channel_get(channel_id: object) -> Channel | None:
+    """The active widget channel `channel_id` (business joined), or None for an
+    unknown, inactive or non-widget channel or a malformed id."""
+    try:
+        return (
+            Channel.objects.select_related("business")
+            .filter(type__in=WEB_WIDGET_TYPES, is_active=True)
+            .get(pk=channel_id)
+        )
+    except (Channel.DoesNotExist, ValidationError, ValueError):
+        return None
+
+
+def widget_public_settings(channel: Channel) -> dict[str, str]:
+    """What the widget shows: `name` (the business), `welcome_message`,
+    `brand_color` (`#rrggbb`) and `logo_url` (may be empty)."""
+    return {
+        "name": channel.business.name,
+        "welcome_message": channel.config.get("welcome_message", ""),
+        "brand_color": channel.config.get("brand_color") or DEFAULT_BRAND_COLOR,
+        "logo_url": channel.config.get("logo_url", ""),
+    }
+
+
+def visitor_message_list(
+    *, channel: Channel, visitor_id: str, after_id: int | None = None
+) -> list[Message]:
+    """The visitor's messages on this channel that they may see, oldest first:
+    theirs, and the agents' replies once pushed (failed or queued replies are
+    not shown). Without `after_id`, the last `HISTORY_LENGTH`; with it, up to
+    `CATCH_UP_LIMIT` messages after that id (what a reconnecting widget
+    missed)."""
+    messages = Message.objects.filter(
+        Q(direction=Message.Direction.INBOUND) | Q(status__in=VISIBLE_OUTBOUND),
+        conversation__channel=channel,
+        conversation__thread_key=visitor_thread_key(visitor_id),
+    )
+    if after_id is not None:
+        return list(messages.filter(id__gt=after_id).order_by("id")[:CATCH_UP_LIMIT])
+    return list(reversed(messages.order_by("-id")[:HISTORY_LENGTH]))
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """A stored message as the widget shows it (the frame described in
+    `channels_app.platforms.web_widget`); attachment links are signed."""
+    inbound = message.direction == Message.Direction.INBOUND
+    return {
+        "id": message.pk,
+        "client_id": message.platform_message_id if inbound else None,
+        "direction": message.direction,
+        "text": message.text,
+        "sent_at": message.sent_at.isoformat(),
+        "attachments": [
+            {
+                "kind": attachment.get("kind") or "file",
+                "name": attachment.get("filename") or "file",
+                "url": attachment_link(message.pk, index, absolute=True),
+            }
+            for index, attachment in enumerate(message.attachments)
+            if attachment.get("stored")
+        ],
+    }

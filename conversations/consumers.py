@@ -1,0 +1,49 @@
+"""`/ws/inbox/`: the agents' websocket. Session-authenticated; each open inbox
+or conversation page joins its business's group and receives the events of
+`conversations.realtime` as JSON text frames, e.g.
+`{"type": "conversation", "conversation_id": 42}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from billing.permissions import member_of
+from conversations.realtime import inbox_group
+
+
+def _business_id(user: Any) -> str | None:
+    member = member_of(user)
+    return str(member.business_id) if member is not None else None
+
+
+class InboxConsumer(AsyncJsonWebsocketConsumer):
+    """Refuses the handshake (HTTP 403) unless the user is logged in and a
+    member of a business; then forwards that business's events."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        business_id = await database_sync_to_async(_business_id)(self.scope.get("user"))
+        if business_id is None:
+            await self.close()
+            return
+        self.group = inbox_group(business_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs
+    ) -> None:
+        """Agents' pages only listen: frames they send are ignored."""
+
+    async def inbox_event(self, message: dict[str, Any]) -> None:
+        """An event from `conversations.realtime` (channel-layer type
+        `inbox.event`)."""
+        await self.send_json(message["event"])

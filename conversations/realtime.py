@@ -1,0 +1,191 @@
+"""Live inbox events: small notices sent to the agents of a business, so their
+open pages update without reloading (`conversations.consumers.InboxConsumer`).
+
+Each publish function is called from the write side (ingest, replies, delivery,
+conversation updates) and sends on transaction commit, so agents never hear of
+a write that was rolled back. Publishing never raises into the write path: a
+channel layer that is down (Redis restarting) is logged, and the pages catch up
+when they reconnect.
+
+Events (the `event` of a channel-layer message of type `inbox.event`, sent to
+the group `inbox_group(business_id)`):
+    {"type": "conversation", "conversation_id": int}
+        created or changed: new message, status, assignee, unread count.
+    {"type": "message", "conversation_id": int, "message_id": int,
+     "change": "created" | "edited"}
+    {"type": "message_status", "conversation_id": int, "message_id": int,
+     "status": str, "error": str}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+
+from conversations.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+INBOX_EVENT = "inbox.event"
+
+
+def inbox_group(business_id: object) -> str:
+    """The channel-layer group of a business's agents' open pages."""
+    return f"inbox.{business_id}"
+
+
+def publish_conversation_changed(conversation: Conversation) -> None:
+    """On commit, tell the business's agents the conversation changed."""
+    events = [_conversation_event(conversation.pk)]
+    _on_commit(lambda: (conversation.business_id, events))
+
+
+def publish_message_created(message: Message) -> None:
+    """On commit, tell the agents a message was added to its conversation (a
+    `message` event, and a `conversation` event for the list's row). Uses
+    `message.conversation` as loaded."""
+    conversation = message.conversation
+    events = [
+        _message_event(conversation.pk, message.pk, "created"),
+        _conversation_event(conversation.pk),
+    ]
+    _on_commit(lambda: (conversation.business_id, events))
+
+
+def publish_message_edited(channel_id: object, platform_message_id: str) -> None:
+    """On commit, tell the agents the customer edited a message (found by its
+    platform id; nothing is sent when there is no such message)."""
+    _on_commit(partial(_message_edited, channel_id, platform_message_id))
+
+
+def publish_message_status(message_id: int) -> None:
+    """On commit, tell the agents an outbound message's status as it then is
+    (queued, sent, delivered, read or failed, with its error)."""
+    _on_commit(partial(_message_status, message_id))
+
+
+Published = tuple[object, list[dict[str, Any]]]
+
+
+def _on_commit(build: Callable[[], Published | None]) -> None:
+    transaction.on_commit(partial(_publish, build))
+
+
+def _publish(build: Callable[[], Published | None]) -> None:
+    """Build the events (business id, events) and send them to the business's
+    group; log, never raise, on failure."""
+    try:
+        built = build()
+        layer = get_channel_layer()
+        if built is None or layer is None:
+            return
+        business_id, events = built
+        group = inbox_group(business_id)
+        if isinstance(layer, InMemoryChannelLayer):
+            # Reaches only consumers on the server's own event loop, which
+            # async_to_sync returns to from a request's thread.
+            async_to_sync(_group_send)(layer, group, events)
+        else:
+            _publisher.run(_group_send(layer, group, events))
+    except Exception:
+        # The write has committed; the pages catch up when they reconnect.
+        logger.warning("realtime.publish_failed", exc_info=True)
+
+
+async def _group_send(
+    layer: BaseChannelLayer, group: str, events: list[dict[str, Any]]
+) -> None:
+    for event in events:
+        await layer.group_send(group, {"type": INBOX_EVENT, "event": event})
+
+
+class _PublisherLoop:
+    """An event loop of this process, in a daemon thread, that sends events to
+    a cross-process channel layer (Redis) for synchronous code (workers,
+    views). Its Redis connections stay open from one event to the next, where
+    `async_to_sync` would open them on a new loop for each event."""
+
+    TIMEOUT = 5.0  # seconds a write waits for its events to be sent
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run `coroutine` on the loop and wait for it (`TimeoutError` after
+        `TIMEOUT` seconds)."""
+        with self._lock:
+            # A forked worker process starts its own loop.
+            if self._loop is None or self._pid != os.getpid():
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(
+                    target=self._loop.run_forever,
+                    name="realtime-publisher",
+                    daemon=True,
+                ).start()
+            loop = self._loop
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        try:
+            future.result(self.TIMEOUT)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+
+_publisher = _PublisherLoop()
+
+
+def _conversation_event(conversation_id: int) -> dict[str, Any]:
+    return {"type": "conversation", "conversation_id": conversation_id}
+
+
+def _message_event(conversation_id: int, message_id: int, change: str) -> dict:
+    return {
+        "type": "message",
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "change": change,
+    }
+
+
+def _message_edited(channel_id: object, platform_message_id: str) -> Published | None:
+    found = (
+        Message.objects.filter(
+            channel_id=channel_id, platform_message_id=platform_message_id
+        )
+        .values("pk", "conversation_id", "conversation__business_id")
+        .first()
+    )
+    if found is None:
+        return None
+    event = _message_event(found["conversation_id"], found["pk"], "edited")
+    return found["conversation__business_id"], [event]
+
+
+def _message_status(message_id: int) -> Published | None:
+    found = (
+        Message.objects.filter(pk=message_id)
+        .values("status", "error", "conversation_id", "conversation__business_id")
+        .first()
+    )
+    if found is None:
+        return None
+    event = {
+        "type": "message_status",
+        "conversation_id": found["conversation_id"],
+        "message_id": message_id,
+        "status": found["status"],
+        "error": found["error"],
+    }
+    return found["conversation__business_id"], [event]

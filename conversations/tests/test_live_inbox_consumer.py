@@ -1,0 +1,97 @@
+"""The agents' websocket (`/ws/inbox/`) through the real ASGI application: it
+needs a logged-in member on PingBack's own origin, and carries only their
+business's events."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.conf import settings as django_settings
+from django.test import Client
+
+from billing.tests.factories import BusinessFactory, UserFactory
+from channels_app.tests.widget.communicator import WebsocketCommunicator
+from conversations.services import conversation_update
+from conversations.tests.factories import ConversationFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OWN_ORIGIN = "http://127.0.0.1:8000"
+TIMEOUT = 5
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer(settings) -> None:
+    settings.CHANNEL_LAYERS = {**settings.CHANNEL_LAYERS}
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    name = django_settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}"
+
+
+def inbox_socket(cookie: str | None, origin: str | None = OWN_ORIGIN):
+    from pingback.asgi import application
+
+    headers = []
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+
+
+def connects(cookie: str | None, origin: str | None = OWN_ORIGIN) -> bool:
+    async def scenario():
+        socket = inbox_socket(cookie, origin)
+        connected, _ = await socket.connect(timeout=TIMEOUT)
+        if connected:
+            await socket.disconnect()
+        return connected
+
+    return async_to_sync(scenario)()
+
+
+def test_a_logged_in_agent_connects(agent_member):
+    assert connects(session_cookie(agent_member.user)) is True
+
+
+@pytest.mark.parametrize(
+    ("_case", "who", "origin"),
+    [
+        ("not logged in", None, OWN_ORIGIN),
+        ("a user of no business", "outsider", OWN_ORIGIN),
+        ("another site's page", "agent", "https://evil.example"),
+        ("no Origin header", "agent", None),
+    ],
+)
+def test_the_handshake_is_refused(agent_member, _case, who, origin):
+    user = {"agent": agent_member.user, "outsider": UserFactory(), None: None}[who]
+    cookie = session_cookie(user) if user else None
+
+    assert connects(cookie, origin) is False
+
+
+def test_an_agent_gets_their_business_events_and_no_others(agent_member, business):
+    ours = ConversationFactory(business=business)
+    theirs = ConversationFactory(business=BusinessFactory())
+    cookie = session_cookie(agent_member.user)
+
+    async def scenario():
+        socket = inbox_socket(cookie)
+        await socket.connect(timeout=TIMEOUT)
+        await socket.send_to("pages only listen; this is ignored")
+        for conversation in (theirs, ours):
+            await database_sync_to_async(conversation_update)(
+                conversation=conversation, status="pending"
+            )
+        event = await socket.receive_json_from(timeout=TIMEOUT)
+        nothing_else = await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+        return event, nothing_else
+
+    event, nothing_else = async_to_sync(scenario)()
+
+    assert event == {"type": "conversation", "conversation_id": ours.pk}
+    assert nothing_else is True

@@ -1,0 +1,206 @@
+// The live inbox: keeps the open inbox or conversation page up to date over the
+// agents' websocket (/ws/inbox/, events of conversations/realtime.py).
+//
+// - Inbox list (table#conversations): a `conversation` event fetches that row,
+//   server-rendered under the page's filters, and puts it in its place (newest
+//   activity first); a 204 removes it. Unread badges come with the row.
+// - Conversation page (#thread-container): `message` and `message_status`
+//   events of this conversation refetch the thread; new messages seen while
+//   the page is visible are marked read.
+// - A dropped connection (server or Redis restart) is retried with backoff;
+//   while it is down the page refreshes slowly, and once back it catches up by
+//   refetching the list or thread.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var socketPath = body.dataset.liveUrl;
+  if (!socketPath || !window.WebSocket) { return; }
+
+  var MIN_DELAY = 1000;
+  var MAX_DELAY = 30000;
+  var FALLBACK_REFRESH = 10000;
+
+  var statusLabel = document.getElementById("live-status");
+  var table = document.getElementById("conversations");
+  var thread = document.getElementById("thread-container");
+  var delay = MIN_DELAY;
+  var fallbackTimer = null;
+  var running = {};
+
+  function setState(state, text) {
+    body.dataset.live = state;
+    if (statusLabel) {
+      statusLabel.textContent = text;
+      statusLabel.className = "live-status live-" + state;
+    }
+  }
+
+  // Run `task` (returning a promise) once at a time per key; a request made
+  // while it runs runs it once more afterwards, so the last answer wins.
+  function coalesced(key, task) {
+    if (running[key]) { running[key].again = true; return; }
+    running[key] = {again: false};
+    task().catch(function () {}).then(function () {
+      var again = running[key].again;
+      delete running[key];
+      if (again) { coalesced(key, task); }
+    });
+  }
+
+  function get(url) {
+    return fetch(url, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}});
+  }
+
+  // ------------------------------------------------------------- inbox list
+
+  function rowKey(row) {
+    return [row.dataset.activity || "", Number(row.dataset.conversationId)];
+  }
+
+  function comesBefore(a, b) {
+    var ka = rowKey(a), kb = rowKey(b);
+    if (ka[0] !== kb[0]) { return ka[0] > kb[0]; }
+    return ka[1] > kb[1];
+  }
+
+  function placeRow(row) {
+    var tbody = table.tBodies[0];
+    var old = document.getElementById(row.id);
+    if (old) { old.remove(); }
+    var empty = tbody.querySelector(".empty-row");
+    if (empty) { empty.remove(); }
+    var rows = tbody.querySelectorAll("tr.conversation-row");
+    var before = null;
+    for (var i = 0; i < rows.length; i++) {
+      if (comesBefore(row, rows[i])) { before = rows[i]; break; }
+    }
+    tbody.insertBefore(row, before);
+    row.classList.add("fresh");
+    setTimeout(function () { row.classList.remove("fresh"); }, 2000);
+  }
+
+  function refreshRow(conversationId) {
+    var url = table.dataset.rowUrl.replace("/0/", "/" + conversationId + "/") + location.search;
+    coalesced("row-" + conversationId, function () {
+      return get(url).then(function (response) {
+        if (response.status === 204) {
+          var old = document.getElementById("conversation-" + conversationId);
+          if (old) { old.remove(); }
+          return;
+        }
+        if (!response.ok) { return; }
+        return response.text().then(function (html) {
+          var holder = document.createElement("template");
+          holder.innerHTML = html.trim();
+          var row = holder.content.querySelector("tr");
+          if (row) { placeRow(row); }
+          updateTitle();
+        });
+      });
+    });
+  }
+
+  function refreshList() {
+    coalesced("list", function () {
+      return get(location.href).then(function (response) {
+        if (!response.ok) { return; }
+        return response.text().then(function (html) {
+          var page = new DOMParser().parseFromString(html, "text/html");
+          var fresh = page.querySelector("#conversations tbody");
+          if (fresh) { table.tBodies[0].replaceWith(document.adoptNode(fresh)); }
+          updateTitle();
+        });
+      });
+    });
+  }
+
+  function updateTitle() {
+    var unread = 0;
+    table.querySelectorAll(".badge").forEach(function (badge) {
+      unread += Number(badge.textContent) || 0;
+    });
+    document.title = document.title.replace(/^\(\d+\) /, "");
+    if (unread) { document.title = "(" + unread + ") " + document.title; }
+  }
+
+  // ------------------------------------------------------------ conversation
+
+  function markRead() {
+    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (document.hidden || !token) { return; }
+    fetch(thread.dataset.readUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"X-CSRFToken": token.value}
+    });
+  }
+
+  function refreshThread(read) {
+    coalesced("thread", function () {
+      return get(thread.dataset.refreshUrl).then(function (response) {
+        if (!response.ok) { return; }
+        return response.text().then(function (html) {
+          var atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+          thread.innerHTML = html;
+          if (atBottom) { window.scrollTo(0, document.body.scrollHeight); }
+          if (read) { markRead(); }
+        });
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ events
+
+  function handle(event) {
+    if (table && event.type === "conversation") {
+      refreshRow(event.conversation_id);
+    }
+    if (thread && String(event.conversation_id) === thread.dataset.conversationId) {
+      if (event.type === "message") { refreshThread(true); }
+      if (event.type === "message_status") { refreshThread(false); }
+    }
+  }
+
+  function catchUp() {
+    if (table) { refreshList(); }
+    if (thread) { refreshThread(false); }
+  }
+
+  function startFallback() {
+    if (!fallbackTimer) { fallbackTimer = setInterval(catchUp, FALLBACK_REFRESH); }
+  }
+
+  function stopFallback() {
+    clearInterval(fallbackTimer);
+    fallbackTimer = null;
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + socketPath);
+    var opened = false;
+    socket.onopen = function () {
+      opened = true;
+      delay = MIN_DELAY;
+      stopFallback();
+      setState("connected", "Live");
+      // Whatever happened between rendering and now (or while disconnected).
+      catchUp();
+    };
+    socket.onmessage = function (message) {
+      var event;
+      try { event = JSON.parse(message.data); } catch (error) { return; }
+      handle(event);
+    };
+    socket.onclose = function () {
+      setState("disconnected", opened ? "Reconnecting…" : "Offline: retrying…");
+      startFallback();
+      var wait = delay / 2 + Math.random() * delay / 2;
+      delay = Math.min(delay * 2, MAX_DELAY);
+      setTimeout(connect, wait);
+    };
+  }
+
+  connect();
+})();

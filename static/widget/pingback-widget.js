@@ -1,0 +1,373 @@
+/*
+ * PingBack web chat widget. Embed with one script tag naming the channel:
+ *
+ *   <script src="https://<pingback host>/static/widget/pingback-widget.js"
+ *           data-pingback-channel="<channel id>" async></script>
+ *
+ * Draws a chat button and window (in a shadow root, so the page's CSS does not
+ * leak in) with the channel's brand colour, logo and welcome message, and talks
+ * to PingBack over a websocket (/ws/widget/<channel id>/; the frames are
+ * described in channels_app/widget/consumers.py).
+ *
+ * - The visitor token PingBack issues is kept in localStorage, so a returning
+ *   visitor keeps their conversation and sees its history.
+ * - Each message gets a UUID made here. Messages written while offline wait in
+ *   an outbox (also in localStorage) and are sent, with the same UUIDs, once
+ *   connected; PingBack stores a resent message once.
+ * - A dropped connection is retried with backoff; on reconnecting, the widget
+ *   sends the last message id it has and PingBack sends what it missed.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript || document.querySelector("script[data-pingback-channel]");
+  if (!script || window.PingBackWidget) { return; }
+  var channelId = script.getAttribute("data-pingback-channel");
+  if (!channelId || !window.WebSocket) { return; }
+
+  var MIN_DELAY = 1000;
+  var MAX_DELAY = 30000;
+  var CLOSE_CHANNEL_INACTIVE = 4403;
+  var base = new URL(script.src, location.href);
+  var socketUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host +
+    "/ws/widget/" + encodeURIComponent(channelId) + "/";
+  var storageKey = "pingback-widget:" + channelId;
+
+  var stored = load();
+  var token = stored.token || null;
+  var outbox = Array.isArray(stored.outbox) ? stored.outbox : [];
+  var messages = [];
+  var lastId = null;
+  var socket = null;
+  var ready = false;
+  var everConnected = false;
+  var inFlight = {};
+  var delay = MIN_DELAY;
+  var nextDelay = null;
+  var flushTimer = null;
+  var ui = null;
+
+  // ----------------------------------------------------------------- storage
+
+  function load() {
+    try { return JSON.parse(localStorage.getItem(storageKey)) || {}; } catch (error) { return {}; }
+  }
+
+  function save() {
+    try {
+      localStorage.setItem(storageKey, JSON.stringify({token: token, outbox: outbox}));
+    } catch (error) { /* private mode: the visitor is new on each visit */ }
+  }
+
+  // crypto.randomUUID needs a secure context; getRandomValues does not.
+  function uuid4() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  // -------------------------------------------------------------- connection
+
+  function connect() {
+    ready = false;
+    inFlight = {};
+    socket = new WebSocket(socketUrl);
+    socket.onopen = function () {
+      socket.send(JSON.stringify({type: "hello", token: token, last_message_id: lastId}));
+    };
+    socket.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (error) { return; }
+      receive(frame);
+    };
+    socket.onclose = function (event) {
+      ready = false;
+      if (event.code === CLOSE_CHANNEL_INACTIVE) {
+        setStatus("This chat is closed.");
+        return;
+      }
+      if (!everConnected && delay === MIN_DELAY && window.console) {
+        console.warn("PingBack widget: cannot connect to " + socketUrl +
+          " (is this site in the widget's allowed domains?); retrying.");
+      }
+      setStatus("Reconnecting… Messages you write are sent once the connection is back.");
+      setState("reconnecting");
+      var wait = nextDelay !== null ? nextDelay : delay / 2 + Math.random() * delay / 2;
+      nextDelay = null;
+      delay = Math.min(delay * 2, MAX_DELAY);
+      setTimeout(connect, wait);
+    };
+  }
+
+  function receive(frame) {
+    if (frame.type === "welcome") {
+      token = frame.token;
+      save();
+      ready = true;
+      everConnected = true;
+      delay = MIN_DELAY;
+      whenBodyReady(function () {
+        if (!ui) { build(frame.settings); }
+        frame.messages.forEach(merge);
+        outbox.forEach(showPending);
+        render();
+        setStatus("");
+        setState("connected");
+        flush();
+      });
+    } else if (frame.type === "ack") {
+      acknowledged(frame.id);
+    } else if (frame.type === "message") {
+      merge(frame.message);
+      render();
+      if (ui && !ui.open && frame.message.direction === "outbound") { ui.launcher.classList.add("unread"); }
+    } else if (frame.type === "error") {
+      refused(frame);
+    }
+  }
+
+  function send(text) {
+    var item = {id: uuid4(), text: text};
+    outbox.push(item);
+    save();
+    showPending(item);
+    render();
+    flush();
+  }
+
+  function flush() {
+    if (!ready || socket.readyState !== WebSocket.OPEN) { return; }
+    outbox.forEach(function (item) {
+      if (inFlight[item.id]) { return; }
+      inFlight[item.id] = true;
+      socket.send(JSON.stringify({type: "message", id: item.id, text: item.text}));
+    });
+  }
+
+  function acknowledged(id) {
+    outbox = outbox.filter(function (item) { return item.id !== id; });
+    delete inFlight[id];
+    save();
+    var shown = find(null, id);
+    if (shown) { shown.pending = false; }
+    render();
+  }
+
+  function refused(frame) {
+    if (frame.code === "rate_limited" && frame.id) {
+      // Kept in the outbox and sent again when the limit allows.
+      delete inFlight[frame.id];
+      setStatus(frame.detail);
+      clearTimeout(flushTimer);
+      flushTimer = setTimeout(function () { setStatus(""); flush(); }, (frame.retry_after || 5) * 1000);
+      return;
+    }
+    if (frame.code === "rate_limited") {
+      nextDelay = (frame.retry_after || 30) * 1000;
+      return;
+    }
+    if (frame.id) {
+      // Refused for good (empty, too long): drop it from the outbox.
+      outbox = outbox.filter(function (item) { return item.id !== frame.id; });
+      delete inFlight[frame.id];
+      save();
+      var shown = find(null, frame.id);
+      if (shown) { shown.pending = false; shown.error = frame.detail; }
+      render();
+      return;
+    }
+    setStatus(frame.detail);
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  function find(id, clientId) {
+    for (var i = 0; i < messages.length; i++) {
+      var m = messages[i];
+      if ((id !== null && m.id === id) || (clientId && m.client_id === clientId)) { return m; }
+    }
+    return null;
+  }
+
+  function merge(message) {
+    if (message.id !== null && message.id !== undefined) {
+      lastId = lastId === null ? message.id : Math.max(lastId, message.id);
+    }
+    var known = find(message.id === undefined ? null : message.id, message.client_id);
+    if (known) {
+      if (message.id !== null) { known.id = message.id; }
+      if (!outbox.some(function (item) { return item.id === known.client_id; })) { known.pending = false; }
+      return;
+    }
+    messages.push({
+      id: message.id,
+      client_id: message.client_id,
+      direction: message.direction,
+      text: message.text,
+      attachments: message.attachments || [],
+      pending: false
+    });
+  }
+
+  function showPending(item) {
+    if (find(null, item.id)) { return; }
+    messages.push({id: null, client_id: item.id, direction: "inbound", text: item.text, attachments: [], pending: true});
+  }
+
+  // ---------------------------------------------------------------------- UI
+
+  function whenBodyReady(callback) {
+    if (document.body) { callback(); return; }
+    document.addEventListener("DOMContentLoaded", callback);
+  }
+
+  var STYLE = [
+    ":host { all: initial; }",
+    "* { box-sizing: border-box; font: 14px/1.4 system-ui, -apple-system, 'Segoe UI', sans-serif; }",
+    ".launcher { position: fixed; right: 20px; bottom: 20px; width: 56px; height: 56px; border-radius: 50%; border: 0;",
+    "  background: var(--pb-brand); color: #fff; cursor: pointer; box-shadow: 0 4px 14px rgba(0,0,0,.25);",
+    "  display: flex; align-items: center; justify-content: center; z-index: 2147483000; padding: 0; }",
+    ".launcher img { width: 34px; height: 34px; border-radius: 50%; object-fit: cover; }",
+    ".launcher svg { width: 28px; height: 28px; fill: #fff; }",
+    ".launcher.unread::after { content: ''; position: absolute; top: 4px; right: 4px; width: 12px; height: 12px;",
+    "  border-radius: 50%; background: #e5484d; border: 2px solid #fff; }",
+    ".window { position: fixed; right: 20px; bottom: 88px; width: 340px; max-width: calc(100vw - 40px); height: 460px;",
+    "  max-height: calc(100vh - 120px); background: #fff; color: #1d2330; border-radius: 12px; display: flex;",
+    "  flex-direction: column; overflow: hidden; box-shadow: 0 8px 30px rgba(0,0,0,.25); z-index: 2147483000; }",
+    ".window[hidden] { display: none; }",
+    "header { background: var(--pb-brand); color: #fff; padding: 10px 12px; display: flex; align-items: center; gap: 8px; }",
+    "header img { width: 28px; height: 28px; border-radius: 50%; object-fit: cover; background: #fff; }",
+    "header .title { flex: 1; font-weight: 600; }",
+    "header button { background: none; border: 0; color: #fff; font-size: 20px; cursor: pointer; line-height: 1; }",
+    "ol { list-style: none; margin: 0; padding: 12px; flex: 1; overflow-y: auto; background: #f5f6f8; }",
+    "li { max-width: 80%; margin: 6px 0; padding: 8px 10px; border-radius: 12px; white-space: pre-wrap; word-wrap: break-word; }",
+    "li.outbound { background: #fff; border: 1px solid #e4e7ee; }",
+    "li.inbound { margin-left: auto; background: var(--pb-brand); color: #fff; }",
+    "li .note { display: block; font-size: 11px; opacity: .8; margin-top: 2px; }",
+    "li a { color: inherit; }",
+    ".status { font-size: 12px; color: #8a5a1c; padding: 0 12px; min-height: 0; }",
+    ".status:not(:empty) { padding: 6px 12px; background: #fff4d6; }",
+    "form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e4e7ee; }",
+    "textarea { flex: 1; resize: none; border: 1px solid #c9cfdb; border-radius: 8px; padding: 6px 8px; height: 40px; }",
+    "form button { background: var(--pb-brand); color: #fff; border: 0; border-radius: 8px; padding: 0 14px; cursor: pointer; }"
+  ].join("\n");
+
+  var CHAT_ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
+
+  function build(settings) {
+    var host = document.createElement("div");
+    host.id = "pingback-widget";
+    host.style.setProperty("--pb-brand", settings.brand_color);
+    var root = host.attachShadow({mode: "open"});
+    root.innerHTML =
+      "<style>" + STYLE + "</style>" +
+      '<button class="launcher" type="button" aria-label="Open chat">' + CHAT_ICON + "</button>" +
+      '<section class="window" role="dialog" aria-label="Chat" hidden>' +
+      '<header><img alt="" hidden><span class="title"></span><button type="button" class="close" aria-label="Close chat">×</button></header>' +
+      '<ol class="messages" aria-live="polite"></ol>' +
+      '<div class="status" role="status"></div>' +
+      '<form><textarea aria-label="Your message" placeholder="Write a message…" maxlength="5000"></textarea>' +
+      '<button type="submit">Send</button></form>' +
+      "</section>";
+    ui = {
+      host: host,
+      open: false,
+      launcher: root.querySelector(".launcher"),
+      window: root.querySelector(".window"),
+      list: root.querySelector(".messages"),
+      status: root.querySelector(".status"),
+      input: root.querySelector("textarea"),
+      form: root.querySelector("form"),
+      welcome: settings.welcome_message
+    };
+    root.querySelector(".title").textContent = settings.name;
+    if (settings.logo_url) {
+      var logo = root.querySelector("header img");
+      logo.src = settings.logo_url;
+      logo.hidden = false;
+      var launcherLogo = document.createElement("img");
+      launcherLogo.src = settings.logo_url;
+      launcherLogo.alt = "";
+      ui.launcher.replaceChildren(launcherLogo);
+    }
+    ui.launcher.addEventListener("click", function () { toggle(!ui.open); });
+    root.querySelector(".close").addEventListener("click", function () { toggle(false); });
+    ui.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = ui.input.value.trim();
+      if (!text) { return; }
+      ui.input.value = "";
+      send(text);
+    });
+    ui.input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        ui.form.requestSubmit();
+      }
+    });
+    document.body.appendChild(host);
+  }
+
+  function toggle(open) {
+    ui.open = open;
+    ui.window.hidden = !open;
+    ui.launcher.classList.remove("unread");
+    if (open) {
+      ui.list.scrollTop = ui.list.scrollHeight;
+      ui.input.focus();
+    }
+  }
+
+  function bubble(direction, text) {
+    var item = document.createElement("li");
+    item.className = direction;
+    item.textContent = text;
+    return item;
+  }
+
+  function render() {
+    if (!ui) { return; }
+    var items = [];
+    if (ui.welcome) { items.push(bubble("outbound welcome", ui.welcome)); }
+    messages.forEach(function (message) {
+      var item = bubble(message.direction, message.text);
+      if (message.id !== null && message.id !== undefined) { item.dataset.id = message.id; }
+      message.attachments.forEach(function (attachment) {
+        var link = document.createElement("a");
+        link.href = attachment.url;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        link.textContent = attachment.name;
+        item.appendChild(document.createElement("br"));
+        item.appendChild(link);
+      });
+      if (message.pending || message.error) {
+        var note = document.createElement("span");
+        note.className = "note";
+        note.textContent = message.error ? "Not sent: " + message.error : "Sending…";
+        item.appendChild(note);
+        item.classList.add(message.error ? "failed" : "pending");
+      }
+      items.push(item);
+    });
+    ui.list.replaceChildren.apply(ui.list, items);
+    ui.list.scrollTop = ui.list.scrollHeight;
+  }
+
+  function setStatus(text) {
+    if (ui) { ui.status.textContent = text; }
+  }
+
+  function setState(state) {
+    if (ui) { ui.host.dataset.state = state; }
+  }
+
+  window.PingBackWidget = {
+    open: function () { if (ui) { toggle(true); } },
+    close: function () { if (ui) { toggle(false); } }
+  };
+  connect();
+})();
