@@ -20,9 +20,13 @@ def inbox_conversation_list(
     assignee_id: int | None = None,
 ) -> QuerySet[Conversation]:
     """The business's conversations, newest activity first (`-last_message_at`,
-    `-id`), optionally filtered; contact, identity, channel and assignee joined."""
+    `-id`), optionally filtered; contact, identity and assignee joined.
+
+    The channel is not joined: list rows show `channel_type` (kept on the
+    conversation) and `channel_id`, and loading each row's channel would
+    decrypt its credentials once per row."""
     conversations = Conversation.objects.filter(business=business).select_related(
-        "contact", "contact_identity", "channel", "assignee"
+        "contact", "contact_identity", "assignee"
     )
     if channel_type:
         conversations = conversations.filter(channel_type=channel_type)

@@ -2,7 +2,8 @@
 
 `inbound_event_record` runs in the webhook request: parse (pure), store under the
 dedupe key, schedule processing; no outside call. `inbound_event_process` runs in
-a worker (or inline when no broker is configured): parse again and ingest.
+a worker (or inline when no broker is configured): parse again and ingest, in one
+transaction per event.
 """
 
 from __future__ import annotations
@@ -67,23 +68,36 @@ def inbound_event_record(
     if not channel.is_active:
         status, error = InboundEvent.Status.IGNORED, "channel inactive"
     try:
-        with transaction.atomic():
-            event = InboundEvent.objects.create(
-                channel=channel,
-                event_key=parsed.event_key,
-                body=body,
-                content_type=content_type,
-                status=status,
-                error=error,
-            )
-            if status == InboundEvent.Status.RECEIVED:
-                _schedule(event.pk)
+        event = _event_insert(
+            channel=channel,
+            event_key=parsed.event_key,
+            body=body,
+            content_type=content_type,
+            status=status,
+            error=error,
+        )
     except IntegrityError:
         return RecordOutcome(status="duplicate")
+    if status == InboundEvent.Status.RECEIVED:
+        _schedule(event.pk)
     return RecordOutcome(
         status="accepted" if status == InboundEvent.Status.RECEIVED else "ignored",
         event_id=event.pk,
     )
+
+
+def _event_insert(**fields: object) -> InboundEvent:
+    """INSERT one event; raises `IntegrityError` when its dedupe key is taken.
+
+    In autocommit mode (the webhook request) the INSERT is its own transaction:
+    no BEGIN and COMMIT round trips on the hot path, and a failed INSERT leaves
+    nothing to roll back. Inside a caller's transaction a savepoint keeps that
+    transaction usable after a duplicate.
+    """
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return InboundEvent.objects.create(**fields)
+    return InboundEvent.objects.create(**fields)
 
 
 def _schedule(event_id: int) -> None:
@@ -93,30 +107,49 @@ def _schedule(event_id: int) -> None:
 
 
 def inbound_event_process(*, event_id: int) -> str:
-    """Parse a stored event and ingest its messages; return the event's status.
+    """Parse a stored event and ingest its messages; return the event's status
+    (`processed`, `ignored`), or `skipped` when it is not waiting (`received`
+    or `failed`).
 
-    Claims the event (`received` or `failed` → `processing`) so that a task run
-    twice does the work once. On an unexpected error the event is marked
-    `failed` with the error (it can be replayed) and the error is re-raised.
+    One transaction: the event row is locked (`SELECT ... FOR UPDATE`) while
+    its messages are stored and its status is set, so a task run twice does
+    the work once (the second waits, then finds the event done) and each event
+    costs one commit. On an unexpected error none of the event's work is kept:
+    it is marked `failed` with the error (it can be replayed) and the error is
+    re-raised.
     """
-    claimed = InboundEvent.objects.filter(
-        pk=event_id,
-        status__in=[InboundEvent.Status.RECEIVED, InboundEvent.Status.FAILED],
-    ).update(status=InboundEvent.Status.PROCESSING)
-    if not claimed:
-        return "skipped"
-    event = InboundEvent.objects.select_related("channel__business").get(pk=event_id)
-    channel = event.channel
+    event: InboundEvent | None = None
     try:
-        parsed = get_platform(channel.type).parse(channel, bytes(event.body))
-        ingest(channel=channel, items=parsed.items)
+        with transaction.atomic():
+            event = (
+                InboundEvent.objects.select_for_update(of=("self",))
+                # Parsing needs the channel's config, not its credentials.
+                .select_related("channel")
+                .defer("channel__secrets")
+                .filter(
+                    pk=event_id,
+                    status__in=[
+                        InboundEvent.Status.RECEIVED,
+                        InboundEvent.Status.FAILED,
+                    ],
+                )
+                .first()
+            )
+            if event is None:
+                return "skipped"
+            channel = event.channel
+            parsed = get_platform(channel.type).parse(channel, bytes(event.body))
+            ingest(channel=channel, items=parsed.items)
+            status = InboundEvent.Status.PROCESSED
+            if not parsed.items and parsed.ignored:
+                status = InboundEvent.Status.IGNORED
+            _finish(event, status, "; ".join(parsed.ignored))
     except Exception as error:
-        _finish(event, InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}")
+        if event is not None:
+            _finish(
+                event, InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}"
+            )
         raise
-    status = InboundEvent.Status.PROCESSED
-    if not parsed.items and parsed.ignored:
-        status = InboundEvent.Status.IGNORED
-    _finish(event, status, "; ".join(parsed.ignored))
     return status
 
 

@@ -85,10 +85,9 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
 
 
 def _ingest_message(channel: Channel, item: InboundMessage) -> Message | None:
-    if Message.objects.filter(
-        channel=channel, platform_message_id=item.platform_message_id
-    ).exists():
-        return None
+    # No lookup first: the unique constraint answers "already have it" when the
+    # insert fails, which saves a query on every new message (duplicates are
+    # rare, as redelivered events are dropped before they are processed).
     identity = _identity_upsert(channel, item.contact)
     try:
         with transaction.atomic():
@@ -124,7 +123,8 @@ def _ingest_message(channel: Channel, item: InboundMessage) -> Message | None:
             if any(attachment_needs_fetch(a) for a in item.attachments):
                 _schedule_media_fetch(message.pk)
     except IntegrityError:
-        # A concurrent delivery of the same message won the race.
+        # Stored before, or a concurrent delivery of the same message won the
+        # race.
         return None
     logger.info(
         "ingest.message",

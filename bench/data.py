@@ -1,0 +1,257 @@
+"""Benchmark data: businesses, agents, channels, and the inbox at scale.
+
+The inbox data set (`inbox_dataset_ensure`) is bulk inserted, not sent through
+the API: contacts, identities, conversations and ten messages per conversation
+with `bulk_create`, in batches of conversations (portable to PostgreSQL and
+SQLite, and to fields added later with defaults). It is generated once per
+database and found again by its business name on later runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing.models import Business, Member
+from billing.services import api_token_create, business_create
+from channels_app.models import Channel
+from conversations.models import Contact, ContactIdentity, Conversation, Message
+from sandbox.x import DEMO_APP
+
+logger = logging.getLogger(__name__)
+
+AGENTS = 20
+MESSAGES_PER_CONVERSATION = 10
+INBOX_CHANNEL_TYPES = ("x", "telegram", "whatsapp", "instagram", "sms")
+# Share of conversations per status, in tenths: 3 open, 2 pending, 5 resolved.
+STATUS_BY_TENTH = ("open",) * 3 + ("pending",) * 2 + ("resolved",) * 5
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class BenchBusiness:
+    """A benchmark business: its admin (API token in clear) and agents' user
+    ids."""
+
+    business: Business
+    admin: Member
+    token: str
+    agent_ids: tuple[int, ...]
+
+
+def bench_business_create(name: str, *, agents: int = AGENTS) -> BenchBusiness:
+    """Create a Pro business named `name` with an admin and `agents` agents
+    (users with unusable passwords)."""
+    slug = name.lower().replace(" ", "-")
+    created = business_create(
+        name=name, plan="pro", admin_email=f"admin@{slug}.bench.test"
+    )
+    users = get_user_model().objects.bulk_create(
+        [
+            get_user_model()(
+                username=f"agent{index}@{slug}.bench.test",
+                email=f"agent{index}@{slug}.bench.test",
+                first_name=f"Agent {index}",
+            )
+            for index in range(agents)
+        ]
+    )
+    Member.objects.bulk_create(
+        [Member(user=user, business=created.business, role="agent") for user in users]
+    )
+    return BenchBusiness(
+        business=created.business,
+        admin=created.admin,
+        token=created.token,
+        agent_ids=tuple(user.pk for user in users),
+    )
+
+
+def x_channel_create(business: Business) -> Channel:
+    """An X channel of the sandbox's demo app and account, ready to receive
+    signed webhooks (created directly: no webhook registration)."""
+    return Channel.objects.create(
+        business=business,
+        type=Channel.Type.X,
+        config={
+            "account_id": DEMO_APP.account.id,
+            "handle": DEMO_APP.account.screen_name,
+        },
+        secrets=DEMO_APP.as_config(),
+        setup_state=Channel.SetupState.READY,
+    )
+
+
+@dataclass(frozen=True)
+class InboxDataset:
+    """A business holding `conversations` conversations and ten times as many
+    messages, spread over five channels, three statuses and `AGENTS` agents."""
+
+    bench: BenchBusiness
+    conversations: int
+    messages: int
+    created: bool
+
+    @property
+    def sample_conversation_id(self) -> int:
+        """A conversation in the middle of the inbox (ten messages)."""
+        ids = Conversation.objects.filter(business=self.bench.business).order_by("id")
+        return ids.values_list("id", flat=True)[self.conversations // 2]
+
+
+def inbox_dataset_ensure(conversations: int) -> InboxDataset:
+    """Return the inbox data set of `conversations` conversations, generating
+    it when the database does not hold it complete."""
+    name = f"Bench inbox {conversations}"
+    business = Business.objects.filter(name=name).first()
+    if business is not None:
+        messages = Message.objects.filter(conversation__business=business).count()
+        if (
+            Conversation.objects.filter(business=business).count() == conversations
+            and messages == conversations * MESSAGES_PER_CONVERSATION
+        ):
+            return InboxDataset(
+                bench=_bench_business_reopen(business),
+                conversations=conversations,
+                messages=messages,
+                created=False,
+            )
+        logger.warning("bench.dataset_incomplete", extra={"business": name})
+        _business_delete(business)
+    bench = bench_business_create(name)
+    _inbox_generate(bench, conversations)
+    return InboxDataset(
+        bench=bench,
+        conversations=conversations,
+        messages=conversations * MESSAGES_PER_CONVERSATION,
+        created=True,
+    )
+
+
+def _bench_business_reopen(business: Business) -> BenchBusiness:
+    admin = Member.objects.select_related("user").get(business=business, role="admin")
+    _, token = api_token_create(member=admin, name="bench")
+    agent_ids = tuple(
+        Member.objects.filter(business=business, role="agent")
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )
+    return BenchBusiness(
+        business=business, admin=admin, token=token, agent_ids=agent_ids
+    )
+
+
+def _business_delete(business: Business) -> None:
+    """Delete a business, its data and its members' users (an interrupted
+    generation leaves them behind)."""
+    user_ids = list(
+        Member.objects.filter(business=business).values_list("user_id", flat=True)
+    )
+    Message.objects.filter(conversation__business=business).delete()
+    business.delete()
+    get_user_model().objects.filter(pk__in=user_ids).delete()
+
+
+def _inbox_generate(bench: BenchBusiness, conversations: int) -> None:
+    business = bench.business
+    channels = Channel.objects.bulk_create(
+        [
+            Channel(
+                business=business,
+                type=channel_type,
+                config={"handle": f"bench_{channel_type}"},
+                setup_state=Channel.SetupState.READY,
+            )
+            for channel_type in INBOX_CHANNEL_TYPES
+        ]
+    )
+    newest = timezone.now()
+    for start in range(0, conversations, BATCH):
+        indexes = range(start, min(start + BATCH, conversations))
+        with transaction.atomic():
+            _conversations_insert(bench, channels, indexes, conversations, newest)
+    _analyze()
+
+
+def _conversations_insert(
+    bench: BenchBusiness,
+    channels: list[Channel],
+    indexes: range,
+    total: int,
+    newest,
+) -> None:
+    business = bench.business
+    contacts = Contact.objects.bulk_create(
+        [Contact(business=business, name=f"Customer {index}") for index in indexes]
+    )
+    identities = ContactIdentity.objects.bulk_create(
+        [
+            ContactIdentity(
+                contact=contact,
+                channel=channels[index % len(channels)],
+                external_id=str(4_000_000_000 + index),
+                handle=f"customer{index}",
+            )
+            for index, contact in zip(indexes, contacts, strict=True)
+        ]
+    )
+    conversations = Conversation.objects.bulk_create(
+        [
+            Conversation(
+                business=business,
+                channel=identity.channel,
+                channel_type=identity.channel.type,
+                contact=identity.contact,
+                contact_identity=identity,
+                thread_key=f"dm:{identity.external_id}",
+                status=STATUS_BY_TENTH[index % 10],
+                assignee_id=(
+                    bench.agent_ids[index % len(bench.agent_ids)] if index % 4 else None
+                ),
+                # Distinct times, newest last; ten minutes of messages each.
+                last_message_at=newest - timedelta(seconds=30 * (total - index)),
+                last_message_preview=f"Message 9 of conversation {index}",
+                unread_count=index % 3,
+            )
+            for index, identity in zip(indexes, identities, strict=True)
+        ]
+    )
+    _messages_insert(bench, conversations)
+
+
+def _messages_insert(bench: BenchBusiness, conversations: list[Conversation]) -> None:
+    """Ten messages per conversation, alternating inbound (from the contact)
+    and outbound (from the assignee, sent), a minute apart, the last one at
+    the conversation's `last_message_at`."""
+    messages = []
+    for conversation in conversations:
+        for number in range(MESSAGES_PER_CONVERSATION):
+            inbound = number % 2 == 0
+            messages.append(
+                Message(
+                    conversation=conversation,
+                    channel=conversation.channel,
+                    direction="inbound" if inbound else "outbound",
+                    text=f"Message {number} of conversation {conversation.pk}",
+                    sender_contact=conversation.contact if inbound else None,
+                    author_id=None if inbound else conversation.assignee_id,
+                    platform_message_id=f"bench-{conversation.pk}-{number}",
+                    status="received" if inbound else "sent",
+                    sent_at=conversation.last_message_at
+                    - timedelta(minutes=MESSAGES_PER_CONVERSATION - 1 - number),
+                )
+            )
+    Message.objects.bulk_create(messages, batch_size=BATCH)
+
+
+def _analyze() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE conversations_conversation, conversations_message")
+        else:
+            cursor.execute("ANALYZE")

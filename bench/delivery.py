@@ -1,0 +1,165 @@
+"""Delivery: agent replies through the API, sent by the Celery worker to the X
+sandbox. Latency runs from the API call to the sandbox receiving the send.
+
+Two runs: `paced` sends replies at a fixed rate (the target is stated at 20
+replies/s), `burst` sends them as fast as `burst_clients` clients can, to show
+the most replies per second the stack delivers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import requests
+from django.utils import timezone
+
+from bench.data import bench_business_create, x_channel_create
+from bench.stats import summary_ms
+from conversations.models import Contact, ContactIdentity, Conversation, Message
+from sandbox.server import SandboxServer
+from sandbox.x import new_id
+
+CONVERSATIONS = 50
+RECEIPT_TIMEOUT_S = 300.0
+
+
+def delivery_conversations(count: int = CONVERSATIONS) -> tuple[str, list[int]]:
+    """A new business with an X channel and `count` DM conversations, each with
+    one inbound message; returns the admin's API token and the conversation
+    ids."""
+    bench = bench_business_create(f"Bench delivery {new_id()}", agents=1)
+    channel = x_channel_create(bench.business)
+    ids = []
+    for index in range(count):
+        external_id = str(2_400_000_000_000_000_000 + index)
+        contact = Contact.objects.create(
+            business=bench.business, name=f"Delivery Customer {index}"
+        )
+        identity = ContactIdentity.objects.create(
+            contact=contact, channel=channel, external_id=external_id
+        )
+        conversation = Conversation.objects.create(
+            business=bench.business,
+            channel=channel,
+            channel_type=channel.type,
+            contact=contact,
+            contact_identity=identity,
+            thread_key=f"dm:{external_id}",
+            last_message_at=timezone.now(),
+        )
+        Message.objects.create(
+            conversation=conversation,
+            channel=channel,
+            direction=Message.Direction.INBOUND,
+            text="Where is my parcel?",
+            sender_contact=contact,
+            platform_message_id=new_id(),
+            status=Message.Status.RECEIVED,
+            sent_at=timezone.now(),
+        )
+        ids.append(conversation.pk)
+    return bench.token, ids
+
+
+def delivery_benchmark(
+    *,
+    web_url: str,
+    sandbox: SandboxServer,
+    replies: int,
+    rate: float,
+    burst_clients: int,
+) -> dict:
+    """Run `replies` paced replies at `rate` per second, then `replies` in a
+    burst. Returns `{"paced": {...}, "burst": {...}}`, each with `replies`,
+    `replies_per_s` (API call of the first to receipt of the last),
+    `p50_ms`…`max_ms` (API call to sandbox receipt) and `api_p95_ms`."""
+    token, conversations = delivery_conversations()
+    return {
+        "paced": _run(
+            web_url, sandbox, token, conversations, replies, rate=rate, clients=1
+        ),
+        "burst": _run(
+            web_url,
+            sandbox,
+            token,
+            conversations,
+            replies,
+            rate=None,
+            clients=burst_clients,
+        ),
+    }
+
+
+def _run(
+    web_url: str,
+    sandbox: SandboxServer,
+    token: str,
+    conversations: Sequence[int],
+    replies: int,
+    *,
+    rate: float | None,
+    clients: int,
+) -> dict:
+    tag = new_id()
+    called: dict[str, float] = {}
+    api_ms: list[float] = []
+    lock = threading.Lock()
+    first = time.time()
+
+    def send(client: int) -> None:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        for index in range(client, replies, clients):
+            if rate is not None:
+                time.sleep(max(0.0, first + index / rate - time.time()))
+            text = f"Reply {index} of run {tag}: your parcel left the warehouse."
+            conversation = conversations[index % len(conversations)]
+            started = time.time()
+            response = session.post(
+                f"{web_url}/api/v1/conversations/{conversation}/messages",
+                json={"text": text},
+                timeout=30,
+            )
+            if response.status_code != 202:
+                raise RuntimeError(f"reply answered {response.status_code}")
+            with lock:
+                called[text] = started
+                api_ms.append((time.time() - started) * 1000)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(called) != replies:
+        raise RuntimeError(f"{replies - len(called)} replies were not accepted")
+    received = _receipts(sandbox, called)
+    latencies = [(received[text] - called[text]) * 1000 for text in called]
+    span = max(received.values()) - first
+    return {
+        "replies": replies,
+        "target_rate": rate,
+        "clients": clients,
+        "replies_per_s": round(replies / span, 1) if span > 0 else 0.0,
+        **summary_ms(latencies),
+        "api_p95_ms": summary_ms(api_ms)["p95_ms"],
+    }
+
+
+def _receipts(sandbox: SandboxServer, called: dict[str, float]) -> dict[str, float]:
+    """When the sandbox received each reply (epoch seconds), by text; raises
+    `RuntimeError` if some never arrive."""
+    deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+    while True:
+        received = {
+            dm["text"]: dm["received_at"]
+            for dm in list(sandbox.x.sent_dms)
+            if dm["text"] in called
+        }
+        if len(received) == len(called):
+            return received
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(called) - len(received)} replies never arrived")
+        time.sleep(0.1)

@@ -1,0 +1,106 @@
+"""The production stack for full runs: gunicorn (with the repository's
+`gunicorn.conf.py`) serving PingBack and, separately, the ceiling view, plus a
+Celery worker, each a child process with its log under the run's directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+START_TIMEOUT_S = 60.0
+
+
+@contextmanager
+def gunicorn(
+    *, settings_module: str, port: int, env: Mapping[str, str], log: Path
+) -> Iterator[str]:
+    """Serve `settings_module` with `gunicorn -c gunicorn.conf.py` on
+    127.0.0.1:`port`; yield its base URL; stop it (SIGTERM) on exit."""
+    url = f"http://127.0.0.1:{port}"
+    with _child(
+        [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
+        env={
+            **env,
+            "DJANGO_SETTINGS_MODULE": settings_module,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+        },
+        log=log,
+    ) as process:
+        _wait_http(f"{url}/accounts/login/", process, log)
+        yield url
+
+
+@contextmanager
+def celery_worker(*, concurrency: int, env: Mapping[str, str], log: Path) -> Iterator:
+    """Run `celery -A pingback worker` (prefork, `concurrency` processes) until
+    exit; returns once the worker answers a ping."""
+    from pingback.celery import app
+
+    with _child(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "pingback",
+            "worker",
+            f"--concurrency={concurrency}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=dict(env),
+        log=log,
+    ) as process:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not app.control.ping(timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start; see {log}")
+        yield process
+
+
+@contextmanager
+def _child(
+    command: list[str], *, env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen]:
+    with open(log, "ab") as output:
+        process = subprocess.Popen(  # noqa: S603 (fixed command)
+            command,
+            cwd=ROOT,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_http(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited at start; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback)
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {START_TIMEOUT_S} s; see {log}")

@@ -1,0 +1,117 @@
+"""The issue's targets, checked against a suite's results. The benchmark
+reports them; nothing fails when one is missed."""
+
+from __future__ import annotations
+
+INGEST_CONNECTIONS = 8
+INGEST_RATIO = 0.8
+INGEST_P99_FACTOR = 2.0
+PROCESSED_PER_S = 500.0
+INBOX_P95_MS = 30.0
+INBOX_QUERIES = 6
+INBOX_SCALE_FACTOR = 1.5
+DELIVERY_P95_MS = 250.0
+
+
+def targets_check(results: dict) -> list[dict]:
+    """`[{"target", "figure", "met"}]` for every target the results cover."""
+    checks: list[dict] = []
+    ingest = results.get("ingest") or []
+    if ingest:
+        at = next(
+            (run for run in ingest if run["connections"] == INGEST_CONNECTIONS),
+            ingest[0],
+        )
+        for pingback in at["pingback"]:
+            checks += _ingest(at["connections"], at["ceiling"], pingback)
+    inbox = results.get("inbox") or []
+    if inbox:
+        checks += _inbox(inbox)
+    if "delivery" in results:
+        paced = results["delivery"]["paced"]
+        checks.append(
+            _check(
+                f"delivery p95 <= {DELIVERY_P95_MS:.0f} ms at "
+                f"{paced['target_rate']:.0f} replies/s",
+                f"{paced['p95_ms']} ms",
+                paced["p95_ms"] <= DELIVERY_P95_MS,
+            )
+        )
+    return checks
+
+
+def _ingest(connections: int, ceiling: dict, pingback: dict) -> list[dict]:
+    when = (
+        "processing after the load"
+        if pingback["processing"] == "after"
+        else "processing during the load"
+    )
+    return [
+        _check(
+            f"ingest ack at {connections} connections ({when}) >= "
+            f"{INGEST_RATIO:.0%} of the ceiling's requests/s",
+            f"{pingback['ratio_of_ceiling']:.0%} ({pingback['acked_per_s']} vs "
+            f"{ceiling['acked_per_s']} req/s)",
+            pingback["ratio_of_ceiling"] >= INGEST_RATIO,
+        ),
+        _check(
+            f"ingest p99 ack ({when}) <= {INGEST_P99_FACTOR:.0f}x the ceiling's p99",
+            f"{pingback['p99_vs_ceiling']}x ({pingback['p99_ms']} vs "
+            f"{ceiling['p99_ms']} ms)",
+            pingback["p99_vs_ceiling"] <= INGEST_P99_FACTOR,
+        ),
+        _check(
+            f"processed into conversations ({when}) >= "
+            f"{PROCESSED_PER_S:.0f} messages/s",
+            f"{pingback['processed_messages_per_s']} messages/s",
+            pingback["processed_messages_per_s"] >= PROCESSED_PER_S,
+        ),
+    ]
+
+
+def _inbox(scales: list[dict]) -> list[dict]:
+    """List and messages endpoints at the largest scale: p95, queries, and
+    p95 against the smallest scale."""
+    largest = max(scales, key=lambda scale: scale["conversations"])
+    smallest = min(scales, key=lambda scale: scale["conversations"])
+    small = {_kind(e["label"]): e for e in smallest["endpoints"]}
+    checks = []
+    for endpoint in largest["endpoints"]:
+        if endpoint["label"].startswith("inbox page"):
+            continue
+        label = f"{endpoint['label']} at {largest['conversations']:,} conversations"
+        checks.append(
+            _check(
+                f"{label}: p95 <= {INBOX_P95_MS:.0f} ms",
+                f"{endpoint['p95_ms']} ms",
+                endpoint["p95_ms"] <= INBOX_P95_MS,
+            )
+        )
+        checks.append(
+            _check(
+                f"{label}: <= {INBOX_QUERIES} SQL queries",
+                str(endpoint["queries"]),
+                endpoint["queries"] <= INBOX_QUERIES,
+            )
+        )
+        base = small.get(_kind(endpoint["label"]))
+        if base is not None and largest is not smallest:
+            ratio = endpoint["p95_ms"] / base["p95_ms"] if base["p95_ms"] else 0.0
+            checks.append(
+                _check(
+                    f"{label}: p95 <= {INBOX_SCALE_FACTOR}x the "
+                    f"{smallest['conversations']:,}-conversation figure",
+                    f"{ratio:.2f}x ({endpoint['p95_ms']} vs {base['p95_ms']} ms)",
+                    ratio <= INBOX_SCALE_FACTOR,
+                )
+            )
+    return checks
+
+
+def _kind(label: str) -> str:
+    """Pair the deep page of both scales (page 200 and the last page)."""
+    return "list deep page" if label.startswith("list page") else label
+
+
+def _check(target: str, figure: str, met: bool) -> dict:
+    return {"target": target, "figure": figure, "met": met}
