@@ -8,6 +8,7 @@ from channels_app.services.delivery import message_deliver
 from channels_app.services.inbound import inbound_event_process
 from channels_app.services.mailbox import mailbox_channel_ids, mailbox_poll
 from conversations.services.attachments import message_media_fetch
+from conversations.services.receipts import pending_receipts_purge
 
 
 def retry_countdown(retries: int, retry_after: float | None) -> float:
@@ -95,3 +96,10 @@ def poll_mailbox(channel_id: str) -> str:
     events. Idempotent, and one poll per mailbox at a time. Returns the poll's
     status (`channels_app.services.mailbox.PollResult`)."""
     return mailbox_poll(channel_id=channel_id).status
+
+
+@shared_task(name="channels.purge_pending_receipts")
+def purge_pending_receipts() -> int:
+    """Drop delivery receipts held for a day without their message (Celery
+    beat, hourly). Returns how many."""
+    return pending_receipts_purge()

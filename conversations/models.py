@@ -228,3 +228,30 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PendingReceipt(models.Model):
+    """A delivery receipt that arrived before PingBack recorded the send it
+    reports on: the platform's callback (a WhatsApp status, a Twilio status
+    callback) raced the worker between the platform's answer and the commit
+    of the message's platform id. Applied when that id is stored; receipts for
+    messages PingBack never sent are purged after a day."""
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="pending_receipts"
+    )
+    platform_message_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=16)
+    error = models.TextField(blank=True)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["channel", "platform_message_id"], name="pending_receipt_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"pending {self.status} for {self.platform_message_id}"

@@ -146,14 +146,23 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Longest a delivery task may take; a send is one HTTP call with its own timeout.
 # Periodic tasks (run `celery -A pingback beat`): poll the IMAP mailboxes of
-# e-mail channels every EMAIL_POLL_INTERVAL seconds.
+# e-mail channels every EMAIL_POLL_INTERVAL seconds; hourly, drop delivery
+# receipts held a day for messages PingBack never recorded.
 EMAIL_POLL_INTERVAL = env.float("EMAIL_POLL_INTERVAL", default=30.0)
 CELERY_BEAT_SCHEDULE = {
     "poll-mailboxes": {
         "task": "channels.poll_mailboxes",
         "schedule": EMAIL_POLL_INTERVAL,
-    }
+    },
+    "purge-pending-receipts": {
+        "task": "channels.purge_pending_receipts",
+        "schedule": 3600.0,
+    },
 }
+# Celery's Django fixup closes the database connection around every task unless
+# told to reuse it: a new PostgreSQL connection per task halved the ingest
+# worker's throughput (bench/README.md).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100)
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 

@@ -26,6 +26,7 @@ from channels_app.services.channels import channel_alert_clear, channel_alert_se
 from conversations import realtime
 from conversations.models import DeliveryAttempt, Message
 from conversations.services.attachments import attachment_kind, attachment_link
+from conversations.services.receipts import receipts_release
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,12 @@ def _mark_sent(message: Message, platform_message_id: str) -> None:
         )
         _record(message, DeliveryAttempt.Outcome.SENT)
         realtime.publish_message_status(message.pk)
+    # Receipts the platform sent before this commit are held; apply them now.
+    receipts_release(
+        channel_id=message.channel_id,
+        message_id=message.pk,
+        platform_message_id=platform_message_id,
+    )
     logger.info(
         "delivery.sent",
         extra={"message_id": message.pk, "platform": message.channel.type},

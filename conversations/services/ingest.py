@@ -25,18 +25,10 @@ from channels_app.platforms.base import (
 from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.services.attachments import attachment_needs_fetch
+from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
 
 logger = logging.getLogger(__name__)
-
-# Receipts only move a message forward (PLATFORMS.md §0 rule 3).
-STATUS_RANK = {
-    Message.Status.QUEUED: 0,
-    Message.Status.SENDING: 1,
-    Message.Status.SENT: 2,
-    Message.Status.DELIVERED: 3,
-    Message.Status.READ: 4,
-}
 
 
 @dataclass(frozen=True)
@@ -65,7 +57,7 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
     edits = 0
     for item in items:
         if isinstance(item, DeliveryStatus):
-            applied += _apply_status(channel, item)
+            applied += receipt_apply(channel=channel, receipt=item)
             continue
         if isinstance(item, MessageEdit):
             edits += _apply_edit(channel, item)
@@ -215,30 +207,3 @@ def _conversation_for(
         },
     )
     return conversation
-
-
-def _apply_status(channel: Channel, receipt: DeliveryStatus) -> int:
-    message = (
-        Message.objects.filter(
-            channel=channel,
-            platform_message_id=receipt.platform_message_id,
-            direction=Message.Direction.OUTBOUND,
-        )
-        .only("pk", "status")
-        .first()
-    )
-    if message is None:
-        return 0
-    if receipt.status == Message.Status.FAILED:
-        if message.status in (Message.Status.DELIVERED, Message.Status.READ):
-            return 0
-        Message.objects.filter(pk=message.pk).update(
-            status=Message.Status.FAILED, error=receipt.error
-        )
-        realtime.publish_message_status(message.pk)
-        return 1
-    if STATUS_RANK.get(receipt.status, -1) <= STATUS_RANK.get(message.status, 99):
-        return 0
-    Message.objects.filter(pk=message.pk).update(status=receipt.status)
-    realtime.publish_message_status(message.pk)
-    return 1
