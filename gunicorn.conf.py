@@ -10,8 +10,8 @@ Source: https://docs.gunicorn.org/en/stable/settings.html
 import multiprocessing
 import os
 
-# The WSGI application; the ASGI move (websockets) switches `worker_class` to
-# `uvicorn.workers.UvicornWorker` and this to `pingback.asgi:application`.
+# The WSGI application (pages, API, webhooks). Websockets are served by uvicorn
+# processes running `pingback.asgi:application` (docs/deployment.md).
 wsgi_app = os.environ.get("GUNICORN_APP", "pingback.wsgi:application")
 
 # Address to listen on: `host:port` or `unix:/path`, several separated by commas.
@@ -21,8 +21,8 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 # WEB_CONCURRENCY says otherwise.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 
-# `sync` (one request at a time per process), `gthread` (with GUNICORN_THREADS
-# threads per process) or `uvicorn.workers.UvicornWorker` (ASGI).
+# `sync` (one request at a time per process) or `gthread` (with
+# GUNICORN_THREADS threads per process).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 
