@@ -16,6 +16,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from billing.models import Business
 from billing.permissions import member_of
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
@@ -37,31 +38,41 @@ from pingback.errors import ApplicationError
 INBOX_PAGE_SIZE = 50
 
 
-def _business(request: HttpRequest):
+def inbox_business(request: HttpRequest) -> Business:
+    """The business of the logged-in member; `PermissionDenied` (403) for a
+    user who is no member."""
     member = member_of(request.user)
     if member is None:
         raise PermissionDenied("Only members of a business have an inbox.")
     return member.business
 
 
-def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+def inbox_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    """One of the member's business's conversations; `Http404` otherwise."""
     try:
-        return conversation_get(_business(request), conversation_id)
+        return conversation_get(inbox_business(request), conversation_id)
     except Conversation.DoesNotExist as error:
         raise Http404("Conversation not found.") from error
 
 
-@login_required
-def inbox(request: HttpRequest) -> HttpResponse:
-    """The conversation list, newest activity first, filtered by channel type and
-    status (`?channel_type=x&status=open`)."""
-    business = _business(request)
+def inbox_filters(request: HttpRequest) -> tuple[str | None, str | None]:
+    """The list's `(channel_type, status)` from `?channel_type=x&status=open`:
+    status defaults to open, `status=` means any, unknown values mean any."""
     channel_type = request.GET.get("channel_type") or None
     status = request.GET.get("status", "open") or None
     if channel_type not in (None, *Channel.Type.values):
         channel_type = None
     if status not in (None, *Conversation.Status.values):
         status = None
+    return channel_type, status
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The conversation list, newest activity first, filtered by channel type and
+    status (`?channel_type=x&status=open`)."""
+    business = inbox_business(request)
+    channel_type, status = inbox_filters(request)
     conversations = inbox_conversation_list(
         business, channel_type=channel_type, status=status
     )
@@ -83,7 +94,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """One conversation: its thread, each outbound message's status, a reply box."""
-    conversation = _conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id)
     conversation_mark_read(conversation=conversation)
     channel = conversation.channel
     supports_templates = bool(channel and get_platform(channel.type).supports_templates)
@@ -105,7 +116,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
 @login_required
 def conversation_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Messages only, for the page to refresh statuses (`_messages.html`)."""
-    conversation = _conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id)
     return render(
         request,
         "conversations/_messages.html",
@@ -120,7 +131,7 @@ def conversation_status(request: HttpRequest, conversation_id: int) -> HttpRespo
 @require_POST
 def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Queue the agent's reply and go back to the thread."""
-    conversation = _conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id)
     template = None
     if request.POST.get("template_name"):
         template = {
@@ -149,7 +160,7 @@ def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpRespon
 @require_POST
 def conversation_set_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Open, set pending or resolve the conversation."""
-    conversation = _conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id)
     status = request.POST.get("status")
     if status in Conversation.Status.values:
         conversation_update(conversation=conversation, status=status)
