@@ -11,8 +11,6 @@ signed link, echoes each send back (ignored) and reports the customer's read.
 """
 
 import hashlib
-import time
-from collections.abc import Callable
 
 import pytest
 import requests
@@ -20,19 +18,10 @@ import requests
 from billing.services import api_token_create
 from channels_app.models import InboundEvent
 from conversations.models import Conversation, Message
+from pingback.testing import wait_for
 from sandbox.instagram_payloads import DEMO_ACCOUNT, DEMO_CUSTOMER_ID, demo_png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 def control(live, path: str, **body) -> dict:

@@ -9,30 +9,18 @@ worker sends through the SDK; the stand-in fetches any file from PingBack as
 Twilio does, then posts signed status callbacks that move the reply on.
 """
 
-import time
-from collections.abc import Callable
-
 import pytest
 import requests
 
 from billing.services import api_token_create
 from conversations.models import Conversation, Message
+from pingback.testing import wait_for
 from sandbox.sms import SAMPLE_PNG
 from sandbox.sms_twilio import DEMO_ACCOUNT, DEMO_CUSTOMER_NUMBER, DEMO_NUMBER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 @pytest.fixture

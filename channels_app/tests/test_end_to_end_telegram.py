@@ -9,28 +9,17 @@ replies through the API; the worker sends through python-telegram-bot.
 """
 
 import base64
-import time
-from collections.abc import Callable
 
 import pytest
 import requests
 
 from billing.services import api_token_create
 from conversations.models import Conversation, Message
+from pingback.testing import wait_for
 from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
 from sandbox.telegram_customer import sample_png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ API to the sandbox.
 """
 
 import base64
-import time
-from collections.abc import Callable
 
 import pytest
 import requests
@@ -21,21 +19,12 @@ from django.core.files.storage import default_storage
 from billing.services import api_token_create
 from channels_app.platforms.whatsapp import WINDOW_CLOSED
 from conversations.models import Conversation, Message
+from pingback.testing import wait_for
 from sandbox.whatsapp_payloads import DEMO_CUSTOMER, DEMO_NUMBER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 VERIFY_TOKEN = "acme-whatsapp-verify-2026"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
 from conversations.services import post_reply
 from conversations.tests.factories import ConversationFactory
+from pingback.testing import wait_for
 from sandbox.x import sign
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -341,14 +342,6 @@ def in_another_thread(work):
     return result[0]
 
 
-def wait_until(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
-        time.sleep(0.1)
-    return value
-
-
 def test_the_widget_keeps_what_the_visitor_writes_offline_and_catches_up(
     asgi_server, host_page, tasks, admin_member, widget_channel, browser
 ):
@@ -368,7 +361,7 @@ def test_the_widget_keeps_what_the_visitor_writes_offline_and_catches_up(
     visitor.fill("textarea", "Hello? Anyone?")
     visitor.press("textarea", "Enter")
     visitor.locator("li.inbound.pending", has_text="Hello? Anyone?").wait_for()
-    conversation = wait_until(lambda: in_another_thread(Conversation.objects.first))
+    conversation = wait_for(lambda: in_another_thread(Conversation.objects.first))
     in_another_thread(
         lambda: post_reply(
             conversation=conversation,
@@ -381,7 +374,7 @@ def test_the_widget_keeps_what_the_visitor_writes_offline_and_catches_up(
     visitor.locator("li.outbound", has_text="Yes, from 10 to 4.").wait_for()
     visitor.locator("li.inbound.pending").wait_for(state="detached")
     written_offline = Message.objects.filter(text="Hello? Anyone?")
-    assert wait_until(lambda: in_another_thread(written_offline.count)) == 1
+    assert wait_for(lambda: in_another_thread(written_offline.count)) == 1
     assert visitor.locator("li.inbound").all_inner_texts() == [
         "Is the shop open on Sunday?",
         "Hello? Anyone?",

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from pingback.testing import wait_for
 from sandbox.instagram_payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_ID,
@@ -160,15 +160,6 @@ def error_of(response: httpx.Response) -> tuple[int, int, int | None, str]:
         error.get("error_subcode"),
         error["message"],
     )
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 # --------------------------------------------------------------------------
@@ -489,7 +480,7 @@ def test_each_send_is_echoed_back_with_is_echo(sandbox, receiver):
 
     sent = send_text(sandbox, "Thanks for writing!").json()
 
-    wait_for(lambda: len(sandbox.instagram.echoes) == 1)
+    wait_for(lambda: len(sandbox.instagram.echoes) == 1, timeout=10.0)
     [event] = receiver.payloads()[0]["entry"][0]["messaging"]
     assert event["sender"] == {"id": DEMO_ACCOUNT.instagram_id}
     assert event["recipient"] == {"id": DEMO_CUSTOMER_ID}

@@ -21,6 +21,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from pingback.testing import wait_for
 from sandbox.server import SandboxServer
 from sandbox.sms import SAMPLE_PNG, demo_channel_config
 from sandbox.sms_twilio import (
@@ -129,19 +130,6 @@ def control(
     with requests.Session() as session:
         session.trust_env = False
         return session.request(method, sandbox.url + path, timeout=10, **kwargs)
-
-
-def wait_for(predicate, timeout: float = 10.0) -> None:
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.is_set():
-            if predicate():
-                done.set()
-            done.wait(0.02)
-
-    threading.Thread(target=poll, daemon=True).start()
-    assert done.wait(timeout), "timed out"
 
 
 def assert_signed_by_twilio(url: str, headers: dict[str, str], form: dict) -> None:
@@ -286,7 +274,7 @@ def test_a_send_is_recorded_then_called_back_signed_up_to_delivered(
     message = send(twilio(sandbox), body="Ships today", status_callback=callback)
 
     assert (message.status, message.sid[:2]) == ("queued", "SM")
-    wait_for(lambda: len(sandbox.sms.sends[0]["callbacks"]) == 3)
+    wait_for(lambda: len(sandbox.sms.sends[0]["callbacks"]) == 3, timeout=10.0)
     assert receiver.statuses() == ["queued", "sent", "delivered"]
     for url, headers, form in receiver.posts:
         assert url == callback
@@ -312,7 +300,7 @@ def test_undelivered_mode_ends_with_error_code_30006(
 
     send(twilio(sandbox), body="hi", status_callback=receiver.url + "/status")
 
-    wait_for(lambda: len(receiver.posts) == 3)
+    wait_for(lambda: len(receiver.posts) == 3, timeout=10.0)
     assert receiver.statuses() == ["queued", "sent", "undelivered"]
     assert receiver.posts[-1][2]["ErrorCode"] == "30006"
     assert "ErrorCode" not in receiver.posts[1][2]
@@ -327,7 +315,7 @@ def test_media_urls_are_fetched_as_twilio_does(
         twilio(sandbox), media_url=[picture], status_callback=receiver.url + "/s"
     )
 
-    wait_for(lambda: len(receiver.posts) == 3)
+    wait_for(lambda: len(receiver.posts) == 3, timeout=10.0)
     assert message.sid.startswith("MM")
     assert receiver.gets == ["/picture.png"]
     [sent] = sandbox.sms.sends
@@ -352,7 +340,7 @@ def test_a_file_twilio_cannot_download_fails_the_message_with_11200(
         status_callback=receiver.url + "/s",
     )
 
-    wait_for(lambda: len(receiver.posts) == 2)
+    wait_for(lambda: len(receiver.posts) == 2, timeout=10.0)
     assert receiver.statuses() == ["queued", "failed"]
     assert receiver.posts[-1][2]["ErrorCode"] == "11200"
 

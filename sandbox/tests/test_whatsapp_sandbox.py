@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from pingback.testing import wait_for
 from sandbox.server import SandboxServer
 from sandbox.whatsapp import DEMO_VERIFY_TOKEN, demo_after_setup
 from sandbox.whatsapp_payloads import DEMO_CUSTOMER, DEMO_NUMBER
@@ -37,16 +37,6 @@ OTHER_NUMBER = {
     "access_token": "EAAOtherShopToken0002",
     "app_secret": "other-app-secret",
 }
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {predicate}")
 
 
 class Receiver:
@@ -501,7 +491,7 @@ def test_window_errors_as_status_accepts_then_reports_failed(sandbox, receiver):
 
     assert response.status_code == 200
     wamid = response.json()["messages"][0]["id"]
-    [payload] = wait_for(receiver.bodies)
+    [payload] = wait_for(receiver.bodies, timeout=10.0)
     [status] = payload["entry"][0]["changes"][0]["value"]["statuses"]
     assert (status["id"], status["status"], status["recipient_id"]) == (
         wamid,
@@ -692,7 +682,9 @@ def test_auto_statuses_follow_each_send(sandbox, receiver):
 
     wamid = send_text(sandbox).json()["messages"][0]["id"]
 
-    bodies = wait_for(lambda: len(receiver.bodies()) == 3 and receiver.bodies())
+    bodies = wait_for(
+        lambda: len(receiver.bodies()) == 3 and receiver.bodies(), timeout=10.0
+    )
     statuses = [b["entry"][0]["changes"][0]["value"]["statuses"][0] for b in bodies[1:]]
     assert [(s["id"], s["status"]) for s in statuses] == [
         (wamid, "sent"),

@@ -10,7 +10,6 @@ mail; the customer's answer to that reply continues the conversation.
 
 import email
 import email.policy
-import time
 from collections.abc import Callable
 
 import pytest
@@ -20,20 +19,11 @@ from billing.services import api_token_create
 from channels_app.tasks import poll_mailboxes
 from channels_app.tests.email.conftest import SUPPORT_ADDRESS, eml
 from conversations.models import Conversation, Message
+from pingback.testing import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CUSTOMER_MAIL_ID = "CAF7q1-order-4411@mail.customer.test"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 @pytest.fixture
@@ -63,7 +53,7 @@ def live(live_server, settings, celery_worker, admin_member, smtp_server, mailbo
 def poll_until(predicate: Callable[[], object]) -> object:
     """Run the beat task (as `celery beat` would) until `predicate` holds."""
     poll_mailboxes.delay()
-    return wait_for(predicate)
+    return wait_for(predicate, timeout=30.0)
 
 
 def messages_of(live, conversation_id: int) -> list[dict]:
@@ -94,7 +84,9 @@ def test_mail_in_by_imap_reply_out_by_smtp_and_the_answer_threads(
     )
     assert response.status_code == 202, response.text
     reply_id = response.json()["id"]
-    reply = wait_for(lambda: Message.objects.filter(pk=reply_id, status="sent").first())
+    reply = wait_for(
+        lambda: Message.objects.filter(pk=reply_id, status="sent").first(), timeout=30.0
+    )
 
     [received] = smtp_server.received
     sent = email.message_from_bytes(received.content, policy=email.policy.default)
