@@ -6,30 +6,10 @@ number; 303 back to `/`). Every value is escaped with :func:`html.escape`.
 
 from __future__ import annotations
 
-import time
-from html import escape
 from typing import Any
 
 from sandbox.sms_twilio import DEMO_CUSTOMER_NUMBER
-
-
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
-
-
-def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
-    if not rows:
-        return f'<p class="muted">{_e(empty)}</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _clock(epoch_s: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch_s))
+from sandbox.ui import clock, esc, html_table
 
 
 def _numbers(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -38,13 +18,13 @@ def _numbers(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _form(state: dict[str, Any]) -> str:
     options = "".join(
-        f'<option value="{_e(n["phone_number"])}">{_e(n["phone_number"])}</option>'
+        f'<option value="{esc(n["phone_number"])}">{esc(n["phone_number"])}</option>'
         for n in _numbers(state)
     )
     return (
         '<form method="post" action="/_sandbox/sms/ui/message"><b>Text the business'
         '</b><br>From <input type="tel" name="from" '
-        f'placeholder="{_e(DEMO_CUSTOMER_NUMBER)}"> to <select name="to">{options}'
+        f'placeholder="{esc(DEMO_CUSTOMER_NUMBER)}"> to <select name="to">{options}'
         '</select><br><textarea name="body" placeholder="Is my order shipped?">'
         '</textarea><br><label><input type="checkbox" name="image" value="1"> '
         "attach a picture (MMS)</label> <button>Send SMS</button></form>"
@@ -53,7 +33,7 @@ def _form(state: dict[str, Any]) -> str:
 
 def render_section(state: dict[str, Any]) -> str:
     """The SMS (Twilio) part of the demo page for `SmsStandIn.snapshot()`."""
-    numbers = _table(
+    numbers = html_table(
         ["number", "account", "a message comes in"],
         [
             [n["phone_number"], n["account_sid"], n["sms_url"] or "(not set)"]
@@ -61,11 +41,11 @@ def render_section(state: dict[str, Any]) -> str:
         ],
         "No numbers.",
     )
-    sent = _table(
+    sent = html_table(
         ["time", "to", "text", "media", "status"],
         [
             [
-                _clock(s["created_at"]),
+                clock(s["created_at"]),
                 s["to"],
                 s["body"],
                 len(s["media_urls"]),
@@ -75,10 +55,10 @@ def render_section(state: dict[str, Any]) -> str:
         ],
         "Nothing sent yet.",
     )
-    inbound = _table(
+    inbound = html_table(
         ["time", "from", "to", "text", "media"],
         [
-            [_clock(m["sent_at"]), m["from"], m["to"], m["body"], len(m["media"])]
+            [clock(m["sent_at"]), m["from"], m["to"], m["body"], len(m["media"])]
             for m in reversed(state["inbound"])
         ],
         "No customer texts yet.",

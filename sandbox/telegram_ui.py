@@ -8,30 +8,10 @@ and what customers sent. Every value is escaped.
 
 from __future__ import annotations
 
-import time
-from html import escape
 from typing import Any
 
 from sandbox.telegram_state import TelegramBot, TelegramCustomer
-
-
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
-
-
-def _clock(epoch_s: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch_s)) if epoch_s else ""
-
-
-def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
-    if not rows:
-        return f'<p class="muted">{_e(empty)}</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+from sandbox.ui import clock, esc, html_table
 
 
 def _webhooks(state: dict[str, Any]) -> str:
@@ -45,7 +25,7 @@ def _webhooks(state: dict[str, Any]) -> str:
         ]
         for hook in state["webhooks"]
     ]
-    return _table(
+    return html_table(
         ["bot", "webhook", "secret token", "updates", "last error"],
         rows,
         "No webhook registered: create the Telegram channel in PingBack.",
@@ -67,7 +47,7 @@ def _form(bot: TelegramBot, customer: TelegramCustomer) -> str:
     who = f"{customer.first_name} {customer.last_name} → @{bot.username}"
     return (
         '<form method="post" action="/_sandbox/telegram/ui/message" '
-        f'enctype="multipart/form-data"><b>Write as {_e(who)}</b><br>'
+        f'enctype="multipart/form-data"><b>Write as {esc(who)}</b><br>'
         '<textarea name="text" placeholder="Hi, my order is late"></textarea><br>'
         f'<select name="kind">{kinds}</select> '
         '<input type="file" name="file"><br>'
@@ -80,7 +60,7 @@ def _form(bot: TelegramBot, customer: TelegramCustomer) -> str:
 def _sent(state: dict[str, Any]) -> str:
     rows = [
         [
-            _clock(item["sent_at"]),
+            clock(item["sent_at"]),
             item["method"],
             f"@{item['bot']} → chat {item['chat_id']}",
             item.get("text") or item.get("caption") or "",
@@ -92,7 +72,7 @@ def _sent(state: dict[str, Any]) -> str:
         ]
         for item in reversed(state["sent"])
     ]
-    return _table(
+    return html_table(
         ["time", "method", "to", "text / caption", "file"], rows, "Nothing sent yet."
     )
 
@@ -100,7 +80,7 @@ def _sent(state: dict[str, Any]) -> str:
 def _inbound(state: dict[str, Any]) -> str:
     rows = [
         [
-            _clock(item["sent_at"]),
+            clock(item["sent_at"]),
             item["kind"],
             f"{item['customer']['first_name']} → @{item['bot']}",
             item["text"],
@@ -108,7 +88,7 @@ def _inbound(state: dict[str, Any]) -> str:
         ]
         for item in reversed(state["inbound"])
     ]
-    return _table(
+    return html_table(
         ["time", "kind", "from", "text", "webhook answer"],
         rows,
         "Nothing delivered yet.",

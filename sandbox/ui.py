@@ -39,23 +39,23 @@ setInterval(function () {
 """
 
 
-def _e(value: Any) -> str:
+def esc(value: Any) -> str:
     """Escape any value for HTML text or attribute content."""
     return escape("" if value is None else str(value), quote=True)
 
 
-def _clock(epoch_s: float | None) -> str:
+def clock(epoch_s: float | None) -> str:
     """Local ``HH:MM:SS`` for an epoch-seconds timestamp."""
     return time.strftime("%H:%M:%S", time.localtime(epoch_s)) if epoch_s else ""
 
 
-def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
+def html_table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
     """An escaped HTML table, or a muted paragraph when there are no rows."""
     if not rows:
-        return f'<p class="muted">{_e(empty)}</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+        return f'<p class="muted">{esc(empty)}</p>'
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>"
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -87,7 +87,7 @@ def _accounts_section(state: dict[str, Any]) -> str:
                 "yes" if subscribed else "no",
             ]
         )
-    table = _table(
+    table = html_table(
         ["account", "id", "consumer key", "webhooks", "subscribed"], rows, "No apps."
     )
     return f"<h2>Connected accounts</h2>{table}"
@@ -98,7 +98,7 @@ def _reply_options(state: dict[str, Any]) -> str:
     options = ['<option value="">(new post)</option>']
     for tweet in reversed(state["tweets"][-10:]):
         label = f"reply to {tweet['id']}: {tweet['text'][:40]}"
-        options.append(f'<option value="{_e(tweet["id"])}">{_e(label)}</option>')
+        options.append(f'<option value="{esc(tweet["id"])}">{esc(label)}</option>')
     return "".join(options)
 
 
@@ -120,7 +120,7 @@ def _forms_section(state: dict[str, Any]) -> str:
         f'<select name="in_reply_to_tweet_id">{_reply_options(state)}</select> '
         f"{format_select} <button>Post</button></form>"
     )
-    return f"<h2>Write as {_e(who)}</h2>{dm_form}{mention_form}"
+    return f"<h2>Write as {esc(who)}</h2>{dm_form}{mention_form}"
 
 
 def _sent_section(state: dict[str, Any]) -> str:
@@ -138,8 +138,8 @@ def _sent_section(state: dict[str, Any]) -> str:
         for tweet in state["tweets"]
     ]
     sent.sort(key=lambda item: item[0], reverse=True)
-    rows = [[_clock(at), kind, to, text] for at, kind, to, text in sent]
-    table = _table(["time", "kind", "to", "text"], rows, "Nothing sent yet.")
+    rows = [[clock(at), kind, to, text] for at, kind, to, text in sent]
+    table = html_table(["time", "kind", "to", "text"], rows, "Nothing sent yet.")
     return f"<h2>What PingBack sent</h2>{table}"
 
 
@@ -147,14 +147,14 @@ def _inbound_section(state: dict[str, Any]) -> str:
     """What the fake customer sent, newest first."""
     rows = [
         [
-            _clock(event["sent_at"]),
+            clock(event["sent_at"]),
             event["kind"] + (" (echo)" if event.get("outbound") else ""),
             f"@{event['customer']['screen_name']}",
             event["text"],
         ]
         for event in reversed(state["inbound"])
     ]
-    table = _table(["time", "kind", "from", "text"], rows, "Nothing delivered yet.")
+    table = html_table(["time", "kind", "from", "text"], rows, "Nothing delivered yet.")
     return f"<h2>What customers sent</h2>{table}"
 
 
@@ -163,7 +163,7 @@ def render_index(
 ) -> str:
     """The full demo page for an :meth:`XState.snapshot` (plus webhook owners),
     followed by the other platforms' sections (`extra`, HTML)."""
-    notice = f'<p class="flash">{_e(flash)}</p>' if flash else ""
+    notice = f'<p class="flash">{esc(flash)}</p>' if flash else ""
     sections = "".join(
         section(state)
         for section in (

@@ -5,26 +5,17 @@ escaped."""
 
 from __future__ import annotations
 
-import time
-from html import escape
 from typing import Any
 
+from sandbox.ui import clock, esc
 from sandbox.whatsapp_payloads import DEMO_CUSTOMER, DEMO_NUMBER
-
-
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
-
-
-def _clock(epoch_s: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch_s)) if epoch_s else ""
 
 
 def _table(headers: list[str], rows: list[list[str]], empty: str) -> str:
     """A table of already escaped cells, or a muted paragraph."""
     if not rows:
-        return f'<p class="muted">{_e(empty)}</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+        return f'<p class="muted">{esc(empty)}</p>'
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows
     )
@@ -37,10 +28,10 @@ def _numbers(state: dict[str, Any]) -> str:
     }
     rows = [
         [
-            _e(f"{n['verified_name']} ({n['display_phone_number']})"),
-            _e(n["phone_number_id"]),
-            _e(", ".join(t["name"] for t in n["templates"]) or "none"),
-            _e(callbacks.get(n["phone_number_id"], "not subscribed")),
+            esc(f"{n['verified_name']} ({n['display_phone_number']})"),
+            esc(n["phone_number_id"]),
+            esc(", ".join(t["name"] for t in n["templates"]) or "none"),
+            esc(callbacks.get(n["phone_number_id"], "not subscribed")),
         ]
         for n in state["numbers"]
     ]
@@ -56,7 +47,7 @@ def _forms() -> str:
     )
     message = (
         '<form method="post" action="/_sandbox/whatsapp/ui/message">'
-        f"<b>Write as {_e(DEMO_CUSTOMER.name)} (+{_e(DEMO_CUSTOMER.wa_id)})</b><br>"
+        f"<b>Write as {esc(DEMO_CUSTOMER.name)} (+{esc(DEMO_CUSTOMER.wa_id)})</b><br>"
         '<textarea name="text" placeholder="Does it come in another color?">'
         f'</textarea><br><select name="type">{kinds}</select> '
         "<button>Send on WhatsApp</button></form>"
@@ -74,7 +65,7 @@ def _status_buttons(wamid: str) -> str:
     return "".join(
         '<form method="post" action="/_sandbox/whatsapp/ui/status" '
         'style="margin-right:.3rem">'
-        f'<input type="hidden" name="wamid" value="{_e(wamid)}">'
+        f'<input type="hidden" name="wamid" value="{esc(wamid)}">'
         f'<input type="hidden" name="status" value="{status}">'
         f"<button>{status}</button></form>"
         for status in ("delivered", "read", "failed")
@@ -84,10 +75,10 @@ def _status_buttons(wamid: str) -> str:
 def _sends(state: dict[str, Any]) -> str:
     rows = [
         [
-            _e(_clock(send["received_at"])),
-            _e(send["type"]),
-            _e(f"+{send['to']}"),
-            _e(send["text"])
+            esc(clock(send["received_at"])),
+            esc(send["type"]),
+            esc(f"+{send['to']}"),
+            esc(send["text"])
             + (" <i>(window closed: will fail)</i>" if send["window_error"] else ""),
             _status_buttons(send["wamid"]),
         ]
@@ -101,10 +92,10 @@ def _sends(state: dict[str, Any]) -> str:
 def _inbound(state: dict[str, Any]) -> str:
     rows = [
         [
-            _e(_clock(message["sent_at"])),
-            _e(message["type"]),
-            _e(f"{message['name']} (+{message['wa_id']})"),
-            _e(message["text"]),
+            esc(clock(message["sent_at"])),
+            esc(message["type"]),
+            esc(f"{message['name']} (+{message['wa_id']})"),
+            esc(message["text"]),
         ]
         for message in reversed(state["inbound"])
     ]
@@ -117,7 +108,7 @@ def render_section(state: dict[str, Any]) -> str:
     customer sent."""
     return (
         f"<h1>WhatsApp sandbox</h1><p class=muted>Demo number "
-        f"{_e(DEMO_NUMBER.display_phone_number)}. A number receives customers' "
+        f"{esc(DEMO_NUMBER.display_phone_number)}. A number receives customers' "
         "messages once its callback URL is subscribed (setup_demo does it for "
         "the demo channel).</p>"
         f"<h2>Business numbers</h2>{_numbers(state)}"
