@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from sandbox.standin import ControlError
 from sandbox.ui import render_index
 from sandbox.web import (
     BadRequestBody,
@@ -37,7 +38,6 @@ from sandbox.web import (
 )
 from sandbox.x import XApp
 from sandbox.x_delivery import (
-    CustomerActionError,
     CustomerMessage,
     send_customer_dm,
     send_customer_mention,
@@ -138,7 +138,7 @@ def _ui_endpoint(action: CustomerAction) -> Handler:
     def endpoint(state: SandboxState, req: Request) -> Response:
         try:
             result = _run_customer_action(state, action, req.form())
-        except (BadRequestBody, CustomerActionError) as exc:
+        except (BadRequestBody, ControlError) as exc:
             return redirect("/?" + urlencode({"flash": str(exc)}))
         return redirect("/?" + urlencode({"flash": delivery_summary(result)}))
 
@@ -196,5 +196,5 @@ def handle_control_request(state: SandboxState, req: Request) -> Response:
         return endpoint.handler(state, req.with_match(params))
     except BadRequestBody as exc:
         return error(400, str(exc))
-    except CustomerActionError as exc:
+    except ControlError as exc:
         return error(exc.status, exc.message)

@@ -59,7 +59,7 @@ from sandbox.instagram_payloads import (
 )
 from sandbox.instagram_state import InstagramState
 from sandbox.meta import Subscription, deliver, verify_callback
-from sandbox.standin import StandIn
+from sandbox.standin import ControlError, StandIn
 from sandbox.web import (
     BadRequestBody,
     Handler,
@@ -75,15 +75,6 @@ if TYPE_CHECKING:
     from channels_app.models import Channel
 
 DEMO_SETUP_TIMEOUT_S = 30.0
-
-
-class ControlError(Exception):
-    """A control request that cannot be done; ``status`` is the HTTP answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class InstagramStandIn(StandIn):

@@ -53,7 +53,7 @@ from sandbox.sms_twilio import (
     rfc2822,
 )
 from sandbox.sms_ui import render_section
-from sandbox.standin import StandIn
+from sandbox.standin import ControlError, StandIn
 from sandbox.web import BadRequestBody, Request, Response, json_response, redirect
 
 DEFAULT_MODES: dict[str, Any] = {
@@ -72,15 +72,6 @@ SAMPLE_PNG = base64.b64decode(
     "AAAABJRU5ErkJggg=="
 )
 """A one-pixel PNG: the file of a customer's MMS when the request gives none."""
-
-
-class SmsControlError(Exception):
-    """A control request that cannot be served; `status` is the HTTP answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -223,22 +214,22 @@ class SmsStandIn(StandIn):
         """A customer texts a number: build Twilio's form, sign it with the
         owning account's token and POST it to the number's `sms_url`.
 
-        Raises `SmsControlError` (400 bad input, 404 unknown number, 409 no
+        Raises `ControlError` (400 bad input, 404 unknown number, 409 no
         messaging URL set)."""
         body = data.get("body") or ""
         if not isinstance(body, str):
-            raise SmsControlError(400, "body must be a string")
+            raise ControlError(400, "body must be a string")
         media = _media_items(data.get("media") or [])
         if not body and not media:
-            raise SmsControlError(400, "a message needs a body or media")
+            raise ControlError(400, "a message needs a body or media")
         to = str(data.get("to") or DEMO_NUMBER)
         from_ = str(data.get("from") or DEMO_CUSTOMER_NUMBER)
         try:
             number = self.number(to)
         except KeyError:
-            raise SmsControlError(404, f"no account owns {to}") from None
+            raise ControlError(404, f"no account owns {to}") from None
         if not number.sms_url:
-            raise SmsControlError(
+            raise ControlError(
                 409,
                 f"{to} has no incoming message URL: set it through the API "
                 "(IncomingPhoneNumbers update, SmsUrl) first",
@@ -301,7 +292,7 @@ class SmsStandIn(StandIn):
             return self._control(req, subpath)
         except BadRequestBody as error:
             return json_response(400, {"error": str(error)})
-        except SmsControlError as error:
+        except ControlError as error:
             return json_response(error.status, {"error": error.message})
 
     def _control(self, req: Request, subpath: str) -> Response:
@@ -319,7 +310,7 @@ class SmsStandIn(StandIn):
             with self.lock:
                 found = self.media.get(subpath.removeprefix("media/"))
             if found is None:
-                raise SmsControlError(404, "no such media")
+                raise ControlError(404, "no such media")
             return Response(200, found[1], found[0])
         if subpath == "ui/message" and req.method == "POST":
             return self._ui_message(req)
@@ -336,7 +327,7 @@ class SmsStandIn(StandIn):
             data["media"] = [{"content_type": "image/png"}]
         try:
             result = self.customer_message(data)
-        except SmsControlError as error:
+        except ControlError as error:
             return redirect("/?" + urlencode({"flash": error.message}))
         outcomes = ", ".join(
             f"{d['url']} → {d['status_code'] or d['body']}"
@@ -386,18 +377,18 @@ class SmsStandIn(StandIn):
 def _media_items(items: Any) -> list[tuple[str, bytes]]:
     """`[{content_type, content_base64?}]` → (content type, bytes) pairs."""
     if not isinstance(items, list):
-        raise SmsControlError(400, "media must be a list")
+        raise ControlError(400, "media must be a list")
     media = []
     for item in items:
         if not isinstance(item, dict) or not item.get("content_type"):
-            raise SmsControlError(400, "each media item needs a content_type")
+            raise ControlError(400, "each media item needs a content_type")
         content_type = str(item["content_type"])
         encoded = item.get("content_base64")
         if encoded:
             try:
                 content = base64.b64decode(encoded, validate=True)
             except (binascii.Error, ValueError) as error:
-                raise SmsControlError(400, f"content_base64: {error}") from error
+                raise ControlError(400, f"content_base64: {error}") from error
         elif content_type.startswith("image/"):
             content = SAMPLE_PNG
         else:

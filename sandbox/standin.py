@@ -20,6 +20,17 @@ from typing import Any
 from sandbox.web import Request, Response, json_response
 
 
+class ControlError(Exception):
+    """A control request (a customer action, a mode, a registration) that
+    cannot be done; `status` is the HTTP answer and `message` its
+    `{"error": ...}` text."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class StandIn:
     """Base class: override `handles`, `handle`, `control`, `snapshot`, `reset`;
     optionally `ui_section` (HTML for the demo page at `/`)."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from sandbox.standin import StandIn
+from sandbox.standin import ControlError, StandIn
 from sandbox.telegram_api import (
     ApiError,
     handle_bot_api,
@@ -38,7 +38,6 @@ from sandbox.telegram_api import (
     parse_multipart,
 )
 from sandbox.telegram_customer import (
-    CustomerActionError,
     CustomerMessage,
     redeliver,
     send_customer_message,
@@ -114,7 +113,7 @@ class TelegramStandIn(StandIn):
 
     def customer_sends(self, message: CustomerMessage) -> dict[str, Any]:
         """A customer writes to a bot; the Update goes to its webhook.
-        Raises ``CustomerActionError``."""
+        Raises ``ControlError``."""
         bot = self._bot(message.bot_username)
         customer = message.customer or DEMO_CUSTOMER
         return send_customer_message(self.state, bot, customer, message)
@@ -122,7 +121,7 @@ class TelegramStandIn(StandIn):
     def _bot(self, username: str) -> TelegramBot:
         bot = self.state.bot_named(username) if username else DEMO_BOT
         if bot is None:
-            raise CustomerActionError(404, f"no bot @{username}")
+            raise ControlError(404, f"no bot @{username}")
         return bot
 
     # -------------------------------------------------------------- StandIn
@@ -169,7 +168,7 @@ class TelegramStandIn(StandIn):
             return endpoint()
         except (BadRequestBody, ValueError, ApiError) as exc:
             return _error(400, str(exc))
-        except CustomerActionError as exc:
+        except ControlError as exc:
             return _error(exc.status, exc.message)
 
     def _register_bot(self, req: Request) -> Response:
@@ -207,7 +206,7 @@ class TelegramStandIn(StandIn):
                 dict(fields), upload if upload and upload.content else None
             )
             result = self.customer_sends(message)
-        except (ValueError, CustomerActionError) as exc:
+        except (ValueError, ControlError) as exc:
             return redirect("/?" + urlencode({"flash": f"Telegram: {exc}"}))
         delivery = result["delivery"]
         outcome = delivery["status_code"] or delivery["body"]

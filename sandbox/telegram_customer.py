@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from sandbox.standin import ControlError
 from sandbox.telegram_api import Upload
 from sandbox.telegram_state import (
     StoredFile,
@@ -34,15 +35,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DELIVERY_TIMEOUT_S = 10.0
 KINDS = ("text", "photo", "document", "voice", "location", "edit")
 _BODY_EXCERPT = 2000
-
-
-class CustomerActionError(Exception):
-    """A customer action that cannot happen; ``status`` is the HTTP answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def sample_png(width: int = 64, height: int = 48) -> bytes:
@@ -263,15 +255,13 @@ def _edited_message(
     message_id = action.message_id or state.last_message_id(bot.token, customer.id)
     original = state.message(bot.token, customer.id, message_id) if message_id else None
     if original is None:
-        raise CustomerActionError(404, "there is no customer message to edit")
+        raise ControlError(404, "there is no customer message to edit")
     if "text" in original:
         field = "text"
     elif {"photo", "document", "voice"} & set(original):
         field = "caption"
     else:
-        raise CustomerActionError(
-            400, f"message {message_id} has no text or caption to edit"
-        )
+        raise ControlError(400, f"message {message_id} has no text or caption to edit")
     original.pop("entities", None)
     original[field] = action.text
     original["edit_date"] = int(time.time())
@@ -290,11 +280,11 @@ def deliver(
     ``{"url", "status_code", "body"}`` (``status_code`` None when the
     connection failed, ``body`` then says why).
 
-    Raises :class:`CustomerActionError` 409 when the bot has no webhook.
+    Raises :class:`ControlError` 409 when the bot has no webhook.
     """
     hook = state.webhook(bot.token)
     if hook is None:
-        raise CustomerActionError(
+        raise ControlError(
             409, f"@{bot.username} has no webhook: call setWebhook first"
         )
     kind = next(key for key in update if key != "update_id")
@@ -339,11 +329,11 @@ def send_customer_message(
     """Build the Update for ``action`` and deliver it to the bot's webhook.
 
     Returns ``{"update_id", "chat_id", "message_id", "update", "delivery"}``;
-    raises :class:`CustomerActionError` (409 without a webhook, 404 for an
+    raises :class:`ControlError` (409 without a webhook, 404 for an
     edit of an unknown message).
     """
     if state.webhook(bot.token) is None:
-        raise CustomerActionError(
+        raise ControlError(
             409, f"@{bot.username} has no webhook: call setWebhook first"
         )
     state.open_chat(bot.token, customer)
@@ -382,11 +372,11 @@ def redeliver(state: TelegramState, bot: TelegramBot, update_id: int) -> dict[st
     """Deliver a stored Update again, byte for byte the same JSON.
 
     Returns ``{"update_id", "update", "delivery"}``; raises
-    :class:`CustomerActionError` 404 for an unknown ``update_id``.
+    :class:`ControlError` 404 for an unknown ``update_id``.
     """
     update = state.update(bot.token, update_id)
     if update is None:
-        raise CustomerActionError(404, f"no update {update_id} for @{bot.username}")
+        raise ControlError(404, f"no update {update_id} for @{bot.username}")
     return {
         "update_id": update_id,
         "update": update,

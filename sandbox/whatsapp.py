@@ -42,7 +42,7 @@ from urllib.parse import urlencode
 import requests
 
 from sandbox.meta import Subscription, deliver, verify_callback
-from sandbox.standin import StandIn
+from sandbox.standin import ControlError, StandIn
 from sandbox.web import (
     BadRequestBody,
     Handler,
@@ -82,15 +82,6 @@ DEFAULT_MEDIA = {
     "audio": ("audio/ogg", "voice.ogg", b"OggS\x00sandbox-voice-note"),
     "document": ("application/pdf", "invoice.pdf", b"%PDF-1.4\nsandbox invoice\n%%EOF"),
 }
-
-
-class ControlError(Exception):
-    """A control request that cannot be served; `status` is the answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class WhatsAppStandIn(StandIn):

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from sandbox.standin import ControlError
 from sandbox.x import (
     DEMO_APP,
     DEMO_CUSTOMER,
@@ -39,15 +40,6 @@ CRC_TIMEOUT_S = 5.0
 DELIVERY_TIMEOUT_S = 10.0
 FORMATS = ("aaa", "xaa")
 _BODY_EXCERPT = 2000
-
-
-class CustomerActionError(Exception):
-    """A customer action that cannot happen; ``status`` is the HTTP answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -158,9 +150,9 @@ def _account_with_webhook(x: XState, account_id: str) -> XApp:
     """The app owning ``account_id``; raise if unknown or not subscribed."""
     app = x.app_for_account(account_id)
     if app is None:
-        raise CustomerActionError(404, f"no registered app for account {account_id}")
+        raise ControlError(404, f"no registered app for account {account_id}")
     if not x.delivery_targets(account_id):
-        raise CustomerActionError(
+        raise ControlError(
             409,
             f"account {account_id} is not subscribed to any webhook: register one "
             "with POST /2/webhooks and subscribe the account first",
@@ -177,7 +169,7 @@ def send_customer_dm(x: XState, message: CustomerMessage) -> dict[str, Any]:
     event_id = message.event_id or new_id()
     if message.format == "xaa":
         if message.outbound:
-            raise CustomerActionError(400, "outbound echoes exist in AAA format only")
+            raise ControlError(400, "outbound echoes exist in AAA format only")
         payload = xaa_dm_received_payload(
             account=account,
             customer=message.customer,
