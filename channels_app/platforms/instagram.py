@@ -26,12 +26,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from secrets import token_hex
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
-from django.utils.crypto import salted_hmac
 from rest_framework import serializers
 
 from channels_app.platforms.base import (
@@ -73,7 +73,6 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------- constants
 
 INSTAGRAM_OBJECT = "instagram"
-VERIFY_TOKEN_SALT = "pingback.instagram.verify_token"
 THREAD_PREFIX = "ig"
 PAGE_FIELDS = "name,instagram_business_account{id,username}"
 # Any Page field turns Page subscriptions on for Instagram messaging (Meta's
@@ -297,8 +296,8 @@ class InstagramPlatform(Platform):
     channel_type = "instagram"
     config_serializer = InstagramConfigSerializer
     secret_fields = frozenset({"access_token", "app_secret"})
-    # `verify_token` is a secret setup generates (never set by clients): listed
-    # here so a config sent back as shown, with the masked token, is accepted.
+    # `verify_token` is a secret setup generates: clients cannot set it, and a
+    # value sent in `config` is ignored like the values setup learns.
     learned_fields = frozenset(
         {"instagram_account_id", "instagram_username", "page_name", "verify_token"}
     )
@@ -519,16 +518,9 @@ class InstagramPlatform(Platform):
 
 
 def _verify_token(channel: Channel) -> str:
-    """The channel's webhook verify token: the stored one, else one derived
-    from the channel id and SECRET_KEY. Derived, not random, so setup gives the
-    token the admin pasted in Meta's dashboard again even when a config update
-    did not carry the stored copy over."""
-    stored = channel.secrets.get("verify_token")
-    if stored:
-        return stored
-    return salted_hmac(
-        VERIFY_TOKEN_SALT, str(channel.id), algorithm="sha256"
-    ).hexdigest()
+    """The channel's webhook verify token: the stored one (setup keeps it, and
+    config edits keep secrets setup created), else a new random one."""
+    return channel.secrets.get("verify_token") or token_hex(32)
 
 
 def _own_ids(channel: Channel) -> set[str]:

@@ -629,7 +629,7 @@ def test_setup_again_keeps_the_verify_token_the_admin_pasted(admin_api, sandbox)
 @pytest.mark.django_db
 def test_a_config_update_keeps_the_verify_token_the_admin_pasted(admin_api, sandbox):
     """The config shown by GET, sent back with a new app secret, keeps the
-    token: it is derived from the channel, not drawn again."""
+    token setup generated."""
     created = create(admin_api, DEMO_ACCOUNT.as_config()).json()
     verify_token = Channel.objects.get().secrets["verify_token"]
     shown = admin_api.get(f"/api/v1/channels/{created['id']}").json()["config"]
