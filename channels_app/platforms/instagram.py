@@ -54,6 +54,7 @@ from channels_app.platforms.base import (
 )
 from channels_app.platforms.meta import (
     TRANSIENT_CODES,
+    WINDOW_SUBCODES,
     GraphClient,
     GraphError,
     graph_delivery_error,
@@ -83,11 +84,9 @@ MAX_TEXT_LENGTH = 1000
 # Media Instagram accepts by URL, with their size limits in bytes (§4.3).
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
 MAX_MEDIA_BYTES = {"image": 8 * 2**20, "video": 25 * 2**20, "audio": 25 * 2**20}
-# Graph error for a send outside the messaging window: code 10 with subcode
-# 2018278 (Messenger, §4.3) or 2534022 (seen from Instagram, e.g.
-# https://github.com/ComposioHQ/composio/issues/3604).
+# Graph error for a send outside the messaging window: code 10 with one of
+# `meta.WINDOW_SUBCODES`.
 WINDOW_CODE = 10
-WINDOW_SUBCODES = frozenset({2018278, 2534022})
 # Graph codes meaning the Page id names nothing the token can see: 100 (with
 # subcode 33, "Object with ID … does not exist") and 803 (unknown alias).
 UNKNOWN_OBJECT_CODES = frozenset({100, 803})

@@ -37,7 +37,9 @@ TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 130429, 131056})
 # Codes meaning the whole channel's credentials are bad: the admins are told.
 CREDENTIAL_CODES = frozenset({190, 102, 10, 200})
 # Code 10 with these subcodes is Instagram's closed messaging window, a refusal
-# of one message, not of the credentials (PLATFORMS.md §4.3).
+# of one message, not of the credentials: 2018278 (Messenger, PLATFORMS.md
+# §4.3) or 2534022 (seen from Instagram, e.g.
+# https://github.com/ComposioHQ/composio/issues/3604).
 WINDOW_SUBCODES = frozenset({2018278, 2534022})
 
 
