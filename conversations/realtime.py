@@ -23,7 +23,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
@@ -45,20 +45,32 @@ def inbox_group(business_id: object) -> str:
 
 def publish_conversation_changed(conversation: Conversation) -> None:
     """On commit, tell the business's agents the conversation changed."""
-    events = [_conversation_event(conversation.pk)]
-    _on_commit(lambda: (conversation.business_id, events))
+    _send_on_commit(conversation.business_id, [_conversation_event(conversation.pk)])
 
 
 def publish_message_created(message: Message) -> None:
     """On commit, tell the agents a message was added to its conversation (a
     `message` event, and a `conversation` event for the list's row). Uses
     `message.conversation` as loaded."""
-    conversation = message.conversation
-    events = [
-        _message_event(conversation.pk, message.pk, "created"),
-        _conversation_event(conversation.pk),
-    ]
-    _on_commit(lambda: (conversation.business_id, events))
+    publish_messages_created([message])
+
+
+def publish_messages_created(messages: Sequence[Message]) -> None:
+    """On commit, tell the agents messages were added: one `message` event per
+    message, in the given order, then one `conversation` event per conversation
+    they were added to (in the order of its first message), in one send per
+    business. Uses each `message.conversation` as loaded."""
+    by_business: dict[object, tuple[list[dict[str, Any]], dict[int, None]]] = {}
+    for message in messages:
+        conversation = message.conversation
+        events, conversation_ids = by_business.setdefault(
+            conversation.business_id, ([], {})
+        )
+        events.append(_message_event(conversation.pk, message.pk, "created"))
+        conversation_ids[conversation.pk] = None
+    for business_id, (events, conversation_ids) in by_business.items():
+        events += [_conversation_event(pk) for pk in conversation_ids]
+        _send_on_commit(business_id, events)
 
 
 def publish_message_edited(channel_id: object, platform_message_id: str) -> None:
@@ -78,6 +90,10 @@ Published = tuple[object, list[dict[str, Any]]]
 
 def _on_commit(build: Callable[[], Published | None]) -> None:
     transaction.on_commit(partial(_publish, build))
+
+
+def _send_on_commit(business_id: object, events: list[dict[str, Any]]) -> None:
+    _on_commit(lambda: (business_id, events))
 
 
 def _publish(build: Callable[[], Published | None]) -> None:

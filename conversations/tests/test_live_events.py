@@ -22,7 +22,7 @@ from channels_app.platforms.base import (
 )
 from channels_app.services.delivery import message_deliver
 from conversations.models import Message
-from conversations.realtime import inbox_group
+from conversations.realtime import inbox_group, publish_messages_created
 from conversations.services import (
     conversation_mark_read,
     conversation_update,
@@ -105,14 +105,28 @@ def conversation(business):
     return ConversationFactory(business=business)
 
 
-def dm(platform_message_id: str, text: str = "Hello") -> InboundMessage:
+def dm(
+    platform_message_id: str,
+    text: str = "Hello",
+    *,
+    contact: InboundContact = CUSTOMER,
+) -> InboundMessage:
     return InboundMessage(
         platform_message_id=platform_message_id,
-        contact=CUSTOMER,
+        contact=contact,
         text=text,
         sent_at=T0,
-        thread_key=f"dm:{CUSTOMER.external_id}",
+        thread_key=f"dm:{contact.external_id}",
     )
+
+
+def message_created(message: Message) -> dict:
+    return {
+        "type": "message",
+        "conversation_id": message.conversation_id,
+        "message_id": message.pk,
+        "change": "created",
+    }
 
 
 def outbound(conversation, **fields) -> Message:
@@ -139,6 +153,24 @@ def test_a_new_inbound_message_is_announced_with_its_conversation(
             "change": "created",
         },
         {"type": "conversation", "conversation_id": message.conversation_id},
+    ]
+
+
+def test_a_batch_is_announced_with_one_event_per_conversation(
+    listener, conversation, django_capture_on_commit_callbacks
+):
+    other = InboundContact(external_id="2200000000000000003", handle="robin")
+    items = [dm("9001"), dm("9002", contact=other), dm("9003"), dm("9004")]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = ingest(channel=conversation.channel, items=items)
+
+    messages = Message.objects.filter(pk__in=result.created).order_by("pk")
+    first, second = messages[0].conversation_id, messages[1].conversation_id
+    assert listener.events() == [
+        *(message_created(message) for message in messages),
+        {"type": "conversation", "conversation_id": first},
+        {"type": "conversation", "conversation_id": second},
     ]
 
 
@@ -328,6 +360,28 @@ def test_events_reach_only_the_conversations_business(
 
     assert ours.events() == []
     assert [e["conversation_id"] for e in theirs.events()] == [conversation.pk]
+
+
+def test_a_batch_publish_sends_each_business_its_own_events(
+    listen, business, django_capture_on_commit_callbacks
+):
+    other = BusinessFactory()
+    ours, theirs = listen(business.id), listen(other.id)
+    our_message = MessageFactory(conversation=ConversationFactory(business=business))
+    their_conversation = ConversationFactory(business=other)
+    their_messages = MessageFactory.create_batch(2, conversation=their_conversation)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        publish_messages_created([their_messages[0], our_message, their_messages[1]])
+
+    assert ours.events() == [
+        message_created(our_message),
+        {"type": "conversation", "conversation_id": our_message.conversation_id},
+    ]
+    assert theirs.events() == [
+        *(message_created(message) for message in their_messages),
+        {"type": "conversation", "conversation_id": their_conversation.pk},
+    ]
 
 
 def test_a_rolled_back_write_announces_nothing(

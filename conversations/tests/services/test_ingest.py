@@ -1,14 +1,25 @@
 """`conversations.services.ingest`: inbound messages and delivery receipts."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from channels_app.platforms.base import DeliveryStatus, InboundContact, InboundMessage
+from channels_app.platforms.base import (
+    DeliveryStatus,
+    InboundContact,
+    InboundMessage,
+    MessageEdit,
+)
 from channels_app.tests.factories import ChannelFactory
 from conversations.models import Contact, ContactIdentity, Conversation, Message
-from conversations.services import ingest
+from conversations.services import IngestResult, ingest
 from conversations.tests.factories import ConversationFactory, MessageFactory
+from pingback.testing import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -464,3 +475,346 @@ def test_receipt_for_no_outbound_message_of_the_channel_is_ignored(
     assert result.statuses_applied == 0
     message.refresh_from_db()
     assert message.status == before
+
+
+# ----------------------------------------------------------------------- batches
+
+CUSTOMERS = [
+    InboundContact(
+        external_id=f"70{i:02}",
+        handle=f"customer{i}",
+        # The last one gives no name: named by handle.
+        name=f"Customer {i}" if i < 9 else "",
+        avatar_url=f"https://pbs.example.test/{i}.png",
+    )
+    for i in range(10)
+]
+RENAMED = InboundContact(
+    external_id=CUSTOMERS[2].external_id,
+    handle="customer2_new",
+    name="Customer Two",
+    avatar_url="https://pbs.example.test/2b.png",
+)
+
+
+def given_earlier_conversations(channel) -> None:
+    """Customers 0 to 3 wrote before, at T0 + 30 min; customer 0's conversation
+    was resolved and read since."""
+    ingest(
+        channel=channel,
+        items=[
+            dm(f"60{i:02}", f"earlier {i}", contact=CUSTOMERS[i], minutes=30)
+            for i in range(4)
+        ],
+    )
+    Conversation.objects.filter(channel=channel, thread_key="dm:7000").update(
+        status="resolved", unread_count=0
+    )
+
+
+def fifty_dms() -> list[InboundMessage]:
+    """Message n comes from customer n % 10 at T0 + (7n mod 40) min: out of
+    order, some older than the earlier conversations' last message, and
+    messages n and n + 40 of a customer sent at the same minute. Customer 2's
+    last message comes with a new handle, name and avatar."""
+    return [
+        dm(
+            f"80{n:02}",
+            f"message {n}",
+            contact=RENAMED if n == 42 else CUSTOMERS[n % 10],
+            minutes=(n * 7) % 40,
+        )
+        for n in range(50)
+    ]
+
+
+def inbox_state(channel) -> list[tuple]:
+    """The channel's conversations as an agent sees them, by thread, with their
+    contact and messages in order."""
+    conversations = (
+        Conversation.objects.filter(channel=channel)
+        .select_related("contact", "contact_identity")
+        .order_by("thread_key")
+    )
+    return [
+        (
+            c.thread_key,
+            c.status,
+            c.unread_count,
+            c.last_message_preview,
+            c.last_message_at,
+            c.contact_identity.external_id,
+            c.contact_identity.handle,
+            c.contact.name,
+            c.contact.avatar_url,
+            list(
+                c.messages.order_by("id").values_list(
+                    "platform_message_id", "text", "sender_contact__name", "sent_at"
+                )
+            ),
+        )
+        for c in conversations
+    ]
+
+
+def test_a_batch_leaves_the_inbox_as_one_call_per_message_would(business):
+    # given: the same earlier conversations on two channels
+    batched = ChannelFactory(business=business)
+    one_by_one = ChannelFactory(business=business)
+    for channel in (batched, one_by_one):
+        given_earlier_conversations(channel)
+    items = fifty_dms()
+
+    # when
+    result = ingest(channel=batched, items=items)
+    for item in items:
+        ingest(channel=one_by_one, items=[item])
+
+    # then
+    assert len(result.created) == 50
+    assert result.duplicates == 0
+    assert inbox_state(batched) == inbox_state(one_by_one)
+    assert Contact.objects.filter(identities__channel=batched).count() == 10
+    assert ContactIdentity.objects.filter(channel=batched).count() == 10
+    conversations = {
+        c.thread_key: c for c in Conversation.objects.filter(channel=batched)
+    }
+    reopened = conversations["dm:7000"]
+    assert (reopened.status, reopened.unread_count) == ("open", 5)
+    # Its newest message (n=10) was sent when the earlier one was: it shows.
+    assert reopened.last_message_at == T0 + timedelta(minutes=30)
+    assert reopened.last_message_preview == "message 10"
+    continued = conversations["dm:7001"]
+    assert continued.unread_count == 6
+    assert continued.last_message_at == T0 + timedelta(minutes=37)
+    assert continued.last_message_preview == "message 11"
+    # Messages 5 and 45 were sent at the same minute: the later one shows.
+    assert conversations["dm:7005"].last_message_preview == "message 45"
+    renamed = conversations["dm:7002"]
+    assert renamed.contact_identity.handle == "customer2_new"
+    assert renamed.contact.name == "Customer Two"
+    assert conversations["dm:7009"].contact.name == "customer9"
+
+
+def _message_inserts(queries: CaptureQueriesContext) -> int:
+    return sum(
+        query["sql"].startswith('INSERT INTO "conversations_message"')
+        for query in queries.captured_queries
+    )
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_messages_and_contacts(
+    business,
+):
+    # given: new customers, one writing 5 messages, then 20 writing 60
+    few = [dm(f"1{n}", contact=CUSTOMERS[0], minutes=n) for n in range(5)]
+    many = [
+        dm(
+            f"2{n:02}",
+            contact=InboundContact(external_id=f"90{n % 20:02}", name="Someone"),
+            minutes=n,
+        )
+        for n in range(60)
+    ]
+    few_channel = ChannelFactory(business=business)
+    many_channel = ChannelFactory(business=business)
+
+    # when
+    with CaptureQueriesContext(connection) as few_queries:
+        ingest(channel=few_channel, items=few)
+    with CaptureQueriesContext(connection) as many_queries:
+        result = ingest(channel=many_channel, items=many)
+
+    # then: at most 12: read the identities; insert contacts and identities
+    # (in a savepoint); read the stored messages; lock the conversations,
+    # insert the new ones, insert the messages, update the counters (in a
+    # savepoint). SQLite takes at most 999 parameters a statement, so Django
+    # splits the insert of 60 messages there; PostgreSQL takes them at once.
+    assert len(result.created) == 60
+    assert _message_inserts(few_queries) == 1
+    extra_chunks = _message_inserts(many_queries) - 1
+    assert len(many_queries) - extra_chunks == len(few_queries) <= 12
+
+
+def test_duplicates_in_a_batch_and_of_stored_messages_are_counted(channel):
+    # given
+    ingest(channel=channel, items=[dm("1001", "first")])
+
+    # when
+    result = ingest(
+        channel=channel,
+        items=[
+            dm("1001", "first, again", minutes=1),
+            dm("1002", "second", minutes=2),
+            dm("1002", "second, again", minutes=3),
+            dm("1003", "third", minutes=4),
+        ],
+    )
+
+    # then
+    assert len(result.created) == 2
+    assert result.duplicates == 2
+    assert list(
+        Message.objects.order_by("id").values_list("platform_message_id", "text")
+    ) == [("1001", "first"), ("1002", "second"), ("1003", "third")]
+    conversation = Conversation.objects.get()
+    assert conversation.unread_count == 3
+    assert conversation.last_message_preview == "third"
+
+
+def test_an_edit_and_a_receipt_in_a_batch_see_the_messages_before_them(channel):
+    # given: an outbound message stored before the batch
+    conversation = ConversationFactory(business=channel.business, channel=channel)
+    outbound = MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        status="sent",
+        platform_message_id="9001",
+    )
+
+    # when: the customer's message, its edit, a receipt, another message
+    result = ingest(
+        channel=channel,
+        items=[
+            dm("1001", "Wher is my order?"),
+            MessageEdit(
+                platform_message_id="1001",
+                text="Where is my order?",
+                edited_at=T0 + timedelta(minutes=1),
+            ),
+            receipt("9001", "read"),
+            dm("1002", "Hello?", minutes=2),
+        ],
+    )
+
+    # then
+    assert len(result.created) == 2
+    assert result.edits_applied == 1
+    assert result.statuses_applied == 1
+    edited = Message.objects.get(platform_message_id="1001")
+    assert edited.text == "Where is my order?"
+    assert edited.edited_at == T0 + timedelta(minutes=1)
+    outbound.refresh_from_db()
+    assert outbound.status == "read"
+
+
+def test_a_reply_to_a_message_earlier_in_the_batch_joins_its_conversation(channel):
+    # given: a mention, a reply to it and a reply to the reply, each its own
+    # thread on the platform
+    def post(platform_message_id, minutes, reply_to=None):
+        return InboundMessage(
+            platform_message_id=platform_message_id,
+            contact=ADA,
+            text=f"post {platform_message_id}",
+            sent_at=T0 + timedelta(minutes=minutes),
+            thread_key=f"tweet:{platform_message_id}",
+            reply_to_platform_message_id=reply_to,
+            kind="mention",
+        )
+
+    # when
+    result = ingest(
+        channel=channel,
+        items=[post("5001", 0), post("5002", 1, "5001"), post("5003", 2, "5002")],
+    )
+
+    # then
+    conversation = Conversation.objects.get()
+    assert conversation.thread_key == "tweet:5001"
+    assert list(
+        conversation.messages.order_by("id").values_list("pk", flat=True)
+    ) == list(result.created)
+    assert conversation.unread_count == 3
+    assert conversation.last_message_preview == "post 5003"
+
+
+# ---------------------------------------------------------- concurrent ingests
+
+
+class HeldIngest:
+    """Another worker's ingest, in a thread, in a transaction that stays open
+    (its rows locked, its inserts uncommitted) until `commit()`."""
+
+    def __init__(self, channel, items) -> None:
+        self._stored = threading.Event()
+        self._release = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(channel, items))
+        self._thread.start()
+        assert self._stored.wait(10), "the held ingest did not finish"
+
+    def _run(self, channel, items) -> None:
+        try:
+            with transaction.atomic():
+                ingest(channel=channel, items=items)
+                self._stored.set()
+                self._release.wait(10)
+        finally:
+            connection.close()
+
+    def commit(self) -> None:
+        self._release.set()
+        self._thread.join(10)
+
+
+def ingest_in_thread(**arguments) -> IngestResult:
+    try:
+        return ingest(**arguments)
+    finally:
+        connection.close()
+
+
+def a_transaction_waits_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="two open write transactions need PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("_case", "is_contact_known", "unread_count"),
+    [
+        # The batch waits on the conversation's lock, then its bulk insert
+        # hits the message the other ingest stored.
+        ("contact and conversation known", True, 3),
+        # The batch waits on the identity the other ingest created.
+        ("first message of the contact", False, 2),
+    ],
+)
+def test_a_message_a_concurrent_ingest_stores_first_is_a_duplicate(
+    _case, is_contact_known, unread_count
+):
+    # given: another worker stored message 1001 and has not committed yet
+    channel = ChannelFactory()
+    if is_contact_known:
+        ingest(channel=channel, items=[dm("1000", "earlier", minutes=-1)])
+    held = HeldIngest(channel, [dm("1001")])
+
+    # when: a batch with 1001 and 1002 runs until it waits on the other
+    # worker, which then commits
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        batch = pool.submit(
+            ingest_in_thread,
+            channel=channel,
+            items=[dm("1001"), dm("1002", "Still there?", minutes=1)],
+        )
+        wait_for(a_transaction_waits_on_a_lock)
+        held.commit()
+        result = batch.result(timeout=20)
+
+    # then
+    assert len(result.created) == 1
+    assert result.duplicates == 1
+    assert Message.objects.get(pk=result.created[0]).platform_message_id == "1002"
+    assert Message.objects.filter(platform_message_id="1001").count() == 1
+    conversation = Conversation.objects.get()
+    assert conversation.unread_count == unread_count
+    assert conversation.last_message_preview == "Still there?"
+    assert Contact.objects.count() == 1
+    assert ContactIdentity.objects.count() == 1
