@@ -132,11 +132,16 @@ def celery_worker(settings) -> Iterator[None]:
     from celery.signals import task_postrun
     from django.db import connection
 
+    from channels_app.services.wake import inbound_wake_flag_clear
+
     def close_worker_connection(**kwargs) -> None:
         # The worker thread's connection would outlive the test database.
         connection.close()
 
     task_postrun.connect(close_worker_connection, weak=False)
+    # A wake flag left by an earlier test would hold back this test's first
+    # drain until it expires.
+    inbound_wake_flag_clear()
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
     try:

@@ -76,8 +76,13 @@ class InboundEvent(models.Model):
         FAILED = "failed", "Failed"
         MALFORMED = "malformed", "Malformed"
 
+    # No index of its own: the unique (channel, event_key) index leads with
+    # it, and one index fewer is less work for every webhook's INSERT.
     channel = models.ForeignKey(
-        Channel, on_delete=models.CASCADE, related_name="inbound_events"
+        Channel,
+        on_delete=models.CASCADE,
+        related_name="inbound_events",
+        db_index=False,
     )
     event_key = models.CharField(max_length=255, null=True, blank=True)
     body = models.BinaryField()

@@ -5,7 +5,7 @@ from django.conf import settings
 
 from channels_app.platforms.base import TransientDeliveryError
 from channels_app.services.delivery import message_deliver
-from channels_app.services.inbound import inbound_event_process
+from channels_app.services.inbound import inbound_event_process, inbound_events_drain
 from channels_app.services.mailbox import mailbox_channel_ids, mailbox_poll
 from conversations.services.attachments import message_media_fetch
 from conversations.services.receipts import pending_receipts_purge
@@ -43,13 +43,29 @@ def deliver_message(self, message_id: int) -> str:
 
 
 @shared_task(
+    name="channels.process_inbound_events",
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def process_inbound_events() -> int:
+    """Process the stored events waiting (`received`), in batches, until none
+    is left or `INBOUND_DRAIN_SECONDS` have passed (then a new task takes
+    over). Enqueued by webhooks (`inbound_processing_wake`) and by Celery beat
+    every `INBOUND_SWEEP_INTERVAL` seconds. Returns how many events it
+    claimed."""
+    return inbound_events_drain().claimed
+
+
+@shared_task(
     name="channels.process_inbound_event",
     acks_late=True,
     soft_time_limit=60,
     time_limit=90,
 )
 def process_inbound_event(event_id: int) -> str:
-    """Parse and ingest stored webhook `event_id`. Returns its final status."""
+    """Parse and ingest stored webhook `event_id` on its own (admin replay).
+    Returns its final status."""
     return inbound_event_process(event_id=event_id)
 
 

@@ -2,8 +2,8 @@
 
 A plain Django view that reads like a checklist: channel exists → GET handshake →
 signature over the raw body (403, nothing stored) → store the raw event under its
-dedupe key (a malformed body is kept and answered 400) → processing scheduled on
-commit → 200. No outside call before the answer.
+dedupe key (a malformed body is kept and answered 400) → wake the workers that
+process stored events → 200. No outside call before the answer.
 """
 
 from __future__ import annotations
@@ -11,22 +11,25 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import Platform, SignatureInvalid
+from channels_app.selectors import webhook_channel, webhook_channel_forget
 from channels_app.services.inbound import inbound_event_record
 
 logger = logging.getLogger(__name__)
 
 
-def _channel_or_404(channel_type: str, channel_id: str) -> tuple[Channel, Platform]:
+def _channel_or_404(
+    channel_type: str, channel_id: str, *, fresh: bool = False
+) -> tuple[Channel, Platform]:
     try:
-        channel = Channel.objects.get(pk=channel_id, type=channel_type)
-    except (Channel.DoesNotExist, ValidationError, ValueError) as error:
+        channel = webhook_channel(channel_type, channel_id, fresh=fresh)
+    except Channel.DoesNotExist as error:
         raise Http404("No such channel.") from error
     platform = get_platform(channel.type)
     if not platform.receives_webhooks:
@@ -53,6 +56,20 @@ def _handshake(
     return response
 
 
+def _verified(request: HttpRequest, channel: Channel, platform: Platform) -> Channel:
+    """Check the signature; when it fails against a channel this process
+    loaded earlier, check it again against the channel as it is now (its
+    secret may have just changed). Returns the channel it passed with; raises
+    `SignatureInvalid`."""
+    try:
+        platform.verify(channel, request)
+        return channel
+    except SignatureInvalid:
+        current, _ = _channel_or_404(channel.type, str(channel.pk), fresh=True)
+    platform.verify(current, request)
+    return current
+
+
 @csrf_exempt
 def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpResponse:
     """Answer a platform's handshake (GET) or accept one event delivery (POST).
@@ -62,7 +79,11 @@ def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpRes
     `{"detail": <parse error>}` (body kept), 403 bad or missing signature (nothing
     stored), 404 unknown channel, 413 body too large.
     """
-    channel, platform = _channel_or_404(channel_type, channel_id)
+    # Handshakes are rare and often follow a credentials change (setup asks
+    # the platform to check the webhook): they read the channel as it is now.
+    channel, platform = _channel_or_404(
+        channel_type, channel_id, fresh=request.method == "GET"
+    )
     if request.method == "GET":
         return _handshake(request, channel, platform)
     if request.method != "POST":
@@ -70,13 +91,19 @@ def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpRes
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WEBHOOK_MAX_BODY_BYTES:
         return JsonResponse({"detail": "Body too large."}, status=413)
     try:
-        platform.verify(channel, request)
+        channel = _verified(request, channel, platform)
     except SignatureInvalid as error:
         _log("webhook.signature_invalid", channel, reason=str(error))
         return JsonResponse({"detail": "Invalid signature."}, status=403)
-    outcome = inbound_event_record(
-        channel=channel, body=request.body, content_type=request.content_type or ""
-    )
+    try:
+        outcome = inbound_event_record(
+            channel=channel, body=request.body, content_type=request.content_type or ""
+        )
+    except IntegrityError as error:
+        # Only the channel's foreign key can fail (a duplicate is not an
+        # error): the channel was deleted since this process loaded it.
+        webhook_channel_forget(channel.pk)
+        raise Http404("No such channel.") from error
     if outcome.status == "malformed":
         return JsonResponse({"detail": outcome.error}, status=400)
     return platform.acknowledge(channel, outcome.status)

@@ -146,10 +146,16 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Longest a delivery task may take; a send is one HTTP call with its own timeout.
 # Periodic tasks (run `celery -A pingback beat`): poll the IMAP mailboxes of
-# e-mail channels every EMAIL_POLL_INTERVAL seconds; hourly, drop delivery
-# receipts held a day for messages PingBack never recorded.
+# e-mail channels every EMAIL_POLL_INTERVAL seconds; every INBOUND_SWEEP_INTERVAL
+# seconds, process stored events no wake-up reached (a worker lost mid-drain);
+# hourly, drop delivery receipts held a day for messages PingBack never recorded.
 EMAIL_POLL_INTERVAL = env.float("EMAIL_POLL_INTERVAL", default=30.0)
+INBOUND_SWEEP_INTERVAL = env.float("INBOUND_SWEEP_INTERVAL", default=15.0)
 CELERY_BEAT_SCHEDULE = {
+    "process-inbound-events": {
+        "task": "channels.process_inbound_events",
+        "schedule": INBOUND_SWEEP_INTERVAL,
+    },
     "poll-mailboxes": {
         "task": "channels.poll_mailboxes",
         "schedule": EMAIL_POLL_INTERVAL,
@@ -282,6 +288,20 @@ DELIVERY_RETRY_BACKOFF_MAX = env.float("DELIVERY_RETRY_BACKOFF_MAX", default=600
 
 # Largest webhook body accepted, in bytes (X sends at most a few KB per event).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# Seconds a web process reuses a channel it loaded for a webhook (its decrypted
+# credentials included) before reading it again; edits made through PingBack
+# take effect at once in the process that made them, and a signature that
+# fails against a reused channel is checked again against a fresh read. 0: no
+# reuse.
+WEBHOOK_CHANNEL_CACHE_SECONDS = env.float("WEBHOOK_CHANNEL_CACHE_SECONDS", default=10.0)
+# Stored events are processed in batches by `channels.process_inbound_events`:
+# at most INBOUND_BATCH_SIZE events per transaction, and a task drains for at
+# most INBOUND_DRAIN_SECONDS before handing over to a new task (so deliveries
+# queued behind it are not starved). A webhook wakes the drain at most once per
+# INBOUND_WAKE_SECONDS while a drain is pending (a flag in the cache).
+INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", default=100)
+INBOUND_DRAIN_SECONDS = env.float("INBOUND_DRAIN_SECONDS", default=5.0)
+INBOUND_WAKE_SECONDS = env.float("INBOUND_WAKE_SECONDS", default=10.0)
 
 # ------------------------------------------------------------------------ logging
 

@@ -1,22 +1,40 @@
-"""The inbound hot path: store each raw webhook first, process it after commit.
+"""The inbound hot path: store each raw webhook first, process stored events
+in batches.
 
-`inbound_event_record` runs in the webhook request: parse (pure), store under the
-dedupe key, schedule processing; no outside call. `inbound_event_process` runs in
-a worker (or inline when no broker is configured): parse again and ingest, in one
-transaction per event.
+`inbound_event_record` runs in the webhook request: parse (pure, for the dedupe
+key and to answer a malformed body 400), one INSERT under the dedupe key, and a
+wake-up for the workers; no outside call. The stored row is the hand-off: no
+task message per event. `inbound_events_drain` runs in a worker (or inline
+when no broker is configured): it claims waiting events in batches
+(`SELECT ... FOR UPDATE SKIP LOCKED`, so several workers share the backlog),
+parses them again and ingests each batch in one transaction.
+
+How a webhook wakes the workers without a task message (or a Redis round
+trip) of its own is in `wake.py`. Celery beat also runs a drain every
+`INBOUND_SWEEP_INTERVAL` seconds, for events whose drain was lost with its
+worker.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
-from channels_app.platforms.base import MalformedPayload
+from channels_app.platforms.base import InboundItem, MalformedPayload
+from channels_app.services.wake import (
+    inbound_processing_wake,
+    inbound_wake_flag_clear,
+    inbound_wake_flag_set,
+    tasks_eager,
+)
 from conversations.services import ingest
 
 logger = logging.getLogger(__name__)
@@ -36,11 +54,12 @@ class RecordOutcome:
 def inbound_event_record(
     *, channel: Channel, body: bytes, content_type: str = ""
 ) -> RecordOutcome:
-    """Store a verified webhook body as an `InboundEvent` and schedule processing.
+    """Store a verified webhook body as an `InboundEvent` and wake the workers.
 
     A body that does not parse is stored with status `malformed` and its error.
     A redelivered event (same dedupe key) stores nothing new. An inactive
     channel's events are stored as `ignored` (they can be replayed later).
+    Raises `IntegrityError` only when the channel no longer exists.
     """
     platform = get_platform(channel.type)
     try:
@@ -67,63 +86,209 @@ def inbound_event_record(
     error = ""
     if not channel.is_active:
         status, error = InboundEvent.Status.IGNORED, "channel inactive"
-    try:
-        event = _event_insert(
-            channel=channel,
-            event_key=parsed.event_key,
-            body=body,
-            content_type=content_type,
-            status=status,
-            error=error,
-        )
-    except IntegrityError:
+    event_id = _event_insert(
+        channel_id=channel.pk,
+        event_key=parsed.event_key,
+        body=body,
+        content_type=content_type,
+        status=status,
+        error=error,
+        received_at=timezone.now(),
+    )
+    if event_id is None:
         return RecordOutcome(status="duplicate")
     if status == InboundEvent.Status.RECEIVED:
-        _schedule(event.pk)
+        transaction.on_commit(inbound_processing_wake)
     return RecordOutcome(
         status="accepted" if status == InboundEvent.Status.RECEIVED else "ignored",
-        event_id=event.pk,
+        event_id=event_id,
     )
 
 
-def _event_insert(**fields: object) -> InboundEvent:
-    """INSERT one event; raises `IntegrityError` when its dedupe key is taken.
+def _event_insert(**values: object) -> int | None:
+    """INSERT one event unless its dedupe key is taken; return its id, or None
+    for a duplicate.
 
-    In autocommit mode (the webhook request) the INSERT is its own transaction:
-    no BEGIN and COMMIT round trips on the hot path, and a failed INSERT leaves
-    nothing to roll back. Inside a caller's transaction a savepoint keeps that
-    transaction usable after a duplicate.
+    One statement, `INSERT ... ON CONFLICT (channel_id, event_key) DO NOTHING
+    RETURNING id` (PostgreSQL, SQLite >= 3.35): in autocommit mode (the webhook
+    request) it is its own transaction, with no BEGIN/COMMIT round trips, no
+    model instance, and a duplicate costs no error and no rollback. Inside a
+    caller's transaction it leaves the transaction usable after a duplicate.
     """
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic():
-            return InboundEvent.objects.create(**fields)
-    return InboundEvent.objects.create(**fields)
+    meta = InboundEvent._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in values]
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    key_columns = ", ".join(
+        quote(meta.get_field(name).column) for name in ("channel", "event_key")
+    )
+    # Names come from the model, values are parameters.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({key_columns}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    params = [
+        field.get_db_prep_value(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
-def _schedule(event_id: int) -> None:
-    from channels_app.tasks import process_inbound_event as process_inbound_event_task
+@dataclass(frozen=True)
+class DrainResult:
+    """Events a drain claimed, and whether it stopped with events still
+    waiting (it handed over to a new task)."""
 
-    transaction.on_commit(lambda: process_inbound_event_task.delay(event_id))
+    claimed: int
+    handed_over: bool = False
+
+
+def inbound_events_drain() -> DrainResult:
+    """Process waiting (`received`) events in batches until none is left.
+
+    Each batch is at most `INBOUND_BATCH_SIZE` events, claimed with
+    `FOR UPDATE SKIP LOCKED` (workers draining at the same time take
+    different events) and processed in one transaction
+    (`inbound_events_process_batch`). After `INBOUND_DRAIN_SECONDS` with
+    events still waiting, the drain enqueues a new task and returns, so tasks
+    queued behind it (deliveries) run in between.
+    """
+    eager = tasks_eager()
+    deadline = time.monotonic() + settings.INBOUND_DRAIN_SECONDS
+    claimed = 0
+    while True:
+        # Cleared before the claim: a webhook stored after this claim sets the
+        # flag again and enqueues the next drain (see `wake.py`).
+        inbound_wake_flag_clear()
+        batch = inbound_events_process_batch(limit=settings.INBOUND_BATCH_SIZE)
+        claimed += batch
+        if batch == 0:
+            return DrainResult(claimed=claimed)
+        if not eager and time.monotonic() >= deadline:
+            from channels_app.tasks import process_inbound_events
+
+            inbound_wake_flag_set()
+            process_inbound_events.delay()
+            return DrainResult(claimed=claimed, handed_over=True)
+
+
+def inbound_events_process_batch(*, limit: int) -> int:
+    """Claim up to `limit` waiting events, oldest first, and process them in
+    one transaction; return how many were claimed (0: none waiting).
+
+    Each event ends `processed`, `ignored` (nothing to store, with the
+    reasons, or its channel inactive) or `failed` (its body no longer
+    parses). The events of one channel are ingested together
+    (`conversations.services.ingest`), in the order they were received. When
+    the batch raises, none of its work is kept and its events are processed
+    one by one (`inbound_event_process`), so one bad event fails alone.
+    """
+    with transaction.atomic():
+        events = list(
+            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            # Parsing needs the channel's config, not its credentials.
+            .select_related("channel")
+            .defer("channel__secrets")
+            .filter(status=InboundEvent.Status.RECEIVED)
+            .order_by("received_at", "pk")[:limit]
+        )
+        if not events:
+            return 0
+        try:
+            with transaction.atomic():
+                outcomes = _batch_ingest(events)
+        except Exception:
+            logger.warning(
+                "inbound.batch_failed",
+                extra={"events": len(events)},
+                exc_info=True,
+            )
+            outcomes = None
+        else:
+            _finish_many(outcomes)
+    if outcomes is None:
+        for event in events:
+            try:
+                inbound_event_process(event_id=event.pk)
+            except Exception:
+                logger.exception("inbound.event_failed", extra={"event_id": event.pk})
+    else:
+        logger.info(
+            "inbound.batch",
+            extra={
+                "events": len(events),
+                "processed": sum(
+                    status == InboundEvent.Status.PROCESSED
+                    for status, _ in outcomes.values()
+                ),
+            },
+        )
+    return len(events)
+
+
+def _batch_ingest(events: list[InboundEvent]) -> dict[int, tuple[str, str]]:
+    """Parse and ingest claimed events; return each event's (status, error)."""
+    outcomes: dict[int, tuple[str, str]] = {}
+    channels: dict[object, Channel] = {}
+    items: dict[object, list[InboundItem]] = defaultdict(list)
+    for event in events:
+        channel = channels.setdefault(event.channel_id, event.channel)
+        if not channel.is_active:
+            outcomes[event.pk] = (InboundEvent.Status.IGNORED, "channel inactive")
+            continue
+        try:
+            parsed = get_platform(channel.type).parse(channel, bytes(event.body))
+        except MalformedPayload as error:
+            outcomes[event.pk] = (
+                InboundEvent.Status.FAILED,
+                f"{type(error).__name__}: {error}",
+            )
+            continue
+        items[channel.pk].extend(parsed.items)
+        status = InboundEvent.Status.PROCESSED
+        if not parsed.items and parsed.ignored:
+            status = InboundEvent.Status.IGNORED
+        outcomes[event.pk] = (status, "; ".join(parsed.ignored))
+    # Channels in a fixed order: `ingest` locks each channel's conversations
+    # in pk order, and two workers whose batches span the same channels must
+    # take those locks in the same order, or they could deadlock.
+    for channel_id in sorted(items, key=str):
+        ingest(channel=channels[channel_id], items=items[channel_id])
+    return outcomes
+
+
+def _finish_many(outcomes: dict[int, tuple[str, str]]) -> None:
+    """Set each event's final status: one UPDATE per distinct outcome."""
+    by_outcome: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for event_id, outcome in outcomes.items():
+        by_outcome[outcome].append(event_id)
+    now = timezone.now()
+    for (status, error), event_ids in by_outcome.items():
+        InboundEvent.objects.filter(pk__in=event_ids).update(
+            status=status, error=error[:2000], processed_at=now
+        )
 
 
 def inbound_event_process(*, event_id: int) -> str:
-    """Parse a stored event and ingest its messages; return the event's status
-    (`processed`, `ignored`), or `skipped` when it is not waiting (`received`
-    or `failed`).
+    """Parse one stored event and ingest its messages; return the event's
+    status (`processed`, `ignored`), or `skipped` when it is not waiting
+    (`received` or `failed`). Used for replays and when a batch fails.
 
     One transaction: the event row is locked (`SELECT ... FOR UPDATE`) while
     its messages are stored and its status is set, so a task run twice does
-    the work once (the second waits, then finds the event done) and each event
-    costs one commit. On an unexpected error none of the event's work is kept:
-    it is marked `failed` with the error (it can be replayed) and the error is
-    re-raised.
+    the work once (the second waits, then finds the event done). On an
+    unexpected error none of the event's work is kept: it is marked `failed`
+    with the error (it can be replayed) and the error is re-raised.
     """
     event: InboundEvent | None = None
     try:
         with transaction.atomic():
             event = (
                 InboundEvent.objects.select_for_update(of=("self",))
-                # Parsing needs the channel's config, not its credentials.
                 .select_related("channel")
                 .defer("channel__secrets")
                 .filter(
@@ -138,6 +303,9 @@ def inbound_event_process(*, event_id: int) -> str:
             if event is None:
                 return "skipped"
             channel = event.channel
+            if not channel.is_active:
+                _finish(event, InboundEvent.Status.IGNORED, "channel inactive")
+                return InboundEvent.Status.IGNORED
             parsed = get_platform(channel.type).parse(channel, bytes(event.body))
             ingest(channel=channel, items=parsed.items)
             status = InboundEvent.Status.PROCESSED
@@ -155,11 +323,12 @@ def inbound_event_process(*, event_id: int) -> str:
 
 def inbound_event_replay(*, event: InboundEvent) -> None:
     """Process a failed or ignored event again (admin action)."""
+    from channels_app.tasks import process_inbound_event
+
     InboundEvent.objects.filter(pk=event.pk).update(
         status=InboundEvent.Status.RECEIVED, error=""
     )
-    with transaction.atomic():
-        _schedule(event.pk)
+    transaction.on_commit(lambda: process_inbound_event.delay(event.pk))
 
 
 def _finish(event: InboundEvent, status: str, error: str) -> None:
