@@ -48,3 +48,10 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 # Behind a TLS-terminating proxy: which proxies may set X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker) -> None:
+    """Before the worker's first request: `pingback.warmup.warm_up`."""
+    from pingback.warmup import warm_up
+
+    warm_up()
