@@ -17,6 +17,7 @@ worker.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from channels_app.models import Channel, InboundEvent
@@ -115,9 +117,24 @@ def _event_insert(**values: object) -> int | None:
     model instance, and a duplicate costs no error and no rollback. Inside a
     caller's transaction it leaves the transaction usable after a duplicate.
     """
+    sql, fields = _insert_statement(connection.vendor, tuple(values))
+    params = [
+        field.get_db_prep_value(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@functools.cache
+def _insert_statement(vendor: str, names: tuple[str, ...]) -> tuple[str, list[Field]]:
+    """The SQL of `_event_insert` for these field names, and the fields, built
+    once per process (per database vendor: quoting differs)."""
     meta = InboundEvent._meta
     quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in values]
+    fields = [meta.get_field(name) for name in names]
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     key_columns = ", ".join(
@@ -128,14 +145,7 @@ def _event_insert(**values: object) -> int | None:
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
         f"ON CONFLICT ({key_columns}) DO NOTHING RETURNING {quote(meta.pk.column)}"
     )
-    params = [
-        field.get_db_prep_value(value, connection)
-        for field, value in zip(fields, values.values(), strict=True)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return None if row is None else row[0]
+    return sql, fields
 
 
 @dataclass(frozen=True)
