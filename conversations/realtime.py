@@ -12,7 +12,7 @@ the group `inbox_group(business_id)`):
     {"type": "conversation", "conversation_id": int}
         created or changed: new message, status, assignee, unread count.
     {"type": "message", "conversation_id": int, "message_id": int,
-     "change": "created" | "edited"}
+     "change": "created" | "edited" | "attachments"}
     {"type": "message_status", "conversation_id": int, "message_id": int,
      "status": str, "error": str}
 """
@@ -71,6 +71,14 @@ def publish_messages_created(messages: Sequence[Message]) -> None:
     for business_id, (events, conversation_ids) in by_business.items():
         events += [_conversation_event(pk) for pk in conversation_ids]
         _send_on_commit(business_id, events)
+
+
+def publish_message_attachments(message: Message, business_id: object) -> None:
+    """On commit, tell the agents a message's files changed (inbound media
+    stored, or refused with the reason): a `message` event with change
+    `attachments`, so an open thread shows the files without a reload."""
+    events = [_message_event(message.conversation_id, message.pk, "attachments")]
+    _send_on_commit(business_id, events)
 
 
 def publish_message_edited(channel_id: object, platform_message_id: str) -> None:

@@ -24,6 +24,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.urls import reverse
 
+from conversations import realtime
 from conversations.models import Message
 from pingback.errors import ApplicationError
 
@@ -204,6 +205,7 @@ def message_media_fetch(*, message_id: int, final_attempt: bool = False) -> int:
                 attachments[index] = {**attachments[index], **changes}
             locked.attachments = attachments
             locked.save(update_fields=["attachments", "updated_at"])
+            realtime.publish_message_attachments(locked, message.channel.business_id)
     stored_count = sum(1 for changes in updates.values() if "stored" in changes)
     logger.info(
         "media.fetched",

@@ -21,6 +21,7 @@ from channels_app.platforms.base import (
     MessageEdit,
 )
 from channels_app.services.delivery import message_deliver
+from channels_app.tests.factories import ChannelFactory
 from conversations.models import Message
 from conversations.realtime import inbox_group, publish_messages_created
 from conversations.services import (
@@ -29,7 +30,9 @@ from conversations.services import (
     ingest,
     post_reply,
 )
+from conversations.services.attachments import message_media_fetch
 from conversations.tests.factories import ConversationFactory, MessageFactory
+from sandbox.telegram import DEMO_BOT
 
 pytestmark = pytest.mark.django_db
 
@@ -240,6 +243,38 @@ def test_an_edit_is_announced_for_its_message(
             "conversation_id": conversation.pk,
             "message_id": message.pk,
             "change": "edited",
+        }
+    ]
+
+
+def test_media_fetched_after_the_message_is_announced_for_its_message(
+    listener, business, sandbox, django_capture_on_commit_callbacks
+):
+    """The files of an inbound message are fetched by a task after the message
+    is announced; the open thread hears again when they are stored (or, here,
+    refused by Telegram with the reason)."""
+    channel = ChannelFactory(
+        business=business,
+        type="telegram",
+        secrets={"bot_token": DEMO_BOT.token},
+        config={"bot_id": "7000000001", "bot_username": DEMO_BOT.username},
+    )
+    conversation = ConversationFactory(business=business, channel=channel)
+    message = MessageFactory(
+        conversation=conversation,
+        attachments=[{"kind": "image", "ref": "AgACAgQAAxkBAAIBZ2-gone"}],
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message_media_fetch(message_id=message.pk)
+
+    assert "fetch_error" in Message.objects.get().attachments[0]
+    assert listener.events() == [
+        {
+            "type": "message",
+            "conversation_id": conversation.pk,
+            "message_id": message.pk,
+            "change": "attachments",
         }
     ]
 
