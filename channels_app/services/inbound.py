@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
-from channels_app.platforms.base import InboundItem, MalformedPayload
+from channels_app.platforms.base import InboundItem, MalformedPayload, ParsedWebhook
 from channels_app.services.wake import (
     inbound_processing_wake,
     inbound_wake_flag_clear,
@@ -259,16 +259,23 @@ def _batch_ingest(events: list[InboundEvent]) -> dict[int, tuple[str, str]]:
             )
             continue
         items[channel.pk].extend(parsed.items)
-        status = InboundEvent.Status.PROCESSED
-        if not parsed.items and parsed.ignored:
-            status = InboundEvent.Status.IGNORED
-        outcomes[event.pk] = (status, "; ".join(parsed.ignored))
+        outcomes[event.pk] = _outcome(parsed)
     # Channels in a fixed order: `ingest` locks each channel's conversations
     # in pk order, and two workers whose batches span the same channels must
     # take those locks in the same order, or they could deadlock.
     for channel_id in sorted(items, key=str):
         ingest(channel=channels[channel_id], items=items[channel_id])
     return outcomes
+
+
+def _outcome(parsed: ParsedWebhook) -> tuple[str, str]:
+    """An ingested event's (status, error): `ignored` with the reasons when
+    everything in it was deliberately skipped, else `processed` (with the
+    reasons for what was skipped, if anything)."""
+    reasons = "; ".join(parsed.ignored)
+    if not parsed.items and parsed.ignored:
+        return InboundEvent.Status.IGNORED, reasons
+    return InboundEvent.Status.PROCESSED, reasons
 
 
 def _finish_many(outcomes: dict[int, tuple[str, str]]) -> None:
@@ -318,10 +325,8 @@ def inbound_event_process(*, event_id: int) -> str:
                 return InboundEvent.Status.IGNORED
             parsed = get_platform(channel.type).parse(channel, bytes(event.body))
             ingest(channel=channel, items=parsed.items)
-            status = InboundEvent.Status.PROCESSED
-            if not parsed.items and parsed.ignored:
-                status = InboundEvent.Status.IGNORED
-            _finish(event, status, "; ".join(parsed.ignored))
+            status, reasons = _outcome(parsed)
+            _finish(event, status, reasons)
     except Exception as error:
         if event is not None:
             _finish(
