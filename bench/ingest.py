@@ -65,18 +65,22 @@ class PingBackRun:
 
     processing: str
     load: LoadResult
+    ceiling: LoadResult
     stored_events: int
     messages: int
     processed_per_s: float
     drain_after_load_s: float
     failed_events: int
 
-    def as_dict(self, ceiling: LoadResult) -> dict:
-        """JSON-ready figures, with the ratios to the ceiling's run."""
+    def as_dict(self) -> dict:
+        """JSON-ready figures, with the ratios to the ceiling run made just
+        before this one (`ceiling`)."""
+        ceiling = self.ceiling
         ceiling_rate = ceiling.acked_per_s
         return {
             "processing": self.processing,
             **_load_dict(self.load),
+            "ceiling": _load_dict(ceiling),
             "ratio_of_ceiling": round(self.load.acked_per_s / ceiling_rate, 3)
             if ceiling_rate
             else 0.0,
@@ -94,18 +98,16 @@ class PingBackRun:
 
 @dataclass(frozen=True)
 class IngestFigures:
-    """One connection count: the ceiling's load result and PingBack's runs."""
+    """One connection count: PingBack's runs, each with its own ceiling run."""
 
     connections: int
-    ceiling: LoadResult
     runs: tuple[PingBackRun, ...]
 
     def as_dict(self) -> dict:
         """JSON-ready figures (latencies in ms, rates per second)."""
         return {
             "connections": self.connections,
-            "ceiling": _load_dict(self.ceiling),
-            "pingback": [run.as_dict(self.ceiling) for run in self.runs],
+            "pingback": [run.as_dict() for run in self.runs],
         }
 
 
@@ -166,48 +168,76 @@ def ingest_benchmark(
     duration: float,
     max_rate: float,
 ) -> list[IngestFigures]:
-    """Load the ceiling, then PingBack with processing after and during the
-    load, at each connection count for `duration` seconds; `max_rate`
-    requests/s bounds how many distinct events are prepared per run. Raises
+    """At each connection count, for `duration` seconds per run: the
+    ceiling, then PingBack with processing after the load; the ceiling again,
+    then PingBack with processing during the load. Each PingBack run is
+    compared with the ceiling run just before it, so a drift of the
+    machine's speed over the part (seen here: a third between runs minutes
+    apart) weighs on both sides of a ratio alike. `max_rate` requests/s
+    bounds how many distinct events are prepared per run. Raises
     `ExactlyOnceViolation`."""
     ceiling_table_create()
     figures = []
     for count in connections:
-        ceiling_table_clear()
-        ceiling = loader(
-            f"{ceiling_url}/bench/ceiling",
-            signed_requests(int(duration * max_rate)),
-            connections=count,
-            duration=duration,
-            signature_header=SIGNATURE_HEADER,
-        )
-        if ceiling_row_count() < len(ceiling.acked):
-            raise ExactlyOnceViolation("the ceiling acknowledged rows it did not store")
-        runs = tuple(
-            _pingback_run(
-                web_url,
+        runs = []
+        for processing in (PROCESSING_AFTER, PROCESSING_CONCURRENT):
+            ceiling = _ceiling_run(
+                ceiling_url,
                 loader,
-                processing,
                 connections=count,
                 duration=duration,
                 max_rate=max_rate,
             )
-            for processing in (PROCESSING_AFTER, PROCESSING_CONCURRENT)
-        )
-        figures.append(IngestFigures(connections=count, ceiling=ceiling, runs=runs))
+            runs.append(
+                _pingback_run(
+                    web_url,
+                    loader,
+                    processing,
+                    ceiling,
+                    connections=count,
+                    duration=duration,
+                    max_rate=max_rate,
+                )
+            )
+        figures.append(IngestFigures(connections=count, runs=tuple(runs)))
     return figures
+
+
+def _ceiling_run(
+    ceiling_url: str,
+    loader: Loader,
+    *,
+    connections: int,
+    duration: float,
+    max_rate: float,
+) -> LoadResult:
+    """One load on the ceiling view, its table emptied first. Raises
+    `ExactlyOnceViolation` when it acknowledged rows it did not store."""
+    ceiling_table_clear()
+    ceiling = loader(
+        f"{ceiling_url}/bench/ceiling",
+        signed_requests(int(duration * max_rate)),
+        connections=connections,
+        duration=duration,
+        signature_header=SIGNATURE_HEADER,
+    )
+    if ceiling_row_count() < len(ceiling.acked):
+        raise ExactlyOnceViolation("the ceiling acknowledged rows it did not store")
+    return ceiling
 
 
 def _pingback_run(
     web_url: str,
     loader: Loader,
     processing: str,
+    ceiling: LoadResult,
     *,
     connections: int,
     duration: float,
     max_rate: float,
 ) -> PingBackRun:
-    """One load on a new X channel's webhook URL, then the wait for processing."""
+    """One load on a new X channel's webhook URL, then the wait for
+    processing; `ceiling` is the ceiling run it is compared with."""
     channel = x_channel_create(
         bench_business_create(f"Bench ingest {new_id()}", agents=1).business
     )
@@ -243,6 +273,7 @@ def _pingback_run(
     return PingBackRun(
         processing=processing,
         load=load,
+        ceiling=ceiling,
         stored_events=events.count(),
         messages=count,
         processed_per_s=count / busy if busy > 0 else 0.0,

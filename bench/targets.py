@@ -23,7 +23,7 @@ def targets_check(results: dict) -> list[dict]:
             ingest[0],
         )
         for pingback in at["pingback"]:
-            checks += _ingest(at["connections"], at["ceiling"], pingback)
+            checks += _ingest(at["connections"], pingback["ceiling"], pingback)
     inbox = results.get("inbox") or []
     if inbox:
         checks += _inbox(inbox)
