@@ -34,7 +34,7 @@ from channels_app.platforms.base import InboundItem, MalformedPayload, ParsedWeb
 from channels_app.services.wake import (
     inbound_processing_wake,
     inbound_wake_flag_clear,
-    inbound_wake_flag_set,
+    inbound_wake_now,
     tasks_eager,
 )
 from conversations.services import ingest
@@ -164,8 +164,9 @@ def inbound_events_drain() -> DrainResult:
     `FOR UPDATE SKIP LOCKED` (workers draining at the same time take
     different events) and processed in one transaction
     (`inbound_events_process_batch`). After `INBOUND_DRAIN_SECONDS` with
-    events still waiting, the drain enqueues a new task and returns, so tasks
-    queued behind it (deliveries) run in between.
+    events still waiting, the drain wakes the next one (a new task, unless
+    one is already coming) and returns, so tasks queued behind it
+    (deliveries) run in between.
     """
     eager = tasks_eager()
     deadline = time.monotonic() + settings.INBOUND_DRAIN_SECONDS
@@ -179,10 +180,9 @@ def inbound_events_drain() -> DrainResult:
         if batch == 0:
             return DrainResult(claimed=claimed)
         if not eager and time.monotonic() >= deadline:
-            from channels_app.tasks import process_inbound_events
-
-            inbound_wake_flag_set()
-            process_inbound_events.delay()
+            # Events are left: a wake-up enqueues the next drain, unless a
+            # webhook's wake-up since the last claim already has.
+            inbound_wake_now()
             return DrainResult(claimed=claimed, handed_over=True)
 
 

@@ -35,6 +35,7 @@ import threading
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
 
 logger = logging.getLogger(__name__)
 
@@ -72,22 +73,14 @@ def inbound_wake_now() -> bool:
 
 
 def inbound_wake_flag_set() -> None:
-    """Set the wake flag (a drain is coming): webhooks enqueue nothing until
+    """Set the wake flag (a drain is coming): wake-ups enqueue nothing until
     a drain clears it or it expires after `INBOUND_WAKE_SECONDS`."""
-    client = _redis()
-    if client is None:
-        cache.set(WAKE_FLAG, 1, timeout=settings.INBOUND_WAKE_SECONDS)
-    else:
-        client.set(WAKE_FLAG, 1, px=_wake_ms())
+    _flag_store().set(WAKE_FLAG, 1, settings.INBOUND_WAKE_SECONDS)
 
 
 def inbound_wake_flag_clear() -> None:
     """Clear the wake flag: the next wake-up enqueues a drain."""
-    client = _redis()
-    if client is None:
-        cache.delete(WAKE_FLAG)
-    else:
-        client.delete(WAKE_FLAG)
+    _flag_store().delete(WAKE_FLAG)
 
 
 def tasks_eager() -> bool:
@@ -98,22 +91,36 @@ def tasks_eager() -> bool:
     return bool(app.conf.task_always_eager)
 
 
+class _RedisFlags:
+    """The cache calls the wake flag needs, on one Redis client per process:
+    Django's cache builds a new client object for every call, which cost more
+    than the SET itself."""
+
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url)
+
+    def add(self, key: str, value: int, timeout: float) -> bool:
+        return bool(self._client.set(key, value, nx=True, px=_ms(timeout)))
+
+    def set(self, key: str, value: int, timeout: float) -> None:
+        self._client.set(key, value, px=_ms(timeout))
+
+    def delete(self, key: str) -> None:
+        self._client.delete(key)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
 @functools.cache
-def _redis() -> redis.Redis | None:
-    # One client per process: Django's cache builds a new client object for
-    # every call, which cost more than the SET itself.
-    return redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
-
-
-def _wake_ms() -> int:
-    return max(1, int(settings.INBOUND_WAKE_SECONDS * 1000))
+def _flag_store() -> _RedisFlags | BaseCache:
+    """Where the wake flag lives: Redis (`REDIS_URL`), else Django's cache."""
+    return _RedisFlags(settings.REDIS_URL) if settings.REDIS_URL else cache
 
 
 def _wake_flag_add() -> bool:
-    client = _redis()
-    if client is None:
-        return cache.add(WAKE_FLAG, 1, timeout=settings.INBOUND_WAKE_SECONDS)
-    return bool(client.set(WAKE_FLAG, 1, nx=True, px=_wake_ms()))
+    return bool(_flag_store().add(WAKE_FLAG, 1, settings.INBOUND_WAKE_SECONDS))
 
 
 class _Waker:
