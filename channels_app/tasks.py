@@ -4,22 +4,12 @@ from celery import shared_task
 from django.conf import settings
 
 from channels_app.platforms.base import TransientDeliveryError
-from channels_app.services.delivery import message_deliver
+from channels_app.services.delivery import message_deliver, retry_countdown
 from channels_app.services.inbound import inbound_event_process, inbound_events_drain
 from channels_app.services.mailbox import mailbox_channel_ids, mailbox_poll
+from channels_app.services.outbox import outbox_sweep
 from conversations.services.attachments import message_media_fetch
 from conversations.services.receipts import pending_receipts_purge
-
-
-def retry_countdown(retries: int, retry_after: float | None) -> float:
-    """Seconds before the next try: exponential backoff from
-    `DELIVERY_RETRY_BACKOFF`, capped at `DELIVERY_RETRY_BACKOFF_MAX`, and never
-    sooner than the platform's Retry-After."""
-    backoff = min(
-        settings.DELIVERY_RETRY_BACKOFF * 2**retries,
-        settings.DELIVERY_RETRY_BACKOFF_MAX,
-    )
-    return max(backoff, retry_after or 0.0)
 
 
 @shared_task(
@@ -33,13 +23,22 @@ def retry_countdown(retries: int, retry_after: float | None) -> float:
 def deliver_message(self, message_id: int) -> str:
     """Send outbound message `message_id`; retry transient failures with backoff
     up to `DELIVERY_MAX_RETRIES` times. Returns the delivery outcome's status."""
-    final = self.request.retries >= settings.DELIVERY_MAX_RETRIES
-    outcome = message_deliver(message_id=message_id, final_attempt=final)
+    retries = self.request.retries
+    final = retries >= settings.DELIVERY_MAX_RETRIES
+    outcome = message_deliver(
+        message_id=message_id, retries=retries, final_attempt=final
+    )
     if outcome.status == "retry":
-        raise self.retry(
-            countdown=retry_countdown(self.request.retries, outcome.retry_after)
-        )
+        raise self.retry(countdown=outcome.countdown)
     return outcome.status
+
+
+@shared_task(name="channels.sweep_outbox", soft_time_limit=30, time_limit=60)
+def sweep_outbox() -> int:
+    """Publish again the queued replies whose task was lost (a broker outage,
+    a killed process): Celery beat, every `OUTBOX_SWEEP_INTERVAL` seconds.
+    Returns how many were published."""
+    return outbox_sweep()
 
 
 @shared_task(

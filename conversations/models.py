@@ -190,6 +190,12 @@ class Message(models.Model):
     edited_at = models.DateTimeField(
         null=True, blank=True, help_text="When the customer last edited it."
     )
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Outbound, while queued: when the outbox sweeper hands the "
+        "message to a worker again if none has claimed it by then.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -201,7 +207,15 @@ class Message(models.Model):
                 name="message_unique_platform_id",
             )
         ]
-        indexes = [models.Index(fields=["conversation", "id"], name="msg_thread_idx")]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="msg_thread_idx"),
+            # The outbox sweeper's scan: only queued messages are in it.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="queued"),
+                name="msg_outbox_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.direction} message {self.pk} ({self.status})"

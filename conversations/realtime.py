@@ -29,6 +29,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from conversations.models import Conversation, Message
@@ -138,8 +139,6 @@ class _PublisherLoop:
     views). Its Redis connections stay open from one event to the next, where
     `async_to_sync` would open them on a new loop for each event."""
 
-    TIMEOUT = 5.0  # seconds a write waits for its events to be sent
-
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -147,7 +146,8 @@ class _PublisherLoop:
 
     def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run `coroutine` on the loop and wait for it (`TimeoutError` after
-        `TIMEOUT` seconds)."""
+        `settings.REDIS_TIMEOUT` seconds: a frozen Redis costs a request that
+        long, once)."""
         with self._lock:
             # A forked worker process starts its own loop.
             if self._loop is None or self._pid != os.getpid():
@@ -161,7 +161,7 @@ class _PublisherLoop:
             loop = self._loop
         future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         try:
-            future.result(self.TIMEOUT)
+            future.result(settings.REDIS_TIMEOUT)
         except TimeoutError:
             future.cancel()
             raise

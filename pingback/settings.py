@@ -107,11 +107,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# Seconds a web or worker process waits on Redis (connect, and each command)
+# before giving up: a frozen Redis must not hold a request for long. The
+# broker's own wait is in CELERY_BROKER_TRANSPORT_OPTIONS below.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=1.0)
+
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+            },
         }
     }
 else:
@@ -125,7 +134,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": REDIS_TIMEOUT,
+                        "socket_timeout": REDIS_TIMEOUT,
+                    }
+                ]
+            },
         }
     }
 else:
@@ -144,6 +161,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How long a publish waits for the broker (seconds). Replies are published by
+# a background relay (channels_app/services/outbox.py), never by the request.
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("BROKER_TIMEOUT", default=2.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    # Above the worker's 1-second BRPOP, so an idle worker's poll is not cut.
+    "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
+}
+# The outbox (channels_app/services/outbox.py): a queued reply no worker has
+# claimed OUTBOX_REPUBLISH_AFTER seconds after it was due is published again
+# by the sweeper, which beat runs every OUTBOX_SWEEP_INTERVAL seconds; a
+# process's relay retries a publish the broker refused every
+# OUTBOX_RELAY_RETRY_SECONDS.
+OUTBOX_REPUBLISH_AFTER = env.float("OUTBOX_REPUBLISH_AFTER", default=30.0)
+OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=10.0)
+OUTBOX_RELAY_RETRY_SECONDS = env.float("OUTBOX_RELAY_RETRY_SECONDS", default=1.0)
 # Longest a delivery task may take; a send is one HTTP call with its own timeout.
 # Periodic tasks (run `celery -A pingback beat`): poll the IMAP mailboxes of
 # e-mail channels every EMAIL_POLL_INTERVAL seconds; every INBOUND_SWEEP_INTERVAL
@@ -159,6 +193,10 @@ CELERY_BEAT_SCHEDULE = {
     "poll-mailboxes": {
         "task": "channels.poll_mailboxes",
         "schedule": EMAIL_POLL_INTERVAL,
+    },
+    "sweep-outbox": {
+        "task": "channels.sweep_outbox",
+        "schedule": OUTBOX_SWEEP_INTERVAL,
     },
     "purge-pending-receipts": {
         "task": "channels.purge_pending_receipts",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +24,7 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.services.channels import channel_alert_clear, channel_alert_set
+from channels_app.services.outbox import outbox_due_at
 from conversations import realtime
 from conversations.models import DeliveryAttempt, Message
 from conversations.services.attachments import attachment_kind, attachment_link
@@ -33,18 +35,33 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """`status`: `sent`, `failed`, `retry` (transient failure; `retry_after`
-    seconds when the platform said) or `skipped` (not queued any more)."""
+    """`status`: `sent`, `failed`, `retry` (transient failure, to be tried
+    again in `countdown` seconds) or `skipped` (not queued any more)."""
 
     status: str
-    retry_after: float | None = None
+    countdown: float = 0.0
 
 
-def message_deliver(*, message_id: int, final_attempt: bool = False) -> DeliveryOutcome:
+def retry_countdown(retries: int, retry_after: float | None) -> float:
+    """Seconds before the next try: exponential backoff from
+    `DELIVERY_RETRY_BACKOFF`, capped at `DELIVERY_RETRY_BACKOFF_MAX`, and never
+    sooner than the platform's Retry-After."""
+    backoff = min(
+        settings.DELIVERY_RETRY_BACKOFF * 2**retries,
+        settings.DELIVERY_RETRY_BACKOFF_MAX,
+    )
+    return max(backoff, retry_after or 0.0)
+
+
+def message_deliver(
+    *, message_id: int, retries: int = 0, final_attempt: bool = False
+) -> DeliveryOutcome:
     """Send the queued outbound message `message_id` and record the outcome.
 
-    A transient failure puts the message back to `queued` for a retry, unless
-    `final_attempt`, when it fails with the last reason. A permanent failure
+    A transient failure puts the message back to `queued` for a retry in
+    `retry_countdown(retries, …)` seconds (the outbox sweeper will not publish
+    it before then), unless `final_attempt`, when it fails with the last
+    reason. A permanent failure
     marks it `failed` with the platform's reason; an account-level one also sets
     the channel's alert. Every try is recorded as a `DeliveryAttempt`.
     """
@@ -62,8 +79,9 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> Delivery
             error.reason = f"{error.reason} (gave up after retrying)"
             _fail(message, error)
             return DeliveryOutcome(status="failed")
-        _requeue(message, error)
-        return DeliveryOutcome(status="retry", retry_after=error.retry_after)
+        countdown = retry_countdown(retries, error.retry_after)
+        _requeue(message, error, countdown)
+        return DeliveryOutcome(status="retry", countdown=countdown)
     except PermanentDeliveryError as error:
         _fail(message, error)
         if error.channel_alert:
@@ -166,10 +184,14 @@ def _mark_sent(message: Message, platform_message_id: str) -> None:
     )
 
 
-def _requeue(message: Message, error: TransientDeliveryError) -> None:
+def _requeue(message: Message, error: TransientDeliveryError, countdown: float) -> None:
+    now = timezone.now()
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(
-            status=Message.Status.QUEUED, error=error.reason, updated_at=timezone.now()
+            status=Message.Status.QUEUED,
+            error=error.reason,
+            next_attempt_at=outbox_due_at(countdown, now=now),
+            updated_at=now,
         )
         _record(message, DeliveryAttempt.Outcome.RETRY, error)
         realtime.publish_message_status(message.pk)

@@ -43,8 +43,10 @@ def post_reply(
     files: Sequence[UploadedFile] = (),
     template: dict[str, Any] | None = None,
 ) -> Message:
-    """Store an outbound message as `queued` and, once committed, schedule
-    `deliver_message` for it. Returns the message.
+    """Store an outbound message as `queued` (the outbox row: what must be
+    sent) and, once committed, hand it to the delivery workers
+    (`channels_app.services.outbox`); a broker outage delays it, never loses
+    it. Returns the message.
 
     `files` are stored and sent with the text (a reply needs text or files).
     `template` (`{name, language, parameters: [str]}`) sends an approved
@@ -56,7 +58,7 @@ def post_reply(
     many or too large files, or a template the channel cannot send.
     """
     from channels_app.platforms import get_platform
-    from channels_app.tasks import deliver_message as deliver_message_task
+    from channels_app.services.outbox import outbox_due_at, outbox_hand_off
 
     text = text.strip()
     if len(text) > MAX_REPLY_LENGTH:
@@ -104,6 +106,7 @@ def post_reply(
             author=author,
             status=Message.Status.QUEUED,
             sent_at=now,
+            next_attempt_at=outbox_due_at(now=now),
         )
         Conversation.objects.filter(pk=conversation.pk).update(
             last_message_at=now,
@@ -111,5 +114,5 @@ def post_reply(
             unread_count=0,
         )
         realtime.publish_message_created(message)
-        transaction.on_commit(lambda: deliver_message_task.delay(message.pk))
+        transaction.on_commit(lambda: outbox_hand_off(message.pk))
     return message

@@ -1,8 +1,11 @@
 """Outbound delivery through tweepy to the X sandbox: success, retries, failures,
 idempotency."""
 
+from datetime import timedelta
+
 import pytest
 import requests
+from django.utils import timezone
 
 from channels_app.services.delivery import message_deliver
 from channels_app.tasks import deliver_message, retry_countdown
@@ -69,14 +72,22 @@ def test_transient_failure_requeues_with_the_reason(
     assert sandbox.x.sent_dms == []
 
 
-def test_rate_limit_retry_waits_at_least_until_x_says(sandbox, queued):
+def test_rate_limit_retry_waits_at_least_until_x_says(sandbox, queued, settings):
+    settings.DELIVERY_RETRY_BACKOFF = 0.01
     set_mode(sandbox, rate_limit_next=1)
+    before = timezone.now()
 
     outcome = message_deliver(message_id=queued.pk)
 
-    assert outcome.retry_after is not None
-    assert retry_countdown(0, outcome.retry_after) >= outcome.retry_after
-    assert retry_countdown(0, None) == 5.0
+    queued.refresh_from_db()
+    # The sandbox's x-rate-limit-reset is the next whole second or the one after.
+    assert outcome.status == "retry"
+    assert 1.0 <= outcome.countdown <= 2
+    # The outbox sweeper will not hand the message out before the countdown.
+    assert queued.next_attempt_at >= before + timedelta(seconds=outcome.countdown)
+    assert retry_countdown(0, None) == 0.01
+    assert retry_countdown(0, 30.0) == 30.0
+    settings.DELIVERY_RETRY_BACKOFF = 5.0
     assert retry_countdown(10, None) == 600.0
 
 

@@ -1,0 +1,170 @@
+"""The outbox: how committed outbound messages reach the delivery workers.
+
+An outbound message is committed as `queued`, with `next_attempt_at`, in the
+same transaction as the rest of the reply: that row is what must be sent. The
+broker only carries a wake-up for it (`channels.deliver_message`), so a broker
+that is down or frozen delays a reply and never loses or fails it.
+
+- After the commit, `outbox_hand_off` gives the message id to this process's
+  relay: a daemon thread that publishes the task and, while the broker does
+  not answer, tries again every `OUTBOX_RELAY_RETRY_SECONDS`. The request that
+  committed the reply never waits on the broker.
+- A process killed with ids still in its relay leaves their messages
+  `queued`. Celery beat runs `channels.sweep_outbox` every
+  `OUTBOX_SWEEP_INTERVAL` seconds: it publishes again every queued message
+  whose `next_attempt_at` has passed, and moves that time
+  `OUTBOX_REPUBLISH_AFTER` seconds on, so a message waiting in a long queue is
+  published again at most once per that period.
+- A message waiting for a retry has `next_attempt_at` past its retry's
+  countdown (`channels_app.services.delivery`), so the sweeper never sends it
+  before the backoff or the platform's Retry-After.
+- A task published twice for one message sends it once: delivery claims the
+  message with a `queued → sending` transition under a row lock.
+- Without a broker (tasks run eagerly) the delivery runs at once, inline.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.models import Message
+
+logger = logging.getLogger(__name__)
+
+
+def outbox_due_at(delay: float = 0.0, *, now: datetime | None = None) -> datetime:
+    """When the sweeper should publish a queued message again if no worker
+    has claimed it: `delay` seconds (a retry's countdown) plus
+    `OUTBOX_REPUBLISH_AFTER` from `now`."""
+    now = now or timezone.now()
+    return now + timedelta(seconds=delay + settings.OUTBOX_REPUBLISH_AFTER)
+
+
+def outbox_hand_off(message_id: int) -> None:
+    """Hand committed outbound message `message_id` to the delivery workers.
+
+    Call after the commit (`transaction.on_commit`). Eager tasks (no broker):
+    the delivery runs now, in this call. Otherwise this process's relay
+    publishes it and the call returns at once (no I/O).
+    """
+    if _tasks_eager():
+        from channels_app.tasks import deliver_message
+
+        deliver_message.delay(message_id)
+        return
+    _relay.add([message_id])
+
+
+def outbox_publish(message_ids: Iterable[int]) -> list[int]:
+    """Publish a `channels.deliver_message` task for each message id; return
+    the ids whose publish failed (the broker did not answer), in order."""
+    from channels_app.tasks import deliver_message
+
+    failed = []
+    for message_id in message_ids:
+        try:
+            # The relay and the sweeper retry themselves; Celery's own
+            # publish retries would only hold them longer on a dead broker.
+            deliver_message.apply_async((message_id,), retry=False)
+        except Exception as error:  # kombu, redis and socket errors alike
+            logger.warning(
+                "outbox.publish_failed",
+                extra={"message_id": message_id, "error": type(error).__name__},
+            )
+            failed.append(message_id)
+    return failed
+
+
+def outbox_sweep(*, limit: int = 500) -> int:
+    """Publish again the queued outbound messages whose `next_attempt_at` has
+    passed (their task was lost with a broker outage or a killed process),
+    oldest first, at most `limit`; move their `next_attempt_at` on by
+    `OUTBOX_REPUBLISH_AFTER`. Returns how many were published. Safe to run
+    from several processes at once (`FOR UPDATE SKIP LOCKED`)."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(
+                status=Message.Status.QUEUED,
+                direction=Message.Direction.OUTBOUND,
+                next_attempt_at__lte=now,
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not due:
+            return 0
+        Message.objects.filter(pk__in=due).update(
+            next_attempt_at=outbox_due_at(now=now)
+        )
+    failed = outbox_publish(due)
+    logger.info(
+        "outbox.swept",
+        extra={"published": len(due) - len(failed), "failed": len(failed)},
+    )
+    return len(due) - len(failed)
+
+
+def _tasks_eager() -> bool:
+    from pingback.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+class _Relay:
+    """This process's publisher of handed-off message ids: one daemon thread
+    that publishes what is pending and, when the broker fails, keeps the
+    failed ids and tries again after `OUTBOX_RELAY_RETRY_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._pending: list[int] = []
+        self._pid = 0
+
+    def add(self, message_ids: Iterable[int]) -> None:
+        with self._condition:
+            # A forked process (gunicorn, prefork workers) starts its own thread.
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._pending = []
+                threading.Thread(
+                    target=self._run, name="outbox-relay", daemon=True
+                ).start()
+            self._pending.extend(message_ids)
+            self._condition.notify()
+
+    def flush(self) -> None:
+        """Publish what is pending now, in the calling thread (at exit)."""
+        with self._condition:
+            pending, self._pending = self._pending, []
+        if pending and self._pid == os.getpid():
+            outbox_publish(pending)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending:
+                    self._condition.wait()
+                pending, self._pending = self._pending, []
+            failed = outbox_publish(pending)
+            if failed:
+                with self._condition:
+                    self._pending[:0] = failed
+                # Not woken early by new ids: during an outage every try
+                # costs each pending id a connection attempt.
+                time.sleep(settings.OUTBOX_RELAY_RETRY_SECONDS)
+
+
+_relay = _Relay()
+atexit.register(_relay.flush)
