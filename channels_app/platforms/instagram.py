@@ -53,6 +53,7 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.platforms.meta import (
+    APP_SECRET_MISSING,
     TRANSIENT_CODES,
     WINDOW_SUBCODES,
     GraphClient,
@@ -109,13 +110,15 @@ class InstagramConfigSerializer(serializers.Serializer):
     `access_token` is a Page access token of the Facebook Page linked to the
     Instagram professional account (permissions `instagram_basic`,
     `instagram_manage_messages`, `pages_manage_metadata`); `page_id` is that
-    Page's id; `app_secret` is the Meta app's secret, which signs webhooks
-    (without it PingBack cannot verify them).
+    Page's id; `app_secret` is the Meta app's secret (App settings → Basic),
+    which signs webhooks: required, since PingBack refuses every webhook it
+    cannot verify (a channel stored before it was required refuses them until
+    one is added).
     """
 
     access_token = serializers.CharField(max_length=1000)
     page_id = serializers.RegexField(r"^\d+$", max_length=64)
-    app_secret = serializers.CharField(max_length=200, required=False)
+    app_secret = serializers.CharField(max_length=200)
 
 
 # ------------------------------------------------------------------ parse helpers
@@ -332,16 +335,10 @@ class InstagramPlatform(Platform):
         return meta_handshake(request, _verify_token(channel))
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
-        """Check `X-Hub-Signature-256` with the app secret (§3.3). Without an
-        app secret the channel accepts unsigned posts (setup asks for one);
-        each such post is logged."""
-        app_secret = channel.secrets.get("app_secret")
-        if not app_secret:
-            logger.warning(
-                "webhook.unverified",
-                extra={"channel_id": str(channel.id), "platform": self.channel_type},
-            )
-        meta_verify(request, app_secret)
+        """Check `X-Hub-Signature-256` with the app secret (`meta_verify`):
+        raises `SignatureInvalid`, or `SecretMissing` while the channel has no
+        app secret (every post is then refused)."""
+        meta_verify(channel, request)
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
         """Parse `{"object": "instagram", "entry": [{id, time, messaging: […]}]}`
@@ -442,7 +439,9 @@ class InstagramPlatform(Platform):
         webhook verify token (`secrets["verify_token"]`, see `_verify_token`).
         The callback URL and the verify token must be pasted in the Meta app
         dashboard by hand, so a connected channel is `action_required` with
-        those instructions."""
+        those instructions. Without `app_secret` (a channel stored before it
+        was required), the message starts by saying that every webhook is
+        refused until it is added."""
         kept = {"verify_token": _verify_token(channel)}
         client = _graph_client(channel.secrets)
         page_id = channel.config["page_id"]
@@ -482,11 +481,7 @@ class InstagramPlatform(Platform):
             "subscribe to the messages and messaging_seen fields.",
         ]
         if not channel.secrets.get("app_secret"):
-            steps.append(
-                "Add app_secret (Meta app dashboard → App settings → Basic): "
-                "without it PingBack cannot verify that webhooks come from Meta "
-                "and accepts unsigned ones."
-            )
+            steps.insert(0, APP_SECRET_MISSING)
         return SetupResult(
             state="action_required",
             message=" ".join(steps),
@@ -508,7 +503,9 @@ class InstagramPlatform(Platform):
 
     def public_config_extra(self, channel: Channel, *, reveal: bool) -> dict[str, Any]:
         """`_meta_setup_instructions` `{callback_url, verify_token}` for the
-        Meta app dashboard; the token is in clear only when `reveal`."""
+        Meta app dashboard (the token in clear only when `reveal`), and
+        `app_secret_missing` while the channel has no app secret
+        (`meta_setup_instructions`)."""
         from channels_app.services.channels import mask_secret
 
         return meta_setup_instructions(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from django.http import HttpResponse
 from channels_app.platforms.base import (
     DeliveryError,
     PermanentDeliveryError,
+    SecretMissing,
     SignatureInvalid,
     TransientDeliveryError,
 )
@@ -29,7 +31,16 @@ if TYPE_CHECKING:
 
     from channels_app.models import Channel
 
+logger = logging.getLogger(__name__)
+
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+# What `_meta_setup_instructions` and setup say while a channel has no app
+# secret: every webhook to it is refused until one is added.
+APP_SECRET_MISSING = (
+    "PingBack refuses every webhook for this channel (403) until you add "
+    "app_secret: Meta app dashboard → App settings → Basic → App secret, then "
+    'PATCH the channel with {"config": {"app_secret": "<the app secret>"}}.'
+)
 
 # Graph error codes (PLATFORMS.md §3.5) that are worth retrying: throughput and
 # pair rate limits, and Graph's own "temporary" codes (1, 2, 4, 17, 32, 613).
@@ -67,15 +78,25 @@ def meta_signature(app_secret: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def meta_verify(request: HttpRequest, app_secret: str | None) -> None:
-    """Check `X-Hub-Signature-256` over the raw body with the app secret.
+def meta_verify(channel: Channel, request: HttpRequest) -> None:
+    """Check `X-Hub-Signature-256` (`sha256=<hex HMAC-SHA256>` over the raw
+    body, keyed by the channel's `app_secret`) in constant time. Source:
+    https://developers.facebook.com/docs/graph-api/webhooks/getting-started
+    ("Validate Payloads").
 
-    A channel without an app secret cannot verify and accepts unsigned posts
-    (its setup state tells the admin to add one). Raises `SignatureInvalid`
-    for a missing or wrong signature when there is a secret.
+    A channel without an app secret cannot tell Meta's posts from anyone
+    else's, so it refuses them all: raises `SecretMissing` (logged as the
+    configuration error `webhook.secret_missing` with the channel id and
+    platform). Raises `SignatureInvalid` for a missing or wrong signature.
+    Both are answered 403 and nothing is stored.
     """
+    app_secret = channel.secrets.get("app_secret")
     if not app_secret:
-        return
+        logger.error(
+            "webhook.secret_missing",
+            extra={"channel_id": str(channel.id), "platform": channel.type},
+        )
+        raise SecretMissing("the channel has no app_secret to verify Meta webhooks")
     given = request.headers.get(SIGNATURE_HEADER, "")
     if not given:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} header missing")
@@ -87,16 +108,20 @@ def meta_verify(request: HttpRequest, app_secret: str | None) -> None:
 def meta_setup_instructions(
     channel: Channel, webhook_url: str | None, *, reveal: bool, mask
 ) -> dict[str, Any]:
-    """`{"_meta_setup_instructions": {callback_url, verify_token}}`: what the
-    admin pastes in the Meta app dashboard (Webhooks → Callback URL and Verify
-    token). The verify token is masked with `mask` unless `reveal`."""
+    """`{"_meta_setup_instructions": {callback_url, verify_token,
+    app_secret_missing?}}`: what the admin pastes in the Meta app dashboard
+    (Webhooks → Callback URL and Verify token). The verify token is masked
+    with `mask` unless `reveal`. `app_secret_missing` (the text of
+    `APP_SECRET_MISSING`) is there only while the channel has no app secret,
+    i.e. while it refuses every webhook."""
     verify_token = channel.secrets.get("verify_token", "")
-    return {
-        "_meta_setup_instructions": {
-            "callback_url": webhook_url,
-            "verify_token": verify_token if reveal else mask(verify_token),
-        }
+    instructions = {
+        "callback_url": webhook_url,
+        "verify_token": verify_token if reveal else mask(verify_token),
     }
+    if not channel.secrets.get("app_secret"):
+        instructions["app_secret_missing"] = APP_SECRET_MISSING
+    return {"_meta_setup_instructions": instructions}
 
 
 def graph_url(path: str) -> str:

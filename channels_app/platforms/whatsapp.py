@@ -43,6 +43,7 @@ from channels_app.platforms.base import (
     SetupResult,
 )
 from channels_app.platforms.meta import (
+    APP_SECRET_MISSING,
     CREDENTIAL_CODES,
     GraphClient,
     GraphError,
@@ -107,14 +108,15 @@ class WhatsAppConfigSerializer(serializers.Serializer):
     `access_token` a long-lived system-user token with
     `whatsapp_business_messaging`; `verify_token` a string the admin chooses and
     pastes in the webhook configuration (Meta echoes it in the handshake);
-    `app_secret` the app's secret, which signs webhooks (without it, webhooks
-    are accepted unverified).
+    `app_secret` the app's secret (App settings → Basic), which signs
+    webhooks: required, since PingBack refuses every webhook it cannot verify
+    (a channel stored before it was required refuses them until one is added).
     """
 
     phone_number_id = serializers.RegexField(r"^\d+$", max_length=64)
     access_token = serializers.CharField(max_length=1000)
     verify_token = serializers.CharField(max_length=200)
-    app_secret = serializers.CharField(max_length=200, required=False)
+    app_secret = serializers.CharField(max_length=200)
 
 
 # ------------------------------------------------------------------ parse helpers
@@ -437,9 +439,10 @@ class WhatsAppPlatform(Platform):
         return meta_handshake(request, channel.secrets.get("verify_token"))
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
-        """`X-Hub-Signature-256` with the app secret; unsigned posts are
-        accepted while the channel has none (its setup message says so)."""
-        meta_verify(request, channel.secrets.get("app_secret"))
+        """`X-Hub-Signature-256` with the app secret (`meta_verify`): raises
+        `SignatureInvalid`, or `SecretMissing` while the channel has no app
+        secret (every post is then refused)."""
+        meta_verify(channel, request)
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
         """Parse a WhatsApp Business Account webhook: every `entry[].changes[]`
@@ -543,8 +546,9 @@ class WhatsAppPlatform(Platform):
         """Learn the number's `display_phone_number` and `verified_name`, then
         ask the admin to configure the webhook in the Meta app dashboard (Meta
         offers no API for it with a system-user token): callback URL, verify
-        token, and the `messages` field. Without `app_secret`, says webhooks
-        cannot be verified until it is added."""
+        token, and the `messages` field. Without `app_secret` (a channel
+        stored before it was required), the message starts by saying that
+        every webhook is refused until it is added."""
         try:
             number = WhatsAppApi.for_channel(channel).phone_number()
         except GraphError as error:
@@ -572,16 +576,14 @@ class WhatsAppPlatform(Platform):
             "and save, then subscribe to the messages webhook field."
         )
         if not channel.secrets.get("app_secret"):
-            message += (
-                " Add app_secret (App settings → Basic → App secret): until you "
-                "do, PingBack cannot verify that webhooks come from Meta."
-            )
+            message = f"{APP_SECRET_MISSING} {message}"
         return SetupResult(state="action_required", message=message, config=learned)
 
     def public_config_extra(self, channel: Channel, *, reveal: bool) -> dict[str, Any]:
         """`_meta_setup_instructions`: the callback URL and verify token to
         paste in the Meta app dashboard (the token in clear only when
-        `reveal`)."""
+        `reveal`), and `app_secret_missing` while the channel has no app
+        secret (`meta_setup_instructions`)."""
         from channels_app.services.channels import mask_secret
 
         return meta_setup_instructions(

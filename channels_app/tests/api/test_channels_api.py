@@ -31,10 +31,15 @@ VALID_CONFIGS = {
         "phone_number_id": "106540352242922",
         "access_token": "EAAG-token-0001",
         "verify_token": "my-verify",
+        "app_secret": "meta-app-secret-0001",
     },
     # Platforms that check credentials at creation get the sandbox's accounts.
     "telegram": {"bot_token": TELEGRAM_DEMO_BOT.token},
-    "instagram": {"access_token": "EAAG-ig-token-0001", "page_id": "17841400000000000"},
+    "instagram": {
+        "access_token": "EAAG-ig-token-0001",
+        "page_id": "17841400000000000",
+        "app_secret": "meta-app-secret-0001",
+    },
     "x": {
         "api_key": "demo-api-key",
         "access_token": "1500000000000000001-demoaccesstoken",
@@ -93,11 +98,29 @@ def test_is_active_may_be_given_on_create(admin_api):
         ("x", {"access_token": "1-abc"}, "api_key"),
         ("x", {"api_key": "abc"}, "access_token"),
         ("telegram", {}, "bot_token"),
-        ("whatsapp", {"access_token": "t", "verify_token": "v"}, "phone_number_id"),
-        ("whatsapp", {"phone_number_id": "1", "verify_token": "v"}, "access_token"),
-        ("whatsapp", {"phone_number_id": "1", "access_token": "t"}, "verify_token"),
-        ("instagram", {"access_token": "t"}, "page_id"),
-        ("instagram", {"page_id": "1"}, "access_token"),
+        (
+            "whatsapp",
+            {"access_token": "t", "verify_token": "v", "app_secret": "s"},
+            "phone_number_id",
+        ),
+        (
+            "whatsapp",
+            {"phone_number_id": "1", "verify_token": "v", "app_secret": "s"},
+            "access_token",
+        ),
+        (
+            "whatsapp",
+            {"phone_number_id": "1", "access_token": "t", "app_secret": "s"},
+            "verify_token",
+        ),
+        (
+            "whatsapp",
+            {"phone_number_id": "1", "access_token": "t", "verify_token": "v"},
+            "app_secret",
+        ),
+        ("instagram", {"access_token": "t", "app_secret": "s"}, "page_id"),
+        ("instagram", {"page_id": "1", "app_secret": "s"}, "access_token"),
+        ("instagram", {"page_id": "1", "access_token": "t"}, "app_secret"),
         ("sms", {"auth_token": "t", "phone_number": "+15551234567"}, "account_sid"),
         (
             "sms",

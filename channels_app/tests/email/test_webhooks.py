@@ -15,6 +15,7 @@ from channels_app.services.mailbox import mailbox_poll
 from channels_app.tests.email.conftest import eml
 from channels_app.tests.platforms.fixtures import FIXTURES
 from conversations.models import Conversation, Message
+from sandbox.mail_providers import mailgun_signed_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +34,11 @@ def mailgun_signature(key: str, timestamp: str, token: str) -> str:
 
 
 def mailgun_fields(key: str = MAILGUN_KEY, timestamp: int | None = None) -> dict:
-    """The fixture's form fields, signed now (or at `timestamp`) with `key`."""
-    fields = provider_fixture("mailgun__inbound_mime")
-    fields["timestamp"] = str(timestamp or int(time.time()))
-    fields["signature"] = mailgun_signature(key, fields["timestamp"], fields["token"])
-    return fields
+    """The fixture's form fields, signed now (or at `timestamp`) with `key`
+    and a fresh token, as Mailgun signs each post (a token is taken once)."""
+    return mailgun_signed_fields(
+        key, provider_fixture("mailgun__inbound_mime"), timestamp=timestamp
+    )
 
 
 def basic_auth(credentials: str) -> dict:

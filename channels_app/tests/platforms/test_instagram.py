@@ -181,25 +181,25 @@ def test_unsigned_or_forged_webhooks_get_403_and_store_nothing(client, _case, he
 
 
 @pytest.mark.django_db
-def test_without_an_app_secret_unsigned_webhooks_are_accepted(
+def test_without_an_app_secret_every_webhook_is_refused(
     client, django_capture_on_commit_callbacks
 ):
+    """A channel stored before app_secret was required cannot verify Meta's
+    signature, so it stores nothing, signed or not."""
     channel = instagram_channel(
         secrets={"access_token": DEMO_ACCOUNT.access_token, "verify_token": "v"}
     )
+    body = fixture_bytes("instagram", "message__text")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            webhook_url(channel),
-            data=fixture_bytes("instagram", "message__text"),
-            content_type="application/json",
+        unsigned = client.post(
+            webhook_url(channel), data=body, content_type="application/json"
         )
+        signed = post_signed(client, channel, body, secret=DEMO_ACCOUNT.app_secret)
 
-    assert response.status_code == 200
-    assert Message.objects.get().text == "Hi! Is the blue kettle back in stock?"
-
-
-# -------------------------------------------------------------- through the view
+    assert (unsigned.status_code, signed.status_code) == (403, 403)
+    assert InboundEvent.objects.count() == 0
+    assert Message.objects.count() == 0
 
 
 @pytest.mark.django_db
@@ -599,7 +599,7 @@ def test_creating_a_channel_gives_the_meta_setup_instructions_once_in_clear(
     assert body["setup"]["state"] == "action_required"
     assert body["webhook_url"] in body["setup"]["message"]
     assert "messages and messaging_seen" in body["setup"]["message"]
-    assert "without it" not in body["setup"]["message"]
+    assert "app_secret" not in body["setup"]["message"]
     assert sandbox.instagram.snapshot()["page_subscriptions"] == {
         DEMO_ACCOUNT.page_id: ["messages"]
     }
@@ -647,19 +647,42 @@ def test_a_config_update_keeps_the_verify_token_the_admin_pasted(admin_api, sand
 
 
 @pytest.mark.django_db
-def test_without_an_app_secret_setup_says_webhooks_cannot_be_verified(
-    admin_api, sandbox
-):
+def test_connecting_without_an_app_secret_is_400_naming_it(admin_api, sandbox):
     config = {
         "access_token": DEMO_ACCOUNT.access_token,
         "page_id": DEMO_ACCOUNT.page_id,
     }
 
-    body = create(admin_api, config).json()
+    response = create(admin_api, config)
+
+    assert response.status_code == 400
+    assert response.json() == {"config": {"app_secret": ["This field is required."]}}
+    assert Channel.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_setup_of_a_channel_without_an_app_secret_says_webhooks_are_refused(
+    admin_api, admin_member, sandbox
+):
+    """A channel stored before app_secret was required."""
+    channel = instagram_channel(
+        business=admin_member.business,
+        secrets={"access_token": DEMO_ACCOUNT.access_token, "verify_token": "v"},
+    )
+
+    body = admin_api.post(f"/api/v1/channels/{channel.id}/setup").json()
 
     assert body["setup"]["state"] == "action_required"
-    assert "Add app_secret" in body["setup"]["message"]
-    assert "cannot verify that webhooks come from Meta" in body["setup"]["message"]
+    assert body["setup"]["message"].startswith(
+        "PingBack refuses every webhook for this channel (403) until you add "
+        "app_secret: Meta app dashboard → App settings → Basic → App secret, then "
+        'PATCH the channel with {"config": {"app_secret": "<the app secret>"}}. '
+        "Connected to Instagram @pingback_demo"
+    )
+    instructions = body["config"]["_meta_setup_instructions"]
+    assert instructions["app_secret_missing"].startswith(
+        "PingBack refuses every webhook for this channel (403)"
+    )
 
 
 @pytest.mark.django_db
@@ -685,7 +708,7 @@ def test_without_an_app_secret_setup_says_webhooks_cannot_be_verified(
 def test_credentials_meta_refuses_are_400_naming_the_field(
     admin_api, sandbox, _case, config, field, error
 ):
-    response = create(admin_api, config)
+    response = create(admin_api, {**config, "app_secret": DEMO_ACCOUNT.app_secret})
 
     assert response.status_code == 400
     assert response.json() == {"config": {field: [error]}}

@@ -219,22 +219,25 @@ def test_unsigned_or_forged_webhooks_get_403_and_store_nothing(client, _case, he
 
 
 @pytest.mark.django_db
-def test_without_an_app_secret_unsigned_webhooks_are_accepted(
+def test_without_an_app_secret_every_webhook_is_refused(
     client, django_capture_on_commit_callbacks
 ):
+    """A channel stored before app_secret was required cannot verify Meta's
+    signature, so it stores nothing, signed or not."""
     channel = WhatsAppChannelFactory(
         secrets={"access_token": "EAAG-example-token", "verify_token": VERIFY_TOKEN}
     )
+    body = fixture_bytes("whatsapp", "message__text")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            webhook_url(channel),
-            data=fixture_bytes("whatsapp", "message__text"),
-            content_type="application/json",
+        unsigned = client.post(
+            webhook_url(channel), data=body, content_type="application/json"
         )
+        signed = post_signed(client, channel, body, secret=APP_SECRET)
 
-    assert response.json() == {"status": "accepted"}
-    assert Message.objects.get().text == "Does it come in another color?"
+    assert (unsigned.status_code, signed.status_code) == (403, 403)
+    assert InboundEvent.objects.count() == 0
+    assert Message.objects.count() == 0
 
 
 @pytest.mark.django_db
@@ -706,18 +709,38 @@ def test_create_answers_the_setup_instructions_in_clear_and_get_masks_them(
 
 
 @pytest.mark.django_db
-def test_without_an_app_secret_setup_says_webhooks_cannot_be_verified(
-    admin_api, sandbox
-):
+def test_connecting_without_an_app_secret_is_400_naming_it(admin_api, sandbox):
     config = DEMO_NUMBER.as_config(verify_token=VERIFY_TOKEN)
     del config["app_secret"]
 
-    body = create(admin_api, config).json()
+    response = create(admin_api, config)
+
+    assert response.status_code == 400
+    assert response.json() == {"config": {"app_secret": ["This field is required."]}}
+    assert Channel.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_setup_of_a_channel_without_an_app_secret_says_webhooks_are_refused(
+    admin_api, admin_member, sandbox
+):
+    """A channel stored before app_secret was required."""
+    channel = sandbox_channel(business=admin_member.business)
+    del channel.secrets["app_secret"]
+    channel.save()
+
+    body = admin_api.post(f"/api/v1/channels/{channel.id}/setup").json()
 
     assert body["setup"]["state"] == "action_required"
-    assert body["setup"]["message"].endswith(
-        "Add app_secret (App settings → Basic → App secret): until you do, "
-        "PingBack cannot verify that webhooks come from Meta."
+    assert body["setup"]["message"].startswith(
+        "PingBack refuses every webhook for this channel (403) until you add "
+        "app_secret: Meta app dashboard → App settings → Basic → App secret, then "
+        'PATCH the channel with {"config": {"app_secret": "<the app secret>"}}. '
+        "Connected to PingBack Demo"
+    )
+    instructions = body["config"]["_meta_setup_instructions"]
+    assert instructions["app_secret_missing"].startswith(
+        "PingBack refuses every webhook for this channel (403)"
     )
 
 
