@@ -83,8 +83,9 @@ IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 class EgressError(Exception):
     """A fetch failed: the network (unreachable, refused, timed out, the total
     time cap passed) or an HTTP status other than 2xx (after redirects).
-    `reason` is a short sentence safe to show to agents (no URL query, no
-    credentials, no server text); `status_code` the HTTP status when the
+    `reason` is a short clause, lowercase, meant to follow a colon in a
+    message to agents (`Could not download the file: {reason}`), safe to show
+    (no URL path or query, no credentials, no server text); `status_code` the HTTP status when the
     server answered; `retry_after` seconds from a `Retry-After` header.
 
     The base of `EgressRefused` and `EgressTooLarge`: `except EgressError`
@@ -132,7 +133,7 @@ class EgressTooLarge(EgressError):
     counted while reading, after decompression): the download was stopped."""
 
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(f"The file is larger than {max_bytes} bytes.")
+        super().__init__(f"the file is larger than {max_bytes} bytes.")
         self.max_bytes = max_bytes
 
     @property
@@ -268,7 +269,7 @@ def allowances() -> Allowances:
 
 def _refused(host: str) -> EgressRefused:
     return EgressRefused(
-        f"PingBack does not connect to {host}: it is not a public address.",
+        f"{host} is not a public address.",
         host=host,
     )
 
@@ -404,7 +405,7 @@ class _VettedBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        raise EgressRefused("PingBack does not connect to unix sockets.")
+        raise EgressRefused("unix sockets are not allowed.")
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -490,19 +491,20 @@ class EgressResponse:
 def _check_url(url: httpx.URL, only_hosts: Collection[str] | None) -> None:
     if url.scheme not in SCHEMES:
         raise EgressRefused(
-            f"PingBack fetches only http and https links, not {url.scheme or 'this'}.",
+            f"only http and https links are fetched, not {url.scheme or 'this'}.",
             host=url.host,
         )
     if url.userinfo:
         raise EgressRefused(
-            "PingBack does not fetch links with a user name or password in them.",
+            "links with a user name or password in them are not fetched.",
             host=url.host,
         )
     if not url.host:
-        raise EgressRefused("The link has no host.")
+        raise EgressRefused("the link has no host.")
     if only_hosts is not None and not _matches_any(url, only_hosts):
         raise EgressRefused(
-            f"PingBack does not fetch this file from {url.host}.", host=url.host
+            f"{url.host} is not one of the hosts this file may come from.",
+            host=url.host,
         )
 
 
@@ -568,7 +570,7 @@ def egress_fetch(
     try:
         current = httpx.URL(url)
     except httpx.InvalidURL as error:
-        raise EgressRefused("The link is not a valid URL.") from error
+        raise EgressRefused("the link is not a valid URL.") from error
     with_credentials = credentials is not None
     with httpx.Client(
         transport=_VettedTransport(deadline),
@@ -591,7 +593,7 @@ def egress_fetch(
                         continue
                     if not response.is_success:
                         raise EgressError(
-                            f"The server answered HTTP {response.status_code}.",
+                            f"the server answered HTTP {response.status_code}.",
                             status_code=response.status_code,
                             retry_after=_retry_after(response),
                         )
@@ -604,14 +606,11 @@ def egress_fetch(
                         status_code=response.status_code,
                     )
             except httpx.TimeoutException as error:
-                raise EgressError(
-                    f"The server at {current.host} did not answer in time."
-                ) from error
+                raise EgressError(f"{current.host} did not answer in time.") from error
             except httpx.InvalidURL as error:
-                raise EgressRefused("A redirect led to an invalid URL.") from error
+                raise EgressRefused("a redirect led to an invalid URL.") from error
             except httpx.HTTPError as error:
                 raise EgressError(
-                    f"Could not fetch the file from {current.host} "
-                    f"({type(error).__name__})."
+                    f"the connection to {current.host} failed ({type(error).__name__})."
                 ) from error
-    raise EgressError(f"More than {max_redirects} redirects.")
+    raise EgressError(f"more than {max_redirects} redirects.")
