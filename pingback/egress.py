@@ -85,8 +85,9 @@ class EgressError(Exception):
     time cap passed) or an HTTP status other than 2xx (after redirects).
     `reason` is a short clause, lowercase, meant to follow a colon in a
     message to agents (`Could not download the file: {reason}`), safe to show
-    (no URL path or query, no credentials, no server text); `status_code` the HTTP status when the
-    server answered; `retry_after` seconds from a `Retry-After` header.
+    (no URL path or query, no credentials, no server text); `status_code`
+    the HTTP status when the server answered; `retry_after` seconds from a
+    `Retry-After` header.
 
     The base of `EgressRefused` and `EgressTooLarge`: `except EgressError`
     catches every failure of `egress_fetch`."""
