@@ -65,20 +65,19 @@ class StoredCiphertext:
 class UndecryptableCredentials(StoredCiphertext):
     """What `RotatableEncryptedJSONField` holds when no key in
     `PINGBACK_ENCRYPTION_KEYS` decrypts the stored value: reading it in any way
-    (`[...]`, `.get`, iteration, `len`, truth, comparison) raises
+    (`[...]`, `.get`, `.items`, iteration, `len`, truth, comparison) raises
     `CredentialsUndecryptable`; saving its row keeps the stored value."""
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise CredentialsUndecryptable(UNDECRYPTABLE_MESSAGE)
 
-    __getitem__ = __iter__ = __len__ = __contains__ = __bool__ = _refuse
-    __eq__ = __ne__ = _refuse
+    # Every way of reading or changing a dict; other attributes are missing as
+    # usual (Django probes some with hasattr).
+    __getitem__ = __setitem__ = __delitem__ = __iter__ = __len__ = _refuse
+    __contains__ = __bool__ = __eq__ = __ne__ = __or__ = __ror__ = _refuse
+    get = keys = values = items = copy = pop = popitem = _refuse
+    setdefault = update = clear = _refuse
     __hash__ = None  # type: ignore[assignment]
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self._refuse()
 
     def __repr__(self) -> str:
         return "<credentials not decryptable with PINGBACK_ENCRYPTION_KEYS>"
