@@ -9,10 +9,12 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 from encrypted_fields.fields import EncryptedJSONField
 
-from channels_app.models import Channel
+from channels_app.models import Channel, InboundEvent
 from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms.fixtures import fixture_bytes
 from pingback.encryption import (
     CredentialsUndecryptable,
     StoredCiphertext,
@@ -232,3 +234,29 @@ def test_the_development_key_is_the_one_earlier_versions_derived_in_development(
     assert legacy_encryption_keys(DEV_SECRET_KEY, ["pingback-dev-salt"]) == [
         DEV_ENCRYPTION_KEY
     ]
+
+
+def test_a_webhook_for_credentials_no_key_decrypts_fails_so_the_platform_retries(
+    settings, caplog
+):
+    # given: a Telegram channel written under A, and only B configured
+    settings.PINGBACK_ENCRYPTION_KEYS = [KEY_A]
+    channel = ChannelFactory(type="telegram", secrets=CREDENTIALS)
+    settings.PINGBACK_ENCRYPTION_KEYS = [KEY_B]
+    client = Client(raise_request_exception=False)
+
+    # when: a correctly signed update arrives
+    with caplog.at_level(logging.ERROR):
+        response = client.post(
+            f"/api/v1/webhooks/telegram/{channel.id}",
+            data=fixture_bytes("telegram", "message__text"),
+            content_type="application/json",
+            HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN="s3cret",
+        )
+
+    # then: a server error (platforms retry those), not a refused signature;
+    # nothing stored, and the cause in the logs
+    assert response.status_code == 500
+    assert InboundEvent.objects.count() == 0
+    assert "credentials.undecryptable" in [r.getMessage() for r in caplog.records]
+    assert "s3cret" not in caplog.text
