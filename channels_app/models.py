@@ -3,9 +3,9 @@
 import uuid
 
 from django.db import models
-from encrypted_fields.fields import EncryptedJSONField
 
 from billing.models import Business
+from pingback.encryption import RotatableEncryptedJSONField
 
 
 class Channel(models.Model):
@@ -13,7 +13,8 @@ class Channel(models.Model):
 
     `config` holds the non-secret settings and what setup learned (for X:
     `account_id`, `handle`, `webhook_id`); `secrets` holds credentials, encrypted at
-    rest (Fernet, key derived from SECRET_KEY and SALT_KEY) and never shown in clear.
+    rest (Fernet, keys from PINGBACK_ENCRYPTION_KEYS; pingback/encryption.py) and
+    never shown in clear.
     """
 
     class Type(models.TextChoices):
@@ -38,7 +39,7 @@ class Channel(models.Model):
     )
     type = models.CharField(max_length=16, choices=Type.choices)
     config = models.JSONField(default=dict, blank=True)
-    secrets = EncryptedJSONField(default=dict, blank=True)
+    secrets = RotatableEncryptedJSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     setup_state = models.CharField(
         max_length=16, choices=SetupState.choices, default=SetupState.PENDING

@@ -8,9 +8,12 @@ to PostgreSQL and Redis.
 Source: https://django-environ.readthedocs.io/en/latest/
 """
 
+import os
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,8 +23,31 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # --------------------------------------------------------------------------- core
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# Development default only; production must set DJANGO_SECRET_KEY.
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-dev-only-change-me")
+# Development may run on the public development keys (DJANGO_SECRET_KEY here,
+# PINGBACK_ENCRYPTION_KEYS below): with DJANGO_DEBUG on (`bin/run` sets it),
+# with PINGBACK_ALLOW_DEV_KEYS=1, or under pytest (which sets PYTEST_VERSION for
+# itself and the servers and workers its tests start). Anything else is
+# production, which refuses to start without keys of its own.
+DEV_KEYS_ALLOWED = (
+    DEBUG
+    or env.bool("PINGBACK_ALLOW_DEV_KEYS", default=False)
+    or "PYTEST_VERSION" in os.environ
+)
+# Signs sessions, CSRF tokens and the widget's visitor tokens. Generate with
+# python -c "import secrets; print(secrets.token_urlsafe(50))".
+DEV_SECRET_KEY = "insecure-dev-only-change-me"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="").strip()
+if not SECRET_KEY and DEV_KEYS_ALLOWED:
+    SECRET_KEY = DEV_SECRET_KEY
+if not DEV_KEYS_ALLOWED and SECRET_KEY in ("", DEV_SECRET_KEY):
+    _problem = "is not set" if not SECRET_KEY else "is the public development key"
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY {_problem}: production needs a secret key of its own. "
+        "Generate one with: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))' and set DJANGO_SECRET_KEY to it "
+        "(docs/deployment.md). For local development set DJANGO_DEBUG=1 or "
+        "PINGBACK_ALLOW_DEV_KEYS=1 instead."
+    )
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"]
 )
@@ -221,9 +247,84 @@ LOGOUT_REDIRECT_URL = "login"
 
 # ----------------------------------------------------------------- encrypted fields
 
-# django-fernet-encrypted-fields derives its key from SECRET_KEY and SALT_KEY.
-# https://github.com/jazzband/django-fernet-encrypted-fields
-SALT_KEY = env.list("PINGBACK_SALT_KEY", default=["pingback-dev-salt"])
+# Keys that encrypt channel credentials at rest (pingback/encryption.py),
+# independent of DJANGO_SECRET_KEY: Fernet keys, comma-separated; the first
+# encrypts what is written, every one decrypts. To rotate: put a new key first,
+# run `manage.py reencrypt_credentials`, then drop the old key. Generate with:
+#   python -c "from cryptography.fernet import Fernet;
+#              print(Fernet.generate_key().decode())"
+# The development key is the one earlier versions derived from the development
+# DJANGO_SECRET_KEY and salt, so development databases keep their credentials.
+DEV_ENCRYPTION_KEY = "EGTaWleZBHGu70WXWq0MD1cVOxvDEnxSmgpD-4lmVA8="
+PINGBACK_ENCRYPTION_KEYS = [
+    key.strip()
+    for key in env.list("PINGBACK_ENCRYPTION_KEYS", default=[])
+    if key.strip()
+]
+if not PINGBACK_ENCRYPTION_KEYS and DEV_KEYS_ALLOWED:
+    PINGBACK_ENCRYPTION_KEYS = [DEV_ENCRYPTION_KEY]
+if not DEV_KEYS_ALLOWED and (
+    not PINGBACK_ENCRYPTION_KEYS or DEV_ENCRYPTION_KEY in PINGBACK_ENCRYPTION_KEYS
+):
+    _problem = (
+        "is not set"
+        if not PINGBACK_ENCRYPTION_KEYS
+        else "contains the public development key"
+    )
+    raise ImproperlyConfigured(
+        f"PINGBACK_ENCRYPTION_KEYS {_problem}: production needs a key of its own "
+        "to encrypt channel credentials. Generate one with: python -c 'from "
+        "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' "
+        "and set PINGBACK_ENCRYPTION_KEYS to it. Upgrading an install that "
+        'already stores credentials: docs/deployment.md, "Upgrading to '
+        'PINGBACK_ENCRYPTION_KEYS".'
+    )
+for _position, _key in enumerate(PINGBACK_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PINGBACK_ENCRYPTION_KEYS: key {_position} is not a Fernet key "
+            "(32 url-safe base64-encoded bytes, 44 characters). Generate one "
+            "with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
+        ) from None
+# Salts of the key earlier versions derived from DJANGO_SECRET_KEY, read only by
+# `manage.py legacy_encryption_key` when upgrading (docs/deployment.md).
+PINGBACK_LEGACY_SALT_KEYS = env.list("PINGBACK_SALT_KEY", default=["pingback-dev-salt"])
+
+# ------------------------------------------------------------- https / deployment
+
+# Behind a TLS-terminating proxy (docs/deployment.md, "HTTPS behind a proxy").
+# Every default keeps plain HTTP working (development, tests, the benchmark);
+# `manage.py check --deploy` names what a deployment still lacks.
+#
+# Header the proxy sets to `https` on requests it received over TLS, e.g.
+# X-Forwarded-Proto. Set it only if the proxy always overwrites that header:
+# Django believes it from whoever reaches the app. Unset, the scheme is the one
+# gunicorn and uvicorn take from proxies in their forwarded-allow-ips.
+_proxy_ssl_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+    if _proxy_ssl_header
+    else None
+)
+# Answer plain-HTTP requests with a 301 to HTTPS. Requests the proxy received
+# over HTTPS (webhooks included) are served. Paths matching a regex of
+# DJANGO_SECURE_REDIRECT_EXEMPT (no leading slash, comma-separated) are served
+# over plain HTTP too, e.g. a health check made directly on the web process.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[])
+# HTTP Strict Transport Security: seconds browsers keep to HTTPS only (0: no
+# header), for subdomains too, and consent to browsers' preload lists.
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False
+)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+# Send the session and CSRF cookies over HTTPS only.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=False)
 
 # ---------------------------------------------------------------------- i18n, time
 

@@ -4,6 +4,7 @@ import runpy
 from pathlib import Path
 
 from channels_app.models import Channel
+from pingback.encryption import fernet_for_keys
 from pingback.warmup import warm_up
 
 GUNICORN_CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
@@ -19,11 +20,12 @@ def test_gunicorn_warms_each_worker_up_before_its_first_request(monkeypatch):
     assert called == [True]
 
 
-def test_warm_up_derives_the_credentials_key_once_for_the_process():
-    field = Channel._meta.get_field("secrets")
-    field.__dict__.pop("f", None)
+def test_warm_up_builds_the_credentials_keys_once_for_the_process():
+    fernet_for_keys.cache_clear()
 
     warm_up()
 
-    # Cached on the field: the first webhook's decryption does not derive it.
-    assert "f" in field.__dict__
+    # Cached for the process: the first webhook's decryption does not build them.
+    Channel._meta.get_field("secrets").f  # noqa: B018 (what a decryption uses)
+    info = fernet_for_keys.cache_info()
+    assert (info.currsize, info.misses, info.hits) == (1, 1, 1)
