@@ -6,6 +6,10 @@ error frame, or a close) and nothing is stored, or the text is repaired.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 import uuid
 
 import pytest
@@ -267,3 +271,83 @@ def test_a_deep_inbox_frame_is_ignored_and_events_still_arrive(
         return event
 
     assert run(scenario) == {"type": "conversation", "conversation_id": conversation.pk}
+
+
+# ------------------------------------------------------- e-mail provider webhooks
+
+
+def postmark_channel() -> Channel:
+    return ChannelFactory(
+        type="email",
+        secrets={"inbound_webhook_key": "pingback:postmark-pass"},
+        config={"address": "support@acme.test", "inbound_provider": "postmark"},
+    )
+
+
+@pytest.mark.django_db
+def test_a_deep_postmark_post_is_400_and_kept_as_malformed(client):
+    channel = postmark_channel()
+    auth = base64.b64encode(b"pingback:postmark-pass").decode()
+
+    response = client.post(
+        f"/api/v1/webhooks/email/{channel.pk}/postmark/inbound",
+        data=DEEP,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Basic {auth}",
+    )
+
+    detail = "not a postmark inbound payload: JSON nested deeper than 64 levels."
+    assert (response.status_code, response.json()) == (400, {"detail": detail})
+    event = InboundEvent.objects.get()
+    assert (event.status, event.error, bytes(event.body)) == ("malformed", detail, DEEP)
+    assert Conversation.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_mailgun_post_with_deep_headers_is_400_and_kept_as_malformed(client):
+    channel = ChannelFactory(
+        type="email",
+        secrets={"inbound_webhook_key": "key-mailgun"},
+        config={"address": "support@acme.test", "inbound_provider": "mailgun"},
+    )
+    timestamp, token = str(int(time.time())), uuid.uuid4().hex
+    signature = hmac.new(
+        b"key-mailgun", f"{timestamp}{token}".encode(), hashlib.sha256
+    ).hexdigest()
+
+    response = client.post(
+        f"/api/v1/webhooks/email/{channel.pk}/mailgun/inbound",
+        data={
+            "recipient": "support@acme.test",
+            "sender": "casey@customer.test",
+            "from": "casey@customer.test",
+            "subject": "Deep",
+            "body-plain": "Hello",
+            "message-headers": DEEP.decode(),
+            "timestamp": timestamp,
+            "token": token,
+            "signature": signature,
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(
+        "not a mailgun inbound payload: RecursionError"
+    )
+    assert InboundEvent.objects.get().status == "malformed"
+    assert Conversation.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_multipart_reply_with_a_nul_is_400_naming_the_field(admin_api, business):
+    conversation = ConversationFactory(business=business)
+
+    response = admin_api.post(
+        f"/api/v1/conversations/{conversation.pk}/messages",
+        data={"text": "On\x00its way"},
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["text"]
+    assert Message.objects.count() == 0
