@@ -12,6 +12,10 @@ import os
 
 # The WSGI application (pages, API, webhooks). Websockets are served by uvicorn
 # processes running `pingback.asgi:application` (docs/deployment.md).
+# `pingback.wsgi:application` caps request bodies itself (`pingback.limits`:
+# 413 past WEBHOOK_MAX_BODY_BYTES / REQUEST_MAX_BODY_BYTES, chunked bodies
+# included); gunicorn has no body limit of its own. An application given here
+# instead should keep that cap.
 wsgi_app = os.environ.get("GUNICORN_APP", "pingback.wsgi:application")
 
 # Address to listen on: `host:port` or `unix:/path`, several separated by commas.

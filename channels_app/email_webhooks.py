@@ -41,6 +41,14 @@ from django.views.decorators.http import require_POST
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms.email import RAW_CONTENT_TYPE
 from channels_app.services.inbound import RecordOutcome, inbound_event_record
+from pingback.limits import body_limit
+from pingback.untrusted import (
+    JsonTooDeep,
+    json_body_repair,
+    json_depth_exceeds,
+    json_max_depth,
+    text_repair,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +148,12 @@ def _record(
     try:
         (event,) = view.parse_events(request)
         raw = event.message.as_bytes()
-    except (AnymailError, KeyError, TypeError, ValueError) as error:
-        detail = f"not a {provider} inbound payload: {type(error).__name__}: {error}"
+    except (AnymailError, KeyError, TypeError, ValueError, RecursionError) as error:
+        # RecursionError: JSON nested too deep inside a Mailgun form field
+        # (`message-headers`), which anymail decodes itself.
+        detail = text_repair(
+            f"not a {provider} inbound payload: {type(error).__name__}: {error}"
+        )
         _keep_malformed(channel, body, request.content_type or "", detail)
         return JsonResponse({"detail": detail}, status=400)
     return inbound_event_record(
@@ -180,8 +192,11 @@ def email_inbound_webhook(
     channel = _channel_or_404(channel_id, provider)
     try:
         # Read first, so a payload anymail cannot read is kept as it came.
+        # The server-side cap (`pingback.limits`) has bounded what is read.
         body = request.body
     except RequestDataTooBig:
+        return JsonResponse({"detail": "Body too large."}, status=413)
+    if len(body) > body_limit(request.path):
         return JsonResponse({"detail": "Body too large."}, status=413)
     key = channel.secrets.get("inbound_webhook_key", "")
     if not key:
@@ -200,6 +215,17 @@ def email_inbound_webhook(
     except AnymailWebhookValidationFailure as error:
         _log("webhook.signature_invalid", channel, reason=str(error))
         return JsonResponse({"detail": "Invalid signature."}, status=403)
+    if request.content_type == "application/json":
+        depth = json_max_depth()
+        if json_depth_exceeds(body, depth):
+            detail = f"not a {provider} inbound payload: {JsonTooDeep(depth)}"
+            _keep_malformed(channel, body, request.content_type, detail)
+            return JsonResponse({"detail": detail}, status=400)
+        # Postmark's JSON: `\u0000` and lone `\ud800` escapes become U+FFFD
+        # before anymail builds the message from it (it could not encode them).
+        repaired = json_body_repair(body)
+        if repaired is not body:
+            request._body = repaired  # what anymail reads (`request.body`)
     try:
         outcome = _record(channel, provider, view, request, body)
     except Exception:

@@ -88,7 +88,12 @@ def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpRes
         return _handshake(request, channel, platform)
     if request.method != "POST":
         return JsonResponse({"detail": "Method not allowed."}, status=405)
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WEBHOOK_MAX_BODY_BYTES:
+    # Before the signature check, on the bytes actually read: the server-side
+    # cap (`pingback.limits`) stops reading a body past WEBHOOK_MAX_BODY_BYTES
+    # as it arrives, chunked or not; this holds wherever the view is served.
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > limit or len(request.body) > limit:
         return JsonResponse({"detail": "Body too large."}, status=413)
     try:
         channel = _verified(request, channel, platform)

@@ -5,13 +5,20 @@ or conversation page joins its business's group and receives the events of
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from billing.permissions import member_of
 from conversations.realtime import inbox_group
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455 §7.4.1: "a message that is too big for it to process".
+CLOSE_MESSAGE_TOO_BIG = 1009
 
 
 def _business_id(user: Any) -> str | None:
@@ -41,7 +48,15 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs
     ) -> None:
-        """Agents' pages only listen: frames they send are ignored."""
+        """Agents' pages only listen: frames they send are ignored, never
+        parsed (so no nesting reaches a parser). A frame over
+        `WEBSOCKET_MAX_FRAME_BYTES` closes the connection with code 1009
+        (RFC 6455 "message too big"); the page reconnects."""
+        size = len(text_data.encode("utf-8", "surrogatepass")) if text_data else 0
+        size = max(size, len(bytes_data or b""))
+        if size > settings.WEBSOCKET_MAX_FRAME_BYTES:
+            logger.info("inbox.frame_too_large", extra={"bytes": size})
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
 
     async def inbox_event(self, message: dict[str, Any]) -> None:
         """An event from `conversations.realtime` (channel-layer type

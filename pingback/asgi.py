@@ -1,8 +1,10 @@
 """ASGI entry point: `uvicorn pingback.asgi:application`.
 
-HTTP goes to Django; websockets to Django Channels: `/ws/widget/<channel id>/`
-(visitors of the web widget, checked against the channel's allowed domains) and
-`/ws/inbox/` (agents' live inbox, session-authenticated, PingBack's own origin).
+HTTP goes to Django behind `BodyLimitMiddleware` (a body larger than its
+path's cap is answered 413 as its bytes arrive, before Django reads it);
+websockets to Django Channels: `/ws/widget/<channel id>/` (visitors of the web
+widget, checked against the channel's allowed domains) and `/ws/inbox/`
+(agents' live inbox, session-authenticated, PingBack's own origin).
 """
 
 import os
@@ -20,10 +22,11 @@ from channels_app.widget.routing import (  # noqa: E402
     websocket_urlpatterns as widget_routes,
 )
 from conversations.routing import websocket_urlpatterns as inbox_routes  # noqa: E402
+from pingback.limits import BodyLimitMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        "http": BodyLimitMiddleware(django_application),
         "websocket": URLRouter([*widget_routes, *inbox_routes]),
     }
 )

@@ -351,6 +351,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["billing.permissions.IsBusinessMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON with a nesting limit (JSON_MAX_DEPTH) and text PostgreSQL can store.
+    "DEFAULT_PARSER_CLASSES": [
+        "pingback.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "pingback.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -421,6 +427,21 @@ MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
     "DATA_UPLOAD_MAX_MEMORY_SIZE", default=MEDIA_MAX_BYTES + 5 * 1024 * 1024
 )
+# Largest request body read at all, in bytes, counted as it arrives (chunked
+# bodies included) before Django sees it; larger is answered 413
+# (`pingback.limits`). Platform webhooks have their own, smaller cap
+# (WEBHOOK_MAX_BODY_BYTES). Unlike DATA_UPLOAD_MAX_MEMORY_SIZE this counts
+# uploaded files too, so it must leave room for MEDIA_MAX_BYTES.
+REQUEST_MAX_BODY_BYTES = env.int(
+    "REQUEST_MAX_BODY_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE
+)
+# How deep arrays/objects may nest in JSON PingBack reads (API bodies,
+# webhooks, websocket frames); deeper is refused (400, or an error frame)
+# before parsing. Platform payloads nest fewer than 15 levels.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
+# Largest websocket frame PingBack reads, in bytes; a larger one closes the
+# connection (code 1009). Widget messages are at most a few KB.
+WEBSOCKET_MAX_FRAME_BYTES = env.int("WEBSOCKET_MAX_FRAME_BYTES", default=64 * 1024)
 # How long a signed attachment link stays valid, in seconds. Platforms that fetch
 # outbound media by URL (Twilio MMS, Instagram, WhatsApp links) use these links.
 ATTACHMENT_LINK_MAX_AGE = env.int("ATTACHMENT_LINK_MAX_AGE", default=24 * 3600)

@@ -10,10 +10,10 @@ Modelled on Zulip's `WildValue`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from channels_app.platforms.base import MalformedPayload
+from pingback.untrusted import JsonTooDeep, json_loads
 
 _TYPE_NAMES = {
     dict: "an object",
@@ -37,10 +37,13 @@ class JsonValue:
 
     @classmethod
     def parse(cls, body: bytes) -> JsonValue:
-        """Decode a UTF-8 JSON body; raise `MalformedPayload` if it is not JSON."""
+        """Decode a UTF-8 JSON body; raise `MalformedPayload` if it is not
+        JSON or nests deeper than `JSON_MAX_DEPTH` (`pingback.untrusted`)."""
         try:
-            return cls(json.loads(body))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return cls(json_loads(body))
+        except JsonTooDeep as error:
+            raise MalformedPayload(f"body: {error}") from error
+        except ValueError as error:
             raise MalformedPayload(f"body is not JSON: {error}") from error
 
     def _child_path(self, key: str | int) -> str:

@@ -38,6 +38,12 @@ from channels_app.services.wake import (
     tasks_eager,
 )
 from conversations.services import ingest
+from pingback.untrusted import (
+    form_body_repair,
+    json_body_repair,
+    text_repair,
+    value_repair,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,17 +68,27 @@ def inbound_event_record(
     A redelivered event (same dedupe key) stores nothing new. An inactive
     channel's events are stored as `ignored` (they can be replayed later).
     Raises `IntegrityError` only when the channel no longer exists.
+
+    Text PostgreSQL cannot store (NUL, lone surrogates, bytes that are not
+    UTF-8) is replaced by U+FFFD here, before the caller acknowledges the
+    event: in the body itself for JSON and form bodies (the stored body is
+    the repaired one), in what the parser read for other bodies (e-mail,
+    whose raw bytes are kept as they came). See `_storable_body`. A
+    malformed body is stored as it came.
     """
-    platform = get_platform(channel.type)
+    received = body
+    body = _storable_body(body, content_type)
     try:
-        parsed = platform.parse(channel, body)
+        parsed = _parse(channel, body, content_type)
     except MalformedPayload as error:
+        detail = text_repair(str(error))
         event = InboundEvent.objects.create(
             channel=channel,
-            body=body,
+            # Kept as it came, for whoever looks into it.
+            body=received,
             content_type=content_type,
             status=InboundEvent.Status.MALFORMED,
-            error=str(error),
+            error=detail,
         )
         logger.warning(
             "webhook.malformed",
@@ -80,10 +96,10 @@ def inbound_event_record(
                 "channel_id": str(channel.id),
                 "platform": channel.type,
                 "event_id": event.pk,
-                "error": str(error),
+                "error": detail,
             },
         )
-        return RecordOutcome(status="malformed", event_id=event.pk, error=str(error))
+        return RecordOutcome(status="malformed", event_id=event.pk, error=detail)
     status = InboundEvent.Status.RECEIVED
     error = ""
     if not channel.is_active:
@@ -105,6 +121,48 @@ def inbound_event_record(
         status="accepted" if status == InboundEvent.Status.RECEIVED else "ignored",
         event_id=event_id,
     )
+
+
+_JSON_TYPES = frozenset({"application/json", "text/json"})
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.partition(";")[0].strip().lower()
+
+
+def _is_json(content_type: str, body: bytes) -> bool:
+    """JSON by its declared type, or, with none (or an unrecognised one), by
+    its first character."""
+    if content_type == "application/json":  # the webhooks' hot path
+        return True
+    media_type = _media_type(content_type)
+    if media_type in _JSON_TYPES or media_type.endswith("+json"):
+        return True
+    if media_type == _FORM_TYPE or media_type.startswith(("message/", "multipart/")):
+        return False
+    return body[:64].lstrip()[:1] in (b"{", b"[")
+
+
+def _storable_body(body: bytes, content_type: str) -> bytes:
+    """The body to parse and store: JSON and form bodies with their text made
+    storable (`pingback.untrusted`; the same bytes when nothing needed it),
+    other bodies as they came."""
+    if _is_json(content_type, body):
+        return json_body_repair(body)
+    if _media_type(content_type) == _FORM_TYPE:
+        return form_body_repair(body)
+    return body
+
+
+def _parse(channel: Channel, body: bytes, content_type: str) -> ParsedWebhook:
+    """`platform.parse`, with the text of what it read made storable when the
+    body's own text was not repaired (`_storable_body`: e-mail, any other
+    format). Raises `MalformedPayload`."""
+    parsed = get_platform(channel.type).parse(channel, body)
+    if _is_json(content_type, body) or _media_type(content_type) == _FORM_TYPE:
+        return parsed
+    return value_repair(parsed)
 
 
 def _event_insert(**values: object) -> int | None:
@@ -251,7 +309,7 @@ def _batch_ingest(events: list[InboundEvent]) -> dict[int, tuple[str, str]]:
             outcomes[event.pk] = (InboundEvent.Status.IGNORED, "channel inactive")
             continue
         try:
-            parsed = get_platform(channel.type).parse(channel, bytes(event.body))
+            parsed = _parse(channel, bytes(event.body), event.content_type)
         except MalformedPayload as error:
             outcomes[event.pk] = (
                 InboundEvent.Status.FAILED,
@@ -323,7 +381,7 @@ def inbound_event_process(*, event_id: int) -> str:
             if not channel.is_active:
                 _finish(event, InboundEvent.Status.IGNORED, "channel inactive")
                 return InboundEvent.Status.IGNORED
-            parsed = get_platform(channel.type).parse(channel, bytes(event.body))
+            parsed = _parse(channel, bytes(event.body), event.content_type)
             ingest(channel=channel, items=parsed.items)
             status, reasons = _outcome(parsed)
             _finish(event, status, reasons)

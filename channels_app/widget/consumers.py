@@ -21,21 +21,25 @@ From PingBack:
         tab (`id` null; matched by `client_id`).
     {"type": "error", "code": str, "detail": str, "id"?: <UUID>,
      "retry_after"?: seconds}
-        codes: `rate_limited`, `hello_required`, `invalid_frame`,
+        codes: `rate_limited`, `hello_required`, `invalid_frame` (not a JSON
+        object of a known type, or JSON nested deeper than JSON_MAX_DEPTH),
         `invalid_message`, `empty_message`, `message_too_long`,
-        `channel_inactive`.
+        `channel_inactive`, `frame_too_large` (over WEBSOCKET_MAX_FRAME_BYTES;
+        the connection is then closed with code 1009).
+Strings in frames are stored with NUL and lone surrogates replaced by U+FFFD;
+a binary frame is read as UTF-8 text.
 <message> is described in `channels_app.platforms.web_widget`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.utils import timezone
 
 from channels_app.models import Channel
@@ -61,11 +65,19 @@ from channels_app.widget.services import (
     visitor_token_issue,
     visitor_token_read,
 )
+from pingback.untrusted import JsonTooDeep, json_loads, value_repair
 
 logger = logging.getLogger(__name__)
 
 CLOSE_CHANNEL_INACTIVE = 4403
 CLOSE_RATE_LIMITED = 4429
+# RFC 6455 §7.4.1: "a message that is too big for it to process".
+CLOSE_MESSAGE_TOO_BIG = 1009
+
+
+def _frame_too_large(text: str) -> bool:
+    limit = settings.WEBSOCKET_MAX_FRAME_BYTES
+    return len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -96,12 +108,44 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     widget_channel: Channel | None = None
     visitor_id: str | None = None
 
-    @classmethod
-    async def decode_json(cls, text_data: str) -> Any:
+    async def receive(
+        self,
+        text_data: str | None = None,
+        bytes_data: bytes | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """One frame from the widget: JSON text (a binary frame is read as
+        UTF-8, bytes that are not UTF-8 becoming U+FFFD). A frame over
+        `WEBSOCKET_MAX_FRAME_BYTES` gets `frame_too_large` and the connection
+        is closed (1009); JSON nested deeper than `JSON_MAX_DEPTH` gets
+        `invalid_frame`; NUL and lone surrogates in its strings become
+        U+FFFD (`pingback.untrusted`)."""
+        if self.widget_channel is None:
+            return
+        text = text_data
+        if text is None:
+            text = (bytes_data or b"").decode("utf-8", "replace")
+        if _frame_too_large(text):
+            logger.info(
+                "widget.frame_too_large",
+                extra={"channel_id": str(self.widget_channel.id)},
+            )
+            await self._error(
+                "frame_too_large",
+                f"Frames may have at most {settings.WEBSOCKET_MAX_FRAME_BYTES} bytes.",
+            )
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+            return
         try:
-            return json.loads(text_data)
+            content = json_loads(text)
+        except JsonTooDeep as error:
+            await self._error("invalid_frame", str(error))
+            return
         except ValueError:
-            return None
+            content = None
+        if "\\u" in text:
+            content = value_repair(content)
+        await self.receive_json(content)
 
     async def connect(self) -> None:
         channel_id = self.scope["url_route"]["kwargs"]["channel_id"]
