@@ -10,8 +10,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     """Authenticate a member by an API token (`billing.ApiToken`).
 
     The request's user is the token's member's Django user; `request.auth` is the
-    `ApiToken`. A missing header lets other authenticators try; a malformed or
-    unknown token answers 401.
+    `ApiToken`. A missing header lets other authenticators try; a malformed,
+    unknown or revoked token answers 401 (the token is read on every request,
+    so a revocation takes effect at once).
     """
 
     keyword = "Bearer"
@@ -35,6 +36,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         )
         if api_token is None or not api_token.member.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid token.")
+        if api_token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This token has been revoked.")
         now = timezone.now()
         if (
             api_token.last_used_at is None
