@@ -253,6 +253,19 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "pingback.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Throttling (billing/throttling.py), counted in the cache above: per API
+    # token, and per client IP for anonymous calls and refused tokens. Over the
+    # rate: 429 with Retry-After. Webhooks are plain Django views, not throttled.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "billing.throttling.ApiTokenRateThrottle",
+        "billing.throttling.ClientIpRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        # Requests per API token (or per logged-in user): N/s, N/min, N/hour, N/day.
+        "user": env.str("API_THROTTLE_USER", default="600/min"),
+        # Anonymous requests and refused tokens per client IP.
+        "anon": env.str("API_THROTTLE_ANON", default="120/min"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {
