@@ -28,11 +28,12 @@ from billing.models import ApiToken
 
 
 class _RateThrottle(SimpleRateThrottle):
-    """Reads its rate when built (so a settings change applies) and always
-    tells a whole number of seconds to wait (at least 1)."""
+    """Reads its rate when built (so a settings change applies; empty: no
+    limit) and always tells a whole number of seconds to wait (at least 1)."""
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # An empty rate turns this throttle off.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or None
 
     def wait(self) -> float:
         if self.history:

@@ -6,11 +6,15 @@ configured proxy."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
+from io import StringIO
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client, RequestFactory
 
@@ -116,6 +120,25 @@ def test_other_accounts_from_the_same_ip_are_limited_per_ip(settings):
     assert not logged_in(attacker)
     colleague = Client(REMOTE_ADDR="203.0.113.8")
     assert attempt(colleague, INBOX_LOGIN, target.username, PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_operator_lifts_a_lockout_with_axes_reset_username():
+    # given: a locked account
+    user = UserFactory()
+    client = Client()
+    for i in range(3):
+        attempt(client, INBOX_LOGIN, user.username, f"wrong{i}")
+    assert attempt(client, INBOX_LOGIN, user.username, PASSWORD).status_code == 429
+
+    # when
+    out = StringIO()
+    call_command("axes_reset_username", user.username, stdout=out)
+
+    # then
+    assert out.getvalue() == "1 attempts removed.\n"
+    assert attempt(client, INBOX_LOGIN, user.username, PASSWORD).status_code == 302
+    assert logged_in(client)
 
 
 class CountingBackend(ModelBackend):
@@ -276,3 +299,75 @@ def test_client_ip(settings, count, proxies, remote, forwarded, expected):
     )
 
     assert client_ip(request) == expected
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_page():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("PINGBACK_REQUIRE_SERVICES") == "1":
+            pytest.fail("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def agent_user():
+    # Made before Playwright starts: the ORM inside its greenlet would open a
+    # connection of its own that outlives the test database.
+    return UserFactory()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_out_agent_is_told_so_and_for_how_long(
+    live_server, agent_user, browser_page, tmp_path
+):
+    # given: an agent and a limit of 3
+    user = agent_user
+    page = browser_page
+
+    # when: three wrong passwords in the login form, then the right one
+    page.goto(f"{live_server.url}{INBOX_LOGIN}")
+    for i in range(3):
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", f"wrong{i}")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.screenshot(path=str(tmp_path / "locked.png"))
+
+    # then: still on the login page, told they are locked out and for how long
+    alert = page.locator("p.error[role=alert]")
+    assert alert.inner_text() == (
+        "Too many failed log-in attempts: logging in is locked for this account "
+        "or from your network for 15 minutes. Wait 15 minutes before trying "
+        "again; every attempt meanwhile, even with the right password, starts "
+        "the wait over."
+    )
+    assert page.url.startswith(f"{live_server.url}{INBOX_LOGIN}")
+    assert page.input_value("input[name=username]") == user.username
