@@ -2,10 +2,10 @@
 tokens; 429 with Retry-After; webhooks are not throttled."""
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from billing.services import api_token_create
+from billing.tests.cache_keys import delete_cache_keys
 from billing.tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,9 +17,9 @@ def _low_rates(settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"user": "3/min", "anon": "3/min"},
     }
-    cache.clear()
+    delete_cache_keys("throttle_*")
     yield
-    cache.clear()
+    delete_cache_keys("throttle_*")
 
 
 def bearer(token: str, **defaults) -> APIClient:

@@ -13,12 +13,13 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client, RequestFactory
 
 from billing.client_ip import client_ip
+from billing.login_throttle import KEY_PREFIX
+from billing.tests.cache_keys import delete_cache_keys
 from billing.tests.factories import UserFactory
 
 PASSWORD = "correct horse battery"
@@ -36,9 +37,9 @@ def _fresh_counters(settings):
     """Counters live in the cache (Redis in CI): start every test from none."""
     settings.LOGIN_FAILURE_LIMIT_PER_IP = 100
     settings.AXES_FAILURE_LIMIT = 3
-    cache.clear()
+    delete_cache_keys(f"{KEY_PREFIX}:*")
     yield
-    cache.clear()
+    delete_cache_keys(f"{KEY_PREFIX}:*")
 
 
 def attempt(client: Client, url: str, username: str, password: str, **headers):
