@@ -56,8 +56,11 @@ class ApiTokenViewSet(viewsets.ViewSet):
             member=request.user.member, name=serializer.validated_data["name"]
         )
         token.token = clear
+        # The answer holds a secret: no cache along the way may keep it.
         return Response(
-            ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED
+            ApiTokenCreatedSerializer(token).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Cache-Control": "no-store"},
         )
 
     @extend_schema(parameters=[TOKEN_ID], responses=ApiTokenSerializer)

@@ -61,6 +61,7 @@ def test_create_shows_the_clear_token_once_and_it_works(agent_member, api_client
 
     # then
     assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
     body = response.json()
     clear = body["token"]
     assert clear.startswith("pb_")
