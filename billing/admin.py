@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from billing.models import ApiToken, Business, Member
+from billing.services import api_token_revoke
 
 
 class MemberInline(admin.TabularInline):
@@ -30,12 +31,32 @@ class MemberAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are listed by prefix only; the digest and clear token never show."""
 
-    list_display = ["prefix", "name", "member", "created_at", "last_used_at"]
+    list_display = [
+        "prefix",
+        "name",
+        "member",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["prefix", "member__user__username"]
-    fields = ["member", "name", "prefix", "created_at", "last_used_at"]
-    readonly_fields = ["member", "prefix", "created_at", "last_used_at"]
+    fields = ["member", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["member", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_tokens"]
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset) -> None:
+        """Revoke each selected token (already revoked ones are left as they are)."""
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            api_token_revoke(token=token)
+            revoked += 1
+        self.message_user(
+            request, f"Revoked {revoked} token(s).", level=messages.SUCCESS
+        )
 
     def has_add_permission(self, request) -> bool:
-        # A clear token is shown once at creation; use `create_business` or the
-        # `create_api_token` command, which print it.
+        # A clear token is shown once at creation; use `create_business` or
+        # `POST /api/v1/tokens/`, which show it.
         return False

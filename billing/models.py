@@ -56,7 +56,8 @@ class Member(models.Model):
 
 class ApiToken(models.Model):
     """A member's API token. Only its SHA-256 digest is stored; the clear token is
-    shown once, when it is created (`billing.services.api_token_create`)."""
+    shown once, when it is created (`billing.services.api_token_create`). A token
+    with `revoked_at` set is refused at once (`billing.services.api_token_revoke`)."""
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=100, default="default")
@@ -66,11 +67,18 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When set, the token is refused."
+    )
 
     PREFIX = "pb_"
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.member.user})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
     @staticmethod
     def hash(token: str) -> str:

@@ -1,13 +1,17 @@
 """Writes for businesses, members, tokens, and the plan guard."""
 
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from billing.models import ApiToken, Business, Member, Plan
 from billing.selectors import plan_limits_get
 from pingback.errors import PlanLimitExceeded
+
+logger = logging.getLogger(__name__)
 
 
 def plan_ensure_allows_channel(
@@ -37,7 +41,31 @@ def api_token_create(*, member: Member, name: str = "default") -> tuple[ApiToken
     api_token = ApiToken.objects.create(
         member=member, name=name, prefix=token[:10], digest=ApiToken.hash(token)
     )
+    logger.info(
+        "api_token.created",
+        extra={"token_id": api_token.pk, "member_id": member.pk},
+    )
     return api_token, token
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke `token`: from now on every request that presents it answers 401.
+
+    Idempotent: revoking a revoked token keeps its first `revoked_at`. Returns
+    the token, refreshed. The row is kept (prefix, name, dates) so the member
+    can still see it in `GET /api/v1/tokens/`.
+    """
+    now = timezone.now()
+    updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    token.refresh_from_db(fields=["revoked_at"])
+    if updated:
+        logger.info(
+            "api_token.revoked",
+            extra={"token_id": token.pk, "member_id": token.member_id},
+        )
+    return token
 
 
 @dataclass(frozen=True)

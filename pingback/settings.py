@@ -9,6 +9,7 @@ Source: https://django-environ.readthedocs.io/en/latest/
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "anymail",
+    "axes",
     "billing",
     "channels_app",
     "conversations",
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pingback.urls"
@@ -245,6 +249,41 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login throttling (django-axes, billing/login_throttle.py) for the inbox login
+# and Django admin's: every password check is first counted, atomically in the
+# cache (Redis when REDIS_URL is set), per account and per client IP; past a
+# limit the login is refused, the right password included, until no attempt
+# has been made for LOGIN_COOLOFF_MINUTES. Successful logins do not count.
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "billing.login_throttle.AtomicCacheHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Failed logins per account (from any address) before it is locked.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+# Failed logins per client IP (any accounts) before that address is locked;
+# higher, as an office behind one NAT address shares it.
+LOGIN_FAILURE_LIMIT_PER_IP = env.int("LOGIN_FAILURE_LIMIT_PER_IP", default=20)
+# Minutes without an attempt before a lockout ends (each attempt starts it over).
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_CLIENT_IP_CALLABLE = "billing.client_ip.axes_client_ip"
+AXES_USERNAME_CALLABLE = "billing.login_throttle.login_username"
+AXES_LOCKOUT_CALLABLE = "billing.login_throttle.lockout_response"
+# Counts live in the cache, not in axes' tables: no admin pages for them.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# Client IP behind reverse proxies (billing/client_ip.py), for login and API
+# throttling. Number of proxies in front of PingBack that append to
+# X-Forwarded-For; 0 (default): the header is ignored and the peer address is
+# the client, so a client cannot choose its address by sending the header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Optional: the proxies' addresses or networks (e.g. 10.0.0.0/8); when set,
+# X-Forwarded-For is believed only on requests coming from one of them.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
 # ----------------------------------------------------------------- encrypted fields
 
 # Keys that encrypt channel credentials at rest (pingback/encryption.py),
@@ -359,6 +398,19 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "pingback.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Throttling (billing/throttling.py), counted in the cache above: per API
+    # token, and per client IP for anonymous calls and refused tokens. Over the
+    # rate: 429 with Retry-After. Webhooks are plain Django views, not throttled.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "billing.throttling.ApiTokenRateThrottle",
+        "billing.throttling.ClientIpRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        # Requests per API token (or per logged-in user): N/s, N/min, N/hour, N/day.
+        "user": env.str("API_THROTTLE_USER", default="600/min"),
+        # Anonymous requests and refused tokens per client IP.
+        "anon": env.str("API_THROTTLE_ANON", default="120/min"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_link
+from conversations.services.conversations import NO_SUCH_AGENT
 
 
 class ContactSerializer(serializers.Serializer):
@@ -55,7 +56,12 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 class ConversationUpdateSerializer(serializers.Serializer):
     """Body of `PATCH /api/v1/conversations/{id}`: any of `status` and
-    `assignee_id` (a member's user id, or null to unassign)."""
+    `assignee_id` (the user id of a member of the caller's business, or null to
+    unassign). An id that is not such a member answers 400
+    `{"assignee_id": ["No such agent in this business."]}`, whether it is
+    unknown or belongs to another business (which is never revealed).
+
+    Context: `business`, the caller's business."""
 
     status = serializers.ChoiceField(
         choices=Conversation.Status.choices, required=False
@@ -66,10 +72,13 @@ class ConversationUpdateSerializer(serializers.Serializer):
         if value is None:
             return None
         user = (
-            get_user_model().objects.filter(pk=value).select_related("member").first()
+            get_user_model()
+            .objects.filter(pk=value, member__business=self.context["business"])
+            .select_related("member")
+            .first()
         )
         if user is None:
-            raise serializers.ValidationError("No such agent.")
+            raise serializers.ValidationError(NO_SUCH_AGENT)
         return user
 
 

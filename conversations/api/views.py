@@ -84,7 +84,9 @@ class ConversationViewSet(
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         conversation = self.get_object()
-        serializer = ConversationUpdateSerializer(data=request.data)
+        serializer = ConversationUpdateSerializer(
+            data=request.data, context={"business": business_of(request)}
+        )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         conversation = conversation_update(

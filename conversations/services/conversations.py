@@ -8,6 +8,10 @@ from conversations import realtime
 from conversations.models import Conversation
 from pingback.errors import ApplicationError
 
+# One answer for an unknown user and another business's member alike, so the
+# API never tells them apart.
+NO_SUCH_AGENT = "No such agent in this business."
+
 
 def conversation_update(
     *,
@@ -17,8 +21,8 @@ def conversation_update(
     unassign: bool = False,
 ) -> Conversation:
     """Change a conversation's status (`open`, `pending`, `resolved`) and/or its
-    assignee (a member of the same business). Raises `ApplicationError` for an
-    assignee outside the business."""
+    assignee (a member of the same business). Raises `ApplicationError`
+    (`NO_SUCH_AGENT`) for an assignee outside the business."""
     fields = []
     if status is not None:
         conversation.status = status
@@ -29,7 +33,7 @@ def conversation_update(
     elif assignee is not None:
         member = getattr(assignee, "member", None)
         if member is None or member.business_id != conversation.business_id:
-            raise ApplicationError("The assignee must be a member of this business.")
+            raise ApplicationError(NO_SUCH_AGENT)
         conversation.assignee = assignee
         fields.append("assignee")
     if fields:
