@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from billing.services import api_token_create
 from billing.tests.factories import BusinessFactory, MemberFactory
+from pingback.breaker import BREAKERS
 from pingback.celery import app as celery_app
 from sandbox.server import SandboxServer
 from sandbox.x import DEMO_APP
@@ -46,6 +47,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def _fast_password_hasher(settings) -> None:
     """Factories hash a password per user; PBKDF2 costs ~0.2 s each."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _breakers_closed() -> Iterator[None]:
+    """A dependency failure one test provokes does not make the next skip it."""
+    yield
+    for breaker in BREAKERS:
+        breaker.reset()
 
 
 @pytest.fixture(autouse=True)

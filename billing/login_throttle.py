@@ -37,6 +37,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +123,17 @@ class AtomicCacheHandler(AxesCacheHandler):
             return not getattr(request, "login_throttle_refused", False)
         timeout = cooloff_seconds(request)
         keys, refused, worst = [], False, 0
-        for key, limit in self._counters(request, credentials):
-            count = self._increment(key, timeout)
-            keys.append(key)
-            refused = refused or count > limit
-            worst = max(worst, count)
+        try:
+            for key, limit in self._counters(request, credentials):
+                count = self._increment(key, timeout)
+                keys.append(key)
+                refused = refused or count > limit
+                worst = max(worst, count)
+        except (RedisError, OSError):
+            # The counters are away (Redis down): let people log in rather
+            # than lock everyone out; the outage is logged.
+            logger.error("login.throttle_unavailable")
+            keys, refused = [], False
         request.login_throttle_keys = keys
         request.login_throttle_refused = refused
         request.axes_failures_since_start = worst
@@ -150,7 +157,7 @@ class AtomicCacheHandler(AxesCacheHandler):
     ) -> None:
         """The attempt was counted when it was reserved; here only decide whether
         it is (or has just become) a lockout, which the middleware shows."""
-        if request is None or not hasattr(request, "login_throttle_keys"):
+        if request is None or not getattr(request, "login_throttle_keys", None):
             return
         locked = request.login_throttle_refused or any(
             self.cache.get(key, 0) >= limit

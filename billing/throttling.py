@@ -9,15 +9,20 @@
   throttled too.
 
 Over the rate, the API answers 429 with `Retry-After: <seconds>`. Webhooks are
-plain Django views and never pass through these.
+plain Django views and never pass through these. While the cache does not
+answer (Redis down or frozen past `REDIS_TIMEOUT`), requests are let through
+unthrottled and `throttle.cache_unavailable` is logged: an agent's reply must
+not fail because the counter is away.
 
 Source: https://www.django-rest-framework.org/api-guide/throttling/
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
+from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -25,11 +30,29 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from billing.client_ip import client_ip
 from billing.models import ApiToken
+from pingback.breaker import Breaker
+
+logger = logging.getLogger(__name__)
+
+# After the cache failed, this process lets requests through unthrottled for
+# a moment instead of waiting on it again for each one.
+_cache_breaker = Breaker("throttle cache")
 
 
 class _RateThrottle(SimpleRateThrottle):
     """Reads its rate when built (so a settings change applies; empty: no
-    limit) and always tells a whole number of seconds to wait (at least 1)."""
+    limit), always tells a whole number of seconds to wait (at least 1), and
+    lets requests through while the cache does not answer."""
+
+    def allow_request(self, request, view) -> bool:
+        if _cache_breaker.is_open:
+            return True
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError):
+            logger.warning("throttle.cache_unavailable", extra={"scope": self.scope})
+            _cache_breaker.trip()
+            return True
 
     def get_rate(self) -> str | None:
         # An empty rate turns this throttle off.

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import transaction
 
 from conversations.models import Conversation, Message
+from pingback.breaker import Breaker
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ def _send_on_commit(business_id: object, events: list[dict[str, Any]]) -> None:
 def _publish(build: Callable[[], Published | None]) -> None:
     """Build the events (business id, events) and send them to the business's
     group; log, never raise, on failure."""
+    if _layer_breaker.is_open:
+        return
     try:
         built = build()
         layer = get_channel_layer()
@@ -124,6 +127,7 @@ def _publish(build: Callable[[], Published | None]) -> None:
     except Exception:
         # The write has committed; the pages catch up when they reconnect.
         logger.warning("realtime.publish_failed", exc_info=True)
+        _layer_breaker.trip()
 
 
 async def _group_send(
@@ -168,6 +172,9 @@ class _PublisherLoop:
 
 
 _publisher = _PublisherLoop()
+# After the channel layer failed (Redis down or frozen), this process skips
+# publishing for a moment instead of waiting on it again for every write.
+_layer_breaker = Breaker("channel layer")
 
 
 def _conversation_event(conversation_id: int) -> dict[str, Any]:
