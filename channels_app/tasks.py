@@ -4,10 +4,14 @@ from celery import shared_task
 from django.conf import settings
 
 from channels_app.platforms.base import TransientDeliveryError
-from channels_app.services.delivery import message_deliver, retry_countdown
+from channels_app.services.delivery import (
+    deliveries_expired_resolve,
+    message_deliver,
+    retry_countdown,
+)
 from channels_app.services.inbound import inbound_event_process, inbound_events_drain
 from channels_app.services.mailbox import mailbox_channel_ids, mailbox_poll
-from channels_app.services.outbox import outbox_sweep
+from channels_app.services.outbox import outbox_sweep, retry_by_task
 from conversations.services.attachments import message_media_fetch
 from conversations.services.receipts import pending_receipts_purge
 
@@ -16,28 +20,31 @@ from conversations.services.receipts import pending_receipts_purge
     bind=True,
     name="channels.deliver_message",
     acks_late=True,
-    soft_time_limit=60,
-    time_limit=90,
+    reject_on_worker_lost=True,
+    # Below DELIVERY_LEASE_SECONDS: a send still running is never taken for
+    # a dead one. A send is one platform call with its own timeout.
+    soft_time_limit=30,
+    time_limit=45,
     max_retries=None,
 )
 def deliver_message(self, message_id: int) -> str:
-    """Send outbound message `message_id`; retry transient failures with backoff
-    up to `DELIVERY_MAX_RETRIES` times. Returns the delivery outcome's status."""
-    retries = self.request.retries
-    final = retries >= settings.DELIVERY_MAX_RETRIES
-    outcome = message_deliver(
-        message_id=message_id, retries=retries, final_attempt=final
-    )
-    if outcome.status == "retry":
+    """Send outbound message `message_id` (`message_deliver`). A transient
+    failure retries after the backoff: as a task countdown when it is short,
+    otherwise from the database, by the outbox sweeper. Returns the delivery
+    outcome's status."""
+    outcome = message_deliver(message_id=message_id)
+    if outcome.status == "retry" and retry_by_task(outcome.countdown):
         raise self.retry(countdown=outcome.countdown)
     return outcome.status
 
 
 @shared_task(name="channels.sweep_outbox", soft_time_limit=30, time_limit=60)
 def sweep_outbox() -> int:
-    """Publish again the queued replies whose task was lost (a broker outage,
-    a killed process): Celery beat, every `OUTBOX_SWEEP_INTERVAL` seconds.
-    Returns how many were published."""
+    """Resolve replies left `sending` by a dead worker (`uncertain`), then
+    publish again the queued replies whose task was lost (a broker outage, a
+    killed process) or whose long retry is due: Celery beat, every
+    `OUTBOX_SWEEP_INTERVAL` seconds. Returns how many were published."""
+    deliveries_expired_resolve()
     return outbox_sweep()
 
 

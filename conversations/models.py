@@ -129,7 +129,8 @@ class Conversation(models.Model):
 class Message(models.Model):
     """One message in a conversation, inbound (from the contact) or outbound
     (an agent's reply). Outbound status moves queued → sending → sent →
-    delivered → read, or ends failed with `error`."""
+    delivered → read, or ends failed with `error`, or uncertain (the worker
+    died mid-send; the agent retries it or marks it sent)."""
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", "Inbound"
@@ -143,6 +144,8 @@ class Message(models.Model):
         DELIVERED = "delivered", "Delivered"
         READ = "read", "Read"
         FAILED = "failed", "Failed"
+        # The worker died mid-send: the platform may or may not have it.
+        UNCERTAIN = "uncertain", "May not have been delivered"
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -193,8 +196,9 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Outbound, while queued: when the outbox sweeper hands the "
-        "message to a worker again if none has claimed it by then.",
+        help_text="Outbound. Queued: when the outbox sweeper hands the message "
+        "to a worker again if none has claimed it by then. Sending: when the "
+        "worker's lease runs out (it died mid-send).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -209,10 +213,10 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "id"], name="msg_thread_idx"),
-            # The outbox sweeper's scan: only queued messages are in it.
+            # The outbox sweeper's scans: only queued and sending messages.
             models.Index(
                 fields=["next_attempt_at"],
-                condition=Q(status="queued"),
+                condition=Q(status__in=["queued", "sending"]),
                 name="msg_outbox_due_idx",
             ),
         ]
@@ -228,11 +232,15 @@ class DeliveryAttempt(models.Model):
         SENT = "sent", "Sent"
         RETRY = "retry", "Will retry"
         FAILED = "failed", "Failed"
+        UNCERTAIN = "uncertain", "Worker stopped mid-send"
+        # An agent sent it again, or said it had arrived.
+        RETRIED = "retried", "Retried by an agent"
+        MARKED_SENT = "marked_sent", "Marked as sent by an agent"
 
     message = models.ForeignKey(
         Message, on_delete=models.CASCADE, related_name="delivery_attempts"
     )
-    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     reason = models.TextField(blank=True)
     attempted_at = models.DateTimeField(auto_now_add=True)

@@ -30,3 +30,10 @@ class ChannelInactive(ApplicationError):
 
     status_code = 409
     code = "channel_inactive"
+
+
+class MessageStateConflict(ApplicationError):
+    """The action does not fit the message's delivery status (e.g. retrying a
+    message already sent)."""
+
+    status_code = 409

@@ -140,7 +140,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Seconds a web or worker process waits on Redis (connect, and each command)
 # before giving up: a frozen Redis must not hold a request for long. The
 # broker's own wait is in CELERY_BROKER_TRANSPORT_OPTIONS below.
-REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=1.0)
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.5)
 
 if REDIS_URL:
     CACHES = {
@@ -503,6 +503,15 @@ ATTACHMENT_LINK_MAX_AGE = env.int("ATTACHMENT_LINK_MAX_AGE", default=24 * 3600)
 DELIVERY_MAX_RETRIES = env.int("DELIVERY_MAX_RETRIES", default=5)
 DELIVERY_RETRY_BACKOFF = env.float("DELIVERY_RETRY_BACKOFF", default=5.0)
 DELIVERY_RETRY_BACKOFF_MAX = env.float("DELIVERY_RETRY_BACKOFF_MAX", default=600.0)
+# Retries due within DELIVERY_MAX_COUNTDOWN seconds are task countdowns; later
+# ones are held in the database (`Message.next_attempt_at`) and published by
+# the outbox sweeper when due, since the broker would hand a task held longer
+# than its visibility timeout to a second worker.
+DELIVERY_MAX_COUNTDOWN = env.float("DELIVERY_MAX_COUNTDOWN", default=20.0)
+# Seconds a worker holds a message it is sending (longer than the delivery
+# task's 45 s hard time limit): a message still `sending` after that was
+# left by a dead worker, and the sweeper marks it `uncertain`.
+DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=60.0)
 
 # Largest webhook body accepted, in bytes (X sends at most a few KB per event).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)

@@ -215,6 +215,7 @@ def _send_dm(
         attachments=body.get("attachments"),
     )
     data = {"dm_conversation_id": conversation_id, "dm_event_id": record["dm_event_id"]}
+    time.sleep(state.x.get_modes()["dm_answer_delay"])
     return json_response(201, {"data": data})
 
 

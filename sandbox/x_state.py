@@ -22,6 +22,9 @@ DEFAULT_MODES: dict[str, Any] = {
     "server_error_next": 0,
     "crc_check": True,
     "webhook_limit": 1,
+    # Seconds a DM send waits, after X has recorded the DM, before answering:
+    # a sender killed meanwhile never learns that X accepted it.
+    "dm_answer_delay": 0.0,
 }
 """Modes settable with ``POST /_sandbox/x/mode`` and their defaults."""
 
@@ -50,6 +53,10 @@ def validate_modes(changes: dict[str, Any]) -> dict[str, Any]:
             isinstance(value, bool) or not isinstance(value, int) or value < 0
         ):
             raise ValueError(f"{key} must be a non-negative integer")
+        if key == "dm_answer_delay" and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+        ):
+            raise ValueError(f"{key} must be a non-negative number of seconds")
         if key not in DEFAULT_MODES:
             raise ValueError(f"unknown mode {key!r}; known: {sorted(DEFAULT_MODES)}")
     return changes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -24,13 +25,19 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.services.channels import channel_alert_clear, channel_alert_set
-from channels_app.services.outbox import outbox_due_at
+from channels_app.services.outbox import retry_due_at
 from conversations import realtime
 from conversations.models import DeliveryAttempt, Message
 from conversations.services.attachments import attachment_kind, attachment_link
 from conversations.services.receipts import receipts_release
 
 logger = logging.getLogger(__name__)
+
+# Shown to the agent beside a message resolved `uncertain`.
+UNCERTAIN_REASON = (
+    "The worker stopped while sending this message: it may not have been "
+    "delivered. Retry to send it again, or mark it as sent."
+)
 
 
 @dataclass(frozen=True)
@@ -53,17 +60,17 @@ def retry_countdown(retries: int, retry_after: float | None) -> float:
     return max(backoff, retry_after or 0.0)
 
 
-def message_deliver(
-    *, message_id: int, retries: int = 0, final_attempt: bool = False
-) -> DeliveryOutcome:
+def message_deliver(*, message_id: int) -> DeliveryOutcome:
     """Send the queued outbound message `message_id` and record the outcome.
 
-    A transient failure puts the message back to `queued` for a retry in
-    `retry_countdown(retries, …)` seconds (the outbox sweeper will not publish
-    it before then), unless `final_attempt`, when it fails with the last
-    reason. A permanent failure
-    marks it `failed` with the platform's reason; an account-level one also sets
-    the channel's alert. Every try is recorded as a `DeliveryAttempt`.
+    The message is claimed `queued → sending` with a lease of
+    `DELIVERY_LEASE_SECONDS` (`outbox_sweep` resolves a lease that runs out:
+    the worker died mid-send). A transient failure puts it back to `queued`
+    for a retry in `retry_countdown(retries, …)` seconds, where `retries`
+    counts this message's retries since an agent last retried it; past
+    `DELIVERY_MAX_RETRIES` it fails with the last reason. A permanent failure
+    marks it `failed` with the platform's reason; an account-level one also
+    sets the channel's alert. Every try is recorded as a `DeliveryAttempt`.
     """
     message = _claim(message_id)
     if message is None:
@@ -75,7 +82,8 @@ def message_deliver(
     try:
         result = get_platform(channel.type).send(channel, _outbound(message))
     except TransientDeliveryError as error:
-        if final_attempt:
+        retries = _retries(message)
+        if retries >= settings.DELIVERY_MAX_RETRIES:
             error.reason = f"{error.reason} (gave up after retrying)"
             _fail(message, error)
             return DeliveryOutcome(status="failed")
@@ -93,6 +101,41 @@ def message_deliver(
     return DeliveryOutcome(status="sent")
 
 
+def deliveries_expired_resolve(*, limit: int = 500) -> int:
+    """Resolve outbound messages left `sending` past their lease (the worker
+    died mid-send, before or after the platform accepted it): mark each
+    `uncertain`, with a reason the agent sees and an attempt recorded, so
+    the agent decides (Retry, or Mark as sent). Never sends. Returns how
+    many were resolved. Safe to run from several processes at once."""
+    now = timezone.now()
+    with transaction.atomic():
+        expired = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(
+                status=Message.Status.SENDING,
+                direction=Message.Direction.OUTBOUND,
+                next_attempt_at__lte=now,
+            )
+            .order_by("next_attempt_at")[:limit]
+        )
+        for message in expired:
+            Message.objects.filter(pk=message.pk).update(
+                status=Message.Status.UNCERTAIN,
+                error=UNCERTAIN_REASON,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            DeliveryAttempt.objects.create(
+                message=message,
+                outcome=DeliveryAttempt.Outcome.UNCERTAIN,
+                reason=UNCERTAIN_REASON,
+            )
+            realtime.publish_message_status(message.pk)
+    for message in expired:
+        logger.warning("delivery.uncertain", extra={"message_id": message.pk})
+    return len(expired)
+
+
 def _claim(message_id: int) -> Message | None:
     with transaction.atomic():
         message = (
@@ -104,8 +147,27 @@ def _claim(message_id: int) -> Message | None:
         if message is None or message.status != Message.Status.QUEUED:
             return None
         message.status = Message.Status.SENDING
-        message.save(update_fields=["status", "updated_at"])
+        message.next_attempt_at = timezone.now() + timedelta(
+            seconds=settings.DELIVERY_LEASE_SECONDS
+        )
+        message.save(update_fields=["status", "next_attempt_at", "updated_at"])
     return message
+
+
+def _retries(message: Message) -> int:
+    """This message's retries since it was last failed, resolved uncertain or
+    retried by an agent (each of which ends a run of retries)."""
+    attempts = DeliveryAttempt.objects.filter(message=message)
+    last_end = (
+        attempts.exclude(outcome=DeliveryAttempt.Outcome.RETRY)
+        .exclude(outcome=DeliveryAttempt.Outcome.SENT)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if last_end is not None:
+        attempts = attempts.filter(pk__gt=last_end)
+    return attempts.filter(outcome=DeliveryAttempt.Outcome.RETRY).count()
 
 
 def _outbound(message: Message) -> OutboundMessage:
@@ -165,6 +227,7 @@ def _mark_sent(message: Message, platform_message_id: str) -> None:
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.SENT,
+            next_attempt_at=None,
             platform_message_id=platform_message_id,
             error="",
             sent_at=timezone.now(),
@@ -190,7 +253,7 @@ def _requeue(message: Message, error: TransientDeliveryError, countdown: float) 
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.QUEUED,
             error=error.reason,
-            next_attempt_at=outbox_due_at(countdown, now=now),
+            next_attempt_at=retry_due_at(countdown, now=now),
             updated_at=now,
         )
         _record(message, DeliveryAttempt.Outcome.RETRY, error)
@@ -204,7 +267,10 @@ def _requeue(message: Message, error: TransientDeliveryError, countdown: float) 
 def _fail(message: Message, error: DeliveryError) -> None:
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(
-            status=Message.Status.FAILED, error=error.reason, updated_at=timezone.now()
+            status=Message.Status.FAILED,
+            error=error.reason,
+            next_attempt_at=None,
+            updated_at=timezone.now(),
         )
         _record(message, DeliveryAttempt.Outcome.FAILED, error)
         realtime.publish_message_status(message.pk)

@@ -50,6 +50,23 @@ def outbox_due_at(delay: float = 0.0, *, now: datetime | None = None) -> datetim
     return now + timedelta(seconds=delay + settings.OUTBOX_REPUBLISH_AFTER)
 
 
+def retry_by_task(countdown: float) -> bool:
+    """Whether a retry `countdown` seconds away is scheduled as a task
+    countdown (short waits), or held in the database for the sweeper (longer
+    than `DELIVERY_MAX_COUNTDOWN`: the broker would hand an unacknowledged
+    task that long to another worker, see docs/deployment.md)."""
+    return countdown <= settings.DELIVERY_MAX_COUNTDOWN
+
+
+def retry_due_at(countdown: float, *, now: datetime | None = None) -> datetime:
+    """`next_attempt_at` of a message retried in `countdown` seconds: when its
+    retry task should have claimed it (plus the sweeper's grace), or, for a
+    retry held in the database, exactly when it is due."""
+    if retry_by_task(countdown):
+        return outbox_due_at(countdown, now=now)
+    return (now or timezone.now()) + timedelta(seconds=countdown)
+
+
 def outbox_hand_off(message_id: int) -> None:
     """Hand committed outbound message `message_id` to the delivery workers.
 

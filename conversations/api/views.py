@@ -19,13 +19,18 @@ from conversations.api.serializers import (
     MessageSerializer,
     ReplySerializer,
 )
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
 from conversations.selectors import (
     conversation_get,
     conversation_message_list,
     inbox_conversation_list,
 )
-from conversations.services import conversation_update, post_reply
+from conversations.services import (
+    conversation_update,
+    message_mark_sent,
+    message_retry,
+    post_reply,
+)
 
 
 class ConversationFilter(django_filters.FilterSet):
@@ -131,3 +136,40 @@ class ConversationViewSet(
             conversation_message_list(conversation), request, self
         )
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={202: MessageSerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"messages/(?P<message_id>\d+)/retry",
+        filterset_class=None,
+    )
+    def retry(self, request: Request, pk: str, message_id: str) -> Response:
+        """Send a `failed` or `uncertain` reply again: 202 with the message
+        `queued`; 409 when it is in another state or its channel is
+        deactivated; 404 when the conversation has no such message."""
+        message = message_retry(message=self._message(message_id))
+        return Response(
+            MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED
+        )
+
+    @extend_schema(request=None, responses=MessageSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"messages/(?P<message_id>\d+)/mark-sent",
+        filterset_class=None,
+    )
+    def mark_sent(self, request: Request, pk: str, message_id: str) -> Response:
+        """Record that an `uncertain` reply did reach the customer: 200 with
+        the message `sent`; 409 when it is not uncertain; 404 when the
+        conversation has no such message."""
+        message = message_mark_sent(message=self._message(message_id))
+        return Response(MessageSerializer(message).data)
+
+    def _message(self, message_id: str) -> Message:
+        conversation = self.get_object()
+        message = conversation_message_list(conversation).filter(pk=message_id).first()
+        if message is None:
+            raise Http404("Message not found.")
+        return message

@@ -5,12 +5,14 @@ from conversations.services.conversations import (
     conversation_update,
 )
 from conversations.services.ingest import IngestResult, ingest
-from conversations.services.replies import post_reply
+from conversations.services.replies import message_mark_sent, message_retry, post_reply
 
 __all__ = [
     "IngestResult",
     "conversation_mark_read",
     "conversation_update",
     "ingest",
+    "message_mark_sent",
+    "message_retry",
     "post_reply",
 ]

@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations import realtime
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.services.attachments import attachments_store_uploads
-from pingback.errors import ApplicationError, ChannelInactive
+from pingback.errors import ApplicationError, ChannelInactive, MessageStateConflict
 
 MAX_REPLY_LENGTH = 10_000
 PREVIEW_LENGTH = 200
@@ -116,3 +116,73 @@ def post_reply(
         realtime.publish_message_created(message)
         transaction.on_commit(lambda: outbox_hand_off(message.pk))
     return message
+
+
+def message_retry(*, message: Message) -> Message:
+    """Send an outbound message again at an agent's request: one that
+    `failed`, or one left `uncertain` by a worker that died mid-send (the
+    agent has judged the customer did not get it). Puts it back to `queued`
+    with a fresh run of retries and hands it to the delivery workers once
+    committed. Returns the message as updated.
+
+    Raises `MessageStateConflict` (409) unless the message is outbound and
+    failed or uncertain, and `ChannelInactive` (409) when its channel is
+    deactivated or deleted.
+    """
+    from channels_app.services.outbox import outbox_due_at, outbox_hand_off
+
+    with transaction.atomic():
+        locked = _outbound_locked(
+            message, {Message.Status.FAILED, Message.Status.UNCERTAIN}
+        )
+        channel = locked.channel
+        if channel is None or not channel.is_active:
+            raise ChannelInactive(
+                "This message's channel is deactivated or deleted; it cannot be sent."
+            )
+        locked.status = Message.Status.QUEUED
+        locked.error = ""
+        locked.next_attempt_at = outbox_due_at()
+        locked.save(update_fields=["status", "error", "next_attempt_at", "updated_at"])
+        DeliveryAttempt.objects.create(
+            message=locked, outcome=DeliveryAttempt.Outcome.RETRIED
+        )
+        realtime.publish_message_status(locked.pk)
+        transaction.on_commit(lambda: outbox_hand_off(locked.pk))
+    return locked
+
+
+def message_mark_sent(*, message: Message) -> Message:
+    """Record, at an agent's word, that an `uncertain` outbound message did
+    reach the customer (e.g. they answered it): it becomes `sent`, with no
+    platform message id, and is never sent again. Returns the message.
+
+    Raises `MessageStateConflict` (409) unless the message is outbound and
+    uncertain.
+    """
+    with transaction.atomic():
+        locked = _outbound_locked(message, {Message.Status.UNCERTAIN})
+        locked.status = Message.Status.SENT
+        locked.error = ""
+        locked.save(update_fields=["status", "error", "updated_at"])
+        DeliveryAttempt.objects.create(
+            message=locked, outcome=DeliveryAttempt.Outcome.MARKED_SENT
+        )
+        realtime.publish_message_status(locked.pk)
+    return locked
+
+
+def _outbound_locked(message: Message, allowed: set[str]) -> Message:
+    locked = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("channel")
+        .get(pk=message.pk)
+    )
+    if locked.direction != Message.Direction.OUTBOUND or locked.status not in allowed:
+        raise MessageStateConflict(
+            f"This message is {locked.get_status_display().lower()}; "
+            "only failed or uncertain replies can be retried, and only "
+            "uncertain ones marked as sent.",
+            code="message_state",
+        )
+    return locked
