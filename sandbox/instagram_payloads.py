@@ -4,7 +4,7 @@ Standard library only, no Django: PingBack's tests import this module for the
 demo account and for payloads, and the Instagram stand-in
 (:mod:`sandbox.instagram`) uses the same helpers when it acts as Meta.
 
-Source: PLATFORMS.md §4.2 (Messenger Platform for Instagram, webhook field
+Source: docs/protocols.md §4.2 (Messenger Platform for Instagram, webhook field
 ``messages`` and ``messaging_seen``):
 https://developers.facebook.com/docs/messenger-platform/instagram/features/webhook
 """
@@ -27,7 +27,7 @@ INSTAGRAM_OBJECT = "instagram"
 class InstagramAccount:
     """A Facebook Page linked to an Instagram professional account, with the
     Page access token and the Meta app secret that signs its webhooks
-    (PLATFORMS.md §4.1, Messenger API for Instagram)."""
+    (docs/protocols.md §4.1, Messenger API for Instagram)."""
 
     page_id: str
     page_name: str

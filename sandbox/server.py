@@ -1,5 +1,5 @@
 """``SandboxServer``: loopback HTTP stand-ins for the platform APIs: X
-(PLATFORMS.md §1.13), and Telegram, WhatsApp, Instagram and Twilio through the
+(docs/protocols.md §1.13), and Telegram, WhatsApp, Instagram and Twilio through the
 stand-ins of :mod:`sandbox.standin`.
 
 Standard library ``ThreadingHTTPServer``; each request becomes a

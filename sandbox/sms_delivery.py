@@ -1,7 +1,7 @@
 """The SMS stand-in acting as Twilio towards PingBack: signed form POSTs.
 
 - :func:`deliver_form` POSTs a form to a webhook URL, signed with the
-  account's auth token (PLATFORMS.md §5.2) — a customer's message, or a status
+  account's auth token (docs/protocols.md §5.2) — a customer's message, or a status
   callback.
 - :func:`start_send_delivery` plays out what Twilio does after accepting a
   send, in a background thread: `queued` callback, each `MediaUrl` fetched

@@ -4,7 +4,7 @@ No Django: PingBack's tests import this module to produce the form bodies
 Twilio POSTs to a webhook and their `X-Twilio-Signature`, and the SMS
 stand-in (:mod:`sandbox.sms`) uses the same helpers when it acts as Twilio.
 
-References are to ``/work/shared/PLATFORMS.md``: §5.1 inbound message form,
+References are to ``/work/shared/docs/protocols.md``: §5.1 inbound message form,
 §5.2 signature, §5.3 status callback form, §5.4 REST resources and errors.
 """
 

@@ -1,7 +1,7 @@
 """The Telegram stand-in: a fake Bot API, and customers writing to bots.
 
 PingBack's Telegram platform talks to it through python-telegram-bot with
-``TELEGRAM_API_BASE_URL`` pointed at the sandbox (PLATFORMS.md §2.6). The
+``TELEGRAM_API_BASE_URL`` pointed at the sandbox (docs/protocols.md §2.6). The
 Bot API itself is :mod:`sandbox.telegram_api`, the state
 :mod:`sandbox.telegram_state`, the customer side
 :mod:`sandbox.telegram_customer`, the demo page section

@@ -1,6 +1,6 @@
 """The fake Telegram Bot API: ``/bot<token>/<method>`` and file downloads.
 
-Serves what PingBack calls through python-telegram-bot (PLATFORMS.md §2.1,
+Serves what PingBack calls through python-telegram-bot (docs/protocols.md §2.1,
 §2.2, §2.4, §2.6): ``getMe``, ``setWebhook``, ``deleteWebhook``,
 ``getWebhookInfo``, ``sendMessage``, ``sendPhoto``, ``sendDocument``,
 ``getFile``, and ``GET /file/bot<token>/<file_path>``. Method names are

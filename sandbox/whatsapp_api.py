@@ -1,5 +1,5 @@
 """The fake WhatsApp Cloud API: the Graph endpoints PingBack calls
-(PLATFORMS.md §3.5).
+(docs/protocols.md §3.5).
 
 - `GET /v<N.N>/{phone_number_id}?fields=…` → `{id, display_phone_number,
   verified_name}`;

@@ -4,7 +4,7 @@ Standard library only, no Django: PingBack's tests import this module to
 produce the bytes X would POST to a webhook, and the sandbox server
 (:mod:`sandbox.server`) uses the same helpers when it acts as X.
 
-References are to ``/work/shared/PLATFORMS.md``:
+References are to ``/work/shared/docs/protocols.md``:
 
 - §1.4 CRC challenge, §1.5 event signature (:func:`crc_response_token`,
   :func:`sign`);

@@ -1,4 +1,4 @@
-"""The fake X API v2 endpoints (PLATFORMS.md §1.3, §1.9, §1.13).
+"""The fake X API v2 endpoints (docs/protocols.md §1.3, §1.9, §1.13).
 
 :func:`handle_x_request` serves one authenticated request: it finds the route
 in :data:`X_ROUTES`, enforces the kind of authentication the endpoint needs,
@@ -50,7 +50,7 @@ CREDITS_DEPLETED_BODY = {
     "credits to fulfill this request.",
     "type": f"{PROBLEMS}/credits",
 }
-"""The 402 body of PLATFORMS.md §1.9, verbatim."""
+"""The 402 body of docs/protocols.md §1.9, verbatim."""
 
 USER = "user"
 APP = "app"

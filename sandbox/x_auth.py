@@ -1,4 +1,5 @@
-"""Authenticate requests to the X sandbox the way X does (PLATFORMS.md §1.1, §1.12).
+"""Authenticate requests to the X sandbox the way X does (docs/protocols.md
+§1.1, §1.12).
 
 Two schemes are accepted on the ``Authorization`` header:
 

@@ -1,6 +1,6 @@
 """The sandbox acting as X towards PingBack: CRC checks and signed deliveries.
 
-- :func:`run_crc` sends the CRC GET of PLATFORMS.md §1.4 and checks the answer.
+- :func:`run_crc` sends the CRC GET of docs/protocols.md §1.4 and checks the answer.
 - :func:`send_customer_dm` and :func:`send_customer_mention` build an event
   with :mod:`sandbox.x`, sign the exact bytes with the consumer secret of the
   app owning each subscribed webhook (§1.5) and POST them there.

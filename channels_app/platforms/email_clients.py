@@ -6,7 +6,7 @@ channel's settings, naming the config field).
     RFC 5321 (SMTP) §4.2.1 reply codes; RFC 3501 (IMAP4rev1)
     https://docs.python.org/3/library/smtplib.html
     https://imap-tools.readthedocs.io/
-    PLATFORMS.md §6.1 (polling), §6.4 (sending errors)
+    docs/protocols.md §6.1 (polling), §6.4 (sending errors)
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _by_code(code: int, words: str, what: str) -> DeliveryError:
 
 
 def _smtp_error(error: Exception) -> DeliveryError:
-    """Classify an smtplib failure (PLATFORMS.md §6.4). A server that does
+    """Classify an smtplib failure (docs/protocols.md §6.4). A server that does
     not greet as an SMTP server (`SMTPConnectError`) is reported without its
     words: it may be any service at all."""
     if isinstance(error, EgressRefused):
@@ -421,7 +421,7 @@ class ImapMailbox:
     def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above `last_uid`, ascending. `UID n:*` always answers the
         highest UID even when it is below n, so those are dropped
-        (PLATFORMS.md §6.1)."""
+        (docs/protocols.md §6.1)."""
         found = self._call(self.box.uids, AND(uid=U(last_uid + 1, "*")), None)
         return sorted(uid for uid in map(int, found) if uid > last_uid)
 

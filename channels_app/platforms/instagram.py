@@ -1,7 +1,7 @@
 """Instagram Direct messages of a business's Instagram professional account.
 
 API flavour: the Messenger API for Instagram (Facebook Login), the one
-PLATFORMS.md §4.1 describes for an account linked to a Facebook Page. It runs
+docs/protocols.md §4.1 describes for an account linked to a Facebook Page. It runs
 on the Graph API host (`GRAPH_API_BASE_URL`, shared with WhatsApp) with a Page
 access token, and sends through `POST /{page_id}/messages`: the Page id is in
 the channel config, so the send path never depends on which token "me" is.
@@ -9,14 +9,14 @@ the channel config, so the send path never depends on which token "me" is.
 Inbound: Meta webhooks, object `instagram`, fields `messages` (which also
 carries echoes of our own sends) and `messaging_seen` (read receipts).
     https://developers.facebook.com/docs/messenger-platform/instagram/features/webhook
-    Handshake and X-Hub-Signature-256: PLATFORMS.md §3.2, §3.3 (`meta.py`).
+    Handshake and X-Hub-Signature-256: docs/protocols.md §3.2, §3.3 (`meta.py`).
 Outbound: `POST /{page_id}/messages`, text and media by URL.
     https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message
 Setup: `GET /{page_id}?fields=…` (the linked Instagram account) and
 `POST /{page_id}/subscribed_apps` (Page subscriptions, without which Meta
 delivers nothing).
     https://developers.facebook.com/docs/graph-api/reference/page/subscribed_apps
-Details and quirks: PLATFORMS.md §4.
+Details and quirks: docs/protocols.md §4.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ PAGE_FIELDS = "name,instagram_business_account{id,username}"
 # Any Page field turns Page subscriptions on for Instagram messaging (Meta's
 # Instagram webhook guide, "Enable Page subscriptions").
 PAGE_SUBSCRIBED_FIELDS = "messages"
-# Instagram takes text "under 1000 characters" (PLATFORMS.md §4.3).
+# Instagram takes text "under 1000 characters" (docs/protocols.md §4.3).
 MAX_TEXT_LENGTH = 1000
 # Media Instagram accepts by URL, with their size limits in bytes (§4.3).
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
@@ -105,7 +105,7 @@ WINDOW_CLOSED = (
 
 
 class InstagramConfigSerializer(serializers.Serializer):
-    """Config of an Instagram channel. Source: PLATFORMS.md §4.1 (Messenger API
+    """Config of an Instagram channel. Source: docs/protocols.md §4.1 (Messenger API
     for Instagram).
 
     `access_token` is a Page access token of the Facebook Page linked to the
@@ -332,7 +332,7 @@ class InstagramPlatform(Platform):
 
     def handshake(self, channel: Channel, request: HttpRequest) -> HttpResponse | None:
         """Answer Meta's `hub.challenge` when `hub.verify_token` is the
-        channel's verify token (PLATFORMS.md §3.2)."""
+        channel's verify token (docs/protocols.md §3.2)."""
         return meta_handshake(request, _verify_token(channel))
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
@@ -348,7 +348,7 @@ class InstagramPlatform(Platform):
         reactions, postbacks, other fields (`changes`: comments, mentions) and
         entries of another account are ignored with a reason; another `object`
         is ignored as a whole. Raises `MalformedPayload` naming the path.
-        Source: PLATFORMS.md §4.2."""
+        Source: docs/protocols.md §4.2."""
         root = JsonValue.parse(body)
         object_type = root["object"].str()
         if object_type != INSTAGRAM_OBJECT:
@@ -393,7 +393,7 @@ class InstagramPlatform(Platform):
         closed messaging window (after one try with the HUMAN_AGENT tag); and
         when a part fails after earlier parts went out, so a retry never sends
         them twice. Other Graph errors are classified by `graph_delivery_error`.
-        Source: PLATFORMS.md §4.3.
+        Source: docs/protocols.md §4.3.
         """
         parts = _message_parts(message)
         client = _graph_client(channel.secrets)
@@ -602,7 +602,7 @@ def _check_attachment(attachment: OutboundAttachment) -> None:
 def _send_part(client: GraphClient, path: str, body: dict[str, Any]) -> str:
     """Send one message; return its `message_id`. Outside the 24-hour window,
     try once more with the HUMAN_AGENT tag (7 days, for apps with that
-    permission), PLATFORMS.md §4.3."""
+    permission), docs/protocols.md §4.3."""
     try:
         return _message_id(client.request("POST", path, json=body))
     except GraphError as error:

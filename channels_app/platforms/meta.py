@@ -2,7 +2,7 @@
 handshake and signature, the `_meta_setup_instructions` shown to admins, and a
 Graph API client over httpx that turns Graph errors into delivery errors.
 
-Sources: PLATFORMS.md §3.2 (handshake), §3.3 (X-Hub-Signature-256), §3.5 (Graph
+Sources: docs/protocols.md §3.2 (handshake), §3.3 (X-Hub-Signature-256), §3.5 (Graph
 error envelope and codes), §4 (Instagram uses the same webhooks and Graph API).
 """
 
@@ -42,13 +42,13 @@ APP_SECRET_MISSING = (
     'PATCH the channel with {"config": {"app_secret": "<the app secret>"}}.'
 )
 
-# Graph error codes (PLATFORMS.md §3.5) that are worth retrying: throughput and
+# Graph error codes (docs/protocols.md §3.5) that are worth retrying: throughput and
 # pair rate limits, and Graph's own "temporary" codes (1, 2, 4, 17, 32, 613).
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 130429, 131056})
 # Codes meaning the whole channel's credentials are bad: the admins are told.
 CREDENTIAL_CODES = frozenset({190, 102, 10, 200})
 # Code 10 with these subcodes is Instagram's closed messaging window, a refusal
-# of one message, not of the credentials: 2018278 (Messenger, PLATFORMS.md
+# of one message, not of the credentials: 2018278 (Messenger, docs/protocols.md
 # §4.3) or 2534022 (seen from Instagram, e.g.
 # https://github.com/ComposioHQ/composio/issues/3604).
 WINDOW_SUBCODES = frozenset({2018278, 2534022})
@@ -223,7 +223,7 @@ class GraphClient:
 
 
 def graph_delivery_error(error: GraphError) -> DeliveryError:
-    """Classify a Graph error (PLATFORMS.md §3.5)."""
+    """Classify a Graph error (docs/protocols.md §3.5)."""
     if error.code in TRANSIENT_CODES or error.status_code >= 500:
         return TransientDeliveryError(error.describe(), status_code=error.status_code)
     refused_token = error.code in CREDENTIAL_CODES or error.status_code == 401

@@ -11,7 +11,7 @@ twilio SDK; setup points the number's `SmsUrl` at PingBack.
     https://www.twilio.com/docs/messaging/api/message-resource
     https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource
     https://www.twilio.com/docs/api/errors
-Details and quirks: PLATFORMS.md §5.
+Details and quirks: docs/protocols.md §5.
 """
 
 from __future__ import annotations
@@ -64,10 +64,10 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------- constants
 
 SIGNATURE_HEADER = "HTTP_X_TWILIO_SIGNATURE"  # X-Twilio-Signature
-# The host the twilio SDK builds every URL on (PLATFORMS.md §5.5).
+# The host the twilio SDK builds every URL on (docs/protocols.md §5.5).
 TWILIO_HOST = "https://api.twilio.com"
 # Empty TwiML: no auto-reply, and no 12300 "invalid Content-Type" in Twilio's
-# debugger (PLATFORMS.md §5.1).
+# debugger (docs/protocols.md §5.1).
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 THREAD = "sms"
 STATUS_FIELD = "MessageStatus"
@@ -190,7 +190,7 @@ def _media(form: TwilioForm) -> tuple[dict[str, str], ...]:
 def _inbound_message(
     form: TwilioForm, phone_number: str, received_at: datetime
 ) -> ParsedWebhook:
-    """A customer's SMS or MMS (PLATFORMS.md §5.1). Messages to another number
+    """A customer's SMS or MMS (docs/protocols.md §5.1). Messages to another number
     (the account's other numbers sharing this URL) are ignored. Twilio's form
     carries no send time: `received_at` stands in for it."""
     sid = form.required("MessageSid", "SmsMessageSid", "SmsSid")
@@ -222,7 +222,7 @@ def _failure_reason(status: str, error_code: str) -> str:
 
 
 def _status_callback(form: TwilioForm, received_at: datetime) -> ParsedWebhook:
-    """A status callback for a message PingBack sent (PLATFORMS.md §5.3).
+    """A status callback for a message PingBack sent (docs/protocols.md §5.3).
     Dedupe key: (MessageSid, MessageStatus)."""
     sid = form.required("MessageSid", "SmsSid")
     status = form.required(STATUS_FIELD)
@@ -278,7 +278,7 @@ class SmsPlatform(Platform):
             )
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
-        """Check `X-Twilio-Signature` (PLATFORMS.md §5.2): HMAC-SHA1 keyed by the
+        """Check `X-Twilio-Signature` (docs/protocols.md §5.2): HMAC-SHA1 keyed by the
         auth token over the URL Twilio requested (the channel's webhook URL on
         `PINGBACK_PUBLIC_BASE_URL` plus the query string, not the URL as this
         process sees it behind a proxy) and the form fields of the raw body."""
@@ -524,7 +524,7 @@ def _call_error(error: Exception, retry_after: float | None) -> TwilioCallError:
 
 
 def _delivery_error(error: TwilioCallError) -> DeliveryError:
-    """Classify a failed send (PLATFORMS.md §5.4)."""
+    """Classify a failed send (docs/protocols.md §5.4)."""
     detail = str(error)
     if not error.reached:
         return TransientDeliveryError(f"Could not reach Twilio: {error.message}")
@@ -588,7 +588,7 @@ def _api_url(url: str) -> str:
 
 class _TwilioHostClient(TwilioHttpClient):
     """The SDK's HTTP client, sending its requests for `https://api.twilio.com`
-    to `TWILIO_API_BASE_URL` (PLATFORMS.md §5.5), with a timeout, and keeping
+    to `TWILIO_API_BASE_URL` (docs/protocols.md §5.5), with a timeout, and keeping
     the last answer's `Retry-After` (the SDK's exceptions drop headers)."""
 
     def __init__(self, timeout: float) -> None:
@@ -604,7 +604,7 @@ class _TwilioHostClient(TwilioHttpClient):
 
 
 # `TWILIO_REGION` / `TWILIO_EDGE` in the environment would rewrite the host before
-# the request is made (PLATFORMS.md §5.5): the host comes from settings alone.
+# the request is made (docs/protocols.md §5.5): the host comes from settings alone.
 _NO_REGION = {"TWILIO_REGION": "", "TWILIO_EDGE": ""}
 
 

@@ -9,7 +9,7 @@ Outbound: `sendMessage`, `sendPhoto`, `sendDocument`; inbound media through
 `getFile` and the file download URL; all through python-telegram-bot 22.8.
     https://core.telegram.org/bots/api#sendmessage
     https://core.telegram.org/bots/api#getfile
-Details and quirks: PLATFORMS.md §2.
+Details and quirks: docs/protocols.md §2.
 """
 
 from __future__ import annotations
@@ -301,7 +301,7 @@ class TelegramPlatform(Platform):
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
         """Check `X-Telegram-Bot-Api-Secret-Token` against the secret given to
-        `setWebhook` (PLATFORMS.md §2.2). Raises `SecretMissing` when the
+        `setWebhook` (docs/protocols.md §2.2). Raises `SecretMissing` when the
         channel has none yet, `SignatureInvalid` when it is missing or wrong."""
         expected = channel.secrets.get(WEBHOOK_SECRET)
         if not expected:
@@ -488,7 +488,7 @@ def _file_part(chat_id: str, attachment: OutboundAttachment, caption: str) -> Se
 
 
 def _bot(token: str, request: HTTPXRequest) -> Bot:
-    """A python-telegram-bot client on `TELEGRAM_API_BASE_URL` (PLATFORMS.md
+    """A python-telegram-bot client on `TELEGRAM_API_BASE_URL` (docs/protocols.md
     §2.6), without the `getMe` that `Bot.initialize` would add."""
     host = settings.TELEGRAM_API_BASE_URL
     return Bot(
@@ -524,7 +524,7 @@ def _retry_after_seconds(error: RetryAfter) -> float:
 def _delivery_error(
     error: TelegramError, token: str, subject: str = "the message"
 ) -> DeliveryError:
-    """Classify a python-telegram-bot error (PLATFORMS.md §2.4, §2.6);
+    """Classify a python-telegram-bot error (docs/protocols.md §2.4, §2.6);
     `subject` names what Telegram refused. BadRequest and TimedOut subclass
     NetworkError, so they are tested first. The token is scrubbed from the
     text, which may quote a URL."""

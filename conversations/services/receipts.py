@@ -1,7 +1,7 @@
 """Delivery receipts: move an outbound message's status forward, and hold the
 receipts that arrive before the send they report on is recorded.
 
-Receipts only move a message forward (PLATFORMS.md §0 rule 3): `read` after
+Receipts only move a message forward (docs/protocols.md §0 rule 3): `read` after
 `delivered` counts, a late `sent` after `read` does not, and `failed` never
 replaces `delivered` or `read`.
 """

@@ -2,7 +2,7 @@
 the real twilio SDK.
 
 The SDK is pointed at the sandbox by overriding its API domain's `base_url`
-(PLATFORMS.md §5.5). What Twilio POSTs back (status callbacks, customers'
+(docs/protocols.md §5.5). What Twilio POSTs back (status callbacks, customers'
 messages) lands in a tiny local `http.server` that also serves files for MMS
 sends; every signature it receives is checked with the SDK's validator.
 """
@@ -144,7 +144,7 @@ def send(client: Client, **fields: Any):
 
 
 # --------------------------------------------------------------------------
-# Pure helpers (PLATFORMS.md §5.1, §5.2)
+# Pure helpers (docs/protocols.md §5.1, §5.2)
 # --------------------------------------------------------------------------
 
 
@@ -262,7 +262,7 @@ def test_the_numbers_incoming_url_is_updated_and_shown(sandbox: SandboxServer) -
 
 
 # --------------------------------------------------------------------------
-# Sends, media and status callbacks (PLATFORMS.md §5.3, §5.4)
+# Sends, media and status callbacks (docs/protocols.md §5.3, §5.4)
 # --------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """The Telegram stand-in, driven by the real python-telegram-bot SDK over HTTP.
 
 The SDK is pointed at the sandbox with ``base_url`` / ``base_file_url``
-(PLATFORMS.md §2.6). Webhook receivers are tiny local ``http.server``
+(docs/protocols.md §2.6). Webhook receivers are tiny local ``http.server``
 instances on 127.0.0.1 that record what the stand-in POSTs.
 """
 

@@ -1,7 +1,7 @@
 """Tests of the X sandbox: signing helpers, and the server driven by real tweepy.
 
 tweepy signs requests for ``https://api.twitter.com``; a small transport
-adapter (PLATFORMS.md §1.12, option 1) rewrites the host to the sandbox after
+adapter (docs/protocols.md §1.12, option 1) rewrites the host to the sandbox after
 signing, exactly as PingBack does. Webhook receivers are tiny local
 ``http.server`` instances on 127.0.0.1.
 """
@@ -161,7 +161,7 @@ def connect_webhook(sandbox: SandboxServer, client: tweepy.Client, url: str) -> 
 
 
 # --------------------------------------------------------------------------
-# Pure helpers (PLATFORMS.md §1.4, §1.5)
+# Pure helpers (docs/protocols.md §1.4, §1.5)
 # --------------------------------------------------------------------------
 
 
@@ -223,7 +223,7 @@ def test_mention_payload_entities_and_truncation() -> None:
 
 
 # --------------------------------------------------------------------------
-# X API through real tweepy (PLATFORMS.md §1.9, §1.12)
+# X API through real tweepy (docs/protocols.md §1.9, §1.12)
 # --------------------------------------------------------------------------
 
 
@@ -335,7 +335,7 @@ def test_registered_app_with_random_credentials(sandbox: SandboxServer) -> None:
 
 
 # --------------------------------------------------------------------------
-# Failure modes (PLATFORMS.md §1.9, §1.11, §1.13)
+# Failure modes (docs/protocols.md §1.9, §1.11, §1.13)
 # --------------------------------------------------------------------------
 
 
@@ -371,7 +371,7 @@ def test_server_error_next_and_mode_validation(sandbox: SandboxServer) -> None:
 
 
 # --------------------------------------------------------------------------
-# Webhooks, CRC and subscriptions (PLATFORMS.md §1.3, §1.4)
+# Webhooks, CRC and subscriptions (docs/protocols.md §1.3, §1.4)
 # --------------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@ every event kind, dedupe, setup through the channels API, sending and media,
 against the sandbox's Instagram stand-in over real HTTP.
 
 Signatures are computed here with hmac directly, independently of the code
-under test, and checked against PLATFORMS.md's test vector.
+under test, and checked against docs/protocols.md's test vector.
 """
 
 import hashlib
@@ -101,7 +101,7 @@ def post_signed(client, channel, body: bytes, secret: str | None = None):
 
 
 def test_independent_signature_matches_the_documented_vector():
-    """PLATFORMS.md §3.3 test vector, so the helper above is right."""
+    """docs/protocols.md §3.3 test vector, so the helper above is right."""
     body = b'{"object":"whatsapp_business_account","entry":[]}'
     assert independent_signature("app-secret-example", body) == (
         "sha256=6c957c4f986b25135337b7da0baf9a0341f32c395dec049e0fe15c294df2842b"

@@ -2,7 +2,7 @@
 
 Webhooks are the form fields of the fixtures in `fixtures/sms/`, urlencoded and
 signed here with the twilio SDK's validator over the channel's webhook URL, as
-Twilio signs them (PLATFORMS.md §5.2). Setup and sends go through the real
+Twilio signs them (docs/protocols.md §5.2). Setup and sends go through the real
 twilio SDK to the sandbox's Twilio stand-in.
 """
 
@@ -107,7 +107,7 @@ def assert_twiml(response) -> None:
 
 
 def test_sdk_signature_reproduces_the_documented_vector():
-    """PLATFORMS.md §5.2 test vector, so the signing helper above is right."""
+    """docs/protocols.md §5.2 test vector, so the signing helper above is right."""
     fields = {
         "CallSid": "CA1234567890ABCDE",
         "Caller": "+12349013030",

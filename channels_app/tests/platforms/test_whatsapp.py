@@ -3,7 +3,7 @@ every message and status kind, dedupe, receipts, channel creation against the
 Graph API stand-in, sends (window, templates, media, errors) and media fetch.
 
 Signatures are computed here with hmac directly, independently of the code
-under test, and checked against PLATFORMS.md §3.3's test vector. Graph calls
+under test, and checked against docs/protocols.md §3.3's test vector. Graph calls
 go over real HTTP (httpx) to the sandbox's WhatsApp stand-in.
 """
 
@@ -113,7 +113,7 @@ def at(epoch_seconds: int) -> datetime:
 
 
 def test_independent_signature_matches_the_documented_vector():
-    """PLATFORMS.md §3.3, so the helper above is right."""
+    """docs/protocols.md §3.3, so the helper above is right."""
     body = b'{"object":"whatsapp_business_account","entry":[]}'
 
     assert independent_signature(APP_SECRET, body) == (

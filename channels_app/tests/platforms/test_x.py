@@ -1,7 +1,7 @@
 """The X platform module: CRC, signatures, parsing of every event kind, dedupe.
 
 Signatures are computed here with hmac/base64 directly, independently of the code
-under test, and checked against PLATFORMS.md's test vectors.
+under test, and checked against docs/protocols.md's test vectors.
 """
 
 import base64
@@ -48,7 +48,7 @@ def post_signed(client, channel, body: bytes, secret: str | None = None):
 
 
 def test_independent_signature_matches_the_documented_vectors():
-    """PLATFORMS.md §1.4 and §1.5 test vectors, so the helper above is right."""
+    """docs/protocols.md §1.4 and §1.5 test vectors, so the helper above is right."""
     secret = "consumer-secret-example"
     assert independent_signature(secret, b"challenge_string") == (
         "sha256=SsxOpSGLxgXJx6R1gmfbpaG1lSmax0jR508kjeBxSMY="
