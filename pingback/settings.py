@@ -166,11 +166,10 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_connect_timeout": REDIS_TIMEOUT,
-                        "socket_timeout": REDIS_TIMEOUT,
-                    }
+                    # No read timeout: consumers block on their Redis
+                    # connection for events (BZPOPMIN). Publishing waits at
+                    # most REDIS_TIMEOUT (conversations/realtime.py).
+                    {"address": REDIS_URL, "socket_connect_timeout": REDIS_TIMEOUT}
                 ]
             },
         }
