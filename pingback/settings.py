@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "channels",
     "anymail",
     "billing",
@@ -54,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "pingback.urls"
@@ -222,12 +225,44 @@ SPECTACULAR_SETTINGS = {
     "messages. Authenticate with `Authorization: Bearer <token>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc come from PingBack's own static files
+    # (drf-spectacular-sidecar), not a CDN, so the Content-Security-Policy
+    # stays `'self'`. Swagger UI's validator badge would load an image from
+    # validator.swagger.io: off.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "ChannelTypeEnum": "channels_app.models.Channel.Type",
         "ConversationStatusEnum": "conversations.models.Conversation.Status",
         "MessageStatusEnum": "conversations.models.Message.Status",
         "SetupStateEnum": "channels_app.models.Channel.SetupState",
     },
+}
+
+# ------------------------------------------------------------ browser security
+
+# Content-Security-Policy on every page PingBack renders (django-csp 4.x): the
+# browser runs only scripts and styles served by PingBack itself (no inline
+# script or `style` attribute, no eval), loads images only from PingBack (or
+# `data:` URLs), talks only to PingBack (`'self'` covers its ws/wss websocket
+# in Chromium and Firefox), and no other site may frame a page. Responses that
+# set their own policy keep it (attachments: `sandbox`).
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
 }
 
 # ---------------------------------------------------------------------- platforms
