@@ -167,24 +167,26 @@ def conversation_set_status(request: HttpRequest, conversation_id: int) -> HttpR
     return redirect("conversation", conversation_id=conversation.pk)
 
 
-# Types a browser may show inline; anything else is served as a download so an
-# uploaded HTML or SVG file cannot run script on PingBack's origin.
-_INLINE_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/webp",
-    "audio/",
-    "video/",
-)
+# Types a browser may show inline: raster images. Anything else (SVG, HTML,
+# PDF, audio, video, ...) is served as a download, so an uploaded or received
+# file cannot run script on PingBack's origin.
+_INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# The file's own policy: nothing it names loads, nothing in it runs (should a
+# browser render it as a document after all), and no other site may frame it.
+ATTACHMENT_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
 
 
 def attachment(request: HttpRequest, token: str) -> HttpResponse:
     """Serve an attachment through its signed link (`attachment_link`): the
-    stored file, or a redirect to the platform's public link when PingBack does
-    not hold the file. No login: the signed, expiring token is the permission,
-    so platforms can fetch outbound media (Twilio MMS, Instagram). 404 for a
-    forged or expired token."""
+    stored file, or a redirect to the platform's public `https` link when
+    PingBack does not hold the file. No login: the signed, expiring token is
+    the permission, so platforms can fetch outbound media (Twilio MMS,
+    Instagram). 404 for a forged or expired token.
+
+    A JPEG, PNG, GIF or WebP image is served `inline` with its type; any other
+    file as `Content-Disposition: attachment` and `application/octet-stream`.
+    Every file carries `X-Content-Type-Options: nosniff` and its own
+    `Content-Security-Policy` (`ATTACHMENT_CSP`)."""
     resolved = attachment_resolve(token)
     if resolved is None:
         raise Http404("No such attachment, or the link has expired.")
@@ -195,8 +197,8 @@ def attachment(request: HttpRequest, token: str) -> HttpResponse:
         if url.startswith("https://") and not item.get("ref"):
             return HttpResponseRedirect(url)
         raise Http404("PingBack does not hold this file.")
-    content_type = item.get("content_type") or "application/octet-stream"
-    inline = content_type.startswith(_INLINE_TYPES)
+    content_type = (item.get("content_type") or "").split(";", 1)[0].strip().lower()
+    inline = content_type in _INLINE_TYPES
     response = FileResponse(
         default_storage.open(stored, "rb"),
         as_attachment=not inline,
@@ -204,5 +206,6 @@ def attachment(request: HttpRequest, token: str) -> HttpResponse:
         content_type=content_type if inline else "application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ATTACHMENT_CSP
     response["Cache-Control"] = "private, max-age=3600"
     return response
