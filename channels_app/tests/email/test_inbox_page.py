@@ -29,11 +29,14 @@ def test_an_html_mail_is_shown_sanitised_with_its_subject_and_plain_text(
     ).content.decode()
 
     assert '<div class="subject">Subject: <bdi>Broken lid</bdi></div>' in page
-    assert '<div class="html" dir="auto"><p>The lid of my kettle is <b>broken</b>.</p>' in page
+    assert (
+        '<div class="html" dir="auto"><p>The lid of my kettle is <b>broken</b>.</p>'
+        in page
+    )
     assert "<summary>Show plain text</summary>" in page
     assert (
-        '<div class="text" dir="auto">The lid of my kettle is broken. Photo on my site: '
-        "https://robin.test/lid</div>" in page
+        '<div class="text" dir="auto">The lid of my kettle is broken. '
+        "Photo on my site: https://robin.test/lid</div>" in page
     )
     assert "evil.test" not in page
     assert "steal()" not in page
