@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -68,9 +69,11 @@ def sandbox_server() -> Iterator[SandboxServer]:
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer, settings, tmp_path) -> SandboxServer:
     """The platform sandbox, reset, with every platform client pointed at it
-    (X, Telegram, the Graph API, Twilio), and media stored under a fresh
-    temporary directory."""
+    (X, Telegram, the Graph API, Twilio), the outbound HTTP policy allowing
+    its address and port (it is on loopback; nothing else there is allowed),
+    and media stored under a fresh temporary directory."""
     sandbox_server.reset()
+    settings.EGRESS_ALLOWED_HOSTS = [urlsplit(sandbox_server.url).netloc]
     settings.X_API_BASE_URL = sandbox_server.url
     settings.TELEGRAM_API_BASE_URL = sandbox_server.url
     settings.GRAPH_API_BASE_URL = sandbox_server.url

@@ -300,6 +300,12 @@ TWILIO_API_BASE_URL = env.str(
 # Seconds before a call to Telegram, the Graph API or Twilio is abandoned (and
 # retried as a transient failure).
 PLATFORM_API_TIMEOUT = env.float("PLATFORM_API_TIMEOUT", default=15.0)
+# Hosts and networks PingBack may connect to for an outside URL or an e-mail
+# server although their addresses are not public (loopback, private ranges):
+# host names, `host:port`, addresses or CIDRs, e.g. the sandbox
+# (127.0.0.1:8765) or an on-premises mail server (mail.corp.example,
+# 10.0.0.0/8). Everything else not public is refused (`pingback.egress`).
+EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
 
 # Where inbound media fetched from platforms and agents' uploads are stored, and
 # the largest file kept, in bytes (Telegram's bot downloads stop at 20 MB).

@@ -186,7 +186,10 @@ class EmailPlatform(Platform):
         """Log in to SMTP, and to IMAP when configured. Raises
         `CredentialsRejected` naming `smtp_password`, `imap_password`,
         `imap_folder`, `smtp_security` or the host (bad certificate) with the
-        server's words; an unreachable server is not a refusal."""
+        server's words, or naming `smtp_host` / `imap_host` when the host
+        resolves to an address the outbound policy refuses (loopback, private
+        networks; see `EGRESS_ALLOWED_HOSTS`), before anything is sent to
+        it. An unreachable server is not a refusal."""
         for check in (smtp_check, imap_check):
             try:
                 check(public, secrets)

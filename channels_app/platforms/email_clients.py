@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import imaplib
 import smtplib
+import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,17 +35,27 @@ from imap_tools.errors import (
     ImapToolsError,
     MailboxFolderSelectError,
     MailboxLoginError,
+    MailboxStarttlsError,
     UnexpectedCommandStatusError,
 )
+from imap_tools.utils import check_command_status
 
 from channels_app.platforms.base import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from pingback.egress import EgressRefused, egress_connect
 
 # Messages fetched per IMAP FETCH command.
 IMAP_FETCH_BATCH = 20
+# The most of a mail server's own words repeated in a reason (login refusals,
+# SMTP replies to commands): enough for a reply code and its sentence.
+MAX_SERVER_WORDS = 200
+ALLOW_HINT = (
+    "A mail server on a private network must be listed in the "
+    "EGRESS_ALLOWED_HOSTS setting."
+)
 
 # ------------------------------------------------------------------ server errors
 
@@ -60,20 +71,56 @@ class MailServerRefused(PermanentDeliveryError):
 
 
 def _words(raw: bytes | str) -> str:
+    """A server's words on one line, printable characters only, at most
+    `MAX_SERVER_WORDS` characters."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    return " ".join(text.split())
+    text = " ".join("".join(c for c in text if c.isprintable() or c.isspace()).split())
+    if len(text) > MAX_SERVER_WORDS:
+        text = text[: MAX_SERVER_WORDS - 1] + "…"
+    return text
+
+
+def _address_refused(error: EgressRefused, field: str, what: str) -> MailServerRefused:
+    """The host's address is not allowed by the outbound policy
+    (`pingback.egress`): a refusal of the host field, nothing was sent."""
+    return MailServerRefused(
+        f"PingBack does not connect to this {what} server: {error.reason} {ALLOW_HINT}",
+        field=field,
+    )
+
+
+def _unreachable(what: str, error: Exception) -> TransientDeliveryError:
+    """A connection that failed before the server said anything useful
+    (`what`: "SMTP", "IMAP server mail.example.com"): the kind of failure
+    only (the OS's words for an OSError), never what the other end sent."""
+    if isinstance(error, OSError) and error.strerror:
+        detail = error.strerror
+    else:
+        detail = type(error).__name__
+    return TransientDeliveryError(f"Could not reach the {what}: {detail}")
 
 
 def _by_code(code: int, words: str, what: str) -> DeliveryError:
     """An SMTP reply: 4xx is worth retrying, 5xx is final (RFC 5321 §4.2.1)."""
-    reason = f"{what}: {code} {words}"
+    reason = f"{what}: {code} {words}".rstrip()
     if 400 <= code < 500:
         return TransientDeliveryError(reason, status_code=code)
     return PermanentDeliveryError(reason, status_code=code)
 
 
 def _smtp_error(error: Exception) -> DeliveryError:
-    """Classify an smtplib failure (PLATFORMS.md §6.4)."""
+    """Classify an smtplib failure (PLATFORMS.md §6.4). A server that does
+    not greet as an SMTP server (`SMTPConnectError`) is reported without its
+    words: it may be any service at all."""
+    if isinstance(error, EgressRefused):
+        return _address_refused(error, "smtp_host", "SMTP")
+    if isinstance(error, smtplib.SMTPConnectError):
+        code = error.smtp_code
+        if 400 <= code < 600:
+            return _by_code(code, "", "The SMTP server refused the connection")
+        return TransientDeliveryError(
+            "Could not reach the SMTP server: it did not answer as an SMTP server."
+        )
     if isinstance(error, smtplib.SMTPAuthenticationError):
         return MailServerRefused(
             "The SMTP server refused the login: "
@@ -108,14 +155,14 @@ def _smtp_error(error: Exception) -> DeliveryError:
             field="smtp_host",
         )
     if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
-        return TransientDeliveryError(f"Could not reach the SMTP server: {error}")
-    return PermanentDeliveryError(f"SMTP error: {error}")
+        return _unreachable("SMTP server", error)
+    return PermanentDeliveryError(f"SMTP error: {type(error).__name__}")
 
 
 def _smtp_call(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
-    except (smtplib.SMTPException, OSError) as error:
+    except (smtplib.SMTPException, OSError, EgressRefused) as error:
         raise _smtp_error(error) from error
 
 
@@ -152,6 +199,20 @@ def smtp_send(
 # --------------------------------------------------------------------- SMTP client
 
 
+class _VettedSMTP(smtplib.SMTP):
+    """smtplib's client, connecting through the outbound policy
+    (`egress_connect`: the host's addresses checked, the socket connected to
+    a checked one). STARTTLS still verifies the configured host name."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return egress_connect(host, port, timeout=timeout)
+
+
+class _VettedSMTPSSL(smtplib.SMTP_SSL, _VettedSMTP):
+    """Implicit TLS over `_VettedSMTP`'s socket (SMTP_SSL wraps what
+    `_VettedSMTP._get_socket` connects, with the configured host name)."""
+
+
 @contextmanager
 def smtp_session(
     config: dict[str, Any], secrets: dict[str, str]
@@ -164,14 +225,14 @@ def smtp_session(
     security = config.get("smtp_security", "starttls")
     if security == "ssl":
         client = _smtp_call(
-            smtplib.SMTP_SSL,
+            _VettedSMTPSSL,
             host,
             port,
             timeout=timeout,
             context=ssl.create_default_context(),
         )
     else:
-        client = _smtp_call(smtplib.SMTP, host, port, timeout=timeout)
+        client = _smtp_call(_VettedSMTP, host, port, timeout=timeout)
     try:
         if security == "starttls":
             _smtp_call(client.starttls, context=ssl.create_default_context())
@@ -204,6 +265,8 @@ def _server_words(error: UnexpectedCommandStatusError) -> str:
 def _imap_error(error: Exception, config: dict[str, Any]) -> DeliveryError:
     """Classify an imap-tools / imaplib failure."""
     host = config["imap_host"]
+    if isinstance(error, EgressRefused):
+        return _address_refused(error, "imap_host", "IMAP")
     if isinstance(error, MailboxLoginError):
         words = _server_words(error)
         return MailServerRefused(
@@ -221,7 +284,59 @@ def _imap_error(error: Exception, config: dict[str, Any]) -> DeliveryError:
             f"The IMAP server's TLS certificate is not valid: {error.verify_message}",
             field="imap_host",
         )
-    return TransientDeliveryError(f"IMAP error on {host}: {error}")
+    return TransientDeliveryError(f"IMAP error on {host}: {_words(str(error))}")
+
+
+def _imap_connect_error(error: Exception, config: dict[str, Any]) -> DeliveryError:
+    """Classify a failure to connect: refused by the policy, a bad
+    certificate, or unreachable; a server that does not greet as an IMAP
+    server is reported without its words (it may be any service at all)."""
+    if isinstance(error, (EgressRefused, ssl.SSLCertVerificationError)):
+        return _imap_error(error, config)
+    if isinstance(error, (imaplib.IMAP4.error, ImapToolsError)):
+        return TransientDeliveryError(
+            f"Could not reach the IMAP server {config['imap_host']}: it did not "
+            "answer as an IMAP server."
+        )
+    return _unreachable(f"IMAP server {config['imap_host']}", error)
+
+
+class _VettedIMAP4(imaplib.IMAP4):
+    """imaplib's client, connecting through the outbound policy
+    (`egress_connect`); STARTTLS still verifies the configured host name."""
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        return egress_connect(self.host, self.port, timeout=timeout)
+
+
+class _VettedIMAP4SSL(imaplib.IMAP4_SSL):
+    """Implicit TLS over a socket from the outbound policy, verified against
+    the configured host name."""
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        sock = egress_connect(self.host, self.port, timeout=timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _VettedMailBox(MailBox):
+    def _get_mailbox_client(self) -> imaplib.IMAP4:
+        return _VettedIMAP4SSL(
+            self._host, self._port, ssl_context=self._ssl_context, timeout=self._timeout
+        )
+
+
+class _VettedMailBoxStartTls(MailBoxStartTls):
+    def _get_mailbox_client(self) -> imaplib.IMAP4:
+        if self._port == 993:
+            raise ValueError("Port 993 requires implicit TLS (imap_security ssl).")
+        client = _VettedIMAP4(self._host, self._port, timeout=self._timeout)
+        check_command_status(client.starttls(self._ssl_context), MailboxStarttlsError)
+        return client
+
+
+class _VettedMailBoxUnencrypted(MailBoxUnencrypted):
+    def _get_mailbox_client(self) -> imaplib.IMAP4:
+        return _VettedIMAP4(self._host, self._port, timeout=self._timeout)
 
 
 class ImapMailbox:
@@ -245,7 +360,7 @@ class ImapMailbox:
     def _call(self, function, *args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except (ImapToolsError, imaplib.IMAP4.error, OSError) as error:
+        except (ImapToolsError, imaplib.IMAP4.error, OSError, EgressRefused) as error:
             raise _imap_error(error, self.config) from error
 
     def _connect(self) -> BaseMailBox:
@@ -254,17 +369,20 @@ class ImapMailbox:
         timeout = settings.PLATFORM_API_TIMEOUT
         security = config.get("imap_security", "ssl")
         if security == "ssl":
-            return MailBox(
+            return _VettedMailBox(
                 host, port, timeout=timeout, ssl_context=ssl.create_default_context()
             )
         if security == "starttls":
-            return MailBoxStartTls(
+            return _VettedMailBoxStartTls(
                 host, port, timeout=timeout, ssl_context=ssl.create_default_context()
             )
-        return MailBoxUnencrypted(host, port, timeout=timeout)
+        return _VettedMailBoxUnencrypted(host, port, timeout=timeout)
 
     def __enter__(self) -> ImapMailbox:
-        box = self._call(self._connect)
+        try:
+            box = self._connect()
+        except (ImapToolsError, imaplib.IMAP4.error, OSError, EgressRefused) as error:
+            raise _imap_connect_error(error, self.config) from error
         box.email_message_class = _RawMailMessage
         self.box = box
         try:

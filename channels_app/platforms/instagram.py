@@ -50,8 +50,8 @@ from channels_app.platforms.base import (
     Platform,
     SendResult,
     SetupResult,
-    TransientDeliveryError,
 )
+from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.meta import (
     TRANSIENT_CODES,
     WINDOW_SUBCODES,
@@ -63,6 +63,7 @@ from channels_app.platforms.meta import (
     meta_verify,
 )
 from channels_app.platforms.payload import JsonValue
+from pingback.egress import host_matches
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -420,11 +421,13 @@ class InstagramPlatform(Platform):
         self, channel: Channel, attachment: dict[str, Any]
     ) -> FetchedMedia | None:
         """Download an inbound attachment's CDN `url` (no credentials: the link
-        is signed by Meta and expires). Raises `PermanentDeliveryError` for a
-        link outside Meta's media hosts (or the Graph API host, where the
-        sandbox serves them), an expired or refused link, or a file over
-        `MEDIA_MAX_BYTES`; `TransientDeliveryError` for network errors and
-        5xx. Returns None when the attachment has no url."""
+        is signed by Meta and expires) under the outbound HTTP policy
+        (`pingback.egress`). Raises `PermanentDeliveryError` for a link
+        outside Meta's media hosts (or the Graph API host, where the sandbox
+        serves them), a redirect leaving them, a host at a private address,
+        an expired or refused link, or a file over `MEDIA_MAX_BYTES`;
+        `TransientDeliveryError` for network errors, timeouts, 429 and 5xx.
+        Returns None when the attachment has no url."""
         url = attachment.get("url")
         if not url:
             return None
@@ -712,46 +715,37 @@ def _graph_client(secrets: Mapping[str, str]) -> GraphClient:
     return GraphClient(secrets["access_token"])
 
 
+def _media_hosts() -> tuple[str, ...]:
+    """Host patterns (`pingback.egress`) of where Instagram media may come
+    from: Meta's media domains and their subdomains, over https, and the
+    Graph API host (where the sandbox serves them)."""
+    patterns = [settings.GRAPH_API_BASE_URL]
+    for domain in META_MEDIA_DOMAINS:
+        patterns += [domain, f"*.{domain}"]
+    return tuple(patterns)
+
+
 def _is_meta_media_url(url: str) -> bool:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and any(
-        host == domain or host.endswith(f".{domain}") for domain in META_MEDIA_DOMAINS
-    ):
-        return True
-    graph = urlsplit(settings.GRAPH_API_BASE_URL)
-    return (parts.scheme, parts.netloc) == (graph.scheme, graph.netloc)
+    try:
+        return any(host_matches(httpx.URL(url), p) for p in _media_hosts())
+    except httpx.InvalidURL:
+        return False
 
 
 def _download(url: str) -> FetchedMedia:
-    """GET a media link with `PLATFORM_API_TIMEOUT`, reading at most
-    `MEDIA_MAX_BYTES`."""
-    try:
-        with httpx.stream(
-            "GET", url, timeout=settings.PLATFORM_API_TIMEOUT, follow_redirects=True
-        ) as response:
-            if response.status_code >= 500 or response.status_code == 429:
-                raise TransientDeliveryError(
-                    f"Instagram's media server answered {response.status_code}",
-                    status_code=response.status_code,
-                )
-            if not response.is_success:
-                raise PermanentDeliveryError(
-                    f"Instagram's link to the file was refused "
-                    f"({response.status_code}); it may have expired.",
-                    status_code=response.status_code,
-                )
-            content = bytearray()
-            for chunk in response.iter_bytes():
-                content += chunk
-                if len(content) > settings.MEDIA_MAX_BYTES:
-                    raise PermanentDeliveryError("The file is too large to keep.")
-            content_type = response.headers.get("Content-Type", "")
-    except httpx.HTTPError as error:
-        raise TransientDeliveryError(
-            f"Could not reach Instagram's media server: {type(error).__name__}"
-        ) from error
+    """GET a media link under the outbound HTTP policy: every hop, the first
+    and each redirect's, on Meta's media hosts (`_media_hosts`) and at a
+    public address, at most `MEDIA_MAX_BYTES`, within `PLATFORM_API_TIMEOUT`
+    seconds in all, no credentials."""
+    fetched = media_download(
+        url,
+        source="Instagram's media server",
+        only_hosts=_media_hosts(),
+        refused=lambda status: (
+            f"Instagram's link to the file was refused ({status}); it may have expired."
+        ),
+    )
     return FetchedMedia(
-        content=bytes(content),
-        content_type=content_type.split(";")[0].strip() or "application/octet-stream",
+        content=fetched.content,
+        content_type=fetched.content_type or "application/octet-stream",
     )

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import requests
 from django.conf import settings
@@ -53,6 +53,8 @@ from channels_app.platforms.base import (
     SignatureInvalid,
     TransientDeliveryError,
 )
+from channels_app.platforms.media_fetch import media_download
+from pingback.egress import basic_credentials
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -343,39 +345,29 @@ class SmsPlatform(Platform):
     def fetch_media(
         self, channel: Channel, attachment: dict[str, Any]
     ) -> FetchedMedia | None:
-        """Download an MMS file: GET its `MediaUrl`, following Twilio's
-        redirect to storage. The account's credentials go only to the Twilio
-        API host (media URLs may require HTTP basic auth)."""
+        """Download an MMS file: GET its `MediaUrl` under the outbound HTTP
+        policy (`pingback.egress`), following Twilio's redirect to storage,
+        each hop checked again. The account's credentials (HTTP basic auth)
+        go only to Twilio's API host (`TWILIO_API_BASE_URL`, `api.twilio.com`),
+        never to the storage host the redirect leads to. Raises
+        `PermanentDeliveryError` for a link PingBack may not fetch (a private
+        address, credentials in the URL, another scheme), a file over
+        `MEDIA_MAX_BYTES` or a refused download; `TransientDeliveryError` for
+        network errors, timeouts, 429 and 5xx."""
         url = attachment.get("url")
         if not url:
             return None
-        url = _api_url(url)
-        auth = None
-        if _same_origin(url, settings.TWILIO_API_BASE_URL):
-            auth = (channel.config["account_sid"], channel.secrets["auth_token"])
-        try:
-            response = requests.get(
-                url, auth=auth, timeout=settings.PLATFORM_API_TIMEOUT
-            )
-        except requests.RequestException as error:
-            raise TransientDeliveryError(
-                f"Could not download the file from Twilio: {type(error).__name__}"
-            ) from error
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientDeliveryError(
-                f"Twilio answered HTTP {response.status_code} to the file download",
-                status_code=response.status_code,
-                retry_after=_seconds(response.headers.get("Retry-After")),
-            )
-        if response.status_code != 200:
-            raise PermanentDeliveryError(
-                f"Twilio refused the file download (HTTP {response.status_code})",
-                status_code=response.status_code,
-            )
-        content_type = response.headers.get("Content-Type", "")
+        fetched = media_download(
+            _api_url(url),
+            source="Twilio",
+            credentials=basic_credentials(
+                channel.config["account_sid"], channel.secrets["auth_token"]
+            ),
+            credential_hosts=(settings.TWILIO_API_BASE_URL, TWILIO_HOST),
+        )
         return FetchedMedia(
-            content=response.content,
-            content_type=content_type.split(";")[0].strip()
+            content=fetched.content,
+            content_type=fetched.content_type
             or attachment.get("content_type", "application/octet-stream"),
         )
 
@@ -592,11 +584,6 @@ def _api_url(url: str) -> str:
     if base != TWILIO_HOST and url.startswith(TWILIO_HOST):
         return base + url[len(TWILIO_HOST) :]
     return url
-
-
-def _same_origin(url: str, base: str) -> bool:
-    target, origin = urlsplit(url), urlsplit(base)
-    return (target.scheme, target.netloc) == (origin.scheme, origin.netloc)
 
 
 class _TwilioHostClient(TwilioHttpClient):

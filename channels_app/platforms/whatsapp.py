@@ -42,6 +42,7 @@ from channels_app.platforms.base import (
     SendResult,
     SetupResult,
 )
+from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.meta import (
     CREDENTIAL_CODES,
     GraphClient,
@@ -52,6 +53,7 @@ from channels_app.platforms.meta import (
     meta_verify,
 )
 from channels_app.platforms.payload import JsonValue
+from pingback.egress import bearer_credentials
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -70,6 +72,15 @@ MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 RECEIPT_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
+# Meta's hosts a media URL from `GET /{media_id}` may be on, the only ones
+# (with the Graph API host) the access token is sent to when downloading it
+# (host patterns of `pingback.egress`; Cloud API "Download media").
+MEDIA_CREDENTIAL_HOSTS = (
+    "graph.facebook.com",
+    "*.fbsbx.com",
+    "*.fbcdn.net",
+    "*.whatsapp.net",
+)
 # Media WhatsApp plays inline, by type; other files are sent as documents.
 # Source: Cloud API reference, "Supported media types".
 INLINE_MEDIA_TYPES = {
@@ -676,8 +687,21 @@ class WhatsAppApi:
         return MediaInfo(str(info["url"]), str(info.get("mime_type") or ""), size)
 
     def download(self, url: str) -> bytes:
-        """GET a media URL from `media_info` with the Bearer token → bytes."""
-        return self._call("GET", "", absolute_url=url).content
+        """GET a media URL from `media_info` under the outbound HTTP policy
+        (`pingback.egress`) → bytes, at most `MEDIA_MAX_BYTES`, within
+        `PLATFORM_API_TIMEOUT` seconds. The Bearer token goes only to Meta's
+        hosts (`MEDIA_CREDENTIAL_HOSTS`, and the Graph API host), never to
+        another host the URL or a redirect leads to. Raises
+        `PermanentDeliveryError` (a private address, a file too large, 4xx)
+        or `TransientDeliveryError` (network, timeouts, 429, 5xx)."""
+        fetched = media_download(
+            url,
+            source="the Graph API",
+            credentials=bearer_credentials(self.client.access_token),
+            credential_hosts=(settings.GRAPH_API_BASE_URL, *MEDIA_CREDENTIAL_HOSTS),
+            refused=lambda status: f"Graph API answered {status}",
+        )
+        return fetched.content
 
 
 def _json_object(response: Any) -> dict[str, Any]:

@@ -7,6 +7,10 @@
 - `smtp_server`: an aiosmtpd server on a free port with AUTH, recording the
   messages it accepts; its replies to RCPT and DATA can be set to test refusals.
 - `email_channel`: an e-mail channel pointed at them.
+
+Both servers are on loopback, which the outbound policy (`pingback.egress`)
+refuses: every e-mail test allows loopback explicitly (`EGRESS_ALLOWED_HOSTS`),
+as an on-premises deployment allows its mail server.
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ ACCOUNTS = 200
 SUPPORT_ADDRESS = "support@acme.test"
 SMTP_USER = "support@acme.test"
 SMTP_PASSWORD = "smtp-secret-4411"
+
+
+@pytest.fixture(autouse=True)
+def _mail_servers_on_loopback(settings) -> None:
+    """The test mail servers listen on 127.0.0.1: allowed, like an on-premises
+    mail server would be."""
+    settings.EGRESS_ALLOWED_HOSTS = ["127.0.0.1"]
 
 
 def eml(name: str) -> bytes:

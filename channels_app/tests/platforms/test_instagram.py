@@ -18,6 +18,7 @@ from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
     DeliveryStatus,
+    FetchedMedia,
     InboundContact,
     InboundMessage,
     MalformedPayload,
@@ -31,6 +32,7 @@ from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
+from pingback.tests.servers import Answer, RecordingServer
 from sandbox.instagram_payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_ID,
@@ -1003,3 +1005,70 @@ def test_media_that_cannot_be_fetched_is_marked_with_the_reason(
     stored = Message.objects.get().attachments[0]
     assert stored["fetch_error"] == error
     assert "stored" not in stored
+
+
+# ------------------------------------------------- inbound media: outbound policy
+
+PNG = b"\x89PNG\r\n\x1a\nmeta-cdn"
+
+
+@pytest.mark.django_db
+def test_a_media_link_redirecting_away_from_metas_hosts_is_not_followed(settings):
+    """The link is on Meta's host (here the Graph API host, where the sandbox
+    serves media), but it redirects to another host: that host, although its
+    address is allowed, is not one of Meta's, and receives nothing."""
+    with (
+        RecordingServer().running() as meta,
+        RecordingServer().running() as elsewhere,
+    ):
+        settings.GRAPH_API_BASE_URL = meta.url
+        settings.EGRESS_ALLOWED_HOSTS = [meta.netloc, elsewhere.netloc]
+        meta.answer("/m/1", Answer(302, headers={"Location": f"{elsewhere.url}/x"}))
+        elsewhere.answer("/x", Answer(200, PNG, {"Content-Type": "image/png"}))
+
+        with pytest.raises(PermanentDeliveryError) as refused:
+            get_platform("instagram").fetch_media(
+                instagram_channel(), {"kind": "image", "url": f"{meta.url}/m/1"}
+            )
+
+        assert elsewhere.received == []
+    assert refused.value.reason == (
+        "The file was not downloaded: 127.0.0.1 is not one of the hosts this "
+        "file may come from."
+    )
+
+
+@pytest.mark.django_db
+def test_a_media_link_redirecting_within_metas_hosts_is_followed(settings):
+    with RecordingServer().running() as meta:
+        settings.GRAPH_API_BASE_URL = meta.url
+        settings.EGRESS_ALLOWED_HOSTS = [meta.netloc]
+        meta.answer("/m/1", Answer(302, headers={"Location": "/cdn/1"}))
+        meta.answer("/cdn/1", Answer(200, PNG, {"Content-Type": "image/png"}))
+
+        fetched = get_platform("instagram").fetch_media(
+            instagram_channel(), {"kind": "image", "url": f"{meta.url}/m/1"}
+        )
+
+    assert fetched == FetchedMedia(content=PNG, content_type="image/png")
+
+
+@pytest.mark.django_db
+def test_metas_host_at_a_private_address_is_refused(settings):
+    """Being on Meta's list of hosts does not exempt a link from the address
+    check: here the Graph API host resolves to loopback, which is not
+    allowed."""
+    with RecordingServer().running() as meta:
+        settings.GRAPH_API_BASE_URL = meta.url
+        settings.EGRESS_ALLOWED_HOSTS = []
+        meta.answer("/m/1", Answer(200, PNG, {"Content-Type": "image/png"}))
+
+        with pytest.raises(PermanentDeliveryError) as refused:
+            get_platform("instagram").fetch_media(
+                instagram_channel(), {"kind": "image", "url": f"{meta.url}/m/1"}
+            )
+
+        assert meta.received == []
+    assert refused.value.reason == (
+        "The file was not downloaded: 127.0.0.1 is not a public address."
+    )

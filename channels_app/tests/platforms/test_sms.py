@@ -39,6 +39,7 @@ from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
+from pingback.tests.servers import Answer, RecordingServer
 from sandbox.sms import SAMPLE_PNG
 from sandbox.sms_twilio import (
     DEMO_ACCOUNT,
@@ -919,3 +920,127 @@ def test_fetch_media_downloads_the_file_with_the_accounts_credentials(sandbox):
             SmsChannelFactory(secrets={"auth_token": "wrong"}), attachment
         )
     assert get_platform("sms").fetch_media(SmsChannelFactory(), {}) is None
+
+
+# ------------------------------------------------- inbound media: outbound policy
+
+LOOPBACK_SECRET = b"internal service answer"
+MMS_TO_PRIVATE = (
+    "The file was not downloaded: 127.0.0.1 is not a public address.",
+    "The file was not downloaded: links with a user name or password in them "
+    "are not fetched.",
+)
+
+
+def one_media_form(url: str, content_type: str = "image/png") -> dict[str, str]:
+    return form(
+        "message__mms",
+        NumMedia="1",
+        MediaUrl0=url,
+        MediaContentType0=content_type,
+        MediaUrl1=None,
+        MediaContentType1=None,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("media_url", "error"),
+    [
+        ("{loopback}/secret", MMS_TO_PRIVATE[0]),
+        (
+            "http://localhost:{loopback_port}/secret",
+            MMS_TO_PRIVATE[0].replace("127.0.0.1", "localhost"),
+        ),
+        ("http://api.twilio.com@127.0.0.1:{loopback_port}/secret", MMS_TO_PRIVATE[1]),
+        ("{redirector}/media", MMS_TO_PRIVATE[0]),
+    ],
+    ids=["loopback", "localhost", "userinfo", "redirect-to-loopback"],
+)
+def test_an_mms_linking_to_a_private_address_is_not_fetched_and_agents_see_why(
+    client,
+    sandbox,
+    settings,
+    business,
+    admin_api,
+    django_capture_on_commit_callbacks,
+    media_url,
+    error,
+):
+    """A signed Twilio webhook whose `MediaUrl0` points at a loopback server
+    (directly, through a host that redirects there, or hidden behind a user
+    name): the loopback server receives nothing, and the thread shows agents
+    why the file is missing."""
+    channel = SmsChannelFactory(business=business)
+    with (
+        RecordingServer().running() as loopback,
+        RecordingServer().running() as redirector,
+    ):
+        loopback.answer("/secret", Answer(200, LOOPBACK_SECRET))
+        redirector.answer(
+            "/media", Answer(302, headers={"Location": f"{loopback.url}/secret"})
+        )
+        # The redirecting host stands for a public one: it is allowed, the
+        # loopback server is not (only the sandbox is, besides it).
+        settings.EGRESS_ALLOWED_HOSTS = [
+            *settings.EGRESS_ALLOWED_HOSTS,
+            redirector.netloc,
+        ]
+        url = media_url.format(
+            loopback=loopback.url,
+            loopback_port=loopback.port,
+            redirector=redirector.url,
+        )
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_signed(client, channel, one_media_form(url))
+
+        assert loopback.received == []
+    assert_twiml(response)
+    conversation = Conversation.objects.get()
+    shown = admin_api.get(f"/api/v1/conversations/{conversation.pk}/messages")
+    [message] = shown.json()["results"]
+    [attachment] = message["attachments"]
+    assert attachment["fetch_error"] == error
+    assert "stored" not in Message.objects.get().attachments[0]
+
+
+@pytest.mark.django_db
+def test_twilios_credentials_go_to_its_api_host_only_not_to_the_storage_it_redirects_to(
+    settings,
+):
+    """Twilio's media URL answers with a redirect to storage on another host:
+    the file is fetched, the account's basic auth went to the API host and not
+    to the storage host."""
+    with (
+        RecordingServer().running() as api,
+        RecordingServer().running() as storage,
+    ):
+        settings.TWILIO_API_BASE_URL = api.url
+        settings.EGRESS_ALLOWED_HOSTS = [api.netloc, storage.netloc]
+        media = f"/2010-04-01/Accounts/{DEMO_ACCOUNT.sid}/Messages/MM1/Media/ME1"
+        api.answer(media, Answer(307, headers={"Location": f"{storage.url}/f.png"}))
+        storage.answer("/f.png", Answer(200, SAMPLE_PNG, {"Content-Type": "image/png"}))
+        attachment = {"kind": "image", "url": f"https://api.twilio.com{media}"}
+
+        fetched = get_platform("sms").fetch_media(SmsChannelFactory(), attachment)
+
+    assert fetched == FetchedMedia(content=SAMPLE_PNG, content_type="image/png")
+    [to_api] = api.received
+    assert to_api.headers["authorization"].startswith("Basic ")
+    assert [r.headers.get("authorization") for r in storage.received] == [None]
+
+
+@pytest.mark.django_db
+def test_a_media_url_off_twilio_gets_no_credentials(settings):
+    with RecordingServer().running() as elsewhere:
+        settings.EGRESS_ALLOWED_HOSTS = [elsewhere.netloc]
+        elsewhere.answer(
+            "/f.png", Answer(200, SAMPLE_PNG, {"Content-Type": "image/png"})
+        )
+
+        get_platform("sms").fetch_media(
+            SmsChannelFactory(), {"kind": "image", "url": f"{elsewhere.url}/f.png"}
+        )
+
+    assert [r.headers.get("authorization") for r in elsewhere.received] == [None]

@@ -25,6 +25,7 @@ from channels_app.platforms.base import (
     InboundContact,
     InboundMessage,
     MalformedPayload,
+    PermanentDeliveryError,
 )
 from channels_app.platforms.whatsapp import UNDELIVERABLE, WINDOW_CLOSED
 from channels_app.services.delivery import message_deliver
@@ -32,6 +33,7 @@ from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
+from pingback.tests.servers import Answer, RecordingServer
 from sandbox.whatsapp_payloads import (
     DEMO_NUMBER,
     Customer,
@@ -1057,3 +1059,67 @@ def test_media_the_graph_api_cannot_serve_is_recorded_as_a_fetch_error(
     [attachment] = Message.objects.get().attachments
     assert "stored" not in attachment
     assert attachment["fetch_error"] == "Graph API answered 404"
+
+
+# ------------------------------------------------- inbound media: outbound policy
+
+MEDIA_ID = "1013859600285442"
+PDF = b"%PDF-1.4 fetched under the policy"
+
+
+def graph_media_info(graph: RecordingServer, settings, url: str) -> None:
+    """The Graph host answers `GET /{media_id}` with `url` to download."""
+    settings.GRAPH_API_BASE_URL = graph.url
+    info = {"url": url, "mime_type": "application/pdf", "file_size": len(PDF)}
+    graph.answer(
+        f"/{settings.GRAPH_API_VERSION}/{MEDIA_ID}",
+        Answer(200, json.dumps(info).encode(), {"Content-Type": "application/json"}),
+    )
+
+
+@pytest.mark.django_db
+def test_a_media_url_at_a_private_address_is_not_downloaded(settings):
+    with (
+        RecordingServer().running() as graph,
+        RecordingServer().running() as loopback,
+    ):
+        settings.EGRESS_ALLOWED_HOSTS = [graph.netloc]
+        graph_media_info(graph, settings, f"{loopback.url}/file")
+        loopback.answer("/file", Answer(200, PDF))
+
+        with pytest.raises(PermanentDeliveryError) as refused:
+            get_platform("whatsapp").fetch_media(
+                WhatsAppChannelFactory(), {"kind": "document", "ref": MEDIA_ID}
+            )
+
+        assert loopback.received == []
+    assert refused.value.reason == (
+        "The file was not downloaded: 127.0.0.1 is not a public address."
+    )
+
+
+@pytest.mark.django_db
+def test_the_access_token_goes_to_the_graph_host_only_not_to_another_media_host(
+    settings,
+):
+    with (
+        RecordingServer().running() as graph,
+        RecordingServer().running() as elsewhere,
+    ):
+        settings.EGRESS_ALLOWED_HOSTS = [graph.netloc, elsewhere.netloc]
+        graph_media_info(graph, settings, f"{graph.url}/media/1")
+        graph.answer(
+            "/media/1", Answer(302, headers={"Location": f"{elsewhere.url}/f"})
+        )
+        elsewhere.answer("/f", Answer(200, PDF, {"Content-Type": "application/pdf"}))
+
+        fetched = get_platform("whatsapp").fetch_media(
+            WhatsAppChannelFactory(), {"kind": "document", "ref": MEDIA_ID}
+        )
+
+    assert fetched.content == PDF
+    assert [(r.path, r.headers.get("authorization")) for r in graph.received] == [
+        (f"/{settings.GRAPH_API_VERSION}/{MEDIA_ID}", "Bearer EAAG-example-token"),
+        ("/media/1", "Bearer EAAG-example-token"),
+    ]
+    assert [r.headers.get("authorization") for r in elsewhere.received] == [None]
