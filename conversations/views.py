@@ -20,7 +20,7 @@ from billing.models import Business
 from billing.permissions import member_of
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
 from conversations.selectors import (
     conversation_get,
     conversation_message_list,
@@ -33,6 +33,11 @@ from conversations.services import (
     post_reply,
 )
 from conversations.services.attachments import attachment_resolve
+from conversations.services.remote_images import (
+    RemoteImageError,
+    remote_image_fetch,
+    remote_image_resolve,
+)
 from pingback.errors import ApplicationError
 
 INBOX_PAGE_SIZE = 50
@@ -205,6 +210,33 @@ def attachment(request: HttpRequest, token: str) -> HttpResponse:
         filename=item.get("filename") or "file",
         content_type=content_type if inline else "application/octet-stream",
     )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ATTACHMENT_CSP
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+def remote_image(request: HttpRequest, token: str) -> HttpResponse:
+    """A remote image of an e-mail, fetched by PingBack for the agent
+    (`conversations.services.remote_images`): the token, made by
+    `remote_image_link`, names the message and the image URL; the message must
+    belong to the agent's business (404 otherwise, nothing fetched). 502 with a
+    short plain-text reason when the image cannot be fetched or is not a PNG,
+    JPEG, GIF or WebP. The image is served inline with `nosniff` and the
+    attachments' sandbox policy."""
+    business = inbox_business(request)
+    try:
+        message, url = remote_image_resolve(token, business=business)
+    except Message.DoesNotExist as error:
+        raise Http404("No such image.") from error
+    try:
+        image = remote_image_fetch(message=message, url=url)
+    except RemoteImageError as error:
+        return HttpResponse(
+            error.reason, status=502, content_type="text/plain; charset=utf-8"
+        )
+    response = HttpResponse(image.content, content_type=image.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = ATTACHMENT_CSP
     response["Cache-Control"] = "private, max-age=3600"

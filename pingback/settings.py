@@ -307,6 +307,11 @@ PLATFORM_API_TIMEOUT = env.float("PLATFORM_API_TIMEOUT", default=15.0)
 # 10.0.0.0/8). Everything else not public is refused (`pingback.egress`).
 EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
 
+# Remote images of e-mails, loaded through PingBack when an agent asks: the
+# largest image fetched, in bytes, and the seconds a fetch may take.
+REMOTE_IMAGE_MAX_BYTES = env.int("REMOTE_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+REMOTE_IMAGE_TIMEOUT = env.float("REMOTE_IMAGE_TIMEOUT", default=10.0)
+
 # Where inbound media fetched from platforms and agents' uploads are stored, and
 # the largest file kept, in bytes (Telegram's bot downloads stop at 20 MB).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import nh3
@@ -137,17 +138,20 @@ def html_sanitise(body: str, *, trim_quotes: bool = True) -> str:
     return whole if _shows_something(whole) else ""
 
 
-# Where a held-back remote image keeps its address (see `html_hold_remote_images`).
+# Where a held-back remote image keeps its address, and the PingBack link that
+# loads it (see `html_hold_remote_images`).
 REMOTE_IMAGE_ATTRIBUTE = "data-remote-src"
+PROXY_IMAGE_ATTRIBUTE = "data-proxy-src"
 
 
 class _RemoteImageHolder(HTMLParser):
     """Re-emit sanitised HTML with every `<img src>` taken out."""
 
-    def __init__(self) -> None:
+    def __init__(self, proxy: Callable[[str], str] | None) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.remote: list[str] = []
+        self.proxy = proxy
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "img":
@@ -155,6 +159,8 @@ class _RemoteImageHolder(HTMLParser):
             attrs = [(name, value) for name, value in attrs if name != "src"]
             if src.lower().startswith(("http://", "https://")):
                 attrs.append((REMOTE_IMAGE_ATTRIBUTE, src))
+                if self.proxy is not None:
+                    attrs.append((PROXY_IMAGE_ATTRIBUTE, self.proxy(src)))
                 attrs.append(("class", "remote-image"))
                 self.remote.append(src)
         self.parts.append(_start_tag(tag, attrs))
@@ -167,7 +173,9 @@ class _RemoteImageHolder(HTMLParser):
         self.parts.append(html.escape(data, quote=False))
 
 
-def html_hold_remote_images(sanitised: str) -> tuple[str, list[str]]:
+def html_hold_remote_images(
+    sanitised: str, *, proxy: Callable[[str], str] | None = None
+) -> tuple[str, list[str]]:
     """Return `(html, remote)`: `sanitised` (output of `html_sanitise`) with no
     image that loads anything, and the `http(s)` image URLs it held back, in
     order.
@@ -176,8 +184,9 @@ def html_hold_remote_images(sanitised: str) -> tuple[str, list[str]]:
     sender who read the message, when, and from where. Each `<img>` loses its
     `src`; an `http(s)` one keeps it in `data-remote-src` with class
     `remote-image`, for the inbox to load through PingBack when the agent asks
-    (other sources, e.g. relative paths, are dropped)."""
-    holder = _RemoteImageHolder()
+    (other sources, e.g. relative paths, are dropped). `proxy(url)`, when
+    given, names the link that loads it, kept in `data-proxy-src`."""
+    holder = _RemoteImageHolder(proxy)
     holder.feed(sanitised)
     holder.close()
     return "".join(holder.parts), holder.remote

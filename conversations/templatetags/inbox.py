@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 from channels_app.platforms.email_html import html_hold_remote_images
 from conversations.models import Message
 from conversations.services.attachments import attachment_link, attachment_needs_fetch
+from conversations.services.remote_images import remote_image_link
 
 register = template.Library()
 
@@ -46,8 +47,11 @@ def isolate(text: Any) -> str:
 def shown_html(message: Message) -> dict[str, SafeString | int]:
     """A message's e-mail HTML as the thread shows it: `html` (the body
     sanitised when the e-mail was parsed, with remote images held back, see
-    `html_hold_remote_images`) and `remote_images` (how many were held)."""
-    body, remote = html_hold_remote_images(message.html or "")
+    `html_hold_remote_images`, each with its PingBack proxy link in
+    `data-proxy-src`) and `remote_images` (how many were held)."""
+    body, remote = html_hold_remote_images(
+        message.html or "", proxy=lambda url: remote_image_link(message.pk, url)
+    )
     # Safe: `message.html` was sanitised with nh3 when the e-mail was parsed,
     # and re-emitting it escapes text and attribute values again.
     return {"html": mark_safe(body), "remote_images": len(remote)}  # noqa: S308

@@ -467,19 +467,20 @@ def test_the_widget_works_on_a_site_with_a_strict_policy(
 # --------------------------------------------------------- hostile content
 
 
-def test_remote_images_in_an_email_are_not_fetched(
-    asgi_server, admin_member, email_conversation, image_server, browser
+def test_remote_images_load_only_on_request_and_only_through_pingback(
+    asgi_server, admin_member, email_conversation, image_server, settings, browser
 ):
-    # given
+    # given: PingBack may reach the sender's server (on loopback here)
+    settings.EGRESS_ALLOWED_HOSTS = [image_server.url.removeprefix("http://")]
     watched = watched_page(browser)
     page = watched.page
     log_in(page, asgi_server, admin_member)
 
-    # when
+    # when the agent opens the e-mail
     page.goto(f"{asgi_server.url}/conversations/{email_conversation.pk}/")
     page.wait_for_load_state("networkidle")
 
-    # then: the images are there, without a source, and the sender heard nothing
+    # then the images are there, without a source, and the sender heard nothing
     held = page.locator(".html img.remote-image")
     assert held.count() == 2
     assert held.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))") == [
@@ -496,6 +497,29 @@ def test_remote_images_in_an_email_are_not_fetched(
         .startswith("2 remote images not loaded")
     )
     assert image_server.requests == []
+
+    # when the agent asks for them
+    page.click("button.load-remote-images")
+
+    # then they arrive from PingBack's origin, fetched by PingBack's server
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.html img.remote-image')]"
+        ".every(i => i.complete && i.naturalWidth === 1)"
+    )
+    sources = held.evaluate_all("imgs => imgs.map(i => i.src)")
+    assert [src.startswith(f"{asgi_server.url}/remote-images/") for src in sources] == [
+        True,
+        True,
+    ]
+    assert sorted(r["path"] for r in image_server.requests) == [
+        "/lid.png",
+        "/pixel.png?reader=agent",
+    ]
+    for request in image_server.requests:
+        assert "Cookie" not in request
+        assert "Referer" not in request
+        assert request["User-Agent"] == "PingBack image proxy"
+    assert page.locator("button.load-remote-images").is_disabled()
     assert watched.violations() == []
 
 
