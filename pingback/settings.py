@@ -246,9 +246,10 @@ SPECTACULAR_SETTINGS = {
 # Content-Security-Policy on every page PingBack renders (django-csp 4.x): the
 # browser runs only scripts and styles served by PingBack itself (no inline
 # script or `style` attribute, no eval), loads images only from PingBack (or
-# `data:` URLs), talks only to PingBack (CSP Level 3: `'self'` also covers
-# its ws/wss websocket; checked in Chromium by the browser tests), and no other site may frame a page. Responses that
-# set their own policy keep it (attachments: `sandbox`).
+# `data:` URLs), talks only to PingBack (CSP Level 3: `'self'` also covers its
+# ws/wss websocket; checked in Chromium by the browser tests), and no other
+# site may frame a page. Responses that set their own policy keep it
+# (attachments and proxied e-mail images: `sandbox`).
 # https://django-csp.readthedocs.io/en/latest/configuration.html
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
