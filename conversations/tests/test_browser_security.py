@@ -304,6 +304,12 @@ def open_api_docs(page, server, member, objects) -> None:
     page.locator(".opblock-body .parameters").first.wait_for()
 
 
+def open_browsable_api(page, server, member, objects) -> None:
+    log_in(page, server, member)
+    page.goto(f"{server.url}/api/v1/conversations/")
+    page.wait_for_selector(".response-info")
+
+
 @pytest.mark.parametrize(
     "visit",
     [
@@ -313,8 +319,17 @@ def open_api_docs(page, server, member, objects) -> None:
         open_widget_settings,
         open_admin,
         open_api_docs,
+        open_browsable_api,
     ],
-    ids=["login", "inbox", "conversation", "widget-settings", "admin", "api-docs"],
+    ids=[
+        "login",
+        "inbox",
+        "conversation",
+        "widget-settings",
+        "admin",
+        "api-docs",
+        "browsable-api",
+    ],
 )
 def test_every_page_sends_the_policy_and_works_without_breaking_it(
     visit,
