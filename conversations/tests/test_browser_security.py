@@ -512,6 +512,7 @@ def test_remote_images_load_only_on_request_and_only_through_pingback(
         .startswith("2 remote images not loaded")
     )
     assert image_server.requests == []
+    page.screenshot(path=f"{SCREENSHOTS}/pingback-email-held.png", full_page=True)
 
     # when the agent asks for them
     page.click("button.load-remote-images")
@@ -535,6 +536,7 @@ def test_remote_images_load_only_on_request_and_only_through_pingback(
         assert "Referer" not in request
         assert request["User-Agent"] == "PingBack image proxy"
     assert page.locator("button.load-remote-images").is_disabled()
+    page.screenshot(path=f"{SCREENSHOTS}/pingback-email-loaded.png", full_page=True)
     assert watched.violations() == []
 
 
