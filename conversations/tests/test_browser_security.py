@@ -30,6 +30,7 @@ from channels_app.models import Channel
 from channels_app.platforms.email_html import html_sanitise
 from channels_app.tests.factories import ChannelFactory
 from conversations.models import Conversation, Message
+from conversations.services import post_reply
 from conversations.services.attachments import attachment_link
 from conversations.tests.factories import (
     ContactFactory,
@@ -536,7 +537,28 @@ def test_remote_images_load_only_on_request_and_only_through_pingback(
         assert "Referer" not in request
         assert request["User-Agent"] == "PingBack image proxy"
     assert page.locator("button.load-remote-images").is_disabled()
+    assert page.locator(".remote-images").inner_text() == (
+        "Remote images loaded through PingBack."
+    )
     page.screenshot(path=f"{SCREENSHOTS}/pingback-email-loaded.png", full_page=True)
+
+    # when the thread is re-rendered live (an agent's reply elsewhere)
+    conversation = email_conversation
+    in_another_thread(
+        lambda: post_reply(
+            conversation=conversation, author=admin_member.user, text="On its way."
+        )
+    )
+
+    # then the loaded images stay loaded
+    page.locator("li.message.outbound", has_text="On its way.").wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.html img.remote-image')]"
+        ".every(i => i.complete && i.naturalWidth === 1)"
+    )
+    assert page.locator(".remote-images").inner_text() == (
+        "Remote images loaded through PingBack."
+    )
     assert watched.violations() == []
 
 

@@ -17,8 +17,10 @@
     var button = message.querySelector("button.load-remote-images");
     if (button) {
       button.disabled = true;
-      button.textContent = "Remote images loaded";
+      button.hidden = true;
     }
+    var note = message.querySelector(".remote-images-note");
+    if (note) { note.textContent = "Remote images loaded through PingBack."; }
   }
 
   document.addEventListener("click", function (event) {
