@@ -4,6 +4,7 @@ from conversations import live_views, settings_views, views
 
 urlpatterns = [
     path("attachments/<str:token>", views.attachment, name="attachment"),
+    path("remote-images/<str:token>", views.remote_image, name="remote-image"),
     path("", views.inbox, name="inbox"),
     path(
         "conversations/<int:conversation_id>/",

@@ -20,7 +20,7 @@ from billing.models import Business
 from billing.permissions import member_of
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
 from conversations.selectors import (
     conversation_get,
     conversation_message_list,
@@ -33,6 +33,11 @@ from conversations.services import (
     post_reply,
 )
 from conversations.services.attachments import attachment_resolve
+from conversations.services.remote_images import (
+    RemoteImageError,
+    remote_image_fetch,
+    remote_image_resolve,
+)
 from pingback.errors import ApplicationError
 
 INBOX_PAGE_SIZE = 50
@@ -167,24 +172,26 @@ def conversation_set_status(request: HttpRequest, conversation_id: int) -> HttpR
     return redirect("conversation", conversation_id=conversation.pk)
 
 
-# Types a browser may show inline; anything else is served as a download so an
-# uploaded HTML or SVG file cannot run script on PingBack's origin.
-_INLINE_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/webp",
-    "audio/",
-    "video/",
-)
+# Types a browser may show inline: raster images. Anything else (SVG, HTML,
+# PDF, audio, video, ...) is served as a download, so an uploaded or received
+# file cannot run script on PingBack's origin.
+_INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# The file's own policy: nothing it names loads, nothing in it runs (should a
+# browser render it as a document after all), and no other site may frame it.
+ATTACHMENT_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
 
 
 def attachment(request: HttpRequest, token: str) -> HttpResponse:
     """Serve an attachment through its signed link (`attachment_link`): the
-    stored file, or a redirect to the platform's public link when PingBack does
-    not hold the file. No login: the signed, expiring token is the permission,
-    so platforms can fetch outbound media (Twilio MMS, Instagram). 404 for a
-    forged or expired token."""
+    stored file, or a redirect to the platform's public `https` link when
+    PingBack does not hold the file. No login: the signed, expiring token is
+    the permission, so platforms can fetch outbound media (Twilio MMS,
+    Instagram). 404 for a forged or expired token.
+
+    A JPEG, PNG, GIF or WebP image is served `inline` with its type; any other
+    file as `Content-Disposition: attachment` and `application/octet-stream`.
+    Every file carries `X-Content-Type-Options: nosniff` and its own
+    `Content-Security-Policy` (`ATTACHMENT_CSP`)."""
     resolved = attachment_resolve(token)
     if resolved is None:
         raise Http404("No such attachment, or the link has expired.")
@@ -195,8 +202,8 @@ def attachment(request: HttpRequest, token: str) -> HttpResponse:
         if url.startswith("https://") and not item.get("ref"):
             return HttpResponseRedirect(url)
         raise Http404("PingBack does not hold this file.")
-    content_type = item.get("content_type") or "application/octet-stream"
-    inline = content_type.startswith(_INLINE_TYPES)
+    content_type = (item.get("content_type") or "").split(";", 1)[0].strip().lower()
+    inline = content_type in _INLINE_TYPES
     response = FileResponse(
         default_storage.open(stored, "rb"),
         as_attachment=not inline,
@@ -204,5 +211,33 @@ def attachment(request: HttpRequest, token: str) -> HttpResponse:
         content_type=content_type if inline else "application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ATTACHMENT_CSP
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+def remote_image(request: HttpRequest, token: str) -> HttpResponse:
+    """A remote image of an e-mail, fetched by PingBack for the agent
+    (`conversations.services.remote_images`): the token, made by
+    `remote_image_link`, names the message and the image URL; the message must
+    belong to the agent's business (404 otherwise, nothing fetched). 502 with a
+    short plain-text reason when the image cannot be fetched or is not a PNG,
+    JPEG, GIF or WebP. The image is served inline with `nosniff` and the
+    attachments' sandbox policy."""
+    business = inbox_business(request)
+    try:
+        message, url = remote_image_resolve(token, business=business)
+    except Message.DoesNotExist as error:
+        raise Http404("No such image.") from error
+    try:
+        image = remote_image_fetch(message=message, url=url)
+    except RemoteImageError as error:
+        return HttpResponse(
+            error.reason, status=502, content_type="text/plain; charset=utf-8"
+        )
+    response = HttpResponse(image.content, content_type=image.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ATTACHMENT_CSP
     response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "channels",
     "anymail",
     "axes",
@@ -82,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: turns a refused login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -418,12 +421,45 @@ SPECTACULAR_SETTINGS = {
     "messages. Authenticate with `Authorization: Bearer <token>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc come from PingBack's own static files
+    # (drf-spectacular-sidecar), not a CDN, so the Content-Security-Policy
+    # stays `'self'`. Swagger UI's validator badge would load an image from
+    # validator.swagger.io: off.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "ChannelTypeEnum": "channels_app.models.Channel.Type",
         "ConversationStatusEnum": "conversations.models.Conversation.Status",
         "MessageStatusEnum": "conversations.models.Message.Status",
         "SetupStateEnum": "channels_app.models.Channel.SetupState",
     },
+}
+
+# ------------------------------------------------------------ browser security
+
+# Content-Security-Policy on every page PingBack renders (django-csp 4.x): the
+# browser runs only scripts and styles served by PingBack itself (no inline
+# script or `style` attribute, no eval), loads images only from PingBack (or
+# `data:` URLs), talks only to PingBack (CSP Level 3: `'self'` also covers its
+# ws/wss websocket; checked in Chromium by the browser tests), and no other
+# site may frame a page. Responses that set their own policy keep it
+# (attachments and proxied e-mail images: `sandbox`).
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
 }
 
 # ---------------------------------------------------------------------- platforms
@@ -467,6 +503,11 @@ PLATFORM_API_TIMEOUT = env.float("PLATFORM_API_TIMEOUT", default=15.0)
 # (127.0.0.1:8765) or an on-premises mail server (mail.corp.example,
 # 10.0.0.0/8). Everything else not public is refused (`pingback.egress`).
 EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
+
+# Remote images of e-mails, loaded through PingBack when an agent asks: the
+# largest image fetched, in bytes, and the seconds a fetch may take.
+REMOTE_IMAGE_MAX_BYTES = env.int("REMOTE_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+REMOTE_IMAGE_TIMEOUT = env.float("REMOTE_IMAGE_TIMEOUT", default=10.0)
 
 # Where inbound media fetched from platforms and agents' uploads are stored, and
 # the largest file kept, in bytes (Telegram's bot downloads stop at 20 MB).

@@ -3,9 +3,9 @@ read as plain text when a message has no text part.
 
 Sanitising is nh3 (ammonia): only its default safe tags and attributes stay;
 scripts and styles go with their content, event handlers and `style`
-attributes go, links keep http(s)/mailto/tel URLs only and open in a new tab
-with `rel="noopener noreferrer"`; images by `cid:` (inline parts, kept as
-attachments instead) lose their source and are dropped.
+attributes go, links keep http(s)/mailto URLs only (as the rest of the inbox)
+and open in a new tab with `rel="noopener noreferrer"`; images by `cid:`
+(inline parts, kept as attachments instead) lose their source and are dropped.
     https://nh3.readthedocs.io/
 Quoted history is recognised by the markers the common clients write: Gmail's
 `gmail_quote`, Apple Mail's and Thunderbird's `<blockquote type="cite">` and
@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import nh3
 
-URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
 VOID_TAGS = frozenset(
     {"area", "br", "col", "embed", "hr", "img", "input", "source", "track", "wbr"}
 )
@@ -135,6 +136,60 @@ def html_sanitise(body: str, *, trim_quotes: bool = True) -> str:
             return trimmed
     whole = _clean(body, keep_markers=False).strip()
     return whole if _shows_something(whole) else ""
+
+
+# Where a held-back remote image keeps its address, and the PingBack link that
+# loads it (see `html_hold_remote_images`).
+REMOTE_IMAGE_ATTRIBUTE = "data-remote-src"
+PROXY_IMAGE_ATTRIBUTE = "data-proxy-src"
+
+
+class _RemoteImageHolder(HTMLParser):
+    """Re-emit sanitised HTML with every `<img src>` taken out."""
+
+    def __init__(self, proxy: Callable[[str], str] | None) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.remote: list[str] = []
+        self.proxy = proxy
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            src = (dict(attrs).get("src") or "").strip()
+            attrs = [(name, value) for name, value in attrs if name != "src"]
+            if src.lower().startswith(("http://", "https://")):
+                attrs.append((REMOTE_IMAGE_ATTRIBUTE, src))
+                if self.proxy is not None:
+                    attrs.append((PROXY_IMAGE_ATTRIBUTE, self.proxy(src)))
+                attrs.append(("class", "remote-image"))
+                self.remote.append(src)
+        self.parts.append(_start_tag(tag, attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in VOID_TAGS:
+            self.parts.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(html.escape(data, quote=False))
+
+
+def html_hold_remote_images(
+    sanitised: str, *, proxy: Callable[[str], str] | None = None
+) -> tuple[str, list[str]]:
+    """Return `(html, remote)`: `sanitised` (output of `html_sanitise`) with no
+    image that loads anything, and the `http(s)` image URLs it held back, in
+    order.
+
+    An e-mail's remote images are often tracking pixels: loading one tells the
+    sender who read the message, when, and from where. Each `<img>` loses its
+    `src`; an `http(s)` one keeps it in `data-remote-src` with class
+    `remote-image`, for the inbox to load through PingBack when the agent asks
+    (other sources, e.g. relative paths, are dropped). `proxy(url)`, when
+    given, names the link that loads it, kept in `data-proxy-src`."""
+    holder = _RemoteImageHolder(proxy)
+    holder.feed(sanitised)
+    holder.close()
+    return "".join(holder.parts), holder.remote
 
 
 class _TextExtractor(HTMLParser):

@@ -2,41 +2,99 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString, mark_safe
 
+from channels_app.platforms.email_html import html_hold_remote_images
 from conversations.models import Message
 from conversations.services.attachments import attachment_link, attachment_needs_fetch
+from conversations.services.remote_images import remote_image_link
 
 register = template.Library()
+
+# Links the inbox makes from what customers and platforms send: web pages and
+# e-mail addresses, or PingBack's own paths. Anything else (`javascript:`,
+# `data:`, `vbscript:`, `file:`...) is shown as text. Whitespace and control
+# characters are refused anywhere, as browsers drop some of them when they read
+# a URL (`java\tscript:` runs as `javascript:`), and a path may not start with
+# `//` or `/\` (another host).
+_LINKABLE = re.compile(
+    r"(?:https?://|mailto:|/(?![/\\]))[^\x00-\x20\x7f]*\Z", re.IGNORECASE
+)
+_BIDI_ISOLATE = "\u2068{}\u2069"
+
+
+def link_url(url: str | None) -> str | None:
+    """`url` if the inbox may make it a link (`http:`, `https:`, `mailto:` or a
+    path on PingBack), else None."""
+    if url and _LINKABLE.match(url):
+        return url
+    return None
+
+
+@register.filter
+def isolate(text: Any) -> str:
+    """`text` between FIRST STRONG ISOLATE (U+2068) and POP DIRECTIONAL
+    ISOLATE (U+2069), for places that take no `<bdi>` element (the page
+    title): a right-to-left override inside cannot reorder what follows."""
+    return _BIDI_ISOLATE.format(text)
+
+
+@register.filter
+def shown_html(message: Message) -> dict[str, SafeString | int]:
+    """A message's e-mail HTML as the thread shows it: `html` (the body
+    sanitised when the e-mail was parsed, with remote images held back, see
+    `html_hold_remote_images`, each with its PingBack proxy link in
+    `data-proxy-src`) and `remote_images` (how many were held)."""
+    body, remote = html_hold_remote_images(
+        message.html or "", proxy=lambda url: remote_image_link(message.pk, url)
+    )
+    # Safe: `message.html` was sanitised with nh3 when the e-mail was parsed,
+    # and re-emitting it escapes text and attribute values again.
+    return {"html": mark_safe(body), "remote_images": len(remote)}  # noqa: S308
 
 
 @register.filter
 def shown_attachments(message: Message) -> list[dict[str, Any]]:
     """A message's attachments as the thread shows them: each with `kind`,
     `label`, `link` (a signed PingBack link once the file is stored, else the
-    platform's public link, else None), `is_image`, `pending` (still being
-    fetched), `error`, and for a location `map_link`."""
+    platform's public link when it is http(s), else None), `unsafe_url` (a
+    platform link of another scheme, shown as text only), `is_image` (a
+    stored image, shown inline),
+    `pending` (still being fetched), `error`, and for a location `map_link`."""
     shown = []
     for index, attachment in enumerate(message.attachments or ()):
         kind = attachment.get("kind") or attachment.get("type") or "file"
         link = None
+        unsafe_url = ""
         if attachment.get("stored"):
             link = attachment_link(message.pk, index)
         elif attachment.get("url") and not attachment.get("ref"):
-            link = attachment["url"]
+            link = link_url(str(attachment["url"]))
+            if link is None:
+                unsafe_url = str(attachment["url"])
         map_link = None
         if kind == "location" and "latitude" in attachment:
-            lat, lon = attachment["latitude"], attachment["longitude"]
-            map_link = f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}"
+            try:
+                lat = float(attachment["latitude"])
+                lon = float(attachment["longitude"])
+            except (KeyError, TypeError, ValueError):
+                pass
+            else:
+                map_link = f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}"
         label = attachment.get("filename") or attachment.get("name") or kind
         shown.append(
             {
                 "kind": kind,
                 "label": label,
                 "link": link,
-                "is_image": kind in ("image", "sticker", "photo") and bool(link),
+                "unsafe_url": unsafe_url,
+                # Shown inline only from PingBack itself (`img-src 'self'`).
+                "is_image": kind in ("image", "sticker", "photo")
+                and bool(attachment.get("stored")),
                 "pending": attachment_needs_fetch(attachment),
                 "error": attachment.get("fetch_error", ""),
                 "map_link": map_link,

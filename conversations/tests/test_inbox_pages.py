@@ -126,7 +126,7 @@ def test_inbox_lists_open_conversations_newest_first_with_channel_icons(
         html,
     )
     assert len(rows_with_icon) == 3
-    assert '<div class="preview">Is it shipped?</div>' in html
+    assert '<div class="preview" dir="auto">Is it shipped?</div>' in html
 
 
 @pytest.mark.parametrize(
@@ -227,7 +227,7 @@ def test_conversation_page_shows_the_thread_and_each_reply_status(
     # then
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<span class="handle">@ada</span>' in html
+    assert '<span class="handle">@<bdi>ada</bdi></span>' in html
     assert names_in_order(
         html,
         [

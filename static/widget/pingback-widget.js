@@ -257,13 +257,30 @@
 
   var CHAT_ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
 
+  // The widget's CSS as a constructed stylesheet: a site whose own
+  // Content-Security-Policy forbids inline styles (`style-src` without
+  // 'unsafe-inline') still shows the widget styled. Browsers without
+  // constructed stylesheets get a <style> element.
+  function adoptStyle(root) {
+    if (window.CSSStyleSheet && "adoptedStyleSheets" in root) {
+      try {
+        var sheet = new CSSStyleSheet();
+        sheet.replaceSync(STYLE);
+        root.adoptedStyleSheets = [sheet];
+        return;
+      } catch (error) { /* fall back to a <style> element */ }
+    }
+    var style = document.createElement("style");
+    style.textContent = STYLE;
+    root.prepend(style);
+  }
+
   function build(settings) {
     var host = document.createElement("div");
     host.id = "pingback-widget";
     host.style.setProperty("--pb-brand", settings.brand_color);
     var root = host.attachShadow({mode: "open"});
     root.innerHTML =
-      "<style>" + STYLE + "</style>" +
       '<button class="launcher" type="button" aria-label="Open chat">' + CHAT_ICON + "</button>" +
       '<section class="window" role="dialog" aria-label="Chat" hidden>' +
       '<header><img alt="" hidden><span class="title"></span><button type="button" class="close" aria-label="Close chat">×</button></header>' +
@@ -272,6 +289,7 @@
       '<form><textarea aria-label="Your message" placeholder="Write a message…" maxlength="5000"></textarea>' +
       '<button type="submit">Send</button></form>' +
       "</section>";
+    adoptStyle(root);
     ui = {
       host: host,
       open: false,

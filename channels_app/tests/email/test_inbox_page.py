@@ -28,12 +28,15 @@ def test_an_html_mail_is_shown_sanitised_with_its_subject_and_plain_text(
         reverse("conversation", kwargs={"conversation_id": conversation.pk})
     ).content.decode()
 
-    assert '<div class="subject">Subject: Broken lid</div>' in page
-    assert '<div class="html"><p>The lid of my kettle is <b>broken</b>.</p>' in page
+    assert '<div class="subject">Subject: <bdi>Broken lid</bdi></div>' in page
+    assert (
+        '<div class="html" dir="auto"><p>The lid of my kettle is <b>broken</b>.</p>'
+        in page
+    )
     assert "<summary>Show plain text</summary>" in page
     assert (
-        '<div class="text">The lid of my kettle is broken. Photo on my site: '
-        "https://robin.test/lid</div>" in page
+        '<div class="text" dir="auto">The lid of my kettle is broken. '
+        "Photo on my site: https://robin.test/lid</div>" in page
     )
     assert "evil.test" not in page
     assert "steal()" not in page
@@ -56,6 +59,6 @@ def test_a_plain_mail_is_shown_as_text(
         reverse("conversation", kwargs={"conversation_id": conversation.pk})
     ).content.decode()
 
-    assert "Subject: My order #4411 never arrived" in page
+    assert "Subject: <bdi>My order #4411 never arrived</bdi>" in page
     assert "Show plain text" not in page
-    assert '<div class="text">Hello,<br><br>I ordered a kettle' in page
+    assert '<div class="text" dir="auto">Hello,<br><br>I ordered a kettle' in page
