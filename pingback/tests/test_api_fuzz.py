@@ -33,10 +33,12 @@ FUZZ_MAX_EXAMPLES = 50
 
 CONFIG = schemathesis.Config.from_dict(
     {
+        # The same requests on every run, wherever the module runs in the suite,
+        # so a CI failure reproduces locally.
+        "seed": 20261204,
         "generation": {
             "mode": "all",
             "max-examples": FUZZ_MAX_EXAMPLES,
-            # The same requests on every run, so CI failures reproduce.
             "deterministic": True,
             # Nothing is written under the working directory.
             "database": "none",
@@ -130,8 +132,9 @@ _getaddrinfo = socket.getaddrinfo
 
 @pytest.fixture
 def world(db, sandbox, monkeypatch, request) -> Iterator[str]:
-    """An admin's token for a business with an X channel and a web widget, a
-    conversation with inbound and outbound messages, and an agent; another
+    """An admin's token for a business (plan mini: room for one more channel)
+    with an X channel and a WhatsApp channel, a conversation on each with
+    inbound and outbound messages, and an agent; another
     business with its own channel and conversation. Yields the token; after
     the operation's examples, fails unless one of them was answered 2xx (so
     the fuzzer reached real objects, not only 404s and 400s)."""
@@ -160,8 +163,16 @@ def _world_token() -> str:
     admin = MemberFactory(business=business, role="admin")
     agent = MemberFactory(business=business, role="agent")
     x_channel = ChannelFactory(business=business)
-    widget = ChannelFactory(business=business, type="webchat", secrets={}, config={})
+    # WhatsApp sends templates, X does not: replies of both kinds can succeed.
+    whatsapp = ChannelFactory(
+        business=business,
+        type="whatsapp",
+        secrets={"access_token": "EAAG-example-token", "verify_token": "verify"},
+        config={"phone_number_id": "106540352242922"},
+    )
     conversation = ConversationFactory(business=business, channel=x_channel)
+    whatsapp_conversation = ConversationFactory(business=business, channel=whatsapp)
+    MessageFactory(conversation=whatsapp_conversation)
     MessageFactory(conversation=conversation)
     MessageFactory(
         conversation=conversation,
@@ -193,8 +204,8 @@ def _world_token() -> str:
     outsider = MemberFactory(business=other.business, role="admin")
     _, token = api_token_create(member=admin)
     WORLD.own.update(
-        channel_id=[str(x_channel.id), str(widget.id)],
-        id=[conversation.id],
+        channel_id=[str(x_channel.id), str(whatsapp.id)],
+        id=[conversation.id, whatsapp_conversation.id],
         user_id=[admin.user_id, agent.user_id],
     )
     WORLD.foreign.update(
