@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,6 +17,12 @@ from channels_app.services import (
 )
 
 
+@extend_schema_field(OpenApiTypes.OBJECT)
+class ConfigField(serializers.JSONField):
+    """A channel's `config`: a JSON object (in form data, one part holding the
+    JSON text). Anything else is refused by `channel_config_clean` (400)."""
+
+
 class ChannelInputSerializer(serializers.Serializer):
     """Body of `POST /api/v1/channels/` and `PATCH /api/v1/channels/{id}`.
 
@@ -25,7 +32,7 @@ class ChannelInputSerializer(serializers.Serializer):
     """
 
     type = serializers.ChoiceField(choices=Channel.Type.choices)
-    config = serializers.JSONField(required=False, default=dict)
+    config = ConfigField(required=False, default=dict)
     is_active = serializers.BooleanField(required=False, default=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

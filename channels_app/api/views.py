@@ -24,6 +24,7 @@ from channels_app.services import (
     channel_setup,
     channel_update,
 )
+from pingback.api import error_responses
 
 
 class ChannelViewSet(viewsets.ViewSet):
@@ -49,13 +50,19 @@ class ChannelViewSet(viewsets.ViewSet):
         except (Channel.DoesNotExist, ValueError, DjangoValidationError) as error:
             raise Http404("Channel not found.") from error
 
-    @extend_schema(responses=ChannelOutputSerializer(many=True))
+    @extend_schema(
+        responses={200: ChannelOutputSerializer(many=True), **error_responses(401, 403)}
+    )
     def list(self, request: Request) -> Response:
         channels = channel_list(business_of(request))
         return Response(ChannelOutputSerializer(channels, many=True).data)
 
     @extend_schema(
-        request=ChannelInputSerializer, responses={201: ChannelOutputSerializer}
+        request=ChannelInputSerializer,
+        responses={
+            201: ChannelOutputSerializer,
+            **error_responses(400, 401, 402, 403),
+        },
     )
     def create(self, request: Request) -> Response:
         serializer = ChannelInputSerializer(data=request.data)
@@ -74,13 +81,21 @@ class ChannelViewSet(viewsets.ViewSet):
         )
         return Response(output.data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=ChannelOutputSerializer)
+    @extend_schema(
+        responses={200: ChannelOutputSerializer, **error_responses(401, 403, 404)}
+    )
     def retrieve(self, request: Request, channel_id: str) -> Response:
         return Response(
             ChannelOutputSerializer(self._channel(request, channel_id)).data
         )
 
-    @extend_schema(request=ChannelInputSerializer, responses=ChannelOutputSerializer)
+    @extend_schema(
+        request=ChannelInputSerializer,
+        responses={
+            200: ChannelOutputSerializer,
+            **error_responses(400, 401, 402, 403, 404),
+        },
+    )
     def partial_update(self, request: Request, channel_id: str) -> Response:
         channel = self._channel(request, channel_id)
         serializer = ChannelInputSerializer(
@@ -96,12 +111,17 @@ class ChannelViewSet(viewsets.ViewSet):
         )
         return Response(ChannelOutputSerializer(channel).data)
 
-    @extend_schema(responses=ChannelDeletedSerializer)
+    @extend_schema(
+        responses={200: ChannelDeletedSerializer, **error_responses(401, 403, 404)}
+    )
     def destroy(self, request: Request, channel_id: str) -> Response:
         channel_delete(channel=self._channel(request, channel_id))
         return Response({"message": "Channel deleted"})
 
-    @extend_schema(request=None, responses=ChannelOutputSerializer)
+    @extend_schema(
+        request=None,
+        responses={200: ChannelOutputSerializer, **error_responses(401, 403, 404)},
+    )
     @action(detail=True, methods=["post"])
     def setup(self, request: Request, channel_id: str) -> Response:
         """Run the platform setup again (after fixing something on its side)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from conversations.models import Conversation, Message
@@ -165,6 +165,13 @@ class MessageSerializer(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": 10}
+)
+class FilesField(serializers.ListField):
+    """Uploaded files: the repeated `files` parts of a multipart/form-data body."""
+
+
 class ReplySerializer(serializers.Serializer):
     """Body of `POST /api/v1/conversations/{id}/messages`: JSON, or
     multipart/form-data to attach files (`files`, repeated; at most 10, each
@@ -174,9 +181,7 @@ class ReplySerializer(serializers.Serializer):
     text = serializers.CharField(
         max_length=10_000, trim_whitespace=True, required=False, allow_blank=True
     )
-    files = serializers.ListField(
-        child=serializers.FileField(), required=False, max_length=10
-    )
+    files = FilesField(child=serializers.FileField(), required=False, max_length=10)
     template = TemplateSerializer(required=False)
 
     def validate(self, data: dict) -> dict:
@@ -189,3 +194,26 @@ class ReplySerializer(serializers.Serializer):
                 {"text": ["A reply needs text, files or a template."]}
             )
         return data
+
+
+@extend_schema_serializer(
+    exclude_fields=["files"],
+    component_name="Reply",
+    description="A reply as JSON: `text` (at most 10,000 characters), or a "
+    "`template` alone (WhatsApp, e.g. outside the 24-hour window). Files need "
+    "multipart/form-data (`ReplyUpload`).",
+)
+class ReplyJsonSerializer(ReplySerializer):
+    """The JSON body of a reply, for the OpenAPI schema only (the view
+    validates every body with `ReplySerializer`)."""
+
+
+@extend_schema_serializer(
+    exclude_fields=["template"],
+    component_name="ReplyUpload",
+    description="A reply as multipart/form-data: `text`, `files` (repeated; at "
+    "most 10, each at most `MEDIA_MAX_BYTES`), or both.",
+)
+class ReplyUploadSerializer(ReplySerializer):
+    """The multipart body of a reply, for the OpenAPI schema only (the view
+    validates every body with `ReplySerializer`)."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
+from django import forms
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +22,9 @@ from conversations.api.serializers import (
     ConversationSerializer,
     ConversationUpdateSerializer,
     MessageSerializer,
+    ReplyJsonSerializer,
     ReplySerializer,
+    ReplyUploadSerializer,
 )
 from conversations.models import Conversation, Message
 from conversations.selectors import (
@@ -31,6 +38,15 @@ from conversations.services import (
     message_retry,
     post_reply,
 )
+from pingback.api import error_responses
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number (`1.5` is refused, where `NumberFilter` would truncate it
+    to 1 against an integer column)."""
+
+    field_class = forms.IntegerField
 
 
 class ConversationFilter(django_filters.FilterSet):
@@ -38,28 +54,61 @@ class ConversationFilter(django_filters.FilterSet):
 
     channel_type = django_filters.ChoiceFilter(choices=Channel.Type.choices)
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
-    assignee = django_filters.NumberFilter(field_name="assignee_id")
+    assignee = IntegerFilter(field_name="assignee_id")
 
     class Meta:
         model = Conversation
         fields = ["channel_type", "status", "assignee"]
 
 
-class InboxCursorPagination(CursorPagination):
+class StrictPageSizeMixin:
+    """`?page_size=`: a whole number from 1 (more than `max_page_size` gives
+    `max_page_size`; empty gives the default); anything else answers 400
+    naming `page_size`, where DRF would silently use the default."""
+
+    page_size: int
+    page_size_query_param = "page_size"
+    max_page_size: int
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param, "")
+        if raw == "":  # absent, or empty as a form leaves it
+            return self.page_size
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValidationError(
+                {self.page_size_query_param: ["A whole number from 1."]}
+            )
+        return min(value, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; more than "
+                    f"{self.max_page_size} gives {self.max_page_size})."
+                )
+        return parameters
+
+
+class InboxCursorPagination(StrictPageSizeMixin, CursorPagination):
     """Newest activity first; `?cursor=` from `next`; `page_size` up to 100."""
 
     ordering = ("-last_message_at", "-id")
     page_size = 25
-    page_size_query_param = "page_size"
     max_page_size = 100
 
 
-class MessageCursorPagination(CursorPagination):
+class MessageCursorPagination(StrictPageSizeMixin, CursorPagination):
     """Oldest first, so a thread reads top to bottom."""
 
     ordering = ("id",)
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
 
 
@@ -72,6 +121,8 @@ class ConversationViewSet(
     pagination_class = InboxCursorPagination
     filterset_class = ConversationFilter
     http_method_names = ["get", "post", "patch"]
+    # Any segment reaches `get_object`, so a malformed id is a JSON 404 too.
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
@@ -85,7 +136,29 @@ class ConversationViewSet(
             raise Http404("Conversation not found.") from error
 
     @extend_schema(
-        request=ConversationUpdateSerializer, responses=ConversationSerializer
+        responses={
+            200: ConversationSerializer(many=True),
+            **error_responses(400, 401, 403, 404),
+        }
+    )
+    def list(self, request: Request) -> Response:
+        """The inbox, newest activity first (cursor pagination). 400 for an
+        invalid filter value (the filter named); 404 for an invalid `cursor`."""
+        return super().list(request)
+
+    @extend_schema(
+        responses={200: ConversationSerializer, **error_responses(401, 403, 404)}
+    )
+    def retrieve(self, request: Request, pk: str) -> Response:
+        """One conversation; 404 when it is not the caller's business's."""
+        return super().retrieve(request, pk=pk)
+
+    @extend_schema(
+        request=ConversationUpdateSerializer,
+        responses={
+            200: ConversationSerializer,
+            **error_responses(400, 401, 403, 404),
+        },
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         conversation = self.get_object()
@@ -103,12 +176,30 @@ class ConversationViewSet(
         return Response(ConversationSerializer(conversation).data)
 
     @extend_schema(
-        methods=["GET"], responses=MessageSerializer(many=True), filters=False
+        methods=["GET"],
+        responses={
+            200: MessageSerializer(many=True),
+            **error_responses(400, 401, 403, 404),
+        },
+        filters=False,
     )
     @extend_schema(
-        methods=["POST"], request=ReplySerializer, responses={202: MessageSerializer}
+        methods=["POST"],
+        request={
+            "application/json": ReplyJsonSerializer,
+            "multipart/form-data": ReplyUploadSerializer,
+        },
+        responses={
+            202: MessageSerializer,
+            **error_responses(400, 401, 403, 404, 409),
+        },
     )
-    @action(detail=True, methods=["get", "post"], filterset_class=None)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filterset_class=None,
+        pagination_class=MessageCursorPagination,
+    )
     def messages(self, request: Request, pk: str) -> Response:
         """GET: the thread, oldest first (cursor pagination). POST: an agent's
         reply; answers 202 with the message `queued` (delivery is async; 409 when
@@ -131,17 +222,20 @@ class ConversationViewSet(
             return Response(
                 MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED
             )
-        paginator = MessageCursorPagination()
-        page = paginator.paginate_queryset(
-            conversation_message_list(conversation), request, self
-        )
-        return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+        page = self.paginate_queryset(conversation_message_list(conversation))
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={202: MessageSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            202: MessageSerializer,
+            **error_responses(401, 403, 404, 409),
+        },
+    )
     @action(
         detail=True,
         methods=["post"],
-        url_path=r"messages/(?P<message_id>\d+)/retry",
+        url_path=r"messages/(?P<message_id>[^/]+)/retry",
         filterset_class=None,
     )
     def retry(self, request: Request, pk: str, message_id: str) -> Response:
@@ -153,11 +247,17 @@ class ConversationViewSet(
             MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED
         )
 
-    @extend_schema(request=None, responses=MessageSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: MessageSerializer,
+            **error_responses(401, 403, 404, 409),
+        },
+    )
     @action(
         detail=True,
         methods=["post"],
-        url_path=r"messages/(?P<message_id>\d+)/mark-sent",
+        url_path=r"messages/(?P<message_id>[^/]+)/mark-sent",
         filterset_class=None,
     )
     def mark_sent(self, request: Request, pk: str, message_id: str) -> Response:
@@ -169,7 +269,11 @@ class ConversationViewSet(
 
     def _message(self, message_id: str) -> Message:
         conversation = self.get_object()
-        message = conversation_message_list(conversation).filter(pk=message_id).first()
+        try:
+            pk = int(message_id)
+        except ValueError as error:
+            raise Http404("Message not found.") from error
+        message = conversation_message_list(conversation).filter(pk=pk).first()
         if message is None:
             raise Http404("Message not found.")
         return message
