@@ -49,6 +49,9 @@ class Channel(models.Model):
     # Account-level trouble found while sending (e.g. X credits exhausted).
     alert = models.TextField(blank=True)
     alert_at = models.DateTimeField(null=True, blank=True)
+    # The platform rate-limited the account: no send on this channel, from
+    # any worker, before this time.
+    paused_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

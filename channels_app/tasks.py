@@ -32,7 +32,11 @@ def deliver_message(self, message_id: int) -> str:
     failure retries after the backoff: as a task countdown when it is short,
     otherwise from the database, by the outbox sweeper. Returns the delivery
     outcome's status."""
-    outcome = message_deliver(message_id=message_id)
+    # Eager tasks (no broker) retry at once, inline: they cannot wait out a
+    # channel's pause, so they do not honour it.
+    outcome = message_deliver(
+        message_id=message_id, honour_pause=not self.request.is_eager
+    )
     if outcome.status == "retry" and retry_by_task(outcome.countdown):
         raise self.retry(countdown=outcome.countdown)
     return outcome.status

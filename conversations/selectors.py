@@ -58,6 +58,12 @@ def conversation_message_list(conversation: Conversation) -> QuerySet[Message]:
     )
 
 
+def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
+    """The thread as the agent's page shows it: `conversation_message_list`
+    with each message's delivery attempts (one more query in all)."""
+    return conversation_message_list(conversation).prefetch_related("delivery_attempts")
+
+
 CUSTOMER_WINDOW = timedelta(hours=24)
 
 

@@ -27,6 +27,16 @@ urlpatterns = [
         name="conversation-status",
     ),
     path(
+        "conversations/<int:conversation_id>/messages/<int:message_id>/retry/",
+        views.message_retry_view,
+        name="message-retry",
+    ),
+    path(
+        "conversations/<int:conversation_id>/messages/<int:message_id>/mark-sent/",
+        views.message_mark_sent_view,
+        name="message-mark-sent",
+    ),
+    path(
         "conversations/<int:conversation_id>/row/",
         live_views.conversation_row,
         name="conversation-row",

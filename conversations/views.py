@@ -13,7 +13,8 @@ from django.http import (
     HttpResponse,
     HttpResponseRedirect,
 )
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from billing.models import Business
@@ -24,12 +25,15 @@ from conversations.models import Conversation, Message
 from conversations.selectors import (
     conversation_get,
     conversation_message_list,
+    conversation_thread,
     conversation_window_closed_at,
     inbox_conversation_list,
 )
 from conversations.services import (
     conversation_mark_read,
     conversation_update,
+    message_mark_sent,
+    message_retry,
     post_reply,
 )
 from conversations.services.attachments import attachment_resolve
@@ -103,12 +107,16 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     conversation_mark_read(conversation=conversation)
     channel = conversation.channel
     supports_templates = bool(channel and get_platform(channel.type).supports_templates)
+    paused_until = channel.paused_until if channel else None
     return render(
         request,
         "conversations/conversation.html",
         {
             "conversation": conversation,
-            "thread": conversation_message_list(conversation),
+            "thread": conversation_thread(conversation),
+            "channel_paused_until": paused_until
+            if paused_until and paused_until > timezone.now()
+            else None,
             "statuses": Conversation.Status.choices,
             "supports_templates": supports_templates,
             "window_closed_at": conversation_window_closed_at(conversation)
@@ -127,7 +135,7 @@ def conversation_status(request: HttpRequest, conversation_id: int) -> HttpRespo
         "conversations/_messages.html",
         {
             "conversation": conversation,
-            "thread": conversation_message_list(conversation),
+            "thread": conversation_thread(conversation),
         },
     )
 
@@ -156,6 +164,37 @@ def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpRespon
             files=request.FILES.getlist("files"),
             template=template,
         )
+    except ApplicationError as error:
+        flash.error(request, error.detail)
+    return redirect("conversation", conversation_id=conversation.pk)
+
+
+@login_required
+@require_POST
+def message_retry_view(
+    request: HttpRequest, conversation_id: int, message_id: int
+) -> HttpResponse:
+    """Send a failed or uncertain reply again (`message_retry`), then back to
+    the thread; a refusal is shown there."""
+    return _message_action(request, conversation_id, message_id, message_retry)
+
+
+@login_required
+@require_POST
+def message_mark_sent_view(
+    request: HttpRequest, conversation_id: int, message_id: int
+) -> HttpResponse:
+    """Record that an uncertain reply did arrive (`message_mark_sent`)."""
+    return _message_action(request, conversation_id, message_id, message_mark_sent)
+
+
+def _message_action(
+    request: HttpRequest, conversation_id: int, message_id: int, action
+) -> HttpResponse:
+    conversation = inbox_conversation(request, conversation_id)
+    message = get_object_or_404(conversation_message_list(conversation), pk=message_id)
+    try:
+        action(message=message)
     except ApplicationError as error:
         flash.error(request, error.detail)
     return redirect("conversation", conversation_id=conversation.pk)

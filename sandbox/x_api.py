@@ -112,12 +112,13 @@ def not_found(detail: str = "Sorry, that page does not exist.") -> Response:
     return problem(404, "Not Found Error", detail, f"{PROBLEMS}/resource-not-found")
 
 
-def rate_limited() -> Response:
-    """429 with the ``x-rate-limit-*`` headers; reset one second from now (§1.11)."""
+def rate_limited(reset_in: int = 1) -> Response:
+    """429 with the ``x-rate-limit-*`` headers; the window resets ``reset_in``
+    seconds from now (§1.11)."""
     headers = {
         "x-rate-limit-limit": str(RATE_LIMIT_CEILING),
         "x-rate-limit-remaining": "0",
-        "x-rate-limit-reset": str(int(time.time()) + 1),
+        "x-rate-limit-reset": str(int(time.time()) + reset_in),
     }
     body = {
         "title": "Too Many Requests",
@@ -128,12 +129,12 @@ def rate_limited() -> Response:
     return json_response(429, body, headers)
 
 
-def forced_failure(kind: str | None) -> Response | None:
+def forced_failure(kind: str | None, reset_in: int = 1) -> Response | None:
     """The response for a failure mode taken from the state, if any."""
     if kind == SERVER_ERROR:
         return problem(503, "Service Unavailable", "Service Unavailable")
     if kind == RATE_LIMITED:
-        return rate_limited()
+        return rate_limited(reset_in)
     if kind == CREDITS_DEPLETED:
         return json_response(402, CREDITS_DEPLETED_BODY)
     return None
@@ -425,7 +426,9 @@ def handle_x_request(state: SandboxState, req: Request) -> Response:
     refusal = auth_refusal(endpoint.auth, req.auth)
     if refusal is not None:
         return refusal
-    failure = forced_failure(state.x.take_failure())
+    failure = forced_failure(
+        state.x.take_failure(), state.x.get_modes()["rate_limit_reset_in"]
+    )
     if failure is not None:
         return failure
     try:

@@ -19,6 +19,8 @@ from sandbox.x import DEMO_APP, XApp, iso_timestamp, new_id
 DEFAULT_MODES: dict[str, Any] = {
     "credits_depleted": False,
     "rate_limit_next": 0,
+    # Seconds from a 429 to the end of its rate-limit window (x-rate-limit-reset).
+    "rate_limit_reset_in": 1,
     "server_error_next": 0,
     "crc_check": True,
     "webhook_limit": 1,
@@ -29,7 +31,9 @@ DEFAULT_MODES: dict[str, Any] = {
 """Modes settable with ``POST /_sandbox/x/mode`` and their defaults."""
 
 _BOOL_MODES = frozenset({"credits_depleted", "crc_check"})
-_COUNT_MODES = frozenset({"rate_limit_next", "server_error_next", "webhook_limit"})
+_COUNT_MODES = frozenset(
+    {"rate_limit_next", "rate_limit_reset_in", "server_error_next", "webhook_limit"}
+)
 
 SERVER_ERROR = "server_error"
 RATE_LIMITED = "rate_limited"

@@ -7,8 +7,9 @@ outside a platform module knows a platform's wire format or SDK.
 
 from __future__ import annotations
 
+import email.utils
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from django.conf import settings
@@ -68,7 +69,10 @@ class DeliveryError(PlatformError):
 
 
 class TransientDeliveryError(DeliveryError):
-    """Worth retrying (network, 429, 5xx). `retry_after` in seconds, if given."""
+    """Worth retrying (network, 429, 5xx). `retry_after` in seconds, if given.
+    `rate_limited`: the platform throttled the whole account (not just this
+    message or recipient), so every send on the channel waits `retry_after`
+    (or the backoff) before the next try."""
 
     def __init__(
         self,
@@ -76,10 +80,35 @@ class TransientDeliveryError(DeliveryError):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
+        rate_limited: bool = False,
         detail: str = "",
     ) -> None:
         super().__init__(reason, status_code=status_code, detail=detail)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from an HTTP `Retry-After` value, in either form: a
+    number of seconds (`"4"`) or an HTTP date (`"Fri, 04 Dec 2026 22:40:00
+    GMT"`, counted from now). None when absent or unreadable; never
+    negative.
+
+    Source: RFC 9110 §10.2.3 (Retry-After)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates are
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -24,6 +24,7 @@ from channels_app.platforms.base import (
     SecretMissing,
     SignatureInvalid,
     TransientDeliveryError,
+    retry_after_seconds,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +46,11 @@ APP_SECRET_MISSING = (
 # Graph error codes (docs/protocols.md §3.5) that are worth retrying: throughput and
 # pair rate limits, and Graph's own "temporary" codes (1, 2, 4, 17, 32, 613).
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 130429, 131056})
+# Of those, the ones that throttle the whole app or business account (API
+# call volume, spam rate limit, Cloud API throughput), so every send on the
+# channel waits; 131056 is one recipient's pair rate limit and is not among
+# them (docs/protocols.md §3.5).
+ACCOUNT_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 130429})
 # Codes meaning the whole channel's credentials are bad: the admins are told.
 CREDENTIAL_CODES = frozenset({190, 102, 10, 200})
 # Code 10 with these subcodes is Instagram's closed messaging window, a refusal
@@ -203,7 +209,8 @@ class GraphClient:
             raise TransientDeliveryError(
                 f"Graph API answered {response.status_code}",
                 status_code=response.status_code,
-                retry_after=_retry_after(response),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                rate_limited=response.status_code == 429,
             )
         raise PermanentDeliveryError(
             f"Graph API answered {response.status_code}",
@@ -225,7 +232,11 @@ class GraphClient:
 def graph_delivery_error(error: GraphError) -> DeliveryError:
     """Classify a Graph error (docs/protocols.md §3.5)."""
     if error.code in TRANSIENT_CODES or error.status_code >= 500:
-        return TransientDeliveryError(error.describe(), status_code=error.status_code)
+        return TransientDeliveryError(
+            error.describe(),
+            status_code=error.status_code,
+            rate_limited=error.code in ACCOUNT_RATE_LIMIT_CODES,
+        )
     refused_token = error.code in CREDENTIAL_CODES or error.status_code == 401
     alert = ""
     if refused_token and error.subcode not in WINDOW_SUBCODES:
@@ -233,10 +244,3 @@ def graph_delivery_error(error: GraphError) -> DeliveryError:
     return PermanentDeliveryError(
         error.describe(), status_code=error.status_code, channel_alert=alert
     )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None

@@ -52,6 +52,7 @@ from channels_app.platforms.base import (
     SetupResult,
     SignatureInvalid,
     TransientDeliveryError,
+    retry_after_seconds,
 )
 from channels_app.platforms.media_fetch import media_download
 from pingback.egress import basic_credentials
@@ -534,6 +535,7 @@ def _delivery_error(error: TwilioCallError) -> DeliveryError:
             "Twilio rate limit reached",
             status_code=error.status,
             retry_after=error.retry_after,
+            rate_limited=True,
             detail=detail,
         )
     if status >= 500:
@@ -567,14 +569,6 @@ def _delivery_error(error: TwilioCallError) -> DeliveryError:
     )
 
 
-def _seconds(value: str | None) -> float | None:
-    """A `Retry-After` in seconds (the delta form Twilio uses)."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
-
-
 # --------------------------------------------------------------------- SDK client
 
 
@@ -599,7 +593,9 @@ class _TwilioHostClient(TwilioHttpClient):
         self, method: str, url: str, *args: Any, **kwargs: Any
     ) -> TwilioResponse:
         response = super().request(method, _api_url(url), *args, **kwargs)
-        self.retry_after = _seconds((response.headers or {}).get("Retry-After"))
+        self.retry_after = retry_after_seconds(
+            (response.headers or {}).get("Retry-After")
+        )
         return response
 
 

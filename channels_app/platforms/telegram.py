@@ -535,6 +535,7 @@ def _delivery_error(
             f"Telegram flood control: retry in {wait:g} seconds",
             status_code=429,
             retry_after=wait,
+            rate_limited=True,
             detail=detail,
         )
     if isinstance(error, InvalidToken):

@@ -555,7 +555,11 @@ def _delivery_error(error: Exception) -> DeliveryError:
         reset = error.reset_time
         wait = max(1.0, reset - time.time()) if reset else None
         return TransientDeliveryError(
-            "X rate limit reached", status_code=429, retry_after=wait, detail=detail
+            "X rate limit reached",
+            status_code=429,
+            retry_after=wait,
+            rate_limited=True,
+            detail=detail,
         )
     if isinstance(error, tweepy.TwitterServerError):
         return TransientDeliveryError(

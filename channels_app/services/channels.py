@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Business
@@ -273,6 +275,20 @@ def channel_setup(*, channel: Channel) -> Channel:
 def channel_alert_set(*, channel: Channel, alert: str) -> None:
     """Record an account-level problem found while sending (shown to admins)."""
     Channel.objects.filter(pk=channel.pk).update(alert=alert, alert_at=timezone.now())
+
+
+def channel_pause(*, channel: Channel, until: datetime) -> datetime:
+    """Hold every send on `channel` until `until` (the platform rate-limited
+    the account), unless it is already paused for longer. Atomic across
+    workers: the pause only ever moves later. Returns the pause in force."""
+    Channel.objects.filter(pk=channel.pk).filter(
+        Q(paused_until__isnull=True) | Q(paused_until__lt=until)
+    ).update(paused_until=until)
+    return (
+        Channel.objects.filter(pk=channel.pk)
+        .values_list("paused_until", flat=True)
+        .get()
+    )
 
 
 def channel_alert_clear(*, channel: Channel) -> None:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from channels_app.models import Channel
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
     DeliveryError,
@@ -24,7 +25,11 @@ from channels_app.platforms.base import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from channels_app.services.channels import channel_alert_clear, channel_alert_set
+from channels_app.services.channels import (
+    channel_alert_clear,
+    channel_alert_set,
+    channel_pause,
+)
 from channels_app.services.outbox import retry_due_at
 from conversations import realtime
 from conversations.models import DeliveryAttempt, Message
@@ -60,7 +65,7 @@ def retry_countdown(retries: int, retry_after: float | None) -> float:
     return max(backoff, retry_after or 0.0)
 
 
-def message_deliver(*, message_id: int) -> DeliveryOutcome:
+def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOutcome:
     """Send the queued outbound message `message_id` and record the outcome.
 
     The message is claimed `queued → sending` with a lease of
@@ -71,6 +76,11 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     `DELIVERY_MAX_RETRIES` it fails with the last reason. A permanent failure
     marks it `failed` with the platform's reason; an account-level one also
     sets the channel's alert. Every try is recorded as a `DeliveryAttempt`.
+
+    A rate limit that throttles the whole account (`rate_limited`) pauses the
+    channel (`Channel.paused_until`); while it lasts a message is put back to
+    `queued` untried, spending no retry. `honour_pause=False` (eager tasks,
+    which have no scheduler to wait with) tries regardless.
     """
     message = _claim(message_id)
     if message is None:
@@ -79,6 +89,13 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
     if channel is None or not channel.is_active:
         _fail(message, PermanentDeliveryError("The channel is deactivated or deleted."))
         return DeliveryOutcome(status="failed")
+    now = timezone.now()
+    if honour_pause and channel.paused_until and channel.paused_until > now:
+        # The platform rate-limited this channel: wait for the pause to end
+        # without trying (and without spending one of the message's retries).
+        wait = (channel.paused_until - now).total_seconds()
+        _defer(message, wait)
+        return DeliveryOutcome(status="retry", countdown=wait)
     try:
         result = get_platform(channel.type).send(channel, _outbound(message))
     except TransientDeliveryError as error:
@@ -88,6 +105,8 @@ def message_deliver(*, message_id: int) -> DeliveryOutcome:
             _fail(message, error)
             return DeliveryOutcome(status="failed")
         countdown = retry_countdown(retries, error.retry_after)
+        if error.rate_limited:
+            countdown = max(countdown, _pause_channel(channel, error, countdown))
         _requeue(message, error, countdown)
         return DeliveryOutcome(status="retry", countdown=countdown)
     except PermanentDeliveryError as error:
@@ -152,6 +171,32 @@ def _claim(message_id: int) -> Message | None:
         )
         message.save(update_fields=["status", "next_attempt_at", "updated_at"])
     return message
+
+
+def _pause_channel(
+    channel: Channel, error: TransientDeliveryError, countdown: float
+) -> float:
+    """Pause every send on `channel` for the platform's `retry_after` (or
+    `countdown` when it gave none); return the seconds the pause in force
+    has left (another worker may have set a longer one)."""
+    now = timezone.now()
+    wait = error.retry_after if error.retry_after is not None else countdown
+    until = channel_pause(channel=channel, until=now + timedelta(seconds=wait))
+    logger.warning(
+        "delivery.channel_paused",
+        extra={"channel_id": str(channel.pk), "platform": channel.type, "until": until},
+    )
+    return (until - now).total_seconds()
+
+
+def _defer(message: Message, wait: float) -> None:
+    """Back to `queued` for `wait` seconds, recording no attempt."""
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.QUEUED,
+        next_attempt_at=retry_due_at(wait, now=now),
+        updated_at=now,
+    )
 
 
 def _retries(message: Message) -> int:

@@ -25,11 +25,12 @@ import requests
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connections
+from django.utils import timezone
 
 from channels_app.models import Channel
 from channels_app.platforms.email_html import html_sanitise
 from channels_app.tests.factories import ChannelFactory
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.services import post_reply
 from conversations.services.attachments import attachment_link
 from conversations.tests.factories import (
@@ -804,4 +805,73 @@ def test_screenshots_of_hostile_content(
         "the inbox scrolls sideways"
     )
     assert page.locator("tr.conversation-row b").count() == 0
+    assert watched.violations() == []
+
+
+@pytest.fixture
+def delivery_problems(admin_member, x_channel) -> Conversation:
+    """A conversation whose replies failed or may not have arrived, with long
+    and hostile reasons, on a channel X is rate-limiting."""
+    Channel.objects.filter(pk=x_channel.pk).update(
+        paused_until=timezone.now() + timezone.timedelta(minutes=5),
+        alert=f"X says: {RLO}gnp.exe " + "no credits " * 20,
+    )
+    conversation = ConversationFactory(
+        business=admin_member.business, channel=x_channel
+    )
+    failed = MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        author=admin_member.user,
+        status="failed",
+        text="Your refund is on its way.",
+        error='<img src=x onerror="alert(1)"> ' + "Reason" * 60,
+    )
+    for outcome in ["retry", "retry", "failed"]:
+        DeliveryAttempt.objects.create(
+            message=failed, outcome=outcome, status_code=429, reason="X rate limit"
+        )
+    MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        author=admin_member.user,
+        status="uncertain",
+        text="We have sent a replacement.",
+        error="The worker stopped while sending this message: it may not have "
+        "been delivered. Retry to send it again, or mark it as sent.",
+    )
+    return conversation
+
+
+@pytest.mark.parametrize("width", [1440, 390], ids=["desktop", "phone"])
+def test_delivery_problems_are_shown_with_their_actions(
+    width, asgi_server, admin_member, delivery_problems, browser
+):
+    watched = watched_page(browser, viewport={"width": width, "height": 900})
+    page = watched.page
+    log_in(page, asgi_server, admin_member)
+
+    page.goto(f"{asgi_server.url}/conversations/{delivery_problems.pk}/")
+    page.wait_for_selector("body[data-live=connected]")
+    page.click(".attempts summary")
+    page.screenshot(path=f"{SCREENSHOTS}/pingback-delivery-{width}.png", full_page=True)
+
+    # The banner, both statuses and their buttons are there, as buttons.
+    assert page.locator("#channel-paused").is_visible()
+    assert page.locator("#channel-alert").is_visible()
+    assert page.get_by_text("May not have been delivered", exact=True).is_visible()
+    assert page.get_by_role("button", name="Retry").count() == 2
+    assert page.get_by_role("button", name="Mark as sent").count() == 1
+    assert page.locator(".delivery-failed img").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+        "the conversation page scrolls sideways"
+    )
+
+    # When the agent marks the uncertain reply as sent.
+    page.get_by_role("button", name="Mark as sent").click()
+    page.wait_for_selector("body[data-live=connected]")
+
+    # Then it reads Sent and offers nothing more.
+    assert page.get_by_role("button", name="Mark as sent").count() == 0
+    assert page.get_by_role("button", name="Retry").count() == 1
     assert watched.violations() == []

@@ -243,13 +243,20 @@ def test_conversation_page_shows_the_thread_and_each_reply_status(
         "Reply that is failed",
     ]
     assert f'id="message-{inbound.pk}" data-status="received"' in html
-    assert '<div class="delivery delivery-queued">Queued</div>' in html
-    assert '<div class="delivery delivery-sent">Sent</div>' in html
     assert (
-        '<div class="delivery delivery-failed">Failed: '
-        '<span class="reason">X API credits exhausted: top up</span></div>'
+        '<div class="delivery delivery-queued">'
+        '<span class="delivery-status">Queued</span></div>'
     ) in html
-    assert html.count('<div class="delivery') == len(outbound)
+    assert (
+        '<div class="delivery delivery-sent">'
+        '<span class="delivery-status">Sent</span></div>'
+    ) in html
+    assert (
+        '<div class="delivery delivery-failed">'
+        '<span class="delivery-status">Failed</span>: '
+        '<span class="reason" dir="auto">X API credits exhausted: top up</span></div>'
+    ) in html
+    assert html.count('<div class="delivery delivery-') == len(outbound)
     assert '<form method="post" action="' + reply_url(conversation) in html
     conversation.refresh_from_db()
     assert conversation.unread_count == 0
@@ -270,8 +277,9 @@ def test_conversation_page_shows_a_retrying_reply_reason(agent_client, business)
 
     # then
     assert (
-        '<div class="delivery delivery-queued">Queued (retrying: X is over capacity)'
-        "</div>"
+        '<div class="delivery delivery-queued">'
+        '<span class="delivery-status">Queued</span>'
+        ' (retrying: <span class="reason" dir="auto">X is over capacity</span>)</div>'
     ) in response.content.decode()
 
 
@@ -304,7 +312,10 @@ def test_reply_form_queues_a_reply_that_ends_sent(
         ("4001", "Your parcel left today.")
     ]
     page = agent_client.get(conversation_url(conversation)).content.decode()
-    assert '<div class="delivery delivery-sent">Sent</div>' in page
+    assert (
+        '<div class="delivery delivery-sent">'
+        '<span class="delivery-status">Sent</span></div>'
+    ) in page
 
 
 def test_deactivated_channel_shows_a_notice_instead_of_the_reply_form(

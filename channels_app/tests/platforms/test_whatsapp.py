@@ -17,6 +17,7 @@ import pytest
 import requests
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
@@ -981,6 +982,10 @@ def test_a_rate_limit_is_retried_and_the_next_try_goes_through(business, sandbox
     assert message.error == (
         "(#130429) Rate limit hit: Cloud API message throughput has been reached."
     )
+    # Throughput is the business account's: the whole channel waits.
+    channel = Channel.objects.get(pk=conversation.channel_id)
+    assert channel.paused_until > timezone.now()
+    Channel.objects.filter(pk=channel.pk).update(paused_until=timezone.now())
 
     assert message_deliver(message_id=message.pk).status == "sent"
 
