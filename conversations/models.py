@@ -213,6 +213,12 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "id"], name="msg_thread_idx"),
+            # The admins' list of delivery problems, newest first.
+            models.Index(
+                fields=["-id"],
+                condition=Q(status__in=["failed", "uncertain"]),
+                name="msg_delivery_problem_idx",
+            ),
             # The outbox sweeper's scans: only queued and sending messages.
             models.Index(
                 fields=["next_attempt_at"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from billing.models import Business
@@ -84,3 +84,26 @@ def conversation_window_closed_at(conversation: Conversation) -> datetime | None
         (last_inbound + CUSTOMER_WINDOW) if last_inbound else conversation.created_at
     )
     return closes_at if closes_at <= timezone.now() else None
+
+
+def delivery_problem_list(
+    business: Business, *, stuck_after: timedelta, limit: int = 200
+) -> QuerySet[Message]:
+    """The business's replies an admin should look at, newest first, at most
+    `limit`: `failed` and `uncertain` ones, and `queued` or `sending` ones
+    older than `stuck_after` (a channel paused for long, or workers down).
+    Each with its conversation's contact, channel and author."""
+    stuck_before = timezone.now() - stuck_after
+    problems = Q(status__in=[Message.Status.FAILED, Message.Status.UNCERTAIN]) | Q(
+        status__in=[Message.Status.QUEUED, Message.Status.SENDING],
+        created_at__lt=stuck_before,
+    )
+    return (
+        Message.objects.filter(
+            problems,
+            conversation__business=business,
+            direction=Message.Direction.OUTBOUND,
+        )
+        .select_related("conversation__contact", "channel", "author")
+        .order_by("-id")[:limit]
+    )

@@ -1,5 +1,6 @@
-"""Inbox settings pages for admins: the business's web widgets (allowed
-domains, welcome message, brand colour, logo) and their embed snippet.
+"""Inbox pages for admins: the business's web widgets (allowed domains,
+welcome message, brand colour, logo) and their embed snippet, and the list of
+replies with delivery problems.
 
 Edits go through `channel_config_clean` and `channel_update`, so they are
 validated exactly as the channels API validates `config`.
@@ -8,8 +9,10 @@ validated exactly as the channels API validates `config`.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,6 +31,8 @@ from channels_app.services import (
     channel_update,
 )
 from channels_app.widget.selectors import DEFAULT_BRAND_COLOR
+from conversations.selectors import delivery_problem_list
+from conversations.services import messages_retry
 from pingback.errors import ApplicationError
 
 WIDGET_FIELDS = ("allowed_domains", "welcome_message", "brand_color", "logo_url")
@@ -36,8 +41,45 @@ WIDGET_FIELDS = ("allowed_domains", "welcome_message", "brand_color", "logo_url"
 def _admin_business(request: HttpRequest) -> Business:
     member = member_of(request.user)
     if member is None or not member.is_admin:
-        raise PermissionDenied("Only a business admin may change widget settings.")
+        raise PermissionDenied("Only a business admin may see this page.")
     return member.business
+
+
+@login_required
+def delivery_problems(request: HttpRequest) -> HttpResponse:
+    """GET: the business's failed, uncertain and stuck replies
+    (`delivery_problem_list`). POST `message_ids`: retry the selected ones
+    (`messages_retry`), then back to the list with how many went. Admins
+    only (403)."""
+    business = _admin_business(request)
+    if request.method == "POST":
+        ids = [
+            int(value)
+            for value in request.POST.getlist("message_ids")
+            if value.isdigit()
+        ]
+        retried = messages_retry(business_id=business.pk, message_ids=ids)
+        if retried:
+            flash.success(
+                request,
+                f"{len(retried)} repl{'y' if len(retried) == 1 else 'ies'} sent again.",
+            )
+        if len(retried) < len(ids):
+            flash.error(
+                request,
+                f"{len(ids) - len(retried)} could not be retried: sent meanwhile, "
+                "already retried, or on a deactivated channel.",
+            )
+        return redirect("delivery-problems")
+    stuck_after = timedelta(minutes=settings.DELIVERY_STUCK_MINUTES)
+    return render(
+        request,
+        "conversations/delivery_problems.html",
+        {
+            "problems": delivery_problem_list(business, stuck_after=stuck_after),
+            "stuck_minutes": settings.DELIVERY_STUCK_MINUTES,
+        },
+    )
 
 
 def _widget_channels(business: Business):

@@ -48,6 +48,11 @@ urlpatterns = [
     ),
     path("settings/widgets/", settings_views.widget_settings, name="widget-settings"),
     path(
+        "settings/deliveries/",
+        settings_views.delivery_problems,
+        name="delivery-problems",
+    ),
+    path(
         "settings/widgets/<str:channel_id>/",
         settings_views.widget_settings_edit,
         name="widget-settings-edit",

@@ -552,6 +552,9 @@ DELIVERY_MAX_COUNTDOWN = env.float("DELIVERY_MAX_COUNTDOWN", default=20.0)
 # task's 45 s hard time limit): a message still `sending` after that was
 # left by a dead worker, and the sweeper marks it `uncertain`.
 DELIVERY_LEASE_SECONDS = env.float("DELIVERY_LEASE_SECONDS", default=60.0)
+# A reply still queued or sending this many minutes after it was written is
+# listed on the admins' Delivery problems page.
+DELIVERY_STUCK_MINUTES = env.int("DELIVERY_STUCK_MINUTES", default=10)
 
 # Largest webhook body accepted, in bytes (X sends at most a few KB per event).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)

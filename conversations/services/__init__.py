@@ -5,7 +5,12 @@ from conversations.services.conversations import (
     conversation_update,
 )
 from conversations.services.ingest import IngestResult, ingest
-from conversations.services.replies import message_mark_sent, message_retry, post_reply
+from conversations.services.replies import (
+    message_mark_sent,
+    message_retry,
+    messages_retry,
+    post_reply,
+)
 
 __all__ = [
     "IngestResult",
@@ -14,5 +19,6 @@ __all__ = [
     "ingest",
     "message_mark_sent",
     "message_retry",
+    "messages_retry",
     "post_reply",
 ]

@@ -152,6 +152,23 @@ def message_retry(*, message: Message) -> Message:
     return locked
 
 
+def messages_retry(*, business_id: object, message_ids: Sequence[int]) -> list[int]:
+    """Retry several of a business's failed or uncertain replies at once (an
+    admin's bulk Retry); those that no longer fit (already retried, sent, or
+    on a deactivated channel) are skipped. Returns the ids retried. Ids of
+    another business's messages are ignored."""
+    retried = []
+    for message in Message.objects.filter(
+        pk__in=message_ids, conversation__business_id=business_id
+    ).order_by("pk"):
+        try:
+            message_retry(message=message)
+        except ApplicationError:
+            continue
+        retried.append(message.pk)
+    return retried
+
+
 def message_mark_sent(*, message: Message) -> Message:
     """Record, at an agent's word, that an `uncertain` outbound message did
     reach the customer (e.g. they answered it): it becomes `sent`, with no

@@ -875,3 +875,25 @@ def test_delivery_problems_are_shown_with_their_actions(
     assert page.get_by_role("button", name="Mark as sent").count() == 0
     assert page.get_by_role("button", name="Retry").count() == 1
     assert watched.violations() == []
+
+
+@pytest.mark.parametrize("width", [1440, 390], ids=["desktop", "phone"])
+def test_the_delivery_problems_page_under_hostile_content(
+    width, asgi_server, admin_member, delivery_problems, browser
+):
+    watched = watched_page(browser, viewport={"width": width, "height": 900})
+    page = watched.page
+    log_in(page, asgi_server, admin_member)
+
+    page.click("text=Deliveries")
+    page.wait_for_selector("h1:has-text('Delivery problems')")
+    page.screenshot(
+        path=f"{SCREENSHOTS}/pingback-deliveries-{width}.png", full_page=True
+    )
+
+    assert page.locator("input[name=message_ids]").count() == 2
+    assert page.locator(".deliveries-table img").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+        "the page scrolls sideways"
+    )
+    assert watched.violations() == []
