@@ -70,7 +70,7 @@ def test_retry_selected_sends_the_selected_replies_once(
     conversation = ConversationFactory(business=business)
     failed = reply(conversation, "failed", "Failed reply")
     uncertain = reply(conversation, "uncertain", "Uncertain reply")
-    left = reply(conversation, "failed", "Left alone")
+    reply(conversation, "failed", "Left alone")
     foreign = reply(ConversationFactory(), "failed", "Another business's reply")
 
     with django_capture_on_commit_callbacks(execute=True):
