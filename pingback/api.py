@@ -100,7 +100,14 @@ _ERRORS: dict[int, OpenApiResponse] = {
     ),
     409: OpenApiResponse(
         ErrorSerializer,
-        "The channel is deactivated or deleted (`code`: `channel_inactive`).",
+        "The object's state does not allow this: the channel is deactivated or "
+        "deleted (`code`: `channel_inactive`), or the message is not in a state "
+        "the action applies to (`code`: `message_state`).",
+    ),
+    415: OpenApiResponse(
+        ErrorSerializer,
+        "The request has a body but no `Content-Type`, or one the operation "
+        "does not read (it reads those its request body lists).",
     ),
 }
 
@@ -108,5 +115,6 @@ _ERRORS: dict[int, OpenApiResponse] = {
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """The error answers of an operation, for `@extend_schema(responses=...)`:
     `{401: OpenApiResponse(Error), ...}` for the given HTTP statuses, among
-    400, 401, 402, 403, 404 and 409. Raises `KeyError` for another status."""
+    400, 401, 402, 403, 404, 409 and 415. Raises `KeyError` for another
+    status."""
     return {status: _ERRORS[status] for status in statuses}

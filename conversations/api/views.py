@@ -8,7 +8,7 @@ import django_filters
 from django import forms
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -39,6 +39,13 @@ from conversations.services import (
     post_reply,
 )
 from pingback.api import error_responses
+
+MESSAGE_ID = OpenApiParameter(
+    "message_id",
+    int,
+    OpenApiParameter.PATH,
+    description="Id of a message of this conversation (anything else answers 404).",
+)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -226,6 +233,7 @@ class ConversationViewSet(
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
     @extend_schema(
+        parameters=[MESSAGE_ID],
         request=None,
         responses={
             202: MessageSerializer,
@@ -248,6 +256,7 @@ class ConversationViewSet(
         )
 
     @extend_schema(
+        parameters=[MESSAGE_ID],
         request=None,
         responses={
             200: MessageSerializer,
@@ -268,6 +277,9 @@ class ConversationViewSet(
         return Response(MessageSerializer(message).data)
 
     def _message(self, message_id: str) -> Message:
+        """Message `message_id` of the conversation in the URL; `Http404` (a
+        JSON 404) when the conversation is not the caller's business's, or
+        `message_id` is not a whole number or names no message of it."""
         conversation = self.get_object()
         try:
             pk = int(message_id)

@@ -21,9 +21,11 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from hypothesis import strategies as st
 
-from billing.services import api_token_create
+from billing.models import ApiToken
+from billing.services import api_token_create, api_token_revoke
 from billing.tests.factories import BusinessFactory, MemberFactory
 from channels_app.tests.factories import ChannelFactory
+from conversations.models import DeliveryAttempt
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from pingback.wsgi import application
 
@@ -67,34 +69,66 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONF
 @dataclass
 class World:
     """Ids of the objects generated values are steered towards: the caller's
-    own, and another business's (which must answer 404)."""
+    own, and others' (another business's, or another member's tokens), which
+    must answer 404. Keys are what an id names: `channel_id`, `conversation_id`,
+    `token_id`, `user_id`, and `message` for (conversation id, message id)
+    pairs."""
 
     own: dict[str, list[Any]] = field(default_factory=dict)
     foreign: dict[str, list[Any]] = field(default_factory=dict)
     # Status codes of the operation's answers so far.
     answered: list[int] = field(default_factory=list)
 
-    def steer(self, name: str, generated: Any) -> st.SearchStrategy:
-        """Mostly one of our ids, sometimes another business's, sometimes the
+    def steer(self, kind: str, generated: Any) -> st.SearchStrategy:
+        """Mostly one of our ids, sometimes a foreign one, sometimes the
         generated value (own ids weigh double)."""
-        own = self.own.get(name)
+        own = self.own.get(kind)
         if not own:
             return st.just(generated)
-        return st.sampled_from([*own, *own, *self.foreign.get(name, []), generated])
+        return st.sampled_from([*own, *own, *self.foreign.get(kind, []), generated])
+
+    def steer_message(self, generated: dict[str, Any]) -> st.SearchStrategy:
+        """`{id}` and `{message_id}` together: mostly one of our messages in its
+        own conversation, sometimes a foreign pair (a message under another
+        conversation than its own, another business's message), sometimes the
+        generated pair (own pairs weigh double)."""
+        own = self.own.get("message")
+        if not own:
+            return st.just(generated)
+        pairs = [*own, *own, *self.foreign.get("message", [])]
+        return st.sampled_from(
+            [
+                *({**generated, "id": c, "message_id": m} for c, m in pairs),
+                generated,
+            ]
+        )
 
 
 WORLD = World()
+
+
+def _kind(path: str, name: str) -> str:
+    """What a path parameter names: `{id}` is a token under `/tokens/`, a
+    conversation elsewhere; other names say it themselves."""
+    if name == "id":
+        return "token_id" if "/tokens/" in path else "conversation_id"
+    return name
 
 
 @schema.hook
 def flatmap_path_parameters(
     context: schemathesis.HookContext, path_parameters: dict[str, Any]
 ) -> st.SearchStrategy:
-    """`{channel_id}` and `{id}` (a conversation) often name real objects."""
+    """`{channel_id}`, `{id}` (a conversation or a token) and `{message_id}`
+    often name real objects."""
+    path_parameters = path_parameters or {}
+    if "message_id" in path_parameters:
+        return WORLD.steer_message(path_parameters)
+    path = context.operation.path if context.operation else ""
     return st.fixed_dictionaries(
         {
-            name: WORLD.steer(name, value)
-            for name, value in (path_parameters or {}).items()
+            name: WORLD.steer(_kind(path, name), value)
+            for name, value in path_parameters.items()
         }
     )
 
@@ -136,8 +170,10 @@ _getaddrinfo = socket.getaddrinfo
 def world(db, sandbox, monkeypatch, request) -> Iterator[str]:
     """An admin's token for a business (plan mini: room for one more channel)
     with an X channel and a WhatsApp channel, a conversation on each with
-    inbound and outbound messages, and an agent; another
-    business with its own channel and conversation. Yields the token; after
+    inbound and outbound messages (sent, failed, uncertain), and an agent;
+    another token of the admin's, revoked; another business with its own
+    channel, conversation and failed reply; the agent's and the other
+    business's admin's tokens. Yields the token; after
     the operation's examples, fails unless one of them was answered 2xx (so
     the fuzzer reached real objects, not only 404s and 400s)."""
     monkeypatch.setattr(socket, "getaddrinfo", _no_internet)
@@ -174,8 +210,8 @@ def _world_token() -> str:
     )
     conversation = ConversationFactory(business=business, channel=x_channel)
     whatsapp_conversation = ConversationFactory(business=business, channel=whatsapp)
-    MessageFactory(conversation=whatsapp_conversation)
-    MessageFactory(conversation=conversation)
+    whatsapp_inbound = MessageFactory(conversation=whatsapp_conversation)
+    inbound = MessageFactory(conversation=conversation)
     MessageFactory(
         conversation=conversation,
         attachments=[
@@ -186,13 +222,16 @@ def _world_token() -> str:
             {"kind": "contact", "name": "Ada", "phone_number": "+15550100"},
         ],
     )
-    MessageFactory(
+    sent = MessageFactory(
         conversation=conversation,
         direction="outbound",
         status="sent",
         author=admin.user,
     )
-    MessageFactory(
+    # Retry applies to a failed reply and an uncertain one, "mark as sent" to
+    # the uncertain one only: each action has a message it answers 2xx for,
+    # and messages it answers 409 for (inbound, sent).
+    failed = MessageFactory(
         conversation=conversation,
         direction="outbound",
         kind="template",
@@ -202,17 +241,51 @@ def _world_token() -> str:
         error="The platform refused the template.",
         author=agent.user,
     )
+    uncertain = MessageFactory(
+        conversation=whatsapp_conversation,
+        direction="outbound",
+        status="uncertain",
+        platform_message_id=None,
+        error="The worker stopped while sending this message.",
+        author=admin.user,
+    )
     other = ConversationFactory()
+    other_failed = MessageFactory(
+        conversation=other, direction="outbound", status="failed"
+    )
     outsider = MemberFactory(business=other.business, role="admin")
-    _, token = api_token_create(member=admin)
+    callers_token, token = api_token_create(member=admin)
+    # Revoking a revoked token answers 200 too; another member's tokens, in
+    # this business or another, are 404.
+    revoked, _ = api_token_create(member=admin, name="old")
+    api_token_revoke(token=revoked)
+    agents_token, _ = api_token_create(member=agent)
+    outsiders_token, _ = api_token_create(member=outsider)
     WORLD.own.update(
         channel_id=[str(x_channel.id), str(whatsapp.id)],
-        id=[conversation.id, whatsapp_conversation.id],
+        conversation_id=[conversation.id, whatsapp_conversation.id],
+        message=[
+            (conversation.id, failed.id),
+            (conversation.id, sent.id),
+            (conversation.id, inbound.id),
+            (whatsapp_conversation.id, uncertain.id),
+            (whatsapp_conversation.id, whatsapp_inbound.id),
+        ],
+        token_id=[callers_token.id, revoked.id],
         user_id=[admin.user_id, agent.user_id],
     )
     WORLD.foreign.update(
         channel_id=[str(other.channel_id)],
-        id=[other.id],
+        conversation_id=[other.id],
+        message=[
+            # Ours, but not in the conversation named.
+            (conversation.id, uncertain.id),
+            (whatsapp_conversation.id, failed.id),
+            # Another business's, under its conversation and under ours.
+            (other.id, other_failed.id),
+            (conversation.id, other_failed.id),
+        ],
+        token_id=[agents_token.id, outsiders_token.id],
         user_id=[outsider.user_id],
     )
     return token
@@ -348,3 +421,116 @@ def test_delete_answers_200_with_the_message_the_schema_declares(admin_api, busi
     assert declared["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ChannelDeleted"
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "token_id", ["abc", "1.5", "null,null", "-1", "99999999999999999999"]
+)
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("get", ""), ("post", "revoke/"), ("delete", "")],
+    ids=["show", "revoke", "delete"],
+)
+def test_a_malformed_token_id_is_a_json_404_and_revokes_nothing(
+    admin_member, api_client_for, token_id, method, suffix
+):
+    # given
+    client = api_client_for(admin_member)
+
+    # when
+    response = getattr(client, method)(f"/api/v1/tokens/{token_id}/{suffix}")
+
+    # then
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such token."}
+    assert ApiToken.objects.filter(revoked_at__isnull=False).count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "message_id", ["abc", "1.5", "null,null", "-1", "99999999999999999999"]
+)
+@pytest.mark.parametrize("action", ["retry", "mark-sent"])
+def test_a_malformed_message_id_is_a_json_404_and_changes_nothing(
+    admin_api, business, message_id, action
+):
+    # given
+    conversation = ConversationFactory(business=business)
+    uncertain = MessageFactory(
+        conversation=conversation, direction="outbound", status="uncertain"
+    )
+
+    # when
+    response = admin_api.post(
+        f"/api/v1/conversations/{conversation.id}/messages/{message_id}/{action}/"
+    )
+
+    # then
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Message not found."}
+    uncertain.refresh_from_db()
+    assert uncertain.status == "uncertain"
+    assert not DeliveryAttempt.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_token_body_without_a_content_type_is_415_and_creates_nothing(
+    admin_member, api_client_for
+):
+    # given
+    client = api_client_for(admin_member)
+    declared = schema["/api/v1/tokens/"]["POST"].definition.raw["responses"]
+
+    # when
+    response = client.generic("POST", "/api/v1/tokens/", b"name=ci", content_type="")
+
+    # then
+    assert response.status_code == 415
+    assert response.json() == {"detail": 'Unsupported media type "" in request.'}
+    assert ApiToken.objects.filter(member=admin_member).count() == 1  # the client's
+    assert declared["415"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "expected"),
+    [
+        ("/api/v1/tokens/", "GET", ["200", "401", "403"]),
+        ("/api/v1/tokens/", "POST", ["201", "400", "401", "403", "415"]),
+        ("/api/v1/tokens/{id}/", "GET", ["200", "401", "403", "404"]),
+        ("/api/v1/tokens/{id}/", "DELETE", ["204", "401", "403", "404"]),
+        ("/api/v1/tokens/{id}/revoke/", "POST", ["200", "401", "403", "404"]),
+        (
+            "/api/v1/conversations/{id}/messages/{message_id}/retry/",
+            "POST",
+            ["202", "401", "403", "404", "409"],
+        ),
+        (
+            "/api/v1/conversations/{id}/messages/{message_id}/mark-sent/",
+            "POST",
+            ["200", "401", "403", "404", "409"],
+        ),
+    ],
+    ids=[
+        "tokens",
+        "token-create",
+        "token",
+        "token-delete",
+        "token-revoke",
+        "retry",
+        "mark-sent",
+    ],
+)
+def test_token_and_message_actions_declare_every_answer_they_give(
+    path, method, expected
+):
+    # given / when
+    declared = schema[path][method].definition.raw
+
+    # then
+    assert sorted(declared["responses"]) == expected
+    # Only creating a token takes a body (its optional `name`).
+    takes_a_body = (path, method) == ("/api/v1/tokens/", "POST")
+    assert ("requestBody" in declared) == takes_a_body
