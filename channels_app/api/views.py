@@ -61,7 +61,7 @@ class ChannelViewSet(viewsets.ViewSet):
         request=ChannelInputSerializer,
         responses={
             201: ChannelOutputSerializer,
-            **error_responses(400, 401, 402, 403),
+            **error_responses(400, 401, 402, 403, 415),
         },
     )
     def create(self, request: Request) -> Response:
@@ -93,7 +93,7 @@ class ChannelViewSet(viewsets.ViewSet):
         request=ChannelInputSerializer,
         responses={
             200: ChannelOutputSerializer,
-            **error_responses(400, 401, 402, 403, 404),
+            **error_responses(400, 401, 402, 403, 404, 415),
         },
     )
     def partial_update(self, request: Request, channel_id: str) -> Response:

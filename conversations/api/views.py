@@ -164,7 +164,7 @@ class ConversationViewSet(
         request=ConversationUpdateSerializer,
         responses={
             200: ConversationSerializer,
-            **error_responses(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404, 415),
         },
     )
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -198,7 +198,7 @@ class ConversationViewSet(
         },
         responses={
             202: MessageSerializer,
-            **error_responses(400, 401, 403, 404, 409),
+            **error_responses(400, 401, 403, 404, 409, 415),
         },
     )
     @action(
