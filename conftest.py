@@ -7,6 +7,7 @@ database is PostgreSQL and Redis answers, so nothing is silently skipped.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -172,3 +173,49 @@ def celery_worker(settings) -> Iterator[None]:
     finally:
         celery_app.conf.task_always_eager = previous
         task_postrun.disconnect(close_worker_connection)
+
+
+# ------------------------------------------------------------------ Chromium
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    """Debian's Chromium, driven by Playwright (no browser download). Fails
+    under PINGBACK_REQUIRE_SERVICES=1 when it is not installed, else skips.
+    Make database rows before using it: the ORM inside Playwright's greenlet
+    would open a connection that outlives the test database."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("PINGBACK_REQUIRE_SERVICES") == "1":
+            pytest.fail("Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed")
+    # Playwright's sync API runs an event loop in this thread; the Django ORM
+    # calls the tests make are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A new page in `browser`, waiting at most 15 s for anything."""
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    return page

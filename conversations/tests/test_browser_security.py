@@ -40,8 +40,6 @@ from conversations.tests.factories import (
     MessageFactory,
 )
 from conversations.tests.test_live_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DM_TEXT,
     PASSWORD,
     AsgiServer,
@@ -97,26 +95,6 @@ def tasks(request, settings) -> str:
         request.getfixturevalue("celery_worker")
         return "worker"
     return "inline"
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("PINGBACK_REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium is not installed (apt-get install chromium)")
-        pytest.skip("Chromium is not installed")
-    # Playwright's sync API runs an event loop in this thread; the Django ORM
-    # calls the tests make are still plain synchronous calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 class Watched:

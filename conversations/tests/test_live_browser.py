@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import threading
 import time
@@ -37,16 +36,6 @@ from conversations.tests.factories import ConversationFactory
 from pingback.testing import wait_for
 from sandbox.x import sign
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery"
 DM_TEXT = "Hi! My order #4411 never arrived."
 FOLLOW_UP_TEXT = "Any news about order #4411?"
@@ -169,26 +158,6 @@ def host_page() -> Iterator[HostPage]:
     page = HostPage()
     yield page
     page.close()
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("PINGBACK_REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium is not installed (apt-get install chromium)")
-        pytest.skip("Chromium is not installed")
-    # Playwright's sync API runs an event loop in this thread; the Django ORM
-    # calls the tests make are still plain synchronous calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 # Made before Playwright starts: the ORM inside its greenlet would open a
