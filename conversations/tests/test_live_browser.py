@@ -33,7 +33,7 @@ from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
 from conversations.services import post_reply
 from conversations.tests.factories import ConversationFactory
-from pingback.testing import wait_for
+from pingback.testing import free_port, wait_for
 from sandbox.x import sign
 
 PASSWORD = "correct horse battery"
@@ -41,12 +41,6 @@ DM_TEXT = "Hi! My order #4411 never arrived."
 FOLLOW_UP_TEXT = "Any news about order #4411?"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class AsgiServer:

@@ -27,7 +27,7 @@ from django.db import connections
 
 from channels_app.models import InboundEvent
 from channels_app.tests.factories import ChannelFactory
-from pingback.testing import wait_for
+from pingback.testing import free_port, wait_for
 from sandbox.x import DEMO_APP, XUser, dm_payload, new_id, sign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,12 +38,6 @@ CHUNK = b"x" * (16 * 1024)
 # answered before the server read it.
 TOTAL = 64 * 1024 * 1024
 TOO_LARGE = {"detail": "Body too large."}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Uvicorn:

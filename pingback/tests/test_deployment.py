@@ -19,16 +19,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from django.db import connection
 
 from channels_app.models import InboundEvent
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes
+from pingback.testing import current_database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
@@ -102,26 +101,6 @@ def test_development_defaults_stay_on_plain_http(settings):
 # ------------------------------------------------------------ behind the proxy
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url_of_this_test() -> str:
-    """DATABASE_URL of the database this test runs on (the test database)."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    return (
-        f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
 @contextmanager
 def gunicorn(env: dict[str, str], log: Path) -> Iterator[str]:
     """gunicorn with `gunicorn.conf.py`, one worker, on a free port; yields
@@ -181,9 +160,7 @@ def test_webhooks_through_the_proxy_are_served_and_plain_http_redirected(
         secrets={"bot_token": "7000000001:AAE-token", "webhook_secret": WEBHOOK_SECRET},
         config={"bot_id": "7000000001", "bot_username": "pingback_demo_bot"},
     )
-    env = controlled_env(
-        DATABASE_URL=database_url_of_this_test(), REDIS_URL="", **trust
-    )
+    env = controlled_env(DATABASE_URL=current_database_url(), REDIS_URL="", **trust)
     path = f"/api/v1/webhooks/telegram/{channel.id}"
     body = fixture_bytes("telegram", "message__text")
     headers = {

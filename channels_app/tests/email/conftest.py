@@ -38,6 +38,7 @@ from imap_tools import MailBoxUnencrypted
 from channels_app.models import Channel
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import FIXTURES
+from pingback.testing import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
 # Accounts written into the test Dovecot's passwd-file (one per test using it).
@@ -57,12 +58,6 @@ def _mail_servers_on_loopback(settings) -> None:
 def eml(name: str) -> bytes:
     """An e-mail fixture's bytes (`fixtures/email/<name>.eml`)."""
     return (FIXTURES / "email" / f"{name}.eml").read_bytes()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _die_with_the_tests() -> None:

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 
 from billing.services import api_token_create
 from conversations.models import Message
 from conversations.tests.factories import ConversationFactory
-from pingback.testing import wait_for
+from pingback.testing import current_database_url, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -37,30 +36,13 @@ REQUEST_LIMIT_S = 2.0
 OUTAGE_S = 5.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    user = settings["USER"] or "postgres"
-    return (
-        f"postgres://{user}@{settings['HOST'] or '127.0.0.1'}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-
-
 class RedisServer:
     """A redis-server child process on a free port, that can be stopped,
     started again on the same port (empty, like a restart without
     persistence), frozen and thawed."""
 
     def __init__(self, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log = log
         self.process: subprocess.Popen | None = None
 
@@ -137,10 +119,10 @@ def stack(sandbox, tmp_path) -> Iterator[dict]:
         pytest.fail("redis-server is not installed")
     redis_server = RedisServer(tmp_path / "redis.log")
     redis_server.start()
-    web_port = _free_port()
+    web_port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": current_database_url(),
         "REDIS_URL": redis_server.url,
         "CELERY_BROKER_URL": redis_server.url,
         "CELERY_TASK_ALWAYS_EAGER": "0",
