@@ -8,18 +8,21 @@ does not exist.
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from billing.models import Business
 from workspace.models import CannedResponse, Label, Team
 
 
 def team_list(business: Business) -> QuerySet[Team]:
-    """`business`'s teams by name, with their members and users prefetched
-    (a fixed number of queries however many teams and members)."""
+    """`business`'s teams by name ignoring case (`sort_name`), with their
+    members and users prefetched (a fixed number of queries however many teams
+    and members)."""
     return (
         Team.objects.filter(business=business)
+        .annotate(sort_name=Lower("name"))
         .prefetch_related("members__user")
-        .order_by("name", "id")
+        .order_by("sort_name", "id")
     )
 
 
@@ -29,12 +32,13 @@ def team_get(business: Business, team_id: int) -> Team:
 
 
 def label_list(business: Business, *, search: str = "") -> QuerySet[Label]:
-    """`business`'s labels by name; `search` (case-insensitive) keeps those
-    whose name contains it, for the `/` picker as the agent types."""
-    labels = Label.objects.filter(business=business)
+    """`business`'s labels by name ignoring case (`sort_name`); `search`
+    (case-insensitive) keeps those whose name contains it, for the `/` picker
+    as the agent types."""
+    labels = Label.objects.filter(business=business).annotate(sort_name=Lower("name"))
     if search:
         labels = labels.filter(name__icontains=search)
-    return labels.order_by("name", "id")
+    return labels.order_by("sort_name", "id")
 
 
 def label_get(business: Business, label_id: int) -> Label:

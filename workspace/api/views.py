@@ -24,7 +24,6 @@ from rest_framework.response import Response
 from billing.permissions import IsBusinessMember, business_of, member_of
 from conversations.api.views import StrictPageSizeMixin
 from pingback.api import error_responses
-from workspace.models import CannedResponse, Label, Team
 from workspace import selectors, services
 from workspace.api.serializers import (
     CannedResponseInputSerializer,
@@ -35,6 +34,7 @@ from workspace.api.serializers import (
     TeamInputSerializer,
     TeamOutputSerializer,
 )
+from workspace.models import CannedResponse, Label, Team
 
 Row = TypeVar("Row", bound=models.Model)
 
@@ -76,10 +76,10 @@ class IsBusinessAdminForWrites(IsBusinessMember):
 
 
 class WorkspacePagination(StrictPageSizeMixin, CursorPagination):
-    """In name (or short code) order; `?cursor=` from `next`; `page_size` up
-    to 200 (default 50)."""
+    """In name order ignoring case (the selectors' `sort_name`), or short code
+    order; `?cursor=` from `next`; `page_size` up to 200 (default 50)."""
 
-    ordering = ("name", "id")
+    ordering = ("sort_name", "id")
     page_size = 50
     max_page_size = 200
 

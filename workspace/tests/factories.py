@@ -7,6 +7,7 @@ from workspace.models import CannedResponse, Label, Team
 class TeamFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Team
+        skip_postgeneration_save = True
 
     business = factory.SubFactory(BusinessFactory)
     name = factory.Sequence(lambda n: f"Team {n}")
