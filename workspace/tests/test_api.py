@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.tests.factories import BusinessFactory, MemberFactory
@@ -471,3 +471,25 @@ def test_a_list_costs_the_same_queries_for_one_row_as_for_many(
     # then
     assert len(response.json()["results"]) == 10
     assert len(ten) == len(one)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("factory", "first", "second"),
+    [
+        (TeamFactory, {"name": "Support"}, {"name": "sUPPORT"}),
+        (LabelFactory, {"name": "VIP"}, {"name": "vip"}),
+        (CannedResponseFactory, {"short_code": "hi"}, {"short_code": "hi"}),
+    ],
+    ids=["team", "label", "canned-response"],
+)
+def test_the_database_itself_refuses_a_second_name_in_a_business(
+    factory, first, second
+):
+    # given: what a write racing past the services' check would insert
+    row = factory(**first)
+
+    # when / then
+    with pytest.raises(IntegrityError):
+        factory(business=row.business, **second)
+    assert factory._meta.model.objects.count() == 1
