@@ -121,8 +121,8 @@ class LabelOutputSerializer(serializers.ModelSerializer):
 class CannedResponseInputSerializer(serializers.Serializer):
     """Body of `POST /api/v1/canned_responses/` (and `PATCH`, any of the
     fields): `short_code` (1 to 40 of `a-z 0-9 _ -`, unique in the business),
-    `content` (1 to 4,000 characters; may hold `{{contact.name}}`,
-    `{{agent.name}}`, `{{conversation.id}}`)."""
+    `content` (1 to 4,000 characters, not only spaces, kept as typed; may hold
+    `{{contact.name}}`, `{{agent.name}}`, `{{conversation.id}}`)."""
 
     short_code = serializers.CharField(
         max_length=SHORT_CODE_MAX_LENGTH,
@@ -132,6 +132,13 @@ class CannedResponseInputSerializer(serializers.Serializer):
     content = serializers.CharField(
         max_length=CANNED_CONTENT_MAX_LENGTH, trim_whitespace=False
     )
+
+    def validate_content(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError(
+                "A canned response cannot be only spaces."
+            )
+        return value
 
 
 class CannedResponseAuthorSerializer(TeamMemberSerializer):

@@ -302,8 +302,17 @@ def test_a_forty_character_label_is_accepted(admin_api):
         ({"short_code": "", "content": "x"}, "short_code"),
         ({"short_code": "ok", "content": "x" * 4001}, "content"),
         ({"short_code": "ok", "content": ""}, "content"),
+        ({"short_code": "ok", "content": " \n\t "}, "content"),
     ],
-    ids=["uppercase", "space", "41-chars", "empty", "content-4001", "content-empty"],
+    ids=[
+        "uppercase",
+        "space",
+        "41-chars",
+        "empty",
+        "content-4001",
+        "content-empty",
+        "content-spaces",
+    ],
 )
 def test_a_bad_canned_response_is_400_naming_the_field_and_stores_nothing(
     admin_api, body, field
