@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "channels_app",
     "conversations",
     "sandbox",
+    "workspace",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
 from conversations.api.views import ConversationViewSet
+from workspace.api.views import CannedResponseViewSet, LabelViewSet, TeamViewSet
 
 
 # Detail URLs work with and without the trailing slash, as the channel reference
@@ -23,6 +24,9 @@ router = OptionalSlashRouter()
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("tokens", ApiTokenViewSet, basename="api-token")
+router.register("teams", TeamViewSet, basename="team")
+router.register("labels", LabelViewSet, basename="label")
+router.register("canned_responses", CannedResponseViewSet, basename="canned-response")
 
 urlpatterns = [
     # Webhooks first: they are most of the requests, and Django tries the

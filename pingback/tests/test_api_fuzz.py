@@ -28,6 +28,11 @@ from channels_app.tests.factories import ChannelFactory
 from conversations.models import DeliveryAttempt
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from pingback.wsgi import application
+from workspace.tests.factories import (
+    CannedResponseFactory,
+    LabelFactory,
+    TeamFactory,
+)
 
 # Generated requests per operation in the fuzzing phase; schemathesis adds its
 # coverage cases (boundary values, missing or wrong-typed fields, undeclared
@@ -274,6 +279,7 @@ def _world_token() -> str:
         token_id=[callers_token.id, revoked.id],
         user_id=[admin.user_id, agent.user_id],
     )
+    _workspace_world(business=business, members=[admin, agent], other=other.business)
     WORLD.foreign.update(
         channel_id=[str(other.channel_id)],
         conversation_id=[other.id],
@@ -289,6 +295,60 @@ def _world_token() -> str:
         user_id=[outsider.user_id],
     )
     return token
+
+
+def _workspace_world(*, business, members, other) -> None:
+    """Teams, labels and canned responses: two of each in `business` (one team
+    with `members`), one in `other`, which must answer 404. Steers
+    `{team_id}`, `{label_id}` and `{canned_response_id}`, and `member_ids` in
+    a team's body (see `flatmap_team_member_ids`)."""
+    teams = [
+        TeamFactory(business=business, name="Support", members=members),
+        TeamFactory(business=business, name="Billing"),
+    ]
+    labels = [
+        LabelFactory(business=business, name="vip"),
+        LabelFactory(business=business, name="bug"),
+    ]
+    canned = [
+        CannedResponseFactory(business=business, short_code="thanks"),
+        CannedResponseFactory(business=business, short_code="refund"),
+    ]
+    WORLD.own.update(
+        team_id=[team.id for team in teams],
+        label_id=[label.id for label in labels],
+        canned_response_id=[row.id for row in canned],
+        member_user_id=[member.user_id for member in members],
+    )
+    WORLD.foreign.update(
+        team_id=[TeamFactory(business=other).id],
+        label_id=[LabelFactory(business=other).id],
+        canned_response_id=[CannedResponseFactory(business=other).id],
+        member_user_id=[MemberFactory(business=other).user_id],
+    )
+
+
+@schema.hook("flatmap_body")
+def flatmap_team_member_ids(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """`member_ids` in a team's body often lists members of the business
+    (sometimes with another business's member, which answers 400)."""
+    if not isinstance(body, dict) or not isinstance(body.get("member_ids"), list):
+        return st.just(body)
+    own = WORLD.own.get("member_user_id")
+    if not own:
+        return st.just(body)
+    choices = [*own, *WORLD.foreign.get("member_user_id", [])]
+    return st.sampled_from(
+        [
+            body,
+            {**body, "member_ids": []},
+            {**body, "member_ids": own},
+            {**body, "member_ids": own[:1]},
+            {**body, "member_ids": choices},
+        ]
+    )
 
 
 @schema.parametrize()

@@ -1,4 +1,5 @@
-"""Create (or refresh) the demo business: an admin login and one channel of each
+"""Create (or refresh) the demo business: an admin login, two agents in a
+"Support" team, labels and canned responses, and one channel of each
 platform kind wired to the sandbox. Run while PingBack and the sandbox are both
 serving, so setup (webhook registration, with its CRC or handshake against
 PingBack) goes through.
@@ -20,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from billing.models import Business
+from billing.models import Business, Member
 from billing.services import api_token_create, business_create
 from channels_app.models import Channel
 from channels_app.services import (
@@ -31,10 +32,39 @@ from channels_app.services import (
     channel_update,
 )
 from sandbox.x import DEMO_APP
+from workspace.models import CannedResponse, Label, Team
+from workspace.services import (
+    canned_response_create,
+    label_create,
+    team_create,
+    team_update,
+)
 
 DEMO_BUSINESS = "Demo Support"
 DEMO_EMAIL = "admin@demo.pingback.test"
 DEMO_PLATFORMS = ("telegram", "whatsapp", "instagram", "sms")
+# The demo's agents (login, first name, last name), besides the admin.
+DEMO_AGENTS = (
+    ("agent1@demo.pingback.test", "Ana", "Silva"),
+    ("agent2@demo.pingback.test", "Ben", "Okafor"),
+)
+DEMO_LABELS = (
+    ("billing", "#2563eb", "Invoices, refunds and payments."),
+    ("vip", "#d97706", "Customers on a premium contract."),
+    ("bug", "#dc2626", "Something in the product does not work."),
+)
+DEMO_CANNED_RESPONSES = (
+    (
+        "hello",
+        "Hi {{contact.name}}, this is {{agent.name}} from Demo Support. "
+        "How can I help?",
+    ),
+    (
+        "followup",
+        "Thanks {{contact.name}}, we are looking into it. Your reference is "
+        "#{{conversation.id}}.",
+    ),
+)
 # The demo host page for the web widget (served by bin/run).
 DEMO_WIDGET_PAGE = "http://localhost:8766"
 
@@ -79,7 +109,11 @@ class Command(BaseCommand):
         for channel_type in DEMO_PLATFORMS:
             self._demo_channel(business, channel_type, sandbox_url)
         self._demo_widget(business)
+        agents = self._demo_agents(business, password)
+        self._demo_workspace(business, agents)
         self.stdout.write(f"Login: {DEMO_EMAIL} / {password}")
+        for agent in agents:
+            self.stdout.write(f"Agent login: {agent.user.username} / {password}")
         self.stdout.write(f"API token: {token}")
 
     def _demo_channel(self, business, channel_type: str, sandbox_url: str) -> None:
@@ -135,4 +169,65 @@ class Command(BaseCommand):
         self.stdout.write(f"Web widget channel: {channel.get_setup_state_display()}.")
         self.stdout.write(
             f"  Chat as a website visitor: {demo_url.rstrip('/')}/?{query}"
+        )
+
+    def _demo_agents(self, business, password: str) -> list[Member]:
+        """The demo's two agents (created, or their password reset)."""
+        agents = []
+        for email, first_name, last_name in DEMO_AGENTS:
+            user, _ = get_user_model().objects.get_or_create(
+                username=email,
+                defaults={
+                    "email": email,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                },
+            )
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            member, _ = Member.objects.update_or_create(
+                user=user,
+                defaults={"business": business, "role": Member.Role.AGENT},
+            )
+            agents.append(member)
+        return agents
+
+    def _demo_workspace(self, business, agents: list[Member]) -> None:
+        """A "Support" team of both agents, a few labels and canned responses
+        using the variables (each created once; the team's members reset)."""
+        user_ids = [agent.user_id for agent in agents]
+        team = Team.objects.filter(business=business, name="Support").first()
+        if team is None:
+            team_create(
+                business=business,
+                name="Support",
+                description="First line: every new conversation.",
+                member_user_ids=user_ids,
+            )
+        else:
+            team_update(team=team, member_user_ids=user_ids)
+        for name, color, description in DEMO_LABELS:
+            if not Label.objects.filter(business=business, name=name).exists():
+                label_create(
+                    business=business, name=name, color=color, description=description
+                )
+        admin = Member.objects.get(user__username=DEMO_EMAIL)
+        for short_code, content in DEMO_CANNED_RESPONSES:
+            exists = CannedResponse.objects.filter(
+                business=business, short_code=short_code
+            ).exists()
+            if not exists:
+                canned_response_create(
+                    business=business,
+                    short_code=short_code,
+                    content=content,
+                    created_by=admin,
+                )
+        self.stdout.write(
+            "Team Support: "
+            + ", ".join(agent.user.get_full_name() for agent in agents)
+            + f"; labels: {', '.join(name for name, _, _ in DEMO_LABELS)}; "
+            "canned responses: "
+            + ", ".join(f"/{code}" for code, _ in DEMO_CANNED_RESPONSES)
+            + "."
         )

@@ -1,0 +1,68 @@
+"""Reads of a business's teams, labels and canned responses.
+
+Every read is scoped to one business: another business's rows are never
+returned, and `*_get` raises `DoesNotExist` for them exactly as for an id that
+does not exist.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+
+from billing.models import Business
+from workspace.models import CannedResponse, Label, Team
+
+
+def team_list(business: Business) -> QuerySet[Team]:
+    """`business`'s teams by name ignoring case (`sort_name`), with their
+    members and users prefetched (a fixed number of queries however many teams
+    and members)."""
+    return (
+        Team.objects.filter(business=business)
+        .annotate(sort_name=Lower("name"))
+        .prefetch_related("members__user")
+        .order_by("sort_name", "id")
+    )
+
+
+def team_get(business: Business, team_id: int) -> Team:
+    """One of `business`'s teams; raises `Team.DoesNotExist` otherwise."""
+    return team_list(business).get(pk=team_id)
+
+
+def label_list(business: Business, *, search: str = "") -> QuerySet[Label]:
+    """`business`'s labels by name ignoring case (`sort_name`); `search`
+    (case-insensitive) keeps those whose name contains it, for the `/` picker
+    as the agent types."""
+    labels = Label.objects.filter(business=business).annotate(sort_name=Lower("name"))
+    if search:
+        labels = labels.filter(name__icontains=search)
+    return labels.order_by("sort_name", "id")
+
+
+def label_get(business: Business, label_id: int) -> Label:
+    """One of `business`'s labels; raises `Label.DoesNotExist` otherwise."""
+    return label_list(business).get(pk=label_id)
+
+
+def canned_response_list(
+    business: Business, *, search: str = ""
+) -> QuerySet[CannedResponse]:
+    """`business`'s canned responses by short code, their authors joined in;
+    `search` (case-insensitive) keeps those whose short code or content
+    contains it."""
+    canned = CannedResponse.objects.filter(business=business).select_related(
+        "created_by__user"
+    )
+    if search:
+        canned = canned.filter(
+            Q(short_code__icontains=search) | Q(content__icontains=search)
+        )
+    return canned.order_by("short_code", "id")
+
+
+def canned_response_get(business: Business, canned_response_id: int) -> CannedResponse:
+    """One of `business`'s canned responses; raises
+    `CannedResponse.DoesNotExist` otherwise."""
+    return canned_response_list(business).get(pk=canned_response_id)

@@ -1,0 +1,288 @@
+"""Writes of a business's teams, labels and canned responses, and the filling
+of a canned response's variables.
+
+Refusals raise Django's `ValidationError` with a dict naming the field
+(`{"name": [...]}`, `{"member_ids": [...]}`, `{"short_code": [...]}`); the API
+answers them 400 with that dict. Nothing is stored when a write is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
+
+from billing.models import Business, Member
+from workspace.models import LABEL_DEFAULT_COLOR, CannedResponse, Label, Team
+
+logger = logging.getLogger(__name__)
+
+TEAM_NAME_TAKEN = "A team with this name already exists."
+LABEL_NAME_TAKEN = "A label with this name already exists."
+SHORT_CODE_TAKEN = "A canned response with this short code already exists."
+NO_SUCH_MEMBER = "No such member in this business: {ids}."
+
+# `{{contact.name}}`, `{{ agent.name }}`, ...: the variables a canned response
+# may hold, spaces inside the braces allowed.
+_VARIABLE = re.compile(r"\{\{\s*([a-z_]+\.[a-z_]+)\s*\}\}")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _name_taken(
+    queryset: models.QuerySet, *, field: str, value: str, exclude_pk: int | None
+) -> bool:
+    """Whether a row of `queryset` has `field` equal to `value` ignoring case,
+    as PostgreSQL's `lower()` does (the unique constraints' own comparison)."""
+    rows = queryset.alias(_lowered=Lower(field)).filter(_lowered=Lower(Value(value)))
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    return rows.exists()
+
+
+def _save_unique(save: Callable[[], None], *, field: str, message: str) -> None:
+    """Run `save` in a savepoint; a unique violation (a concurrent write took
+    the name between the check and the insert) becomes the same 400 the check
+    gives."""
+    try:
+        with transaction.atomic():
+            save()
+    except IntegrityError as error:
+        raise ValidationError({field: [message]}) from error
+
+
+def _members_of(business: Business, user_ids: Iterable[int]) -> list[Member]:
+    """The members of `business` whose user ids are `user_ids`; raises
+    `ValidationError({"member_ids": [...]})` naming the ids that are not
+    (unknown and another business's alike)."""
+    wanted = set(user_ids)
+    members = list(Member.objects.filter(business=business, user_id__in=wanted))
+    missing = wanted - {member.user_id for member in members}
+    if missing:
+        ids = ", ".join(str(user_id) for user_id in sorted(missing))
+        raise ValidationError({"member_ids": [NO_SUCH_MEMBER.format(ids=ids)]})
+    return members
+
+
+# ------------------------------------------------------------------ teams
+
+
+def team_create(
+    *,
+    business: Business,
+    name: str,
+    description: str = "",
+    member_user_ids: Iterable[int] = (),
+) -> Team:
+    """Create a team of `business` with the members whose user ids are
+    `member_user_ids`. Raises `ValidationError` naming `name` (taken, ignoring
+    case) or `member_ids` (not members of `business`)."""
+    members = _members_of(business, member_user_ids)
+    if _name_taken(
+        Team.objects.filter(business=business),
+        field="name",
+        value=name,
+        exclude_pk=None,
+    ):
+        raise ValidationError({"name": [TEAM_NAME_TAKEN]})
+    team = Team(business=business, name=name, description=description)
+
+    def save() -> None:
+        team.save()
+        team.members.set(members)
+
+    _save_unique(save, field="name", message=TEAM_NAME_TAKEN)
+    logger.info(
+        "team.created", extra={"team_id": team.pk, "business_id": str(business.pk)}
+    )
+    return team
+
+
+def team_update(
+    *,
+    team: Team,
+    name: str | None = None,
+    description: str | None = None,
+    member_user_ids: Iterable[int] | None = None,
+) -> Team:
+    """Change what is given (None leaves it); `member_user_ids` replaces the
+    members. Raises `ValidationError` as `team_create` does."""
+    members = None
+    if member_user_ids is not None:
+        members = _members_of(team.business, member_user_ids)
+    if name is not None:
+        if _name_taken(
+            Team.objects.filter(business_id=team.business_id),
+            field="name",
+            value=name,
+            exclude_pk=team.pk,
+        ):
+            raise ValidationError({"name": [TEAM_NAME_TAKEN]})
+        team.name = name
+    if description is not None:
+        team.description = description
+
+    def save() -> None:
+        team.save()
+        if members is not None:
+            team.members.set(members)
+
+    _save_unique(save, field="name", message=TEAM_NAME_TAKEN)
+    logger.info("team.updated", extra={"team_id": team.pk})
+    return team
+
+
+def team_delete(*, team: Team) -> None:
+    """Delete `team` (its members stay members of the business)."""
+    team_id = team.pk
+    team.delete()
+    logger.info("team.deleted", extra={"team_id": team_id})
+
+
+# ------------------------------------------------------------------ labels
+
+
+def label_create(
+    *,
+    business: Business,
+    name: str,
+    color: str = LABEL_DEFAULT_COLOR,
+    description: str = "",
+) -> Label:
+    """Create a label of `business`; `color` is stored lowercase. Raises
+    `ValidationError` naming `name` when the business has a label of that
+    name, ignoring case."""
+    if _name_taken(
+        Label.objects.filter(business=business),
+        field="name",
+        value=name,
+        exclude_pk=None,
+    ):
+        raise ValidationError({"name": [LABEL_NAME_TAKEN]})
+    label = Label(
+        business=business, name=name, color=color.lower(), description=description
+    )
+    _save_unique(label.save, field="name", message=LABEL_NAME_TAKEN)
+    logger.info(
+        "label.created", extra={"label_id": label.pk, "business_id": str(business.pk)}
+    )
+    return label
+
+
+def label_update(
+    *,
+    label: Label,
+    name: str | None = None,
+    color: str | None = None,
+    description: str | None = None,
+) -> Label:
+    """Change what is given (None leaves it). Raises `ValidationError` as
+    `label_create` does."""
+    if name is not None:
+        if _name_taken(
+            Label.objects.filter(business_id=label.business_id),
+            field="name",
+            value=name,
+            exclude_pk=label.pk,
+        ):
+            raise ValidationError({"name": [LABEL_NAME_TAKEN]})
+        label.name = name
+    if color is not None:
+        label.color = color.lower()
+    if description is not None:
+        label.description = description
+    _save_unique(label.save, field="name", message=LABEL_NAME_TAKEN)
+    logger.info("label.updated", extra={"label_id": label.pk})
+    return label
+
+
+def label_delete(*, label: Label) -> None:
+    """Delete `label`."""
+    label_id = label.pk
+    label.delete()
+    logger.info("label.deleted", extra={"label_id": label_id})
+
+
+# ------------------------------------------------------------------ canned responses
+
+
+def canned_response_create(
+    *,
+    business: Business,
+    short_code: str,
+    content: str,
+    created_by: Member | None = None,
+) -> CannedResponse:
+    """Create a canned response of `business`. Raises `ValidationError` naming
+    `short_code` when the business already has one with it."""
+    if CannedResponse.objects.filter(business=business, short_code=short_code).exists():
+        raise ValidationError({"short_code": [SHORT_CODE_TAKEN]})
+    canned = CannedResponse(
+        business=business, short_code=short_code, content=content, created_by=created_by
+    )
+    _save_unique(canned.save, field="short_code", message=SHORT_CODE_TAKEN)
+    logger.info(
+        "canned_response.created",
+        extra={"canned_response_id": canned.pk, "business_id": str(business.pk)},
+    )
+    return canned
+
+
+def canned_response_update(
+    *,
+    canned: CannedResponse,
+    short_code: str | None = None,
+    content: str | None = None,
+) -> CannedResponse:
+    """Change what is given (None leaves it). Raises `ValidationError` as
+    `canned_response_create` does."""
+    if short_code is not None:
+        taken = (
+            CannedResponse.objects.filter(
+                business_id=canned.business_id, short_code=short_code
+            )
+            .exclude(pk=canned.pk)
+            .exists()
+        )
+        if taken:
+            raise ValidationError({"short_code": [SHORT_CODE_TAKEN]})
+        canned.short_code = short_code
+    if content is not None:
+        canned.content = content
+    _save_unique(canned.save, field="short_code", message=SHORT_CODE_TAKEN)
+    logger.info("canned_response.updated", extra={"canned_response_id": canned.pk})
+    return canned
+
+
+def canned_response_delete(*, canned: CannedResponse) -> None:
+    """Delete `canned`."""
+    canned_id = canned.pk
+    canned.delete()
+    logger.info("canned_response.deleted", extra={"canned_response_id": canned_id})
+
+
+def canned_response_render(
+    content: str, *, contact_name: str, agent_name: str, conversation_id: int | str
+) -> str:
+    """`content` with its variables filled: `{{contact.name}}`,
+    `{{agent.name}}` and `{{conversation.id}}` (spaces inside the braces
+    allowed). Plain text substitution in one pass: any other `{{...}}` is left
+    as typed, a value that itself looks like a variable is not filled again,
+    no template engine runs and nothing is HTML-escaped or interpreted (the
+    result is text, escaped wherever it is shown)."""
+    values = {
+        "contact.name": contact_name,
+        "agent.name": agent_name,
+        "conversation.id": str(conversation_id),
+    }
+
+    def fill(match: re.Match[str]) -> str:
+        return values.get(match.group(1), match.group(0))
+
+    return _VARIABLE.sub(fill, content)
