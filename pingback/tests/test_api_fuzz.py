@@ -362,8 +362,8 @@ def test_an_empty_page_size_is_the_default_and_a_large_one_the_maximum(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("assignee", ["1.5", "one"])
-def test_an_assignee_filter_that_is_not_a_whole_number_is_400(
+@pytest.mark.parametrize("assignee", ["1.5", "one", "ME"])
+def test_an_assignee_filter_that_is_not_me_none_or_a_whole_number_is_400(
     admin_api, business, assignee
 ):
     # given
@@ -374,7 +374,7 @@ def test_an_assignee_filter_that_is_not_a_whole_number_is_400(
 
     # then
     assert response.status_code == 400
-    assert response.json() == {"assignee": ["Enter a whole number."]}
+    assert response.json() == {"assignee": ['Enter "me", "none" or a user id.']}
 
 
 @pytest.mark.django_db
