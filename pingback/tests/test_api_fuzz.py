@@ -155,6 +155,37 @@ def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrat
     )
 
 
+# ------------------------------------- steering for the workspace (bulk, filters)
+
+
+@schema.hook("flatmap_body")
+def flatmap_body_bulk_ids(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """`ids` of a bulk change: mostly our conversations, sometimes with a
+    foreign one (the whole change is then refused), sometimes as generated."""
+    if not isinstance(body, dict) or "ids" not in body:
+        return st.just(body)
+    own = WORLD.own.get("conversation_id", [])
+    foreign = WORLD.foreign.get("conversation_id", [])
+    if not own:
+        return st.just(body)
+    choices = [own, own, own[:1], [*own, *foreign], body["ids"]]
+    return st.sampled_from(choices).map(lambda ids: {**body, "ids": ids})
+
+
+@schema.hook("flatmap_query")
+def flatmap_query_channel(
+    context: schemathesis.HookContext, query: dict[str, Any] | None
+) -> st.SearchStrategy:
+    """`?channel=` often names one of our channels (another business's: 400)."""
+    if not query or "channel" not in query:
+        return st.just(query)
+    return WORLD.steer("channel_id", query["channel"]).map(
+        lambda value: {**query, "channel": value}
+    )
+
+
 def _no_internet(host, *args, **kwargs):
     """Only this machine resolves: what a fuzzed host name (an e-mail channel's
     `smtp_host`) would look up elsewhere fails as an unknown name does."""
@@ -534,3 +565,13 @@ def test_token_and_message_actions_declare_every_answer_they_give(
     # Only creating a token takes a body (its optional `name`).
     takes_a_body = (path, method) == ("/api/v1/tokens/", "POST")
     assert ("requestBody" in declared) == takes_a_body
+
+
+def test_the_bulk_change_declares_every_answer_it_gives():
+    # given / when
+    declared = schema["/api/v1/conversations/bulk/"]["POST"].definition.raw
+
+    # then
+    assert sorted(declared["responses"]) == ["200", "400", "401", "403", "415"]
+    body = declared["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ConversationBulk"}
