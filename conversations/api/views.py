@@ -73,7 +73,12 @@ class AssigneeField(forms.CharField):
 
 
 @extend_schema_field(
-    {"type": "string", "pattern": "^(me|none|[0-9]+)$", "example": "me"}
+    {
+        "type": "string",
+        "pattern": "^(me|none|[0-9]+)$",
+        "example": "me",
+        "description": '"me" (the caller\'s), "none" (unassigned) or a user id.',
+    }
 )
 class AssigneeFilter(django_filters.Filter):
     """`?assignee=me` (the caller's), `none` (unassigned) or a user id."""
@@ -99,7 +104,10 @@ class ConversationFilter(django_filters.FilterSet):
     channel_type = django_filters.ChoiceFilter(choices=Channel.Type.choices)
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
     assignee = AssigneeFilter()
-    channel = django_filters.UUIDFilter(method="filter_channel")
+    channel = django_filters.UUIDFilter(
+        method="filter_channel",
+        help_text="A channel of the business (another's, or unknown: 400).",
+    )
 
     class Meta:
         model = Conversation
