@@ -60,6 +60,9 @@ class Conversation(models.Model):
         OPEN = "open", "Open"
         PENDING = "pending", "Pending"
         RESOLVED = "resolved", "Resolved"
+        # Out of the agents' way until `snoozed_until` (or, when that is null,
+        # until the customer writes again).
+        SNOOZED = "snoozed", "Snoozed"
 
     business = models.ForeignKey(
         Business, on_delete=models.CASCADE, related_name="conversations"
@@ -92,6 +95,12 @@ class Conversation(models.Model):
         blank=True,
         related_name="assigned_conversations",
     )
+    snoozed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Snoozed: when it reopens by itself (null: when the customer "
+        "writes again). Null for any other status.",
+    )
     last_message_at = models.DateTimeField()
     last_message_preview = models.CharField(max_length=200, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
@@ -120,6 +129,12 @@ class Conversation(models.Model):
                 fields=["business", "assignee", "-last_message_at", "-id"],
                 name="conv_inbox_assignee_idx",
             ),
+            # The snooze wake-up's scan: only snoozed conversations.
+            models.Index(
+                fields=["snoozed_until"],
+                condition=Q(status="snoozed"),
+                name="conv_snoozed_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -130,7 +145,18 @@ class Message(models.Model):
     """One message in a conversation, inbound (from the contact) or outbound
     (an agent's reply). Outbound status moves queued → sending → sent →
     delivered → read, or ends failed with `error`, or uncertain (the worker
-    died mid-send; the agent retries it or marks it sent)."""
+    died mid-send; the agent retries it or marks it sent).
+
+    Two kinds are never sent and never shown to the customer (`PRIVATE_KINDS`):
+    `note`, an agent's private note, and `activity`, a record of a change to
+    the conversation ("Ana resolved this conversation"). Both are stored
+    outbound with status `received` ("stored, nothing to deliver"), which no
+    delivery path, sweeper or widget picks up; `author` is the agent who wrote
+    or did it (null for PingBack itself or the customer)."""
+
+    NOTE = "note"
+    ACTIVITY = "activity"
+    PRIVATE_KINDS = (NOTE, ACTIVITY)
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", "Inbound"
@@ -157,7 +183,9 @@ class Message(models.Model):
     kind = models.CharField(
         max_length=16,
         default="message",
-        help_text="message, mention, or template (an approved WhatsApp template).",
+        help_text="message, mention, template (an approved WhatsApp template), "
+        "note (an agent's private note) or activity (a change to the "
+        "conversation); notes and activity are never sent.",
     )
     text = models.TextField(blank=True)
     html = models.TextField(

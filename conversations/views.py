@@ -207,7 +207,7 @@ def conversation_set_status(request: HttpRequest, conversation_id: int) -> HttpR
     conversation = inbox_conversation(request, conversation_id)
     status = request.POST.get("status")
     if status in Conversation.Status.values:
-        conversation_update(conversation=conversation, status=status)
+        conversation_update(conversation=conversation, by=request.user, status=status)
     return redirect("conversation", conversation_id=conversation.pk)
 
 

@@ -223,7 +223,14 @@ OUTBOX_RELAY_RETRY_SECONDS = env.float("OUTBOX_RELAY_RETRY_SECONDS", default=1.0
 # hourly, drop delivery receipts held a day for messages PingBack never recorded.
 EMAIL_POLL_INTERVAL = env.float("EMAIL_POLL_INTERVAL", default=30.0)
 INBOUND_SWEEP_INTERVAL = env.float("INBOUND_SWEEP_INTERVAL", default=15.0)
+# Every SNOOZE_WAKE_INTERVAL seconds, beat reopens the conversations whose
+# snooze has ended (a snooze ends up to this late).
+SNOOZE_WAKE_INTERVAL = env.float("SNOOZE_WAKE_INTERVAL", default=30.0)
 CELERY_BEAT_SCHEDULE = {
+    "wake-snoozed-conversations": {
+        "task": "conversations.wake_snoozed",
+        "schedule": SNOOZE_WAKE_INTERVAL,
+    },
     "process-inbound-events": {
         "task": "channels.process_inbound_events",
         "schedule": INBOUND_SWEEP_INTERVAL,

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_link
-from conversations.services.conversations import NO_SUCH_AGENT
+from conversations.services.conversations import (
+    BULK_MAX,
+    NO_SUCH_AGENT,
+    SNOOZE_IN_THE_PAST,
+    SNOOZE_NEEDS_STATUS,
+)
 
 
 class ContactSerializer(serializers.Serializer):
@@ -45,6 +51,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "channel_type",
             "subject",
             "status",
+            "snoozed_until",
             "contact",
             "assignee",
             "last_message_at",
@@ -54,17 +61,28 @@ class ConversationSerializer(serializers.ModelSerializer):
         ]
 
 
-class ConversationUpdateSerializer(serializers.Serializer):
-    """Body of `PATCH /api/v1/conversations/{id}`: any of `status` and
+class ConversationChangeSerializer(serializers.Serializer):
+    """One change to conversations: any of `status`, `snoozed_until` and
     `assignee_id` (the user id of a member of the caller's business, or null to
     unassign). An id that is not such a member answers 400
     `{"assignee_id": ["No such agent in this business."]}`, whether it is
     unknown or belongs to another business (which is never revealed).
 
+    `status: "snoozed"` takes an optional `snoozed_until` (ISO 8601 date-time
+    in the future): the conversation reopens by itself then, or, without it,
+    when the customer writes again. A `snoozed_until` in the past, or without
+    `status: "snoozed"`, answers 400 naming `snoozed_until`.
+
     Context: `business`, the caller's business."""
 
     status = serializers.ChoiceField(
         choices=Conversation.Status.choices, required=False
+    )
+    snoozed_until = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="With status `snoozed`: when it reopens (null or absent: when "
+        "the customer writes again).",
     )
     assignee_id = serializers.IntegerField(required=False, allow_null=True)
 
@@ -80,6 +98,53 @@ class ConversationUpdateSerializer(serializers.Serializer):
         if user is None:
             raise serializers.ValidationError(NO_SUCH_AGENT)
         return user
+
+    def validate(self, data: dict) -> dict:
+        until = data.get("snoozed_until")
+        if until is not None:
+            if data.get("status") != Conversation.Status.SNOOZED:
+                raise serializers.ValidationError(
+                    {"snoozed_until": [SNOOZE_NEEDS_STATUS]}
+                )
+            if until <= timezone.now():
+                raise serializers.ValidationError(
+                    {"snoozed_until": [SNOOZE_IN_THE_PAST]}
+                )
+        return data
+
+
+class ConversationUpdateSerializer(ConversationChangeSerializer):
+    """Body of `PATCH /api/v1/conversations/{id}`: see
+    `ConversationChangeSerializer`."""
+
+
+class ConversationBulkSerializer(ConversationChangeSerializer):
+    """Body of `POST /api/v1/conversations/bulk`: `ids` (1 to 100 conversation
+    ids of the caller's business) and one change, as for PATCH, applied to
+    each. A missing or another business's id answers 400 naming `ids`, and
+    nothing is changed."""
+
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=BULK_MAX,
+    )
+
+    def validate(self, data: dict) -> dict:
+        data = super().validate(data)
+        if not {"status", "assignee_id"} & set(data):
+            raise serializers.ValidationError(
+                {"status": ["Give a status, an assignee_id, or both."]}
+            )
+        return data
+
+
+class ConversationBulkResultSerializer(serializers.Serializer):
+    """Answer of `POST /api/v1/conversations/bulk`."""
+
+    updated = serializers.IntegerField(
+        help_text="Conversations changed (each id counted once)."
+    )
 
 
 class AttachmentSerializer(serializers.Serializer):
@@ -122,10 +187,17 @@ _ATTACHMENT_KEYS = frozenset(AttachmentSerializer().fields) - {"link"}
 class MessageSerializer(serializers.ModelSerializer):
     """A message. `status` for outbound: queued, sending, sent, delivered, read,
     failed (with `error`, the platform's reason); inbound: received. `kind` is
-    `message`, `mention` (X) or `template`; `edited_at` is set when the
-    customer edited the message."""
+    `message`, `mention` (X), `template`, `note` (an agent's private note) or
+    `activity` (a change to the conversation, e.g. "Ana resolved this
+    conversation"); notes and activity are `private`: never sent, never shown
+    to the customer, outbound with status `received`, `author` the agent (null
+    for PingBack or the customer). `edited_at` is set when the customer edited
+    the message."""
 
     author = AgentSerializer(read_only=True, allow_null=True)
+    private = serializers.SerializerMethodField(
+        help_text="True for notes and activity entries: never sent to the customer."
+    )
     attachments = serializers.SerializerMethodField()
     template = TemplateSerializer(read_only=True, allow_null=True)
 
@@ -143,6 +215,9 @@ class MessageSerializer(serializers.ModelSerializer):
             shown.append(item)
         return shown
 
+    def get_private(self, message: Message) -> bool:
+        return message.kind in Message.PRIVATE_KINDS
+
     class Meta:
         model = Message
         fields = [
@@ -150,6 +225,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "conversation_id",
             "direction",
             "kind",
+            "private",
             "text",
             "attachments",
             "template",
@@ -176,15 +252,26 @@ class ReplySerializer(serializers.Serializer):
     """Body of `POST /api/v1/conversations/{id}/messages`: JSON, or
     multipart/form-data to attach files (`files`, repeated; at most 10, each
     at most `MEDIA_MAX_BYTES`). Give `text`, `files` or both; or a `template`
-    alone (WhatsApp, e.g. outside the 24-hour window)."""
+    alone (WhatsApp, e.g. outside the 24-hour window). With `private: true`,
+    `text` alone is stored as a private note, never sent."""
 
     text = serializers.CharField(
         max_length=10_000, trim_whitespace=True, required=False, allow_blank=True
     )
     files = FilesField(child=serializers.FileField(), required=False, max_length=10)
     template = TemplateSerializer(required=False)
+    private = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="True: store `text` as a private note for the agents; it is "
+        "never sent to the customer (no files, no template).",
+    )
 
     def validate(self, data: dict) -> dict:
+        if data.get("private") and (data.get("template") or data.get("files")):
+            raise serializers.ValidationError(
+                {"private": ["A private note is text only: no files or template."]}
+            )
         if data.get("template") and (data.get("text") or data.get("files")):
             raise serializers.ValidationError(
                 {"template": ["Send a template alone, without text or files."]}

@@ -7,7 +7,6 @@ from typing import Any
 import django_filters
 from django import forms
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,6 +18,8 @@ from rest_framework.response import Response
 from billing.permissions import business_of
 from channels_app.models import Channel
 from conversations.api.serializers import (
+    ConversationBulkResultSerializer,
+    ConversationBulkSerializer,
     ConversationSerializer,
     ConversationUpdateSerializer,
     MessageSerializer,
@@ -34,10 +35,13 @@ from conversations.selectors import (
 )
 from conversations.services import (
     conversation_update,
+    conversations_bulk_update,
     message_mark_sent,
     message_retry,
+    post_note,
     post_reply,
 )
+from conversations.services.conversations import ConversationsNotFound
 from pingback.api import error_responses
 
 MESSAGE_ID = OpenApiParameter(
@@ -48,24 +52,76 @@ MESSAGE_ID = OpenApiParameter(
 )
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class IntegerFilter(django_filters.NumberFilter):
-    """A whole number (`1.5` is refused, where `NumberFilter` would truncate it
-    to 1 against an integer column)."""
+ASSIGNEE_CHOICES = 'Enter "me", "none" or a user id.'
+NO_SUCH_CHANNEL = "No such channel in this business."
 
-    field_class = forms.IntegerField
+
+class AssigneeField(forms.CharField):
+    """`me`, `none`, or a whole number (a user id); cleans to that string or
+    the int."""
+
+    def to_python(self, value: Any) -> str | int | None:
+        value = super().to_python(value)
+        if value in ("", None):
+            return None
+        if value in ("me", "none"):
+            return value
+        try:
+            return int(value)
+        except ValueError as error:
+            raise forms.ValidationError(ASSIGNEE_CHOICES) from error
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^(me|none|[0-9]+)$",
+        "example": "me",
+        "description": '"me" (the caller\'s), "none" (unassigned) or a user id.',
+    }
+)
+class AssigneeFilter(django_filters.Filter):
+    """`?assignee=me` (the caller's), `none` (unassigned) or a user id."""
+
+    field_class = AssigneeField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        if value == "me":
+            return qs.filter(assignee_id=self.parent.request.user.pk)
+        if value == "none":
+            return qs.filter(assignee__isnull=True)
+        return qs.filter(assignee_id=value)
 
 
 class ConversationFilter(django_filters.FilterSet):
-    """Filters: `channel_type`, `status`, `assignee` (user id)."""
+    """Filters: `channel_type`, `status` (`snoozed` included), `assignee`
+    (`me`, `none` or a user id) and `channel` (a channel id of the caller's
+    business; another business's or an unknown id answers 400 naming
+    `channel`)."""
 
     channel_type = django_filters.ChoiceFilter(choices=Channel.Type.choices)
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
-    assignee = IntegerFilter(field_name="assignee_id")
+    assignee = AssigneeFilter()
+    channel = django_filters.UUIDFilter(
+        method="filter_channel",
+        help_text="A channel of the business (another's, or unknown: 400).",
+    )
 
     class Meta:
         model = Conversation
-        fields = ["channel_type", "status", "assignee"]
+        fields = ["channel_type", "status", "assignee", "channel"]
+
+    def filter_channel(self, queryset, name: str, value) -> Any:
+        """The channel's conversations; `ValidationError` (400 naming
+        `channel`) unless it is a channel of the caller's business."""
+        if value is None:
+            return queryset
+        business = business_of(self.request)
+        if not Channel.objects.filter(pk=value, business=business).exists():
+            raise ValidationError({"channel": [NO_SUCH_CHANNEL]})
+        return queryset.filter(channel_id=value)
 
 
 class StrictPageSizeMixin:
@@ -168,6 +224,9 @@ class ConversationViewSet(
         },
     )
     def partial_update(self, request: Request, pk: str) -> Response:
+        """Change the status (`snoozed` with an optional future `snoozed_until`)
+        and/or the assignee; each change is recorded in the thread as an
+        activity entry naming the caller."""
         conversation = self.get_object()
         serializer = ConversationUpdateSerializer(
             data=request.data, context={"business": business_of(request)}
@@ -179,8 +238,44 @@ class ConversationViewSet(
             status=data.get("status"),
             assignee=data.get("assignee_id"),
             unassign="assignee_id" in data and data["assignee_id"] is None,
+            snoozed_until=data.get("snoozed_until"),
+            by=request.user,
         )
         return Response(ConversationSerializer(conversation).data)
+
+    @extend_schema(
+        request=ConversationBulkSerializer,
+        responses={
+            200: ConversationBulkResultSerializer,
+            **error_responses(400, 401, 403, 415),
+        },
+    )
+    @action(detail=False, methods=["post"], filterset_class=None)
+    def bulk(self, request: Request) -> Response:
+        """Apply one change (`status`, `snoozed_until`, `assignee_id`, as for
+        PATCH) to up to 100 of the business's conversations (`ids`), all or
+        nothing: a missing or another business's id answers 400 naming `ids`
+        and nothing changes. Each change is recorded as an activity entry.
+        Answers 200 `{"updated": n}`."""
+        business = business_of(request)
+        serializer = ConversationBulkSerializer(
+            data=request.data, context={"business": business}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            updated = conversations_bulk_update(
+                business_id=business.pk,
+                ids=data["ids"],
+                by=request.user,
+                status=data.get("status"),
+                assignee=data.get("assignee_id"),
+                unassign="assignee_id" in data and data["assignee_id"] is None,
+                snoozed_until=data.get("snoozed_until"),
+            )
+        except ConversationsNotFound as error:
+            raise ValidationError({"ids": [error.detail]}) from error
+        return Response({"updated": updated})
 
     @extend_schema(
         methods=["GET"],
@@ -197,6 +292,7 @@ class ConversationViewSet(
             "multipart/form-data": ReplyUploadSerializer,
         },
         responses={
+            201: MessageSerializer,
             202: MessageSerializer,
             **error_responses(400, 401, 403, 404, 409, 415),
         },
@@ -210,7 +306,8 @@ class ConversationViewSet(
     def messages(self, request: Request, pk: str) -> Response:
         """GET: the thread, oldest first (cursor pagination). POST: an agent's
         reply; answers 202 with the message `queued` (delivery is async; 409 when
-        the channel is deactivated)."""
+        the channel is deactivated). With `private: true`: a private note,
+        answered 201 with the note (kind `note`), never sent."""
         conversation = self.get_object()
         if request.method == "POST":
             data = request.data
@@ -219,6 +316,15 @@ class ConversationViewSet(
             serializer = ReplySerializer(data=data)
             serializer.is_valid(raise_exception=True)
             valid = serializer.validated_data
+            if valid.get("private"):
+                note = post_note(
+                    conversation=conversation,
+                    author=request.user,
+                    text=valid.get("text", ""),
+                )
+                return Response(
+                    MessageSerializer(note).data, status=status.HTTP_201_CREATED
+                )
             message = post_reply(
                 conversation=conversation,
                 author=request.user,

@@ -3,12 +3,15 @@
 from conversations.services.conversations import (
     conversation_mark_read,
     conversation_update,
+    conversations_bulk_update,
+    conversations_wake_snoozed,
 )
 from conversations.services.ingest import IngestResult, ingest
 from conversations.services.replies import (
     message_mark_sent,
     message_retry,
     messages_retry,
+    post_note,
     post_reply,
 )
 
@@ -16,9 +19,12 @@ __all__ = [
     "IngestResult",
     "conversation_mark_read",
     "conversation_update",
+    "conversations_bulk_update",
+    "conversations_wake_snoozed",
     "ingest",
     "message_mark_sent",
     "message_retry",
     "messages_retry",
+    "post_note",
     "post_reply",
 ]

@@ -39,6 +39,7 @@ from channels_app.platforms.base import (
 from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.services.attachments import attachment_needs_fetch
+from conversations.services.conversations import activity_message
 from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
 
@@ -70,7 +71,8 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
 
     For each message: upsert the contact's identity on the channel, continue the
     conversation of the message it replies to or of its thread (reopening a
-    resolved one), or open a conversation; store the message; bump the
+    resolved or snoozed one: a snoozed one gets a "Reopened by the customer"
+    activity entry), or open a conversation; store the message; bump the
     conversation's last activity, preview and unread count. Media the platform
     holds is fetched afterwards, by the `fetch_message_media` task; the inbox
     hears of new messages on commit.
@@ -412,12 +414,44 @@ def _conversations_bump(messages: Sequence[Message]) -> None:
             ),
             unread_count=F("unread_count") + counts[pk],
             status=Conversation.Status.OPEN,
+            snoozed_until=None,
         )
         for pk, message in newest.items()
     ]
     Conversation.objects.bulk_update(
-        bumps, ["last_message_at", "last_message_preview", "unread_count", "status"]
+        bumps,
+        [
+            "last_message_at",
+            "last_message_preview",
+            "unread_count",
+            "status",
+            "snoozed_until",
+        ],
     )
+    _snoozed_woken(newest.values())
+
+
+def _snoozed_woken(messages: Iterable[Message]) -> None:
+    """Record "Reopened by the customer" in the threads the messages woke
+    from a snooze (their conversations as loaded were snoozed; the bump has
+    reopened them): one INSERT, and none when no conversation was snoozed."""
+    woken = [
+        message.conversation
+        for message in messages
+        if message.conversation.status == Conversation.Status.SNOOZED
+    ]
+    if not woken:
+        return
+    activities = Message.objects.bulk_create(
+        [
+            activity_message(conversation, "Reopened by the customer", by=None)
+            for conversation in woken
+        ]
+    )
+    for conversation in woken:
+        conversation.status = Conversation.Status.OPEN
+        conversation.snoozed_until = None
+    realtime.publish_messages_created(activities)
 
 
 # -------------------------------------------------------------------- identities

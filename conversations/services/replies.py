@@ -118,6 +118,42 @@ def post_reply(
     return message
 
 
+def post_note(
+    *, conversation: Conversation, author: AbstractBaseUser, text: str
+) -> Message:
+    """Store an agent's private note in the thread: a message of kind `note`,
+    outbound, status `received` (nothing to deliver), authored by `author`.
+    A note is never queued, never handed to the outbox and never sent through
+    the channel, so it can be written on a deactivated or deleted channel's
+    conversation too. It leaves the conversation's `last_message_at`,
+    `last_message_preview` and unread count as they are (the inbox list shows
+    the conversation with the customer). Agents hear of it on commit. Returns
+    the note.
+
+    Raises `ApplicationError` (400) for an empty or too long text."""
+    text = text.strip()
+    if not text:
+        raise ApplicationError("A note needs some text.", code="empty_note")
+    if len(text) > MAX_REPLY_LENGTH:
+        raise ApplicationError(
+            f"A note may have at most {MAX_REPLY_LENGTH} characters.",
+            code="note_too_long",
+        )
+    with transaction.atomic():
+        message = Message.objects.create(
+            conversation=conversation,
+            channel_id=conversation.channel_id,
+            direction=Message.Direction.OUTBOUND,
+            kind=Message.NOTE,
+            text=text,
+            author=author,
+            status=Message.Status.RECEIVED,
+            sent_at=timezone.now(),
+        )
+        realtime.publish_message_created(message)
+    return message
+
+
 def message_retry(*, message: Message) -> Message:
     """Send an outbound message again at an agent's request: one that
     `failed`, or one left `uncertain` by a worker that died mid-send (the

@@ -108,6 +108,7 @@ def test_list_row_has_the_documented_shape(admin_api, business, agent_member):
             "channel_type": "x",
             "subject": "",
             "status": "open",
+            "snoozed_until": None,
             "contact": {
                 "id": conversation.contact_id,
                 "name": "Ada Lovelace",
@@ -473,6 +474,7 @@ def test_messages_are_oldest_first_with_the_documented_shape(
             "conversation_id": conversation.pk,
             "direction": "inbound",
             "kind": "message",
+            "private": False,
             "text": "Hi, my parcel is late",
             "attachments": [
                 {
@@ -497,6 +499,7 @@ def test_messages_are_oldest_first_with_the_documented_shape(
             "conversation_id": conversation.pk,
             "direction": "outbound",
             "kind": "message",
+            "private": False,
             "text": "Sorry about that",
             "attachments": [],
             "template": None,

@@ -352,17 +352,32 @@ def test_a_delivery_failure_is_announced_with_its_reason(
 
 
 @pytest.mark.parametrize("change", ["status", "assignee"])
-def test_a_status_or_assignee_change_is_announced(
+def test_a_status_or_assignee_change_is_announced_with_its_activity_entry(
     listener, conversation, admin_member, django_capture_on_commit_callbacks, change
 ):
+    # The change is recorded in the thread (an activity entry), so the open
+    # thread hears of the new entry as well as the list of the change.
     with django_capture_on_commit_callbacks(execute=True):
         if change == "status":
-            conversation_update(conversation=conversation, status="resolved")
+            conversation_update(
+                conversation=conversation, by=admin_member.user, status="resolved"
+            )
         else:
-            conversation_update(conversation=conversation, assignee=admin_member.user)
+            conversation_update(
+                conversation=conversation,
+                by=admin_member.user,
+                assignee=admin_member.user,
+            )
 
+    [activity] = conversation.messages.filter(kind="activity")
     assert listener.events() == [
-        {"type": "conversation", "conversation_id": conversation.pk}
+        {
+            "type": "message",
+            "conversation_id": conversation.pk,
+            "message_id": activity.pk,
+            "change": "created",
+        },
+        {"type": "conversation", "conversation_id": conversation.pk},
     ]
 
 
@@ -391,10 +406,10 @@ def test_events_reach_only_the_conversations_business(
     conversation = ConversationFactory(business=other)
 
     with django_capture_on_commit_callbacks(execute=True):
-        conversation_update(conversation=conversation, status="pending")
+        conversation_update(conversation=conversation, by=None, status="pending")
 
     assert ours.events() == []
-    assert [e["conversation_id"] for e in theirs.events()] == [conversation.pk]
+    assert [e["conversation_id"] for e in theirs.events()] == [conversation.pk] * 2
 
 
 def test_a_batch_publish_sends_each_business_its_own_events(

@@ -27,7 +27,7 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 LIST_URL = "/api/v1/conversations/"
 # The budget for the conversations list and the messages endpoint.
 MAX_API_QUERIES = 6
-STATUSES = ("open", "pending", "resolved")
+STATUSES = ("open", "pending", "resolved", "snoozed")
 
 
 @pytest.fixture
@@ -112,6 +112,42 @@ def test_conversation_list_queries_do_not_grow_with_conversations(
     # then
     assert with_30 == with_3
     assert with_30 <= MAX_API_QUERIES
+
+
+@pytest.mark.parametrize(
+    ("_case", "query"),
+    [
+        ("_assigned_to_me", "?assignee=me"),
+        ("_unassigned", "?assignee=none"),
+        ("_snoozed", "?status=snoozed"),
+        ("_by_channel", "?channel={channel}"),
+        ("_by_channel_and_status", "?channel={channel}&status=open"),
+    ],
+)
+def test_workspace_filter_queries_do_not_grow_with_conversations(
+    _case, query, api, inbox, business, admin_member
+):
+    # given: some conversations are the caller's
+    def add(count: int) -> None:
+        inbox(count)
+        Conversation.objects.filter(business=business, status="pending").update(
+            assignee=admin_member.user
+        )
+
+    add(3)
+    url = LIST_URL + query.format(
+        channel=Conversation.objects.filter(business=business).first().channel_id
+    )
+    with_3 = queries_of(api, url)
+    add(27)
+
+    # when
+    with_30 = queries_of(api, url)
+
+    # then
+    assert with_30 == with_3
+    assert with_30 <= MAX_API_QUERIES
+    assert api.get(url).json()["results"]
 
 
 def test_message_list_queries_do_not_grow_with_messages(api, business, admin_member):

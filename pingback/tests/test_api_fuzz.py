@@ -160,6 +160,37 @@ def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrat
     )
 
 
+# ------------------------------------- steering for the workspace (bulk, filters)
+
+
+@schema.hook("flatmap_body")
+def flatmap_body_bulk_ids(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """`ids` of a bulk change: mostly our conversations, sometimes with a
+    foreign one (the whole change is then refused), sometimes as generated."""
+    if not isinstance(body, dict) or "ids" not in body:
+        return st.just(body)
+    own = WORLD.own.get("conversation_id", [])
+    foreign = WORLD.foreign.get("conversation_id", [])
+    if not own:
+        return st.just(body)
+    choices = [own, own, own[:1], [*own, *foreign], body["ids"]]
+    return st.sampled_from(choices).map(lambda ids: {**body, "ids": ids})
+
+
+@schema.hook("flatmap_query")
+def flatmap_query_channel(
+    context: schemathesis.HookContext, query: dict[str, Any] | None
+) -> st.SearchStrategy:
+    """`?channel=` often names one of our channels (another business's: 400)."""
+    if not query or "channel" not in query:
+        return st.just(query)
+    return WORLD.steer("channel_id", query["channel"]).map(
+        lambda value: {**query, "channel": value}
+    )
+
+
 def _no_internet(host, *args, **kwargs):
     """Only this machine resolves: what a fuzzed host name (an e-mail channel's
     `smtp_host`) would look up elsewhere fails as an unknown name does."""
@@ -422,8 +453,8 @@ def test_an_empty_page_size_is_the_default_and_a_large_one_the_maximum(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("assignee", ["1.5", "one"])
-def test_an_assignee_filter_that_is_not_a_whole_number_is_400(
+@pytest.mark.parametrize("assignee", ["1.5", "one", "ME"])
+def test_an_assignee_filter_that_is_not_me_none_or_a_whole_number_is_400(
     admin_api, business, assignee
 ):
     # given
@@ -434,7 +465,7 @@ def test_an_assignee_filter_that_is_not_a_whole_number_is_400(
 
     # then
     assert response.status_code == 400
-    assert response.json() == {"assignee": ["Enter a whole number."]}
+    assert response.json() == {"assignee": ['Enter "me", "none" or a user id.']}
 
 
 @pytest.mark.django_db
@@ -594,3 +625,13 @@ def test_token_and_message_actions_declare_every_answer_they_give(
     # Only creating a token takes a body (its optional `name`).
     takes_a_body = (path, method) == ("/api/v1/tokens/", "POST")
     assert ("requestBody" in declared) == takes_a_body
+
+
+def test_the_bulk_change_declares_every_answer_it_gives():
+    # given / when
+    declared = schema["/api/v1/conversations/bulk/"]["POST"].definition.raw
+
+    # then
+    assert sorted(declared["responses"]) == ["200", "400", "401", "403", "415"]
+    body = declared["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ConversationBulk"}

@@ -264,13 +264,21 @@ def test_a_deep_inbox_frame_is_ignored_and_events_still_arrive(
         assert (await socket.connect(timeout=TIMEOUT))[0]
         await socket.send_to(text_data=nested(10_000))
         await database_sync_to_async(conversation_update)(
-            conversation=conversation, status="pending"
+            conversation=conversation, by=agent_member.user, status="pending"
         )
         event = await socket.receive_json_from(timeout=TIMEOUT)
         await socket.disconnect()
         return event
 
-    assert run(scenario) == {"type": "conversation", "conversation_id": conversation.pk}
+    # The change's first event is its activity entry's (then the list row's).
+    event = run(scenario)
+    [activity] = conversation.messages.filter(kind="activity")
+    assert event == {
+        "type": "message",
+        "conversation_id": conversation.pk,
+        "message_id": activity.pk,
+        "change": "created",
+    }
 
 
 # ------------------------------------------------------- e-mail provider webhooks
