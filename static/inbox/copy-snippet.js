@@ -1,7 +1,8 @@
 // The widget settings page: a button with `data-copy-target="<element id>"`
 // copies that element's text, and writes "Copied." into the element named by
-// `data-copy-done`. The clipboard API needs a secure context; elsewhere the
-// text is selected and copied with execCommand.
+// `data-copy-done`. The clipboard API needs a secure context and the
+// browser's leave; elsewhere, or when it refuses, the text is selected and
+// copied with execCommand.
 (function () {
   "use strict";
 
@@ -10,18 +11,22 @@
     var done = document.getElementById(button.dataset.copyDone);
     if (!snippet) { return; }
     button.addEventListener("click", function () {
-      var text = snippet.textContent;
       function copied() { if (done) { done.textContent = "Copied."; } }
+      function selectAndCopy() {
+        var range = document.createRange();
+        range.selectNodeContents(snippet);
+        var selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        if (document.execCommand("copy")) { copied(); }
+      }
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(text).then(copied);
+        // Refused when the browser does not let the page write the
+        // clipboard (no permission, the document not focused).
+        navigator.clipboard.writeText(snippet.textContent).then(copied, selectAndCopy);
         return;
       }
-      var range = document.createRange();
-      range.selectNodeContents(snippet);
-      var selection = window.getSelection();
-      selection.removeAllRanges();
-      selection.addRange(range);
-      if (document.execCommand("copy")) { copied(); }
+      selectAndCopy();
     });
   });
 })();
