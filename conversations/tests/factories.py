@@ -59,3 +59,12 @@ class MessageFactory(factory.django.DjangoModelFactory):
     status = "received"
     platform_message_id = factory.Sequence(lambda n: str(1_800_000_000_000_000_000 + n))
     sent_at = factory.LazyFunction(timezone.now)
+
+
+class ReplyFactory(MessageFactory):
+    """An agent's reply not sent yet: outbound, `queued`, no platform id.
+    Pass `status=` for a reply further along (failed, uncertain, ...)."""
+
+    direction = "outbound"
+    status = "queued"
+    platform_message_id = None

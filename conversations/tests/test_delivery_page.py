@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from channels_app.models import Channel
 from conversations.models import DeliveryAttempt, Message
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import ConversationFactory, ReplyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,11 +31,9 @@ def conversation(business):
 
 
 def reply(conversation, status: str, error: str = "") -> Message:
-    return MessageFactory(
+    return ReplyFactory(
         conversation=conversation,
-        direction="outbound",
         status=status,
-        platform_message_id=None,
         text="It ships today.",
         error=error,
     )

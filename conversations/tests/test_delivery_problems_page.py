@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conversations.models import Message
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import ConversationFactory, ReplyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +24,9 @@ def admin_client(admin_member) -> Client:
 
 
 def reply(conversation, status: str, text: str, *, age_minutes: int = 0) -> Message:
-    message = MessageFactory(
+    message = ReplyFactory(
         conversation=conversation,
-        direction="outbound",
         status=status,
-        platform_message_id=None,
         text=text,
         error="X rate limit reached (gave up after retrying)"
         if status == "failed"

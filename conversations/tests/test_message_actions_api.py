@@ -4,7 +4,7 @@ delivery is uncertain (the worker died mid-send)."""
 import pytest
 
 from conversations.models import DeliveryAttempt, Message
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import ConversationFactory, ReplyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -15,11 +15,9 @@ def conversation(business):
 
 
 def _reply(conversation, status: str) -> Message:
-    return MessageFactory(
+    return ReplyFactory(
         conversation=conversation,
-        direction="outbound",
         status=status,
-        platform_message_id=None,
         text="It ships today.",
         error="The worker stopped while sending this message." if status else "",
     )

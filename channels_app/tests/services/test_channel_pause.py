@@ -15,7 +15,7 @@ from channels_app.platforms.sms import _delivery_error as sms_delivery_error
 from channels_app.services.delivery import message_deliver
 from channels_app.tasks import deliver_message
 from conversations.models import DeliveryAttempt, Message
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import ConversationFactory, ReplyFactory
 from pingback.testing import wait_for
 
 
@@ -26,11 +26,8 @@ def set_mode(sandbox, **mode) -> None:
 
 
 def queued(conversation, text: str) -> Message:
-    return MessageFactory(
+    return ReplyFactory(
         conversation=conversation,
-        direction="outbound",
-        status="queued",
-        platform_message_id=None,
         text=text,
     )
 

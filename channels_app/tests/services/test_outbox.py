@@ -8,7 +8,11 @@ from django.utils import timezone
 
 from channels_app.services.outbox import outbox_sweep
 from conversations.models import Message
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import (
+    ConversationFactory,
+    MessageFactory,
+    ReplyFactory,
+)
 from pingback.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
@@ -18,11 +22,8 @@ pytestmark = pytest.mark.django_db
 def queued(business):
     conversation = ConversationFactory(business=business)
     MessageFactory(conversation=conversation, text="Where is my order?")
-    return MessageFactory(
+    return ReplyFactory(
         conversation=conversation,
-        direction="outbound",
-        status="queued",
-        platform_message_id=None,
         text="It ships today.",
     )
 
