@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from rest_framework.test import APIClient
 
 from billing.services import api_token_create
 from billing.tests.factories import BusinessFactory, MemberFactory
 from pingback.breaker import BREAKERS
 from pingback.celery import app as celery_app
+from pingback.testing import AsgiServer
 from sandbox.server import SandboxServer
 from sandbox.x import DEMO_APP
 
@@ -219,3 +221,31 @@ def browser_page(browser):
     page = browser.new_page()
     page.set_default_timeout(15_000)
     return page
+
+
+# ------------------------------------------------------- a server in a thread
+
+
+@pytest.fixture
+def asgi_server(monkeypatch) -> Iterator[AsgiServer]:
+    """PingBack (ASGI: pages, API, webhooks, websockets) served by uvicorn in a
+    thread on a free port, for browser and websocket tests."""
+    # Connections opened by the server's threads close after each request or
+    # consumer call, so none outlives the test database.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    server = AsgiServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tasks(request, settings) -> str:
+    """Tasks run in a real Celery worker when Redis carries both the broker and
+    the channel layer. Without Redis they run inline in the server's threads:
+    the in-memory channel layer only reaches consumers in its own process and
+    event loop, as in the single-process `bin/run`."""
+    if settings.REDIS_URL:
+        request.getfixturevalue("celery_worker")
+        return "worker"
+    return "inline"

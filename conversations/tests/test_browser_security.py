@@ -24,7 +24,6 @@ import pytest
 import requests
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connections
 from django.utils import timezone
 
 from channels_app.models import Channel
@@ -42,11 +41,10 @@ from conversations.tests.factories import (
 from conversations.tests.test_live_browser import (
     DM_TEXT,
     PASSWORD,
-    AsgiServer,
     in_another_thread,
     post_x_dm,
 )
-from pingback.testing import wait_for
+from pingback.testing import AsgiServer, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -74,27 +72,6 @@ SCREENSHOTS = os.environ.get("PINGBACK_SCREENSHOT_DIR", "/tmp")
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture
-def asgi_server(monkeypatch) -> Iterator[AsgiServer]:
-    # Connections opened by the server's threads close after each request or
-    # consumer call, so none outlives the test database.
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    server = AsgiServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def tasks(request, settings) -> str:
-    """Tasks in a real Celery worker when Redis carries the broker and the
-    channel layer; inline in the server's threads otherwise."""
-    if settings.REDIS_URL:
-        request.getfixturevalue("celery_worker")
-        return "worker"
-    return "inline"
 
 
 class Watched:

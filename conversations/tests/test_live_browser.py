@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +31,7 @@ from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
 from conversations.services import post_reply
 from conversations.tests.factories import ConversationFactory
-from pingback.testing import free_port, wait_for
+from pingback.testing import AsgiServer, wait_for
 from sandbox.x import sign
 
 PASSWORD = "correct horse battery"
@@ -41,70 +39,6 @@ DM_TEXT = "Hi! My order #4411 never arrived."
 FOLLOW_UP_TEXT = "Any news about order #4411?"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-class AsgiServer:
-    """uvicorn serving `pingback.asgi.application` in a thread, on a fixed
-    port so it can be stopped and started again at the same address."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        import uvicorn
-
-        from pingback.asgi import application
-
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        config = uvicorn.Config(
-            application,
-            lifespan="off",
-            log_level="warning",
-            ws="auto",
-            timeout_graceful_shutdown=2,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [listener]}, daemon=True
-        )
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
-        assert not self.thread.is_alive(), "uvicorn did not stop"
-
-
-@pytest.fixture
-def asgi_server(monkeypatch) -> Iterator[AsgiServer]:
-    # Connections opened by the server's threads close after each request or
-    # consumer call, so none outlives the test database.
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    server = AsgiServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def tasks(request, settings) -> str:
-    """Tasks run in a real Celery worker when Redis carries both the broker and
-    the channel layer. Without Redis they run inline in the server's threads:
-    the in-memory channel layer only reaches consumers in its own process and
-    event loop, as in the single-process `bin/run`."""
-    if settings.REDIS_URL:
-        request.getfixturevalue("celery_worker")
-        return "worker"
-    return "inline"
 
 
 class HostPage:

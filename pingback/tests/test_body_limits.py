@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from django.db import connections
 
 from channels_app.models import InboundEvent
 from channels_app.tests.factories import ChannelFactory
-from pingback.testing import free_port, wait_for
+from pingback.testing import AsgiServer, free_port, wait_for
 from sandbox.x import DEMO_APP, XUser, dm_payload, new_id, sign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,35 +39,6 @@ TOTAL = 64 * 1024 * 1024
 TOO_LARGE = {"detail": "Body too large."}
 
 
-class Uvicorn:
-    """uvicorn serving `pingback.asgi:application` in a thread, on a socket
-    bound to a free port."""
-
-    def __init__(self) -> None:
-        import uvicorn
-
-        from pingback.asgi import application
-
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        config = uvicorn.Config(application, lifespan="off", log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.listener]}, daemon=True
-        )
-
-    def __enter__(self) -> Uvicorn:
-        self.thread.start()
-        wait_for(lambda: self.server.started)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
-        self.listener.close()
-
-
 @pytest.fixture
 def asgi_port(monkeypatch, settings) -> Iterator[int]:
     # The server's threads close their connections after each request, so
@@ -76,8 +46,10 @@ def asgi_port(monkeypatch, settings) -> Iterator[int]:
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     settings.WEBHOOK_MAX_BODY_BYTES = CAP
     settings.REQUEST_MAX_BODY_BYTES = 4 * CAP
-    with Uvicorn() as server:
-        yield server.port
+    server = AsgiServer()
+    server.start()
+    yield server.port
+    server.stop()
 
 
 @pytest.fixture
