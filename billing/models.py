@@ -20,6 +20,12 @@ class Business(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        help_text="IANA time zone name (Europe/Lisbon): snooze presets such as "
+        "'tomorrow 9:00' and business hours are in this zone.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -44,6 +50,32 @@ class Member(models.Model):
         Business, on_delete=models.CASCADE, related_name="members"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    max_open_conversations = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Auto-assignment skips this agent while they have this many "
+        "open conversations assigned (empty: no limit).",
+    )
+    last_assigned_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When auto-assignment last gave this agent a conversation "
+        "(round-robin order).",
+    )
+    notify_new_conversation = models.BooleanField(
+        default=True, help_text="Browser notification for a new conversation."
+    )
+    notify_customer_reply = models.BooleanField(
+        default=True,
+        help_text="Browser notification for a customer reply in a conversation "
+        "assigned to me.",
+    )
+    notify_mention = models.BooleanField(
+        default=True, help_text="Browser notification when an agent mentions me."
+    )
+    notify_sound = models.BooleanField(
+        default=False, help_text="Play a sound with each notification."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -52,6 +52,20 @@ class Channel(models.Model):
     # The platform rate-limited the account: no send on this channel, from
     # any worker, before this time.
     paused_until = models.DateTimeField(null=True, blank=True)
+    auto_assign = models.BooleanField(
+        default=False,
+        help_text="Assign each new conversation to an online agent, round-robin, "
+        "skipping agents at their capacity.",
+    )
+    team = models.ForeignKey(
+        "workspace.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="channels",
+        help_text="New conversations on this channel go to this team; "
+        "auto-assignment picks among its members (empty: every agent).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

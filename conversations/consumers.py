@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from billing.permissions import member_of
-from conversations.realtime import inbox_group
+from conversations.realtime import agent_group, inbox_group
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,11 @@ def _business_id(user: Any) -> str | None:
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     """Refuses the handshake (HTTP 403) unless the user is logged in and a
-    member of a business; then forwards that business's events."""
+    member of a business; then forwards that business's events and the
+    agent's own (`agent_group`)."""
 
     group: str | None = None
+    personal_group: str | None = None
 
     async def connect(self) -> None:
         business_id = await database_sync_to_async(_business_id)(self.scope.get("user"))
@@ -38,12 +40,15 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         self.group = inbox_group(business_id)
+        self.personal_group = agent_group(self.scope["user"].pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.personal_group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in (self.group, self.personal_group):
+            if group is not None:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs

@@ -95,6 +95,21 @@ class Conversation(models.Model):
         blank=True,
         related_name="assigned_conversations",
     )
+    team = models.ForeignKey(
+        "workspace.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        help_text="The team it is routed to (a conversation may have a team and "
+        "an agent).",
+    )
+    labels = models.ManyToManyField(
+        "workspace.Label",
+        through="ConversationLabel",
+        blank=True,
+        related_name="conversations",
+    )
     snoozed_until = models.DateTimeField(
         null=True,
         blank=True,
@@ -129,6 +144,10 @@ class Conversation(models.Model):
                 fields=["business", "assignee", "-last_message_at", "-id"],
                 name="conv_inbox_assignee_idx",
             ),
+            models.Index(
+                fields=["business", "team", "-last_message_at", "-id"],
+                name="conv_inbox_team_idx",
+            ),
             # The snooze wake-up's scan: only snoozed conversations.
             models.Index(
                 fields=["snoozed_until"],
@@ -139,6 +158,31 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_type} conversation {self.pk} with {self.contact}"
+
+
+class ConversationLabel(models.Model):
+    """A label on a conversation."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="label_links"
+    )
+    label = models.ForeignKey(
+        "workspace.Label", on_delete=models.CASCADE, related_name="conversation_links"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "label"], name="conversation_label_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["label", "conversation"], name="conv_label_label_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} on conversation {self.conversation_id}"
 
 
 class Message(models.Model):
@@ -311,3 +355,34 @@ class PendingReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"pending {self.status} for {self.platform_message_id}"
+
+
+class Mention(models.Model):
+    """An agent named with `@name` in a private note: it appears in that
+    agent's Mentions view until `read_at` is set (they opened the
+    conversation)."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="mentions"
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="mentions"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user"], name="mention_unique_per_message"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="mention_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"mention of {self.user_id} in message {self.message_id}"

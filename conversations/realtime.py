@@ -15,6 +15,11 @@ the group `inbox_group(business_id)`):
      "change": "created" | "edited" | "attachments"}
     {"type": "message_status", "conversation_id": int, "message_id": int,
      "status": str, "error": str}
+
+Events for one agent (sent to `agent_group(user_id)`, which each of that
+agent's pages joins, by `publish_agent_event`), e.g.
+    {"type": "notification", "kind": "mention" | "reply" | "new_conversation",
+     "conversation_id": int, "title": str, "body": str}
 """
 
 from __future__ import annotations
@@ -43,6 +48,18 @@ INBOX_EVENT = "inbox.event"
 def inbox_group(business_id: object) -> str:
     """The channel-layer group of a business's agents' open pages."""
     return f"inbox.{business_id}"
+
+
+def agent_group(user_id: object) -> str:
+    """The channel-layer group of one agent's open pages."""
+    return f"agent.{user_id}"
+
+
+def publish_agent_event(user_ids: Sequence[object], event: dict[str, Any]) -> None:
+    """On commit, send `event` to each agent of `user_ids` (their open pages
+    only; the business's other agents do not receive it)."""
+    for user_id in dict.fromkeys(user_ids):
+        _on_commit(partial(_to_group, agent_group(user_id), [event]))
 
 
 def publish_conversation_changed(conversation: Conversation) -> None:
@@ -95,7 +112,8 @@ def publish_message_status(message_id: int) -> None:
     _on_commit(partial(_message_status, message_id))
 
 
-Published = tuple[object, list[dict[str, Any]]]
+# What a publish sends: (channel-layer group, events).
+Published = tuple[str, list[dict[str, Any]]]
 
 
 def _on_commit(build: Callable[[], Published | None]) -> None:
@@ -103,12 +121,16 @@ def _on_commit(build: Callable[[], Published | None]) -> None:
 
 
 def _send_on_commit(business_id: object, events: list[dict[str, Any]]) -> None:
-    _on_commit(lambda: (business_id, events))
+    _on_commit(lambda: (inbox_group(business_id), events))
+
+
+def _to_group(group: str, events: list[dict[str, Any]]) -> Published:
+    return group, events
 
 
 def _publish(build: Callable[[], Published | None]) -> None:
-    """Build the events (business id, events) and send them to the business's
-    group; log, never raise, on failure."""
+    """Build the events (group, events) and send them to the group; log, never
+    raise, on failure."""
     if _layer_breaker.is_open:
         return
     try:
@@ -116,8 +138,7 @@ def _publish(build: Callable[[], Published | None]) -> None:
         layer = get_channel_layer()
         if built is None or layer is None:
             return
-        business_id, events = built
-        group = inbox_group(business_id)
+        group, events = built
         if isinstance(layer, InMemoryChannelLayer):
             # Reaches only consumers on the server's own event loop, which
             # async_to_sync returns to from a request's thread.
@@ -201,7 +222,7 @@ def _message_edited(channel_id: object, platform_message_id: str) -> Published |
     if found is None:
         return None
     event = _message_event(found["conversation_id"], found["pk"], "edited")
-    return found["conversation__business_id"], [event]
+    return inbox_group(found["conversation__business_id"]), [event]
 
 
 def _message_status(message_id: int) -> Published | None:
@@ -219,4 +240,4 @@ def _message_status(message_id: int) -> Published | None:
         "status": found["status"],
         "error": found["error"],
     }
-    return found["conversation__business_id"], [event]
+    return inbox_group(found["conversation__business_id"]), [event]

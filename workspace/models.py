@@ -132,3 +132,31 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return self.short_code
+
+
+class SavedFilter(models.Model):
+    """An agent's saved combination of inbox filters, shown beside the views
+    (Mine, Unassigned, All, Mentions). `query` is the list's query string
+    (`status=open&label=vip&team=3`)."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="saved_filters"
+    )
+    name = models.CharField(max_length=60)
+    query = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                "member",
+                name="workspace_saved_filter_name_unique_per_member",
+                violation_error_message="You already have a saved filter with "
+                "this name.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

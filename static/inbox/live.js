@@ -153,6 +153,8 @@
   // ------------------------------------------------------------------ events
 
   function handle(event) {
+    // Other scripts of the page (notifications, presence) listen too.
+    document.dispatchEvent(new CustomEvent("pingback:event", {detail: event}));
     if (table && event.type === "conversation") {
       refreshRow(event.conversation_id);
     }
@@ -176,15 +178,29 @@
     fallbackTimer = null;
   }
 
+  var socket = null;
+
+  // window.PingBack.live.send({...}): a JSON frame to the server while
+  // connected (presence, typing); false when it could not be sent.
+  window.PingBack = window.PingBack || {};
+  window.PingBack.live = {
+    send: function (frame) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) { return false; }
+      socket.send(JSON.stringify(frame));
+      return true;
+    }
+  };
+
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + socketPath);
+    socket = new WebSocket(scheme + location.host + socketPath);
     var opened = false;
     socket.onopen = function () {
       opened = true;
       delay = MIN_DELAY;
       stopFallback();
       setState("connected", "Live");
+      document.dispatchEvent(new CustomEvent("pingback:connected"));
       // Whatever happened between rendering and now (or while disconnected).
       catchUp();
     };
