@@ -9,24 +9,24 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations.models import Conversation
-from conversations.selectors import inbox_conversation_list
 from conversations.services import conversation_mark_read
-from conversations.views import inbox_business, inbox_conversation, inbox_filters
+from conversations.views import inbox_business, inbox_conversation
+from conversations.workspace import list_conversations, list_state
 
 
 @login_required
 @require_GET
 def conversation_row(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """One row of the inbox list (`_conversation_row.html`) under the list's
-    filters, given as on the inbox (`?channel_type=x&status=open`; status
-    defaults to open). 204 when the conversation is not in the filtered list
+    """One row of the list (`_conversation_row.html`) under the list's view
+    and filters, given as on the page (`?view=mine&status=open`, see
+    `conversations.workspace`). 204 when the conversation is not in that list
     (the page removes the row); 404 for another business's conversation."""
     business = inbox_business(request)
-    channel_type, status = inbox_filters(request)
+    state = list_state(business, request.GET)
     if not Conversation.objects.filter(business=business, pk=conversation_id).exists():
         raise Http404("Conversation not found.")
     conversation = (
-        inbox_conversation_list(business, channel_type=channel_type, status=status)
+        list_conversations(business, request.user, state)
         .filter(pk=conversation_id)
         .first()
     )
@@ -35,7 +35,7 @@ def conversation_row(request: HttpRequest, conversation_id: int) -> HttpResponse
     return render(
         request,
         "conversations/_conversation_row.html",
-        {"conversation": conversation},
+        {"conversation": conversation, "state": state},
     )
 
 

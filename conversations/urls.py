@@ -6,6 +6,23 @@ urlpatterns = [
     path("attachments/<str:token>", views.attachment, name="attachment"),
     path("remote-images/<str:token>", views.remote_image, name="remote-image"),
     path("", views.inbox, name="inbox"),
+    path("inbox/list/", views.inbox_list, name="inbox-list"),
+    path("inbox/counts/", views.inbox_counts, name="inbox-counts"),
+    path(
+        "conversations/<int:conversation_id>/pane/",
+        views.conversation_pane,
+        name="conversation-pane",
+    ),
+    path(
+        "conversations/<int:conversation_id>/panel/",
+        views.conversation_panel,
+        name="conversation-panel",
+    ),
+    path(
+        "conversations/<int:conversation_id>/snooze/",
+        views.conversation_snooze,
+        name="conversation-snooze",
+    ),
     path(
         "conversations/<int:conversation_id>/",
         views.conversation_detail,

@@ -1,6 +1,11 @@
-"""The agent inbox pages (server-rendered)."""
+"""The agent workspace (server-rendered): one page with the conversation
+list, the open conversation's thread and the customer panel, and the partials
+`static/inbox/workspace.js` swaps in so nothing reloads."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -12,10 +17,11 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
+    JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Business
 from billing.permissions import member_of
@@ -27,7 +33,6 @@ from conversations.selectors import (
     conversation_message_list,
     conversation_thread,
     conversation_window_closed_at,
-    inbox_conversation_list,
 )
 from conversations.services import (
     conversation_mark_read,
@@ -37,12 +42,23 @@ from conversations.services import (
     post_reply,
 )
 from conversations.services.attachments import attachment_resolve
+from conversations.services.mentions import mentions_mark_read
 from conversations.services.remote_images import (
     RemoteImageError,
     remote_image_fetch,
     remote_image_resolve,
 )
+from conversations.services.snooze import snooze_presets, snooze_until_from_local
+from conversations.workspace import (
+    VIEWS,
+    contact_other_conversations,
+    list_conversations,
+    list_state,
+    view_counts,
+    workspace_agents,
+)
 from pingback.errors import ApplicationError
+from workspace.models import Label, SavedFilter, Team
 
 INBOX_PAGE_SIZE = 50
 
@@ -76,54 +92,268 @@ def inbox_filters(request: HttpRequest) -> tuple[str | None, str | None]:
     return channel_type, status
 
 
+def _list_context(request: HttpRequest, business: Business) -> dict[str, Any]:
+    """What the list pane renders: the view tabs with their counts, the
+    filters (menus), the agent's saved filters and the first page of rows."""
+    state = list_state(business, request.GET)
+    counts = view_counts(business, request.user)
+    member = request.user.member
+    return {
+        "state": state,
+        "views": [
+            {
+                "key": key,
+                "name": name,
+                "count": counts[key],
+                "query": state.with_params(view=None if key == "all" else key),
+            }
+            for key, name in VIEWS
+        ],
+        "conversations": list_conversations(business, request.user, state)[
+            :INBOX_PAGE_SIZE
+        ],
+        "filter_menus": _filter_menus(business, state),
+        "channel_notices": [
+            channel
+            for channel in Channel.objects.filter(business=business, is_active=True)
+            if channel.alert
+            or channel.setup_state
+            in (Channel.SetupState.ACTION_REQUIRED, Channel.SetupState.FAILED)
+        ],
+        "saved_filters": SavedFilter.objects.filter(member=member),
+        "statuses": Conversation.Status.choices,
+        "agents": workspace_agents(business),
+        "teams": Team.objects.filter(business=business),
+        "labels": Label.objects.filter(business=business),
+    }
+
+
+def _filter_menus(business: Business, state) -> list[dict[str, Any]]:
+    """The list's filter menus: each with its `key`, `name`, the `current`
+    choice's label, and `options` (label, query string, checked)."""
+
+    def option(key: str, value: str | None, label: str, checked: bool) -> dict:
+        return {
+            "label": label,
+            "query": state.with_params(**{key: value}),
+            "checked": checked,
+        }
+
+    statuses = [option("status", "", "Any status", state.status is None)] + [
+        option(
+            "status",
+            None if value == "open" else value,
+            label,
+            state.status == value,
+        )
+        for value, label in Conversation.Status.choices
+    ]
+    channels = [
+        option("channel", None, "All channels", state.channel is None),
+        *[
+            option("channel", str(channel.pk), str(channel), channel == state.channel)
+            for channel in Channel.objects.filter(business=business)
+        ],
+    ]
+    agents = [
+        option("assignee", None, "Anyone", state.assignee is None),
+        option("assignee", "me", "Me", state.assignee == "me"),
+        option("assignee", "none", "Nobody", state.assignee == "none"),
+        *[
+            option(
+                "assignee",
+                str(agent.pk),
+                agent.display_name,
+                agent.pk == state.assignee,
+            )
+            for agent in workspace_agents(business)
+        ],
+    ]
+    teams = [
+        option("team", None, "Any team", state.team is None and not state.no_team),
+        option("team", "none", "No team", state.no_team),
+        *[
+            option("team", str(team.pk), team.name, team == state.team)
+            for team in Team.objects.filter(business=business)
+        ],
+    ]
+    labels = [
+        option("label", None, "Any label", state.label is None),
+        *[
+            option("label", label.name, label.name, label == state.label)
+            for label in Label.objects.filter(business=business)
+        ],
+    ]
+    menus = [
+        ("status", "Status", statuses),
+        ("channel", "Channel", channels),
+        ("assignee", "Assignee", agents),
+        ("team", "Team", teams),
+        ("label", "Label", labels),
+    ]
+    return [
+        {
+            "key": key,
+            "name": name,
+            "current": next((o["label"] for o in options if o["checked"]), ""),
+            "active": not options[0]["checked"]
+            if key != "status"
+            else state.status != Conversation.Status.OPEN,
+            "options": options,
+        }
+        for key, name, options in menus
+    ]
+
+
+def _conversation_context(
+    request: HttpRequest, conversation: Conversation
+) -> dict[str, Any]:
+    """What the thread pane and the customer panel render for `conversation`."""
+    business = conversation.business
+    channel = conversation.channel
+    supports_templates = bool(channel and get_platform(channel.type).supports_templates)
+    paused_until = channel.paused_until if channel else None
+    return {
+        "conversation": conversation,
+        "thread": conversation_thread(conversation),
+        "channel_paused_until": paused_until
+        if paused_until and paused_until > timezone.now()
+        else None,
+        "statuses": Conversation.Status.choices,
+        "supports_templates": supports_templates,
+        "window_closed_at": conversation_window_closed_at(conversation)
+        if supports_templates
+        else None,
+        "conversation_labels": list(conversation.labels.all()),
+        "agents": workspace_agents(business),
+        "teams": Team.objects.filter(business=business),
+        "labels": Label.objects.filter(business=business),
+        "snooze_presets": snooze_presets(business),
+        "other_conversations": contact_other_conversations(conversation),
+    }
+
+
+def _open_conversation(request: HttpRequest, conversation: Conversation) -> None:
+    """The agent opened `conversation`: unread and their mentions cleared."""
+    conversation_mark_read(conversation=conversation)
+    mentions_mark_read(conversation=conversation, user=request.user)
+
+
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    """The conversation list, newest activity first, filtered by channel type and
-    status (`?channel_type=x&status=open`)."""
+    """The workspace: the conversation list (views Mine, Unassigned, All,
+    Mentions and filters, see `conversations.workspace`), with no
+    conversation open."""
     business = inbox_business(request)
-    channel_type, status = inbox_filters(request)
-    conversations = inbox_conversation_list(
-        business, channel_type=channel_type, status=status
-    )
     return render(
         request,
-        "conversations/inbox.html",
-        {
-            "business": business,
-            "conversations": conversations[:INBOX_PAGE_SIZE],
-            "channel_types": Channel.Type.choices,
-            "statuses": Conversation.Status.choices,
-            "selected_channel_type": channel_type or "",
-            "selected_status": status or "",
-            "channels": Channel.objects.filter(business=business),
-        },
+        "conversations/workspace.html",
+        {"business": business, **_list_context(request, business)},
     )
 
 
 @login_required
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """One conversation: its thread, each outbound message's status, a reply box."""
+    """The workspace with one conversation open: the list (under the query
+    string's view and filters), its thread with the reply box, and the
+    customer panel."""
     conversation = inbox_conversation(request, conversation_id)
-    conversation_mark_read(conversation=conversation)
-    channel = conversation.channel
-    supports_templates = bool(channel and get_platform(channel.type).supports_templates)
-    paused_until = channel.paused_until if channel else None
+    _open_conversation(request, conversation)
     return render(
         request,
-        "conversations/conversation.html",
+        "conversations/workspace.html",
         {
-            "conversation": conversation,
-            "thread": conversation_thread(conversation),
-            "channel_paused_until": paused_until
-            if paused_until and paused_until > timezone.now()
-            else None,
-            "statuses": Conversation.Status.choices,
-            "supports_templates": supports_templates,
-            "window_closed_at": conversation_window_closed_at(conversation)
-            if supports_templates
-            else None,
+            "business": conversation.business,
+            **_list_context(request, conversation.business),
+            **_conversation_context(request, conversation),
         },
     )
+
+
+@login_required
+@require_GET
+def inbox_list(request: HttpRequest) -> HttpResponse:
+    """The list pane alone (`_list_pane.html`), for the page to swap in when
+    the view or a filter changes."""
+    business = inbox_business(request)
+    return render(
+        request,
+        "conversations/_list_pane.html",
+        {"business": business, **_list_context(request, business)},
+    )
+
+
+@login_required
+@require_GET
+def inbox_counts(request: HttpRequest) -> JsonResponse:
+    """`{"mine": n, "unassigned": n, "all": n, "mentions": n}`: the views'
+    counts, for the page to refresh when conversations change."""
+    return JsonResponse(view_counts(inbox_business(request), request.user))
+
+
+@login_required
+@require_GET
+def conversation_pane(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The thread pane alone (`_thread_pane.html`: header with the actions,
+    thread, reply box); opening it clears the unread count and the agent's
+    mentions here. `?part=header` renders the header only (after a change)."""
+    conversation = inbox_conversation(request, conversation_id)
+    template = "conversations/_thread_pane.html"
+    if request.GET.get("part") == "header":
+        template = "conversations/_thread_header.html"
+    else:
+        _open_conversation(request, conversation)
+    return render(request, template, _conversation_context(request, conversation))
+
+
+@login_required
+@require_GET
+def conversation_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The customer panel alone (`_customer_panel.html`)."""
+    conversation = inbox_conversation(request, conversation_id)
+    return render(
+        request,
+        "conversations/_customer_panel.html",
+        _conversation_context(request, conversation),
+    )
+
+
+@login_required
+@require_POST
+def conversation_snooze(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Snooze from the page: `preset` (a key of `snooze_presets`), or `until`
+    (`YYYY-MM-DDTHH:MM`, a time in the business's time zone), or `until=`
+    empty with `preset=reply` (until the customer answers). 204 when done;
+    400 with a plain-text reason otherwise."""
+    conversation = inbox_conversation(request, conversation_id)
+    business = conversation.business
+    preset = request.POST.get("preset", "")
+    until = None
+    if preset == "reply":
+        until = None
+    elif preset:
+        until = next(
+            (p.until for p in snooze_presets(business) if p.key == preset), None
+        )
+        if until is None:
+            return HttpResponse("No such snooze choice.", status=400)
+    else:
+        raw = request.POST.get("until", "")
+        try:
+            local = datetime.fromisoformat(raw)
+        except ValueError:
+            return HttpResponse("Give a date and a time.", status=400)
+        until = snooze_until_from_local(business, local.replace(tzinfo=None))
+    try:
+        conversation_update(
+            conversation=conversation,
+            by=request.user,
+            status=Conversation.Status.SNOOZED,
+            snoozed_until=until,
+        )
+    except ApplicationError as error:
+        return HttpResponse(error.detail, status=400)
+    return HttpResponse(status=204)
 
 
 @login_required

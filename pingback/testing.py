@@ -92,3 +92,27 @@ class AsgiServer:
         self.server.should_exit = True
         self.thread.join(20)
         assert not self.thread.is_alive(), "uvicorn did not stop"
+
+
+def in_another_thread(work):
+    """Run ORM work outside Playwright's thread and return its result: there,
+    the ORM would open a connection of its own that outlives the test
+    database, and `async_to_sync` refuses to run. Fails the test when the
+    work raises or takes more than 30 s."""
+    import threading
+
+    from django.db import connections
+
+    result = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert result, "the work failed or timed out"
+    return result[0]

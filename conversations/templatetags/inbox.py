@@ -102,3 +102,61 @@ def shown_attachments(message: Message) -> list[dict[str, Any]]:
             }
         )
     return shown
+
+
+# The workspace's interface icons (24x24 outline paths, drawn for PingBack),
+# inlined so they take the text colour. Brand icons for channels are files
+# under static/inbox/icons/.
+_ICONS = {
+    "chevron": '<path d="m6 9 6 6 6-6"/>',
+    "check": '<path d="M20 6 9 17l-5-5"/>',
+    "clock": '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
+    "user": '<circle cx="12" cy="8" r="4"/><path d="M4 21a8 8 0 0 1 16 0"/>',
+    "team": '<circle cx="9" cy="8" r="3.5"/><path d="M2.5 20a6.5 6.5 0 0 1 13 0"/>'
+    '<path d="M16 4.5a3.5 3.5 0 0 1 0 7M18 14a6.5 6.5 0 0 1 3.5 6"/>',
+    "label": '<path d="M3 12V4a1 1 0 0 1 1-1h8l9 9-9 9z"/>'
+    '<circle cx="7.5" cy="7.5" r="1.5"/>',
+    "panel": '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M15 4v16"/>',
+    "back": '<path d="M15 18 9 12l6-6"/>',
+}
+
+
+@register.simple_tag
+def icon(name: str) -> SafeString:
+    """An interface icon (`chevron`, `check`, `clock`, `user`, `team`,
+    `label`, `panel`, `back`) as inline SVG, hidden from assistive technology
+    (the control it sits in carries the words)."""
+    return mark_safe(  # noqa: S308 - constant markup from _ICONS
+        '<svg class="icon" viewBox="0 0 24 24" width="16" height="16" fill="none" '
+        'stroke="currentColor" stroke-width="2" stroke-linecap="round" '
+        'stroke-linejoin="round" aria-hidden="true" focusable="false">'
+        f"{_ICONS[name]}</svg>"
+    )
+
+
+@register.filter
+def name_initials(name: str) -> str:
+    """Up to two letters for an avatar: `Ana Silva` → `AS`."""
+    from conversations.workspace import initials
+
+    return initials(str(name))
+
+
+@register.filter
+def agent_initials(user: Any) -> str:
+    """An agent's avatar letters, from their full name or username."""
+    from conversations.workspace import initials
+
+    return initials(user.get_full_name() or user.get_username())
+
+
+@register.filter
+def snooze_time(when: Any, business: Any) -> str:
+    """A snooze time as the business reads it: `Tue 9 Dec 09:00` in the
+    business's time zone."""
+    from conversations.services.snooze import business_zone
+
+    if when is None:
+        return ""
+    local = when.astimezone(business_zone(business))
+    return f"{local:%a} {local.day} {local:%b %H:%M}"

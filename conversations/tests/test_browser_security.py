@@ -220,10 +220,17 @@ def open_login(page, server, member, objects) -> None:
 
 def open_inbox(page, server, member, objects) -> None:
     log_in(page, server, member)
-    # The filters submit on change (static/inbox/autosubmit.js).
-    with page.expect_navigation():
-        page.select_option("select[name=status]", "resolved")
-    assert page.url.endswith("status=resolved")
+    # A filter menu swaps the list in (static/inbox/menus.js, workspace.js).
+    page.click("button[aria-controls=filter-status]")
+    page.click("#filter-status [role=menuitemradio] >> text=Resolved")
+    page.wait_for_url("**/?status=resolved")
+    page.locator("button[aria-controls=filter-status]", has_text="Resolved").wait_for()
+    # Opening a conversation swaps in its thread and panel.
+    page.click("button[aria-controls=filter-status]")
+    page.click("#filter-status [role=menuitemradio] >> text=Open")
+    page.locator("li.conversation-row .row-link").first.click()
+    page.locator("#thread-container").wait_for()
+    page.click("button[aria-controls=label-menu]")
     page.wait_for_selector("body[data-live=connected]")
 
 
@@ -331,7 +338,7 @@ def test_the_live_inbox_and_the_reply_work_under_the_policy(
 
     # when a DM arrives, the agent opens it and replies
     post_x_dm(asgi_server.url, x_channel)
-    row = agent.locator("tr.conversation-row").first
+    row = agent.locator("li.conversation-row").first
     row.locator(f"text={DM_TEXT}").wait_for()
     assert agent.evaluate("window.notReloaded") is True
     row.locator("a").click()
@@ -589,25 +596,26 @@ def test_a_name_with_a_right_to_left_override_is_isolated(
     # when
     log_in(page, asgi_server, admin_member)
 
-    # then: in the list, the name, the handle and the preview are isolated
-    row = page.locator("tr.conversation-row").first
+    # then: in the list, the name and the preview are isolated
+    row = page.locator("li.conversation-row").first
     assert row.locator(".name").evaluate("e => e.tagName") == "BDI"
     assert row.locator(".name").text_content() == f"Eve {RLO}gnp.exe"
-    assert row.locator(".handle bdi").text_content() == f"{RLO}eve"
     assert row.locator(".preview").get_attribute("dir") == "auto"
 
     # when
     row.locator("a").click()
-    page.wait_for_selector("body[data-live=connected]")
+    page.locator("#thread-container li.message").first.wait_for()
 
-    # then: in the header and the thread too
-    header = page.locator(".conversation-header h1")
+    # then: in the header (with the handle), the panel and the thread too
+    header = page.locator(".thread-header h1")
     assert header.locator(".name").evaluate("e => e.tagName") == "BDI"
     assert header.locator(".handle bdi").text_content() == f"{RLO}eve"
     message = page.locator("li.message.inbound").first
     assert message.locator(".author").evaluate("e => e.tagName") == "BDI"
     assert message.locator(".text").get_attribute("dir") == "auto"
-    assert page.title() == f"\u2068Eve {RLO}gnp.exe\u2069 · PingBack"
+    assert page.title() == f"\u2068Eve {RLO}gnp.exe\u2069 · Inbox · PingBack"
+    identity = page.locator(".panel-identity bdi").first
+    assert identity.text_content() == f"{RLO}eve"
     assert watched.violations() == []
 
 
@@ -759,7 +767,7 @@ def test_screenshots_of_hostile_content(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
         "the inbox scrolls sideways"
     )
-    assert page.locator("tr.conversation-row b").count() == 0
+    assert page.locator("li.conversation-row b").count() == 0
     assert watched.violations() == []
 
 

@@ -41,7 +41,7 @@ def test_agent_replies_from_the_inbox_and_sees_it_sent(
     page.fill("input[name=username]", admin_member.user.username)
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
-    row = page.locator("tr.conversation-row").first
+    row = page.locator("li.conversation-row").first
     row.wait_for()
     assert row.locator(".channel-icon.channel-x").count() == 1
     assert "Hi! My order #4411 never arrived." in row.inner_text()

@@ -1,6 +1,5 @@
 """The server-rendered inbox: the conversation list and one conversation."""
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,11 +15,9 @@ from conversations.tests.factories import ConversationFactory, MessageFactory
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-X_ICON = '<span class="channel-icon channel-x" title="X (Twitter)"'
-TELEGRAM_ICON = '<span class="channel-icon channel-telegram" title="Telegram"'
 DEACTIVATED_NOTICE = (
     '<p class="notice">This conversation\'s channel is deactivated or deleted, '
-    "so replies cannot be sent.</p>"
+    "so replies cannot be sent."
 )
 DEACTIVATED_ERROR = (
     "The X (Twitter) channel is deactivated; reactivate it to send replies."
@@ -40,6 +37,12 @@ def conversation_url(conversation: Conversation) -> str:
 
 def reply_url(conversation: Conversation) -> str:
     return reverse("conversation-reply", kwargs={"conversation_id": conversation.pk})
+
+
+def list_rows(html: str) -> list[str]:
+    """The markup of each row of the conversation list, in order."""
+    rows = html.split('<li class="conversation-row')[1:]
+    return [row.split("</li>", 1)[0] for row in rows]
 
 
 def names_in_order(html: str, names: list[str]) -> list[str]:
@@ -120,13 +123,10 @@ def test_inbox_lists_open_conversations_newest_first_with_channel_icons(
     html = response.content.decode()
     names = ["New Nadia", "Mid Mario", "Old Olga", "Stranger Sam"]
     assert names_in_order(html, names) == ["New Nadia", "Mid Mario", "Old Olga"]
-    rows_with_icon = re.findall(
-        r'<tr class="conversation-row" data-channel-type="x"[^>]*>\s*<td>'
-        + re.escape(X_ICON),
-        html,
-    )
-    assert len(rows_with_icon) == 3
-    assert '<div class="preview" dir="auto">Is it shipped?</div>' in html
+    rows = list_rows(html)
+    assert len(rows) == 3
+    assert all('data-channel-type="x"' in row and "channel-x" in row for row in rows)
+    assert '<span class="preview" dir="auto">Is it shipped?</span>' in html
 
 
 @pytest.mark.parametrize(
@@ -138,9 +138,9 @@ def test_inbox_lists_open_conversations_newest_first_with_channel_icons(
         ("x only", {"channel_type": "x", "status": ""}, ["X Open", "X Resolved"]),
         ("telegram open", {"channel_type": "telegram"}, ["Telegram Open"]),
         (
-            "unknown values are ignored",
+            "unknown values are dropped: the default list",
             {"channel_type": "fax", "status": "bogus"},
-            ["X Open", "Telegram Open", "X Resolved"],
+            ["X Open", "Telegram Open"],
         ),
     ],
 )
@@ -171,7 +171,7 @@ def test_inbox_filters_by_channel_type_and_status(
     html = response.content.decode()
     names = ["X Open", "Telegram Open", "X Resolved"]
     assert names_in_order(html, names) == expected
-    assert html.count('<tr class="conversation-row') == len(expected)
+    assert len(list_rows(html)) == len(expected)
 
 
 def test_inbox_row_of_a_telegram_conversation_has_its_icon(agent_client, business):
@@ -183,12 +183,9 @@ def test_inbox_row_of_a_telegram_conversation_has_its_icon(agent_client, busines
     response = agent_client.get(reverse("inbox"), {"channel_type": "telegram"})
 
     # then
-    html = response.content.decode()
-    assert re.search(
-        r'<tr class="conversation-row" data-channel-type="telegram"[^>]*>\s*<td>'
-        + re.escape(TELEGRAM_ICON),
-        html,
-    )
+    (row,) = list_rows(response.content.decode())
+    assert 'data-channel-type="telegram"' in row
+    assert "channel-telegram" in row
 
 
 # ------------------------------------------------------------------ conversation

@@ -22,7 +22,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from django.db import connections
 from django.utils import timezone
 
 from channels_app.models import Channel
@@ -31,7 +30,7 @@ from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
 from conversations.services import post_reply
 from conversations.tests.factories import ConversationFactory
-from pingback.testing import AsgiServer, wait_for
+from pingback.testing import AsgiServer, in_another_thread, wait_for
 from sandbox.x import sign
 
 PASSWORD = "correct horse battery"
@@ -172,7 +171,7 @@ def test_a_visitor_on_another_site_and_an_agent_talk_live(
     agent = browser.new_context().new_page()
     agent.set_default_timeout(20_000)
     log_in(agent, asgi_server, admin_member)
-    assert agent.locator("tr.conversation-row").count() == 1
+    assert agent.locator("li.conversation-row").count() == 1
 
     visitor = browser.new_context().new_page()
     visitor.set_default_timeout(20_000)
@@ -185,11 +184,11 @@ def test_a_visitor_on_another_site_and_an_agent_talk_live(
     visitor.press("textarea", "Enter")
     visitor.locator("li.inbound:not(.pending)").wait_for()
 
-    top = agent.locator("tr.conversation-row").first
+    top = agent.locator("li.conversation-row").first
     top.locator("text=Do you sell decaf beans?").wait_for()
-    assert agent.locator("tr.conversation-row").count() == 2
+    assert agent.locator("li.conversation-row").count() == 2
     assert top.locator(".channel-icon.channel-webchat").count() == 1
-    assert top.locator(".badge").inner_text() == "1"
+    assert top.locator(".badge").inner_text().split()[-1] == "1"
     assert agent.evaluate("window.notReloaded") is True
 
     top.locator("a").click()
@@ -218,25 +217,6 @@ def test_a_visitor_on_another_site_and_an_agent_talk_live(
     assert returning.locator("li.inbound").all_inner_texts() == [
         "Do you sell decaf beans?"
     ]
-
-
-def in_another_thread(work):
-    """Run ORM work outside Playwright's thread and return its result: there,
-    the ORM would open a connection of its own that outlives the test
-    database, and `async_to_sync` refuses to run."""
-    result = []
-
-    def run() -> None:
-        try:
-            result.append(work())
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(30)
-    assert result, "the work failed or timed out"
-    return result[0]
 
 
 def test_the_widget_keeps_what_the_visitor_writes_offline_and_catches_up(
@@ -285,11 +265,11 @@ def test_an_x_webhook_shows_up_live_in_the_inbox_and_the_open_thread(
     agent = browser.new_page()
     agent.set_default_timeout(20_000)
     log_in(agent, asgi_server, admin_member)
-    assert agent.locator("tr.conversation-row").count() == 0
+    assert agent.locator("li.conversation-row").count() == 0
 
     post_x_dm(asgi_server.url, x_channel)
 
-    row = agent.locator("tr.conversation-row").first
+    row = agent.locator("li.conversation-row").first
     row.locator(f"text={DM_TEXT}").wait_for()
     assert row.locator(".channel-icon.channel-x").count() == 1
     assert agent.evaluate("window.notReloaded") is True
@@ -318,5 +298,5 @@ def test_after_a_server_restart_the_inbox_reconnects_and_catches_up(
     asgi_server.start()
 
     agent.wait_for_selector("body[data-live=connected]")
-    agent.locator("tr.conversation-row", has_text=DM_TEXT).wait_for()
+    agent.locator("li.conversation-row", has_text=DM_TEXT).wait_for()
     assert agent.evaluate("window.notReloaded") is True

@@ -67,7 +67,7 @@ def test_the_inbox_subscribes_to_live_events_instead_of_reloading(
     assert 'data-live-url="/ws/inbox/"' in html
     assert 'data-row-url="/conversations/0/row/"' in html
     assert (
-        '<tr class="conversation-row" data-channel-type="x" '
+        '<li class="conversation-row" data-channel-type="x" '
         f'id="conversation-{conversation.pk}" data-conversation-id="{conversation.pk}" '
         'data-activity="1740830400250000">'
     ) in html
@@ -110,13 +110,16 @@ def test_the_row_partial_renders_one_row_with_its_unread_badge(agent_client, bus
     html = response.content.decode()
     assert response.status_code == 200
     assert html.startswith(
-        '<tr class="conversation-row unread" data-channel-type="x" '
+        '<li class="conversation-row unread" data-channel-type="x" '
         f'id="conversation-{conversation.pk}"'
     )
-    assert html.count("<tr") == 1
+    assert html.count('<li class="conversation-row') == 1
     assert "Casey Customer" in html
     assert "Any news?" in html
-    assert '<span class="badge" title="Unread messages">3</span>' in html
+    assert (
+        '<span class="badge" title="Unread messages">'
+        '<span class="visually-hidden">Unread: </span>3</span>'
+    ) in html
 
 
 @pytest.mark.parametrize(
@@ -182,7 +185,7 @@ def test_marking_read_is_post_only_and_scoped_to_the_business(agent_client, busi
 def test_the_inbox_links_widget_settings_for_admins_only(
     admin_client, agent_client, widget
 ):
-    link = f'<a href="{settings_url(widget)}" class="settings-link">Widget settings</a>'
+    link = f'<a href="{reverse("widget-settings")}">Widgets</a>'
 
     assert link in admin_client.get(reverse("inbox")).content.decode()
     assert link not in agent_client.get(reverse("inbox")).content.decode()

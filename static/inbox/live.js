@@ -1,12 +1,15 @@
 // The live inbox: keeps the open inbox or conversation page up to date over the
 // agents' websocket (/ws/inbox/, events of conversations/realtime.py).
 //
-// - Inbox list (table#conversations): a `conversation` event fetches that row,
-//   server-rendered under the page's filters, and puts it in its place (newest
-//   activity first); a 204 removes it. Unread badges come with the row.
-// - Conversation page (#thread-container): `message` and `message_status`
-//   events of this conversation refetch the thread; new messages seen while
+// - The list (#conversation-list): a `conversation` event fetches that row,
+//   server-rendered under the list's view and filters (the page's query
+//   string), and puts it in its place (newest activity first); a 204 removes
+//   it. Unread badges come with the row. `pingback:row-placed` (detail: the
+//   row) lets the workspace restore the row's selection and colours.
+// - The open thread (#thread-container): `message` and `message_status`
+//   events of its conversation refetch the thread; new messages seen while
 //   the page is visible are marked read.
+// Elements are looked up at each event: the workspace swaps panes in and out.
 // - A dropped connection (server or Redis restart) is retried with backoff;
 //   while it is down the page refreshes slowly, and once back it catches up by
 //   refetching the list or thread.
@@ -22,8 +25,8 @@
   var FALLBACK_REFRESH = 10000;
 
   var statusLabel = document.getElementById("live-status");
-  var table = document.getElementById("conversations");
-  var thread = document.getElementById("thread-container");
+  function listElement() { return document.getElementById("conversation-list"); }
+  function threadElement() { return document.getElementById("thread-container"); }
   var delay = MIN_DELAY;
   var fallbackTimer = null;
   var running = {};
@@ -65,23 +68,24 @@
   }
 
   function placeRow(row) {
-    var tbody = table.tBodies[0];
+    var list = listElement();
     var old = document.getElementById(row.id);
     if (old) { old.remove(); }
-    var empty = tbody.querySelector(".empty-row");
+    var empty = list.querySelector(".empty-row");
     if (empty) { empty.remove(); }
-    var rows = tbody.querySelectorAll("tr.conversation-row");
+    var rows = list.querySelectorAll(".conversation-row");
     var before = null;
     for (var i = 0; i < rows.length; i++) {
       if (comesBefore(row, rows[i])) { before = rows[i]; break; }
     }
-    tbody.insertBefore(row, before);
+    list.insertBefore(row, before);
+    document.dispatchEvent(new CustomEvent("pingback:row-placed", {detail: row}));
     row.classList.add("fresh");
     setTimeout(function () { row.classList.remove("fresh"); }, 2000);
   }
 
   function refreshRow(conversationId) {
-    var url = table.dataset.rowUrl.replace("/0/", "/" + conversationId + "/") + location.search;
+    var url = listElement().dataset.rowUrl.replace("/0/", "/" + conversationId + "/") + location.search;
     coalesced("row-" + conversationId, function () {
       return get(url).then(function (response) {
         if (response.status === 204) {
@@ -93,8 +97,8 @@
         return response.text().then(function (html) {
           var holder = document.createElement("template");
           holder.innerHTML = html.trim();
-          var row = holder.content.querySelector("tr");
-          if (row) { placeRow(row); }
+          var row = holder.content.querySelector(".conversation-row");
+          if (row && listElement()) { placeRow(row); }
           updateTitle();
         });
       });
@@ -102,22 +106,15 @@
   }
 
   function refreshList() {
-    coalesced("list", function () {
-      return get(location.href).then(function (response) {
-        if (!response.ok) { return; }
-        return response.text().then(function (html) {
-          var page = new DOMParser().parseFromString(html, "text/html");
-          var fresh = page.querySelector("#conversations tbody");
-          if (fresh) { table.tBodies[0].replaceWith(document.adoptNode(fresh)); }
-          updateTitle();
-        });
-      });
-    });
+    // The workspace re-renders the whole list pane (views, counts, rows).
+    if (window.PingBack.workspace) { window.PingBack.workspace.refreshList(); }
   }
 
   function updateTitle() {
     var unread = 0;
-    table.querySelectorAll(".badge").forEach(function (badge) {
+    var list = listElement();
+    if (!list) { return; }
+    list.querySelectorAll(".badge").forEach(function (badge) {
       unread += Number(badge.textContent) || 0;
     });
     document.title = document.title.replace(/^\(\d+\) /, "");
@@ -128,7 +125,8 @@
 
   function markRead() {
     var token = document.querySelector("input[name=csrfmiddlewaretoken]");
-    if (document.hidden || !token) { return; }
+    var thread = threadElement();
+    if (document.hidden || !token || !thread) { return; }
     fetch(thread.dataset.readUrl, {
       method: "POST",
       credentials: "same-origin",
@@ -137,13 +135,25 @@
   }
 
   function refreshThread(read) {
+    var thread = threadElement();
+    if (!thread) { return; }
+    var url = thread.dataset.refreshUrl;
     coalesced("thread", function () {
-      return get(thread.dataset.refreshUrl).then(function (response) {
+      return get(url).then(function (response) {
         if (!response.ok) { return; }
         return response.text().then(function (html) {
-          var atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
-          thread.innerHTML = html;
-          if (atBottom) { window.scrollTo(0, document.body.scrollHeight); }
+          var current = threadElement();
+          if (!current || current.dataset.refreshUrl !== url) { return; }
+          var scroller = document.getElementById("thread-scroll");
+          var atBottom = scroller
+            ? scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 40
+            : window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+          current.innerHTML = html;
+          if (atBottom) {
+            if (scroller) { scroller.scrollTop = scroller.scrollHeight; }
+            else { window.scrollTo(0, document.body.scrollHeight); }
+          }
+          document.dispatchEvent(new CustomEvent("pingback:thread-updated"));
           if (read) { markRead(); }
         });
       });
@@ -155,7 +165,8 @@
   function handle(event) {
     // Other scripts of the page (notifications, presence) listen too.
     document.dispatchEvent(new CustomEvent("pingback:event", {detail: event}));
-    if (table && event.type === "conversation") {
+    var thread = threadElement();
+    if (listElement() && event.type === "conversation") {
       refreshRow(event.conversation_id);
     }
     if (thread && String(event.conversation_id) === thread.dataset.conversationId) {
@@ -165,8 +176,8 @@
   }
 
   function catchUp() {
-    if (table) { refreshList(); }
-    if (thread) { refreshThread(false); }
+    if (listElement()) { refreshList(); }
+    if (threadElement()) { refreshThread(false); }
   }
 
   function startFallback() {
