@@ -92,12 +92,28 @@ def inbox_filters(request: HttpRequest) -> tuple[str | None, str | None]:
     return channel_type, status
 
 
+def _lookups(request: HttpRequest, business: Business) -> dict[str, list]:
+    """The business's channels, agents, teams and labels, loaded once per
+    request (four queries) for the menus of the list and the thread."""
+    cached = getattr(request, "_workspace_lookups", None)
+    if cached is None:
+        cached = {
+            "channels": list(Channel.objects.filter(business=business)),
+            "agents": workspace_agents(business),
+            "teams": list(Team.objects.filter(business=business)),
+            "labels": list(Label.objects.filter(business=business)),
+        }
+        request._workspace_lookups = cached
+    return cached
+
+
 def _list_context(request: HttpRequest, business: Business) -> dict[str, Any]:
     """What the list pane renders: the view tabs with their counts, the
     filters (menus), the agent's saved filters and the first page of rows."""
     state = list_state(business, request.GET)
     counts = view_counts(business, request.user)
     member = request.user.member
+    lookups = _lookups(request, business)
     return {
         "state": state,
         "views": [
@@ -112,23 +128,21 @@ def _list_context(request: HttpRequest, business: Business) -> dict[str, Any]:
         "conversations": list_conversations(business, request.user, state)[
             :INBOX_PAGE_SIZE
         ],
-        "filter_menus": _filter_menus(business, state),
+        "filter_menus": _filter_menus(lookups, state),
         "channel_notices": [
             channel
-            for channel in Channel.objects.filter(business=business, is_active=True)
-            if channel.alert
+            for channel in lookups["channels"]
+            if (channel.is_active and channel.alert)
             or channel.setup_state
             in (Channel.SetupState.ACTION_REQUIRED, Channel.SetupState.FAILED)
         ],
         "saved_filters": SavedFilter.objects.filter(member=member),
         "statuses": Conversation.Status.choices,
-        "agents": workspace_agents(business),
-        "teams": Team.objects.filter(business=business),
-        "labels": Label.objects.filter(business=business),
+        **lookups,
     }
 
 
-def _filter_menus(business: Business, state) -> list[dict[str, Any]]:
+def _filter_menus(lookups: dict[str, list], state) -> list[dict[str, Any]]:
     """The list's filter menus: each with its `key`, `name`, the `current`
     choice's label, and `options` (label, query string, checked)."""
 
@@ -152,7 +166,7 @@ def _filter_menus(business: Business, state) -> list[dict[str, Any]]:
         option("channel", None, "All channels", state.channel is None),
         *[
             option("channel", str(channel.pk), str(channel), channel == state.channel)
-            for channel in Channel.objects.filter(business=business)
+            for channel in lookups["channels"]
         ],
     ]
     agents = [
@@ -166,7 +180,7 @@ def _filter_menus(business: Business, state) -> list[dict[str, Any]]:
                 agent.display_name,
                 agent.pk == state.assignee,
             )
-            for agent in workspace_agents(business)
+            for agent in lookups["agents"]
         ],
     ]
     teams = [
@@ -174,14 +188,14 @@ def _filter_menus(business: Business, state) -> list[dict[str, Any]]:
         option("team", "none", "No team", state.no_team),
         *[
             option("team", str(team.pk), team.name, team == state.team)
-            for team in Team.objects.filter(business=business)
+            for team in lookups["teams"]
         ],
     ]
     labels = [
         option("label", None, "Any label", state.label is None),
         *[
             option("label", label.name, label.name, label == state.label)
-            for label in Label.objects.filter(business=business)
+            for label in lookups["labels"]
         ],
     ]
     menus = [
@@ -209,7 +223,8 @@ def _conversation_context(
     request: HttpRequest, conversation: Conversation
 ) -> dict[str, Any]:
     """What the thread pane and the customer panel render for `conversation`."""
-    business = conversation.business
+    business = inbox_business(request)
+    conversation.business = business  # the same row, already loaded
     channel = conversation.channel
     supports_templates = bool(channel and get_platform(channel.type).supports_templates)
     paused_until = channel.paused_until if channel else None
@@ -225,9 +240,7 @@ def _conversation_context(
         if supports_templates
         else None,
         "conversation_labels": list(conversation.labels.all()),
-        "agents": workspace_agents(business),
-        "teams": Team.objects.filter(business=business),
-        "labels": Label.objects.filter(business=business),
+        **_lookups(request, business),
         "snooze_presets": snooze_presets(business),
         "other_conversations": contact_other_conversations(conversation),
     }
@@ -259,12 +272,13 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     customer panel."""
     conversation = inbox_conversation(request, conversation_id)
     _open_conversation(request, conversation)
+    business = inbox_business(request)
     return render(
         request,
         "conversations/workspace.html",
         {
-            "business": conversation.business,
-            **_list_context(request, conversation.business),
+            "business": business,
+            **_list_context(request, business),
             **_conversation_context(request, conversation),
         },
     )
@@ -326,7 +340,7 @@ def conversation_snooze(request: HttpRequest, conversation_id: int) -> HttpRespo
     empty with `preset=reply` (until the customer answers). 204 when done;
     400 with a plain-text reason otherwise."""
     conversation = inbox_conversation(request, conversation_id)
-    business = conversation.business
+    business = inbox_business(request)
     preset = request.POST.get("preset", "")
     until = None
     if preset == "reply":

@@ -207,3 +207,36 @@ def test_the_list_follows_views_and_filters_in_the_address(
     page.wait_for_url("**/?label=vip")
     assert page.evaluate("window.notReloaded") is True
     shot(page, "1440-filtered")
+
+
+def test_bulk_assign_and_resolve_a_selection(
+    asgi_server, admin_member, team_setup, browser_page
+):
+    page = browser_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    quiet, loud = team_setup["quiet"], team_setup["loud"]
+    log_in(page, asgi_server, admin_member)
+
+    page.check(f"#conversation-{quiet.pk} .row-select")
+    page.check(f"#conversation-{loud.pk} .row-select")
+    expect(page.locator("[data-bulk-count]")).to_have_text("2")
+    page.click("#bulk-bar button[aria-controls=bulk-assign]")
+    page.locator("#bulk-assign [role=menuitem]", has_text="Ben Okafor").click()
+    expect(page.locator(".conversation-row .assignee-chip")).to_have_count(2)
+    expect(page.locator("#bulk-bar")).to_be_hidden()
+
+    page.check(f"#conversation-{quiet.pk} .row-select")
+    page.click("#bulk-bar button[aria-controls=bulk-status]")
+    page.locator("#bulk-status [role=menuitem]", has_text="Resolved").click()
+    expect(page.locator(".conversation-row")).to_have_count(1)
+    expect(page.locator('[data-count="all"]')).to_have_text("1")
+    assert page.evaluate("window.notReloaded") is True
+
+    stored = in_another_thread(
+        lambda: {
+            c.pk: (c.status, c.assignee_id)
+            for c in Conversation.objects.filter(pk__in=[quiet.pk, loud.pk])
+        }
+    )
+    ben = team_setup["ben"].user_id
+    assert stored == {quiet.pk: ("resolved", ben), loud.pk: ("open", ben)}

@@ -133,6 +133,7 @@
       document.getElementById("customer-panel").innerHTML = parts[1];
       pane.removeAttribute("aria-busy");
       paint(pane);
+      markOnline(pane);
       paint(document.getElementById("customer-panel"));
       applyPanelState();
       markActive();
@@ -191,6 +192,7 @@
       header.innerHTML = parts[0];
       document.getElementById("customer-panel").innerHTML = parts[1];
       paint(header);
+      markOnline(header);
       paint(document.getElementById("customer-panel"));
       applyPanelState();
       if (focusKey) {
@@ -215,6 +217,7 @@
       var focusedQuery = document.activeElement && document.activeElement.closest && document.activeElement.closest(".view-tab, .chip-saved") ? document.activeElement.dataset.query : null;
       pane.innerHTML = html;
       paint(pane);
+      markOnline(pane);
       selected.clear();
       updateBulkBar();
       markActive();
@@ -461,8 +464,21 @@
 
   // ------------------------------------------------------------ live events
 
+  // Who is online: a dot beside each online agent in the Assign menus.
+  var online = new Set();
+
+  function markOnline(scope) {
+    (scope || document).querySelectorAll("[data-online-user]").forEach(function (dot) {
+      dot.hidden = !online.has(dot.dataset.onlineUser);
+    });
+  }
+
   document.addEventListener("pingback:event", function (event) {
     var data = event.detail || {};
+    if (data.type === "agents_online") {
+      online = new Set((data.agents || []).map(function (agent) { return String(agent.id); }));
+      markOnline(document);
+    }
     if (data.type === "conversation") {
       scheduleCounts();
       if (String(data.conversation_id) === currentId()) { scheduleHeader(); }
