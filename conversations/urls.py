@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from conversations import live_views, settings_views, views
 
@@ -6,6 +6,7 @@ urlpatterns = [
     path("attachments/<str:token>", views.attachment, name="attachment"),
     path("remote-images/<str:token>", views.remote_image, name="remote-image"),
     path("", views.inbox, name="inbox"),
+    path("", include("conversations.reply_urls")),
     path(
         "conversations/<int:conversation_id>/",
         views.conversation_detail,
