@@ -90,8 +90,8 @@ def canned_responses(request: HttpRequest, conversation_id: int) -> JsonResponse
     query = request.GET.get("q", "").strip()[:100]
     contact_name = conversation.contact.name if conversation.contact_id else ""
     agent_name = _agent_name(request.user)
-    found = canned_response_list(conversation.business_id, search=query).only(
-        "short_code", "content"
+    found = canned_response_list(conversation.business_id, search=query).select_related(
+        None
     )[:CANNED_PICKER_SIZE]
     return JsonResponse(
         [

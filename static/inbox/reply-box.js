@@ -383,14 +383,16 @@
         files.set(form, []);
         renderFiles(form);
         clearDraft(form);
-        document.dispatchEvent(
-          new CustomEvent("pingback:replied", {
-            detail: {
-              conversationId: Number(form.dataset.conversationId),
-              messageId: result.data.message_id,
-            },
-          })
-        );
+        var replied = new CustomEvent("pingback:replied", {
+          cancelable: true,
+          detail: {
+            conversationId: Number(form.dataset.conversationId),
+            messageId: result.data.message_id,
+          },
+        });
+        // Unless a listener takes over (preventDefault), show the new message
+        // in the thread now, websocket or not.
+        if (document.dispatchEvent(replied)) refreshThread(form);
       })
       .catch(function () {
         showError(form, "PingBack could not be reached; your reply is still here. Try again.");
@@ -399,6 +401,23 @@
         form.dataset.sending = "false";
         form.removeAttribute("aria-busy");
         update(form);
+      });
+  }
+
+  /* Refetch the conversation page's thread (#thread-container) after a send. */
+  function refreshThread(form) {
+    var thread = document.getElementById("thread-container");
+    if (!thread || !thread.dataset.refreshUrl) return;
+    if (thread.dataset.conversationId !== form.dataset.conversationId) return;
+    fetch(thread.dataset.refreshUrl, { credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (html !== null) thread.innerHTML = html;
+      })
+      .catch(function () {
+        /* the live updates will bring it */
       });
   }
 
