@@ -24,6 +24,7 @@
   var FORM = "form.reply-box-form";
   var files = new WeakMap(); // form -> [File]
   var canned = new WeakMap(); // form -> {items, active, start, seq, timer}
+  var ready = new WeakSet(); // forms initialised (a copied form is not)
   var numberFormat = new Intl.NumberFormat("en-US");
 
   function formOf(node) {
@@ -117,8 +118,16 @@
     };
   }
 
+  /* Grow the text box with its text, up to 40% of the window. */
+  function fit(area) {
+    area.style.height = "auto";
+    var most = Math.max(120, Math.round(window.innerHeight * 0.4));
+    area.style.height = Math.min(area.scrollHeight + 2, most) + "px";
+  }
+
   /* Refresh the counter and whether sending is possible (and why not). */
   function update(form) {
+    fit(textarea(form));
     var limit = limits(form);
     var count = length(textarea(form).value);
     var chosen = files.get(form) || [];
@@ -424,7 +433,8 @@
   // ------------------------------------------------------------ initialising
 
   function init(form) {
-    if (form.dataset.replyBoxReady === "true") return;
+    if (ready.has(form)) return;
+    ready.add(form);
     form.dataset.replyBoxReady = "true";
     if (!files.has(form)) files.set(form, []);
     restoreDraft(form);
