@@ -6,8 +6,10 @@ notes, Ctrl+Enter; and screenshots at desktop and phone widths."""
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect
 
 from channels_app.tests.factories import ChannelFactory
@@ -66,7 +68,23 @@ def page(browser_page, asgi_server, admin_member, conversation):
 
 
 def outbound():
-    return list(Message.objects.filter(direction="outbound").order_by("pk"))
+    """The conversation's outbound messages, read outside Playwright's thread
+    (there the ORM would open a connection that outlives the test database)."""
+    result = []
+
+    def run() -> None:
+        try:
+            result.append(
+                list(Message.objects.filter(direction="outbound").order_by("pk"))
+            )
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert result, "reading the messages failed or timed out"
+    return result[0]
 
 
 def test_slash_inserts_a_canned_response_with_its_variables_filled(page, conversation):
