@@ -53,8 +53,10 @@ def conversation(admin_member, sandbox):
 
 
 @pytest.fixture
-def page(browser_page, asgi_server, admin_member, conversation):
-    """The agent, logged in, on the conversation's page."""
+def page(conversation, admin_member, asgi_server, browser_page):
+    """The agent, logged in, on the conversation's page. The rows come first:
+    the ORM inside Playwright's greenlet would open a connection that outlives
+    the test database."""
     page = browser_page
     page.goto(
         f"{asgi_server.url}/accounts/login/?next=/conversations/{conversation.pk}/"
