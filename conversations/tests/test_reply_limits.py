@@ -297,3 +297,21 @@ def test_an_agent_of_another_business_gets_404(client, business):
         client.get(f"/conversations/{conversation.pk}/canned-responses/").status_code
         == 404
     )
+
+
+def test_without_javascript_the_send_endpoint_goes_back_to_the_thread(agent, business):
+    conversation = telegram_conversation(business)
+
+    refused = agent.post(send_url(conversation), {"text": "r" * 4097}, follow=True)
+    sent = agent.post(send_url(conversation), {"text": "Hello!"})
+
+    assert refused.redirect_chain == [(f"/conversations/{conversation.pk}/", 302)]
+    assert (
+        '<li class="error">Telegram messages are limited to 4,096 characters; '
+        "this reply has 4,097.</li>"
+    ) in refused.content.decode()
+    assert (sent.status_code, sent["Location"]) == (
+        302,
+        f"/conversations/{conversation.pk}/",
+    )
+    assert [m.text for m in Message.objects.all()] == ["Hello!"]
