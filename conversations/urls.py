@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from conversations import live_views, settings_views, views
 
@@ -23,6 +23,7 @@ urlpatterns = [
         views.conversation_snooze,
         name="conversation-snooze",
     ),
+    path("", include("conversations.reply_urls")),
     path(
         "conversations/<int:conversation_id>/",
         views.conversation_detail,

@@ -26,13 +26,11 @@ from django.views.decorators.http import require_GET, require_POST
 from billing.models import Business
 from billing.permissions import member_of
 from channels_app.models import Channel
-from channels_app.platforms import get_platform
 from conversations.models import Conversation, Message
 from conversations.selectors import (
     conversation_get,
     conversation_message_list,
     conversation_thread,
-    conversation_window_closed_at,
 )
 from conversations.services import (
     conversation_mark_read,
@@ -226,7 +224,6 @@ def _conversation_context(
     business = inbox_business(request)
     conversation.business = business  # the same row, already loaded
     channel = conversation.channel
-    supports_templates = bool(channel and get_platform(channel.type).supports_templates)
     paused_until = channel.paused_until if channel else None
     return {
         "conversation": conversation,
@@ -235,10 +232,6 @@ def _conversation_context(
         if paused_until and paused_until > timezone.now()
         else None,
         "statuses": Conversation.Status.choices,
-        "supports_templates": supports_templates,
-        "window_closed_at": conversation_window_closed_at(conversation)
-        if supports_templates
-        else None,
         "conversation_labels": list(conversation.labels.all()),
         **_lookups(request, business),
         "snooze_presets": snooze_presets(business),

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
+from channels_app.platforms.capabilities import channel_capabilities
 from channels_app.services import (
     ConfigInvalid,
     channel_config_clean,
@@ -59,13 +60,32 @@ class ChannelSetupSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField(allow_null=True)
 
 
+class ChannelCapabilitiesSerializer(serializers.Serializer):
+    """What a reply on the channel may carry (read-only; from PingBack's
+    capabilities table, `channels_app.platforms.capabilities`). On X,
+    `max_text_length` is that of a direct message; replies to posts are
+    limited to 280 characters."""
+
+    max_text_length = serializers.IntegerField(
+        help_text="Characters of text in one reply."
+    )
+    max_file_bytes = serializers.IntegerField(help_text="Bytes of one file.")
+    max_files = serializers.IntegerField(help_text="Files in one reply.")
+    supports_files = serializers.BooleanField()
+    supports_templates = serializers.BooleanField(
+        help_text="Whether replies may be approved template messages."
+    )
+
+
 class ChannelOutputSerializer(serializers.ModelSerializer):
-    """A channel as the API shows it: credentials masked (`****` + last 4)."""
+    """A channel as the API shows it: credentials masked (`****` + last 4);
+    `capabilities`: the channel's reply limits (read-only)."""
 
     business_id = serializers.UUIDField(read_only=True)
     config = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     setup = serializers.SerializerMethodField()
+    capabilities = serializers.SerializerMethodField()
 
     class Meta:
         model = Channel
@@ -80,6 +100,7 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
             "webhook_url",
             "setup",
             "alert",
+            "capabilities",
         ]
 
     @extend_schema_field(serializers.DictField())
@@ -99,6 +120,10 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
             "message": channel.setup_message,
             "checked_at": channel.setup_checked_at,
         }
+
+    @extend_schema_field(ChannelCapabilitiesSerializer)
+    def get_capabilities(self, channel: Channel) -> dict[str, Any]:
+        return channel_capabilities(channel.type).as_dict()
 
 
 class ChannelDeletedSerializer(serializers.Serializer):

@@ -51,6 +51,7 @@ from channels_app.platforms.base import (
     SendResult,
     SetupResult,
 )
+from channels_app.platforms.capabilities import INSTAGRAM, channel_type_capabilities
 from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.meta import (
     APP_SECRET_MISSING,
@@ -82,10 +83,14 @@ PAGE_FIELDS = "name,instagram_business_account{id,username}"
 # Instagram webhook guide, "Enable Page subscriptions").
 PAGE_SUBSCRIBED_FIELDS = "messages"
 # Instagram takes text "under 1000 characters" (docs/protocols.md §4.3).
-MAX_TEXT_LENGTH = 1000
+MAX_TEXT_LENGTH = INSTAGRAM.max_text_length  # the capabilities table
 # Media Instagram accepts by URL, with their size limits in bytes (§4.3).
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
-MAX_MEDIA_BYTES = {"image": 8 * 2**20, "video": 25 * 2**20, "audio": 25 * 2**20}
+MAX_MEDIA_BYTES = {
+    "image": INSTAGRAM.max_file_bytes,
+    "video": 25 * 2**20,
+    "audio": 25 * 2**20,
+}
 # Graph error for a send outside the messaging window: code 10 with one of
 # `meta.WINDOW_SUBCODES`.
 WINDOW_CODE = 10
@@ -554,11 +559,11 @@ def _message_parts(message: OutboundMessage) -> list[tuple[str, dict[str, Any]]]
     what Instagram cannot carry, before anything is sent."""
     if message.template is not None:
         raise PermanentDeliveryError("Instagram channels do not send templates.")
-    if len(message.text) > MAX_TEXT_LENGTH:
-        raise PermanentDeliveryError(
-            f"Instagram messages are limited to {MAX_TEXT_LENGTH} characters; this "
-            f"one has {len(message.text)}."
-        )
+    refusal = channel_type_capabilities("instagram").text_refusal(
+        len(message.text), subject="one"
+    )
+    if refusal:
+        raise PermanentDeliveryError(refusal)
     parts: list[tuple[str, dict[str, Any]]] = []
     if message.text:
         parts.append(("the text", {"text": message.text}))

@@ -54,6 +54,7 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
     retry_after_seconds,
 )
+from channels_app.platforms.capabilities import channel_type_capabilities
 from channels_app.platforms.media_fetch import media_download
 from pingback.egress import basic_credentials
 
@@ -328,6 +329,11 @@ class SmsPlatform(Platform):
         5xx, network) or `PermanentDeliveryError`."""
         if not message.recipient_external_id:
             raise PermanentDeliveryError("The conversation has no phone number.")
+        refusal = channel_type_capabilities("sms").text_refusal(
+            len(message.text), subject="one"
+        )
+        if refusal:
+            raise PermanentDeliveryError(refusal)
         fields: dict[str, Any] = {
             "from_": channel.config["phone_number"],
             "to": message.recipient_external_id,

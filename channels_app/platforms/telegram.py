@@ -59,6 +59,7 @@ from channels_app.platforms.base import (
     SignatureInvalid,
     TransientDeliveryError,
 )
+from channels_app.platforms.capabilities import TELEGRAM, channel_type_capabilities
 from channels_app.platforms.payload import JsonValue
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ UPDATE_EDITED_MESSAGE = "edited_message"
 HANDLED_UPDATES = (UPDATE_MESSAGE, UPDATE_EDITED_MESSAGE)
 PRIVATE_CHAT = "private"
 CHAT_THREAD = "chat"
-MAX_TEXT_LENGTH = 4096  # sendMessage `text`
+MAX_TEXT_LENGTH = TELEGRAM.max_text_length  # sendMessage `text` (capabilities table)
 MAX_CAPTION_LENGTH = 1024  # sendPhoto / sendDocument `caption`
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # sendPhoto; larger images go as documents
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile: bots download up to 20 MB
@@ -343,11 +344,11 @@ class TelegramPlatform(Platform):
         `TransientDeliveryError` / `PermanentDeliveryError`."""
         chat_id = _chat_id(message)
         text = message.text
-        if len(text) > MAX_TEXT_LENGTH:
-            raise PermanentDeliveryError(
-                f"Telegram messages are limited to {MAX_TEXT_LENGTH} characters; "
-                f"this one has {len(text)}."
-            )
+        refusal = channel_type_capabilities("telegram").text_refusal(
+            len(text), subject="one"
+        )
+        if refusal:
+            raise PermanentDeliveryError(refusal)
         files = message.attachments
         as_caption = bool(files) and len(text) <= MAX_CAPTION_LENGTH
         parts: list[tuple[str, SendStep]] = []

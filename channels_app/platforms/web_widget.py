@@ -49,6 +49,7 @@ from channels_app.platforms.base import (
     SetupResult,
     TransientDeliveryError,
 )
+from channels_app.platforms.capabilities import WEB_WIDGET
 from channels_app.platforms.payload import JsonValue
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 
 SCRIPT_PATH = "widget/pingback-widget.js"
 VISITOR_THREAD = "visitor"
-MAX_MESSAGE_LENGTH = 5000
+MAX_MESSAGE_LENGTH = WEB_WIDGET.max_text_length  # the capabilities table
 MAX_ALLOWED_DOMAINS = 50
 # The channel-layer message type the widget consumer handles (`widget_message`).
 WIDGET_MESSAGE_EVENT = "widget.message"

@@ -42,6 +42,7 @@ from channels_app.platforms.base import (
     SendResult,
     SetupResult,
 )
+from channels_app.platforms.capabilities import WHATSAPP, channel_type_capabilities
 from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.meta import (
     APP_SECRET_MISSING,
@@ -71,7 +72,7 @@ PHONE_NUMBER_FIELDS = "display_phone_number,verified_name"
 # Message types whose content is a media object `{id, mime_type, sha256, ...}`.
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 RECEIPT_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
-MAX_TEXT_LENGTH = 4096
+MAX_TEXT_LENGTH = WHATSAPP.max_text_length  # the capabilities table
 MAX_CAPTION_LENGTH = 1024
 # Meta's hosts a media URL from `GET /{media_id}` may be on, the only ones
 # (with the Graph API host) the access token is sent to when downloading it
@@ -419,7 +420,7 @@ class WhatsAppPlatform(Platform):
     secret_fields = frozenset({"access_token", "verify_token", "app_secret"})
     learned_fields = frozenset({"display_phone_number", "verified_name"})
     receives_webhooks = True
-    supports_templates = True
+    supports_templates = WHATSAPP.supports_templates
 
     def check_credentials(
         self, public: dict[str, Any], secrets: dict[str, str]
@@ -513,11 +514,11 @@ class WhatsAppPlatform(Platform):
         to = message.recipient_external_id
         if message.template is not None:
             return SendResult(api.send_message(_template_payload(to, message.template)))
-        if len(message.text) > MAX_TEXT_LENGTH:
-            raise PermanentDeliveryError(
-                f"WhatsApp messages are limited to {MAX_TEXT_LENGTH} characters; "
-                f"this one has {len(message.text)}."
-            )
+        refusal = channel_type_capabilities("whatsapp").text_refusal(
+            len(message.text), subject="one"
+        )
+        if refusal:
+            raise PermanentDeliveryError(refusal)
         media_ids = [
             api.upload(attachment, _media_type(attachment))
             for attachment in message.attachments

@@ -45,6 +45,7 @@ from channels_app.platforms.base import (
     SignatureInvalid,
     TransientDeliveryError,
 )
+from channels_app.platforms.capabilities import X_DM, X_POST, x_capabilities
 from channels_app.platforms.payload import JsonValue
 
 if TYPE_CHECKING:
@@ -66,8 +67,8 @@ XAA_MENTION = "post.mention.create"
 AAA_ENVELOPE_KEYS = frozenset({"for_user_id", "users", "apps", "user_has_blocked"})
 DM_THREAD = "dm"
 TWEET_THREAD = "tweet"
-MAX_POST_LENGTH = 280
-MAX_DM_LENGTH = 10_000
+MAX_POST_LENGTH = X_POST.max_text_length  # the capabilities table
+MAX_DM_LENGTH = X_DM.max_text_length
 CREDITS_EXHAUSTED = (
     "X API credits exhausted: the X account has no API credits, so replies cannot "
     "be sent until it is topped up in the X Developer Console. Incoming messages "
@@ -412,10 +413,10 @@ class XPlatform(Platform):
             )
         api = XApi(channel)
         if kind == DM_THREAD:
-            _check_length(message.text, MAX_DM_LENGTH, "Direct messages")
+            _check_length(message.text, message.thread_key)
             return SendResult(api.send_dm(message.recipient_external_id, message.text))
         if kind == TWEET_THREAD:
-            _check_length(message.text, MAX_POST_LENGTH, "Replies to posts")
+            _check_length(message.text, message.thread_key)
             if not message.reply_to_platform_message_id:
                 raise PermanentDeliveryError("There is no customer post to reply to.")
             return SendResult(
@@ -503,11 +504,10 @@ def _is_other_account(channel: Channel, account_id: str) -> bool:
     return bool(known) and known != account_id
 
 
-def _check_length(text: str, limit: int, what: str) -> None:
-    if len(text) > limit:
-        raise PermanentDeliveryError(
-            f"{what} on X are limited to {limit} characters; this one has {len(text)}."
-        )
+def _check_length(text: str, thread_key: str) -> None:
+    refusal = x_capabilities(thread_key).text_refusal(len(text), subject="one")
+    if refusal:
+        raise PermanentDeliveryError(refusal)
 
 
 # --------------------------------------------------------------------- SDK client

@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from channels_app.platforms.capabilities import LONGEST_REPLY
 from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_link
 from conversations.services.conversations import (
@@ -15,6 +16,7 @@ from conversations.services.conversations import (
     SNOOZE_IN_THE_PAST,
     SNOOZE_NEEDS_STATUS,
 )
+from conversations.services.replies import MAX_REPLY_LENGTH, ReplyRefused, reply_check
 
 
 class ContactSerializer(serializers.Serializer):
@@ -253,10 +255,20 @@ class ReplySerializer(serializers.Serializer):
     multipart/form-data to attach files (`files`, repeated; at most 10, each
     at most `MEDIA_MAX_BYTES`). Give `text`, `files` or both; or a `template`
     alone (WhatsApp, e.g. outside the 24-hour window). With `private: true`,
-    `text` alone is stored as a private note, never sent."""
+    `text` alone is stored as a private note, never sent.
+
+    With the conversation in the context (`context={"conversation": ...}`), a
+    reply is checked against its channel's limits (`reply_check`: the
+    capabilities table, e.g. 4,096 characters on Telegram, 280 for a reply to
+    a post on X): a refusal is a 400 naming `text` or `files`."""
 
     text = serializers.CharField(
-        max_length=10_000, trim_whitespace=True, required=False, allow_blank=True
+        max_length=LONGEST_REPLY,
+        trim_whitespace=True,
+        required=False,
+        allow_blank=True,
+        help_text="At most the channel's limit (the channel's "
+        "`capabilities.max_text_length`; notes at most 10,000 characters).",
     )
     files = FilesField(child=serializers.FileField(), required=False, max_length=10)
     template = TemplateSerializer(required=False)
@@ -280,13 +292,34 @@ class ReplySerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"text": ["A reply needs text, files or a template."]}
             )
+        if data.get("private"):
+            if len(data.get("text", "")) > MAX_REPLY_LENGTH:
+                raise serializers.ValidationError(
+                    {
+                        "text": [
+                            f"A note may have at most {MAX_REPLY_LENGTH:,} characters."
+                        ]
+                    }
+                )
+        elif not data.get("template") and "conversation" in self.context:
+            try:
+                reply_check(
+                    conversation=self.context["conversation"],
+                    text=data.get("text", ""),
+                    files=data.get("files", []),
+                )
+            except ReplyRefused as error:
+                raise serializers.ValidationError(
+                    {error.field: [error.detail]}
+                ) from error
         return data
 
 
 @extend_schema_serializer(
     exclude_fields=["files"],
     component_name="Reply",
-    description="A reply as JSON: `text` (at most 10,000 characters), or a "
+    description="A reply as JSON: `text` (at most the channel's "
+    "`capabilities.max_text_length` characters), or a "
     "`template` alone (WhatsApp, e.g. outside the 24-hour window). Files need "
     "multipart/form-data (`ReplyUpload`).",
 )

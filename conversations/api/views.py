@@ -313,7 +313,9 @@ class ConversationViewSet(
             data = request.data
             if hasattr(data, "getlist"):  # multipart: `files` repeats
                 data = {**data.dict(), "files": request.FILES.getlist("files")}
-            serializer = ReplySerializer(data=data)
+            serializer = ReplySerializer(
+                data=data, context={"conversation": conversation}
+            )
             serializer.is_valid(raise_exception=True)
             valid = serializer.validated_data
             if valid.get("private"):

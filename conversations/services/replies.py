@@ -19,6 +19,68 @@ MAX_REPLY_LENGTH = 10_000
 PREVIEW_LENGTH = 200
 
 
+class ReplyRefused(ApplicationError):
+    """A reply its channel cannot carry (400): `field` names what is wrong,
+    `text` (empty or too long) or `files` (too many, too large, or none
+    allowed on this channel)."""
+
+    def __init__(self, detail: str, *, code: str, field: str) -> None:
+        super().__init__(detail, code=code)
+        self.field = field
+
+
+def file_size_label(size: int) -> str:
+    """Bytes as people read them: `512 bytes`, `300 KB`, `16 MB`, `30.2 MB`."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 2**20:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 2**20:.1f}".removesuffix(".0") + " MB"
+
+
+def reply_check(
+    *, conversation: Conversation, text: str, files: Sequence[UploadedFile] = ()
+) -> None:
+    """Refuse a reply `conversation`'s channel cannot carry, by the
+    capabilities table (`channels_app.platforms.capabilities.capabilities_for`):
+    no text and no file, text over the channel's limit, files on a channel that
+    takes none, more files than it takes, or a file over its size limit.
+    `text` is checked as given (strip it first). Raises `ReplyRefused` (400,
+    `field` `text` or `files`); returns None when the reply fits."""
+    from channels_app.platforms.capabilities import capabilities_for
+
+    capabilities = capabilities_for(conversation)
+    if not text and not files:
+        raise ReplyRefused(
+            "A reply needs some text or a file.", code="empty_reply", field="text"
+        )
+    refusal = capabilities.text_refusal(len(text))
+    if refusal:
+        raise ReplyRefused(refusal, code="reply_too_long", field="text")
+    if files and not capabilities.supports_files:
+        raise ReplyRefused(
+            f"PingBack cannot send files on {capabilities.label}; send the text alone.",
+            code="attachments_unsupported",
+            field="files",
+        )
+    if len(files) > capabilities.max_files:
+        raise ReplyRefused(
+            f"{capabilities.text_noun} may carry at most {capabilities.max_files} "
+            f"files; this reply has {len(files)}.",
+            code="too_many_attachments",
+            field="files",
+        )
+    limit = capabilities.max_file_bytes
+    for upload in files:
+        if (upload.size or 0) > limit:
+            raise ReplyRefused(
+                f"{capabilities.label} takes files up to {file_size_label(limit)}; "
+                f"{upload.name} is {file_size_label(upload.size or 0)}.",
+                code="attachment_too_large",
+                field="files",
+            )
+
+
 def message_preview(text: str, attachments: Sequence[dict[str, Any]] = ()) -> str:
     """The inbox's one-line preview: the text, or `[image]`-style labels."""
     if text:
@@ -54,18 +116,16 @@ def post_reply(
     (WhatsApp: the only way to write outside the 24-hour window).
 
     Raises `ChannelInactive` (409) when the conversation's channel is deactivated
-    or deleted, and `ApplicationError` (400) for an empty or too long reply, too
-    many or too large files, or a template the channel cannot send.
+    or deleted; `ReplyRefused` (400, naming `text` or `files`) for an empty
+    reply or one over the channel's limits (`reply_check`: text length, number
+    and size of files, by the capabilities table); `ApplicationError` (400) for
+    a template the channel cannot send. Nothing is stored or queued when it
+    refuses.
     """
     from channels_app.platforms import get_platform
     from channels_app.services.outbox import outbox_due_at, outbox_hand_off
 
     text = text.strip()
-    if len(text) > MAX_REPLY_LENGTH:
-        raise ApplicationError(
-            f"A reply may have at most {MAX_REPLY_LENGTH} characters.",
-            code="reply_too_long",
-        )
     channel = conversation.channel
     if channel is None:
         raise ChannelInactive(
@@ -88,8 +148,8 @@ def post_reply(
                 "A template message cannot carry files.", code="template_with_files"
             )
         kind, text = "template", template_text(template)
-    elif not text and not files:
-        raise ApplicationError("A reply needs some text or a file.", code="empty_reply")
+    else:
+        reply_check(conversation=conversation, text=text, files=files)
     attachments = attachments_store_uploads(
         business_id=conversation.business_id, uploads=files
     )

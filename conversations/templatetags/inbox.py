@@ -118,13 +118,14 @@ _ICONS = {
     '<circle cx="7.5" cy="7.5" r="1.5"/>',
     "panel": '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M15 4v16"/>',
     "back": '<path d="M15 18 9 12l6-6"/>',
+    "close": '<path d="M18 6 6 18M6 6l12 12"/>',
 }
 
 
 @register.simple_tag
 def icon(name: str) -> SafeString:
     """An interface icon (`chevron`, `check`, `clock`, `user`, `team`,
-    `label`, `panel`, `back`) as inline SVG, hidden from assistive technology
+    `label`, `panel`, `back`, `close`) as inline SVG, hidden from assistive technology
     (the control it sits in carries the words)."""
     return mark_safe(  # noqa: S308 - constant markup from _ICONS
         '<svg class="icon" viewBox="0 0 24 24" width="16" height="16" fill="none" '

@@ -7,6 +7,7 @@ MediaUrl fetches, inbound media downloads) are tested with each platform.
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from channels_app.tests.factories import ChannelFactory
 from conversations.models import Message
 from conversations.services.attachments import attachment_link
 from conversations.tests.factories import ConversationFactory, MessageFactory
@@ -18,6 +19,12 @@ PNG = (
     b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01"
     b"\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
+
+
+def widget_conversation(business):
+    """A web widget conversation: its replies may carry files (X's may not)."""
+    channel = ChannelFactory(business=business, type="webchat", secrets={}, config={})
+    return ConversationFactory(business=business, channel=channel)
 
 
 def messages_url(conversation) -> str:
@@ -36,7 +43,7 @@ def test_a_reply_with_a_file_stores_it_and_links_to_it(
     admin_api, business, django_capture_on_commit_callbacks
 ):
     # given
-    conversation = ConversationFactory(business=business)
+    conversation = widget_conversation(business)
     photo = SimpleUploadedFile("parcel.png", PNG, content_type="image/png")
 
     # when (delivery is left queued: only the stored file is under test here)
@@ -59,7 +66,7 @@ def test_an_uploaded_html_file_is_served_as_a_download_not_a_page(
     client, admin_api, business
 ):
     # given
-    conversation = ConversationFactory(business=business)
+    conversation = widget_conversation(business)
     page = SimpleUploadedFile(
         "invoice.html", b"<script>alert(1)</script>", content_type="text/html"
     )
@@ -113,21 +120,23 @@ def test_more_than_ten_files_is_400(admin_api, business):
     assert "files" in response.json()
 
 
-def test_a_file_on_x_fails_with_the_reason(
+def test_a_file_on_x_is_refused_before_anything_is_stored_or_sent(
     admin_api, business, sandbox, django_capture_on_commit_callbacks
 ):
     # given: X replies cannot carry files yet
     conversation = ConversationFactory(business=business)
     note = SimpleUploadedFile("note.txt", b"hello", content_type="text/plain")
 
-    # when (the delivery task runs eagerly on commit)
+    # when (a delivery would run eagerly on commit)
     with django_capture_on_commit_callbacks(execute=True):
         response = reply_with_files(admin_api, conversation, "See attached", note)
 
     # then
-    message = Message.objects.get(pk=response.json()["id"])
-    assert message.status == "failed"
-    assert message.error == "PingBack cannot send files on X yet; send the text alone."
+    assert response.status_code == 400
+    assert response.json() == {
+        "files": ["PingBack cannot send files on X; send the text alone."]
+    }
+    assert not Message.objects.filter(direction="outbound").exists()
     assert sandbox.x.sent_dms == []
 
 
@@ -146,7 +155,7 @@ def test_a_template_on_a_channel_without_templates_is_400(admin_api, business):
 
 def test_the_inbox_reply_form_sends_files(client, business, admin_member):
     # given
-    conversation = ConversationFactory(business=business)
+    conversation = widget_conversation(business)
     client.force_login(admin_member.user)
     photo = SimpleUploadedFile("parcel.png", PNG, content_type="image/png")
 

@@ -127,6 +127,7 @@
       getHtml(conversationPath(id) + "panel/")
     ]).then(function (parts) {
       if (loading !== id) { return; }
+      overlayOpen = false;
       root.dataset.conversationId = id;
       root.classList.add("has-conversation");
       pane.innerHTML = parts[0];
@@ -443,10 +444,15 @@
 
   // ------------------------------------------------------------------ panel
 
+  // Wide windows show the panel beside the thread unless the agent hid it
+  // (remembered). Narrow ones (the panel would float over the thread) keep
+  // it closed until the agent opens it, for as long as the conversation.
+  var narrow = window.matchMedia("(max-width: 1100px)");
+  var overlayOpen = false;
+
   function panelCollapsed() {
-    var saved = localStorage.getItem("pingback.panel");
-    if (saved) { return saved === "collapsed"; }
-    return window.matchMedia("(max-width: 1100px)").matches;
+    if (narrow.matches) { return !overlayOpen; }
+    return localStorage.getItem("pingback.panel") === "collapsed";
   }
 
   function applyPanelState() {
@@ -458,9 +464,27 @@
   }
 
   function togglePanel() {
-    localStorage.setItem("pingback.panel", panelCollapsed() ? "open" : "collapsed");
+    if (narrow.matches) {
+      overlayOpen = !overlayOpen;
+    } else {
+      localStorage.setItem("pingback.panel", panelCollapsed() ? "open" : "collapsed");
+    }
     applyPanelState();
+    if (!panelCollapsed()) {
+      var close = document.querySelector("#customer-panel [data-panel-toggle]");
+      if (close && narrow.matches) { close.focus(); }
+    }
   }
+
+  narrow.addEventListener("change", function () { overlayOpen = false; applyPanelState(); });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && narrow.matches && overlayOpen && !window.PingBack.menus.isOpen()) {
+      overlayOpen = false;
+      applyPanelState();
+      var toggle = document.querySelector("#thread-header [data-panel-toggle]");
+      if (toggle) { toggle.focus(); }
+    }
+  });
 
   // ------------------------------------------------------------ live events
 

@@ -882,7 +882,7 @@ def test_after_24_hours_the_reply_goes_out_with_the_human_agent_tag(sandbox):
             {},
             outbound("x" * 1001),
             PermanentDeliveryError,
-            "Instagram messages are limited to 1000 characters; this one has 1001.",
+            "Instagram messages are limited to 1,000 characters; this one has 1,001.",
         ),
     ],
 )

@@ -831,16 +831,45 @@ def test_a_failure_after_the_text_went_out_is_not_retried(
     assert [s["method"] for s in sandbox.telegram.sent] == ["sendMessage"]
 
 
-def test_a_text_over_telegrams_limit_fails_without_calling_telegram(
+def test_a_text_over_telegrams_limit_is_refused_before_it_is_queued(
     admin_api, conversation, sandbox, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        message = reply(admin_api, conversation, "x" * 4097)
+        response = admin_api.post(
+            f"/api/v1/conversations/{conversation.pk}/messages",
+            {"text": "x" * 4097},
+            format="json",
+        )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "text": [
+            "Telegram messages are limited to 4,096 characters; this reply has 4,097."
+        ]
+    }
+    assert not Message.objects.filter(direction="outbound").exists()
+    assert sandbox.telegram.sent == []
+
+
+def test_a_queued_text_over_telegrams_limit_fails_without_calling_telegram(
+    conversation, sandbox
+):
+    # A reply queued some other way (e.g. before the limit was checked on
+    # posting) is still refused by the send path, with the table's number.
+    message = MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        status="queued",
+        platform_message_id=None,
+        text="x" * 4097,
+    )
+
+    message_deliver(message_id=message.pk)
 
     message.refresh_from_db()
     assert (message.status, message.error) == (
         "failed",
-        "Telegram messages are limited to 4096 characters; this one has 4097.",
+        "Telegram messages are limited to 4,096 characters; this one has 4,097.",
     )
     assert sandbox.telegram.sent == []
 

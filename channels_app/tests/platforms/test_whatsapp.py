@@ -1026,7 +1026,7 @@ def test_text_over_whatsapps_limit_fails_without_calling_meta(business, sandbox)
     message.refresh_from_db()
     assert message.status == "failed"
     assert message.error == (
-        "WhatsApp messages are limited to 4096 characters; this one has 4097."
+        "WhatsApp messages are limited to 4,096 characters; this one has 4,097."
     )
     assert sandbox.requests() == []
 
