@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.http import Http404
+from django.http import Http404, QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -211,6 +211,37 @@ class ConversationFilter(django_filters.FilterSet):
         if not Channel.objects.filter(pk=value, business=business).exists():
             raise ValidationError({"channel": [NO_SUCH_CHANNEL]})
         return queryset.filter(channel_id=value)
+
+
+def conversation_query_error(request: Request, query: str) -> str | None:
+    """Why `query` (`status=open&label=vip`, a leading `?` allowed) is not a
+    query string `GET /api/v1/conversations/` accepts for the caller: an
+    unknown key, or a bad value (another business's team, an unknown label,
+    ...); None when it is one. Pagination keys are not filters."""
+    data = QueryDict(query.strip().lstrip("?"))
+    filterset = ConversationFilter(
+        data=data, request=request, queryset=Conversation.objects.none()
+    )
+    unknown = sorted(set(data) - set(filterset.filters))
+    if unknown:
+        return f"Unknown filter: {', '.join(unknown)}."
+    if not filterset.is_valid():
+        return " ".join(
+            f"{key}: {' '.join(str(m) for m in messages)}"
+            for key, messages in filterset.errors.items()
+        )
+    try:
+        filterset.qs  # noqa: B018 (runs the checks against the business)
+    except ValidationError as error:
+        detail = error.detail if isinstance(error.detail, dict) else {}
+        return (
+            " ".join(
+                f"{key}: {' '.join(str(m) for m in messages)}"
+                for key, messages in detail.items()
+            )
+            or "Invalid filter."
+        )
+    return None
 
 
 class StrictPageSizeMixin:
