@@ -331,9 +331,10 @@ def _conversations_change(
         created = Message.objects.bulk_create(activities)
         realtime.publish_messages_created(created)
         noted = {message.conversation_id for message in created}
-        for conversation in conversations:
-            if conversation.pk not in noted and (values or touches_labels):
-                realtime.publish_conversation_changed(conversation)
+        if values:  # (as before: a status or assignee given, changed or not)
+            for conversation in conversations:
+                if conversation.pk not in noted:
+                    realtime.publish_conversation_changed(conversation)
 
 
 def _labels_of(business_id: object, labels: Sequence[Label]) -> list[Label]:
