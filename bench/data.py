@@ -152,8 +152,9 @@ def inbox_dataset_ensure(conversations: int) -> InboxDataset:
 def _workspace_ensure(bench: BenchBusiness) -> tuple[int, ...]:
     """Give the data set, once, what the workspace's views filter on: `TEAMS`
     teams (one conversation in five has none), the labels of `LABEL_EVERY`,
-    the first agent's conversations handed to the admin (the benchmark's
-    caller, so `?assignee=me` has rows) and the admin's unread mentions in one
+    the second agent's conversations handed to the admin (the benchmark's
+    caller, so `?assignee=me` has rows; the first agent's are all
+    unassigned) and the admin's unread mentions in one
     conversation in `MENTION_EVERY`. Returns the team ids."""
     business = bench.business
     teams = list(Team.objects.filter(business=business).order_by("id"))
@@ -169,24 +170,29 @@ def _workspace_ensure(bench: BenchBusiness) -> tuple[int, ...]:
             for name in LABEL_EVERY
         }
         with connection.cursor() as cursor:
+            # Spread by a hash of the id, not the id itself: statuses and
+            # assignees follow the id's residues, and a label or team that
+            # did too would never meet some statuses.
             for index, team in enumerate(teams):
                 cursor.execute(
                     "UPDATE conversations_conversation SET team_id = %s "
-                    "WHERE business_id = %s AND id %% %s = %s",
+                    "WHERE business_id = %s "
+                    "AND abs(hashtext(id::text || 'team')) %% %s = %s",
                     [team.pk, business.pk, TEAMS + 1, index],
                 )
             cursor.execute(
                 "UPDATE conversations_conversation SET assignee_id = %s "
                 "WHERE business_id = %s AND assignee_id = %s",
-                [bench.admin.user_id, business.pk, bench.agent_ids[0]],
+                [bench.admin.user_id, business.pk, bench.agent_ids[1]],
             )
             for name, every in LABEL_EVERY.items():
                 cursor.execute(
                     "INSERT INTO conversations_conversationlabel "
                     "(conversation_id, label_id, created_at) "
                     "SELECT id, %s, now() FROM conversations_conversation "
-                    "WHERE business_id = %s AND id %% %s = 0",
-                    [labels[name].pk, business.pk, every],
+                    "WHERE business_id = %s "
+                    "AND abs(hashtext(id::text || %s)) %% %s = 0",
+                    [labels[name].pk, business.pk, name, every],
                 )
             cursor.execute(
                 "INSERT INTO conversations_mention "
@@ -194,7 +200,8 @@ def _workspace_ensure(bench: BenchBusiness) -> tuple[int, ...]:
                 "SELECT DISTINCT ON (m.conversation_id) m.id, m.conversation_id, "
                 "%s, now(), NULL FROM conversations_message m "
                 "JOIN conversations_conversation c ON c.id = m.conversation_id "
-                "WHERE c.business_id = %s AND c.id %% %s = 0 "
+                "WHERE c.business_id = %s "
+                "AND abs(hashtext(c.id::text || 'mention')) %% %s = 0 "
                 "ORDER BY m.conversation_id, m.id",
                 [bench.admin.user_id, business.pk, MENTION_EVERY],
             )

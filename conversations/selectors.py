@@ -129,8 +129,9 @@ def inbox_view_counts(business: Business, user: AbstractBaseUser) -> dict[str, i
     `{"mine": open conversations assigned to them, "unassigned": open ones
     with no assignee, "all": open ones, "mentions": conversations (any
     status) where they have an unread mention}`. Two queries: one
-    conditional aggregate over the business's open conversations (the
-    `conv_inbox_status_idx` index), one over the agent's unread mentions."""
+    conditional aggregate over the business's open conversations (an
+    index-only scan of the partial index `conv_open_assignee_idx`), one over
+    the agent's unread mentions (`mention_user_idx`)."""
     counts = Conversation.objects.filter(
         business=business, status=Conversation.Status.OPEN
     ).aggregate(
