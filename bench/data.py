@@ -5,6 +5,10 @@ the API: contacts, identities, conversations and ten messages per conversation
 with `bulk_create`, in batches of conversations (portable to PostgreSQL and
 SQLite, and to fields added later with defaults). It is generated once per
 database and found again by its business name on later runs.
+
+The workspace's share of it (`_workspace_ensure`: teams, labels, the admin's
+assigned conversations and unread mentions) is added in a few set-based SQL
+statements, to a data set generated before too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from billing.services import api_token_create, business_create
 from channels_app.models import Channel
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from sandbox.x import DEMO_APP
+from workspace.models import Label, Team
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,13 @@ INBOX_CHANNEL_TYPES = ("x", "telegram", "whatsapp", "instagram", "sms")
 # Share of conversations per status, in tenths: 3 open, 2 pending, 5 resolved.
 STATUS_BY_TENTH = ("open",) * 3 + ("pending",) * 2 + ("resolved",) * 5
 BATCH = 5000
+TEAMS = 4
+# Label name -> one conversation in how many carries it: `vip` is rare (the
+# label filter's hard case: few matches spread over the whole inbox),
+# `billing` common.
+LABEL_EVERY = {"vip": 100, "bug": 10, "billing": 5}
+# The admin has an unread mention in one conversation in MENTION_EVERY.
+MENTION_EVERY = 200
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,7 @@ class InboxDataset:
     conversations: int
     messages: int
     created: bool
+    team_ids: tuple[int, ...] = ()
 
     @property
     def sample_conversation_id(self) -> int:
@@ -115,11 +128,13 @@ def inbox_dataset_ensure(conversations: int) -> InboxDataset:
             Conversation.objects.filter(business=business).count() == conversations
             and messages == conversations * MESSAGES_PER_CONVERSATION
         ):
+            bench = _bench_business_reopen(business)
             return InboxDataset(
-                bench=_bench_business_reopen(business),
+                bench=bench,
                 conversations=conversations,
                 messages=messages,
                 created=False,
+                team_ids=_workspace_ensure(bench),
             )
         logger.warning("bench.dataset_incomplete", extra={"business": name})
         _business_delete(business)
@@ -130,7 +145,73 @@ def inbox_dataset_ensure(conversations: int) -> InboxDataset:
         conversations=conversations,
         messages=conversations * MESSAGES_PER_CONVERSATION,
         created=True,
+        team_ids=_workspace_ensure(bench),
     )
+
+
+def _workspace_ensure(bench: BenchBusiness) -> tuple[int, ...]:
+    """Give the data set, once, what the workspace's views filter on: `TEAMS`
+    teams (one conversation in five has none), the labels of `LABEL_EVERY`,
+    the second agent's conversations handed to the admin (the benchmark's
+    caller, so `?assignee=me` has rows; the first agent's are all
+    unassigned) and the admin's unread mentions in one
+    conversation in `MENTION_EVERY`. Returns the team ids."""
+    business = bench.business
+    teams = list(Team.objects.filter(business=business).order_by("id"))
+    if teams:
+        return tuple(team.pk for team in teams)
+    with transaction.atomic():
+        teams = [
+            Team.objects.create(business=business, name=f"Team {index}")
+            for index in range(TEAMS)
+        ]
+        labels = {
+            name: Label.objects.create(business=business, name=name)
+            for name in LABEL_EVERY
+        }
+        with connection.cursor() as cursor:
+            # Spread by a hash of the id, not the id itself: statuses and
+            # assignees follow the id's residues, and a label or team that
+            # did too would never meet some statuses.
+            for index, team in enumerate(teams):
+                cursor.execute(
+                    "UPDATE conversations_conversation SET team_id = %s "
+                    "WHERE business_id = %s "
+                    "AND abs(hashtext(id::text || 'team')) %% %s = %s",
+                    [team.pk, business.pk, TEAMS + 1, index],
+                )
+            cursor.execute(
+                "UPDATE conversations_conversation SET assignee_id = %s "
+                "WHERE business_id = %s AND assignee_id = %s",
+                [bench.admin.user_id, business.pk, bench.agent_ids[1]],
+            )
+            for name, every in LABEL_EVERY.items():
+                cursor.execute(
+                    "INSERT INTO conversations_conversationlabel "
+                    "(conversation_id, label_id, created_at) "
+                    "SELECT id, %s, now() FROM conversations_conversation "
+                    "WHERE business_id = %s "
+                    "AND abs(hashtext(id::text || %s)) %% %s = 0",
+                    [labels[name].pk, business.pk, name, every],
+                )
+            cursor.execute(
+                "INSERT INTO conversations_mention "
+                "(message_id, conversation_id, user_id, created_at, read_at) "
+                "SELECT DISTINCT ON (m.conversation_id) m.id, m.conversation_id, "
+                "%s, now(), NULL FROM conversations_message m "
+                "JOIN conversations_conversation c ON c.id = m.conversation_id "
+                "WHERE c.business_id = %s "
+                "AND abs(hashtext(c.id::text || 'mention')) %% %s = 0 "
+                "ORDER BY m.conversation_id, m.id",
+                [bench.admin.user_id, business.pk, MENTION_EVERY],
+            )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ANALYZE conversations_conversation, conversations_conversationlabel, "
+                "conversations_mention"
+            )
+    return tuple(team.pk for team in teams)
 
 
 def _bench_business_reopen(business: Business) -> BenchBusiness:

@@ -36,9 +36,12 @@ class Endpoint:
 def inbox_endpoints(dataset: InboxDataset, client: Client) -> list[Endpoint]:
     """The requests measured on `dataset`: the list (default, by channel type,
     status and assignee, and page 200 through the cursor, or the last page when
-    there are fewer), a conversation's messages, and the inbox page."""
+    there are fewer), the workspace's views (Mine, Unassigned, by team, by a
+    rare and a common label, Mentions) and their counts, a conversation's
+    messages, and the inbox page."""
     base = "/api/v1/conversations/"
     deep_label, deep_path = _deep_page(client, base)
+    team = dataset.team_ids[0] if dataset.team_ids else "none"
     return [
         Endpoint("list", base),
         Endpoint("list ?channel_type=telegram", f"{base}?channel_type=telegram"),
@@ -46,6 +49,24 @@ def inbox_endpoints(dataset: InboxDataset, client: Client) -> list[Endpoint]:
         Endpoint(
             "list ?assignee=<agent>", f"{base}?assignee={dataset.bench.agent_ids[3]}"
         ),
+        Endpoint(
+            "view Mine (?assignee=me&status=open)", f"{base}?assignee=me&status=open"
+        ),
+        Endpoint(
+            "view Unassigned (?assignee=none&status=open)",
+            f"{base}?assignee=none&status=open",
+        ),
+        Endpoint(
+            "view team (?team=<team>&status=open)", f"{base}?team={team}&status=open"
+        ),
+        Endpoint("view label 1% (?label=vip)", f"{base}?label=vip"),
+        Endpoint(
+            "view label 1% open (?label=vip&status=open)",
+            f"{base}?label=vip&status=open",
+        ),
+        Endpoint("view label 20% (?label=billing)", f"{base}?label=billing"),
+        Endpoint("view Mentions (?mentioned=me)", f"{base}?mentioned=me"),
+        Endpoint("view counts", f"{base}counts"),
         Endpoint(deep_label, deep_path),
         Endpoint("messages", f"{base}{dataset.sample_conversation_id}/messages"),
         Endpoint("inbox page (HTML)", "/", api=False),

@@ -148,6 +148,13 @@ class Conversation(models.Model):
                 fields=["business", "team", "-last_message_at", "-id"],
                 name="conv_inbox_team_idx",
             ),
+            # The view counts (Mine, Unassigned, All: open conversations by
+            # assignee) in one index-only scan of the open conversations.
+            models.Index(
+                fields=["business", "assignee"],
+                condition=Q(status="open"),
+                name="conv_open_assignee_idx",
+            ),
             # The snooze wake-up's scan: only snoozed conversations.
             models.Index(
                 fields=["snoozed_until"],

@@ -4,12 +4,18 @@ business first and returns a queryset with the joins its callers need."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
-from django.db.models import Q, QuerySet
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import Count, Exists, JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import JSONObject, Lower
 from django.utils import timezone
 
 from billing.models import Business
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, ConversationLabel, Mention, Message
+from workspace.models import Label
 
 
 def inbox_conversation_list(
@@ -18,31 +24,160 @@ def inbox_conversation_list(
     channel_type: str | None = None,
     status: str | None = None,
     assignee_id: int | None = None,
+    team_id: int | Literal["none"] | None = None,
+    label_id: int | None = None,
+    label_name: str | None = None,
+    mentioned_user_id: int | None = None,
 ) -> QuerySet[Conversation]:
     """The business's conversations, newest activity first (`-last_message_at`,
-    `-id`), optionally filtered; contact, identity and assignee joined.
+    `-id`), optionally filtered; contact, identity, assignee and team joined,
+    and each row's labels as `label_rows` (see `with_label_rows`; no query of
+    their own).
+
+    Filters (all combine): `channel_type`, `status`, `assignee_id` (a user id);
+    `team_id` (a team id, or `"none"`: no team); `label_id` or `label_name`
+    (the business's label of that name, ignoring case; an unknown name gives
+    no rows); `mentioned_user_id`: conversations where that agent has an
+    unread mention (their Mentions view), in the same newest-activity order.
 
     The channel is not joined: list rows show `channel_type` (kept on the
     conversation) and `channel_id`, and loading each row's channel would
     decrypt its credentials once per row."""
     conversations = Conversation.objects.filter(business=business).select_related(
-        "contact", "contact_identity", "assignee"
+        "contact", "contact_identity", "assignee", "team"
     )
+    conversations = with_label_rows(conversations)
     if channel_type:
         conversations = conversations.filter(channel_type=channel_type)
     if status:
         conversations = conversations.filter(status=status)
     if assignee_id:
         conversations = conversations.filter(assignee_id=assignee_id)
+    if team_id == "none":
+        conversations = conversations.filter(team__isnull=True)
+    elif team_id is not None:
+        conversations = conversations.filter(team_id=team_id)
+    if label_id is not None:
+        conversations = conversations_labelled(conversations, label_id)
+    if label_name is not None:
+        label = label_named(business, label_name)
+        if label is None:
+            return conversations.none()
+        conversations = conversations_labelled(conversations, label.pk)
+    if mentioned_user_id is not None:
+        conversations = conversations_mentioning(conversations, mentioned_user_id)
     return conversations.order_by("-last_message_at", "-id")
 
 
+def with_label_rows(
+    conversations: QuerySet[Conversation],
+) -> QuerySet[Conversation]:
+    """`conversations` with `label_rows` on each: its labels as
+    `[{"id": int, "name": str, "color": "#rrggbb"}]` by name ignoring case,
+    gathered in the same query (on PostgreSQL an array subquery, evaluated
+    only for the rows returned; elsewhere, as on the SQLite of `bin/run`, a
+    JSON array subquery)."""
+    rows = (
+        ConversationLabel.objects.filter(conversation_id=OuterRef("pk"))
+        .order_by(Lower("label__name"), "label_id")
+        .values(
+            json=JSONObject(id="label_id", name="label__name", color="label__color")
+        )
+    )
+    if connection.vendor == "postgresql":
+        return conversations.annotate(label_rows=ArraySubquery(rows))
+    return conversations.annotate(label_rows=_JSONArraySubquery(rows))
+
+
+class _JSONArraySubquery(Subquery):
+    """A subquery's `json` column gathered into one JSON array (SQLite's
+    `json_group_array`), decoded to a list."""
+
+    template = (
+        "(SELECT COALESCE(json_group_array(json(_rows.json)), json('[]')) "
+        "FROM (%(subquery)s) _rows)"
+    )
+    output_field = JSONField()
+
+
+def label_named(business: Business, name: str) -> Label | None:
+    """The business's label called `name` (ignoring case), or None."""
+    return (
+        Label.objects.alias(lowered_name=Lower("name"))
+        .filter(business=business, lowered_name=name.strip().lower())
+        .first()
+    )
+
+
+def conversations_labelled(
+    conversations: QuerySet[Conversation], label_id: int
+) -> QuerySet[Conversation]:
+    """Those of `conversations` with label `label_id` (an `EXISTS` on the
+    label links: PostgreSQL walks either the list's index, checking each row's
+    link by `conversation_label_unique`, or the label's links by
+    `conv_label_label_idx`, whichever is cheaper)."""
+    return conversations.filter(
+        Exists(
+            ConversationLabel.objects.filter(
+                conversation_id=OuterRef("pk"), label_id=label_id
+            )
+        )
+    )
+
+
+def conversations_mentioning(
+    conversations: QuerySet[Conversation], user_id: int
+) -> QuerySet[Conversation]:
+    """Those of `conversations` where agent `user_id` has an unread mention."""
+    return conversations.filter(
+        Exists(
+            Mention.objects.filter(
+                conversation_id=OuterRef("pk"), user_id=user_id, read_at__isnull=True
+            )
+        )
+    )
+
+
+def inbox_view_counts(business: Business, user: AbstractBaseUser) -> dict[str, int]:
+    """The numbers beside the inbox views, for agent `user`:
+    `{"mine": open conversations assigned to them, "unassigned": open ones
+    with no assignee, "all": open ones, "mentions": conversations (any
+    status) where they have an unread mention}`. Two queries: one
+    conditional aggregate over the business's open conversations (an
+    index-only scan of the partial index `conv_open_assignee_idx`), one over
+    the agent's unread mentions (`mention_user_idx`)."""
+    counts = Conversation.objects.filter(
+        business=business, status=Conversation.Status.OPEN
+    ).aggregate(
+        # The business column (never null), not the id: the partial index
+        # holds the business and the assignee only, so the count reads the
+        # index alone.
+        mine=Count("business", filter=Q(assignee_id=user.pk)),
+        unassigned=Count("business", filter=Q(assignee__isnull=True)),
+        all=Count("business"),
+    )
+    counts["mentions"] = (
+        Mention.objects.filter(
+            user_id=user.pk,
+            read_at__isnull=True,
+            conversation__business=business,
+        )
+        .values("conversation_id")
+        .distinct()
+        .count()
+    )
+    return counts
+
+
 def conversation_get(business: Business, conversation_id: int) -> Conversation:
-    """One of the business's conversations; raises `Conversation.DoesNotExist`
+    """One of the business's conversations (team joined, `label_rows` as in
+    `with_label_rows`); raises `Conversation.DoesNotExist`
     for an unknown id or another business's conversation."""
     return (
-        Conversation.objects.select_related(
-            "contact", "contact_identity", "channel", "assignee"
+        with_label_rows(
+            Conversation.objects.select_related(
+                "contact", "contact_identity", "channel", "assignee", "team"
+            )
         )
         .filter(business=business)
         .get(pk=conversation_id)

@@ -31,6 +31,7 @@ from conversations.selectors import (
     conversation_get,
     conversation_message_list,
     conversation_thread,
+    inbox_view_counts,
 )
 from conversations.services import (
     conversation_mark_read,
@@ -52,7 +53,6 @@ from conversations.workspace import (
     contact_other_conversations,
     list_conversations,
     list_state,
-    view_counts,
     workspace_agents,
 )
 from pingback.errors import ApplicationError
@@ -109,7 +109,7 @@ def _list_context(request: HttpRequest, business: Business) -> dict[str, Any]:
     """What the list pane renders: the view tabs with their counts, the
     filters (menus), the agent's saved filters and the first page of rows."""
     state = list_state(business, request.GET)
-    counts = view_counts(business, request.user)
+    counts = inbox_view_counts(business, request.user)
     member = request.user.member
     lookups = _lookups(request, business)
     return {
@@ -232,7 +232,8 @@ def _conversation_context(
         if paused_until and paused_until > timezone.now()
         else None,
         "statuses": Conversation.Status.choices,
-        "conversation_labels": list(conversation.labels.all()),
+        "conversation_labels": conversation.label_rows,
+        "conversation_label_ids": {label["id"] for label in conversation.label_rows},
         **_lookups(request, business),
         "snooze_presets": snooze_presets(business),
         "other_conversations": contact_other_conversations(conversation),
@@ -295,7 +296,7 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
 def inbox_counts(request: HttpRequest) -> JsonResponse:
     """`{"mine": n, "unassigned": n, "all": n, "mentions": n}`: the views'
     counts, for the page to refresh when conversations change."""
-    return JsonResponse(view_counts(inbox_business(request), request.user))
+    return JsonResponse(inbox_view_counts(inbox_business(request), request.user))
 
 
 @login_required

@@ -22,12 +22,12 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from billing.models import Business
 from channels_app.models import Channel
-from conversations.models import Conversation, ConversationLabel, Mention
+from conversations.models import Conversation
 from conversations.selectors import inbox_conversation_list
 from workspace.models import Label, Team
 
@@ -133,22 +133,20 @@ def list_conversations(
     business: Business, user, state: ListState
 ) -> QuerySet[Conversation]:
     """The conversations of the list `state` names, newest activity first, for
-    agent `user` (`mine`, `assignee=me` and `mentions` are theirs)."""
+    agent `user` (`mine`, `assignee=me` and `mentions` are theirs); rows as
+    `inbox_conversation_list` gives them (team joined, `label_rows`)."""
     conversations = inbox_conversation_list(
-        business, channel_type=state.channel_type, status=state.status
-    ).select_related("team")
+        business,
+        channel_type=state.channel_type,
+        status=state.status,
+        team_id="none" if state.no_team else getattr(state.team, "pk", None),
+        label_id=getattr(state.label, "pk", None),
+        mentioned_user_id=user.pk if state.view == "mentions" else None,
+    )
     if state.view == "mine":
         conversations = conversations.filter(assignee_id=user.pk)
     elif state.view == "unassigned":
         conversations = conversations.filter(assignee__isnull=True)
-    elif state.view == "mentions":
-        conversations = conversations.filter(
-            Exists(
-                Mention.objects.filter(
-                    conversation=OuterRef("pk"), user_id=user.pk, read_at__isnull=True
-                )
-            )
-        )
     if state.channel is not None:
         conversations = conversations.filter(channel_id=state.channel.pk)
     if state.assignee == "me":
@@ -157,45 +155,7 @@ def list_conversations(
         conversations = conversations.filter(assignee__isnull=True)
     elif state.assignee is not None:
         conversations = conversations.filter(assignee_id=state.assignee)
-    if state.no_team:
-        conversations = conversations.filter(team__isnull=True)
-    elif state.team is not None:
-        conversations = conversations.filter(team_id=state.team.pk)
-    if state.label is not None:
-        conversations = conversations.filter(
-            Exists(
-                ConversationLabel.objects.filter(
-                    conversation=OuterRef("pk"), label_id=state.label.pk
-                )
-            )
-        )
-    return conversations.prefetch_related("labels")
-
-
-def view_counts(business: Business, user) -> dict[str, int]:
-    """Open conversations in each view for agent `user`: `mine`,
-    `unassigned`, `all`, and `mentions` (conversations with a mention of
-    `user` not yet read, any status). Two queries."""
-    from django.db.models import Count, Q
-
-    counts = Conversation.objects.filter(
-        business=business, status=Conversation.Status.OPEN
-    ).aggregate(
-        all=Count("pk"),
-        mine=Count("pk", filter=Q(assignee_id=user.pk)),
-        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
-    )
-    counts["mentions"] = (
-        Mention.objects.filter(
-            user_id=user.pk,
-            read_at__isnull=True,
-            conversation__business=business,
-        )
-        .values("conversation_id")
-        .distinct()
-        .count()
-    )
-    return counts
+    return conversations
 
 
 def workspace_agents(business: Business) -> list:

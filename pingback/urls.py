@@ -9,7 +9,13 @@ from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
 from conversations.api.views import ConversationViewSet
-from workspace.api.views import CannedResponseViewSet, LabelViewSet, TeamViewSet
+from workspace.api.views import (
+    AgentViewSet,
+    CannedResponseViewSet,
+    LabelViewSet,
+    SavedFilterViewSet,
+    TeamViewSet,
+)
 
 
 # Detail URLs work with and without the trailing slash, as the channel reference
@@ -27,6 +33,8 @@ router.register("tokens", ApiTokenViewSet, basename="api-token")
 router.register("teams", TeamViewSet, basename="team")
 router.register("labels", LabelViewSet, basename="label")
 router.register("canned_responses", CannedResponseViewSet, basename="canned-response")
+router.register("agents", AgentViewSet, basename="agent")
+router.register("saved_filters", SavedFilterViewSet, basename="saved-filter")
 
 urlpatterns = [
     # Webhooks first: they are most of the requests, and Django tries the

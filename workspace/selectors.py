@@ -1,4 +1,5 @@
-"""Reads of a business's teams, labels and canned responses.
+"""Reads of a business's teams, labels, canned responses and agents, and of
+an agent's saved filters.
 
 Every read is scoped to one business: another business's rows are never
 returned, and `*_get` raises `DoesNotExist` for them exactly as for an id that
@@ -10,8 +11,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
-from billing.models import Business
-from workspace.models import CannedResponse, Label, Team
+from billing.models import Business, Member
+from workspace.models import CannedResponse, Label, SavedFilter, Team
 
 
 def team_list(business: Business) -> QuerySet[Team]:
@@ -66,3 +67,30 @@ def canned_response_get(business: Business, canned_response_id: int) -> CannedRe
     """One of `business`'s canned responses; raises
     `CannedResponse.DoesNotExist` otherwise."""
     return canned_response_list(business).get(pk=canned_response_id)
+
+
+def agent_list(business: Business) -> QuerySet[Member]:
+    """`business`'s members (agents and admins) by user id, each with its user
+    joined and its teams prefetched (two queries however many members)."""
+    return (
+        Member.objects.filter(business=business)
+        .select_related("user")
+        .prefetch_related("teams")
+        .order_by("user_id")
+    )
+
+
+def saved_filter_list(member: Member) -> QuerySet[SavedFilter]:
+    """`member`'s own saved filters by name ignoring case (`sort_name`);
+    nobody else's."""
+    return (
+        SavedFilter.objects.filter(member=member)
+        .annotate(sort_name=Lower("name"))
+        .order_by("sort_name", "id")
+    )
+
+
+def saved_filter_get(member: Member, saved_filter_id: int) -> SavedFilter:
+    """One of `member`'s saved filters; raises `SavedFilter.DoesNotExist` for
+    another member's as for an unknown id."""
+    return saved_filter_list(member).get(pk=saved_filter_id)

@@ -1,5 +1,5 @@
-"""Writes of a business's teams, labels and canned responses, and the filling
-of a canned response's variables.
+"""Writes of a business's teams, labels and canned responses, an agent's
+saved filters, and the filling of a canned response's variables.
 
 Refusals raise Django's `ValidationError` with a dict naming the field
 (`{"name": [...]}`, `{"member_ids": [...]}`, `{"short_code": [...]}`); the API
@@ -18,13 +18,20 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 
 from billing.models import Business, Member
-from workspace.models import LABEL_DEFAULT_COLOR, CannedResponse, Label, Team
+from workspace.models import (
+    LABEL_DEFAULT_COLOR,
+    CannedResponse,
+    Label,
+    SavedFilter,
+    Team,
+)
 
 logger = logging.getLogger(__name__)
 
 TEAM_NAME_TAKEN = "A team with this name already exists."
 LABEL_NAME_TAKEN = "A label with this name already exists."
 SHORT_CODE_TAKEN = "A canned response with this short code already exists."
+SAVED_FILTER_NAME_TAKEN = "You already have a saved filter with this name."
 NO_SUCH_MEMBER = "No such member in this business: {ids}."
 
 # `{{contact.name}}`, `{{ agent.name }}`, ...: the variables a canned response
@@ -265,6 +272,59 @@ def canned_response_delete(*, canned: CannedResponse) -> None:
     canned_id = canned.pk
     canned.delete()
     logger.info("canned_response.deleted", extra={"canned_response_id": canned_id})
+
+
+# ------------------------------------------------------------------ saved filters
+
+
+def saved_filter_create(*, member: Member, name: str, query: str) -> SavedFilter:
+    """Save a filter for `member` alone: `name` (unique among their saved
+    filters, ignoring case) and `query`, the inbox list's query string
+    (`status=open&label=vip`), stored without a leading `?`. The caller
+    validates `query` against the list's filters. Raises `ValidationError`
+    naming `name` when taken."""
+    if _name_taken(
+        SavedFilter.objects.filter(member=member),
+        field="name",
+        value=name,
+        exclude_pk=None,
+    ):
+        raise ValidationError({"name": [SAVED_FILTER_NAME_TAKEN]})
+    saved = SavedFilter(member=member, name=name, query=query.lstrip("?"))
+    _save_unique(saved.save, field="name", message=SAVED_FILTER_NAME_TAKEN)
+    logger.info(
+        "saved_filter.created",
+        extra={"saved_filter_id": saved.pk, "member_id": member.pk},
+    )
+    return saved
+
+
+def saved_filter_update(
+    *, saved: SavedFilter, name: str | None = None, query: str | None = None
+) -> SavedFilter:
+    """Change what is given (None leaves it). Raises `ValidationError` as
+    `saved_filter_create` does."""
+    if name is not None:
+        if _name_taken(
+            SavedFilter.objects.filter(member_id=saved.member_id),
+            field="name",
+            value=name,
+            exclude_pk=saved.pk,
+        ):
+            raise ValidationError({"name": [SAVED_FILTER_NAME_TAKEN]})
+        saved.name = name
+    if query is not None:
+        saved.query = query.lstrip("?")
+    _save_unique(saved.save, field="name", message=SAVED_FILTER_NAME_TAKEN)
+    logger.info("saved_filter.updated", extra={"saved_filter_id": saved.pk})
+    return saved
+
+
+def saved_filter_delete(*, saved: SavedFilter) -> None:
+    """Delete `saved`."""
+    saved_id = saved.pk
+    saved.delete()
+    logger.info("saved_filter.deleted", extra={"saved_filter_id": saved_id})
 
 
 def canned_response_render(

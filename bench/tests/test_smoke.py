@@ -22,6 +22,14 @@ INBOX_LABELS = [
     "list ?channel_type=telegram",
     "list ?status=open",
     "list ?assignee=<agent>",
+    "view Mine (?assignee=me&status=open)",
+    "view Unassigned (?assignee=none&status=open)",
+    "view team (?team=<team>&status=open)",
+    "view label 1% (?label=vip)",
+    "view label 1% open (?label=vip&status=open)",
+    "view label 20% (?label=billing)",
+    "view Mentions (?mentioned=me)",
+    "view counts",
     "list page {page} (cursor)",
     "messages",
     "inbox page (HTML)",
@@ -94,7 +102,8 @@ def test_smoke_run_reports_every_figure(loader, stack, sandbox):
     assert set(results["durations_s"]) == {"ingest", "inbox 60", "inbox 30", "delivery"}
     # every target is reported, and the report renders
     targets = [check["target"] for check in results["targets"]]
-    assert len(targets) == 2 * 3 + 6 * 3 + 1
+    # (ingest: 2 runs x 3; inbox: 3 per endpoint but the page; delivery: 1)
+    assert len(targets) == 2 * 3 + (len(INBOX_LABELS) - 1) * 3 + 1
     report = markdown({**results, "machine": machine_describe(), "command": "pytest"})
     for section in ("### Webhook ingest", "### Inbox at scale", "### Delivery"):
         assert section in report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db.models.functions import Lower
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
@@ -12,11 +13,18 @@ from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_link
 from conversations.services.conversations import (
     BULK_MAX,
+    LABEL_ADDED_AND_REMOVED,
     NO_SUCH_AGENT,
+    NO_SUCH_LABEL,
+    NO_SUCH_TEAM,
     SNOOZE_IN_THE_PAST,
     SNOOZE_NEEDS_STATUS,
 )
 from conversations.services.replies import MAX_REPLY_LENGTH, ReplyRefused, reply_check
+from workspace.models import LABEL_NAME_MAX_LENGTH, Label, Team
+
+# Most labels one change may name.
+LABELS_MAX = 50
 
 
 class ContactSerializer(serializers.Serializer):
@@ -38,12 +46,41 @@ class AgentSerializer(serializers.Serializer):
         return user.get_full_name() or user.get_username()
 
 
+class TeamRefSerializer(serializers.Serializer):
+    """A team, as a conversation shows it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class LabelRefSerializer(serializers.Serializer):
+    """A label, as a conversation shows it; `color` is `#rrggbb`."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    color = serializers.CharField()
+
+
 class ConversationSerializer(serializers.ModelSerializer):
-    """A conversation in the inbox list and detail."""
+    """A conversation in the inbox list and detail: `team` (`{id, name}` or
+    null) and `labels` (`[{id, name, color}]`, by name) among the rest."""
 
     contact = ContactSerializer(source="*", read_only=True)
     assignee = AgentSerializer(read_only=True, allow_null=True)
     channel_id = serializers.UUIDField(read_only=True, allow_null=True)
+    team = TeamRefSerializer(read_only=True, allow_null=True)
+    labels = serializers.SerializerMethodField()
+
+    @extend_schema_field(LabelRefSerializer(many=True))
+    def get_labels(self, conversation: Conversation) -> list[dict]:
+        """The selectors' `label_rows` (no query); one query otherwise."""
+        rows = getattr(conversation, "label_rows", None)
+        if rows is None:
+            rows = [
+                {"id": label.pk, "name": label.name, "color": label.color}
+                for label in conversation.labels.order_by(Lower("name"), "id")
+            ]
+        return rows
 
     class Meta:
         model = Conversation
@@ -56,6 +93,8 @@ class ConversationSerializer(serializers.ModelSerializer):
             "snoozed_until",
             "contact",
             "assignee",
+            "team",
+            "labels",
             "last_message_at",
             "last_message_preview",
             "unread_count",
@@ -63,12 +102,42 @@ class ConversationSerializer(serializers.ModelSerializer):
         ]
 
 
+def _label_names_field(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=LABEL_NAME_MAX_LENGTH),
+        required=False,
+        max_length=LABELS_MAX,
+        help_text=help_text,
+    )
+
+
+def labels_named(business, names: list[str]) -> list[Label]:
+    """The business's labels of `names` (ignoring case; duplicates once), in
+    one query; raises DRF's `ValidationError` naming the names that are not
+    (unknown and another business's alike)."""
+    lowered = {name.strip().lower(): name.strip() for name in names}
+    if not lowered:
+        return []
+    found = list(
+        Label.objects.alias(lowered_name=Lower("name")).filter(
+            business=business, lowered_name__in=list(lowered)
+        )
+    )
+    missing = set(lowered) - {label.name.lower() for label in found}
+    if missing:
+        names_text = ", ".join(sorted(lowered[name] for name in missing))
+        raise serializers.ValidationError(NO_SUCH_LABEL.format(names=names_text))
+    return found
+
+
 class ConversationChangeSerializer(serializers.Serializer):
-    """One change to conversations: any of `status`, `snoozed_until` and
+    """One change to conversations: any of `status`, `snoozed_until`,
     `assignee_id` (the user id of a member of the caller's business, or null to
-    unassign). An id that is not such a member answers 400
+    unassign) and `team_id` (a team of the caller's business, or null for no
+    team). An id that is not such a member answers 400
     `{"assignee_id": ["No such agent in this business."]}`, whether it is
-    unknown or belongs to another business (which is never revealed).
+    unknown or belongs to another business (which is never revealed); a team
+    id likewise answers 400 naming `team_id`.
 
     `status: "snoozed"` takes an optional `snoozed_until` (ISO 8601 date-time
     in the future): the conversation reopens by itself then, or, without it,
@@ -87,6 +156,21 @@ class ConversationChangeSerializer(serializers.Serializer):
         "the customer writes again).",
     )
     assignee_id = serializers.IntegerField(required=False, allow_null=True)
+    team_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="A team of the business (null: no team).",
+    )
+
+    def validate_team_id(self, value: int | None) -> Team | None:
+        if value is None:
+            return None
+        team = Team.objects.filter(pk=value, business=self.context["business"]).first()
+        if team is None:
+            raise serializers.ValidationError(NO_SUCH_TEAM)
+        return team
 
     def validate_assignee_id(self, value: int | None):
         if value is None:
@@ -117,14 +201,27 @@ class ConversationChangeSerializer(serializers.Serializer):
 
 class ConversationUpdateSerializer(ConversationChangeSerializer):
     """Body of `PATCH /api/v1/conversations/{id}`: see
-    `ConversationChangeSerializer`."""
+    `ConversationChangeSerializer`, and `labels`: label names of the caller's
+    business (ignoring case) that replace the conversation's labels (`[]`
+    removes them all). A name the business has no label of answers 400 naming
+    `labels`, and nothing changes."""
+
+    labels = _label_names_field(
+        "Label names (ignoring case): the conversation's labels become these."
+    )
+
+    def validate_labels(self, value: list[str]) -> list[Label]:
+        return labels_named(self.context["business"], value)
 
 
 class ConversationBulkSerializer(ConversationChangeSerializer):
     """Body of `POST /api/v1/conversations/bulk`: `ids` (1 to 100 conversation
     ids of the caller's business) and one change, as for PATCH, applied to
-    each. A missing or another business's id answers 400 naming `ids`, and
-    nothing is changed."""
+    each; instead of PATCH's `labels`, `labels_add` and `labels_remove` (label
+    names of the business, ignoring case; a label in both answers 400 naming
+    `labels_remove`). A missing or another business's id answers 400 naming
+    `ids`, an unknown label name the field it is in, and nothing is
+    changed."""
 
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
@@ -132,11 +229,36 @@ class ConversationBulkSerializer(ConversationChangeSerializer):
         max_length=BULK_MAX,
     )
 
+    labels_add = _label_names_field("Label names (ignoring case) to add.")
+    labels_remove = _label_names_field("Label names (ignoring case) to remove.")
+
+    def validate_labels_add(self, value: list[str]) -> list[Label]:
+        return labels_named(self.context["business"], value)
+
+    def validate_labels_remove(self, value: list[str]) -> list[Label]:
+        return labels_named(self.context["business"], value)
+
     def validate(self, data: dict) -> dict:
         data = super().validate(data)
-        if not {"status", "assignee_id"} & set(data):
+        changes = {"status", "assignee_id", "team_id", "labels_add", "labels_remove"}
+        if not changes & set(data):
             raise serializers.ValidationError(
-                {"status": ["Give a status, an assignee_id, or both."]}
+                {
+                    "status": [
+                        "Give at least one of status, assignee_id, team_id, "
+                        "labels_add and labels_remove."
+                    ]
+                }
+            )
+        both = {label.pk for label in data.get("labels_add", [])} & {
+            label.pk for label in data.get("labels_remove", [])
+        }
+        if both:
+            names = ", ".join(
+                sorted(label.name for label in data["labels_add"] if label.pk in both)
+            )
+            raise serializers.ValidationError(
+                {"labels_remove": [LABEL_ADDED_AND_REMOVED.format(names=names)]}
             )
         return data
 
@@ -241,6 +363,32 @@ class MessageSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+
+class NoteSerializer(MessageSerializer):
+    """A private note just posted: a message, and `mentions`, the user ids of
+    the agents it names with `@name` (see `docs/workspace.md`)."""
+
+    mentions = serializers.ListField(
+        child=serializers.IntegerField(),
+        source="mentioned_user_ids",
+        default=list,
+        read_only=True,
+    )
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "mentions"]
+
+
+class InboxViewCountsSerializer(serializers.Serializer):
+    """Answer of `GET /api/v1/conversations/counts`: the caller's view counts."""
+
+    mine = serializers.IntegerField(help_text="Open conversations assigned to me.")
+    unassigned = serializers.IntegerField(help_text="Open, with no assignee.")
+    all = serializers.IntegerField(help_text="Open conversations.")
+    mentions = serializers.IntegerField(
+        help_text="Conversations (any status) where I have an unread mention."
+    )
 
 
 @extend_schema_field(

@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.http import Http404
+from django.http import Http404, QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -22,7 +22,9 @@ from conversations.api.serializers import (
     ConversationBulkSerializer,
     ConversationSerializer,
     ConversationUpdateSerializer,
+    InboxViewCountsSerializer,
     MessageSerializer,
+    NoteSerializer,
     ReplyJsonSerializer,
     ReplySerializer,
     ReplyUploadSerializer,
@@ -31,7 +33,11 @@ from conversations.models import Conversation, Message
 from conversations.selectors import (
     conversation_get,
     conversation_message_list,
+    conversations_labelled,
+    conversations_mentioning,
     inbox_conversation_list,
+    inbox_view_counts,
+    label_named,
 )
 from conversations.services import (
     conversation_update,
@@ -43,6 +49,7 @@ from conversations.services import (
 )
 from conversations.services.conversations import ConversationsNotFound
 from pingback.api import error_responses
+from workspace.models import Team
 
 MESSAGE_ID = OpenApiParameter(
     "message_id",
@@ -53,7 +60,10 @@ MESSAGE_ID = OpenApiParameter(
 
 
 ASSIGNEE_CHOICES = 'Enter "me", "none" or a user id.'
+TEAM_CHOICES = 'Enter "none" or a team id.'
 NO_SUCH_CHANNEL = "No such channel in this business."
+NO_SUCH_TEAM = "No such team in this business."
+NO_SUCH_LABEL = "No such label in this business."
 
 
 class AssigneeField(forms.CharField):
@@ -95,11 +105,62 @@ class AssigneeFilter(django_filters.Filter):
         return qs.filter(assignee_id=value)
 
 
+class TeamField(forms.CharField):
+    """`none`, or a whole number (a team id); cleans to that string or the
+    int."""
+
+    def to_python(self, value: Any) -> str | int | None:
+        value = super().to_python(value)
+        if value in ("", None):
+            return None
+        if value == "none":
+            return value
+        try:
+            number = int(value)
+        except ValueError as error:
+            raise forms.ValidationError(TEAM_CHOICES) from error
+        if not 1 <= number < 2**63:
+            raise forms.ValidationError(TEAM_CHOICES)
+        return number
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^(none|[0-9]+)$",
+        "example": "none",
+        "description": '"none" (no team) or a team id of the business (another '
+        "business's, or unknown: 400).",
+    }
+)
+class TeamFilter(django_filters.Filter):
+    """`?team=none` (no team) or a team id of the caller's business."""
+
+    field_class = TeamField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        if value == "none":
+            return qs.filter(team__isnull=True)
+        business = business_of(self.parent.request)
+        if not Team.objects.filter(pk=value, business=business).exists():
+            raise ValidationError({"team": [NO_SUCH_TEAM]})
+        return qs.filter(team_id=value)
+
+
+MENTIONED_CHOICES = (("me", "me"),)
+
+
 class ConversationFilter(django_filters.FilterSet):
-    """Filters: `channel_type`, `status` (`snoozed` included), `assignee`
-    (`me`, `none` or a user id) and `channel` (a channel id of the caller's
-    business; another business's or an unknown id answers 400 naming
-    `channel`)."""
+    """Filters (all combine): `channel_type`, `status` (`snoozed` included),
+    `assignee` (`me`, `none` or a user id), `channel` (a channel id of the
+    caller's business; another business's or an unknown id answers 400 naming
+    `channel`), `team` (`none` or a team id of the business; else 400 naming
+    `team`), `label` (a label name of the business, ignoring case; an unknown
+    name answers 400 naming `label`) and `mentioned=me` (conversations where
+    the caller has an unread mention, in the list's order: newest activity
+    first)."""
 
     channel_type = django_filters.ChoiceFilter(choices=Channel.Type.choices)
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
@@ -108,10 +169,38 @@ class ConversationFilter(django_filters.FilterSet):
         method="filter_channel",
         help_text="A channel of the business (another's, or unknown: 400).",
     )
+    team = TeamFilter()
+    label = django_filters.CharFilter(
+        method="filter_label",
+        max_length=100,
+        help_text="A label name of the business, ignoring case (unknown: 400).",
+    )
+    mentioned = django_filters.ChoiceFilter(
+        choices=MENTIONED_CHOICES,
+        method="filter_mentioned",
+        help_text='"me": conversations where the caller has an unread mention '
+        "(newest activity first, like the rest of the list).",
+    )
 
     class Meta:
         model = Conversation
-        fields = ["channel_type", "status", "assignee", "channel"]
+        fields = ["channel_type", "status", "assignee", "channel", "team"]
+
+    def filter_label(self, queryset, name: str, value: str) -> Any:
+        """The conversations with the business's label `value` (ignoring
+        case); `ValidationError` (400 naming `label`) when there is none."""
+        if not value:
+            return queryset
+        label = label_named(business_of(self.request), value)
+        if label is None:
+            raise ValidationError({"label": [NO_SUCH_LABEL]})
+        return conversations_labelled(queryset, label.pk)
+
+    def filter_mentioned(self, queryset, name: str, value: str) -> Any:
+        """`me`: the conversations where the caller has an unread mention."""
+        if value != "me":
+            return queryset
+        return conversations_mentioning(queryset, self.request.user.pk)
 
     def filter_channel(self, queryset, name: str, value) -> Any:
         """The channel's conversations; `ValidationError` (400 naming
@@ -122,6 +211,37 @@ class ConversationFilter(django_filters.FilterSet):
         if not Channel.objects.filter(pk=value, business=business).exists():
             raise ValidationError({"channel": [NO_SUCH_CHANNEL]})
         return queryset.filter(channel_id=value)
+
+
+def conversation_query_error(request: Request, query: str) -> str | None:
+    """Why `query` (`status=open&label=vip`, a leading `?` allowed) is not a
+    query string `GET /api/v1/conversations/` accepts for the caller: an
+    unknown key, or a bad value (another business's team, an unknown label,
+    ...); None when it is one. Pagination keys are not filters."""
+    data = QueryDict(query.strip().lstrip("?"))
+    filterset = ConversationFilter(
+        data=data, request=request, queryset=Conversation.objects.none()
+    )
+    unknown = sorted(set(data) - set(filterset.filters))
+    if unknown:
+        return f"Unknown filter: {', '.join(unknown)}."
+    if not filterset.is_valid():
+        return " ".join(
+            f"{key}: {' '.join(str(m) for m in messages)}"
+            for key, messages in filterset.errors.items()
+        )
+    try:
+        filterset.qs  # noqa: B018 (runs the checks against the business)
+    except ValidationError as error:
+        detail = error.detail if isinstance(error.detail, dict) else {}
+        return (
+            " ".join(
+                f"{key}: {' '.join(str(m) for m in messages)}"
+                for key, messages in detail.items()
+            )
+            or "Invalid filter."
+        )
+    return None
 
 
 class StrictPageSizeMixin:
@@ -224,9 +344,11 @@ class ConversationViewSet(
         },
     )
     def partial_update(self, request: Request, pk: str) -> Response:
-        """Change the status (`snoozed` with an optional future `snoozed_until`)
-        and/or the assignee; each change is recorded in the thread as an
-        activity entry naming the caller."""
+        """Change the status (`snoozed` with an optional future `snoozed_until`),
+        the assignee, the team (`team_id`, null: none) and/or the labels
+        (`labels`: names, replacing the set); each change is recorded in the
+        thread as an activity entry naming the caller. A foreign or unknown
+        id or name answers 400 naming its field, and nothing changes."""
         conversation = self.get_object()
         serializer = ConversationUpdateSerializer(
             data=request.data, context={"business": business_of(request)}
@@ -239,9 +361,12 @@ class ConversationViewSet(
             assignee=data.get("assignee_id"),
             unassign="assignee_id" in data and data["assignee_id"] is None,
             snoozed_until=data.get("snoozed_until"),
+            team=data.get("team_id"),
+            unteam="team_id" in data and data["team_id"] is None,
+            labels=data.get("labels"),
             by=request.user,
         )
-        return Response(ConversationSerializer(conversation).data)
+        return Response(ConversationSerializer(self.get_object()).data)
 
     @extend_schema(
         request=ConversationBulkSerializer,
@@ -252,11 +377,12 @@ class ConversationViewSet(
     )
     @action(detail=False, methods=["post"], filterset_class=None)
     def bulk(self, request: Request) -> Response:
-        """Apply one change (`status`, `snoozed_until`, `assignee_id`, as for
-        PATCH) to up to 100 of the business's conversations (`ids`), all or
+        """Apply one change (`status`, `snoozed_until`, `assignee_id`,
+        `team_id`, as for PATCH, and `labels_add` / `labels_remove`, label
+        names) to up to 100 of the business's conversations (`ids`), all or
         nothing: a missing or another business's id answers 400 naming `ids`
-        and nothing changes. Each change is recorded as an activity entry.
-        Answers 200 `{"updated": n}`."""
+        (an unknown team or label, its field) and nothing changes. Each change
+        is recorded as an activity entry. Answers 200 `{"updated": n}`."""
         business = business_of(request)
         serializer = ConversationBulkSerializer(
             data=request.data, context={"business": business}
@@ -272,10 +398,27 @@ class ConversationViewSet(
                 assignee=data.get("assignee_id"),
                 unassign="assignee_id" in data and data["assignee_id"] is None,
                 snoozed_until=data.get("snoozed_until"),
+                team=data.get("team_id"),
+                unteam="team_id" in data and data["team_id"] is None,
+                labels_add=data.get("labels_add", ()),
+                labels_remove=data.get("labels_remove", ()),
             )
         except ConversationsNotFound as error:
             raise ValidationError({"ids": [error.detail]}) from error
         return Response({"updated": updated})
+
+    @extend_schema(
+        request=None,
+        responses={200: InboxViewCountsSerializer, **error_responses(401, 403)},
+        filters=False,
+    )
+    @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
+    def counts(self, request: Request) -> Response:
+        """The numbers beside the inbox views, for the caller: `mine` (open
+        and assigned to them), `unassigned` (open, no assignee), `all` (open),
+        `mentions` (conversations, any status, where they have an unread
+        mention)."""
+        return Response(inbox_view_counts(business_of(request), request.user))
 
     @extend_schema(
         methods=["GET"],
@@ -292,7 +435,7 @@ class ConversationViewSet(
             "multipart/form-data": ReplyUploadSerializer,
         },
         responses={
-            201: MessageSerializer,
+            201: NoteSerializer,
             202: MessageSerializer,
             **error_responses(400, 401, 403, 404, 409, 415),
         },
@@ -307,7 +450,8 @@ class ConversationViewSet(
         """GET: the thread, oldest first (cursor pagination). POST: an agent's
         reply; answers 202 with the message `queued` (delivery is async; 409 when
         the channel is deactivated). With `private: true`: a private note,
-        answered 201 with the note (kind `note`), never sent."""
+        answered 201 with the note (kind `note`) and `mentions`, the user ids
+        of the agents it names with `@name`; never sent."""
         conversation = self.get_object()
         if request.method == "POST":
             data = request.data
@@ -325,7 +469,7 @@ class ConversationViewSet(
                     text=valid.get("text", ""),
                 )
                 return Response(
-                    MessageSerializer(note).data, status=status.HTTP_201_CREATED
+                    NoteSerializer(note).data, status=status.HTTP_201_CREATED
                 )
             message = post_reply(
                 conversation=conversation,

@@ -7,6 +7,7 @@ from conversations.services.conversations import (
     conversations_wake_snoozed,
 )
 from conversations.services.ingest import IngestResult, ingest
+from conversations.services.mentions import mentions_create, mentions_mark_read
 from conversations.services.replies import (
     message_mark_sent,
     message_retry,
@@ -22,6 +23,8 @@ __all__ = [
     "conversations_bulk_update",
     "conversations_wake_snoozed",
     "ingest",
+    "mentions_create",
+    "mentions_mark_read",
     "message_mark_sent",
     "message_retry",
     "messages_retry",

@@ -1,4 +1,5 @@
-"""Writes on conversations themselves: status, snooze, assignee, read state.
+"""Writes on conversations themselves: status, snooze, assignee, team, labels,
+read state.
 
 Every change made here is also recorded in the conversation's thread as an
 `activity` message ("Ana resolved this conversation"): stored, never sent,
@@ -14,11 +15,13 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations import realtime
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, ConversationLabel, Message
 from pingback.errors import ApplicationError
+from workspace.models import Label, Team
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,10 @@ logger = logging.getLogger(__name__)
 NO_SUCH_AGENT = "No such agent in this business."
 # One answer for a missing id and another business's conversation alike.
 NO_SUCH_CONVERSATIONS = "Each id must name a conversation of this business."
+# Likewise for teams and labels: unknown and another business's alike.
+NO_SUCH_TEAM = "No such team in this business."
+NO_SUCH_LABEL = "No such label in this business: {names}."
+LABEL_ADDED_AND_REMOVED = "A label cannot be both added and removed: {names}."
 SNOOZE_IN_THE_PAST = "A time in the future."
 SNOOZE_NEEDS_STATUS = 'Give status "snoozed" with snoozed_until.'
 # Most conversations one bulk change may name.
@@ -42,6 +49,18 @@ class ConversationsNotFound(ApplicationError):
     business's: nothing was changed (HTTP 400)."""
 
     code = "no_such_conversation"
+
+
+class NoSuchTeam(ApplicationError):
+    """The team is not one of the conversations' business (HTTP 400)."""
+
+    code = "no_such_team"
+
+
+class NoSuchLabel(ApplicationError):
+    """A label is not one of the conversations' business (HTTP 400)."""
+
+    code = "no_such_label"
 
 
 def actor_name(user: AbstractBaseUser | None) -> str:
@@ -69,19 +88,33 @@ def conversation_update(
     assignee: AbstractBaseUser | None = None,
     unassign: bool = False,
     snoozed_until: datetime | None = None,
+    team: Team | None = None,
+    unteam: bool = False,
+    labels: Sequence[Label] | None = None,
+    labels_add: Sequence[Label] = (),
+    labels_remove: Sequence[Label] = (),
 ) -> Conversation:
     """Change a conversation's status (`open`, `pending`, `resolved`,
-    `snoozed`) and/or its assignee (a member of the same business), as agent
-    `by` (None: PingBack itself). `snoozed_until` (aware datetime, in the
-    future) goes with status `snoozed`; without it the conversation sleeps
+    `snoozed`), assignee (a member of the same business), team and/or labels,
+    as agent `by` (None: PingBack itself). `snoozed_until` (aware datetime, in
+    the future) goes with status `snoozed`; without it the conversation sleeps
     until the customer writes. Leaving `snoozed` clears `snoozed_until`.
 
-    Each actual change stores an activity entry naming `by`; agents hear of
-    the change (and the entry) on commit. Returns the conversation as updated.
+    `team` (a `workspace.Team` of the business) routes it to that team,
+    `unteam=True` clears the team. `labels` (Labels of the business) replaces
+    the set of labels; `labels_add` / `labels_remove` add and remove some
+    (adding a label it has, or removing one it lacks, is no change).
+
+    Each actual change stores an activity entry naming `by` ("Ana assigned
+    this conversation to team Billing", "Ana added label vip"); agents hear of
+    the change (and the entries) on commit. Returns the conversation as
+    updated (its prefetched labels, if any, are stale: read them again).
 
     Raises `ApplicationError` (`NO_SUCH_AGENT`) for an assignee outside the
-    business, and for a `snoozed_until` in the past or without status
-    `snoozed`."""
+    business, `NoSuchTeam` / `NoSuchLabel` for another business's team or
+    label, and `ApplicationError` for a `snoozed_until` in the past or without
+    status `snoozed`, or a label both added and removed. Nothing is changed
+    when it raises."""
     _conversations_change(
         [conversation],
         by=by,
@@ -89,6 +122,11 @@ def conversation_update(
         assignee=assignee,
         unassign=unassign,
         snoozed_until=snoozed_until,
+        team=team,
+        unteam=unteam,
+        labels=labels,
+        labels_add=labels_add,
+        labels_remove=labels_remove,
     )
     return conversation
 
@@ -102,8 +140,13 @@ def conversations_bulk_update(
     assignee: AbstractBaseUser | None = None,
     unassign: bool = False,
     snoozed_until: datetime | None = None,
+    team: Team | None = None,
+    unteam: bool = False,
+    labels_add: Sequence[Label] = (),
+    labels_remove: Sequence[Label] = (),
 ) -> int:
-    """Apply one change (as `conversation_update`) to each of the business's
+    """Apply one change (as `conversation_update`: status, assignee, team,
+    labels added and removed) to each of the business's
     conversations `ids` (at most `BULK_MAX`), all or nothing, in one
     transaction and a number of queries that does not grow with `ids`.
     Returns how many conversations were named (duplicates counted once).
@@ -116,7 +159,7 @@ def conversations_bulk_update(
     with transaction.atomic():
         conversations = list(
             Conversation.objects.select_for_update(of=("self",))
-            .select_related("assignee")
+            .select_related("assignee", "team")
             .filter(business_id=business_id, pk__in=wanted)
             .order_by("pk")
         )
@@ -129,6 +172,10 @@ def conversations_bulk_update(
             assignee=assignee,
             unassign=unassign,
             snoozed_until=snoozed_until,
+            team=team,
+            unteam=unteam,
+            labels_add=labels_add,
+            labels_remove=labels_remove,
         )
     logger.info(
         "conversations.bulk_update",
@@ -204,10 +251,16 @@ def _conversations_change(
     assignee: AbstractBaseUser | None,
     unassign: bool,
     snoozed_until: datetime | None,
+    team: Team | None = None,
+    unteam: bool = False,
+    labels: Sequence[Label] | None = None,
+    labels_add: Sequence[Label] = (),
+    labels_remove: Sequence[Label] = (),
 ) -> None:
     """Validate one change, apply it to `conversations` (loaded, of one
-    business) in one UPDATE, store an activity entry per actual change in one
-    INSERT, and publish."""
+    business) in one UPDATE (plus at most one INSERT and one DELETE of label
+    links), store an activity entry per actual change in one INSERT, and
+    publish."""
     if not conversations:
         return
     business_id = conversations[0].business_id
@@ -231,26 +284,108 @@ def _conversations_change(
         if member is None or member.business_id != business_id:
             raise ApplicationError(NO_SUCH_AGENT)
         values["assignee"] = assignee
-    if not values:
+    if unteam:
+        values["team"] = None
+    elif team is not None:
+        if team.business_id != business_id:
+            raise NoSuchTeam(NO_SUCH_TEAM)
+        values["team"] = team
+    wanted_labels = _labels_of(business_id, labels) if labels is not None else None
+    adding = _labels_of(business_id, labels_add)
+    removing = _labels_of(business_id, labels_remove)
+    both = {label.pk for label in adding} & {label.pk for label in removing}
+    if both:
+        names = ", ".join(sorted(label.name for label in adding if label.pk in both))
+        raise ApplicationError(LABEL_ADDED_AND_REMOVED.format(names=names))
+    touches_labels = wanted_labels is not None or adding or removing
+    if not values and not touches_labels:
         return
+    links_add: list[ConversationLabel] = []
+    links_remove: list[tuple[int, int]] = []
+    label_texts: dict[int, list[str]] = {}
+    if touches_labels:
+        links_add, links_remove, label_texts = _label_changes(
+            conversations, by, wanted_labels, adding, removing
+        )
     activities: list[Message] = []
     for conversation in conversations:
         activities += [
             activity_message(conversation, text, by=by)
             for text in _activity_texts(conversation, values, by)
+            + label_texts.get(conversation.pk, [])
         ]
         for name, value in values.items():
             setattr(conversation, name, value)
     with transaction.atomic():
-        Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(
-            **values
-        )
+        if values:
+            Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(
+                **values
+            )
+        if links_remove:
+            gone = Q()
+            for conversation_id, label_id in links_remove:
+                gone |= Q(conversation_id=conversation_id, label_id=label_id)
+            ConversationLabel.objects.filter(gone).delete()
+        if links_add:
+            ConversationLabel.objects.bulk_create(links_add, ignore_conflicts=True)
         created = Message.objects.bulk_create(activities)
         realtime.publish_messages_created(created)
         noted = {message.conversation_id for message in created}
-        for conversation in conversations:
-            if conversation.pk not in noted:
-                realtime.publish_conversation_changed(conversation)
+        if values:  # (as before: a status or assignee given, changed or not)
+            for conversation in conversations:
+                if conversation.pk not in noted:
+                    realtime.publish_conversation_changed(conversation)
+
+
+def _labels_of(business_id: object, labels: Sequence[Label]) -> list[Label]:
+    """`labels` without duplicates; raises `NoSuchLabel` naming those that are
+    not the business's."""
+    unique = list({label.pk: label for label in labels}.values())
+    foreign = [label.name for label in unique if label.business_id != business_id]
+    if foreign:
+        raise NoSuchLabel(NO_SUCH_LABEL.format(names=", ".join(sorted(foreign))))
+    return unique
+
+
+def _label_changes(
+    conversations: Sequence[Conversation],
+    by: AbstractBaseUser | None,
+    wanted: list[Label] | None,
+    adding: list[Label],
+    removing: list[Label],
+) -> tuple[list[ConversationLabel], list[tuple[int, int]], dict[int, list[str]]]:
+    """The label links to create and delete ((conversation id, label id)), and
+    each conversation's activity texts, from the conversations' current labels
+    (one query). `wanted` replaces the set; otherwise `adding` / `removing`."""
+    current: dict[int, dict[int, Label]] = {c.pk: {} for c in conversations}
+    for link in ConversationLabel.objects.filter(
+        conversation_id__in=list(current)
+    ).select_related("label"):
+        current[link.conversation_id][link.label_id] = link.label
+    who = actor_name(by)
+    links_add: list[ConversationLabel] = []
+    links_remove: list[tuple[int, int]] = []
+    texts: dict[int, list[str]] = {}
+    for conversation in conversations:
+        has = current[conversation.pk]
+        if wanted is not None:
+            wanted_ids = {label.pk for label in wanted}
+            added = [label for label in wanted if label.pk not in has]
+            removed = [label for pk, label in has.items() if pk not in wanted_ids]
+        else:
+            added = [label for label in adding if label.pk not in has]
+            removed = [label for label in removing if label.pk in has]
+        added.sort(key=lambda label: label.name.lower())
+        removed.sort(key=lambda label: label.name.lower())
+        links_add += [
+            ConversationLabel(conversation_id=conversation.pk, label_id=label.pk)
+            for label in added
+        ]
+        links_remove += [(conversation.pk, label.pk) for label in removed]
+        texts[conversation.pk] = [
+            f"{who} added label {label.name}" for label in added
+        ] + [f"{who} removed label {label.name}" for label in removed]
+    return links_add, links_remove, texts
 
 
 def _activity_texts(
@@ -280,6 +415,12 @@ def _activity_texts(
                 texts.append(f"{who} assigned this conversation to themselves")
             else:
                 texts.append(f"{who} assigned this conversation to {actor_name(new)}")
+    if "team" in values:
+        new_team, old_team = values["team"], conversation.team
+        if new_team is None and old_team is not None:
+            texts.append(f"{who} removed this conversation from team {old_team.name}")
+        elif new_team is not None and getattr(old_team, "pk", None) != new_team.pk:
+            texts.append(f"{who} assigned this conversation to team {new_team.name}")
     return texts
 
 

@@ -187,10 +187,14 @@ def post_note(
     the channel, so it can be written on a deactivated or deleted channel's
     conversation too. It leaves the conversation's `last_message_at`,
     `last_message_preview` and unread count as they are (the inbox list shows
-    the conversation with the customer). Agents hear of it on commit. Returns
-    the note.
+    the conversation with the customer). Agents hear of it on commit. Agents
+    it names with `@name` are mentioned (`conversations.services.mentions`);
+    their user ids are set on the note as `mentioned_user_ids`. Returns the
+    note.
 
     Raises `ApplicationError` (400) for an empty or too long text."""
+    from conversations.services.mentions import mentions_create
+
     text = text.strip()
     if not text:
         raise ApplicationError("A note needs some text.", code="empty_note")
@@ -211,6 +215,7 @@ def post_note(
             sent_at=timezone.now(),
         )
         realtime.publish_message_created(message)
+        message.mentioned_user_ids = mentions_create(note=message, author=author)
     return message
 
 

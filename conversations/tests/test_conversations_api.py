@@ -121,6 +121,8 @@ def test_list_row_has_the_documented_shape(admin_api, business, agent_member):
                 "name": agent_member.user.username,
                 "email": agent_member.user.email,
             },
+            "team": None,
+            "labels": [],
             "last_message_at": "2025-03-01T12:00:00Z",
             "last_message_preview": "Where is my order?",
             "unread_count": 3,

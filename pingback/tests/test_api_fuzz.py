@@ -28,6 +28,7 @@ from channels_app.tests.factories import ChannelFactory
 from conversations.models import DeliveryAttempt
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from pingback.wsgi import application
+from workspace.models import SavedFilter
 from workspace.tests.factories import (
     CannedResponseFactory,
     LabelFactory,
@@ -311,6 +312,7 @@ def _world_token() -> str:
         user_id=[admin.user_id, agent.user_id],
     )
     _workspace_world(business=business, members=[admin, agent], other=other.business)
+    _saved_filter_world(caller=admin, agent=agent, outsider=outsider)
     WORLD.foreign.update(
         channel_id=[str(other.channel_id)],
         conversation_id=[other.id],
@@ -348,15 +350,138 @@ def _workspace_world(*, business, members, other) -> None:
     WORLD.own.update(
         team_id=[team.id for team in teams],
         label_id=[label.id for label in labels],
+        label_name=[label.name for label in labels],
         canned_response_id=[row.id for row in canned],
         member_user_id=[member.user_id for member in members],
     )
+    foreign_label = LabelFactory(business=other, name="theirs")
     WORLD.foreign.update(
         team_id=[TeamFactory(business=other).id],
-        label_id=[LabelFactory(business=other).id],
+        label_id=[foreign_label.id],
+        label_name=[foreign_label.name],
         canned_response_id=[CannedResponseFactory(business=other).id],
         member_user_id=[MemberFactory(business=other).user_id],
     )
+
+
+def _saved_filter_world(*, caller, agent, outsider) -> None:
+    """Two saved filters of the caller's; one of another agent of the business
+    and one of another business's member, which must answer 404. Steers
+    `{saved_filter_id}`, and a saved filter's `query` (see
+    `flatmap_saved_filter_query`)."""
+    own = [
+        SavedFilter.objects.create(
+            member=caller, name="Mine open", query="status=open"
+        ),
+        SavedFilter.objects.create(member=caller, name="VIP", query="label=vip"),
+    ]
+    WORLD.own["saved_filter_id"] = [row.id for row in own]
+    WORLD.foreign["saved_filter_id"] = [
+        SavedFilter.objects.create(member=agent, name="Agent's", query="").id,
+        SavedFilter.objects.create(member=outsider, name="Theirs", query="").id,
+    ]
+
+
+# Queries of the inbox list a saved filter may hold (and a foreign or unknown
+# one, refused 400 naming `query`).
+SAVED_QUERIES = [
+    "status=open",
+    "assignee=me&label=vip",
+    "mentioned=me&status=pending",
+    "team=none&channel_type=x",
+    "label=no-such-label",
+    "colour=red",
+]
+
+
+@schema.hook("flatmap_body")
+def flatmap_saved_filter_query(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """A saved filter's `query`: mostly a query string the inbox list
+    accepts (with one of our teams), sometimes a bad one, sometimes as
+    generated."""
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return st.just(body)
+    teams = [f"team={team_id}" for team_id in WORLD.own.get("team_id", [])]
+    return st.sampled_from([*SAVED_QUERIES, *teams, body["query"]]).map(
+        lambda query: {**body, "query": query}
+    )
+
+
+@schema.hook("flatmap_body")
+def flatmap_conversation_team_and_labels(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """`team_id` of a conversation change often names one of our teams (or
+    null, or another business's: 400); `labels`, `labels_add` and
+    `labels_remove` often list our label names (sometimes another
+    business's: 400)."""
+    if not isinstance(body, dict):
+        return st.just(body)
+    strategy = st.just(body)
+    if "team_id" in body:
+        strategy = strategy.flatmap(
+            lambda b: st.sampled_from(
+                [
+                    *WORLD.own.get("team_id", []),
+                    *WORLD.own.get("team_id", []),
+                    None,
+                    *WORLD.foreign.get("team_id", []),
+                    b["team_id"],
+                ]
+            ).map(lambda value: {**b, "team_id": value})
+        )
+    names = WORLD.own.get("label_name", [])
+    foreign = WORLD.foreign.get("label_name", [])
+    for key in ("labels", "labels_add", "labels_remove"):
+        if isinstance(body.get(key), list) and names:
+            strategy = strategy.flatmap(
+                lambda b, key=key: st.sampled_from(
+                    [[], names, names[:1], [*names[1:], *foreign], b[key]]
+                ).map(lambda value: {**b, key: value})
+            )
+    if "labels_add" in body and "labels_remove" in body:
+        # The same label in both is refused: mostly keep them apart.
+        strategy = strategy.flatmap(
+            lambda b: st.sampled_from(
+                [{**b, "labels_remove": []}, {**b, "labels_add": []}, b]
+            )
+        )
+    return strategy
+
+
+@schema.hook("flatmap_query")
+def flatmap_query_team_and_label(
+    context: schemathesis.HookContext, query: dict[str, Any] | None
+) -> st.SearchStrategy:
+    """`?team=` often one of our teams or `none`; `?label=` one of our label
+    names (another business's: 400)."""
+    if not query:
+        return st.just(query)
+    strategy = st.just(query)
+    if "team" in query:
+        strategy = strategy.flatmap(
+            lambda q: st.sampled_from(
+                [
+                    *map(str, WORLD.own.get("team_id", [])),
+                    "none",
+                    *map(str, WORLD.foreign.get("team_id", [])),
+                    q["team"],
+                ]
+            ).map(lambda value: {**q, "team": value})
+        )
+    if "label" in query:
+        strategy = strategy.flatmap(
+            lambda q: st.sampled_from(
+                [
+                    *WORLD.own.get("label_name", []),
+                    *WORLD.foreign.get("label_name", []),
+                    q["label"],
+                ]
+            ).map(lambda value: {**q, "label": value})
+        )
+    return strategy
 
 
 @schema.hook("flatmap_body")

@@ -15,6 +15,7 @@ from workspace.models import (
     SHORT_CODE_MAX_LENGTH,
     CannedResponse,
     Label,
+    SavedFilter,
     Team,
     color_validator,
     short_code_validator,
@@ -160,3 +161,51 @@ class CannedResponseOutputSerializer(serializers.ModelSerializer):
         if canned.created_by is None:
             return None
         return CannedResponseAuthorSerializer(canned.created_by).data
+
+
+class AgentOutputSerializer(serializers.Serializer):
+    """A member of the business: `id` is the user id (a conversation's
+    `assignee_id`), `name` the full name or the login, `role` `admin` or
+    `agent`, `teams` the ids of their teams."""
+
+    id = serializers.IntegerField(source="user.id")
+    name = serializers.SerializerMethodField()
+    email = serializers.EmailField(source="user.email")
+    role = serializers.CharField()
+    teams = serializers.SerializerMethodField()
+
+    def get_name(self, member: Member) -> str:
+        return member.user.get_full_name() or member.user.get_username()
+
+    def get_teams(self, member: Member) -> list[int]:
+        return sorted(team.pk for team in member.teams.all())
+
+
+class SavedFilterInputSerializer(serializers.Serializer):
+    """Body of `POST /api/v1/saved_filters/` (and `PATCH`, any of the
+    fields): `name` (1 to 60 characters, unique among the caller's saved
+    filters ignoring case) and `query`, a query string of
+    `GET /api/v1/conversations/` (`status=open&label=vip&team=3`; keys among
+    `channel_type`, `status`, `assignee`, `channel`, `team`, `label`,
+    `mentioned`, each value as that filter takes it). An unknown key or a bad
+    value answers 400 naming `query`.
+
+    Context: `check_query`, a callable returning the query's error or None."""
+
+    name = serializers.CharField(max_length=60)
+    query = serializers.CharField(max_length=1000, allow_blank=True)
+
+    def validate_query(self, value: str) -> str:
+        error = self.context["check_query"](value)
+        if error:
+            raise serializers.ValidationError(error)
+        return value.lstrip("?")
+
+
+class SavedFilterOutputSerializer(serializers.ModelSerializer):
+    """A saved filter of the caller's: `query` without a leading `?`."""
+
+    class Meta:
+        model = SavedFilter
+        fields = ["id", "name", "query", "created_at"]
+        read_only_fields = fields

@@ -1,9 +1,12 @@
 """`/api/v1/teams/`, `/api/v1/labels/`, `/api/v1/canned_responses/`: what a
-business's agents share.
+business's agents share; `/api/v1/agents/`: who they are;
+`/api/v1/saved_filters/`: each agent's own saved inbox filters.
 
-Members read; only admins create, change and delete (agents get 403 and nothing
-changes). Another business's object answers 404 exactly like an id that does
-not exist, as does an id that is not a whole number.
+Teams, labels, canned responses: members read; only admins create, change and
+delete (agents get 403 and nothing changes). Saved filters: every member
+manages their own and sees nobody else's. Another business's (or member's)
+object answers 404 exactly like an id that does not exist, as does an id that
+is not a whole number.
 """
 
 from __future__ import annotations
@@ -21,20 +24,24 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing.models import Member
 from billing.permissions import IsBusinessMember, business_of, member_of
-from conversations.api.views import StrictPageSizeMixin
+from conversations.api.views import StrictPageSizeMixin, conversation_query_error
 from pingback.api import error_responses
 from workspace import selectors, services
 from workspace.api.serializers import (
+    AgentOutputSerializer,
     CannedResponseInputSerializer,
     CannedResponseOutputSerializer,
     LabelInputSerializer,
     LabelOutputSerializer,
+    SavedFilterInputSerializer,
+    SavedFilterOutputSerializer,
     SearchQuerySerializer,
     TeamInputSerializer,
     TeamOutputSerializer,
 )
-from workspace.models import CannedResponse, Label, Team
+from workspace.models import CannedResponse, Label, SavedFilter, Team
 
 Row = TypeVar("Row", bound=models.Model)
 
@@ -61,6 +68,13 @@ def _id_parameter(name: str, what: str) -> OpenApiParameter:
 TEAM_ID = _id_parameter("team_id", "team")
 LABEL_ID = _id_parameter("label_id", "label")
 CANNED_RESPONSE_ID = _id_parameter("canned_response_id", "canned response")
+SAVED_FILTER_ID = OpenApiParameter(
+    "saved_filter_id",
+    int,
+    OpenApiParameter.PATH,
+    description="Id of one of the caller's saved filters (anything else, another "
+    "member's included, answers 404).",
+)
 
 
 class IsBusinessAdminForWrites(IsBusinessMember):
@@ -385,6 +399,133 @@ class CannedResponseViewSet(_WorkspaceViewSet):
             "canned response",
         )
         services.canned_response_delete(canned=canned)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AgentPagination(StrictPageSizeMixin, CursorPagination):
+    """By user id; `?cursor=` from `next`; `page_size` up to 200 (default 50)."""
+
+    ordering = ("user_id",)
+    page_size = 50
+    max_page_size = 200
+
+
+class AgentViewSet(viewsets.GenericViewSet):
+    """The members of the caller's business (read-only), to find the user ids
+    that `assignee_id` and `?assignee=` take. Errors: 400 bad `page_size`,
+    401, 403 (not a member), 404 bad `cursor`."""
+
+    permission_classes = [IsBusinessMember]
+    pagination_class = AgentPagination
+    queryset = Member.objects.none()  # for the schema only
+
+    @extend_schema(
+        responses={
+            200: AgentOutputSerializer(many=True),
+            **error_responses(400, 401, 403, 404),
+        }
+    )
+    def list(self, request: Request) -> Response:
+        """The business's agents and admins by user id: `{id (user id), name,
+        email, role, teams (team ids)}` (paginated; a fixed number of queries
+        however many)."""
+        page = self.paginate_queryset(selectors.agent_list(business_of(request)))
+        return self.get_paginated_response(AgentOutputSerializer(page, many=True).data)
+
+
+class SavedFilterViewSet(_WorkspaceViewSet):
+    """The caller's saved inbox filters: each member creates, reads, changes
+    and deletes their own; another member's answers 404. Errors: 400 bad body
+    (field named: `name` taken among the caller's, ignoring case; `query` with
+    an unknown key or a bad value), 401, 403 (not a member), 404, 415."""
+
+    permission_classes = [IsBusinessMember]
+    queryset = SavedFilter.objects.none()  # for the schema only
+    lookup_field = "saved_filter_id"
+
+    def _get(self, request: Request, saved_filter_id: str) -> SavedFilter:
+        try:
+            return selectors.saved_filter_get(
+                member_of(request.user), int(saved_filter_id)
+            )
+        except (SavedFilter.DoesNotExist, ValueError) as error:
+            raise Http404("No such saved filter.") from error
+
+    def _input(self, request: Request, *, partial: bool = False) -> dict[str, Any]:
+        serializer = SavedFilterInputSerializer(
+            data=request.data,
+            partial=partial,
+            context={"check_query": lambda q: conversation_query_error(request, q)},
+        )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    @extend_schema(
+        responses={
+            200: SavedFilterOutputSerializer(many=True),
+            **error_responses(400, 401, 403, 404),
+        }
+    )
+    def list(self, request: Request) -> Response:
+        """The caller's saved filters by name (paginated)."""
+        return self._page(
+            selectors.saved_filter_list(member_of(request.user)),
+            SavedFilterOutputSerializer,
+        )
+
+    @extend_schema(
+        request=SavedFilterInputSerializer,
+        responses={
+            201: SavedFilterOutputSerializer,
+            **error_responses(400, 401, 403, 415),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        """Save a filter for the caller."""
+        data = self._input(request)
+        try:
+            saved = services.saved_filter_create(member=member_of(request.user), **data)
+        except DjangoValidationError as error:
+            raise _refusal(error) from error
+        return Response(
+            SavedFilterOutputSerializer(saved).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        parameters=[SAVED_FILTER_ID],
+        responses={200: SavedFilterOutputSerializer, **error_responses(401, 403, 404)},
+    )
+    def retrieve(self, request: Request, saved_filter_id: str) -> Response:
+        """One of the caller's saved filters."""
+        saved = self._get(request, saved_filter_id)
+        return Response(SavedFilterOutputSerializer(saved).data)
+
+    @extend_schema(
+        parameters=[SAVED_FILTER_ID],
+        request=SavedFilterInputSerializer,
+        responses={
+            200: SavedFilterOutputSerializer,
+            **error_responses(400, 401, 403, 404, 415),
+        },
+    )
+    def partial_update(self, request: Request, saved_filter_id: str) -> Response:
+        """Change `name` and/or `query`."""
+        saved = self._get(request, saved_filter_id)
+        data = self._input(request, partial=True)
+        try:
+            saved = services.saved_filter_update(saved=saved, **data)
+        except DjangoValidationError as error:
+            raise _refusal(error) from error
+        return Response(SavedFilterOutputSerializer(saved).data)
+
+    @extend_schema(
+        parameters=[SAVED_FILTER_ID],
+        request=None,
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def destroy(self, request: Request, saved_filter_id: str) -> Response:
+        """Delete one of the caller's saved filters."""
+        services.saved_filter_delete(saved=self._get(request, saved_filter_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
