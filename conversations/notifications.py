@@ -171,3 +171,28 @@ def _event(
         "title": title,
         "body": body,
     }
+
+
+# ------------------------------------------------------------------ preferences
+
+# An agent's notification switches (`billing.Member` fields), in page order.
+PREFERENCE_FIELDS = (
+    "notify_new_conversation",
+    "notify_customer_reply",
+    "notify_mention",
+    "notify_sound",
+)
+
+
+def member_preferences_update(*, member: Member, changes: dict[str, bool]) -> Member:
+    """Set some of `member`'s notification switches (`PREFERENCE_FIELDS` ->
+    bool) in one UPDATE of those columns; return the member. Raises
+    `ValueError` naming the field for a name outside `PREFERENCE_FIELDS`."""
+    for field in changes:
+        if field not in PREFERENCE_FIELDS:
+            raise ValueError(field)
+    for field, value in changes.items():
+        setattr(member, field, bool(value))
+    if changes:
+        member.save(update_fields=list(changes))
+    return member

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from conversations import live_views, settings_views, views
 
@@ -46,6 +46,7 @@ urlpatterns = [
         live_views.conversation_read,
         name="conversation-read",
     ),
+    path("", include("conversations.preferences_urls")),
     path("settings/widgets/", settings_views.widget_settings, name="widget-settings"),
     path(
         "settings/deliveries/",
