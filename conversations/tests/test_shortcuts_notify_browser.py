@@ -244,3 +244,26 @@ def test_times_read_just_now_then_a_minute_later_1_min(
     page.clock.run_for(61_000)
 
     assert time.inner_text() == "1 min"
+
+
+def test_times_js_follows_the_same_rule_as_the_server(
+    asgi_server, admin_member, browser
+):
+    from conversations.tests.test_times_and_preferences import NOW, TIME_CASES
+
+    context = browser.new_context(timezone_id="Europe/Lisbon")
+    page = context.new_page()
+    log_in(page, asgi_server, admin_member)
+    cases = [[(NOW - ago).isoformat(), shown] for ago, shown in TIME_CASES]
+
+    got = page.evaluate(
+        """([now, cases]) => cases.map(([iso]) =>
+             window.PingBack.times.shortTime(new Date(iso), new Date(now)))""",
+        [NOW.isoformat(), cases],
+    )
+
+    assert got == [shown for _, shown in cases]
+    assert page.evaluate(
+        "now => window.PingBack.times.fullTime(new Date(now))", NOW.isoformat()
+    ) == ("Sat 5 Dec 2026, 14:30")
+    context.close()
