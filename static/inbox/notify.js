@@ -17,7 +17,6 @@
   // Next to this script: static/inbox/sounds/notification.wav.
   var SOUND_URL = new URL("sounds/notification.wav",
     (document.currentScript && document.currentScript.src) || location.origin + "/static/inbox/").href;
-  var baseTitle = document.title;
   var unread = 0;
   var audio = null;
 
@@ -34,8 +33,11 @@
 
   function attending() { return !document.hidden && document.hasFocus(); }
 
+  // live.js also prefixes the inbox list's title with its unread-message
+  // count: whichever counted last shows; neither stacks on the other.
   function setTitle() {
-    document.title = unread ? "(" + unread + ") " + baseTitle : baseTitle;
+    var base = document.title.replace(/^\(\d+\) /, "");
+    document.title = unread ? "(" + unread + ") " + base : base;
   }
 
   function clearUnread() {
@@ -114,10 +116,7 @@
   document.addEventListener("visibilitychange", clearUnread);
   window.addEventListener("focus", clearUnread);
 
-  function start() {
-    baseTitle = document.title;
-    renderState();
-  }
+  function start() { renderState(); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {

@@ -136,7 +136,12 @@
     close.addEventListener("click", function () { dialog.close(); });
     dialog.appendChild(close);
     dialog.addEventListener("close", function () {
-      if (opener && document.contains(opener)) { opener.focus(); }
+      if (opener && document.contains(opener)) {
+        opener.focus();
+      } else {
+        // The focused row was re-rendered meanwhile: its fresh copy.
+        restore();
+      }
       opener = null;
     });
     // A click on the backdrop (outside the dialog's box) closes it.
@@ -188,11 +193,35 @@
     if (handled) { event.preventDefault(); }
   }
 
+  // The list was re-rendered, or live.js swapped a row for a fresh copy: put
+  // the cursor (and the focus, if it went with the old row) back on the same
+  // conversation, or drop it when the conversation is no longer listed.
+  function restore() {
+    if (cursorId === null) { return; }
+    var row = paint(rows());
+    if (!row) { cursorId = null; return; }
+    var active = document.activeElement;
+    if (!active || active === document.body) {
+      var target = link(row);
+      if (target) { target.focus({preventScroll: true}); }
+    }
+  }
+
+  var pending = false;
+  function restoreSoon() {
+    if (pending || cursorId === null) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; restore(); });
+  }
+
   document.addEventListener("keydown", onKeydown);
-  document.addEventListener("pingback:list-loaded", function () {
-    var list = rows();
-    if (!paint(list)) { cursorId = null; }
-  });
+  document.addEventListener("pingback:list-loaded", restore);
+  function observe() {
+    if (window.MutationObserver) {
+      new MutationObserver(restoreSoon).observe(document.body, {childList: true, subtree: true});
+    }
+  }
+  if (document.body) { observe(); } else { document.addEventListener("DOMContentLoaded", observe); }
 
   window.PingBack = window.PingBack || {};
   window.PingBack.shortcuts = {list: SHORTCUTS, showHelp: showHelp};
