@@ -14,7 +14,7 @@ from billing.models import Member
 from channels_app.platforms.base import InboundContact, InboundMessage
 from channels_app.tests.factories import ChannelFactory
 from conversations.services import ingest
-from conversations.tests.factories import ConversationFactory
+from conversations.tests.factories import ConversationFactory, MessageFactory
 from conversations.tests.test_live_browser import in_another_thread, log_in
 from pingback.testing import wait_for
 
@@ -28,10 +28,13 @@ CAPTURE_NOTIFICATIONS = """
 (() => {
   const Real = window.Notification;
   window.shown = [];
+  window.shownObjects = [];
   function Captured(title, options) {
     window.shown.push({title, body: options && options.body,
                        tag: options && options.tag});
-    return new Real(title, options);
+    const notification = new Real(title, options);
+    window.shownObjects.push(notification);
+    return notification;
   }
   Captured.requestPermission = (...args) => Real.requestPermission(...args);
   Object.defineProperty(Captured, "permission", {get: () => Real.permission});
@@ -274,4 +277,59 @@ def test_times_js_follows_the_same_rule_as_the_server(
     assert page.evaluate(
         "now => window.PingBack.times.fullTime(new Date(now))", NOW.isoformat()
     ) == ("Sat 5 Dec 2026, 14:30")
+    context.close()
+
+
+def customer_writes(conversation, pid: str, text: str) -> None:
+    identity = conversation.contact_identity
+    in_another_thread(
+        lambda: ingest(
+            channel=conversation.channel,
+            items=[
+                InboundMessage(
+                    platform_message_id=pid,
+                    contact=InboundContact(
+                        external_id=identity.external_id,
+                        name=conversation.contact.name,
+                    ),
+                    text=text,
+                    sent_at=datetime.now(UTC),
+                    thread_key=conversation.thread_key,
+                )
+            ],
+        )
+    )
+
+
+def test_no_notification_for_the_open_conversation_and_a_click_opens_the_other(
+    asgi_server, tasks, admin_member, conversations, browser
+):
+    cleo, bea, _ana = conversations
+    for conversation in (cleo, bea):
+        conversation.assignee = admin_member.user
+        conversation.save()
+        MessageFactory(conversation=conversation, text="Earlier message")
+    context = browser.new_context()
+    context.grant_permissions(["notifications"], origin=asgi_server.url)
+    context.add_init_script(CAPTURE_NOTIFICATIONS)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    log_in(page, asgi_server, admin_member)
+    page.goto(f"{asgi_server.url}/conversations/{cleo.pk}/")
+    page.wait_for_selector("body[data-live=connected]")
+
+    customer_writes(cleo, "c1", "Cleo again, in the open thread")
+    page.locator("text=Cleo again, in the open thread").wait_for()
+    customer_writes(bea, "b1", "Bea here, elsewhere")
+
+    wait_for(lambda: page.evaluate("window.shown.length") >= 1, timeout=20)
+    assert page.evaluate("window.shown") == [
+        {
+            "title": "Bea replied",
+            "body": "Bea here, elsewhere",
+            "tag": f"conversation-{bea.pk}",
+        }
+    ]
+    page.evaluate("window.shownObjects[0].onclick()")
+    page.wait_for_url(f"**/conversations/{bea.pk}/")
     context.close()
