@@ -27,6 +27,7 @@
   var ACTION_KEYS = {e: true, a: true, l: true, s: true};
 
   var cursorId = null;
+  var focusedLink = null;  // the link move() focused
   var dialog = null;
   var opener = null;
 
@@ -78,8 +79,8 @@
     if (!row) { return; }
     // Focus the row's link: screen readers announce the conversation, the
     // focus ring shows where the cursor is, and Enter opens it natively too.
-    var target = link(row);
-    if (target) { target.focus({preventScroll: true}); }
+    focusedLink = link(row);
+    if (focusedLink) { focusedLink.focus({preventScroll: true}); }
     row.scrollIntoView({block: "nearest"});
   }
 
@@ -99,8 +100,14 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
   }
 
+  // An open dialog, or a menu that is shown (not `hidden`, not display:none).
   function popupOpen() {
-    return document.querySelector("dialog[open], [role=menu]:not([hidden])") !== null;
+    if (document.querySelector("dialog[open]")) { return true; }
+    var menus = document.querySelectorAll("[role=menu]");
+    for (var i = 0; i < menus.length; i++) {
+      if (!menus[i].hidden && menus[i].getClientRects().length > 0) { return true; }
+    }
+    return false;
   }
 
   function buildDialog() {
@@ -136,11 +143,13 @@
     close.addEventListener("click", function () { dialog.close(); });
     dialog.appendChild(close);
     dialog.addEventListener("close", function () {
-      if (opener && document.contains(opener)) {
+      if (opener && opener !== document.body && document.contains(opener)) {
         opener.focus();
       } else {
         // The focused row was re-rendered meanwhile: its fresh copy.
-        restore();
+        var row = cursorRow(rows());
+        var target = row && link(row);
+        if (target) { focusedLink = target; target.focus(); }
       }
       opener = null;
     });
@@ -200,25 +209,21 @@
     if (cursorId === null) { return; }
     var row = paint(rows());
     if (!row) { cursorId = null; return; }
+    // Only when the focus was on the cursor's link and left with its row.
     var active = document.activeElement;
-    if (!active || active === document.body) {
-      var target = link(row);
-      if (target) { target.focus({preventScroll: true}); }
+    var lost = focusedLink && !document.contains(focusedLink);
+    if (lost && (!active || active === document.body)) {
+      focusedLink = link(row);
+      if (focusedLink) { focusedLink.focus({preventScroll: true}); }
     }
   }
 
-  var pending = false;
-  function restoreSoon() {
-    if (pending || cursorId === null) { return; }
-    pending = true;
-    window.requestAnimationFrame(function () { pending = false; restore(); });
-  }
 
   document.addEventListener("keydown", onKeydown);
   document.addEventListener("pingback:list-loaded", restore);
   function observe() {
     if (window.MutationObserver) {
-      new MutationObserver(restoreSoon).observe(document.body, {childList: true, subtree: true});
+      new MutationObserver(restore).observe(document.body, {childList: true, subtree: true});
     }
   }
   if (document.body) { observe(); } else { document.addEventListener("DOMContentLoaded", observe); }
