@@ -301,14 +301,21 @@ def customer_writes(conversation, pid: str, text: str) -> None:
     )
 
 
-def test_no_notification_for_the_open_conversation_and_a_click_opens_the_other(
-    asgi_server, tasks, admin_member, conversations, browser
-):
-    cleo, bea, _ana = conversations
-    for conversation in (cleo, bea):
+@pytest.fixture
+def mine(admin_member, conversations):
+    """Cleo's and Bea's conversations, assigned to the agent, each with an
+    earlier message (made before Playwright starts)."""
+    for conversation in conversations[:2]:
         conversation.assignee = admin_member.user
         conversation.save()
         MessageFactory(conversation=conversation, text="Earlier message")
+    return conversations[:2]
+
+
+def test_no_notification_for_the_open_conversation_and_a_click_opens_the_other(
+    asgi_server, tasks, admin_member, mine, browser
+):
+    cleo, bea = mine
     context = browser.new_context()
     context.grant_permissions(["notifications"], origin=asgi_server.url)
     context.add_init_script(CAPTURE_NOTIFICATIONS)
