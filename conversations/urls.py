@@ -64,6 +64,7 @@ urlpatterns = [
         live_views.conversation_read,
         name="conversation-read",
     ),
+    path("", include("conversations.preferences_urls")),
     path("settings/widgets/", settings_views.widget_settings, name="widget-settings"),
     path(
         "settings/deliveries/",

@@ -38,6 +38,7 @@ from channels_app.platforms.base import (
 )
 from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
+from conversations.notifications import inbound_notify
 from conversations.services.attachments import attachment_needs_fetch
 from conversations.services.conversations import activity_message
 from conversations.services.receipts import receipt_apply
@@ -96,6 +97,7 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
                 messages = _messages_store(channel, part)
                 created += [message.pk for message in messages]
                 duplicates += len(part) - len(messages)
+        inbound_notify(created)  # on commit: sees auto-assignment (notifications)
     return IngestResult(
         created=tuple(created),
         duplicates=duplicates,

@@ -240,3 +240,32 @@ def test_bulk_assign_and_resolve_a_selection(
     )
     ben = team_setup["ben"].user_id
     assert stored == {quiet.pk: ("resolved", ben), loud.pk: ("open", ben)}
+
+
+def test_labels_are_added_and_removed_from_the_thread(
+    asgi_server, admin_member, team_setup, browser_page
+):
+    page = browser_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    quiet = team_setup["quiet"]
+    log_in(page, asgi_server, admin_member, f"/conversations/{quiet.pk}/")
+
+    page.keyboard.press("l")  # the Labels menu, by its shortcut
+    page.locator("#label-menu [data-label=vip]").click()
+    page.locator("#label-menu [data-label=billing]").click()
+    page.keyboard.press("Escape")
+    tags = page.locator(".thread-tags .label-chip")
+    expect(tags).to_have_text(["billing", "vip"])
+    row_labels = page.locator(f"#conversation-{quiet.pk} .label-chip")
+    expect(row_labels).to_have_text(["billing", "vip"])
+    page.locator("#thread-container .activity", has_text="added label vip").wait_for()
+
+    page.click("button[aria-controls=label-menu]")
+    page.locator("#label-menu [data-label=vip]").click()
+    page.keyboard.press("Escape")
+    expect(tags).to_have_text(["billing"])
+    assert page.evaluate("window.notReloaded") is True
+    names = in_another_thread(
+        lambda: sorted(quiet.labels.values_list("name", flat=True))
+    )
+    assert names == ["billing"]

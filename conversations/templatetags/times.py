@@ -1,0 +1,94 @@
+"""`short_time` and `full_time`: how the inbox shows when something happened.
+
+The rule (the same as `static/inbox/times.js`, which takes over in the browser,
+in the browser's time zone, and keeps it current every 30 seconds):
+
+| how long ago (or when)                          | shown        |
+| ----------------------------------------------- | ------------ |
+| less than 1 minute (or up to 1 minute ahead)    | `just now`   |
+| less than 60 minutes                            | `5 min`      |
+| earlier today (or later today)                  | `14:02`      |
+| yesterday up to 6 days ago                      | `Tue 14:02`  |
+| earlier this year (or a later day)              | `3 Dec`      |
+| an earlier year                                 | `3 Dec 2025` |
+
+"Today", "days ago" and "this year" are calendar days and years in the time
+zone used (here: the zone passed, else Django's current time zone, which is
+`settings.TIME_ZONE`). `full_time` is the complete date and time for the
+element's `title`: `Sat 5 Dec 2026, 14:02`. Use both on a `<time>` element:
+
+    <time datetime="{{ t|date:'c' }}" data-relative title="{{ t|full_time }}">
+      {{ t|short_time }}</time>
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
+
+
+def _zone(name: str | None) -> tzinfo:
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return timezone.get_current_timezone()
+
+
+def short_time_text(value: datetime, now: datetime, zone: tzinfo) -> str:
+    """`value` as the inbox shows it at `now` in `zone` (see the module's
+    rule). Both datetimes are aware."""
+    seconds = (now - value).total_seconds()
+    if -60 < seconds < 60:
+        return "just now"
+    if 0 < seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    local, today = value.astimezone(zone), now.astimezone(zone)
+    days = (today.date() - local.date()).days
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    if days == 0:
+        return clock
+    if 0 < days <= 6:
+        return f"{_DAYS[local.weekday()]} {clock}"
+    if local.year == today.year:
+        return f"{local.day} {_MONTHS[local.month - 1]}"
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
+def full_time_text(value: datetime, zone: tzinfo) -> str:
+    """`Sat 5 Dec 2026, 14:02` in `zone`."""
+    local = value.astimezone(zone)
+    return (
+        f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} "
+        f"{local.year}, {local.hour:02d}:{local.minute:02d}"
+    )
+
+
+@register.filter
+def short_time(value: datetime | None, zone_name: str = "") -> str:
+    """`{{ when|short_time }}` or `{{ when|short_time:"Europe/Lisbon" }}`:
+    `just now`, `5 min`, `14:02`, `Tue 14:02`, `3 Dec` or `3 Dec 2025`
+    (empty for None). An unknown zone name falls back to the current zone."""
+    if value is None:
+        return ""
+    return short_time_text(value, timezone.now(), _zone(zone_name))
+
+
+@register.filter
+def full_time(value: datetime | None, zone_name: str = "") -> str:
+    """`{{ when|full_time }}`: `Sat 5 Dec 2026, 14:02` (empty for None)."""
+    if value is None:
+        return ""
+    return full_time_text(value, _zone(zone_name))

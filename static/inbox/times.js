@@ -1,0 +1,76 @@
+// Relative times: every <time datetime="ISO" data-relative> shows how long
+// ago it was, in the browser's time zone, with the full date and time in its
+// title. The rule is the one of conversations/templatetags/times.py (which
+// renders the first paint on the server):
+//   under 1 minute (or up to 1 minute ahead)  "just now"
+//   under 60 minutes                          "5 min"
+//   earlier (or later) today                  "14:02"
+//   yesterday up to 6 days ago                "Tue 14:02"
+//   earlier this year (or a later day)        "3 Dec"
+//   an earlier year                           "3 Dec 2025"
+// Refreshed every 30 s, and when the list or a thread pane is (re)loaded.
+(function () {
+  "use strict";
+
+  var DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var DAY_MS = 86400000;
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function clock(d) { return pad(d.getHours()) + ":" + pad(d.getMinutes()); }
+  function midnight(d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate()); }
+
+  function shortTime(date, now) {
+    var seconds = (now - date) / 1000;
+    if (seconds > -60 && seconds < 60) { return "just now"; }
+    if (seconds > 0 && seconds < 3600) { return Math.floor(seconds / 60) + " min"; }
+    // Calendar days between the two local dates (rounding absorbs DST).
+    var days = Math.round((midnight(now) - midnight(date)) / DAY_MS);
+    if (days === 0) { return clock(date); }
+    if (days > 0 && days <= 6) { return DAYS[date.getDay()] + " " + clock(date); }
+    var dayMonth = date.getDate() + " " + MONTHS[date.getMonth()];
+    if (date.getFullYear() === now.getFullYear()) { return dayMonth; }
+    return dayMonth + " " + date.getFullYear();
+  }
+
+  function fullTime(date) {
+    return DAYS[date.getDay()] + " " + date.getDate() + " " + MONTHS[date.getMonth()] +
+      " " + date.getFullYear() + ", " + clock(date);
+  }
+
+  function refresh(root) {
+    var now = new Date();
+    var elements = (root || document).querySelectorAll("time[datetime][data-relative]");
+    for (var i = 0; i < elements.length; i++) {
+      var element = elements[i];
+      var date = new Date(element.getAttribute("datetime"));
+      if (isNaN(date.getTime())) { continue; }
+      var text = shortTime(date, now);
+      if (element.textContent !== text) { element.textContent = text; }
+      var title = fullTime(date);
+      if (element.getAttribute("title") !== title) { element.setAttribute("title", title); }
+    }
+  }
+
+  window.PingBack = window.PingBack || {};
+  window.PingBack.times = {shortTime: shortTime, fullTime: fullTime, refresh: refresh};
+
+  function start() {
+    refresh();
+    setInterval(refresh, 30000);
+    document.addEventListener("pingback:list-loaded", function () { refresh(); });
+    document.addEventListener("pingback:pane-loaded", function () { refresh(); });
+    // Rows live.js swaps in after an event, and pages coming back into view.
+    document.addEventListener("pingback:event", function () { setTimeout(refresh, 500); });
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { refresh(); }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
