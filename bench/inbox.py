@@ -38,7 +38,8 @@ def inbox_endpoints(dataset: InboxDataset, client: Client) -> list[Endpoint]:
     status and assignee, and page 200 through the cursor, or the last page when
     there are fewer), the workspace's views (Mine, Unassigned, by team, by a
     rare and a common label, Mentions) and their counts, a conversation's
-    messages, and the inbox page."""
+    messages, and the workspace page (the list alone, with a conversation
+    open, and Mine with a label)."""
     base = "/api/v1/conversations/"
     deep_label, deep_path = _deep_page(client, base)
     team = dataset.team_ids[0] if dataset.team_ids else "none"
@@ -70,6 +71,16 @@ def inbox_endpoints(dataset: InboxDataset, client: Client) -> list[Endpoint]:
         Endpoint(deep_label, deep_path),
         Endpoint("messages", f"{base}{dataset.sample_conversation_id}/messages"),
         Endpoint("inbox page (HTML)", "/", api=False),
+        Endpoint(
+            "inbox page, a conversation open (HTML)",
+            f"/conversations/{dataset.sample_conversation_id}/",
+            api=False,
+        ),
+        Endpoint(
+            "inbox page, Mine with a label (HTML)",
+            "/?view=mine&label=billing",
+            api=False,
+        ),
     ]
 
 
