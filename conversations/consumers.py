@@ -202,10 +202,19 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             conversation_id=conversation_id,
             previous_conversation_id=previous,
         )
-        event = await _presence_call(presence.online_event_if_changed, self.business_id)
-        if event is not None:
-            await self._send_business(event)
-        await self._broadcast(conversation_id, previous)
+        # What changed goes to the business; what did not still goes to this
+        # page, which may have just loaded (or reconnected).
+        online, changed = await _presence_call(
+            presence.online_event_changed, self.business_id
+        )
+        await (self._send_business(online) if changed else self.send_json(online))
+        if previous != conversation_id:
+            await self._broadcast(previous)
+        if conversation_id is not None:
+            event, changed = await _presence_call(
+                presence.conversation_event_changed, self.business_id, conversation_id
+            )
+            await (self._send_business(event) if changed else self.send_json(event))
 
     async def _typing(self, frame: dict[str, Any]) -> None:
         conversation_id = frame_conversation_id(frame)

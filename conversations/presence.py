@@ -278,21 +278,37 @@ def conversation_event(business_id: object, conversation_id: int) -> dict[str, A
     }
 
 
-def _if_changed(key: str, event: dict[str, Any]) -> dict[str, Any] | None:
+def _changed(key: str, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     state = json.dumps(event, sort_keys=True)
-    return event if _store().swap(key, state) != state else None
+    return event, _store().swap(key, state) != state
+
+
+def online_event_changed(business_id: object) -> tuple[dict[str, Any], bool]:
+    """(`online_event`, whether it differs from the one last broadcast; the
+    caller that gets True broadcasts it)."""
+    return _changed(f"presence:{business_id}:online:last", online_event(business_id))
+
+
+def conversation_event_changed(
+    business_id: object, conversation_id: int
+) -> tuple[dict[str, Any], bool]:
+    """(`conversation_event`, whether it differs from the one last
+    broadcast)."""
+    return _changed(
+        f"presence:conv:{conversation_id}:last",
+        conversation_event(business_id, conversation_id),
+    )
 
 
 def online_event_if_changed(business_id: object) -> dict[str, Any] | None:
     """`online_event`, or None when it is the one last broadcast."""
-    return _if_changed(f"presence:{business_id}:online:last", online_event(business_id))
+    event, changed = online_event_changed(business_id)
+    return event if changed else None
 
 
 def conversation_event_if_changed(
     business_id: object, conversation_id: int
 ) -> dict[str, Any] | None:
     """`conversation_event`, or None when it is the one last broadcast."""
-    return _if_changed(
-        f"presence:conv:{conversation_id}:last",
-        conversation_event(business_id, conversation_id),
-    )
+    event, changed = conversation_event_changed(business_id, conversation_id)
+    return event if changed else None
