@@ -109,7 +109,13 @@ def conversations_auto_assign(
 def _candidates_locked(channel: Channel) -> list[Member]:
     """The channel's online members (of its team, if any), locked, in
     round-robin order (assigned longest ago first, never assigned first)."""
-    online = presence.agents_online(channel.business_id)
+    try:
+        online = presence.agents_online(channel.business_id)
+    except Exception:
+        # Presence (Redis) unavailable: nobody counts as online, and the
+        # message is still stored, unassigned.
+        logger.warning("conversations.auto_assign_presence_failed", exc_info=True)
+        online = set()
     if not online:
         return []
     members = Member.objects.filter(business_id=channel.business_id, user_id__in=online)

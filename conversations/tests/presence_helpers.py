@@ -25,8 +25,7 @@ def presence_reset() -> None:
         keys = list(store.client.scan_iter("presence:*"))
         if keys:
             store.client.delete(*keys)
-    else:
-        presence._stores.clear()
+    presence._stores.clear()
 
 
 def session_cookie(user) -> str:

@@ -261,3 +261,18 @@ def test_a_customer_reopening_reassigns_when_the_assignee_is_gone(business, befo
         "Reopened by the customer",
         "PingBack assigned this conversation to Ana Silva (auto-assignment)",
     ]
+
+
+@pytest.mark.django_db
+def test_with_presence_unreachable_messages_are_still_stored_unassigned(
+    business, settings
+):
+    agent(business, "Ana Silva")
+    channel = ChannelFactory(business=business, auto_assign=True)
+    # Nothing listens on port 1: presence cannot be read.
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    result = ingest(channel=channel, items=messages("d", 2))
+
+    assert len(result.created) == 2
+    assert assignees(channel) == [None, None]
