@@ -60,15 +60,27 @@
 
   setInterval(announce, HEARTBEAT);
 
-  document.addEventListener("input", function (event) {
-    if (!event.target || event.target.id !== "reply-text") { return; }
+  // At most one typing frame per TYPING_EVERY for a conversation: the first
+  // at once, and one at the end of the interval if the agent typed during it.
+  var typingLater = null;
+
+  function sendTyping() {
     var id = conversationOfPage() || current;
-    var now = Date.now();
-    if (!id || (id === lastTypingFor && now - lastTyping < TYPING_EVERY)) { return; }
-    if (send({type: "typing", conversation_id: id})) {
-      lastTyping = now;
+    if (id && send({type: "typing", conversation_id: id})) {
+      lastTyping = Date.now();
       lastTypingFor = id;
     }
+  }
+
+  document.addEventListener("input", function (event) {
+    if (!event.target || event.target.id !== "reply-text" || typingLater) { return; }
+    var id = conversationOfPage() || current;
+    var wait = lastTyping + TYPING_EVERY - Date.now();
+    if (id === lastTypingFor && wait > 0) {
+      typingLater = setTimeout(function () { typingLater = null; sendTyping(); }, wait);
+      return;
+    }
+    sendTyping();
   });
 
   // ---------------------------------------------------------------- render

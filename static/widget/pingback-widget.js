@@ -53,6 +53,7 @@
   var flushTimer = null;
   var ui = null;
   var lastTyping = 0;
+  var typingLater = null;
   var typingTimer = null;
 
   // ----------------------------------------------------------------- storage
@@ -149,10 +150,21 @@
     flush();
   }
 
+  // At most one typing frame per TYPING_EVERY: the first at once, and one
+  // at the end of the interval if the visitor typed during it.
   function typing() {
-    var now = Date.now();
-    if (!ready || socket.readyState !== WebSocket.OPEN || now - lastTyping < TYPING_EVERY) { return; }
-    lastTyping = now;
+    if (typingLater) { return; }
+    var wait = lastTyping + TYPING_EVERY - Date.now();
+    if (wait > 0) {
+      typingLater = setTimeout(function () { typingLater = null; sendTyping(); }, wait);
+      return;
+    }
+    sendTyping();
+  }
+
+  function sendTyping() {
+    if (!ready || socket.readyState !== WebSocket.OPEN) { return; }
+    lastTyping = Date.now();
     socket.send(JSON.stringify({type: "typing"}));
   }
 
