@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count
 from django.utils import timezone
 
 from billing.models import Member
@@ -121,10 +121,14 @@ def _candidates_locked(channel: Channel) -> list[Member]:
     members = Member.objects.filter(business_id=channel.business_id, user_id__in=online)
     if channel.team_id is not None:
         members = members.filter(teams=channel.team_id)
-    return list(
-        members.select_related("user")
-        .select_for_update(of=("self",))
-        .order_by(F("last_assigned_at").asc(nulls_first=True), "pk")
+    # Locked in pk order, so that concurrent assignments wait for each other
+    # instead of deadlocking (the round-robin order changes as they commit).
+    locked = list(
+        members.select_related("user").select_for_update(of=("self",)).order_by("pk")
+    )
+    return sorted(
+        locked,
+        key=lambda m: (m.last_assigned_at is not None, m.last_assigned_at, m.pk),
     )
 
 
