@@ -1,18 +1,35 @@
+from django import forms
 from django.contrib import admin, messages
 
 from billing.models import ApiToken, Business, Member
 from billing.services import api_token_revoke
+from conversations.services.snooze import validate_time_zone
 
 
 class MemberInline(admin.TabularInline):
     model = Member
     extra = 0
     autocomplete_fields = ["user"]
+    fields = ["user", "role", "max_open_conversations"]
+
+
+class BusinessAdminForm(forms.ModelForm):
+    """A business; `time_zone` must be an IANA name (zoneinfo)."""
+
+    class Meta:
+        model = Business
+        fields = ["name", "plan", "time_zone"]
+
+    def clean_time_zone(self) -> str:
+        value = self.cleaned_data["time_zone"].strip()
+        validate_time_zone(value)
+        return value
 
 
 @admin.register(Business)
 class BusinessAdmin(admin.ModelAdmin):
-    list_display = ["name", "plan", "id", "created_at"]
+    form = BusinessAdminForm
+    list_display = ["name", "plan", "time_zone", "id", "created_at"]
     list_filter = ["plan"]
     search_fields = ["name", "id"]
     readonly_fields = ["id", "created_at"]
@@ -21,7 +38,8 @@ class BusinessAdmin(admin.ModelAdmin):
 
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
-    list_display = ["user", "business", "role", "created_at"]
+    list_display = ["user", "business", "role", "max_open_conversations", "created_at"]
+    readonly_fields = ["last_assigned_at"]
     list_filter = ["role", "business"]
     search_fields = ["user__username", "user__email", "business__name"]
     autocomplete_fields = ["user", "business"]

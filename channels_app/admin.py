@@ -21,6 +21,7 @@ from channels_app.services import (
     channel_update,
 )
 from channels_app.services.inbound import inbound_event_replay
+from channels_app.services.routing import NO_SUCH_TEAM, channel_routing_update
 from pingback.errors import PlanLimitExceeded
 
 
@@ -37,7 +38,7 @@ class ChannelAdminForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = ["business", "type", "is_active"]
+        fields = ["business", "type", "is_active", "auto_assign", "team"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -56,6 +57,9 @@ class ChannelAdminForm(forms.ModelForm):
             ) from error
         channel_type = cleaned.get("type")
         business = cleaned.get("business")
+        team = cleaned.get("team")
+        if team is not None and business and team.business_id != business.pk:
+            raise forms.ValidationError({"team": NO_SUCH_TEAM})
         if (
             business
             and channel_type
@@ -92,10 +96,11 @@ class ChannelAdmin(admin.ModelAdmin):
         "business",
         "type",
         "is_active",
+        "auto_assign",
         "setup_state",
         "created_at",
     ]
-    list_filter = ["type", "is_active", "setup_state"]
+    list_filter = ["type", "is_active", "auto_assign", "setup_state"]
     search_fields = ["id", "business__name"]
     readonly_fields = [
         "id",
@@ -110,7 +115,15 @@ class ChannelAdmin(admin.ModelAdmin):
     actions = ["recheck_setup"]
 
     def get_fields(self, request, obj=None):
-        return ["business", "type", "config_json", "is_active", *self.readonly_fields]
+        return [
+            "business",
+            "type",
+            "config_json",
+            "is_active",
+            "auto_assign",
+            "team",
+            *self.readonly_fields,
+        ]
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, channel: Channel) -> str:
@@ -144,6 +157,9 @@ class ChannelAdmin(admin.ModelAdmin):
                 config=data["clean_config"],
                 is_active=data["is_active"],
             )
+        saved = channel_routing_update(
+            channel=saved, auto_assign=data["auto_assign"], team=data["team"]
+        )
         obj.pk = saved.pk
         obj.__dict__.update(
             {k: v for k, v in saved.__dict__.items() if not k.startswith("_")}

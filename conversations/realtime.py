@@ -15,6 +15,18 @@ the group `inbox_group(business_id)`):
      "change": "created" | "edited" | "attachments"}
     {"type": "message_status", "conversation_id": int, "message_id": int,
      "status": str, "error": str}
+    {"type": "presence", "conversation_id": int,
+     "viewing": [{"id": int, "name": str}],
+     "typing": [{"id": int | null, "name": str}]}
+        who has the conversation open and who types in it, sent when that
+        changes (typing ends `presence.TYPING_TTL` s after the last frame).
+        The customer typing (the web widget's visitor) is
+        `{"id": null, "name": "customer"}` in `typing`. Sent by the consumers
+        (`conversations.consumers`, `channels_app.widget.consumers`) from
+        `conversations.presence`; pages render it (static/inbox/presence.js).
+    {"type": "agents_online", "agents": [{"id": int, "name": str}]}
+        the business's agents with an inbox page open, when that changes
+        (and to a page when it announces itself).
 
 Events for one agent (sent to `agent_group(user_id)`, which each of that
 agent's pages joins, by `publish_agent_event`), e.g.

@@ -171,9 +171,15 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [
                     # No read timeout: consumers block on their Redis
-                    # connection for events (BZPOPMIN). Publishing waits at
+                    # connection for events (BZPOPMIN, 5 s at a time; redis-py
+                    # 8 would otherwise time the read out at 5 s too and end
+                    # every websocket idle that long). Publishing waits at
                     # most REDIS_TIMEOUT (conversations/realtime.py).
-                    {"address": REDIS_URL, "socket_connect_timeout": REDIS_TIMEOUT}
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": REDIS_TIMEOUT,
+                        "socket_timeout": None,
+                    }
                 ]
             },
         }

@@ -16,6 +16,8 @@ from channels_app.services import (
     channel_config_clean,
     channel_public_config,
 )
+from channels_app.services.routing import NO_SUCH_TEAM
+from workspace.models import Team
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -30,11 +32,34 @@ class ChannelInputSerializer(serializers.Serializer):
     `config` is validated for the type: a missing required field answers 400
     naming it (`{"config": {"api_key": ["This field is required."]}}`). On PATCH,
     `config` is merged into the stored one (see `channel_config_clean`).
+
+    `auto_assign` (bool) and `team_id` (a team of the caller's business, or
+    null) route the channel's new conversations; another business's or an
+    unknown team is 400 naming `team_id`. Needs `business` in the context.
     """
 
     type = serializers.ChoiceField(choices=Channel.Type.choices)
     config = ConfigField(required=False, default=dict)
     is_active = serializers.BooleanField(required=False, default=True)
+    auto_assign = serializers.BooleanField(
+        required=False,
+        help_text="Assign each new conversation to an online agent, round-robin, "
+        "skipping agents at capacity (default false).",
+    )
+    team_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="A team of the business: new conversations go to it, and "
+        "auto-assignment picks among its members (null: every agent).",
+    )
+
+    def validate_team_id(self, value: int | None) -> Team | None:
+        if value is None:
+            return None
+        team = Team.objects.filter(pk=value, business=self.context["business"]).first()
+        if team is None:
+            raise serializers.ValidationError(NO_SUCH_TEAM)
+        return team
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         current: Channel | None = self.context.get("channel")
@@ -82,6 +107,7 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
     `capabilities`: the channel's reply limits (read-only)."""
 
     business_id = serializers.UUIDField(read_only=True)
+    team_id = serializers.IntegerField(read_only=True, allow_null=True)
     config = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     setup = serializers.SerializerMethodField()
@@ -101,6 +127,8 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
             "setup",
             "alert",
             "capabilities",
+            "auto_assign",
+            "team_id",
         ]
 
     @extend_schema_field(serializers.DictField())

@@ -24,7 +24,19 @@ from channels_app.services import (
     channel_setup,
     channel_update,
 )
+from channels_app.services.routing import UNCHANGED, channel_routing_update
 from pingback.api import error_responses
+
+
+def _routing_update(channel: Channel, data: dict) -> Channel:
+    """Apply `auto_assign` / `team_id` when the body gave them."""
+    if "auto_assign" not in data and "team_id" not in data:
+        return channel
+    return channel_routing_update(
+        channel=channel,
+        auto_assign=data.get("auto_assign"),
+        team=data["team_id"] if "team_id" in data else UNCHANGED,
+    )
 
 
 class ChannelViewSet(viewsets.ViewSet):
@@ -65,15 +77,19 @@ class ChannelViewSet(viewsets.ViewSet):
         },
     )
     def create(self, request: Request) -> Response:
-        serializer = ChannelInputSerializer(data=request.data)
+        business = business_of(request)
+        serializer = ChannelInputSerializer(
+            data=request.data, context={"business": business}
+        )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         channel = channel_create(
-            business=business_of(request),
+            business=business,
             channel_type=data["type"],
             config=data["clean_config"],
             is_active=data["is_active"],
         )
+        channel = _routing_update(channel, data)
         # The create answer is the one place setup values the admin must paste
         # on the platform's side (Meta's verify token) are shown in clear.
         output = ChannelOutputSerializer(
@@ -99,7 +115,9 @@ class ChannelViewSet(viewsets.ViewSet):
     def partial_update(self, request: Request, channel_id: str) -> Response:
         channel = self._channel(request, channel_id)
         serializer = ChannelInputSerializer(
-            data=request.data, partial=True, context={"channel": channel}
+            data=request.data,
+            partial=True,
+            context={"channel": channel, "business": business_of(request)},
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -109,6 +127,7 @@ class ChannelViewSet(viewsets.ViewSet):
             config=data.get("clean_config"),
             is_active=data.get("is_active") if "is_active" in request.data else None,
         )
+        channel = _routing_update(channel, data)
         return Response(ChannelOutputSerializer(channel).data)
 
     @extend_schema(

@@ -10,12 +10,21 @@ Frames are JSON objects with a `type`. From the widget:
         reconnect, the server sends what came after it).
     {"type": "message", "id": <UUID made by the widget>, "text": str}
         a visitor message; resending the same id stores it once.
+    {"type": "typing"}
+        the visitor is typing (the widget sends at most one per 2 s; the
+        server takes at most one per `TYPING_MIN_INTERVAL`); the agents see
+        "The customer is typing…" for a few seconds. Ignored before the
+        visitor's first message (there is no conversation yet).
 From PingBack:
     {"type": "welcome", "token": str, "visitor_id": str,
      "settings": {"name", "welcome_message", "brand_color", "logo_url"},
      "messages": [<message>]}
         the visitor's history (or what they missed), oldest first.
     {"type": "ack", "id": <UUID>, "status": "accepted" | "duplicate"}
+    {"type": "typing"}
+        an agent is typing a reply in the visitor's conversation (no name:
+        the visitor never learns who; the widget shows "typing…" for a few
+        seconds).
     {"type": "message", "message": <message>}
         a new message: an agent's reply, or one the visitor sent from another
         tab (`id` null; matched by `client_id`).
@@ -33,7 +42,9 @@ a binary frame is read as UTF-8 text.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -50,6 +61,7 @@ from channels_app.platforms.web_widget import (
 )
 from channels_app.widget.selectors import (
     message_payload,
+    visitor_conversation,
     visitor_message_list,
     widget_channel_get,
     widget_public_settings,
@@ -65,6 +77,8 @@ from channels_app.widget.services import (
     visitor_token_issue,
     visitor_token_read,
 )
+from conversations import presence
+from conversations.realtime import INBOX_EVENT, inbox_group
 from pingback.untrusted import JsonTooDeep, json_loads, value_repair
 
 logger = logging.getLogger(__name__)
@@ -73,6 +87,10 @@ CLOSE_CHANNEL_INACTIVE = 4403
 CLOSE_RATE_LIMITED = 4429
 # RFC 6455 §7.4.1: "a message that is too big for it to process".
 CLOSE_MESSAGE_TOO_BIG = 1009
+# Channel-layer type of "an agent is typing" sent to a visitor's group.
+WIDGET_TYPING_EVENT = "widget.typing"
+# Seconds between two visitor typing frames the server acts on.
+TYPING_MIN_INTERVAL = 1.5
 
 
 def _frame_too_large(text: str) -> bool:
@@ -107,6 +125,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     widget_channel: Channel | None = None
     visitor_id: str | None = None
+    conversation: tuple[int, str] | None = None
+    typing_at: float = 0.0
+    typing_until: float = 0.0
 
     async def receive(
         self,
@@ -178,6 +199,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.widget_channel = channel
 
     async def disconnect(self, code: int) -> None:
+        expiry = getattr(self, "_expiry", None)
+        if expiry is not None:
+            expiry.cancel()
         if self.widget_channel is not None and self.visitor_id is not None:
             await self.channel_layer.group_discard(
                 visitor_group(self.widget_channel.id, self.visitor_id),
@@ -193,10 +217,67 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self._hello(channel, content)
         elif kind == "message":
             await self._message(channel, content)
+        elif kind == "typing":
+            await self._typing(channel)
         else:
             await self._error(
-                "invalid_frame", "Expected a JSON object of type hello or message."
+                "invalid_frame",
+                "Expected a JSON object of type hello, message or typing.",
             )
+
+    async def _typing(self, channel: Channel) -> None:
+        """The visitor types: mark the customer typing in their conversation
+        and tell the business's agents (best effort: errors are logged)."""
+        now = time.monotonic()
+        if self.visitor_id is None or now - self.typing_at < TYPING_MIN_INTERVAL:
+            return
+        try:
+            if self.conversation is None:
+                self.conversation = await database_sync_to_async(visitor_conversation)(
+                    channel, self.visitor_id
+                )
+                if self.conversation is None:
+                    # Not yet a conversation: this frame does not count
+                    # against the interval, so the next one is heard.
+                    return
+            self.typing_at = now
+            conversation_id, business_id = self.conversation
+            await sync_to_async(presence.typing_seen, thread_sensitive=False)(
+                conversation_id, presence.CUSTOMER
+            )
+            await self._presence_broadcast(business_id, conversation_id)
+        except Exception:
+            logger.warning("widget.typing_failed", exc_info=True)
+            return
+        pending = self.typing_until > now
+        self.typing_until = now + presence.TYPING_TTL
+        if not pending:
+            self._expiry = asyncio.create_task(self._typing_expiry())
+
+    async def _typing_expiry(self) -> None:
+        """Once the visitor stopped typing for `TYPING_TTL` seconds, tell the
+        agents."""
+        while (wait := self.typing_until - time.monotonic() + 0.2) > 0:
+            await asyncio.sleep(wait)
+        if self.conversation is not None:
+            try:
+                await self._presence_broadcast(*reversed(self.conversation))
+            except Exception:
+                logger.warning("widget.typing_failed", exc_info=True)
+
+    async def _presence_broadcast(self, business_id: str, conversation_id: int) -> None:
+        event = await sync_to_async(
+            presence.conversation_event_if_changed, thread_sensitive=False
+        )(business_id, conversation_id)
+        if event is not None:
+            await self.channel_layer.group_send(
+                inbox_group(business_id), {"type": INBOX_EVENT, "event": event}
+            )
+
+    async def widget_typing(self, event: dict[str, Any]) -> None:
+        """An agent types in this visitor's conversation (channel-layer type
+        `widget.typing`, from `conversations.consumers`): no name is sent."""
+        await self.send_json({"type": "typing"})
 
     async def _hello(self, channel: Channel, frame: dict[str, Any]) -> None:
         if self.visitor_id is None:

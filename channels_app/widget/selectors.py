@@ -10,7 +10,7 @@ from django.db.models import Q
 from billing.plans import WEB_WIDGET_TYPES
 from channels_app.models import Channel
 from channels_app.platforms.web_widget import visitor_thread_key
-from conversations.models import Message
+from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_link
 
 DEFAULT_BRAND_COLOR = "#2553c7"
@@ -88,3 +88,16 @@ def message_payload(message: Message) -> dict[str, Any]:
             if attachment.get("stored")
         ],
     }
+
+
+def visitor_conversation(channel: Channel, visitor_id: str) -> tuple[int, str] | None:
+    """(conversation id, business id as text) of the visitor's conversation on
+    the channel, or None before their first message is stored."""
+    found = (
+        Conversation.objects.filter(
+            channel=channel, thread_key=visitor_thread_key(visitor_id)
+        )
+        .values_list("pk", "business_id")
+        .first()
+    )
+    return (found[0], str(found[1])) if found else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from conversations import realtime
 from conversations.models import Conversation, ConversationLabel, Message
+from conversations.services.snooze import business_zone_by_id
 from pingback.errors import ApplicationError
 from workspace.models import Label, Team
 
@@ -71,12 +72,13 @@ def actor_name(user: AbstractBaseUser | None) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def snooze_label(until: datetime | None) -> str:
-    """`Tue 9 Dec 09:00 UTC` (in `settings.TIME_ZONE`), or `the customer
-    answers` for an open-ended snooze."""
+def snooze_label(until: datetime | None, zone: tzinfo | None = None) -> str:
+    """`Tue 9 Dec 09:00 EST` (in `zone`, the business's time zone; in
+    `settings.TIME_ZONE` when None), or `the customer answers` for an
+    open-ended snooze."""
     if until is None:
         return "the customer answers"
-    local = timezone.localtime(until)
+    local = until.astimezone(zone) if zone is not None else timezone.localtime(until)
     return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
 
 
@@ -307,11 +309,14 @@ def _conversations_change(
         links_add, links_remove, label_texts = _label_changes(
             conversations, by, wanted_labels, adding, removing
         )
+    zone = None
+    if values.get("snoozed_until") is not None:
+        zone = business_zone_by_id(business_id)
     activities: list[Message] = []
     for conversation in conversations:
         activities += [
             activity_message(conversation, text, by=by)
-            for text in _activity_texts(conversation, values, by)
+            for text in _activity_texts(conversation, values, by, zone)
             + label_texts.get(conversation.pk, [])
         ]
         for name, value in values.items():
@@ -389,7 +394,10 @@ def _label_changes(
 
 
 def _activity_texts(
-    conversation: Conversation, values: dict[str, Any], by: AbstractBaseUser | None
+    conversation: Conversation,
+    values: dict[str, Any],
+    by: AbstractBaseUser | None,
+    zone: tzinfo | None = None,
 ) -> list[str]:
     """What changed, in words, comparing the conversation as loaded with
     `values`."""
@@ -399,7 +407,7 @@ def _activity_texts(
         status, until = values["status"], values["snoozed_until"]
         if (status, until) != (conversation.status, conversation.snoozed_until):
             if status == Conversation.Status.SNOOZED:
-                texts.append(f"Snoozed until {snooze_label(until)} by {who}")
+                texts.append(f"Snoozed until {snooze_label(until, zone)} by {who}")
             elif status == Conversation.Status.OPEN:
                 texts.append(f"{who} reopened this conversation")
             elif status == Conversation.Status.PENDING:

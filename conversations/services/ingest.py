@@ -28,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 
+from billing.models import Member
 from channels_app.models import Channel
 from channels_app.platforms.base import (
     DeliveryStatus,
@@ -39,6 +40,7 @@ from channels_app.platforms.base import (
 from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.notifications import inbound_notify
+from conversations.services.assignment import conversations_auto_assign
 from conversations.services.attachments import attachment_needs_fetch
 from conversations.services.conversations import activity_message
 from conversations.services.receipts import receipt_apply
@@ -72,11 +74,14 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
 
     For each message: upsert the contact's identity on the channel, continue the
     conversation of the message it replies to or of its thread (reopening a
-    resolved or snoozed one: a snoozed one gets a "Reopened by the customer"
+    resolved, pending or snoozed one, with a "Reopened by the customer"
     activity entry), or open a conversation; store the message; bump the
-    conversation's last activity, preview and unread count. Media the platform
-    holds is fetched afterwards, by the `fetch_message_media` task; the inbox
-    hears of new messages on commit.
+    conversation's last activity, preview and unread count. On a channel with
+    `auto_assign`, opened conversations, and reopened ones whose assignee is
+    unset or no longer a member, are auto-assigned
+    (`conversations.services.assignment`); with it off this costs nothing.
+    Media the platform holds is fetched afterwards, by the
+    `fetch_message_media` task; the inbox hears of new messages on commit.
 
     Runs in one transaction: the caller's if there is one (a worker ingesting
     a batch of events), else its own. Any error other than a duplicate is
@@ -132,6 +137,8 @@ def _messages_store(channel: Channel, items: list[InboundMessage]) -> list[Messa
     stored = _stored_conversation_ids(channel, items)
     new_items = _new_items(items, stored)
     messages = _messages_create(channel, identities, new_items, stored)
+    if channel.auto_assign and messages:
+        _auto_assign(channel, messages)
     realtime.publish_messages_created(messages)
     for message in messages:
         if any(attachment_needs_fetch(a) for a in message.attachments):
@@ -346,15 +353,17 @@ def _conversations_get_or_create(
         if isinstance(key, int):
             raise _ConversationGone(key)
         identity = identities[item.contact.external_id]
-        opened[key] = Conversation(
-            business_id=channel.business_id,
-            channel=channel,
-            channel_type=channel.type,
-            contact=identity.contact,
-            contact_identity=identity,
-            thread_key=key,
-            last_message_at=item.sent_at,
-            subject=item.subject[:255],
+        opened[key] = _opened(
+            Conversation(
+                business_id=channel.business_id,
+                channel=channel,
+                channel_type=channel.type,
+                contact=identity.contact,
+                contact_identity=identity,
+                thread_key=key,
+                last_message_at=item.sent_at,
+                subject=item.subject[:255],
+            )
         )
     Conversation.objects.bulk_create(
         sorted(opened.values(), key=attrgetter("thread_key"))
@@ -375,7 +384,7 @@ def _conversation_for(
         )
         if replied is not None:
             return replied.conversation
-    conversation, _ = Conversation.objects.get_or_create(
+    conversation, created = Conversation.objects.get_or_create(
         channel=channel,
         thread_key=item.thread_key,
         defaults={
@@ -387,6 +396,12 @@ def _conversation_for(
             "subject": item.subject[:255],
         },
     )
+    return _opened(conversation) if created else conversation
+
+
+def _opened(conversation: Conversation) -> Conversation:
+    """Mark a conversation as opened by this ingest (for auto-assignment)."""
+    conversation._ingest_opened = True
     return conversation
 
 
@@ -430,17 +445,18 @@ def _conversations_bump(messages: Sequence[Message]) -> None:
             "snoozed_until",
         ],
     )
-    _snoozed_woken(newest.values())
+    _reopened_by_customer(newest.values())
 
 
-def _snoozed_woken(messages: Iterable[Message]) -> None:
-    """Record "Reopened by the customer" in the threads the messages woke
-    from a snooze (their conversations as loaded were snoozed; the bump has
-    reopened them): one INSERT, and none when no conversation was snoozed."""
+def _reopened_by_customer(messages: Iterable[Message]) -> None:
+    """Record "Reopened by the customer" in the threads the messages
+    reopened (their conversations as loaded were snoozed, resolved or
+    pending; the bump has reopened them), and mark those conversations for
+    auto-assignment: one INSERT, and none when every conversation was open."""
     woken = [
         message.conversation
         for message in messages
-        if message.conversation.status == Conversation.Status.SNOOZED
+        if message.conversation.status != Conversation.Status.OPEN
     ]
     if not woken:
         return
@@ -453,7 +469,36 @@ def _snoozed_woken(messages: Iterable[Message]) -> None:
     for conversation in woken:
         conversation.status = Conversation.Status.OPEN
         conversation.snoozed_until = None
+        conversation._ingest_reopened = True
     realtime.publish_messages_created(activities)
+
+
+def _auto_assign(channel: Channel, messages: Sequence[Message]) -> None:
+    """Auto-assign (the channel has `auto_assign`) the conversations the
+    messages opened, and those they reopened whose assignee is unset or no
+    longer a member of the business (a reopened conversation keeps an
+    assignee who still is). Queries do not grow with the messages."""
+    opened: dict[int, Conversation] = {}
+    reopened: dict[int, Conversation] = {}
+    for message in messages:
+        conversation = message.conversation
+        if getattr(conversation, "_ingest_opened", False):
+            opened.setdefault(conversation.pk, conversation)
+        elif getattr(conversation, "_ingest_reopened", False):
+            reopened.setdefault(conversation.pk, conversation)
+    for pk in opened:
+        reopened.pop(pk, None)
+    assigned = {c.assignee_id for c in reopened.values() if c.assignee_id}
+    if assigned:
+        members = set(
+            Member.objects.filter(
+                business_id=channel.business_id, user_id__in=assigned
+            ).values_list("user_id", flat=True)
+        )
+        reopened = {pk: c for pk, c in reopened.items() if c.assignee_id not in members}
+    conversations = [*opened.values(), *reopened.values()]
+    if conversations:
+        conversations_auto_assign(conversations, channel=channel)
 
 
 # -------------------------------------------------------------------- identities

@@ -159,6 +159,7 @@
     document.getElementById("customer-panel").innerHTML = "";
     markActive();
     setTitle();
+    document.dispatchEvent(new CustomEvent("pingback:pane-loaded", {detail: {conversationId: null}}));
     var row = document.querySelector("#conversation-list .conversation-row .row-link");
     if (row && window.matchMedia("(max-width: 760px)").matches) { row.focus(); }
   }
@@ -190,7 +191,11 @@
       }
       var focused = document.activeElement;
       var focusKey = focused && header.contains(focused) ? focused.dataset.shortcut || focused.getAttribute("aria-controls") : null;
+      // Who views or types stays shown: the old line moves into the new header.
+      var presence = header.querySelector("[data-presence-for]");
       header.innerHTML = parts[0];
+      var fresh = header.querySelector("[data-presence-for]");
+      if (presence && fresh) { fresh.replaceWith(presence); }
       document.getElementById("customer-panel").innerHTML = parts[1];
       paint(header);
       markOnline(header);

@@ -16,6 +16,10 @@
  *   connected; PingBack stores a resent message once.
  * - A dropped connection is retried with backoff; on reconnecting, the widget
  *   sends the last message id it has and PingBack sends what it missed.
+ * - While the visitor types, a `typing` frame goes out at most every 2 s (the
+ *   agents see "The customer is typing…"); while an agent types a reply,
+ *   PingBack sends `typing` and the widget shows "typing…" for a few seconds
+ *   (never who).
  */
 (function () {
   "use strict";
@@ -28,6 +32,8 @@
   var MIN_DELAY = 1000;
   var MAX_DELAY = 30000;
   var CLOSE_CHANNEL_INACTIVE = 4403;
+  var TYPING_EVERY = 2000;
+  var TYPING_SHOWN = 6000;
   var base = new URL(script.src, location.href);
   var socketUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host +
     "/ws/widget/" + encodeURIComponent(channelId) + "/";
@@ -46,6 +52,9 @@
   var nextDelay = null;
   var flushTimer = null;
   var ui = null;
+  var lastTyping = 0;
+  var typingLater = null;
+  var typingTimer = null;
 
   // ----------------------------------------------------------------- storage
 
@@ -120,7 +129,10 @@
       });
     } else if (frame.type === "ack") {
       acknowledged(frame.id);
+    } else if (frame.type === "typing") {
+      showTyping(true);
     } else if (frame.type === "message") {
+      if (frame.message.direction === "outbound") { showTyping(false); }
       merge(frame.message);
       render();
       if (ui && !ui.open && frame.message.direction === "outbound") { ui.launcher.classList.add("unread"); }
@@ -136,6 +148,31 @@
     showPending(item);
     render();
     flush();
+  }
+
+  // At most one typing frame per TYPING_EVERY: the first at once, and one
+  // at the end of the interval if the visitor typed during it.
+  function typing() {
+    if (typingLater) { return; }
+    var wait = lastTyping + TYPING_EVERY - Date.now();
+    if (wait > 0) {
+      typingLater = setTimeout(function () { typingLater = null; sendTyping(); }, wait);
+      return;
+    }
+    sendTyping();
+  }
+
+  function sendTyping() {
+    if (!ready || socket.readyState !== WebSocket.OPEN) { return; }
+    lastTyping = Date.now();
+    socket.send(JSON.stringify({type: "typing"}));
+  }
+
+  function showTyping(shown) {
+    if (!ui) { return; }
+    clearTimeout(typingTimer);
+    ui.typing.hidden = !shown;
+    if (shown) { typingTimer = setTimeout(function () { ui.typing.hidden = true; }, TYPING_SHOWN); }
   }
 
   function flush() {
@@ -248,6 +285,8 @@
     "li.inbound { margin-left: auto; background: var(--pb-brand); color: #fff; }",
     "li .note { display: block; font-size: 11px; opacity: .8; margin-top: 2px; }",
     "li a { color: inherit; }",
+    ".typing { font-size: 12px; color: #5b6475; font-style: italic; padding: 4px 12px; background: #f5f6f8; }",
+    ".typing[hidden] { display: none; }",
     ".status { font-size: 12px; color: #8a5a1c; padding: 0 12px; min-height: 0; }",
     ".status:not(:empty) { padding: 6px 12px; background: #fff4d6; }",
     "form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e4e7ee; }",
@@ -285,6 +324,7 @@
       '<section class="window" role="dialog" aria-label="Chat" hidden>' +
       '<header><img alt="" hidden><span class="title"></span><button type="button" class="close" aria-label="Close chat">×</button></header>' +
       '<ol class="messages" aria-live="polite"></ol>' +
+      '<div class="typing" aria-live="polite" hidden>typing…</div>' +
       '<div class="status" role="status"></div>' +
       '<form><textarea aria-label="Your message" placeholder="Write a message…" maxlength="5000"></textarea>' +
       '<button type="submit">Send</button></form>' +
@@ -297,6 +337,7 @@
       window: root.querySelector(".window"),
       list: root.querySelector(".messages"),
       status: root.querySelector(".status"),
+      typing: root.querySelector(".typing"),
       input: root.querySelector("textarea"),
       form: root.querySelector("form"),
       welcome: settings.welcome_message
@@ -320,6 +361,7 @@
       ui.input.value = "";
       send(text);
     });
+    ui.input.addEventListener("input", typing);
     ui.input.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey) {
         event.preventDefault();

@@ -247,7 +247,7 @@ def test_the_visitors_other_tabs_see_the_message_they_sent(
             {"type": "message", "id": str(uuid.uuid4()), "text": "x" * 5001},
             "message_too_long",
         ),
-        ("unknown type", {"type": "typing"}, "invalid_frame"),
+        ("unknown type", {"type": "shout"}, "invalid_frame"),
         ("not an object", ["message"], "invalid_frame"),
     ],
 )
