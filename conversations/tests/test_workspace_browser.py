@@ -16,7 +16,11 @@ from playwright.sync_api import expect
 from billing.tests.factories import MemberFactory
 from conversations.models import Conversation
 from conversations.services import conversation_update
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import (
+    ConversationFactory,
+    MessageFactory,
+    ReplyFactory,
+)
 from pingback.testing import AsgiServer, in_another_thread
 from workspace.models import Label, Team
 
@@ -269,3 +273,35 @@ def test_labels_are_added_and_removed_from_the_thread(
         lambda: sorted(quiet.labels.values_list("name", flat=True))
     )
     assert names == ["billing"]
+
+
+@pytest.fixture
+def failed_reply(admin_member, sandbox):
+    """A reply on the X channel (wired to the sandbox) that failed."""
+    conversation = ConversationFactory(
+        business=admin_member.business, contact__name="Retry Rita"
+    )
+    MessageFactory(conversation=conversation, text="Did it ship?")
+    return ReplyFactory(
+        conversation=conversation,
+        status="failed",
+        text="It ships today.",
+        error="X answered 503: over capacity",
+    )
+
+
+def test_retry_sends_a_failed_reply_again_to_the_platform(
+    asgi_server, tasks, admin_member, failed_reply, sandbox, browser_page
+):
+    page = browser_page
+    conversation = failed_reply.conversation
+    log_in(page, asgi_server, admin_member, f"/conversations/{conversation.pk}/")
+    reply = page.locator(f"#message-{failed_reply.pk}")
+    expect(reply.locator(".delivery")).to_contain_text("over capacity")
+
+    reply.locator("button", has_text="Retry").click()
+
+    expect(reply.locator(".delivery")).to_have_text("Sent", timeout=20_000)
+    assert [dm["text"] for dm in sandbox.x.sent_dms] == ["It ships today."]
+    expect(reply.locator(".attempts summary")).to_have_text("2 attempts")
+    assert page.evaluate("window.notReloaded") is True

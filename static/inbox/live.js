@@ -195,6 +195,8 @@
   // connected (presence, typing); false when it could not be sent.
   window.PingBack = window.PingBack || {};
   window.PingBack.live = {
+    // Fetch the open thread again (after an action whose events may lag).
+    refreshThread: function () { refreshThread(false); },
     send: function (frame) {
       if (!socket || socket.readyState !== WebSocket.OPEN) { return false; }
       socket.send(JSON.stringify(frame));

@@ -373,8 +373,31 @@
     if (item.dataset.bulkUnlabel) { bulk({labels_remove: [item.dataset.bulkUnlabel]}); }
   });
 
+  // Retry and "Mark as sent" on a reply: through the API, in place; the
+  // thread follows on the message's status events.
+  function messageAction(form) {
+    var error = form.parentElement.querySelector(".delivery-action-error");
+    var button = form.querySelector("button");
+    button.disabled = true;
+    request("POST", form.dataset.apiAction).then(function (response) {
+      if (response.ok) {
+        if (window.PingBack.live) { window.PingBack.live.refreshThread(); }
+        return;
+      }
+      return reasonOf(response).then(function (reason) {
+        button.disabled = false;
+        if (error) { error.textContent = reason; }
+      });
+    }).catch(function () { button.disabled = false; });
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.dataset.apiAction) {
+      event.preventDefault();
+      messageAction(form);
+      return;
+    }
     if (form.matches("[data-snooze-custom]")) {
       event.preventDefault();
       snooze(new FormData(form));
