@@ -305,3 +305,42 @@ def test_retry_sends_a_failed_reply_again_to_the_platform(
     assert [dm["text"] for dm in sandbox.x.sent_dms] == ["It ships today."]
     expect(reply.locator(".attempts summary")).to_have_text("2 attempts")
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_mention_in_a_note_reaches_the_other_agents_mentions_view_only(
+    asgi_server, admin_member, team_setup, sandbox, browser
+):
+    quiet = team_setup["quiet"]
+    ben = team_setup["ben"]
+    ana_page = browser.new_context().new_page()
+    ana_page.set_default_timeout(20_000)
+    ben_page = browser.new_context().new_page()
+    ben_page.set_default_timeout(20_000)
+    ben.user.set_password(PASSWORD)
+    in_another_thread(lambda: ben.user.save())
+    log_in(ben_page, asgi_server, ben)
+    mentions = ben_page.locator('[data-count="mentions"]')
+    expect(mentions).to_have_text("0")
+
+    log_in(ana_page, asgi_server, admin_member, f"/conversations/{quiet.pk}/")
+    ana_page.click(".reply-mode-button[data-mode=note]")
+    ana_page.fill("#reply-text", "@Ben can you check the refund?")
+    ana_page.keyboard.press("Control+Enter")
+    ana_page.locator("li.message.note", has_text="can you check").wait_for()
+
+    # Ben's count moves without a reload, and his Mentions view lists it.
+    expect(mentions).to_have_text("1")
+    ben_page.locator(".view-tab", has_text="Mentions").click()
+    rows = ben_page.locator("#conversation-list .conversation-row")
+    expect(rows).to_have_count(1)
+    assert "Grace Hopper" in rows.first.inner_text()
+    assert ben_page.evaluate("window.notReloaded") is True
+    # Ana, who wrote it, is not mentioned.
+    expect(ana_page.locator('[data-count="mentions"]')).to_have_text("0")
+
+    # Opening it reads the mention: it leaves his Mentions view.
+    rows.first.locator(".row-link").click()
+    ben_page.locator("#thread-container li.message.note").wait_for()
+    expect(mentions).to_have_text("0")
+    # A note never reaches the platform.
+    assert sandbox.x.sent_dms == []
