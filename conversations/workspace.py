@@ -39,6 +39,9 @@ VIEWS = (
 )
 VIEW_NAMES = dict(VIEWS)
 FILTER_KEYS = ("status", "channel", "channel_type", "assignee", "team", "label")
+# The keys of a list's query string, in the one order the page writes them,
+# so one list has one address (and a saved filter matches it).
+QUERY_ORDER = ("view", *FILTER_KEYS)
 
 
 @dataclass
@@ -66,7 +69,7 @@ class ListState:
                 params.pop(key, None)
             else:
                 params[key] = value
-        return urlencode(params)
+        return urlencode([(key, params[key]) for key in QUERY_ORDER if key in params])
 
 
 def list_state(business: Business, query: QueryDict) -> ListState:
@@ -125,7 +128,7 @@ def list_state(business: Business, query: QueryDict) -> ListState:
         if state.label is not None:
             params["label"] = state.label.name
     state.params = params
-    state.query = urlencode(params)
+    state.query = state.with_params()
     return state
 
 

@@ -150,6 +150,12 @@ class TeamFilter(django_filters.Filter):
 
 
 MENTIONED_CHOICES = (("me", "me"),)
+VIEW_CHOICES = (
+    ("mine", "Mine"),
+    ("unassigned", "Unassigned"),
+    ("all", "All"),
+    ("mentions", "Mentions"),
+)
 
 
 class ConversationFilter(django_filters.FilterSet):
@@ -158,9 +164,11 @@ class ConversationFilter(django_filters.FilterSet):
     caller's business; another business's or an unknown id answers 400 naming
     `channel`), `team` (`none` or a team id of the business; else 400 naming
     `team`), `label` (a label name of the business, ignoring case; an unknown
-    name answers 400 naming `label`) and `mentioned=me` (conversations where
+    name answers 400 naming `label`), `mentioned=me` (conversations where
     the caller has an unread mention, in the list's order: newest activity
-    first)."""
+    first) and `view`, the inbox page's views (`mine`: assigned to the
+    caller; `unassigned`; `all`; `mentions`: as `mentioned=me`), so a saved
+    filter reads the same on the page and through the API."""
 
     channel_type = django_filters.ChoiceFilter(choices=Channel.Type.choices)
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
@@ -182,9 +190,25 @@ class ConversationFilter(django_filters.FilterSet):
         "(newest activity first, like the rest of the list).",
     )
 
+    view = django_filters.ChoiceFilter(
+        choices=VIEW_CHOICES,
+        method="filter_view",
+        help_text="The inbox page's views: mine, unassigned, all, mentions.",
+    )
+
     class Meta:
         model = Conversation
         fields = ["channel_type", "status", "assignee", "channel", "team"]
+
+    def filter_view(self, queryset, name: str, value: str) -> Any:
+        """The conversations of the page's view `value` for the caller."""
+        if value == "mine":
+            return queryset.filter(assignee_id=self.request.user.pk)
+        if value == "unassigned":
+            return queryset.filter(assignee__isnull=True)
+        if value == "mentions":
+            return conversations_mentioning(queryset, self.request.user.pk)
+        return queryset
 
     def filter_label(self, queryset, name: str, value: str) -> Any:
         """The conversations with the business's label `value` (ignoring

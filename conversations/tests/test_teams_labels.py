@@ -414,3 +414,19 @@ def test_list_queries_do_not_grow_with_rows(
         {"id": refund.pk, "name": "Refund", "color": "#00ff00"},
         {"id": vip.pk, "name": "vip", "color": "#ff0000"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("view", "expected"), [("mine", ["mine"]), ("unassigned", ["nobody"])]
+)
+def test_the_api_reads_the_pages_views(admin_api, admin_member, view, expected):
+    business = admin_member.business
+    ConversationFactory(
+        business=business, contact__name="mine", assignee=admin_member.user
+    )
+    ConversationFactory(business=business, contact__name="nobody")
+
+    response = admin_api.get("/api/v1/conversations/", {"view": view})
+
+    assert response.status_code == 200
+    assert [row["contact"]["name"] for row in response.data["results"]] == expected

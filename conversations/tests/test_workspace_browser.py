@@ -21,7 +21,7 @@ from conversations.tests.factories import (
     MessageFactory,
     ReplyFactory,
 )
-from pingback.testing import AsgiServer, in_another_thread
+from pingback.testing import AsgiServer, in_another_thread, wait_for
 from workspace.models import Label, Team
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -206,7 +206,7 @@ def test_the_list_follows_views_and_filters_in_the_address(
     assert "Grace Hopper" in rows.first.inner_text()
 
     page.locator(".view-tab", has_text="Unassigned").click()
-    page.wait_for_url("**/?label=vip&view=unassigned")
+    page.wait_for_url("**/?view=unassigned&label=vip")
     page.go_back()
     page.wait_for_url("**/?label=vip")
     assert page.evaluate("window.notReloaded") is True
@@ -344,3 +344,35 @@ def test_a_mention_in_a_note_reaches_the_other_agents_mentions_view_only(
     expect(mentions).to_have_text("0")
     # A note never reaches the platform.
     assert sandbox.x.sent_dms == []
+
+
+def test_a_filter_is_saved_under_a_name_and_comes_back(
+    asgi_server, admin_member, team_setup, browser_page
+):
+    page = browser_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    log_in(page, asgi_server, admin_member)
+    page.goto(f"{asgi_server.url}/?view=unassigned&label=vip")
+    page.evaluate("window.notReloaded = true")
+
+    page.click("[data-save-filter-open]")
+    page.fill("#save-filter-name", "Unassigned VIPs")
+    page.keyboard.press("Enter")
+    saved = page.locator(".chip-saved", has_text="Unassigned VIPs")
+    expect(saved).to_have_attribute("aria-current", "page")
+
+    # Another list, then the saved one again, in one click.
+    page.locator(".view-tab", has_text="All").click()
+    page.wait_for_url("**/?label=vip")
+    expect(saved).not_to_have_attribute("aria-current", "page")
+    saved.click()
+    page.wait_for_url("**/?view=unassigned&label=vip")
+    assert page.evaluate("window.notReloaded") is True
+
+    # The same name again is refused, saying why, and the name stays typed.
+    page.click("[data-save-filter-open]")
+    page.fill("#save-filter-name", "unassigned vips")
+    page.keyboard.press("Enter")
+    name = page.locator("#save-filter-name")
+    wait_for(lambda: "already" in name.evaluate("e => e.validationMessage"))
+    assert page.input_value("#save-filter-name") == "unassigned vips"

@@ -186,8 +186,8 @@ class SavedFilterInputSerializer(serializers.Serializer):
     fields): `name` (1 to 60 characters, unique among the caller's saved
     filters ignoring case) and `query`, a query string of
     `GET /api/v1/conversations/` (`status=open&label=vip&team=3`; keys among
-    `channel_type`, `status`, `assignee`, `channel`, `team`, `label`,
-    `mentioned`, each value as that filter takes it). An unknown key or a bad
+    `view`, `channel_type`, `status`, `assignee`, `channel`, `team`,
+    `label`, `mentioned`, each value as that filter takes it). An unknown key or a bad
     value answers 400 naming `query`.
 
     Context: `check_query`, a callable returning the query's error or None."""
