@@ -541,7 +541,9 @@ def test_bulk_queries_do_not_grow_with_the_conversations_named(api, business):
     )
 
     # when
-    with_3, with_30 = queries(3), queries(30)
+    # (20: SQLite takes at most 999 parameters a statement; Django splits
+    # bigger INSERTs, which PostgreSQL never needs.)
+    with_3, with_30 = queries(3), queries(20)
 
     # then
     assert with_30 == with_3
