@@ -78,6 +78,13 @@ def _errors(error: serializers.ValidationError | DjangoValidationError) -> dict:
     return lines
 
 
+def _isolated(text: str) -> str:
+    """`text` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE, for
+    the flash line (no `<bdi>` there): a right-to-left override in a name
+    cannot reorder the words after it."""
+    return f"\u2068{text}\u2069"
+
+
 @dataclass(frozen=True)
 class Kind:
     """What differs between the three settings pages."""
@@ -286,7 +293,7 @@ def _form(request: HttpRequest, kind: Kind, row_id: int | None) -> HttpResponse:
             errors = _errors(error)
         else:
             verb = "created" if row is None else "saved"
-            title = kind.title_of(saved)
+            title = _isolated(kind.title_of(saved))
             flash.success(request, f"{kind.singular.capitalize()} “{title}” {verb}.")
             return redirect(kind.list_url)
         if row is not None:  # a refused rename: the row keeps its old name
@@ -307,7 +314,9 @@ def _delete(request: HttpRequest, kind: Kind, row_id: int) -> HttpResponse:
     title = kind.title_of(row)
     if request.method == "POST":
         kind.delete(row)
-        flash.success(request, f"{kind.singular.capitalize()} “{title}” deleted.")
+        flash.success(
+            request, f"{kind.singular.capitalize()} “{_isolated(title)}” deleted."
+        )
         return redirect(kind.list_url)
     context: dict[str, Any] = {"row": row, "title": title}
     if kind is LABELS:
