@@ -392,3 +392,16 @@ def test_list_pages_cost_a_fixed_number_of_queries(
     with django_assert_max_num_queries(len(one)):
         page = text(client.get(url))
     assert page.count('class="settings-row"') == 7
+
+
+def test_an_empty_colour_is_the_default_grey_and_names_are_isolated_in_the_flash(
+    admin,
+):
+    name = "\u202eevil"
+
+    response = admin.post(
+        "/settings/labels/new/", {"name": name, "color": " "}, follow=True
+    )
+
+    assert Label.objects.get().color == "#9ca3af"
+    assert "Label “\u2068\u202eevil\u2069” created." in text(response)
