@@ -26,9 +26,35 @@
     });
   }
 
+  // A canned response's content as an agent would insert it, with sample
+  // values (the same variables canned_response_render fills, in one pass).
+  var VARIABLE = /\{\{\s*([a-z_]+\.[a-z_]+)\s*\}\}/g;
+
+  function linkPreviews() {
+    document.querySelectorAll("[data-preview-for]").forEach(function (preview) {
+      var source = document.getElementById(preview.dataset.previewFor);
+      var output = preview.querySelector(".canned-preview-text");
+      if (!source || !output) { return; }
+      var values = {
+        "contact.name": "Ada Lovelace",
+        "agent.name": preview.dataset.agentName || "",
+        "conversation.id": "1042"
+      };
+      function render() {
+        output.textContent = source.value.replace(VARIABLE, function (match, name) {
+          return Object.prototype.hasOwnProperty.call(values, name) ? values[name] : match;
+        });
+        preview.hidden = !source.value.trim();
+      }
+      source.addEventListener("input", render);
+      render();
+    });
+  }
+
   function start() {
     paint(document);
     linkColorFields();
+    linkPreviews();
   }
 
   if (document.readyState === "loading") {

@@ -175,3 +175,32 @@ def test_an_agent_sees_read_only_pages_that_pass_axe(
         assert page.get_by_text("Only admins can change these.").is_visible()
         assert page.locator("main form[method=post]").count() == 0
         assert axe_violations(page) == []
+
+
+@pytest.fixture
+def grace(admin_member):
+    admin_member.user.first_name = "Grace"
+    admin_member.user.save()
+    return admin_member
+
+
+def test_the_canned_response_form_previews_the_variables(
+    asgi_server, grace, browser_page
+):
+    admin_member = grace
+    page = browser_page
+    log_in(page, asgi_server, admin_member)
+    page.goto(asgi_server.url + "/settings/canned-responses/new/")
+    preview = page.locator(".canned-preview-text")
+    assert not page.locator(".canned-preview").is_visible()
+
+    page.fill(
+        "#content",
+        "Hi {{ contact.name }}, {{agent.name}} here about #{{conversation.id}} "
+        "{{other.thing}} <b>x</b>",
+    )
+
+    assert preview.inner_text() == (
+        "Hi Ada Lovelace, Grace here about #1042 {{other.thing}} <b>x</b>"
+    )
+    assert axe_violations(page) == []
