@@ -58,5 +58,6 @@ urlpatterns = [
         name="docs",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("workspace.urls")),
     path("", include("conversations.urls")),
 ]
