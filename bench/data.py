@@ -169,41 +169,48 @@ def _workspace_ensure(bench: BenchBusiness) -> tuple[int, ...]:
             name: Label.objects.create(business=business, name=name)
             for name in LABEL_EVERY
         }
+        now = timezone.now()
+        # A UUID as each database stores it (SQLite: 32 hex digits).
+        business_id = (
+            business.pk if connection.vendor == "postgresql" else business.pk.hex
+        )
         with connection.cursor() as cursor:
             # Spread by a hash of the id, not the id itself: statuses and
             # assignees follow the id's residues, and a label or team that
-            # did too would never meet some statuses.
+            # did too would never meet some statuses. The hash is plain
+            # integer arithmetic ((id * 7919 + salt) mod 10007), so the same
+            # SQL runs on PostgreSQL and on the SQLite of the smoke test.
             for index, team in enumerate(teams):
                 cursor.execute(
                     "UPDATE conversations_conversation SET team_id = %s "
                     "WHERE business_id = %s "
-                    "AND abs(hashtext(id::text || 'team')) %% %s = %s",
-                    [team.pk, business.pk, TEAMS + 1, index],
+                    "AND ((id * 7919 + %s) %% 10007) %% %s = %s",
+                    [team.pk, business_id, 1, TEAMS + 1, index],
                 )
             cursor.execute(
                 "UPDATE conversations_conversation SET assignee_id = %s "
                 "WHERE business_id = %s AND assignee_id = %s",
-                [bench.admin.user_id, business.pk, bench.agent_ids[1]],
+                [bench.admin.user_id, business_id, bench.agent_ids[1]],
             )
-            for name, every in LABEL_EVERY.items():
+            for salt, (name, every) in enumerate(LABEL_EVERY.items(), start=2):
                 cursor.execute(
                     "INSERT INTO conversations_conversationlabel "
                     "(conversation_id, label_id, created_at) "
-                    "SELECT id, %s, now() FROM conversations_conversation "
+                    "SELECT id, %s, %s FROM conversations_conversation "
                     "WHERE business_id = %s "
-                    "AND abs(hashtext(id::text || %s)) %% %s = 0",
-                    [labels[name].pk, business.pk, name, every],
+                    "AND ((id * 7919 + %s) %% 10007) %% %s = 0",
+                    [labels[name].pk, now, business_id, salt, every],
                 )
             cursor.execute(
                 "INSERT INTO conversations_mention "
                 "(message_id, conversation_id, user_id, created_at, read_at) "
-                "SELECT DISTINCT ON (m.conversation_id) m.id, m.conversation_id, "
-                "%s, now(), NULL FROM conversations_message m "
+                "SELECT MIN(m.id), m.conversation_id, %s, %s, NULL "
+                "FROM conversations_message m "
                 "JOIN conversations_conversation c ON c.id = m.conversation_id "
                 "WHERE c.business_id = %s "
-                "AND abs(hashtext(c.id::text || 'mention')) %% %s = 0 "
-                "ORDER BY m.conversation_id, m.id",
-                [bench.admin.user_id, business.pk, MENTION_EVERY],
+                "AND ((c.id * 7919 + %s) %% 10007) %% %s = 0 "
+                "GROUP BY m.conversation_id",
+                [bench.admin.user_id, now, business_id, 9, MENTION_EVERY],
             )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
