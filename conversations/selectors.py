@@ -109,30 +109,16 @@ def label_named(business: Business, name: str) -> Label | None:
     )
 
 
-# A label on at most this many conversations is "rare": its conversations are
-# read by id (see `conversations_labelled`).
-RARE_LABEL_ROWS = 2000
-
-
 def conversations_labelled(
     conversations: QuerySet[Conversation], label_id: int
 ) -> QuerySet[Conversation]:
-    """Those of `conversations` with label `label_id`.
-
-    One query first reads up to `RARE_LABEL_ROWS` + 1 of the label's links
-    (an index-only scan of `conv_label_label_idx`). A rare label's
-    conversations are then read by primary key, a few hundred rows sorted;
-    a common one is filtered with an `EXISTS` per row while PostgreSQL walks
-    the list's own index, where a match comes every few rows. (An `EXISTS`
-    alone made a label on 1 % of 100,000 conversations walk thousands of
-    rows: 9 ms against 0.15 ms at 1,000.)"""
-    ids = list(
-        ConversationLabel.objects.filter(label_id=label_id).values_list(
-            "conversation_id", flat=True
-        )[: RARE_LABEL_ROWS + 1]
-    )
-    if len(ids) <= RARE_LABEL_ROWS:
-        return conversations.filter(pk__in=ids)
+    """Those of `conversations` with label `label_id` (an `EXISTS` on the
+    label links: PostgreSQL walks the list's index newest first and checks
+    each row's link by `conversation_label_unique`; a label on 1 % of the
+    conversations checks about a hundred rows per row shown, 8 ms at
+    100,000 conversations in-process against 4 ms for the plain list.
+    Reading the label's ids first measured no faster: the rows still have to
+    be fetched and sorted)."""
     return conversations.filter(
         Exists(
             ConversationLabel.objects.filter(
