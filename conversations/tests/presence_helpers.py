@@ -1,5 +1,5 @@
-"""Helpers for the presence tests: a clean presence store, agents' sockets,
-and waiting for an event."""
+"""Helpers for the agents' websocket tests (presence, live events, hostile
+frames): a clean presence store, agents' sockets, and waiting for an event."""
 
 from __future__ import annotations
 
@@ -39,12 +39,20 @@ def session_cookie(user) -> str:
     return f"{name}={client.cookies[name].value}"
 
 
-def inbox_socket(cookie: str) -> WebsocketCommunicator:
+def inbox_socket(
+    cookie: str | None, origin: str | None = OWN_ORIGIN
+) -> WebsocketCommunicator:
     """A connection to `/ws/inbox/` with a session cookie (`session_cookie`,
-    made outside the event loop)."""
+    made outside the event loop) and an `Origin` (None: without the header).
+    In process: `OWN_ORIGIN` is only the name PingBack expects, no server
+    listens there."""
     from pingback.asgi import application
 
-    headers = [(b"origin", OWN_ORIGIN.encode()), (b"cookie", cookie.encode())]
+    headers = []
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
     return WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
 
 

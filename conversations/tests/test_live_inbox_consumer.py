@@ -5,41 +5,24 @@ business's events."""
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from django.conf import settings as django_settings
-from django.test import Client
 
 from billing.tests.factories import BusinessFactory, UserFactory
-from channels_app.tests.widget.communicator import WebsocketCommunicator
 from conversations.services import conversation_update
 from conversations.tests.factories import ConversationFactory
+from conversations.tests.presence_helpers import (
+    OWN_ORIGIN,
+    inbox_socket,
+    session_cookie,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-OWN_ORIGIN = "http://127.0.0.1:8000"
 TIMEOUT = 5
 
 
 @pytest.fixture(autouse=True)
 def fresh_channel_layer(settings) -> None:
     settings.CHANNEL_LAYERS = {**settings.CHANNEL_LAYERS}
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    name = django_settings.SESSION_COOKIE_NAME
-    return f"{name}={client.cookies[name].value}"
-
-
-def inbox_socket(cookie: str | None, origin: str | None = OWN_ORIGIN):
-    from pingback.asgi import application
-
-    headers = []
-    if origin:
-        headers.append((b"origin", origin.encode()))
-    if cookie:
-        headers.append((b"cookie", cookie.encode()))
-    return WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
 
 
 def connects(cookie: str | None, origin: str | None = OWN_ORIGIN) -> bool:

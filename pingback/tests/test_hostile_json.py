@@ -15,8 +15,6 @@ import uuid
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from django.conf import settings as django_settings
-from django.test import Client
 
 from channels_app.models import Channel, InboundEvent
 from channels_app.tests.factories import ChannelFactory
@@ -24,13 +22,13 @@ from channels_app.tests.widget.communicator import WebsocketCommunicator
 from conversations.models import Conversation, Message
 from conversations.services import conversation_update
 from conversations.tests.factories import ConversationFactory
+from conversations.tests.presence_helpers import inbox_socket, session_cookie
 from sandbox.x import DEMO_APP, sign
 
 DEEP = b"[" * 50_000 + b"]" * 50_000
 TOO_DEEP_API = {"detail": "JSON parse error - JSON nested deeper than 64 levels."}
 TIMEOUT = 5
 SHOP = "https://shop.example.com"
-OWN_ORIGIN = "http://127.0.0.1:8000"
 
 
 def nested(depth: int) -> str:
@@ -224,25 +222,11 @@ def test_a_deep_widget_frame_gets_an_error_and_the_widget_keeps_working(
     assert InboundEvent.objects.count() == 0
 
 
-def inbox_socket(user) -> WebsocketCommunicator:
-    from pingback.asgi import application
-
-    client = Client()
-    client.force_login(user)
-    name = django_settings.SESSION_COOKIE_NAME
-    cookie = f"{name}={client.cookies[name].value}"
-    return WebsocketCommunicator(
-        application,
-        "/ws/inbox/",
-        headers=[(b"origin", OWN_ORIGIN.encode()), (b"cookie", cookie.encode())],
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_huge_deep_inbox_frame_closes_the_connection(
     fresh_channel_layer, agent_member
 ):
-    socket = inbox_socket(agent_member.user)
+    socket = inbox_socket(session_cookie(agent_member.user))
 
     async def scenario():
         assert (await socket.connect(timeout=TIMEOUT))[0]
@@ -258,7 +242,7 @@ def test_a_deep_inbox_frame_is_ignored_and_events_still_arrive(
 ):
     conversation = ConversationFactory(business=business)
 
-    socket = inbox_socket(agent_member.user)
+    socket = inbox_socket(session_cookie(agent_member.user))
 
     async def scenario():
         assert (await socket.connect(timeout=TIMEOUT))[0]
