@@ -40,11 +40,6 @@ urlpatterns = [
         name="conversation-reply",
     ),
     path(
-        "conversations/<int:conversation_id>/status/",
-        views.conversation_set_status,
-        name="conversation-status",
-    ),
-    path(
         "conversations/<int:conversation_id>/messages/<int:message_id>/retry/",
         views.message_retry_view,
         name="message-retry",

@@ -78,18 +78,6 @@ def inbox_conversation(request: HttpRequest, conversation_id: int) -> Conversati
         raise Http404("Conversation not found.") from error
 
 
-def inbox_filters(request: HttpRequest) -> tuple[str | None, str | None]:
-    """The list's `(channel_type, status)` from `?channel_type=x&status=open`:
-    status defaults to open, `status=` means any, unknown values mean any."""
-    channel_type = request.GET.get("channel_type") or None
-    status = request.GET.get("status", "open") or None
-    if channel_type not in (None, *Channel.Type.values):
-        channel_type = None
-    if status not in (None, *Conversation.Status.values):
-        status = None
-    return channel_type, status
-
-
 def _lookups(request: HttpRequest, business: Business) -> dict[str, list]:
     """The business's channels, agents, teams and labels, loaded once per
     request (four queries) for the menus of the list and the thread."""
@@ -435,17 +423,6 @@ def _message_action(
         action(message=message)
     except ApplicationError as error:
         flash.error(request, error.detail)
-    return redirect("conversation", conversation_id=conversation.pk)
-
-
-@login_required
-@require_POST
-def conversation_set_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """Open, set pending or resolve the conversation."""
-    conversation = inbox_conversation(request, conversation_id)
-    status = request.POST.get("status")
-    if status in Conversation.Status.values:
-        conversation_update(conversation=conversation, by=request.user, status=status)
     return redirect("conversation", conversation_id=conversation.pk)
 
 

@@ -386,20 +386,3 @@ def test_conversation_page_without_notices_renders_no_flash_list(
 
     # then
     assert 'class="flash"' not in response.content.decode()
-
-
-def test_set_status_form_resolves_the_conversation(agent_client, business):
-    # given
-    conversation = ConversationFactory(business=business, status="open")
-
-    # when
-    response = agent_client.post(
-        reverse("conversation-status", kwargs={"conversation_id": conversation.pk}),
-        {"status": "resolved"},
-    )
-
-    # then
-    assert response.status_code == 302
-    assert response["Location"] == conversation_url(conversation)
-    conversation.refresh_from_db()
-    assert conversation.status == "resolved"

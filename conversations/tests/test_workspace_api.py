@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 
 from billing.tests.factories import MemberFactory, UserFactory
@@ -255,18 +254,22 @@ def test_a_foreign_assignee_is_refused_and_records_nothing(api, business):
     assert not conversation.messages.exists()
 
 
-def test_the_inbox_pages_status_form_records_the_logged_in_agent(client, ana, business):
+def test_the_inbox_pages_status_change_records_the_logged_in_agent(
+    client, ana, business
+):
     # given
     conversation = ConversationFactory(business=business, status="open")
     client.force_login(ana.user)
 
-    # when
-    response = client.post(
-        reverse("conversation-status", args=[conversation.pk]), {"status": "resolved"}
+    # when: as the page's Resolve button does (session, JSON PATCH)
+    response = client.patch(
+        f"{LIST_URL}{conversation.pk}",
+        {"status": "resolved"},
+        content_type="application/json",
     )
 
     # then
-    assert response.status_code == 302
+    assert response.status_code == 200
     assert activity_texts(conversation) == ["Ana Admin resolved this conversation"]
 
 
