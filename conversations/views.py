@@ -56,7 +56,8 @@ from conversations.workspace import (
     workspace_agents,
 )
 from pingback.errors import ApplicationError
-from workspace.models import Label, SavedFilter, Team
+from workspace.models import Team
+from workspace.selectors import label_list, saved_filter_list
 
 INBOX_PAGE_SIZE = 50
 
@@ -87,7 +88,7 @@ def _lookups(request: HttpRequest, business: Business) -> dict[str, list]:
             "channels": list(Channel.objects.filter(business=business)),
             "agents": workspace_agents(business),
             "teams": list(Team.objects.filter(business=business)),
-            "labels": list(Label.objects.filter(business=business)),
+            "labels": list(label_list(business)),
         }
         request._workspace_lookups = cached
     return cached
@@ -122,7 +123,7 @@ def _list_context(request: HttpRequest, business: Business) -> dict[str, Any]:
             or channel.setup_state
             in (Channel.SetupState.ACTION_REQUIRED, Channel.SetupState.FAILED)
         ],
-        "saved_filters": SavedFilter.objects.filter(member=member),
+        "saved_filters": saved_filter_list(member),
         "statuses": Conversation.Status.choices,
         **lookups,
     }

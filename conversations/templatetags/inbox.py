@@ -153,11 +153,12 @@ def agent_initials(user: Any) -> str:
 
 @register.filter
 def snooze_time(when: Any, business: Any) -> str:
-    """A snooze time as the business reads it: `Tue 9 Dec 09:00` in the
-    business's time zone."""
+    """A snooze time as the business reads it, in its time zone and as the
+    thread's activity entries write it (`snooze_label`: `Tue 9 Dec 09:00
+    EST`); empty for None."""
+    from conversations.services.conversations import snooze_label
     from conversations.services.snooze import business_zone
 
     if when is None:
         return ""
-    local = when.astimezone(business_zone(business))
-    return f"{local:%a} {local.day} {local:%b %H:%M}"
+    return snooze_label(when, business_zone(business))
