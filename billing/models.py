@@ -26,6 +26,19 @@ class Business(models.Model):
         help_text="IANA time zone name (Europe/Lisbon): snooze presets such as "
         "'tomorrow 9:00' and business hours are in this zone.",
     )
+    default_country = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="ISO 3166 country code (PT, US): phone numbers written without "
+        "a country code are read as this country's.",
+    )
+    search_language = models.CharField(
+        max_length=32,
+        default="simple",
+        help_text="PostgreSQL text search configuration for message search "
+        "(simple, english, portuguese, ...): `simple` matches words as written, "
+        "so names and codes match; a language also matches other forms of a word.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,14 +9,41 @@ from channels_app.models import Channel
 
 
 class Contact(models.Model):
-    """A customer of the business, across channels."""
+    """A customer of the business, across channels.
+
+    One person may write on several channels: each channel's id is a
+    `ContactIdentity`, and a merge gathers identities under one contact. The
+    e-mail addresses, phone numbers and labels are `contacts.ContactEmail`,
+    `contacts.ContactPhone` and `contacts.ContactLabel`.
+
+    `custom_attributes` holds the business's own keys (`{"plan": "gold",
+    "orders": 12}`: a flat object of strings, numbers and booleans);
+    `search_text` is what contact search matches (name, company, e-mail
+    addresses, phone numbers, handles), kept by
+    `contacts.search_text.search_text_refresh`; `erased_at` is set when the
+    contact's data was erased on request (data rights), the row staying so
+    that the conversations it had still count in reports.
+    """
 
     business = models.ForeignKey(
         Business, on_delete=models.CASCADE, related_name="contacts"
     )
     name = models.CharField(max_length=200, blank=True)
     avatar_url = models.URLField(max_length=1000, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    note = models.TextField(
+        blank=True, help_text="Written by the agents; never shown to the customer."
+    )
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    search_text = models.TextField(blank=True, editable=False)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["business", "-id"], name="contact_list_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name or f"Contact {self.pk}"

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "billing",
     "channels_app",
     "conversations",
+    "contacts",
     "sandbox",
     "workspace",
 ]
