@@ -9,15 +9,17 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from pingback.errors import ApplicationError
+from pingback.errors import ApplicationError, FieldInvalid
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Answer an `ApplicationError` with its status and `{"detail", "code"}`.
 
     Everything else goes to DRF's default handler (validation errors keep DRF's
-    shape: a dict from field name to messages).
+    shape: a dict from field name to messages, as `FieldInvalid` does).
     """
+    if isinstance(exc, FieldInvalid):
+        return Response({exc.field: [exc.detail]}, status=exc.status_code)
     if isinstance(exc, ApplicationError):
         return Response(
             {"detail": exc.detail, "code": exc.code}, status=exc.status_code

@@ -37,3 +37,13 @@ class MessageStateConflict(ApplicationError):
     message already sent)."""
 
     status_code = 409
+
+
+class FieldInvalid(ApplicationError):
+    """One field of the request holds a value the domain refuses: HTTP 400 in
+    DRF's validation shape, `{"<field>": ["<reason>"]}`, so API clients read
+    it as they read a serializer's errors."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
