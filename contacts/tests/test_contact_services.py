@@ -27,9 +27,7 @@ def test_create_normalises_addresses_and_numbers():
         phones=["912 345 678", "+351912345678"],
     )
     assert contact.name == "Ana Lima"
-    assert list(contact.emails.values_list("address", flat=True)) == [
-        "ana@example.com"
-    ]
+    assert list(contact.emails.values_list("address", flat=True)) == ["ana@example.com"]
     assert list(contact.phones.values_list("number", flat=True)) == ["+351912345678"]
     assert "ana@example.com" in contact.search_text
     assert "351912345678" in contact.search_text
@@ -76,9 +74,7 @@ def test_attributes_set_changes_some_keys_and_removes_with_null():
     contact = contact_create(
         business=BusinessFactory(), custom_attributes={"plan": "gold", "orders": 3}
     )
-    assert contact_attributes_set(contact, {"orders": 4, "plan": None}) == {
-        "orders": 4
-    }
+    assert contact_attributes_set(contact, {"orders": 4, "plan": None}) == {"orders": 4}
 
 
 def test_details_add_skips_what_does_not_parse_and_keeps_the_rest():
