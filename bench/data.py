@@ -195,8 +195,9 @@ def _workspace_ensure(bench: BenchBusiness) -> tuple[int, ...]:
             for salt, (name, every) in enumerate(LABEL_EVERY.items(), start=2):
                 cursor.execute(
                     "INSERT INTO conversations_conversationlabel "
-                    "(conversation_id, label_id, created_at) "
-                    "SELECT id, %s, %s FROM conversations_conversation "
+                    "(conversation_id, label_id, last_message_at, created_at) "
+                    "SELECT id, %s, last_message_at, %s "
+                    "FROM conversations_conversation "
                     "WHERE business_id = %s "
                     "AND ((id * 7919 + %s) %% 10007) %% %s = 0",
                     [labels[name].pk, now, business_id, salt, every],

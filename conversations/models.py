@@ -194,8 +194,34 @@ class Conversation(models.Model):
         return f"{self.channel_type} conversation {self.pk} with {self.contact}"
 
 
+class ConversationLabelQuerySet(models.QuerySet):
+    """Fills `last_message_at` from the conversation where a new link lacks
+    it, for every way links are created in bulk (including
+    `conversation.labels.add(label)`): one query for all of them."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        missing = {o.conversation_id for o in objs if o.last_message_at is None}
+        if missing:
+            times = dict(
+                Conversation.objects.filter(pk__in=missing).values_list(
+                    "pk", "last_message_at"
+                )
+            )
+            for link in objs:
+                if link.last_message_at is None:
+                    link.last_message_at = times.get(link.conversation_id)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class ConversationLabel(models.Model):
-    """A label on a conversation."""
+    """A label on a conversation.
+
+    `last_message_at` is the conversation's, kept equal by every write that
+    moves it (`conversations.services.conversations.label_links_follow`), so
+    a label's conversations are listed newest first straight from
+    `conv_label_recent_idx`: as fast for a label on 1 % of a million
+    conversations as for the whole inbox."""
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="label_links"
@@ -203,7 +229,12 @@ class ConversationLabel(models.Model):
     label = models.ForeignKey(
         "workspace.Label", on_delete=models.CASCADE, related_name="conversation_links"
     )
+    last_message_at = models.DateTimeField(
+        help_text="The conversation's last_message_at (a copy, for the label's list)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConversationLabelQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -212,11 +243,19 @@ class ConversationLabel(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["label", "conversation"], name="conv_label_label_idx")
+            models.Index(
+                fields=["label", "-last_message_at", "-conversation"],
+                name="conv_label_recent_idx",
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.label_id} on conversation {self.conversation_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.last_message_at is None:
+            self.last_message_at = self.conversation.last_message_at
+        super().save(*args, **kwargs)
 
 
 class Message(models.Model):

@@ -31,11 +31,13 @@ from conversations.api.serializers import (
 )
 from conversations.models import Conversation, Message
 from conversations.selectors import (
+    INBOX_ORDERING,
     conversation_get,
     conversation_message_list,
     conversations_labelled,
     conversations_mentioning,
     inbox_conversation_list,
+    inbox_ordering,
     inbox_view_counts,
     label_named,
 )
@@ -304,11 +306,16 @@ class StrictPageSizeMixin:
 
 
 class InboxCursorPagination(StrictPageSizeMixin, CursorPagination):
-    """Newest activity first; `?cursor=` from `next`; `page_size` up to 100."""
+    """Newest activity first; `?cursor=` from `next`; `page_size` up to 100.
+    A list filtered by label is ordered by its label links' copy of the same
+    times (`selectors.inbox_ordering`), which its index holds in order."""
 
-    ordering = ("-last_message_at", "-id")
+    ordering = INBOX_ORDERING
     page_size = 25
     max_page_size = 100
+
+    def get_ordering(self, request: Request, queryset, view) -> tuple[str, ...]:
+        return inbox_ordering(queryset)
 
 
 class MessageCursorPagination(StrictPageSizeMixin, CursorPagination):

@@ -9,13 +9,13 @@ never shown to the customer (see `Message`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from conversations import realtime
@@ -228,6 +228,21 @@ def conversations_wake_snoozed(*, now: datetime | None = None) -> int:
     return woken
 
 
+def label_links_follow(conversation_ids: Iterable[int]) -> None:
+    """Copy the conversations' `last_message_at` onto their label links (one
+    UPDATE, by `conversation_label_unique`; conversations without labels cost
+    an index probe). Every write that moves a conversation's last activity
+    calls it in the same transaction, so a label's list
+    (`selectors.conversations_labelled`) stays in the conversations' order."""
+    ConversationLabel.objects.filter(conversation_id__in=list(conversation_ids)).update(
+        last_message_at=Subquery(
+            Conversation.objects.filter(pk=OuterRef("conversation_id")).values(
+                "last_message_at"
+            )[:1]
+        )
+    )
+
+
 def activity_message(
     conversation: Conversation, text: str, *, by: AbstractBaseUser | None
 ) -> Message:
@@ -383,7 +398,11 @@ def _label_changes(
         added.sort(key=lambda label: label.name.lower())
         removed.sort(key=lambda label: label.name.lower())
         links_add += [
-            ConversationLabel(conversation_id=conversation.pk, label_id=label.pk)
+            ConversationLabel(
+                conversation_id=conversation.pk,
+                label_id=label.pk,
+                last_message_at=conversation.last_message_at,
+            )
             for label in added
         ]
         links_remove += [(conversation.pk, label.pk) for label in removed]

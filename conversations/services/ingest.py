@@ -42,7 +42,10 @@ from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.notifications import inbound_notify
 from conversations.services.assignment import conversations_auto_assign
 from conversations.services.attachments import attachment_needs_fetch
-from conversations.services.conversations import activity_message
+from conversations.services.conversations import (
+    activity_message,
+    label_links_follow,
+)
 from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
 
@@ -445,6 +448,7 @@ def _conversations_bump(messages: Sequence[Message]) -> None:
             "snoozed_until",
         ],
     )
+    label_links_follow(newest)
     _reopened_by_customer(newest.values())
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from conversations import realtime
 from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.services.attachments import attachments_store_uploads
+from conversations.services.conversations import label_links_follow
 from pingback.errors import ApplicationError, ChannelInactive, MessageStateConflict
 
 MAX_REPLY_LENGTH = 10_000
@@ -173,6 +174,7 @@ def post_reply(
             last_message_preview=message_preview(text, attachments),
             unread_count=0,
         )
+        label_links_follow([conversation.pk])
         realtime.publish_message_created(message)
         transaction.on_commit(lambda: outbox_hand_off(message.pk))
     return message

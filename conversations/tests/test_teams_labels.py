@@ -430,3 +430,71 @@ def test_the_api_reads_the_pages_views(admin_api, admin_member, view, expected):
 
     assert response.status_code == 200
     assert [row["contact"]["name"] for row in response.data["results"]] == expected
+
+
+# ------------------------------------------- a label's list, newest activity first
+
+
+def _label_list_ids(admin_api, label: str, page_size: int = 2) -> list[int]:
+    """Every conversation of the API's `?label=` list, page after page."""
+    ids: list[int] = []
+    url = f"/api/v1/conversations/?label={label}&page_size={page_size}"
+    while url:
+        page = admin_api.get(url).json()
+        ids += [row["id"] for row in page["results"]]
+        url = page["next"]
+    return ids
+
+
+def test_a_labels_list_follows_new_messages_and_replies(admin_api, business, vip):
+    from channels_app.platforms.base import InboundContact, InboundMessage
+    from conversations.services.ingest import ingest
+    from conversations.services.replies import post_reply
+
+    channel = ChannelFactory(business=business)
+    t0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    labelled = []
+    for n in range(5):
+        conversation = ConversationFactory(
+            business=business,
+            channel=channel,
+            last_message_at=t0 + timedelta(minutes=n),
+        )
+        conversation_update(conversation=conversation, by=None, labels_add=[vip])
+        labelled.append(conversation)
+    ConversationFactory(business=business, last_message_at=t0 + timedelta(hours=1))
+    assert _label_list_ids(admin_api, "vip") == [c.pk for c in reversed(labelled)]
+
+    # when: the oldest gets a customer's message, then the second oldest a reply
+    oldest, second = labelled[0], labelled[1]
+    ingest(
+        channel=channel,
+        items=[
+            InboundMessage(
+                platform_message_id="label-order-1",
+                contact=InboundContact(
+                    external_id=oldest.contact_identity.external_id
+                ),
+                text="Any news?",
+                sent_at=t0 + timedelta(minutes=30),
+                thread_key=oldest.thread_key,
+            )
+        ],
+    )
+    post_reply(conversation=second, text="On its way", author=None)
+
+    # then: each moves to the top of the label's list, as in the inbox
+    expected = [second.pk, oldest.pk] + [c.pk for c in reversed(labelled[2:])]
+    assert _label_list_ids(admin_api, "vip") == expected
+    assert list(
+        ConversationLabel.objects.filter(label=vip)
+        .order_by("-last_message_at", "-conversation_id")
+        .values_list("conversation_id", flat=True)
+    ) == expected
+
+
+def test_links_made_any_way_carry_the_conversations_last_activity(business, vip):
+    conversation = ConversationFactory(business=business)
+    conversation.labels.add(vip)
+    link = ConversationLabel.objects.get(conversation=conversation)
+    assert link.last_message_at == conversation.last_message_at
