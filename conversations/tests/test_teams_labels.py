@@ -472,9 +472,7 @@ def test_a_labels_list_follows_new_messages_and_replies(admin_api, business, vip
         items=[
             InboundMessage(
                 platform_message_id="label-order-1",
-                contact=InboundContact(
-                    external_id=oldest.contact_identity.external_id
-                ),
+                contact=InboundContact(external_id=oldest.contact_identity.external_id),
                 text="Any news?",
                 sent_at=t0 + timedelta(minutes=30),
                 thread_key=oldest.thread_key,
@@ -486,11 +484,14 @@ def test_a_labels_list_follows_new_messages_and_replies(admin_api, business, vip
     # then: each moves to the top of the label's list, as in the inbox
     expected = [second.pk, oldest.pk] + [c.pk for c in reversed(labelled[2:])]
     assert _label_list_ids(admin_api, "vip") == expected
-    assert list(
-        ConversationLabel.objects.filter(label=vip)
-        .order_by("-last_message_at", "-conversation_id")
-        .values_list("conversation_id", flat=True)
-    ) == expected
+    assert (
+        list(
+            ConversationLabel.objects.filter(label=vip)
+            .order_by("-last_message_at", "-conversation_id")
+            .values_list("conversation_id", flat=True)
+        )
+        == expected
+    )
 
 
 def test_links_made_any_way_carry_the_conversations_last_activity(business, vip):
