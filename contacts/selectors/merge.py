@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
 from contacts.phones import phone_display
@@ -103,32 +103,44 @@ def _dismissed(contact_id: int) -> Exists:
     )
 
 
-def merge_suggestions(contact: Contact, limit: int = 3) -> list[MergeSuggestion]:
+def merge_suggestions(
+    contact: Contact,
+    limit: int = 3,
+    *,
+    emails: bool = True,
+    phones: bool = True,
+) -> list[MergeSuggestion]:
     """Up to `limit` other contacts of `contact`'s business (not erased, not
     dismissed as "not the same person") sharing an e-mail address or a phone
     number with it, e-mail matches first, each once with the first shared
     detail as its reason. Three queries (e-mail matches, phone matches, the
     contacts), each through the `(business, address)` / `(business, number)`
-    indexes; none when the contact is erased."""
+    indexes; none when the contact is erased. `emails=False` or
+    `phones=False` (the caller knows the contact has none) skips that
+    query."""
     if contact.erased_at is not None or contact.pk is None:
         return []
     found: dict[int, str] = {}
     email_matches = (
-        ContactEmail.objects.filter(
-            business_id=contact.business_id,
-            address__in=ContactEmail.objects.filter(contact_id=contact.pk).values(
-                "address"
-            ),
-            contact__erased_at__isnull=True,
+        []
+        if not emails
+        else (
+            ContactEmail.objects.filter(
+                business_id=contact.business_id,
+                address__in=ContactEmail.objects.filter(contact_id=contact.pk).values(
+                    "address"
+                ),
+                contact__erased_at__isnull=True,
+            )
+            .exclude(contact_id=contact.pk)
+            .filter(~_dismissed(contact.pk))
+            .order_by("contact_id", "id")
+            .values_list("contact_id", "address")[: limit * 4]
         )
-        .exclude(contact_id=contact.pk)
-        .filter(~_dismissed(contact.pk))
-        .order_by("contact_id", "id")
-        .values_list("contact_id", "address")[: limit * 4]
     )
     for other_id, address in email_matches:
         found.setdefault(other_id, f"same e-mail {address}")
-    if len(found) < limit:
+    if phones and len(found) < limit:
         phone_matches = (
             ContactPhone.objects.filter(
                 business_id=contact.business_id,
@@ -321,34 +333,64 @@ def attribute_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+@dataclass
+class PanelLabel:
+    """A label on the contact, as the panel shows it."""
+
+    id: int
+    name: str
+    color: str
+
+
 def contact_panel(conversation: Conversation) -> ContactPanel:
-    """The customer panel of `conversation` (its contact, details, other
-    conversations on every channel and merge suggestions). At most eleven
-    queries, whatever the contact's number of conversations or details."""
+    """The customer panel of `conversation` (its contact as loaded with the
+    conversation, its details, other conversations on every channel and
+    merge suggestions). Three queries (details and labels in one, identities,
+    other conversations), one more when the contact has more than
+    `PANEL_CONVERSATIONS` other conversations (their count), and those of
+    `merge_suggestions` when it has an e-mail address or a phone number (at
+    most three); whatever the number of conversations or details."""
     from contacts.phones import phone_e164
     from conversations.workspace import contact_other_conversations
 
-    contact = contacts_with_fallbacks(
-        Contact.objects.filter(pk=conversation.contact_id)
-    ).get()
-    emails = {
-        address: PanelDetail(address, address)
-        for address in ContactEmail.objects.filter(contact_id=contact.pk)
-        .order_by("id")
-        .values_list("address", flat=True)
-    }
-    phones = {
-        number: PanelDetail(number, phone_display(number))
-        for number in ContactPhone.objects.filter(contact_id=contact.pk)
-        .order_by("id")
-        .values_list("number", flat=True)
-    }
+    contact = conversation.contact
+    pk = contact.pk
+    rows = (
+        ContactEmail.objects.filter(contact_id=pk)
+        .order_by()
+        .annotate(kind=Value("email"), extra=Value(""))
+        .values_list("kind", "address", "extra", "id")
+        .union(
+            ContactPhone.objects.filter(contact_id=pk)
+            .order_by()
+            .annotate(kind=Value("phone"), extra=Value(""))
+            .values_list("kind", "number", "extra", "id"),
+            ContactLabel.objects.filter(contact_id=pk)
+            .order_by()
+            .annotate(kind=Value("label"))
+            .values_list("kind", "label__name", "label__color", "label_id"),
+            all=True,
+        )
+    )
+    emails: dict[str, PanelDetail] = {}
+    phones: dict[str, PanelDetail] = {}
+    labels: list[PanelLabel] = []
+    for kind, value, extra, row_id in sorted(rows, key=lambda row: row[3]):
+        if kind == "email":
+            emails[value] = PanelDetail(value, value)
+        elif kind == "phone":
+            phones[value] = PanelDetail(value, phone_display(value))
+        else:
+            labels.append(PanelLabel(row_id, value, extra))
+    labels.sort(key=lambda label: label.name.lower())
     identities = []
+    first_handle = ""
     for identity in (
-        ContactIdentity.objects.filter(contact_id=contact.pk)
+        ContactIdentity.objects.filter(contact_id=pk)
         .select_related("channel")
         .order_by("id")
     ):
+        first_handle = first_handle or identity.handle
         external = identity.external_id.strip()
         detail = None
         if not identity.handle or identity.handle == external:
@@ -359,21 +401,20 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
             detail.identities.append(identity)
         else:
             identities.append(identity)
-    labels = [
-        link.label
-        for link in ContactLabel.objects.filter(contact_id=contact.pk)
-        .select_related("label")
-        .order_by("label__name")
-    ]
     others = contact_other_conversations(conversation, limit=PANEL_CONVERSATIONS)
     count = (
         len(others) + 1
         if len(others) < PANEL_CONVERSATIONS
-        else Conversation.objects.filter(contact_id=contact.pk).count()
+        else Conversation.objects.filter(contact_id=pk).count()
     )
     return ContactPanel(
         contact=contact,
-        name=contact_display_name(contact),
+        name=contact_display_name(
+            contact,
+            handle=first_handle,
+            phone=next(iter(phones), None),
+            email=next(iter(emails), None),
+        ),
         emails=list(emails.values()),
         phones=list(phones.values()),
         identities=identities,
@@ -384,5 +425,7 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
         ],
         other_conversations=others,
         conversation_count=count,
-        suggestions=merge_suggestions(contact),
+        suggestions=merge_suggestions(
+            contact, emails=bool(emails), phones=bool(phones)
+        ),
     )
