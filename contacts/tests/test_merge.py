@@ -18,6 +18,7 @@ from contacts.services.merge import (
     contact_merge,
     merge_dismiss,
 )
+from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.search import contacts_matching
 from conversations.tests.factories import (
@@ -25,9 +26,19 @@ from conversations.tests.factories import (
     ConversationFactory,
     MessageFactory,
 )
+from conversations.tests.test_live_events import Listener
 from workspace.models import Label
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def listener(settings, business):
+    """The business's inbox group, as an agent's open page hears it."""
+    settings.CHANNEL_LAYERS = {**settings.CHANNEL_LAYERS}
+    heard = Listener(business.id)
+    yield heard
+    heard.close()
 
 
 @pytest.fixture
@@ -130,6 +141,38 @@ def test_merge_moves_everything_into_the_kept_contact(pair, admin_member):
     assert result.identities == {"sms": 1}
     assert result.emails == 1 and result.phones == 1 and result.labels == 1
     assert result.conflicts == [{"key": "plan", "kept": "gold", "other": "silver"}]
+
+
+def test_open_pages_hear_of_the_merge_on_each_conversation(
+    pair, admin_member, listener, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_merge(kept=pair["kept"], other=pair["other"], by=admin_member.user)
+    changed = {
+        event["conversation_id"]
+        for event in listener.events()
+        if event["type"] == "conversation"
+    }
+    # The inbox refreshes the open conversation's panel on this event.
+    assert changed == {pair["moved"].pk, pair["kept_conversation"].pk}
+
+
+def test_a_failed_merge_announces_nothing(
+    pair, admin_member, listener, monkeypatch, django_capture_on_commit_callbacks
+):
+    publish = realtime.publish_messages_created
+
+    def publish_then_fail(messages):
+        publish(messages)
+        raise RuntimeError("the process died")
+
+    monkeypatch.setattr(realtime, "publish_messages_created", publish_then_fail)
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError):
+            contact_merge(kept=pair["kept"], other=pair["other"], by=admin_member.user)
+    assert listener.events() == []
+    assert Contact.objects.filter(pk=pair["other"].pk).exists()
+    assert not Message.objects.filter(kind=Message.ACTIVITY).exists()
 
 
 def test_the_other_contact_display_name_falls_back_to_its_phone(pair, admin_member):
