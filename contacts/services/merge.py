@@ -21,6 +21,7 @@ from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismi
 from contacts.search_text import search_text_refresh
 from contacts.selectors.merge import (
     attribute_split,
+    attribute_text,
     contact_display_name,
     contacts_with_fallbacks,
 )
@@ -91,14 +92,6 @@ def _agent_name(by: AbstractBaseUser | None) -> str:
     return by.get_full_name() or by.get_username()
 
 
-def _value_text(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return str(value)
-
-
 def _merge_checked(kept: Contact, other: Contact) -> None:
     if kept.business_id != other.business_id:
         raise ContactNotFound("No such contact.")
@@ -120,8 +113,8 @@ def contact_merge(
     of `other` is appended to `kept`'s note as `Merged from <name> (#id):
     key: value`, as is every attribute beyond the 50 allowed); appends
     `other`'s note to `kept`'s; fills `kept`'s empty name, company and avatar
-    from `other`'s. "Not the same person" dismissals of `other` become
-    `kept`'s. Writes an activity entry ("<agent> merged <other> into
+    from `other`'s (a different company or avatar goes into the note). "Not
+    the same person" dismissals of `other` become `kept`'s. Writes an activity entry ("<agent> merged <other> into
     <kept>") on each of `kept`'s conversations, refreshes the search text and
     tells the agents' open pages (a realtime `message` and `conversation`
     event per conversation).
@@ -190,14 +183,20 @@ def contact_merge(
                 kept_attributes[key] = other_row.custom_attributes[key]
                 result.attributes.append(key)
             else:
-                note_lines.append(
-                    f"{label}: {key}: {_value_text(other_row.custom_attributes[key])}"
-                )
+                value = attribute_text(other_row.custom_attributes[key])
+                note_lines.append(f"{label}: {key}: {value}")
         for conflict in conflicts:
             note_lines.append(
-                f"{label}: {conflict['key']}: {_value_text(conflict['other'])}"
+                f"{label}: {conflict['key']}: {attribute_text(conflict['other'])}"
             )
         result.conflicts = conflicts
+        for name in ("name", "company", "avatar_url"):
+            mine, theirs = getattr(kept_row, name), getattr(other_row, name)
+            if not mine and theirs:
+                setattr(kept_row, name, theirs)
+            elif theirs and theirs != mine and name != "name":
+                # (The other's name is in the lines' heading and the activity.)
+                note_lines.append(f"{label}: {name}: {theirs}")
         other_note = (other_row.note or "").strip()
         if other_note:
             note_lines.append(f"{label}:\n{other_note}")
@@ -206,9 +205,6 @@ def contact_merge(
             note = "\n\n".join([note, *note_lines] if note else note_lines)
         kept_row.note = note
         kept_row.custom_attributes = kept_attributes
-        for name in ("name", "company", "avatar_url"):
-            if not getattr(kept_row, name) and getattr(other_row, name):
-                setattr(kept_row, name, getattr(other_row, name))
 
         _dismissals_move(kept_row, other_row)
         other_row.delete()

@@ -210,6 +210,26 @@ def test_a_failure_midway_leaves_both_contacts_unchanged(
     assert not Message.objects.filter(kind=Message.ACTIVITY).exists()
 
 
+def test_a_different_company_and_attributes_beyond_the_limit_go_into_the_note(
+    business, admin_member
+):
+    kept = contact_create(
+        business=business,
+        name="Ana",
+        company="Acme",
+        custom_attributes={f"k{n}": n for n in range(50)},
+    )
+    other = contact_create(
+        business=business, name="Ana L", company="Lima Lda", custom_attributes={"z": 1}
+    )
+    contact_merge(kept=kept, other=other, by=admin_member.user)
+    kept.refresh_from_db()
+    assert kept.company == "Acme"
+    assert f"Merged from Ana L (#{other.pk}): company: Lima Lda" in kept.note
+    assert f"Merged from Ana L (#{other.pk}): z: 1" in kept.note
+    assert len(kept.custom_attributes) == 50
+
+
 def test_refusals(pair, admin_member):
     kept = pair["kept"]
     with pytest.raises(MergeInvalid) as same:
@@ -219,6 +239,48 @@ def test_refusals(pair, admin_member):
     with pytest.raises(ContactNotFound):
         contact_merge(kept=kept, other=foreign, by=admin_member.user)
     assert Contact.objects.filter(pk=foreign.pk).exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks need PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_agents_merging_the_same_pair_at_once_do_not_deadlock(business):
+    """A into B and B into A at the same moment: one merge wins, the other
+    finds its contact gone (404); no deadlock, nothing half-merged."""
+    import threading
+
+    from django.db import close_old_connections
+
+    first = contact_create(business=business, name="Ana", emails=["a@example.com"])
+    second = contact_create(business=business, name="Ana L", emails=["a@example.com"])
+    ConversationFactory(business=business, contact=first)
+    ConversationFactory(business=business, contact=second)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def merge(kept, other):
+        try:
+            barrier.wait(10)
+            contact_merge(kept=kept, other=other, by=None)
+            outcomes.append("merged")
+        except ContactNotFound:
+            outcomes.append("404")
+        finally:
+            close_old_connections()
+
+    threads = [
+        threading.Thread(target=merge, args=(first, second)),
+        threading.Thread(target=merge, args=(second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["404", "merged"]
+    survivor = Contact.objects.get(business=business)
+    assert survivor.conversations.count() == 2
+    assert ContactEmail.objects.filter(contact=survivor).count() == 1
 
 
 def test_preview_tells_what_would_move_and_changes_nothing(pair):
