@@ -114,8 +114,8 @@ def contact_merge(
     key: value`, as is every attribute beyond the 50 allowed); appends
     `other`'s note to `kept`'s; fills `kept`'s empty name, company and avatar
     from `other`'s (a different company or avatar goes into the note). "Not
-    the same person" dismissals of `other` become `kept`'s. Writes an activity entry ("<agent> merged <other> into
-    <kept>") on each of `kept`'s conversations, refreshes the search text and
+    the same person" dismissals of `other` become `kept`'s. Writes an
+    activity entry ("<agent> merged <other> into <kept>") on each of `kept`'s conversations, refreshes the search text and
     tells the agents' open pages (a realtime `message` and `conversation`
     event per conversation).
 
