@@ -115,9 +115,10 @@ def contact_merge(
     `other`'s note to `kept`'s; fills `kept`'s empty name, company and avatar
     from `other`'s (a different company or avatar goes into the note). "Not
     the same person" dismissals of `other` become `kept`'s. Writes an
-    activity entry ("<agent> merged <other> into <kept>") on each of `kept`'s conversations, refreshes the search text and
-    tells the agents' open pages (a realtime `message` and `conversation`
-    event per conversation).
+    activity entry ("<agent> merged <other> into <kept>") on each of
+    `kept`'s conversations, refreshes the search text and tells the agents'
+    open pages (a realtime `message` and `conversation` event per
+    conversation).
 
     Raises `ContactNotFound` (404) when the two are of different businesses
     or one no longer exists, `MergeInvalid` (400, field `other_id`) for the
