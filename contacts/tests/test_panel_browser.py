@@ -11,10 +11,12 @@ from playwright.sync_api import expect
 
 from channels_app.tests.factories import ChannelFactory
 from contacts.services.contacts import contact_create
-from conversations.models import Contact
+from conversations.models import Contact, Conversation
+from conversations.services import conversation_update
 from conversations.tests.factories import ContactIdentityFactory, ConversationFactory
 from conversations.tests.test_workspace_browser import log_in
 from pingback.axe import axe_violations
+from pingback.testing import in_another_thread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -174,3 +176,34 @@ def test_attributes_are_edited_in_place_with_the_keyboard(
     twins["ana"].refresh_from_db()
     assert "shoe_size" not in twins["ana"].custom_attributes
     assert axe_violations(page) == []
+
+
+def test_a_live_update_does_not_wipe_what_the_agent_types(
+    asgi_server, admin_member, twins, browser_page
+):
+    page = browser_page
+    conversation = twins["conversation"]
+    panel = _open(page, asgi_server, admin_member, conversation, 1440)
+    panel.locator('[data-attribute-key="plan"]').press("Enter")
+    field = panel.get_by_label("plan", exact=True)
+    field.fill("half typed")
+
+    # Another agent changes the conversation: the page hears of it.
+    in_another_thread(
+        lambda: conversation_update(
+            conversation=Conversation.objects.get(pk=conversation.pk),
+            by=admin_member.user,
+            status=Conversation.Status.PENDING,
+        )
+    )
+    expect(page.locator("#thread-container")).to_contain_text("pending")
+    # The header (and, without an edit open, the panel) is fetched again.
+    expect(page.locator("#conversation-status")).to_have_text("Pending")
+    expect(field).to_have_value("half typed")
+    expect(field).to_be_focused()
+
+    # Once saved, the panel is current again.
+    field.press("Enter")
+    expect(panel.locator('[data-attribute-key="plan"]')).to_have_text(
+        "Edit plan: half typed"
+    )

@@ -2,8 +2,9 @@
 // edit a custom attribute or the note in place, add or remove an attribute,
 // review a suggested merge and merge or dismiss it. Every write answers the
 // re-rendered panel (swapped in here) or 400 with the reason, shown beside
-// the form while what the agent typed stays in it. While a form is open the
-// panel carries `data-editing`, and the workspace does not swap it.
+// the form while what the agent typed stays in it. While a form or a merge
+// preview is open the panel carries `data-editing`, and the workspace does
+// not swap it.
 (function () {
   "use strict";
 
@@ -20,7 +21,7 @@
     var root = panelRoot();
     var panel = root && root.querySelector(".customer-panel");
     if (!panel) { return; }
-    if (panel.querySelector(".panel-edit-form:not([hidden])")) { panel.setAttribute("data-editing", ""); }
+    if (panel.querySelector(".panel-edit-form:not([hidden]), .panel-merge-preview:not([hidden])")) { panel.setAttribute("data-editing", ""); }
     else { panel.removeAttribute("data-editing"); }
   }
 
@@ -116,6 +117,7 @@
     if (button.getAttribute("aria-expanded") === "true") {
       target.hidden = true;
       button.setAttribute("aria-expanded", "false");
+      editingMark();
       return;
     }
     fetch(button.dataset.mergeReview, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}})
@@ -130,6 +132,7 @@
         target.innerHTML = answer.text;
         target.hidden = false;
         button.setAttribute("aria-expanded", "true");
+        editingMark();
         var merge = target.querySelector("button[type=submit]");
         (merge || target).focus();
       }).catch(function () {});
