@@ -207,3 +207,23 @@ def test_a_live_update_does_not_wipe_what_the_agent_types(
     expect(panel.locator('[data-attribute-key="plan"]')).to_have_text(
         "Edit plan: half typed"
     )
+
+
+def test_the_note_is_edited_in_place_at_390_px(
+    asgi_server, admin_member, twins, browser_page
+):
+    page = browser_page
+    panel = _open(page, asgi_server, admin_member, twins["conversation"], 390)
+    panel.get_by_role("button", name="Edit note").click()
+    note = panel.get_by_label("Note on this contact")
+    expect(note).to_be_focused()
+    note.fill("Call before noon.\nSpeaks Portuguese. " + "Z" * 3000)
+    assert page_width(page) <= 390
+    shot(page, "390-note-edit")
+    panel.locator("#note-form").get_by_role("button", name="Save").click()
+    expect(panel.locator(".panel-note")).to_contain_text("Call before noon.")
+    expect(panel.get_by_role("button", name="Edit note")).to_be_focused()
+    twins["ana"].refresh_from_db()
+    assert twins["ana"].note.startswith("Call before noon.\nSpeaks Portuguese.")
+    assert axe_violations(page) == []
+    shot(page, "390-note-saved")
