@@ -21,11 +21,13 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Business
 from billing.permissions import member_of
 from channels_app.models import Channel
+from contacts.selectors.merge import contact_panel
 from conversations.models import Conversation, Message
 from conversations.selectors import (
     conversation_get,
@@ -50,7 +52,6 @@ from conversations.services.remote_images import (
 from conversations.services.snooze import snooze_presets, snooze_until_from_local
 from conversations.workspace import (
     VIEWS,
-    contact_other_conversations,
     list_conversations,
     list_state,
     workspace_agents,
@@ -225,7 +226,9 @@ def _conversation_context(
         "conversation_label_ids": {label["id"] for label in conversation.label_rows},
         **_lookups(request, business),
         "snooze_presets": snooze_presets(business),
-        "other_conversations": contact_other_conversations(conversation),
+        # The customer panel (contact details, other conversations, merge
+        # suggestions): computed only when a template renders the panel.
+        "panel": SimpleLazyObject(lambda: contact_panel(conversation)),
     }
 
 

@@ -48,6 +48,7 @@ urlpatterns = [
     ),
     path("api/v1/webhooks/email/", include("channels_app.email_urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("contacts.api.merge_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own
@@ -60,4 +61,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("workspace.urls")),
     path("", include("conversations.urls")),
+    path("", include("contacts.panel_urls")),
 ]

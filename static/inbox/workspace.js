@@ -196,7 +196,9 @@
       header.innerHTML = parts[0];
       var fresh = header.querySelector("[data-presence-for]");
       if (presence && fresh) { fresh.replaceWith(presence); }
-      document.getElementById("customer-panel").innerHTML = parts[1];
+      // Never swap the panel away while the agent edits in it (panel.js).
+      var panel = document.getElementById("customer-panel");
+      if (!panel.querySelector("[data-editing]")) { panel.innerHTML = parts[1]; }
       paint(header);
       markOnline(header);
       paint(document.getElementById("customer-panel"));

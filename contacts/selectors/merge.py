@@ -1,0 +1,431 @@
+"""Reads for merging contacts and for the inbox's customer panel.
+
+- `merge_suggestions(contact)`: other contacts of the business that share an
+  e-mail address or a phone number with `contact` (never merged by
+  themselves: an agent decides).
+- `contact_merge_preview(kept, other)`: what `contacts.services.merge.
+  contact_merge` would move from `other` into `kept`.
+- `contact_panel(conversation)`: what the customer panel shows.
+- `contact_display_name(contact)`: the name shown for a contact, falling
+  back to a handle, a phone number or an e-mail address when it has no name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
+
+from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
+from contacts.phones import phone_display
+from conversations.models import Contact, ContactIdentity, Conversation
+
+PANEL_CONVERSATIONS = 10
+
+
+# ------------------------------------------------------------------ names
+
+
+def contacts_with_fallbacks(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+    """`contacts` annotated with `fallback_handle`, `fallback_phone` and
+    `fallback_email` (the first identity handle, phone number and e-mail
+    address, or None), so `contact_display_name` needs no more queries."""
+    return contacts.annotate(
+        fallback_handle=Subquery(
+            ContactIdentity.objects.filter(contact_id=OuterRef("pk"))
+            .exclude(handle="")
+            .order_by("id")
+            .values("handle")[:1]
+        ),
+        fallback_phone=Subquery(
+            ContactPhone.objects.filter(contact_id=OuterRef("pk"))
+            .order_by("id")
+            .values("number")[:1]
+        ),
+        fallback_email=Subquery(
+            ContactEmail.objects.filter(contact_id=OuterRef("pk"))
+            .order_by("id")
+            .values("address")[:1]
+        ),
+    )
+
+
+def contact_display_name(
+    contact: Contact,
+    *,
+    handle: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+) -> str:
+    """The name people read for `contact`: its name, else `@handle` (of an
+    identity), else its phone number written for people (`+351 912 345
+    678`), else its e-mail address, else `Contact #<id>`. The fallbacks come
+    from the arguments or from `contacts_with_fallbacks`' annotations; never
+    a query."""
+    if contact.name:
+        return contact.name
+    handle = handle or getattr(contact, "fallback_handle", None)
+    phone = phone or getattr(contact, "fallback_phone", None)
+    email = email or getattr(contact, "fallback_email", None)
+    if handle:
+        return f"@{handle}"
+    if phone:
+        return phone_display(phone)
+    if email:
+        return email
+    return f"Contact #{contact.pk}"
+
+
+# ------------------------------------------------------------ suggestions
+
+
+@dataclass
+class MergeSuggestion:
+    """Another contact that looks like the same person: `other` (with the
+    fallbacks of `contacts_with_fallbacks`), `name` (its display name),
+    `reason` ("same e-mail ana@example.com", "same phone +351 912 345 678")."""
+
+    other: Contact
+    name: str
+    reason: str
+
+
+def _dismissed(contact_id: int) -> Exists:
+    """Whether the pair (contact_id, OuterRef("contact_id")) was dismissed
+    (stored with the smaller id first)."""
+    return Exists(
+        MergeDismissal.objects.filter(
+            Q(contact_id=contact_id, other_id=OuterRef("contact_id"))
+            | Q(contact_id=OuterRef("contact_id"), other_id=contact_id)
+        )
+    )
+
+
+def merge_suggestions(
+    contact: Contact,
+    limit: int = 3,
+    *,
+    emails: bool = True,
+    phones: bool = True,
+) -> list[MergeSuggestion]:
+    """Up to `limit` other contacts of `contact`'s business (not erased, not
+    dismissed as "not the same person") sharing an e-mail address or a phone
+    number with it, e-mail matches first, each once with the first shared
+    detail as its reason. Three queries (e-mail matches, phone matches, the
+    contacts), each through the `(business, address)` / `(business, number)`
+    indexes; none when the contact is erased. `emails=False` or
+    `phones=False` (the caller knows the contact has none) skips that
+    query."""
+    if contact.erased_at is not None or contact.pk is None:
+        return []
+    found: dict[int, str] = {}
+    email_matches = (
+        []
+        if not emails
+        else (
+            ContactEmail.objects.filter(
+                business_id=contact.business_id,
+                address__in=ContactEmail.objects.filter(contact_id=contact.pk).values(
+                    "address"
+                ),
+                contact__erased_at__isnull=True,
+            )
+            .exclude(contact_id=contact.pk)
+            .filter(~_dismissed(contact.pk))
+            .order_by("contact_id", "id")
+            .values_list("contact_id", "address")[: limit * 4]
+        )
+    )
+    for other_id, address in email_matches:
+        found.setdefault(other_id, f"same e-mail {address}")
+    if phones and len(found) < limit:
+        phone_matches = (
+            ContactPhone.objects.filter(
+                business_id=contact.business_id,
+                number__in=ContactPhone.objects.filter(contact_id=contact.pk).values(
+                    "number"
+                ),
+                contact__erased_at__isnull=True,
+            )
+            .exclude(contact_id=contact.pk)
+            .filter(~_dismissed(contact.pk))
+            .order_by("contact_id", "id")
+            .values_list("contact_id", "number")[: limit * 4]
+        )
+        for other_id, number in phone_matches:
+            if len(found) >= limit:
+                break
+            found.setdefault(other_id, f"same phone {phone_display(number)}")
+    ids = list(found)[:limit]
+    if not ids:
+        return []
+    others = contacts_with_fallbacks(
+        Contact.objects.filter(pk__in=ids, business_id=contact.business_id)
+    ).in_bulk()
+    return [
+        MergeSuggestion(
+            other=others[other_id],
+            name=contact_display_name(others[other_id]),
+            reason=found[other_id],
+        )
+        for other_id in ids
+        if other_id in others
+    ]
+
+
+# ---------------------------------------------------------------- preview
+
+
+@dataclass
+class MergePreview:
+    """What merging `other` into `kept` moves (see `contact_merge`).
+
+    `identities`: `{channel type: count}`; `conversations`, `emails`,
+    `phones`, `labels`: how many move (details `kept` already has are not
+    counted: they are dropped as duplicates); `attributes`: keys `kept` gets;
+    `conflicts`: `[{"key", "kept", "other"}]` where both have a different
+    value (`kept`'s stays; `other`'s goes into the note); `note`: whether
+    `other` has a note to append."""
+
+    kept_name: str
+    other_name: str
+    identities: dict[str, int] = field(default_factory=dict)
+    conversations: int = 0
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    note: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The preview as the API writes it."""
+        return {
+            "kept_name": self.kept_name,
+            "other_name": self.other_name,
+            "identities": self.identities,
+            "conversations": self.conversations,
+            "emails": self.emails,
+            "phones": self.phones,
+            "labels": self.labels,
+            "attributes": self.attributes,
+            "conflicts": self.conflicts,
+            "note": self.note,
+        }
+
+
+def attribute_split(
+    kept: dict[str, Any], other: dict[str, Any]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(keys of `other` that `kept` lacks, conflicts `[{"key", "kept",
+    "other"}]` where both hold different values)."""
+    added = [key for key in other if key not in kept]
+    conflicts = [
+        {"key": key, "kept": kept[key], "other": value}
+        for key, value in other.items()
+        if key in kept and kept[key] != value
+    ]
+    return added, conflicts
+
+
+def contact_merge_preview(kept: Contact, other: Contact) -> MergePreview:
+    """What merging `other` into `kept` would move, without changing
+    anything (seven queries). Both must be of the same business: the caller
+    checks."""
+    kept_emails = set(
+        ContactEmail.objects.filter(contact_id=kept.pk).values_list(
+            "address", flat=True
+        )
+    )
+    kept_phones = set(
+        ContactPhone.objects.filter(contact_id=kept.pk).values_list("number", flat=True)
+    )
+    identities = Counter(
+        ContactIdentity.objects.filter(contact_id=other.pk).values_list(
+            "channel__type", flat=True
+        )
+    )
+    added, conflicts = attribute_split(
+        kept.custom_attributes or {}, other.custom_attributes or {}
+    )
+    return MergePreview(
+        kept_name=contact_display_name(kept),
+        other_name=contact_display_name(other),
+        identities=dict(sorted(identities.items())),
+        conversations=Conversation.objects.filter(contact_id=other.pk).count(),
+        emails=[
+            address
+            for address in ContactEmail.objects.filter(contact_id=other.pk)
+            .order_by("id")
+            .values_list("address", flat=True)
+            if address not in kept_emails
+        ],
+        phones=[
+            phone_display(number)
+            for number in ContactPhone.objects.filter(contact_id=other.pk)
+            .order_by("id")
+            .values_list("number", flat=True)
+            if number not in kept_phones
+        ],
+        labels=list(
+            ContactLabel.objects.filter(contact_id=other.pk)
+            .exclude(
+                label_id__in=ContactLabel.objects.filter(contact_id=kept.pk).values(
+                    "label_id"
+                )
+            )
+            .order_by("label__name")
+            .values_list("label__name", flat=True)
+        ),
+        attributes=added,
+        conflicts=conflicts,
+        note=bool((other.note or "").strip()),
+    )
+
+
+# ------------------------------------------------------------------ panel
+
+
+@dataclass
+class PanelDetail:
+    """An e-mail address or phone number of the panel: `value` (as stored),
+    `shown` (as people read it), `identities` (the contact's identities on
+    this address or number, shown as channel icons beside it, not again in
+    the identity list)."""
+
+    value: str
+    shown: str
+    identities: list[ContactIdentity] = field(default_factory=list)
+
+
+@dataclass
+class ContactPanel:
+    """What the customer panel shows of a conversation's contact.
+
+    `contact` (with fallbacks), `name` (display name), `emails` and `phones`
+    (`PanelDetail`s, each once), `identities` (the others, with `channel`:
+    handles and ids that are not one of those addresses or numbers),
+    `labels` (workspace labels), `attributes` (`(key, value, text)` by key,
+    `text` as typed: `true`, `12`), `other_conversations` (newest activity
+    first, at most `PANEL_CONVERSATIONS`), `conversation_count` (all of the
+    contact's), `suggestions` (`merge_suggestions`)."""
+
+    contact: Contact
+    name: str
+    emails: list[PanelDetail]
+    phones: list[PanelDetail]
+    identities: list[ContactIdentity]
+    labels: list[Any]
+    attributes: list[tuple[str, Any, str]]
+    other_conversations: list[Conversation]
+    conversation_count: int
+    suggestions: list[MergeSuggestion]
+
+
+def attribute_text(value: Any) -> str:
+    """An attribute value as an agent types it (`true`, `12`, `gold`)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return "" if value is None else str(value)
+
+
+@dataclass
+class PanelLabel:
+    """A label on the contact, as the panel shows it."""
+
+    id: int
+    name: str
+    color: str
+
+
+def contact_panel(conversation: Conversation) -> ContactPanel:
+    """The customer panel of `conversation` (its contact as loaded with the
+    conversation, its details, other conversations on every channel and
+    merge suggestions). Three queries (details and labels in one, identities,
+    other conversations), one more when the contact has more than
+    `PANEL_CONVERSATIONS` other conversations (their count), and those of
+    `merge_suggestions` when it has an e-mail address or a phone number (at
+    most three); whatever the number of conversations or details."""
+    from contacts.phones import phone_e164
+    from conversations.workspace import contact_other_conversations
+
+    contact = conversation.contact
+    pk = contact.pk
+    rows = (
+        ContactEmail.objects.filter(contact_id=pk)
+        .order_by()
+        .annotate(kind=Value("email"), extra=Value(""))
+        .values_list("kind", "address", "extra", "id")
+        .union(
+            ContactPhone.objects.filter(contact_id=pk)
+            .order_by()
+            .annotate(kind=Value("phone"), extra=Value(""))
+            .values_list("kind", "number", "extra", "id"),
+            ContactLabel.objects.filter(contact_id=pk)
+            .order_by()
+            .annotate(kind=Value("label"))
+            .values_list("kind", "label__name", "label__color", "label_id"),
+            all=True,
+        )
+    )
+    emails: dict[str, PanelDetail] = {}
+    phones: dict[str, PanelDetail] = {}
+    labels: list[PanelLabel] = []
+    for kind, value, extra, row_id in sorted(rows, key=lambda row: row[3]):
+        if kind == "email":
+            emails[value] = PanelDetail(value, value)
+        elif kind == "phone":
+            phones[value] = PanelDetail(value, phone_display(value))
+        else:
+            labels.append(PanelLabel(row_id, value, extra))
+    labels.sort(key=lambda label: label.name.lower())
+    identities = []
+    first_handle = ""
+    for identity in (
+        ContactIdentity.objects.filter(contact_id=pk)
+        .select_related("channel")
+        .order_by("id")
+    ):
+        first_handle = first_handle or identity.handle
+        external = identity.external_id.strip()
+        detail = None
+        if not identity.handle or identity.handle == external:
+            detail = emails.get(external.lower())
+            if detail is None and "@" not in external:
+                detail = phones.get(phone_e164(external) or "")
+        if detail is not None:
+            detail.identities.append(identity)
+        else:
+            identities.append(identity)
+    others = contact_other_conversations(conversation, limit=PANEL_CONVERSATIONS)
+    count = (
+        len(others) + 1
+        if len(others) < PANEL_CONVERSATIONS
+        else Conversation.objects.filter(contact_id=pk).count()
+    )
+    return ContactPanel(
+        contact=contact,
+        name=contact_display_name(
+            contact,
+            handle=first_handle,
+            phone=next(iter(phones), None),
+            email=next(iter(emails), None),
+        ),
+        emails=list(emails.values()),
+        phones=list(phones.values()),
+        identities=identities,
+        labels=labels,
+        attributes=[
+            (key, value, attribute_text(value))
+            for key, value in sorted((contact.custom_attributes or {}).items())
+        ],
+        other_conversations=others,
+        conversation_count=count,
+        suggestions=merge_suggestions(
+            contact, emails=bool(emails), phones=bool(phones)
+        ),
+    )
