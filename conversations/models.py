@@ -60,6 +60,9 @@ class ContactIdentity(models.Model):
     )
     external_id = models.CharField(max_length=255)
     handle = models.CharField(max_length=255, blank=True)
+    # When PingBack asked the platform for this identity's profile (name,
+    # avatar), successfully or not: it asks once (`contacts.tasks`).
+    profile_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

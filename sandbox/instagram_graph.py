@@ -4,6 +4,9 @@
   instagram_business_account: {id, username}}``;
 - ``POST /v<N>/{page_id or me}/messages`` → ``{recipient_id, message_id}``;
 - ``POST``/``DELETE /v<N>/{page_id}/subscribed_apps`` → ``{"success": true}``;
+- ``GET /v<N>/{IGSID}?fields=name,username,profile_pic`` → the profile of a
+  customer who wrote to the account (User Profile API); any other IGSID is
+  error 100;
 - ``GET /_media/instagram/<asset id>``: a customer's file (the CDN link in
   webhooks).
 
@@ -74,6 +77,9 @@ def handle_graph(
             400, 190, "Invalid OAuth access token - Cannot parse access token"
         )
     account = caller if node == "me" else state.account(node)
+    if account is None and edge is None and req.method == "GET":
+        if state.knows_customer(caller.page_id, node):
+            return _user_profile(state, node, req.query.get("fields", ""))
     if account is None:
         return graph_error(
             400,
@@ -116,6 +122,39 @@ def _page(account: InstagramAccount, fields: str) -> Response:
             "username": account.username,
         }
     return json_response(200, page)
+
+
+def user_profile(igsid: str) -> dict[str, str]:
+    """The profile the stand-in gives a customer: ``{id, name, username,
+    profile_pic}``, made up from the IGSID (the same every time)."""
+    return {
+        "id": igsid,
+        "name": f"Insta Customer {igsid[-4:]}",
+        "username": f"insta_customer_{igsid[-4:]}",
+        "profile_pic": f"https://scontent.cdninstagram.com/v/t51/{igsid}.jpg",
+    }
+
+
+def _user_profile(state: InstagramState, igsid: str, fields: str) -> Response:
+    """``GET /{IGSID}?fields=name,username,profile_pic`` (the User Profile
+    API): the fields asked for, for a customer who wrote to the Page's
+    account. The send failure modes apply (500 code 2, 613)."""
+    failure = state.take_failure()
+    if failure == SERVER_ERROR:
+        return graph_error(
+            500,
+            2,
+            "An unexpected error has occurred. Please retry your request later.",
+        )
+    if failure == RATE_LIMITED:
+        return graph_error(
+            400, 613, "(#613) Calls to this api have exceeded the rate limit."
+        )
+    asked = {field.strip() for field in fields.split(",") if field.strip()}
+    profile = user_profile(igsid)
+    return json_response(
+        200, {key: value for key, value in profile.items() if key in asked | {"id"}}
+    )
 
 
 def _subscribed_apps(

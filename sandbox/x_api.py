@@ -1,4 +1,5 @@
-"""The fake X API v2 endpoints (docs/protocols.md §1.3, §1.9, §1.13).
+"""The fake X API v2 endpoints (docs/protocols.md §1.3, §1.9, §1.13), and the
+user lookup ``GET /2/users/:id``.
 
 :func:`handle_x_request` serves one authenticated request: it finds the route
 in :data:`X_ROUTES`, enforces the kind of authentication the endpoint needs,
@@ -26,7 +27,7 @@ from sandbox.web import (
     no_content,
     route,
 )
-from sandbox.x import XApp
+from sandbox.x import DEMO_CUSTOMER, XApp, XUser
 from sandbox.x_auth import AuthResult
 from sandbox.x_state import CREDITS_DEPLETED, RATE_LIMITED, SERVER_ERROR, XApiError
 
@@ -54,6 +55,8 @@ CREDITS_DEPLETED_BODY = {
 
 USER = "user"
 APP = "app"
+EITHER = "either"
+"""Endpoint authentication kinds: user context, app-only, or both."""
 
 
 # --------------------------------------------------------------------------
@@ -144,7 +147,7 @@ def auth_refusal(needed: str, auth: AuthResult | None) -> Response | None:
     """401/403 when ``auth`` does not fit an endpoint needing ``needed``."""
     if auth is None or not auth.valid:
         return unauthorized()
-    if (needed == USER) != auth.user_context:
+    if needed != EITHER and (needed == USER) != auth.user_context:
         return unsupported_authentication(auth, needed)
     return None
 
@@ -199,6 +202,46 @@ def get_me(state: SandboxState, req: Request) -> Response:
     """``GET /2/users/me`` → ``{"data": {"id", "name", "username"}}``."""
     account = _app(req).account
     data = {"id": account.id, "name": account.name, "username": account.screen_name}
+    return json_response(200, {"data": data})
+
+
+def _known_user(state: SandboxState, user_id: str) -> XUser | None:
+    """An X user the sandbox knows: a registered app's account, the demo
+    customer, or a customer who wrote through the sandbox."""
+    for app in state.x.app_list():
+        if app.account.id == user_id:
+            return app.account
+    if user_id == DEMO_CUSTOMER.id:
+        return DEMO_CUSTOMER
+    for event in reversed(state.x.snapshot()["inbound"]):
+        customer = event.get("customer") or {}
+        if customer.get("id") == user_id:
+            return XUser.from_dict(customer)
+    return None
+
+
+def get_user(state: SandboxState, req: Request) -> Response:
+    """``GET /2/users/:id?user.fields=…`` → ``{"data": {"id", "name",
+    "username", …}}``; the fields beyond those three only when named in
+    ``user.fields`` (``profile_image_url``). A user X does not know answers
+    200 with ``errors`` and no ``data``, as X does."""
+    user_id = req.params["user_id"]
+    user = _known_user(state, user_id)
+    if user is None:
+        error = {
+            "value": user_id,
+            "detail": f"Could not find user with id: [{user_id}].",
+            "title": "Not Found Error",
+            "resource_type": "user",
+            "parameter": "id",
+            "resource_id": user_id,
+            "type": f"{PROBLEMS}/resource-not-found",
+        }
+        return json_response(200, {"errors": [error]})
+    asked = set((req.query.get("user.fields") or "").split(","))
+    data = {"id": user.id, "name": user.name, "username": user.screen_name}
+    if "profile_image_url" in asked:
+        data["profile_image_url"] = user.avatar_url
     return json_response(200, {"data": data})
 
 
@@ -381,6 +424,7 @@ _AAA = r"/2/account_activity/webhooks/(?P<webhook_id>[^/]+)/subscriptions"
 
 X_ROUTES = (
     route("GET", r"/2/users/me", get_me, USER),
+    route("GET", r"/2/users/(?P<user_id>\d+)", get_user, EITHER),
     route(
         "POST",
         r"/2/dm_conversations/with/(?P<participant_id>\d+)/messages",

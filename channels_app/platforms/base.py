@@ -287,6 +287,17 @@ class FetchedMedia:
 
 
 @dataclass(frozen=True)
+class PlatformProfile:
+    """A user's public profile, as the platform tells it (`fetch_profile`):
+    display name, username (without `@`) and picture URL; empty when the
+    platform does not say."""
+
+    name: str = ""
+    handle: str = ""
+    avatar_url: str = ""
+
+
+@dataclass(frozen=True)
 class SetupResult:
     """The outcome of configuring the platform side of a channel.
 
@@ -317,6 +328,7 @@ class Platform:
         learned_fields: config fields setup fills in (read-only to clients).
         receives_webhooks: whether `/api/v1/webhooks/<type>/<id>` is live.
         supports_templates: whether replies may be template messages.
+        fetches_profiles: whether `fetch_profile` can tell a user's name.
 
     Methods (the webhook ones only when `receives_webhooks`):
         check_credentials(public, secrets) -> None
@@ -342,6 +354,11 @@ class Platform:
         fetch_media(channel, attachment: dict) -> FetchedMedia | None
             Download an inbound attachment (see `InboundMessage`); None when
             there is nothing to fetch. Raises `DeliveryError` subclasses.
+        fetch_profile(channel, external_id) -> PlatformProfile | None
+            Ask the platform for a user's profile (platforms with
+            `fetches_profiles`); None when it has none to give. Raises
+            `DeliveryError` subclasses. Called once per identity, in the
+            background (`contacts.tasks.fetch_identity_profiles`).
         on_create(channel) -> SetupResult
             Configure the platform side (verify credentials, register webhooks).
             Runs on create, on a credentials change, on reactivation and from
@@ -362,6 +379,7 @@ class Platform:
     learned_fields: ClassVar[frozenset[str]] = frozenset()
     receives_webhooks: ClassVar[bool] = False
     supports_templates: ClassVar[bool] = False
+    fetches_profiles: ClassVar[bool] = False
 
     def webhook_url(self, channel: Channel) -> str | None:
         """Return the public URL the platform posts events to, or None."""
@@ -398,6 +416,11 @@ class Platform:
     def fetch_media(
         self, channel: Channel, attachment: dict[str, Any]
     ) -> FetchedMedia | None:
+        return None
+
+    def fetch_profile(
+        self, channel: Channel, external_id: str
+    ) -> PlatformProfile | None:
         return None
 
     def on_create(self, channel: Channel) -> SetupResult:

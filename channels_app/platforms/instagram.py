@@ -12,6 +12,9 @@ carries echoes of our own sends) and `messaging_seen` (read receipts).
     Handshake and X-Hub-Signature-256: docs/protocols.md §3.2, §3.3 (`meta.py`).
 Outbound: `POST /{page_id}/messages`, text and media by URL.
     https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message
+Profiles: `GET /{IGSID}?fields=name,username,profile_pic` (the User Profile
+API: the name, username and picture of a customer who wrote to the account).
+    https://developers.facebook.com/docs/messenger-platform/instagram/features/user-profile
 Setup: `GET /{page_id}?fields=…` (the linked Instagram account) and
 `POST /{page_id}/subscribed_apps` (Page subscriptions, without which Meta
 delivers nothing).
@@ -48,6 +51,7 @@ from channels_app.platforms.base import (
     ParsedWebhook,
     PermanentDeliveryError,
     Platform,
+    PlatformProfile,
     SendResult,
     SetupResult,
 )
@@ -79,6 +83,9 @@ logger = logging.getLogger(__name__)
 INSTAGRAM_OBJECT = "instagram"
 THREAD_PREFIX = "ig"
 PAGE_FIELDS = "name,instagram_business_account{id,username}"
+# The User Profile API's fields (a customer's name may be absent: Instagram
+# gives it only when the user set one).
+PROFILE_FIELDS = "name,username,profile_pic"
 # Any Page field turns Page subscriptions on for Instagram messaging (Meta's
 # Instagram webhook guide, "Enable Page subscriptions").
 PAGE_SUBSCRIBED_FIELDS = "messages"
@@ -310,6 +317,7 @@ class InstagramPlatform(Platform):
         {"instagram_account_id", "instagram_username", "page_name", "verify_token"}
     )
     receives_webhooks = True
+    fetches_profiles = True
 
     def check_credentials(
         self, public: dict[str, Any], secrets: dict[str, str]
@@ -334,6 +342,27 @@ class InstagramPlatform(Platform):
             return
         if not page.instagram_account_id:
             raise CredentialsRejected("page_id", _no_instagram_account(page))
+
+    def fetch_profile(self, channel: Channel, external_id: str) -> PlatformProfile:
+        """A customer's profile from the User Profile API:
+        `GET /{IGSID}?fields=name,username,profile_pic` with the Page token →
+        `{"name", "username", "profile_pic", "id"}` (`name` and `profile_pic`
+        may be absent; `profile_pic` is a CDN link that Meta lets expire).
+        Meta answers only for a user who wrote to the account. Raises
+        `TransientDeliveryError` / `PermanentDeliveryError` (Graph errors,
+        `meta.graph_delivery_error`)."""
+        data = _graph_client(channel.secrets).call(
+            "GET", external_id, params={"fields": PROFILE_FIELDS}
+        )
+        if not isinstance(data, dict):
+            raise PermanentDeliveryError(
+                "The Graph API answered the profile query with something unexpected."
+            )
+        return PlatformProfile(
+            name=_profile_text(data.get("name")),
+            handle=_profile_text(data.get("username")),
+            avatar_url=_profile_text(data.get("profile_pic")),
+        )
 
     def handshake(self, channel: Channel, request: HttpRequest) -> HttpResponse | None:
         """Answer Meta's `hub.challenge` when `hub.verify_token` is the
@@ -671,6 +700,11 @@ def _page_get(client: GraphClient, page_id: str) -> _Page:
         raise PermanentDeliveryError(
             "The Graph API answered the Page query with something unexpected."
         ) from error
+
+
+def _profile_text(value: Any) -> str:
+    """A profile field as text: a string, else empty."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _rejected_field(error: GraphError) -> str | None:

@@ -11,6 +11,10 @@ websocket (`/ws/widget/<channel id>/`, `channels_app.widget.consumers`):
 - Outbound: `send` pushes the agent's reply to the visitor's channel-layer group
   (`visitor_group`), which every open widget of that visitor joins.
 - Setup: nothing to register; `on_create` gives the embed snippet.
+- Identified visitors: a site that knows its visitor passes its user id, an
+  HMAC of it under the channel's `identity_secret`, and the name, e-mail
+  address and phone number to give the contact (`identify` frame,
+  `channels_app.widget.services.visitor_identify`).
 
 Frames the widget receives for a message (`message_frame`, and
 `channels_app.widget.selectors.message_payload` for stored ones):
@@ -99,7 +103,10 @@ class WebWidgetConfigSerializer(serializers.Serializer):
     `allowed_domains`: the sites that may embed the widget (an empty list means
     none may); `welcome_message`: the first bubble a visitor sees;
     `brand_color`: `#rrggbb` for the launcher and the header; `logo_url`: an
-    image shown in the launcher and the header.
+    image shown in the launcher and the header; `identity_secret` (stored
+    encrypted, shown masked): the key the website's server signs its
+    visitors' identifiers with (HMAC-SHA256, `PingBackWidget.identify`), at
+    least 32 characters; without it no identification is accepted.
     """
 
     allowed_domains = serializers.ListField(
@@ -110,6 +117,9 @@ class WebWidgetConfigSerializer(serializers.Serializer):
     welcome_message = serializers.CharField(max_length=1000, required=False)
     brand_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
     logo_url = serializers.URLField(required=False)
+    identity_secret = serializers.CharField(
+        min_length=32, max_length=200, required=False, trim_whitespace=True
+    )
 
     def validate_allowed_domains(self, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
@@ -221,6 +231,7 @@ class WebWidgetPlatform(Platform):
 
     channel_type = "webchat"
     config_serializer = WebWidgetConfigSerializer
+    secret_fields = frozenset({"identity_secret"})
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
         """One visitor message, as the widget consumer stores it

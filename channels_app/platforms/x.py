@@ -5,6 +5,9 @@ Activity API envelope (`dm.received`, `post.mention.create`).
     https://docs.x.com/x-api/account-activity/introduction
     https://docs.x.com/x-api/activity/introduction
     CRC and signatures: https://docs.x.com/x-api/webhooks/introduction
+Profiles: `GET /2/users/:id?user.fields=name,username,profile_image_url`
+through tweepy, for a user whose events came without a user object.
+    https://docs.x.com/x-api/users/lookup/introduction
 Outbound: `POST /2/dm_conversations/with/:participant_id/messages` and
 `POST /2/tweets` with `reply.in_reply_to_tweet_id`, through tweepy.
     https://docs.x.com/x-api/direct-messages/manage/introduction
@@ -39,6 +42,7 @@ from channels_app.platforms.base import (
     ParsedWebhook,
     PermanentDeliveryError,
     Platform,
+    PlatformProfile,
     SecretMissing,
     SendResult,
     SetupResult,
@@ -318,6 +322,15 @@ class XPlatform(Platform):
     )
     learned_fields = frozenset({"account_id", "handle", "webhook_id"})
     receives_webhooks = True
+    fetches_profiles = True
+
+    def fetch_profile(self, channel: Channel, external_id: str) -> PlatformProfile:
+        """A user's profile: `GET /2/users/:id` with `user.fields=name,
+        username,profile_image_url` (user context) →
+        `{"data": {"id", "name", "username", "profile_image_url"}}`. Raises
+        `PermanentDeliveryError` for a user X does not know (a 200 answer
+        with `errors` and no `data`) and the errors of `XApi`."""
+        return XApi(channel).user_profile(external_id)
 
     def handshake(self, channel: Channel, request: HttpRequest) -> JsonResponse | None:
         """Answer X's CRC: `GET ?crc_token=T` → `{"response_token": "sha256=…"}`,
@@ -617,6 +630,29 @@ class XApi:
         """`GET /2/users/me` → (user id, username)."""
         response = self._call(self.user.get_me, user_auth=self.oauth1)
         return str(response.data.id), response.data.username
+
+    def user_profile(self, user_id: str) -> PlatformProfile:
+        """`GET /2/users/:id?user.fields=name,username,profile_image_url`."""
+        response = self._call(
+            self.user.get_user,
+            id=user_id,
+            user_fields=["name", "username", "profile_image_url"],
+            user_auth=self.oauth1,
+        )
+        user = response.data
+        if user is None:
+            details = "; ".join(
+                str(error.get("detail") or error.get("title") or error)
+                for error in (response.errors or [])
+            )
+            raise PermanentDeliveryError(
+                f"X has no user {user_id}: {details or 'no data in the answer'}"
+            )
+        return PlatformProfile(
+            name=user.name or "",
+            handle=user.username or "",
+            avatar_url=getattr(user, "profile_image_url", None) or "",
+        )
 
     def send_dm(self, participant_id: str, text: str) -> str:
         """`POST /2/dm_conversations/with/:participant_id/messages` → dm_event_id."""

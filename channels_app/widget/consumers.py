@@ -10,6 +10,15 @@ Frames are JSON objects with a `type`. From the widget:
         reconnect, the server sends what came after it).
     {"type": "message", "id": <UUID made by the widget>, "text": str}
         a visitor message; resending the same id stores it once.
+    {"type": "identify", "identifier": str, "identifier_hash": str,
+     "name"?: str, "email"?: str, "phone"?: str, "attributes"?: object}
+        the website says who the visitor is (`PingBackWidget.identify` or the
+        embed's data attributes): its own user id and the hex
+        HMAC-SHA256 of it under the widget's `identity_secret`, computed by
+        the site's server. Applied only when the hash verifies
+        (`channels_app.widget.services.visitor_identify`); answered
+        `identified`, or an error `invalid_identity` / `identity_refused`
+        (nothing changed). After hello only.
     {"type": "typing"}
         the visitor is typing (the widget sends at most one per 2 s; the
         server takes at most one per `TYPING_MIN_INTERVAL`); the agents see
@@ -21,6 +30,8 @@ From PingBack:
      "messages": [<message>]}
         the visitor's history (or what they missed), oldest first.
     {"type": "ack", "id": <UUID>, "status": "accepted" | "duplicate"}
+    {"type": "identified"}
+        the website's identification was verified and applied.
     {"type": "typing"}
         an agent is typing a reply in the visitor's conversation (no name:
         the visitor never learns who; the widget shows "typing…" for a few
@@ -30,7 +41,8 @@ From PingBack:
         tab (`id` null; matched by `client_id`).
     {"type": "error", "code": str, "detail": str, "id"?: <UUID>,
      "retry_after"?: seconds}
-        codes: `rate_limited`, `hello_required`, `invalid_frame` (not a JSON
+        codes: `rate_limited`, `hello_required`, `invalid_identity`,
+        `identity_refused`, `invalid_frame` (not a JSON
         object of a known type, or JSON nested deeper than JSON_MAX_DEPTH),
         `invalid_message`, `empty_message`, `message_too_long`,
         `channel_inactive`, `frame_too_large` (over WEBSOCKET_MAX_FRAME_BYTES;
@@ -67,10 +79,13 @@ from channels_app.widget.selectors import (
     widget_public_settings,
 )
 from channels_app.widget.services import (
+    VisitorIdentityInvalid,
     VisitorMessage,
     VisitorMessageInvalid,
     connection_rate_check,
     message_rate_check,
+    visitor_identification_clean,
+    visitor_identify,
     visitor_message_clean,
     visitor_message_record,
     visitor_new,
@@ -219,11 +234,35 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self._message(channel, content)
         elif kind == "typing":
             await self._typing(channel)
+        elif kind == "identify":
+            await self._identify(channel, content)
         else:
             await self._error(
                 "invalid_frame",
-                "Expected a JSON object of type hello, message or typing.",
+                "Expected a JSON object of type hello, message, identify or typing.",
             )
+
+    async def _identify(self, channel: Channel, frame: dict[str, Any]) -> None:
+        """The website says who the visitor is: applied when its hash
+        verifies (`visitor_identify`), else refused with nothing changed."""
+        if self.visitor_id is None:
+            await self._error("hello_required", "Send hello before identify.")
+            return
+        try:
+            identification = visitor_identification_clean(frame)
+            await database_sync_to_async(visitor_identify)(
+                channel=channel,
+                visitor_id=self.visitor_id,
+                identification=identification,
+            )
+        except VisitorIdentityInvalid as error:
+            logger.info(
+                "widget.identify_refused",
+                extra={"channel_id": str(channel.id), "code": error.code},
+            )
+            await self._error(error.code, str(error))
+            return
+        await self.send_json({"type": "identified"})
 
     async def _typing(self, channel: Channel) -> None:
         """The visitor types: mark the customer typing in their conversation

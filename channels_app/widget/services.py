@@ -5,6 +5,13 @@ A visitor is anonymous. Their id (a UUIDv4) travels inside a visitor token signe
 with `SECRET_KEY` for one channel (`django.core.signing`), which the widget keeps
 in the browser's localStorage and presents when it connects; a returning visitor
 with a valid token keeps their id, and so their conversation and history.
+
+A website that knows who the visitor is (a signed-in customer) may say so
+(`visitor_identify`): its user id, with an HMAC of it under the widget's
+`identity_secret` that only the site's server can compute, and the name,
+e-mail address, phone number and attributes to give the contact. Only a
+verified identification changes the contact; any other is refused and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +25,22 @@ from typing import Any
 
 from django.core import signing
 from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.models import Channel
 from channels_app.platforms.web_widget import MAX_MESSAGE_LENGTH, visitor_message_body
 from channels_app.services.inbound import RecordOutcome, inbound_event_record
+from contacts.search_text import search_text_refresh
+from contacts.services.identities import (
+    IDENTIFIER_MAX_LENGTH,
+    VisitorIdentification,
+    identification_verified,
+    new_contact_fields,
+    placeholder_name,
+    visitor_details_apply,
+)
+from conversations.models import Contact, ContactIdentity
 
 # A visitor token stays valid this long (seconds); each connection renews it.
 VISITOR_TOKEN_MAX_AGE = 365 * 24 * 3600
@@ -155,3 +173,118 @@ def visitor_message_record(
         body=json.dumps(body).encode(),
         content_type="application/json",
     )
+
+
+# ------------------------------------------------------------ identification
+
+IDENTIFY_TEXT_MAX_LENGTH = 254
+IDENTIFY_ATTRIBUTES_MAX = 50
+
+
+class VisitorIdentityInvalid(Exception):
+    """An `identify` frame PingBack refuses: malformed (`invalid_identity`)
+    or not verified (`identity_refused`: no identity secret on the widget,
+    or a hash that is not the HMAC of the identifier)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _frame_text(frame: dict[str, Any], key: str, limit: int) -> str:
+    value = frame.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > limit:
+        raise VisitorIdentityInvalid(
+            "invalid_identity", f"`{key}` must be text of at most {limit} characters."
+        )
+    return value.strip()
+
+
+def visitor_identification_clean(frame: dict[str, Any]) -> VisitorIdentification:
+    """Read an `identify` frame: `{"identifier": str, "identifier_hash": str,
+    "name"?: str, "email"?: str, "phone"?: str, "attributes"?: object}`.
+    Raises `VisitorIdentityInvalid` (`invalid_identity`) for missing or
+    oversized fields; the values themselves are checked when applied."""
+    identifier = _frame_text(frame, "identifier", IDENTIFIER_MAX_LENGTH)
+    digest = _frame_text(frame, "identifier_hash", 128)
+    if not identifier or not digest:
+        raise VisitorIdentityInvalid(
+            "invalid_identity", "`identifier` and `identifier_hash` are required."
+        )
+    attributes = frame.get("attributes")
+    if attributes is not None and (
+        not isinstance(attributes, dict) or len(attributes) > IDENTIFY_ATTRIBUTES_MAX
+    ):
+        raise VisitorIdentityInvalid(
+            "invalid_identity",
+            f"`attributes` must be an object of at most {IDENTIFY_ATTRIBUTES_MAX} "
+            "keys.",
+        )
+    return VisitorIdentification(
+        identifier=identifier,
+        identifier_hash=digest,
+        name=_frame_text(frame, "name", IDENTIFY_TEXT_MAX_LENGTH),
+        email=_frame_text(frame, "email", IDENTIFY_TEXT_MAX_LENGTH),
+        phone=_frame_text(frame, "phone", 64),
+        attributes=attributes,
+    )
+
+
+def _visitor_identity(channel: Channel, visitor_id: str) -> ContactIdentity:
+    """The visitor's identity on the channel, with its contact, created as
+    ingest would create it when the visitor has not written yet."""
+    found = (
+        ContactIdentity.objects.select_related("contact", "channel")
+        .filter(channel=channel, external_id=visitor_id)
+        .first()
+    )
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(
+                business_id=channel.business_id,
+                **new_contact_fields(
+                    channel.type,
+                    external_id=visitor_id,
+                    handle="",
+                    name=placeholder_name(channel.type, visitor_id),
+                    avatar_url="",
+                ),
+            )
+            return ContactIdentity.objects.create(
+                contact=contact, channel=channel, external_id=visitor_id
+            )
+    except IntegrityError:
+        # The visitor's first message created it meanwhile.
+        return ContactIdentity.objects.select_related("contact", "channel").get(
+            channel=channel, external_id=visitor_id
+        )
+
+
+def visitor_identify(
+    *, channel: Channel, visitor_id: str, identification: VisitorIdentification
+) -> Contact:
+    """Apply what the website says of its visitor, once verified: the hash
+    must be `hex(HMAC-SHA256(identity_secret, identifier))` with the widget's
+    `identity_secret`. The contact gets the name (over the `Visitor …`
+    placeholder only), e-mail address, phone number (source `widget`) and
+    attributes (`visitor_details_apply`); the identifier is kept as the
+    identity's handle, so contact search finds the site's user id. Returns
+    the contact. Raises `VisitorIdentityInvalid` (`identity_refused`) and
+    changes nothing when the identification is not verified."""
+    secret = channel.secrets.get("identity_secret", "")
+    if not identification_verified(secret, identification):
+        raise VisitorIdentityInvalid(
+            "identity_refused",
+            "This identification is not signed with the widget's identity secret.",
+        )
+    identity = _visitor_identity(channel, visitor_id)
+    if identity.handle != identification.identifier:
+        identity.handle = identification.identifier
+        identity.save(update_fields=["handle"])
+    contact = visitor_details_apply(identity, identification)
+    search_text_refresh([contact.pk])
+    return contact

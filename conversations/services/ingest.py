@@ -37,6 +37,14 @@ from channels_app.platforms.base import (
     InboundMessage,
     MessageEdit,
 )
+from contacts.search_text import search_text_refresh
+from contacts.services.identities import (
+    identities_details_add,
+    identities_needing_profile,
+    new_contact_fields,
+    placeholder_name,
+    profiles_fetch_schedule,
+)
 from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.notifications import inbound_notify
@@ -514,7 +522,13 @@ def _identities_upsert(
     """The channel's identities of the contacts, by external id (with their
     `contact` loaded), created where missing, and with the handle, name and
     avatar the contacts give (the last one given wins; an empty one keeps the
-    known one)."""
+    known one).
+
+    A new identity fills in what it knows (`contacts.services.identities`):
+    a WhatsApp or SMS number becomes a phone number of its contact, an
+    e-mail sender an address (one INSERT for the run). Identities whose
+    platform can tell a missing name or picture (Instagram, X) get one
+    background profile fetch, queued on commit."""
     identities: dict[str, ContactIdentity] = {}
     people: dict[int, Contact] = {}
     for identity in ContactIdentity.objects.select_related("contact").filter(
@@ -530,7 +544,10 @@ def _identities_upsert(
             first_of.setdefault(contact.external_id, contact)
     if first_of:
         identities |= _identities_create(channel, list(first_of.values()))
-    _profiles_update(identities, contacts)
+    _profiles_update(channel, identities, contacts)
+    profiles_fetch_schedule(
+        identities_needing_profile(channel.type, identities.values())
+    )
     return identities
 
 
@@ -563,6 +580,7 @@ def _identities_insert(
             for person, contact in zip(people, contacts, strict=True)
         ]
     )
+    identities_details_add(channel.type, identities)
     return {identity.external_id: identity for identity in identities}
 
 
@@ -575,6 +593,7 @@ def _identity_get_or_create(
             person.save(force_insert=True)
             identity = _new_identity(channel, person, contact)
             identity.save(force_insert=True)
+            identities_details_add(channel.type, [identity])
             return identity
     except IntegrityError:
         return ContactIdentity.objects.select_related("contact").get(
@@ -583,10 +602,17 @@ def _identity_get_or_create(
 
 
 def _new_contact(channel: Channel, contact: InboundContact) -> Contact:
+    """The contact a new identity creates, named and with its search text
+    as `new_contact_fields` says (no query)."""
     return Contact(
         business_id=channel.business_id,
-        name=contact.name or contact.handle,
-        avatar_url=contact.avatar_url,
+        **new_contact_fields(
+            channel.type,
+            external_id=contact.external_id,
+            handle=contact.handle,
+            name=contact.name,
+            avatar_url=contact.avatar_url,
+        ),
     )
 
 
@@ -602,10 +628,14 @@ def _new_identity(
 
 
 def _profiles_update(
-    identities: dict[str, ContactIdentity], contacts: Sequence[InboundContact]
+    channel: Channel,
+    identities: dict[str, ContactIdentity],
+    contacts: Sequence[InboundContact],
 ) -> None:
     """Apply each contact's handle, name and avatar in turn, then save the
-    identities and contacts that changed (one statement each)."""
+    identities and contacts that changed (one statement each) and refresh
+    their search text (only when something changed). A placeholder name
+    (the widget's `Visitor 1a2b3c4d`) never replaces a known one."""
     changed_identities: dict[int, ContactIdentity] = {}
     changed_people: dict[int, Contact] = {}
     for contact in contacts:
@@ -614,13 +644,20 @@ def _profiles_update(
             identity.handle = contact.handle
             changed_identities[identity.pk] = identity
         person = identity.contact
-        if (contact.name and person.name != contact.name) or (
+        name = contact.name
+        if name and name == placeholder_name(channel.type, contact.external_id):
+            name = ""
+        if (name and person.name != name) or (
             contact.avatar_url and person.avatar_url != contact.avatar_url
         ):
-            person.name = contact.name or person.name
+            person.name = name or person.name
             person.avatar_url = contact.avatar_url or person.avatar_url
             changed_people[person.pk] = person
     if changed_identities:
         ContactIdentity.objects.bulk_update(changed_identities.values(), ["handle"])
     if changed_people:
         Contact.objects.bulk_update(changed_people.values(), ["name", "avatar_url"])
+    if changed_identities or changed_people:
+        search_text_refresh(
+            {i.contact_id for i in changed_identities.values()} | set(changed_people)
+        )

@@ -20,6 +20,17 @@
  *   agents see "The customer is typing…"); while an agent types a reply,
  *   PingBack sends `typing` and the widget shows "typing…" for a few seconds
  *   (never who).
+ * - A site that knows who the visitor is says so, with its user id and an
+ *   HMAC-SHA256 of it under the widget's identity secret (computed by the
+ *   site's server), either on the script tag
+ *     data-pingback-identifier, data-pingback-identifier-hash,
+ *     data-pingback-name, data-pingback-email, data-pingback-phone
+ *   or later from its own code:
+ *     PingBackWidget.identify({identifier, identifier_hash, name, email,
+ *                              phone, attributes})
+ *   The widget sends it after each welcome (an `identify` frame); PingBack
+ *   applies it only when the hash verifies. A refusal is logged to the
+ *   console, never shown to the visitor.
  */
 (function () {
   "use strict";
@@ -55,6 +66,7 @@
   var lastTyping = 0;
   var typingLater = null;
   var typingTimer = null;
+  var identity = identityFromScript();
 
   // ----------------------------------------------------------------- storage
 
@@ -76,6 +88,35 @@
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
     return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  // ---------------------------------------------------------------- identity
+
+  function identityFromScript() {
+    var found = {};
+    ["identifier", "identifier-hash", "name", "email", "phone"].forEach(function (key) {
+      var value = script.getAttribute("data-pingback-" + key);
+      if (value) { found[key.replace("-", "_")] = value; }
+    });
+    return found.identifier && found.identifier_hash ? found : null;
+  }
+
+  function identify(data) {
+    if (!data || typeof data !== "object") { return; }
+    var frame = {type: "identify"};
+    ["identifier", "identifier_hash", "name", "email", "phone"].forEach(function (key) {
+      if (typeof data[key] === "string" && data[key]) { frame[key] = data[key]; }
+    });
+    if (data.attributes && typeof data.attributes === "object") { frame.attributes = data.attributes; }
+    identity = frame;
+    sendIdentity();
+  }
+
+  function sendIdentity() {
+    if (!identity || !ready || socket.readyState !== WebSocket.OPEN) { return; }
+    var frame = {type: "identify"};
+    Object.keys(identity).forEach(function (key) { if (key !== "type") { frame[key] = identity[key]; } });
+    socket.send(JSON.stringify(frame));
   }
 
   // -------------------------------------------------------------- connection
@@ -118,6 +159,7 @@
       ready = true;
       everConnected = true;
       delay = MIN_DELAY;
+      sendIdentity();
       whenBodyReady(function () {
         if (!ui) { build(frame.settings); }
         frame.messages.forEach(merge);
@@ -136,6 +178,8 @@
       merge(frame.message);
       render();
       if (ui && !ui.open && frame.message.direction === "outbound") { ui.launcher.classList.add("unread"); }
+    } else if (frame.type === "error" && (frame.code === "identity_refused" || frame.code === "invalid_identity")) {
+      if (window.console) { console.warn("PingBack widget: identification refused: " + frame.detail); }
     } else if (frame.type === "error") {
       refused(frame);
     }
@@ -427,7 +471,8 @@
 
   window.PingBackWidget = {
     open: function () { if (ui) { toggle(true); } },
-    close: function () { if (ui) { toggle(false); } }
+    close: function () { if (ui) { toggle(false); } },
+    identify: identify
   };
   connect();
 })();
