@@ -57,6 +57,19 @@ def _fast_password_hasher(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_real_platform_hosts(settings) -> None:
+    """No test reaches a real platform: until a test takes the `sandbox`
+    fixture (which points the clients at the stand-ins), the platform API
+    hosts are names that never resolve (RFC 6761 `.invalid`), so a call a
+    test did not plan for (a background profile fetch, say) fails at once
+    instead of leaving the machine."""
+    settings.X_API_BASE_URL = "https://api.x.invalid"
+    settings.TELEGRAM_API_BASE_URL = "https://api.telegram.invalid"
+    settings.GRAPH_API_BASE_URL = "https://graph.facebook.invalid"
+    settings.TWILIO_API_BASE_URL = "https://api.twilio.invalid"
+
+
+@pytest.fixture(autouse=True)
 def _breakers_closed() -> Iterator[None]:
     """A dependency failure one test provokes does not make the next skip it."""
     yield
