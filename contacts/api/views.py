@@ -268,6 +268,7 @@ class ContactViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(ConversationSerializer(page, many=True).data)
 
     @extend_schema(
+        operation_id="v1_contacts_export",
         request=None,
         responses={
             (200, "text/csv"): OpenApiResponse(

@@ -37,7 +37,7 @@ def _stored_files_delete(paths: Iterable[str]) -> None:
     for path in paths:
         try:
             default_storage.delete(path)
-        except Exception:  # noqa: BLE001 (storage backends raise anything)
+        except Exception:  # storage backends raise anything
             logger.warning("Could not delete the erased attachment %s", path)
 
 
