@@ -62,8 +62,8 @@ def contacts_setup(admin_member):
     MessageFactory(conversation=conversation, text="Where is my refund?")
     hostile = contact_create(
         business=business,
-        name="\u202e<script>alert(1)</script> " + LONG_WORD,
-        company="مرحبا بالعالم " + LONG_WORD[:300],
+        name="\u202e<script>alert(1)</script> " + LONG_WORD[:170],
+        company="مرحبا بالعالم " + LONG_WORD[:180],
         emails=[f"{'x' * 60}@{'y' * 60}.example.com"],
         note=LONG_WORD,
         custom_attributes={"hostile": "<img src=x onerror=alert(1)> " + "Z" * 900},
