@@ -18,6 +18,7 @@ from billing.models import Business
 from contacts.models import ContactEmail, ContactLabel, ContactPhone
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.search import contacts_matching
+from conversations.selectors import with_label_rows
 from workspace.models import Label
 
 # How many contacts the CSV export reads per query.
@@ -91,8 +92,9 @@ def contact_get(business: Business, contact_id: int) -> Contact:
 
 def contact_conversations(contact: Contact) -> QuerySet[Conversation]:
     """The contact's conversations on every channel, newest activity first,
-    with channel, assignee and team."""
-    return (
+    with channel, assignee, team and their labels (`label_rows`, as the
+    inbox list has them): one query whatever their number."""
+    return with_label_rows(
         Conversation.objects.filter(contact=contact)
         .select_related("channel", "assignee", "team", "contact", "contact_identity")
         .order_by("-last_message_at", "-id")

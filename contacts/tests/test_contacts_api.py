@@ -244,3 +244,20 @@ def test_schema_documents_the_contacts_endpoints(admin_api):
     assert "/api/v1/contacts/" in paths
     assert "/api/v1/contacts/import" in paths or "/api/v1/contacts/import/" in paths
     assert any("erase" in path for path in paths)
+
+
+def test_conversations_query_count_does_not_grow(
+    admin_api, admin_member, django_assert_max_num_queries
+):
+    business = admin_member.business
+    contact = contact_create(business=business, name="Ana")
+    vip = Label.objects.create(business=business, name="vip")
+    for _ in range(12):
+        conversation = ConversationFactory(business=business, contact=contact)
+        conversation.labels.add(vip)
+    admin_api.get(f"{URL}{contact.pk}/conversations")
+    with django_assert_max_num_queries(8):
+        answer = admin_api.get(f"{URL}{contact.pk}/conversations")
+    rows = answer.json()["results"]
+    assert len(rows) == 12
+    assert rows[0]["labels"] == [{"id": vip.pk, "name": "vip", "color": vip.color}]
