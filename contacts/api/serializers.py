@@ -105,10 +105,15 @@ class ContactInputSerializer(serializers.Serializer):
         return list(dict.fromkeys(ids))
 
 
+@extend_schema_field({"type": "string", "format": "binary"})
+class CsvFileField(serializers.FileField):
+    """An uploaded file: a part of a multipart/form-data body."""
+
+
 class ImportUploadSerializer(serializers.Serializer):
     """The CSV file to import (multipart field `file`)."""
 
-    file = serializers.FileField()
+    file = CsvFileField()
 
 
 class ImportErrorSerializer(serializers.Serializer):

@@ -9,7 +9,6 @@ id that does not exist, as does an id that is not a whole number.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import Http404, StreamingHttpResponse
@@ -18,9 +17,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -91,15 +91,15 @@ class ContactPagination(StrictPageSizeMixin, CursorPagination):
     max_page_size = 100
 
 
-class CsvRenderer(BaseRenderer):
-    """`text/csv`: the export streams its own body; errors render as JSON."""
+class JsonErrorsNegotiation(BaseContentNegotiation):
+    """For the CSV export: its body is CSV whatever the `Accept` header says
+    (so `Accept: text/csv` is fine), and its errors are JSON."""
 
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return json.dumps(data).encode() if data is not None else b""
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return (renderers[0], renderers[0].media_type)
 
 
 def _admin_only(request: Request) -> None:
@@ -286,7 +286,8 @@ class ContactViewSet(viewsets.GenericViewSet):
         methods=["get"],
         url_path="export.csv",
         url_name="export",
-        renderer_classes=[JSONRenderer, CsvRenderer],
+        renderer_classes=[JSONRenderer],
+        content_negotiation_class=JsonErrorsNegotiation,
         pagination_class=None,
     )
     def export(self, request: Request) -> StreamingHttpResponse:

@@ -236,3 +236,10 @@ def test_import_is_for_admins(agent_member, api_client_for):
     assert answer.status_code == 403
     assert not Contact.objects.filter(business=agent_member.business).exists()
     assert agent_api.get(EXPORT).status_code == 200
+
+
+def test_export_is_csv_whatever_the_accept_header(admin_api, admin_member):
+    contact_create(business=admin_member.business, name="Ana")
+    answer = admin_api.get(EXPORT, HTTP_ACCEPT="text/csv")
+    assert answer.status_code == 200
+    assert [row["name"] for row in _rows(answer)] == ["Ana"]
