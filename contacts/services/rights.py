@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
@@ -48,7 +49,9 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
       conversations and of those it sent anywhere else are emptied (activity
       entries, which record what agents did, stay); stored attachment files
       are deleted from storage once the transaction has committed;
-    - its conversations' subject and preview are blanked;
+    - its conversations' subject and preview are blanked, and their thread
+      keys (the platform's id of the thread, often the person's) replaced,
+      so a new message from the same person starts a new conversation;
     - its identities, e-mail addresses, phone numbers, labels and merge
       dismissals are deleted;
     - its name becomes "Erased contact", company, note, avatar and custom
@@ -76,8 +79,13 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
         messages.update(
             text="", html="", attachments=[], template=None, updated_at=timezone.now()
         )
+        # The thread key holds the person's platform id or address, and is
+        # how the next message finds its conversation: a new message from
+        # them starts a new conversation (with a new contact) instead.
         Conversation.objects.filter(pk__in=conversation_ids).update(
-            subject="", last_message_preview=""
+            subject="",
+            last_message_preview="",
+            thread_key=Concat(Value("erased:"), Cast("id", CharField())),
         )
         ContactIdentity.objects.filter(contact=contact).delete()
         ContactEmail.objects.filter(contact=contact).delete()

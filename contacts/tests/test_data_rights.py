@@ -150,6 +150,7 @@ def test_erase_removes_content_and_keeps_counts(admin_api, admin_member, custome
     for conversation in Conversation.objects.filter(contact=ana):
         assert conversation.subject == ""
         assert conversation.last_message_preview == ""
+        assert conversation.thread_key == f"erased:{conversation.pk}"
         entry = conversation.messages.get(kind=Message.ACTIVITY)
         assert entry.author == admin_member.user
         assert "erased" in entry.text
