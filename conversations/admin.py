@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from contacts.models import ContactEmail, ContactPhone
 from conversations.models import (
     Contact,
     ContactIdentity,
@@ -15,12 +16,29 @@ class ContactIdentityInline(admin.TabularInline):
     readonly_fields = ["channel", "external_id", "handle", "created_at"]
 
 
+class ContactEmailInline(admin.TabularInline):
+    model = ContactEmail
+    extra = 0
+    fields = ["address", "source", "created_at"]
+    readonly_fields = ["address", "source", "created_at"]
+
+
+class ContactPhoneInline(admin.TabularInline):
+    model = ContactPhone
+    extra = 0
+    fields = ["number", "source", "created_at"]
+    readonly_fields = ["number", "source", "created_at"]
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     list_display = ["name", "business", "created_at"]
     search_fields = ["name", "identities__handle", "identities__external_id"]
     list_filter = ["business"]
-    inlines = [ContactIdentityInline]
+    # Read-only here: the contacts pages and API write through the contact
+    # services, which keep addresses lower-cased, numbers in E.164 and the
+    # search text current.
+    inlines = [ContactIdentityInline, ContactEmailInline, ContactPhoneInline]
 
 
 @admin.register(Conversation)

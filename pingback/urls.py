@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
+from contacts.api.views import ContactViewSet
 from conversations.api.views import ConversationViewSet
 from workspace.api.views import (
     AgentViewSet,
@@ -29,6 +30,7 @@ class OptionalSlashRouter(DefaultRouter):
 router = OptionalSlashRouter()
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("contacts", ContactViewSet, basename="contact")
 router.register("tokens", ApiTokenViewSet, basename="api-token")
 router.register("teams", TeamViewSet, basename="team")
 router.register("labels", LabelViewSet, basename="label")
@@ -62,4 +64,5 @@ urlpatterns = [
     path("", include("workspace.urls")),
     path("", include("conversations.urls")),
     path("", include("contacts.panel_urls")),
+    path("", include("contacts.urls")),
 ]

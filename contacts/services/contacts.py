@@ -28,6 +28,8 @@ ATTRIBUTE_MAX_KEYS = 50
 ATTRIBUTE_VALUE_MAX_LENGTH = 1000
 MAX_EMAILS = 20
 MAX_PHONES = 20
+# The columns' lengths (Contact.name, company, avatar_url).
+TEXT_MAX_LENGTHS = {"name": 200, "company": 200, "avatar_url": 1000}
 
 
 class ContactInvalid(FieldInvalid):
@@ -87,6 +89,16 @@ def attributes_validated(value: Any) -> dict[str, str | int | float | bool | Non
     return cleaned
 
 
+def _text_checked(field: str, value: str) -> str:
+    """`value` trimmed; `ContactInvalid` naming `field` when it is longer
+    than its column holds (PostgreSQL would refuse it)."""
+    value = value.strip()
+    limit = TEXT_MAX_LENGTHS[field]
+    if len(value) > limit:
+        raise ContactInvalid(field, f"At most {limit} characters.")
+    return value
+
+
 def _labels_of(business: Business, label_ids: Iterable[int]) -> list[Label]:
     ids = set(label_ids)
     labels = list(Label.objects.filter(business=business, pk__in=ids))
@@ -110,6 +122,9 @@ def contact_create(
 ) -> Contact:
     """Create a contact with these details (e-mail addresses and phone
     numbers normalised, duplicates dropped). Raises `ContactInvalid`."""
+    name = _text_checked("name", name)
+    company = _text_checked("company", company)
+    avatar_url = _text_checked("avatar_url", avatar_url)
     emails_clean = _emails_clean(emails)
     phones_clean = _phones_clean(phones, business)
     attributes = attributes_validated(custom_attributes or {})
@@ -117,8 +132,8 @@ def contact_create(
     with transaction.atomic():
         contact = Contact.objects.create(
             business=business,
-            name=name.strip(),
-            company=company.strip(),
+            name=name,
+            company=company,
             note=note,
             avatar_url=avatar_url,
             custom_attributes=attributes,
@@ -156,7 +171,7 @@ def contact_update(
     emails_clean = _emails_clean(emails) if emails is not _UNSET else None
     phones_clean = _phones_clean(phones, business) if phones is not _UNSET else None
     labels = _labels_of(business, label_ids) if label_ids is not _UNSET else None
-    fields: list[str] = []
+    values: dict[str, Any] = {}
     for field, value in (
         ("name", name),
         ("company", company),
@@ -164,11 +179,13 @@ def contact_update(
         ("avatar_url", avatar_url),
     ):
         if value is not _UNSET:
-            setattr(contact, field, value.strip() if field != "note" else value)
-            fields.append(field)
+            values[field] = _text_checked(field, value) if field != "note" else value
     if custom_attributes is not _UNSET:
-        contact.custom_attributes = attributes_validated(custom_attributes)
-        fields.append("custom_attributes")
+        values["custom_attributes"] = attributes_validated(custom_attributes)
+    # Everything is checked: only now does the contact change.
+    for field, value in values.items():
+        setattr(contact, field, value)
+    fields = list(values)
     with transaction.atomic():
         if fields:
             contact.save(update_fields=[*fields, "updated_at"])

@@ -98,3 +98,16 @@ def test_contacts_match_by_name_handle_and_phone_in_any_format_within_the_busine
     assert list(contacts_matching(business, "ana li")) == [ana]
     assert list(contacts_matching(business, "(415) 555-0100")) == [ana]
     assert list(contacts_matching(business, "@bobby")) == [identity.contact]
+
+
+def test_text_longer_than_its_column_is_refused_naming_the_field():
+    business = BusinessFactory()
+    with pytest.raises(ContactInvalid) as refused:
+        contact_create(business=business, name="n" * 201)
+    assert refused.value.field == "name"
+    contact = contact_create(business=business, name="Ana")
+    with pytest.raises(ContactInvalid) as refused:
+        contact_update(contact, name="Bea", company="c" * 201)
+    assert refused.value.field == "company"
+    contact.refresh_from_db()
+    assert contact.name == "Ana"

@@ -25,6 +25,7 @@ from billing.models import ApiToken
 from billing.services import api_token_create, api_token_revoke
 from billing.tests.factories import BusinessFactory, MemberFactory
 from channels_app.tests.factories import ChannelFactory
+from contacts.services.contacts import contact_create
 from conversations.models import DeliveryAttempt
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from pingback.wsgi import application
@@ -313,6 +314,7 @@ def _world_token() -> str:
     )
     _workspace_world(business=business, members=[admin, agent], other=other.business)
     _saved_filter_world(caller=admin, agent=agent, outsider=outsider)
+    _contacts_world(business=business, conversation=conversation, other=other)
     WORLD.foreign.update(
         channel_id=[str(other.channel_id)],
         conversation_id=[other.id],
@@ -328,6 +330,39 @@ def _world_token() -> str:
         user_id=[outsider.user_id],
     )
     return token
+
+
+def _contacts_world(*, business, conversation, other) -> None:
+    """`{contact_id}`: the conversation's contact and one with details in
+    `business`; the other conversation's contact must answer 404."""
+    own = contact_create(
+        business=business,
+        name="Ana Lima",
+        emails=["ana@example.test"],
+        phones=["+14155550100"],
+        custom_attributes={"plan": "pro"},
+    )
+    WORLD.own["contact_id"] = [own.id, conversation.contact_id]
+    WORLD.foreign["contact_id"] = [other.contact_id]
+
+
+# A CSV file the contacts import accepts: a new contact and one it updates.
+CONTACTS_CSV = (
+    b"name,emails,phones,attr:plan\n"
+    b"Bea,bea@example.test,,free\n"
+    b"Ana,ana@example.test,,enterprise\n"
+)
+
+
+@schema.hook("flatmap_body")
+def flatmap_body_contacts_csv(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """The contacts import's `file`: sometimes a CSV file it accepts."""
+    path = context.operation.path if context.operation else ""
+    if not path.startswith("/api/v1/contacts/import") or not isinstance(body, dict):
+        return st.just(body)
+    return st.sampled_from([body, {**body, "file": CONTACTS_CSV}])
 
 
 def _workspace_world(*, business, members, other) -> None:
