@@ -1,6 +1,7 @@
 """Contacts, conversations and messages: the inbox."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
@@ -146,6 +147,9 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField()
     last_message_preview = models.CharField(max_length=200, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
+    # PostgreSQL: the subject's words, kept by a trigger (migration 0013,
+    # docs/search.md) in the business's `search_language`; null elsewhere.
+    search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -306,6 +310,10 @@ class Message(models.Model):
         "to a worker again if none has claimed it by then. Sending: when the "
         "worker's lease runs out (it died mid-send).",
     )
+    # PostgreSQL: the text's words, kept by a trigger (migration 0013,
+    # docs/search.md) in the business's `search_language`; null for
+    # activity entries and on other databases.
+    search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
+from conversations.api.search import SearchView
 from conversations.api.views import ConversationViewSet
 from workspace.api.views import (
     AgentViewSet,
@@ -48,6 +49,7 @@ urlpatterns = [
     ),
     path("api/v1/webhooks/email/", include("channels_app.email_urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/search/", SearchView.as_view(), name="api-search"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own

@@ -1,4 +1,200 @@
+"""Search (docs/search.md).
+
+Everywhere: `Message.search_vector` and `Conversation.search_vector`
+(tsvector columns Django knows, null on SQLite), and contacts' `search_text`
+filled for contacts stored before it existed.
+
+PostgreSQL only (skipped on other databases): the `pg_trgm` extension and a
+trigram index on `conversations_contact.search_text`; triggers that keep the
+two tsvector columns in the business's `search_language` (a message's text,
+except activity entries; a conversation's subject); GIN indexes on both; and
+the backfill of rows stored before, in batches.
+"""
+
+from django.contrib.postgres.search import SearchVectorField
 from django.db import migrations
+
+BACKFILL_BATCH = 5000
+
+# Texts longer than this are indexed by their start: a tsvector holds at
+# most 1 MB, and an insert must never fail on a long e-mail.
+PG_FORWARD = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    # The business's configuration, `simple` when the name is not one
+    # PostgreSQL knows (a typo must not make inserts fail).
+    """
+    CREATE OR REPLACE FUNCTION pingback_search_config(language text)
+    RETURNS regconfig LANGUAGE sql STABLE AS $$
+      SELECT COALESCE(
+        (SELECT c.oid::regconfig FROM pg_catalog.pg_ts_config c
+         WHERE c.cfgname = language LIMIT 1),
+        'simple'::regconfig)
+    $$
+    """,
+    """
+    CREATE OR REPLACE FUNCTION conversations_message_search_vector()
+    RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.kind = 'activity' OR COALESCE(NEW.text, '') = '' THEN
+        NEW.search_vector := NULL;
+      ELSE
+        NEW.search_vector := to_tsvector(
+          pingback_search_config((
+            SELECT b.search_language FROM conversations_conversation c
+            JOIN billing_business b ON b.id = c.business_id
+            WHERE c.id = NEW.conversation_id)),
+          left(NEW.text, 100000));
+      END IF;
+      RETURN NEW;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER conversations_message_search_vector
+    BEFORE INSERT OR UPDATE OF text, kind, conversation_id
+    ON conversations_message
+    FOR EACH ROW EXECUTE FUNCTION conversations_message_search_vector()
+    """,
+    """
+    CREATE OR REPLACE FUNCTION conversations_conversation_search_vector()
+    RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF COALESCE(NEW.subject, '') = '' THEN
+        NEW.search_vector := NULL;
+      ELSE
+        NEW.search_vector := to_tsvector(
+          pingback_search_config((
+            SELECT b.search_language FROM billing_business b
+            WHERE b.id = NEW.business_id)),
+          NEW.subject);
+      END IF;
+      RETURN NEW;
+    END
+    $$
+    """,
+    """
+    CREATE TRIGGER conversations_conversation_search_vector
+    BEFORE INSERT OR UPDATE OF subject, business_id
+    ON conversations_conversation
+    FOR EACH ROW EXECUTE FUNCTION conversations_conversation_search_vector()
+    """,
+    "CREATE INDEX IF NOT EXISTS msg_search_idx ON conversations_message "
+    "USING gin (search_vector)",
+    "CREATE INDEX IF NOT EXISTS conv_search_idx ON conversations_conversation "
+    "USING gin (search_vector)",
+    "CREATE INDEX IF NOT EXISTS contact_search_trgm_idx ON conversations_contact "
+    "USING gin (search_text gin_trgm_ops)",
+]
+
+PG_REVERSE = [
+    "DROP INDEX IF EXISTS contact_search_trgm_idx",
+    "DROP INDEX IF EXISTS conv_search_idx",
+    "DROP INDEX IF EXISTS msg_search_idx",
+    "DROP TRIGGER IF EXISTS conversations_conversation_search_vector "
+    "ON conversations_conversation",
+    "DROP FUNCTION IF EXISTS conversations_conversation_search_vector()",
+    "DROP TRIGGER IF EXISTS conversations_message_search_vector "
+    "ON conversations_message",
+    "DROP FUNCTION IF EXISTS conversations_message_search_vector()",
+    "DROP FUNCTION IF EXISTS pingback_search_config(text)",
+]
+
+# Rows stored before the triggers: touching a watched column runs the
+# trigger. Each statement does one batch after id %s and returns its last id.
+BACKFILL = [
+    """
+    WITH batch AS (
+      SELECT id FROM conversations_message WHERE id > %s ORDER BY id LIMIT %s
+    ), touched AS (
+      UPDATE conversations_message m SET kind = m.kind
+      FROM batch WHERE m.id = batch.id RETURNING m.id
+    )
+    SELECT max(id) FROM touched
+    """,
+    """
+    WITH batch AS (
+      SELECT id FROM conversations_conversation
+      WHERE id > %s AND subject <> '' ORDER BY id LIMIT %s
+    ), touched AS (
+      UPDATE conversations_conversation c SET subject = c.subject
+      FROM batch WHERE c.id = batch.id RETURNING c.id
+    )
+    SELECT max(id) FROM touched
+    """,
+]
+
+
+def postgresql_forward(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        for statement in PG_FORWARD:
+            cursor.execute(statement)
+        for sql in BACKFILL:
+            last = 0
+            while True:
+                cursor.execute(sql, [last, BACKFILL_BATCH])
+                row = cursor.fetchone()
+                if row is None or row[0] is None:
+                    break
+                last = row[0]
+
+
+def postgresql_reverse(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        for statement in PG_REVERSE:
+            cursor.execute(statement)
+
+
+def contacts_search_text_fill(apps, schema_editor):
+    """Contacts stored before `search_text` existed: name, e-mails, phones,
+    handles and ids (as `contacts.search_text.search_text_for` writes it)."""
+    from contacts.search_text import search_text_for
+
+    Contact = apps.get_model("conversations", "Contact")
+    ContactIdentity = apps.get_model("conversations", "ContactIdentity")
+    ContactEmail = apps.get_model("contacts", "ContactEmail")
+    ContactPhone = apps.get_model("contacts", "ContactPhone")
+    last = 0
+    while True:
+        contacts = list(
+            Contact.objects.filter(
+                pk__gt=last, search_text="", erased_at__isnull=True
+            ).order_by("pk")[:BACKFILL_BATCH]
+        )
+        if not contacts:
+            break
+        last = contacts[-1].pk
+        ids = [contact.pk for contact in contacts]
+        emails, phones, identities = {}, {}, {}
+        for chunk in range(0, len(ids), 900):
+            part = ids[chunk : chunk + 900]
+            for contact_id, address in ContactEmail.objects.filter(
+                contact_id__in=part
+            ).values_list("contact_id", "address"):
+                emails.setdefault(contact_id, []).append(address)
+            for contact_id, number in ContactPhone.objects.filter(
+                contact_id__in=part
+            ).values_list("contact_id", "number"):
+                phones.setdefault(contact_id, []).append(number)
+            for contact_id, handle, external_id in ContactIdentity.objects.filter(
+                contact_id__in=part
+            ).values_list("contact_id", "handle", "external_id"):
+                identities.setdefault(contact_id, []).append((handle, external_id))
+        changed = []
+        for contact in contacts:
+            contact.search_text = search_text_for(
+                name=contact.name,
+                company=contact.company,
+                emails=emails.get(contact.pk, ()),
+                phones=phones.get(contact.pk, ()),
+                identities=identities.get(contact.pk, ()),
+            )
+            if contact.search_text:
+                changed.append(contact)
+        Contact.objects.bulk_update(changed, ["search_text"], batch_size=500)
 
 
 class Migration(migrations.Migration):
@@ -7,4 +203,17 @@ class Migration(migrations.Migration):
         ("contacts", "0001_initial"),
     ]
 
-    operations = []
+    operations = [
+        migrations.AddField(
+            model_name="conversation",
+            name="search_vector",
+            field=SearchVectorField(editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="search_vector",
+            field=SearchVectorField(editable=False, null=True),
+        ),
+        migrations.RunPython(contacts_search_text_fill, migrations.RunPython.noop),
+        migrations.RunPython(postgresql_forward, postgresql_reverse),
+    ]
