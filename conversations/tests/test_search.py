@@ -88,7 +88,7 @@ def test_newest_match_first_each_conversation_once_with_highlight(business):
         sent_at=old,
     )
     newest = MessageFactory(
-        conversation=conversation, text="still waiting for the refund <b>now</b>"
+        conversation=conversation, text="still waiting for the refund <b>now</b> thanks"
     )
 
     results = search(business, "refund")
