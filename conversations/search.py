@@ -497,13 +497,16 @@ def _tags_hidden(field_name: str):
 
 
 def _mark_words(text: str, words: list[str]) -> str:
-    """`text` with each occurrence of a word of `words` (ignoring case)
+    """`text` with each word holding a word of `words` (ignoring case)
     between the private markers `highlight_html` turns into `<mark>`."""
     text = (text or "").replace(_START, "").replace(_STOP, "")
     if not words:
         return text
+    # The whole word around a match, as `ts_headline` marks it.
     pattern = re.compile(
-        "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)),
+        r"\w*(?:"
+        + "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+        + r")\w*",
         re.IGNORECASE,
     )
     return pattern.sub(lambda found: f"{_START}{found.group(0)}{_STOP}", text)

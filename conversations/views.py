@@ -226,7 +226,15 @@ def _conversation_context(
         **_lookups(request, business),
         "snooze_presets": snooze_presets(business),
         "other_conversations": contact_other_conversations(conversation),
+        # `?message=<id>` (a search result): that message is scrolled to and
+        # marked.
+        "found_message_id": _found_message_id(request),
     }
+
+
+def _found_message_id(request: HttpRequest) -> int | None:
+    raw = request.GET.get("message", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def _open_conversation(request: HttpRequest, conversation: Conversation) -> None:
