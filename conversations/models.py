@@ -314,6 +314,20 @@ class Message(models.Model):
     # docs/search.md) in the business's `search_language`; null for
     # activity entries and on other databases.
     search_vector = SearchVectorField(null=True, editable=False)
+    # PostgreSQL: the conversation's business, set by the same trigger on
+    # every insert (whatever code path writes the row), so that a search
+    # walks one business's messages newest first (`msg_business_idx`)
+    # instead of every business's. Null on other databases; read it only
+    # for search.
+    business = models.ForeignKey(
+        Business,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -327,6 +341,8 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "id"], name="msg_thread_idx"),
+            # Search: a business's messages, newest first (docs/search.md).
+            models.Index(fields=["business", "-id"], name="msg_business_idx"),
             # The admins' list of delivery problems, newest first.
             models.Index(
                 fields=["-id"],

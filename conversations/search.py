@@ -30,9 +30,13 @@ from contacts.phones import phone_e164
 from conversations.models import Contact, Conversation, ConversationLabel, Message
 
 MAX_QUERY_LENGTH = 200
-# Matching messages read per page, newest first; the page shows the
-# conversations they belong to (each once, at its newest match).
-HIT_WINDOW = 500
+# Matching messages read per page (this many per conversation shown),
+# newest first; the page shows the conversations they belong to (each once,
+# at its newest match).
+HIT_WINDOW_PER_ROW = 4
+# `?q=` on the list: up to this many conversation ids are read first (a rare
+# word's, through the GIN index); past it, each listed row is checked instead.
+PROBE = 1000
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 50
 CONTACT_LIMIT = 10
@@ -123,12 +127,12 @@ def _postgresql() -> bool:
 
 
 def _tsquery(words: list[str]) -> str:
-    """A `to_tsquery` text: every word required, the last also as a prefix
-    when it has three characters or more (so a word being typed matches)."""
-    parts = [f"'{word}'" for word in words]
-    if len(words[-1]) >= 3:
-        parts[-1] += ":*"
-    return " & ".join(parts)
+    """A `to_tsquery` text: every word required, each as the business's
+    language reads it. Whole words only: the planner has no statistics for
+    a prefix (`word:*`), guesses 2 % of the rows and walks the whole table
+    for a rare one (measured: 5 s at 1,000,000 messages); names and handles
+    match by prefix through the contacts' trigram index instead."""
+    return " & ".join(f"'{word}'" for word in words)
 
 
 def _search_query(business: Business, words: list[str]) -> SearchQuery:
@@ -188,9 +192,13 @@ def messages_matching(
     matching `filters` and sent within its date range. Unordered."""
     filters = filters or SearchFilters()
     words = search_words(q)
+    # PostgreSQL: the business on the row (set by the trigger), so the
+    # newest-first walk reads `msg_business_idx`; elsewhere, the join.
+    scope = (
+        Q(business=business) if _postgresql() else Q(conversation__business=business)
+    )
     messages = Message.objects.filter(
-        _conversation_filters(filters, "conversation__"),
-        conversation__business=business,
+        scope, _conversation_filters(filters, "conversation__")
     ).exclude(kind=Message.ACTIVITY)
     if not words:
         return messages.none()
@@ -256,12 +264,47 @@ def contacts_matching(business: Business, q: str) -> QuerySet[Contact]:
 def conversations_matching_q(business: Business, q: str) -> Q:
     """A condition on the business's conversations for the list's `?q=`:
     a message (as `messages_matching`), the subject or the contact (as
-    `contacts_matching`) matches `q`."""
-    return (
-        Q(pk__in=messages_matching(business, q).values("conversation_id"))
-        | Q(pk__in=conversations_subject_matching(business, q).values("pk"))
-        | Q(contact_id__in=contacts_matching(business, q).values("pk"))
-    )
+    `contacts_matching`) matches `q`.
+
+    On PostgreSQL each of the three is probed first (one query each, at
+    most `PROBE` + 1 ids): when fewer match (a rare word), the list reads
+    those ids; when more do (a common word), the list checks each row it
+    walks (`EXISTS` by the row's id), which finds its page quickly since
+    matches are everywhere. An `IN` over a common word's 200,000 messages
+    took 280 ms at 1,000,000 messages; this, under 30 ms."""
+    messages = messages_matching(business, q)
+    subjects = conversations_subject_matching(business, q)
+    contacts = contacts_matching(business, q)
+    if not _postgresql():
+        return (
+            Q(pk__in=messages.values("conversation_id"))
+            | Q(pk__in=subjects.values("pk"))
+            | Q(contact_id__in=contacts.values("pk"))
+        )
+    condition = Q()
+    for probe, field_name, per_row in (
+        (
+            messages.values_list("conversation_id", flat=True).distinct(),
+            "pk",
+            Exists(messages.filter(conversation_id=OuterRef("pk"))),
+        ),
+        (
+            subjects.values_list("pk", flat=True),
+            "pk",
+            Exists(subjects.filter(pk=OuterRef("pk"))),
+        ),
+        (
+            contacts.values_list("pk", flat=True),
+            "contact_id",
+            Exists(contacts.filter(pk=OuterRef("contact_id"))),
+        ),
+    ):
+        ids = list(probe.order_by()[: PROBE + 1])
+        if len(ids) > PROBE:
+            condition |= Q(per_row)
+        elif ids:
+            condition |= Q(**{f"{field_name}__in": ids})
+    return condition if condition else Q(pk__in=[])
 
 
 def search(
@@ -279,7 +322,7 @@ def search(
     once at its newest match; the next page (`before`: a message id, from
     `next_before`) holds conversations whose matches are older (a
     conversation with older matches may show again there). Among the
-    `HIT_WINDOW` newest matching messages only. The first page (no
+    `HIT_WINDOW_PER_ROW` x `limit` newest matching messages only. The first page (no
     `before`) also holds conversations whose e-mail subject matches, in
     time order with the others. Contacts (first page, `contacts=True`):
     the newest `CONTACT_LIMIT` of `contacts_matching`, each with
@@ -354,7 +397,7 @@ def _message_hits(
     before: int | None,
 ) -> list[dict]:
     """`[{id, conversation_id, kind, direction, sent_at, highlight}]`: each
-    conversation's newest match among the `HIT_WINDOW` newest matching
+    conversation's newest match among the `HIT_WINDOW_PER_ROW` x `limit` newest matching
     messages (with id < `before`), newest first, at most `limit`. One
     query: on PostgreSQL the window walks the primary key backwards checking
     the tsvector (a common word) or reads the GIN index (a rare one), and
@@ -362,7 +405,7 @@ def _message_hits(
     matching = messages_matching(business, q, filters)
     if before is not None:
         matching = matching.filter(pk__lt=before)
-    window = matching.order_by("-id").values("id")[:HIT_WINDOW]
+    window = matching.order_by("-id").values("id")[: HIT_WINDOW_PER_ROW * limit]
     newest = (
         Message.objects.filter(pk__in=window)
         .values("conversation_id")
@@ -491,9 +534,7 @@ def _tags_hidden(field_name: str):
     from django.db.models import Value
     from django.db.models.functions import Replace
 
-    return Replace(
-        Replace(field_name, Value("<"), Value(_LT)), Value(">"), Value(_GT)
-    )
+    return Replace(Replace(field_name, Value("<"), Value(_LT)), Value(">"), Value(_GT))
 
 
 def _mark_words(text: str, words: list[str]) -> str:

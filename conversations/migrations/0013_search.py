@@ -12,7 +12,8 @@ the backfill of rows stored before, in batches.
 """
 
 from django.contrib.postgres.search import SearchVectorField
-from django.db import migrations
+import django.db.models.deletion
+from django.db import migrations, models
 
 BACKFILL_BATCH = 5000
 
@@ -21,10 +22,14 @@ BACKFILL_BATCH = 5000
 PG_FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     # The business's configuration, `simple` when the name is not one
-    # PostgreSQL knows (a typo must not make inserts fail).
+    # PostgreSQL knows (a typo must not make inserts fail). Declared
+    # IMMUTABLE (configurations are created once, never renamed) so that
+    # the planner folds a search's `to_tsquery(pingback_search_config('x'),
+    # ...)` to a constant and estimates it from the column's statistics: a
+    # rare word reads the GIN index, a common one walks the ids.
     """
     CREATE OR REPLACE FUNCTION pingback_search_config(language text)
-    RETURNS regconfig LANGUAGE sql STABLE AS $$
+    RETURNS regconfig LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
       SELECT COALESCE(
         (SELECT c.oid::regconfig FROM pg_catalog.pg_ts_config c
          WHERE c.cfgname = language LIMIT 1),
@@ -34,16 +39,18 @@ PG_FORWARD = [
     """
     CREATE OR REPLACE FUNCTION conversations_message_search_vector()
     RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      language text;
     BEGIN
+      SELECT c.business_id, b.search_language INTO NEW.business_id, language
+      FROM conversations_conversation c
+      JOIN billing_business b ON b.id = c.business_id
+      WHERE c.id = NEW.conversation_id;
       IF NEW.kind = 'activity' OR COALESCE(NEW.text, '') = '' THEN
         NEW.search_vector := NULL;
       ELSE
         NEW.search_vector := to_tsvector(
-          pingback_search_config((
-            SELECT b.search_language FROM conversations_conversation c
-            JOIN billing_business b ON b.id = c.business_id
-            WHERE c.id = NEW.conversation_id)),
-          left(NEW.text, 100000));
+          pingback_search_config(language), left(NEW.text, 100000));
       END IF;
       RETURN NEW;
     END
@@ -80,6 +87,12 @@ PG_FORWARD = [
     """,
     "CREATE INDEX IF NOT EXISTS msg_search_idx ON conversations_message "
     "USING gin (search_vector)",
+    # Finer word statistics (the default keeps ~1,000 words): with them the
+    # planner sees a rare word as rare (reads the GIN index: 1.5 ms at
+    # 1,000,000 messages) where it guessed 0.5 % of the rows and walked the
+    # ids (290 ms).
+    "ALTER TABLE conversations_message ALTER COLUMN search_vector "
+    "SET STATISTICS 1000",
     "CREATE INDEX IF NOT EXISTS conv_search_idx ON conversations_conversation "
     "USING gin (search_vector)",
     "CREATE INDEX IF NOT EXISTS contact_search_trgm_idx ON conversations_contact "
@@ -213,6 +226,23 @@ class Migration(migrations.Migration):
             model_name="message",
             name="search_vector",
             field=SearchVectorField(editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="business",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="billing.business",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(fields=["business", "-id"], name="msg_business_idx"),
         ),
         migrations.RunPython(contacts_search_text_fill, migrations.RunPython.noop),
         migrations.RunPython(postgresql_forward, postgresql_reverse),

@@ -328,3 +328,38 @@ def test_search_reads_few_queries(business, django_assert_max_num_queries):
     assert len(results.conversations) == 25
     assert len(results.contacts) == 10
     assert connection.vendor in ("postgresql", "sqlite")
+
+
+@postgresql_only
+def test_the_trigger_keeps_each_messages_business_and_words(business):
+    conversation = ConversationFactory(business=business)
+    saved = MessageFactory(conversation=conversation, text="first words")
+    [bulk] = Message.objects.bulk_create(
+        [
+            Message(
+                conversation=conversation,
+                direction="inbound",
+                text="bulk words",
+                status="received",
+                sent_at=timezone.now(),
+            )
+        ]
+    )
+    activity = activity_message(conversation, "Ana resolved this", by=None)
+    activity.save()
+    # A full save from an instance that never read the trigger's columns.
+    saved.text = "changed words"
+    saved.save()
+
+    rows = {
+        row["pk"]: row
+        for row in Message.objects.filter(conversation=conversation).values(
+            "pk", "business_id", "search_vector"
+        )
+    }
+    assert {row["business_id"] for row in rows.values()} == {business.pk}
+    assert rows[activity.pk]["search_vector"] is None
+    assert "changed" in rows[saved.pk]["search_vector"]
+    assert "bulk" in rows[bulk.pk]["search_vector"]
+    assert _found(business, "changed") == [(conversation.pk, saved.pk)]
+    assert _found(business, "first") == []

@@ -13,9 +13,7 @@ from workspace.models import Label
 pytestmark = pytest.mark.django_db
 
 
-def test_search_answers_conversations_with_the_match_and_contacts(
-    business, admin_api
-):
+def test_search_answers_conversations_with_the_match_and_contacts(business, admin_api):
     conversation = ConversationFactory(business=business, subject="")
     message = MessageFactory(
         conversation=conversation, text="My <b>voucher</b> code is not working"
@@ -127,9 +125,7 @@ def test_search_never_shows_another_business(business, admin_api):
     assert body == {"conversations": [], "contacts": [], "next": None}
 
 
-def test_search_api_query_count(
-    business, admin_api, django_assert_max_num_queries
-):
+def test_search_api_query_count(business, admin_api, django_assert_max_num_queries):
     for n in range(30):
         conversation = ConversationFactory(business=business, subject=f"Order {n}")
         MessageFactory(conversation=conversation, text=f"order {n} is late")
@@ -163,6 +159,4 @@ def test_list_q_finds_by_message_subject_and_contact(business, admin_api):
     )
     by_phone = admin_api.get("/api/v1/conversations/", {"q": "+1 (415) 555-0100"})
     assert [c["id"] for c in by_phone.json()["results"]] == [by_contact.pk]
-    assert (
-        admin_api.get("/api/v1/conversations/", {"q": "x" * 201}).status_code == 400
-    )
+    assert admin_api.get("/api/v1/conversations/", {"q": "x" * 201}).status_code == 400

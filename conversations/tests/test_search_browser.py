@@ -88,7 +88,7 @@ def test_search_from_the_inbox_opens_the_conversation_at_the_message(
     page.locator("body").press("/")
     box = page.locator("#inbox-search")
     expect(box).to_be_focused()
-    box.fill("marmal")
+    box.fill("marmalade")
 
     results = page.locator("#search-results")
     expect(results).to_be_visible()
@@ -134,7 +134,9 @@ def test_list_filters_apply_and_escape_returns_to_the_list(
     box = page.locator("#inbox-search")
     box.fill("marmalade")
     box.press("Enter")
-    rows = page.locator("#search-results .search-list:not(.search-contacts) .search-row")
+    rows = page.locator(
+        "#search-results .search-list:not(.search-contacts) .search-row"
+    )
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute(
         "data-conversation-id", str(searchable["resolved"].pk)
