@@ -267,7 +267,7 @@ def conversations_matching_q(business: Business, q: str) -> Q:
     `contacts_matching`) matches `q`.
 
     On PostgreSQL each of the three is probed first (one query each, at
-    most `PROBE` + 1 ids): when fewer match (a rare word), the list reads
+    most `PROBE` + 1 rows): when fewer match (a rare word), the list reads
     those ids; when more do (a common word), the list checks each row it
     walks (`EXISTS` by the row's id), which finds its page quickly since
     matches are everywhere. An `IN` over a common word's 200,000 messages
@@ -284,7 +284,8 @@ def conversations_matching_q(business: Business, q: str) -> Q:
     condition = Q()
     for probe, field_name, per_row in (
         (
-            messages.values_list("conversation_id", flat=True).distinct(),
+            # Not distinct: the probe stops at the first `PROBE` + 1 rows.
+            messages.values_list("conversation_id", flat=True),
             "pk",
             Exists(messages.filter(conversation_id=OuterRef("pk"))),
         ),
@@ -328,8 +329,8 @@ def search(
     the newest `CONTACT_LIMIT` of `contacts_matching`, each with
     `email_list` and `phone_list`.
 
-    Four queries on PostgreSQL: the matching messages with their highlights,
-    their conversations, the subject matches, the contacts with their
+    Three queries: the matching messages with their conversations, contacts
+    and highlights, the subject matches, the contacts with their
     details."""
     filters = filters or SearchFilters()
     words = search_words(q)
@@ -337,31 +338,21 @@ def search(
     if not words:
         return results
     hits = _message_hits(business, q, words, filters, limit=limit, before=before)
-    by_id = {
-        conversation.pk: conversation
-        for conversation in Conversation.objects.filter(
-            business=business, pk__in=[hit["conversation_id"] for hit in hits]
-        ).select_related("contact", "contact_identity")
-    }
-    entries: list[ConversationResult] = []
-    for hit in hits:
-        conversation = by_id.get(hit["conversation_id"])
-        if conversation is None:
-            continue
-        entries.append(
-            ConversationResult(
-                conversation=conversation,
-                match=Match(
-                    message_id=hit["id"],
-                    kind=hit["kind"],
-                    direction=hit["direction"],
-                    sent_at=hit["sent_at"],
-                    highlight=hit["highlight"],
-                ),
-            )
+    entries = [
+        ConversationResult(
+            conversation=hit.conversation,
+            match=Match(
+                message_id=hit.pk,
+                kind=hit.kind,
+                direction=hit.direction,
+                sent_at=hit.sent_at,
+                highlight=hit.highlight,
+            ),
         )
+        for hit in hits
+    ]
     if len(hits) == limit:
-        results.next_before = hits[-1]["id"]
+        results.next_before = hits[-1].pk
     if before is None:
         shown = {entry.conversation.pk for entry in entries}
         subject_entries = [
@@ -395,10 +386,11 @@ def _message_hits(
     *,
     limit: int,
     before: int | None,
-) -> list[dict]:
-    """`[{id, conversation_id, kind, direction, sent_at, highlight}]`: each
-    conversation's newest match among the `HIT_WINDOW_PER_ROW` x `limit` newest matching
-    messages (with id < `before`), newest first, at most `limit`. One
+) -> list[Message]:
+    """Messages (with `conversation`, its `contact` and `contact_identity`
+    joined, and `highlight`): each conversation's newest match among the
+    `HIT_WINDOW_PER_ROW` x `limit` newest matching messages (with id <
+    `before`), newest first, at most `limit`. One
     query: on PostgreSQL the window walks the primary key backwards checking
     the tsvector (a common word) or reads the GIN index (a rare one), and
     `ts_headline` runs on the returned rows only."""
@@ -412,8 +404,19 @@ def _message_hits(
         .annotate(newest=Max("id"))
         .values("newest")
     )
-    rows = Message.objects.filter(pk__in=newest).order_by("-id")
-    fields = ["id", "conversation_id", "kind", "direction", "sent_at"]
+    rows = (
+        Message.objects.filter(pk__in=newest)
+        .select_related("conversation__contact", "conversation__contact_identity")
+        .defer(
+            "html",
+            "attachments",
+            "template",
+            "search_vector",
+            "conversation__search_vector",
+            *(["text"] if _postgresql() else []),
+        )
+        .order_by("-id")
+    )
     if _postgresql():
         rows = rows.annotate(
             marked=SearchHeadline(
@@ -429,13 +432,13 @@ def _message_hits(
                 max_fragments=1,
             )
         )
-        hits = list(rows.values(*fields, "marked")[:limit])
+        hits = list(rows[:limit])
     else:
-        hits = list(rows.values(*fields, "text")[:limit])
+        hits = list(rows[:limit])
         for hit in hits:
-            hit["marked"] = _mark_words(hit.pop("text"), words)
+            hit.marked = _mark_words(hit.text, words)
     for hit in hits:
-        hit["highlight"] = highlight_html(hit.pop("marked"))
+        hit.highlight = highlight_html(hit.marked)
     return hits
 
 

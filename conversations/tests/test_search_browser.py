@@ -67,7 +67,7 @@ def searchable(admin_member):
             found = message
     contact_create(
         business=business,
-        name="Marmalade Fan " + "Z" * 200,
+        name="Marmalade Fan " + "Z" * 150,
         company="<img src=x>",
         emails=["marmalade@example.com"],
         phones=["+351912345678"],
