@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from contacts.services.contacts import contact_create
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from conversations.tests.test_workspace_browser import log_in, page_width
+from pingback.axe import axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -102,6 +103,7 @@ def test_search_from_the_inbox_opens_the_conversation_at_the_message(
     # Hostile text is text: no script, image or bold element came from it.
     assert results.locator("script, img, b").count() == 0
     assert page_width(page) <= width
+    assert axe_violations(page) == []
     shot(page, f"{width}-results")
 
     first.locator("a").click()
