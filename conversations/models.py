@@ -147,9 +147,6 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField()
     last_message_preview = models.CharField(max_length=200, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
-    # PostgreSQL: the subject's words, kept by a trigger (migration 0013,
-    # docs/search.md) in the business's `search_language`; null elsewhere.
-    search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -310,24 +307,6 @@ class Message(models.Model):
         "to a worker again if none has claimed it by then. Sending: when the "
         "worker's lease runs out (it died mid-send).",
     )
-    # PostgreSQL: the text's words, kept by a trigger (migration 0013,
-    # docs/search.md) in the business's `search_language`; null for
-    # activity entries and on other databases.
-    search_vector = SearchVectorField(null=True, editable=False)
-    # PostgreSQL: the conversation's business, set by the same trigger on
-    # every insert (whatever code path writes the row), so that a search
-    # walks one business's messages newest first (`msg_business_idx`)
-    # instead of every business's. Null on other databases; read it only
-    # for search.
-    business = models.ForeignKey(
-        Business,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        db_index=False,
-    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -341,8 +320,6 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "id"], name="msg_thread_idx"),
-            # Search: a business's messages, newest first (docs/search.md).
-            models.Index(fields=["business", "-id"], name="msg_business_idx"),
             # The admins' list of delivery problems, newest first.
             models.Index(
                 fields=["-id"],
@@ -444,3 +421,66 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"mention of {self.user_id} in message {self.message_id}"
+
+
+class MessageSearch(models.Model):
+    """PostgreSQL only: the search columns of `conversations_message`, which
+    migration 0013 adds there and triggers keep (docs/search.md): the text's
+    words (`search_vector`, in the business's `search_language`; null for
+    activity entries) and the conversation's `business_id` (so a search
+    walks one business's messages newest first, `msg_business_idx`).
+
+    Not fields of `Message`: the database writes them on every insert,
+    whatever code path stores the message, and Django never does (a
+    `bulk_create` of messages stays as wide as before). Read-only; never
+    query it on another database (the columns exist only on PostgreSQL)."""
+
+    message = models.OneToOneField(
+        Message,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_column="id",
+        related_name="+",
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    business = models.ForeignKey(
+        Business, on_delete=models.DO_NOTHING, related_name="+", null=True
+    )
+    kind = models.CharField(max_length=16)
+    sent_at = models.DateTimeField()
+    search_vector = SearchVectorField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "conversations_message"
+
+    def __str__(self) -> str:
+        return f"search columns of message {self.pk}"
+
+
+class ConversationSearch(models.Model):
+    """PostgreSQL only: the subject's words (`search_vector`) of
+    `conversations_conversation`, kept by a trigger in the business's
+    `search_language` (migration 0013; null without a subject). Read-only,
+    as `MessageSearch`."""
+
+    conversation = models.OneToOneField(
+        Conversation,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_column="id",
+        related_name="+",
+    )
+    business = models.ForeignKey(
+        Business, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    search_vector = SearchVectorField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "conversations_conversation"
+
+    def __str__(self) -> str:
+        return f"search columns of conversation {self.pk}"

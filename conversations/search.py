@@ -4,12 +4,13 @@ details (docs/search.md).
 Tenant-scoped at the query: every function takes the business and never
 reads another's rows.
 
-PostgreSQL: a message's words are in `Message.search_vector` and an e-mail
-subject's in `Conversation.search_vector` (tsvector columns kept by triggers
-in the business's `search_language`, GIN-indexed; migration 0013), a
-contact's details in `Contact.search_text` (trigram GIN index). Elsewhere
-(SQLite) the same questions are asked with `icontains`, one condition per
-word.
+PostgreSQL: a message's words are in `conversations_message.search_vector`
+and an e-mail subject's in `conversations_conversation.search_vector`
+(tsvector columns, read through `MessageSearch` and `ConversationSearch`,
+kept by triggers in the business's `search_language`, GIN-indexed;
+migration 0013), a contact's details in `Contact.search_text` (trigram GIN
+index). Elsewhere (SQLite) the same questions are asked with `icontains`,
+one condition per word.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from django.utils.safestring import SafeString, mark_safe
 
 from billing.models import Business
 from contacts.phones import phone_e164
-from conversations.models import Contact, Conversation, ConversationLabel, Message
+from conversations.models import (
+    Contact,
+    Conversation,
+    ConversationLabel,
+    ConversationSearch,
+    Message,
+    MessageSearch,
+)
 
 MAX_QUERY_LENGTH = 200
 # Matching messages read per page (this many per conversation shown),
@@ -184,21 +192,23 @@ def _conversation_filters(filters: SearchFilters, prefix: str = "") -> Q:
 
 def messages_matching(
     business: Business, q: str, filters: SearchFilters | None = None
-) -> QuerySet[Message]:
+) -> QuerySet:
     """The business's messages (inbound, outbound, templates and notes; never
-    activity entries) holding every word of `q` (PostgreSQL: the words as
-    the business's `search_language` reads them, the last one also as a
-    prefix; elsewhere: as substrings, ignoring case), in conversations
-    matching `filters` and sent within its date range. Unordered."""
+    activity entries) holding every word of `q` (PostgreSQL: whole words as
+    the business's `search_language` reads them; elsewhere: as substrings,
+    ignoring case), in conversations matching `filters` and sent within its
+    date range. Unordered. Rows with `pk`, `conversation_id`, `kind`,
+    `sent_at`: on PostgreSQL `MessageSearch` rows (the business on the row,
+    so a newest-first walk reads `msg_business_idx`), elsewhere `Message`
+    rows (scoped through the conversation)."""
     filters = filters or SearchFilters()
     words = search_words(q)
-    # PostgreSQL: the business on the row (set by the trigger), so the
-    # newest-first walk reads `msg_business_idx`; elsewhere, the join.
-    scope = (
-        Q(business=business) if _postgresql() else Q(conversation__business=business)
-    )
-    messages = Message.objects.filter(
-        scope, _conversation_filters(filters, "conversation__")
+    if _postgresql():
+        messages = MessageSearch.objects.filter(business=business)
+    else:
+        messages = Message.objects.filter(conversation__business=business)
+    messages = messages.filter(
+        _conversation_filters(filters, "conversation__")
     ).exclude(kind=Message.ACTIVITY)
     if not words:
         return messages.none()
@@ -229,7 +239,9 @@ def conversations_subject_matching(
         return conversations.none()
     if _postgresql():
         conversations = conversations.filter(
-            search_vector=_search_query(business, words)
+            pk__in=ConversationSearch.objects.filter(
+                business=business, search_vector=_search_query(business, words)
+            ).values("pk")
         )
     else:
         for word in words:
@@ -397,7 +409,7 @@ def _message_hits(
     matching = messages_matching(business, q, filters)
     if before is not None:
         matching = matching.filter(pk__lt=before)
-    window = matching.order_by("-id").values("id")[: HIT_WINDOW_PER_ROW * limit]
+    window = matching.order_by("-pk").values("pk")[: HIT_WINDOW_PER_ROW * limit]
     newest = (
         Message.objects.filter(pk__in=window)
         .values("conversation_id")
@@ -411,8 +423,6 @@ def _message_hits(
             "html",
             "attachments",
             "template",
-            "search_vector",
-            "conversation__search_vector",
             *(["text"] if _postgresql() else []),
         )
         .order_by("-id")

@@ -1,17 +1,20 @@
 """Search (docs/search.md).
 
-Everywhere: `Message.search_vector` and `Conversation.search_vector`
-(tsvector columns Django knows, null on SQLite), and contacts' `search_text`
-filled for contacts stored before it existed.
+Everywhere: contacts' `search_text` filled for contacts stored before it
+existed, and (state only) `MessageSearch` and `ConversationSearch`, Django's
+read-only view of the columns below.
 
-PostgreSQL only (skipped on other databases): the `pg_trgm` extension and a
-trigram index on `conversations_contact.search_text`; triggers that keep the
-two tsvector columns in the business's `search_language` (a message's text,
-except activity entries; a conversation's subject); GIN indexes on both; and
-the backfill of rows stored before, in batches.
+PostgreSQL only (skipped on other databases): `conversations_message`
+gains `search_vector` (tsvector) and `business_id`, `conversations_
+conversation` gains `search_vector`; triggers keep them in the business's
+`search_language` (a message's text, except activity entries; a
+conversation's subject); GIN indexes on both vectors, an index on a
+business's messages newest first; the `pg_trgm` extension and a trigram
+index on `conversations_contact.search_text`; and the backfill of rows
+stored before, in batches.
 """
 
-from django.contrib.postgres.search import SearchVectorField
+import django.contrib.postgres.search
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -21,6 +24,11 @@ BACKFILL_BATCH = 5000
 # most 1 MB, and an insert must never fail on a long e-mail.
 PG_FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    # Not Django fields (see `conversations.models.MessageSearch`): the
+    # database fills them on every insert.
+    "ALTER TABLE conversations_message ADD COLUMN search_vector tsvector, "
+    "ADD COLUMN business_id uuid",
+    "ALTER TABLE conversations_conversation ADD COLUMN search_vector tsvector",
     # The business's configuration, `simple` when the name is not one
     # PostgreSQL knows (a typo must not make inserts fail). Declared
     # IMMUTABLE (configurations are created once, never renamed) so that
@@ -93,6 +101,9 @@ PG_FORWARD = [
     # ids (290 ms).
     "ALTER TABLE conversations_message ALTER COLUMN search_vector "
     "SET STATISTICS 1000",
+    # Search: a business's messages, newest first.
+    "CREATE INDEX IF NOT EXISTS msg_business_idx ON conversations_message "
+    "(business_id, id DESC)",
     "CREATE INDEX IF NOT EXISTS conv_search_idx ON conversations_conversation "
     "USING gin (search_vector)",
     "CREATE INDEX IF NOT EXISTS contact_search_trgm_idx ON conversations_contact "
@@ -110,6 +121,10 @@ PG_REVERSE = [
     "ON conversations_message",
     "DROP FUNCTION IF EXISTS conversations_message_search_vector()",
     "DROP FUNCTION IF EXISTS pingback_search_config(text)",
+    "DROP INDEX IF EXISTS msg_business_idx",
+    "ALTER TABLE conversations_message DROP COLUMN IF EXISTS search_vector, "
+    "DROP COLUMN IF EXISTS business_id",
+    "ALTER TABLE conversations_conversation DROP COLUMN IF EXISTS search_vector",
 ]
 
 # Rows stored before the triggers: touching a watched column runs the
@@ -217,32 +232,76 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="conversation",
-            name="search_vector",
-            field=SearchVectorField(editable=False, null=True),
+        # What Django knows of the PostgreSQL-only columns: read-only views
+        # of the two tables (no table of their own).
+        migrations.CreateModel(
+            name="MessageSearch",
+            fields=[
+                (
+                    "message",
+                    models.OneToOneField(
+                        db_column="id",
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="conversations.message",
+                    ),
+                ),
+                ("kind", models.CharField(max_length=16)),
+                ("sent_at", models.DateTimeField()),
+                (
+                    "search_vector",
+                    django.contrib.postgres.search.SearchVectorField(null=True),
+                ),
+                (
+                    "business",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="billing.business",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="conversations.conversation",
+                    ),
+                ),
+            ],
+            options={"db_table": "conversations_message", "managed": False},
         ),
-        migrations.AddField(
-            model_name="message",
-            name="search_vector",
-            field=SearchVectorField(editable=False, null=True),
-        ),
-        migrations.AddField(
-            model_name="message",
-            name="business",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                editable=False,
-                null=True,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="billing.business",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="message",
-            index=models.Index(fields=["business", "-id"], name="msg_business_idx"),
+        migrations.CreateModel(
+            name="ConversationSearch",
+            fields=[
+                (
+                    "conversation",
+                    models.OneToOneField(
+                        db_column="id",
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "search_vector",
+                    django.contrib.postgres.search.SearchVectorField(null=True),
+                ),
+                (
+                    "business",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="billing.business",
+                    ),
+                ),
+            ],
+            options={"db_table": "conversations_conversation", "managed": False},
         ),
         migrations.RunPython(contacts_search_text_fill, migrations.RunPython.noop),
         migrations.RunPython(postgresql_forward, postgresql_reverse),

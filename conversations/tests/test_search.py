@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from billing.tests.factories import BusinessFactory
 from contacts.services.contacts import contact_create
-from conversations.models import Message
+from conversations.models import Message, MessageSearch
 from conversations.search import (
     SearchFilters,
     SearchQueryInvalid,
@@ -353,7 +353,7 @@ def test_the_trigger_keeps_each_messages_business_and_words(business):
 
     rows = {
         row["pk"]: row
-        for row in Message.objects.filter(conversation=conversation).values(
+        for row in MessageSearch.objects.filter(conversation=conversation).values(
             "pk", "business_id", "search_vector"
         )
     }
