@@ -23,7 +23,7 @@ from typing import Literal
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.db import connection
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils.safestring import SafeString, mark_safe
 
 from billing.models import Business
@@ -334,9 +334,10 @@ def search(
     Conversations: those with a matching message, newest match first, each
     once at its newest match; the next page (`before`: a message id, from
     `next_before`) holds conversations whose matches are older (a
-    conversation with older matches may show again there). Among the
-    `HIT_WINDOW_PER_ROW` x `limit` newest matching messages only. The first page (no
-    `before`) also holds conversations whose e-mail subject matches, in
+    conversation with older matches may show again there). A page reads
+    the `HIT_WINDOW_PER_ROW` x `limit` newest matching messages: when they
+    hold fewer conversations, the page is shorter and `next_before` goes on
+    from the oldest of them. The first page (no `before`) also holds conversations whose e-mail subject matches, in
     time order with the others. Contacts (first page, `contacts=True`):
     the newest `CONTACT_LIMIT` of `contacts_matching`, each with
     `email_list` and `phone_list`.
@@ -365,6 +366,8 @@ def search(
     ]
     if len(hits) == limit:
         results.next_before = hits[-1].pk
+    elif hits and hits[0].window_last is not None:
+        results.next_before = hits[0].window_last
     if before is None:
         shown = {entry.conversation.pk for entry in entries}
         subject_entries = [
@@ -409,7 +412,8 @@ def _message_hits(
     matching = messages_matching(business, q, filters)
     if before is not None:
         matching = matching.filter(pk__lt=before)
-    window = matching.order_by("-pk").values("pk")[: HIT_WINDOW_PER_ROW * limit]
+    size = HIT_WINDOW_PER_ROW * limit
+    window = matching.order_by("-pk").values("pk")[:size]
     newest = (
         Message.objects.filter(pk__in=window)
         .values("conversation_id")
@@ -426,6 +430,12 @@ def _message_hits(
             *(["text"] if _postgresql() else []),
         )
         .order_by("-id")
+        # The window's oldest match when it is full (null otherwise): where
+        # the next page starts if this one shows fewer than `limit`
+        # conversations (a word repeated in a few long ones).
+        .annotate(
+            window_last=Subquery(matching.order_by("-pk").values("pk")[size - 1 : size])
+        )
     )
     if _postgresql():
         rows = rows.annotate(

@@ -363,3 +363,24 @@ def test_the_trigger_keeps_each_messages_business_and_words(business):
     assert "bulk" in rows[bulk.pk]["search_vector"]
     assert _found(business, "changed") == [(conversation.pk, saved.pk)]
     assert _found(business, "first") == []
+
+
+def test_a_word_repeated_in_one_long_conversation_does_not_hide_older_ones(
+    business,
+):
+    older = MessageFactory(
+        conversation=ConversationFactory(business=business), text="gizmo broke"
+    )
+    chatty = ConversationFactory(business=business)
+    for n in range(12):
+        MessageFactory(conversation=chatty, text=f"gizmo update {n}")
+
+    first = search(business, "gizmo", limit=2)  # reads 8 matches: all chatty's
+    assert [e.conversation.pk for e in first.conversations] == [chatty.pk]
+    assert first.next_before is not None
+    shown = []
+    page = first
+    while page.next_before is not None:
+        page = search(business, "gizmo", limit=2, before=page.next_before)
+        shown += [e.match.message_id for e in page.conversations]
+    assert older.pk in shown
