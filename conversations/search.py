@@ -337,8 +337,9 @@ def search(
     conversation with older matches may show again there). A page reads
     the `HIT_WINDOW_PER_ROW` x `limit` newest matching messages: when they
     hold fewer conversations, the page is shorter and `next_before` goes on
-    from the oldest of them. The first page (no `before`) also holds conversations whose e-mail subject matches, in
-    time order with the others. Contacts (first page, `contacts=True`):
+    from the oldest of them. The first page (no `before`) also holds
+    conversations whose e-mail subject matches, in time order with the
+    others. Contacts (first page, `contacts=True`):
     the newest `CONTACT_LIMIT` of `contacts_matching`, each with
     `email_list` and `phone_list`.
 
