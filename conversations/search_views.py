@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from conversations.api.search import _moment
+from conversations.api.search import date_bound
 from conversations.search import (
     SearchFilters,
     SearchQueryInvalid,
@@ -56,8 +56,8 @@ def inbox_search(request: HttpRequest) -> HttpResponse:
     context: dict = {"q": request.GET.get("q", ""), "error": ""}
     try:
         q = query_cleaned(context["q"])
-        since = _moment(request.GET.get("since", ""), business, end=False)
-        until = _moment(request.GET.get("until", ""), business, end=True)
+        since = date_bound(request.GET.get("since", ""), business, end=False)
+        until = date_bound(request.GET.get("until", ""), business, end=True)
     except (SearchQueryInvalid, ValueError) as error:
         context["error"] = str(error)
         return render(request, "conversations/_search_results.html", context)

@@ -135,11 +135,11 @@ class SearchParamsSerializer(serializers.Serializer):
                 label_id = label.pk
         since = until = None
         try:
-            since = _moment(attrs.get("since"), business, end=False)
+            since = date_bound(attrs.get("since"), business, end=False)
         except ValueError as error:
             errors["since"] = [str(error)]
         try:
-            until = _moment(attrs.get("until"), business, end=True)
+            until = date_bound(attrs.get("until"), business, end=True)
         except ValueError as error:
             errors["until"] = [str(error)]
         if errors:
@@ -164,7 +164,7 @@ class SearchParamsSerializer(serializers.Serializer):
 DATE_FORMATS = "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time."
 
 
-def _moment(raw: str | None, business: Business, *, end: bool) -> dt.datetime | None:
+def date_bound(raw: str | None, business: Business, *, end: bool) -> dt.datetime | None:
     """`raw` (a date or ISO date-time) as an aware datetime; a date is its
     start in the business's time zone, or with `end` the start of the day
     after (an inclusive end). Raises ValueError naming the formats."""
