@@ -105,6 +105,11 @@ def test_search_from_the_inbox_opens_the_conversation_at_the_message(
     assert page_width(page) <= width
     assert axe_violations(page) == []
     shot(page, f"{width}-results")
+    # The date range opens under the box, inside the pane.
+    page.locator(".search-dates summary").click()
+    expect(page.locator(".search-dates input[name=since]")).to_be_visible()
+    assert page_width(page) <= width
+    shot(page, f"{width}-dates")
 
     first.locator("a").click()
     message = page.locator(f"#message-{found.pk}")
