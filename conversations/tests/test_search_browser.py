@@ -85,7 +85,8 @@ def test_search_from_the_inbox_opens_the_conversation_at_the_message(
     log_in(page, asgi_server, admin_member)
     found = searchable["found"]
 
-    # `/` focuses the box.
+    # `/` focuses the box (once search.js listens).
+    page.locator("#workspace[data-search-ready]").wait_for()
     page.locator("body").press("/")
     box = page.locator("#inbox-search")
     expect(box).to_be_focused()
@@ -138,6 +139,7 @@ def test_list_filters_apply_and_escape_returns_to_the_list(
     page.goto(f"{asgi_server.url}/?status=resolved")
     page.locator("body[data-live=connected]").wait_for()
 
+    page.locator("#workspace[data-search-ready]").wait_for()
     box = page.locator("#inbox-search")
     box.fill("marmalade")
     box.press("Enter")

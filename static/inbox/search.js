@@ -189,6 +189,9 @@
     run();
   });
 
+  // Listening (the page's scripts load one after another).
+  root.setAttribute("data-search-ready", "");
+
   // In the `?` help.
   document.addEventListener("DOMContentLoaded", function () {
     var shortcuts = window.PingBack && window.PingBack.shortcuts;
