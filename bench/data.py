@@ -43,6 +43,12 @@ TEAMS = 4
 LABEL_EVERY = {"vip": 100, "bug": 10, "billing": 5}
 # The admin has an unread mention in one conversation in MENTION_EVERY.
 MENTION_EVERY = 200
+# Search (`_search_ensure`): a word in about one message in SEARCH_RARE_EVERY
+# (about 200 of 1,000,000) and one in about one message in SEARCH_COMMON_EVERY.
+SEARCH_RARE_WORD = "zanzibar"
+SEARCH_RARE_EVERY = 5003
+SEARCH_COMMON_WORD = "refund"
+SEARCH_COMMON_EVERY = 5
 
 
 @dataclass(frozen=True)
@@ -129,23 +135,27 @@ def inbox_dataset_ensure(conversations: int) -> InboxDataset:
             and messages == conversations * MESSAGES_PER_CONVERSATION
         ):
             bench = _bench_business_reopen(business)
+            team_ids = _workspace_ensure(bench)
+            _search_ensure(bench)
             return InboxDataset(
                 bench=bench,
                 conversations=conversations,
                 messages=messages,
                 created=False,
-                team_ids=_workspace_ensure(bench),
+                team_ids=team_ids,
             )
         logger.warning("bench.dataset_incomplete", extra={"business": name})
         _business_delete(business)
     bench = bench_business_create(name)
     _inbox_generate(bench, conversations)
+    team_ids = _workspace_ensure(bench)
+    _search_ensure(bench)
     return InboxDataset(
         bench=bench,
         conversations=conversations,
         messages=conversations * MESSAGES_PER_CONVERSATION,
         created=True,
-        team_ids=_workspace_ensure(bench),
+        team_ids=team_ids,
     )
 
 
@@ -220,6 +230,91 @@ def _workspace_ensure(bench: BenchBusiness) -> tuple[int, ...]:
                 "conversations_mention"
             )
     return tuple(team.pk for team in teams)
+
+
+def search_phone(contact_id: int) -> str:
+    """The E.164 number `_search_ensure` gives contact `contact_id`."""
+    return f"+3519{contact_id % 100_000_000:08d}"
+
+
+def _search_ensure(bench: BenchBusiness) -> None:
+    """Give the data set, once, what search looks for: an e-mail address
+    (`customer<id>@bench.example`) and a phone number (`search_phone`) per
+    contact, with their `search_text` as `search_text_refresh` writes it;
+    `SEARCH_RARE_WORD` and `SEARCH_COMMON_WORD` appended to messages spread
+    by a hash of the id (on PostgreSQL the trigger re-indexes them)."""
+    from contacts.models import ContactEmail, ContactPhone
+    from contacts.search_text import search_text_for
+
+    business = bench.business
+    if ContactEmail.objects.filter(business=business).exists():
+        return
+    business_id = business.pk if connection.vendor == "postgresql" else business.pk.hex
+    last = 0
+    while True:
+        with transaction.atomic():
+            contacts = list(
+                Contact.objects.filter(business=business, pk__gt=last)
+                .order_by("pk")
+                .prefetch_related("identities")[:BATCH]
+            )
+            if not contacts:
+                break
+            last = contacts[-1].pk
+            ContactEmail.objects.bulk_create(
+                [
+                    ContactEmail(
+                        contact=contact,
+                        business=business,
+                        address=f"customer{contact.pk}@bench.example",
+                        source="bench",
+                    )
+                    for contact in contacts
+                ],
+                batch_size=BATCH,
+            )
+            ContactPhone.objects.bulk_create(
+                [
+                    ContactPhone(
+                        contact=contact,
+                        business=business,
+                        number=search_phone(contact.pk),
+                        source="bench",
+                    )
+                    for contact in contacts
+                ],
+                batch_size=BATCH,
+            )
+            for contact in contacts:
+                contact.search_text = search_text_for(
+                    name=contact.name,
+                    company=contact.company,
+                    emails=[f"customer{contact.pk}@bench.example"],
+                    phones=[search_phone(contact.pk)],
+                    identities=[
+                        (identity.handle, identity.external_id)
+                        for identity in contact.identities.all()
+                    ],
+                )
+            Contact.objects.bulk_update(contacts, ["search_text"], batch_size=1000)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for word, salt, every in (
+            (SEARCH_RARE_WORD, 13, SEARCH_RARE_EVERY),
+            (SEARCH_COMMON_WORD, 17, SEARCH_COMMON_EVERY),
+        ):
+            cursor.execute(
+                "UPDATE conversations_message SET text = text || %s "
+                "WHERE conversation_id IN (SELECT id FROM conversations_conversation "
+                "WHERE business_id = %s) "
+                "AND ((id * 7919 + %s) %% 10007) %% %s = 0",
+                [f" {word}", business_id, salt, every],
+            )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ANALYZE conversations_contact, conversations_message, "
+                "contacts_contactemail, contacts_contactphone"
+            )
 
 
 def _bench_business_reopen(business: Business) -> BenchBusiness:

@@ -74,6 +74,10 @@ def markdown(results: dict) -> str:
         lines += _ingest(results)
     if "inbox" in results:
         lines += _inbox(results)
+    if "search" in results:
+        from bench.search import search_markdown
+
+        lines += search_markdown(results)
     if "delivery" in results:
         lines += _delivery(results)
     lines += ["", "### Targets", "", "| target | figure | met |", "| --- | --- | --- |"]

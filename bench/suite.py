@@ -1,4 +1,5 @@
-"""The benchmark suite: ingest (with its ceiling), inbox at scale, delivery.
+"""The benchmark suite: ingest (with its ceiling), inbox at scale, delivery,
+and (`--parts search`) search at scale.
 
 `run_suite` measures a stack that is already serving (gunicorn, a Celery
 worker and the sandbox for full runs; the live server and an in-process worker
@@ -18,6 +19,7 @@ from bench.delivery import delivery_benchmark
 from bench.inbox import inbox_benchmark
 from bench.ingest import ingest_benchmark
 from bench.loadgen import python_load, wrk_load
+from bench.search import search_benchmark
 from bench.targets import targets_check
 from sandbox.server import SandboxServer
 
@@ -110,6 +112,27 @@ def run_suite(
                 }
             )
             results["durations_s"][f"inbox {scale}"] = round(
+                time.monotonic() - started, 1
+            )
+            checkpoint(_with_targets(results))
+    if "search" in config.parts:
+        results["search"] = []
+        for scale in config.inbox_scales:
+            started = time.monotonic()
+            dataset = inbox_dataset_ensure(scale)
+            results["load"][f"search {scale}"] = _load_average()
+            results["search"].append(
+                {
+                    **search_benchmark(
+                        web_url,
+                        dataset,
+                        requests=config.inbox_requests,
+                        warmup=config.inbox_warmup,
+                    ),
+                    "generated_now": dataset.created,
+                }
+            )
+            results["durations_s"][f"search {scale}"] = round(
                 time.monotonic() - started, 1
             )
             checkpoint(_with_targets(results))

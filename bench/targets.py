@@ -11,6 +11,11 @@ INBOX_P95_MS = 30.0
 INBOX_QUERIES = 6
 INBOX_SCALE_FACTOR = 1.5
 DELIVERY_P95_MS = 250.0
+SEARCH_P95_MS = 50.0
+SEARCH_QUERIES = 6
+SEARCH_SCALE_FACTOR = 2.0
+# Search endpoints held to the inbox's targets instead.
+SEARCH_INBOX_TARGETS = ("customer panel",)
 
 
 def targets_check(results: dict) -> list[dict]:
@@ -27,6 +32,9 @@ def targets_check(results: dict) -> list[dict]:
     inbox = results.get("inbox") or []
     if inbox:
         checks += _inbox(inbox)
+    search = results.get("search") or []
+    if search:
+        checks += _search(search)
     if "delivery" in results:
         paced = results["delivery"]["paced"]
         checks.append(
@@ -103,6 +111,49 @@ def _inbox(scales: list[dict]) -> list[dict]:
                     f"{smallest['conversations']:,}-conversation figure",
                     f"{ratio:.2f}x ({endpoint['p95_ms']} vs {base['p95_ms']} ms)",
                     ratio <= INBOX_SCALE_FACTOR,
+                )
+            )
+    return checks
+
+
+def _search(scales: list[dict]) -> list[dict]:
+    """Search endpoints at the largest scale: p95 and queries (the customer
+    panel: the inbox's), and p95 against the smallest scale."""
+    largest = max(scales, key=lambda scale: scale["conversations"])
+    smallest = min(scales, key=lambda scale: scale["conversations"])
+    small = {e["label"]: e for e in smallest["endpoints"]}
+    checks = []
+    for endpoint in largest["endpoints"]:
+        inbox = endpoint["label"].startswith(SEARCH_INBOX_TARGETS)
+        p95, queries, factor = (
+            (INBOX_P95_MS, INBOX_QUERIES, INBOX_SCALE_FACTOR)
+            if inbox
+            else (SEARCH_P95_MS, SEARCH_QUERIES, SEARCH_SCALE_FACTOR)
+        )
+        label = f"{endpoint['label']} at {largest['conversations']:,} conversations"
+        checks.append(
+            _check(
+                f"{label}: p95 <= {p95:.0f} ms",
+                f"{endpoint['p95_ms']} ms",
+                endpoint["p95_ms"] <= p95,
+            )
+        )
+        checks.append(
+            _check(
+                f"{label}: <= {queries} SQL queries",
+                str(endpoint["queries"]),
+                endpoint["queries"] <= queries,
+            )
+        )
+        base = small.get(endpoint["label"])
+        if base is not None and largest is not smallest:
+            ratio = endpoint["p95_ms"] / base["p95_ms"] if base["p95_ms"] else 0.0
+            checks.append(
+                _check(
+                    f"{label}: p95 <= {factor}x the "
+                    f"{smallest['conversations']:,}-conversation figure",
+                    f"{ratio:.2f}x ({endpoint['p95_ms']} vs {base['p95_ms']} ms)",
+                    ratio <= factor,
                 )
             )
     return checks

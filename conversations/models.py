@@ -1,6 +1,7 @@
 """Contacts, conversations and messages: the inbox."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
@@ -462,3 +463,66 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"mention of {self.user_id} in message {self.message_id}"
+
+
+class MessageSearch(models.Model):
+    """PostgreSQL only: the search columns of `conversations_message`, which
+    migration 0013 adds there and triggers keep (docs/search.md): the text's
+    words (`search_vector`, in the business's `search_language`; null for
+    activity entries) and the conversation's `business_id` (so a search
+    walks one business's messages newest first, `msg_business_idx`).
+
+    Not fields of `Message`: the database writes them on every insert,
+    whatever code path stores the message, and Django never does (a
+    `bulk_create` of messages stays as wide as before). Read-only; never
+    query it on another database (the columns exist only on PostgreSQL)."""
+
+    message = models.OneToOneField(
+        Message,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_column="id",
+        related_name="+",
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    business = models.ForeignKey(
+        Business, on_delete=models.DO_NOTHING, related_name="+", null=True
+    )
+    kind = models.CharField(max_length=16)
+    sent_at = models.DateTimeField()
+    search_vector = SearchVectorField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "conversations_message"
+
+    def __str__(self) -> str:
+        return f"search columns of message {self.pk}"
+
+
+class ConversationSearch(models.Model):
+    """PostgreSQL only: the subject's words (`search_vector`) of
+    `conversations_conversation`, kept by a trigger in the business's
+    `search_language` (migration 0013; null without a subject). Read-only,
+    as `MessageSearch`."""
+
+    conversation = models.OneToOneField(
+        Conversation,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_column="id",
+        related_name="+",
+    )
+    business = models.ForeignKey(
+        Business, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    search_vector = SearchVectorField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "conversations_conversation"
+
+    def __str__(self) -> str:
+        return f"search columns of conversation {self.pk}"

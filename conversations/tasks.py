@@ -12,3 +12,14 @@ def wake_snoozed() -> int:
     conversation is reopened, with its activity entry, exactly once. Returns
     how many were reopened."""
     return conversations_wake_snoozed()
+
+
+@shared_task(name="conversations.search_reindex")
+def search_reindex(business_id: str) -> int:
+    """Recompute the search vectors of business `business_id`'s messages and
+    e-mail subjects after its `search_language` changed (batched,
+    idempotent; PostgreSQL only). Returns the rows touched. See
+    docs/search.md."""
+    from conversations.search import reindex_business
+
+    return reindex_business(business_id)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from conversations import live_views, settings_views, views
+from conversations import live_views, search_views, settings_views, views
 
 urlpatterns = [
     path("attachments/<str:token>", views.attachment, name="attachment"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("inbox/list/", views.inbox_list, name="inbox-list"),
     path("inbox/counts/", views.inbox_counts, name="inbox-counts"),
+    path("inbox/search/", search_views.inbox_search, name="inbox-search"),
     path(
         "conversations/<int:conversation_id>/pane/",
         views.conversation_pane,

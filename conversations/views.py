@@ -229,7 +229,15 @@ def _conversation_context(
         # The customer panel (contact details, other conversations, merge
         # suggestions): computed only when a template renders the panel.
         "panel": SimpleLazyObject(lambda: contact_panel(conversation)),
+        # `?message=<id>` (a search result): that message is scrolled to and
+        # marked.
+        "found_message_id": _found_message_id(request),
     }
+
+
+def _found_message_id(request: HttpRequest) -> int | None:
+    raw = request.GET.get("message", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 def _open_conversation(request: HttpRequest, conversation: Conversation) -> None:

@@ -9,6 +9,7 @@ from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
 from contacts.api.views import ContactViewSet
+from conversations.api.search import SearchView
 from conversations.api.views import ConversationViewSet
 from workspace.api.views import (
     AgentViewSet,
@@ -51,6 +52,7 @@ urlpatterns = [
     path("api/v1/webhooks/email/", include("channels_app.email_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.api.merge_urls")),
+    path("api/v1/search/", SearchView.as_view(), name="api-search"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own

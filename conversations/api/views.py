@@ -30,6 +30,11 @@ from conversations.api.serializers import (
     ReplyUploadSerializer,
 )
 from conversations.models import Conversation, Message
+from conversations.search import (
+    MAX_QUERY_LENGTH,
+    conversations_matching_q,
+    search_words,
+)
 from conversations.selectors import (
     INBOX_ORDERING,
     conversation_get,
@@ -192,6 +197,15 @@ class ConversationFilter(django_filters.FilterSet):
         "(newest activity first, like the rest of the list).",
     )
 
+    q = django_filters.CharFilter(
+        method="filter_q",
+        max_length=MAX_QUERY_LENGTH,
+        help_text="Words to find: conversations with a message (inbound, "
+        "outbound, note), e-mail subject or contact (name, company, handle, "
+        "e-mail address, phone number in any format) matching them. "
+        "GET /api/v1/search/ shows the matching message.",
+    )
+
     view = django_filters.ChoiceFilter(
         choices=VIEW_CHOICES,
         method="filter_view",
@@ -211,6 +225,15 @@ class ConversationFilter(django_filters.FilterSet):
         if value == "mentions":
             return conversations_mentioning(queryset, self.request.user.pk)
         return queryset
+
+    def filter_q(self, queryset, name: str, value: str) -> Any:
+        """The conversations matching the words of `value` (see
+        `conversations.search.conversations_matching_q`); blank: all."""
+        if not search_words(value):
+            return queryset
+        return queryset.filter(
+            conversations_matching_q(business_of(self.request), value)
+        )
 
     def filter_label(self, queryset, name: str, value: str) -> Any:
         """The conversations with the business's label `value` (ignoring

@@ -118,7 +118,7 @@ def test_question_mark_opens_the_shortcut_list_and_escape_returns_focus(
     dialog.wait_for()
     assert dialog.get_attribute("aria-labelledby") == "shortcuts-title"
     keys = dialog.locator("kbd").all_inner_texts()
-    assert keys == ["j", "k", "Enter", "r", "e", "a", "l", "s", "?"]
+    assert keys == ["j", "k", "Enter", "r", "e", "a", "l", "s", "/", "?"]
     # Shortcuts sleep while the dialog is open.
     page.keyboard.press("j")
     assert cursor_name(page) == "Cleo"

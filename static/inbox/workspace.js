@@ -115,15 +115,21 @@
 
   // ------------------------------------------------------ open a conversation
 
-  function openConversation(id, push) {
+  // `messageId` (a search result): the thread opens scrolled to that
+  // message, marked (`?message=` in the address too, so a reload does it).
+  function openConversation(id, push, messageId) {
     id = String(id);
     loading = id;
     var query = listQuery();
-    if (push) { history.pushState({conversationId: id}, "", withQuery(conversationPath(id), query)); }
+    var found = messageId ? "message=" + encodeURIComponent(messageId) : "";
+    if (push) {
+      history.pushState({conversationId: id}, "",
+        withQuery(conversationPath(id), [query, found].filter(Boolean).join("&")));
+    }
     var pane = document.getElementById("thread-pane");
     pane.setAttribute("aria-busy", "true");
     return Promise.all([
-      getHtml(conversationPath(id) + "pane/"),
+      getHtml(withQuery(conversationPath(id) + "pane/", found)),
       getHtml(conversationPath(id) + "panel/")
     ]).then(function (parts) {
       if (loading !== id) { return; }
@@ -166,7 +172,16 @@
 
   function scrollThreadToEnd() {
     var scroller = document.getElementById("thread-scroll");
-    if (scroller) { scroller.scrollTop = scroller.scrollHeight; }
+    if (!scroller) { return; }
+    // A search result's message, once: scrolled to and focused instead.
+    var found = scroller.querySelector("[data-found-message]");
+    if (found) {
+      found.removeAttribute("data-found-message");
+      found.scrollIntoView({block: "center"});
+      found.focus({preventScroll: true});
+      return;
+    }
+    scroller.scrollTop = scroller.scrollHeight;
   }
 
   var headerStale = false;
@@ -460,13 +475,13 @@
     var match = link.pathname.match(/^\/conversations\/(\d+)\/$/);
     if (match && (link.closest("#list-pane") || link.closest("#customer-panel"))) {
       event.preventDefault();
-      openConversation(match[1], true);
+      openConversation(match[1], true, link.dataset.messageId);
     }
   });
 
   window.addEventListener("popstate", function () {
     var match = location.pathname.match(/^\/conversations\/(\d+)\/$/);
-    var query = location.search.replace(/^\?/, "");
+    var query = location.search.replace(/^\?/, "").replace(/(^|&)message=\d+/, "").replace(/^&/, "");
     if (query !== listQuery()) { loadList(query, false); }
     if (match && match[1] !== currentId()) { openConversation(match[1], false); }
     else if (!match && currentId()) { closeConversation(false); }
@@ -555,7 +570,8 @@
   window.PingBack = window.PingBack || {};
   window.PingBack.workspace = {
     refreshList: refreshRows,
-    open: function (id) { return openConversation(id, true); }
+    open: function (id, messageId) { return openConversation(id, true, messageId); },
+    listQuery: listQuery
   };
 
   history.replaceState({conversationId: currentId()}, "", location.href);
