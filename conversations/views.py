@@ -317,12 +317,14 @@ def conversation_pane(request: HttpRequest, conversation_id: int) -> HttpRespons
 @login_required
 @require_GET
 def conversation_panel(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """The customer panel alone (`_customer_panel.html`)."""
+    """The customer panel alone (`_customer_panel.html`): the conversation
+    and `contact_panel`, without the thread's menus (agents, teams, labels),
+    which the panel does not show."""
     conversation = inbox_conversation(request, conversation_id)
     return render(
         request,
         "conversations/_customer_panel.html",
-        _conversation_context(request, conversation),
+        {"conversation": conversation, "panel": contact_panel(conversation)},
     )
 
 
