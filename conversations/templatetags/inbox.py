@@ -44,6 +44,15 @@ def link_url(url: str | None) -> str | None:
 
 
 @register.filter
+def phone(e164: str) -> str:
+    """An E.164 number written for people: `+14155550100` → `+1 415-555-0100`
+    (`contacts.phones.phone_display`)."""
+    from contacts.phones import phone_display
+
+    return phone_display(e164) if e164 else ""
+
+
+@register.filter
 def isolate(text: Any) -> str:
     """`text` between FIRST STRONG ISOLATE (U+2068) and POP DIRECTIONAL
     ISOLATE (U+2069), for places that take no `<bdi>` element (the page
