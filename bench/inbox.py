@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -100,10 +101,30 @@ def _deep_page(client: Client, base: str) -> tuple[str, str]:
 def inbox_benchmark(
     web_url: str, dataset: InboxDataset, *, requests: int, warmup: int
 ) -> dict:
-    """Measure every endpoint `requests` times (after `warmup` requests) and
-    count its queries. Returns `{"conversations", "messages", "endpoints":
-    [{label, path, requests, p50_ms, p95_ms, p99_ms, max_ms, queries,
-    status}]}`."""
+    """Measure every endpoint of `inbox_endpoints` (see
+    `endpoints_benchmark`)."""
+    return endpoints_benchmark(
+        web_url,
+        dataset,
+        lambda api: inbox_endpoints(dataset, api),
+        requests=requests,
+        warmup=warmup,
+    )
+
+
+def endpoints_benchmark(
+    web_url: str,
+    dataset: InboxDataset,
+    endpoints_for: Callable[[Client], list[Endpoint]],
+    *,
+    requests: int,
+    warmup: int,
+) -> dict:
+    """Measure each endpoint `endpoints_for(api_client)` lists `requests`
+    times over HTTP (after `warmup` requests; API endpoints with the bench
+    token, pages with an admin's session) and count its queries in process.
+    Returns `{"conversations", "messages", "endpoints": [{label, path,
+    requests, p50_ms, p95_ms, p99_ms, max_ms, queries, status}]}`."""
     api = Client(
         HTTP_AUTHORIZATION=f"Bearer {dataset.bench.token}", HTTP_HOST="127.0.0.1"
     )
@@ -111,7 +132,7 @@ def inbox_benchmark(
     page.force_login(dataset.bench.admin.user)
     session = page.cookies["sessionid"].value
     results = []
-    for endpoint in inbox_endpoints(dataset, api):
+    for endpoint in endpoints_for(api):
         in_process = api if endpoint.api else page
         headers = (
             {"Authorization": f"Bearer {dataset.bench.token}"}

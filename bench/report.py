@@ -165,15 +165,21 @@ def _load_row(connections: int, server: str, load: dict, versus: str) -> str:
 
 
 def _inbox(results: dict) -> list[str]:
+    return scale_tables("Inbox at scale", results["inbox"])
+
+
+def scale_tables(title: str, scales: list[dict]) -> list[str]:
+    """Markdown lines: a `###` heading, then per data-set scale a table of its
+    endpoints' latencies (ms) and query counts."""
     lines = [
         "",
-        "### Inbox at scale",
+        f"### {title}",
         "",
         "One request at a time over HTTP; milliseconds; queries from an "
         "in-process pass.",
         "",
     ]
-    for scale in results["inbox"]:
+    for scale in scales:
         lines += [
             f"{scale['conversations']:,} conversations, {scale['messages']:,} "
             f"messages ({scale['endpoints'][0]['requests']} requests each):",

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.test import Client
-
 from bench.data import (
     SEARCH_COMMON_WORD,
     SEARCH_RARE_WORD,
     InboxDataset,
     search_phone,
 )
-from bench.inbox import Endpoint, _latencies, _query_count
-from bench.stats import summary_ms
+from bench.inbox import Endpoint, endpoints_benchmark
+from bench.report import scale_tables
 from conversations.models import Contact
 
 SEARCH = "/api/v1/search/"
@@ -84,65 +82,17 @@ def search_endpoints(dataset: InboxDataset) -> list[Endpoint]:
 def search_benchmark(
     web_url: str, dataset: InboxDataset, *, requests: int, warmup: int
 ) -> dict:
-    """Measure every search endpoint `requests` times (after `warmup`) and
-    count its queries. Returns `{"conversations", "messages", "endpoints":
-    [{label, path, requests, p50_ms, p95_ms, p99_ms, max_ms, queries,
-    status}]}` (the shape of `inbox_benchmark`)."""
-    api = Client(
-        HTTP_AUTHORIZATION=f"Bearer {dataset.bench.token}", HTTP_HOST="127.0.0.1"
+    """Measure every endpoint of `search_endpoints` (see
+    `bench.inbox.endpoints_benchmark`)."""
+    return endpoints_benchmark(
+        web_url,
+        dataset,
+        lambda api: search_endpoints(dataset),
+        requests=requests,
+        warmup=warmup,
     )
-    page = Client(HTTP_HOST="127.0.0.1")
-    page.force_login(dataset.bench.admin.user)
-    session = page.cookies["sessionid"].value
-    results = []
-    for endpoint in search_endpoints(dataset):
-        in_process = api if endpoint.api else page
-        headers = (
-            {"Authorization": f"Bearer {dataset.bench.token}"}
-            if endpoint.api
-            else {"Cookie": f"sessionid={session}"}
-        )
-        queries, status = _query_count(in_process, endpoint.path)
-        samples = _latencies(web_url, endpoint.path, headers, requests, warmup)
-        results.append(
-            {
-                "label": endpoint.label,
-                "path": endpoint.path,
-                "requests": len(samples),
-                **summary_ms(samples),
-                "queries": queries,
-                "status": status,
-            }
-        )
-    return {
-        "conversations": dataset.conversations,
-        "messages": dataset.messages,
-        "endpoints": results,
-    }
 
 
 def search_markdown(results: dict) -> list[str]:
     """The search part as Markdown lines (the inbox table's shape)."""
-    lines = [
-        "",
-        "### Search at scale",
-        "",
-        "One request at a time over HTTP; milliseconds; queries from an "
-        "in-process pass.",
-        "",
-    ]
-    for scale in results.get("search") or []:
-        lines += [
-            f"{scale['conversations']:,} conversations, {scale['messages']:,} "
-            f"messages ({scale['endpoints'][0]['requests']} requests each):",
-            "",
-            "| request | p50 | p95 | p99 | max | SQL queries |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
-        lines += [
-            f"| {e['label']} | {e['p50_ms']} | {e['p95_ms']} | {e['p99_ms']} | "
-            f"{e['max_ms']} | {e['queries']} |"
-            for e in scale["endpoints"]
-        ]
-        lines.append("")
-    return lines
+    return scale_tables("Search at scale", results.get("search") or [])
