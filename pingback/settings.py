@@ -279,7 +279,7 @@ LOGOUT_REDIRECT_URL = "login"
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "billing.backends.MemberModelBackend",
 ]
 AXES_HANDLER = "billing.login_throttle.AtomicCacheHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

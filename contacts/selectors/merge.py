@@ -113,18 +113,19 @@ def merge_suggestions(
     """Up to `limit` other contacts of `contact`'s business (not erased, not
     dismissed as "not the same person") sharing an e-mail address or a phone
     number with it, e-mail matches first, each once with the first shared
-    detail as its reason. Three queries (e-mail matches, phone matches, the
-    contacts), each through the `(business, address)` / `(business, number)`
-    indexes; none when the contact is erased. `emails=False` or
-    `phones=False` (the caller knows the contact has none) skips that
-    query."""
+    detail as its reason. Two queries (e-mail and phone matches in one, each
+    side through the `(business, address)` / `(business, number)` index; the
+    contacts); none when the contact is erased. `emails=False` or
+    `phones=False` (the caller knows the contact has none) leaves that side
+    out."""
     if contact.erased_at is not None or contact.pk is None:
         return []
     found: dict[int, str] = {}
-    email_matches = (
-        []
-        if not emails
-        else (
+    # E-mail and phone matches in one query (kind 0: e-mail, 1: phone), each
+    # side through its (business, value) index.
+    sides = []
+    if emails:
+        sides.append(
             ContactEmail.objects.filter(
                 business_id=contact.business_id,
                 address__in=ContactEmail.objects.filter(contact_id=contact.pk).values(
@@ -134,14 +135,12 @@ def merge_suggestions(
             )
             .exclude(contact_id=contact.pk)
             .filter(~_dismissed(contact.pk))
-            .order_by("contact_id", "id")
-            .values_list("contact_id", "address")[: limit * 4]
+            .order_by()
+            .annotate(kind=Value(0))
+            .values_list("kind", "contact_id", "address")
         )
-    )
-    for other_id, address in email_matches:
-        found.setdefault(other_id, f"same e-mail {address}")
-    if phones and len(found) < limit:
-        phone_matches = (
+    if phones:
+        sides.append(
             ContactPhone.objects.filter(
                 business_id=contact.business_id,
                 number__in=ContactPhone.objects.filter(contact_id=contact.pk).values(
@@ -151,13 +150,22 @@ def merge_suggestions(
             )
             .exclude(contact_id=contact.pk)
             .filter(~_dismissed(contact.pk))
-            .order_by("contact_id", "id")
-            .values_list("contact_id", "number")[: limit * 4]
+            .order_by()
+            .annotate(kind=Value(1))
+            .values_list("kind", "contact_id", "number")
         )
-        for other_id, number in phone_matches:
-            if len(found) >= limit:
-                break
-            found.setdefault(other_id, f"same phone {phone_display(number)}")
+    if not sides:
+        return []
+    matches = sides[0].union(*sides[1:], all=True) if len(sides) > 1 else sides[0]
+    for kind, other_id, value in matches.order_by("kind", "contact_id")[: limit * 8]:
+        if len(found) >= limit and other_id not in found:
+            break
+        found.setdefault(
+            other_id,
+            f"same e-mail {value}"
+            if kind == 0
+            else f"same phone {phone_display(value)}",
+        )
     ids = list(found)[:limit]
     if not ids:
         return []
@@ -349,7 +357,7 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
     other conversations), one more when the contact has more than
     `PANEL_CONVERSATIONS` other conversations (their count), and those of
     `merge_suggestions` when it has an e-mail address or a phone number (at
-    most three); whatever the number of conversations or details."""
+    most two); whatever the number of conversations or details."""
     from contacts.phones import phone_e164
     from conversations.workspace import contact_other_conversations
 
