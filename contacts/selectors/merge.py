@@ -103,6 +103,29 @@ def _dismissed(contact_id: int) -> Exists:
     )
 
 
+def _shared_details(contact: Contact, model: type, field: str, kind: int) -> QuerySet:
+    """`(kind, contact_id, value)` of the business's other contacts (not
+    erased, not dismissed) holding one of `contact`'s values of `model`'s
+    `field` (an e-mail address or a phone number), through the model's
+    `(business, field)` index."""
+    return (
+        model.objects.filter(
+            business_id=contact.business_id,
+            **{
+                f"{field}__in": model.objects.filter(contact_id=contact.pk).values(
+                    field
+                )
+            },
+            contact__erased_at__isnull=True,
+        )
+        .exclude(contact_id=contact.pk)
+        .filter(~_dismissed(contact.pk))
+        .order_by()
+        .annotate(kind=Value(kind))
+        .values_list("kind", "contact_id", field)
+    )
+
+
 def merge_suggestions(
     contact: Contact,
     limit: int = 3,
@@ -123,37 +146,14 @@ def merge_suggestions(
     found: dict[int, str] = {}
     # E-mail and phone matches in one query (kind 0: e-mail, 1: phone), each
     # side through its (business, value) index.
-    sides = []
-    if emails:
-        sides.append(
-            ContactEmail.objects.filter(
-                business_id=contact.business_id,
-                address__in=ContactEmail.objects.filter(contact_id=contact.pk).values(
-                    "address"
-                ),
-                contact__erased_at__isnull=True,
-            )
-            .exclude(contact_id=contact.pk)
-            .filter(~_dismissed(contact.pk))
-            .order_by()
-            .annotate(kind=Value(0))
-            .values_list("kind", "contact_id", "address")
+    sides = [
+        _shared_details(contact, model, field, kind)
+        for wanted, model, field, kind in (
+            (emails, ContactEmail, "address", 0),
+            (phones, ContactPhone, "number", 1),
         )
-    if phones:
-        sides.append(
-            ContactPhone.objects.filter(
-                business_id=contact.business_id,
-                number__in=ContactPhone.objects.filter(contact_id=contact.pk).values(
-                    "number"
-                ),
-                contact__erased_at__isnull=True,
-            )
-            .exclude(contact_id=contact.pk)
-            .filter(~_dismissed(contact.pk))
-            .order_by()
-            .annotate(kind=Value(1))
-            .values_list("kind", "contact_id", "number")
-        )
+        if wanted
+    ]
     if not sides:
         return []
     matches = sides[0].union(*sides[1:], all=True) if len(sides) > 1 else sides[0]
