@@ -64,6 +64,14 @@ class ContactIdentity(models.Model):
     # When PingBack asked the platform for this identity's profile (name,
     # avatar), successfully or not: it asks once (`contacts.tasks`).
     profile_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    opted_out_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the customer stopped accepting messages on this "
+        "channel (SMS STOP, a Telegram bot blocked); replies fail at once "
+        "while it is set.",
+    )
+    opted_out_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -341,6 +349,25 @@ class Message(models.Model):
     sent_at = models.DateTimeField(help_text="When the platform says it was sent.")
     edited_at = models.DateTimeField(
         null=True, blank=True, help_text="When the customer last edited it."
+    )
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the customer deleted (unsent) it; the text is kept "
+        "for the agents.",
+    )
+    details = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the platform tells beyond the text: the group member "
+        "who wrote it, the raw event of an unsupported kind, what it refers "
+        "to, folded parts (see platforms.base.InboundMessage).",
+    )
+    reactions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Reactions to it, oldest first: [{"by": "contact" or '
+        '"agent", "emoji", "at" (ISO 8601), "author_id" (agents)}].',
     )
     next_attempt_at = models.DateTimeField(
         null=True,

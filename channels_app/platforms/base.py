@@ -164,6 +164,25 @@ class InboundMessage:
         latitude, longitude (floats), name, address: for a location
     After ingest, PingBack adds `stored` (the storage name once fetched) or
     `fetch_error`.
+
+    `kind` is `message`, `mention` (a public post, X) or `unsupported`: a
+    kind of message PingBack cannot render yet. An unsupported message is
+    stored and shown all the same, never dropped: its `text` names what it is
+    ("Unsupported message: sticker pack") and `details["raw"]` holds the
+    platform's event as received, one click away in the thread.
+
+    `details` (stored in `Message.details`) holds what the platform tells
+    about the message beyond its text, each key optional:
+        sender: {external_id, name, handle}: who wrote it when the
+            conversation's contact is a group (Telegram groups).
+        raw: the platform's event as received (always for `unsupported`).
+        context: [{label, text, url}]: what the message refers to, shown
+            above its text: a quoted post, the story replied to, the ad it
+            came from, the button list it answers ("Replied to your story",
+            "From an ad: <headline>").
+        folded: [{label, text}]: parts kept but folded away (an e-mail's
+            signature or quoted history).
+        reply: {type, id, title}: the interactive button or list row tapped.
     """
 
     platform_message_id: str
@@ -176,6 +195,7 @@ class InboundMessage:
     attachments: tuple[dict[str, Any], ...] = ()
     subject: str = ""
     html: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -201,7 +221,71 @@ class DeliveryStatus:
     error: str = ""
 
 
-InboundItem = InboundMessage | MessageEdit | DeliveryStatus
+@dataclass(frozen=True)
+class MessageDeletion:
+    """The customer deleted (unsent) a message of theirs that we have
+    (Instagram `is_deleted`, X `delete` events): it is marked deleted, its
+    text kept for the agents, shown as deleted by the customer."""
+
+    platform_message_id: str
+    deleted_at: datetime
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """The customer reacted to a message, theirs or ours, found by its
+    platform id: `emoji` replaces their earlier reaction to it; an empty
+    `emoji` removes it (WhatsApp sends an empty one, Instagram `unreact`)."""
+
+    platform_message_id: str
+    emoji: str
+    reacted_at: datetime
+
+
+@dataclass(frozen=True)
+class ChannelAlert:
+    """The platform says the channel has stopped working on its side (X
+    revoked the app's access, say): `alert` is set on the channel for its
+    admins, in words saying what to do ("Access revoked on X: reconnect")."""
+
+    alert: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactOptOut:
+    """The customer stopped (`opted_out`) or resumed accepting messages on
+    this channel: an SMS STOP or START keyword, a Telegram user blocking or
+    unblocking the bot. While opted out, replies to them fail at once with
+    `reason` instead of reaching the platform. `external_id` as in
+    `InboundContact`."""
+
+    external_id: str
+    opted_out: bool
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class IdentityMoved:
+    """The customer's id on the platform changed (a WhatsApp user changed
+    their number): their identity and open threads follow to the new id."""
+
+    old_external_id: str
+    new_external_id: str
+    occurred_at: datetime
+
+
+InboundItem = (
+    InboundMessage
+    | MessageEdit
+    | DeliveryStatus
+    | MessageDeletion
+    | Reaction
+    | ChannelAlert
+    | ContactOptOut
+    | IdentityMoved
+)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from channels_app.services.channels import (
 )
 from channels_app.services.outbox import retry_due_at
 from conversations import realtime
-from conversations.models import DeliveryAttempt, Message
+from conversations.models import ContactIdentity, DeliveryAttempt, Message
 from conversations.services.attachments import attachment_kind, attachment_link
 from conversations.services.receipts import receipts_release
 
@@ -76,6 +76,8 @@ def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOu
     `DELIVERY_MAX_RETRIES` it fails with the last reason. A permanent failure
     marks it `failed` with the platform's reason; an account-level one also
     sets the channel's alert. Every try is recorded as a `DeliveryAttempt`.
+    A message to a customer who opted out on this channel
+    (`ContactIdentity.opted_out_at`) fails at once with that reason, untried.
 
     A rate limit that throttles the whole account (`rate_limited`) pauses the
     channel (`Channel.paused_until`); while it lasts a message is put back to
@@ -88,6 +90,12 @@ def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOu
     channel = message.channel
     if channel is None or not channel.is_active:
         _fail(message, PermanentDeliveryError("The channel is deactivated or deleted."))
+        return DeliveryOutcome(status="failed")
+    identity = message.conversation.contact_identity
+    if identity is not None and identity.opted_out_at is not None:
+        # The customer opted out on the platform (SMS STOP, a blocked bot):
+        # sending would be refused, or worse, delivered against their wish.
+        _fail(message, PermanentDeliveryError(_opted_out_reason(identity)))
         return DeliveryOutcome(status="failed")
     now = timezone.now()
     if honour_pause and channel.paused_until and channel.paused_until > now:
@@ -153,6 +161,11 @@ def deliveries_expired_resolve(*, limit: int = 500) -> int:
     for message in expired:
         logger.warning("delivery.uncertain", extra={"message_id": message.pk})
     return len(expired)
+
+
+def _opted_out_reason(identity: ContactIdentity) -> str:
+    reason = identity.opted_out_reason or "they asked not to be messaged here"
+    return f"The customer opted out of messages on this channel: {reason}."
 
 
 def _claim(message_id: int) -> Message | None:

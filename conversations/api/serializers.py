@@ -315,8 +315,13 @@ class MessageSerializer(serializers.ModelSerializer):
     `activity` (a change to the conversation, e.g. "Ana resolved this
     conversation"); notes and activity are `private`: never sent, never shown
     to the customer, outbound with status `received`, `author` the agent (null
-    for PingBack or the customer). `edited_at` is set when the customer edited
-    the message."""
+    for PingBack or the customer), or `unsupported` (a kind PingBack cannot
+    render: `text` names it, `details.raw` holds the event). `edited_at` is
+    set when the customer edited the message, `deleted_at` when they deleted
+    it (the text is kept). `details`: what the platform tells beyond the text
+    (`sender`, the group member who wrote it; `context`, what it refers to;
+    `folded`, parts folded away; `raw`; `reply`, the button tapped).
+    `reactions`: `[{by: contact|agent, emoji, at, author_id}]`."""
 
     author = AgentSerializer(read_only=True, allow_null=True)
     private = serializers.SerializerMethodField(
@@ -360,6 +365,9 @@ class MessageSerializer(serializers.ModelSerializer):
             "author",
             "sent_at",
             "edited_at",
+            "deleted_at",
+            "details",
+            "reactions",
             "created_at",
             "updated_at",
         ]

@@ -31,11 +31,16 @@ from django.db.models.functions import Greatest
 from billing.models import Member
 from channels_app.models import Channel
 from channels_app.platforms.base import (
+    ChannelAlert,
+    ContactOptOut,
     DeliveryStatus,
+    IdentityMoved,
     InboundContact,
     InboundItem,
     InboundMessage,
+    MessageDeletion,
     MessageEdit,
+    Reaction,
 )
 from contacts.search_text import search_text_refresh
 from contacts.services.identities import (
@@ -54,6 +59,13 @@ from conversations.services.conversations import (
     activity_message,
     label_links_follow,
 )
+from conversations.services.platform_events import (
+    channel_alert_apply,
+    contact_opt_out_apply,
+    identity_move_apply,
+    message_deletion_apply,
+    reaction_apply,
+)
 from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
 
@@ -66,13 +78,16 @@ _ConversationKey = int | str
 
 @dataclass(frozen=True)
 class IngestResult:
-    """Ids of the messages created, how many items were already known, and how
-    many receipts and edits changed a stored message."""
+    """Ids of the messages created, how many items were already known, how
+    many receipts and edits changed a stored message, and how many other
+    items (deletions, reactions, opt-outs, moved identities, channel alerts)
+    changed something."""
 
     created: tuple[int, ...]
     duplicates: int
     statuses_applied: int
     edits_applied: int = 0
+    changes_applied: int = 0
 
 
 class _ConversationGone(Exception):
@@ -81,7 +96,8 @@ class _ConversationGone(Exception):
 
 
 def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
-    """Store a channel's inbound messages, edits and delivery receipts, in order.
+    """Store a channel's inbound messages, edits, delivery receipts and the
+    platform's other news (`conversations.services.platform_events`), in order.
 
     For each message: upsert the contact's identity on the channel, continue the
     conversation of the message it replies to or of its thread (reopening a
@@ -102,29 +118,48 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
     duplicates = 0
     applied = 0
     edits = 0
+    changes = 0
     with transaction.atomic(savepoint=False):
         for part in _runs(items):
-            if isinstance(part, DeliveryStatus):
+            if isinstance(part, list):
+                messages = _messages_store(channel, part)
+                created += [message.pk for message in messages]
+                duplicates += len(part) - len(messages)
+            elif isinstance(part, DeliveryStatus):
                 applied += receipt_apply(channel=channel, receipt=part)
             elif isinstance(part, MessageEdit):
                 edits += _apply_edit(channel, part)
                 realtime.publish_message_edited(channel.pk, part.platform_message_id)
             else:
-                messages = _messages_store(channel, part)
-                created += [message.pk for message in messages]
-                duplicates += len(part) - len(messages)
+                changes += _apply_change(channel, part)
         inbound_notify(created)  # on commit: sees auto-assignment (notifications)
     return IngestResult(
         created=tuple(created),
         duplicates=duplicates,
         statuses_applied=applied,
         edits_applied=edits,
+        changes_applied=changes,
     )
+
+
+def _apply_change(channel: Channel, item: InboundItem) -> int:
+    match item:
+        case MessageDeletion():
+            return message_deletion_apply(channel=channel, deletion=item)
+        case Reaction():
+            return reaction_apply(channel=channel, reaction=item)
+        case ContactOptOut():
+            return contact_opt_out_apply(channel=channel, opt_out=item)
+        case IdentityMoved():
+            return identity_move_apply(channel=channel, moved=item)
+        case ChannelAlert():
+            return channel_alert_apply(channel=channel, alert=item)
+    raise TypeError(f"ingest cannot apply {type(item).__name__}")
 
 
 def _runs(
     items: Iterable[InboundItem],
-) -> Iterator[list[InboundMessage] | DeliveryStatus | MessageEdit]:
+) -> Iterator[list[InboundMessage] | InboundItem]:
     """The items in order, consecutive messages gathered into one list."""
     run: list[InboundMessage] = []
     for item in items:
@@ -286,6 +321,7 @@ def _inbound_message(
         text=item.text,
         html=item.html,
         attachments=list(item.attachments),
+        details=dict(item.details),
         sender_contact=identity.contact,
         platform_message_id=item.platform_message_id,
         reply_to_platform_message_id=item.reply_to_platform_message_id or "",

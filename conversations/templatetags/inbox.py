@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,53 @@ def shown_html(message: Message) -> dict[str, SafeString | int]:
     # Safe: `message.html` was sanitised with nh3 when the e-mail was parsed,
     # and re-emitting it escapes text and attribute values again.
     return {"html": mark_safe(body), "remote_images": len(remote)}  # noqa: S308
+
+
+@register.filter
+def shown_details(message: Message) -> dict[str, Any]:
+    """What the thread shows of `Message.details` (see
+    `platforms.base.InboundMessage`), each part safe to render:
+        sender: the group member's name (or handle), "" when none;
+        context: [{label, text, link}] with `link` only for a safe URL;
+        folded: [{label, text}];
+        raw: the raw event as indented JSON, "" when none;
+        reactions: [{emoji, by}] where `by` is "Customer" or the agent's id.
+    """
+    details = message.details if isinstance(message.details, dict) else {}
+    sender = details.get("sender") if isinstance(details.get("sender"), dict) else {}
+    raw = details.get("raw")
+    return {
+        "sender": str(sender.get("name") or sender.get("handle") or ""),
+        "context": [
+            {
+                "label": str(item.get("label") or ""),
+                "text": str(item.get("text") or ""),
+                "link": link_url(str(item.get("url") or "")),
+            }
+            for item in _dicts(details.get("context"))
+        ],
+        "folded": [
+            {
+                "label": str(item.get("label") or "Hidden part"),
+                "text": str(item.get("text") or ""),
+            }
+            for item in _dicts(details.get("folded"))
+        ],
+        "raw": json.dumps(raw, indent=2, ensure_ascii=False, sort_keys=True)
+        if raw is not None
+        else "",
+        "reactions": [
+            {"emoji": str(item.get("emoji") or ""), "by": item.get("by")}
+            for item in _dicts(message.reactions)
+            if item.get("emoji")
+        ],
+    }
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
 
 
 @register.filter
