@@ -46,8 +46,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from billing.models import Member
+from contacts.naming import contact_display_name
 from conversations import realtime
-from conversations.models import Conversation, Message
+from conversations.models import Contact, ContactIdentity, Conversation, Message
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,10 @@ def _notifications_send(message_ids: Sequence[int]) -> None:
             "has_earlier",
             "last_message_preview",
             "subject",
+            "channel_type",
             "contact__name",
             "contact_identity__handle",
+            "contact_identity__external_id",
             "assignee__member__notify_new_conversation",
             "assignee__member__notify_customer_reply",
         )
@@ -151,11 +154,18 @@ def _recipients(members: _Members, conversation: dict[str, Any]) -> list[int]:
 
 
 def _contact_name(conversation: dict[str, Any]) -> str:
-    if conversation["contact__name"]:
-        return conversation["contact__name"]
-    if conversation["contact_identity__handle"]:
-        return f"@{conversation['contact_identity__handle']}"
-    return "a customer"
+    """The contact as the inbox names it (`contacts.naming`), or "a
+    customer" when nothing is known of them."""
+    identity = ContactIdentity(
+        handle=conversation["contact_identity__handle"] or "",
+        external_id=conversation["contact_identity__external_id"] or "",
+    )
+    shown = contact_display_name(
+        Contact(name=conversation["contact__name"] or ""),
+        identity,
+        conversation["channel_type"],
+    )
+    return str(shown) if shown.known else "a customer"
 
 
 def _event(

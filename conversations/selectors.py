@@ -276,6 +276,11 @@ def delivery_problem_list(
             conversation__business=business,
             direction=Message.Direction.OUTBOUND,
         )
-        .select_related("conversation__contact", "channel", "author")
+        .select_related(
+            "conversation__contact",
+            "conversation__contact_identity",
+            "channel",
+            "author",
+        )
         .order_by("-id")[:limit]
     )

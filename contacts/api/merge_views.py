@@ -18,8 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.permissions import IsBusinessMember, business_of
+from contacts.naming import contact_display_name
 from contacts.selectors.merge import (
-    contact_display_name,
     contact_merge_preview,
     contacts_with_fallbacks,
     merge_suggestions,
@@ -230,7 +230,7 @@ class ContactMergeDismissView(APIView):
             MergeSuggestionSerializer(
                 {
                     "other_id": other.pk,
-                    "name": contact_display_name(other),
+                    "name": str(contact_display_name(other)),
                     "reason": "dismissed",
                 }
             ).data

@@ -6,8 +6,7 @@
 - `contact_merge_preview(kept, other)`: what `contacts.services.merge.
   contact_merge` would move from `other` into `kept`.
 - `contact_panel(conversation)`: what the customer panel shows.
-- `contact_display_name(contact)`: the name shown for a contact, falling
-  back to a handle, a phone number or an e-mail address when it has no name.
+Contacts are named by `contacts.naming.contact_display_name`.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
+from contacts.naming import contact_display_name
 from contacts.phones import phone_display
 from conversations.models import Contact, ContactIdentity, Conversation
 
@@ -31,7 +31,8 @@ PANEL_CONVERSATIONS = 10
 def contacts_with_fallbacks(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
     """`contacts` annotated with `fallback_handle`, `fallback_phone` and
     `fallback_email` (the first identity handle, phone number and e-mail
-    address, or None), so `contact_display_name` needs no more queries."""
+    address, or None), so `contacts.naming.contact_display_name` needs no
+    more queries."""
     return contacts.annotate(
         fallback_handle=Subquery(
             ContactIdentity.objects.filter(contact_id=OuterRef("pk"))
@@ -50,32 +51,6 @@ def contacts_with_fallbacks(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
             .values("address")[:1]
         ),
     )
-
-
-def contact_display_name(
-    contact: Contact,
-    *,
-    handle: str | None = None,
-    phone: str | None = None,
-    email: str | None = None,
-) -> str:
-    """The name people read for `contact`: its name, else `@handle` (of an
-    identity), else its phone number written for people (`+351 912 345
-    678`), else its e-mail address, else `Contact #<id>`. The fallbacks come
-    from the arguments or from `contacts_with_fallbacks`' annotations; never
-    a query."""
-    if contact.name:
-        return contact.name
-    handle = handle or getattr(contact, "fallback_handle", None)
-    phone = phone or getattr(contact, "fallback_phone", None)
-    email = email or getattr(contact, "fallback_email", None)
-    if handle:
-        return f"@{handle}"
-    if phone:
-        return phone_display(phone)
-    if email:
-        return email
-    return f"Contact #{contact.pk}"
 
 
 # ------------------------------------------------------------ suggestions
@@ -175,7 +150,7 @@ def merge_suggestions(
     return [
         MergeSuggestion(
             other=others[other_id],
-            name=contact_display_name(others[other_id]),
+            name=str(contact_display_name(others[other_id])),
             reason=found[other_id],
         )
         for other_id in ids
@@ -259,8 +234,8 @@ def contact_merge_preview(kept: Contact, other: Contact) -> MergePreview:
         kept.custom_attributes or {}, other.custom_attributes or {}
     )
     return MergePreview(
-        kept_name=contact_display_name(kept),
-        other_name=contact_display_name(other),
+        kept_name=str(contact_display_name(kept)),
+        other_name=str(contact_display_name(other)),
         identities=dict(sorted(identities.items())),
         conversations=Conversation.objects.filter(contact_id=other.pk).count(),
         emails=[
@@ -417,11 +392,13 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
     )
     return ContactPanel(
         contact=contact,
-        name=contact_display_name(
-            contact,
-            handle=first_handle,
-            phone=next(iter(phones), None),
-            email=next(iter(emails), None),
+        name=str(
+            contact_display_name(
+                contact,
+                handle=first_handle,
+                phone=next(iter(phones), None),
+                email=next(iter(emails), None),
+            )
         ),
         emails=list(emails.values()),
         phones=list(phones.values()),

@@ -18,11 +18,11 @@ from django.db import transaction
 from django.db.models import Q
 
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
+from contacts.naming import contact_display_name
 from contacts.search_text import search_text_refresh
 from contacts.selectors.merge import (
     attribute_split,
     attribute_text,
-    contact_display_name,
     contacts_with_fallbacks,
 )
 from contacts.services.contacts import ATTRIBUTE_MAX_KEYS, ContactInvalid
@@ -141,9 +141,9 @@ def contact_merge(
         result = MergeResult(
             kept=kept_row,
             other_id=other_row.pk,
-            other_name=contact_display_name(other_row),
+            other_name=str(contact_display_name(other_row)),
         )
-        kept_name = contact_display_name(kept_row)
+        kept_name = str(contact_display_name(kept_row))
         label = f"Merged from {result.other_name} (#{other_row.pk})"
 
         result.identities = dict(

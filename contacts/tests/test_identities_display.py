@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from channels_app.tests.factories import ChannelFactory
+from contacts.naming import contact_display_name
 from conversations.models import Contact, ContactIdentity
-from conversations.templatetags.inbox import contact_display_name
 from conversations.tests.factories import (
     ContactFactory,
     ContactIdentityFactory,
@@ -145,3 +145,47 @@ def test_an_instagram_contact_without_a_name_shows_its_username(client, admin_me
     row = row[: row.index("</li>")]
     assert '<span class="name">@<bdi>ada.l</bdi></span>' in row
     assert "Unknown contact" not in header + row
+
+
+@pytest.mark.django_db
+def test_every_page_names_a_nameless_contact_by_the_same_rule(client, admin_member):
+    # given: a WhatsApp customer PingBack knows only by their number, whose
+    # reply failed
+    from contacts.models import ContactPhone
+    from conversations.notifications import _contact_name
+    from conversations.tests.factories import ReplyFactory
+
+    business = admin_member.business
+    channel = ChannelFactory(business=business, type="whatsapp")
+    contact = ContactFactory(business=business, name="")
+    ContactPhone.objects.create(
+        business=business, contact=contact, number="+14155550100"
+    )
+    identity = ContactIdentityFactory(
+        contact=contact, channel=channel, external_id="+14155550100", handle=""
+    )
+    conversation = ConversationFactory(
+        business=business,
+        channel=channel,
+        channel_type="whatsapp",
+        contact=contact,
+        contact_identity=identity,
+    )
+    ReplyFactory(conversation=conversation, status="failed", error="Window closed")
+    client.force_login(admin_member.user)
+    shown = "+1 415-555-0100"
+
+    # when / then: the contacts list, the contact's page, the delivery
+    # problems list and a notification all call them by their number
+    assert shown in client.get(reverse("contacts")).content.decode()
+    assert shown in client.get(reverse("contact", args=[contact.pk])).content.decode()
+    problems = client.get(reverse("delivery-problems")).content.decode()
+    assert shown in problems
+    assert "Unknown contact" not in problems
+    row = {
+        "channel_type": "whatsapp",
+        "contact__name": "",
+        "contact_identity__handle": "",
+        "contact_identity__external_id": "+14155550100",
+    }
+    assert _contact_name(row) == shown

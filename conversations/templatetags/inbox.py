@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from channels_app.platforms.email_html import html_hold_remote_images
-from contacts.phones import phone_display, phone_e164
-from contacts.services.identities import (
-    EMAIL_CHANNEL_TYPES,
-    PHONE_CHANNEL_TYPES,
-    USERNAME_CHANNEL_TYPES,
-    placeholder_name,
-)
-from conversations.models import Contact, ContactIdentity, Conversation, Message
+from contacts.naming import ContactDisplay, contact_display_name, contact_own_name
+from conversations.models import Contact, Conversation, Message
 from conversations.services.attachments import attachment_link, attachment_needs_fetch
 from conversations.services.remote_images import remote_image_link
 
@@ -231,87 +224,19 @@ def snooze_time(when: Any, business: Any) -> str:
 
 # ------------------------------------------------------------------ contacts
 
-UNKNOWN_CONTACT = "Unknown contact"
-_LETTERS = re.compile(r"[^\W\d_]")
-
-
-@dataclass(frozen=True)
-class ContactDisplay:
-    """How the inbox names a contact (`contact_display`).
-
-    `name`: the name to show, "" when only a username is known; `handle`: a
-    username to show as `@handle` (never a phone number or an address, and
-    not when it is the name); `known`: False when nothing is known, and
-    `name` is "Unknown contact". `str()` gives one line of text
-    (`Ada Lovelace`, `@ada`, `+1 415-555-0100`) for titles and labels."""
-
-    name: str
-    handle: str = ""
-    known: bool = True
-
-    def __str__(self) -> str:
-        return self.name or f"@{self.handle}"
-
-
-def _as_phone(text: str) -> str | None:
-    """`text` written for people when it is a phone number (digits and
-    punctuation only, that parse), else None."""
-    if not text or _LETTERS.search(text):
-        return None
-    number = phone_e164(text)
-    return phone_display(number) if number else None
-
-
-def contact_display_name(
-    contact: Contact | None,
-    identity: ContactIdentity | None = None,
-    channel_type: str = "",
-) -> ContactDisplay:
-    """The one rule the inbox names contacts by, from the contact and the
-    identity of the conversation (no query):
-
-    1. the contact's name; a name that is a phone number (an SMS contact is
-       named after its number) is shown once, formatted (`+1 415-555-0100`);
-    2. else the username (X, Telegram, Instagram: `@ada`);
-    3. else what the identity's id is: the phone number (WhatsApp, SMS),
-       the address (e-mail), `Visitor 1a2b3c4d` (web widget);
-    4. "Unknown contact" only when none of these is known.
-
-    A username is shown beside a name (`handle`) on X, Telegram and
-    Instagram only, and not when it is the name."""
-    name = " ".join((contact.name if contact else "").split())
-    handle = identity.handle.strip() if identity else ""
-    external_id = identity.external_id.strip() if identity else ""
-    usernames = channel_type in USERNAME_CHANNEL_TYPES or (
-        not channel_type and handle and _as_phone(handle) is None
-    )
-    shown_handle = handle if usernames and handle.lstrip("@") != name else ""
-    if name:
-        phone = _as_phone(name)
-        if phone is not None:
-            return ContactDisplay(name=phone)
-        return ContactDisplay(name=name, handle=shown_handle.lstrip("@"))
-    if usernames and handle:
-        return ContactDisplay(name="", handle=handle.lstrip("@"))
-    if channel_type in PHONE_CHANNEL_TYPES:
-        phone = _as_phone(external_id) or _as_phone(handle)
-        if phone:
-            return ContactDisplay(name=phone)
-    if channel_type in EMAIL_CHANNEL_TYPES and external_id:
-        return ContactDisplay(name=external_id)
-    placeholder = placeholder_name(channel_type, external_id) if external_id else ""
-    if placeholder:
-        return ContactDisplay(name=placeholder)
-    if handle:
-        return ContactDisplay(name=_as_phone(handle) or handle)
-    return ContactDisplay(name=UNKNOWN_CONTACT, known=False)
-
 
 @register.filter
 def contact_display(conversation: Conversation) -> ContactDisplay:
-    """`contact_display_name` of a conversation's contact, identity and
-    channel type: `{% with who=conversation|contact_display %}` then
-    `who.name`, `who.handle`, or `{{ who }}` for one line of text."""
+    """`contacts.naming.contact_display_name` of a conversation's contact,
+    identity and channel type: `{% with who=conversation|contact_display %}`
+    then `who.name`, `who.handle`, or `{{ who }}` for one line of text."""
     return contact_display_name(
         conversation.contact, conversation.contact_identity, conversation.channel_type
     )
+
+
+@register.filter
+def contact_name(contact: Contact) -> ContactDisplay:
+    """`contacts.naming.contact_own_name`: how to name a contact on the
+    contacts pages (no conversation at hand)."""
+    return contact_own_name(contact)
