@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Window
 from django.http import QueryDict
 
 from billing.models import Business
@@ -187,9 +187,12 @@ def contact_other_conversations(
     conversation: Conversation, *, limit: int = 10
 ) -> list[Conversation]:
     """The contact's other conversations, on every channel, newest activity
-    first (at most `limit`). One query."""
+    first (at most `limit`), each annotated with `others_total`: how many
+    other conversations the contact has in all (a window over the same
+    rows, so the count costs no query of its own). One query."""
     return list(
         Conversation.objects.filter(contact_id=conversation.contact_id)
         .exclude(pk=conversation.pk)
+        .annotate(others_total=Window(Count("pk")))
         .order_by("-last_message_at", "-id")[:limit]
     )

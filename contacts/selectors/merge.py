@@ -15,8 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 
+from channels_app.models import Channel
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
 from contacts.naming import contact_display_name
 from contacts.phones import phone_display
@@ -68,36 +69,23 @@ class MergeSuggestion:
 
 
 def _dismissed(contact_id: int) -> Exists:
-    """Whether the pair (contact_id, OuterRef("contact_id")) was dismissed
+    """Whether the pair (contact_id, the outer contact) was dismissed
     (stored with the smaller id first)."""
     return Exists(
         MergeDismissal.objects.filter(
-            Q(contact_id=contact_id, other_id=OuterRef("contact_id"))
-            | Q(contact_id=OuterRef("contact_id"), other_id=contact_id)
+            Q(contact_id=contact_id, other_id=OuterRef("pk"))
+            | Q(contact_id=OuterRef("pk"), other_id=contact_id)
         )
     )
 
 
-def _shared_details(contact: Contact, model: type, field: str, kind: int) -> QuerySet:
-    """`(kind, contact_id, value)` of the business's other contacts (not
-    erased, not dismissed) holding one of `contact`'s values of `model`'s
-    `field` (an e-mail address or a phone number), through the model's
+def _shared(contact: Contact, model: type, field: str) -> QuerySet:
+    """The business's rows of `model` (ContactEmail or ContactPhone) whose
+    `field` (address, number) is one of `contact`'s, through the model's
     `(business, field)` index."""
-    return (
-        model.objects.filter(
-            business_id=contact.business_id,
-            **{
-                f"{field}__in": model.objects.filter(contact_id=contact.pk).values(
-                    field
-                )
-            },
-            contact__erased_at__isnull=True,
-        )
-        .exclude(contact_id=contact.pk)
-        .filter(~_dismissed(contact.pk))
-        .order_by()
-        .annotate(kind=Value(kind))
-        .values_list("kind", "contact_id", field)
+    own = model.objects.filter(contact_id=contact.pk).order_by().values(field)
+    return model.objects.filter(
+        business_id=contact.business_id, **{f"{field}__in": own}
     )
 
 
@@ -110,51 +98,67 @@ def merge_suggestions(
 ) -> list[MergeSuggestion]:
     """Up to `limit` other contacts of `contact`'s business (not erased, not
     dismissed as "not the same person") sharing an e-mail address or a phone
-    number with it, e-mail matches first, each once with the first shared
-    detail as its reason. Two queries (e-mail and phone matches in one, each
-    side through the `(business, address)` / `(business, number)` index; the
-    contacts); none when the contact is erased. `emails=False` or
-    `phones=False` (the caller knows the contact has none) leaves that side
-    out."""
+    number with it, e-mail matches first (then oldest first), each once with
+    the first shared detail as its reason. One query: the matching contacts
+    are found through the `(business, address)` / `(business, number)`
+    indexes, and read with their reason and name fallbacks; none when the
+    contact is erased. `emails=False` or `phones=False` (the caller knows the
+    contact has none) leaves that side out."""
     if contact.erased_at is not None or contact.pk is None:
         return []
-    found: dict[int, str] = {}
-    # E-mail and phone matches in one query (kind 0: e-mail, 1: phone), each
-    # side through its (business, value) index.
     sides = [
-        _shared_details(contact, model, field, kind)
-        for wanted, model, field, kind in (
-            (emails, ContactEmail, "address", 0),
-            (phones, ContactPhone, "number", 1),
+        (model, field)
+        for wanted, model, field in (
+            (emails, ContactEmail, "address"),
+            (phones, ContactPhone, "number"),
         )
         if wanted
     ]
     if not sides:
         return []
-    matches = sides[0].union(*sides[1:], all=True) if len(sides) > 1 else sides[0]
-    for kind, other_id, value in matches.order_by("kind", "contact_id")[: limit * 8]:
-        if len(found) >= limit and other_id not in found:
-            break
-        found.setdefault(
-            other_id,
-            f"same e-mail {value}"
-            if kind == 0
-            else f"same phone {phone_display(value)}",
+    matching = [
+        _shared(contact, model, field).order_by().values("contact_id")
+        for model, field in sides
+    ]
+    matching_ids = matching[0].union(*matching[1:], all=True)
+    reasons = {
+        f"shared_{field}": Subquery(
+            _shared(contact, model, field)
+            .filter(contact_id=OuterRef("pk"))
+            .order_by("id")
+            .values(field)[:1]
         )
-    ids = list(found)[:limit]
-    if not ids:
-        return []
-    others = contacts_with_fallbacks(
-        Contact.objects.filter(pk__in=ids, business_id=contact.business_id)
-    ).in_bulk()
+        for model, field in sides
+    }
+    others = (
+        contacts_with_fallbacks(
+            Contact.objects.filter(
+                business_id=contact.business_id,
+                erased_at__isnull=True,
+                pk__in=matching_ids,
+            )
+            .exclude(pk=contact.pk)
+            .filter(~_dismissed(contact.pk))
+        )
+        .annotate(**reasons)
+        .order_by(
+            *(
+                [F("shared_address").asc(nulls_last=True)]
+                if "shared_address" in reasons
+                else []
+            ),
+            "pk",
+        )[:limit]
+    )
     return [
         MergeSuggestion(
-            other=others[other_id],
-            name=str(contact_display_name(others[other_id])),
-            reason=found[other_id],
+            other=other,
+            name=str(contact_display_name(other)),
+            reason=f"same e-mail {other.shared_address}"
+            if getattr(other, "shared_address", None)
+            else f"same phone {phone_display(other.shared_number)}",
         )
-        for other_id in ids
-        if other_id in others
+        for other in others
     ]
 
 
@@ -328,51 +332,67 @@ class PanelLabel:
 def contact_panel(conversation: Conversation) -> ContactPanel:
     """The customer panel of `conversation` (its contact as loaded with the
     conversation, its details, other conversations on every channel and
-    merge suggestions). Three queries (details and labels in one, identities,
-    other conversations), one more when the contact has more than
-    `PANEL_CONVERSATIONS` other conversations (their count), and those of
-    `merge_suggestions` when it has an e-mail address or a phone number (at
-    most two); whatever the number of conversations or details."""
+    merge suggestions). Two queries (details, labels and identities in one;
+    other conversations with their count), and the one of
+    `merge_suggestions` when it has an e-mail address or a phone number;
+    whatever the number of conversations or details. The identities carry
+    only what the panel shows (id, handle, channel type)."""
     from contacts.phones import phone_e164
     from conversations.workspace import contact_other_conversations
 
     contact = conversation.contact
     pk = contact.pk
+    empty = Value("")
     rows = (
         ContactEmail.objects.filter(contact_id=pk)
         .order_by()
-        .annotate(kind=Value("email"), extra=Value(""))
-        .values_list("kind", "address", "extra", "id")
+        .annotate(kind=Value("email"), extra=empty, channel_type=empty)
+        .values_list("kind", "address", "extra", "id", "channel_type")
         .union(
             ContactPhone.objects.filter(contact_id=pk)
             .order_by()
-            .annotate(kind=Value("phone"), extra=Value(""))
-            .values_list("kind", "number", "extra", "id"),
+            .annotate(kind=Value("phone"), extra=empty, channel_type=empty)
+            .values_list("kind", "number", "extra", "id", "channel_type"),
             ContactLabel.objects.filter(contact_id=pk)
             .order_by()
-            .annotate(kind=Value("label"))
-            .values_list("kind", "label__name", "label__color", "label_id"),
+            .annotate(kind=Value("label"), channel_type=empty)
+            .values_list(
+                "kind", "label__name", "label__color", "label_id", "channel_type"
+            ),
+            ContactIdentity.objects.filter(contact_id=pk)
+            .order_by()
+            .annotate(kind=Value("identity"))
+            .values_list("kind", "external_id", "handle", "id", "channel__type"),
             all=True,
         )
     )
     emails: dict[str, PanelDetail] = {}
     phones: dict[str, PanelDetail] = {}
     labels: list[PanelLabel] = []
-    for kind, value, extra, row_id in sorted(rows, key=lambda row: row[3]):
+    found_identities: list[ContactIdentity] = []
+    for kind, value, extra, row_id, channel_type in sorted(rows, key=lambda r: r[3]):
         if kind == "email":
             emails[value] = PanelDetail(value, value)
         elif kind == "phone":
             phones[value] = PanelDetail(value, phone_display(value))
-        else:
+        elif kind == "label":
             labels.append(PanelLabel(row_id, value, extra))
+        else:
+            # Only what the panel shows of an identity: its id, handle and
+            # channel type (for the icon).
+            found_identities.append(
+                ContactIdentity(
+                    pk=row_id,
+                    contact=contact,
+                    external_id=value,
+                    handle=extra,
+                    channel=Channel(type=channel_type),
+                )
+            )
     labels.sort(key=lambda label: label.name.lower())
     identities = []
     first_handle = ""
-    for identity in (
-        ContactIdentity.objects.filter(contact_id=pk)
-        .select_related("channel")
-        .order_by("id")
-    ):
+    for identity in found_identities:
         first_handle = first_handle or identity.handle
         external = identity.external_id.strip()
         detail = None
@@ -385,11 +405,7 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
         else:
             identities.append(identity)
     others = contact_other_conversations(conversation, limit=PANEL_CONVERSATIONS)
-    count = (
-        len(others) + 1
-        if len(others) < PANEL_CONVERSATIONS
-        else Conversation.objects.filter(contact_id=pk).count()
-    )
+    count = (others[0].others_total if others else 0) + 1
     return ContactPanel(
         contact=contact,
         name=str(

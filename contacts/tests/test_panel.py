@@ -288,3 +288,46 @@ def test_a_member_of_another_business_cannot_see_the_panel(business):
     client = Client()
     client.force_login(outsider.user)
     assert client.get(f"/conversations/{conversation.pk}/panel/").status_code == 404
+
+
+def test_the_panel_is_read_in_at_most_six_queries(business, agent_client):
+    # given: a contact with every kind of detail, identities on two channels,
+    # and another contact sharing its phone (a merge suggestion)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    vip = Label.objects.create(business=business, name="vip", color="#d97706")
+    contact = contact_create(
+        business=business,
+        name="Ana Lima",
+        emails=["ana@example.com", "ana@work.example"],
+        phones=["+351912345678"],
+        label_ids=[vip.pk],
+    )
+    contact_create(business=business, name="A. Lima", phones=["+351912345678"])
+    whatsapp = ChannelFactory(business=business, type="whatsapp")
+    x = ChannelFactory(business=business, type="x")
+    ContactIdentityFactory(
+        contact=contact, channel=whatsapp, external_id="+351912345678", handle=""
+    )
+    ContactIdentityFactory(contact=contact, channel=x, external_id="42", handle="ana")
+    conversation = ConversationFactory(
+        business=business, channel=whatsapp, contact=contact
+    )
+    for _ in range(12):
+        ConversationFactory(business=business, channel=x, contact=contact)
+    _panel(agent_client, conversation)
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        html = _panel(agent_client, conversation)
+
+    # then: the session, the agent, the conversation, the details with the
+    # identities, the other conversations with their count, and the
+    # suggestion with its reason
+    text = _text(html)
+    assert "Same person as" in text or "A. Lima" in text
+    assert "Both have the phone +351 912 345 678" in text, text
+    assert "@ana" in text
+    assert "All 13 conversations" in text
+    assert len(queries) <= 6, [query["sql"][:120] for query in queries]
