@@ -53,7 +53,8 @@ from pingback.untrusted import (
 logger = logging.getLogger(__name__)
 
 # A Mailgun signature older (or further in the future) than this, in seconds,
-# is refused as a possible replay (docs/protocols.md §6.1 B).
+# is refused as a possible replay (docs/platforms/email.md,
+# "Provider inbound webhooks").
 MAILGUN_TIMESTAMP_WINDOW = 15 * 60
 MAILGUN_TOKEN_KEY = "webhook:mailgun:token:{}"
 

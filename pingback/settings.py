@@ -491,7 +491,8 @@ PINGBACK_PUBLIC_BASE_URL = env.str(
 ).rstrip("/")
 
 # X API host. tweepy 4.17 hard-codes https://api.twitter.com; when this differs,
-# the X client factory rewrites requests to it (docs/protocols.md §1.12).
+# the X client factory rewrites requests to it (docs/platforms/x.md,
+# "tweepy 4.17.0").
 X_API_BASE_URL = env.str("X_API_BASE_URL", default="https://api.twitter.com").rstrip(
     "/"
 )
@@ -499,18 +500,21 @@ X_API_BASE_URL = env.str("X_API_BASE_URL", default="https://api.twitter.com").rs
 X_API_TIMEOUT = env.float("X_API_TIMEOUT", default=10.0)
 
 # Telegram Bot API host; the SDK calls {host}/bot<token>/<method> and downloads
-# files from {host}/file/bot<token>/<path> (docs/protocols.md §2.6).
+# files from {host}/file/bot<token>/<path> (docs/platforms/telegram.md,
+# "python-telegram-bot 22.8").
 TELEGRAM_API_BASE_URL = env.str(
     "TELEGRAM_API_BASE_URL", default="https://api.telegram.org"
 ).rstrip("/")
 # Meta Graph API host and version, for WhatsApp Cloud API and Instagram
-# messaging: requests go to {host}/{version}/... (docs/protocols.md §3, §4).
+# messaging: requests go to {host}/{version}/... (docs/platforms/whatsapp.md,
+# docs/platforms/instagram.md).
 GRAPH_API_BASE_URL = env.str(
     "GRAPH_API_BASE_URL", default="https://graph.facebook.com"
 ).rstrip("/")
 GRAPH_API_VERSION = env.str("GRAPH_API_VERSION", default="v23.0")
 # Twilio REST API host; the twilio SDK's requests are rewritten to it when it
-# differs from the real one (docs/protocols.md §5.5).
+# differs from the real one (docs/platforms/sms.md, "Pointing the twilio SDK
+# at the sandbox").
 TWILIO_API_BASE_URL = env.str(
     "TWILIO_API_BASE_URL", default="https://api.twilio.com"
 ).rstrip("/")

@@ -1,5 +1,5 @@
 """The Instagram stand-in: the Graph API paths PingBack calls for Instagram
-messaging (docs/protocols.md §4), and Meta's side of the webhooks.
+messaging (docs/platforms/instagram.md), and Meta's side of the webhooks.
 
 It claims Graph paths (``/v<N>/<id>[/<edge>]``) whose id is a Page it has
 registered, or that carry one of its Page access tokens (``me``, unknown ids);
@@ -225,7 +225,8 @@ class InstagramStandIn(StandIn):
 
     def _echo(self, send: dict[str, Any]) -> None:
         """Deliver the ``is_echo`` copy of a send in the background, as Meta
-        does on the ``messages`` field (docs/protocols.md §4.2)."""
+        does on the ``messages`` field (docs/platforms/instagram.md, "Webhook
+        payload")."""
         account = self.state.account(send["page_id"])
         if (
             account is None

@@ -16,7 +16,8 @@ Graph id the stand-in does not know, asked with one of its tokens, is error
 100 ("does not exist"). Sends check the recipient (a customer who wrote to
 the account), the text length and the messaging window, and fetch media URLs
 as Meta does (a failed fetch is error 100 "Failed to fetch the file from the
-url"). Sources: docs/protocols.md §4.3 and §3.5 (error envelope).
+url"). Sources: docs/platforms/instagram.md, "Sending", and
+docs/platforms/whatsapp.md, "Errors PingBack maps" (error envelope).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Standard library only, no Django: PingBack's tests import this module for the
 demo account and for payloads, and the Instagram stand-in
 (:mod:`sandbox.instagram`) uses the same helpers when it acts as Meta.
 
-Source: docs/protocols.md §4.2 (Messenger Platform for Instagram, webhook field
-``messages`` and ``messaging_seen``):
+Source: docs/platforms/instagram.md, "Webhook payload" (Messenger Platform for
+Instagram, webhook fields ``messages`` and ``messaging_seen``):
 https://developers.facebook.com/docs/messenger-platform/instagram/features/webhook
 """
 
@@ -27,7 +27,7 @@ INSTAGRAM_OBJECT = "instagram"
 class InstagramAccount:
     """A Facebook Page linked to an Instagram professional account, with the
     Page access token and the Meta app secret that signs its webhooks
-    (docs/protocols.md §4.1, Messenger API for Instagram)."""
+    (docs/platforms/instagram.md, "API flavour": Messenger API for Instagram)."""
 
     page_id: str
     page_name: str

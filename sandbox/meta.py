@@ -1,6 +1,7 @@
 """What the WhatsApp and Instagram stand-ins share: Meta's webhook signing, the
 "app dashboard" step that verifies a callback URL with `hub.challenge`, and
-Graph error envelopes (docs/protocols.md §3.2, §3.3, §3.5)."""
+Graph error envelopes (docs/platforms/whatsapp.md, "Verification handshake",
+"Signature", "Errors PingBack maps")."""
 
 from __future__ import annotations
 

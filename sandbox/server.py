@@ -1,6 +1,6 @@
 """``SandboxServer``: loopback HTTP stand-ins for the platform APIs: X
-(docs/protocols.md §1.13), and Telegram, WhatsApp, Instagram and Twilio through the
-stand-ins of :mod:`sandbox.standin`.
+(docs/platforms/x.md, "Sandbox stand-in"), and Telegram, WhatsApp, Instagram
+and Twilio through the stand-ins of :mod:`sandbox.standin`.
 
 Standard library ``ThreadingHTTPServer``; each request becomes a
 :class:`~sandbox.web.Request` and is dispatched through a route table:
@@ -222,7 +222,8 @@ class SandboxServer:
     """The X sandbox on loopback; binds at construction, serves after start().
 
     ``x_real_host`` is the origin the clients sign OAuth 1.0a requests for
-    (tweepy always uses ``https://api.twitter.com``, §1.2).
+    (tweepy always uses ``https://api.twitter.com``, docs/platforms/x.md,
+    "Hosts").
     """
 
     def __init__(

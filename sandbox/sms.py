@@ -1,4 +1,4 @@
-"""The Twilio Programmable Messaging stand-in (docs/protocols.md §5).
+"""The Twilio Programmable Messaging stand-in (docs/platforms/sms.md).
 
 The REST paths the twilio SDK calls are served by :mod:`sandbox.sms_api`
 (account fetch, `IncomingPhoneNumbers` list / fetch / update, `Messages`
@@ -85,7 +85,7 @@ class PhoneNumber:
     sms_method: str = "POST"
 
     def resource(self) -> dict[str, Any]:
-        """The REST representation (docs/protocols.md §5.4 shapes)."""
+        """The REST representation (docs/platforms/sms.md, "Setup" shapes)."""
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers"
         return {
             "sid": self.sid,

@@ -11,7 +11,7 @@
 
 Every path needs HTTP basic auth `AccountSid:AuthToken`: a wrong pair is 401
 with code 20003, another account's path 404 with code 20404, as Twilio
-answers (docs/protocols.md §5.4).
+answers (docs/platforms/sms.md, "Errors PingBack maps").
 """
 
 from __future__ import annotations

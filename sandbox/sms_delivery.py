@@ -1,13 +1,14 @@
 """The SMS stand-in acting as Twilio towards PingBack: signed form POSTs.
 
 - :func:`deliver_form` POSTs a form to a webhook URL, signed with the
-  account's auth token (docs/protocols.md §5.2) — a customer's message, or a status
-  callback.
+  account's auth token (docs/platforms/sms.md, "Signature") — a customer's
+  message, or a status callback.
 - :func:`start_send_delivery` plays out what Twilio does after accepting a
   send, in a background thread: `queued` callback, each `MediaUrl` fetched
   (Twilio downloads MMS media from the sender's server), then `sent` and
   `delivered` — or `undelivered` with 30006 when the mode says so, or `failed`
-  with 11200 when a file could not be downloaded (§5.3).
+  with 11200 when a file could not be downloaded (docs/platforms/sms.md,
+  "Status callbacks").
 
 HTTP calls use a `requests.Session` with `trust_env=False`, so a proxy from
 the environment never intercepts loopback traffic.
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from sandbox.sms import SmsStandIn
 
 WEBHOOK_TIMEOUT_S = 15.0
-"""Twilio's total webhook time budget (§5.6)."""
+"""Twilio's total webhook time budget (docs/platforms/sms.md, "Ack budget and
+retries")."""
 STEP_DELAY_S = 0.1
 """Pause between a send's steps: Twilio answers the create call before it
 hands the message on, so callbacks never overtake that answer."""

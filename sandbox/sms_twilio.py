@@ -4,8 +4,9 @@ No Django: PingBack's tests import this module to produce the form bodies
 Twilio POSTs to a webhook and their `X-Twilio-Signature`, and the SMS
 stand-in (:mod:`sandbox.sms`) uses the same helpers when it acts as Twilio.
 
-References are to ``/work/shared/docs/protocols.md``: §5.1 inbound message form,
-§5.2 signature, §5.3 status callback form, §5.4 REST resources and errors.
+References are to headings of docs/platforms/sms.md: "Inbound message webhook"
+(the form), "Signature", "Status callbacks" (the form), "Sending" and "Errors
+PingBack maps" (REST resources and errors).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from twilio.request_validator import RequestValidator
 API_VERSION = "2010-04-01"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
-"""Same value on a retry of one webhook delivery (§5.1)."""
+"""Same value on a retry of one webhook delivery (docs/platforms/sms.md,
+"Inbound message webhook")."""
 USER_AGENT = "TwilioProxy/1.1"
 ERRORS_URL = "https://www.twilio.com/docs/errors/"
 
@@ -82,9 +84,10 @@ def rfc2822(moment: datetime | None = None) -> str:
 
 
 def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
-    """The `X-Twilio-Signature` of a form POST to `url` (§5.2): base64
-    HMAC-SHA1 over the URL followed by the sorted name+value pairs, keyed by
-    the auth token. Computed with the twilio SDK's own validator."""
+    """The `X-Twilio-Signature` of a form POST to `url` (docs/platforms/sms.md,
+    "Signature"): base64 HMAC-SHA1 over the URL followed by the sorted
+    name+value pairs, keyed by the auth token. Computed with the twilio SDK's
+    own validator."""
     return RequestValidator(auth_token).compute_signature(url, dict(params))
 
 
@@ -107,7 +110,8 @@ def inbound_message_form(
     message_sid: str,
     media: Sequence[tuple[str, str]] = (),
 ) -> dict[str, str]:
-    """The form Twilio POSTs to a number's "A message comes in" URL (§5.1).
+    """The form Twilio POSTs to a number's "A message comes in" URL
+    (docs/platforms/sms.md, "Inbound message webhook").
 
     `media` holds (url, content type) pairs; a message with media is an MMS.
     """
@@ -147,7 +151,8 @@ def status_callback_form(
     status: str,
     error_code: int | None = None,
 ) -> dict[str, str]:
-    """The form Twilio POSTs to a message's `StatusCallback` (§5.3)."""
+    """The form Twilio POSTs to a message's `StatusCallback`
+    (docs/platforms/sms.md, "Status callbacks")."""
     form = {
         "SmsSid": message_sid,
         "SmsStatus": status,
@@ -164,7 +169,7 @@ def status_callback_form(
 
 
 def error_body(status: int, code: int, message: str) -> dict[str, Any]:
-    """Twilio's REST error body (§5.4)."""
+    """Twilio's REST error body (docs/platforms/sms.md, "Errors PingBack maps")."""
     return {
         "code": code,
         "message": message,

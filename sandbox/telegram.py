@@ -1,9 +1,9 @@
 """The Telegram stand-in: a fake Bot API, and customers writing to bots.
 
 PingBack's Telegram platform talks to it through python-telegram-bot with
-``TELEGRAM_API_BASE_URL`` pointed at the sandbox (docs/protocols.md §2.6). The
-Bot API itself is :mod:`sandbox.telegram_api`, the state
-:mod:`sandbox.telegram_state`, the customer side
+``TELEGRAM_API_BASE_URL`` pointed at the sandbox (docs/platforms/telegram.md,
+"python-telegram-bot 22.8"). The Bot API itself is :mod:`sandbox.telegram_api`,
+the state :mod:`sandbox.telegram_state`, the customer side
 :mod:`sandbox.telegram_customer`, the demo page section
 :mod:`sandbox.telegram_ui`.
 

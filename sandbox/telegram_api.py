@@ -1,12 +1,13 @@
 """The fake Telegram Bot API: ``/bot<token>/<method>`` and file downloads.
 
-Serves what PingBack calls through python-telegram-bot (docs/protocols.md §2.1,
-§2.2, §2.4, §2.6): ``getMe``, ``setWebhook``, ``deleteWebhook``,
-``getWebhookInfo``, ``sendMessage``, ``sendPhoto``, ``sendDocument``,
-``getFile``, and ``GET /file/bot<token>/<file_path>``. Method names are
-case-insensitive; parameters come from the query string and an urlencoded,
-JSON or multipart body (the SDK posts urlencoded, with nested values as JSON
-strings, and multipart for uploads).
+Serves what PingBack calls through python-telegram-bot
+(docs/platforms/telegram.md, "Basics", "Webhook setup and secret token",
+"Sending", "python-telegram-bot 22.8"): ``getMe``, ``setWebhook``,
+``deleteWebhook``, ``getWebhookInfo``, ``sendMessage``, ``sendPhoto``,
+``sendDocument``, ``getFile``, and ``GET /file/bot<token>/<file_path>``. Method
+names are case-insensitive; parameters come from the query string and an
+urlencoded, JSON or multipart body (the SDK posts urlencoded, with nested values
+as JSON strings, and multipart for uploads).
 
 Answers copy Telegram: ``{"ok": true, "result": …}`` or ``{"ok": false,
 "error_code", "description", ["parameters"]}``; 404 "Not Found" for a

@@ -1,5 +1,6 @@
 """The Telegram stand-in acting for a customer: Updates built and delivered as
-Telegram does (docs/protocols.md §2.2, §2.3).
+Telegram does (docs/platforms/telegram.md, "Webhook setup and secret token",
+"Updates PingBack reads").
 
 :func:`send_customer_message` builds the Update for what the customer does
 (text, photo, document, voice, location, or an edit of an earlier message),

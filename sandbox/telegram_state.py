@@ -3,7 +3,8 @@
 Standard library only. :class:`TelegramState` is shared by the Bot API
 handlers (:mod:`sandbox.telegram_api`) and the customer side
 (:mod:`sandbox.telegram_customer`); every public method takes the lock itself,
-and no lock is held during network I/O. References are to docs/protocols.md §2.
+and no lock is held during network I/O. References are to
+docs/platforms/telegram.md.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ DEFAULT_MEDIA = {
 
 
 class WhatsAppStandIn(StandIn):
-    """The WhatsApp Cloud API stand-in (docs/protocols.md §3). State lives in
+    """The WhatsApp Cloud API stand-in (docs/platforms/whatsapp.md). State lives in
     :class:`~sandbox.whatsapp_state.WhatsAppState` (`state`)."""
 
     name = "whatsapp"

@@ -1,5 +1,5 @@
 """The fake WhatsApp Cloud API: the Graph endpoints PingBack calls
-(docs/protocols.md §3.5).
+(docs/platforms/whatsapp.md, "Sending").
 
 - `GET /v<N.N>/{phone_number_id}?fields=…` → `{id, display_phone_number,
   verified_name}`;

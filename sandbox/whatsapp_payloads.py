@@ -4,8 +4,8 @@ the business numbers and templates the WhatsApp stand-in knows.
 Standard library only: tests import these to build the bodies Meta would POST,
 and the stand-in (:mod:`sandbox.whatsapp`) uses them when it acts as Meta.
 
-Shapes follow docs/protocols.md §3.4 (envelope, message types, statuses) and Meta's
-webhook reference:
+Shapes follow docs/platforms/whatsapp.md, "Payloads PingBack reads" (envelope,
+message types, statuses) and Meta's webhook reference:
 https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages
 """
 
@@ -22,7 +22,8 @@ MESSAGING_PRODUCT = "whatsapp"
 CUSTOMER_MESSAGE_TYPES = ("text", "image", "document", "audio", "video", "location")
 STATUSES = ("sent", "delivered", "read", "failed")
 
-# Graph error codes the stand-in answers (docs/protocols.md §3.5).
+# Graph error codes the stand-in answers (docs/platforms/whatsapp.md, "Errors
+# PingBack maps").
 WINDOW_CLOSED = {
     "code": 131047,
     "title": "Re-engagement message",

@@ -38,7 +38,8 @@ DEFAULT_MODES: dict[str, Any] = {
   `status_delay` seconds after each accepted send;
 - `window_errors`: how a free-form send outside the 24-hour window fails:
   `response` (a 400 with 131047) or `status` (accepted, then a `failed`
-  status with 131047), as Meta does both (docs/protocols.md §3.5).
+  status with 131047), as Meta does both (docs/platforms/whatsapp.md, "The
+  24-hour customer service window").
 """
 
 AUTO_STATUSES = ("sent", "delivered", "read")

@@ -4,14 +4,13 @@ Standard library only, no Django: PingBack's tests import this module to
 produce the bytes X would POST to a webhook, and the sandbox server
 (:mod:`sandbox.server`) uses the same helpers when it acts as X.
 
-References are to ``/work/shared/docs/protocols.md``:
+References are to headings of docs/platforms/x.md:
 
-- §1.4 CRC challenge, §1.5 event signature (:func:`crc_response_token`,
-  :func:`sign`);
-- §1.6 Account Activity (AAA) payloads (:func:`dm_payload`,
-  :func:`mention_payload`) and X Activity API (XAA) envelopes
-  (:func:`xaa_dm_received_payload`, :func:`xaa_mention_payload`);
-- §1.1 credentials (:class:`XApp`, :data:`DEMO_APP`).
+- "CRC challenge" and "Signature" (:func:`crc_response_token`, :func:`sign`);
+- "Payloads PingBack reads": Account Activity (AAA) payloads
+  (:func:`dm_payload`, :func:`mention_payload`) and X Activity API (XAA)
+  envelopes (:func:`xaa_dm_received_payload`, :func:`xaa_mention_payload`);
+- "Credentials" (:class:`XApp`, :data:`DEMO_APP`).
 """
 
 from __future__ import annotations
@@ -28,11 +27,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
-"""Header carrying the event signature on every webhook POST (§1.5)."""
+"""Header carrying the event signature on every webhook POST (docs/platforms/x.md,
+"Signature")."""
 
 DEFAULT_AVATAR_URL = "https://pbs.twimg.com/profile_images/default_normal.png"
 XAA_TAG = "pingback"
-"""The ``tag`` PingBack's XAA subscriptions carry (§1.3)."""
+"""The ``tag`` PingBack's XAA subscriptions carry (docs/platforms/x.md, "Webhook
+registration and subscriptions")."""
 
 LEGACY_TEXT_LIMIT = 140
 """A v1.1 tweet longer than this is ``truncated`` with an ``extended_tweet``."""
@@ -62,7 +63,7 @@ _EMPTY_DM_ENTITIES: dict[str, list[Any]] = {
 
 
 # --------------------------------------------------------------------------
-# Signatures (§1.4, §1.5)
+# Signatures (docs/platforms/x.md, "CRC challenge", "Signature")
 # --------------------------------------------------------------------------
 
 
@@ -73,7 +74,8 @@ def _hmac_sha256_b64(key: str, msg: bytes) -> str:
 
 
 def sign(body: bytes, consumer_secret: str) -> str:
-    """Return the ``x-twitter-webhooks-signature`` value for a raw body (§1.5).
+    """Return the ``x-twitter-webhooks-signature`` value for a raw body
+    (docs/platforms/x.md, "Signature").
 
     >>> sign(b'{"for_user_id":"2244994945","direct_message_events":[]}',
     ...      "consumer-secret-example")
@@ -83,7 +85,8 @@ def sign(body: bytes, consumer_secret: str) -> str:
 
 
 def crc_response_token(crc_token: str, consumer_secret: str) -> str:
-    """Return the ``response_token`` a webhook must answer a CRC GET with (§1.4).
+    """Return the ``response_token`` a webhook must answer a CRC GET with
+    (docs/platforms/x.md, "CRC challenge").
 
     >>> crc_response_token("challenge_string", "consumer-secret-example")
     'sha256=SsxOpSGLxgXJx6R1gmfbpaG1lSmax0jR508kjeBxSMY='
@@ -145,7 +148,7 @@ def iso_timestamp(epoch_ms: int | None = None) -> str:
 
 
 # --------------------------------------------------------------------------
-# Users and apps (§1.1)
+# Users and apps (docs/platforms/x.md, "Credentials")
 # --------------------------------------------------------------------------
 
 
@@ -175,7 +178,8 @@ class XUser:
         )
 
     def as_v1(self) -> dict[str, Any]:
-        """The v1.1 user object, as in the AAA ``users`` map (§1.6)."""
+        """The v1.1 user object, as in the AAA ``users`` map (docs/platforms/x.md,
+        "Payloads PingBack reads")."""
         return {
             "id": self.id,
             "id_str": self.id,
@@ -204,7 +208,8 @@ class XUser:
 
 @dataclass(frozen=True)
 class XApp:
-    """An X developer app plus the access token of one business account (§1.1).
+    """An X developer app plus the access token of one business account
+    (docs/platforms/x.md, "Credentials").
 
     ``access_token`` has the X form ``"<account id>-<random>"``.
     """
@@ -273,7 +278,7 @@ DEMO_CUSTOMER = XUser(
 
 
 # --------------------------------------------------------------------------
-# Account Activity API payloads (§1.6)
+# Account Activity API payloads (docs/platforms/x.md, "Payloads PingBack reads")
 # --------------------------------------------------------------------------
 
 
@@ -287,7 +292,8 @@ def dm_event(
     source_app_id: str | None = None,
     media_url: str | None = None,
 ) -> dict[str, Any]:
-    """One ``direct_message_events[]`` item of type ``message_create`` (§1.6)."""
+    """One ``direct_message_events[]`` item of type ``message_create``
+    (docs/platforms/x.md, "Payloads PingBack reads")."""
     message_data: dict[str, Any] = {
         "text": text,
         "entities": {key: [] for key in _EMPTY_DM_ENTITIES},
@@ -327,12 +333,13 @@ def dm_payload(
     source_app_id: str | None = None,
     media_url: str | None = None,
 ) -> dict[str, Any]:
-    """An AAA DM delivery for ``account`` (§1.6).
+    """An AAA DM delivery for ``account`` (docs/platforms/x.md, "Payloads
+    PingBack reads").
 
     Shape: ``{"for_user_id", "direct_message_events": [event], "users": {id:
     v1 user}}`` plus ``"apps"`` when ``source_app_id`` is given. By default the
     customer wrote to the account; ``outbound=True`` builds the echo of a DM
-    the account sent to the customer (§1.7).
+    the account sent to the customer (docs/platforms/x.md, "Echoes and dedupe").
     """
     sender, recipient = (account, customer) if outbound else (customer, account)
     payload: dict[str, Any] = {
@@ -405,7 +412,8 @@ def v1_tweet(
     in_reply_to_user_id: str | None,
     created_ms: int,
 ) -> dict[str, Any]:
-    """A v1.1 tweet object as found in ``tweet_create_events`` (§1.6).
+    """A v1.1 tweet object as found in ``tweet_create_events``
+    (docs/platforms/x.md, "Payloads PingBack reads").
 
     ``account`` is the business account whose mentions get entities. Text
     over 140 characters is cut to 140 (ending in ``…``) with
@@ -455,7 +463,8 @@ def mention_payload(
     in_reply_to_user_id: str | None = None,
     created_ms: int | None = None,
 ) -> dict[str, Any]:
-    """An AAA mention/reply delivery for ``account`` (§1.6).
+    """An AAA mention/reply delivery for ``account`` (docs/platforms/x.md,
+    "Payloads PingBack reads").
 
     Shape: ``{"for_user_id", "user_has_blocked": "false",
     "tweet_create_events": [v1.1 tweet]}`` (see :func:`v1_tweet`).
@@ -477,7 +486,8 @@ def mention_payload(
 
 
 # --------------------------------------------------------------------------
-# X Activity API envelopes (§1.3, §1.6)
+# X Activity API envelopes (docs/platforms/x.md, "Webhook registration and
+# subscriptions", "Payloads PingBack reads")
 # --------------------------------------------------------------------------
 
 
@@ -507,7 +517,8 @@ def xaa_dm_received_payload(
     """An XAA ``dm.received`` envelope: the customer wrote to ``account``.
 
     ``data.payload`` holds ``direct_message_events`` (same event as AAA) and
-    ``users`` as ``{id: {"data": v2 user}}`` (§1.6).
+    ``users`` as ``{id: {"data": v2 user}}`` (docs/platforms/x.md, "Payloads
+    PingBack reads").
     """
     event = dm_event(
         sender_id=customer.id,
@@ -534,7 +545,8 @@ def v2_post(
     in_reply_to_post_id: str | None,
     created_at: str,
 ) -> dict[str, Any]:
-    """A v2 post object mentioning ``account`` where ``@handle`` occurs (§1.6)."""
+    """A v2 post object mentioning ``account`` where ``@handle`` occurs
+    (docs/platforms/x.md, "Payloads PingBack reads")."""
     mentions = [
         {"start": start, "end": end, "username": account.screen_name, "id": account.id}
         for start, end in _mention_spans(text, account)
@@ -563,7 +575,8 @@ def xaa_mention_payload(
     in_reply_to_post_id: str | None = None,
     created_at: str | None = None,
 ) -> dict[str, Any]:
-    """An XAA ``post.mention.create`` envelope (§1.6).
+    """An XAA ``post.mention.create`` envelope (docs/platforms/x.md, "Payloads
+    PingBack reads").
 
     ``data.payload`` is a v2 post (see :func:`v2_post`); the author is in
     ``data.includes.users``.

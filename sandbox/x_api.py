@@ -1,5 +1,6 @@
-"""The fake X API v2 endpoints (docs/protocols.md §1.3, §1.9, §1.13), and the
-user lookup ``GET /2/users/:id``.
+"""The fake X API v2 endpoints (docs/platforms/x.md, "Webhook registration and
+subscriptions", "Sending", "Notes for the X fake"), and the user lookup
+``GET /2/users/:id``.
 
 :func:`handle_x_request` serves one authenticated request: it finds the route
 in :data:`X_ROUTES`, enforces the kind of authentication the endpoint needs,
@@ -51,7 +52,8 @@ CREDITS_DEPLETED_BODY = {
     "credits to fulfill this request.",
     "type": f"{PROBLEMS}/credits",
 }
-"""The 402 body of docs/protocols.md §1.9, verbatim."""
+"""The 402 body of docs/platforms/x.md, "Credits exhausted (Pay Per Use)",
+verbatim."""
 
 USER = "user"
 APP = "app"
@@ -117,7 +119,7 @@ def not_found(detail: str = "Sorry, that page does not exist.") -> Response:
 
 def rate_limited(reset_in: int = 1) -> Response:
     """429 with the ``x-rate-limit-*`` headers; the window resets ``reset_in``
-    seconds from now (§1.11)."""
+    seconds from now (docs/platforms/x.md, "Rate limits")."""
     headers = {
         "x-rate-limit-limit": str(RATE_LIMIT_CEILING),
         "x-rate-limit-remaining": "0",
@@ -180,7 +182,8 @@ def _text_field(body: dict[str, Any], limit: int | None = None) -> str:
 
 
 def conversation_id_for(user_a: str, user_b: str) -> str:
-    """A one-to-one ``dm_conversation_id``: ``"<smaller>-<larger>"`` (§1.9)."""
+    """A one-to-one ``dm_conversation_id``: ``"<smaller>-<larger>"``
+    (docs/platforms/x.md, "Sending")."""
     low, high = sorted((user_a, user_b), key=int)
     return f"{low}-{high}"
 
@@ -194,7 +197,7 @@ def _other_participant(dm_conversation_id: str, sender_id: str) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# Users and DMs (§1.9)
+# Users and DMs (docs/platforms/x.md, "Sending", "Profiles")
 # --------------------------------------------------------------------------
 
 
@@ -278,7 +281,7 @@ def dm_in_conversation(state: SandboxState, req: Request) -> Response:
 
 
 # --------------------------------------------------------------------------
-# Posts (§1.9)
+# Posts (docs/platforms/x.md, "Sending")
 # --------------------------------------------------------------------------
 
 
@@ -303,7 +306,8 @@ def create_tweet(state: SandboxState, req: Request) -> Response:
 
 
 # --------------------------------------------------------------------------
-# V2 Webhooks API (§1.3, §1.4)
+# V2 Webhooks API (docs/platforms/x.md, "Webhook registration and subscriptions",
+# "CRC challenge")
 # --------------------------------------------------------------------------
 
 
@@ -363,7 +367,8 @@ def _unknown_webhook(webhook_id: str) -> Response:
 
 
 # --------------------------------------------------------------------------
-# Account Activity API v2 subscriptions (§1.3)
+# Account Activity API v2 subscriptions (docs/platforms/x.md, "Webhook
+# registration and subscriptions")
 # --------------------------------------------------------------------------
 
 

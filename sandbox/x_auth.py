@@ -1,14 +1,14 @@
-"""Authenticate requests to the X sandbox the way X does (docs/protocols.md
-§1.1, §1.12).
+"""Authenticate requests to the X sandbox the way X does (docs/platforms/x.md,
+"Credentials" and "tweepy 4.17.0").
 
 Two schemes are accepted on the ``Authorization`` header:
 
 - ``OAuth …``: OAuth 1.0a, HMAC-SHA1, for a registered consumer key and that
   app's access token (user context). tweepy signs the *real* URL
   (``https://api.twitter.com/2/...``) and PingBack's transport adapter only
-  rewrites the host afterwards (§1.12 option 1), so the signature base string
-  is rebuilt from ``x_real_host + path`` plus the query parameters. JSON
-  bodies are never part of an OAuth 1.0a signature.
+  rewrites the host afterwards (docs/platforms/x.md, "tweepy 4.17.0"), so the
+  signature base string is rebuilt from ``x_real_host + path`` plus the query
+  parameters. JSON bodies are never part of an OAuth 1.0a signature.
 - ``Bearer <token>``: a registered app's bearer token (app-only) or a
   registered access token used as an OAuth 2.0 user token (user context).
 

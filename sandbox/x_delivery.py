@@ -1,9 +1,11 @@
 """The sandbox acting as X towards PingBack: CRC checks and signed deliveries.
 
-- :func:`run_crc` sends the CRC GET of docs/protocols.md §1.4 and checks the answer.
+- :func:`run_crc` sends the CRC GET of docs/platforms/x.md, "CRC challenge", and
+  checks the answer.
 - :func:`send_customer_dm` and :func:`send_customer_mention` build an event
   with :mod:`sandbox.x`, sign the exact bytes with the consumer secret of the
-  app owning each subscribed webhook (§1.5) and POST them there.
+  app owning each subscribed webhook (docs/platforms/x.md, "Signature") and POST
+  them there.
 
 HTTP calls use a ``requests.Session`` with ``trust_env=False`` so a proxy
 from the environment never intercepts loopback traffic.
@@ -99,7 +101,8 @@ def _session() -> requests.Session:
 
 
 def run_crc(url: str, consumer_secret: str, timeout: float = CRC_TIMEOUT_S) -> bool:
-    """GET ``url?crc_token=<random>`` and check ``response_token`` (§1.4)."""
+    """GET ``url?crc_token=<random>`` and check ``response_token``
+    (docs/platforms/x.md, "CRC challenge")."""
     token = secrets.token_urlsafe(24)
     try:
         with _session() as session:

@@ -171,7 +171,8 @@ class XState:
     # -------------------------------------------------------------- webhooks
 
     def check_new_webhook(self, consumer_key: str, url: str) -> None:
-        """Raise :class:`XApiError` if the app may not register ``url`` (§1.3)."""
+        """Raise :class:`XApiError` if the app may not register ``url``
+        (docs/platforms/x.md, "Webhook registration and subscriptions")."""
         with self.lock:
             own = [w for w in self.webhooks if w["consumer_key"] == consumer_key]
             if any(w["url"] == url for w in own):
@@ -233,7 +234,8 @@ class XState:
     # --------------------------------------------------------- subscriptions
 
     def subscribe(self, webhook_id: str, consumer_key: str, user_id: str) -> None:
-        """Subscribe an account to the app's webhook (AAA v2, §1.3).
+        """Subscribe an account to the app's webhook (AAA v2, docs/platforms/x.md,
+        "Webhook registration and subscriptions").
 
         Raises :class:`XApiError` ``WebhookIdInvalid`` or
         ``DuplicateSubscriptionFailed``.

@@ -170,7 +170,7 @@ WEB_WIDGET = ChannelCapabilities(
     max_files=10,
     supports_files=True,
 )
-"""PingBack's own widget (docs/protocols.md, web widget): messages of at most
+"""PingBack's own widget (docs/platforms/widget.md): messages of at most
 5,000 characters both ways (the visitor's are refused past it); files as
 large as PingBack stores (`MEDIA_MAX_BYTES`, 25 MB by default)."""
 

@@ -15,7 +15,7 @@ Outbound: SMTP submission (smtplib) with a deterministic Message-ID, and
     https://docs.python.org/3/library/smtplib.html
 The mail servers are reached only through `email_clients`; parsing helpers
 are in `email_parse` (headers, bodies) and `email_html` (sanitising).
-Details and quirks: docs/protocols.md §6.
+Details and quirks: docs/platforms/email.md.
 """
 
 from __future__ import annotations
@@ -162,8 +162,8 @@ class EmailPlatform(Platform):
     channel_type = "email"
     config_serializer = EmailConfigSerializer
     secret_fields = frozenset({"smtp_password", "imap_password", "inbound_webhook_key"})
-    # The IMAP cursor (docs/protocols.md §6.1): the folder's UIDVALIDITY, the last
-    # UID stored, and when a poll last went through (ISO 8601).
+    # The IMAP cursor (docs/platforms/email.md, "IMAP polling"): the folder's
+    # UIDVALIDITY, the last UID stored, and when a poll last went through (ISO 8601).
     learned_fields = frozenset({"imap_uidvalidity", "imap_last_uid", "imap_polled_at"})
 
     def webhook_url(self, channel: Channel) -> str | None:
@@ -343,7 +343,8 @@ def reply_subject(conversation_subject: str) -> str:
 def outbound_message_id(channel: Channel, message_id: int) -> str:
     """The Message-ID of PingBack message `message_id` sent through `channel`:
     the same on every try, so a retried send is recognisably the same mail
-    (docs/protocols.md §6.4). The domain is the support address's."""
+    (docs/platforms/email.md, "Sending (SMTP)"). The domain is the support
+    address's."""
     domain = channel.config["address"].rpartition("@")[2]
     return f"<pingback.{message_id}.{channel.id.hex}@{domain}>"
 

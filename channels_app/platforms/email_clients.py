@@ -6,7 +6,7 @@ channel's settings, naming the config field).
     RFC 5321 (SMTP) §4.2.1 reply codes; RFC 3501 (IMAP4rev1)
     https://docs.python.org/3/library/smtplib.html
     https://imap-tools.readthedocs.io/
-    docs/protocols.md §6.1 (polling), §6.4 (sending errors)
+    docs/platforms/email.md, "IMAP polling" and "Errors PingBack maps"
 """
 
 from __future__ import annotations
@@ -109,9 +109,9 @@ def _by_code(code: int, words: str, what: str) -> DeliveryError:
 
 
 def _smtp_error(error: Exception) -> DeliveryError:
-    """Classify an smtplib failure (docs/protocols.md §6.4). A server that does
-    not greet as an SMTP server (`SMTPConnectError`) is reported without its
-    words: it may be any service at all."""
+    """Classify an smtplib failure (docs/platforms/email.md, "Errors PingBack
+    maps"). A server that does not greet as an SMTP server (`SMTPConnectError`)
+    is reported without its words: it may be any service at all."""
     if isinstance(error, EgressRefused):
         return _address_refused(error, "smtp_host", "SMTP")
     if isinstance(error, smtplib.SMTPConnectError):
@@ -421,7 +421,7 @@ class ImapMailbox:
     def uids_after(self, last_uid: int) -> list[int]:
         """UIDs above `last_uid`, ascending. `UID n:*` always answers the
         highest UID even when it is below n, so those are dropped
-        (docs/protocols.md §6.1)."""
+        (docs/platforms/email.md, "IMAP polling")."""
         found = self._call(self.box.uids, AND(uid=U(last_uid + 1, "*")), None)
         return sorted(uid for uid in map(int, found) if uid > last_uid)
 

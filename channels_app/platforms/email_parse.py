@@ -3,7 +3,7 @@ ids, threading headers, auto-reply rules, bodies, attachments, quoted text.
 
 Pure functions, no ORM and no network. Sources: RFC 5322 (Message-ID,
 In-Reply-To, References), RFC 3834 (Auto-Submitted), RFC 2919 (List-Id),
-docs/protocols.md §6.2 and §6.3.
+docs/platforms/email.md, "Parsing" and "Threading".
 """
 
 from __future__ import annotations
@@ -141,15 +141,15 @@ def is_real_id(platform_id: str) -> bool:
 
 def event_key(mail: EmailMessage, raw: bytes) -> str:
     """The dedupe key: the normalised Message-ID lower-cased, or `sha256:` +
-    the SHA-256 of the raw bytes when the message has none (docs/protocols.md
-    §6.1)."""
+    the SHA-256 of the raw bytes when the message has none (docs/platforms/email.md,
+    "Parsing")."""
     ids = header_ids(mail, "Message-ID")
     return ids[0].lower() if ids else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def thread_key(mail: EmailMessage, own_id: str) -> str:
     """The thread root: the first id of `References`, else `In-Reply-To`, else
-    the message's own id (docs/protocols.md §6.3)."""
+    the message's own id (docs/platforms/email.md, "Threading")."""
     for name in ("References", "In-Reply-To"):
         ids = header_ids(mail, name)
         if ids:
@@ -162,7 +162,8 @@ def thread_key(mail: EmailMessage, own_id: str) -> str:
 
 def ignore_reason(mail: EmailMessage, own_address: str) -> str:
     """Why an inbound mail must not become a message (auto-replies, bounces,
-    mailing lists, our own mail looping back), or "" (docs/protocols.md §6.2)."""
+    mailing lists, our own mail looping back), or "" (docs/platforms/email.md,
+    "Parsing")."""
     auto_submitted = _header(mail, "Auto-Submitted").lower()
     if auto_submitted and auto_submitted.split(";")[0].strip() != "no":
         return f"automatic message (Auto-Submitted: {auto_submitted})"

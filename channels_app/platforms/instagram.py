@@ -1,15 +1,17 @@
 """Instagram Direct messages of a business's Instagram professional account.
 
 API flavour: the Messenger API for Instagram (Facebook Login), the one
-docs/protocols.md §4.1 describes for an account linked to a Facebook Page. It runs
-on the Graph API host (`GRAPH_API_BASE_URL`, shared with WhatsApp) with a Page
-access token, and sends through `POST /{page_id}/messages`: the Page id is in
-the channel config, so the send path never depends on which token "me" is.
+docs/platforms/instagram.md ("API flavour") describes for an account linked to
+a Facebook Page. It runs on the Graph API host (`GRAPH_API_BASE_URL`, shared
+with WhatsApp) with a Page access token, and sends through
+`POST /{page_id}/messages`: the Page id is in the channel config, so the send
+path never depends on which token "me" is.
 
 Inbound: Meta webhooks, object `instagram`, fields `messages` (which also
 carries echoes of our own sends) and `messaging_seen` (read receipts).
     https://developers.facebook.com/docs/messenger-platform/instagram/features/webhook
-    Handshake and X-Hub-Signature-256: docs/protocols.md §3.2, §3.3 (`meta.py`).
+    Handshake and X-Hub-Signature-256: docs/platforms/whatsapp.md,
+    "Verification handshake" and "Signature" (`meta.py`).
 Outbound: `POST /{page_id}/messages`, text and media by URL.
     https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message
 Profiles: `GET /{IGSID}?fields=name,username,profile_pic` (the User Profile
@@ -19,7 +21,7 @@ Setup: `GET /{page_id}?fields=…` (the linked Instagram account) and
 `POST /{page_id}/subscribed_apps` (Page subscriptions, without which Meta
 delivers nothing).
     https://developers.facebook.com/docs/graph-api/reference/page/subscribed_apps
-Details and quirks: docs/protocols.md §4.
+Details and quirks: docs/platforms/instagram.md.
 """
 
 from __future__ import annotations
@@ -89,9 +91,11 @@ PROFILE_FIELDS = "name,username,profile_pic"
 # Any Page field turns Page subscriptions on for Instagram messaging (Meta's
 # Instagram webhook guide, "Enable Page subscriptions").
 PAGE_SUBSCRIBED_FIELDS = "messages"
-# Instagram takes text "under 1000 characters" (docs/protocols.md §4.3).
+# Instagram takes text "under 1000 characters" (docs/platforms/instagram.md,
+# "Sending").
 MAX_TEXT_LENGTH = INSTAGRAM.max_text_length  # the capabilities table
-# Media Instagram accepts by URL, with their size limits in bytes (§4.3).
+# Media Instagram accepts by URL, with their size limits in bytes
+# (docs/platforms/instagram.md, "Sending").
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})
 MAX_MEDIA_BYTES = {
     "image": INSTAGRAM.max_file_bytes,
@@ -117,8 +121,8 @@ WINDOW_CLOSED = (
 
 
 class InstagramConfigSerializer(serializers.Serializer):
-    """Config of an Instagram channel. Source: docs/protocols.md §4.1 (Messenger API
-    for Instagram).
+    """Config of an Instagram channel. Source: docs/platforms/instagram.md, "API
+    flavour" (Messenger API for Instagram).
 
     `access_token` is a Page access token of the Facebook Page linked to the
     Instagram professional account (permissions `instagram_basic`,
@@ -163,7 +167,8 @@ class _Parsed:
 
 
 def _from_epoch_ms(value: JsonValue) -> datetime:
-    """Meta's `timestamp`: epoch milliseconds as a JSON integer (§4.2)."""
+    """Meta's `timestamp`: epoch milliseconds as a JSON integer
+    (docs/platforms/instagram.md, "Webhook payload")."""
     return datetime.fromtimestamp(value.int() / 1000, tz=UTC)
 
 
@@ -207,7 +212,8 @@ def _parse_message(
     message = event["message"]
     mid = message["mid"].str()
     found.keys.append(f"mid:{mid}")
-    # Echoes of the account's own sends arrive on the same field (§4.2).
+    # Echoes of the account's own sends arrive on the same field
+    # (docs/platforms/instagram.md, "Webhook payload").
     if _is_true(message, "is_echo") or sender in own:
         found.ignored.append(f"echo of the account's own message {mid}")
         return
@@ -280,7 +286,8 @@ def _parse_other(event: JsonValue, sender: str, found: _Parsed) -> None:
 
 
 def _parse_event(event: JsonValue, own: set[str], found: _Parsed) -> None:
-    """One `entry[].messaging[]` item (§4.2)."""
+    """One `entry[].messaging[]` item (docs/platforms/instagram.md, "Webhook
+    payload")."""
     sender = event["sender"]["id"].digits()
     if "message" in event:
         _parse_message(event, sender, own, found)
@@ -292,8 +299,9 @@ def _parse_event(event: JsonValue, own: set[str], found: _Parsed) -> None:
 
 def _event_key(keys: list[str], body: bytes) -> str:
     """Dedupe key: the message ids and receipts in order of appearance (stable
-    across Meta's redeliveries of the same body, §4.4), hashed when several
-    mids make it longer than the column; a body hash when there are none."""
+    across Meta's redeliveries of the same body, docs/platforms/instagram.md,
+    "Dedupe, ack budget, retries"), hashed when several mids make it longer
+    than the column; a body hash when there are none."""
     key = ",".join(keys)
     if not keys:
         return "sha256:" + hashlib.sha256(body).hexdigest()
@@ -366,7 +374,8 @@ class InstagramPlatform(Platform):
 
     def handshake(self, channel: Channel, request: HttpRequest) -> HttpResponse | None:
         """Answer Meta's `hub.challenge` when `hub.verify_token` is the
-        channel's verify token (docs/protocols.md §3.2)."""
+        channel's verify token (docs/platforms/whatsapp.md, "Verification
+        handshake")."""
         return meta_handshake(request, _verify_token(channel))
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
@@ -382,7 +391,7 @@ class InstagramPlatform(Platform):
         reactions, postbacks, other fields (`changes`: comments, mentions) and
         entries of another account are ignored with a reason; another `object`
         is ignored as a whole. Raises `MalformedPayload` naming the path.
-        Source: docs/protocols.md §4.2."""
+        Source: docs/platforms/instagram.md, "Webhook payload"."""
         root = JsonValue.parse(body)
         object_type = root["object"].str()
         if object_type != INSTAGRAM_OBJECT:
@@ -427,7 +436,7 @@ class InstagramPlatform(Platform):
         closed messaging window (after one try with the HUMAN_AGENT tag); and
         when a part fails after earlier parts went out, so a retry never sends
         them twice. Other Graph errors are classified by `graph_delivery_error`.
-        Source: docs/protocols.md §4.3.
+        Source: docs/platforms/instagram.md, "Sending".
         """
         parts = _message_parts(message)
         client = _graph_client(channel.secrets)
@@ -636,7 +645,7 @@ def _check_attachment(attachment: OutboundAttachment) -> None:
 def _send_part(client: GraphClient, path: str, body: dict[str, Any]) -> str:
     """Send one message; return its `message_id`. Outside the 24-hour window,
     try once more with the HUMAN_AGENT tag (7 days, for apps with that
-    permission), docs/protocols.md §4.3."""
+    permission), docs/platforms/instagram.md, "Messaging window"."""
     try:
         return _message_id(client.request("POST", path, json=body))
     except GraphError as error:
@@ -660,7 +669,8 @@ def _is_window_closed(error: GraphError) -> bool:
 
 
 def _message_id(response: httpx.Response) -> str:
-    """`message_id` from `{"recipient_id", "message_id"}` (§4.3)."""
+    """`message_id` from `{"recipient_id", "message_id"}`
+    (docs/platforms/instagram.md, "Sending")."""
     try:
         message_id = response.json()["message_id"]
     except (ValueError, KeyError, TypeError) as error:

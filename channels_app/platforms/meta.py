@@ -2,8 +2,10 @@
 handshake and signature, the `_meta_setup_instructions` shown to admins, and a
 Graph API client over httpx that turns Graph errors into delivery errors.
 
-Sources: docs/protocols.md §3.2 (handshake), §3.3 (X-Hub-Signature-256), §3.5 (Graph
-error envelope and codes), §4 (Instagram uses the same webhooks and Graph API).
+Sources: docs/platforms/whatsapp.md, "Verification handshake", "Signature"
+(X-Hub-Signature-256) and "Errors PingBack maps" (Graph error envelope and
+codes); docs/platforms/instagram.md (Instagram uses the same webhooks and Graph
+API).
 """
 
 from __future__ import annotations
@@ -43,20 +45,21 @@ APP_SECRET_MISSING = (
     'PATCH the channel with {"config": {"app_secret": "<the app secret>"}}.'
 )
 
-# Graph error codes (docs/protocols.md §3.5) that are worth retrying: throughput and
-# pair rate limits, and Graph's own "temporary" codes (1, 2, 4, 17, 32, 613).
+# Graph error codes (docs/platforms/whatsapp.md, "Errors PingBack maps") that are
+# worth retrying: throughput and pair rate limits, and Graph's own "temporary"
+# codes (1, 2, 4, 17, 32, 613).
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 130429, 131056})
 # Of those, the ones that throttle the whole app or business account (API
 # call volume, spam rate limit, Cloud API throughput), so every send on the
 # channel waits; 131056 is one recipient's pair rate limit and is not among
-# them (docs/protocols.md §3.5).
+# them (docs/platforms/whatsapp.md, "Errors PingBack maps").
 ACCOUNT_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 130429})
 # Codes meaning the whole channel's credentials are bad: the admins are told.
 CREDENTIAL_CODES = frozenset({190, 102, 10, 200})
 # Code 10 with these subcodes is Instagram's closed messaging window, a refusal
-# of one message, not of the credentials: 2018278 (Messenger, docs/protocols.md
-# §4.3) or 2534022 (seen from Instagram, e.g.
-# https://github.com/ComposioHQ/composio/issues/3604).
+# of one message, not of the credentials: 2018278 (Messenger,
+# docs/platforms/instagram.md, "Messaging window") or 2534022 (seen from
+# Instagram, e.g. https://github.com/ComposioHQ/composio/issues/3604).
 WINDOW_SUBCODES = frozenset({2018278, 2534022})
 
 
@@ -230,7 +233,8 @@ class GraphClient:
 
 
 def graph_delivery_error(error: GraphError) -> DeliveryError:
-    """Classify a Graph error (docs/protocols.md §3.5)."""
+    """Classify a Graph error (docs/platforms/whatsapp.md, "Errors PingBack
+    maps")."""
     if error.code in TRANSIENT_CODES or error.status_code >= 500:
         return TransientDeliveryError(
             error.describe(),

@@ -11,7 +11,7 @@ twilio SDK; setup points the number's `SmsUrl` at PingBack.
     https://www.twilio.com/docs/messaging/api/message-resource
     https://www.twilio.com/docs/phone-numbers/api/incomingphonenumber-resource
     https://www.twilio.com/docs/api/errors
-Details and quirks: docs/protocols.md §5.
+Details and quirks: docs/platforms/sms.md.
 """
 
 from __future__ import annotations
@@ -66,10 +66,11 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------- constants
 
 SIGNATURE_HEADER = "HTTP_X_TWILIO_SIGNATURE"  # X-Twilio-Signature
-# The host the twilio SDK builds every URL on (docs/protocols.md §5.5).
+# The host the twilio SDK builds every URL on (docs/platforms/sms.md, "Pointing
+# the twilio SDK at the sandbox").
 TWILIO_HOST = "https://api.twilio.com"
 # Empty TwiML: no auto-reply, and no 12300 "invalid Content-Type" in Twilio's
-# debugger (docs/protocols.md §5.1).
+# debugger (docs/platforms/sms.md, "Inbound message webhook").
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 THREAD = "sms"
 STATUS_FIELD = "MessageStatus"
@@ -192,9 +193,10 @@ def _media(form: TwilioForm) -> tuple[dict[str, str], ...]:
 def _inbound_message(
     form: TwilioForm, phone_number: str, received_at: datetime
 ) -> ParsedWebhook:
-    """A customer's SMS or MMS (docs/protocols.md §5.1). Messages to another number
-    (the account's other numbers sharing this URL) are ignored. Twilio's form
-    carries no send time: `received_at` stands in for it."""
+    """A customer's SMS or MMS (docs/platforms/sms.md, "Inbound message
+    webhook"). Messages to another number (the account's other numbers sharing
+    this URL) are ignored. Twilio's form carries no send time: `received_at`
+    stands in for it."""
     sid = form.required("MessageSid", "SmsMessageSid", "SmsSid")
     sender = form.required("From")
     to = form.required("To")
@@ -224,7 +226,8 @@ def _failure_reason(status: str, error_code: str) -> str:
 
 
 def _status_callback(form: TwilioForm, received_at: datetime) -> ParsedWebhook:
-    """A status callback for a message PingBack sent (docs/protocols.md §5.3).
+    """A status callback for a message PingBack sent (docs/platforms/sms.md,
+    "Status callbacks").
     Dedupe key: (MessageSid, MessageStatus)."""
     sid = form.required("MessageSid", "SmsSid")
     status = form.required(STATUS_FIELD)
@@ -280,10 +283,11 @@ class SmsPlatform(Platform):
             )
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
-        """Check `X-Twilio-Signature` (docs/protocols.md §5.2): HMAC-SHA1 keyed by the
-        auth token over the URL Twilio requested (the channel's webhook URL on
-        `PINGBACK_PUBLIC_BASE_URL` plus the query string, not the URL as this
-        process sees it behind a proxy) and the form fields of the raw body."""
+        """Check `X-Twilio-Signature` (docs/platforms/sms.md, "Signature"):
+        HMAC-SHA1 keyed by the auth token over the URL Twilio requested (the
+        channel's webhook URL on `PINGBACK_PUBLIC_BASE_URL` plus the query
+        string, not the URL as this process sees it behind a proxy) and the
+        form fields of the raw body."""
         token = channel.secrets.get("auth_token")
         if not token:
             logger.error(
@@ -531,7 +535,7 @@ def _call_error(error: Exception, retry_after: float | None) -> TwilioCallError:
 
 
 def _delivery_error(error: TwilioCallError) -> DeliveryError:
-    """Classify a failed send (docs/protocols.md §5.4)."""
+    """Classify a failed send (docs/platforms/sms.md, "Errors PingBack maps")."""
     detail = str(error)
     if not error.reached:
         return TransientDeliveryError(f"Could not reach Twilio: {error.message}")
@@ -588,8 +592,9 @@ def _api_url(url: str) -> str:
 
 class _TwilioHostClient(TwilioHttpClient):
     """The SDK's HTTP client, sending its requests for `https://api.twilio.com`
-    to `TWILIO_API_BASE_URL` (docs/protocols.md §5.5), with a timeout, and keeping
-    the last answer's `Retry-After` (the SDK's exceptions drop headers)."""
+    to `TWILIO_API_BASE_URL` (docs/platforms/sms.md, "Pointing the twilio SDK at
+    the sandbox"), with a timeout, and keeping the last answer's `Retry-After`
+    (the SDK's exceptions drop headers)."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__(timeout=timeout)
@@ -606,7 +611,8 @@ class _TwilioHostClient(TwilioHttpClient):
 
 
 # `TWILIO_REGION` / `TWILIO_EDGE` in the environment would rewrite the host before
-# the request is made (docs/protocols.md §5.5): the host comes from settings alone.
+# the request is made (docs/platforms/sms.md, "Pointing the twilio SDK at the
+# sandbox"): the host comes from settings alone.
 _NO_REGION = {"TWILIO_REGION": "", "TWILIO_EDGE": ""}
 
 

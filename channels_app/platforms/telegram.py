@@ -9,7 +9,7 @@ Outbound: `sendMessage`, `sendPhoto`, `sendDocument`; inbound media through
 `getFile` and the file download URL; all through python-telegram-bot 22.8.
     https://core.telegram.org/bots/api#sendmessage
     https://core.telegram.org/bots/api#getfile
-Details and quirks: docs/protocols.md §2.
+Details and quirks: docs/platforms/telegram.md.
 """
 
 from __future__ import annotations
@@ -302,8 +302,9 @@ class TelegramPlatform(Platform):
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
         """Check `X-Telegram-Bot-Api-Secret-Token` against the secret given to
-        `setWebhook` (docs/protocols.md §2.2). Raises `SecretMissing` when the
-        channel has none yet, `SignatureInvalid` when it is missing or wrong."""
+        `setWebhook` (docs/platforms/telegram.md, "Webhook setup and secret
+        token"). Raises `SecretMissing` when the channel has none yet,
+        `SignatureInvalid` when it is missing or wrong."""
         expected = channel.secrets.get(WEBHOOK_SECRET)
         if not expected:
             logger.error(
@@ -489,8 +490,9 @@ def _file_part(chat_id: str, attachment: OutboundAttachment, caption: str) -> Se
 
 
 def _bot(token: str, request: HTTPXRequest) -> Bot:
-    """A python-telegram-bot client on `TELEGRAM_API_BASE_URL` (docs/protocols.md
-    §2.6), without the `getMe` that `Bot.initialize` would add."""
+    """A python-telegram-bot client on `TELEGRAM_API_BASE_URL`
+    (docs/platforms/telegram.md, "python-telegram-bot 22.8"), without the
+    `getMe` that `Bot.initialize` would add."""
     host = settings.TELEGRAM_API_BASE_URL
     return Bot(
         token,
@@ -525,10 +527,10 @@ def _retry_after_seconds(error: RetryAfter) -> float:
 def _delivery_error(
     error: TelegramError, token: str, subject: str = "the message"
 ) -> DeliveryError:
-    """Classify a python-telegram-bot error (docs/protocols.md §2.4, §2.6);
-    `subject` names what Telegram refused. BadRequest and TimedOut subclass
-    NetworkError, so they are tested first. The token is scrubbed from the
-    text, which may quote a URL."""
+    """Classify a python-telegram-bot error (docs/platforms/telegram.md, "Errors
+    PingBack maps" and "python-telegram-bot 22.8"); `subject` names what
+    Telegram refused. BadRequest and TimedOut subclass NetworkError, so they are
+    tested first. The token is scrubbed from the text, which may quote a URL."""
     detail = error.message.replace(token, "<bot token>")
     if isinstance(error, RetryAfter):
         wait = _retry_after_seconds(error)

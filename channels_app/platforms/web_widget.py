@@ -1,4 +1,4 @@
-"""The web chat widget: PingBack's own channel (docs/protocols.md §7).
+"""The web chat widget: PingBack's own channel (docs/platforms/widget.md).
 
 There is no outside platform. A site embeds `static/widget/pingback-widget.js`
 with one script tag naming the channel; the script talks to PingBack over a

@@ -11,7 +11,7 @@ templates) and `POST /{phone_number_id}/media`, over the Graph API.
     https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media
 Errors: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
 Handshake, signature and the Graph client are shared with Instagram
-(`channels_app.platforms.meta`). Details and quirks: docs/protocols.md §3.
+(`channels_app.platforms.meta`). Details and quirks: docs/platforms/whatsapp.md.
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ INLINE_MEDIA_TYPES = {
 }
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
 
-# Graph error codes with a meaning of their own (docs/protocols.md §3.5).
+# Graph error codes with a meaning of their own (docs/platforms/whatsapp.md,
+# "Errors PingBack maps").
 WINDOW_CLOSED_CODE = 131047
 UNDELIVERABLE_CODE = 131026
 UNKNOWN_OBJECT_CODE = 100
@@ -314,8 +315,9 @@ def _parse_value(
 def _event_key(keys: list[str], body: bytes) -> str:
     """Dedupe key of a delivery: its item keys (`msg:<wamid>`,
     `status:<wamid>:<status>`), sorted and joined, so a redelivery in any
-    order is recognised (docs/protocols.md §3.6); their hash when too long for the
-    column, and the body's hash when the body has no items."""
+    order is recognised (docs/platforms/whatsapp.md, "Dedupe, ack budget,
+    retries"); their hash when too long for the column, and the body's hash
+    when the body has no items."""
     if not keys:
         return "sha256:" + hashlib.sha256(body).hexdigest()
     joined = ",".join(sorted(set(keys)))
@@ -464,7 +466,7 @@ class WhatsAppPlatform(Platform):
 
         Source: webhook `{object, entry: [{id, changes: [{field, value:
         {metadata: {phone_number_id}, contacts, messages, statuses,
-        errors}}]}]}` (docs/protocols.md §3.4).
+        errors}}]}]}` (docs/platforms/whatsapp.md, "Payloads PingBack reads").
         """
         root = JsonValue.parse(body)
         kind = root["object"].str()

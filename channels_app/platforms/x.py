@@ -12,7 +12,7 @@ Outbound: `POST /2/dm_conversations/with/:participant_id/messages` and
 `POST /2/tweets` with `reply.in_reply_to_tweet_id`, through tweepy.
     https://docs.x.com/x-api/direct-messages/manage/introduction
     https://docs.x.com/x-api/posts/manage-tweets/introduction
-Details and quirks: docs/protocols.md §1.
+Details and quirks: docs/platforms/x.md.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------- constants
 
 SIGNATURE_HEADER = "HTTP_X_TWITTER_WEBHOOKS_SIGNATURE"  # x-twitter-webhooks-signature
-# tweepy 4.17 sends every request to this literal host (docs/protocols.md §1.2).
+# tweepy 4.17 sends every request to this literal host (docs/platforms/x.md,
+# "Hosts").
 TWEEPY_HOST = "https://api.twitter.com"
 DM_EVENTS = "direct_message_events"
 TWEET_EVENTS = "tweet_create_events"
@@ -104,7 +105,7 @@ class XConfigSerializer(serializers.Serializer):
 
 def _signature(secret: str, message: bytes) -> str:
     """`sha256=` + base64 HMAC-SHA256: X's CRC response token and webhook
-    signature (docs/protocols.md §1.4, §1.5)."""
+    signature (docs/platforms/x.md, "CRC challenge" and "Signature")."""
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return "sha256=" + base64.b64encode(digest).decode()
 
@@ -155,8 +156,9 @@ def _parse_dm_events(
 ) -> tuple[list[InboundItem], list[str], list[str]]:
     """Parse `direct_message_events`; return (messages, dedupe ids, ignored).
 
-    An event whose sender is the account is our own DM echoed back (docs/protocols.md
-    §1.7) and is ignored. Source: AAA `direct_message_events[].message_create`.
+    An event whose sender is the account is our own DM echoed back
+    (docs/platforms/x.md, "Echoes and dedupe") and is ignored. Source: AAA
+    `direct_message_events[].message_create`.
     """
     items: list[InboundItem] = []
     keys: list[str] = []
@@ -204,7 +206,8 @@ def _parse_dm_events(
 
 
 def _mentions_account(tweet: JsonValue, account_id: str) -> bool:
-    """A v1.1 tweet mentions the account or replies to it (docs/protocols.md §1.6)."""
+    """A v1.1 tweet mentions the account or replies to it (docs/platforms/x.md,
+    "Payloads PingBack reads")."""
     in_reply_to = tweet.get("in_reply_to_user_id_str")
     if in_reply_to is not None and in_reply_to.str() == account_id:
         return True
@@ -301,8 +304,8 @@ def _parse_xaa_mention(
 
 def _event_key(account_id: str, keys: list[str], body: bytes) -> str:
     """Dedupe key: the account and the inner event ids (stable across AAA and XAA
-    and across redeliveries, docs/protocols.md §1.7); a body hash when the body has
-    no ids (typing indicators, read receipts)."""
+    and across redeliveries, docs/platforms/x.md, "Echoes and dedupe"); a body
+    hash when the body has no ids (typing indicators, read receipts)."""
     key = f"{account_id}:{','.join(keys)}"
     if not keys or len(key) > 255:
         return "sha256:" + hashlib.sha256(body).hexdigest()
@@ -334,7 +337,8 @@ class XPlatform(Platform):
 
     def handshake(self, channel: Channel, request: HttpRequest) -> JsonResponse | None:
         """Answer X's CRC: `GET ?crc_token=T` → `{"response_token": "sha256=…"}`,
-        HMAC-SHA256 of T keyed by the consumer secret (docs/protocols.md §1.4).
+        HMAC-SHA256 of T keyed by the consumer secret (docs/platforms/x.md,
+        "CRC challenge").
         Raises `SecretMissing` when the channel has no `api_secret`."""
         crc_token = request.GET.get("crc_token")
         if crc_token is None:
@@ -343,7 +347,8 @@ class XPlatform(Platform):
         return JsonResponse({"response_token": _signature(secret, crc_token.encode())})
 
     def verify(self, channel: Channel, request: HttpRequest) -> None:
-        """Check `x-twitter-webhooks-signature` over the raw body (§1.5)."""
+        """Check `x-twitter-webhooks-signature` over the raw body
+        (docs/platforms/x.md, "Signature")."""
         secret = _consumer_secret(channel)
         received = request.META.get(SIGNATURE_HEADER, "")
         if not received:
@@ -528,8 +533,8 @@ def _check_length(text: str, thread_key: str) -> None:
 
 class _XHostAdapter(HTTPAdapter):
     """Send tweepy's requests for `https://api.twitter.com` to `X_API_BASE_URL`
-    (tweepy 4.17 hard-codes the host, docs/protocols.md §1.12) with a timeout. The
-    OAuth 1.0a signature stays computed over the real URL."""
+    (tweepy 4.17 hard-codes the host, docs/platforms/x.md, "tweepy 4.17.0") with
+    a timeout. The OAuth 1.0a signature stays computed over the real URL."""
 
     def __init__(self, target: str, timeout: float) -> None:
         super().__init__()
@@ -557,7 +562,8 @@ def _reason(error: tweepy.HTTPException) -> str:
 
 
 def _delivery_error(error: Exception) -> DeliveryError:
-    """Classify a tweepy/requests failure (docs/protocols.md §1.9, §1.11, §1.12)."""
+    """Classify a tweepy/requests failure (docs/platforms/x.md, "Errors PingBack
+    maps", "Credits exhausted (Pay Per Use)", "Rate limits")."""
     if isinstance(error, requests.RequestException):
         return TransientDeliveryError(f"Could not reach the X API: {error}")
     if not isinstance(error, tweepy.HTTPException):

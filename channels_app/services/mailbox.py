@@ -1,4 +1,5 @@
-"""IMAP polling of e-mail channels' mailboxes (docs/protocols.md §6.1 A).
+"""IMAP polling of e-mail channels' mailboxes (docs/platforms/email.md,
+"IMAP polling").
 
 Each poll logs in, opens the folder read-only, lists the UIDs after the
 channel's cursor and hands each raw message to `inbound_event_record`, the

@@ -1,9 +1,9 @@
 """Delivery receipts: move an outbound message's status forward, and hold the
 receipts that arrive before the send they report on is recorded.
 
-Receipts only move a message forward (docs/protocols.md §0 rule 3): `read` after
-`delivered` counts, a late `sent` after `read` does not, and `failed` never
-replaces `delivered` or `read`.
+Receipts only move a message forward (docs/platforms/README.md, "Rules for
+every channel", rule 3): `read` after `delivered` counts, a late `sent` after
+`read` does not, and `failed` never replaces `delivered` or `read`.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 the real twilio SDK.
 
 The SDK is pointed at the sandbox by overriding its API domain's `base_url`
-(docs/protocols.md §5.5). What Twilio POSTs back (status callbacks, customers'
-messages) lands in a tiny local `http.server` that also serves files for MMS
-sends; every signature it receives is checked with the SDK's validator.
+(docs/platforms/sms.md, "Pointing the twilio SDK at the sandbox"). What Twilio
+POSTs back (status callbacks, customers' messages) lands in a tiny local
+`http.server` that also serves files for MMS sends; every signature it receives
+is checked with the SDK's validator.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def send(client: Client, **fields: Any):
 
 
 # --------------------------------------------------------------------------
-# Pure helpers (docs/protocols.md §5.1, §5.2)
+# Pure helpers (docs/platforms/sms.md, "Inbound message webhook", "Signature")
 # --------------------------------------------------------------------------
 
 
@@ -262,7 +263,8 @@ def test_the_numbers_incoming_url_is_updated_and_shown(sandbox: SandboxServer) -
 
 
 # --------------------------------------------------------------------------
-# Sends, media and status callbacks (docs/protocols.md §5.3, §5.4)
+# Sends, media and status callbacks (docs/platforms/sms.md, "Status callbacks",
+# "Sending")
 # --------------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """The Telegram stand-in, driven by the real python-telegram-bot SDK over HTTP.
 
 The SDK is pointed at the sandbox with ``base_url`` / ``base_file_url``
-(docs/protocols.md §2.6). Webhook receivers are tiny local ``http.server``
-instances on 127.0.0.1 that record what the stand-in POSTs.
+(docs/platforms/telegram.md, "python-telegram-bot 22.8"). Webhook receivers are
+tiny local ``http.server`` instances on 127.0.0.1 that record what the stand-in
+POSTs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Tests of the X sandbox: signing helpers, and the server driven by real tweepy.
 
 tweepy signs requests for ``https://api.twitter.com``; a small transport
-adapter (docs/protocols.md §1.12, option 1) rewrites the host to the sandbox after
-signing, exactly as PingBack does. Webhook receivers are tiny local
+adapter (docs/platforms/x.md, "tweepy 4.17.0") rewrites the host to the sandbox
+after signing, exactly as PingBack does. Webhook receivers are tiny local
 ``http.server`` instances on 127.0.0.1.
 """
 
@@ -161,7 +161,7 @@ def connect_webhook(sandbox: SandboxServer, client: tweepy.Client, url: str) -> 
 
 
 # --------------------------------------------------------------------------
-# Pure helpers (docs/protocols.md §1.4, §1.5)
+# Pure helpers (docs/platforms/x.md, "CRC challenge", "Signature")
 # --------------------------------------------------------------------------
 
 
@@ -223,7 +223,7 @@ def test_mention_payload_entities_and_truncation() -> None:
 
 
 # --------------------------------------------------------------------------
-# X API through real tweepy (docs/protocols.md §1.9, §1.12)
+# X API through real tweepy (docs/platforms/x.md, "Sending", "tweepy 4.17.0")
 # --------------------------------------------------------------------------
 
 
@@ -335,7 +335,8 @@ def test_registered_app_with_random_credentials(sandbox: SandboxServer) -> None:
 
 
 # --------------------------------------------------------------------------
-# Failure modes (docs/protocols.md §1.9, §1.11, §1.13)
+# Failure modes (docs/platforms/x.md, "Errors PingBack maps", "Credits exhausted
+# (Pay Per Use)", "Rate limits", "Notes for the X fake")
 # --------------------------------------------------------------------------
 
 
@@ -371,7 +372,8 @@ def test_server_error_next_and_mode_validation(sandbox: SandboxServer) -> None:
 
 
 # --------------------------------------------------------------------------
-# Webhooks, CRC and subscriptions (docs/protocols.md §1.3, §1.4)
+# Webhooks, CRC and subscriptions (docs/platforms/x.md, "Webhook registration and
+# subscriptions", "CRC challenge")
 # --------------------------------------------------------------------------
 
 

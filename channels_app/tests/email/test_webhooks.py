@@ -66,7 +66,8 @@ def postmark_url(channel) -> str:
 
 
 def test_independent_signature_matches_the_documented_vector():
-    """docs/protocols.md §6.1 B, so the helper above is right."""
+    """docs/platforms/email.md, "Provider inbound webhooks" (Mailgun test
+    vector), so the helper above is right."""
     assert mailgun_signature("signing-key-example", "1700000000", "abc123") == (
         "a8702087286f6c1a4ddd21c681190f557ed1e8cd701ad774d5e0b2a6219dec5e"
     )

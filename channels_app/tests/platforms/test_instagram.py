@@ -3,7 +3,8 @@ every event kind, dedupe, setup through the channels API, sending and media,
 against the sandbox's Instagram stand-in over real HTTP.
 
 Signatures are computed here with hmac directly, independently of the code
-under test, and checked against docs/protocols.md's test vector.
+under test, and checked against the test vector in docs/platforms/whatsapp.md,
+"Signature".
 """
 
 import hashlib
@@ -101,7 +102,8 @@ def post_signed(client, channel, body: bytes, secret: str | None = None):
 
 
 def test_independent_signature_matches_the_documented_vector():
-    """docs/protocols.md §3.3 test vector, so the helper above is right."""
+    """docs/platforms/whatsapp.md, "Signature" test vector, so the helper above
+    is right."""
     body = b'{"object":"whatsapp_business_account","entry":[]}'
     assert independent_signature("app-secret-example", body) == (
         "sha256=6c957c4f986b25135337b7da0baf9a0341f32c395dec049e0fe15c294df2842b"
@@ -233,8 +235,8 @@ def test_signed_message_becomes_an_instagram_conversation(
 
 @pytest.mark.django_db
 def test_redelivered_message_adds_nothing(client, django_capture_on_commit_callbacks):
-    """Meta retries (§4.4); a redelivery with a new `entry.time` is the same
-    message."""
+    """Meta retries (docs/platforms/instagram.md, "Dedupe, ack budget,
+    retries"); a redelivery with a new `entry.time` is the same message."""
     channel = instagram_channel()
     body = fixture_bytes("instagram", "message__text")
     again = json.loads(body)
@@ -501,7 +503,8 @@ def test_instagram_fixture_parses_to_the_expected_items(name):
 
 
 def test_the_account_own_message_is_an_echo_even_without_the_flag():
-    """§0 rule 4: a message whose sender is the business account is ours."""
+    """docs/platforms/README.md, "Rules for every channel", rule 4: a message
+    whose sender is the business account is ours."""
     body = json.loads(fixture_bytes("instagram", "message__echo"))
     del body["entry"][0]["messaging"][0]["message"]["is_echo"]
 

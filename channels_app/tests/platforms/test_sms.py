@@ -2,8 +2,8 @@
 
 Webhooks are the form fields of the fixtures in `fixtures/sms/`, urlencoded and
 signed here with the twilio SDK's validator over the channel's webhook URL, as
-Twilio signs them (docs/protocols.md §5.2). Setup and sends go through the real
-twilio SDK to the sandbox's Twilio stand-in.
+Twilio signs them (docs/platforms/sms.md, "Signature"). Setup and sends go
+through the real twilio SDK to the sandbox's Twilio stand-in.
 """
 
 import json
@@ -107,7 +107,8 @@ def assert_twiml(response) -> None:
 
 
 def test_sdk_signature_reproduces_the_documented_vector():
-    """docs/protocols.md §5.2 test vector, so the signing helper above is right."""
+    """docs/platforms/sms.md, "Signature" test vector, so the signing helper
+    above is right."""
     fields = {
         "CallSid": "CA1234567890ABCDE",
         "Caller": "+12349013030",

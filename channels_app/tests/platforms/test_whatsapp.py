@@ -3,8 +3,9 @@ every message and status kind, dedupe, receipts, channel creation against the
 Graph API stand-in, sends (window, templates, media, errors) and media fetch.
 
 Signatures are computed here with hmac directly, independently of the code
-under test, and checked against docs/protocols.md §3.3's test vector. Graph calls
-go over real HTTP (httpx) to the sandbox's WhatsApp stand-in.
+under test, and checked against the test vector in docs/platforms/whatsapp.md,
+"Signature". Graph calls go over real HTTP (httpx) to the sandbox's WhatsApp
+stand-in.
 """
 
 import hashlib
@@ -114,7 +115,7 @@ def at(epoch_seconds: int) -> datetime:
 
 
 def test_independent_signature_matches_the_documented_vector():
-    """docs/protocols.md §3.3, so the helper above is right."""
+    """docs/platforms/whatsapp.md, "Signature", so the helper above is right."""
     body = b'{"object":"whatsapp_business_account","entry":[]}'
 
     assert independent_signature(APP_SECRET, body) == (

@@ -1,7 +1,8 @@
 """The X platform module: CRC, signatures, parsing of every event kind, dedupe.
 
 Signatures are computed here with hmac/base64 directly, independently of the code
-under test, and checked against docs/protocols.md's test vectors.
+under test, and checked against the test vectors in docs/platforms/x.md, "CRC
+challenge" and "Signature".
 """
 
 import base64
@@ -48,7 +49,8 @@ def post_signed(client, channel, body: bytes, secret: str | None = None):
 
 
 def test_independent_signature_matches_the_documented_vectors():
-    """docs/protocols.md §1.4 and §1.5 test vectors, so the helper above is right."""
+    """docs/platforms/x.md, "CRC challenge" and "Signature" test vectors, so the
+    helper above is right."""
     secret = "consumer-secret-example"
     assert independent_signature(secret, b"challenge_string") == (
         "sha256=SsxOpSGLxgXJx6R1gmfbpaG1lSmax0jR508kjeBxSMY="
