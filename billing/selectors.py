@@ -29,3 +29,30 @@ def api_token_find_by_prefix(prefix: str) -> list[ApiToken]:
     return list(
         ApiToken.objects.select_related("member__user").filter(prefix=prefix)[:10]
     )
+
+
+def search_languages() -> list[str]:
+    """The text search configurations a business may search in, by name:
+    those PostgreSQL has (`pg_ts_config`: simple, english, portuguese, ...);
+    `["simple"]` on other databases, where search matches substrings."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return ["simple"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cfgname FROM pg_ts_config ORDER BY cfgname")
+        return [name for (name,) in cursor.fetchall()]
+
+
+def countries() -> list[tuple[str, str]]:
+    """`(ISO 3166 code, "PT · +351")` of every region whose phone numbers
+    `phonenumbers` can read, by code."""
+    import phonenumbers
+
+    return sorted(
+        (
+            region,
+            f"{region} · +{phonenumbers.country_code_for_region(region)}",
+        )
+        for region in phonenumbers.SUPPORTED_REGIONS
+    )

@@ -1,6 +1,7 @@
 """Writes for businesses, members, tokens, and the plan guard."""
 
 import logging
+import zoneinfo
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from billing.models import ApiToken, Business, Member, Plan
 from billing.selectors import plan_limits_get
-from pingback.errors import PlanLimitExceeded
+from pingback.errors import FieldInvalid, PlanLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +99,75 @@ def business_create(
     admin = Member.objects.create(user=user, business=business, role=Member.Role.ADMIN)
     _, token = api_token_create(member=admin)
     return BusinessCreated(business=business, admin=admin, token=token)
+
+
+# Fields of `Business` its admins may change (`business_settings_update`).
+BUSINESS_SETTINGS = ("name", "time_zone", "default_country", "search_language")
+
+
+def business_settings_update(*, business: Business, **changes: str) -> Business:
+    """Change `business`'s own settings: any of `name` (1 to 200 characters),
+    `time_zone` (an IANA name: `Europe/Lisbon`), `default_country` (an ISO
+    3166 code `phonenumbers` knows, `PT`; "" for none) and `search_language`
+    (a text search configuration of `billing.selectors.search_languages`).
+
+    Raises `FieldInvalid` naming the first field refused; nothing changes
+    then. A new `search_language` queues `conversations.search_reindex`
+    after the commit, so existing messages are found in it too (new ones
+    are indexed in it at once). Returns the business as saved."""
+    import phonenumbers
+
+    from billing.selectors import search_languages
+
+    values = {key: str(value).strip() for key, value in changes.items()}
+    for key in values:
+        if key not in BUSINESS_SETTINGS:
+            raise FieldInvalid(key, "This setting does not exist.")
+    if "name" in values and not 1 <= len(values["name"]) <= 200:
+        raise FieldInvalid("name", "Give the business a name of 1 to 200 characters.")
+    if "time_zone" in values:
+        try:
+            zoneinfo.ZoneInfo(values["time_zone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise FieldInvalid(
+                "time_zone",
+                f"“{values['time_zone']}” is not a time zone; use a name such "
+                "as Europe/Lisbon or America/New_York.",
+            ) from None
+    if "default_country" in values:
+        values["default_country"] = values["default_country"].upper()
+        country = values["default_country"]
+        if country and country not in phonenumbers.SUPPORTED_REGIONS:
+            raise FieldInvalid(
+                "default_country",
+                f"“{country}” is not a country code; use two letters such as PT or US.",
+            )
+    if "search_language" in values:
+        values["search_language"] = values["search_language"].lower()
+        if values["search_language"] not in search_languages():
+            raise FieldInvalid(
+                "search_language",
+                f"Search cannot use “{values['search_language']}”; choose one of: "
+                f"{', '.join(search_languages())}.",
+            )
+    reindex = (
+        "search_language" in values
+        and values["search_language"] != business.search_language
+    )
+    with transaction.atomic():
+        Business.objects.filter(pk=business.pk).update(**values)
+        if reindex:
+            transaction.on_commit(lambda: _search_reindex_queue(business.pk))
+    for key, value in values.items():
+        setattr(business, key, value)
+    logger.info(
+        "business.settings_updated",
+        extra={"business_id": str(business.pk), "fields": sorted(values)},
+    )
+    return business
+
+
+def _search_reindex_queue(business_id) -> None:
+    from conversations.tasks import search_reindex
+
+    search_reindex.delay(str(business_id))

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from billing.api.business_views import BusinessSettingsView
 from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
@@ -53,6 +54,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.api.merge_urls")),
     path("api/v1/search/", SearchView.as_view(), name="api-search"),
+    path("api/v1/business/", BusinessSettingsView.as_view(), name="api-business"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own

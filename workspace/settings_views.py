@@ -384,3 +384,56 @@ def settings_delete(request: HttpRequest, kind: str, row_id: int) -> HttpRespons
     """Confirm, then delete, one of the business's canned responses, labels or
     teams (admins)."""
     return _delete(request, KINDS[kind], row_id)
+
+
+@login_required
+def business_settings(request: HttpRequest) -> HttpResponse:
+    """The business's general settings: name, time zone, default country
+    (for phone numbers written without a country code) and search language.
+    Every member sees them; admins change them (POST; 403 for agents). A
+    refused value is shown beside its field (400) and what was typed stays;
+    a new search language re-indexes the messages in the background
+    (`billing.services.business_settings_update`)."""
+    import zoneinfo
+
+    from billing.selectors import countries, search_languages
+    from billing.services import BUSINESS_SETTINGS, business_settings_update
+    from pingback.errors import FieldInvalid
+
+    member = _member(request)
+    business = member.business
+    errors: dict[str, list[str]] = {}
+    values = {key: getattr(business, key) for key in BUSINESS_SETTINGS}
+    if request.method == "POST":
+        member = _admin(request)
+        values = {key: request.POST.get(key, "") for key in BUSINESS_SETTINGS}
+        before = business.search_language
+        try:
+            business_settings_update(business=business, **values)
+        except FieldInvalid as error:
+            errors = {error.field: [error.detail]}
+        else:
+            line = "Settings saved."
+            if business.search_language != before:
+                line += (
+                    " Messages are being re-indexed for the new search language;"
+                    " until it is done, older messages are found as before."
+                )
+            flash.success(request, line)
+            return redirect("settings-business")
+    return render(
+        request,
+        "workspace/settings/business.html",
+        {
+            "section": "business",
+            "read_only_note": READ_ONLY_NOTE,
+            "can_edit": member.is_admin,
+            "values": values,
+            "errors": errors,
+            "time_zones": sorted(zoneinfo.available_timezones()),
+            "countries": countries(),
+            "search_languages": search_languages(),
+            "plan": business.get_plan_display(),
+        },
+        status=400 if errors else 200,
+    )

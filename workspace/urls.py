@@ -1,5 +1,5 @@
-"""Settings pages for a business's canned responses, labels and teams
-(`workspace.settings_views`)."""
+"""Settings pages for a business's general settings, canned responses,
+labels and teams (`workspace.settings_views`)."""
 
 from django.urls import path
 
@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("settings/labels/", views.labels, name="settings-labels"),
     path("settings/teams/", views.teams, name="settings-teams"),
+    path("settings/business/", views.business_settings, name="settings-business"),
 ]
 
 for segment, (kind, name) in KIND_PATHS.items():

@@ -34,3 +34,23 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "token"]
         read_only_fields = fields
+
+
+class BusinessSettingsSerializer(serializers.Serializer):
+    """The caller's business as `GET/PATCH /api/v1/business/` shows it.
+
+    `time_zone`: IANA name (snooze presets and business hours use it);
+    `default_country`: ISO 3166 code a phone number written without a
+    country code is read in ("" for none); `search_language`: the text
+    search configuration messages are searched in (`simple` matches words as
+    written; a language also matches other forms of a word); `plan` is read
+    only. A PATCH changes only the fields it sends."""
+
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(max_length=200, required=False)
+    plan = serializers.CharField(read_only=True)
+    time_zone = serializers.CharField(max_length=64, required=False)
+    default_country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True
+    )
+    search_language = serializers.CharField(max_length=32, required=False)
