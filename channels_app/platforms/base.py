@@ -161,6 +161,9 @@ class InboundMessage:
         ref: the platform's media reference that `Platform.fetch_media` turns
             into bytes (Telegram `file_id`, WhatsApp media id)
         url: a link the platform gave (may need the channel's credentials)
+        link_only: True when `url` is shown as a link and never downloaded
+            (an Instagram story, which Meta forbids storing; a shared reel
+            or post)
         latitude, longitude (floats), name, address: for a location
     After ingest, PingBack adds `stored` (the storage name once fetched) or
     `fetch_error`.
