@@ -7,7 +7,10 @@ access token, and sends through `POST /{page_id}/messages`: the Page id is in
 the channel config, so the send path never depends on which token "me" is.
 
 Inbound: Meta webhooks, object `instagram`, fields `messages` (which also
-carries echoes of our own sends) and `messaging_seen` (read receipts).
+carries echoes of our own sends, unsent messages, story replies and
+mentions), `messaging_seen` (read receipts), `message_reactions`,
+`messaging_postbacks` (icebreakers, template buttons) and
+`messaging_referral` (ads and ig.me links).
     https://developers.facebook.com/docs/messenger-platform/instagram/features/webhook
     Handshake and X-Hub-Signature-256: docs/protocols.md §3.2, §3.3 (`meta.py`).
 Outbound: `POST /{page_id}/messages`, text and media by URL.
@@ -203,8 +206,8 @@ def _is_true(message: JsonValue, flag: str) -> bool:
 
 
 def _text(value: JsonValue | None, key: str) -> str:
-    """`value[key]` when it is a string, else ""."""
-    if value is None:
+    """`value[key]` when `value` is an object and that a string, else ""."""
+    if value is None or not isinstance(value.value, dict):
         return ""
     found = value.get(key)
     return found.str_or() if found is not None else ""

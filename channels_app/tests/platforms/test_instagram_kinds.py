@@ -504,3 +504,59 @@ def test_a_shared_reel_is_a_link_to_it(
     assert "stored" not in reel
     html = thread_html(agent_member, message.conversation)
     assert f'href="{REEL_URL.replace("&", "&amp;")}"' in html
+
+
+def test_a_shop_product_the_customer_asks_about_shows_above_their_message():
+    """`message.referral.product.id`: a message sent from a product in the
+    account's Instagram Shop."""
+    body = json.loads(fixture_bytes("instagram", "message__text"))
+    message = body["entry"][0]["messaging"][0]["message"]
+    message["referral"] = {"product": {"id": "4412345678901234"}}
+
+    [item] = (
+        get_platform("instagram")
+        .parse(instagram_channel(build=True), json.dumps(body).encode())
+        .items
+    )
+
+    assert item.details == {
+        "context": [{"label": "From your shop", "text": "Product 4412345678901234"}]
+    }
+
+
+def test_a_quick_reply_tapped_is_the_message_with_its_payload():
+    body = json.loads(fixture_bytes("instagram", "message__text"))
+    message = body["entry"][0]["messaging"][0]["message"]
+    message["quick_reply"] = {"payload": "STOCK_BLUE"}
+
+    [item] = (
+        get_platform("instagram")
+        .parse(instagram_channel(build=True), json.dumps(body).encode())
+        .items
+    )
+
+    assert item.details == {
+        "reply": {
+            "type": "quick_reply",
+            "id": "STOCK_BLUE",
+            "title": "Hi! Is the blue kettle back in stock?",
+        }
+    }
+
+
+@pytest.mark.parametrize("payload", [None, "x", {}])
+def test_an_attachment_without_a_usable_payload_is_unsupported_not_lost(payload):
+    body = json.loads(fixture_bytes("instagram", "message__image"))
+    attachment = body["entry"][0]["messaging"][0]["message"]["attachments"][0]
+    attachment.update(type="fallback", payload=payload)
+
+    [item] = (
+        get_platform("instagram")
+        .parse(instagram_channel(build=True), json.dumps(body).encode())
+        .items
+    )
+
+    assert (item.kind, item.text) == (
+        "unsupported",
+        "Unsupported message: Instagram fallback",
+    )
