@@ -781,7 +781,9 @@ class InstagramPlatform(Platform):
             f"In the Meta app dashboard, under Webhooks → Instagram, set the "
             f"callback URL {self.webhook_url(channel)} and the verify token given "
             "in _meta_setup_instructions when the channel was created, then "
-            "subscribe to the messages and messaging_seen fields.",
+            "subscribe to the messages and messaging_seen fields (and "
+            "message_reactions, messaging_postbacks and messaging_referral for "
+            "reactions, button taps and the ads customers come from).",
         ]
         if not channel.secrets.get("app_secret"):
             steps.insert(0, APP_SECRET_MISSING)
