@@ -274,7 +274,8 @@ def _failure_reason(status: str, error_code: str) -> str:
 
 def _status_callback(form: TwilioForm, received_at: datetime) -> ParsedWebhook:
     """A status callback for a message PingBack sent (docs/protocols.md §5.3).
-    Dedupe key: (MessageSid, MessageStatus)."""
+    Dedupe key: (MessageSid, MessageStatus). A failure with ErrorCode 21610
+    (the customer texted STOP) also marks the customer, its `To`, opted out."""
     sid = form.required("MessageSid", "SmsSid")
     status = form.required(STATUS_FIELD)
     key = f"status:{sid}:{status}"
@@ -292,6 +293,17 @@ def _status_callback(form: TwilioForm, received_at: datetime) -> ParsedWebhook:
             else ""
         ),
     )
+    recipient = form.get("To")
+    if form.get("ErrorCode") == str(UNSUBSCRIBED_CODE) and recipient:
+        # The customer (`To` of our message) had texted STOP: later replies
+        # fail at once, as after a STOP PingBack saw.
+        opt_out = ContactOptOut(
+            external_id=recipient,
+            opted_out=True,
+            reason=UNSUBSCRIBED_OPT_OUT,
+            occurred_at=received_at,
+        )
+        return ParsedWebhook(event_key=key, items=(receipt, opt_out))
     return ParsedWebhook(event_key=key, items=(receipt,))
 
 

@@ -390,18 +390,6 @@ PARSE_CASES = {
         ],
         (),
     ),
-    "status__failed_21610": (
-        f"status:{SENT_SID}:failed",
-        [
-            DeliveryStatus(
-                SENT_SID,
-                "failed",
-                UNTIMED,
-                "21610: The customer unsubscribed (replied STOP)",
-            )
-        ],
-        (),
-    ),
 }
 
 

@@ -24,6 +24,7 @@ from django.urls import reverse
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
     ContactOptOut,
+    DeliveryStatus,
     InboundContact,
     InboundMessage,
 )
@@ -37,6 +38,7 @@ CUSTOMER = DEMO_CUSTOMER_NUMBER
 SMS_CONTACT = InboundContact(external_id=CUSTOMER, handle=CUSTOMER)
 UNTIMED = datetime(2000, 1, 1, tzinfo=UTC)
 STOP_SID = "SM4d3c2b1a0f9e8d7c6b5a493827160514"
+SENT_SID = "SM9d8c7b6a5f4e3d2c1b0a99887766554f"  # the status__* fixtures
 STOPPED = "The customer opted out of messages on this channel: they replied STOP."
 
 
@@ -76,6 +78,20 @@ KIND_PARSE_CASES = {
         "SM6f5e4d3c2b1a0f9e8d7c6b5a49382716", "START", opt(False, "they replied START")
     ),
     "message__help": case("SM7a6f5e4d3c2b1a0f9e8d7c6b5a493827", "HELP"),
+    # Twilio failed one of our messages because the customer had texted STOP.
+    "status__failed_21610": (
+        f"status:{SENT_SID}:failed",
+        [
+            DeliveryStatus(
+                SENT_SID,
+                "failed",
+                UNTIMED,
+                "21610: The customer unsubscribed (replied STOP)",
+            ),
+            opt(True, "Twilio refused a reply: they had texted STOP (error 21610)"),
+        ],
+        (),
+    ),
     # Only the whole body is a keyword.
     "message__stop_sentence": case(
         "SM9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a49", "Stop sending me the promo texts please"
@@ -247,3 +263,30 @@ def test_twilios_21610_refusal_marks_the_customer_opted_out(sandbox, channel):
     asked = [r for r in sandbox.requests() if r["path"].endswith("/Messages.json")]
     assert len(asked) == 1  # the second reply never reached Twilio
     assert sandbox.sms.sends == []
+
+
+@pytest.mark.django_db
+def test_a_21610_status_callback_marks_the_customer_opted_out(
+    client, channel, admin_member, django_capture_on_commit_callbacks
+):
+    conversation = ConversationFactory(
+        business=channel.business,
+        channel=channel,
+        thread_key=f"sms:{CUSTOMER}",
+        contact_identity__external_id=CUSTOMER,
+    )
+    ours = ReplyFactory(
+        conversation=conversation, status="sent", platform_message_id=SENT_SID
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, channel, form("status__failed_21610"))
+
+    assert response.status_code == 200
+    ours.refresh_from_db()
+    assert ours.status == "failed"
+    identity = ContactIdentity.objects.get()
+    assert identity.opted_out_reason == (
+        "Twilio refused a reply: they had texted STOP (error 21610)"
+    )
+    assert "Opted out of SMS" in panel_html(admin_member, conversation)
