@@ -113,7 +113,10 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help (credentials, no credits, refused reply). When the
-    whole account is affected, `channel_alert` says so for the admins."""
+    whole account is affected, `channel_alert` says so for the admins. When
+    the platform refused because the recipient opted out (Twilio 21610),
+    `opted_out` is the reason recorded on their identity
+    (`ContactIdentity.opted_out_reason`), so later replies fail at once."""
 
     def __init__(
         self,
@@ -122,9 +125,11 @@ class PermanentDeliveryError(DeliveryError):
         status_code: int | None = None,
         channel_alert: str = "",
         detail: str = "",
+        opted_out: str = "",
     ) -> None:
         super().__init__(reason, status_code=status_code, detail=detail)
         self.channel_alert = channel_alert
+        self.opted_out = opted_out
 
 
 # ------------------------------------------------------------------- dataclasses
@@ -161,6 +166,9 @@ class InboundMessage:
         ref: the platform's media reference that `Platform.fetch_media` turns
             into bytes (Telegram `file_id`, WhatsApp media id)
         url: a link the platform gave (may need the channel's credentials)
+        link_only: True when `url` is shown as a link and never downloaded
+            (an Instagram story, which Meta forbids storing; a shared reel
+            or post)
         latitude, longitude (floats), name, address: for a location
     After ingest, PingBack adds `stored` (the storage name once fetched) or
     `fetch_error`.

@@ -8,7 +8,10 @@ with WhatsApp) with a Page access token, and sends through
 path never depends on which token "me" is.
 
 Inbound: Meta webhooks, object `instagram`, fields `messages` (which also
-carries echoes of our own sends) and `messaging_seen` (read receipts).
+carries echoes of our own sends, unsent messages, story replies and
+mentions), `messaging_seen` (read receipts), `message_reactions`,
+`messaging_postbacks` (icebreakers, template buttons) and
+`messaging_referral` (ads and ig.me links).
     https://developers.facebook.com/docs/messenger-platform/instagram/features/webhook
     Handshake and X-Hub-Signature-256: docs/platforms/whatsapp.md,
     "Verification handshake" and "Signature" (`meta.py`).
@@ -48,12 +51,14 @@ from channels_app.platforms.base import (
     InboundItem,
     InboundMessage,
     MalformedPayload,
+    MessageDeletion,
     OutboundAttachment,
     OutboundMessage,
     ParsedWebhook,
     PermanentDeliveryError,
     Platform,
     PlatformProfile,
+    Reaction,
     SendResult,
     SetupResult,
 )
@@ -140,30 +145,58 @@ class InstagramConfigSerializer(serializers.Serializer):
 
 # ------------------------------------------------------------------ parse helpers
 
-# Meta attachment `type` → PingBack attachment kind; other types (share,
-# story_mention, …) become `file` with a caption naming them.
+# Meta attachment `type` → PingBack attachment kind, for media PingBack
+# downloads (`fetch_media`).
 ATTACHMENT_KINDS = {
     "image": "image",
     "video": "video",
     "audio": "audio",
     "file": "document",
-    "ig_reel": "video",
-    "reel": "video",
 }
-ATTACHMENT_CAPTIONS = {
+# Attachment types shown as a link to what the customer shared (never
+# downloaded: a post or reel belongs to its author), with the caption they get.
+# Source: Meta's Messenger webhook reference, `messages` (attachment types
+# `reel`, `ig_reel`, `share`, `fallback`).
+LINK_CAPTIONS = {
+    "ig_reel": "Reel shared by the customer",
+    "reel": "Reel shared by the customer",
     "share": "Post shared by the customer",
-    "story_mention": "The customer mentioned the account in their story",
     "animated_image_share": "Animated image shared by the customer",
+    "fallback": "Link shared by the customer",
 }
+STORY_MENTION = "story_mention"
+# `details["context"]` labels (see `InboundMessage`).
+STORY_REPLY_LABEL = "Replied to your story"
+STORY_MENTION_LABEL = "Mentioned you in their story"
+AD_LABEL = "From an ad"
+LINK_LABEL = "From a link"
+SHOP_LABEL = "From your shop"
+# Meta's `reaction` names → emoji, for a reaction sent without its emoji.
+REACTION_EMOJI = {
+    "love": "\u2764\ufe0f",
+    "like": "\U0001f44d",
+    "dislike": "\U0001f44e",
+    "laugh": "\U0001f602",
+    "smile": "\U0001f606",
+    "wow": "\U0001f62e",
+    "sad": "\U0001f622",
+    "angry": "\U0001f620",
+}
+UNSUPPORTED_SHARED = "a kind of message Instagram does not share with apps"
 
 
 @dataclass
 class _Parsed:
-    """What parsing a body collects: items, dedupe keys, ignored reasons."""
+    """What parsing a body collects: items, dedupe keys, ignored reasons, and
+    the context of referrals waiting for the customer's next message
+    (by sender id)."""
 
     items: list[InboundItem] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    referrals: dict[str, tuple[dict[str, str], JsonValue, datetime]] = field(
+        default_factory=dict
+    )
 
 
 def _from_epoch_ms(value: JsonValue) -> datetime:
@@ -177,55 +210,156 @@ def _is_true(message: JsonValue, flag: str) -> bool:
     return value is not None and value.value is True
 
 
-def _attachment(value: JsonValue) -> dict[str, str]:
-    """A descriptor from `message.attachments[]` `{type, payload: {url}}`; the
-    url is a CDN link that expires, fetched after ingest (`fetch_media`)."""
+def _text(value: JsonValue | None, key: str) -> str:
+    """`value[key]` when `value` is an object and that a string, else ""."""
+    if value is None or not isinstance(value.value, dict):
+        return ""
+    found = value.get(key)
+    return found.str_or() if found is not None else ""
+
+
+def _context(label: str, *, text: str = "", url: str = "") -> dict[str, str]:
+    """One `details["context"]` entry, without empty keys."""
+    entry = {"label": label}
+    if text:
+        entry["text"] = text
+    if url:
+        entry["url"] = url
+    return entry
+
+
+@dataclass
+class _Content:
+    """What a message's attachments and references render to."""
+
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    context: list[dict[str, str]] = field(default_factory=list)
+    unrendered: list[str] = field(default_factory=list)
+
+
+def _attachment(value: JsonValue, content: _Content) -> None:
+    """One `message.attachments[]` item `{type, payload: {url, title?, …}}`.
+
+    Media (`image`, `video`, `audio`, `file`) become attachments whose CDN url
+    is fetched after ingest (`fetch_media`). A story mention becomes the
+    context "Mentioned you in their story" and the story as a link-only
+    attachment (Meta forbids storing story media: Story Mention guide). Reels,
+    shared posts and links become link-only attachments. Any other type
+    (`template`, a type Meta adds later, a share without url) is named in
+    `content.unrendered`. Source: Meta's Instagram messaging webhook
+    reference (`messages`), and the Story Mention feature page."""
     meta_type = value["type"].str()
-    descriptor = {"kind": ATTACHMENT_KINDS.get(meta_type, "file")}
     payload = value.get("payload")
-    url = payload.get("url") if payload is not None else None
-    if url is not None:
-        descriptor["url"] = url.str()
-    title = payload.get("title") if payload is not None else None
-    if meta_type not in ATTACHMENT_KINDS:
-        descriptor["caption"] = ATTACHMENT_CAPTIONS.get(
-            meta_type, f"Instagram {meta_type}"
+    url = _text(payload, "url")
+    title = _text(payload, "title")
+    if meta_type in ATTACHMENT_KINDS and url:
+        descriptor: dict[str, Any] = {"kind": ATTACHMENT_KINDS[meta_type], "url": url}
+        if title:
+            descriptor["caption"] = title
+        content.attachments.append(descriptor)
+    elif meta_type == STORY_MENTION:
+        content.context.append(_context(STORY_MENTION_LABEL, url=url))
+        if url:
+            content.attachments.append(_story(url))
+    elif meta_type in LINK_CAPTIONS and url:
+        content.attachments.append(
+            {
+                "kind": "video" if "reel" in meta_type else "file",
+                "url": url,
+                "caption": title or LINK_CAPTIONS[meta_type],
+                "link_only": True,
+            }
         )
-    elif title is not None:
-        descriptor["caption"] = title.str()
-    return descriptor
+    else:
+        content.unrendered.append(f"Instagram {meta_type.replace('_', ' ')}")
 
 
-def _story_attachment(story: JsonValue) -> dict[str, str]:
-    """The story a customer replied to (`message.reply_to.story{id, url}`)."""
-    descriptor = {"kind": "file", "caption": "Reply to the account's story"}
-    url = story.get("url")
-    if url is not None:
-        descriptor["url"] = url.str()
-    return descriptor
+def _story(url: str) -> dict[str, Any]:
+    """The customer's story (or the account's story they replied to), shown
+    as a link and never downloaded."""
+    return {"kind": "file", "url": url, "caption": "Story", "link_only": True}
+
+
+def _referral_context(referral: JsonValue) -> dict[str, str]:
+    """A `referral` {ref, source, type, ad_id?, ads_context_data?: {ad_title,
+    photo_url, video_url, post_id}, product?: {id}} as a context entry: "From
+    an ad: <ad_title>" (with the ad's picture or video thumbnail as its link),
+    a shop product, or the ig.me link's `ref`. Source: Meta's
+    messaging_referrals webhook reference and Instagram messaging webhooks
+    (`messaging_referral`)."""
+    ads = referral.get("ads_context_data")
+    source = _text(referral, "source")
+    if ads is not None or source == "ADS":
+        title = _text(ads, "ad_title")
+        url = _text(ads, "photo_url") or _text(ads, "video_url")
+        label = f"{AD_LABEL}: {title}" if title else AD_LABEL
+        return _context(label, text=_text(referral, "ref"), url=url)
+    product = referral.get("product")
+    if product is not None:
+        return _context(SHOP_LABEL, text=f"Product {_text(product, 'id')}".strip())
+    return _context(LINK_LABEL, text=_text(referral, "ref"))
+
+
+def _unsupported(
+    mid: str,
+    sender: str,
+    when: datetime,
+    what: str,
+    event: JsonValue,
+    context: list[dict[str, str]],
+) -> InboundMessage:
+    """A message PingBack cannot render, kept with the event as received."""
+    details: dict[str, Any] = {"raw": event.value}
+    if context:
+        details["context"] = context
+    return InboundMessage(
+        platform_message_id=mid,
+        contact=InboundContact(external_id=sender),
+        text=f"Unsupported message: {what}",
+        sent_at=when,
+        thread_key=f"{THREAD_PREFIX}:{sender}",
+        kind="unsupported",
+        details=details,
+    )
+
+
+def _take_referral(found: _Parsed, sender: str) -> list[dict[str, str]]:
+    """The context of a referral waiting for this sender's message (used
+    once)."""
+    waiting = found.referrals.pop(sender, None)
+    return [waiting[0]] if waiting is not None else []
 
 
 def _parse_message(
     event: JsonValue, sender: str, own: set[str], found: _Parsed
 ) -> None:
-    """A `message` event: the customer's message, or the echo of ours."""
+    """A `message` event: the customer's message, its deletion (`is_deleted`),
+    a kind Instagram does not share (`is_unsupported`), or the echo of ours."""
     message = event["message"]
     mid = message["mid"].str()
-    found.keys.append(f"mid:{mid}")
     # Echoes of the account's own sends arrive on the same field
     # (docs/platforms/instagram.md, "Webhook payload").
     if _is_true(message, "is_echo") or sender in own:
+        found.keys.append(f"mid:{mid}")
         found.ignored.append(f"echo of the account's own message {mid}")
         return
+    when = _from_epoch_ms(event["timestamp"])
     if _is_true(message, "is_deleted"):
-        found.ignored.append(f"message {mid} unsent by the customer (kept)")
+        # Not `mid:` — that key is the message's own delivery, already seen.
+        found.keys.append(f"deleted:{mid}")
+        found.items.append(MessageDeletion(platform_message_id=mid, deleted_at=when))
         return
+    found.keys.append(f"mid:{mid}")
+    context = _take_referral(found, sender)
     if _is_true(message, "is_unsupported"):
-        found.ignored.append(f"message {mid} of a type Instagram does not share")
+        found.items.append(
+            _unsupported(mid, sender, when, UNSUPPORTED_SHARED, event, context)
+        )
         return
-    text = message.get("text")
+    content = _Content()
     listed = message.get("attachments")
-    attachments = [_attachment(a) for a in listed.list()] if listed is not None else []
+    for attachment in listed.list() if listed is not None else []:
+        _attachment(attachment, content)
     reply_to_mid = None
     reply_to = message.get("reply_to")
     if reply_to is not None:
@@ -233,19 +367,42 @@ def _parse_message(
         reply_to_mid = replied.str() if replied is not None else None
         story = reply_to.get("story")
         if story is not None:
-            attachments.append(_story_attachment(story))
-    if text is None and not attachments:
-        found.ignored.append(f"message {mid} has no text or media")
+            url = _text(story, "url")
+            content.context.append(_context(STORY_REPLY_LABEL, url=url))
+            if url:
+                content.attachments.append(_story(url))
+    referral = message.get("referral")
+    if referral is not None:
+        context.append(_referral_context(referral))
+    text = _text(message, "text")
+    details: dict[str, Any] = {}
+    quick_reply = message.get("quick_reply")
+    if quick_reply is not None:
+        details["reply"] = {
+            "type": "quick_reply",
+            "id": _text(quick_reply, "payload"),
+            "title": text,
+        }
+    context += content.context
+    if not text and not content.attachments and not context:
+        what = ", ".join(content.unrendered) or "an empty message"
+        found.items.append(_unsupported(mid, sender, when, what, event, []))
         return
+    if content.unrendered:
+        # Part of it cannot be shown: keep the event one click away.
+        details["raw"] = event.value
+    if context:
+        details["context"] = context
     found.items.append(
         InboundMessage(
             platform_message_id=mid,
             contact=InboundContact(external_id=sender),
-            text=text.str() if text is not None else "",
-            sent_at=_from_epoch_ms(event["timestamp"]),
+            text=text,
+            sent_at=when,
             thread_key=f"{THREAD_PREFIX}:{sender}",
             reply_to_platform_message_id=reply_to_mid,
-            attachments=tuple(attachments),
+            attachments=tuple(content.attachments),
+            details=details,
         )
     )
 
@@ -267,34 +424,135 @@ def _parse_read(event: JsonValue, sender: str, own: set[str], found: _Parsed) ->
     )
 
 
+def _parse_reaction(
+    event: JsonValue, sender: str, own: set[str], found: _Parsed
+) -> None:
+    """A `reaction` {mid, action: react|unreact, reaction?, emoji?} (field
+    `message_reactions`): the customer's reaction to a message, theirs or
+    ours; `unreact` (no emoji) removes it. Source: Meta's Instagram messaging
+    webhooks, `message_reactions`."""
+    reaction = event["reaction"]
+    mid = reaction["mid"].str()
+    action = _text(reaction, "action") or "react"
+    timestamp = event["timestamp"]
+    found.keys.append(f"reaction:{mid}:{action}:{timestamp.int()}")
+    if sender in own:
+        found.ignored.append(f"the account's own reaction to message {mid}")
+        return
+    emoji = _text(reaction, "emoji") if action == "react" else ""
+    if action == "react" and not emoji:
+        # Older Graph versions name the reaction without its emoji.
+        emoji = REACTION_EMOJI.get(_text(reaction, "reaction"), "")
+    found.items.append(
+        Reaction(
+            platform_message_id=mid, emoji=emoji, reacted_at=_from_epoch_ms(timestamp)
+        )
+    )
+
+
+def _parse_postback(
+    event: JsonValue, sender: str, own: set[str], found: _Parsed
+) -> None:
+    """A `postback` {mid, title, payload, referral?} (field
+    `messaging_postbacks`): the customer tapped an icebreaker or a generic
+    template button. It becomes their message saying the button's title, with
+    `details["reply"]` {type: "postback", id: payload, title}. Source: Meta's
+    Instagram messaging webhooks, `messaging_postbacks`."""
+    postback = event["postback"]
+    timestamp = event["timestamp"]
+    given = postback.get("mid")
+    mid = given.str() if given is not None else f"postback:{sender}:{timestamp.int()}"
+    found.keys.append(f"mid:{mid}" if given is not None else mid)
+    if sender in own:
+        found.ignored.append(f"postback {mid} from the account itself")
+        return
+    title = _text(postback, "title")
+    context = _take_referral(found, sender)
+    referral = postback.get("referral")
+    if referral is not None:
+        context.append(_referral_context(referral))
+    details: dict[str, Any] = {
+        "reply": {"type": "postback", "id": _text(postback, "payload"), "title": title}
+    }
+    if context:
+        details["context"] = context
+    found.items.append(
+        InboundMessage(
+            platform_message_id=mid,
+            contact=InboundContact(external_id=sender),
+            text=title,
+            sent_at=_from_epoch_ms(timestamp),
+            thread_key=f"{THREAD_PREFIX}:{sender}",
+            details=details,
+        )
+    )
+
+
+def _parse_referral(
+    event: JsonValue, sender: str, own: set[str], found: _Parsed
+) -> None:
+    """A `referral` event (field `messaging_referral`): the customer came to
+    the conversation from an ad or an ig.me link. Its context goes on their
+    next message in the same delivery; alone, it becomes a message of its own
+    (`_referrals_alone`). Source: Meta's messaging_referrals webhook
+    reference."""
+    timestamp = event["timestamp"]
+    key = f"referral:{sender}:{timestamp.int()}"
+    found.keys.append(key)
+    if sender in own:
+        found.ignored.append("referral of the account itself")
+        return
+    context = _referral_context(event["referral"])
+    found.referrals[sender] = (context, event, _from_epoch_ms(timestamp))
+
+
+def _referrals_alone(found: _Parsed) -> None:
+    """Referrals no message followed: each a visible message saying where
+    the customer came from (its id `referral:<IGSID>:<timestamp>`)."""
+    for sender, (context, event, when) in found.referrals.items():
+        label = context["label"]
+        found.items.append(
+            InboundMessage(
+                platform_message_id=f"referral:{sender}:{event['timestamp'].int()}",
+                contact=InboundContact(external_id=sender),
+                text=f"Came to the conversation {label[0].lower()}{label[1:]}",
+                sent_at=when,
+                thread_key=f"{THREAD_PREFIX}:{sender}",
+                details={"context": [context]},
+            )
+        )
+    found.referrals.clear()
+
+
 def _parse_other(event: JsonValue, sender: str, found: _Parsed) -> None:
-    """Reactions, postbacks, referrals, …: recorded as ignored."""
+    """Events that are no customer message (opt-ins, handovers…): recorded
+    as ignored."""
     kinds = [k for k in event.keys() if k not in ("sender", "recipient", "timestamp")]
     kind = kinds[0] if kinds else "empty"
     timestamp = event.get("timestamp")
     when = timestamp.int() if timestamp is not None else "none"
-    if kind == "reaction":
-        reaction = event["reaction"]
-        mid = reaction["mid"].str()
-        given = reaction.get("action")
-        action = given.str() if given is not None else "react"
-        found.keys.append(f"reaction:{mid}:{action}:{when}")
-        found.ignored.append(f"reaction ({action}) to message {mid}")
-        return
     found.keys.append(f"{kind}:{sender}:{when}")
     found.ignored.append(f"{kind} event not handled")
+
+
+_PARSERS = {
+    "message": _parse_message,
+    "read": _parse_read,
+    "reaction": _parse_reaction,
+    "postback": _parse_postback,
+    "referral": _parse_referral,
+}
 
 
 def _parse_event(event: JsonValue, own: set[str], found: _Parsed) -> None:
     """One `entry[].messaging[]` item (docs/platforms/instagram.md, "Webhook
     payload")."""
     sender = event["sender"]["id"].digits()
-    if "message" in event:
-        _parse_message(event, sender, own, found)
-    elif "read" in event:
-        _parse_read(event, sender, own, found)
-    else:
-        _parse_other(event, sender, found)
+    for kind, parser in _PARSERS.items():
+        if kind in event:
+            parser(event, sender, own, found)
+            return
+    _parse_other(event, sender, found)
 
 
 def _event_key(keys: list[str], body: bytes) -> str:
@@ -386,12 +644,19 @@ class InstagramPlatform(Platform):
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
         """Parse `{"object": "instagram", "entry": [{id, time, messaging: […]}]}`
-        into customer messages (`thread_key` `ig:<IGSID>`) and read receipts of
-        our messages. Echoes of our sends, unsent and unsupported messages,
-        reactions, postbacks, other fields (`changes`: comments, mentions) and
-        entries of another account are ignored with a reason; another `object`
-        is ignored as a whole. Raises `MalformedPayload` naming the path.
-        Source: docs/platforms/instagram.md, "Webhook payload"."""
+        into customer messages (`thread_key` `ig:<IGSID>`), read receipts of
+        our messages, reactions (`Reaction`) and unsent messages
+        (`MessageDeletion`). Story replies and mentions, ads and links the
+        customer came from are the message's `details["context"]`; a tapped
+        icebreaker or template button (postback) is a message with
+        `details["reply"]`; what cannot be shown is an `unsupported` message
+        with the event as received. Echoes of our sends, other fields
+        (`changes`: comments, mentions) and entries of another account are
+        ignored with a reason; another `object` is ignored as a whole. Raises
+        `MalformedPayload` naming the path. Sources:
+        docs/platforms/instagram.md, "Webhook payload";
+        Meta's Instagram messaging webhooks reference
+        (https://developers.facebook.com/docs/messenger-platform/instagram/features/webhook)."""
         root = JsonValue.parse(body)
         object_type = root["object"].str()
         if object_type != INSTAGRAM_OBJECT:
@@ -417,6 +682,7 @@ class InstagramPlatform(Platform):
             else:
                 for event in messaging.list():
                     _parse_event(event, own, found)
+        _referrals_alone(found)
         return ParsedWebhook(
             event_key=_event_key(found.keys, body),
             items=tuple(found.items),
@@ -467,9 +733,10 @@ class InstagramPlatform(Platform):
         serves them), a redirect leaving them, a host at a private address,
         an expired or refused link, or a file over `MEDIA_MAX_BYTES`;
         `TransientDeliveryError` for network errors, timeouts, 429 and 5xx.
-        Returns None when the attachment has no url."""
+        Returns None when the attachment has no url or is `link_only` (a
+        story, reel or shared post, shown as a link and never stored)."""
         url = attachment.get("url")
-        if not url:
+        if not url or attachment.get("link_only"):
             return None
         if not _is_meta_media_url(url):
             raise PermanentDeliveryError(
@@ -524,7 +791,9 @@ class InstagramPlatform(Platform):
             f"In the Meta app dashboard, under Webhooks → Instagram, set the "
             f"callback URL {self.webhook_url(channel)} and the verify token given "
             "in _meta_setup_instructions when the channel was created, then "
-            "subscribe to the messages and messaging_seen fields.",
+            "subscribe to the messages and messaging_seen fields (and "
+            "message_reactions, messaging_postbacks and messaging_referral for "
+            "reactions, button taps and the ads customers come from).",
         ]
         if not channel.secrets.get("app_secret"):
             steps.insert(0, APP_SECRET_MISSING)

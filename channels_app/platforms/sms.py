@@ -36,6 +36,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from channels_app.platforms.base import (
+    ContactOptOut,
     CredentialsRejected,
     DeliveryError,
     DeliveryStatus,
@@ -108,6 +109,24 @@ UNSUBSCRIBED = (
     "The customer unsubscribed (STOP): Twilio blocks messages from this number "
     "to them until they text START."
 )
+# What a 21610 refusal records on the customer's identity: later replies then
+# fail at once, without asking Twilio.
+UNSUBSCRIBED_OPT_OUT = "Twilio refused a reply: they had texted STOP (error 21610)"
+# Twilio's default opt-out and opt-in keywords: a message whose whole body,
+# trimmed and in any case, is one of them blocks (or lifts the block on)
+# messages from the number to the customer. HELP and INFO change nothing.
+# Sources: Twilio, "Twilio support for opt-out keywords (SMS STOP filtering)"
+# and "Customize users' opt-in and opt-out experience with Advanced Opt-Out"
+# (https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out).
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+# `OptOutType`, which Twilio adds to an inbound message for a Messaging
+# Service with Advanced Opt-Out (custom keywords included): STOP, START or
+# HELP. Source: Twilio, "How to Track Opt-Out, Opt-In and Help Messages Using
+# the OptOutType Parameter".
+OPT_OUT_TYPE_FIELD = "OptOutType"
 # Media kinds Twilio MMS carries, by content type, beyond image/video/audio.
 CONTACT_TYPES = frozenset({"text/vcard", "text/x-vcard"})
 
@@ -213,7 +232,37 @@ def _inbound_message(
         thread_key=f"{THREAD}:{sender}",
         attachments=_media(form),
     )
-    return ParsedWebhook(event_key=key, items=(message,))
+    opt_out = _opt_out(form, sender, received_at)
+    # The message first: the keyword stays visible to the agents, and the
+    # identity the opt-out is recorded on exists by then.
+    items = (message,) if opt_out is None else (message, opt_out)
+    return ParsedWebhook(event_key=key, items=items)
+
+
+def _opt_out(
+    form: TwilioForm, sender: str, received_at: datetime
+) -> ContactOptOut | None:
+    """The customer's STOP (opted out) or START (opted back in), from
+    Twilio's `OptOutType` (STOP, START or HELP) when Advanced Opt-Out sends
+    it, else from the body being one of Twilio's default keywords
+    (`OPT_OUT_KEYWORDS`, `OPT_IN_KEYWORDS`: the whole trimmed body, any
+    case). None for HELP and any other message. `reason` names the keyword
+    as they sent it, e.g. "they replied STOP"."""
+    keyword = form.get("Body").strip().upper()
+    kind = form.get(OPT_OUT_TYPE_FIELD).strip().upper()
+    if not kind:
+        if keyword in OPT_OUT_KEYWORDS:
+            kind = "STOP"
+        elif keyword in OPT_IN_KEYWORDS:
+            kind = "START"
+    if kind not in ("STOP", "START"):
+        return None
+    return ContactOptOut(
+        external_id=sender,
+        opted_out=kind == "STOP",
+        reason=f"they replied {keyword or kind}"[:255],
+        occurred_at=received_at,
+    )
 
 
 def _failure_reason(status: str, error_code: str) -> str:
@@ -228,7 +277,8 @@ def _failure_reason(status: str, error_code: str) -> str:
 def _status_callback(form: TwilioForm, received_at: datetime) -> ParsedWebhook:
     """A status callback for a message PingBack sent (docs/platforms/sms.md,
     "Status callbacks").
-    Dedupe key: (MessageSid, MessageStatus)."""
+    Dedupe key: (MessageSid, MessageStatus). A failure with ErrorCode 21610
+    (the customer texted STOP) also marks the customer, its `To`, opted out."""
     sid = form.required("MessageSid", "SmsSid")
     status = form.required(STATUS_FIELD)
     key = f"status:{sid}:{status}"
@@ -246,6 +296,17 @@ def _status_callback(form: TwilioForm, received_at: datetime) -> ParsedWebhook:
             else ""
         ),
     )
+    recipient = form.get("To")
+    if form.get("ErrorCode") == str(UNSUBSCRIBED_CODE) and recipient:
+        # The customer (`To` of our message) had texted STOP: later replies
+        # fail at once, as after a STOP PingBack saw.
+        opt_out = ContactOptOut(
+            external_id=recipient,
+            opted_out=True,
+            reason=UNSUBSCRIBED_OPT_OUT,
+            occurred_at=received_at,
+        )
+        return ParsedWebhook(event_key=key, items=(receipt, opt_out))
     return ParsedWebhook(event_key=key, items=(receipt,))
 
 
@@ -309,6 +370,8 @@ class SmsPlatform(Platform):
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
         """Parse an inbound message (`msg:<MessageSid>`) or a status callback
         (`status:<MessageSid>:<MessageStatus>`). Raises `MalformedPayload`.
+        An opt-out or opt-in keyword (STOP, START…) is the customer's message
+        followed by a `ContactOptOut` (see `_opt_out`).
 
         `I-Twilio-Idempotency-Token` is not used: a retried delivery carries
         the same MessageSid (and MessageStatus), which dedupes it as well."""
@@ -330,7 +393,9 @@ class SmsPlatform(Platform):
         """`client.messages.create(from_, to, body, media_url, status_callback)`
         → the message SID. Files go as `MediaUrl`s (PingBack's signed links),
         which makes the message an MMS. Raises `TransientDeliveryError` (429,
-        5xx, network) or `PermanentDeliveryError`."""
+        5xx, network) or `PermanentDeliveryError`; for Twilio's 21610 (the
+        customer texted STOP) its `opted_out` is set, so the identity is
+        marked opted out."""
         if not message.recipient_external_id:
             raise PermanentDeliveryError("The conversation has no phone number.")
         refusal = channel_type_capabilities("sms").text_refusal(
@@ -565,7 +630,10 @@ def _delivery_error(error: TwilioCallError) -> DeliveryError:
         )
     if error.code == UNSUBSCRIBED_CODE:
         return PermanentDeliveryError(
-            UNSUBSCRIBED, status_code=error.status, detail=detail
+            UNSUBSCRIBED,
+            status_code=error.status,
+            detail=detail,
+            opted_out=UNSUBSCRIBED_OPT_OUT,
         )
     if error.code in UNREACHABLE_NUMBER_CODES:
         return PermanentDeliveryError(

@@ -77,7 +77,9 @@ def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOu
     marks it `failed` with the platform's reason; an account-level one also
     sets the channel's alert. Every try is recorded as a `DeliveryAttempt`.
     A message to a customer who opted out on this channel
-    (`ContactIdentity.opted_out_at`) fails at once with that reason, untried.
+    (`ContactIdentity.opted_out_at`) fails at once with that reason, untried;
+    a platform refusal saying they opted out (`PermanentDeliveryError.
+    opted_out`) records it on their identity.
 
     A rate limit that throttles the whole account (`rate_limited`) pauses the
     channel (`Channel.paused_until`); while it lasts a message is put back to
@@ -121,6 +123,8 @@ def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOu
         _fail(message, error)
         if error.channel_alert:
             channel_alert_set(channel=channel, alert=error.channel_alert)
+        if error.opted_out and identity is not None:
+            _opt_out(identity, error.opted_out)
         return DeliveryOutcome(status="failed")
     _mark_sent(message, result.platform_message_id)
     if channel.alert:
@@ -161,6 +165,14 @@ def deliveries_expired_resolve(*, limit: int = 500) -> int:
     for message in expired:
         logger.warning("delivery.uncertain", extra={"message_id": message.pk})
     return len(expired)
+
+
+def _opt_out(identity: ContactIdentity, reason: str) -> None:
+    """The platform refused a send because the customer opted out: record it
+    on their identity (unless already recorded), as an opt-out webhook would."""
+    ContactIdentity.objects.filter(pk=identity.pk, opted_out_at__isnull=True).update(
+        opted_out_at=timezone.now(), opted_out_reason=reason[:255]
+    )
 
 
 def _opted_out_reason(identity: ContactIdentity) -> str:

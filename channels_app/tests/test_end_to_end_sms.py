@@ -194,9 +194,10 @@ def test_a_reply_after_the_customer_texted_stop_fails_with_the_reason(live):
     queued = reply(live, conversation.pk, json={"text": "Sorry to see you go"})
     message = message_reaches(queued["id"], "failed")
 
+    # PingBack saw the STOP, so it fails the reply itself, without asking
+    # Twilio (which would refuse it with 21610).
     assert message.error == (
-        "The customer unsubscribed (STOP): Twilio blocks messages from this number "
-        "to them until they text START."
+        "The customer opted out of messages on this channel: they replied STOP."
     )
     assert live["sandbox"].sms.sends == []
 

@@ -15,7 +15,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast
 
 from channels_app.models import Channel
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
@@ -336,33 +346,42 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
     other conversations with their count), and the one of
     `merge_suggestions` when it has an e-mail address or a phone number;
     whatever the number of conversations or details. The identities carry
-    only what the panel shows (id, handle, channel type)."""
+    only what the panel shows (id, handle, channel type, opt-out)."""
     from contacts.phones import phone_e164
     from conversations.workspace import contact_other_conversations
 
     contact = conversation.contact
     pk = contact.pk
     empty = Value("")
+    never = Cast(Value(None), DateTimeField())  # typed: PostgreSQL's UNION
+    # One UNION: kind, value, extra, id, channel type, opted out at, reason.
+    blanks = {"channel_type": empty, "opted_at": never, "opted_reason": empty}
     rows = (
         ContactEmail.objects.filter(contact_id=pk)
         .order_by()
-        .annotate(kind=Value("email"), extra=empty, channel_type=empty)
-        .values_list("kind", "address", "extra", "id", "channel_type")
+        .annotate(kind=Value("email"), extra=empty, **blanks)
+        .values_list("kind", "address", "extra", "id", *blanks)
         .union(
             ContactPhone.objects.filter(contact_id=pk)
             .order_by()
-            .annotate(kind=Value("phone"), extra=empty, channel_type=empty)
-            .values_list("kind", "number", "extra", "id", "channel_type"),
+            .annotate(kind=Value("phone"), extra=empty, **blanks)
+            .values_list("kind", "number", "extra", "id", *blanks),
             ContactLabel.objects.filter(contact_id=pk)
             .order_by()
-            .annotate(kind=Value("label"), channel_type=empty)
-            .values_list(
-                "kind", "label__name", "label__color", "label_id", "channel_type"
-            ),
+            .annotate(kind=Value("label"), **blanks)
+            .values_list("kind", "label__name", "label__color", "label_id", *blanks),
             ContactIdentity.objects.filter(contact_id=pk)
             .order_by()
             .annotate(kind=Value("identity"))
-            .values_list("kind", "external_id", "handle", "id", "channel__type"),
+            .values_list(
+                "kind",
+                "external_id",
+                "handle",
+                "id",
+                "channel__type",
+                "opted_out_at",
+                "opted_out_reason",
+            ),
             all=True,
         )
     )
@@ -370,7 +389,8 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
     phones: dict[str, PanelDetail] = {}
     labels: list[PanelLabel] = []
     found_identities: list[ContactIdentity] = []
-    for kind, value, extra, row_id, channel_type in sorted(rows, key=lambda r: r[3]):
+    for row in sorted(rows, key=lambda r: r[3]):
+        kind, value, extra, row_id, channel_type, opted_at, opted_reason = row
         if kind == "email":
             emails[value] = PanelDetail(value, value)
         elif kind == "phone":
@@ -378,8 +398,8 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
         elif kind == "label":
             labels.append(PanelLabel(row_id, value, extra))
         else:
-            # Only what the panel shows of an identity: its id, handle and
-            # channel type (for the icon).
+            # Only what the panel shows of an identity: its id, handle,
+            # channel type (for the icon) and opt-out.
             found_identities.append(
                 ContactIdentity(
                     pk=row_id,
@@ -387,6 +407,8 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
                     external_id=value,
                     handle=extra,
                     channel=Channel(type=channel_type),
+                    opted_out_at=opted_at,
+                    opted_out_reason=opted_reason,
                 )
             )
     labels.sort(key=lambda label: label.name.lower())

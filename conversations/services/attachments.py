@@ -136,11 +136,14 @@ def attachment_resolve(token: str) -> ResolvedAttachment | None:
 
 
 def attachment_needs_fetch(attachment: dict[str, Any]) -> bool:
-    """Whether an inbound attachment has media PingBack has not fetched yet."""
+    """Whether an inbound attachment has media PingBack has not fetched yet
+    (never for a `link_only` one: a link the platform forbids storing or that
+    points at someone else's post, shown as the link)."""
     return bool(
         (attachment.get("ref") or attachment.get("url"))
         and not attachment.get("stored")
         and not attachment.get("fetch_error")
+        and not attachment.get("link_only")
     )
 
 

@@ -31,6 +31,7 @@ from channels_app.platforms.base import (
 from channels_app.services.delivery import message_deliver
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
+from channels_app.tests.platforms.test_instagram_kinds import KIND_PARSE_CASES
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from pingback.tests.servers import Answer, RecordingServer
@@ -300,10 +301,8 @@ def test_read_receipt_marks_our_message_read(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    "name", ["message__echo", "reaction__react", "postback__icebreaker"]
-)
-def test_echoes_reactions_and_postbacks_are_kept_as_ignored_events(
+@pytest.mark.parametrize("name", ["message__echo"])
+def test_echoes_are_kept_as_ignored_events(
     client, django_capture_on_commit_callbacks, name
 ):
     channel = instagram_channel()
@@ -421,23 +420,6 @@ PARSE_CASES = {
             reply_to_platform_message_id=OUR_MID,
         )
     ],
-    "message__story_mention": [
-        InboundMessage(
-            platform_message_id=mid("ODAwNA"),
-            contact=InboundContact(external_id="7100000000000003"),
-            text="",
-            sent_at=ms(1763713000104),
-            thread_key="ig:7100000000000003",
-            attachments=(
-                {
-                    "kind": "file",
-                    "url": LOOKASIDE
-                    + "18045678901234567&signature=Qw3rTy-story-signature",
-                    "caption": "The customer mentioned the account in their story",
-                },
-            ),
-        )
-    ],
     "messages__batch": [
         InboundMessage(
             platform_message_id=mid("ODAwNQ"),
@@ -460,17 +442,14 @@ PARSE_CASES = {
         )
     ],
     "message__echo": [],
-    "message__deleted": [],
-    "reaction__react": [],
-    "postback__icebreaker": [],
     "comments__changes": [],
+    # Story mentions, unsent messages, reactions, postbacks and the other
+    # kinds: test_instagram_kinds.py.
+    **KIND_PARSE_CASES,
 }
 
 IGNORED = {
     "message__echo": (f"echo of the account's own message {OUR_MID}",),
-    "message__deleted": (f"message {TEXT_MID} unsent by the customer (kept)",),
-    "reaction__react": (f"reaction (react) to message {OUR_MID}",),
-    "postback__icebreaker": ("postback event not handled",),
     "comments__changes": ("changes not handled",),
 }
 
@@ -479,7 +458,7 @@ EVENT_KEYS = {
     "read__seen": f"read:{OUR_MID}:1763712400104",
     "message__echo": f"mid:{OUR_MID}",
     "reaction__react": f"reaction:{OUR_MID}:react:1763712500104",
-    "postback__icebreaker": f"postback:{DEMO_CUSTOMER_ID}:1763712800104",
+    "postback__icebreaker": f"mid:{mid('ODAwNw')}",
     "comments__changes": f"entry:{ACCOUNT_ID}:1763713100512",
 }
 

@@ -37,6 +37,7 @@ from channels_app.platforms.base import (
 from channels_app.services.delivery import message_deliver
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
+from channels_app.tests.platforms.test_sms_kinds import KIND_PARSE_CASES
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from pingback.tests.servers import Answer, RecordingServer
@@ -321,6 +322,8 @@ MEDIA_BASE = (
 UNTIMED = datetime(2000, 1, 1, tzinfo=UTC)
 
 PARSE_CASES = {
+    # STOP, START, HELP and the other keywords: test_sms_kinds.py.
+    **KIND_PARSE_CASES,
     "message__sms": (
         "msg:SM1f0e8ba2c3d4e5f60718293a4b5c6d7e",
         [
@@ -359,19 +362,6 @@ PARSE_CASES = {
         ],
         (),
     ),
-    "message__stop": (
-        "msg:SM4d3c2b1a0f9e8d7c6b5a493827160514",
-        [
-            InboundMessage(
-                platform_message_id="SM4d3c2b1a0f9e8d7c6b5a493827160514",
-                contact=SMS_CONTACT,
-                text="STOP",
-                sent_at=UNTIMED,
-                thread_key=f"sms:{CUSTOMER}",
-            )
-        ],
-        (),
-    ),
     "message__other_number": (
         "msg:SM3c2b1a0f9e8d7c6b5a49382716051423",
         [],
@@ -397,18 +387,6 @@ PARSE_CASES = {
         [
             DeliveryStatus(
                 SENT_SID, "failed", UNTIMED, "30006: Landline or unreachable carrier"
-            )
-        ],
-        (),
-    ),
-    "status__failed_21610": (
-        f"status:{SENT_SID}:failed",
-        [
-            DeliveryStatus(
-                SENT_SID,
-                "failed",
-                UNTIMED,
-                "21610: The customer unsubscribed (replied STOP)",
             )
         ],
         (),
