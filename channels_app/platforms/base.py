@@ -269,11 +269,15 @@ class ContactOptOut:
 @dataclass(frozen=True)
 class IdentityMoved:
     """The customer's id on the platform changed (a WhatsApp user changed
-    their number): their identity and open threads follow to the new id."""
+    their number): their identity and open threads follow to the new id.
+    `old_thread_key`/`new_thread_key` name their thread when its key is not
+    the id itself (WhatsApp `wa:<wa_id>`); empty means the id."""
 
     old_external_id: str
     new_external_id: str
     occurred_at: datetime
+    old_thread_key: str = ""
+    new_thread_key: str = ""
 
 
 InboundItem = (
