@@ -417,6 +417,9 @@ class Platform:
         receives_webhooks: whether `/api/v1/webhooks/<type>/<id>` is live.
         supports_templates: whether replies may be template messages.
         fetches_profiles: whether `fetch_profile` can tell a user's name.
+        supports_reactions: whether `send_reaction` can react to a message
+            (an optional capability; the API refuses agents' reactions on
+            other channels with a 400).
 
     Methods (the webhook ones only when `receives_webhooks`):
         check_credentials(public, secrets) -> None
@@ -442,6 +445,13 @@ class Platform:
         fetch_media(channel, attachment: dict) -> FetchedMedia | None
             Download an inbound attachment (see `InboundMessage`); None when
             there is nothing to fetch. Raises `DeliveryError` subclasses.
+        send_reaction(channel, platform_message_id, recipient_external_id,
+                emoji) -> None
+            React to the message with platform id `platform_message_id` in
+            the conversation with `recipient_external_id` (platforms with
+            `supports_reactions`). The business has one reaction per
+            message: `emoji` replaces it, an empty `emoji` removes it.
+            Raises `TransientDeliveryError` or `PermanentDeliveryError`.
         fetch_profile(channel, external_id) -> PlatformProfile | None
             Ask the platform for a user's profile (platforms with
             `fetches_profiles`); None when it has none to give. Raises
@@ -468,6 +478,7 @@ class Platform:
     receives_webhooks: ClassVar[bool] = False
     supports_templates: ClassVar[bool] = False
     fetches_profiles: ClassVar[bool] = False
+    supports_reactions: ClassVar[bool] = False
 
     def webhook_url(self, channel: Channel) -> str | None:
         """Return the public URL the platform posts events to, or None."""
@@ -505,6 +516,17 @@ class Platform:
         self, channel: Channel, attachment: dict[str, Any]
     ) -> FetchedMedia | None:
         return None
+
+    def send_reaction(
+        self,
+        channel: Channel,
+        platform_message_id: str,
+        recipient_external_id: str,
+        emoji: str,
+    ) -> None:
+        raise PermanentDeliveryError(
+            f"{channel.get_type_display()} channels cannot send reactions."
+        )
 
     def fetch_profile(
         self, channel: Channel, external_id: str

@@ -668,6 +668,7 @@ class WhatsAppPlatform(Platform):
     learned_fields = frozenset({"display_phone_number", "verified_name"})
     receives_webhooks = True
     supports_templates = WHATSAPP.supports_templates
+    supports_reactions = True
 
     def check_credentials(
         self, public: dict[str, Any], secrets: dict[str, str]
@@ -775,6 +776,31 @@ class WhatsAppPlatform(Platform):
             raise PermanentDeliveryError("The reply has no text or file to send.")
         wamids = [api.send_message(part) for part in parts]
         return SendResult(wamids[0])
+
+    def send_reaction(
+        self,
+        channel: Channel,
+        platform_message_id: str,
+        recipient_external_id: str,
+        emoji: str,
+    ) -> None:
+        """React to a message (the customer's or ours) with `emoji`; an empty
+        `emoji` removes the business's reaction. `POST /{phone_number_id}/
+        messages` with `{type: reaction, reaction: {message_id, emoji}}`;
+        like any free-form message, only inside the 24-hour window. Raises
+        `TransientDeliveryError` or `PermanentDeliveryError` (closed window,
+        refused token, ...).
+
+        Source: Cloud API reference, messages > reaction messages."""
+        WhatsAppApi.for_channel(channel).send_message(
+            _envelope(
+                recipient_external_id,
+                {
+                    "type": "reaction",
+                    "reaction": {"message_id": platform_message_id, "emoji": emoji},
+                },
+            )
+        )
 
     def fetch_media(
         self, channel: Channel, attachment: dict[str, Any]

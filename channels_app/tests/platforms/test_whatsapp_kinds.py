@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import factory
 import pytest
+import requests
 from django.test import Client
 from django.urls import reverse
 
@@ -34,6 +35,7 @@ from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
+from sandbox.whatsapp_payloads import DEMO_NUMBER
 
 PHONE_NUMBER_ID = "106540352242922"
 APP_SECRET = "app-secret-example"
@@ -455,3 +457,185 @@ def test_a_customer_who_changes_number_keeps_their_thread(channel, post, admin_m
         thread_html(admin_member, conversation)
     )
     assert Conversation.objects.count() == 1
+
+
+# ------------------------------------------------------- agents react back
+# Source: Cloud API reference, messages > reaction messages (`type:
+# reaction`, `reaction {message_id, emoji}`, "" removes it). Sent through
+# the real Graph client to the sandbox's WhatsApp stand-in over HTTP.
+
+
+def sandbox_channel(business) -> Channel:
+    return WhatsAppChannelFactory(
+        business=business,
+        config={"phone_number_id": DEMO_NUMBER.phone_number_id},
+        secrets={
+            "access_token": DEMO_NUMBER.access_token,
+            "verify_token": "chosen-verify-token-1234",
+            "app_secret": DEMO_NUMBER.app_secret,
+        },
+    )
+
+
+def customer_wrote(sandbox, hours_ago: float) -> None:
+    requests.post(
+        f"{sandbox.url}/_sandbox/whatsapp/customer/window",
+        json={"wa_id": CUSTOMER, "hours_ago": hours_ago},
+        timeout=5,
+    ).raise_for_status()
+
+
+def customer_message(channel: Channel) -> Message:
+    conversation = ConversationFactory(
+        business=channel.business,
+        channel=channel,
+        thread_key=f"wa:{CUSTOMER}",
+        contact_identity__external_id=CUSTOMER,
+    )
+    return MessageFactory(
+        conversation=conversation, platform_message_id=REACTED_TO, text="Thanks!"
+    )
+
+
+def react(api, message: Message, capture, **body):
+    with capture(execute=True):
+        return api.post(
+            f"/api/v1/conversations/{message.conversation_id}/messages/"
+            f"{message.pk}/reactions",
+            body,
+            format="json",
+        )
+
+
+def reaction_sends(sandbox) -> list[tuple[str, str, str]]:
+    return [
+        (send["to"], send["payload"]["reaction"]["message_id"], send["text"])
+        for send in sandbox.whatsapp.snapshot()["sends"]
+        if send["type"] == "reaction"
+    ]
+
+
+@pytest.mark.django_db
+def test_an_agent_reacts_and_the_customer_sees_it_on_whatsapp(
+    admin_api, admin_member, business, sandbox, django_capture_on_commit_callbacks
+):
+    message = customer_message(sandbox_channel(business))
+    customer_wrote(sandbox, hours_ago=1)
+
+    response = react(admin_api, message, django_capture_on_commit_callbacks, emoji="❤️")
+
+    assert response.status_code == 200, response.json()
+    assert [
+        (r["by"], r["emoji"], r["author_id"]) for r in response.json()["reactions"]
+    ] == [("agent", "❤️", admin_member.user.pk)]
+    [send] = sandbox.whatsapp.snapshot()["sends"]
+    assert send["payload"] == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "reaction",
+        "reaction": {"message_id": REACTED_TO, "emoji": "❤️"},
+    }
+    assert "❤️" in thread_html(admin_member, message.conversation)
+
+
+@pytest.mark.django_db
+def test_removing_the_reaction_sends_an_empty_one_and_a_repeat_sends_nothing(
+    admin_api, business, sandbox, django_capture_on_commit_callbacks
+):
+    message = customer_message(sandbox_channel(business))
+    customer_wrote(sandbox, hours_ago=1)
+
+    react(admin_api, message, django_capture_on_commit_callbacks, emoji="👍")
+    react(admin_api, message, django_capture_on_commit_callbacks, emoji="👍")
+    response = react(admin_api, message, django_capture_on_commit_callbacks, emoji="")
+
+    assert response.status_code == 200
+    assert response.json()["reactions"] == []
+    assert reaction_sends(sandbox) == [
+        (CUSTOMER, REACTED_TO, "👍"),
+        (CUSTOMER, REACTED_TO, ""),
+    ]
+
+
+@pytest.mark.django_db
+def test_when_one_agent_removes_theirs_the_other_agents_reaction_is_sent(
+    admin_api,
+    agent_member,
+    api_client_for,
+    business,
+    sandbox,
+    django_capture_on_commit_callbacks,
+):
+    message = customer_message(sandbox_channel(business))
+    customer_wrote(sandbox, hours_ago=1)
+    agent_api = api_client_for(agent_member)
+
+    react(admin_api, message, django_capture_on_commit_callbacks, emoji="👍")
+    react(agent_api, message, django_capture_on_commit_callbacks, emoji="🎉")
+    react(agent_api, message, django_capture_on_commit_callbacks, emoji="")
+
+    # WhatsApp shows one reaction from the business: the newest left.
+    assert [emoji for _, _, emoji in reaction_sends(sandbox)] == ["👍", "🎉", "👍"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("emoji", ["ok", "👍 👍", "a👍", "x" * 17])
+def test_a_reaction_that_is_not_one_emoji_is_400_naming_the_field(
+    admin_api, business, sandbox, django_capture_on_commit_callbacks, emoji
+):
+    message = customer_message(sandbox_channel(business))
+
+    response = react(
+        admin_api, message, django_capture_on_commit_callbacks, emoji=emoji
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["emoji"]
+    message.refresh_from_db()
+    assert message.reactions == []
+    assert sandbox.whatsapp.snapshot()["sends"] == []
+
+
+@pytest.mark.django_db
+def test_a_missing_emoji_is_400_naming_the_field(
+    admin_api, business, django_capture_on_commit_callbacks
+):
+    message = customer_message(WhatsAppChannelFactory(business=business))
+
+    response = react(admin_api, message, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 400
+    assert response.json() == {"emoji": ["This field is required."]}
+
+
+@pytest.mark.django_db
+def test_reacting_on_a_channel_without_reactions_is_400(
+    admin_api, business, django_capture_on_commit_callbacks
+):
+    conversation = ConversationFactory(business=business)  # an X channel
+    message = MessageFactory(conversation=conversation)
+
+    response = react(admin_api, message, django_capture_on_commit_callbacks, emoji="👍")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "reactions_unsupported"
+    message.refresh_from_db()
+    assert message.reactions == []
+
+
+@pytest.mark.django_db
+def test_a_reaction_outside_the_window_stays_in_pingback_and_is_not_retried(
+    admin_api, business, sandbox, django_capture_on_commit_callbacks, caplog
+):
+    message = customer_message(sandbox_channel(business))
+    customer_wrote(sandbox, hours_ago=25)
+    caplog.set_level("WARNING", logger="conversations.services.reactions")
+
+    response = react(admin_api, message, django_capture_on_commit_callbacks, emoji="👍")
+
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert [r["emoji"] for r in message.reactions] == ["👍"]
+    assert sandbox.whatsapp.snapshot()["sends"] == []  # Meta refused it (131047)
+    assert [r.getMessage() for r in caplog.records] == ["reaction.failed"]
