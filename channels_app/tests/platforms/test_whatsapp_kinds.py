@@ -364,6 +364,9 @@ def test_a_shared_contact_card_shows_its_name_and_number(
     assert "+1 (940) 555-1234" in html
 
 
+CUSTOMER_THUMBS_UP = '👍<span class="visually-hidden"> from the customer</span>'
+
+
 @pytest.mark.django_db
 def test_a_reaction_shows_on_our_message_and_an_empty_one_removes_it(
     channel, post, admin_member
@@ -373,12 +376,12 @@ def test_a_reaction_shows_on_our_message_and_an_empty_one_removes_it(
     post("message__reaction")
     reacted.refresh_from_db()
     assert [(r["by"], r["emoji"]) for r in reacted.reactions] == [("contact", "👍")]
-    assert "👍" in thread_html(admin_member, reacted.conversation)
+    assert CUSTOMER_THUMBS_UP in thread_html(admin_member, reacted.conversation)
 
     post("message__reaction_removed")
     reacted.refresh_from_db()
     assert reacted.reactions == []
-    assert "👍" not in thread_html(admin_member, reacted.conversation)
+    assert 'class="reactions"' not in thread_html(admin_member, reacted.conversation)
     assert Message.objects.count() == 1  # a reaction is not a message
 
 
@@ -536,7 +539,9 @@ def test_an_agent_reacts_and_the_customer_sees_it_on_whatsapp(
         "type": "reaction",
         "reaction": {"message_id": REACTED_TO, "emoji": "❤️"},
     }
-    assert "❤️" in thread_html(admin_member, message.conversation)
+    assert '❤️<span class="visually-hidden"> from the agent</span>' in thread_html(
+        admin_member, message.conversation
+    )
 
 
 @pytest.mark.django_db
@@ -639,3 +644,57 @@ def test_a_reaction_outside_the_window_stays_in_pingback_and_is_not_retried(
     assert [r["emoji"] for r in message.reactions] == ["👍"]
     assert sandbox.whatsapp.snapshot()["sends"] == []  # Meta refused it (131047)
     assert [r.getMessage() for r in caplog.records] == ["reaction.failed"]
+
+
+@pytest.mark.django_db
+def test_the_thread_offers_quick_reactions_and_pressing_yours_again_removes_it(
+    admin_member, business, sandbox, django_capture_on_commit_callbacks
+):
+    message = customer_message(sandbox_channel(business))
+    customer_wrote(sandbox, hours_ago=1)
+    client = Client()
+    client.force_login(admin_member.user)
+    react_url = reverse(
+        "message-react",
+        kwargs={"conversation_id": message.conversation_id, "message_id": message.pk},
+    )
+
+    html = thread_html(admin_member, message.conversation)
+    assert 'aria-label="React with thumbs up"' in html
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(react_url, {"emoji": "👍"})
+    html = thread_html(admin_member, message.conversation)
+    assert (
+        'value="" aria-pressed="true" aria-label="Remove your thumbs up reaction"'
+        in (html)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(react_url, {"emoji": ""})
+
+    message.refresh_from_db()
+    assert message.reactions == []
+    assert [emoji for _, _, emoji in reaction_sends(sandbox)] == ["👍", ""]
+
+
+@pytest.mark.django_db
+def test_no_quick_reactions_on_notes_or_on_channels_without_reactions(
+    admin_member, business
+):
+    x_conversation = ConversationFactory(business=business)  # an X channel
+    MessageFactory(conversation=x_conversation, text="Hello from X")
+    whatsapp = customer_message(WhatsAppChannelFactory(business=business))
+    MessageFactory(
+        conversation=whatsapp.conversation,
+        direction="outbound",
+        kind="note",
+        platform_message_id=None,
+        text="internal",
+    )
+
+    assert "React with" not in thread_html(admin_member, x_conversation)
+    assert (
+        thread_html(admin_member, whatsapp.conversation).count(
+            'aria-label="React with thumbs up"'
+        )
+        == 1
+    )
