@@ -698,3 +698,41 @@ def test_no_quick_reactions_on_notes_or_on_channels_without_reactions(
         )
         == 1
     )
+
+
+@pytest.fixture
+def customer_said_thanks(sandbox, admin_member) -> Message:
+    """Made before Playwright starts: the ORM inside its greenlet would open a
+    connection of its own that outlives the test database."""
+    return customer_message(sandbox_channel(admin_member.business))
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_an_agent_reacts_from_the_keyboard_in_a_real_browser(
+    live_server, sandbox, admin_member, customer_said_thanks, browser_page
+):
+    message = customer_said_thanks
+    customer_wrote(sandbox, hours_ago=1)
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", admin_member.user.username)
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/**")
+    thread = reverse(
+        "conversation", kwargs={"conversation_id": message.conversation_id}
+    )
+    page.goto(f"{live_server.url}{thread}")
+
+    bubble = page.locator(f"#message-{message.pk}")
+    bubble.locator(".react-menu > summary").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+
+    page.locator(f"#message-{message.pk} .reactions li").wait_for()
+    assert page.locator(f"#message-{message.pk} .reactions li").text_content() == (
+        "👍 from the agent"
+    )
+    assert [emoji for _, _, emoji in reaction_sends(sandbox)] == ["👍"]
