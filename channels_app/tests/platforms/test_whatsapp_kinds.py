@@ -700,6 +700,22 @@ def test_no_quick_reactions_on_notes_or_on_channels_without_reactions(
     )
 
 
+@pytest.mark.django_db
+def test_no_reaction_goes_to_a_customer_who_opted_out(
+    admin_api, business, sandbox, django_capture_on_commit_callbacks
+):
+    message = customer_message(sandbox_channel(business))
+    customer_wrote(sandbox, hours_ago=1)
+    ContactIdentity.objects.filter(pk=message.conversation.contact_identity_id).update(
+        opted_out_at=message.sent_at, opted_out_reason="Blocked the business"
+    )
+
+    response = react(admin_api, message, django_capture_on_commit_callbacks, emoji="👍")
+
+    assert response.status_code == 200
+    assert sandbox.whatsapp.snapshot()["sends"] == []
+
+
 @pytest.fixture
 def customer_said_thanks(sandbox, admin_member) -> Message:
     """Made before Playwright starts: the ORM inside its greenlet would open a
