@@ -162,6 +162,8 @@ class InboundMessage:
             into bytes (Telegram `file_id`, WhatsApp media id)
         url: a link the platform gave (may need the channel's credentials)
         latitude, longitude (floats), name, address: for a location
+        name, phones and emails (lists of strings): for a shared contact
+            card (WhatsApp; Telegram gives one `phone_number`)
     After ingest, PingBack adds `stored` (the storage name once fetched) or
     `fetch_error`.
 
