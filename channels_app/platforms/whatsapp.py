@@ -213,13 +213,17 @@ def _unsupported(
     message: JsonValue, wa_id: str, names: dict[str, str], what: str
 ) -> InboundMessage:
     """A message PingBack cannot render, kept and shown all the same: its text
-    names `what`, `details["raw"]` is the `messages[]` item as received."""
+    names `what`, `details["raw"]` is the `messages[]` item as received; it
+    continues the conversation of the message it answers (`context.id`)."""
+    context = message.get("context")
+    reply_to = _optional_str(context, "id") if context is not None else ""
     return InboundMessage(
         platform_message_id=message["id"].str(),
         contact=InboundContact(external_id=wa_id, name=names.get(wa_id, "")),
         text=f"Unsupported message: {what}",
         sent_at=_from_epoch_seconds(message["timestamp"]),
         thread_key=f"{THREAD}:{wa_id}",
+        reply_to_platform_message_id=reply_to or None,
         kind="unsupported",
         details={"raw": message.value},
     )

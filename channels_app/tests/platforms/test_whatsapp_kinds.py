@@ -127,6 +127,7 @@ KIND_CASES = {
             "TkYxMDJGNDVCNzI4RTYxMDNBQg",
             1749417115,
             "Unsupported message: interactive nfm_reply",
+            reply_to_platform_message_id=OUR_BUTTONS,
             kind="unsupported",
             details={"raw": raw_message("message__interactive_nfm_reply")},
         )
