@@ -46,6 +46,11 @@ urlpatterns = [
         name="message-retry",
     ),
     path(
+        "conversations/<int:conversation_id>/messages/<int:message_id>/react/",
+        views.message_react_view,
+        name="message-react",
+    ),
+    path(
         "conversations/<int:conversation_id>/messages/<int:message_id>/mark-sent/",
         views.message_mark_sent_view,
         name="message-mark-sent",

@@ -428,6 +428,34 @@ def message_mark_sent_view(
     return _message_action(request, conversation_id, message_id, message_mark_sent)
 
 
+@login_required
+@require_POST
+def message_react_view(
+    request: HttpRequest, conversation_id: int, message_id: int
+) -> HttpResponse:
+    """Set (or with an empty `emoji`, remove) the agent's reaction to a
+    message (`message_react`), for browsers without JavaScript (the thread's
+    script calls the API instead); a refusal is shown in the thread."""
+    from conversations.api.serializers import ReactionSerializer
+    from conversations.services.reactions import message_react
+
+    conversation = inbox_conversation(request, conversation_id)
+    message = get_object_or_404(conversation_message_list(conversation), pk=message_id)
+    serializer = ReactionSerializer(data={"emoji": request.POST.get("emoji", "")})
+    if not serializer.is_valid():
+        flash.error(request, serializer.errors["emoji"][0])
+    else:
+        try:
+            message_react(
+                message=message,
+                agent=request.user,
+                emoji=serializer.validated_data["emoji"],
+            )
+        except ApplicationError as error:
+            flash.error(request, error.detail)
+    return redirect("conversation", conversation_id=conversation.pk)
+
+
 def _message_action(
     request: HttpRequest, conversation_id: int, message_id: int, action
 ) -> HttpResponse:

@@ -224,6 +224,18 @@ def _media(
     return media
 
 
+def _reaction(body: dict[str, Any]) -> dict[str, Any]:
+    """`reaction {message_id, emoji}` ("" removes the business's reaction)
+    as the send record's `text` (the emoji) and `context_message_id`.
+    Source: Cloud API reference, messages > reaction messages."""
+    reaction = _object(body, "reaction")
+    if not isinstance(reaction.get("message_id"), str):
+        raise _invalid("Param reaction['message_id'] is required")
+    if not isinstance(reaction.get("emoji"), str):
+        raise _invalid("Param reaction['emoji'] is required")
+    return {"text": reaction["emoji"], "context_message_id": reaction["message_id"]}
+
+
 def _template(body: dict[str, Any], number: BusinessNumber) -> dict[str, Any]:
     """Check a template against the number's approved templates: 132001 for
     an unknown name or language, 132000 for a wrong parameter count."""
@@ -313,6 +325,8 @@ def send_message(
         template = _template(body, number)
         record["text"] = template.pop("text")
         record["template"] = template
+    elif kind == "reaction":
+        record.update(_reaction(body))
     else:
         raise _invalid(f"Param type {kind!r} is not supported by the sandbox")
     context = body.get("context")

@@ -170,6 +170,8 @@ class InboundMessage:
             (an Instagram story, which Meta forbids storing; a shared reel
             or post)
         latitude, longitude (floats), name, address: for a location
+        name, phones and emails (lists of strings): for a shared contact
+            card (WhatsApp; Telegram gives one `phone_number`)
     After ingest, PingBack adds `stored` (the storage name once fetched) or
     `fetch_error`.
 
@@ -277,11 +279,15 @@ class ContactOptOut:
 @dataclass(frozen=True)
 class IdentityMoved:
     """The customer's id on the platform changed (a WhatsApp user changed
-    their number): their identity and open threads follow to the new id."""
+    their number): their identity and open threads follow to the new id.
+    `old_thread_key`/`new_thread_key` name their thread when its key is not
+    the id itself (WhatsApp `wa:<wa_id>`); empty means the id."""
 
     old_external_id: str
     new_external_id: str
     occurred_at: datetime
+    old_thread_key: str = ""
+    new_thread_key: str = ""
 
 
 InboundItem = (
@@ -421,6 +427,9 @@ class Platform:
         receives_webhooks: whether `/api/v1/webhooks/<type>/<id>` is live.
         supports_templates: whether replies may be template messages.
         fetches_profiles: whether `fetch_profile` can tell a user's name.
+        supports_reactions: whether `send_reaction` can react to a message
+            (an optional capability; the API refuses agents' reactions on
+            other channels with a 400).
 
     Methods (the webhook ones only when `receives_webhooks`):
         check_credentials(public, secrets) -> None
@@ -446,6 +455,13 @@ class Platform:
         fetch_media(channel, attachment: dict) -> FetchedMedia | None
             Download an inbound attachment (see `InboundMessage`); None when
             there is nothing to fetch. Raises `DeliveryError` subclasses.
+        send_reaction(channel, platform_message_id, recipient_external_id,
+                emoji) -> None
+            React to the message with platform id `platform_message_id` in
+            the conversation with `recipient_external_id` (platforms with
+            `supports_reactions`). The business has one reaction per
+            message: `emoji` replaces it, an empty `emoji` removes it.
+            Raises `TransientDeliveryError` or `PermanentDeliveryError`.
         fetch_profile(channel, external_id) -> PlatformProfile | None
             Ask the platform for a user's profile (platforms with
             `fetches_profiles`); None when it has none to give. Raises
@@ -472,6 +488,7 @@ class Platform:
     receives_webhooks: ClassVar[bool] = False
     supports_templates: ClassVar[bool] = False
     fetches_profiles: ClassVar[bool] = False
+    supports_reactions: ClassVar[bool] = False
 
     def webhook_url(self, channel: Channel) -> str | None:
         """Return the public URL the platform posts events to, or None."""
@@ -509,6 +526,17 @@ class Platform:
         self, channel: Channel, attachment: dict[str, Any]
     ) -> FetchedMedia | None:
         return None
+
+    def send_reaction(
+        self,
+        channel: Channel,
+        platform_message_id: str,
+        recipient_external_id: str,
+        emoji: str,
+    ) -> None:
+        raise PermanentDeliveryError(
+            f"{channel.get_type_display()} channels cannot send reactions."
+        )
 
     def fetch_profile(
         self, channel: Channel, external_id: str

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -29,6 +30,7 @@ from channels_app.platforms.base import (
     DeliveryError,
     DeliveryStatus,
     FetchedMedia,
+    IdentityMoved,
     InboundContact,
     InboundItem,
     InboundMessage,
@@ -39,6 +41,7 @@ from channels_app.platforms.base import (
     ParsedWebhook,
     PermanentDeliveryError,
     Platform,
+    Reaction,
     SendResult,
     SetupResult,
 )
@@ -72,6 +75,14 @@ PHONE_NUMBER_FIELDS = "display_phone_number,verified_name"
 # Message types whose content is a media object `{id, mime_type, sha256, ...}`.
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 RECEIPT_STATUSES = frozenset({"sent", "delivered", "read", "failed"})
+# `played`: the customer played a voice message for the first time, which
+# PingBack counts as read (its delivery statuses stop at `read`).
+STATUS_ALIASES = {"played": "read"}
+# `system` types saying the customer's WhatsApp id changed to `system.wa_id`
+# (`new_wa_id` in older API versions). Source: Cloud API, webhooks > messages
+# > system.
+NUMBER_CHANGED_TYPES = frozenset({"user_changed_number", "customer_changed_number"})
+INTERACTIVE_REPLIES = ("button_reply", "list_reply")
 MAX_TEXT_LENGTH = WHATSAPP.max_text_length  # the capabilities table
 MAX_CAPTION_LENGTH = 1024
 # Meta's hosts a media URL from `GET /{media_id}` may be on, the only ones
@@ -199,24 +210,245 @@ def _location_attachment(location: JsonValue) -> dict[str, Any]:
     return attachment
 
 
-def _parse_message(
-    message: JsonValue, names: dict[str, str]
-) -> tuple[InboundMessage | None, str]:
-    """One `messages[]` item: the message, or None and why it is ignored
-    (reactions, unsupported and unhandled types). `names` maps wa_id to the
-    profile name from `contacts[]`."""
-    wamid = message["id"].str()
+def _unsupported(
+    message: JsonValue, wa_id: str, names: dict[str, str], what: str
+) -> InboundMessage:
+    """A message PingBack cannot render, kept and shown all the same: its text
+    names `what`, `details["raw"]` is the `messages[]` item as received; it
+    continues the conversation of the message it answers (`context.id`)."""
+    context = message.get("context")
+    reply_to = _optional_str(context, "id") if context is not None else ""
+    return InboundMessage(
+        platform_message_id=message["id"].str(),
+        contact=InboundContact(external_id=wa_id, name=names.get(wa_id, "")),
+        text=f"Unsupported message: {what}",
+        sent_at=_from_epoch_seconds(message["timestamp"]),
+        thread_key=f"{THREAD}:{wa_id}",
+        reply_to_platform_message_id=reply_to or None,
+        kind="unsupported",
+        details={"raw": message.value},
+    )
+
+
+def _unsupported_what(message: JsonValue, kind: str) -> str:
+    """What an `unsupported` (or `unknown`) message is: the type Meta names in
+    `unsupported.type` (newer API versions), else the `title` of its first
+    error (`errors[0]`, "Message type unknown"), else the type itself."""
+    detail = message.get("unsupported")
+    if detail is not None and "type" in detail:
+        return detail["type"].str()
+    errors = message.get("errors")
+    if errors is not None and errors.list():
+        error = errors[0]
+        title = _optional_str(error, "title") or _optional_str(error, "message")
+        if title:
+            return title
+    return kind
+
+
+def _interactive(interactive: JsonValue) -> tuple[str, dict[str, Any], list[dict]]:
+    """A tapped reply button or list row: (text = its title, the `reply`
+    detail {type, id, title}, context entries: a list row's description).
+    Source: Cloud API, webhooks > messages > interactive
+    (`interactive.type` button_reply | list_reply, `{id, title,
+    description?}`)."""
+    kind = interactive["type"].str()
+    chosen = interactive[kind]
+    title = chosen["title"].str()
+    reply = {"type": kind, "id": chosen["id"].str(), "title": title}
+    context = []
+    description = _optional_str(chosen, "description")
+    if description:
+        context.append({"label": "Chosen from a list", "text": description})
+    return title, reply, context
+
+
+def _contact_card(card: JsonValue) -> dict[str, Any]:
+    """A shared contact card as a `contact` attachment: `name`
+    (`name.formatted_name`, else first and last names), `phones` and
+    `emails` (lists of strings, as given). Source: Cloud API, webhooks >
+    messages > contacts (`contacts[].name`, `phones[].phone`,
+    `emails[].email`; any may be left out by the customer's phone)."""
+    name = card.get("name")
+    shown = ""
+    if name is not None:
+        shown = _optional_str(name, "formatted_name") or " ".join(
+            part
+            for part in (
+                _optional_str(name, "first_name"),
+                _optional_str(name, "last_name"),
+            )
+            if part
+        )
+    phones_value = card.get("phones")
+    emails_value = card.get("emails")
+    phones = [
+        _optional_str(phone, "phone")
+        for phone in (phones_value.list() if phones_value is not None else ())
+    ]
+    emails = [
+        _optional_str(email, "email")
+        for email in (emails_value.list() if emails_value is not None else ())
+    ]
+    return {
+        "kind": "contact",
+        "name": shown or "Unnamed contact",
+        "phones": [phone for phone in phones if phone],
+        "emails": [email for email in emails if email],
+    }
+
+
+def _contacts_text(cards: list[dict[str, Any]]) -> str:
+    """`Contact card: Ada Lovelace, +1 555 0100` (cards joined by `; `)."""
+    shown = [
+        ", ".join([card["name"], *card["phones"], *card["emails"]]) for card in cards
+    ]
+    label = "Contact card" if len(cards) == 1 else "Contact cards"
+    return f"{label}: {'; '.join(shown)}"
+
+
+def _decimal(value: JsonValue) -> Decimal:
+    """A JSON number as a Decimal (prices: `7.99`, not 7.9900000000000002)."""
+    _number(value)
+    try:
+        return Decimal(str(value.value))
+    except InvalidOperation as error:  # pragma: no cover - _number checked it
+        raise MalformedPayload(f"{value.path}: expected a number") from error
+
+
+def _order_text(order: JsonValue) -> str:
+    """The customer's order as text: their note, then one line per item
+    (`2 x di9ozbzfi4 at 7.99 USD`) and the total per currency. Source: Cloud
+    API, webhooks > messages > order (`catalog_id`, `text`,
+    `product_items[] {product_retailer_id, quantity, item_price,
+    currency}`)."""
+    lines = []
+    note = _optional_str(order, "text")
+    if note:
+        lines.append(note)
+    lines.append(f"Order from catalog {order['catalog_id'].str()}:")
+    totals: dict[str, Decimal] = {}
+    for item in order["product_items"].list():
+        quantity = item["quantity"].int()
+        price = _decimal(item["item_price"])
+        currency = item["currency"].str()
+        product = item["product_retailer_id"].str()
+        lines.append(f"{quantity} x {product} at {price} {currency}")
+        totals[currency] = totals.get(currency, Decimal(0)) + quantity * price
+    for currency, total in totals.items():
+        lines.append(f"Total: {total} {currency}")
+    return "\n".join(lines)
+
+
+def _referral_context(referral: JsonValue) -> dict[str, str]:
+    """The click-to-WhatsApp ad the conversation came from: label "From an
+    ad", the ad's headline and body, its `source_url`. Source: Cloud API,
+    webhooks > messages (`referral {source_url, source_id, source_type,
+    headline, body, media_type, ...}`)."""
+    parts = [_optional_str(referral, "headline"), _optional_str(referral, "body")]
+    return {
+        "label": "From an ad",
+        "text": " — ".join(part for part in parts if part),
+        "url": _optional_str(referral, "source_url"),
+    }
+
+
+def _message_context(message: JsonValue) -> tuple[str, list[dict[str, str]]]:
+    """The id of the message it replies to (`context.id`, "" when none), and
+    the context entries shown above it: forwarded (`context.forwarded`,
+    `frequently_forwarded`), the product asked about
+    (`context.referred_product`), the ad it came from (`referral`)."""
+    entries: list[dict[str, str]] = []
+    context = message.get("context")
+    reply_to = ""
+    if context is not None:
+        reply_to = _optional_str(context, "id")
+        frequently = context.get("frequently_forwarded")
+        forwarded = context.get("forwarded")
+        if frequently is not None and frequently.value is True:
+            entries.append({"label": "Forwarded many times"})
+        elif forwarded is not None and forwarded.value is True:
+            entries.append({"label": "Forwarded"})
+        product = context.get("referred_product")
+        if product is not None:
+            entries.append(
+                {
+                    "label": "About a product",
+                    "text": f"{product['product_retailer_id'].str()} (catalog "
+                    f"{product['catalog_id'].str()})",
+                }
+            )
+    referral = message.get("referral")
+    if referral is not None:
+        entries.append(_referral_context(referral))
+    return reply_to, entries
+
+
+def _system_items(
+    message: JsonValue, wa_id: str, names: dict[str, str]
+) -> list[InboundItem]:
+    """A `system` message: its `body` shown in the thread ("User Sheena
+    Nelson changed from 16505551234 to 12195555358"), then, for a number
+    change, the identity and its thread moved to the new id. The message
+    goes first so it lands in the thread that moves. Source: Cloud API,
+    webhooks > messages > system (`system {body, type, wa_id}`;
+    `new_wa_id` with type `customer_changed_number` in older versions)."""
+    system = message["system"]
+    kind = _optional_str(system, "type")
+    body = _optional_str(system, "body") or f"WhatsApp system message: {kind}"
+    sent_at = _from_epoch_seconds(message["timestamp"])
+    items: list[InboundItem] = [
+        InboundMessage(
+            platform_message_id=message["id"].str(),
+            contact=InboundContact(external_id=wa_id, name=names.get(wa_id, "")),
+            text=body,
+            sent_at=sent_at,
+            thread_key=f"{THREAD}:{wa_id}",
+            details={"context": [{"label": "WhatsApp system message"}]},
+        )
+    ]
+    if kind in NUMBER_CHANGED_TYPES:
+        new = system.get("wa_id") or system.get("new_wa_id")
+        if new is None:
+            raise MalformedPayload(f"{system.path}.wa_id: missing")
+        new_id = new.digits()
+        if new_id != wa_id:
+            items.append(
+                IdentityMoved(
+                    old_external_id=wa_id,
+                    new_external_id=new_id,
+                    occurred_at=sent_at,
+                    old_thread_key=f"{THREAD}:{wa_id}",
+                    new_thread_key=f"{THREAD}:{new_id}",
+                )
+            )
+    return items
+
+
+def _parse_message(message: JsonValue, names: dict[str, str]) -> list[InboundItem]:
+    """One `messages[]` item as the items it stands for: a message (any kind
+    PingBack cannot render becomes an `unsupported` message, never dropped),
+    a `Reaction`, or a system message and the customer's new id. `names`
+    maps wa_id to the profile name from `contacts[]`."""
     kind = message["type"].str()
+    wa_id = message["from"].digits()
     if kind == "reaction":
-        target = message["reaction"]["message_id"].str()
-        return None, f"reaction to {target}"
+        reaction = message["reaction"]
+        return [
+            Reaction(
+                platform_message_id=reaction["message_id"].str(),
+                emoji=_optional_str(reaction, "emoji"),  # empty: removed
+                reacted_at=_from_epoch_seconds(message["timestamp"]),
+            )
+        ]
+    if kind == "system":
+        return _system_items(message, wa_id, names)
     if kind in ("unsupported", "unknown"):
-        errors = message.get("errors")
-        reasons = [_error_text(error) for error in errors.list()] if errors else []
-        detail = f" ({'; '.join(reasons)})" if reasons else ""
-        return None, f"unsupported message {wamid}{detail}"
+        return [_unsupported(message, wa_id, names, _unsupported_what(message, kind))]
     text = ""
     attachments: tuple[dict[str, Any], ...] = ()
+    details: dict[str, Any] = {}
+    reply_to, context = _message_context(message)
     if kind == "text":
         text = message["text"]["body"].str()
     elif kind in MEDIA_TYPES:
@@ -227,31 +459,54 @@ def _parse_message(
         attachments = (attachment,)
     elif kind == "location":
         attachments = (_location_attachment(message["location"]),)
+    elif kind == "interactive":
+        interactive = message["interactive"]
+        reply_kind = interactive["type"].str()
+        if reply_kind not in INTERACTIVE_REPLIES:
+            return [_unsupported(message, wa_id, names, f"interactive {reply_kind}")]
+        text, details["reply"], more = _interactive(interactive)
+        context += more
+    elif kind == "button":
+        button = message["button"]
+        text = button["text"].str()
+        details["reply"] = {
+            "type": "button",
+            "id": _optional_str(button, "payload"),
+            "title": text,
+        }
+    elif kind == "contacts":
+        cards = [_contact_card(card) for card in message["contacts"].list()]
+        attachments = tuple(cards)
+        text = _contacts_text(cards) if cards else "Contact card"
+    elif kind == "order":
+        text = _order_text(message["order"])
     else:
-        return None, f"message {wamid} of type {kind} not handled"
-    wa_id = message["from"].digits()
-    # A forwarded message has a `context` without `id` (`{"forwarded": true}`).
-    context = message.get("context")
-    reply_to = _optional_str(context, "id") if context is not None else ""
-    return (
+        return [_unsupported(message, wa_id, names, kind)]
+    if context:
+        details["context"] = context
+    return [
         InboundMessage(
-            platform_message_id=wamid,
+            platform_message_id=message["id"].str(),
             contact=InboundContact(external_id=wa_id, name=names.get(wa_id, "")),
             text=text,
             sent_at=_from_epoch_seconds(message["timestamp"]),
             thread_key=f"{THREAD}:{wa_id}",
             reply_to_platform_message_id=reply_to or None,
             attachments=attachments,
-        ),
-        "",
-    )
+            details=details,
+        )
+    ]
 
 
 def _parse_status(status: JsonValue) -> tuple[DeliveryStatus | None, str]:
     """One `statuses[]` item: a receipt for the message we sent as `id`, or
-    None and why it is ignored. A `failed` status carries `errors[0]`."""
+    None and why it is ignored. A `failed` status carries `errors[0]`; a
+    `played` one (a voice message played) is a `read` receipt. Source: Cloud
+    API, webhooks > messages > status (`status` sent | delivered | read |
+    played | failed)."""
     wamid = status["id"].str()
     state = status["status"].str()
+    state = STATUS_ALIASES.get(state, state)
     if state not in RECEIPT_STATUSES:
         return None, f"status {state} of {wamid} not handled"
     error = ""
@@ -293,11 +548,7 @@ def _parse_value(
     messages = value.get("messages")
     for message in messages.list() if messages is not None else ():
         keys.append(f"msg:{message['id'].str()}")
-        parsed, reason = _parse_message(message, names)
-        if parsed is None:
-            ignored.append(reason)
-        else:
-            items.append(parsed)
+        items += _parse_message(message, names)
     statuses = value.get("statuses")
     for status in statuses.list() if statuses is not None else ():
         keys.append(f"status:{status['id'].str()}:{status['status'].str()}")
@@ -423,6 +674,7 @@ class WhatsAppPlatform(Platform):
     learned_fields = frozenset({"display_phone_number", "verified_name"})
     receives_webhooks = True
     supports_templates = WHATSAPP.supports_templates
+    supports_reactions = True
 
     def check_credentials(
         self, public: dict[str, Any], secrets: dict[str, str]
@@ -530,6 +782,31 @@ class WhatsAppPlatform(Platform):
             raise PermanentDeliveryError("The reply has no text or file to send.")
         wamids = [api.send_message(part) for part in parts]
         return SendResult(wamids[0])
+
+    def send_reaction(
+        self,
+        channel: Channel,
+        platform_message_id: str,
+        recipient_external_id: str,
+        emoji: str,
+    ) -> None:
+        """React to a message (the customer's or ours) with `emoji`; an empty
+        `emoji` removes the business's reaction. `POST /{phone_number_id}/
+        messages` with `{type: reaction, reaction: {message_id, emoji}}`;
+        like any free-form message, only inside the 24-hour window. Raises
+        `TransientDeliveryError` or `PermanentDeliveryError` (closed window,
+        refused token, ...).
+
+        Source: Cloud API reference, messages > reaction messages."""
+        WhatsAppApi.for_channel(channel).send_message(
+            _envelope(
+                recipient_external_id,
+                {
+                    "type": "reaction",
+                    "reaction": {"message_id": platform_message_id, "emoji": emoji},
+                },
+            )
+        )
 
     def fetch_media(
         self, channel: Channel, attachment: dict[str, Any]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth import get_user_model
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -386,6 +388,33 @@ class NoteSerializer(MessageSerializer):
 
     class Meta(MessageSerializer.Meta):
         fields = [*MessageSerializer.Meta.fields, "mentions"]
+
+
+REACTION_MAX_LENGTH = 16  # code points: one emoji with its modifiers and joiners
+KEYCAP = "\u20e3"
+NOT_AN_EMOJI = "Enter one emoji, or an empty string to remove your reaction."
+
+
+class ReactionSerializer(serializers.Serializer):
+    """An agent's reaction to a message: `emoji`, one emoji (with its skin
+    tone, joiners, variation selectors), or `""` to remove theirs."""
+
+    emoji = serializers.CharField(
+        allow_blank=True,
+        max_length=REACTION_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text='One emoji, e.g. "👍"; "" removes your reaction.',
+    )
+
+    def validate_emoji(self, value: str) -> str:
+        if value == "":
+            return value
+        categories = [unicodedata.category(char) for char in value]
+        if any(category[0] in "LZ" or category == "Cc" for category in categories):
+            raise serializers.ValidationError(NOT_AN_EMOJI)
+        if "So" not in categories and KEYCAP not in value:
+            raise serializers.ValidationError(NOT_AN_EMOJI)
+        return value
 
 
 class InboxViewCountsSerializer(serializers.Serializer):

@@ -25,6 +25,7 @@ from conversations.api.serializers import (
     InboxViewCountsSerializer,
     MessageSerializer,
     NoteSerializer,
+    ReactionSerializer,
     ReplyJsonSerializer,
     ReplySerializer,
     ReplyUploadSerializer,
@@ -55,6 +56,7 @@ from conversations.services import (
     post_reply,
 )
 from conversations.services.conversations import ConversationsNotFound
+from conversations.services.reactions import message_react
 from pingback.api import error_responses
 from workspace.models import Team
 
@@ -580,6 +582,39 @@ class ConversationViewSet(
         the message `sent`; 409 when it is not uncertain; 404 when the
         conversation has no such message."""
         message = message_mark_sent(message=self._message(message_id))
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        parameters=[MESSAGE_ID],
+        request=ReactionSerializer,
+        responses={
+            200: MessageSerializer,
+            **error_responses(400, 401, 403, 404, 409),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"messages/(?P<message_id>[^/]+)/reactions",
+        filterset_class=None,
+    )
+    def reactions(self, request: Request, pk: str, message_id: str) -> Response:
+        """Set the caller's reaction to a message, `{"emoji": "👍"}`, or remove
+        it with `{"emoji": ""}`: 200 with the message and its `reactions`;
+        the business's reaction is then sent to the platform in the
+        background. 400 naming `emoji` when it is not one emoji; 400 when the
+        channel's platform does not take reactions (`reactions_unsupported`)
+        or the message cannot take one (a note, a reply not sent yet:
+        `not_reactable`); 409 when the channel is deactivated; 404 when the
+        conversation has no such message."""
+        message = self._message(message_id)
+        serializer = ReactionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = message_react(
+            message=message,
+            agent=request.user,
+            emoji=serializer.validated_data["emoji"],
+        )
         return Response(MessageSerializer(message).data)
 
     def _message(self, message_id: str) -> Message:

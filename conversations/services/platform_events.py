@@ -103,10 +103,11 @@ def contact_opt_out_apply(*, channel: Channel, opt_out: ContactOptOut) -> int:
 
 
 def identity_move_apply(*, channel: Channel, moved: IdentityMoved) -> int:
-    """Move the customer's identity, and the threads keyed by their old id,
-    to their new id. Nothing moves when the new id already has an identity
-    on the channel (the customer wrote from it first): the two contacts are
-    then the same person, which the merge suggestions offer."""
+    """Move the customer's identity, and the threads keyed by their old id
+    (or `old_thread_key`), to their new id (or `new_thread_key`). Nothing
+    moves when the new id already has an identity on the channel (the
+    customer wrote from it first): the two contacts are then the same
+    person, which the merge suggestions offer."""
     if ContactIdentity.objects.filter(
         channel=channel, external_id=moved.new_external_id
     ).exists():
@@ -114,15 +115,17 @@ def identity_move_apply(*, channel: Channel, moved: IdentityMoved) -> int:
     changed = ContactIdentity.objects.filter(
         channel=channel, external_id=moved.old_external_id
     ).update(external_id=moved.new_external_id)
+    old_key = moved.old_thread_key or moved.old_external_id
+    new_key = moved.new_thread_key or moved.new_external_id
     if (
         changed
         and not Conversation.objects.filter(
-            channel=channel, thread_key=moved.new_external_id
+            channel=channel, thread_key=new_key
         ).exists()
     ):
-        Conversation.objects.filter(
-            channel=channel, thread_key=moved.old_external_id
-        ).update(thread_key=moved.new_external_id)
+        Conversation.objects.filter(channel=channel, thread_key=old_key).update(
+            thread_key=new_key
+        )
     return changed
 
 

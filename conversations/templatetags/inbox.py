@@ -240,3 +240,54 @@ def contact_name(contact: Contact) -> ContactDisplay:
     """`contacts.naming.contact_own_name`: how to name a contact on the
     contacts pages (no conversation at hand)."""
     return contact_own_name(contact)
+
+
+# The quick reactions the thread offers agents, as WhatsApp offers them.
+REACTION_CHOICES = (
+    ("👍", "thumbs up"),
+    ("❤️", "heart"),
+    ("😂", "laughing"),
+    ("😮", "surprised"),
+    ("😢", "sad"),
+    ("🙏", "thanks"),
+)
+
+
+@register.simple_tag
+def reaction_choices(
+    message: Message, user: Any, channel_type: str
+) -> list[dict[str, Any]]:
+    """The quick reactions offered on `message` of a conversation on a
+    `channel_type` channel, empty when it takes none
+    (a note or activity entry, a reply not sent yet, a channel whose
+    platform does not take reactions). Each: `emoji`, `name`, `mine`
+    (`user`'s current reaction: choosing it again removes it) and `value`
+    (what choosing it sends: the emoji, or "" to remove it)."""
+    from channels_app.platforms import UnknownChannelType, get_platform
+
+    if message.kind in Message.PRIVATE_KINDS or not message.platform_message_id:
+        return []
+    try:
+        supported = get_platform(channel_type).supports_reactions
+    except UnknownChannelType:
+        supported = False
+    if not supported:
+        return []
+    user_id = getattr(user, "pk", None)
+    current = next(
+        (
+            str(item.get("emoji") or "")
+            for item in message.reactions or []
+            if item.get("by") == "agent" and item.get("author_id") == user_id
+        ),
+        "",
+    )
+    return [
+        {
+            "emoji": emoji,
+            "name": name,
+            "mine": emoji == current,
+            "value": "" if emoji == current else emoji,
+        }
+        for emoji, name in REACTION_CHOICES
+    ]

@@ -408,8 +408,30 @@
     }).catch(function () { button.disabled = false; });
   }
 
+  // A quick reaction on a message: through the API, in place.
+  function react(form, button) {
+    var error = form.querySelector(".react-error");
+    request("POST", form.dataset.reactAction, {emoji: button ? button.value : ""})
+      .then(function (response) {
+        if (response.ok) {
+          var menu = form.closest("details");
+          if (menu) { menu.open = false; }
+          if (window.PingBack.live) { window.PingBack.live.refreshThread(); }
+          return;
+        }
+        return reasonOf(response).then(function (reason) {
+          if (error) { error.textContent = reason; }
+        });
+      });
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.dataset.reactAction) {
+      event.preventDefault();
+      react(form, event.submitter);
+      return;
+    }
     if (form.dataset.apiAction) {
       event.preventDefault();
       messageAction(form);

@@ -33,6 +33,7 @@ from channels_app.platforms.whatsapp import UNDELIVERABLE, WINDOW_CLOSED
 from channels_app.services.delivery import message_deliver
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
+from channels_app.tests.platforms.test_whatsapp_kinds import KIND_CASES
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from pingback.tests.servers import Answer, RecordingServer
@@ -460,17 +461,6 @@ PARSE_CASES = {
             reply_to_platform_message_id=REPLIED_WAMID,
         )
     ],
-    "message__forwarded": [
-        InboundMessage(
-            platform_message_id=wamid("NzhEMDk0QjY3RDlFOTlCNkY2QQA"),
-            contact=SHEENA,
-            text="Look what my friend sent me",
-            sent_at=at(1749416790),
-            thread_key="wa:16505551234",
-        )
-    ],
-    "message__reaction": [],
-    "message__unsupported": [],
     "status__sent": [DeliveryStatus(OUR_WAMID, "sent", at(1750857384))],
     "status__delivered": [DeliveryStatus(OUR_WAMID, "delivered", at(1750857386))],
     "status__read": [DeliveryStatus(OUR_WAMID, "read", at(1750857410))],
@@ -516,11 +506,6 @@ PARSE_CASES = {
 }
 
 IGNORED = {
-    "message__reaction": (f"reaction to {REPLIED_WAMID}",),
-    "message__unsupported": (
-        f"unsupported message {wamid('MkE5RjlCQjFFMTNFQkY0NEFEMAA')} (131051: "
-        "Message type unknown — Message type is currently not supported.)",
-    ),
     "body__other_number": ("event for another phone number (106540352240000)",),
     "body__errors": (
         "WhatsApp reported an error: 130429: Rate limit hit — Message failed to "
@@ -528,6 +513,11 @@ IGNORED = {
         "a short period of time",
     ),
 }
+
+
+# The message kinds' fixtures and expectations (forwarded, reactions,
+# unsupported kinds, ...) live with their tests.
+PARSE_CASES |= KIND_CASES
 
 
 def test_every_whatsapp_fixture_has_a_parse_case():
