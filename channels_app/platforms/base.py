@@ -162,6 +162,7 @@ class InboundMessage:
             into bytes (Telegram `file_id`, WhatsApp media id)
         url: a link the platform gave (may need the channel's credentials)
         latitude, longitude (floats), name, address: for a location
+        name, phone_number: for a contact
     After ingest, PingBack adds `stored` (the storage name once fetched) or
     `fetch_error`.
 
@@ -206,6 +207,25 @@ class MessageEdit:
     platform_message_id: str
     text: str
     edited_at: datetime
+
+
+@dataclass(frozen=True)
+class AttachmentsAdded:
+    """More of a message the customer sent in parts: a Telegram album (photos
+    or videos sent together arrive as one update each, sharing a
+    `media_group_id`).
+
+    The parser gives each part as an `InboundMessage` with the album's own
+    platform id, then this item with the same id: whichever part is ingested
+    first stores the message, later parts are duplicates of it, and this
+    item appends to the stored message the `attachments` it lacks (matched
+    by `ref`, else by equality) and adds `caption` to its text when the
+    text does not hold it yet. Applying it twice changes nothing, whatever
+    the order the parts arrive in."""
+
+    platform_message_id: str
+    attachments: tuple[dict[str, Any], ...]
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -279,6 +299,7 @@ class IdentityMoved:
 InboundItem = (
     InboundMessage
     | MessageEdit
+    | AttachmentsAdded
     | DeliveryStatus
     | MessageDeletion
     | Reaction
