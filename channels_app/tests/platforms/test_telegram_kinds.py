@@ -13,8 +13,10 @@ stand-in through python-telegram-bot; Celery tasks run eagerly.
 """
 
 import json
+import threading
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -39,6 +41,7 @@ from channels_app.tests.platforms.test_telegram import (
     telegram_channel,
 )
 from conversations.models import Conversation, Message
+from conversations.services.ingest import ingest
 from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
 from sandbox.telegram_state import TelegramGroup
 
@@ -541,3 +544,60 @@ def test_a_customer_who_blocked_the_bot_gets_no_reply_until_they_unblock_it(
     sent.refresh_from_db()
     assert sent.status == "sent"
     assert [s["text"] for s in sandbox.telegram.sent] == ["Did the parcel arrive?"]
+
+
+def test_an_album_caption_edit_changes_the_albums_text():
+    update = json.loads(fixture_bytes("telegram", "message__album_first"))
+    edited = {**update["message"], "edit_date": 1763713800, "caption": "Both sides"}
+    body = json.dumps({"update_id": 700000199, "edited_message": edited}).encode()
+
+    parsed = get_platform("telegram").parse(ChannelFactory.build(), body)
+
+    assert parsed.items == (
+        MessageEdit(ALBUM, text="Both sides", edited_at=epoch(1763713800)),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_album_parts_ingested_at_once_by_several_workers_make_one_message(
+    business, monkeypatch
+):
+    """Each worker ingests one part in its own transaction, all at once: the
+    parts that lose the race to store the album wait on its unique platform
+    id, read it as a duplicate, then append under the row lock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and concurrent inserts need PostgreSQL")
+    fetched: list[int] = []
+    monkeypatch.setattr("channels_app.tasks.fetch_message_media.delay", fetched.append)
+    channel = telegram_channel(business=business)
+    bodies = [fixture_bytes("telegram", "message__album_first")]
+    for number in range(2, 6):
+        update = json.loads(fixture_bytes("telegram", "message__album_second"))
+        update["message"]["message_id"] += number
+        update["message"]["photo"][-1]["file_id"] = f"AgACAgQ-part-{number}"
+        bodies.append(json.dumps(update).encode())
+    items = [get_platform("telegram").parse(channel, body).items for body in bodies]
+    start = threading.Barrier(len(items))
+    errors: list[BaseException] = []
+
+    def run(part) -> None:
+        try:
+            start.wait()
+            ingest(channel=channel, items=part)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(part,)) for part in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    message = Message.objects.get()
+    assert message.text == "Both sides of the box"
+    assert len(message.attachments) == 5
+    assert len({a["ref"] for a in message.attachments}) == 5
+    assert set(fetched) == {message.pk}
