@@ -289,11 +289,15 @@ class ContactOptOut:
 @dataclass(frozen=True)
 class IdentityMoved:
     """The customer's id on the platform changed (a WhatsApp user changed
-    their number): their identity and open threads follow to the new id."""
+    their number, a Telegram group became a supergroup): their identity and
+    open threads follow to the new id. The thread keys are the ids unless
+    given (Telegram: `chat:<old id>` to `chat:<new id>`)."""
 
     old_external_id: str
     new_external_id: str
     occurred_at: datetime
+    old_thread_key: str = ""
+    new_thread_key: str = ""
 
 
 InboundItem = (

@@ -47,6 +47,7 @@ from channels_app.platforms.base import (
     CredentialsRejected,
     DeliveryError,
     FetchedMedia,
+    IdentityMoved,
     InboundContact,
     InboundItem,
     InboundMessage,
@@ -381,6 +382,55 @@ def _content_kind(message: JsonValue) -> str:
     return field.replace("_", " ") if field else "unknown kind"
 
 
+def _group_moved(message: JsonValue, chat_id: int) -> IdentityMoved | None:
+    """A group upgraded to a supergroup gets a new chat id: the service
+    message `migrate_to_chat_id` (in the old group) or `migrate_from_chat_id`
+    (in the new one) moves the group's identity and conversation to it.
+    Either one does it; the other then changes nothing."""
+    to_id = message.get("migrate_to_chat_id")
+    from_id = message.get("migrate_from_chat_id")
+    if to_id is not None:
+        old, new = chat_id, to_id.int()
+    elif from_id is not None:
+        old, new = from_id.int(), chat_id
+    else:
+        return None
+    return IdentityMoved(
+        old_external_id=str(old),
+        new_external_id=str(new),
+        occurred_at=_from_epoch(message["date"]),
+        old_thread_key=f"{CHAT_THREAD}:{old}",
+        new_thread_key=f"{CHAT_THREAD}:{new}",
+    )
+
+
+def _forwarded_from(message: JsonValue) -> dict[str, str] | None:
+    """`details["context"]` of a forwarded message: who it was forwarded
+    from (`forward_origin`, a MessageOrigin: a user, a hidden user, a chat
+    or a channel post, with its public link when the channel has a
+    username)."""
+    origin = message.get("forward_origin")
+    if origin is None:
+        return None
+    kind = origin["type"].str()
+    url = ""
+    if kind == "user":
+        name = _contact(origin["sender_user"]).name
+    elif kind == "hidden_user":
+        name = origin["sender_user_name"].str()
+    elif kind == "chat":
+        name = _text(origin["sender_chat"].get("title"))
+    elif kind == "channel":
+        channel = origin["chat"]
+        name = _text(channel.get("title"))
+        username = _text(channel.get("username"))
+        if username:
+            url = f"https://t.me/{username}/{origin['message_id'].int()}"
+    else:
+        name = ""
+    return {"label": "Forwarded from", "text": name or kind, "url": url}
+
+
 def _poll_text(poll: JsonValue) -> str:
     """A poll as text: `Poll: <question>` (or `Quiz:`), then one option a
     line; a quiz's correct option, when Telegram tells it, is marked."""
@@ -451,6 +501,9 @@ def _parse_message(
                 edited_at=_from_epoch(message["edit_date"]),
             ),
         )
+    moved = _group_moved(message, chat_id)
+    if moved is not None:
+        return (moved,)
     service = _service_kind(message)
     if service:
         return f"service message {service} in {chat_type} chat {chat_id}"
@@ -465,6 +518,9 @@ def _parse_message(
         # animation browsers cannot play) is not: the thread, the preview.
         text = sticker["emoji"].str()
     text = text or _contact_text(attachments)
+    forwarded = _forwarded_from(message)
+    if forwarded:
+        details["context"] = [forwarded]
     message_kind = "message"
     if not text and not attachments:
         message_kind = "unsupported"

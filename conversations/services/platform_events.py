@@ -170,15 +170,17 @@ def identity_move_apply(*, channel: Channel, moved: IdentityMoved) -> int:
     changed = ContactIdentity.objects.filter(
         channel=channel, external_id=moved.old_external_id
     ).update(external_id=moved.new_external_id)
+    old_thread = moved.old_thread_key or moved.old_external_id
+    new_thread = moved.new_thread_key or moved.new_external_id
     if (
         changed
         and not Conversation.objects.filter(
-            channel=channel, thread_key=moved.new_external_id
+            channel=channel, thread_key=new_thread
         ).exists()
     ):
-        Conversation.objects.filter(
-            channel=channel, thread_key=moved.old_external_id
-        ).update(thread_key=moved.new_external_id)
+        Conversation.objects.filter(channel=channel, thread_key=old_thread).update(
+            thread_key=new_thread
+        )
     return changed
 
 

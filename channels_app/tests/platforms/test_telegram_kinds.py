@@ -25,6 +25,7 @@ from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
     AttachmentsAdded,
     ContactOptOut,
+    IdentityMoved,
     InboundContact,
     InboundMessage,
     MessageEdit,
@@ -149,6 +150,35 @@ KIND_CASES = {
         text="Deliveries resume on Monday.",
         sent_at=epoch(1763713190),
         thread_key="chat:-1009876543210",
+    ),
+    "message__group_text": InboundMessage(
+        platform_message_id="-4012345678:41",
+        contact=InboundContact(external_id="-4012345678", name="Acme Customers"),
+        text="Hello from the old group",
+        sent_at=epoch(1763713000),
+        thread_key="chat:-4012345678",
+        details={"sender": CASEY_AS_SENDER},
+    ),
+    "message__group_migrated": IdentityMoved(
+        old_external_id="-4012345678",
+        new_external_id="-1001234567890",
+        occurred_at=epoch(1763713050),
+        old_thread_key="chat:-4012345678",
+        new_thread_key="chat:-1001234567890",
+    ),
+    "message__forwarded": casey_message(
+        1389,
+        1763713900,
+        text="Deliveries resume on Monday.",
+        details={
+            "context": [
+                {
+                    "label": "Forwarded from",
+                    "text": "Acme News",
+                    "url": "https://t.me/acme_news/12",
+                }
+            ]
+        },
     ),
     "edited_message__group": MessageEdit(
         platform_message_id="-1001234567890:88",
@@ -356,6 +386,45 @@ def test_a_channel_post_opens_the_channels_conversation(
     assert conversation.contact.name == "Acme News"
     assert conversation.contact_identity.handle == "acme_news"
     assert conversation.messages.get().text == "Deliveries resume on Monday."
+
+
+def test_a_group_upgraded_to_a_supergroup_keeps_its_conversation(
+    client, group_channel, django_capture_on_commit_callbacks
+):
+    # given a conversation with the group, before its upgrade
+    post(
+        client, group_channel, "message__group_text", django_capture_on_commit_callbacks
+    )
+
+    # when it becomes the supergroup, which then writes
+    post(
+        client,
+        group_channel,
+        "message__group_migrated",
+        django_capture_on_commit_callbacks,
+    )
+    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+
+    # then
+    conversation = Conversation.objects.get()
+    assert conversation.thread_key == "chat:-1001234567890"
+    assert conversation.contact_identity.external_id == "-1001234567890"
+    assert list(conversation.messages.values_list("text", flat=True)) == [
+        "Hello from the old group",
+        "@pingback_demo_bot is anyone there?",
+    ]
+
+
+def test_a_forwarded_message_shows_where_it_came_from(
+    client, business, agent_member, django_capture_on_commit_callbacks
+):
+    channel = telegram_channel(business=business)
+
+    post(client, channel, "message__forwarded", django_capture_on_commit_callbacks)
+
+    html = thread_html(agent_member, Conversation.objects.get())
+    assert "Forwarded from" in html
+    assert 'href="https://t.me/acme_news/12"' in html
 
 
 def test_removed_from_the_group_replies_there_fail_at_once_with_the_reason(
