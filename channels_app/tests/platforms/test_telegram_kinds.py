@@ -526,6 +526,23 @@ def test_an_album_is_one_message_with_every_photo_and_the_caption(
     assert Conversation.objects.get().unread_count == 1
 
 
+def test_album_parts_drained_in_one_batch_make_one_message(
+    client, business, django_capture_on_commit_callbacks
+):
+    """Both webhooks are stored before the worker runs: it parses and
+    ingests them together, in one call of `ingest`."""
+    channel = telegram_channel(business=business)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for part in ("message__album_second", "message__album_first"):
+            post_update(client, channel, fixture_bytes("telegram", part))
+
+    message = Message.objects.get()
+    assert message.text == "Both sides of the box"
+    assert [a["ref"] for a in message.attachments] == [BACK["ref"], FRONT["ref"]]
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"processed"}
+
+
 def test_an_album_part_delivered_again_adds_nothing(
     client, business, django_capture_on_commit_callbacks
 ):
@@ -670,3 +687,17 @@ def test_album_parts_ingested_at_once_by_several_workers_make_one_message(
     assert len(message.attachments) == 5
     assert len({a["ref"] for a in message.attachments}) == 5
     assert set(fetched) == {message.pk}
+
+
+def test_an_edited_channel_post_changes_the_posts_text():
+    update = json.loads(fixture_bytes("telegram", "channel_post__text"))
+    post = {**update["channel_post"], "edit_date": 1763713300, "text": "Monday 9am."}
+    body = json.dumps({"update_id": 700000198, "edited_channel_post": post}).encode()
+
+    parsed = get_platform("telegram").parse(ChannelFactory.build(), body)
+
+    assert parsed.items == (
+        MessageEdit(
+            "-1009876543210:12", text="Monday 9am.", edited_at=epoch(1763713300)
+        ),
+    )
