@@ -125,9 +125,10 @@ FILE_FIELDS = {
 
 # Service messages: what happened to a group (members joined or left, title,
 # photo, pins, upgrades, video chats, topics), not something a person wrote.
-# Source: Bot API, Message (the fields after `reply_markup` marked "Service
-# message"). They are ignored with their kind as the reason; the group's new
-# title reaches its contact with the group's next message.
+# Source: Bot API, Message (its service-message fields, e.g.
+# `delete_chat_photo`: "Service message: the chat photo was deleted"). They
+# are ignored with their kind as the reason; the group's new title reaches
+# its contact with the group's next message.
 SERVICE_FIELDS = (
     "new_chat_members",
     "left_chat_member",
@@ -467,6 +468,9 @@ def _parse_message(
     and service messages are ignored; a message with nothing PingBack can
     render is an `unsupported` one, with the update in `details["raw"]`.
     Every part of an album is the album's one message (`AttachmentsAdded`).
+    Source: Bot API, Update; Message (`media_group_id`, `sender_chat`,
+    `forward_origin`, `sticker`, `poll`, `contact`); Chat; MessageOrigin;
+    Poll; Sticker.
     """
     chat = message["chat"]
     chat_id = chat["id"].int()
