@@ -434,13 +434,18 @@ def _forwarded_from(message: JsonValue) -> dict[str, str] | None:
 
 def _poll_text(poll: JsonValue) -> str:
     """A poll as text: `Poll: <question>` (or `Quiz:`), then one option a
-    line; a quiz's correct option, when Telegram tells it, is marked."""
+    line; a quiz's correct options, when Telegram tells them
+    (`correct_option_ids`, or the older `correct_option_id`), are marked.
+    Source: Bot API, Poll."""
     quiz = _text(poll.get("type")) == "quiz"
-    correct = poll.get("correct_option_id")
-    correct_index = correct.int() if correct is not None else None
+    correct: set[int] = set()
+    if poll.get("correct_option_ids") is not None:
+        correct = {index.int() for index in poll["correct_option_ids"].list()}
+    elif poll.get("correct_option_id") is not None:
+        correct = {poll["correct_option_id"].int()}
     lines = [f"{'Quiz' if quiz else 'Poll'}: {poll['question'].str()}"]
     for index, option in enumerate(poll["options"].list()):
-        mark = " (correct answer)" if index == correct_index else ""
+        mark = " (correct answer)" if index in correct else ""
         lines.append(f"- {option['text'].str()}{mark}")
     if _flag(poll, "allows_multiple_answers"):
         lines.append("(several answers allowed)")

@@ -701,3 +701,22 @@ def test_an_edited_channel_post_changes_the_posts_text():
             "-1009876543210:12", text="Monday 9am.", edited_at=epoch(1763713300)
         ),
     )
+
+
+def test_a_quiz_with_several_right_answers_marks_each():
+    """Newer Bot API versions give `correct_option_ids`, a list."""
+    update = json.loads(fixture_bytes("telegram", "message__poll_quiz"))
+    poll = update["message"]["poll"]
+    del poll["correct_option_id"]
+    poll["correct_option_ids"] = [0, 2]
+
+    [message] = (
+        get_platform("telegram")
+        .parse(ChannelFactory.build(), json.dumps(update).encode())
+        .items
+    )
+
+    assert message.text == (
+        "Quiz: Which box did the kettle come in?\n- Brown (correct answer)\n"
+        "- White\n- Blue (correct answer)"
+    )
