@@ -29,6 +29,7 @@ from channels_app.services.channels import channel_alert_set
 from conversations import realtime
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.services.attachments import attachment_needs_fetch
+from conversations.services.replies import message_preview
 
 
 def attachments_added_apply(*, channel: Channel, added: AttachmentsAdded) -> int:
@@ -43,7 +44,8 @@ def attachments_added_apply(*, channel: Channel, added: AttachmentsAdded) -> int
     insert of the same platform id waits on the unique constraint, then reads
     as a duplicate, and their append comes after. Attachments are only ever
     appended, so the indexes a running media fetch writes back to stay right.
-    New attachments the platform holds are fetched (`fetch_message_media`)
+    The conversation's preview follows when the message is its newest. New
+    attachments the platform holds are fetched (`fetch_message_media`)
     after commit."""
     message = (
         Message.objects.select_for_update()
@@ -52,7 +54,7 @@ def attachments_added_apply(*, channel: Channel, added: AttachmentsAdded) -> int
             platform_message_id=added.platform_message_id,
             direction=Message.Direction.INBOUND,
         )
-        .only("pk", "conversation_id", "text", "attachments")
+        .only("pk", "conversation_id", "text", "attachments", "sent_at")
         .first()
     )
     if message is None:
@@ -72,6 +74,11 @@ def attachments_added_apply(*, channel: Channel, added: AttachmentsAdded) -> int
     Message.objects.filter(pk=message.pk).update(
         attachments=attachments + new, text=text, updated_at=timezone.now()
     )
+    # The inbox preview, when this message is the conversation's newest:
+    # the caption may come with a later part than the one that stored it.
+    Conversation.objects.filter(
+        pk=message.conversation_id, last_message_at=message.sent_at
+    ).update(last_message_preview=message_preview(text, attachments + new))
     if new:
         realtime.publish_message_attachments(message, channel.business_id)
     if text != message.text:

@@ -523,7 +523,9 @@ def test_an_album_is_one_message_with_every_photo_and_the_caption(
     assert sorted(a["ref"] for a in message.attachments) == sorted(
         [FRONT["ref"], BACK["ref"]]
     )
-    assert Conversation.objects.get().unread_count == 1
+    conversation = Conversation.objects.get()
+    assert conversation.unread_count == 1
+    assert conversation.last_message_preview == "Both sides of the box"
 
 
 def test_album_parts_drained_in_one_batch_make_one_message(
