@@ -58,6 +58,7 @@ from channels_app.platforms.base import (
     ParsedWebhook,
     PermanentDeliveryError,
     Platform,
+    Reaction,
     SecretMissing,
     SendResult,
     SetupResult,
@@ -86,6 +87,7 @@ UPDATE_EDITED_MESSAGE = "edited_message"
 UPDATE_CHANNEL_POST = "channel_post"
 UPDATE_EDITED_CHANNEL_POST = "edited_channel_post"
 UPDATE_MY_CHAT_MEMBER = "my_chat_member"
+UPDATE_MESSAGE_REACTION = "message_reaction"
 # Update kinds holding a Message: new ones, and edits.
 NEW_MESSAGE_UPDATES = frozenset({UPDATE_MESSAGE, UPDATE_CHANNEL_POST})
 EDIT_UPDATES = frozenset({UPDATE_EDITED_MESSAGE, UPDATE_EDITED_CHANNEL_POST})
@@ -96,6 +98,7 @@ HANDLED_UPDATES = (
     UPDATE_CHANNEL_POST,
     UPDATE_EDITED_CHANNEL_POST,
     UPDATE_MY_CHAT_MEMBER,
+    UPDATE_MESSAGE_REACTION,
 )
 PRIVATE_CHAT = "private"
 CHANNEL_CHAT = "channel"
@@ -562,6 +565,37 @@ def _parse_message(
     return tuple(items)
 
 
+def _parse_reaction(update: JsonValue) -> tuple[InboundItem, ...] | str:
+    """A person changed their reactions to a message, theirs or the bot's
+    (`message_reaction`, MessageReactionUpdated): the last emoji of
+    `new_reaction` is their reaction, none removes it (PingBack keeps one
+    reaction per customer and message); a paid reaction shows as a star. A
+    change to custom emoji only, which PingBack cannot draw, is ignored.
+    Source: Bot API, Update.message_reaction; MessageReactionUpdated;
+    ReactionType."""
+    chat_id = update["chat"]["id"].int()
+    platform_id = _message_id(chat_id, update["message_id"].int())
+    emoji = ""
+    custom = False
+    for reaction in update["new_reaction"].list():
+        kind = reaction["type"].str()
+        if kind == "emoji":
+            emoji = reaction["emoji"].str()
+        elif kind == "paid":
+            emoji = "\u2b50"
+        else:
+            custom = True
+    if custom and not emoji:
+        return f"custom emoji reaction to message {platform_id}"
+    return (
+        Reaction(
+            platform_message_id=platform_id,
+            emoji=emoji,
+            reacted_at=_from_epoch(update["date"]),
+        ),
+    )
+
+
 def _parse_member_update(update: JsonValue) -> tuple[InboundItem, ...] | str:
     """The bot's own membership changed (`my_chat_member`, ChatMemberUpdated).
 
@@ -654,9 +688,9 @@ class TelegramPlatform(Platform):
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
         """Parse one Update. The dedupe key is `update:<update_id>`. Messages
-        and channel posts, their edits, and the bot's own membership
-        (`my_chat_member`: blocked, unblocked, removed from a group) are
-        handled; other update kinds, bots' messages and service messages are
+        and channel posts, their edits, reactions, and the bot's own
+        membership (`my_chat_member`: blocked, unblocked, removed from a
+        group) are handled; other update kinds, bots' messages and service messages are
         ignored with a reason. Raises `MalformedPayload`."""
         root = JsonValue.parse(body)
         event_key = f"update:{root['update_id'].int()}"
@@ -666,6 +700,8 @@ class TelegramPlatform(Platform):
         kind = kinds[0]
         if kind == UPDATE_MY_CHAT_MEMBER:
             found = _parse_member_update(root[kind])
+        elif kind == UPDATE_MESSAGE_REACTION:
+            found = _parse_reaction(root[kind])
         elif kind in NEW_MESSAGE_UPDATES or kind in EDIT_UPDATES:
             found = _parse_message(kind, root[kind], root.value)
         else:

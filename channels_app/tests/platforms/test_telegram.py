@@ -510,6 +510,7 @@ def test_creating_the_channel_registers_the_webhook_with_a_secret(admin_api, san
             "channel_post",
             "edited_channel_post",
             "my_chat_member",
+            "message_reaction",
         ],
         "set_at": sandbox.telegram.webhook()["set_at"],
         "last_error_date": None,

@@ -29,6 +29,7 @@ from channels_app.platforms.base import (
     InboundContact,
     InboundMessage,
     MessageEdit,
+    Reaction,
 )
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes
@@ -179,6 +180,12 @@ KIND_CASES = {
                 }
             ]
         },
+    ),
+    "message_reaction__emoji": Reaction(
+        "5100000001:1365", emoji="\U0001f44d", reacted_at=epoch(1763713950)
+    ),
+    "message_reaction__removed": Reaction(
+        "5100000001:1365", emoji="", reacted_at=epoch(1763713990)
     ),
     "edited_message__group": MessageEdit(
         platform_message_id="-1001234567890:88",
@@ -722,3 +729,65 @@ def test_a_quiz_with_several_right_answers_marks_each():
         "Quiz: Which box did the kettle come in?\n- Brown (correct answer)\n"
         "- White\n- Blue (correct answer)"
     )
+
+
+def test_a_customers_reaction_to_a_reply_shows_on_it_until_they_remove_it(
+    admin_api,
+    client,
+    business,
+    agent_member,
+    sandbox,
+    django_capture_on_commit_callbacks,
+):
+    # given Casey wrote and an agent answered
+    sandbox.telegram.open_chat(DEMO_CUSTOMER)
+    channel = telegram_channel(business=business)
+    post(client, channel, "message__text", django_capture_on_commit_callbacks)
+    conversation = Conversation.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = reply(admin_api, conversation, "A replacement ships today.")
+    [sent] = sandbox.telegram.sent
+
+    def reaction(fixture: str) -> bytes:
+        update = json.loads(fixture_bytes("telegram", fixture))
+        update["message_reaction"]["message_id"] = sent["message_id"]
+        return json.dumps(update).encode()
+
+    # when Casey reacts with a thumbs up
+    post(
+        client,
+        channel,
+        reaction("message_reaction__emoji"),
+        django_capture_on_commit_callbacks,
+    )
+
+    # then
+    answer.refresh_from_db()
+    assert [r["emoji"] for r in answer.reactions] == ["\U0001f44d"]
+    assert 'aria-label="Reactions"' in thread_html(agent_member, conversation)
+
+    # when Casey takes it back
+    post(
+        client,
+        channel,
+        reaction("message_reaction__removed"),
+        django_capture_on_commit_callbacks,
+    )
+
+    # then
+    answer.refresh_from_db()
+    assert answer.reactions == []
+
+
+def test_a_custom_emoji_reaction_is_ignored_with_the_reason():
+    update = json.loads(fixture_bytes("telegram", "message_reaction__emoji"))
+    update["message_reaction"]["new_reaction"] = [
+        {"type": "custom_emoji", "custom_emoji_id": "5368324170671202286"}
+    ]
+
+    parsed = get_platform("telegram").parse(
+        ChannelFactory.build(), json.dumps(update).encode()
+    )
+
+    assert parsed.items == ()
+    assert parsed.ignored == ("custom emoji reaction to message 5100000001:1365",)
