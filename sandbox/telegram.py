@@ -42,7 +42,12 @@ from sandbox.telegram_customer import (
     redeliver,
     send_customer_message,
 )
-from sandbox.telegram_state import TelegramBot, TelegramCustomer, TelegramState
+from sandbox.telegram_state import (
+    TelegramBot,
+    TelegramCustomer,
+    TelegramGroup,
+    TelegramState,
+)
 from sandbox.telegram_ui import render_section
 from sandbox.web import BadRequestBody, Request, Response, json_response, redirect
 
@@ -106,6 +111,10 @@ class TelegramStandIn(StandIn):
     ) -> None:
         """The customer pressed Start: the bot may now message them."""
         self.state.open_chat(token, customer)
+
+    def open_group(self, group: TelegramGroup, token: str = DEMO_BOT.token) -> None:
+        """The bot was added to ``group``: it may now post there."""
+        self.state.open_group(token, group)
 
     def set_modes(self, **modes: Any) -> dict[str, Any]:
         """Force failures (``flood_next``, ``blocked_by_user``, ...)."""

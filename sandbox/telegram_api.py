@@ -30,6 +30,7 @@ from sandbox.telegram_state import (
     TOKEN_FORMAT,
     TelegramBot,
     TelegramCustomer,
+    TelegramGroup,
     TelegramState,
 )
 from sandbox.web import Request, Response, json_response
@@ -190,9 +191,10 @@ def read_params(req: Request) -> Params:
 
 
 def _message(
-    state: TelegramState, bot: TelegramBot, customer: TelegramCustomer
+    state: TelegramState, bot: TelegramBot, customer: TelegramCustomer | TelegramGroup
 ) -> dict[str, Any]:
-    """A new Message the bot sends in its private chat with ``customer``."""
+    """A new Message the bot sends in its private chat with ``customer``, or
+    in a group it is in."""
     return {
         "message_id": state.next_message_id(bot.token, customer.id),
         "from": bot.as_user(),
@@ -203,8 +205,9 @@ def _message(
 
 def _recipient(
     state: TelegramState, bot: TelegramBot, params: Params
-) -> TelegramCustomer:
-    """The open private chat ``chat_id`` names; 400 "chat not found" else."""
+) -> TelegramCustomer | TelegramGroup:
+    """The open private chat (or the group) ``chat_id`` names; 400 "chat not
+    found" else."""
     chat_id = params.text("chat_id")
     if not chat_id:
         raise _bad_request("chat_id is empty")

@@ -135,6 +135,20 @@ class TelegramCustomer:
 
 
 @dataclass(frozen=True)
+class TelegramGroup:
+    """A group or supergroup the bot is in (Bot API, Chat): its id is
+    negative, and the bot may post in it once it is a member."""
+
+    id: int
+    title: str
+    type: str = "supergroup"
+
+    def as_chat(self) -> dict[str, Any]:
+        """The Message ``chat`` object of the group."""
+        return {"id": self.id, "title": self.title, "type": self.type}
+
+
+@dataclass(frozen=True)
 class StoredFile:
     """A file Telegram holds for a bot: ``file_path`` is what ``getFile``
     answers and what the download URL ends with."""
@@ -177,7 +191,7 @@ class TelegramState:
         self.lock = threading.RLock()
         self.bots: dict[str, TelegramBot] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
-        self.chats: dict[str, dict[int, TelegramCustomer]] = {}
+        self.chats: dict[str, dict[int, TelegramCustomer | TelegramGroup]] = {}
         self.files: dict[str, StoredFile] = {}
         self.messages: dict[tuple[str, int, int], dict[str, Any]] = {}
         self.updates: dict[tuple[str, int], dict[str, Any]] = {}
@@ -272,8 +286,14 @@ class TelegramState:
         with self.lock:
             self.chats.setdefault(token, {})[customer.id] = customer
 
-    def chat(self, token: str, chat_id: int) -> TelegramCustomer | None:
-        """The customer of the bot's private chat ``chat_id``, if open."""
+    def open_group(self, token: str, group: TelegramGroup) -> None:
+        """The bot was added to ``group``: it may now post there."""
+        with self.lock:
+            self.chats.setdefault(token, {})[group.id] = group
+
+    def chat(self, token: str, chat_id: int) -> TelegramCustomer | TelegramGroup | None:
+        """The customer of the bot's private chat ``chat_id``, or the group
+        of that id, if open."""
         with self.lock:
             return self.chats.get(token, {}).get(chat_id)
 

@@ -171,7 +171,7 @@ class InboundMessage:
             or post)
         latitude, longitude (floats), name, address: for a location
         name, phones and emails (lists of strings): for a shared contact
-            card (WhatsApp; Telegram gives one `phone_number`)
+            card (WhatsApp); name and phone_number (Telegram)
     After ingest, PingBack adds `stored` (the storage name once fetched) or
     `fetch_error`.
 
@@ -216,6 +216,25 @@ class MessageEdit:
     platform_message_id: str
     text: str
     edited_at: datetime
+
+
+@dataclass(frozen=True)
+class AttachmentsAdded:
+    """More of a message the customer sent in parts: a Telegram album (photos
+    or videos sent together arrive as one update each, sharing a
+    `media_group_id`).
+
+    The parser gives each part as an `InboundMessage` with the album's own
+    platform id, then this item with the same id: whichever part is ingested
+    first stores the message, later parts are duplicates of it, and this
+    item appends to the stored message the `attachments` it lacks (matched
+    by `ref`, else by equality) and adds `caption` to its text when the
+    text does not hold it yet. Applying it twice changes nothing, whatever
+    the order the parts arrive in."""
+
+    platform_message_id: str
+    attachments: tuple[dict[str, Any], ...]
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -279,9 +298,10 @@ class ContactOptOut:
 @dataclass(frozen=True)
 class IdentityMoved:
     """The customer's id on the platform changed (a WhatsApp user changed
-    their number): their identity and open threads follow to the new id.
-    `old_thread_key`/`new_thread_key` name their thread when its key is not
-    the id itself (WhatsApp `wa:<wa_id>`); empty means the id."""
+    their number, a Telegram group became a supergroup): their identity and
+    open threads follow to the new id. `old_thread_key`/`new_thread_key`
+    name their thread when its key is not the id itself (WhatsApp
+    `wa:<wa_id>`, Telegram `chat:<id>`); empty means the id."""
 
     old_external_id: str
     new_external_id: str
@@ -293,6 +313,7 @@ class IdentityMoved:
 InboundItem = (
     InboundMessage
     | MessageEdit
+    | AttachmentsAdded
     | DeliveryStatus
     | MessageDeletion
     | Reaction

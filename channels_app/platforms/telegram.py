@@ -1,4 +1,5 @@
-"""Telegram bots: private chats with the business's bot.
+"""Telegram bots: private chats with the business's bot, and the groups,
+supergroups and channels it belongs to.
 
 Inbound: one Update per webhook POST, verified by the secret token PingBack gave
 `setWebhook`.
@@ -41,10 +42,14 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from channels_app.platforms.base import (
+    AttachmentsAdded,
+    ContactOptOut,
     CredentialsRejected,
     DeliveryError,
     FetchedMedia,
+    IdentityMoved,
     InboundContact,
+    InboundItem,
     InboundMessage,
     MalformedPayload,
     MessageEdit,
@@ -53,6 +58,7 @@ from channels_app.platforms.base import (
     ParsedWebhook,
     PermanentDeliveryError,
     Platform,
+    Reaction,
     SecretMissing,
     SendResult,
     SetupResult,
@@ -78,10 +84,30 @@ SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
 WEBHOOK_SECRET = "webhook_secret"  # key in the channel's encrypted secrets
 UPDATE_MESSAGE = "message"
 UPDATE_EDITED_MESSAGE = "edited_message"
+UPDATE_CHANNEL_POST = "channel_post"
+UPDATE_EDITED_CHANNEL_POST = "edited_channel_post"
+UPDATE_MY_CHAT_MEMBER = "my_chat_member"
+UPDATE_MESSAGE_REACTION = "message_reaction"
+# Update kinds holding a Message: new ones, and edits.
+NEW_MESSAGE_UPDATES = frozenset({UPDATE_MESSAGE, UPDATE_CHANNEL_POST})
+EDIT_UPDATES = frozenset({UPDATE_EDITED_MESSAGE, UPDATE_EDITED_CHANNEL_POST})
 # Update kinds PingBack asks for (`setWebhook allowed_updates`) and handles.
-HANDLED_UPDATES = (UPDATE_MESSAGE, UPDATE_EDITED_MESSAGE)
+HANDLED_UPDATES = (
+    UPDATE_MESSAGE,
+    UPDATE_EDITED_MESSAGE,
+    UPDATE_CHANNEL_POST,
+    UPDATE_EDITED_CHANNEL_POST,
+    UPDATE_MY_CHAT_MEMBER,
+    UPDATE_MESSAGE_REACTION,
+)
 PRIVATE_CHAT = "private"
+CHANNEL_CHAT = "channel"
 CHAT_THREAD = "chat"
+BLOCKED_REASON = "they blocked the bot on Telegram"
+UNBLOCKED_REASON = "they unblocked the bot on Telegram"
+# ChatMember `status` values (Bot API, ChatMember).
+MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
+GONE_STATUSES = frozenset({"left", "kicked"})
 MAX_TEXT_LENGTH = TELEGRAM.max_text_length  # sendMessage `text` (capabilities table)
 MAX_CAPTION_LENGTH = 1024  # sendPhoto / sendDocument `caption`
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # sendPhoto; larger images go as documents
@@ -99,6 +125,79 @@ FILE_FIELDS = {
     "video_note": ("video", "video/mp4"),
     "voice": ("voice", "audio/ogg"),
 }
+
+# Service messages: what happened to a group (members joined or left, title,
+# photo, pins, upgrades, video chats, topics), not something a person wrote.
+# Source: Bot API, Message (its service-message fields, e.g.
+# `delete_chat_photo`: "Service message: the chat photo was deleted"). They
+# are ignored with their kind as the reason; the group's new title reaches
+# its contact with the group's next message.
+SERVICE_FIELDS = (
+    "new_chat_members",
+    "left_chat_member",
+    "new_chat_title",
+    "new_chat_photo",
+    "delete_chat_photo",
+    "group_chat_created",
+    "supergroup_chat_created",
+    "channel_chat_created",
+    "message_auto_delete_timer_changed",
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
+    "pinned_message",
+    "proximity_alert_triggered",
+    "boost_added",
+    "chat_background_set",
+    "forum_topic_created",
+    "forum_topic_edited",
+    "forum_topic_closed",
+    "forum_topic_reopened",
+    "general_forum_topic_hidden",
+    "general_forum_topic_unhidden",
+    "video_chat_scheduled",
+    "video_chat_started",
+    "video_chat_ended",
+    "video_chat_participants_invited",
+    "write_access_allowed",
+)
+
+# Message fields that say who, where and how a message was sent, not what it
+# holds: the first other field names an unsupported message's kind.
+ENVELOPE_FIELDS = frozenset(
+    {
+        "message_id",
+        "message_thread_id",
+        "from",
+        "sender_chat",
+        "sender_boost_count",
+        "sender_business_bot",
+        "date",
+        "business_connection_id",
+        "chat",
+        "forward_origin",
+        "is_topic_message",
+        "is_automatic_forward",
+        "reply_to_message",
+        "external_reply",
+        "quote",
+        "reply_to_story",
+        "via_bot",
+        "edit_date",
+        "has_protected_content",
+        "is_from_offline",
+        "media_group_id",
+        "author_signature",
+        "text",
+        "entities",
+        "link_preview_options",
+        "effect_id",
+        "caption",
+        "caption_entities",
+        "show_caption_above_media",
+        "has_media_spoiler",
+        "reply_markup",
+    }
+)
 
 # ------------------------------------------------------------------------- config
 
@@ -201,7 +300,9 @@ def _shared_contact(contact: JsonValue) -> dict[str, Any]:
 def _attachments(message: JsonValue) -> tuple[dict[str, Any], ...]:
     """The media of a Message as attachment descriptors (see `InboundMessage`).
 
-    A photo comes in several sizes, smallest first: the last one is kept.
+    A photo comes in several sizes, smallest first: the last one is kept. An
+    animation (GIF or silent video) also fills `document` for older clients:
+    it is kept once, as a video.
     """
     found: list[dict[str, Any]] = []
     photo = message.get("photo")
@@ -210,9 +311,12 @@ def _attachments(message: JsonValue) -> tuple[dict[str, Any], ...]:
         if not sizes:
             raise MalformedPayload(f"{photo.path}: expected at least one size")
         found.append(_file("image", sizes[-1], "image/jpeg"))
+    animation = message.get("animation")
+    if animation is not None:
+        found.append(_file("video", animation, "video/mp4"))
     for field, (kind, content_type) in FILE_FIELDS.items():
         media = message.get(field)
-        if media is not None:
+        if media is not None and not (field == "document" and animation):
             found.append(_file(kind, media, content_type))
     sticker = message.get("sticker")
     if sticker is not None:
@@ -231,44 +335,308 @@ def _message_id(chat_id: int, message_id: int) -> str:
     return f"{chat_id}:{message_id}"
 
 
-def _parse_message(kind: str, message: JsonValue) -> InboundMessage | MessageEdit | str:
-    """Parse a `message` or `edited_message`; a str is the reason to ignore it.
+def _album_id(chat_id: int, media_group_id: str) -> str:
+    """`<chat id>:album:<media_group_id>`: the one message an album becomes
+    (`media_group_id` is unique within its chat)."""
+    return f"{chat_id}:album:{media_group_id}"
 
-    Only private chats with people are served: groups, supergroups, channels
-    and messages sent by bots are ignored.
+
+def _chat_contact(chat: JsonValue) -> InboundContact:
+    """A group, supergroup or channel as the conversation's contact: its id
+    (negative), title and public username, if any."""
+    return InboundContact(
+        external_id=str(chat["id"].int()),
+        handle=_text(chat.get("username")),
+        name=_text(chat.get("title")),
+    )
+
+
+def _sender(message: JsonValue) -> dict[str, str] | str:
+    """Who wrote a group message, as `details["sender"]`; a str is the reason
+    to ignore it (another bot's message).
+
+    An anonymous group admin or a linked channel's automatic forward speaks
+    as a chat (`sender_chat`; `from` is then a placeholder bot): that chat is
+    the sender.
+    """
+    chat = message.get("sender_chat")
+    if chat is not None:
+        contact = _chat_contact(chat)
+    else:
+        user = message["from"]
+        if _flag(user, "is_bot"):
+            return f"message from the bot {user['id'].int()}"
+        contact = _contact(user)
+    return {
+        "external_id": contact.external_id,
+        "name": contact.name,
+        "handle": contact.handle,
+    }
+
+
+def _service_kind(message: JsonValue) -> str:
+    """The service message's kind (`new_chat_members`, ...), "" for others."""
+    return next((field for field in SERVICE_FIELDS if field in message), "")
+
+
+def _content_kind(message: JsonValue) -> str:
+    """What an unrenderable message holds, named by its Bot API field
+    (`dice`, `game`, `invoice`, `story`, ...), with spaces."""
+    field = next((k for k in message.keys() if k not in ENVELOPE_FIELDS), "")
+    return field.replace("_", " ") if field else "unknown kind"
+
+
+def _group_moved(message: JsonValue, chat_id: int) -> IdentityMoved | None:
+    """A group upgraded to a supergroup gets a new chat id: the service
+    message `migrate_to_chat_id` (in the old group) or `migrate_from_chat_id`
+    (in the new one) moves the group's identity and conversation to it.
+    Either one does it; the other then changes nothing."""
+    to_id = message.get("migrate_to_chat_id")
+    from_id = message.get("migrate_from_chat_id")
+    if to_id is not None:
+        old, new = chat_id, to_id.int()
+    elif from_id is not None:
+        old, new = from_id.int(), chat_id
+    else:
+        return None
+    return IdentityMoved(
+        old_external_id=str(old),
+        new_external_id=str(new),
+        occurred_at=_from_epoch(message["date"]),
+        old_thread_key=f"{CHAT_THREAD}:{old}",
+        new_thread_key=f"{CHAT_THREAD}:{new}",
+    )
+
+
+def _forwarded_from(message: JsonValue) -> dict[str, str] | None:
+    """`details["context"]` of a forwarded message: who it was forwarded
+    from (`forward_origin`, a MessageOrigin: a user, a hidden user, a chat
+    or a channel post, with its public link when the channel has a
+    username)."""
+    origin = message.get("forward_origin")
+    if origin is None:
+        return None
+    kind = origin["type"].str()
+    url = ""
+    if kind == "user":
+        name = _contact(origin["sender_user"]).name
+    elif kind == "hidden_user":
+        name = origin["sender_user_name"].str()
+    elif kind == "chat":
+        name = _text(origin["sender_chat"].get("title"))
+    elif kind == "channel":
+        channel = origin["chat"]
+        name = _text(channel.get("title"))
+        username = _text(channel.get("username"))
+        if username:
+            url = f"https://t.me/{username}/{origin['message_id'].int()}"
+    else:
+        name = ""
+    return {"label": "Forwarded from", "text": name or kind, "url": url}
+
+
+def _poll_text(poll: JsonValue) -> str:
+    """A poll as text: `Poll: <question>` (or `Quiz:`), then one option a
+    line; a quiz's correct options, when Telegram tells them
+    (`correct_option_ids`, or the older `correct_option_id`), are marked.
+    Source: Bot API, Poll."""
+    quiz = _text(poll.get("type")) == "quiz"
+    correct: set[int] = set()
+    if poll.get("correct_option_ids") is not None:
+        correct = {index.int() for index in poll["correct_option_ids"].list()}
+    elif poll.get("correct_option_id") is not None:
+        correct = {poll["correct_option_id"].int()}
+    lines = [f"{'Quiz' if quiz else 'Poll'}: {poll['question'].str()}"]
+    for index, option in enumerate(poll["options"].list()):
+        mark = " (correct answer)" if index in correct else ""
+        lines.append(f"- {option['text'].str()}{mark}")
+    if _flag(poll, "allows_multiple_answers"):
+        lines.append("(several answers allowed)")
+    return "\n".join(lines)
+
+
+def _contact_text(attachments: tuple[dict[str, Any], ...]) -> str:
+    """`Contact: <name>, <phone>` for a shared contact, else ""."""
+    for attachment in attachments:
+        if attachment["kind"] == "contact":
+            name = attachment["name"]
+            return f"Contact: {name}, {attachment['phone_number']}"
+    return ""
+
+
+def _parse_message(
+    kind: str, message: JsonValue, update: Any
+) -> tuple[InboundItem, ...] | str:
+    """Parse a Message update (`message`, `edited_message`, `channel_post`,
+    `edited_channel_post`); a str is the reason to ignore it.
+
+    A private chat is a conversation with its person; a group, supergroup or
+    channel is one conversation with the chat as its contact, each message
+    naming its writer in `details["sender"]` (channels: none). Bots' messages
+    and service messages are ignored; a message with nothing PingBack can
+    render is an `unsupported` one, with the update in `details["raw"]`.
+    Every part of an album is the album's one message (`AttachmentsAdded`).
+    Source: Bot API, Update; Message (`media_group_id`, `sender_chat`,
+    `forward_origin`, `sticker`, `poll`, `contact`); Chat; MessageOrigin;
+    Poll; Sticker.
     """
     chat = message["chat"]
     chat_id = chat["id"].int()
     chat_type = chat["type"].str()
-    if chat_type != PRIVATE_CHAT:
-        return f"{chat_type} chat {chat_id}: PingBack serves private chats only"
-    sender = message["from"]
-    if _flag(sender, "is_bot"):
-        return f"message from the bot {sender['id'].int()}"
-    platform_id = _message_id(chat_id, message["message_id"].int())
+    details: dict[str, Any] = {}
+    if chat_type == PRIVATE_CHAT:
+        user = message["from"]
+        if _flag(user, "is_bot"):
+            return f"message from the bot {user['id'].int()}"
+        contact = _contact(user)
+    else:
+        contact = _chat_contact(chat)
+        if chat_type != CHANNEL_CHAT:
+            sender = _sender(message)
+            if isinstance(sender, str):
+                return sender
+            details["sender"] = sender
+    album = message.get("media_group_id")
+    platform_id = (
+        _album_id(chat_id, album.str())
+        if album is not None
+        else _message_id(chat_id, message["message_id"].int())
+    )
     text = _text(message.get("text")) or _text(message.get("caption"))
-    if kind == UPDATE_EDITED_MESSAGE:
+    if kind in EDIT_UPDATES:
         if not text:
             return f"edit of message {platform_id} without text"
-        return MessageEdit(
-            platform_message_id=platform_id,
-            text=text,
-            edited_at=_from_epoch(message["edit_date"]),
+        return (
+            MessageEdit(
+                platform_message_id=platform_id,
+                text=text,
+                edited_at=_from_epoch(message["edit_date"]),
+            ),
         )
+    moved = _group_moved(message, chat_id)
+    if moved is not None:
+        return (moved,)
+    service = _service_kind(message)
+    if service:
+        return f"service message {service} in {chat_type} chat {chat_id}"
+    caption = text
     attachments = _attachments(message)
+    poll = message.get("poll")
+    if poll is not None:
+        text = _poll_text(poll)
+    sticker = message.get("sticker")
+    if sticker is not None and sticker.get("emoji") is not None:
+        # What the sticker stands for, readable where its file (often an
+        # animation browsers cannot play) is not: the thread, the preview.
+        text = sticker["emoji"].str()
+    text = text or _contact_text(attachments)
+    forwarded = _forwarded_from(message)
+    if forwarded:
+        details["context"] = [forwarded]
+    message_kind = "message"
     if not text and not attachments:
-        return f"message {platform_id} has no text or media PingBack can show"
+        message_kind = "unsupported"
+        text = f"Unsupported message: {_content_kind(message)}"
+        details["raw"] = update
     replied = message.get("reply_to_message")
-    return InboundMessage(
-        platform_message_id=platform_id,
-        contact=_contact(sender),
-        text=text,
-        sent_at=_from_epoch(message["date"]),
-        thread_key=f"{CHAT_THREAD}:{chat_id}",
-        reply_to_platform_message_id=(
-            _message_id(chat_id, replied["message_id"].int()) if replied else None
+    items: list[InboundItem] = [
+        InboundMessage(
+            platform_message_id=platform_id,
+            contact=contact,
+            text=text,
+            sent_at=_from_epoch(message["date"]),
+            thread_key=f"{CHAT_THREAD}:{chat_id}",
+            reply_to_platform_message_id=(
+                _message_id(chat_id, replied["message_id"].int()) if replied else None
+            ),
+            kind=message_kind,
+            attachments=attachments,
+            details=details,
+        )
+    ]
+    if album is not None:
+        items.append(
+            AttachmentsAdded(
+                platform_message_id=platform_id,
+                attachments=attachments,
+                caption=caption,
+            )
+        )
+    return tuple(items)
+
+
+def _parse_reaction(update: JsonValue) -> tuple[InboundItem, ...] | str:
+    """A person changed their reactions to a message, theirs or the bot's
+    (`message_reaction`, MessageReactionUpdated): the last emoji of
+    `new_reaction` is their reaction, none removes it (PingBack keeps one
+    reaction per customer and message); a paid reaction shows as a star. A
+    change to custom emoji only, which PingBack cannot draw, is ignored.
+    Source: Bot API, Update.message_reaction; MessageReactionUpdated;
+    ReactionType."""
+    chat_id = update["chat"]["id"].int()
+    platform_id = _message_id(chat_id, update["message_id"].int())
+    emoji = ""
+    custom = False
+    for reaction in update["new_reaction"].list():
+        kind = reaction["type"].str()
+        if kind == "emoji":
+            emoji = reaction["emoji"].str()
+        elif kind == "paid":
+            emoji = "\u2b50"
+        else:
+            custom = True
+    if custom and not emoji:
+        return f"custom emoji reaction to message {platform_id}"
+    return (
+        Reaction(
+            platform_message_id=platform_id,
+            emoji=emoji,
+            reacted_at=_from_epoch(update["date"]),
         ),
-        attachments=attachments,
+    )
+
+
+def _parse_member_update(update: JsonValue) -> tuple[InboundItem, ...] | str:
+    """The bot's own membership changed (`my_chat_member`, ChatMemberUpdated).
+
+    In a private chat Telegram sends it only when the person blocks
+    (`kicked`) or unblocks (`member`) the bot: they opt out or back in. In a
+    group or channel, the bot removed (`left`, `kicked`) or forbidden to
+    post (`restricted` without `can_send_messages`) opts the group out, so
+    replies there fail at once; added back, it opts in again.
+    Source: Bot API, Update.my_chat_member; ChatMemberUpdated; ChatMember.
+    """
+    chat = update["chat"]
+    chat_id = chat["id"].int()
+    chat_type = chat["type"].str()
+    member = update["new_chat_member"]
+    status = member["status"].str()
+    occurred_at = _from_epoch(update["date"])
+    external_id = str(chat_id)
+    if chat_type == PRIVATE_CHAT:
+        if status == "kicked":
+            opted_out, reason = True, BLOCKED_REASON
+        elif status in MEMBER_STATUSES:
+            opted_out, reason = False, UNBLOCKED_REASON
+        else:
+            return f"bot status {status} in private chat {chat_id}"
+    else:
+        place = "channel" if chat_type == CHANNEL_CHAT else "group"
+        if status in GONE_STATUSES or (
+            status == "restricted" and not _flag(member, "is_member")
+        ):
+            opted_out, reason = True, f"the bot was removed from the {place}"
+        elif status == "restricted" and not _flag(member, "can_send_messages"):
+            opted_out, reason = True, f"the bot may not post in the {place}"
+        else:
+            opted_out, reason = False, f"the bot can post in the {place} again"
+    return (
+        ContactOptOut(
+            external_id=external_id,
+            opted_out=opted_out,
+            reason=reason,
+            occurred_at=occurred_at,
+        ),
     )
 
 
@@ -276,7 +644,8 @@ def _parse_message(kind: str, message: JsonValue) -> InboundMessage | MessageEdi
 
 
 class TelegramPlatform(Platform):
-    """A Telegram bot's private chats (Bot API webhooks)."""
+    """A Telegram bot's private chats, groups and channels (Bot API
+    webhooks)."""
 
     channel_type = "telegram"
     config_serializer = TelegramConfigSerializer
@@ -319,23 +688,28 @@ class TelegramPlatform(Platform):
             raise SignatureInvalid("X-Telegram-Bot-Api-Secret-Token does not match")
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
-        """Parse one Update. The dedupe key is `update:<update_id>`; update
-        kinds other than `message` and `edited_message`, group chats and bots'
-        messages are ignored with a reason. Raises `MalformedPayload`."""
+        """Parse one Update. The dedupe key is `update:<update_id>`. Messages
+        and channel posts, their edits, reactions, and the bot's own
+        membership (`my_chat_member`: blocked, unblocked, removed from a
+        group) are handled; other update kinds, bots' messages and service messages are
+        ignored with a reason. Raises `MalformedPayload`."""
         root = JsonValue.parse(body)
         event_key = f"update:{root['update_id'].int()}"
         kinds = [key for key in root.keys() if key != "update_id"]
         if not kinds:
             raise MalformedPayload("body: no update besides update_id")
         kind = kinds[0]
-        if kind not in HANDLED_UPDATES:
-            return ParsedWebhook(
-                event_key=event_key, ignored=(f"update kind {kind} not handled",)
-            )
-        found = _parse_message(kind, root[kind])
+        if kind == UPDATE_MY_CHAT_MEMBER:
+            found = _parse_member_update(root[kind])
+        elif kind == UPDATE_MESSAGE_REACTION:
+            found = _parse_reaction(root[kind])
+        elif kind in NEW_MESSAGE_UPDATES or kind in EDIT_UPDATES:
+            found = _parse_message(kind, root[kind], root.value)
+        else:
+            found = f"update kind {kind} not handled"
         if isinstance(found, str):
             return ParsedWebhook(event_key=event_key, ignored=(found,))
-        return ParsedWebhook(event_key=event_key, items=(found,))
+        return ParsedWebhook(event_key=event_key, items=found)
 
     def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
         """Send the text (`sendMessage`) and files (`sendPhoto` for photos,
@@ -394,7 +768,7 @@ class TelegramPlatform(Platform):
     def on_create(self, channel: Channel) -> SetupResult:
         """Learn the bot (`getMe`: `bot_id`, `bot_username`), then register the
         webhook (`setWebhook`) with a random secret token, kept across setups,
-        for `message` and `edited_message` updates."""
+        for the update kinds in `HANDLED_UPDATES`."""
         api = TelegramApi(channel.secrets["bot_token"])
         try:
             bot_id, username = api.me()

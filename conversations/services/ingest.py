@@ -31,6 +31,7 @@ from django.db.models.functions import Greatest
 from billing.models import Member
 from channels_app.models import Channel
 from channels_app.platforms.base import (
+    AttachmentsAdded,
     ChannelAlert,
     ContactOptOut,
     DeliveryStatus,
@@ -60,6 +61,7 @@ from conversations.services.conversations import (
     label_links_follow,
 )
 from conversations.services.platform_events import (
+    attachments_added_apply,
     channel_alert_apply,
     contact_opt_out_apply,
     identity_move_apply,
@@ -80,8 +82,8 @@ _ConversationKey = int | str
 class IngestResult:
     """Ids of the messages created, how many items were already known, how
     many receipts and edits changed a stored message, and how many other
-    items (deletions, reactions, opt-outs, moved identities, channel alerts)
-    changed something."""
+    items (album parts added, deletions, reactions, opt-outs, moved
+    identities, channel alerts) changed something."""
 
     created: tuple[int, ...]
     duplicates: int
@@ -144,6 +146,8 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
 
 def _apply_change(channel: Channel, item: InboundItem) -> int:
     match item:
+        case AttachmentsAdded():
+            return attachments_added_apply(channel=channel, added=item)
         case MessageDeletion():
             return message_deletion_apply(channel=channel, deletion=item)
         case Reaction():

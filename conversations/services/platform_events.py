@@ -1,7 +1,7 @@
 """What a platform tells about messages and customers beyond new messages:
-deletions, reactions, opt-outs, a customer's new id, and alerts about the
-channel itself. Called by `ingest`, in its transaction, in the order the
-platform sent them.
+later parts of a message sent in parts (albums), deletions, reactions,
+opt-outs, a customer's new id, and alerts about the channel itself. Called
+by `ingest`, in its transaction, in the order the platform sent them.
 
 Each function returns how many stored rows it changed (0 when it concerns
 nothing PingBack has: a reaction to a message it never stored, say), so a
@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from channels_app.models import Channel
 from channels_app.platforms.base import (
+    AttachmentsAdded,
     ChannelAlert,
     ContactOptOut,
     IdentityMoved,
@@ -25,6 +28,66 @@ from channels_app.platforms.base import (
 from channels_app.services.channels import channel_alert_set
 from conversations import realtime
 from conversations.models import ContactIdentity, Conversation, Message
+from conversations.services.attachments import attachment_needs_fetch
+from conversations.services.replies import message_preview
+
+
+def attachments_added_apply(*, channel: Channel, added: AttachmentsAdded) -> int:
+    """Append an album part's attachments and caption to the customer's stored
+    message (see `AttachmentsAdded`); returns 1 when it changed, else 0 (a
+    redelivered part, the part that stored the message, or no such message).
+
+    Safe with parts ingested at once by several workers: the message row is
+    locked (`SELECT ... FOR UPDATE`) and re-read before it is changed, so each
+    part appends to what the others wrote. A part whose ingest stores the
+    album message is not visible to the others before its commit: their
+    insert of the same platform id waits on the unique constraint, then reads
+    as a duplicate, and their append comes after. Attachments are only ever
+    appended, so the indexes a running media fetch writes back to stay right.
+    The conversation's preview follows when the message is its newest. New
+    attachments the platform holds are fetched (`fetch_message_media`)
+    after commit."""
+    message = (
+        Message.objects.select_for_update()
+        .filter(
+            channel=channel,
+            platform_message_id=added.platform_message_id,
+            direction=Message.Direction.INBOUND,
+        )
+        .only("pk", "conversation_id", "text", "attachments", "sent_at")
+        .first()
+    )
+    if message is None:
+        return 0
+    attachments = list(message.attachments or ())
+    refs = {a.get("ref") for a in attachments if a.get("ref")}
+    new = [
+        dict(a)
+        for a in added.attachments
+        if not (a.get("ref") in refs if a.get("ref") else a in attachments)
+    ]
+    text = message.text
+    if added.caption and added.caption not in text:
+        text = f"{text}\n{added.caption}" if text else added.caption
+    if not new and text == message.text:
+        return 0
+    Message.objects.filter(pk=message.pk).update(
+        attachments=attachments + new, text=text, updated_at=timezone.now()
+    )
+    # The inbox preview, when this message is the conversation's newest:
+    # the caption may come with a later part than the one that stored it.
+    Conversation.objects.filter(
+        pk=message.conversation_id, last_message_at=message.sent_at
+    ).update(last_message_preview=message_preview(text, attachments + new))
+    if new:
+        realtime.publish_message_attachments(message, channel.business_id)
+    if text != message.text:
+        realtime.publish_message_edited(channel.pk, added.platform_message_id)
+    if any(attachment_needs_fetch(a) for a in new):
+        from channels_app.tasks import fetch_message_media
+
+        transaction.on_commit(lambda: fetch_message_media.delay(message.pk))
+    return 1
 
 
 def message_deletion_apply(*, channel: Channel, deletion: MessageDeletion) -> int:

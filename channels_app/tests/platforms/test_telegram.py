@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
+    ContactOptOut,
     InboundContact,
     InboundMessage,
     MalformedPayload,
@@ -195,12 +196,8 @@ def test_an_edited_message_changes_the_stored_text(
 @pytest.mark.parametrize(
     ("fixture", "reason"),
     [
-        (
-            "chat__group",
-            "supergroup chat -1001234567890: PingBack serves private chats only",
-        ),
         ("message__from_bot", "message from the bot 7000000002"),
-        ("my_chat_member__blocked", "update kind my_chat_member not handled"),
+        ("callback_query__button", "update kind callback_query not handled"),
     ],
 )
 def test_updates_pingback_does_not_serve_are_kept_as_ignored_with_the_reason(
@@ -336,6 +333,7 @@ PARSE_CASES = {
     "message__sticker": casey_message(
         1371,
         1763712360,
+        text="\U0001f64f",
         attachments=(
             {
                 "kind": "sticker",
@@ -368,6 +366,7 @@ PARSE_CASES = {
     "message__contact": casey_message(
         1374,
         1763712540,
+        text="Contact: Jordan Neighbour, +447700900123",
         attachments=(
             {
                 "kind": "contact",
@@ -389,13 +388,36 @@ PARSE_CASES = {
     ),
 }
 
+PARSE_CASES |= {
+    "chat__group": InboundMessage(
+        platform_message_id="-1001234567890:88",
+        contact=InboundContact(external_id="-1001234567890", name="Acme Customers"),
+        text="@pingback_demo_bot is anyone there?",
+        sent_at=epoch(1763713100),
+        thread_key="chat:-1001234567890",
+        details={
+            "sender": {
+                "external_id": "5100000001",
+                "name": "Casey Customer",
+                "handle": "casey_customer",
+            }
+        },
+    ),
+    "message__poll": casey_message(
+        1380, 1763713220, text="Poll: Which colour?\n- Blue\n- Red"
+    ),
+    "my_chat_member__blocked": ContactOptOut(
+        external_id="5100000001",
+        opted_out=True,
+        reason="they blocked the bot on Telegram",
+        occurred_at=epoch(1763713300),
+    ),
+}
+
 IGNORED = {
-    "chat__group": "supergroup chat -1001234567890: PingBack serves private chats only",
     "message__from_bot": "message from the bot 7000000002",
-    "message__poll": "message 5100000001:1380 has no text or media PingBack can show",
     "edited_message__live_location": "edit of message 5100000001:1378 without text",
     "callback_query__button": "update kind callback_query not handled",
-    "my_chat_member__blocked": "update kind my_chat_member not handled",
 }
 
 MALFORMED = {
@@ -407,7 +429,12 @@ MALFORMED = {
 
 
 def test_every_telegram_fixture_has_an_expected_outcome():
-    assert fixture_names("telegram") == set(PARSE_CASES) | set(IGNORED) | set(MALFORMED)
+    # The kinds' fixtures (groups, albums, ...) are checked in their tests.
+    from channels_app.tests.platforms.test_telegram_kinds import KIND_FIXTURES
+
+    assert fixture_names("telegram") == set(PARSE_CASES) | set(IGNORED) | set(
+        MALFORMED
+    ) | set(KIND_FIXTURES)
 
 
 @pytest.mark.parametrize("name", sorted(PARSE_CASES))
@@ -477,7 +504,14 @@ def test_creating_the_channel_registers_the_webhook_with_a_secret(admin_api, san
     assert sandbox.telegram.webhook() == {
         "url": body["webhook_url"],
         "secret_token": secret,
-        "allowed_updates": ["message", "edited_message"],
+        "allowed_updates": [
+            "message",
+            "edited_message",
+            "channel_post",
+            "edited_channel_post",
+            "my_chat_member",
+            "message_reaction",
+        ],
         "set_at": sandbox.telegram.webhook()["set_at"],
         "last_error_date": None,
         "last_error_message": "",
