@@ -417,6 +417,44 @@ def delete_subscription(state: SandboxState, req: Request) -> Response:
 
 
 # --------------------------------------------------------------------------
+# Media files
+# --------------------------------------------------------------------------
+
+TON_REAL_HOST = "https://ton.twitter.com"
+"""The origin of DM media URLs, which clients sign OAuth 1.0a requests for."""
+PUBLIC_MEDIA_PREFIXES = ("/media/", "/ext_tw_video/", "/tweet_video/")
+"""Paths of post media (``pbs.twimg.com``, ``video.twimg.com``), served
+without authentication."""
+
+
+def _media_file(state: SandboxState, path: str) -> Response:
+    found = state.x.media_file(path)
+    if found is None:
+        return not_found()
+    content, content_type = found
+    return Response(200, content, content_type)
+
+
+def dm_media(state: SandboxState, req: Request) -> Response:
+    """``GET https://ton.twitter.com/1.1/ton/data/dm/…``: a DM's media file,
+    for user-context requests only (X: OAuth 1.0a); 404 for a file nobody
+    put (:meth:`~sandbox.x_state.XState.put_media`)."""
+    return _media_file(state, req.path)
+
+
+def is_public_media_path(path: str) -> bool:
+    """True for the paths of post media files."""
+    return path.startswith(PUBLIC_MEDIA_PREFIXES)
+
+
+def serve_public_media(state: SandboxState, req: Request) -> Response:
+    """``GET`` a post's photo or video file, without authentication."""
+    if req.method != "GET":
+        return not_found()
+    return _media_file(state, req.path)
+
+
+# --------------------------------------------------------------------------
 # Route table and dispatch
 # --------------------------------------------------------------------------
 
@@ -446,6 +484,7 @@ X_ROUTES = (
     route("GET", _AAA + r"/all", check_subscription, USER),
     route("GET", _AAA + r"/all/list", list_subscriptions, APP),
     route("DELETE", _AAA + r"/(?P<user_id>\d+)/all", delete_subscription, APP),
+    route("GET", r"/1\.1/ton/data/dm/[\w./-]+", dm_media, USER),
 )
 """Every X endpoint the sandbox serves: method, path regex, handler, auth."""
 

@@ -116,6 +116,7 @@ class XState:
         self.sent_dms: list[dict[str, Any]] = []
         self.tweets: list[dict[str, Any]] = []
         self.inbound: list[dict[str, Any]] = []
+        self.media: dict[str, tuple[bytes, str]] = {}
         self.modes: dict[str, Any] = dict(DEFAULT_MODES)
 
     # ------------------------------------------------------------------ apps
@@ -321,6 +322,18 @@ class XState:
             self.tweets.append(record)
         return dict(record)
 
+    def put_media(self, path: str, content: bytes, content_type: str) -> None:
+        """Serve ``content`` at ``path`` (the path of X's media URL, e.g.
+        ``/1.1/ton/data/dm/<dm id>/<media id>/<name>.jpg`` or
+        ``/media/<name>.jpg``) until the next reset."""
+        with self.lock:
+            self.media[path] = (content, content_type)
+
+    def media_file(self, path: str) -> tuple[bytes, str] | None:
+        """``(content, content_type)`` put at ``path``, if any."""
+        with self.lock:
+            return self.media.get(path)
+
     def record_inbound(self, record: dict[str, Any]) -> None:
         """Store what the fake customer sent (see the class docstring)."""
         with self.lock:
@@ -362,6 +375,7 @@ class XState:
             self.sent_dms.clear()
             self.tweets.clear()
             self.inbound.clear()
+            self.media.clear()
             self.modes = dict(DEFAULT_MODES)
 
     def snapshot(self) -> dict[str, Any]:

@@ -23,21 +23,26 @@ import hmac
 import logging
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from oauthlib import oauth1
 from requests.adapters import HTTPAdapter
 from rest_framework import serializers
 
 from channels_app.platforms.base import (
+    ChannelAlert,
     DeliveryError,
+    FetchedMedia,
     InboundContact,
     InboundItem,
     InboundMessage,
     MalformedPayload,
+    MessageDeletion,
     OutboundMessage,
     ParsedWebhook,
     PermanentDeliveryError,
@@ -50,7 +55,9 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.platforms.capabilities import X_DM, X_POST, x_capabilities
+from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.payload import JsonValue
+from pingback.egress import bearer_credentials
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -64,6 +71,8 @@ SIGNATURE_HEADER = "HTTP_X_TWITTER_WEBHOOKS_SIGNATURE"  # x-twitter-webhooks-sig
 TWEEPY_HOST = "https://api.twitter.com"
 DM_EVENTS = "direct_message_events"
 TWEET_EVENTS = "tweet_create_events"
+TWEET_DELETE_EVENTS = "tweet_delete_events"
+USER_EVENT = "user_event"
 XAA_DM_RECEIVED = "dm.received"
 XAA_DM_SENT = "dm.sent"
 XAA_MENTION = "post.mention.create"
@@ -73,6 +82,15 @@ DM_THREAD = "dm"
 TWEET_THREAD = "tweet"
 MAX_POST_LENGTH = X_POST.max_text_length  # the capabilities table
 MAX_DM_LENGTH = X_DM.max_text_length
+ACCESS_REVOKED = (
+    "Access revoked on X: the account removed PingBack's access; reconnect the channel"
+)
+# v1.1 `created_at`, e.g. "Wed Oct 10 20:19:24 +0000 2018".
+V1_TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"
+# Where X serves media: DM media (OAuth 1.0a user context, docs/protocols.md
+# §1.1) and public post media.
+X_DM_MEDIA_HOST = "ton.twitter.com"
+X_MEDIA_HOSTS = (X_DM_MEDIA_HOST, "pbs.twimg.com", "video.twimg.com")
 CREDITS_EXHAUSTED = (
     "X API credits exhausted: the X account has no API credits, so replies cannot "
     "be sent until it is topped up in the X Developer Console. Incoming messages "
@@ -181,14 +199,7 @@ def _parse_dm_events(
         attachments: tuple[dict[str, str], ...] = ()
         attachment = data.get("attachment")
         if attachment is not None and attachment.get("media") is not None:
-            media = attachment["media"]
-            media_type = (media.get("type") or JsonValue("")).str_or("")
-            attachments = (
-                {
-                    "kind": X_MEDIA_KINDS.get(media_type, "file"),
-                    "url": (media.get("media_url_https") or JsonValue("")).str_or(),
-                },
-            )
+            attachments = (_media_attachment(attachment["media"]),)
         items.append(
             InboundMessage(
                 platform_message_id=event_id,
@@ -204,7 +215,8 @@ def _parse_dm_events(
 
 
 def _mentions_account(tweet: JsonValue, account_id: str) -> bool:
-    """A v1.1 tweet mentions the account or replies to it (docs/protocols.md §1.6)."""
+    """A v1.1 tweet mentions the account, replies to it or quotes one of its
+    posts (docs/protocols.md §1.6)."""
     in_reply_to = tweet.get("in_reply_to_user_id_str")
     if in_reply_to is not None and in_reply_to.str() == account_id:
         return True
@@ -214,13 +226,138 @@ def _mentions_account(tweet: JsonValue, account_id: str) -> bool:
         for mention in mentions.list() if mentions is not None else ():
             if mention["id_str"].str() == account_id:
                 return True
-    return False
+    quoted = tweet.get("quoted_status")
+    quoted_user = quoted.get("user") if quoted is not None else None
+    quoted_author = quoted_user.get("id_str") if quoted_user is not None else None
+    return quoted_author is not None and quoted_author.str() == account_id
+
+
+def _tweet_time(tweet: JsonValue) -> datetime:
+    """When a v1.1 tweet was posted: `timestamp_ms` (epoch milliseconds, set by
+    the streaming and webhook products) when given, else `created_at` ("Wed Oct
+    10 20:19:24 +0000 2018", always there). Source: X tweet object, `created_at`;
+    X's own Account Activity samples carry no `timestamp_ms`."""
+    stamp = tweet.get("timestamp_ms")
+    if stamp is not None:
+        return _from_epoch_ms(stamp)
+    created = tweet["created_at"]
+    try:
+        return datetime.strptime(created.str(), V1_TIME_FORMAT)
+    except ValueError as error:
+        raise MalformedPayload(
+            f"{created.path}: not a time like 'Wed Oct 10 20:19:24 +0000 2018'"
+        ) from error
+
+
+def _full_tweet(tweet: JsonValue) -> JsonValue:
+    """The part of a v1.1 tweet holding its whole text and entities: the
+    `extended_tweet` of a `truncated` tweet (compatibility mode, over 140
+    characters), else the tweet itself. Source: X tweet object, "Extended
+    Tweets" (`extended_tweet.full_text`, `display_text_range`,
+    `extended_entities`)."""
+    extended = tweet.get("extended_tweet")
+    truncated = tweet.get("truncated")
+    if extended is not None and truncated is not None and truncated.value is True:
+        return extended
+    return tweet
+
+
+def _tweet_media(tweet: JsonValue) -> list[JsonValue]:
+    """The native media of a v1.1 tweet: `extended_entities.media` (all photos,
+    the real type), from the `extended_tweet` of a long tweet. Source: X
+    "Extended entities object"."""
+    for holder in (_full_tweet(tweet), tweet):
+        extended = holder.get("extended_entities")
+        media = extended.get("media") if extended is not None else None
+        if media is not None:
+            return media.list()
+    return []
+
+
+def _best_mp4(media: JsonValue) -> str:
+    """The URL of the `video/mp4` variant with the highest `bitrate` of a video
+    or animated GIF (`video_info.variants[]`; HLS playlists have no bitrate
+    and are skipped); "" when there is none."""
+    info = media.get("video_info")
+    variants = info.get("variants") if info is not None else None
+    best_url, best_rate = "", -1
+    for variant in variants.list() if variants is not None else ():
+        kind = (variant.get("content_type") or JsonValue("")).str_or()
+        if kind != "video/mp4":
+            continue
+        rate = variant.get("bitrate")
+        bitrate = rate.value if rate is not None and isinstance(rate.value, int) else 0
+        if bitrate > best_rate:
+            best_url, best_rate = variant["url"].str(), bitrate
+    return best_url
+
+
+def _media_attachment(media: JsonValue) -> dict[str, str]:
+    """One attachment from an X media object (a tweet's `extended_entities.
+    media[]`, a DM's `attachment.media`): a photo's `media_url_https`; a video's
+    or animated GIF's best mp4 variant (its `media_url_https` is only a still).
+    `fetch_media` downloads the `url` after ingest."""
+    media_type = (media.get("type") or JsonValue("")).str_or("")
+    still = (media.get("media_url_https") or JsonValue("")).str_or()
+    if media_type in ("video", "animated_gif"):
+        video = _best_mp4(media)
+        if video:
+            return {"kind": "video", "url": video, "content_type": "video/mp4"}
+        return {"kind": "image", "url": still}
+    return {"kind": X_MEDIA_KINDS.get(media_type, "file"), "url": still}
+
+
+def _tweet_text(tweet: JsonValue, media: list[JsonValue]) -> str:
+    """A v1.1 tweet's text as X clients show it: the whole text of a long
+    tweet, without the trailing t.co link X appends for attached media (the
+    end of `display_text_range`; without it, a trailing media `url`). The
+    leading @mentions of a reply are kept, so agents see who was addressed."""
+    holder = _full_tweet(tweet)
+    full = holder.get("full_text")
+    text = full.str() if full is not None else tweet["text"].str()
+    shown = holder.get("display_text_range")
+    if shown is not None:
+        bounds = shown.list()
+        if len(bounds) == 2 and isinstance(bounds[1].value, int):
+            return text[: bounds[1].value].rstrip()
+    for item in media:
+        link = (item.get("url") or JsonValue("")).str_or()
+        if link and text.endswith(link):
+            return text[: -len(link)].rstrip()
+    return text
+
+
+def _quoted_context(tweet: JsonValue) -> list[dict[str, str]]:
+    """`details.context` for a quote tweet: the quoted post's author, text and
+    link. Source: X tweet object, `quoted_status` (a tweet object) and
+    `quoted_status_permalink.expanded`."""
+    quoted = tweet.get("quoted_status")
+    if quoted is None:
+        return []
+    user = quoted.get("user")
+    handle_value = user.get("screen_name") if user is not None else None
+    handle = handle_value.str_or() if handle_value is not None else ""
+    quoted_id = quoted["id_str"].digits()
+    permalink = tweet.get("quoted_status_permalink")
+    expanded = permalink.get("expanded") if permalink is not None else None
+    url = expanded.str_or() if expanded is not None else ""
+    if not url:
+        url = f"https://x.com/{handle or 'i/web'}/status/{quoted_id}"
+    return [
+        {
+            "label": f"Quoting @{handle}" if handle else "Quoting a post",
+            "text": _tweet_text(quoted, _tweet_media(quoted)),
+            "url": url,
+        }
+    ]
 
 
 def _parse_tweet_events(
     events: JsonValue, account_id: str
 ) -> tuple[list[InboundItem], list[str], list[str]]:
-    """Parse v1.1 `tweet_create_events`: mentions of and replies to the account.
+    """Parse v1.1 `tweet_create_events`: mentions of, replies to and quotes of
+    the account's posts, with their photos, videos and GIFs as attachments and
+    a quoted post as `details.context`.
 
     The account's own posts (our replies echoed back) and retweets are ignored.
     A reply's `in_reply_to_status_id_str` lets ingest continue the conversation
@@ -242,25 +379,81 @@ def _parse_tweet_events(
         if not _mentions_account(tweet, account_id):
             ignored.append(f"post {tweet_id} does not mention the account")
             continue
-        extended = tweet.get("extended_tweet")
-        truncated = tweet.get("truncated")
-        if extended is not None and truncated is not None and truncated.value is True:
-            text = extended["full_text"].str()
-        else:
-            text = tweet["text"].str()
+        media = _tweet_media(tweet)
         reply_to = tweet.get("in_reply_to_status_id_str")
+        context = _quoted_context(tweet)
         items.append(
             InboundMessage(
                 platform_message_id=tweet_id,
                 contact=_v1_contact(author_id, tweet["user"]),
-                text=text,
-                sent_at=_from_epoch_ms(tweet["timestamp_ms"]),
+                text=_tweet_text(tweet, media),
+                sent_at=_tweet_time(tweet),
                 thread_key=f"{TWEET_THREAD}:{tweet_id}",
                 reply_to_platform_message_id=reply_to.digits() if reply_to else None,
                 kind="mention",
+                attachments=tuple(_media_attachment(item) for item in media),
+                details={"context": context} if context else {},
             )
         )
     return items, keys, ignored
+
+
+def _parse_tweet_deletes(
+    events: JsonValue, account_id: str
+) -> tuple[list[InboundItem], list[str], list[str]]:
+    """Parse `tweet_delete_events`: a customer deleted a post of theirs, which
+    is marked deleted in its conversation. The account's own deletions are
+    ignored. Source: AAA "Account Activity data objects", `tweet_delete_events[]`
+    = {status: {id, user_id}, timestamp_ms}."""
+    items: list[InboundItem] = []
+    keys: list[str] = []
+    ignored: list[str] = []
+    for event in events.list():
+        status = event["status"]
+        tweet_id = status["id"].digits()
+        keys.append(f"delete:{tweet_id}")
+        if status["user_id"].digits() == account_id:
+            ignored.append(f"the account deleted its own post {tweet_id}")
+            continue
+        items.append(
+            MessageDeletion(
+                platform_message_id=tweet_id,
+                deleted_at=_from_epoch_ms(event["timestamp_ms"]),
+            )
+        )
+    return items, keys, ignored
+
+
+def _parse_revoke(channel: Channel, root: JsonValue, body: bytes) -> ParsedWebhook:
+    """Parse a subscription revoke (`user_event.revoke`, sent without
+    `for_user_id` when a user removes the app's access; X deletes the
+    subscription). About the channel's account, it becomes a `ChannelAlert`;
+    about another account, or a channel that does not know its account yet,
+    it is ignored with the reason. Source: AAA "Account Activity data objects",
+    `user_event` = {revoke: {date_time, target: {app_id}, source: {user_id}}}.
+    """
+    revoke = root[USER_EVENT]["revoke"]
+    user_id = revoke["source"]["user_id"].digits()
+    occurred_at = _from_iso(revoke["date_time"])
+    key = _event_key(user_id, [f"revoke:{revoke['date_time'].str()}"], body)
+    known = channel.config.get("account_id")
+    if not known:
+        return ParsedWebhook(
+            event_key=key,
+            ignored=(
+                f"access revoked by X user {user_id}, but the channel does not "
+                "know its X account yet",
+            ),
+        )
+    if known != user_id:
+        return ParsedWebhook(
+            event_key=key,
+            ignored=(f"access revoked by another account ({user_id})",),
+        )
+    return ParsedWebhook(
+        event_key=key,
+        items=(ChannelAlert(alert=ACCESS_REVOKED, occurred_at=occurred_at),),
+    )
 
 
 def _parse_xaa_mention(
@@ -353,11 +546,15 @@ class XPlatform(Platform):
             raise SignatureInvalid("x-twitter-webhooks-signature does not match")
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
-        """Parse an AAA body (`for_user_id` + event arrays) or an XAA envelope
-        (`data.event_type`) into messages. Raises `MalformedPayload`."""
+        """Parse an AAA body (`for_user_id` + event arrays; or a `user_event`
+        revoke, which has no `for_user_id`) or an XAA envelope
+        (`data.event_type`) into messages, deletions and alerts. Raises
+        `MalformedPayload`."""
         root = JsonValue.parse(body)
         if "data" in root and "for_user_id" not in root:
             return self._parse_xaa(channel, root, body)
+        if USER_EVENT in root and "for_user_id" not in root:
+            return _parse_revoke(channel, root, body)
         account_id = root["for_user_id"].digits()
         if _is_other_account(channel, account_id):
             return ParsedWebhook(
@@ -377,6 +574,8 @@ class XPlatform(Platform):
                 )
             elif kind == TWEET_EVENTS:
                 found = _parse_tweet_events(root[TWEET_EVENTS], account_id)
+            elif kind == TWEET_DELETE_EVENTS:
+                found = _parse_tweet_deletes(root[TWEET_DELETE_EVENTS], account_id)
             else:
                 found = ([], [], [f"{kind} not handled"])
             items += found[0]
@@ -436,6 +635,59 @@ class XPlatform(Platform):
                 api.reply(message.reply_to_platform_message_id, message.text)
             )
         raise PermanentDeliveryError(f"Unknown X thread {message.thread_key!r}.")
+
+    def fetch_media(
+        self, channel: Channel, attachment: dict[str, Any]
+    ) -> FetchedMedia | None:
+        """Download an inbound attachment's `url` under the outbound HTTP policy
+        (`pingback.egress`). DM media (`https://ton.twitter.com/1.1/ton/data/
+        dm/...`) needs the account's user context: the GET is signed with
+        OAuth 1.0a (HMAC-SHA1 over the real URL, the consumer key/secret and
+        the access token/secret, as tweepy signs API calls), or carries
+        `access_token` as an OAuth 2.0 bearer token when the channel has no
+        OAuth 1.0a secrets; the signature goes to `ton.twitter.com` only.
+        Post media (`pbs.twimg.com`, `video.twimg.com`) is public and fetched
+        without credentials. Against a stand-in (`X_API_BASE_URL` is not
+        `https://api.twitter.com`), the request goes to `X_API_BASE_URL` with
+        the same path, signed for the real URL, as API calls are
+        (docs/protocols.md §1.12).
+
+        Returns None when the attachment has no url. Raises
+        `PermanentDeliveryError` for a link outside X's media hosts, a
+        redirect leaving them, a refused download (401/403/404) or a file over
+        `MEDIA_MAX_BYTES`; `TransientDeliveryError` for network errors,
+        timeouts, 429 and 5xx.
+        Source: X "Direct Message media" (`attachment.media.media_url_https`
+        needs OAuth 1.0a user context), X "Extended entities object"."""
+        url = attachment.get("url")
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme != "https" or parts.hostname not in X_MEDIA_HOSTS:
+            raise PermanentDeliveryError(
+                f"PingBack fetches X media only from X's servers; this link "
+                f"points to {parts.hostname or 'an unknown host'}."
+            )
+        target = url
+        base = settings.X_API_BASE_URL
+        if base != TWEEPY_HOST:
+            target = base + url[len(f"https://{parts.hostname}") :]
+        credentials = None
+        if parts.hostname == X_DM_MEDIA_HOST:
+            credentials = _media_credentials(channel, url)
+        fetched = media_download(
+            target,
+            source="X",
+            credentials=credentials,
+            credential_hosts=(X_DM_MEDIA_HOST, base),
+            only_hosts=(X_DM_MEDIA_HOST, "*.twimg.com", base),
+        )
+        return FetchedMedia(
+            content=fetched.content,
+            content_type=fetched.content_type
+            or attachment.get("content_type", "application/octet-stream"),
+            filename=parts.path.rsplit("/", 1)[-1],
+        )
 
     def on_create(self, channel: Channel) -> SetupResult:
         """Verify the credentials (`GET /2/users/me`), then register the webhook
@@ -510,6 +762,24 @@ def _consumer_secret(channel: Channel) -> str:
         )
         raise SecretMissing("the channel has no api_secret to verify X webhooks")
     return secret
+
+
+def _media_credentials(channel: Channel, url: str) -> dict[str, str]:
+    """The `Authorization` header for a GET of X DM media at `url`: OAuth 1.0a
+    (RFC 5849, HMAC-SHA1, the signature over `url` and its query) when the
+    channel has `api_secret` and `access_token_secret`, else `access_token`
+    as an OAuth 2.0 user bearer token."""
+    secrets = channel.secrets
+    if not (secrets.get("api_secret") and secrets.get("access_token_secret")):
+        return bearer_credentials(secrets["access_token"])
+    client = oauth1.Client(
+        secrets["api_key"],
+        client_secret=secrets["api_secret"],
+        resource_owner_key=secrets["access_token"],
+        resource_owner_secret=secrets["access_token_secret"],
+    )
+    _, headers, _ = client.sign(url, http_method="GET")
+    return {"Authorization": headers["Authorization"]}
 
 
 def _is_other_account(channel: Channel, account_id: str) -> bool:
