@@ -43,6 +43,7 @@ from channels_app.platforms.base import (
     InboundMessage,
     MalformedPayload,
     MessageDeletion,
+    OutboundAttachment,
     OutboundMessage,
     ParsedWebhook,
     PermanentDeliveryError,
@@ -91,6 +92,17 @@ V1_TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"
 # §1.1) and public post media.
 X_DM_MEDIA_HOST = "ton.twitter.com"
 X_MEDIA_HOSTS = (X_DM_MEDIA_HOST, "pbs.twimg.com", "video.twimg.com")
+# Outbound DM media. Source: X "Media best practices" (JPEG, PNG, WEBP, GIF;
+# MP4, MOV) and its size limits: images 5 MB, GIFs 15 MB, videos 512 MB.
+DM_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+DM_VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
+DM_MEDIA_LIMITS = {
+    "dm_image": ("photos", 5 * 2**20),
+    "dm_gif": ("GIFs", 15 * 2**20),
+    "dm_video": ("videos", 512 * 2**20),
+}
+MEDIA_CHUNK_BYTES = 2**20  # one APPEND segment (X allows up to 5 MB)
+MEDIA_PROCESSING_WAIT = 60.0  # seconds a send waits for X to process a video
 CREDITS_EXHAUSTED = (
     "X API credits exhausted: the X account has no API credits, so replies cannot "
     "be sent until it is topped up in the X Developer Console. Incoming messages "
@@ -309,20 +321,23 @@ def _media_attachment(media: JsonValue) -> dict[str, str]:
 
 def _tweet_text(tweet: JsonValue, media: list[JsonValue]) -> str:
     """A v1.1 tweet's text as X clients show it: the whole text of a long
-    tweet, without the trailing t.co link X appends for attached media (the
-    end of `display_text_range`; without it, a trailing media `url`). The
-    leading @mentions of a reply are kept, so agents see who was addressed."""
+    tweet, without the trailing t.co link X appends for attached media: what
+    lies past the end of `display_text_range` when that is only such a link,
+    else a trailing media `url`. The leading @mentions of a reply are kept, so
+    agents see who was addressed. Source: X tweet object, "Extended Tweets"
+    (`display_text_range`: the displayable part, code point offsets)."""
     holder = _full_tweet(tweet)
     full = holder.get("full_text")
     text = full.str() if full is not None else tweet["text"].str()
+    links = {(item.get("url") or JsonValue("")).str_or() for item in media} - {""}
     shown = holder.get("display_text_range")
-    if shown is not None:
-        bounds = shown.list()
-        if len(bounds) == 2 and isinstance(bounds[1].value, int):
+    bounds = shown.list() if shown is not None else []
+    if len(bounds) == 2 and isinstance(bounds[1].value, int):
+        tail = text[bounds[1].value :].strip()
+        if tail in links or (tail.startswith("https://t.co/") and " " not in tail):
             return text[: bounds[1].value].rstrip()
-    for item in media:
-        link = (item.get("url") or JsonValue("")).str_or()
-        if link and text.endswith(link):
+    for link in links:
+        if text.endswith(link):
             return text[: -len(link)].rstrip()
     return text
 
@@ -617,16 +632,33 @@ class XPlatform(Platform):
 
     def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
         """Send a DM (`dm:` threads) or reply to the customer's newest post
-        (`tweet:` threads). Returns the DM event id or the new post's id."""
+        (`tweet:` threads). Returns the DM event id or the new post's id.
+
+        A DM may carry one photo, GIF or video (`X_DM.max_files`): it is
+        uploaded first (`XApi.upload_media`, category `dm_image`, `dm_gif` or
+        `dm_video`), then sent as the DM's `attachments[0].media_id`, with the
+        text if any. Replies to posts carry no files. Raises
+        `PermanentDeliveryError` for a file X does not take (not a photo, GIF
+        or video, or over X's size for its kind)."""
         kind, _, _ = message.thread_key.partition(":")
-        if message.attachments:
+        if message.attachments and kind != DM_THREAD:
             raise PermanentDeliveryError(
-                "PingBack cannot send files on X yet; send the text alone."
+                "PingBack cannot send files in replies to posts on X; send the "
+                "text alone, or the file by DM."
+            )
+        if len(message.attachments) > 1:
+            raise PermanentDeliveryError(
+                "A DM on X carries one file; send the others one by one."
             )
         api = XApi(channel)
         if kind == DM_THREAD:
             _check_length(message.text, message.thread_key)
-            return SendResult(api.send_dm(message.recipient_external_id, message.text))
+            media_id = None
+            if message.attachments:
+                media_id = api.upload_media(message.attachments[0])
+            return SendResult(
+                api.send_dm(message.recipient_external_id, message.text, media_id)
+            )
         if kind == TWEET_THREAD:
             _check_length(message.text, message.thread_key)
             if not message.reply_to_platform_message_id:
@@ -782,6 +814,30 @@ def _media_credentials(channel: Channel, url: str) -> dict[str, str]:
     return {"Authorization": headers["Authorization"]}
 
 
+def _media_category(attachment: OutboundAttachment) -> str:
+    """X's `media_category` for a DM file: `dm_gif` (image/gif), `dm_image`
+    (other images), `dm_video`. Raises `PermanentDeliveryError` for another
+    kind or a file over X's limit for its kind (`DM_MEDIA_LIMITS`)."""
+    if attachment.content_type == "image/gif":
+        category = "dm_gif"
+    elif attachment.content_type in DM_IMAGE_TYPES:
+        category = "dm_image"
+    elif attachment.content_type in DM_VIDEO_TYPES:
+        category = "dm_video"
+    else:
+        raise PermanentDeliveryError(
+            f"X DMs carry photos, GIFs and videos only; {attachment.filename} is "
+            f"{attachment.content_type or 'of an unknown type'}."
+        )
+    noun, limit = DM_MEDIA_LIMITS[category]
+    if attachment.size > limit:
+        raise PermanentDeliveryError(
+            f"X takes {noun} up to {limit // 2**20} MB; {attachment.filename} is "
+            f"{attachment.size / 2**20:.1f} MB."
+        )
+    return category
+
+
 def _is_other_account(channel: Channel, account_id: str) -> bool:
     known = channel.config.get("account_id")
     return bool(known) and known != account_id
@@ -924,15 +980,95 @@ class XApi:
             avatar_url=getattr(user, "profile_image_url", None) or "",
         )
 
-    def send_dm(self, participant_id: str, text: str) -> str:
-        """`POST /2/dm_conversations/with/:participant_id/messages` → dm_event_id."""
+    def send_dm(
+        self, participant_id: str, text: str, media_id: str | None = None
+    ) -> str:
+        """`POST /2/dm_conversations/with/:participant_id/messages` with
+        `{"text", "attachments": [{"media_id"}]}` (either may be absent) →
+        dm_event_id."""
         response = self._call(
             self.user.create_direct_message,
             participant_id=participant_id,
-            text=text,
+            text=text or None,
+            media_id=media_id,
             user_auth=self.oauth1,
         )
         return str(response.data["dm_event_id"])
+
+    def upload_media(self, attachment: OutboundAttachment) -> str:
+        """Upload a file for a DM and return its media id, in X's chunked
+        upload (user context):
+            `POST /2/media/upload/initialize` {media_type, total_bytes,
+                media_category: dm_image | dm_gif | dm_video} → data.id;
+            `POST /2/media/upload/:id/append` {media: base64 chunk of at most
+                `MEDIA_CHUNK_BYTES`, segment_index}, for each chunk;
+            `POST /2/media/upload/:id/finalize` → data.processing_info;
+            while a video is `pending`/`in_progress`: wait `check_after_secs`
+                and ask `GET /2/media/upload?command=STATUS&media_id=:id`,
+                at most `MEDIA_PROCESSING_WAIT` seconds in all.
+        Raises `PermanentDeliveryError` for a kind X does not take, a file over
+        X's size for its kind, or processing X reports `failed`;
+        `TransientDeliveryError` when processing outlasts the wait; the errors
+        of `_call`. Source: X API v2 "Media upload" (initialize, append,
+        finalize, STATUS) and "Media best practices" (sizes)."""
+        category = _media_category(attachment)
+        with attachment.open() as file:
+            content = file.read()
+        path = "/2/media/upload"
+        started = self._call(
+            self.user.request,
+            "POST",
+            f"{path}/initialize",
+            json={
+                "media_type": attachment.content_type,
+                "total_bytes": len(content),
+                "media_category": category,
+            },
+            user_auth=self.oauth1,
+        )
+        media_id = str(started.json()["data"]["id"])
+        for index, start in enumerate(range(0, len(content), MEDIA_CHUNK_BYTES)):
+            chunk = content[start : start + MEDIA_CHUNK_BYTES]
+            self._call(
+                self.user.request,
+                "POST",
+                f"{path}/{media_id}/append",
+                json={
+                    "media": base64.b64encode(chunk).decode(),
+                    "segment_index": index,
+                },
+                user_auth=self.oauth1,
+            )
+        finished = self._call(
+            self.user.request,
+            "POST",
+            f"{path}/{media_id}/finalize",
+            user_auth=self.oauth1,
+        )
+        info = finished.json()["data"].get("processing_info")
+        deadline = time.monotonic() + MEDIA_PROCESSING_WAIT
+        while info and info.get("state") in ("pending", "in_progress"):
+            wait = float(info.get("check_after_secs") or 1)
+            if time.monotonic() + wait > deadline:
+                raise TransientDeliveryError(
+                    f"X is still processing {attachment.filename}; trying again."
+                )
+            time.sleep(wait)
+            status = self._call(
+                self.user.request,
+                "GET",
+                path,
+                params={"command": "STATUS", "media_id": media_id},
+                user_auth=self.oauth1,
+            )
+            info = status.json()["data"].get("processing_info")
+        if info and info.get("state") == "failed":
+            error = info.get("error") or {}
+            raise PermanentDeliveryError(
+                f"X could not process {attachment.filename}: "
+                f"{error.get('message') or error.get('name') or 'no reason given'}."
+            )
+        return media_id
 
     def reply(self, tweet_id: str, text: str) -> str:
         """`POST /2/tweets` in reply to `tweet_id` → the new post's id."""

@@ -1,6 +1,7 @@
 """X message kinds: posts without `timestamp_ms`, the subscription revoke,
 photos/videos/GIFs in mentions, quote tweets, replies down a thread, post
-deletions, and DM media downloaded with the account's OAuth 1.0a credentials.
+deletions, DM media downloaded with the account's OAuth 1.0a credentials, and
+an agent's photo or video sent in a DM (X API v2 "Media upload").
 
 Fixture sources (X's documentation):
 - `mention__without_timestamp_ms`: the tweet object sample of "Tweet object"
@@ -17,10 +18,12 @@ Fixture sources (X's documentation):
   attachment.media.media_url_https` on `ton.twitter.com`.
 """
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
@@ -38,6 +41,7 @@ from channels_app.tests.platforms.fixtures import fixture_bytes
 from channels_app.tests.platforms.test_x import CASEY, independent_signature
 from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_link
+from conversations.tests.factories import ConversationFactory
 
 ACCOUNT = "1500000000000000001"
 ROBIN = InboundContact(
@@ -528,3 +532,136 @@ def test_media_outside_x_is_not_fetched():
             ChannelFactory.build(),
             {"kind": "image", "url": "https://attacker.example/ton/box.jpg"},
         )
+
+
+# --------------------------------------------------------- outbound DM media
+
+
+def reply_with_file(api, conversation, text: str, upload):
+    return api.post(
+        f"/api/v1/conversations/{conversation.pk}/messages",
+        {"text": text, "files": [upload]},
+        format="multipart",
+    )
+
+
+def upload_requests(sandbox) -> list[str]:
+    return [
+        f"{r['method']} {r['path']}"
+        for r in sandbox.requests()
+        if r["path"].startswith("/2/media/upload")
+    ]
+
+
+@pytest.mark.django_db
+def test_an_agents_photo_goes_out_in_the_dm(
+    business, admin_member, api_client_for, sandbox, django_capture_on_commit_callbacks
+):
+    """X API v2 "Media upload" (initialize, append, finalize) then the DM with
+    `attachments[0].media_id`, all signed with the account's OAuth 1.0a tokens."""
+    conversation = ConversationFactory(business=business)
+    photo = SimpleUploadedFile("parcel.png", PNG, content_type="image/png")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = reply_with_file(
+            api_client_for(admin_member), conversation, "Here is the label", photo
+        )
+
+    assert response.status_code == 202, response.content
+    message = Message.objects.get(direction="outbound")
+    assert message.status == "sent", message.error
+    (dm,) = sandbox.x.sent_dms
+    assert dm["text"] == "Here is the label"
+    assert dm["participant_id"] == conversation.contact_identity.external_id
+    assert dm["attachments"] == [
+        {
+            "media_id": dm["attachments"][0]["media_id"],
+            "media_type": "image/png",
+            "media_category": "dm_image",
+            "size": len(PNG),
+            "sha256": hashlib.sha256(PNG).hexdigest(),
+        }
+    ]
+    assert message.platform_message_id == dm["dm_event_id"]
+    media_id = dm["attachments"][0]["media_id"]
+    assert upload_requests(sandbox) == [
+        "POST /2/media/upload/initialize",
+        f"POST /2/media/upload/{media_id}/append",
+        f"POST /2/media/upload/{media_id}/finalize",
+    ]
+    assert {
+        r["auth"]["kind"]
+        for r in sandbox.requests()
+        if r["path"].startswith(("/2/media", "/2/dm_conversations"))
+    } == {"oauth1"}
+
+
+@pytest.mark.django_db
+def test_a_video_is_uploaded_in_chunks_and_sent_without_text(
+    business, admin_member, api_client_for, sandbox, django_capture_on_commit_callbacks
+):
+    conversation = ConversationFactory(business=business)
+    video = bytes(range(256)) * (10 * 1024 + 7)  # 2.5 MB: three 1 MB segments
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_with_file(
+            api_client_for(admin_member),
+            conversation,
+            "",
+            SimpleUploadedFile("unboxing.mp4", video, content_type="video/mp4"),
+        )
+
+    assert Message.objects.get(direction="outbound").status == "sent"
+    (dm,) = sandbox.x.sent_dms
+    assert dm["text"] == ""
+    (attachment,) = dm["attachments"]
+    assert attachment["media_category"] == "dm_video"
+    assert attachment["sha256"] == hashlib.sha256(video).hexdigest()
+    appends = [r for r in upload_requests(sandbox) if r.endswith("/append")]
+    assert len(appends) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "content", "content_type", "reason"),
+    [
+        (
+            "invoice.pdf",
+            b"%PDF-1.4 invoice",
+            "application/pdf",
+            "X DMs carry photos, GIFs and videos only; invoice.pdf is application/pdf.",
+        ),
+        (
+            "huge.png",
+            PNG + b"\0" * (5 * 2**20),
+            "image/png",
+            "X takes photos up to 5 MB; huge.png is 5.0 MB.",
+        ),
+    ],
+)
+def test_a_file_x_does_not_take_fails_with_the_reason_and_nothing_is_sent(
+    business,
+    admin_member,
+    api_client_for,
+    sandbox,
+    django_capture_on_commit_callbacks,
+    name,
+    content,
+    content_type,
+    reason,
+):
+    conversation = ConversationFactory(business=business)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_with_file(
+            api_client_for(admin_member),
+            conversation,
+            "See attached",
+            SimpleUploadedFile(name, content, content_type=content_type),
+        )
+
+    message = Message.objects.get(direction="outbound")
+    assert message.status == "failed"
+    assert message.error == reason
+    assert sandbox.x.sent_dms == []
+    assert upload_requests(sandbox) == []
