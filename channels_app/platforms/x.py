@@ -77,6 +77,7 @@ USER_EVENT = "user_event"
 XAA_DM_RECEIVED = "dm.received"
 XAA_DM_SENT = "dm.sent"
 XAA_MENTION = "post.mention.create"
+XAA_REVOKE = "oauth.revoke"
 # Top-level AAA keys that describe the delivery rather than carry events.
 AAA_ENVELOPE_KEYS = frozenset({"for_user_id", "users", "apps", "user_has_blocked"})
 DM_THREAD = "dm"
@@ -440,17 +441,25 @@ def _parse_tweet_deletes(
 
 
 def _parse_revoke(channel: Channel, root: JsonValue, body: bytes) -> ParsedWebhook:
-    """Parse a subscription revoke (`user_event.revoke`, sent without
+    """Parse an AAA subscription revoke (`user_event.revoke`, sent without
     `for_user_id` when a user removes the app's access; X deletes the
-    subscription). About the channel's account, it becomes a `ChannelAlert`;
-    about another account, or a channel that does not know its account yet,
-    it is ignored with the reason. Source: AAA "Account Activity data objects",
+    subscription): see `_revoke`. Source: AAA "Account Activity data objects",
     `user_event` = {revoke: {date_time, target: {app_id}, source: {user_id}}}.
     """
     revoke = root[USER_EVENT]["revoke"]
-    user_id = revoke["source"]["user_id"].digits()
-    occurred_at = _from_iso(revoke["date_time"])
-    key = _event_key(user_id, [f"revoke:{revoke['date_time'].str()}"], body)
+    return _revoke(channel, revoke["source"]["user_id"], revoke["date_time"], body)
+
+
+def _revoke(
+    channel: Channel, user: JsonValue, date_time: JsonValue, body: bytes
+) -> ParsedWebhook:
+    """A user removed the app's access (`user` revoked at `date_time`, ISO
+    8601). About the channel's account, it becomes a `ChannelAlert`; about
+    another account, or a channel that does not know its account yet, it is
+    ignored with the reason."""
+    user_id = user.digits()
+    occurred_at = _from_iso(date_time)
+    key = _event_key(user_id, [f"revoke:{date_time.str()}"], body)
     known = channel.config.get("account_id")
     if not known:
         return ParsedWebhook(
@@ -607,6 +616,11 @@ class XPlatform(Platform):
     ) -> ParsedWebhook:
         data = root["data"]
         event_type = data["event_type"].str()
+        if event_type == XAA_REVOKE:
+            # `filter` may be empty. Source: X Activity API event payloads,
+            # `oauth.revoke` = payload {date_time, user_id, app_id}.
+            payload = data["payload"]
+            return _revoke(channel, payload["user_id"], payload["date_time"], body)
         account_id = data["filter"]["user_id"].digits()
         if _is_other_account(channel, account_id):
             return ParsedWebhook(

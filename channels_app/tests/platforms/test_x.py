@@ -374,6 +374,7 @@ def test_every_x_fixture_has_a_parse_case():
         "mention__quote",
         "tweet_delete__customer",
         "user_event__revoke",
+        "xaa__oauth_revoke",
     }
 
 

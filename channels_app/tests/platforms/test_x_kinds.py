@@ -9,6 +9,7 @@ Fixture sources (X's documentation):
   `timestamp_ms`.
 - `user_event__revoke`, `tweet_delete__customer`: "Account Activity data
   objects" (enterprise AAA guide), `user_event` and `tweet_delete_events`.
+- `xaa__oauth_revoke`: "X Activity API event payload examples", `oauth.revoke`.
 - `mention__photos`, `mention__video`, `mention__extended_gif`: "Extended
   entities object" (media `type` photo/video/animated_gif, `video_info.
   variants[]` with `bitrate`, `content_type`, `url`) and "Extended Tweets"
@@ -20,6 +21,7 @@ Fixture sources (X's documentation):
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -40,7 +42,6 @@ from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from channels_app.tests.platforms.test_x import CASEY, independent_signature
 from conversations.models import Conversation, Message
-from conversations.services.attachments import attachment_link
 from conversations.tests.factories import ConversationFactory
 
 ACCOUNT = "1500000000000000001"
@@ -93,6 +94,14 @@ def thread_page(client, member, conversation) -> str:
     return response.content.decode()
 
 
+def shown_image(client, page: str, name: str) -> bytes:
+    """The bytes of the image the thread page shows inline as `name`."""
+    (src,) = re.findall(rf'<img src="([^"]+)" alt="{re.escape(name)}"', page)
+    response = client.get(src)
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
+
+
 # ----------------------------------------------------------------- parse, pure
 
 
@@ -127,6 +136,15 @@ def test_the_revoke_of_the_channels_account_is_a_channel_alert():
         ChannelAlert(alert=REVOKED, occurred_at=at(2025, 11, 21, 9, 48, 12)),
     )
     assert parsed.ignored == ()
+
+
+def test_the_x_activity_api_revoke_is_the_same_channel_alert():
+    """Its `filter` is empty, so the account is read from the payload."""
+    parsed = parse("xaa__oauth_revoke")
+
+    assert parsed.items == (
+        ChannelAlert(alert=REVOKED, occurred_at=at(2025, 11, 21, 10, 44, 5)),
+    )
 
 
 def test_a_revoke_by_another_account_is_ignored_with_the_reason():
@@ -283,6 +301,24 @@ def test_a_revoke_alerts_the_admins_and_is_not_refused(
 
 
 @pytest.mark.django_db
+def test_the_x_activity_api_revoke_alerts_the_admins_too(
+    client, business, admin_member, api_client_for, django_capture_on_commit_callbacks
+):
+    """Refused 400 ("data.filter.user_id: missing") before."""
+    channel = ChannelFactory(business=business)
+
+    deliver(
+        client,
+        django_capture_on_commit_callbacks,
+        channel,
+        fixture_bytes("x", "xaa__oauth_revoke"),
+    )
+
+    shown = api_client_for(admin_member).get(f"/api/v1/channels/{channel.id}")
+    assert shown.json()["alert"] == REVOKED
+
+
+@pytest.mark.django_db
 def test_a_revoke_by_another_account_leaves_the_channel_alone(
     client, business, django_capture_on_commit_callbacks
 ):
@@ -322,9 +358,8 @@ def test_the_photos_of_a_mention_are_downloaded_and_shown(
         "FdEnTkettle2.jpg",
     ]
     page = thread_page(client, admin_member, message.conversation)
-    for index in range(2):
-        link = attachment_link(message.pk, index)
-        assert f'<img src="{link}" alt="FdEnTkettle{index + 1}.jpg"' in page
+    assert shown_image(client, page, "FdEnTkettle1.jpg") == PNG
+    assert shown_image(client, page, "FdEnTkettle2.jpg") == PNG + b"2"
     assert "see photos" in page
     assert "t.co/9r69akA484" not in page
 
@@ -499,7 +534,7 @@ def test_dm_media_is_downloaded_with_the_accounts_oauth1_signature(
     assert request["status"] == 200
     message = Message.objects.get()
     page = thread_page(client, admin_member, message.conversation)
-    assert f'<img src="{attachment_link(message.pk, 0)}" alt="box.jpg"' in page
+    assert shown_image(client, page, "box.jpg") == PNG
 
 
 @pytest.mark.django_db
