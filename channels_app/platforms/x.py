@@ -480,40 +480,122 @@ def _revoke(
     )
 
 
+def _v2_media_attachment(media: JsonValue) -> dict[str, str]:
+    """One attachment from a v2 media object (`includes.media[]`): a photo's
+    `url`; a video's or animated GIF's `video/mp4` variant with the highest
+    `bit_rate` (its `preview_image_url` when there is none). Source: X API v2
+    data dictionary, Media object (`type`, `url`, `preview_image_url`,
+    `variants[]` {bit_rate, content_type, url})."""
+    media_type = (media.get("type") or JsonValue("")).str_or("")
+    if media_type in ("video", "animated_gif"):
+        best_url, best_rate = "", -1
+        variants = media.get("variants")
+        for variant in variants.list() if variants is not None else ():
+            if (variant.get("content_type") or JsonValue("")).str_or() != "video/mp4":
+                continue
+            rate = variant.get("bit_rate")
+            bitrate = (
+                rate.value if rate is not None and isinstance(rate.value, int) else 0
+            )
+            if bitrate > best_rate:
+                best_url, best_rate = variant["url"].str(), bitrate
+        if best_url:
+            return {"kind": "video", "url": best_url, "content_type": "video/mp4"}
+        preview = (media.get("preview_image_url") or JsonValue("")).str_or()
+        return {"kind": "image", "url": preview}
+    url = (media.get("url") or JsonValue("")).str_or()
+    return {"kind": X_MEDIA_KINDS.get(media_type, "file"), "url": url}
+
+
+def _includes(includes: JsonValue | None, name: str, key: str) -> dict[str, JsonValue]:
+    """The expanded objects `includes[name]` by their `key` (`id`, `media_key`)."""
+    found = includes.get(name) if includes is not None else None
+    return {item[key].str(): item for item in (found.list() if found else ())}
+
+
+def _v2_text(post: JsonValue) -> str:
+    """A v2 post's text without the trailing t.co link X adds for its media or
+    quoted post: what lies past the end of `display_text_range` when that is
+    only such a link. Source: X API v2 Post object, `display_text_range`."""
+    text = post["text"].str()
+    shown = post.get("display_text_range")
+    bounds = shown.list() if shown is not None else []
+    if len(bounds) == 2 and isinstance(bounds[1].value, int):
+        tail = text[bounds[1].value :].strip()
+        if tail.startswith("https://t.co/") and " " not in tail:
+            return text[: bounds[1].value].rstrip()
+    return text
+
+
 def _parse_xaa_mention(
     post: JsonValue, includes: JsonValue | None, account_id: str
 ) -> tuple[list[InboundItem], list[str], list[str]]:
     """Parse an XAA `post.mention.create` payload (a v2 post object).
 
     The thread is the post's `conversation_id` (its root post); a
-    `referenced_tweets` entry of type `replied_to` names the post it answers.
+    `referenced_tweets` entry of type `replied_to` names the post it answers;
+    one of type `quoted`, found in `includes.tweets`, becomes
+    `details.context`; `attachments.media_keys` found in `includes.media`
+    become attachments. Source: X Activity API event payloads,
+    `post.mention.create`; X API v2 Post object (`referenced_tweets`,
+    `attachments.media_keys`) and expansions (`includes.tweets`,
+    `includes.media`, `includes.users`).
     """
     post_id = post["id"].digits()
     author_id = post["author_id"].digits()
     keys = [f"tweet:{post_id}"]
     if author_id == account_id:
         return [], keys, [f"the account's own post {post_id}"]
-    author = None
-    users = includes.get("users") if includes is not None else None
-    for user in users.list() if users is not None else ():
-        if user["id"].str() == author_id:
-            author = user
+    users = _includes(includes, "users", "id")
     reply_to = None
+    context: list[dict[str, str]] = []
     referenced = post.get("referenced_tweets")
     for reference in referenced.list() if referenced is not None else ():
-        if reference["type"].str() == "replied_to":
+        kind = reference["type"].str()
+        if kind == "replied_to":
             reply_to = reference["id"].digits()
+        elif kind == "quoted":
+            quoted = _includes(includes, "tweets", "id").get(reference["id"].str())
+            if quoted is not None:
+                context.append(_v2_quoted_context(quoted, users))
+    media_objects = _includes(includes, "media", "media_key")
+    attachments_value = post.get("attachments")
+    media_keys = attachments_value.get("media_keys") if attachments_value else None
+    attachments = tuple(
+        _v2_media_attachment(media_objects[key.str()])
+        for key in (media_keys.list() if media_keys is not None else ())
+        if key.str() in media_objects
+    )
     root = post.get("conversation_id")
     message = InboundMessage(
         platform_message_id=post_id,
-        contact=_v2_contact(author_id, author),
-        text=post["text"].str(),
+        contact=_v2_contact(author_id, users.get(author_id)),
+        text=_v2_text(post),
         sent_at=_from_iso(post["created_at"]),
         thread_key=f"{TWEET_THREAD}:{root.digits() if root else post_id}",
         reply_to_platform_message_id=reply_to,
         kind="mention",
+        attachments=attachments,
+        details={"context": context} if context else {},
     )
     return [message], keys, []
+
+
+def _v2_quoted_context(
+    quoted: JsonValue, users: dict[str, JsonValue]
+) -> dict[str, str]:
+    """`details.context` for the post a v2 post quotes: "Quoting @username",
+    its text and its link."""
+    author = quoted.get("author_id")
+    user = users.get(author.str()) if author is not None else None
+    name = user.get("username") if user is not None else None
+    handle = name.str_or() if name is not None else ""
+    quoted_id = quoted["id"].digits()
+    return {
+        "label": f"Quoting @{handle}" if handle else "Quoting a post",
+        "text": _v2_text(quoted),
+        "url": f"https://x.com/{handle or 'i/web'}/status/{quoted_id}",
+    }
 
 
 def _event_key(account_id: str, keys: list[str], body: bytes) -> str:
@@ -703,8 +785,9 @@ class XPlatform(Platform):
         redirect leaving them, a refused download (401/403/404) or a file over
         `MEDIA_MAX_BYTES`; `TransientDeliveryError` for network errors,
         timeouts, 429 and 5xx.
-        Source: X "Direct Message media" (`attachment.media.media_url_https`
-        needs OAuth 1.0a user context), X "Extended entities object"."""
+        Source: X "Direct Messages > Message attachments > Retrieving media"
+        (`media_url_https` must be fetched signed with the user's access token,
+        OAuth 1.0a), X "Extended entities object"."""
         url = attachment.get("url")
         if not url:
             return None

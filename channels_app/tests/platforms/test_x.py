@@ -375,6 +375,7 @@ def test_every_x_fixture_has_a_parse_case():
         "tweet_delete__customer",
         "user_event__revoke",
         "xaa__oauth_revoke",
+        "xaa__post_mention_quote_photo",
     }
 
 

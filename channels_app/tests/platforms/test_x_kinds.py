@@ -10,6 +10,10 @@ Fixture sources (X's documentation):
 - `user_event__revoke`, `tweet_delete__customer`: "Account Activity data
   objects" (enterprise AAA guide), `user_event` and `tweet_delete_events`.
 - `xaa__oauth_revoke`: "X Activity API event payload examples", `oauth.revoke`.
+- `xaa__post_mention_quote_photo`: that page's `post.mention.create`, with
+  the X API v2 Post object's `attachments.media_keys` and `referenced_tweets`
+  (quoted) expanded in `includes.media` and `includes.tweets` (v2 data
+  dictionary, Media object and expansions).
 - `mention__photos`, `mention__video`, `mention__extended_gif`: "Extended
   entities object" (media `type` photo/video/animated_gif, `video_info.
   variants[]` with `bitrate`, `content_type`, `url`) and "Extended Tweets"
@@ -235,6 +239,38 @@ def test_a_quote_of_the_accounts_post_is_a_mention_with_the_quoted_post():
     )
 
 
+def test_an_x_activity_api_mention_has_its_photo_and_the_quoted_post():
+    parsed = parse("xaa__post_mention_quote_photo")
+
+    assert parsed.items == (
+        InboundMessage(
+            platform_message_id="1861000000000000209",
+            contact=InboundContact(
+                external_id="2200000000000000004",
+                handle="sam_shopper",
+                name="Sam Shopper",
+                avatar_url="https://pbs.twimg.com/profile_images/sam_normal.png",
+            ),
+            text="@pingback_demo this is what arrived instead",
+            sent_at=at(2025, 11, 21, 9, 20),
+            thread_key="tweet:1861000000000000209",
+            kind="mention",
+            attachments=(
+                {"kind": "image", "url": "https://pbs.twimg.com/media/SaMsHoPpEr.jpg"},
+            ),
+            details={
+                "context": [
+                    {
+                        "label": "Quoting @pingback_demo",
+                        "text": "Free next-day delivery on every kettle this week!",
+                        "url": "https://x.com/pingback_demo/status/1861000000000000302",
+                    }
+                ]
+            },
+        ),
+    )
+
+
 def test_a_deleted_post_is_a_message_deletion():
     parsed = parse("tweet_delete__customer")
 
@@ -362,6 +398,27 @@ def test_the_photos_of_a_mention_are_downloaded_and_shown(
     assert shown_image(client, page, "FdEnTkettle2.jpg") == PNG + b"2"
     assert "see photos" in page
     assert "t.co/9r69akA484" not in page
+
+
+@pytest.mark.django_db
+def test_an_x_activity_api_mention_shows_its_photo_and_quote(
+    client, business, admin_member, sandbox, django_capture_on_commit_callbacks
+):
+    channel = ChannelFactory(business=business)
+    sandbox.x.put_media("/media/SaMsHoPpEr.jpg", PNG, "image/png")
+
+    deliver(
+        client,
+        django_capture_on_commit_callbacks,
+        channel,
+        fixture_bytes("x", "xaa__post_mention_quote_photo"),
+    )
+
+    page = thread_page(client, admin_member, Conversation.objects.get())
+    assert shown_image(client, page, "SaMsHoPpEr.jpg") == PNG
+    assert '<span class="context-label">Quoting @pingback_demo</span>' in page
+    assert "this is what arrived instead" in page
+    assert "t.co/XaAmEdIa01" not in page
 
 
 @pytest.mark.django_db
