@@ -89,8 +89,8 @@ ACCESS_REVOKED = (
 )
 # v1.1 `created_at`, e.g. "Wed Oct 10 20:19:24 +0000 2018".
 V1_TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"
-# Where X serves media: DM media (OAuth 1.0a user context, docs/protocols.md
-# §1.1) and public post media.
+# Where X serves media: DM media (OAuth 1.0a user context, X "Retrieving
+# media") and public post media.
 X_DM_MEDIA_HOST = "ton.twitter.com"
 X_MEDIA_HOSTS = (X_DM_MEDIA_HOST, "pbs.twimg.com", "video.twimg.com")
 # Outbound DM media. Source: X "Media best practices" (JPEG, PNG, WEBP, GIF;
@@ -287,18 +287,17 @@ def _tweet_media(tweet: JsonValue) -> list[JsonValue]:
     return []
 
 
-def _best_mp4(media: JsonValue) -> str:
-    """The URL of the `video/mp4` variant with the highest `bitrate` of a video
-    or animated GIF (`video_info.variants[]`; HLS playlists have no bitrate
-    and are skipped); "" when there is none."""
-    info = media.get("video_info")
-    variants = info.get("variants") if info is not None else None
+def _best_mp4(variants: JsonValue | None, rate_key: str) -> str:
+    """The URL of the `video/mp4` variant with the highest bitrate (`rate_key`:
+    v1.1 `bitrate`, v2 `bit_rate`) among a video's or animated GIF's
+    `variants` (HLS playlists have no bitrate and are skipped); "" when there
+    is none."""
     best_url, best_rate = "", -1
     for variant in variants.list() if variants is not None else ():
         kind = (variant.get("content_type") or JsonValue("")).str_or()
         if kind != "video/mp4":
             continue
-        rate = variant.get("bitrate")
+        rate = variant.get(rate_key)
         bitrate = rate.value if rate is not None and isinstance(rate.value, int) else 0
         if bitrate > best_rate:
             best_url, best_rate = variant["url"].str(), bitrate
@@ -313,7 +312,8 @@ def _media_attachment(media: JsonValue) -> dict[str, str]:
     media_type = (media.get("type") or JsonValue("")).str_or("")
     still = (media.get("media_url_https") or JsonValue("")).str_or()
     if media_type in ("video", "animated_gif"):
-        video = _best_mp4(media)
+        info = media.get("video_info")
+        video = _best_mp4(info.get("variants") if info is not None else None, "bitrate")
         if video:
             return {"kind": "video", "url": video, "content_type": "video/mp4"}
         return {"kind": "image", "url": still}
@@ -488,17 +488,7 @@ def _v2_media_attachment(media: JsonValue) -> dict[str, str]:
     `variants[]` {bit_rate, content_type, url})."""
     media_type = (media.get("type") or JsonValue("")).str_or("")
     if media_type in ("video", "animated_gif"):
-        best_url, best_rate = "", -1
-        variants = media.get("variants")
-        for variant in variants.list() if variants is not None else ():
-            if (variant.get("content_type") or JsonValue("")).str_or() != "video/mp4":
-                continue
-            rate = variant.get("bit_rate")
-            bitrate = (
-                rate.value if rate is not None and isinstance(rate.value, int) else 0
-            )
-            if bitrate > best_rate:
-                best_url, best_rate = variant["url"].str(), bitrate
+        best_url = _best_mp4(media.get("variants"), "bit_rate")
         if best_url:
             return {"kind": "video", "url": best_url, "content_type": "video/mp4"}
         preview = (media.get("preview_image_url") or JsonValue("")).str_or()

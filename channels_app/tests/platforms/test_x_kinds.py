@@ -271,6 +271,45 @@ def test_an_x_activity_api_mention_has_its_photo_and_the_quoted_post():
     )
 
 
+def test_an_x_activity_api_video_is_its_highest_bit_rate_mp4():
+    body = json.loads(fixture_bytes("x", "xaa__post_mention_quote_photo"))
+    body["data"]["includes"]["media"] = [
+        {
+            "media_key": "3_1861000000000009005",
+            "type": "video",
+            "preview_image_url": "https://pbs.twimg.com/amplify_video_thumb/1/img/a.jpg",
+            "variants": [
+                {
+                    "bit_rate": 632000,
+                    "content_type": "video/mp4",
+                    "url": "https://video.twimg.com/amplify_video/1/vid/480x270/low.mp4",
+                },
+                {
+                    "content_type": "application/x-mpegURL",
+                    "url": "https://video.twimg.com/amplify_video/1/pl/list.m3u8",
+                },
+                {
+                    "bit_rate": 2176000,
+                    "content_type": "video/mp4",
+                    "url": "https://video.twimg.com/amplify_video/1/vid/1280x720/hi.mp4",
+                },
+            ],
+        }
+    ]
+
+    (message,) = (
+        get_platform("x").parse(ChannelFactory.build(), json.dumps(body).encode()).items
+    )
+
+    assert message.attachments == (
+        {
+            "kind": "video",
+            "url": "https://video.twimg.com/amplify_video/1/vid/1280x720/hi.mp4",
+            "content_type": "video/mp4",
+        },
+    )
+
+
 def test_a_deleted_post_is_a_message_deletion():
     parsed = parse("tweet_delete__customer")
 
