@@ -36,7 +36,13 @@ from sandbox.standin import StandIn
 from sandbox.telegram import TelegramStandIn
 from sandbox.web import Request, Response
 from sandbox.whatsapp import WhatsAppStandIn
-from sandbox.x_api import handle_x_request, is_x_api_path
+from sandbox.x_api import (
+    TON_REAL_HOST,
+    handle_x_request,
+    is_public_media_path,
+    is_x_api_path,
+    serve_public_media,
+)
 from sandbox.x_auth import authenticate
 from sandbox.x_delivery import run_crc
 from sandbox.x_state import RequestLog, XState
@@ -89,9 +95,12 @@ def _recorded_headers(headers: dict[str, str]) -> dict[str, str]:
 
 def serve_x_api(state: SandboxState, req: Request) -> Response:
     """Authenticate, answer and record one X API request."""
+    real_host = state.x_real_host.rstrip("/")
+    if req.path.startswith("/1.1/ton/"):
+        real_host = TON_REAL_HOST
     auth = authenticate(
         method=req.method,
-        real_url=state.x_real_host.rstrip("/") + req.path,
+        real_url=real_host + req.path,
         raw_query=req.raw_query,
         authorization=req.headers.get("authorization"),
         apps=state.x.app_list(),
@@ -140,6 +149,8 @@ def dispatch(state: SandboxState, req: Request) -> Response:
     handlers."""
     if is_x_api_path(req.path):
         return serve_x_api(state, req)
+    if is_public_media_path(req.path):
+        return serve_public_media(state, req)
     for standin in state.standins:
         prefix = f"/_sandbox/{standin.name}/"
         if req.path.startswith(prefix):

@@ -16,6 +16,8 @@ webhook and subscription operations.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -253,17 +255,44 @@ def _send_dm(
 ) -> Response:
     """Store a DM and answer 201 ``{"data": {"dm_conversation_id", "dm_event_id"}}``."""
     body = req.json_object()
-    text = _text_field(body, DM_TEXT_LIMIT)
+    attachments = _dm_attachments(state, req, body.get("attachments"))
+    text = (
+        _text_field(body, DM_TEXT_LIMIT) if body.get("text") or not attachments else ""
+    )
     record = state.x.record_dm(
         sender_id=_user_id(req),
         participant_id=participant_id,
         dm_conversation_id=conversation_id,
         text=text,
-        attachments=body.get("attachments"),
+        attachments=attachments,
     )
     data = {"dm_conversation_id": conversation_id, "dm_event_id": record["dm_event_id"]}
     time.sleep(state.x.get_modes()["dm_answer_delay"])
     return json_response(201, {"data": data})
+
+
+def _dm_attachments(
+    state: SandboxState, req: Request, given: Any
+) -> list[dict[str, Any]]:
+    """A DM's ``attachments`` (``[{"media_id"}]``, at most one): each a
+    finalized ``dm_*`` upload of the sender, described for ``sent_dms``."""
+    if not given:
+        return []
+    if not isinstance(given, list) or len(given) != 1 or not isinstance(given[0], dict):
+        raise BadRequestBody("$.attachments: must hold exactly one {media_id}")
+    media_id = str(given[0].get("media_id") or "")
+    upload = state.x.uploaded(media_id, _user_id(req))
+    if upload is None or not upload["media_category"].startswith("dm_"):
+        raise BadRequestBody(f"$.attachments[0].media_id: {media_id} is not usable")
+    return [
+        {
+            "media_id": media_id,
+            "media_type": upload["media_type"],
+            "media_category": upload["media_category"],
+            "size": len(upload["content"]),
+            "sha256": hashlib.sha256(upload["content"]).hexdigest(),
+        }
+    ]
 
 
 def dm_with_participant(state: SandboxState, req: Request) -> Response:
@@ -422,6 +451,126 @@ def delete_subscription(state: SandboxState, req: Request) -> Response:
 
 
 # --------------------------------------------------------------------------
+# Media upload (X API v2 "Media upload": initialize, append, finalize, STATUS)
+# --------------------------------------------------------------------------
+
+MEDIA_CATEGORIES = frozenset(
+    {"tweet_image", "tweet_gif", "tweet_video", "dm_image", "dm_gif", "dm_video"}
+)
+
+
+def _upload_data(record: dict[str, Any]) -> dict[str, Any]:
+    data = {
+        "id": record["id"],
+        "media_key": record["media_key"],
+        "expires_after_secs": 86400,
+    }
+    if record.get("finalized"):
+        data["size"] = len(record["content"])
+        if record["media_category"].endswith(("video", "gif")):
+            data["processing_info"] = {"state": "succeeded", "progress_percent": 100}
+    return data
+
+
+def upload_initialize(state: SandboxState, req: Request) -> Response:
+    """``POST /2/media/upload/initialize`` ``{"media_type", "total_bytes",
+    "media_category"}`` → ``{"data": {"id", "media_key",
+    "expires_after_secs"}}``."""
+    body = req.json_object()
+    category = body.get("media_category")
+    if category not in MEDIA_CATEGORIES:
+        raise BadRequestBody(
+            f"$.media_category: must be one of {sorted(MEDIA_CATEGORIES)}"
+        )
+    total = body.get("total_bytes")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+        raise BadRequestBody("$.total_bytes: must be a positive integer")
+    media_type = body.get("media_type")
+    if not isinstance(media_type, str) or "/" not in media_type:
+        raise BadRequestBody("$.media_type: is missing but it is required")
+    record = state.x.start_upload(
+        owner_id=_user_id(req),
+        media_type=media_type,
+        total_bytes=total,
+        category=category,
+    )
+    return json_response(200, {"data": _upload_data(record)})
+
+
+def upload_append(state: SandboxState, req: Request) -> Response:
+    """``POST /2/media/upload/:id/append`` ``{"media": base64, "segment_index"}``
+    → ``{"data": {"expires_at"}}``."""
+    body = req.json_object()
+    index = body.get("segment_index")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= 999:
+        raise BadRequestBody("$.segment_index: must be an integer from 0 to 999")
+    try:
+        chunk = base64.b64decode(str(body.get("media") or ""), validate=True)
+    except ValueError as error:
+        raise BadRequestBody("$.media: must be base64") from error
+    if not state.x.append_upload(req.params["media_id"], _user_id(req), index, chunk):
+        return not_found(f"Media id {req.params['media_id']} not found.")
+    return json_response(200, {"data": {"expires_at": int(time.time()) + 86400}})
+
+
+def upload_finalize(state: SandboxState, req: Request) -> Response:
+    """``POST /2/media/upload/:id/finalize`` → ``{"data": {"id", "media_key",
+    "size", "expires_after_secs", "processing_info"?}}`` (videos and GIFs are
+    processed at once: ``succeeded``)."""
+    record = state.x.finalize_upload(req.params["media_id"], _user_id(req))
+    if isinstance(record, str):
+        raise BadRequestBody(record)
+    return json_response(200, {"data": _upload_data(record)})
+
+
+def upload_status(state: SandboxState, req: Request) -> Response:
+    """``GET /2/media/upload?command=STATUS&media_id=:id``."""
+    media_id = req.query.get("media_id") or ""
+    record = state.x.uploaded(media_id, _user_id(req))
+    if req.query.get("command") != "STATUS" or record is None:
+        return not_found(f"Media id {media_id} not found.")
+    return json_response(200, {"data": _upload_data(record)})
+
+
+# --------------------------------------------------------------------------
+# Media files
+# --------------------------------------------------------------------------
+
+TON_REAL_HOST = "https://ton.twitter.com"
+"""The origin of DM media URLs, which clients sign OAuth 1.0a requests for."""
+PUBLIC_MEDIA_PREFIXES = ("/media/", "/ext_tw_video/", "/tweet_video/")
+"""Paths of post media (``pbs.twimg.com``, ``video.twimg.com``), served
+without authentication."""
+
+
+def _media_file(state: SandboxState, path: str) -> Response:
+    found = state.x.media_file(path)
+    if found is None:
+        return not_found()
+    content, content_type = found
+    return Response(200, content, content_type)
+
+
+def dm_media(state: SandboxState, req: Request) -> Response:
+    """``GET https://ton.twitter.com/1.1/ton/data/dm/…``: a DM's media file,
+    for user-context requests only (X: OAuth 1.0a); 404 for a file nobody
+    put (:meth:`~sandbox.x_state.XState.put_media`)."""
+    return _media_file(state, req.path)
+
+
+def is_public_media_path(path: str) -> bool:
+    """True for the paths of post media files."""
+    return path.startswith(PUBLIC_MEDIA_PREFIXES)
+
+
+def serve_public_media(state: SandboxState, req: Request) -> Response:
+    """``GET`` a post's photo or video file, without authentication."""
+    if req.method != "GET":
+        return not_found()
+    return _media_file(state, req.path)
+
+
+# --------------------------------------------------------------------------
 # Route table and dispatch
 # --------------------------------------------------------------------------
 
@@ -451,6 +600,11 @@ X_ROUTES = (
     route("GET", _AAA + r"/all", check_subscription, USER),
     route("GET", _AAA + r"/all/list", list_subscriptions, APP),
     route("DELETE", _AAA + r"/(?P<user_id>\d+)/all", delete_subscription, APP),
+    route("POST", r"/2/media/upload/initialize", upload_initialize, USER),
+    route("POST", r"/2/media/upload/(?P<media_id>\d+)/append", upload_append, USER),
+    route("POST", r"/2/media/upload/(?P<media_id>\d+)/finalize", upload_finalize, USER),
+    route("GET", r"/2/media/upload", upload_status, USER),
+    route("GET", r"/1\.1/ton/data/dm/[\w./-]+", dm_media, USER),
 )
 """Every X endpoint the sandbox serves: method, path regex, handler, auth."""
 

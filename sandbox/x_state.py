@@ -100,7 +100,9 @@ class XState:
     read; shapes:
 
     - ``sent_dms``: ``{"dm_event_id", "dm_conversation_id", "sender_id",
-      "participant_id", "text", "attachments", "received_at"}``;
+      "participant_id", "text", "attachments", "received_at"}``, each
+      attachment ``{"media_id", "media_type", "media_category", "size",
+      "sha256"}`` of the uploaded file;
     - ``tweets``: ``{"id", "author_id", "text", "in_reply_to_tweet_id",
       "received_at"}``;
     - ``inbound`` (what the fake customer sent): ``{"kind": "dm"|"mention",
@@ -116,6 +118,8 @@ class XState:
         self.sent_dms: list[dict[str, Any]] = []
         self.tweets: list[dict[str, Any]] = []
         self.inbound: list[dict[str, Any]] = []
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.uploads: dict[str, dict[str, Any]] = {}
         self.modes: dict[str, Any] = dict(DEFAULT_MODES)
 
     # ------------------------------------------------------------------ apps
@@ -323,6 +327,79 @@ class XState:
             self.tweets.append(record)
         return dict(record)
 
+    def put_media(self, path: str, content: bytes, content_type: str) -> None:
+        """Serve ``content`` at ``path`` (the path of X's media URL, e.g.
+        ``/1.1/ton/data/dm/<dm id>/<media id>/<name>.jpg`` or
+        ``/media/<name>.jpg``) until the next reset."""
+        with self.lock:
+            self.media[path] = (content, content_type)
+
+    def media_file(self, path: str) -> tuple[bytes, str] | None:
+        """``(content, content_type)`` put at ``path``, if any."""
+        with self.lock:
+            return self.media.get(path)
+
+    def start_upload(
+        self, *, owner_id: str, media_type: str, total_bytes: int, category: str
+    ) -> dict[str, Any]:
+        """Open a chunked media upload (``POST /2/media/upload/initialize``);
+        return its record ``{"id", "media_key", "owner_id", "media_type",
+        "media_category", "total_bytes", "segments", "finalized"}``."""
+        media_id = new_id()
+        record = {
+            "id": media_id,
+            "media_key": f"3_{media_id}",
+            "owner_id": owner_id,
+            "media_type": media_type,
+            "media_category": category,
+            "total_bytes": total_bytes,
+            "segments": {},
+            "finalized": False,
+        }
+        with self.lock:
+            self.uploads[media_id] = record
+        return dict(record)
+
+    def append_upload(
+        self, media_id: str, owner_id: str, index: int, chunk: bytes
+    ) -> bool:
+        """Store segment ``index`` of an open upload of ``owner_id``; False
+        when there is no such open upload."""
+        with self.lock:
+            record = self.uploads.get(media_id)
+            if record is None or record["owner_id"] != owner_id:
+                return False
+            if record["finalized"]:
+                return False
+            record["segments"][index] = chunk
+            return True
+
+    def finalize_upload(self, media_id: str, owner_id: str) -> dict[str, Any] | str:
+        """Join the segments of an upload; return its record (with
+        ``content``) or the reason X would refuse it."""
+        with self.lock:
+            record = self.uploads.get(media_id)
+            if record is None or record["owner_id"] != owner_id:
+                return f"Media id {media_id} not found."
+            segments = record["segments"]
+            content = b"".join(segments[i] for i in sorted(segments))
+            if len(content) != record["total_bytes"]:
+                return (
+                    f"Segments total {len(content)} bytes; "
+                    f"total_bytes was {record['total_bytes']}."
+                )
+            record["content"] = content
+            record["finalized"] = True
+            return dict(record)
+
+    def uploaded(self, media_id: str, owner_id: str) -> dict[str, Any] | None:
+        """A finalized upload of ``owner_id``, if any."""
+        with self.lock:
+            record = self.uploads.get(media_id)
+            if record is None or record["owner_id"] != owner_id:
+                return None
+            return dict(record) if record["finalized"] else None
+
     def record_inbound(self, record: dict[str, Any]) -> None:
         """Store what the fake customer sent (see the class docstring)."""
         with self.lock:
@@ -364,6 +441,8 @@ class XState:
             self.sent_dms.clear()
             self.tweets.clear()
             self.inbound.clear()
+            self.media.clear()
+            self.uploads.clear()
             self.modes = dict(DEFAULT_MODES)
 
     def snapshot(self) -> dict[str, Any]:

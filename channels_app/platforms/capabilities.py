@@ -119,13 +119,14 @@ X_DM = ChannelCapabilities(
     label="X",
     text_noun="Direct messages on X",
     max_text_length=10_000,
-    max_file_bytes=5 * MB,
-    max_files=0,
-    supports_files=False,
+    max_file_bytes=512 * MB,
+    max_files=1,
+    supports_files=True,
 )
 """X API v2, "Manage Direct Messages" (`POST /2/dm_conversations/with/:id/messages`):
-text up to 10,000 characters. X media upload ("Media best practices"):
-images up to 5 MB; PingBack does not send files on X yet, so none."""
+text up to 10,000 characters and one media attachment (`attachments[0].media_id`).
+X "Media best practices": videos up to 512 MB (the largest kind; photos 5 MB
+and GIFs 15 MB are checked when sending, `channels_app.platforms.x`)."""
 
 X_POST = ChannelCapabilities(
     label="X",
@@ -136,7 +137,8 @@ X_POST = ChannelCapabilities(
     supports_files=False,
 )
 """X API v2, "Manage Posts" (`POST /2/tweets`) and "Counting characters": a
-post has at most 280 (weighted) characters. No files, as for DMs."""
+post has at most 280 (weighted) characters. PingBack sends no files in replies
+to posts yet."""
 
 SMS = ChannelCapabilities(
     label="SMS",

@@ -23,21 +23,27 @@ import hmac
 import logging
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from oauthlib import oauth1
 from requests.adapters import HTTPAdapter
 from rest_framework import serializers
 
 from channels_app.platforms.base import (
+    ChannelAlert,
     DeliveryError,
+    FetchedMedia,
     InboundContact,
     InboundItem,
     InboundMessage,
     MalformedPayload,
+    MessageDeletion,
+    OutboundAttachment,
     OutboundMessage,
     ParsedWebhook,
     PermanentDeliveryError,
@@ -50,7 +56,9 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.platforms.capabilities import X_DM, X_POST, x_capabilities
+from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.payload import JsonValue
+from pingback.egress import bearer_credentials
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -65,15 +73,38 @@ SIGNATURE_HEADER = "HTTP_X_TWITTER_WEBHOOKS_SIGNATURE"  # x-twitter-webhooks-sig
 TWEEPY_HOST = "https://api.twitter.com"
 DM_EVENTS = "direct_message_events"
 TWEET_EVENTS = "tweet_create_events"
+TWEET_DELETE_EVENTS = "tweet_delete_events"
+USER_EVENT = "user_event"
 XAA_DM_RECEIVED = "dm.received"
 XAA_DM_SENT = "dm.sent"
 XAA_MENTION = "post.mention.create"
+XAA_REVOKE = "oauth.revoke"
 # Top-level AAA keys that describe the delivery rather than carry events.
 AAA_ENVELOPE_KEYS = frozenset({"for_user_id", "users", "apps", "user_has_blocked"})
 DM_THREAD = "dm"
 TWEET_THREAD = "tweet"
 MAX_POST_LENGTH = X_POST.max_text_length  # the capabilities table
 MAX_DM_LENGTH = X_DM.max_text_length
+ACCESS_REVOKED = (
+    "Access revoked on X: the account removed PingBack's access; reconnect the channel"
+)
+# v1.1 `created_at`, e.g. "Wed Oct 10 20:19:24 +0000 2018".
+V1_TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"
+# Where X serves media: DM media (OAuth 1.0a user context, X "Retrieving
+# media") and public post media.
+X_DM_MEDIA_HOST = "ton.twitter.com"
+X_MEDIA_HOSTS = (X_DM_MEDIA_HOST, "pbs.twimg.com", "video.twimg.com")
+# Outbound DM media. Source: X "Media best practices" (JPEG, PNG, WEBP, GIF;
+# MP4, MOV) and its size limits: images 5 MB, GIFs 15 MB, videos 512 MB.
+DM_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+DM_VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
+DM_MEDIA_LIMITS = {
+    "dm_image": ("photos", 5 * 2**20),
+    "dm_gif": ("GIFs", 15 * 2**20),
+    "dm_video": ("videos", 512 * 2**20),
+}
+MEDIA_CHUNK_BYTES = 2**20  # one APPEND segment (X allows up to 5 MB)
+MEDIA_PROCESSING_WAIT = 60.0  # seconds a send waits for X to process a video
 CREDITS_EXHAUSTED = (
     "X API credits exhausted: the X account has no API credits, so replies cannot "
     "be sent until it is topped up in the X Developer Console. Incoming messages "
@@ -183,14 +214,7 @@ def _parse_dm_events(
         attachments: tuple[dict[str, str], ...] = ()
         attachment = data.get("attachment")
         if attachment is not None and attachment.get("media") is not None:
-            media = attachment["media"]
-            media_type = (media.get("type") or JsonValue("")).str_or("")
-            attachments = (
-                {
-                    "kind": X_MEDIA_KINDS.get(media_type, "file"),
-                    "url": (media.get("media_url_https") or JsonValue("")).str_or(),
-                },
-            )
+            attachments = (_media_attachment(attachment["media"]),)
         items.append(
             InboundMessage(
                 platform_message_id=event_id,
@@ -206,8 +230,8 @@ def _parse_dm_events(
 
 
 def _mentions_account(tweet: JsonValue, account_id: str) -> bool:
-    """A v1.1 tweet mentions the account or replies to it (docs/platforms/x.md,
-    "Payloads PingBack reads")."""
+    """A v1.1 tweet mentions the account, replies to it or quotes one of its
+    posts (docs/platforms/x.md, "Payloads PingBack reads")."""
     in_reply_to = tweet.get("in_reply_to_user_id_str")
     if in_reply_to is not None and in_reply_to.str() == account_id:
         return True
@@ -217,13 +241,141 @@ def _mentions_account(tweet: JsonValue, account_id: str) -> bool:
         for mention in mentions.list() if mentions is not None else ():
             if mention["id_str"].str() == account_id:
                 return True
-    return False
+    quoted = tweet.get("quoted_status")
+    quoted_user = quoted.get("user") if quoted is not None else None
+    quoted_author = quoted_user.get("id_str") if quoted_user is not None else None
+    return quoted_author is not None and quoted_author.str() == account_id
+
+
+def _tweet_time(tweet: JsonValue) -> datetime:
+    """When a v1.1 tweet was posted: `timestamp_ms` (epoch milliseconds, set by
+    the streaming and webhook products) when given, else `created_at` ("Wed Oct
+    10 20:19:24 +0000 2018", always there). Source: X tweet object, `created_at`;
+    X's own Account Activity samples carry no `timestamp_ms`."""
+    stamp = tweet.get("timestamp_ms")
+    if stamp is not None:
+        return _from_epoch_ms(stamp)
+    created = tweet["created_at"]
+    try:
+        return datetime.strptime(created.str(), V1_TIME_FORMAT)
+    except ValueError as error:
+        raise MalformedPayload(
+            f"{created.path}: not a time like 'Wed Oct 10 20:19:24 +0000 2018'"
+        ) from error
+
+
+def _full_tweet(tweet: JsonValue) -> JsonValue:
+    """The part of a v1.1 tweet holding its whole text and entities: the
+    `extended_tweet` of a `truncated` tweet (compatibility mode, over 140
+    characters), else the tweet itself. Source: X tweet object, "Extended
+    Tweets" (`extended_tweet.full_text`, `display_text_range`,
+    `extended_entities`)."""
+    extended = tweet.get("extended_tweet")
+    truncated = tweet.get("truncated")
+    if extended is not None and truncated is not None and truncated.value is True:
+        return extended
+    return tweet
+
+
+def _tweet_media(tweet: JsonValue) -> list[JsonValue]:
+    """The native media of a v1.1 tweet: `extended_entities.media` (all photos,
+    the real type), from the `extended_tweet` of a long tweet. Source: X
+    "Extended entities object"."""
+    for holder in (_full_tweet(tweet), tweet):
+        extended = holder.get("extended_entities")
+        media = extended.get("media") if extended is not None else None
+        if media is not None:
+            return media.list()
+    return []
+
+
+def _best_mp4(variants: JsonValue | None, rate_key: str) -> str:
+    """The URL of the `video/mp4` variant with the highest bitrate (`rate_key`:
+    v1.1 `bitrate`, v2 `bit_rate`) among a video's or animated GIF's
+    `variants` (HLS playlists have no bitrate and are skipped); "" when there
+    is none."""
+    best_url, best_rate = "", -1
+    for variant in variants.list() if variants is not None else ():
+        kind = (variant.get("content_type") or JsonValue("")).str_or()
+        if kind != "video/mp4":
+            continue
+        rate = variant.get(rate_key)
+        bitrate = rate.value if rate is not None and isinstance(rate.value, int) else 0
+        if bitrate > best_rate:
+            best_url, best_rate = variant["url"].str(), bitrate
+    return best_url
+
+
+def _media_attachment(media: JsonValue) -> dict[str, str]:
+    """One attachment from an X media object (a tweet's `extended_entities.
+    media[]`, a DM's `attachment.media`): a photo's `media_url_https`; a video's
+    or animated GIF's best mp4 variant (its `media_url_https` is only a still).
+    `fetch_media` downloads the `url` after ingest."""
+    media_type = (media.get("type") or JsonValue("")).str_or("")
+    still = (media.get("media_url_https") or JsonValue("")).str_or()
+    if media_type in ("video", "animated_gif"):
+        info = media.get("video_info")
+        video = _best_mp4(info.get("variants") if info is not None else None, "bitrate")
+        if video:
+            return {"kind": "video", "url": video, "content_type": "video/mp4"}
+        return {"kind": "image", "url": still}
+    return {"kind": X_MEDIA_KINDS.get(media_type, "file"), "url": still}
+
+
+def _tweet_text(tweet: JsonValue, media: list[JsonValue]) -> str:
+    """A v1.1 tweet's text as X clients show it: the whole text of a long
+    tweet, without the trailing t.co link X appends for attached media: what
+    lies past the end of `display_text_range` when that is only such a link,
+    else a trailing media `url`. The leading @mentions of a reply are kept, so
+    agents see who was addressed. Source: X tweet object, "Extended Tweets"
+    (`display_text_range`: the displayable part, code point offsets)."""
+    holder = _full_tweet(tweet)
+    full = holder.get("full_text")
+    text = full.str() if full is not None else tweet["text"].str()
+    links = {(item.get("url") or JsonValue("")).str_or() for item in media} - {""}
+    shown = holder.get("display_text_range")
+    bounds = shown.list() if shown is not None else []
+    if len(bounds) == 2 and isinstance(bounds[1].value, int):
+        tail = text[bounds[1].value :].strip()
+        if tail in links or (tail.startswith("https://t.co/") and " " not in tail):
+            return text[: bounds[1].value].rstrip()
+    for link in links:
+        if text.endswith(link):
+            return text[: -len(link)].rstrip()
+    return text
+
+
+def _quoted_context(tweet: JsonValue) -> list[dict[str, str]]:
+    """`details.context` for a quote tweet: the quoted post's author, text and
+    link. Source: X tweet object, `quoted_status` (a tweet object) and
+    `quoted_status_permalink.expanded`."""
+    quoted = tweet.get("quoted_status")
+    if quoted is None:
+        return []
+    user = quoted.get("user")
+    handle_value = user.get("screen_name") if user is not None else None
+    handle = handle_value.str_or() if handle_value is not None else ""
+    quoted_id = quoted["id_str"].digits()
+    permalink = tweet.get("quoted_status_permalink")
+    expanded = permalink.get("expanded") if permalink is not None else None
+    url = expanded.str_or() if expanded is not None else ""
+    if not url:
+        url = f"https://x.com/{handle or 'i/web'}/status/{quoted_id}"
+    return [
+        {
+            "label": f"Quoting @{handle}" if handle else "Quoting a post",
+            "text": _tweet_text(quoted, _tweet_media(quoted)),
+            "url": url,
+        }
+    ]
 
 
 def _parse_tweet_events(
     events: JsonValue, account_id: str
 ) -> tuple[list[InboundItem], list[str], list[str]]:
-    """Parse v1.1 `tweet_create_events`: mentions of and replies to the account.
+    """Parse v1.1 `tweet_create_events`: mentions of, replies to and quotes of
+    the account's posts, with their photos, videos and GIFs as attachments and
+    a quoted post as `details.context`.
 
     The account's own posts (our replies echoed back) and retweets are ignored.
     A reply's `in_reply_to_status_id_str` lets ingest continue the conversation
@@ -245,25 +397,126 @@ def _parse_tweet_events(
         if not _mentions_account(tweet, account_id):
             ignored.append(f"post {tweet_id} does not mention the account")
             continue
-        extended = tweet.get("extended_tweet")
-        truncated = tweet.get("truncated")
-        if extended is not None and truncated is not None and truncated.value is True:
-            text = extended["full_text"].str()
-        else:
-            text = tweet["text"].str()
+        media = _tweet_media(tweet)
         reply_to = tweet.get("in_reply_to_status_id_str")
+        context = _quoted_context(tweet)
         items.append(
             InboundMessage(
                 platform_message_id=tweet_id,
                 contact=_v1_contact(author_id, tweet["user"]),
-                text=text,
-                sent_at=_from_epoch_ms(tweet["timestamp_ms"]),
+                text=_tweet_text(tweet, media),
+                sent_at=_tweet_time(tweet),
                 thread_key=f"{TWEET_THREAD}:{tweet_id}",
                 reply_to_platform_message_id=reply_to.digits() if reply_to else None,
                 kind="mention",
+                attachments=tuple(_media_attachment(item) for item in media),
+                details={"context": context} if context else {},
             )
         )
     return items, keys, ignored
+
+
+def _parse_tweet_deletes(
+    events: JsonValue, account_id: str
+) -> tuple[list[InboundItem], list[str], list[str]]:
+    """Parse `tweet_delete_events`: a customer deleted a post of theirs, which
+    is marked deleted in its conversation. The account's own deletions are
+    ignored. Source: AAA "Account Activity data objects", `tweet_delete_events[]`
+    = {status: {id, user_id}, timestamp_ms}."""
+    items: list[InboundItem] = []
+    keys: list[str] = []
+    ignored: list[str] = []
+    for event in events.list():
+        status = event["status"]
+        tweet_id = status["id"].digits()
+        keys.append(f"delete:{tweet_id}")
+        if status["user_id"].digits() == account_id:
+            ignored.append(f"the account deleted its own post {tweet_id}")
+            continue
+        items.append(
+            MessageDeletion(
+                platform_message_id=tweet_id,
+                deleted_at=_from_epoch_ms(event["timestamp_ms"]),
+            )
+        )
+    return items, keys, ignored
+
+
+def _parse_revoke(channel: Channel, root: JsonValue, body: bytes) -> ParsedWebhook:
+    """Parse an AAA subscription revoke (`user_event.revoke`, sent without
+    `for_user_id` when a user removes the app's access; X deletes the
+    subscription): see `_revoke`. Source: AAA "Account Activity data objects",
+    `user_event` = {revoke: {date_time, target: {app_id}, source: {user_id}}}.
+    """
+    revoke = root[USER_EVENT]["revoke"]
+    return _revoke(channel, revoke["source"]["user_id"], revoke["date_time"], body)
+
+
+def _revoke(
+    channel: Channel, user: JsonValue, date_time: JsonValue, body: bytes
+) -> ParsedWebhook:
+    """A user removed the app's access (`user` revoked at `date_time`, ISO
+    8601). About the channel's account, it becomes a `ChannelAlert`; about
+    another account, or a channel that does not know its account yet, it is
+    ignored with the reason."""
+    user_id = user.digits()
+    occurred_at = _from_iso(date_time)
+    key = _event_key(user_id, [f"revoke:{date_time.str()}"], body)
+    known = channel.config.get("account_id")
+    if not known:
+        return ParsedWebhook(
+            event_key=key,
+            ignored=(
+                f"access revoked by X user {user_id}, but the channel does not "
+                "know its X account yet",
+            ),
+        )
+    if known != user_id:
+        return ParsedWebhook(
+            event_key=key,
+            ignored=(f"access revoked by another account ({user_id})",),
+        )
+    return ParsedWebhook(
+        event_key=key,
+        items=(ChannelAlert(alert=ACCESS_REVOKED, occurred_at=occurred_at),),
+    )
+
+
+def _v2_media_attachment(media: JsonValue) -> dict[str, str]:
+    """One attachment from a v2 media object (`includes.media[]`): a photo's
+    `url`; a video's or animated GIF's `video/mp4` variant with the highest
+    `bit_rate` (its `preview_image_url` when there is none). Source: X API v2
+    data dictionary, Media object (`type`, `url`, `preview_image_url`,
+    `variants[]` {bit_rate, content_type, url})."""
+    media_type = (media.get("type") or JsonValue("")).str_or("")
+    if media_type in ("video", "animated_gif"):
+        best_url = _best_mp4(media.get("variants"), "bit_rate")
+        if best_url:
+            return {"kind": "video", "url": best_url, "content_type": "video/mp4"}
+        preview = (media.get("preview_image_url") or JsonValue("")).str_or()
+        return {"kind": "image", "url": preview}
+    url = (media.get("url") or JsonValue("")).str_or()
+    return {"kind": X_MEDIA_KINDS.get(media_type, "file"), "url": url}
+
+
+def _includes(includes: JsonValue | None, name: str, key: str) -> dict[str, JsonValue]:
+    """The expanded objects `includes[name]` by their `key` (`id`, `media_key`)."""
+    found = includes.get(name) if includes is not None else None
+    return {item[key].str(): item for item in (found.list() if found else ())}
+
+
+def _v2_text(post: JsonValue) -> str:
+    """A v2 post's text without the trailing t.co link X adds for its media or
+    quoted post: what lies past the end of `display_text_range` when that is
+    only such a link. Source: X API v2 Post object, `display_text_range`."""
+    text = post["text"].str()
+    shown = post.get("display_text_range")
+    bounds = shown.list() if shown is not None else []
+    if len(bounds) == 2 and isinstance(bounds[1].value, int):
+        tail = text[bounds[1].value :].strip()
+        if tail.startswith("https://t.co/") and " " not in tail:
+            return text[: bounds[1].value].rstrip()
+    return text
 
 
 def _parse_xaa_mention(
@@ -272,34 +525,69 @@ def _parse_xaa_mention(
     """Parse an XAA `post.mention.create` payload (a v2 post object).
 
     The thread is the post's `conversation_id` (its root post); a
-    `referenced_tweets` entry of type `replied_to` names the post it answers.
+    `referenced_tweets` entry of type `replied_to` names the post it answers;
+    one of type `quoted`, found in `includes.tweets`, becomes
+    `details.context`; `attachments.media_keys` found in `includes.media`
+    become attachments. Source: X Activity API event payloads,
+    `post.mention.create`; X API v2 Post object (`referenced_tweets`,
+    `attachments.media_keys`) and expansions (`includes.tweets`,
+    `includes.media`, `includes.users`).
     """
     post_id = post["id"].digits()
     author_id = post["author_id"].digits()
     keys = [f"tweet:{post_id}"]
     if author_id == account_id:
         return [], keys, [f"the account's own post {post_id}"]
-    author = None
-    users = includes.get("users") if includes is not None else None
-    for user in users.list() if users is not None else ():
-        if user["id"].str() == author_id:
-            author = user
+    users = _includes(includes, "users", "id")
     reply_to = None
+    context: list[dict[str, str]] = []
     referenced = post.get("referenced_tweets")
     for reference in referenced.list() if referenced is not None else ():
-        if reference["type"].str() == "replied_to":
+        kind = reference["type"].str()
+        if kind == "replied_to":
             reply_to = reference["id"].digits()
+        elif kind == "quoted":
+            quoted = _includes(includes, "tweets", "id").get(reference["id"].str())
+            if quoted is not None:
+                context.append(_v2_quoted_context(quoted, users))
+    media_objects = _includes(includes, "media", "media_key")
+    attachments_value = post.get("attachments")
+    media_keys = attachments_value.get("media_keys") if attachments_value else None
+    attachments = tuple(
+        _v2_media_attachment(media_objects[key.str()])
+        for key in (media_keys.list() if media_keys is not None else ())
+        if key.str() in media_objects
+    )
     root = post.get("conversation_id")
     message = InboundMessage(
         platform_message_id=post_id,
-        contact=_v2_contact(author_id, author),
-        text=post["text"].str(),
+        contact=_v2_contact(author_id, users.get(author_id)),
+        text=_v2_text(post),
         sent_at=_from_iso(post["created_at"]),
         thread_key=f"{TWEET_THREAD}:{root.digits() if root else post_id}",
         reply_to_platform_message_id=reply_to,
         kind="mention",
+        attachments=attachments,
+        details={"context": context} if context else {},
     )
     return [message], keys, []
+
+
+def _v2_quoted_context(
+    quoted: JsonValue, users: dict[str, JsonValue]
+) -> dict[str, str]:
+    """`details.context` for the post a v2 post quotes: "Quoting @username",
+    its text and its link."""
+    author = quoted.get("author_id")
+    user = users.get(author.str()) if author is not None else None
+    name = user.get("username") if user is not None else None
+    handle = name.str_or() if name is not None else ""
+    quoted_id = quoted["id"].digits()
+    return {
+        "label": f"Quoting @{handle}" if handle else "Quoting a post",
+        "text": _v2_text(quoted),
+        "url": f"https://x.com/{handle or 'i/web'}/status/{quoted_id}",
+    }
 
 
 def _event_key(account_id: str, keys: list[str], body: bytes) -> str:
@@ -358,11 +646,15 @@ class XPlatform(Platform):
             raise SignatureInvalid("x-twitter-webhooks-signature does not match")
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
-        """Parse an AAA body (`for_user_id` + event arrays) or an XAA envelope
-        (`data.event_type`) into messages. Raises `MalformedPayload`."""
+        """Parse an AAA body (`for_user_id` + event arrays; or a `user_event`
+        revoke, which has no `for_user_id`) or an XAA envelope
+        (`data.event_type`) into messages, deletions and alerts. Raises
+        `MalformedPayload`."""
         root = JsonValue.parse(body)
         if "data" in root and "for_user_id" not in root:
             return self._parse_xaa(channel, root, body)
+        if USER_EVENT in root and "for_user_id" not in root:
+            return _parse_revoke(channel, root, body)
         account_id = root["for_user_id"].digits()
         if _is_other_account(channel, account_id):
             return ParsedWebhook(
@@ -382,6 +674,8 @@ class XPlatform(Platform):
                 )
             elif kind == TWEET_EVENTS:
                 found = _parse_tweet_events(root[TWEET_EVENTS], account_id)
+            elif kind == TWEET_DELETE_EVENTS:
+                found = _parse_tweet_deletes(root[TWEET_DELETE_EVENTS], account_id)
             else:
                 found = ([], [], [f"{kind} not handled"])
             items += found[0]
@@ -398,6 +692,11 @@ class XPlatform(Platform):
     ) -> ParsedWebhook:
         data = root["data"]
         event_type = data["event_type"].str()
+        if event_type == XAA_REVOKE:
+            # `filter` may be empty. Source: X Activity API event payloads,
+            # `oauth.revoke` = payload {date_time, user_id, app_id}.
+            payload = data["payload"]
+            return _revoke(channel, payload["user_id"], payload["date_time"], body)
         account_id = data["filter"]["user_id"].digits()
         if _is_other_account(channel, account_id):
             return ParsedWebhook(
@@ -423,16 +722,33 @@ class XPlatform(Platform):
 
     def send(self, channel: Channel, message: OutboundMessage) -> SendResult:
         """Send a DM (`dm:` threads) or reply to the customer's newest post
-        (`tweet:` threads). Returns the DM event id or the new post's id."""
+        (`tweet:` threads). Returns the DM event id or the new post's id.
+
+        A DM may carry one photo, GIF or video (`X_DM.max_files`): it is
+        uploaded first (`XApi.upload_media`, category `dm_image`, `dm_gif` or
+        `dm_video`), then sent as the DM's `attachments[0].media_id`, with the
+        text if any. Replies to posts carry no files. Raises
+        `PermanentDeliveryError` for a file X does not take (not a photo, GIF
+        or video, or over X's size for its kind)."""
         kind, _, _ = message.thread_key.partition(":")
-        if message.attachments:
+        if message.attachments and kind != DM_THREAD:
             raise PermanentDeliveryError(
-                "PingBack cannot send files on X yet; send the text alone."
+                "PingBack cannot send files in replies to posts on X; send the "
+                "text alone, or the file by DM."
+            )
+        if len(message.attachments) > 1:
+            raise PermanentDeliveryError(
+                "A DM on X carries one file; send the others one by one."
             )
         api = XApi(channel)
         if kind == DM_THREAD:
             _check_length(message.text, message.thread_key)
-            return SendResult(api.send_dm(message.recipient_external_id, message.text))
+            media_id = None
+            if message.attachments:
+                media_id = api.upload_media(message.attachments[0])
+            return SendResult(
+                api.send_dm(message.recipient_external_id, message.text, media_id)
+            )
         if kind == TWEET_THREAD:
             _check_length(message.text, message.thread_key)
             if not message.reply_to_platform_message_id:
@@ -441,6 +757,60 @@ class XPlatform(Platform):
                 api.reply(message.reply_to_platform_message_id, message.text)
             )
         raise PermanentDeliveryError(f"Unknown X thread {message.thread_key!r}.")
+
+    def fetch_media(
+        self, channel: Channel, attachment: dict[str, Any]
+    ) -> FetchedMedia | None:
+        """Download an inbound attachment's `url` under the outbound HTTP policy
+        (`pingback.egress`). DM media (`https://ton.twitter.com/1.1/ton/data/
+        dm/...`) needs the account's user context: the GET is signed with
+        OAuth 1.0a (HMAC-SHA1 over the real URL, the consumer key/secret and
+        the access token/secret, as tweepy signs API calls), or carries
+        `access_token` as an OAuth 2.0 bearer token when the channel has no
+        OAuth 1.0a secrets; the signature goes to `ton.twitter.com` only.
+        Post media (`pbs.twimg.com`, `video.twimg.com`) is public and fetched
+        without credentials. Against a stand-in (`X_API_BASE_URL` is not
+        `https://api.twitter.com`), the request goes to `X_API_BASE_URL` with
+        the same path, signed for the real URL, as API calls are
+        (docs/platforms/x.md, "tweepy 4.17.0").
+
+        Returns None when the attachment has no url. Raises
+        `PermanentDeliveryError` for a link outside X's media hosts, a
+        redirect leaving them, a refused download (401/403/404) or a file over
+        `MEDIA_MAX_BYTES`; `TransientDeliveryError` for network errors,
+        timeouts, 429 and 5xx.
+        Source: X "Direct Messages > Message attachments > Retrieving media"
+        (`media_url_https` must be fetched signed with the user's access token,
+        OAuth 1.0a), X "Extended entities object"."""
+        url = attachment.get("url")
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme != "https" or parts.hostname not in X_MEDIA_HOSTS:
+            raise PermanentDeliveryError(
+                f"PingBack fetches X media only from X's servers; this link "
+                f"points to {parts.hostname or 'an unknown host'}."
+            )
+        target = url
+        base = settings.X_API_BASE_URL
+        if base != TWEEPY_HOST:
+            target = base + url[len(f"https://{parts.hostname}") :]
+        credentials = None
+        if parts.hostname == X_DM_MEDIA_HOST:
+            credentials = _media_credentials(channel, url)
+        fetched = media_download(
+            target,
+            source="X",
+            credentials=credentials,
+            credential_hosts=(X_DM_MEDIA_HOST, base),
+            only_hosts=(X_DM_MEDIA_HOST, "*.twimg.com", base),
+        )
+        return FetchedMedia(
+            content=fetched.content,
+            content_type=fetched.content_type
+            or attachment.get("content_type", "application/octet-stream"),
+            filename=parts.path.rsplit("/", 1)[-1],
+        )
 
     def on_create(self, channel: Channel) -> SetupResult:
         """Verify the credentials (`GET /2/users/me`), then register the webhook
@@ -515,6 +885,48 @@ def _consumer_secret(channel: Channel) -> str:
         )
         raise SecretMissing("the channel has no api_secret to verify X webhooks")
     return secret
+
+
+def _media_credentials(channel: Channel, url: str) -> dict[str, str]:
+    """The `Authorization` header for a GET of X DM media at `url`: OAuth 1.0a
+    (RFC 5849, HMAC-SHA1, the signature over `url` and its query) when the
+    channel has `api_secret` and `access_token_secret`, else `access_token`
+    as an OAuth 2.0 user bearer token."""
+    secrets = channel.secrets
+    if not (secrets.get("api_secret") and secrets.get("access_token_secret")):
+        return bearer_credentials(secrets["access_token"])
+    client = oauth1.Client(
+        secrets["api_key"],
+        client_secret=secrets["api_secret"],
+        resource_owner_key=secrets["access_token"],
+        resource_owner_secret=secrets["access_token_secret"],
+    )
+    _, headers, _ = client.sign(url, http_method="GET")
+    return {"Authorization": headers["Authorization"]}
+
+
+def _media_category(attachment: OutboundAttachment) -> str:
+    """X's `media_category` for a DM file: `dm_gif` (image/gif), `dm_image`
+    (other images), `dm_video`. Raises `PermanentDeliveryError` for another
+    kind or a file over X's limit for its kind (`DM_MEDIA_LIMITS`)."""
+    if attachment.content_type == "image/gif":
+        category = "dm_gif"
+    elif attachment.content_type in DM_IMAGE_TYPES:
+        category = "dm_image"
+    elif attachment.content_type in DM_VIDEO_TYPES:
+        category = "dm_video"
+    else:
+        raise PermanentDeliveryError(
+            f"X DMs carry photos, GIFs and videos only; {attachment.filename} is "
+            f"{attachment.content_type or 'of an unknown type'}."
+        )
+    noun, limit = DM_MEDIA_LIMITS[category]
+    if attachment.size > limit:
+        raise PermanentDeliveryError(
+            f"X takes {noun} up to {limit // 2**20} MB; {attachment.filename} is "
+            f"{attachment.size / 2**20:.1f} MB."
+        )
+    return category
 
 
 def _is_other_account(channel: Channel, account_id: str) -> bool:
@@ -660,15 +1072,95 @@ class XApi:
             avatar_url=getattr(user, "profile_image_url", None) or "",
         )
 
-    def send_dm(self, participant_id: str, text: str) -> str:
-        """`POST /2/dm_conversations/with/:participant_id/messages` → dm_event_id."""
+    def send_dm(
+        self, participant_id: str, text: str, media_id: str | None = None
+    ) -> str:
+        """`POST /2/dm_conversations/with/:participant_id/messages` with
+        `{"text", "attachments": [{"media_id"}]}` (either may be absent) →
+        dm_event_id."""
         response = self._call(
             self.user.create_direct_message,
             participant_id=participant_id,
-            text=text,
+            text=text or None,
+            media_id=media_id,
             user_auth=self.oauth1,
         )
         return str(response.data["dm_event_id"])
+
+    def upload_media(self, attachment: OutboundAttachment) -> str:
+        """Upload a file for a DM and return its media id, in X's chunked
+        upload (user context):
+            `POST /2/media/upload/initialize` {media_type, total_bytes,
+                media_category: dm_image | dm_gif | dm_video} → data.id;
+            `POST /2/media/upload/:id/append` {media: base64 chunk of at most
+                `MEDIA_CHUNK_BYTES`, segment_index}, for each chunk;
+            `POST /2/media/upload/:id/finalize` → data.processing_info;
+            while a video is `pending`/`in_progress`: wait `check_after_secs`
+                and ask `GET /2/media/upload?command=STATUS&media_id=:id`,
+                at most `MEDIA_PROCESSING_WAIT` seconds in all.
+        Raises `PermanentDeliveryError` for a kind X does not take, a file over
+        X's size for its kind, or processing X reports `failed`;
+        `TransientDeliveryError` when processing outlasts the wait; the errors
+        of `_call`. Source: X API v2 "Media upload" (initialize, append,
+        finalize, STATUS) and "Media best practices" (sizes)."""
+        category = _media_category(attachment)
+        with attachment.open() as file:
+            content = file.read()
+        path = "/2/media/upload"
+        started = self._call(
+            self.user.request,
+            "POST",
+            f"{path}/initialize",
+            json={
+                "media_type": attachment.content_type,
+                "total_bytes": len(content),
+                "media_category": category,
+            },
+            user_auth=self.oauth1,
+        )
+        media_id = str(started.json()["data"]["id"])
+        for index, start in enumerate(range(0, len(content), MEDIA_CHUNK_BYTES)):
+            chunk = content[start : start + MEDIA_CHUNK_BYTES]
+            self._call(
+                self.user.request,
+                "POST",
+                f"{path}/{media_id}/append",
+                json={
+                    "media": base64.b64encode(chunk).decode(),
+                    "segment_index": index,
+                },
+                user_auth=self.oauth1,
+            )
+        finished = self._call(
+            self.user.request,
+            "POST",
+            f"{path}/{media_id}/finalize",
+            user_auth=self.oauth1,
+        )
+        info = finished.json()["data"].get("processing_info")
+        deadline = time.monotonic() + MEDIA_PROCESSING_WAIT
+        while info and info.get("state") in ("pending", "in_progress"):
+            wait = float(info.get("check_after_secs") or 1)
+            if time.monotonic() + wait > deadline:
+                raise TransientDeliveryError(
+                    f"X is still processing {attachment.filename}; trying again."
+                )
+            time.sleep(wait)
+            status = self._call(
+                self.user.request,
+                "GET",
+                path,
+                params={"command": "STATUS", "media_id": media_id},
+                user_auth=self.oauth1,
+            )
+            info = status.json()["data"].get("processing_info")
+        if info and info.get("state") == "failed":
+            error = info.get("error") or {}
+            raise PermanentDeliveryError(
+                f"X could not process {attachment.filename}: "
+                f"{error.get('message') or error.get('name') or 'no reason given'}."
+            )
+        return media_id
 
     def reply(self, tweet_id: str, text: str) -> str:
         """`POST /2/tweets` in reply to `tweet_id` → the new post's id."""

@@ -123,8 +123,8 @@ def test_more_than_ten_files_is_400(admin_api, business):
 def test_a_file_on_x_is_refused_before_anything_is_stored_or_sent(
     admin_api, business, sandbox, django_capture_on_commit_callbacks
 ):
-    # given: X replies cannot carry files yet
-    conversation = ConversationFactory(business=business)
+    # given: replies to posts on X cannot carry files yet (DMs can)
+    conversation = ConversationFactory(business=business, thread_key="tweet:100")
     note = SimpleUploadedFile("note.txt", b"hello", content_type="text/plain")
 
     # when (a delivery would run eagerly on commit)

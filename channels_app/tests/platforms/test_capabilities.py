@@ -125,8 +125,8 @@ def test_the_channels_api_shows_each_channels_capabilities(admin_api, business):
 
     assert listed["capabilities"] == {
         "max_text_length": 10_000,
-        "max_file_bytes": 5 * 2**20,
-        "max_files": 0,
-        "supports_files": False,
+        "max_file_bytes": 25 * 2**20,
+        "max_files": 1,
+        "supports_files": True,
         "supports_templates": False,
     }
