@@ -18,7 +18,9 @@ Polish one, and a Polish `Data:` line alone taken for a header.
 Signatures: RFC 3676 §4.3's `-- ` line, and a mobile client's line ("Sent
 from my iPhone", "Von meinem iPhone gesendet", "Get Outlook for iOS"...), by
 the library's `sent_from` phrases and the translations added below.
-Forwarded messages (Gmail's "---------- Forwarded message ---------", Apple
+Headers are looked for at line starts (a line's first 200 characters) in
+the first 200 000 characters only, so a crafted mail cannot keep a worker
+busy. Forwarded messages (Gmail's "---------- Forwarded message ---------", Apple
 Mail's "Begin forwarded message:", Thunderbird's "-------- Forwarded Message
 --------", Outlook's header block in a mail whose subject says `FW:`) are what
 the customer wants read: they are kept, their header given apart.
@@ -37,14 +39,15 @@ LANGUAGES = (
     "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "ja", "zh", "ko",
     "sv", "da", "cs",
 )  # fmt: skip
-_QUOTE = r"(?:> ?)*"
+# Quote marks before a header; atomic, so that a line of many `>` is read once.
+_QUOTE = r"(?>(?:> ?)*)"
 
 # Alternatives added to the library's, per language and pattern kind.
 _ADDED: dict[str, dict[str, str]] = {
     # Gmail in many languages: "<date> <time>, Name <address>:" with no verb
     # (Russian, Dutch); a time, a year and a bracketed address before ":".
     "gmail": {
-        "wrote_header": rf"^({_QUOTE}(?=[^\n]*\d{{4}})[^\n]*\d{{1,2}}:\d{{2}}"
+        "wrote_header": rf"^({_QUOTE}(?=[^\n]*\d{{4}})(?=[^\n]*\d:\d\d)"
         r"[^\n]*<[^<>\s@]+@[^<>\s]+>\s?:)$",
     },
     "en": {
@@ -58,15 +61,16 @@ _ADDED: dict[str, dict[str, str]] = {
     "es": {
         # The library's needs two spaces before "escribió" (Gmail writes one).
         "wrote_header": rf"^({_QUOTE}El\s[^\n]+\sescribió\s?:)$",
-        "sent_from": r"Enviado desde|Obtener Outlook para",
+        "sent_from": r"Enviado desde (?:mi|Outlook|Yahoo|Correo)|Obtener Outlook "
+        r"para",
     },
     "it": {"sent_from": r"Inviato dal mio|Scarica Outlook per"},
     "pt": {
         "wrote_header": rf"^({_QUOTE}Em\s[^\n]+\sescreveu\s?:)$",
         "from_header": rf"((?:(?:^|\n|\n{_QUOTE})[* ]*(?:De|Enviado|Enviada|Para|"
         r"Assunto|Data|Cc):[ *]*(?:\s{,2}).*){2,}(?:\n.*){,1})",
-        "sent_from": r"Enviado do meu|Enviado do Outlook|Enviado de|Obter o Outlook "
-        r"para",
+        "sent_from": r"Enviado do meu|Enviado do Outlook|Enviado do Yahoo|Obter o "
+        r"Outlook para",
     },
     "nl": {
         # Gmail: "Op ma 17 nov 2025 om 10:00 schreef Name <address>:";
@@ -80,13 +84,13 @@ _ADDED: dict[str, dict[str, str]] = {
         # Gmail: "pon., 17 lis 2025 o 10:00 Name <address> napisał(a):";
         # Thunderbird: "W dniu 17.11.2025 o 10:00, Name pisze:".
         "wrote_header": rf"^({_QUOTE}(?:W dniu\s[^\n]+\s(?:pisze|napisał\(a\)|"
-        r"napisał)|[^\n]*\d{1,2}:\d{2}[^\n]*\snapisał\(a\))\s?:)$",
+        r"napisał)|(?=[^\n]*\d:\d\d)[^\n]*\snapisał\(a\))\s?:)$",
         "sent_from": r"Wysłane z mojego|Wysłane z",
     },
     "ru": {
         # Apple Mail "… написал(а):", Thunderbird "… пишет:", Outlook.com,
         # Yandex and Mail.ru "… написал:".
-        "wrote_header": rf"^({_QUOTE}[^\n]*\d[^\n]*\s(?:написал\(а\)|написала|"
+        "wrote_header": rf"^({_QUOTE}(?=[^\n]*\d)[^\n]*\s(?:написал\(а\)|написала|"
         r"написал|пишет)\s?:)$",
         "from_header": rf"((?:(?:^|\n|\n{_QUOTE})[* ]*(?:От|От кого|Отправлено|Кому|"
         r"Тема|Дата|Копия):[ *]*(?:\s{,2}).*){2,}(?:\n.*){,1})",
@@ -100,7 +104,7 @@ _ADDED: dict[str, dict[str, str]] = {
 _REPLACED: dict[str, dict[str, str]] = {
     # The library's lookahead refuses the very line it looks for.
     "zh": {
-        "wrote_header": rf"^({_QUOTE}[^\n]*\d{{4}}年\d{{1,2}}月\d{{1,2}}日"
+        "wrote_header": rf"^({_QUOTE}(?=[^\n]*\d{{4}}年\d{{1,2}}月\d{{1,2}}日)"
         r"[^\n]*写道[：:])$"
     },
     # The library takes one `Data:` or `Do:` line alone for a header.
@@ -139,6 +143,12 @@ _MOBILE_SIGNATURE = re.compile(
     + r")[^\n]{0,60}$",
     re.IGNORECASE,
 )
+# Longer lines are no header: only their start is searched (bounds the time).
+_HEADER_MAX = 200
+# A header further down than this many characters is not looked for (a reply
+# header is near the top; this bounds the time a huge mail takes).
+_SEARCH_MAX = 200_000
+_HEADER_HINT = re.compile(r"[:：]|-{5,}")
 # A mobile signature is at the end: at most this many lines after it.
 _MOBILE_SIGNATURE_TAIL = 2
 _SIGNATURE_DELIMITER = re.compile(r"^-- ?$")
@@ -240,14 +250,24 @@ def _is_blank(line: str) -> bool:
 
 
 def _header_line(lines: list[str]) -> int | None:
-    """The index of the first line of the first reply header, or None."""
-    stripped = "\n".join(line.strip() for line in lines)
-    found = HEADER_REGEX.search(stripped)
-    if found is None:
-        return None
-    matched = found.group(0)
-    start = found.start() + len(matched) - len(matched.lstrip("\n"))
-    return stripped.count("\n", 0, start)
+    """The index of the first line of the first reply header, or None.
+
+    The patterns are tried only at the start of a line that has, or whose
+    next line has, a colon or a dash rule (every header has one): trying
+    them at every character of a long mail took seconds."""
+    stripped = [line.strip()[:_HEADER_MAX] for line in lines]
+    text = "\n".join(stripped)
+    hinted = [_HEADER_HINT.search(line) is not None for line in stripped]
+    position = 0
+    for index, line in enumerate(stripped):
+        if position > _SEARCH_MAX:
+            break
+        if (hinted[index] or hinted[index + 1 : index + 2] == [True]) and (
+            HEADER_REGEX.match(text, position) is not None
+        ):
+            return index
+        position += len(line) + 1
+    return None
 
 
 def _is_header_block(lines: list[str], index: int) -> bool:
@@ -285,11 +305,12 @@ def _forward_fields(lines: list[str]) -> tuple[dict[str, str], list[str]]:
 def _signature_split(lines: list[str]) -> tuple[list[str], list[str]]:
     """Split `lines` (a reply) before its signature: a `-- ` line, or a
     mobile client's line among the last ones."""
-    filled = [index for index, line in enumerate(lines) if not _is_blank(line)]
+    after = sum(1 for line in lines if not _is_blank(line))
     for index, line in enumerate(lines):
+        if not _is_blank(line):
+            after -= 1
         if _SIGNATURE_DELIMITER.match(line):
             return lines[:index], lines[index:]
-        after = sum(1 for other in filled if other > index)
         if after <= _MOBILE_SIGNATURE_TAIL and _MOBILE_SIGNATURE.match(line.strip()):
             return lines[:index], lines[index:]
     return lines, []
