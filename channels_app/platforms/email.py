@@ -49,7 +49,11 @@ from channels_app.platforms.email_clients import (
     smtp_check,
     smtp_send,
 )
-from channels_app.platforms.email_html import html_sanitise, html_to_text
+from channels_app.platforms.email_html import (
+    html_sanitise,
+    html_to_text,
+    html_without_line,
+)
 from channels_app.platforms.email_parse import (
     attachment_descriptor,
     attachment_parts,
@@ -224,6 +228,8 @@ class EmailPlatform(Platform):
         parts = reply_split(plain or html_to_text(whole_html), subject=subject(mail))
         forward = parts.forwarded is not None
         html = html_sanitise(rich, trim_quotes=not forward) if rich else ""
+        if html and parts.signature and "\n" not in parts.signature:
+            html = html_without_line(html, parts.signature)
         replied = header_ids(mail, "In-Reply-To")
         attachments = tuple(
             attachment_descriptor(part, index, key)

@@ -160,6 +160,22 @@ def html_sanitise(body: str, *, trim_quotes: bool = True) -> str:
     return whole if _shows_something(whole) else ""
 
 
+def html_without_line(sanitised: str, line: str) -> str:
+    """`sanitised` (output of `html_sanitise`) without the last `<div>` or
+    `<p>` holding nothing but `line` (e.g. the "Sent from my iPhone" that
+    Apple Mail writes with no marker, shown folded from the text instead);
+    unchanged when there is none, or when nothing else would be left."""
+    block = re.compile(
+        r"<(div|p)>\s*" + re.escape(html.escape(line, quote=False)) + r"\s*</\1>"
+    )
+    found = list(block.finditer(sanitised))
+    if not found:
+        return sanitised
+    last = found[-1]
+    rest = (sanitised[: last.start()] + sanitised[last.end() :]).strip()
+    return rest if _shows_something(rest) else sanitised
+
+
 # Where a held-back remote image keeps its address, and the PingBack link that
 # loads it (see `html_hold_remote_images`).
 REMOTE_IMAGE_ATTRIBUTE = "data-remote-src"

@@ -23,6 +23,7 @@ from mailparser_reply import EmailReplyParser
 from mailparser_reply.constants import MAIL_LANGUAGES
 
 from channels_app.platforms import get_platform
+from channels_app.platforms.email_html import html_without_line
 from channels_app.platforms.email_parse import flowed_decode
 from channels_app.platforms.email_reply import reply_split
 from channels_app.services.inbound import inbound_event_record
@@ -437,6 +438,24 @@ def test_a_flowed_text_is_unwrapped_but_its_signature_line_kept():
     assert flowed_decode("a \nb", delsp=True) == "ab"
 
 
+def test_a_mobile_signature_is_not_shown_twice_in_the_html():
+    message = parse("reply__iphone")
+
+    assert message.html == "Yes, please refund it to my card.<br><div><br></div>"
+
+
+@pytest.mark.parametrize(
+    ("html", "line", "expected"),
+    [
+        ("<p>Hi</p><div>Sent from my iPhone</div>", "Sent from my iPhone", "<p>Hi</p>"),
+        ("<div>Sent from my iPhone</div>", "Sent from my iPhone", None),
+        ("<p>Hi</p><div>Sent from my iPhone today</div>", "Sent from my iPhone", None),
+    ],
+)
+def test_only_a_block_holding_the_signature_alone_leaves_the_html(html, line, expected):
+    assert html_without_line(html, line) == (expected or html)
+
+
 # ------------------------------------------------------------------- forwards
 
 
@@ -525,6 +544,28 @@ def test_a_mailed_reply_shows_its_words_with_the_quote_and_signature_collapsed(
     assert "lid is cracked" in shown.group(1)
     assert "ships today" not in shown.group(1)
     assert "Alex Martin" not in shown.group(1)
+
+
+@pytest.mark.django_db
+def test_a_forward_shows_its_header_above_the_forwarded_words(
+    client, agent_member, email_channel, django_capture_on_commit_callbacks
+):
+    channel = email_channel(business=agent_member.business)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_event_record(
+            channel=channel, body=eml("forward__outlook"), content_type="message/rfc822"
+        )
+
+    page = thread_page(client, agent_member)
+
+    assert (
+        '<blockquote class="context"><span class="context-label">Forwarded</span> '
+        '<bdi dir="auto">From Acme Billing &lt;billing@acme.test&gt; · Date Sunday, '
+        "November 23, 2025 7:00 AM · Subject Payment reminder 2025-118</bdi>"
+        "</blockquote>" in page
+    )
+    assert "Invoice 2025-118 is overdue. Please pay within 7 days." in page
+    assert '<details class="folded">' not in page
 
 
 @pytest.mark.django_db
