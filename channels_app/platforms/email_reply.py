@@ -20,10 +20,12 @@ from my iPhone", "Von meinem iPhone gesendet", "Get Outlook for iOS"...), by
 the library's `sent_from` phrases and the translations added below.
 Headers are looked for at line starts (a line's first 200 characters) in
 the first 200 000 characters only, so a crafted mail cannot keep a worker
-busy. Forwarded messages (Gmail's "---------- Forwarded message ---------", Apple
+busy.
+
+Forwarded messages (Gmail's "---------- Forwarded message ---------", Apple
 Mail's "Begin forwarded message:", Thunderbird's "-------- Forwarded Message
---------", Outlook's header block in a mail whose subject says `FW:`) are what
-the customer wants read: they are kept, their header given apart.
+--------", Outlook's header block in a mail whose subject says `FW:`) are
+what the customer wants read: they are kept, their header given apart.
 """
 
 from __future__ import annotations
