@@ -49,7 +49,11 @@ from channels_app.platforms.email_clients import (
     smtp_check,
     smtp_send,
 )
-from channels_app.platforms.email_html import html_sanitise, html_to_text
+from channels_app.platforms.email_html import (
+    html_sanitise,
+    html_to_text,
+    html_without_line,
+)
 from channels_app.platforms.email_parse import (
     attachment_descriptor,
     attachment_parts,
@@ -58,17 +62,16 @@ from channels_app.platforms.email_parse import (
     header_ids,
     id_normalise,
     ignore_reason,
-    is_forward,
     is_real_id,
     mail_parse,
     part_bytes,
     part_filename,
-    quoted_text_trim,
     sender,
     sent_at,
     subject,
     thread_key,
 )
+from channels_app.platforms.email_reply import reply_split
 
 if TYPE_CHECKING:
     from channels_app.models import Channel
@@ -206,8 +209,12 @@ class EmailPlatform(Platform):
         thread root (`References`, else `In-Reply-To`, else its own id);
         `reply_to_platform_message_id` the `In-Reply-To` id, so a reply to our
         mail continues its conversation. Auto-replies, bounces, list mail and
-        our own mail are ignored with a reason. Raises `MalformedPayload` when
-        the body is not a message with a sender.
+        our own mail are ignored with a reason. `text` is what the customer
+        wrote: the quoted history and the signature go to `details["folded"]`,
+        a forwarded message's header to `details["context"]` (see
+        `email_reply.reply_split`). Inline images keep their `cid:` source in
+        `html` and their `Content-ID` in the attachment's `content_id`. Raises
+        `MalformedPayload` when the body is not a message with a sender.
         """
         mail = mail_parse(body)
         key = event_key(mail, body)
@@ -217,9 +224,12 @@ class EmailPlatform(Platform):
         own_ids = header_ids(mail, "Message-ID")
         own_id = own_ids[0] if own_ids else key
         plain, rich = bodies(mail)
-        forward = is_forward(plain or html_to_text(rich))
+        whole_html = html_sanitise(rich, trim_quotes=False) if rich else ""
+        parts = reply_split(plain or html_to_text(whole_html), subject=subject(mail))
+        forward = parts.forwarded is not None
         html = html_sanitise(rich, trim_quotes=not forward) if rich else ""
-        text = quoted_text_trim(plain or html_to_text(html))
+        if html and parts.signature and "\n" not in parts.signature:
+            html = html_without_line(html, parts.signature)
         replied = header_ids(mail, "In-Reply-To")
         attachments = tuple(
             attachment_descriptor(part, index, key)
@@ -228,13 +238,14 @@ class EmailPlatform(Platform):
         message = InboundMessage(
             platform_message_id=own_id,
             contact=sender(mail),
-            text=text,
+            text=parts.text,
             sent_at=sent_at(mail),
             thread_key=thread_key(mail, own_id),
             reply_to_platform_message_id=replied[0] if replied else None,
             attachments=attachments,
             subject=subject(mail),
             html=html,
+            details=parts.details(),
         )
         return ParsedWebhook(event_key=key, items=(message,))
 

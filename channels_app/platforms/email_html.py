@@ -4,13 +4,17 @@ read as plain text when a message has no text part.
 Sanitising is nh3 (ammonia): only its default safe tags and attributes stay;
 scripts and styles go with their content, event handlers and `style`
 attributes go, links keep http(s)/mailto URLs only (as the rest of the inbox)
-and open in a new tab with `rel="noopener noreferrer"`; images by `cid:`
-(inline parts, kept as attachments instead) lose their source and are dropped.
+and open in a new tab with `rel="noopener noreferrer"`; an image may also
+name an inline part by `cid:` (RFC 2392), which the inbox shows from the
+stored attachment (`html_hold_remote_images`), a link may not.
     https://nh3.readthedocs.io/
 Quoted history is recognised by the markers the common clients write: Gmail's
 `gmail_quote`, Apple Mail's and Thunderbird's `<blockquote type="cite">` and
 `moz-cite-prefix`, Yahoo's `yahoo_quoted`, and Outlook's `appendonsend` /
-`divRplyFwdMsg` / `OLK_SRC_BODY_SECTION`, after which everything is history.
+`divRplyFwdMsg` / `OLK_SRC_BODY_SECTION`, after which everything is history;
+signatures by Gmail's `gmail_signature`, Thunderbird's `moz-signature`,
+Outlook's `Signature` / `ms-outlook-mobile-signature` and Apple Mail's
+`AppleMailSignature`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import html
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 import nh3
 
@@ -26,9 +31,16 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 VOID_TAGS = frozenset(
     {"area", "br", "col", "embed", "hr", "img", "input", "source", "track", "wbr"}
 )
-# Elements holding quoted history (removed with their content).
+# Elements holding quoted history or the signature (removed with their
+# content; the text's signature is shown folded, see `email_reply`).
 QUOTE_CLASSES = frozenset(
-    {"gmail_quote", "gmail_quote_container", "moz-cite-prefix", "yahoo_quoted"}
+    {
+        "gmail_quote", "gmail_quote_container", "moz-cite-prefix", "yahoo_quoted",
+        "gmail_signature", "moz-signature",
+    }
+)  # fmt: skip
+SIGNATURE_IDS = frozenset(
+    {"ms-outlook-mobile-signature", "Signature", "AppleMailSignature"}
 )
 # Elements after which the rest of the body is quoted history (Outlook).
 HISTORY_IDS = frozenset({"appendonsend", "divRplyFwdMsg", "OLK_SRC_BODY_SECTION"})
@@ -51,7 +63,8 @@ def _clean(body: str, *, keep_markers: bool) -> str:
         body,
         tags=nh3.ALLOWED_TAGS,
         attributes=attributes,
-        url_schemes=set(URL_SCHEMES),
+        attribute_filter=_no_cid_outside_images,
+        url_schemes={*URL_SCHEMES, "cid"},
         link_rel="noopener noreferrer",
         set_tag_attribute_values={
             "a": {"target": "_blank"},
@@ -59,6 +72,13 @@ def _clean(body: str, *, keep_markers: bool) -> str:
             "img": {"referrerpolicy": "no-referrer"},
         },
     )
+
+
+def _no_cid_outside_images(tag: str, attribute: str, value: str) -> str | None:
+    """nh3 attribute filter: `cid:` names an inline part for `<img src>` only."""
+    if value.strip().lower().startswith("cid:") and (tag, attribute) != ("img", "src"):
+        return None
+    return value
 
 
 def _start_tag(tag: str, attrs: list[tuple[str, str | None]]) -> str:
@@ -90,8 +110,10 @@ class _QuoteTrimmer(HTMLParser):
             self.stopped = True
             return
         classes = set((found.get("class") or "").split())
-        quoted = bool(classes & QUOTE_CLASSES) or (
-            tag == "blockquote" and (found.get("type") or "").lower() == "cite"
+        quoted = (
+            bool(classes & QUOTE_CLASSES)
+            or found.get("id") in SIGNATURE_IDS
+            or (tag == "blockquote" and (found.get("type") or "").lower() == "cite")
         )
         if quoted and tag not in VOID_TAGS:
             self.skip_depth = 1
@@ -138,6 +160,22 @@ def html_sanitise(body: str, *, trim_quotes: bool = True) -> str:
     return whole if _shows_something(whole) else ""
 
 
+def html_without_line(sanitised: str, line: str) -> str:
+    """`sanitised` (output of `html_sanitise`) without the last `<div>` or
+    `<p>` holding nothing but `line` (e.g. the "Sent from my iPhone" that
+    Apple Mail writes with no marker, shown folded from the text instead);
+    unchanged when there is none, or when nothing else would be left."""
+    block = re.compile(
+        r"<(div|p)>\s*" + re.escape(html.escape(line, quote=False)) + r"\s*</\1>"
+    )
+    found = list(block.finditer(sanitised))
+    if not found:
+        return sanitised
+    last = found[-1]
+    rest = (sanitised[: last.start()] + sanitised[last.end() :]).strip()
+    return rest if _shows_something(rest) else sanitised
+
+
 # Where a held-back remote image keeps its address, and the PingBack link that
 # loads it (see `html_hold_remote_images`).
 REMOTE_IMAGE_ATTRIBUTE = "data-remote-src"
@@ -145,19 +183,30 @@ PROXY_IMAGE_ATTRIBUTE = "data-proxy-src"
 
 
 class _RemoteImageHolder(HTMLParser):
-    """Re-emit sanitised HTML with every `<img src>` taken out."""
+    """Re-emit sanitised HTML with every `<img src>` taken out, but inline
+    (`cid:`) images pointed at their stored part or left out."""
 
-    def __init__(self, proxy: Callable[[str], str] | None) -> None:
+    def __init__(
+        self,
+        proxy: Callable[[str], str] | None,
+        inline: Callable[[str], str | None] | None,
+    ) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.remote: list[str] = []
         self.proxy = proxy
+        self.inline = inline
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "img":
             src = (dict(attrs).get("src") or "").strip()
             attrs = [(name, value) for name, value in attrs if name != "src"]
-            if src.lower().startswith(("http://", "https://")):
+            if src.lower().startswith("cid:"):
+                link = self.inline(cid_key(src[4:])) if self.inline else None
+                if link is None:
+                    return
+                attrs = [("src", link), *attrs, ("class", "inline-image")]
+            elif src.lower().startswith(("http://", "https://")):
                 attrs.append((REMOTE_IMAGE_ATTRIBUTE, src))
                 if self.proxy is not None:
                     attrs.append((PROXY_IMAGE_ATTRIBUTE, self.proxy(src)))
@@ -173,8 +222,17 @@ class _RemoteImageHolder(HTMLParser):
         self.parts.append(html.escape(data, quote=False))
 
 
+def cid_key(content_id: str) -> str:
+    """A Content-ID as `cid:` URLs and `Content-ID` headers are matched:
+    percent-decoded (RFC 2392 §2), without angle brackets, lower-cased."""
+    return unquote(content_id).strip().strip("<>").strip().lower()
+
+
 def html_hold_remote_images(
-    sanitised: str, *, proxy: Callable[[str], str] | None = None
+    sanitised: str,
+    *,
+    proxy: Callable[[str], str] | None = None,
+    inline: Callable[[str], str | None] | None = None,
 ) -> tuple[str, list[str]]:
     """Return `(html, remote)`: `sanitised` (output of `html_sanitise`) with no
     image that loads anything, and the `http(s)` image URLs it held back, in
@@ -185,8 +243,14 @@ def html_hold_remote_images(
     `src`; an `http(s)` one keeps it in `data-remote-src` with class
     `remote-image`, for the inbox to load through PingBack when the agent asks
     (other sources, e.g. relative paths, are dropped). `proxy(url)`, when
-    given, names the link that loads it, kept in `data-proxy-src`."""
-    holder = _RemoteImageHolder(proxy)
+    given, names the link that loads it, kept in `data-proxy-src`.
+
+    An inline image (`cid:<id>`) loads from PingBack: `inline(cid_key(id))`
+    gives the link of the stored part with that Content-ID (class
+    `inline-image`); when it gives None (no such part, or not stored yet),
+    or no `inline` is given, the image is left out rather than shown
+    broken."""
+    holder = _RemoteImageHolder(proxy, inline)
     holder.feed(sanitised)
     holder.close()
     return "".join(holder.parts), holder.remote

@@ -1,9 +1,11 @@
 """Reading one RFC 822 message with the stdlib (`email.policy.default`):
-ids, threading headers, auto-reply rules, bodies, attachments, quoted text.
+ids, threading headers, auto-reply rules, bodies, attachments. What the
+customer wrote apart from quoted history and signature: `email_reply`.
 
 Pure functions, no ORM and no network. Sources: RFC 5322 (Message-ID,
 In-Reply-To, References), RFC 3834 (Auto-Submitted), RFC 2919 (List-Id),
-docs/platforms/email.md, "Parsing" and "Threading".
+RFC 3676 (format=flowed), RFC 2392 (Content-ID), docs/platforms/email.md,
+"Parsing" and "Threading".
 """
 
 from __future__ import annotations
@@ -25,26 +27,6 @@ MAX_ID_LENGTH = 255
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
 AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond")
-
-# Lines that start the quoted history of a reply (the line and all after it go).
-_HISTORY_HEADERS = (
-    re.compile(r"^On\s.+\swrote:$", re.IGNORECASE),
-    re.compile(r"^Le\s.+\sa écrit\s?:$", re.IGNORECASE),
-    re.compile(r"^Am\s.+\sschrieb\s.+:$", re.IGNORECASE),
-    re.compile(r"^El\s.+\sescribió:$", re.IGNORECASE),
-    re.compile(r"^-{2,}\s*Original Message\s*-{2,}$", re.IGNORECASE),
-)
-# A forwarded message is what the customer wants read: nothing after it is
-# trimmed (Gmail, Apple Mail, Outlook, Thunderbird markers).
-_FORWARD_MARKER = re.compile(
-    r"^(-{2,}\s*Forwarded message\s*-{2,}|Begin forwarded message:"
-    r"|-{2,}\s*Weitergeleitete Nachricht\s*-{2,}|-{2,}\s*Message transféré\s*-{2,})$",
-    re.IGNORECASE,
-)
-_OUTLOOK_SEPARATOR = re.compile(r"^_{10,}$")
-_OUTLOOK_FROM = re.compile(r"^(From|De|Von):\s", re.IGNORECASE)
-_OUTLOOK_SENT = re.compile(r"^(Sent|Date|Envoyé|Gesendet):\s", re.IGNORECASE)
-
 
 # ------------------------------------------------------------------- the message
 
@@ -198,11 +180,50 @@ def body_parts(mail: EmailMessage) -> tuple[EmailMessage | None, EmailMessage | 
     return mail.get_body(("plain",)), mail.get_body(("html",))
 
 
+def flowed_decode(text: str, *, delsp: bool = False) -> str:
+    """A `format=flowed` text as its writer wrote it (RFC 3676 §4): a line
+    ending in a space goes on in the next line of the same quote depth (the
+    space dropped when `delsp`), the space stuffed at a line's start goes,
+    and quoted lines are written back as `> ` per level. The signature line
+    `-- ` is never joined."""
+    paragraphs: list[tuple[int, str]] = []
+    pending: str | None = None
+    pending_depth = 0
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]
+        if pending is not None and depth != pending_depth:
+            paragraphs.append((pending_depth, pending))
+            pending = None
+        if content.endswith(" ") and content != "-- ":
+            pending = (pending or "") + (content[:-1] if delsp else content)
+            pending_depth = depth
+            continue
+        paragraphs.append((depth, (pending or "") + content))
+        pending = None
+    if pending is not None:
+        paragraphs.append((pending_depth, pending))
+    return "\n".join(
+        ("> " * depth if depth else "") + content for depth, content in paragraphs
+    )
+
+
+def _plain_text_of(part: EmailMessage) -> str:
+    text = _text_of(part)
+    if str(part.get_param("format", "")).lower() == "flowed":
+        delsp = str(part.get_param("delsp", "")).lower() == "yes"
+        return flowed_decode(text, delsp=delsp)
+    return text
+
+
 def bodies(mail: EmailMessage) -> tuple[str, str]:
-    """The plain and HTML bodies as text ("" when absent)."""
+    """The plain and HTML bodies as text ("" when absent); a `format=flowed`
+    plain body is unwrapped (`flowed_decode`)."""
     plain, rich = body_parts(mail)
     return (
-        _text_of(plain) if plain is not None else "",
+        _plain_text_of(plain) if plain is not None else "",
         _text_of(rich) if rich is not None else "",
     )
 
@@ -247,55 +268,19 @@ def part_filename(part: EmailMessage, index: int) -> str:
 
 def attachment_descriptor(part: EmailMessage, index: int, key: str) -> dict[str, Any]:
     """The descriptor ingest stores (see `InboundMessage`): the bytes stay in
-    the stored raw message, named by `ref` = `<event key>#<index>`."""
+    the stored raw message, named by `ref` = `<event key>#<index>`. A part
+    with a `Content-ID` (an inline image the HTML shows as `cid:<id>`, RFC
+    2392) has it, without angle brackets, in `content_id`."""
     content_type = part.get_content_type()
     major = part.get_content_maintype()
-    return {
+    descriptor = {
         "kind": major if major in ("image", "video", "audio") else "document",
         "filename": part_filename(part, index),
         "content_type": content_type,
         "size": len(part_bytes(part)),
         "ref": f"{key}#{index}",
     }
-
-
-# ------------------------------------------------------------------ quoted text
-
-
-def _history_starts(lines: list[str], index: int) -> bool:
-    line = lines[index].strip()
-    # "On … wrote:" is often wrapped over two or three lines.
-    for span in (1, 2, 3):
-        joined = " ".join(part.strip() for part in lines[index : index + span])
-        if any(pattern.match(joined) for pattern in _HISTORY_HEADERS):
-            return True
-    if _OUTLOOK_SEPARATOR.match(line):
-        following = lines[index + 1 : index + 3]
-        return any(_OUTLOOK_FROM.match(next_line.strip()) for next_line in following)
-    if _OUTLOOK_FROM.match(line):
-        following = lines[index + 1 : index + 5]
-        return any(_OUTLOOK_SENT.match(next_line.strip()) for next_line in following)
-    return False
-
-
-def is_forward(text: str) -> bool:
-    """Whether the text forwards another message (a forward marker line)."""
-    return any(_FORWARD_MARKER.match(line.strip()) for line in text.splitlines())
-
-
-def quoted_text_trim(text: str) -> str:
-    """Remove the quoted earlier messages from a reply's text: the history
-    after an "On … wrote:" line (English, French, German, Spanish), an
-    Outlook "Original Message" / "From: … Sent:" header block or separator,
-    and every `>` quoted line. A forwarded message, and anything after its
-    marker, is kept. When nothing would be left, the whole text is kept."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    for index, line in enumerate(lines):
-        if _FORWARD_MARKER.match(line.strip()):
-            break
-        if _history_starts(lines, index):
-            lines = lines[:index]
-            break
-    kept = [line.rstrip() for line in lines if not line.startswith(">")]
-    trimmed = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
-    return trimmed or text.strip()
+    content_id = _header(part, "Content-ID").strip().strip("<>").strip()
+    if content_id:
+        descriptor["content_id"] = content_id
+    return descriptor

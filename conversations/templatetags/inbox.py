@@ -9,7 +9,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from channels_app.platforms.email_html import html_hold_remote_images
+from channels_app.platforms.email_html import cid_key, html_hold_remote_images
 from contacts.naming import ContactDisplay, contact_display_name, contact_own_name
 from conversations.models import Contact, Conversation, Message
 from conversations.services.attachments import attachment_link, attachment_needs_fetch
@@ -59,9 +59,20 @@ def shown_html(message: Message) -> dict[str, SafeString | int]:
     """A message's e-mail HTML as the thread shows it: `html` (the body
     sanitised when the e-mail was parsed, with remote images held back, see
     `html_hold_remote_images`, each with its PingBack proxy link in
-    `data-proxy-src`) and `remote_images` (how many were held)."""
+    `data-proxy-src`) and `remote_images` (how many were held). An inline
+    image (`cid:`) shows the stored attachment whose `content_id` it names,
+    by its PingBack link; one naming no stored attachment is left out."""
+    inline = {
+        cid_key(str(attachment["content_id"])): attachment_link(message.pk, index)
+        for index, attachment in enumerate(message.attachments or ())
+        if isinstance(attachment, dict)
+        and attachment.get("content_id")
+        and attachment.get("stored")
+    }
     body, remote = html_hold_remote_images(
-        message.html or "", proxy=lambda url: remote_image_link(message.pk, url)
+        message.html or "",
+        proxy=lambda url: remote_image_link(message.pk, url),
+        inline=inline.get,
     )
     # Safe: `message.html` was sanitised with nh3 when the e-mail was parsed,
     # and re-emitting it escapes text and attribute values again.

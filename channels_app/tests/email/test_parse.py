@@ -10,8 +10,9 @@ import pytest
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import InboundContact, InboundMessage, MalformedPayload
 from channels_app.platforms.email_html import html_sanitise
-from channels_app.platforms.email_parse import quoted_text_trim
+from channels_app.platforms.email_reply import reply_split
 from channels_app.tests.email.conftest import SUPPORT_ADDRESS, eml
+from channels_app.tests.email.test_reply_trimming import REPLY_CASES
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import FIXTURES
 
@@ -49,6 +50,16 @@ PARSE_CASES = {
         reply_to_platform_message_id=OUR_REPLY,
         subject="Re: My order #4411 never arrived",
         html="<div>Thanks, the tracking number is <b>JD0144</b>.</div><br>",
+        details={
+            "folded": [
+                {
+                    "label": "Quoted text",
+                    "text": "On Mon, Nov 17, 2025 at 10:00 AM Acme Support "
+                    "<support@acme.test>\nwrote:\n\n> Sorry to hear that! Could you "
+                    "send the tracking number?\n>\n> Acme Support",
+                }
+            ]
+        },
     ),
     "message__outlook_reply": InboundMessage(
         platform_message_id=(
@@ -62,6 +73,17 @@ PARSE_CASES = {
             "pingback.21.0f3c2a1b9d8e4f6a8b7c6d5e4f3a2b1c@acme.test"
         ),
         subject="RE: Invoice 2025-118",
+        details={
+            "folded": [
+                {
+                    "label": "Quoted text",
+                    "text": "________________________________\nFrom: Acme Support "
+                    "<support@acme.test>\nSent: Tuesday, "
+                    "November 18, 2025 4:00 PM\nTo: Doe, Jordan <Jordan.Doe@Corp.test>"
+                    "\nSubject: Invoice 2025-118\n\nYour invoice is attached.",
+                }
+            ]
+        },
     ),
     "message__rfc2047_subject": InboundMessage(
         platform_message_id="20251120.renee.1@kunde.test",
@@ -78,7 +100,8 @@ PARSE_CASES = {
         sent_at=datetime(2025, 11, 21, 12, 0, tzinfo=UTC),
         thread_key="attach-1@mail.customer.test",
         subject="Receipt and photo",
-        html="<p>Receipt attached, and here is the box:</p>",
+        html='<p>Receipt attached, and here is the box:</p><img src="cid:box@customer'
+        '.test" alt="box" referrerpolicy="no-referrer">',
         attachments=(
             {
                 "kind": "image",
@@ -86,6 +109,7 @@ PARSE_CASES = {
                 "content_type": "image/png",
                 "size": 70,
                 "ref": "attach-1@mail.customer.test#0",
+                "content_id": "box@customer.test",
             },
             {
                 "kind": "document",
@@ -99,10 +123,8 @@ PARSE_CASES = {
     "message__forwarded": InboundMessage(
         platform_message_id="CAF7q1-fwd-5@mail.customer.test",
         contact=CASEY,
-        text="This says it shipped, but nothing came.\n\n---------- Forwarded message "
-        "---------\nFrom: Acme Shop <orders@acme.test>\nDate: Mon, Nov 10, 2025 at "
-        "8:00 AM\nSubject: Your order 4411 has shipped\nTo: <casey@customer.test>\n\n"
-        "Your kettle is on its way. Tracking: JD0144.",
+        text="This says it shipped, but nothing came.\n\nYour kettle is on its way. "
+        "Tracking: JD0144.",
         sent_at=datetime(2025, 11, 22, 9, 10, tzinfo=UTC),
         thread_key="CAF7q1-fwd-5@mail.customer.test",
         subject="Fwd: Your order 4411 has shipped",
@@ -111,6 +133,15 @@ PARSE_CASES = {
         "&lt;orders@acme.test&gt;<br>Date: Mon, Nov 10, 2025 at 8:00 AM<br>Subject: "
         "Your order 4411 has shipped<br>To: &lt;casey@customer.test&gt;<br></div><br>"
         "<div>Your kettle is on its way. Tracking: JD0144.</div></div></div>",
+        details={
+            "context": [
+                {
+                    "label": "Forwarded",
+                    "text": "From Acme Shop <orders@acme.test> · Date Mon, Nov 10, "
+                    "2025 at 8:00 AM · Subject Your order 4411 has shipped",
+                }
+            ]
+        },
     ),
     "message__no_message_id": InboundMessage(
         platform_message_id=NO_ID_KEY,
@@ -138,7 +169,9 @@ def channel():
 def test_every_email_fixture_has_a_case():
     names = {path.stem for path in (FIXTURES / "email").iterdir()}
 
-    assert names == set(PARSE_CASES) | set(IGNORED) | PROVIDER_FIXTURES
+    assert names == (
+        set(PARSE_CASES) | set(IGNORED) | PROVIDER_FIXTURES | set(REPLY_CASES)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PARSE_CASES))
@@ -272,17 +305,13 @@ def test_a_body_that_is_not_a_message_is_malformed(_case, body, error):
             "a forward is kept whole",
             "See below.\n\nBegin forwarded message:\n\nFrom: Shop <s@shop.test>\n"
             "Date: 10 November 2025\nSubject: Shipped\n\nYour order shipped.",
-            None,
+            "See below.\n\nYour order shipped.",
         ),
-        (
-            "signature kept",
-            "Thanks\n-- \nCasey, +44 20 7946 0000",
-            "Thanks\n--\nCasey, +44 20 7946 0000",
-        ),
+        ("signature folded apart", "Thanks\n-- \nCasey, +44 20 7946 0000", "Thanks"),
     ],
 )
 def test_quoted_history_is_trimmed(_case, text, expected):
-    assert quoted_text_trim(text) == (expected or text.strip())
+    assert reply_split(text).text == (expected or text.strip())
 
 
 # ------------------------------------------------------------------------- HTML
@@ -303,7 +332,16 @@ def test_quoted_history_is_trimmed(_case, text, expected):
             '<a target="_blank" rel="noopener noreferrer">a</a><a href="https://ok.test"'
             ' target="_blank" rel="noopener noreferrer">b</a>',
         ),
-        ("inline cid image dropped", '<p>Box:</p><img src="cid:box@x">', "<p>Box:</p>"),
+        (
+            "inline cid image kept for the inbox to point at its part",
+            '<p>Box:</p><img src="cid:box@x">',
+            '<p>Box:</p><img src="cid:box@x" referrerpolicy="no-referrer">',
+        ),
+        (
+            "a cid link loses its target",
+            '<a href="cid:box@x">box</a>',
+            '<a target="_blank" rel="noopener noreferrer">box</a>',
+        ),
         (
             "remote image kept without referrer",
             '<img src="https://shop.test/p.png" onerror="x()" alt="p">',
