@@ -90,3 +90,26 @@ def test_conversation_opens_at_the_message(business, agent_client):
         assert html.count("data-found-message") == 1
     plain = agent_client.get(f"/conversations/{conversation.pk}/").content.decode()
     assert "is-found" not in plain
+
+
+def test_results_partial_is_read_in_at_most_six_queries(business, agent_client):
+    # given: matches in messages, a subject and a contact's name
+    for index in range(5):
+        MessageFactory(
+            conversation=ConversationFactory(
+                business=business, subject=f"Refund {index}", contact__name="Rufus"
+            ),
+            text="refund please",
+        )
+    agent_client.get("/inbox/search/", {"q": "refund"})
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        answer = agent_client.get("/inbox/search/", {"q": "refund"})
+
+    # then: the session, the agent with their business, and the search's own
+    assert answer.status_code == 200
+    assert answer.content.decode().count("refund") >= 5
+    assert len(queries) <= 6, [query["sql"][:100] for query in queries]
