@@ -73,9 +73,18 @@ INSTALLED_APPS = [
     "channels_app",
     "conversations",
     "contacts",
-    "sandbox",
     "workspace",
 ]
+# The platform sandbox (a stand-in for every platform's API, and the
+# `run_sandbox` and `setup_demo` commands) is demo and test tooling, never part
+# of production: installed in development (DJANGO_DEBUG, which `bin/run`
+# sets), under pytest, or with PINGBACK_SANDBOX=1. No production module
+# imports it.
+SANDBOX_INSTALLED = env.bool(
+    "PINGBACK_SANDBOX", default=DEBUG or "PYTEST_VERSION" in os.environ
+)
+if SANDBOX_INSTALLED:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
