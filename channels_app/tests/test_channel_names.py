@@ -160,3 +160,19 @@ def test_the_inbox_shows_the_channel_name_in_the_filter_and_the_thread(
     assert "@acme_help_bot" in inbox
     assert f"Telegram {str(channel.id)[:8]}" not in inbox
     assert "<bdi>@acme_help_bot</bdi>" in thread
+
+
+def test_the_delivery_problems_page_names_the_channel(admin_member, business):
+    from conversations.tests.factories import ReplyFactory
+
+    client = Client()
+    client.force_login(admin_member.user)
+    channel = ChannelFactory(business=business, type="telegram", name="@acme_help_bot")
+    conversation = ConversationFactory(business=business, channel=channel)
+    ReplyFactory(
+        conversation=conversation, channel=channel, status="failed", error="Nope."
+    )
+
+    html = client.get(reverse("delivery-problems")).content.decode()
+
+    assert "<bdi>@acme_help_bot</bdi>" in html
