@@ -11,6 +11,9 @@ from pingback.encryption import RotatableEncryptedJSONField
 class Channel(models.Model):
     """One connected messaging account (an X account, a Telegram bot, ...).
 
+    `name` is what the inbox shows for the channel (e.g. "@acme_support_bot",
+    "Acme Support (+1 555-0100)"): filled from the platform by setup while it
+    is empty or still the name setup gave, kept once an admin typed one.
     `config` holds the non-secret settings and what setup learned (for X:
     `account_id`, `handle`, `webhook_id`); `secrets` holds credentials, encrypted at
     rest (Fernet, keys from PINGBACK_ENCRYPTION_KEYS; pingback/encryption.py) and
@@ -38,6 +41,12 @@ class Channel(models.Model):
         Business, on_delete=models.CASCADE, related_name="channels"
     )
     type = models.CharField(max_length=16, choices=Type.choices)
+    name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Shown in the inbox; filled from the platform at setup "
+        "(the bot's @username, the number, the mailbox) until an admin types one.",
+    )
     config = models.JSONField(default=dict, blank=True)
     secrets = RotatableEncryptedJSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
@@ -74,6 +83,10 @@ class Channel(models.Model):
         indexes = [models.Index(fields=["business", "type"])]
 
     def __str__(self) -> str:
+        """The channel's name, else its type and handle or id fragment
+        ("Telegram d287c12a")."""
+        if self.name:
+            return self.name
         label = self.config.get("handle") or str(self.id)[:8]
         return f"{self.get_type_display()} {label}"
 

@@ -1,7 +1,8 @@
 """`/api/v1/webhooks/<type>/<channel_id>`: where platforms deliver events.
 
 A plain Django view that reads like a checklist: channel exists → GET handshake →
-signature over the raw body (403, nothing stored) → store the raw event under its
+signature over the raw body (403, nothing stored) → a channel waiting for its
+first signed event turns ready → store the raw event under its
 dedupe key (a malformed body is kept and answered 400) → wake the workers that
 process stored events → 200. No outside call before the answer.
 """
@@ -19,6 +20,7 @@ from channels_app.models import Channel
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import Platform, SignatureInvalid
 from channels_app.selectors import webhook_channel, webhook_channel_forget
+from channels_app.services.channels import channel_mark_receiving
 from channels_app.services.inbound import inbound_event_record
 
 logger = logging.getLogger(__name__)
@@ -100,6 +102,9 @@ def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpRes
     except SignatureInvalid as error:
         _log("webhook.signature_invalid", channel, reason=str(error))
         return JsonResponse({"detail": "Invalid signature."}, status=403)
+    # Meta offers no API to check its dashboard step: a signed event is the
+    # proof it was done (no query unless the channel still waits for it).
+    channel_mark_receiving(channel=channel, platform=platform)
     try:
         outcome = inbound_event_record(
             channel=channel, body=request.body, content_type=request.content_type or ""

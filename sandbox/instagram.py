@@ -14,9 +14,11 @@ Control endpoints, under ``/_sandbox/instagram/``:
   secrets).
 - ``GET``/``POST mode``: ``{rate_limit_next?, server_error_next?, window?,
   echo?}`` → all modes (see :data:`sandbox.instagram_state.DEFAULT_MODES`).
-- ``POST subscribe``: ``{callback_url, verify_token, app_secret?}``, the
-  dashboard step: the callback is verified with ``hub.challenge`` →
-  ``{"verified": true}``, or 400 with Meta's complaint.
+- ``POST subscribe``: ``{callback_url, verify_token, app_secret?, test?}``,
+  the dashboard step: the callback is verified with ``hub.challenge`` →
+  ``{"verified": true}``, or 400 with Meta's complaint; with ``test: true``,
+  the dashboard's "Test" button too (Meta's sample event, signed:
+  ``dashboard_test_event``) → ``test_delivery``.
 - ``POST customer/message``: ``{text?, image?, customer_id?, page_id?, mid?,
   reply_to_mid?}`` → ``{mid, deliveries, payload}``.
 - ``POST customer/read``: ``{mid?, customer_id?, page_id?}`` (default mid:
@@ -51,6 +53,7 @@ from sandbox.instagram_payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_ID,
     InstagramAccount,
+    dashboard_test_event,
     demo_png,
     message_event,
     new_mid,
@@ -259,7 +262,9 @@ class InstagramStandIn(StandIn):
     def subscribe(self, data: dict[str, Any]) -> dict[str, Any]:
         """The Meta app dashboard step: verify the callback URL with the
         verify token (``hub.challenge``), then deliver to it, signed with
-        ``app_secret`` (unsigned without one)."""
+        ``app_secret`` (unsigned without one). With ``test: true``, then click
+        the dashboard's "Test" button for the ``messages`` field: Meta's
+        sample event is delivered to this callback (``test_delivery``)."""
         callback_url = data.get("callback_url")
         verify_token = data.get("verify_token")
         app_secret = data.get("app_secret") or None
@@ -268,12 +273,14 @@ class InstagramStandIn(StandIn):
         verified, outcome = verify_callback(callback_url, verify_token)
         if not verified:
             raise ControlError(400, f"The URL couldn't be validated: {outcome}")
-        self.state.add_subscription(
-            Subscription(
-                callback_url, verify_token, str(app_secret) if app_secret else None
-            )
+        subscription = Subscription(
+            callback_url, verify_token, str(app_secret) if app_secret else None
         )
-        return {"verified": True, "callback_url": callback_url}
+        self.state.add_subscription(subscription)
+        answer: dict[str, Any] = {"verified": True, "callback_url": callback_url}
+        if data.get("test") is True:
+            answer["test_delivery"] = deliver(subscription, dashboard_test_event())
+        return answer
 
     # -------------------------------------------------------------- control
 
@@ -401,7 +408,9 @@ def demo_channel_config(sandbox_url: str) -> dict[str, str]:
 def demo_after_setup(sandbox_url: str, channel: Channel, config: dict[str, Any]) -> str:
     """Do the Meta dashboard step for the demo channel: subscribe its callback
     URL with the verify token from `config["_meta_setup_instructions"]` (the
-    create answer, in clear) and the demo app secret."""
+    create answer, in clear) and the demo app secret, then click its "Test"
+    button: Meta's signed sample event is PingBack's proof that the step was
+    done (the channel turns ready)."""
     instructions = config["_meta_setup_instructions"]
     response = requests.post(
         f"{sandbox_url}/_sandbox/instagram/subscribe",
@@ -409,9 +418,14 @@ def demo_after_setup(sandbox_url: str, channel: Channel, config: dict[str, Any])
             "callback_url": instructions["callback_url"],
             "verify_token": instructions["verify_token"],
             "app_secret": DEMO_ACCOUNT.app_secret,
+            "test": True,
         },
         timeout=DEMO_SETUP_TIMEOUT_S,
     )
     if response.status_code != 200:
         return f"Meta dashboard step failed: {response.json().get('error')}"
-    return f"Meta dashboard: callback {instructions['callback_url']} verified."
+    tested = response.json().get("test_delivery") or {}
+    return (
+        f"Meta dashboard: callback {instructions['callback_url']} verified; its "
+        f"Test event was answered {tested.get('status_code')}."
+    )

@@ -155,3 +155,34 @@ def demo_png(width: int = 4, height: int = 3) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+def dashboard_test_event() -> dict[str, Any]:
+    """The sample Meta's app dashboard POSTs when an admin clicks "Test" next
+    to the `messages` field (Webhooks → Instagram, Messenger Platform flavour
+    through a Page): entry id "0", a text "random_text" from sender 12334 to
+    recipient 23245, signed like any delivery. PingBack stores it and ignores
+    it (an event for another account), and the signature proves the
+    dashboard step.
+
+    Source: the sample Meta's "Test" button sends for the Instagram `messages`
+    field (Messenger Platform for Instagram, webhooks; the same body is
+    quoted across public Instagram integrations' tests)."""
+    now = int(time.time())
+    return {
+        "object": INSTAGRAM_OBJECT,
+        "entry": [
+            {
+                "id": "0",
+                "time": now,
+                "messaging": [
+                    {
+                        "sender": {"id": "12334"},
+                        "recipient": {"id": "23245"},
+                        "timestamp": now * 1000,
+                        "message": {"mid": "random_mid", "text": "random_text"},
+                    }
+                ],
+            }
+        ],
+    }

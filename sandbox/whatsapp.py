@@ -11,8 +11,10 @@ Control endpoints (`/_sandbox/whatsapp/<subpath>`):
 - `POST numbers`: a business number (`BusinessNumber.from_dict`) → 201
   `{number}`.
 - `POST subscribe` `{callback_url, verify_token, app_secret?,
-  phone_number_id?}`: Meta's `hub.challenge` check, then the subscription is
-  kept → `{verified, phone_number_id, callback_url}`.
+  phone_number_id?, test?}`: Meta's `hub.challenge` check, then the
+  subscription is kept; with `test: true`, the dashboard's "Test" button
+  too (Meta's sample event, signed: `dashboard_test_event`) →
+  `{verified, phone_number_id, callback_url, test_delivery?}`.
 - `POST customer/message` `{type?, text?, from?, name?, phone_number_id?,
   mime_type?, filename?, content_base64?, voice?, location?: {latitude,
   longitude, name?, address?}, context_id?, message_id?, timestamp?}` →
@@ -63,6 +65,7 @@ from sandbox.whatsapp_payloads import (
     Customer,
     CustomerMessage,
     customer_message_payload,
+    dashboard_test_event,
     new_media_id,
     status_payload,
 )
@@ -244,7 +247,9 @@ def subscribe(standin: WhatsAppStandIn, req: Request) -> Response:
     """What the admin does in the Meta app dashboard (WhatsApp →
     Configuration): save a callback URL and verify token, which Meta checks
     with `hub.challenge` before keeping them. Deliveries are then signed with
-    `app_secret` (default: the number's app secret)."""
+    `app_secret` (default: the number's app secret). With `test: true`, then
+    click the dashboard's "Test" button for the `messages` field: Meta's
+    sample event is delivered, signed (`test_delivery` in the answer)."""
     body = req.json_object()
     number = standin.number_or_error(body.get("phone_number_id"))
     callback_url, verify_token = body.get("callback_url"), body.get("verify_token")
@@ -264,14 +269,16 @@ def subscribe(standin: WhatsAppStandIn, req: Request) -> Response:
             app_secret=app_secret,
         ),
     )
-    return json_response(
-        200,
-        {
-            "verified": True,
-            "phone_number_id": number.phone_number_id,
-            "callback_url": callback_url,
-        },
-    )
+    answer: dict[str, Any] = {
+        "verified": True,
+        "phone_number_id": number.phone_number_id,
+        "callback_url": callback_url,
+    }
+    if body.get("test") is True:
+        answer["test_delivery"] = standin.deliver(
+            "test", number, dashboard_test_event()
+        )
+    return json_response(200, answer)
 
 
 def _float(data: dict[str, Any], key: str) -> float:
@@ -488,7 +495,9 @@ def demo_channel_config(sandbox_url: str) -> dict[str, str]:
 def demo_after_setup(sandbox_url: str, channel: Channel, config: dict[str, Any]) -> str:
     """Paste the callback URL and verify token from `_meta_setup_instructions`
     into the sandbox's "Meta dashboard", which verifies them against PingBack
-    with `hub.challenge`; deliveries are signed with the demo app's secret."""
+    with `hub.challenge`, then click its "Test" button: Meta's sample event,
+    signed with the demo app's secret, is PingBack's proof that the step was
+    done (the channel turns ready)."""
     instructions = config["_meta_setup_instructions"]
     response = requests.post(
         f"{sandbox_url}/_sandbox/whatsapp/subscribe",
@@ -497,12 +506,15 @@ def demo_after_setup(sandbox_url: str, channel: Channel, config: dict[str, Any])
             "callback_url": instructions["callback_url"],
             "verify_token": instructions["verify_token"],
             "app_secret": DEMO_NUMBER.app_secret,
+            "test": True,
         },
         timeout=30,
     )
     if response.status_code != 200:
         return f"the sandbox could not subscribe the callback: {response.text[:300]}"
+    tested = response.json().get("test_delivery") or {}
     return (
         f"callback {instructions['callback_url']} verified and subscribed in the "
-        "sandbox's Meta dashboard."
+        "sandbox's Meta dashboard; its Test event was answered "
+        f"{tested.get('status_code')}."
     )

@@ -338,3 +338,50 @@ def status_payload(
             "category": "service",
         }
     return envelope(number, {"statuses": [item]})
+
+
+def dashboard_test_event() -> dict[str, Any]:
+    """The sample Meta's app dashboard POSTs when an admin clicks "Test" next
+    to the `messages` webhook field (WhatsApp → Configuration): a text from
+    "test user name" to Meta's sample number (`phone_number_id` 123456123,
+    entry id "0"), signed like any delivery. PingBack stores it and ignores
+    it (another phone number), and the signature proves the dashboard step.
+
+    Source: the sample Meta's "Test" button sends for the `messages` field
+    (WhatsApp Cloud API, webhooks > messages; the same body is quoted across
+    public WhatsApp integrations' tests)."""
+    return {
+        "object": WEBHOOK_OBJECT,
+        "entry": [
+            {
+                "id": "0",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": MESSAGING_PRODUCT,
+                            "metadata": {
+                                "display_phone_number": "16505551111",
+                                "phone_number_id": "123456123",
+                            },
+                            "contacts": [
+                                {
+                                    "profile": {"name": "test user name"},
+                                    "wa_id": "16315551181",
+                                }
+                            ],
+                            "messages": [
+                                {
+                                    "from": "16315551181",
+                                    "id": "ABGGFlA5Fpa",
+                                    "timestamp": "1504902988",
+                                    "type": "text",
+                                    "text": {"body": "this is a text message"},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }

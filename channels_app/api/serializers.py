@@ -36,9 +36,20 @@ class ChannelInputSerializer(serializers.Serializer):
     `auto_assign` (bool) and `team_id` (a team of the caller's business, or
     null) route the channel's new conversations; another business's or an
     unknown team is 400 naming `team_id`. Needs `business` in the context.
+
+    `name` (up to 200 characters, 400 naming `name` when longer) is what the
+    inbox shows; left empty, setup fills it from the platform (the bot's
+    @username, the number, the mailbox), and a name typed here is kept
+    across setups.
     """
 
     type = serializers.ChoiceField(choices=Channel.Type.choices)
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Shown in the inbox (empty: named from the platform at setup).",
+    )
     config = ConfigField(required=False, default=dict)
     is_active = serializers.BooleanField(required=False, default=True)
     auto_assign = serializers.BooleanField(
@@ -103,7 +114,8 @@ class ChannelCapabilitiesSerializer(serializers.Serializer):
 
 
 class ChannelOutputSerializer(serializers.ModelSerializer):
-    """A channel as the API shows it: credentials masked (`****` + last 4);
+    """A channel as the API shows it: `name` (as the inbox shows it; empty
+    until setup or an admin names it); credentials masked (`****` + last 4);
     `capabilities`: the channel's reply limits (read-only)."""
 
     business_id = serializers.UUIDField(read_only=True)
@@ -119,6 +131,7 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
             "id",
             "business_id",
             "type",
+            "name",
             "config",
             "is_active",
             "created_at",

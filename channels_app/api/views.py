@@ -88,6 +88,7 @@ class ChannelViewSet(viewsets.ViewSet):
             channel_type=data["type"],
             config=data["clean_config"],
             is_active=data["is_active"],
+            name=data.get("name", ""),
         )
         channel = _routing_update(channel, data)
         # The create answer is the one place setup values the admin must paste
@@ -126,6 +127,7 @@ class ChannelViewSet(viewsets.ViewSet):
             channel_type=data.get("type"),
             config=data.get("clean_config"),
             is_active=data.get("is_active") if "is_active" in request.data else None,
+            name=data.get("name"),
         )
         channel = _routing_update(channel, data)
         return Response(ChannelOutputSerializer(channel).data)

@@ -424,13 +424,17 @@ class SetupResult:
     and what they must do by hand; `config` holds values learned (merged into the
     channel's non-secret config, e.g. the account's id and handle); `secrets`
     holds secrets setup created (merged into the encrypted secrets, e.g. the
-    Telegram webhook's `secret_token`).
+    Telegram webhook's `secret_token`); `name` is the channel's name as the
+    platform knows it (e.g. "@acme_bot", "Acme (+1 555-0100)"; "" when
+    setup did not learn one), which `channel_setup` gives the channel unless
+    an admin typed another.
     """
 
     state: str
     message: str
     config: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    name: str = ""
 
 
 # ---------------------------------------------------------------------- interface
@@ -451,6 +455,11 @@ class Platform:
         supports_reactions: whether `send_reaction` can react to a message
             (an optional capability; the API refuses agents' reactions on
             other channels with a 400).
+        ready_on_signed_event: whether setup cannot finish by itself (the
+            admin pastes the callback URL on the platform's side, as in
+            Meta's app dashboard): setup leaves the channel `action_required`
+            and the first webhook that passes `verify` turns it `ready`
+            (`channel_mark_receiving`), with `receiving_message`.
 
     Methods (the webhook ones only when `receives_webhooks`):
         check_credentials(public, secrets) -> None
@@ -496,6 +505,15 @@ class Platform:
         on_delete(channel) -> None
             Undo what on_create registered, best effort. Runs on delete and
             on deactivation.
+        setup_name(config) -> str
+            Pure: the channel's name as setup gives it (`SetupResult.name`)
+            from the config setup learned, e.g. "@" + `bot_username`; ""
+            when the config does not tell. Setup compares it with the
+            channel's name to tell a name it gave from one an admin typed.
+        receiving_message(channel, since: datetime) -> str
+            The setup message of a channel `ready_on_signed_event` once
+            signed events arrive (e.g. "Receiving events from Meta since
+            2026-12-05 06:40 UTC.").
         public_config_extra(channel, reveal) -> dict
             Keys added to the config shown to admins, e.g. WhatsApp's
             `_meta_setup_instructions`; secrets in clear only when `reveal`
@@ -510,6 +528,7 @@ class Platform:
     supports_templates: ClassVar[bool] = False
     fetches_profiles: ClassVar[bool] = False
     supports_reactions: ClassVar[bool] = False
+    ready_on_signed_event: ClassVar[bool] = False
 
     def webhook_url(self, channel: Channel) -> str | None:
         """Return the public URL the platform posts events to, or None."""
@@ -572,6 +591,12 @@ class Platform:
 
     def public_config_extra(self, channel: Channel, *, reveal: bool) -> dict[str, Any]:
         return {}
+
+    def setup_name(self, config: dict[str, Any]) -> str:
+        return ""
+
+    def receiving_message(self, channel: Channel, since: datetime) -> str:
+        return f"Receiving events since {since:%Y-%m-%d %H:%M} UTC."
 
 
 class UnconnectedPlatform(Platform):

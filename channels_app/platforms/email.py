@@ -285,12 +285,17 @@ class EmailPlatform(Platform):
             filename=part_filename(part, int(index)),
         )
 
+    def setup_name(self, config: dict[str, Any]) -> str:
+        """The mailbox address."""
+        return str(config.get("address") or "")
+
     def on_create(self, channel: Channel) -> SetupResult:
         """Log in to SMTP (and IMAP when configured) and say how mail arrives:
         `ready` when every server accepted, `failed` with the servers' words
         otherwise, `action_required` when neither IMAP nor a provider webhook
-        brings mail in."""
+        brings mail in. Name: the mailbox address."""
         config, secrets = channel.config, channel.secrets
+        name = self.setup_name(config)
         problems = []
         for check in (smtp_check, imap_check):
             try:
@@ -302,6 +307,7 @@ class EmailPlatform(Platform):
                 state="failed",
                 message=" ".join(problems)
                 + " Fix the settings or the server, then run setup again.",
+                name=name,
             )
         sending = (
             f"Replies go out through {config['smtp_host']}:{config['smtp_port']} "
@@ -315,8 +321,11 @@ class EmailPlatform(Platform):
                 "imap_username and imap_password) to poll the mailbox, or "
                 "inbound_provider and inbound_webhook_key for a provider's inbound "
                 "webhook.",
+                name=name,
             )
-        return SetupResult(state="ready", message=" ".join([sending, *arriving]))
+        return SetupResult(
+            state="ready", message=" ".join([sending, *arriving]), name=name
+        )
 
     def _inbound_paths(self, channel: Channel) -> list[str]:
         config = channel.config

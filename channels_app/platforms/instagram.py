@@ -65,14 +65,15 @@ from channels_app.platforms.base import (
 from channels_app.platforms.capabilities import INSTAGRAM, channel_type_capabilities
 from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.meta import (
-    APP_SECRET_MISSING,
     TRANSIENT_CODES,
     WINDOW_SUBCODES,
     GraphClient,
     GraphError,
     graph_delivery_error,
     meta_handshake,
+    meta_receiving_message,
     meta_setup_instructions,
+    meta_setup_result,
     meta_verify,
 )
 from channels_app.platforms.payload import JsonValue
@@ -583,6 +584,7 @@ class InstagramPlatform(Platform):
         {"instagram_account_id", "instagram_username", "page_name", "verify_token"}
     )
     receives_webhooks = True
+    ready_on_signed_event = True
     fetches_profiles = True
 
     def check_credentials(
@@ -745,6 +747,11 @@ class InstagramPlatform(Platform):
             )
         return _download(url)
 
+    def setup_name(self, config: dict[str, Any]) -> str:
+        """The account's "@<instagram_username>"."""
+        username = config.get("instagram_username")
+        return f"@{username}" if username else ""
+
     def on_create(self, channel: Channel) -> SetupResult:
         """Read the Page's Instagram account (learned: `instagram_account_id`,
         `instagram_username`, `page_name`), subscribe the app to the Page's
@@ -752,9 +759,10 @@ class InstagramPlatform(Platform):
         webhook verify token (`secrets["verify_token"]`, see `_verify_token`).
         The callback URL and the verify token must be pasted in the Meta app
         dashboard by hand, so a connected channel is `action_required` with
-        those instructions. Without `app_secret` (a channel stored before it
-        was required), the message starts by saying that every webhook is
-        refused until it is added."""
+        those instructions until Meta's first signed event (then `ready`, see
+        `meta_setup_result`). Name: "@<instagram_username>". Without
+        `app_secret` (a channel stored before it was required), the message
+        starts by saying that every webhook is refused until it is added."""
         kept = {"verify_token": _verify_token(channel)}
         client = _graph_client(channel.secrets)
         page_id = channel.config["page_id"]
@@ -784,25 +792,33 @@ class InstagramPlatform(Platform):
             "instagram_username": page.instagram_username,
             "page_name": page.name,
         }
-        steps = [
-            f"Connected to Instagram @{page.instagram_username} (account "
-            f"{page.instagram_account_id}) through the Facebook Page {page.name}.",
-            _page_subscribe(client, page_id),
-            f"In the Meta app dashboard, under Webhooks → Instagram, set the "
-            f"callback URL {self.webhook_url(channel)} and the verify token given "
-            "in _meta_setup_instructions when the channel was created, then "
-            "subscribe to the messages and messaging_seen fields (and "
-            "message_reactions, messaging_postbacks and messaging_referral for "
-            "reactions, button taps and the ads customers come from).",
-        ]
-        if not channel.secrets.get("app_secret"):
-            steps.insert(0, APP_SECRET_MISSING)
-        return SetupResult(
-            state="action_required",
-            message=" ".join(steps),
+        connected = " ".join(
+            [
+                f"Connected to Instagram @{page.instagram_username} (account "
+                f"{page.instagram_account_id}) through the Facebook Page {page.name}.",
+                _page_subscribe(client, page_id),
+            ]
+        )
+        return meta_setup_result(
+            channel,
+            connected=connected,
+            dashboard_step=(
+                "Paste this callback URL and verify token in Meta's dashboard "
+                f"(Webhooks → Instagram): {self.webhook_url(channel)} and the "
+                "verify token given in _meta_setup_instructions when the channel "
+                "was created, then subscribe to the messages and messaging_seen "
+                "fields (and message_reactions, messaging_postbacks and "
+                "messaging_referral for reactions, button taps and the ads "
+                "customers come from)."
+            ),
             config=learned,
             secrets=kept,
+            name=self.setup_name(learned),
         )
+
+    def receiving_message(self, channel: Channel, since: datetime) -> str:
+        """The message "Receiving events from Meta since <since> UTC"."""
+        return meta_receiving_message(since)
 
     def on_delete(self, channel: Channel) -> None:
         """Unsubscribe the app from the Page's webhooks

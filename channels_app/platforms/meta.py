@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,6 +25,7 @@ from channels_app.platforms.base import (
     DeliveryError,
     PermanentDeliveryError,
     SecretMissing,
+    SetupResult,
     SignatureInvalid,
     TransientDeliveryError,
     retry_after_seconds,
@@ -43,6 +45,13 @@ APP_SECRET_MISSING = (
     "PingBack refuses every webhook for this channel (403) until you add "
     "app_secret: Meta app dashboard → App settings → Basic → App secret, then "
     'PATCH the channel with {"config": {"app_secret": "<the app secret>"}}.'
+)
+
+# How a Meta channel becomes ready: Meta offers no API to check the dashboard
+# step, so the first signed event is the proof (`channel_mark_receiving`).
+AWAITING_FIRST_EVENT = (
+    "PingBack turns this channel ready when Meta's first signed event arrives "
+    "(the dashboard's Test button sends one)."
 )
 
 # Graph error codes (docs/platforms/whatsapp.md, "Errors PingBack maps") that are
@@ -112,6 +121,53 @@ def meta_verify(channel: Channel, request: HttpRequest) -> None:
     expected = meta_signature(app_secret, request.body)
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise SignatureInvalid(f"{SIGNATURE_HEADER} does not match the body")
+
+
+def meta_receiving_message(since: datetime) -> str:
+    """The setup message of a Meta channel that receives signed events."""
+    return f"Receiving events from Meta since {since:%Y-%m-%d %H:%M} UTC."
+
+
+def meta_setup_result(
+    channel: Channel,
+    *,
+    connected: str,
+    dashboard_step: str,
+    config: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    name: str = "",
+) -> SetupResult:
+    """The outcome of a Meta channel's setup once the Graph API accepted the
+    credentials (`connected` says what was found):
+
+    - `action_required` while the channel has no app secret (every webhook is
+      refused: `APP_SECRET_MISSING`, then `dashboard_step`);
+    - `ready` once a signed event was stored for the channel ("Receiving
+      events from Meta since <first event>"): the dashboard step was done;
+    - else `action_required` with `dashboard_step` and `AWAITING_FIRST_EVENT`
+      (the webhook view turns it ready on the first signed event).
+    """
+    from channels_app.models import InboundEvent
+
+    secrets = secrets or {}
+    if not channel.secrets.get("app_secret"):
+        message = f"{APP_SECRET_MISSING} {connected} {dashboard_step}"
+        return SetupResult(
+            "action_required", message, config=config, secrets=secrets, name=name
+        )
+    first = (
+        InboundEvent.objects.filter(channel=channel)
+        .order_by("received_at")
+        .values_list("received_at", flat=True)
+        .first()
+    )
+    if first is not None:
+        message = f"{connected} {meta_receiving_message(first)}"
+        return SetupResult("ready", message, config=config, secrets=secrets, name=name)
+    message = f"{connected} {dashboard_step} {AWAITING_FIRST_EVENT}"
+    return SetupResult(
+        "action_required", message, config=config, secrets=secrets, name=name
+    )
 
 
 def meta_setup_instructions(

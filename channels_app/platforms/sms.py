@@ -447,13 +447,22 @@ class SmsPlatform(Platform):
             or attachment.get("content_type", "application/octet-stream"),
         )
 
+    def setup_name(self, config: dict[str, Any]) -> str:
+        """The number, E.164 written for people (`+1 415-555-0100`)."""
+        from contacts.phones import phone_display
+
+        number = config.get("phone_number")
+        return phone_display(number) if number else ""
+
     def on_create(self, channel: Channel) -> SetupResult:
         """Find the number among the account's `IncomingPhoneNumbers` and point
         its "A message comes in" URL (`SmsUrl`, POST) at PingBack, remembering
         the previous URL for `on_delete`. A number not on the account, or a
-        refused update, leaves the admin the URL to paste by hand."""
+        refused update, leaves the admin the URL to paste by hand. Name: the
+        number, E.164 written for people (`+1 415-555-0100`)."""
         url = self.webhook_url(channel)
         phone_number = channel.config["phone_number"]
+        name = self.setup_name(channel.config)
         by_hand = (
             f"In the Twilio Console, open Phone Numbers → Manage → Active numbers "
             f'→ {phone_number} → Messaging configuration, and set "A message comes '
@@ -465,16 +474,19 @@ class SmsPlatform(Platform):
         except TwilioCallError as error:
             if error.is_authentication:
                 return SetupResult(
+                    name=name,
                     state="failed",
                     message=f"Twilio did not accept the credentials: {error}",
                 )
             return SetupResult(
+                name=name,
                 state="action_required",
                 message=f"Could not look up {phone_number} on Twilio ({error}). "
                 f"Run setup again, or: {by_hand}",
             )
         if number is None:
             return SetupResult(
+                name=name,
                 state="action_required",
                 message=f"{phone_number} is not a number of Twilio account "
                 f"{channel.config['account_sid']}, so PingBack could not set its "
@@ -494,12 +506,14 @@ class SmsPlatform(Platform):
             api.number_point(number.sid, url, "POST")
         except TwilioCallError as error:
             return SetupResult(
+                name=name,
                 state="action_required",
                 message=f"Twilio refused to set the incoming message URL of "
                 f"{phone_number} ({error}). {by_hand}",
                 config={"phone_number_sid": number.sid},
             )
         return SetupResult(
+            name=name,
             state="ready",
             message=f"Texts to {phone_number} now come to {url}, and each reply "
             "asks Twilio for status callbacks there (sent, delivered, failed).",

@@ -765,10 +765,17 @@ class TelegramPlatform(Platform):
         )
         return FetchedMedia(content, content_type=content_type, filename=filename)
 
+    def setup_name(self, config: dict[str, Any]) -> str:
+        """The bot's "@<bot_username>" (getMe's `username`)."""
+        username = config.get("bot_username")
+        return f"@{username}" if username else ""
+
     def on_create(self, channel: Channel) -> SetupResult:
         """Learn the bot (`getMe`: `bot_id`, `bot_username`), then register the
         webhook (`setWebhook`) with a random secret token, kept across setups,
-        for the update kinds in `HANDLED_UPDATES`."""
+        for the update kinds in `HANDLED_UPDATES`. Name: "@<bot username>".
+
+        Source: Telegram Bot API, getMe (User.username) and setWebhook."""
         api = TelegramApi(channel.secrets["bot_token"])
         try:
             bot_id, username = api.me()
@@ -779,6 +786,7 @@ class TelegramPlatform(Platform):
                 "Fix it and re-run setup.",
             )
         learned = {"bot_id": bot_id, "bot_username": username}
+        name = self.setup_name(learned)
         done = f"Connected as @{username} (bot id {bot_id})."
         url = self.webhook_url(channel)
         secret = channel.secrets.get(WEBHOOK_SECRET) or token_urlsafe(32)
@@ -790,6 +798,7 @@ class TelegramPlatform(Platform):
                 message=f"{done} Registering the webhook {url} failed: "
                 f"{_setup_problem(error)}. Fix it and re-run setup.",
                 config=learned,
+                name=name,
             )
         return SetupResult(
             state="ready",
@@ -797,6 +806,7 @@ class TelegramPlatform(Platform):
             "private messages to the bot will arrive.",
             config=learned,
             secrets={WEBHOOK_SECRET: secret},
+            name=name,
         )
 
     def on_delete(self, channel: Channel) -> None:

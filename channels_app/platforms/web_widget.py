@@ -272,9 +272,16 @@ class WebWidgetPlatform(Platform):
             ) from error
         return SendResult(platform_message_id=f"reply-{message.message_id}")
 
+    def setup_name(self, config: dict[str, Any]) -> str:
+        """The first site allowed to embed the widget, as given in
+        `allowed_domains` (e.g. "shop.example.com")."""
+        domains = config.get("allowed_domains") or []
+        return str(domains[0]) if domains else ""
+
     def on_create(self, channel: Channel) -> SetupResult:
         """Nothing to register: the result carries the embed snippet and says
-        which sites may embed it."""
+        which sites may embed it. Name: the first allowed site (its host, as
+        given in `allowed_domains`)."""
         domains = channel.config.get("allowed_domains") or []
         where = (
             f"Sites allowed to embed it: {', '.join(domains)}."
@@ -286,6 +293,7 @@ class WebWidgetPlatform(Platform):
             state="ready",
             message=f"Paste this into your site's pages, before </body>: "
             f"{embed_snippet(channel)} {where}",
+            name=self.setup_name(channel.config),
         )
 
     def public_config_extra(self, channel: Channel, *, reveal: bool) -> dict[str, Any]:

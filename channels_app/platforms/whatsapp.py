@@ -48,13 +48,14 @@ from channels_app.platforms.base import (
 from channels_app.platforms.capabilities import WHATSAPP, channel_type_capabilities
 from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.meta import (
-    APP_SECRET_MISSING,
     CREDENTIAL_CODES,
     GraphClient,
     GraphError,
     graph_delivery_error,
     meta_handshake,
+    meta_receiving_message,
     meta_setup_instructions,
+    meta_setup_result,
     meta_verify,
 )
 from channels_app.platforms.payload import JsonValue
@@ -675,6 +676,7 @@ class WhatsAppPlatform(Platform):
     receives_webhooks = True
     supports_templates = WHATSAPP.supports_templates
     supports_reactions = True
+    ready_on_signed_event = True
 
     def check_credentials(
         self, public: dict[str, Any], secrets: dict[str, str]
@@ -833,13 +835,28 @@ class WhatsAppPlatform(Platform):
             filename=attachment.get("filename", ""),
         )
 
+    def setup_name(self, config: dict[str, Any]) -> str:
+        """The number's "<verified_name> (<display_phone_number>)", as Meta
+        gives them."""
+        verified = str(config.get("verified_name") or "")
+        number = str(config.get("display_phone_number") or "")
+        if verified and number:
+            return f"{verified} ({number})"
+        return verified or number
+
     def on_create(self, channel: Channel) -> SetupResult:
         """Learn the number's `display_phone_number` and `verified_name`, then
         ask the admin to configure the webhook in the Meta app dashboard (Meta
         offers no API for it with a system-user token): callback URL, verify
-        token, and the `messages` field. Without `app_secret` (a channel
-        stored before it was required), the message starts by saying that
-        every webhook is refused until it is added."""
+        token, and the `messages` field. The channel is `action_required`
+        until Meta's first signed event (then `ready`, see
+        `meta_setup_result`); without `app_secret` (a channel stored before
+        it was required), the message starts by saying that every webhook is
+        refused until it is added. Name: "<verified_name>
+        (<display_phone_number>)".
+
+        Source: Cloud API reference, phone numbers
+        (`GET /{phone_number_id}?fields=verified_name,display_phone_number`)."""
         try:
             number = WhatsAppApi.for_channel(channel).phone_number()
         except GraphError as error:
@@ -858,17 +875,24 @@ class WhatsAppPlatform(Platform):
             "display_phone_number": str(number.get("display_phone_number") or ""),
             "verified_name": str(number.get("verified_name") or ""),
         }
-        message = (
-            f"Connected to {learned['verified_name']} "
-            f"({learned['display_phone_number']}). In the Meta app dashboard, open "
-            f"WhatsApp → Configuration, set the Callback URL to "
-            f"{self.webhook_url(channel)} and the Verify token to the one you chose "
-            "for this channel (both are in _meta_setup_instructions), click Verify "
-            "and save, then subscribe to the messages webhook field."
+        shown = self.setup_name(learned)
+        return meta_setup_result(
+            channel,
+            connected=f"Connected to {shown}.",
+            dashboard_step=(
+                "Paste this callback URL and verify token in Meta's dashboard "
+                f"(WhatsApp → Configuration): {self.webhook_url(channel)} and the "
+                "verify token you chose for this channel (both are in "
+                "_meta_setup_instructions), click Verify and save, then subscribe "
+                "to the messages field."
+            ),
+            config=learned,
+            name=shown,
         )
-        if not channel.secrets.get("app_secret"):
-            message = f"{APP_SECRET_MISSING} {message}"
-        return SetupResult(state="action_required", message=message, config=learned)
+
+    def receiving_message(self, channel: Channel, since: datetime) -> str:
+        """The message "Receiving events from Meta since <since> UTC"."""
+        return meta_receiving_message(since)
 
     def public_config_extra(self, channel: Channel, *, reveal: bool) -> dict[str, Any]:
         """`_meta_setup_instructions`: the callback URL and verify token to

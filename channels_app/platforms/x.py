@@ -812,10 +812,16 @@ class XPlatform(Platform):
             filename=parts.path.rsplit("/", 1)[-1],
         )
 
+    def setup_name(self, config: dict[str, Any]) -> str:
+        """The account's "@<handle>"."""
+        handle = config.get("handle")
+        return f"@{handle}" if handle else ""
+
     def on_create(self, channel: Channel) -> SetupResult:
         """Verify the credentials (`GET /2/users/me`), then register the webhook
         (`POST /2/webhooks`) and subscribe the account to Account Activity
-        (`POST /2/account_activity/webhooks/:id/subscriptions/all`)."""
+        (`POST /2/account_activity/webhooks/:id/subscriptions/all`). Name:
+        "@<handle>" (`username` of `/2/users/me`)."""
         api = XApi(channel)
         try:
             account_id, handle = api.me()
@@ -825,6 +831,7 @@ class XPlatform(Platform):
                 message=f"X did not accept the credentials: {error.detail}",
             )
         learned = {"account_id": account_id, "handle": handle}
+        name = self.setup_name(learned)
         done = f"Connected as @{handle} (X user id {account_id})."
         url = self.webhook_url(channel)
         by_hand = (
@@ -837,6 +844,7 @@ class XPlatform(Platform):
                 message=f"{done} Add api_secret (the API Key Secret): X signs its "
                 "webhooks with it, and PingBack refuses unsigned ones.",
                 config=learned,
+                name=name,
             )
         if not channel.secrets.get("bearer_token"):
             return SetupResult(
@@ -844,6 +852,7 @@ class XPlatform(Platform):
                 message=f"{done} Add bearer_token so PingBack can register the "
                 f"webhook, or {by_hand}.",
                 config=learned,
+                name=name,
             )
         try:
             learned["webhook_id"] = api.ensure_webhook(url)
@@ -854,12 +863,14 @@ class XPlatform(Platform):
                 message=f"{done} X refused the webhook setup: {error.detail}. "
                 f"Fix the app's settings and save the channel again, or {by_hand}.",
                 config=learned,
+                name=name,
             )
         return SetupResult(
             state="ready",
             message=f"{done} Webhook {learned['webhook_id']} registered at {url} "
             "and the account subscribed: DMs and mentions will arrive.",
             config=learned,
+            name=name,
         )
 
     def on_delete(self, channel: Channel) -> None:

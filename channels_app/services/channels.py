@@ -21,7 +21,8 @@ from billing.models import Business
 from billing.services import plan_ensure_allows_channel
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
-from channels_app.platforms.base import CredentialsRejected
+from channels_app.platforms.base import CredentialsRejected, Platform
+from channels_app.selectors import webhook_channel_forget
 
 logger = logging.getLogger(__name__)
 
@@ -159,8 +160,12 @@ def channel_create(
     channel_type: str,
     config: ChannelConfig,
     is_active: bool = True,
+    name: str = "",
 ) -> Channel:
     """Create a channel and configure the platform side (`channel_setup`).
+
+    `name` (up to 200 characters) is the admin's; left empty, setup names
+    the channel from the platform (`SetupResult.name`).
 
     Raises `PlanLimitExceeded` when the plan does not allow the type or one more
     channel. A platform refusing a setup step does not fail the creation: it is
@@ -175,6 +180,7 @@ def channel_create(
             config=config.public,
             secrets=config.secrets,
             is_active=is_active,
+            name=name,
         )
     return channel_setup(channel=channel)
 
@@ -185,8 +191,12 @@ def channel_update(
     channel_type: str | None = None,
     config: ChannelConfig | None = None,
     is_active: bool | None = None,
+    name: str | None = None,
 ) -> Channel:
-    """Change a channel's type, config or active state.
+    """Change a channel's type, config, active state or name.
+
+    `name` (None: unchanged) is the admin's and no setup replaces it; an
+    empty name lets the next setup name the channel from the platform.
 
     A type change is checked against the plan (`PlanLimitExceeded`) and needs a
     config for the new type. When the type or the credentials change, the old
@@ -217,6 +227,11 @@ def channel_update(
             # Values setup learned stay until setup runs again.
             channel.config = config.public if reconnect else previous.config
             channel.secrets = {**setup_secrets, **config.secrets}
+        if name is not None:
+            channel.name = name
+        elif reconnect and _named_by_setup(previous):
+            # The next setup names it after the new account.
+            channel.name = ""
         channel.type = new_type
         if is_active is not None:
             channel.is_active = is_active
@@ -244,15 +259,24 @@ def channel_delete(*, channel: Channel) -> None:
 
 def channel_setup(*, channel: Channel) -> Channel:
     """Run the platform's setup (`Platform.on_create`) and record its outcome and
-    the values (and secrets) it learned on the channel."""
+    the values (and secrets) it learned on the channel.
+
+    The platform's name for the channel (`SetupResult.name`) becomes the
+    channel's name when it has none or still has the one the last setup gave
+    it (`Platform.setup_name` of the config as it was): a name an admin typed
+    stays."""
+    renamable = _named_by_setup(channel)
     result = get_platform(channel.type).on_create(channel)
     channel.config = {**channel.config, **result.config}
+    if result.name and renamable:
+        channel.name = result.name[: Channel._meta.get_field("name").max_length]
     channel.secrets = {**channel.secrets, **result.secrets}
     channel.setup_state = result.state
     channel.setup_message = result.message
     channel.setup_checked_at = timezone.now()
     channel.save(
         update_fields=[
+            "name",
             "config",
             "secrets",
             "setup_state",
@@ -270,6 +294,52 @@ def channel_setup(*, channel: Channel) -> Channel:
         },
     )
     return channel
+
+
+def channel_mark_receiving(*, channel: Channel, platform: Platform) -> None:
+    """Turn a channel whose setup waits for the platform's first event
+    (`Platform.ready_on_signed_event`, e.g. Meta's dashboard step) `ready`:
+    a webhook for it just passed the signature check, so the callback URL,
+    the verify token and the app secret are all in place.
+
+    Called by the webhook view on every verified delivery; costs nothing
+    unless the in-memory `channel` is still `action_required`, then one
+    conditional UPDATE (a concurrent delivery that flipped it first makes
+    it a no-op) and the webhook channel cache forgets the channel. The
+    setup message becomes `Platform.receiving_message` ("Receiving events
+    from Meta since <time> UTC.")."""
+    if (
+        not platform.ready_on_signed_event
+        or channel.setup_state != Channel.SetupState.ACTION_REQUIRED
+    ):
+        return
+    now = timezone.now()
+    flipped = Channel.objects.filter(
+        pk=channel.pk, setup_state=Channel.SetupState.ACTION_REQUIRED
+    ).update(
+        setup_state=Channel.SetupState.READY,
+        setup_message=platform.receiving_message(channel, now),
+        setup_checked_at=now,
+        updated_at=now,
+    )
+    webhook_channel_forget(channel.pk)
+    if flipped:
+        logger.info(
+            "channel.ready",
+            extra={"channel_id": str(channel.id), "platform": channel.type},
+        )
+
+
+def _named_by_setup(channel: Channel) -> bool:
+    """Whether the channel has no name, or the one setup gave it (so setup
+    may name it again)."""
+    if not channel.name:
+        return True
+    given = get_platform(channel.type).setup_name(channel.config)
+    return (
+        bool(given)
+        and channel.name == given[: Channel._meta.get_field("name").max_length]
+    )
 
 
 def channel_alert_set(*, channel: Channel, alert: str) -> None:

@@ -749,7 +749,7 @@ def test_demo_after_setup_subscribes_the_callback_from_the_create_response(sandb
 
         assert line == (
             f"callback {callback.url} verified and subscribed in the sandbox's "
-            "Meta dashboard."
+            "Meta dashboard; its Test event was answered 200."
         )
         assert len(callback.handshakes) == 1
         assert sandbox.whatsapp.snapshot()["subscriptions"] == [

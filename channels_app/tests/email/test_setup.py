@@ -169,3 +169,11 @@ def test_an_incomplete_inbound_config_is_400_naming_the_field(
     assert response.status_code == 400
     assert response.json() == {"config": errors}
     assert Channel.objects.count() == 0
+
+
+def test_setup_names_the_channel_after_its_mailbox(admin_api, config):
+    response = create(admin_api, config)
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["name"] == SUPPORT_ADDRESS
+    assert str(Channel.objects.get()) == SUPPORT_ADDRESS

@@ -686,11 +686,12 @@ def test_create_answers_the_setup_instructions_in_clear_and_get_masks_them(
     }
     assert body["setup"]["state"] == "action_required"
     assert body["setup"]["message"] == (
-        "Connected to PingBack Demo (+1 555-010-4477). In the Meta app dashboard, "
-        f"open WhatsApp → Configuration, set the Callback URL to {callback} and the "
-        "Verify token to the one you chose for this channel (both are in "
-        "_meta_setup_instructions), click Verify and save, then subscribe to the "
-        "messages webhook field."
+        "Connected to PingBack Demo (+1 555-010-4477). Paste this callback URL "
+        "and verify token in Meta's dashboard (WhatsApp → Configuration): "
+        f"{callback} and the verify token you chose for this channel (both are "
+        "in _meta_setup_instructions), click Verify and save, then subscribe to "
+        "the messages field. PingBack turns this channel ready when Meta's first "
+        "signed event arrives (the dashboard's Test button sends one)."
     )
     shown = admin_api.get(f"/api/v1/channels/{body['id']}").json()
     assert shown["config"]["_meta_setup_instructions"] == {

@@ -104,7 +104,7 @@ class Command(BaseCommand):
             channel = channel_create(business=business, channel_type="x", config=config)
         else:
             channel = channel_setup(channel=channel)
-        self.stdout.write(f"X channel: {channel.get_setup_state_display()}. ")
+        self.stdout.write(f"X channel {channel}: {channel.get_setup_state_display()}.")
         self.stdout.write(f"  {channel.setup_message}")
         for channel_type in DEMO_PLATFORMS:
             self._demo_channel(business, channel_type, sandbox_url)
@@ -137,7 +137,9 @@ class Command(BaseCommand):
             shown = channel_public_config(channel, reveal=True)
             self.stdout.write(f"{label}: {after_setup(sandbox_url, channel, shown)}")
         channel.refresh_from_db()
-        self.stdout.write(f"{label} channel: {channel.get_setup_state_display()}.")
+        self.stdout.write(
+            f"{label} channel {channel}: {channel.get_setup_state_display()}."
+        )
         self.stdout.write(f"  {channel.setup_message}")
 
     def _demo_widget(self, business) -> None:
@@ -163,10 +165,15 @@ class Command(BaseCommand):
             )
         else:
             channel = channel_update(channel=channel, config=clean, is_active=True)
+            # Setup (no outside call for the widget) names a widget created
+            # before channels had names.
+            channel = channel_setup(channel=channel)
         query = urlencode(
             {"channel": channel.id, "pingback": settings.PINGBACK_PUBLIC_BASE_URL}
         )
-        self.stdout.write(f"Web widget channel: {channel.get_setup_state_display()}.")
+        self.stdout.write(
+            f"Web widget channel {channel}: {channel.get_setup_state_display()}."
+        )
         self.stdout.write(
             f"  Chat as a website visitor: {demo_url.rstrip('/')}/?{query}"
         )
