@@ -154,8 +154,9 @@ def test_a_polled_item_is_the_message_its_webhook_delivery_is(sandbox):
 
     for sent in (first, reply, private):
         webhook_body = json.dumps(sent["payload"]).encode()
-        key = f"{ACCOUNT}:{'tweet' if 'tweet_create_events' in sent['payload'] else 'dm'}"
-        stored = InboundEvent.objects.get(event_key=f"{key}:{sent['event_id']}")
+        kind = "tweet" if "tweet_create_events" in sent["payload"] else "dm"
+        key = f"{ACCOUNT}:{kind}:{sent['event_id']}"
+        stored = InboundEvent.objects.get(event_key=key)
         assert platform.parse(channel, bytes(stored.body)).items == (
             platform.parse(channel, webhook_body).items
         )
