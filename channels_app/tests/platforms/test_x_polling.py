@@ -18,6 +18,7 @@ from django.db import connection
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
 from channels_app.services.channels import (
+    ConfigInvalid,
     channel_config_clean,
     channel_setup,
     channel_update,
@@ -402,3 +403,26 @@ def test_a_webhook_registered_by_hand_loses_the_account_when_polling(sandbox):
 
     assert channel.setup_state == "ready"
     assert sandbox.x.subscriptions == []
+
+
+@pytest.mark.django_db
+def test_revoked_credentials_stop_polling_with_an_alert(sandbox):
+    channel = polling_channel()
+    channel.secrets = {**channel.secrets, "access_token": f"{ACCOUNT}-revoked"}
+    channel.save()
+
+    result = x_channel_poll(channel_id=channel.pk)
+
+    assert result.status == "failed"
+    alert = Channel.objects.get(pk=channel.pk).alert
+    assert alert.startswith("X rejected the channel's credentials")
+
+
+@pytest.mark.django_db
+def test_an_unknown_delivery_mode_is_refused_naming_the_field():
+    with pytest.raises(ConfigInvalid) as refused:
+        channel_config_clean(
+            channel_type="x", config={**DEMO_APP.as_config(), "delivery": "push"}
+        )
+
+    assert "delivery" in refused.value.errors
