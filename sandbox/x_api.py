@@ -331,24 +331,35 @@ def _read_quota(state: SandboxState, req: Request, endpoint: str) -> Response | 
 def _page(
     items: list[dict[str, Any]], req: Request, default: int, low: int
 ) -> tuple[list[dict[str, Any]], str | None] | Response:
-    """One page of ``items`` (newest first) for ``max_results`` and
-    ``pagination_token`` (opaque to clients; here the offset), and the next
-    page's token."""
+    """One page of ``items`` (newest first, each with an ``id`` or
+    ``event_id``) for ``max_results`` and ``pagination_token``, and the next
+    page's token. The token is opaque to clients; here it names the last
+    item of the page, so later items do not shift the pages."""
     query = req.query
+    token = query.get("pagination_token") or ""
     try:
         size = int(query.get("max_results") or default)
-        offset = int((query.get("pagination_token") or "p0").removeprefix("p"))
+        after = int(token.removeprefix("t")) if token else None
     except ValueError:
-        return invalid_request("max_results and pagination_token must be valid")
+        return invalid_request(
+            "The `pagination_token` query parameter value is not valid",
+            "pagination_token",
+        )
     if not low <= size <= 100:
         return invalid_request(
             f"The `max_results` query parameter value [{size}] is not between "
             f"{low} and 100",
             "max_results",
         )
-    page = items[offset : offset + size]
-    more = offset + size < len(items)
-    return page, (f"p{offset + size}" if more else None)
+    if after is not None:
+        items = [item for item in items if _item_id(item) < after]
+    page = items[:size]
+    more = len(items) > size
+    return page, (f"t{_item_id(page[-1])}" if more else None)
+
+
+def _item_id(item: dict[str, Any]) -> int:
+    return int(item.get("event_id") or item["id"])
 
 
 def _customer(record: dict[str, Any]) -> XUser:
@@ -356,7 +367,7 @@ def _customer(record: dict[str, Any]) -> XUser:
 
 
 def user_mentions(state: SandboxState, req: Request) -> Response:
-    """``GET /2/users/:id/mentions`` (``since_id``, ``start_time``,
+    """``GET /2/users/:id/mentions`` (``since_id``, ``until_id``, ``start_time``,
     ``max_results`` 5-100, ``pagination_token``, ``expansions=author_id``):
     the posts the fake customer wrote mentioning the account, newest first,
     as v2 post objects, with ``includes.users`` and ``meta {result_count,
@@ -368,6 +379,7 @@ def user_mentions(state: SandboxState, req: Request) -> Response:
         return quota
     account = _known_user(state, user_id)
     since_id = int(req.query.get("since_id") or 0)
+    until_id = int(req.query.get("until_id") or 0) or None
     start = req.query.get("start_time") or ""
     mentions = [
         event
@@ -375,6 +387,7 @@ def user_mentions(state: SandboxState, req: Request) -> Response:
         if event["kind"] == "mention"
         and event["account_id"] == user_id
         and int(event["event_id"]) > since_id
+        and (until_id is None or int(event["event_id"]) < until_id)
         and iso_timestamp(event["created_ms"]) >= start
     ]
     mentions.sort(key=lambda event: int(event["event_id"]), reverse=True)

@@ -792,12 +792,17 @@ class XPlatform(Platform):
         *,
         since_id: str | None,
         started_at: datetime,
+        resume: dict[str, str] | None = None,
     ) -> PolledBatch:
         """Read what is new in one stream (`mentions` or `dm_events`) since
         the newest id seen (`since_id`), or, before the first item, since
         `started_at`. Reads at most `POLL_MAX_PAGES` pages; stops when X
         says no request is left in the window (`x-rate-limit-remaining:
         0`) or answers 429, and says until when (`x-rate-limit-reset`).
+        A poll that stopped before the cursor returns `resume`; given back
+        as `resume`, the next poll goes on from there (mentions with
+        `until_id`, DM events with the next page's `pagination_token`), so
+        a burst larger than one poll is read over several.
 
         Mentions: `GET /2/users/:id/mentions` with `since_id` (or
         `start_time`), `max_results=100`, expansions `author_id`,
@@ -839,9 +844,8 @@ class XPlatform(Platform):
             raise ValueError(f"unknown X stream {stream!r}")
         params["user.fields"] = POLL_USER_FIELDS
         params["media.fields"] = POLL_MEDIA_FIELDS
-        return _poll_pages(
-            XApi(channel), stream, account_id, path, params, since_id, started_at
-        )
+        position = _PollPosition(since_id, started_at, resume)
+        return _poll_pages(XApi(channel), stream, account_id, path, params, position)
 
     def fetch_profile(self, channel: Channel, external_id: str) -> PlatformProfile:
         """A user's profile: `GET /2/users/:id` with `user.fields=name,
@@ -1504,13 +1508,18 @@ class PolledBatch:
     `bodies`: one body per new item, oldest first, for
     `inbound_event_record` (see `_parse_polled`). `newest_id`: the stream's
     new cursor, or None to keep the old one (nothing new, or not everything
-    down to the cursor could be read: the next poll reads it again, and
-    dedupe drops what is already stored). `paused_until`: when X's rate
-    limit window for the stream resets (epoch seconds), if no request is
-    left in it; the stream is not read before then."""
+    down to the cursor was read yet). `resume`: where the next poll goes on
+    when this one stopped before the cursor (more pages than
+    `POLL_MAX_PAGES`, or the rate limit): `{"newest_id": the newest id read
+    so far, "until_id": the oldest (mentions) | "pagination_token": the next
+    page (DM events)}`; None when the stream was read down to the cursor.
+    `paused_until`: when X's rate-limit window for the stream resets (epoch
+    seconds), if no request is left in it; the stream is not read before
+    then."""
 
     bodies: tuple[bytes, ...] = ()
     newest_id: str | None = None
+    resume: dict[str, str] | None = None
     paused_until: float | None = None
 
 
@@ -1525,15 +1534,27 @@ def _rate_reset(headers: dict[str, str]) -> float | None:
         return time.time() + 60.0
 
 
-def _is_older(item: dict, since_id: str | None, started_at: datetime) -> bool:
+@dataclass(frozen=True)
+class _PollPosition:
+    """Where a stream's poll starts: the newest id read (`since_id`), or,
+    before the first item, `started_at`; and `resume`
+    (`PolledBatch.resume`) when the last poll stopped early."""
+
+    since_id: str | None
+    started_at: datetime
+    resume: dict[str, str] | None = None
+
+
+def _is_older(item: dict, position: _PollPosition) -> bool:
     """A listed DM event PingBack already read: at or below `since_id`, or,
     before the first item, sent before `started_at`."""
-    if since_id:
-        return int(item["id"]) <= int(since_id)
+    if position.since_id:
+        return int(item["id"]) <= int(position.since_id)
     created = item.get("created_at")
     if not created:
         return False
-    return datetime.fromisoformat(created.replace("Z", "+00:00")) < started_at
+    sent = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    return sent < position.started_at
 
 
 def _poll_pages(
@@ -1542,15 +1563,18 @@ def _poll_pages(
     account_id: str,
     path: str,
     params: dict[str, Any],
-    since_id: str | None,
-    started_at: datetime,
+    position: _PollPosition,
 ) -> PolledBatch:
-    """Read the pages of a stream for `XPlatform.poll`."""
+    """Read the pages of a stream for `XPlatform.poll`, from where the last
+    poll stopped (`position.resume`) when it stopped early."""
+    resume = position.resume or {}
+    token = resume.get("pagination_token") if stream == POLL_DM_EVENTS else None
+    if stream == POLL_MENTIONS and resume.get("until_id"):
+        params = {**params, "until_id": resume["until_id"]}
     found: list[bytes] = []
     ids: list[int] = []
     complete = False
     paused_until = None
-    token = None
     for _ in range(POLL_MAX_PAGES):
         page_params = {**params, "pagination_token": token} if token else params
         try:
@@ -1563,7 +1587,7 @@ def _poll_pages(
         paused_until = _rate_reset(headers)
         includes = answer.get("includes") or {}
         for item in answer.get("data") or ():
-            if stream == POLL_DM_EVENTS and _is_older(item, since_id, started_at):
+            if stream == POLL_DM_EVENTS and _is_older(item, position):
                 complete = True
                 break
             found.append(_polled_body(stream, account_id, item, includes))
@@ -1575,5 +1599,18 @@ def _poll_pages(
         if paused_until is not None:
             break
     found.reverse()  # X lists newest first; ingest oldest first
-    newest = str(max(ids)) if complete and ids else None
-    return PolledBatch(bodies=tuple(found), newest_id=newest, paused_until=paused_until)
+    newest = max([int(resume.get("newest_id") or 0), *ids])
+    if complete:
+        return PolledBatch(
+            bodies=tuple(found),
+            newest_id=str(newest) if newest else None,
+            paused_until=paused_until,
+        )
+    if ids:
+        where = {"until_id": str(min(ids))} if stream == POLL_MENTIONS else {}
+        if stream == POLL_DM_EVENTS and token:
+            where = {"pagination_token": token}
+        resume = {"newest_id": str(newest), **where}
+    return PolledBatch(
+        bodies=tuple(found), resume=resume or None, paused_until=paused_until
+    )

@@ -11,8 +11,10 @@ workers process it like any webhook.
 
 The cursor lives in the channel's config (the learned field `polling`):
 `started_at` (set by setup) and, per stream, `since_id` (the newest id
-read) and `paused_until` (epoch seconds: X's rate-limit window for the
-stream is used up until then, and the stream is not read). It is written
+read), `resume` (where to go on when the last poll stopped before
+`since_id`: `PolledBatch.resume`) and `paused_until` (epoch seconds: X's
+rate-limit window for the stream is used up until then, and the stream is
+not read). It is written
 under a row lock, merged into the stored config, and `since_id` never
 moves back. Only one poll of a channel runs at a time (a cache lock; Redis
 when configured); two polls that still overlap would store each item once
@@ -36,6 +38,7 @@ from django.utils import timezone
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import DeliveryError, PermanentDeliveryError
+from channels_app.platforms.x import PolledBatch
 from channels_app.services.channels import channel_alert_set
 from channels_app.services.inbound import inbound_event_record
 
@@ -104,6 +107,7 @@ def _poll(channel: Channel) -> XPollResult:
                 stream,
                 since_id=state.get("since_id"),
                 started_at=started_at,
+                resume=state.get("resume"),
             )
         except DeliveryError as error:
             alert = getattr(error, "channel_alert", "")
@@ -118,12 +122,7 @@ def _poll(channel: Channel) -> XPollResult:
                 channel=channel, body=body, content_type="application/json"
             )
             outcomes[outcome.status] += 1
-        _stream_save(
-            channel,
-            stream,
-            since_id=batch.newest_id,
-            paused_until=batch.paused_until,
-        )
+        _stream_save(channel, stream, batch)
     logger.info("x.polled", extra={**extra, **outcomes, "paused": paused})
     return XPollResult(status="polled", paused=tuple(paused), **_counts(outcomes))
 
@@ -143,20 +142,21 @@ def _started_at(channel: Channel) -> datetime:
     return datetime.fromisoformat(channel.config["polling"]["started_at"])
 
 
-def _stream_save(
-    channel: Channel, stream: str, *, since_id: str | None, paused_until: float | None
-) -> None:
+def _stream_save(channel: Channel, stream: str, batch: PolledBatch) -> None:
     """Record a stream's cursor: `since_id` only moves forward (None keeps
-    it), `paused_until` is replaced (None clears it)."""
+    it); `resume` and `paused_until` are replaced (None clears them)."""
 
     def change(state: dict[str, Any]) -> None:
         current = dict(state.get(stream) or {})
+        since_id = batch.newest_id
         if since_id and int(since_id) > int(current.get("since_id") or 0):
             current["since_id"] = since_id
-        if paused_until is None:
-            current.pop("paused_until", None)
-        else:
-            current["paused_until"] = paused_until
+        for name in ("resume", "paused_until"):
+            value = getattr(batch, name)
+            if value is None:
+                current.pop(name, None)
+            else:
+                current[name] = value
         state[stream] = current
 
     _polling_update(channel, change)

@@ -426,3 +426,37 @@ def test_an_unknown_delivery_mode_is_refused_naming_the_field():
         )
 
     assert "delivery" in refused.value.errors
+
+
+@pytest.mark.django_db
+def test_a_burst_larger_than_one_poll_is_read_over_several(sandbox, monkeypatch):
+    """One page per poll: the second poll goes on below what the first read
+    (mentions by `until_id`, DM events by `pagination_token`) instead of
+    reading the newest page again, and only then moves the cursor."""
+    monkeypatch.setattr("channels_app.platforms.x.POLL_MAX_PAGES", 1)
+    channel = polling_channel()
+    posts = [mention(sandbox, f"post {n}")["event_id"] for n in range(130)]
+    dms = [dm(sandbox, f"dm {n}")["event_id"] for n in range(130)]
+
+    first = x_channel_poll(channel_id=channel.pk)
+    state = Channel.objects.get(pk=channel.pk).config["polling"]
+    assert first.accepted == 200
+    assert "since_id" not in state["mentions"]
+    assert state["mentions"]["resume"]["newest_id"] == posts[-1]
+    assert state["dm_events"]["resume"]["newest_id"] == dms[-1]
+
+    seq = last_seq(sandbox)
+    second = x_channel_poll(channel_id=channel.pk)
+    assert (second.accepted, second.duplicates) == (60, 0)
+    query = next(r["query"] for r in reads(sandbox, seq) if r["path"] == MENTIONS_PATH)
+    assert query["until_id"] == posts[30]
+    state = Channel.objects.get(pk=channel.pk).config["polling"]
+    assert state["mentions"] == {"since_id": posts[-1]}
+    assert state["dm_events"] == {"since_id": dms[-1]}
+
+    inbound_events_drain()
+    assert Message.objects.count() == 260
+    later = mention(sandbox, "after the burst")
+    third = poll_and_ingest(channel)
+    assert (third.accepted, third.duplicates) == (1, 0)
+    assert Message.objects.filter(platform_message_id=later["event_id"]).exists()
