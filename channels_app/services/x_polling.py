@@ -95,6 +95,7 @@ def _poll(channel: Channel) -> XPollResult:
     extra = {"channel_id": str(channel.id), "platform": channel.type}
     outcomes: Counter[str] = Counter()
     paused: list[str] = []
+    failed = False
     started_at = _started_at(channel)
     for stream in platform.polled_streams(channel):
         state = (channel.config.get("polling") or {}).get(stream) or {}
@@ -110,13 +111,16 @@ def _poll(channel: Channel) -> XPollResult:
                 resume=state.get("resume"),
             )
         except DeliveryError as error:
-            alert = getattr(error, "channel_alert", "")
-            if isinstance(error, PermanentDeliveryError) and alert:
-                if channel.alert != alert:
-                    channel_alert_set(channel=channel, alert=alert)
             reason = {"stream": stream, "reason": error.reason}
             logger.warning("x.poll_failed", extra={**extra, **reason})
-            return XPollResult(status="failed", **_counts(outcomes))
+            failed = True
+            alert = getattr(error, "channel_alert", "")
+            if isinstance(error, PermanentDeliveryError) and alert:
+                # The whole account is refused: the other stream would be too.
+                if channel.alert != alert:
+                    channel_alert_set(channel=channel, alert=alert)
+                break
+            continue
         for body in batch.bodies:
             outcome = inbound_event_record(
                 channel=channel, body=body, content_type="application/json"
@@ -124,7 +128,11 @@ def _poll(channel: Channel) -> XPollResult:
             outcomes[outcome.status] += 1
         _stream_save(channel, stream, batch)
     logger.info("x.polled", extra={**extra, **outcomes, "paused": paused})
-    return XPollResult(status="polled", paused=tuple(paused), **_counts(outcomes))
+    return XPollResult(
+        status="failed" if failed else "polled",
+        paused=tuple(paused),
+        **_counts(outcomes),
+    )
 
 
 def _counts(outcomes: Counter[str]) -> dict[str, int]:

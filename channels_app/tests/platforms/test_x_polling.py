@@ -460,3 +460,19 @@ def test_a_burst_larger_than_one_poll_is_read_over_several(sandbox, monkeypatch)
     third = poll_and_ingest(channel)
     assert (third.accepted, third.duplicates) == (1, 0)
     assert Message.objects.filter(platform_message_id=later["event_id"]).exists()
+
+
+@pytest.mark.django_db
+def test_an_x_server_error_on_mentions_does_not_hold_up_the_dms(sandbox):
+    channel = polling_channel()
+    posted = mention(sandbox, "hello")
+    sent = dm(sandbox, "hello by DM")
+    sandbox.x.set_modes({"server_error_next": 1})
+
+    first = poll_and_ingest(channel)
+
+    assert (first.status, first.accepted) == ("failed", 1)
+    assert Message.objects.get().platform_message_id == sent["event_id"]
+    second = poll_and_ingest(channel)
+    assert (second.status, second.accepted) == ("polled", 1)
+    assert Message.objects.filter(platform_message_id=posted["event_id"]).exists()
