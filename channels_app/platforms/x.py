@@ -127,6 +127,7 @@ POLL_MENTIONS = "mentions"
 POLL_DM_EVENTS = "dm_events"
 POLL_STREAMS = (POLL_MENTIONS, POLL_DM_EVENTS)
 POLLED = "pingback_polled"
+GROUP_DM = "a message in a group DM (PingBack answers one-to-one DMs only)"
 # Pages one poll reads from a stream at most; the rest waits for the next
 # poll (the cursor does not move past what was not read).
 POLL_MAX_PAGES = 3
@@ -635,7 +636,11 @@ def _parse_v2_dm_event(
     """Parse one v2 DM event as `GET /2/dm_events` lists it: the same
     message, thread and contact as the webhook's `message_create` event of
     the same id (`_parse_dm_events`). The account's own DMs (our replies)
-    are ignored, as are `ParticipantsJoin`/`ParticipantsLeave` events.
+    are ignored, as are `ParticipantsJoin`/`ParticipantsLeave` events. A
+    message in a group conversation (`dm_conversation_id` not of the
+    one-to-one form `<id>-<id>`) is kept as `unsupported` in the sender's
+    thread, with the event in `details.raw`: PingBack answers one-to-one
+    DMs only.
     Source: X API v2 DM event object (`id`, `event_type`, `text`,
     `sender_id`, `created_at`, `attachments.media_keys`) and expansions
     (`includes.users`, `includes.media`)."""
@@ -657,9 +662,29 @@ def _parse_v2_dm_event(
         if key.str() in media_objects
     )
     text = event.get("text")
+    contact = _v2_contact(sender_id, users.get(sender_id))
+    conversation = event.get("dm_conversation_id")
+    if conversation is not None and "-" not in conversation.str():
+        # A group conversation (one-to-one ids are "<id>-<id>"): kept in the
+        # sender's thread, shown as unsupported with the event as received.
+        return (
+            [
+                InboundMessage(
+                    platform_message_id=event_id,
+                    contact=contact,
+                    text=f"Unsupported message: {GROUP_DM}",
+                    sent_at=_from_iso(event["created_at"]),
+                    thread_key=f"{DM_THREAD}:{sender_id}",
+                    kind="unsupported",
+                    details={"raw": event.value},
+                )
+            ],
+            keys,
+            [],
+        )
     message = InboundMessage(
         platform_message_id=event_id,
-        contact=_v2_contact(sender_id, users.get(sender_id)),
+        contact=contact,
         text=text.str() if text is not None else "",
         sent_at=_from_iso(event["created_at"]),
         thread_key=f"{DM_THREAD}:{sender_id}",

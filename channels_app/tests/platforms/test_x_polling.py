@@ -476,3 +476,34 @@ def test_an_x_server_error_on_mentions_does_not_hold_up_the_dms(sandbox):
     second = poll_and_ingest(channel)
     assert (second.status, second.accepted) == ("polled", 1)
     assert Message.objects.filter(platform_message_id=posted["event_id"]).exists()
+
+
+def test_a_group_dm_is_kept_as_unsupported_in_the_senders_thread():
+    """The event as X's "Direct Messages lookup: integrate" guide gives a
+    group message (`dm_conversation_id` without a `-`)."""
+    channel = ChannelFactory.build()
+    event = {
+        "id": "1582838499983564806",
+        "event_type": "MessageCreate",
+        "text": "Hi everyone.",
+        "sender_id": "944480690",
+        "dm_conversation_id": "1578398451921985538",
+        "created_at": "2022-10-19T20:58:00.000Z",
+    }
+    body = json.dumps(
+        {
+            "pingback_polled": "dm_events",
+            "account_id": ACCOUNT,
+            "data": event,
+            "includes": {},
+        }
+    ).encode()
+
+    parsed = get_platform("x").parse(channel, body)
+
+    (message,) = parsed.items
+    assert message.kind == "unsupported"
+    assert message.text.startswith("Unsupported message: a message in a group DM")
+    assert message.thread_key == "dm:944480690"
+    assert message.details == {"raw": event}
+    assert parsed.event_key == f"{ACCOUNT}:dm:1582838499983564806"
