@@ -507,3 +507,29 @@ def test_a_group_dm_is_kept_as_unsupported_in_the_senders_thread():
     assert message.thread_key == "dm:944480690"
     assert message.details == {"raw": event}
     assert parsed.event_key == f"{ACCOUNT}:dm:1582838499983564806"
+
+
+def test_the_beat_schedule_names_the_x_polling_task(settings):
+    from pingback.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["poll-x-channels"]
+
+    assert app.tasks[entry["task"]].name == poll_x_channels.name
+    assert entry["schedule"] == settings.X_POLL_INTERVAL
+
+
+@pytest.mark.django_db
+def test_the_beat_task_polls_each_polling_channel_into_conversations(
+    sandbox, django_capture_on_commit_callbacks
+):
+    channel = polling_channel()
+    ChannelFactory(business=channel.business)  # webhook mode: not polled
+    sent = dm(sandbox, "via the beat")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled = poll_x_channels.delay().get()
+
+    assert scheduled == 1
+    conversation = Conversation.objects.get()
+    assert conversation.channel_id == channel.pk
+    assert conversation.messages.get().platform_message_id == sent["event_id"]
