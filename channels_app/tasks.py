@@ -12,6 +12,7 @@ from channels_app.services.delivery import (
 from channels_app.services.inbound import inbound_event_process, inbound_events_drain
 from channels_app.services.mailbox import mailbox_channel_ids, mailbox_poll
 from channels_app.services.outbox import outbox_sweep, retry_by_task
+from channels_app.services.x_polling import x_channel_poll, x_polling_channel_ids
 from conversations.services.attachments import message_media_fetch
 from conversations.services.receipts import pending_receipts_purge
 
@@ -122,6 +123,31 @@ def poll_mailbox(channel_id: str) -> str:
     events. Idempotent, and one poll per mailbox at a time. Returns the poll's
     status (`channels_app.services.mailbox.PollResult`)."""
     return mailbox_poll(channel_id=channel_id).status
+
+
+@shared_task(name="channels.poll_x_channels", soft_time_limit=30, time_limit=60)
+def poll_x_channels() -> int:
+    """Schedule `poll_x_channel` for every active X channel in polling mode
+    (Celery beat, every `X_POLL_INTERVAL` seconds). Returns how many were
+    scheduled."""
+    channel_ids = x_polling_channel_ids()
+    for channel_id in channel_ids:
+        poll_x_channel.delay(str(channel_id))
+    return len(channel_ids)
+
+
+@shared_task(
+    name="channels.poll_x_channel",
+    acks_late=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def poll_x_channel(channel_id: str) -> str:
+    """Read the new mentions and DMs of X channel `channel_id` (polling
+    mode) into inbound events. Idempotent, and one poll per channel at a
+    time. Returns the poll's status
+    (`channels_app.services.x_polling.XPollResult`)."""
+    return x_channel_poll(channel_id=channel_id).status
 
 
 @shared_task(name="channels.purge_pending_receipts")

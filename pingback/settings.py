@@ -238,6 +238,13 @@ OUTBOX_RELAY_RETRY_SECONDS = env.float("OUTBOX_RELAY_RETRY_SECONDS", default=1.0
 # seconds, process stored events no wake-up reached (a worker lost mid-drain);
 # hourly, drop delivery receipts held a day for messages PingBack never recorded.
 EMAIL_POLL_INTERVAL = env.float("EMAIL_POLL_INTERVAL", default=30.0)
+# X channels in polling mode are read every X_POLL_INTERVAL seconds: 120 s is
+# 7.5 reads per 15-minute window per stream, under the lowest published
+# per-user limits of GET /2/users/:id/mentions and GET /2/dm_events
+# (docs/platforms/x.md, "Polling"). A new polling channel reads from
+# X_POLL_LOOKBACK seconds before its setup.
+X_POLL_INTERVAL = env.float("X_POLL_INTERVAL", default=120.0)
+X_POLL_LOOKBACK = env.float("X_POLL_LOOKBACK", default=2 * X_POLL_INTERVAL)
 INBOUND_SWEEP_INTERVAL = env.float("INBOUND_SWEEP_INTERVAL", default=15.0)
 # Every SNOOZE_WAKE_INTERVAL seconds, beat reopens the conversations whose
 # snooze has ended (a snooze ends up to this late).
@@ -254,6 +261,10 @@ CELERY_BEAT_SCHEDULE = {
     "poll-mailboxes": {
         "task": "channels.poll_mailboxes",
         "schedule": EMAIL_POLL_INTERVAL,
+    },
+    "poll-x-channels": {
+        "task": "channels.poll_x_channels",
+        "schedule": X_POLL_INTERVAL,
     },
     "sweep-outbox": {
         "task": "channels.sweep_outbox",

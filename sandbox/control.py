@@ -147,7 +147,13 @@ def _ui_endpoint(action: CustomerAction) -> Handler:
 
 
 def delivery_summary(result: dict[str, Any]) -> str:
-    """One line for the demo page, e.g. ``Event 19… delivered: http://… → 200``."""
+    """One line for the demo page, e.g. ``Event 19… delivered: http://… → 200``
+    (or, for an account without a webhook, that its app reads it by polling)."""
+    if not result["deliveries"]:
+        return (
+            f"Event {result['event_id']} recorded: no webhook, the account's "
+            "app reads it by polling"
+        )
     outcomes = ", ".join(
         f"{d['url']} → {d['status_code'] or d['body']}" for d in result["deliveries"]
     )

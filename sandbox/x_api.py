@@ -30,7 +30,7 @@ from sandbox.web import (
     no_content,
     route,
 )
-from sandbox.x import DEMO_CUSTOMER, XApp, XUser
+from sandbox.x import DEMO_CUSTOMER, XApp, XUser, iso_timestamp, v2_post
 from sandbox.x_auth import AuthResult
 from sandbox.x_state import CREDITS_DEPLETED, RATE_LIMITED, SERVER_ERROR, XApiError
 
@@ -310,6 +310,202 @@ def dm_in_conversation(state: SandboxState, req: Request) -> Response:
 
 
 # --------------------------------------------------------------------------
+# Reading mentions and DM events (docs/platforms/x.md, "Polling")
+# --------------------------------------------------------------------------
+
+
+def _read_quota(state: SandboxState, req: Request, endpoint: str) -> Response | dict:
+    """Count the read against its window: the ``x-rate-limit-*`` headers to
+    answer with, or a 429 when the window is used up."""
+    time.sleep(state.x.get_modes()["read_delay"])
+    limit, remaining, reset = state.x.take_read(endpoint, _user_id(req))
+    if remaining < 0:
+        return rate_limited(max(1, reset - int(time.time())))
+    return {
+        "x-rate-limit-limit": str(limit),
+        "x-rate-limit-remaining": str(remaining),
+        "x-rate-limit-reset": str(reset),
+    }
+
+
+def _page(
+    items: list[dict[str, Any]], req: Request, default: int, low: int
+) -> tuple[list[dict[str, Any]], str | None] | Response:
+    """One page of ``items`` (newest first, each with an ``id`` or
+    ``event_id``) for ``max_results`` and ``pagination_token``, and the next
+    page's token. The token is opaque to clients; here it names the last
+    item of the page, so later items do not shift the pages."""
+    query = req.query
+    token = query.get("pagination_token") or ""
+    try:
+        size = int(query.get("max_results") or default)
+        after = int(token.removeprefix("t")) if token else None
+    except ValueError:
+        return invalid_request(
+            "The `pagination_token` query parameter value is not valid",
+            "pagination_token",
+        )
+    if not low <= size <= 100:
+        return invalid_request(
+            f"The `max_results` query parameter value [{size}] is not between "
+            f"{low} and 100",
+            "max_results",
+        )
+    if after is not None:
+        items = [item for item in items if _item_id(item) < after]
+    page = items[:size]
+    more = len(items) > size
+    return page, (f"t{_item_id(page[-1])}" if more else None)
+
+
+def _item_id(item: dict[str, Any]) -> int:
+    return int(item.get("event_id") or item["id"])
+
+
+def _customer(record: dict[str, Any]) -> XUser:
+    return XUser.from_dict(record["customer"])
+
+
+def user_mentions(state: SandboxState, req: Request) -> Response:
+    """``GET /2/users/:id/mentions`` (``since_id``, ``until_id``, ``start_time``,
+    ``max_results`` 5-100, ``pagination_token``, ``expansions=author_id``):
+    the posts the fake customer wrote mentioning the account, newest first,
+    as v2 post objects, with ``includes.users`` and ``meta {result_count,
+    newest_id, oldest_id, next_token}``; ``x-rate-limit-*`` headers on
+    every answer."""
+    user_id = req.params["user_id"]
+    quota = _read_quota(state, req, "mentions")
+    if isinstance(quota, Response):
+        return quota
+    account = _known_user(state, user_id)
+    since_id = int(req.query.get("since_id") or 0)
+    until_id = int(req.query.get("until_id") or 0) or None
+    start = req.query.get("start_time") or ""
+    mentions = [
+        event
+        for event in state.x.snapshot()["inbound"]
+        if event["kind"] == "mention"
+        and event["account_id"] == user_id
+        and int(event["event_id"]) > since_id
+        and (until_id is None or int(event["event_id"]) < until_id)
+        and iso_timestamp(event["created_ms"]) >= start
+    ]
+    mentions.sort(key=lambda event: int(event["event_id"]), reverse=True)
+    paged = _page(mentions, req, 10, 5)
+    if isinstance(paged, Response):
+        return paged
+    page, next_token = paged
+    posts = [
+        v2_post(
+            account=account or XUser(user_id, "account", "account"),
+            author=_customer(event),
+            text=event["text"],
+            post_id=event["event_id"],
+            conversation_id=(
+                state.x.conversation_root(event["in_reply_to_tweet_id"])
+                if event["in_reply_to_tweet_id"]
+                else None
+            ),
+            in_reply_to_post_id=event["in_reply_to_tweet_id"],
+            created_at=iso_timestamp(event["created_ms"]),
+        )
+        for event in page
+    ]
+    return json_response(200, _listing(posts, page, next_token, req), quota)
+
+
+def _listing(
+    data: list[dict[str, Any]],
+    page: list[dict[str, Any]],
+    next_token: str | None,
+    req: Request,
+) -> dict[str, Any]:
+    """``{"data", "includes": {"users"}, "meta"}`` as X lists posts and DM
+    events; no ``data`` when the page is empty."""
+    meta: dict[str, Any] = {"result_count": len(data)}
+    if not data:
+        return {"meta": meta}
+    meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
+    if next_token:
+        meta["next_token"] = next_token
+    answer: dict[str, Any] = {"data": data}
+    expansions = set((req.query.get("expansions") or "").split(","))
+    if expansions & {"author_id", "sender_id"}:
+        users = {}
+        for record in page:
+            if "customer" in record:
+                users[record["customer"]["id"]] = _customer(record).as_v2()
+        answer["includes"] = {"users": list(users.values())}
+    answer["meta"] = meta
+    return answer
+
+
+DM_EVENT_DEFAULT_FIELDS = ("id", "event_type", "text")
+
+
+def dm_events(state: SandboxState, req: Request) -> Response:
+    """``GET /2/dm_events`` (``dm_event.fields``, ``expansions=sender_id``,
+    ``max_results`` 1-100, ``pagination_token``): the account's DM events,
+    received and sent, newest first, as v2 ``MessageCreate`` events with
+    the fields asked for (``id``, ``event_type`` and ``text`` always);
+    ``x-rate-limit-*`` headers on every answer."""
+    quota = _read_quota(state, req, "dm_events")
+    if isinstance(quota, Response):
+        return quota
+    account_id = _user_id(req)
+    snapshot = state.x.snapshot()
+    records: list[dict[str, Any]] = []
+    for event in snapshot["inbound"]:
+        if event["kind"] != "dm" or event["account_id"] != account_id:
+            continue
+        customer = event["customer"]["id"]
+        sender = account_id if event["outbound"] else customer
+        records.append(
+            {
+                "id": event["event_id"],
+                "text": event["text"],
+                "sender_id": sender,
+                "dm_conversation_id": conversation_id_for(account_id, customer),
+                "created_ms": event["created_ms"],
+                "customer": event["customer"],
+            }
+        )
+    for sent in snapshot["sent_dms"]:
+        if sent["sender_id"] == account_id:
+            records.append(
+                {
+                    "id": sent["dm_event_id"],
+                    "text": sent["text"],
+                    "sender_id": account_id,
+                    "dm_conversation_id": sent["dm_conversation_id"],
+                    "created_ms": int(sent["received_at"] * 1000),
+                }
+            )
+    records.sort(key=lambda record: int(record["id"]), reverse=True)
+    paged = _page(records, req, 100, 1)
+    if isinstance(paged, Response):
+        return paged
+    page, next_token = paged
+    fields = set((req.query.get("dm_event.fields") or "").split(","))
+    fields.update(DM_EVENT_DEFAULT_FIELDS)
+    events = []
+    for record in page:
+        full = {
+            "id": record["id"],
+            "event_type": "MessageCreate",
+            "text": record["text"],
+            "sender_id": record["sender_id"],
+            "dm_conversation_id": record["dm_conversation_id"],
+            "created_at": iso_timestamp(record["created_ms"]),
+        }
+        events.append({key: value for key, value in full.items() if key in fields})
+    answer = _listing(events, page, next_token, req)
+    answer["meta"].pop("newest_id", None)
+    answer["meta"].pop("oldest_id", None)
+    return json_response(200, answer, quota)
+
+
+# --------------------------------------------------------------------------
 # Posts (docs/platforms/x.md, "Sending")
 # --------------------------------------------------------------------------
 
@@ -579,6 +775,8 @@ _AAA = r"/2/account_activity/webhooks/(?P<webhook_id>[^/]+)/subscriptions"
 X_ROUTES = (
     route("GET", r"/2/users/me", get_me, USER),
     route("GET", r"/2/users/(?P<user_id>\d+)", get_user, EITHER),
+    route("GET", r"/2/users/(?P<user_id>\d+)/mentions", user_mentions, USER),
+    route("GET", r"/2/dm_events", dm_events, USER),
     route(
         "POST",
         r"/2/dm_conversations/with/(?P<participant_id>\d+)/messages",

@@ -29,9 +29,11 @@ from sandbox.x import (
     XUser,
     crc_response_token,
     dm_payload,
+    iso_timestamp,
     mention_payload,
     mentions_account,
     new_id,
+    now_ms,
     sign,
     xaa_dm_received_payload,
     xaa_mention_payload,
@@ -149,27 +151,25 @@ def deliver_to_subscribers(
     ]
 
 
-def _account_with_webhook(x: XState, account_id: str) -> XApp:
-    """The app owning ``account_id``; raise if unknown or not subscribed."""
+def _account_app(x: XState, account_id: str) -> XApp:
+    """The app owning ``account_id``; raise 404 if unknown. An account with
+    no subscribed webhook still receives: its app reads what the customer
+    sent with ``GET /2/users/:id/mentions`` and ``GET /2/dm_events``."""
     app = x.app_for_account(account_id)
     if app is None:
         raise ControlError(404, f"no registered app for account {account_id}")
-    if not x.delivery_targets(account_id):
-        raise ControlError(
-            409,
-            f"account {account_id} is not subscribed to any webhook: register one "
-            "with POST /2/webhooks and subscribe the account first",
-        )
     return app
 
 
 def send_customer_dm(x: XState, message: CustomerMessage) -> dict[str, Any]:
     """Deliver a DM from the customer (or, with ``outbound``, its echo).
 
-    Returns ``{"deliveries": [...], "event_id", "payload"}``.
+    Returns ``{"deliveries": [...], "event_id", "payload"}`` (no deliveries
+    when the account has no webhook: its app polls).
     """
-    account = _account_with_webhook(x, message.account_id).account
+    account = _account_app(x, message.account_id).account
     event_id = message.event_id or new_id()
+    created_ms = now_ms()
     if message.format == "xaa":
         if message.outbound:
             raise ControlError(400, "outbound echoes exist in AAA format only")
@@ -178,6 +178,7 @@ def send_customer_dm(x: XState, message: CustomerMessage) -> dict[str, Any]:
             customer=message.customer,
             text=message.text,
             event_id=event_id,
+            created_ms=created_ms,
         )
     else:
         payload = dm_payload(
@@ -185,9 +186,12 @@ def send_customer_dm(x: XState, message: CustomerMessage) -> dict[str, Any]:
             customer=message.customer,
             text=message.text,
             event_id=event_id,
+            created_ms=created_ms,
             outbound=message.outbound,
         )
-    x.record_inbound(_inbound_record("dm", event_id, account, message, message.text))
+    x.record_inbound(
+        _inbound_record("dm", event_id, account, message, message.text, created_ms)
+    )
     deliveries = deliver_to_subscribers(x, account.id, payload)
     return {"deliveries": deliveries, "event_id": event_id, "payload": payload}
 
@@ -198,11 +202,12 @@ def send_customer_mention(x: XState, message: CustomerMessage) -> dict[str, Any]
     ``@<handle> `` is prepended when the text does not mention the account.
     Returns ``{"deliveries": [...], "event_id": <post id>, "payload"}``.
     """
-    account = _account_with_webhook(x, message.account_id).account
+    account = _account_app(x, message.account_id).account
     text = message.text
     if not mentions_account(text, account):
         text = f"@{account.screen_name} {text}"
     tweet_id = message.event_id or new_id()
+    created_ms = now_ms()
     parent = message.in_reply_to_tweet_id
     parent_author = (x.tweet_author(parent) or account.id) if parent else None
     if message.format == "xaa":
@@ -213,6 +218,7 @@ def send_customer_mention(x: XState, message: CustomerMessage) -> dict[str, Any]
             post_id=tweet_id,
             in_reply_to_post_id=parent,
             conversation_id=x.conversation_root(parent) if parent else None,
+            created_at=iso_timestamp(created_ms),
         )
     else:
         payload = mention_payload(
@@ -222,23 +228,35 @@ def send_customer_mention(x: XState, message: CustomerMessage) -> dict[str, Any]
             tweet_id=tweet_id,
             in_reply_to_status_id=parent,
             in_reply_to_user_id=parent_author,
+            created_ms=created_ms,
         )
-    x.record_inbound(_inbound_record("mention", tweet_id, account, message, text))
+    x.record_inbound(
+        _inbound_record("mention", tweet_id, account, message, text, created_ms)
+    )
     deliveries = deliver_to_subscribers(x, account.id, payload)
     return {"deliveries": deliveries, "event_id": tweet_id, "payload": payload}
 
 
 def _inbound_record(
-    kind: str, event_id: str, account: XUser, message: CustomerMessage, text: str
+    kind: str,
+    event_id: str,
+    account: XUser,
+    message: CustomerMessage,
+    text: str,
+    created_ms: int,
 ) -> dict[str, Any]:
     """The :attr:`XState.inbound` entry for a customer action."""
     return {
         "kind": kind,
         "event_id": event_id,
         "account_id": account.id,
-        "customer": message.customer.as_public(),
+        "customer": {
+            **message.customer.as_public(),
+            "avatar_url": message.customer.avatar_url,
+        },
         "text": text,
         "in_reply_to_tweet_id": message.in_reply_to_tweet_id,
         "outbound": message.outbound,
         "format": message.format,
+        "created_ms": created_ms,
     }

@@ -27,12 +27,26 @@ DEFAULT_MODES: dict[str, Any] = {
     # Seconds a DM send waits, after X has recorded the DM, before answering:
     # a sender killed meanwhile never learns that X accepted it.
     "dm_answer_delay": 0.0,
+    # Reads of GET /2/users/:id/mentions and GET /2/dm_events allowed per
+    # user per window, and the window in seconds (x-rate-limit-limit and
+    # x-rate-limit-reset; X's 15-minute windows).
+    "read_limit": 15,
+    "read_window": 900,
+    # Seconds those reads wait before answering (two overlapping polls).
+    "read_delay": 0.0,
 }
 """Modes settable with ``POST /_sandbox/x/mode`` and their defaults."""
 
 _BOOL_MODES = frozenset({"credits_depleted", "crc_check"})
 _COUNT_MODES = frozenset(
-    {"rate_limit_next", "rate_limit_reset_in", "server_error_next", "webhook_limit"}
+    {
+        "rate_limit_next",
+        "rate_limit_reset_in",
+        "server_error_next",
+        "webhook_limit",
+        "read_limit",
+        "read_window",
+    }
 )
 
 SERVER_ERROR = "server_error"
@@ -57,7 +71,7 @@ def validate_modes(changes: dict[str, Any]) -> dict[str, Any]:
             isinstance(value, bool) or not isinstance(value, int) or value < 0
         ):
             raise ValueError(f"{key} must be a non-negative integer")
-        if key == "dm_answer_delay" and (
+        if key in ("dm_answer_delay", "read_delay") and (
             isinstance(value, bool) or not isinstance(value, int | float) or value < 0
         ):
             raise ValueError(f"{key} must be a non-negative number of seconds")
@@ -107,7 +121,8 @@ class XState:
       "received_at"}``;
     - ``inbound`` (what the fake customer sent): ``{"kind": "dm"|"mention",
       "event_id", "account_id", "customer", "text", "in_reply_to_tweet_id",
-      "sent_at"}``.
+      "outbound", "created_ms", "sent_at"}`` (``created_ms``: the event's
+      time in its payload, epoch milliseconds).
     """
 
     def __init__(self) -> None:
@@ -121,6 +136,8 @@ class XState:
         self.media: dict[str, tuple[bytes, str]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
         self.modes: dict[str, Any] = dict(DEFAULT_MODES)
+        # (endpoint, user id) -> [window end (epoch seconds), requests made]
+        self.read_windows: dict[tuple[str, str], list[int]] = {}
 
     # ------------------------------------------------------------------ apps
 
@@ -171,6 +188,24 @@ class XState:
             if self.modes["credits_depleted"]:
                 return CREDITS_DEPLETED
             return None
+
+    def take_read(self, endpoint: str, user_id: str) -> tuple[int, int, int]:
+        """Count one read of ``endpoint`` by ``user_id`` in its rate-limit
+        window; return ``(limit, remaining, reset)`` as X's
+        ``x-rate-limit-*`` headers give them (``reset`` in epoch seconds).
+        ``remaining`` is -1 when the window was already used up: the read
+        is refused with 429 and not counted."""
+        now = int(time.time())
+        with self.lock:
+            limit, window = self.modes["read_limit"], self.modes["read_window"]
+            record = self.read_windows.get((endpoint, user_id))
+            if record is None or record[0] <= now:
+                record = [now + window, 0]
+                self.read_windows[(endpoint, user_id)] = record
+            if record[1] >= limit:
+                return limit, -1, record[0]
+            record[1] += 1
+            return limit, limit - record[1], record[0]
 
     # -------------------------------------------------------------- webhooks
 
@@ -443,6 +478,7 @@ class XState:
             self.inbound.clear()
             self.media.clear()
             self.uploads.clear()
+            self.read_windows.clear()
             self.modes = dict(DEFAULT_MODES)
 
     def snapshot(self) -> dict[str, Any]:

@@ -8,6 +8,10 @@ Activity API envelope (`dm.received`, `post.mention.create`).
 Profiles: `GET /2/users/:id?user.fields=name,username,profile_image_url`
 through tweepy, for a user whose events came without a user object.
     https://docs.x.com/x-api/users/lookup/introduction
+Polling (a channel with `delivery: polling`, for apps without the Account
+Activity API): `GET /2/users/:id/mentions` and `GET /2/dm_events`.
+    https://docs.x.com/x-api/posts/timelines/introduction
+    https://docs.x.com/x-api/direct-messages/lookup/introduction
 Outbound: `POST /2/dm_conversations/with/:participant_id/messages` and
 `POST /2/tweets` with `reply.in_reply_to_tweet_id`, through tweepy.
     https://docs.x.com/x-api/direct-messages/manage/introduction
@@ -20,9 +24,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -111,6 +117,31 @@ CREDITS_EXHAUSTED = (
     "keep arriving."
 )
 
+# How an X channel receives: `webhook` (Account Activity API, the default) or
+# `polling` (docs/platforms/x.md, "Polling").
+DELIVERY_WEBHOOK = "webhook"
+DELIVERY_POLLING = "polling"
+# The streams a polling channel reads, and the key of the body PingBack
+# stores for each item read (`poll`).
+POLL_MENTIONS = "mentions"
+POLL_DM_EVENTS = "dm_events"
+POLL_STREAMS = (POLL_MENTIONS, POLL_DM_EVENTS)
+POLLED = "pingback_polled"
+GROUP_DM = "a message in a group DM (PingBack answers one-to-one DMs only)"
+# Pages one poll reads from a stream at most; the rest waits for the next
+# poll (the cursor does not move past what was not read).
+POLL_MAX_PAGES = 3
+POLL_USER_FIELDS = "name,username,profile_image_url"
+POLL_MEDIA_FIELDS = "media_key,type,url,preview_image_url,variants"
+POLL_TWEET_FIELDS = (
+    "author_id,created_at,conversation_id,referenced_tweets,attachments,"
+    "entities,display_text_range"
+)
+POLL_DM_FIELDS = (
+    "id,event_type,text,sender_id,dm_conversation_id,created_at,attachments,"
+    "referenced_tweets,participant_ids"
+)
+
 # ------------------------------------------------------------------------- config
 
 
@@ -122,7 +153,16 @@ class XConfigSerializer(serializers.Serializer):
     the business account's OAuth 1.0a user tokens (without `access_token_secret`,
     `access_token` is used as an OAuth 2.0 user token); `bearer_token` is the
     app-only token used to register the webhook.
+
+    `delivery` is how PingBack receives: `webhook` (the default, also when
+    absent: Account Activity webhooks) or `polling` (PingBack reads mentions
+    and DMs every `X_POLL_INTERVAL` seconds; for apps whose X tier has no
+    Account Activity API). docs/platforms/x.md, "Polling".
     """
+
+    delivery = serializers.ChoiceField(
+        choices=[DELIVERY_WEBHOOK, DELIVERY_POLLING], required=False
+    )
 
     api_key = serializers.CharField(max_length=200)
     api_secret = serializers.CharField(max_length=200, required=False)
@@ -590,6 +630,150 @@ def _v2_quoted_context(
     }
 
 
+def _parse_v2_dm_event(
+    event: JsonValue, includes: JsonValue | None, account_id: str
+) -> tuple[list[InboundItem], list[str], list[str]]:
+    """Parse one v2 DM event as `GET /2/dm_events` lists it: the same
+    message, thread and contact as the webhook's `message_create` event of
+    the same id (`_parse_dm_events`). The account's own DMs (our replies)
+    are ignored, as are `ParticipantsJoin`/`ParticipantsLeave` events. A
+    message in a group conversation (`dm_conversation_id` not of the
+    one-to-one form `<id>-<id>`) is kept as `unsupported` in the sender's
+    thread, with the event in `details.raw`: PingBack answers one-to-one
+    DMs only.
+    Source: X API v2 DM event object (`id`, `event_type`, `text`,
+    `sender_id`, `created_at`, `attachments.media_keys`) and expansions
+    (`includes.users`, `includes.media`)."""
+    event_id = event["id"].digits()
+    keys = [f"dm:{event_id}"]
+    event_type = event["event_type"].str()
+    if event_type != "MessageCreate":
+        return [], keys, [f"DM event type {event_type}"]
+    sender_id = event["sender_id"].digits()
+    if sender_id == account_id:
+        return [], keys, [f"echo of the account's own DM {event_id}"]
+    users = _includes(includes, "users", "id")
+    media_objects = _includes(includes, "media", "media_key")
+    attachments_value = event.get("attachments")
+    media_keys = attachments_value.get("media_keys") if attachments_value else None
+    attachments = tuple(
+        _v2_media_attachment(media_objects[key.str()])
+        for key in (media_keys.list() if media_keys is not None else ())
+        if key.str() in media_objects
+    )
+    text = event.get("text")
+    contact = _v2_contact(sender_id, users.get(sender_id))
+    conversation = event.get("dm_conversation_id")
+    if conversation is not None and "-" not in conversation.str():
+        # A group conversation (one-to-one ids are "<id>-<id>"): kept in the
+        # sender's thread, shown as unsupported with the event as received.
+        return (
+            [
+                InboundMessage(
+                    platform_message_id=event_id,
+                    contact=contact,
+                    text=f"Unsupported message: {GROUP_DM}",
+                    sent_at=_from_iso(event["created_at"]),
+                    thread_key=f"{DM_THREAD}:{sender_id}",
+                    kind="unsupported",
+                    details={"raw": event.value},
+                )
+            ],
+            keys,
+            [],
+        )
+    message = InboundMessage(
+        platform_message_id=event_id,
+        contact=contact,
+        text=text.str() if text is not None else "",
+        sent_at=_from_iso(event["created_at"]),
+        thread_key=f"{DM_THREAD}:{sender_id}",
+        kind="dm",
+        attachments=attachments,
+    )
+    return [message], keys, []
+
+
+def _parse_polled_mention(
+    post: JsonValue, includes: JsonValue | None, account_id: str
+) -> tuple[list[InboundItem], list[str], list[str]]:
+    """Parse one post of `GET /2/users/:id/mentions` as the webhook gives
+    the same post: `_parse_xaa_mention`, with the thread keyed by the post
+    itself (`tweet:<id>`, as `_parse_tweet_events` keys an Account Activity
+    mention; a reply still joins the conversation of the post it answers)
+    and retweets ignored. Source: X API v2 Post object, `referenced_tweets`
+    (`retweeted`, `replied_to`, `quoted`)."""
+    referenced = post.get("referenced_tweets")
+    for reference in referenced.list() if referenced is not None else ():
+        if reference["type"].str() == "retweeted":
+            post_id = post["id"].digits()
+            return [], [f"tweet:{post_id}"], [f"retweet {post_id}"]
+    items, keys, ignored = _parse_xaa_mention(post, includes, account_id)
+    items = [
+        replace(item, thread_key=f"{TWEET_THREAD}:{item.platform_message_id}")
+        if isinstance(item, InboundMessage)
+        else item
+        for item in items
+    ]
+    return items, keys, ignored
+
+
+def _parse_polled(channel: Channel, root: JsonValue, body: bytes) -> ParsedWebhook:
+    """Parse the body PingBack stores for one item it read while polling
+    (`PolledBatch.bodies`): `{"pingback_polled": "mentions" | "dm_events",
+    "account_id", "data": <the post or DM event as X listed it>,
+    "includes": <X's expanded objects it names>}`. The dedupe key is the
+    one the webhook delivery of the same post or DM has (`<account>:tweet:
+    <id>`, `<account>:dm:<id>`), so whichever comes second is a duplicate."""
+    stream = root[POLLED].str()
+    account_id = root["account_id"].digits()
+    if _is_other_account(channel, account_id):
+        return ParsedWebhook(
+            event_key=_event_key(account_id, [], body),
+            ignored=(f"event for another account ({account_id})",),
+        )
+    if stream == POLL_MENTIONS:
+        parse_item = _parse_polled_mention
+    elif stream == POLL_DM_EVENTS:
+        parse_item = _parse_v2_dm_event
+    else:
+        raise MalformedPayload(f"{root[POLLED].path}: unknown stream {stream!r}")
+    items, keys, ignored = parse_item(root["data"], root.get("includes"), account_id)
+    return ParsedWebhook(
+        event_key=_event_key(account_id, keys, body),
+        items=tuple(items),
+        ignored=tuple(ignored),
+    )
+
+
+def _includes_for(item: dict[str, Any], includes: dict[str, Any]) -> dict[str, Any]:
+    """The expanded objects of a page (`includes`) that one listed post or
+    DM event names: its author or sender (and the authors of the posts it
+    references), its media, the posts it references."""
+    posts = {ref.get("id") for ref in item.get("referenced_tweets") or ()}
+    referenced = [p for p in includes.get("tweets") or () if p.get("id") in posts]
+    user_ids = {item.get("author_id"), item.get("sender_id")}
+    user_ids |= {post.get("author_id") for post in referenced}
+    keys = set((item.get("attachments") or {}).get("media_keys") or ())
+    kept = {
+        "users": [u for u in includes.get("users") or () if u.get("id") in user_ids],
+        "media": [m for m in includes.get("media") or () if m.get("media_key") in keys],
+        "tweets": referenced,
+    }
+    return {name: found for name, found in kept.items() if found}
+
+
+def _polled_body(stream: str, account_id: str, item: dict, includes: dict) -> bytes:
+    """The body stored for one listed item (see `_parse_polled`)."""
+    envelope = {
+        POLLED: stream,
+        "account_id": account_id,
+        "data": item,
+        "includes": _includes_for(item, includes),
+    }
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _event_key(account_id: str, keys: list[str], body: bytes) -> str:
     """Dedupe key: the account and the inner event ids (stable across AAA and XAA
     and across redeliveries, docs/platforms/x.md, "Echoes and dedupe"); a body
@@ -611,9 +795,82 @@ class XPlatform(Platform):
     secret_fields = frozenset(
         {"api_key", "api_secret", "access_token", "access_token_secret", "bearer_token"}
     )
-    learned_fields = frozenset({"account_id", "handle", "webhook_id"})
+    # `polling`: where a polling channel is ({"started_at": ISO 8601,
+    # "mentions" | "dm_events": {"since_id", "paused_until"}}), written by
+    # `channels_app.services.x_polling`.
+    learned_fields = frozenset({"account_id", "handle", "webhook_id", "polling"})
     receives_webhooks = True
     fetches_profiles = True
+
+    def polled_streams(self, channel: Channel) -> tuple[str, ...]:
+        """The streams PingBack reads for the channel: both
+        (`POLL_STREAMS`) when its `delivery` is `polling` and setup learned
+        its account, else none (webhook channels are never polled)."""
+        if channel.config.get("delivery") != DELIVERY_POLLING:
+            return ()
+        return POLL_STREAMS if channel.config.get("account_id") else ()
+
+    def poll(
+        self,
+        channel: Channel,
+        stream: str,
+        *,
+        since_id: str | None,
+        started_at: datetime,
+        resume: dict[str, str] | None = None,
+    ) -> PolledBatch:
+        """Read what is new in one stream (`mentions` or `dm_events`) since
+        the newest id seen (`since_id`), or, before the first item, since
+        `started_at`. Reads at most `POLL_MAX_PAGES` pages; stops when X
+        says no request is left in the window (`x-rate-limit-remaining:
+        0`) or answers 429, and says until when (`x-rate-limit-reset`).
+        A poll that stopped before the cursor returns `resume`; given back
+        as `resume`, the next poll goes on from there (mentions with
+        `until_id`, DM events with the next page's `pagination_token`), so
+        a burst larger than one poll is read over several.
+
+        Mentions: `GET /2/users/:id/mentions` with `since_id` (or
+        `start_time`), `max_results=100`, expansions `author_id`,
+        `attachments.media_keys`, `referenced_tweets.id`,
+        `referenced_tweets.id.author_id`, paged with `pagination_token`
+        (newest first, down to `since_id`).
+        DM events: `GET /2/dm_events` with `dm_event.fields`, expansions
+        `sender_id`, `attachments.media_keys`, `referenced_tweets.id`,
+        newest first, paged with `pagination_token` until an event at or
+        below `since_id` (or older than `started_at`) or the last page.
+
+        Raises the errors of `XApi` other than a 429. Source: X API v2,
+        "User mention timeline" and "Direct Messages lookup" (GET
+        /2/dm_events), "Rate limits" (the `x-rate-limit-*` headers)."""
+        account_id = channel.config["account_id"]
+        if stream == POLL_MENTIONS:
+            path = f"/2/users/{account_id}/mentions"
+            params: dict[str, Any] = {
+                "max_results": 100,
+                "expansions": "author_id,attachments.media_keys,"
+                "referenced_tweets.id,referenced_tweets.id.author_id",
+                "tweet.fields": POLL_TWEET_FIELDS,
+            }
+            if since_id:
+                params["since_id"] = since_id
+            else:
+                params["start_time"] = started_at.astimezone(UTC).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                )
+        elif stream == POLL_DM_EVENTS:
+            path = "/2/dm_events"
+            params = {
+                "max_results": 100,
+                "dm_event.fields": POLL_DM_FIELDS,
+                "expansions": "sender_id,attachments.media_keys,referenced_tweets.id",
+                "tweet.fields": POLL_TWEET_FIELDS,
+            }
+        else:
+            raise ValueError(f"unknown X stream {stream!r}")
+        params["user.fields"] = POLL_USER_FIELDS
+        params["media.fields"] = POLL_MEDIA_FIELDS
+        position = _PollPosition(since_id, started_at, resume)
+        return _poll_pages(XApi(channel), stream, account_id, path, params, position)
 
     def fetch_profile(self, channel: Channel, external_id: str) -> PlatformProfile:
         """A user's profile: `GET /2/users/:id` with `user.fields=name,
@@ -647,10 +904,13 @@ class XPlatform(Platform):
 
     def parse(self, channel: Channel, body: bytes) -> ParsedWebhook:
         """Parse an AAA body (`for_user_id` + event arrays; or a `user_event`
-        revoke, which has no `for_user_id`) or an XAA envelope
-        (`data.event_type`) into messages, deletions and alerts. Raises
-        `MalformedPayload`."""
+        revoke, which has no `for_user_id`), an XAA envelope
+        (`data.event_type`) or the body stored for an item read by polling
+        (`pingback_polled`, see `_parse_polled`) into messages, deletions and
+        alerts. Raises `MalformedPayload`."""
         root = JsonValue.parse(body)
+        if POLLED in root:
+            return _parse_polled(channel, root, body)
         if "data" in root and "for_user_id" not in root:
             return self._parse_xaa(channel, root, body)
         if USER_EVENT in root and "for_user_id" not in root:
@@ -820,8 +1080,9 @@ class XPlatform(Platform):
     def on_create(self, channel: Channel) -> SetupResult:
         """Verify the credentials (`GET /2/users/me`), then register the webhook
         (`POST /2/webhooks`) and subscribe the account to Account Activity
-        (`POST /2/account_activity/webhooks/:id/subscriptions/all`). Name:
-        "@<handle>" (`username` of `/2/users/me`)."""
+        (`POST /2/account_activity/webhooks/:id/subscriptions/all`); for a
+        `polling` channel, see `_polling_setup` instead. Name: "@<handle>"
+        (`username` of `/2/users/me`)."""
         api = XApi(channel)
         try:
             account_id, handle = api.me()
@@ -834,6 +1095,8 @@ class XPlatform(Platform):
         name = self.setup_name(learned)
         done = f"Connected as @{handle} (X user id {account_id})."
         url = self.webhook_url(channel)
+        if channel.config.get("delivery") == DELIVERY_POLLING:
+            return self._polling_setup(channel, learned, done, url)
         by_hand = (
             f"register the webhook URL {url} in the X Developer Console and "
             "subscribe the account to it"
@@ -871,6 +1134,38 @@ class XPlatform(Platform):
             "and the account subscribed: DMs and mentions will arrive.",
             config=learned,
             name=name,
+        )
+
+    def _polling_setup(
+        self, channel: Channel, learned: dict[str, Any], done: str, url: str | None
+    ) -> SetupResult:
+        """Setup of a polling channel: no webhook is registered; the
+        account's subscription to a webhook at this channel's URL (one
+        registered by hand, or left from webhook mode) is removed, best
+        effort, so X stops posting there. Polling starts from now, less
+        `X_POLL_LOOKBACK` seconds (what arrived meanwhile, say while the
+        channel switched from webhook mode, is read; dedupe drops what is
+        already stored); a channel that was polling keeps its cursors."""
+        polling = channel.config.get("polling")
+        if not isinstance(polling, dict) or not polling.get("started_at"):
+            since = datetime.now(UTC) - timedelta(seconds=settings.X_POLL_LOOKBACK)
+            polling = {"started_at": since.isoformat()}
+        learned = {**learned, "polling": polling}
+        if url and channel.secrets.get("bearer_token"):
+            try:
+                XApi(channel).unsubscribe_url(url, learned["account_id"])
+            except DeliveryError as error:
+                logger.warning(
+                    "x.unsubscribe_failed",
+                    extra={"channel_id": str(channel.id), "reason": error.reason},
+                )
+        every = int(settings.X_POLL_INTERVAL)
+        return SetupResult(
+            state="ready",
+            message=f"{done} Polling: PingBack reads the account's mentions and "
+            f"DMs every {every} seconds; no webhook is registered.",
+            config=learned,
+            name=self.setup_name(learned),
         )
 
     def on_delete(self, channel: Channel) -> None:
@@ -1212,3 +1507,147 @@ class XApi:
     def delete_webhook(self, webhook_id: str) -> None:
         """`DELETE /2/webhooks/:id`."""
         self._call(self.app.request, "DELETE", f"/2/webhooks/{webhook_id}")
+
+    def read(self, path: str, params: dict[str, Any]) -> tuple[dict, dict[str, str]]:
+        """`GET path` (user context) → (the JSON answer, the response
+        headers, lower-cased). Raises the errors of `_call`; a 429 is a
+        `TransientDeliveryError` with `rate_limited` and `retry_after`
+        (seconds until `x-rate-limit-reset`)."""
+        response = self._call(
+            self.user.request, "GET", path, params=params, user_auth=self.oauth1
+        )
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return response.json(), headers
+
+    def unsubscribe_url(self, url: str, account_id: str) -> int:
+        """Remove the account's Account Activity subscription from every
+        webhook of the app registered at `url` (`GET /2/webhooks`, then
+        `DELETE /2/account_activity/webhooks/:id/subscriptions/:user_id/all`,
+        app-only); return how many webhooks that was."""
+        listed = self._call(self.app.request, "GET", "/2/webhooks").json()
+        found = [w for w in listed.get("data") or () if w.get("url") == url]
+        for webhook in found:
+            path = (
+                f"/2/account_activity/webhooks/{webhook['id']}/subscriptions/"
+                f"{account_id}/all"
+            )
+            self._call(self.app.request, "DELETE", path)
+        return len(found)
+
+
+# ------------------------------------------------------------------------ polling
+
+
+@dataclass(frozen=True)
+class PolledBatch:
+    """What one poll of a stream read (`XPlatform.poll`).
+
+    `bodies`: one body per new item, oldest first, for
+    `inbound_event_record` (see `_parse_polled`). `newest_id`: the stream's
+    new cursor, or None to keep the old one (nothing new, or not everything
+    down to the cursor was read yet). `resume`: where the next poll goes on
+    when this one stopped before the cursor (more pages than
+    `POLL_MAX_PAGES`, or the rate limit): `{"newest_id": the newest id read
+    so far, "until_id": the oldest (mentions) | "pagination_token": the next
+    page (DM events)}`; None when the stream was read down to the cursor.
+    `paused_until`: when X's rate-limit window for the stream resets (epoch
+    seconds), if no request is left in it; the stream is not read before
+    then."""
+
+    bodies: tuple[bytes, ...] = ()
+    newest_id: str | None = None
+    resume: dict[str, str] | None = None
+    paused_until: float | None = None
+
+
+def _rate_reset(headers: dict[str, str]) -> float | None:
+    """`x-rate-limit-reset` (epoch seconds) when `x-rate-limit-remaining`
+    is 0, else None."""
+    if headers.get("x-rate-limit-remaining", "").strip() != "0":
+        return None
+    try:
+        return float(headers["x-rate-limit-reset"])
+    except (KeyError, ValueError):
+        return time.time() + 60.0
+
+
+@dataclass(frozen=True)
+class _PollPosition:
+    """Where a stream's poll starts: the newest id read (`since_id`), or,
+    before the first item, `started_at`; and `resume`
+    (`PolledBatch.resume`) when the last poll stopped early."""
+
+    since_id: str | None
+    started_at: datetime
+    resume: dict[str, str] | None = None
+
+
+def _is_older(item: dict, position: _PollPosition) -> bool:
+    """A listed DM event PingBack already read: at or below `since_id`, or,
+    before the first item, sent before `started_at`."""
+    if position.since_id:
+        return int(item["id"]) <= int(position.since_id)
+    created = item.get("created_at")
+    if not created:
+        return False
+    sent = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    return sent < position.started_at
+
+
+def _poll_pages(
+    api: XApi,
+    stream: str,
+    account_id: str,
+    path: str,
+    params: dict[str, Any],
+    position: _PollPosition,
+) -> PolledBatch:
+    """Read the pages of a stream for `XPlatform.poll`, from where the last
+    poll stopped (`position.resume`) when it stopped early."""
+    resume = position.resume or {}
+    token = resume.get("pagination_token") if stream == POLL_DM_EVENTS else None
+    if stream == POLL_MENTIONS and resume.get("until_id"):
+        params = {**params, "until_id": resume["until_id"]}
+    found: list[bytes] = []
+    ids: list[int] = []
+    complete = False
+    paused_until = None
+    for _ in range(POLL_MAX_PAGES):
+        page_params = {**params, "pagination_token": token} if token else params
+        try:
+            answer, headers = api.read(path, page_params)
+        except TransientDeliveryError as error:
+            if not error.rate_limited:
+                raise
+            paused_until = time.time() + (error.retry_after or 60.0)
+            break
+        paused_until = _rate_reset(headers)
+        includes = answer.get("includes") or {}
+        for item in answer.get("data") or ():
+            if stream == POLL_DM_EVENTS and _is_older(item, position):
+                complete = True
+                break
+            found.append(_polled_body(stream, account_id, item, includes))
+            ids.append(int(item["id"]))
+        token = (answer.get("meta") or {}).get("next_token")
+        if complete or not token:
+            complete = True
+            break
+        if paused_until is not None:
+            break
+    found.reverse()  # X lists newest first; ingest oldest first
+    newest = max([int(resume.get("newest_id") or 0), *ids])
+    if complete:
+        return PolledBatch(
+            bodies=tuple(found),
+            newest_id=str(newest) if newest else None,
+            paused_until=paused_until,
+        )
+    if ids:
+        where = {"until_id": str(min(ids))} if stream == POLL_MENTIONS else {}
+        if stream == POLL_DM_EVENTS and token:
+            where = {"pagination_token": token}
+        resume = {"newest_id": str(newest), **where}
+    return PolledBatch(
+        bodies=tuple(found), resume=resume or None, paused_until=paused_until
+    )

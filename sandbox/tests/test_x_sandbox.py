@@ -489,10 +489,26 @@ def test_customer_mention_in_xaa_format(sandbox: SandboxServer) -> None:
     assert data["payload"]["entities"]["mentions"][0]["id"] == ACCOUNT.id
 
 
-def test_customer_dm_without_webhook_is_a_conflict(sandbox: SandboxServer) -> None:
+def test_customer_dm_without_webhook_is_kept_for_polling(
+    sandbox: SandboxServer,
+) -> None:
+    """With no webhook the DM is delivered nowhere, but the account's app
+    reads it with GET /2/dm_events, as on X."""
     answer = control(sandbox, "POST", "/_sandbox/x/customer/dm", json={"text": "hi"})
-    assert answer.status_code == 409
-    assert "error" in answer.json()
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["deliveries"] == []
+    listed = make_client(sandbox).request(
+        "GET",
+        "/2/dm_events",
+        params={"dm_event.fields": "sender_id,created_at", "expansions": "sender_id"},
+        user_auth=True,
+    )
+    assert listed.headers["x-rate-limit-remaining"] == "14"
+    body = listed.json()
+    assert [event["id"] for event in body["data"]] == [answer.json()["event_id"]]
+    assert body["data"][0]["event_type"] == "MessageCreate"
+    assert body["data"][0]["sender_id"] == DEMO_CUSTOMER.id
+    assert body["includes"]["users"][0]["username"] == DEMO_CUSTOMER.screen_name
 
 
 def test_demo_page_escapes_and_redirects(sandbox: SandboxServer) -> None:
