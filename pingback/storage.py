@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
+
 FILE_SYSTEM_BACKEND = "django.core.files.storage.FileSystemStorage"
 S3_BACKEND = "pingback.storage_s3.MediaS3Storage"
 STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
@@ -35,9 +37,27 @@ def media_storages(env) -> tuple[dict[str, Any], list[str]]:
     `PINGBACK_MEDIA_S3_CUSTOM_DOMAIN`, `PINGBACK_MEDIA_S3_ADDRESSING_STYLE`
     (`auto`, `virtual` or `path`), `PINGBACK_MEDIA_S3_PREFIX` (a folder in a
     shared bucket), `PINGBACK_MEDIA_REDIRECT` (serve by pre-signed redirect)
-    and `PINGBACK_MEDIA_REDIRECT_MAX_AGE` (seconds such a URL is valid)."""
+    and `PINGBACK_MEDIA_REDIRECT_MAX_AGE` (seconds such a URL is valid).
+
+    Raises `ImproperlyConfigured` when any of those is set without the bucket
+    (a bucket variable lost on the way would otherwise leave each host
+    keeping files to itself), or when the addressing style is not one of
+    the three."""
     bucket = env.str("PINGBACK_MEDIA_S3_BUCKET", default="")
     if not bucket:
+        stray = sorted(
+            name
+            for name, value in env.ENVIRON.items()
+            if name.startswith("PINGBACK_MEDIA_S3_") and value
+        )
+        if env.bool("PINGBACK_MEDIA_REDIRECT", default=False):
+            stray.append("PINGBACK_MEDIA_REDIRECT")
+        if stray:
+            raise ImproperlyConfigured(
+                f"{', '.join(stray)} set but PINGBACK_MEDIA_S3_BUCKET is not: set "
+                "the bucket to keep attachments in it, or unset them to keep "
+                "files under MEDIA_ROOT (docs/deployment.md, 'Media storage')."
+            )
         return {
             "default": {"BACKEND": FILE_SYSTEM_BACKEND},
             "staticfiles": STATICFILES,
@@ -60,6 +80,11 @@ def media_storages(env) -> tuple[dict[str, Any], list[str]]:
         # accepts in every region and what S3-compatible services implement.
         "signature_version": "s3v4",
     }
+    if options["addressing_style"] not in (None, "auto", "virtual", "path"):
+        raise ImproperlyConfigured(
+            "PINGBACK_MEDIA_S3_ADDRESSING_STYLE must be auto, virtual or path, not "
+            f"{options['addressing_style']!r}."
+        )
     storages = {
         "default": {"BACKEND": S3_BACKEND, "OPTIONS": options},
         "staticfiles": STATICFILES,

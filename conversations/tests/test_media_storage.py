@@ -10,6 +10,7 @@ Telegram and Twilio stand-ins. The default file-system storage is covered by
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import boto3
 import environ
 import pytest
 import requests
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from moto.server import ThreadedMotoServer
 
@@ -35,7 +37,7 @@ from contacts.services.rights import contact_erase
 from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_link
 from conversations.tests.factories import ConversationFactory, MessageFactory
-from pingback.storage import S3_BACKEND, media_storages
+from pingback.storage import FILE_SYSTEM_BACKEND, S3_BACKEND, media_storages
 from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
 
 pytestmark = pytest.mark.django_db
@@ -363,3 +365,44 @@ def test_erasing_a_contact_deletes_its_files_from_the_bucket(
 
     # then only the other customer's file is left
     assert bucket.keys() == ["attachments/someone-else.png"]
+
+
+# --------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({}, None),
+        (
+            {"PINGBACK_MEDIA_S3_ENDPOINT_URL": "https://minio.internal:9000"},
+            "PINGBACK_MEDIA_S3_ENDPOINT_URL set but PINGBACK_MEDIA_S3_BUCKET is not",
+        ),
+        (
+            {"PINGBACK_MEDIA_REDIRECT": "1"},
+            "PINGBACK_MEDIA_REDIRECT set but PINGBACK_MEDIA_S3_BUCKET is not",
+        ),
+        (
+            {
+                "PINGBACK_MEDIA_S3_BUCKET": "b",
+                "PINGBACK_MEDIA_S3_ADDRESSING_STYLE": "x",
+            },
+            "PINGBACK_MEDIA_S3_ADDRESSING_STYLE must be auto, virtual or path",
+        ),
+    ],
+)
+def test_a_bucket_setting_without_its_bucket_stops_the_start(
+    monkeypatch, environment, named
+):
+    for name in [n for n in os.environ if n.startswith("PINGBACK_MEDIA_")]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    if named is None:
+        storages, origins = media_storages(environ.Env())
+        assert storages["default"] == {"BACKEND": FILE_SYSTEM_BACKEND}
+        assert origins == []
+        return
+    with pytest.raises(ImproperlyConfigured, match=named):
+        media_storages(environ.Env())
