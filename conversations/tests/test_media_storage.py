@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -308,31 +309,42 @@ def test_a_file_an_agent_attaches_is_stored_in_the_bucket_and_sent(
     assert message.status == "sent"
 
 
-def test_the_link_a_platform_fetches_streams_even_when_agents_links_redirect(
-    bucket, business, admin_api, sandbox, client, settings,
-    django_capture_on_commit_callbacks,
-):  # fmt: skip
-    # given an SMS conversation, files served to browsers by redirect
+@pytest.mark.django_db(transaction=True)
+def test_twilio_fetches_an_mms_file_through_pingback_even_when_links_redirect(
+    bucket, business, admin_api, sandbox, client, settings, asgi_server
+):
+    """PingBack served for real: the Twilio stand-in GETs the MediaUrl it was
+    handed, as Twilio does, over HTTP."""
+    # given an SMS conversation, files in the bucket served to browsers by
+    # redirect
+    settings.PINGBACK_PUBLIC_BASE_URL = asgi_server.url
     channel = SmsChannelFactory(business=business)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert post_signed(client, channel, form("message__sms")).status_code == 200
+    assert post_signed(client, channel, form("message__sms")).status_code == 200
     conversation = Conversation.objects.get()
     bucket.use(redirect=True)
     photo = SimpleUploadedFile("parcel.png", PNG, content_type="image/png")
 
     # when the agent sends a photo by MMS
-    with django_capture_on_commit_callbacks(execute=True):
-        message = reply(admin_api, conversation, "Your parcel", photo)
+    message = reply(admin_api, conversation, "Your parcel", photo)
 
-    # then Twilio was handed a PingBack link that answers with the file itself
-    message.refresh_from_db()
-    assert message.status == "sent", message.error
+    # then Twilio got the file itself from PingBack's link
     [sent] = sandbox.sms.sends
     [media_url] = sent["media_urls"]
-    assert media_url.startswith(settings.PINGBACK_PUBLIC_BASE_URL + "/attachments/")
-    fetched = client.get(urlsplit(media_url).path)
-    assert fetched.status_code == 200
-    assert b"".join(fetched.streaming_content) == PNG
+    assert media_url.startswith(f"{asgi_server.url}/attachments/")
+    deadline = time.monotonic() + 10
+    while not sent["media"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [fetched] = sent["media"]
+    assert (fetched["status_code"], fetched["content_type"], fetched["size"]) == (
+        200,
+        "image/png",
+        len(PNG),
+    )
+    direct = client.get(urlsplit(media_url).path)
+    assert direct.status_code == 200  # the file itself, no redirect
+    assert b"".join(direct.streaming_content) == PNG
+    message.refresh_from_db()
+    assert message.status in {"sent", "delivered"}, message.error
     # while the agent's own link to the same file redirects to the bucket
     assert client.get(attachment_link(message.pk, 0)).status_code == 302
 
