@@ -79,6 +79,9 @@ def media_storages(env) -> tuple[dict[str, Any], list[str]]:
         # Signature Version 4 for requests and pre-signed URLs: what AWS
         # accepts in every region and what S3-compatible services implement.
         "signature_version": "s3v4",
+        # A file opened whole (to upload to Telegram or WhatsApp, attach to an
+        # e-mail) is buffered in memory up to 2 MiB, on disk beyond.
+        "max_memory_size": 2 * 1024 * 1024,
     }
     if options["addressing_style"] not in (None, "auto", "virtual", "path"):
         raise ImproperlyConfigured(

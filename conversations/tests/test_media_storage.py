@@ -10,8 +10,11 @@ Telegram and Twilio stand-ins. The default file-system storage is covered by
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -258,6 +261,40 @@ def test_the_pages_may_load_media_from_where_redirects_lead(
     assert origins == [f"{parts.scheme}://{parts.netloc}"]
     assert "X-Amz-Expires=60" in location
     assert requests.get(location, timeout=10).content == PNG
+
+
+def test_settings_give_the_pages_a_policy_that_allows_the_bucket_origin(bucket):
+    # given a deployment's environment with redirects to the bucket
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PINGBACK_ALLOW_DEV_KEYS": "1",
+        "PINGBACK_MEDIA_S3_BUCKET": bucket.name,
+        "PINGBACK_MEDIA_S3_ENDPOINT_URL": bucket.endpoint,
+        "PINGBACK_MEDIA_S3_ADDRESSING_STYLE": "path",
+        "PINGBACK_MEDIA_REDIRECT": "1",
+    }
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']))"
+    )
+
+    # when PingBack starts with it
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**env, "DJANGO_SETTINGS_MODULE": "pingback.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # then images, audio and video may come from the bucket, scripts may not
+    assert result.returncode == 0, result.stderr
+    directives = json.loads(result.stdout.strip().splitlines()[-1])
+    assert directives["img-src"] == ["'self'", "data:", bucket.endpoint]
+    assert directives["media-src"] == ["'self'", bucket.endpoint]
+    assert directives["script-src"] == ["'self'"]
 
 
 @pytest.mark.parametrize("storage", ["file system", "bucket"])
