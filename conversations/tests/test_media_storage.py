@@ -10,6 +10,7 @@ Telegram and Twilio stand-ins. The default file-system storage is covered by
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from moto.server import ThreadedMotoServer
 
 from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms import test_whatsapp as whatsapp
 from channels_app.tests.platforms.test_sms import SmsChannelFactory, form, post_signed
 from channels_app.tests.platforms.test_telegram import (
     photo_update,
@@ -344,6 +346,33 @@ def test_a_file_an_agent_attaches_is_stored_in_the_bucket_and_sent(
     )
     assert PDF in [held.content for held in sandbox.telegram.state.files.values()]
     assert message.status == "sent"
+
+
+def test_a_file_from_the_bucket_is_uploaded_to_whatsapp_byte_for_byte(
+    bucket, business, admin_api, sandbox, django_capture_on_commit_callbacks
+):
+    # given a WhatsApp conversation in its service window, files in the bucket
+    bucket.use()
+    conversation = whatsapp.customer_conversation(
+        whatsapp.sandbox_channel(business=business)
+    )
+    whatsapp.customer_wrote(sandbox, hours_ago=1)
+
+    # when
+    message = whatsapp.reply(
+        admin_api,
+        conversation,
+        django_capture_on_commit_callbacks,
+        text="",
+        files=[SimpleUploadedFile("label.pdf", PDF, content_type="application/pdf")],
+    )
+
+    # then
+    message.refresh_from_db()
+    assert message.status == "sent", message.error
+    assert bucket.keys() == [message.attachments[0]["stored"]]
+    [upload] = sandbox.whatsapp.snapshot()["media"]
+    assert upload["sha256"] == hashlib.sha256(PDF).hexdigest()
 
 
 @pytest.mark.django_db(transaction=True)
