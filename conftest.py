@@ -20,6 +20,7 @@ from billing.services import api_token_create
 from billing.tests.factories import BusinessFactory, MemberFactory
 from pingback.breaker import BREAKERS
 from pingback.celery import app as celery_app
+from pingback.storage import FILE_SYSTEM_BACKEND
 from pingback.testing import AsgiServer
 from sandbox.server import SandboxServer
 from sandbox.x import DEMO_APP
@@ -113,8 +114,15 @@ def sandbox(sandbox_server: SandboxServer, settings, tmp_path) -> SandboxServer:
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory) -> None:
-    """Files the tests store never land in the project's var/media."""
+    """Files the tests store never land in the project's var/media, nor in a
+    bucket the environment configures (`PINGBACK_MEDIA_S3_BUCKET`): tests
+    that use a bucket start their own (conversations/tests/test_media_storage.py)."""
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+    if settings.STORAGES["default"]["BACKEND"] != FILE_SYSTEM_BACKEND:
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {"BACKEND": FILE_SYSTEM_BACKEND},
+        }
 
 
 @pytest.fixture

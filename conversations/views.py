@@ -10,7 +10,6 @@ from typing import Any
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.http import (
     FileResponse,
     Http404,
@@ -42,7 +41,11 @@ from conversations.services import (
     message_retry,
     post_reply,
 )
-from conversations.services.attachments import attachment_resolve
+from conversations.services.attachments import (
+    attachment_file_open,
+    attachment_redirect_url,
+    attachment_resolve,
+)
 from conversations.services.mentions import mentions_mark_read
 from conversations.services.remote_images import (
     RemoteImageError,
@@ -482,11 +485,18 @@ def attachment(request: HttpRequest, token: str) -> HttpResponse:
     stored file, or a redirect to the platform's public `https` link when
     PingBack does not hold the file. No login: the signed, expiring token is
     the permission, so platforms can fetch outbound media (Twilio MMS,
-    Instagram). 404 for a forged or expired token.
+    Instagram). 404 for a forged or expired token, or a file gone from
+    storage.
+
+    The file is streamed from storage (the file system or the bucket). With
+    the bucket's `redirect` option (`PINGBACK_MEDIA_REDIRECT`), browsers'
+    links answer 302 to a short-lived pre-signed bucket URL instead; links
+    made for platforms always stream.
 
     A JPEG, PNG, GIF or WebP image is served `inline` with its type; any other
-    file as `Content-Disposition: attachment` and `application/octet-stream`.
-    Every file carries `X-Content-Type-Options: nosniff` and its own
+    file as `Content-Disposition: attachment` and `application/octet-stream`
+    (a pre-signed URL asks the bucket for the same). Every streamed file
+    carries `X-Content-Type-Options: nosniff` and its own
     `Content-Security-Policy` (`ATTACHMENT_CSP`)."""
     resolved = attachment_resolve(token)
     if resolved is None:
@@ -500,12 +510,28 @@ def attachment(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("PingBack does not hold this file.")
     content_type = (item.get("content_type") or "").split(";", 1)[0].strip().lower()
     inline = content_type in _INLINE_TYPES
+    served_type = content_type if inline else "application/octet-stream"
+    filename = item.get("filename") or "file"
+    if not resolved.for_platform:
+        redirect_url = attachment_redirect_url(
+            stored, content_type=served_type, filename=filename, inline=inline
+        )
+        if redirect_url:
+            response = HttpResponseRedirect(redirect_url)
+            response["Cache-Control"] = "private, no-store"
+            return response
+    try:
+        file, size = attachment_file_open(stored)
+    except FileNotFoundError as error:
+        raise Http404("The file is no longer stored.") from error
     response = FileResponse(
-        default_storage.open(stored, "rb"),
+        file,
         as_attachment=not inline,
-        filename=item.get("filename") or "file",
-        content_type=content_type if inline else "application/octet-stream",
+        filename=filename,
+        content_type=served_type,
     )
+    if size is not None and not response.has_header("Content-Length"):
+        response["Content-Length"] = str(size)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = ATTACHMENT_CSP
     response["Cache-Control"] = "private, max-age=3600"

@@ -16,6 +16,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from pingback.storage import media_storages
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -553,10 +555,25 @@ EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
 REMOTE_IMAGE_MAX_BYTES = env.int("REMOTE_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
 REMOTE_IMAGE_TIMEOUT = env.float("REMOTE_IMAGE_TIMEOUT", default=10.0)
 
-# Where inbound media fetched from platforms and agents' uploads are stored, and
-# the largest file kept, in bytes (Telegram's bot downloads stop at 20 MB).
+# Where inbound media fetched from platforms, agents' uploads and e-mail parts are
+# stored, and the largest file kept, in bytes (Telegram's bot downloads stop at
+# 20 MB). Every read and write goes through Django's storage API: the local
+# file system under MEDIA_ROOT by default (one host), or an S3-compatible bucket
+# every host shares when PINGBACK_MEDIA_S3_BUCKET is set; the PINGBACK_MEDIA_*
+# variables are read by `pingback.storage.media_storages` (docs/deployment.md,
+# "Media storage"). MEDIA_URL is never served: files are served through signed
+# attachment links (conversations.views.attachment).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 MEDIA_URL = "media/"
+STORAGES, MEDIA_REDIRECT_ORIGINS = media_storages(env)
+# Files served by redirect come from the bucket's origin: the pages may load
+# images, audio and video from it (the Content-Security-Policy above).
+if MEDIA_REDIRECT_ORIGINS:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"] += MEDIA_REDIRECT_ORIGINS
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [
+        "'self'",
+        *MEDIA_REDIRECT_ORIGINS,
+    ]
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
 # Request bodies Django reads into memory: provider e-mail webhooks post whole
 # messages with their attachments, so allow a kept file plus headroom.

@@ -341,8 +341,11 @@ class OutboundAttachment:
     `kind` is `image`, `video`, `audio` or `document` (from the content type);
     `size` in bytes; `public_url` is a signed PingBack link a platform can fetch
     the file from for `settings.ATTACHMENT_LINK_MAX_AGE` seconds (for platforms
-    that take media by URL: Twilio MMS, Instagram); `open()` gives the bytes,
-    for platforms that take uploads (Telegram, WhatsApp media upload).
+    that take media by URL: Twilio MMS, Instagram); it always answers with the
+    file itself, streamed from storage, never with a redirect. `open()` gives
+    the bytes, for platforms that take uploads (Telegram, WhatsApp media
+    upload). `storage_name` names the file in Django's default storage (the
+    file system, or the shared bucket: `pingback.storage`).
     """
 
     kind: str
@@ -353,7 +356,9 @@ class OutboundAttachment:
     public_url: str
 
     def open(self) -> BinaryIO:
-        """The stored file, opened for binary reading (close it after use)."""
+        """The stored file, opened for binary reading through Django's default
+        storage (close it after use). Raises `FileNotFoundError` when the file
+        is gone."""
         from django.core.files.storage import default_storage
 
         return default_storage.open(self.storage_name, "rb")

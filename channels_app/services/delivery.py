@@ -260,7 +260,9 @@ def _outbound(message: Message) -> OutboundMessage:
             content_type=attachment.get("content_type") or "application/octet-stream",
             size=attachment.get("size") or 0,
             storage_name=attachment["stored"],
-            public_url=attachment_link(message.pk, index, absolute=True),
+            public_url=attachment_link(
+                message.pk, index, absolute=True, for_platform=True
+            ),
         )
         for index, attachment in enumerate(message.attachments)
         if attachment.get("stored")

@@ -3,7 +3,10 @@ signed links that show them to agents and hand them to platforms.
 
 An attachment is a descriptor dict in `Message.attachments` (keys documented on
 `channels_app.platforms.base.InboundMessage`); once PingBack holds the file,
-`stored` names it in the default storage (`settings.MEDIA_ROOT`).
+`stored` names it in the default storage: the local file system under
+`settings.MEDIA_ROOT`, or the S3-compatible bucket every host shares
+(`settings.STORAGES`, `pingback.storage`). Files are only ever read and written
+through Django's storage API.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core import signing
@@ -100,36 +103,78 @@ def attachments_store_uploads(
 # ------------------------------------------------------------------------ links
 
 
-def attachment_link(message_id: int, index: int, *, absolute: bool = False) -> str:
+def attachment_link(
+    message_id: int, index: int, *, absolute: bool = False, for_platform: bool = False
+) -> str:
     """A signed link to attachment `index` of message `message_id`, valid for
     `settings.ATTACHMENT_LINK_MAX_AGE` seconds. `absolute` prefixes
-    `PINGBACK_PUBLIC_BASE_URL`, for platforms that fetch media by URL."""
-    token = signing.dumps([message_id, index], salt=_LINK_SALT, compress=True)
+    `PINGBACK_PUBLIC_BASE_URL`, for platforms that fetch media by URL.
+    `for_platform` links (handed to Twilio MMS, Instagram, ...) always stream
+    the file through PingBack, even where agents' links redirect to a
+    pre-signed storage URL: a platform's fetcher gets the bytes in one answer,
+    whenever it comes."""
+    payload = [message_id, index, 1] if for_platform else [message_id, index]
+    token = signing.dumps(payload, salt=_LINK_SALT, compress=True)
     path = reverse("attachment", kwargs={"token": token})
     return settings.PINGBACK_PUBLIC_BASE_URL + path if absolute else path
 
 
 @dataclass(frozen=True)
 class ResolvedAttachment:
-    """What a signed link points at: the message and its attachment dict."""
+    """What a signed link points at: the message and its attachment dict;
+    `for_platform` when the link was made for a platform to fetch."""
 
     message: Message
     attachment: dict[str, Any]
+    for_platform: bool = False
 
 
 def attachment_resolve(token: str) -> ResolvedAttachment | None:
     """The attachment a link from `attachment_link` names, or None when the
     token is forged, expired or names nothing."""
     try:
-        message_id, index = signing.loads(
+        message_id, index, *flags = signing.loads(
             token, salt=_LINK_SALT, max_age=settings.ATTACHMENT_LINK_MAX_AGE
         )
     except (signing.BadSignature, ValueError, TypeError):
         return None
+    if not isinstance(index, int):
+        return None
     message = Message.objects.filter(pk=message_id).first()
     if message is None or not 0 <= index < len(message.attachments):
         return None
-    return ResolvedAttachment(message=message, attachment=message.attachments[index])
+    return ResolvedAttachment(
+        message=message,
+        attachment=message.attachments[index],
+        for_platform=bool(flags and flags[0]),
+    )
+
+
+def attachment_file_open(stored: str) -> tuple[BinaryIO, int | None]:
+    """The stored file `stored` opened for reading, and its size in bytes when
+    the storage tells it without reading (an S3 object, streamed from the
+    bucket as it is read); None when the file itself tells (the file
+    system). Close it after use. Raises `FileNotFoundError` when the file is
+    gone (erased, or removed from the storage)."""
+    open_stream = getattr(default_storage, "open_stream", None)
+    if open_stream is not None:
+        return open_stream(stored)
+    return default_storage.open(stored, "rb"), None
+
+
+def attachment_redirect_url(
+    stored: str, *, content_type: str, filename: str, inline: bool
+) -> str | None:
+    """Where to redirect a browser for `stored` instead of streaming it: a
+    pre-signed storage URL that answers with `content_type` and an `inline`
+    or `attachment` disposition naming `filename`, valid
+    `PINGBACK_MEDIA_REDIRECT_MAX_AGE` seconds; None unless the storage is a
+    bucket with the `redirect` option (`pingback.storage_s3`)."""
+    if not getattr(default_storage, "redirect", False):
+        return None
+    return default_storage.signed_url(
+        stored, content_type=content_type, filename=filename, inline=inline
+    )
 
 
 # ----------------------------------------------------------------- inbound media

@@ -161,7 +161,8 @@ def shown_attachments(message: Message) -> list[dict[str, Any]]:
                 "label": label,
                 "link": link,
                 "unsafe_url": unsafe_url,
-                # Shown inline only from PingBack itself (`img-src 'self'`).
+                # Shown inline only from PingBack itself (`img-src 'self'`,
+                # and the bucket's origin when links redirect to it).
                 "is_image": kind in ("image", "sticker", "photo")
                 and bool(attachment.get("stored")),
                 "pending": attachment_needs_fetch(attachment),
