@@ -1,0 +1,36 @@
+"""Telegram: updates posted to the webhook PingBack set with a per-channel
+secret token, sent back in a header (Bot API, setWebhook `secret_token`)."""
+
+from channels_app.tests.platforms.contract.kits.base import Kit, header
+from channels_app.tests.platforms.fixtures import compact_json
+from sandbox.telegram import DEMO_BOT
+
+SECRET = "s3cret-token_for-the-webhook-0123456789abcdef"
+TOKEN_HEADER = header("X-Telegram-Bot-Api-Secret-Token")
+
+KIT = Kit(
+    platform="telegram",
+    channel=lambda: {
+        "type": "telegram",
+        "secrets": {"bot_token": DEMO_BOT.token, "webhook_secret": SECRET},
+        "config": {"bot_id": "7000000001", "bot_username": DEMO_BOT.username},
+    },
+    load=compact_json,
+    malformed={
+        "not JSON": (
+            b"update_id=1",
+            "body is not JSON: Expecting value: line 1 column 1 (char 0)",
+        ),
+        "no update_id": (b'{"message": {}}', "update_id: missing"),
+        "update without content": (
+            b'{"update_id": 5}',
+            "body: no update besides update_id",
+        ),
+    },
+    signer=lambda channel, body, secret: {TOKEN_HEADER: secret},
+    secret="webhook_secret",
+    forged={
+        "forged": {TOKEN_HEADER: "guessed-secret-token"},
+        "one character off": {TOKEN_HEADER: SECRET[:-1] + "X"},
+    },
+)

@@ -1,0 +1,363 @@
+"""The contract every platform of the registry keeps, run over each platform's
+kit (`kits/<platform>.py`): parsing every fixture to its expectation file,
+webhooks (handshake, signatures, redelivery, malformed bodies, inactive and
+unknown channels) and sends to the sandbox stand-in with refusals classified.
+
+Signatures are made with the sandbox stand-ins' own signers (the ones that sign
+the webhooks they deliver), which are checked against the documented test
+vectors here (docs/protocols.md §1.4, §1.5, §3.3, §5.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+
+from channels_app.models import InboundEvent
+from channels_app.platforms import REGISTRY, get_platform
+from channels_app.platforms.base import MalformedPayload, OutboundMessage
+from channels_app.tests.platforms.contract.expectations import (
+    NOW,
+    expectation_path,
+    read,
+)
+from channels_app.tests.platforms.contract.kits import KITS
+from channels_app.tests.platforms.contract.outcome import outcome
+from conversations.models import Conversation, Message
+
+WEBHOOK_KITS = [kit for kit in KITS.values() if kit.signer]
+HANDSHAKE_KITS = [kit for kit in WEBHOOK_KITS if kit.handshake]
+SENDING_KITS = [kit for kit in KITS.values() if kit.sending]
+
+
+def cases(kits, table) -> list:
+    """pytest params `(kit, case)` for every case of `table(kit)`, with ids
+    `platform-case`."""
+    return [
+        pytest.param(kit, case, id=f"{kit.platform}-{case}")
+        for kit in kits
+        for case in table(kit)
+    ]
+
+
+def by_platform(kits) -> dict:
+    return {"argvalues": kits, "ids": [kit.platform for kit in kits]}
+
+
+def webhook_path(channel) -> str:
+    return f"/api/v1/webhooks/{channel.type}/{channel.id}"
+
+
+def post(client, kit, channel, body: bytes, headers: dict | None = None):
+    return client.post(
+        webhook_path(channel),
+        data=body,
+        content_type=kit.content_type,
+        **(headers or {}),
+    )
+
+
+def post_signed(client, kit, channel, body: bytes):
+    return post(client, kit, channel, body, kit.signed(channel, body))
+
+
+def assert_acknowledged(response, kit, status: str) -> None:
+    content_type, content = kit.acknowledgement(status)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == content_type
+    assert response.content == content
+
+
+# ----------------------------------------------------------------- the registry
+
+
+def test_every_platform_of_the_registry_has_a_kit():
+    served = {type(get_platform(kit.platform)) for kit in KITS.values()}
+
+    assert {type(platform) for platform in REGISTRY.values()} == served
+
+
+# ---------------------------------------------------------------- parsing, pure
+
+
+@pytest.mark.parametrize("kit", **by_platform(list(KITS.values())))
+def test_every_fixture_has_an_expectation_file_and_no_file_is_left_over(kit):
+    names = kit.names()
+    expected = {path.name for path in kit.fixtures.glob("*.expected.json")}
+
+    assert [n for n in names if not expectation_path(kit.fixture(n)).exists()] == []
+    assert expected == {expectation_path(kit.fixture(n)).name for n in names}
+
+
+@pytest.mark.parametrize(("kit", "name"), cases(KITS.values(), lambda kit: kit.names()))
+def test_the_fixture_parses_to_its_expectation_file(kit, name):
+    """Regenerate with `python -m channels_app.tests.platforms.contract --write
+    <platform> <name>` after a deliberate change, and review the diff."""
+    assert outcome(kit, name) == read(kit.fixture(name))
+
+
+@pytest.mark.parametrize(("kit", "case"), cases(KITS.values(), lambda k: k.malformed))
+def test_a_malformed_body_is_refused_naming_the_bad_path(kit, case):
+    body, error = kit.malformed[case]
+
+    with pytest.raises(MalformedPayload) as raised:
+        get_platform(kit.platform).parse(kit.build(), body)
+
+    assert str(raised.value) == error
+
+
+@pytest.mark.parametrize(
+    ("kit", "index"),
+    cases(KITS.values(), lambda kit: range(len(kit.vectors))),
+)
+def test_the_signer_reproduces_the_documented_test_vector(kit, index):
+    sign, args, documented = kit.vectors[index]
+
+    assert sign(*args) == documented
+
+
+# --------------------------------------------------------------------- webhooks
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(WEBHOOK_KITS))
+def test_a_signed_delivery_is_stored_then_becomes_a_conversation(
+    client, kit, django_capture_on_commit_callbacks
+):
+    # given
+    channel = kit.create()
+    body = kit.body(kit.delivery)
+    expected = read(kit.fixture(kit.delivery))
+    [item] = expected["items"]
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, kit, channel, body)
+
+    # then
+    assert_acknowledged(response, kit, "accepted")
+    event = InboundEvent.objects.get()
+    assert (event.event_key, event.status) == (expected["event_key"], "processed")
+    assert bytes(event.body) == body
+    conversation = Conversation.objects.get()
+    assert (conversation.channel_type, conversation.thread_key) == (
+        kit.platform,
+        item["thread_key"],
+    )
+    identity = conversation.contact_identity
+    assert identity.external_id == item["contact"]["external_id"]
+    assert identity.handle == item["contact"]["handle"]
+    assert conversation.contact.name == (
+        item["contact"]["name"] or item["contact"]["handle"]
+    )
+    message = conversation.messages.get()
+    assert (message.direction, message.text, message.platform_message_id) == (
+        "inbound",
+        item["text"],
+        item["platform_message_id"],
+    )
+    if item["sent_at"] != NOW:
+        assert message.sent_at == datetime.fromisoformat(item["sent_at"])
+
+
+def refused_headers(kit, channel, body: bytes) -> dict[str, dict]:
+    return {
+        "missing": {},
+        "signed with another secret": kit.signed(channel, body, "another-secret"),
+        **kit.forged,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kit", "case"),
+    cases(WEBHOOK_KITS, lambda kit: refused_headers(kit, kit.build(), b"")),
+)
+def test_a_delivery_without_the_channels_signature_is_403_and_stores_nothing(
+    client, kit, case
+):
+    channel = kit.create()
+    body = kit.body(kit.delivery)
+
+    response = post(
+        client, kit, channel, body, refused_headers(kit, channel, body)[case]
+    )
+
+    assert response.status_code == 403
+    assert InboundEvent.objects.count() == 0
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(WEBHOOK_KITS))
+def test_a_channel_without_its_secret_refuses_every_delivery(
+    client, kit, django_capture_on_commit_callbacks
+):
+    """A channel stored before the secret was set (or required) has nothing
+    to check a delivery against: refused, signed or not."""
+    channel = kit.create()
+    signed = kit.signed(channel, kit.body(kit.delivery))
+    del channel.secrets[kit.secret]
+    channel.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        unsigned = post(client, kit, channel, kit.body(kit.delivery))
+        with_the_old_secret = post(client, kit, channel, kit.body(kit.delivery), signed)
+
+    assert (unsigned.status_code, with_the_old_secret.status_code) == (403, 403)
+    assert InboundEvent.objects.count() == 0
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(WEBHOOK_KITS))
+def test_a_redelivery_adds_nothing(client, kit, django_capture_on_commit_callbacks):
+    channel = kit.create()
+    body = kit.body(kit.delivery)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, kit, channel, body)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, kit, channel, body)
+
+    assert_acknowledged(response, kit, "duplicate")
+    assert InboundEvent.objects.count() == 1
+    assert Message.objects.count() == 1
+
+
+def malformed_deliveries(kit) -> dict[str, tuple[bytes, str]]:
+    """The kit's malformed bodies and its malformed fixtures."""
+    fixtures = {
+        name: (kit.body(name), read(kit.fixture(name))["error"])
+        for name in kit.names()
+        if "malformed" in read(kit.fixture(name))
+    }
+    return {**kit.malformed, **fixtures}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kit", "case"), cases(WEBHOOK_KITS, malformed_deliveries))
+def test_a_malformed_delivery_is_kept_with_its_error_and_answered_400(
+    client, kit, case
+):
+    channel = kit.create()
+    body, error = malformed_deliveries(kit)[case]
+
+    response = post_signed(client, kit, channel, body)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": error}
+    event = InboundEvent.objects.get()
+    assert (event.status, event.error) == ("malformed", error)
+    assert bytes(event.body) == body
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(WEBHOOK_KITS))
+def test_a_delivery_to_an_inactive_channel_is_kept_but_not_processed(
+    client, kit, django_capture_on_commit_callbacks
+):
+    channel = kit.create(is_active=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, kit, channel, kit.body(kit.delivery))
+
+    assert_acknowledged(response, kit, "ignored")
+    assert InboundEvent.objects.get().status == "ignored"
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(WEBHOOK_KITS))
+def test_a_delivery_to_an_unknown_channel_is_404(client, kit):
+    channel = kit.build(id="7c9e6679-7425-40de-944b-e07fc1f90ae7")
+
+    response = post(client, kit, channel, kit.body(kit.delivery))
+
+    assert response.status_code == 404
+    assert InboundEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(WEBHOOK_KITS))
+def test_a_get_that_is_not_a_handshake_is_405(client, kit):
+    assert client.get(webhook_path(kit.create())).status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(HANDSHAKE_KITS))
+def test_the_handshake_is_answered_as_the_platform_expects(client, kit):
+    channel = kit.create()
+
+    response = client.get(webhook_path(channel), kit.handshake.query(channel))
+
+    content_type, content = kit.handshake.answer(channel)
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert response.content == content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kit", "case"), cases(HANDSHAKE_KITS, lambda kit: kit.handshake.refused)
+)
+def test_a_handshake_with_the_wrong_token_is_refused(client, kit, case):
+    channel = kit.create()
+    query = kit.handshake.refused[case](channel)
+
+    response = client.get(webhook_path(channel), query)
+
+    assert response.status_code == 403
+    assert kit.handshake.answer(channel)[1] not in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(HANDSHAKE_KITS))
+def test_a_handshake_for_a_channel_without_its_secret_is_refused(client, kit):
+    channel = kit.create()
+    query = kit.handshake.query(channel)
+    del channel.secrets[kit.handshake.secret]
+    channel.save()
+
+    assert client.get(webhook_path(channel), query).status_code == 403
+
+
+# ------------------------------------------------------------------------ sends
+
+
+def outbound(kit, **changes) -> OutboundMessage:
+    return replace(OutboundMessage(**kit.sending.outbound), **changes)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(SENDING_KITS))
+def test_a_reply_goes_through_the_sdk_to_the_stand_in(kit, sandbox):
+    message = outbound(kit)
+
+    result = get_platform(kit.platform).send(kit.create(), message)
+
+    [send] = kit.sending.sends(sandbox)
+    assert kit.sending.sent(send) == (result.platform_message_id, message.text)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kit", "case"), cases(SENDING_KITS, lambda kit: kit.sending.errors)
+)
+def test_a_refused_send_is_transient_or_permanent_in_the_platforms_words(
+    kit, case, sandbox
+):
+    refusal = kit.sending.errors[case]
+    kit.sending.set_modes(sandbox, refusal.modes)
+
+    with pytest.raises(refusal.error) as raised:
+        get_platform(kit.platform).send(kit.create(), outbound(kit, **refusal.message))
+
+    assert type(raised.value) is refusal.error
+    assert raised.value.reason == refusal.reason
+    for name, value in refusal.fields.items():
+        assert getattr(raised.value, name) == value
+    assert kit.sending.sends(sandbox) == []
