@@ -1,6 +1,8 @@
-"""The Telegram platform module: secret-token verification, parsing of every
-Update kind, dedupe, setup through the API (getMe, setWebhook, deleteWebhook),
-sending and its errors, and inbound media.
+"""What only Telegram does: a message's identity across updates, edits, setup
+through the API (getMe, setWebhook, deleteWebhook), sending (captions, flood
+control, what Telegram refuses) and inbound media. Secret-token checks, parsing
+of every fixture, redelivery and malformed updates are in the contract suite
+(`contract/`, kit `kits/telegram.py`).
 
 Everything Telegram-side runs through python-telegram-bot against the sandbox's
 Telegram stand-in over HTTP; Celery tasks run eagerly.
@@ -14,26 +16,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from channels_app.models import Channel, InboundEvent
-from channels_app.platforms import get_platform
-from channels_app.platforms.base import (
-    InboundContact,
-    InboundMessage,
-    MalformedPayload,
-    MessageEdit,
-)
 from channels_app.services.delivery import message_deliver
-from channels_app.tests.factories import ChannelFactory
-from channels_app.tests.platforms.fixtures import fixture_bytes, fixture_names
+from channels_app.tests.platforms.contract.kits.telegram import KIT
+from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.tests.factories import MessageFactory
 from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "s3cret-token_for-the-webhook-0123456789abcdef"
-CASEY = InboundContact(
-    external_id="5100000001", handle="casey_customer", name="Casey Customer"
-)
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
     b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01"
@@ -42,23 +33,16 @@ PNG = (
 
 
 def telegram_channel(**fields) -> Channel:
-    """A Telegram channel of the sandbox's demo bot, set up with `SECRET`."""
-    values = {
-        "type": "telegram",
-        "secrets": {"bot_token": DEMO_BOT.token, "webhook_secret": SECRET},
-        "config": {"bot_id": "7000000001", "bot_username": DEMO_BOT.username},
-        **fields,
-    }
-    return ChannelFactory(**values)
+    """A Telegram channel of the sandbox's demo bot, set up with its secret."""
+    return KIT.create(**fields)
 
 
-def post_update(client, channel, body: bytes, secret: str | None = SECRET):
-    headers = {"HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": secret} if secret else {}
+def post_update(client, channel, body: bytes):
     return client.post(
         f"/api/v1/webhooks/telegram/{channel.id}",
         data=body,
         content_type="application/json",
-        **headers,
+        **KIT.signed(channel, body),
     )
 
 
@@ -72,89 +56,7 @@ def epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-# ---------------------------------------------------------------- verification
-
-
-def test_an_update_with_the_right_secret_token_is_stored_and_processed(
-    client, django_capture_on_commit_callbacks
-):
-    # given
-    channel = telegram_channel()
-    body = fixture_bytes("telegram", "message__text")
-
-    # when
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post_update(client, channel, body)
-
-    # then
-    assert response.status_code == 200
-    assert response.json() == {"status": "accepted"}
-    event = InboundEvent.objects.get()
-    assert (event.event_key, event.status) == ("update:700000101", "processed")
-    assert bytes(event.body) == body
-    conversation = Conversation.objects.get()
-    assert conversation.channel_type == "telegram"
-    assert conversation.thread_key == "chat:5100000001"
-    assert conversation.contact.name == "Casey Customer"
-    assert conversation.contact_identity.external_id == "5100000001"
-    assert conversation.contact_identity.handle == "casey_customer"
-    message = conversation.messages.get()
-    assert message.text == "Hi! My order #4411 never arrived."
-    assert message.platform_message_id == "5100000001:1365"
-    assert message.sent_at == epoch(1763712000)
-
-
-@pytest.mark.parametrize(
-    ("_case", "secret"),
-    [
-        ("missing", None),
-        ("forged", "guessed-secret-token"),
-        ("one character off", SECRET[:-1] + "X"),
-    ],
-)
-def test_an_update_without_the_right_secret_token_gets_403_and_stores_nothing(
-    client, _case, secret
-):
-    channel = telegram_channel()
-
-    response = post_update(
-        client, channel, fixture_bytes("telegram", "message__text"), secret
-    )
-
-    assert response.status_code == 403
-    assert InboundEvent.objects.count() == 0
-    assert Message.objects.count() == 0
-
-
-def test_a_channel_without_a_webhook_secret_refuses_updates(client):
-    """Before setup has registered the webhook there is nothing to check the
-    header against: refused, not trusted."""
-    channel = telegram_channel(secrets={"bot_token": DEMO_BOT.token})
-
-    response = post_update(client, channel, fixture_bytes("telegram", "message__text"))
-
-    assert response.status_code == 403
-    assert InboundEvent.objects.count() == 0
-
-
 # ------------------------------------------------------------- dedupe, edits
-
-
-def test_a_redelivered_update_adds_nothing(client, django_capture_on_commit_callbacks):
-    # given
-    channel = telegram_channel()
-    body = fixture_bytes("telegram", "message__text")
-    with django_capture_on_commit_callbacks(execute=True):
-        post_update(client, channel, body)
-
-    # when
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post_update(client, channel, body)
-
-    # then
-    assert response.json() == {"status": "duplicate"}
-    assert InboundEvent.objects.count() == 1
-    assert Message.objects.count() == 1
 
 
 def test_the_same_message_in_another_update_is_stored_once(
@@ -190,255 +92,6 @@ def test_an_edited_message_changes_the_stored_text(
     message = Message.objects.get()
     assert message.text == "Hi! My order #4412 never arrived."
     assert message.edited_at == epoch(1763712095)
-
-
-@pytest.mark.parametrize(
-    ("fixture", "reason"),
-    [
-        (
-            "chat__group",
-            "supergroup chat -1001234567890: PingBack serves private chats only",
-        ),
-        ("message__from_bot", "message from the bot 7000000002"),
-        ("my_chat_member__blocked", "update kind my_chat_member not handled"),
-    ],
-)
-def test_updates_pingback_does_not_serve_are_kept_as_ignored_with_the_reason(
-    client, django_capture_on_commit_callbacks, fixture, reason
-):
-    channel = telegram_channel()
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post_update(client, channel, fixture_bytes("telegram", fixture))
-
-    assert response.status_code == 200
-    event = InboundEvent.objects.get()
-    assert (event.status, event.error) == ("ignored", reason)
-    assert Conversation.objects.count() == 0
-
-
-@pytest.mark.parametrize(
-    ("_case", "body", "error"),
-    [
-        ("not JSON", b"update_id=1", "body is not JSON: Expecting value: line 1 "),
-        ("no update_id", b'{"message": {}}', "update_id: missing"),
-        ("update without content", b'{"update_id": 5}', "body: no update besides"),
-        ("chat id as a string", None, "message.chat.id: expected an integer, got"),
-    ],
-)
-def test_a_malformed_update_is_kept_with_its_error_and_answered_400(
-    client, _case, body, error
-):
-    channel = telegram_channel()
-    body = body or fixture_bytes("telegram", "malformed__chat_id_as_string")
-
-    response = post_update(client, channel, body)
-
-    assert response.status_code == 400
-    assert response.json()["detail"].startswith(error)
-    event = InboundEvent.objects.get()
-    assert event.status == "malformed"
-    assert bytes(event.body) == body
-    assert Message.objects.count() == 0
-
-
-# ----------------------------------------------------------------- parsing, pure
-
-
-def casey_message(message_id: int, sent: int, **fields) -> InboundMessage:
-    values = {
-        "platform_message_id": f"5100000001:{message_id}",
-        "contact": CASEY,
-        "text": "",
-        "sent_at": epoch(sent),
-        "thread_key": "chat:5100000001",
-        **fields,
-    }
-    return InboundMessage(**values)
-
-
-PARSE_CASES = {
-    "message__text": casey_message(
-        1365, 1763712000, text="Hi! My order #4411 never arrived."
-    ),
-    "message__command": InboundMessage(
-        platform_message_id="5100000002:1364",
-        contact=InboundContact(external_id="5100000002", name="Robin"),
-        text="/start",
-        sent_at=epoch(1763711940),
-        thread_key="chat:5100000002",
-    ),
-    "message__photo": casey_message(
-        1366,
-        1763712060,
-        text="The box arrived crushed",
-        attachments=(
-            {
-                "kind": "image",
-                "ref": "AgACAgQAAxkBAAIBZ2dXs-largest",
-                "content_type": "image/jpeg",
-                "size": 118640,
-            },
-        ),
-    ),
-    "message__document": casey_message(
-        1367,
-        1763712120,
-        attachments=(
-            {
-                "kind": "document",
-                "ref": "BQACAgQAAxkBAAIBaGdXs-invoice",
-                "filename": "invoice-4411.pdf",
-                "content_type": "application/pdf",
-                "size": 48213,
-            },
-        ),
-    ),
-    "message__voice": casey_message(
-        1368,
-        1763712180,
-        attachments=(
-            {
-                "kind": "voice",
-                "ref": "AwACAgQAAxkBAAIBaWdXs-voice",
-                "content_type": "audio/ogg",
-                "size": 15344,
-            },
-        ),
-    ),
-    "message__audio": casey_message(
-        1369,
-        1763712240,
-        attachments=(
-            {
-                "kind": "audio",
-                "ref": "CQACAgQAAxkBAAIBamdXs-audio",
-                "filename": "noise-from-the-kettle.mp3",
-                "content_type": "audio/mpeg",
-                "size": 2945210,
-            },
-        ),
-    ),
-    "message__video": casey_message(
-        1370,
-        1763712300,
-        text="Watch the lid",
-        attachments=(
-            {
-                "kind": "video",
-                "ref": "BAACAgQAAxkBAAIBa2dXs-video",
-                "filename": "unboxing.mp4",
-                "content_type": "video/mp4",
-                "size": 3481204,
-            },
-        ),
-    ),
-    "message__sticker": casey_message(
-        1371,
-        1763712360,
-        attachments=(
-            {
-                "kind": "sticker",
-                "ref": "CAACAgIAAxkBAAIBbGdXs-sticker",
-                "content_type": "application/x-tgsticker",
-                "size": 28744,
-            },
-        ),
-    ),
-    "message__location": casey_message(
-        1372,
-        1763712420,
-        attachments=(
-            {"kind": "location", "latitude": 53.800755, "longitude": -1.549077},
-        ),
-    ),
-    "message__venue": casey_message(
-        1373,
-        1763712480,
-        attachments=(
-            {
-                "kind": "location",
-                "latitude": 53.795984,
-                "longitude": -1.547229,
-                "name": "Leeds Depot",
-                "address": "12 Wellington St, Leeds LS1 4DL",
-            },
-        ),
-    ),
-    "message__contact": casey_message(
-        1374,
-        1763712540,
-        attachments=(
-            {
-                "kind": "contact",
-                "name": "Jordan Neighbour",
-                "phone_number": "+447700900123",
-            },
-        ),
-    ),
-    "message__reply": casey_message(
-        1377,
-        1763712900,
-        text="Sure, it is JD0144",
-        reply_to_platform_message_id="5100000001:1376",
-    ),
-    "edited_message__text": MessageEdit(
-        platform_message_id="5100000001:1365",
-        text="Hi! My order #4412 never arrived.",
-        edited_at=epoch(1763712095),
-    ),
-}
-
-IGNORED = {
-    "chat__group": "supergroup chat -1001234567890: PingBack serves private chats only",
-    "message__from_bot": "message from the bot 7000000002",
-    "message__poll": "message 5100000001:1380 has no text or media PingBack can show",
-    "edited_message__live_location": "edit of message 5100000001:1378 without text",
-    "callback_query__button": "update kind callback_query not handled",
-    "my_chat_member__blocked": "update kind my_chat_member not handled",
-}
-
-MALFORMED = {
-    "malformed__chat_id_as_string": "message.chat.id: expected an integer, got a "
-    "string",
-    "malformed__message_without_from": "message.from: missing",
-    "malformed__photo_without_sizes": "message.photo: expected at least one size",
-}
-
-
-def test_every_telegram_fixture_has_an_expected_outcome():
-    assert fixture_names("telegram") == set(PARSE_CASES) | set(IGNORED) | set(MALFORMED)
-
-
-@pytest.mark.parametrize("name", sorted(PARSE_CASES))
-def test_telegram_fixture_parses_to_the_expected_item(name):
-    body = fixture_bytes("telegram", name)
-
-    parsed = get_platform("telegram").parse(ChannelFactory.build(), body)
-
-    assert parsed.event_key == f"update:{json.loads(body)['update_id']}"
-    assert parsed.items == (PARSE_CASES[name],)
-    assert parsed.ignored == ()
-
-
-@pytest.mark.parametrize("name", sorted(IGNORED))
-def test_telegram_fixture_is_ignored_with_its_reason(name):
-    parsed = get_platform("telegram").parse(
-        ChannelFactory.build(), fixture_bytes("telegram", name)
-    )
-
-    assert parsed.items == ()
-    assert parsed.ignored == (IGNORED[name],)
-
-
-@pytest.mark.parametrize("name", sorted(MALFORMED))
-def test_malformed_fixture_names_the_bad_path(name):
-    with pytest.raises(MalformedPayload) as raised:
-        get_platform("telegram").parse(
-            ChannelFactory.build(), fixture_bytes("telegram", name)
-        )
-
-    assert str(raised.value) == MALFORMED[name]
 
 
 # --------------------------------------------------------------- setup, via API

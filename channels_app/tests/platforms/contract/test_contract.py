@@ -162,6 +162,33 @@ def test_a_signed_delivery_is_stored_then_becomes_a_conversation(
         assert message.sent_at == datetime.fromisoformat(item["sent_at"])
 
 
+def ignored_fixtures(kit) -> list[str]:
+    """The fixtures whose every event is deliberately skipped."""
+    return [
+        name
+        for name in kit.names()
+        if read(kit.fixture(name)).get("items") == []
+        and read(kit.fixture(name))["ignored"]
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kit", "name"), cases(WEBHOOK_KITS, ignored_fixtures))
+def test_a_delivery_pingback_does_not_serve_is_kept_as_ignored_with_the_reasons(
+    client, kit, name, django_capture_on_commit_callbacks
+):
+    channel = kit.create()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, kit, channel, kit.body(name))
+
+    assert_acknowledged(response, kit, "accepted")
+    event = InboundEvent.objects.get()
+    reasons = "; ".join(read(kit.fixture(name))["ignored"])
+    assert (event.status, event.error) == ("ignored", reasons)
+    assert Conversation.objects.count() == 0
+
+
 def refused_headers(kit, channel, body: bytes) -> dict[str, dict]:
     return {
         "missing": {},

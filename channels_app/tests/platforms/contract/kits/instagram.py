@@ -14,6 +14,7 @@ from channels_app.tests.platforms.fixtures import compact_json
 from sandbox.instagram_payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_ID,
+    demo_png,
     message_event,
     webhook_payload,
 )
@@ -40,11 +41,12 @@ def channel() -> dict:
 
 
 def image(**overrides) -> OutboundAttachment:
+    """The demo PNG as an agent's attachment (`public_url` unused unless given)."""
     fields = {
         "kind": "image",
         "filename": "kettle.png",
         "content_type": "image/png",
-        "size": 68,
+        "size": len(demo_png()),
         "storage_name": "attachments/x/kettle.png",
         "public_url": "http://unused",
         **overrides,
