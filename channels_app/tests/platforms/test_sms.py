@@ -12,7 +12,6 @@ sends go through the real twilio SDK to the sandbox's Twilio stand-in.
 """
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +31,7 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.services.delivery import message_deliver
+from channels_app.tests.platforms.contract.kits.base import closed_port_url
 from channels_app.tests.platforms.contract.kits.sms import EMPTY_TWIML, KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
@@ -329,19 +329,6 @@ def test_a_number_not_on_the_account_leaves_the_url_to_paste(admin_api, sandbox)
     assert sandbox.sms.number(DEMO_NUMBER).sms_url == ""
 
 
-@pytest.mark.django_db
-def test_a_wrong_auth_token_is_400_naming_it_and_stores_nothing(admin_api, sandbox):
-    config = {**DEMO_ACCOUNT.as_config(), "auth_token": "not-the-token"}
-
-    response = create(admin_api, config)
-
-    assert response.status_code == 400
-    assert response.json() == {"config": {"auth_token": ["Authenticate"]}}
-    assert "not-the-token" not in response.content.decode()
-    assert Channel.objects.count() == 0
-    assert sandbox.sms.number(DEMO_NUMBER).sms_url == ""
-
-
 @pytest.fixture
 def twilio_answering() -> Iterator:
     """A one-answer stand-in for Twilio responses the sandbox never gives
@@ -397,30 +384,6 @@ def test_an_unknown_account_is_400_naming_the_account_sid(
             ]
         }
     }
-
-
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-@pytest.mark.django_db
-def test_an_unreachable_twilio_is_no_refusal_and_setup_says_what_to_do(
-    admin_api, settings
-):
-    settings.TWILIO_API_BASE_URL = closed_port_url()
-
-    response = create(admin_api, DEMO_ACCOUNT.as_config())
-
-    assert response.status_code == 201
-    setup = response.json()["setup"]
-    assert setup["state"] == "action_required"
-    assert setup["message"].startswith(
-        f"Could not look up {DEMO_NUMBER} on Twilio (Twilio unreachable: "
-        "ConnectionError). Run setup again, or: In the Twilio Console"
-    )
 
 
 @pytest.mark.django_db

@@ -16,15 +16,6 @@ from conversations.models import Message
 ACCOUNT = "1500000000000000001"
 
 
-def post_signed(client, channel, body: bytes):
-    return client.post(
-        f"/api/v1/webhooks/x/{channel.id}",
-        data=body,
-        content_type="application/json",
-        **KIT.signed(channel, body),
-    )
-
-
 @pytest.mark.django_db
 def test_same_dm_in_aaa_and_xaa_form_is_one_message(
     client, django_capture_on_commit_callbacks
@@ -37,8 +28,8 @@ def test_same_dm_in_aaa_and_xaa_form_is_one_message(
         "direct_message_events": aaa["direct_message_events"],
     }
     with django_capture_on_commit_callbacks(execute=True):
-        post_signed(client, channel, json.dumps(aaa).encode())
-        response = post_signed(client, channel, fixture_bytes("x", "xaa__dm_received"))
+        KIT.deliver(client, channel, json.dumps(aaa).encode())
+        response = KIT.deliver(client, channel, fixture_bytes("x", "xaa__dm_received"))
 
     assert response.json() == {"status": "duplicate"}
     assert Message.objects.count() == 1

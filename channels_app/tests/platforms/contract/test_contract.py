@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from channels_app.models import InboundEvent
+from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import REGISTRY, get_platform
 from channels_app.platforms.base import MalformedPayload, OutboundMessage
 from channels_app.tests.platforms.contract.expectations import (
@@ -24,12 +24,15 @@ from channels_app.tests.platforms.contract.expectations import (
     read,
 )
 from channels_app.tests.platforms.contract.kits import KITS
+from channels_app.tests.platforms.contract.kits.base import closed_port_url
 from channels_app.tests.platforms.contract.outcome import outcome
 from conversations.models import Conversation, Message
 
 WEBHOOK_KITS = [kit for kit in KITS.values() if kit.signer]
 HANDSHAKE_KITS = [kit for kit in WEBHOOK_KITS if kit.handshake]
 SENDING_KITS = [kit for kit in KITS.values() if kit.sending]
+SETUP_KITS = [kit for kit in KITS.values() if kit.setup]
+REGISTERING_KITS = [kit for kit in SETUP_KITS if kit.setup.registered]
 
 
 def cases(kits, table) -> list:
@@ -388,3 +391,112 @@ def test_a_refused_send_is_transient_or_permanent_in_the_platforms_words(
     for name, value in refusal.fields.items():
         assert getattr(raised.value, name) == value
     assert kit.sending.sends(sandbox) == []
+
+
+# ---------------------------------------------------------- setup and teardown
+
+
+def create(api, kit, config: dict):
+    return api.post(
+        "/api/v1/channels/", {"type": kit.platform, "config": config}, format="json"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(SETUP_KITS))
+def test_creating_the_channel_sets_up_the_platform_side(admin_api, kit, sandbox):
+    response = create(admin_api, kit, kit.setup.config())
+
+    assert response.status_code == 201, response.json()
+    created = response.json()
+    assert created["setup"]["state"] == kit.setup.state
+    if kit.setup.registered:
+        assert kit.setup.registered(sandbox, created)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(REGISTERING_KITS))
+def test_deactivating_undoes_the_setup_and_reactivating_does_it_again(
+    admin_api, kit, sandbox
+):
+    created = create(admin_api, kit, kit.setup.config()).json()
+    url = f"/api/v1/channels/{created['id']}"
+
+    admin_api.patch(url, {"is_active": False}, format="json")
+    registered_while_inactive = kit.setup.registered(sandbox, None)
+    response = admin_api.patch(url, {"is_active": True}, format="json")
+
+    assert not registered_while_inactive
+    assert response.json()["setup"]["state"] == kit.setup.state
+    assert kit.setup.registered(sandbox, created)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kit", **by_platform(REGISTERING_KITS))
+def test_deleting_the_channel_undoes_the_setup(admin_api, kit, sandbox):
+    created = create(admin_api, kit, kit.setup.config()).json()
+
+    response = admin_api.delete(f"/api/v1/channels/{created['id']}")
+
+    assert response.status_code == 200
+    assert not kit.setup.registered(sandbox, None)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kit", "case"), cases(SETUP_KITS, lambda k: k.setup.refused))
+def test_credentials_the_platform_refuses_are_400_naming_the_field_in_its_words(
+    admin_api, kit, case, sandbox
+):
+    config, field, words = kit.setup.refused[case]
+
+    response = create(admin_api, kit, config)
+
+    assert response.status_code == 400
+    assert response.json() == {"config": {field: [words]}}
+    secrets = get_platform(kit.platform).secret_fields & set(config)
+    assert [config[name] for name in secrets if config[name] in response.text] == []
+    assert Channel.objects.count() == 0
+    if kit.setup.registered:
+        assert not kit.setup.registered(sandbox, None)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "kit", **by_platform([kit for kit in SETUP_KITS if kit.setup.unreachable])
+)
+def test_an_unreachable_platform_is_no_refusal_and_setup_says_so(
+    admin_api, kit, settings
+):
+    """Creating is allowed (the credentials may be fine); setup says what
+    happened, without the credentials."""
+    setting, state, message = kit.setup.unreachable
+    setattr(settings, setting, closed_port_url())
+    config = kit.setup.config()
+
+    response = create(admin_api, kit, config)
+
+    assert response.status_code == 201
+    setup = response.json()["setup"]
+    assert setup["state"] == state
+    assert setup["message"].startswith(message)
+    secrets = get_platform(kit.platform).secret_fields & set(config)
+    assert [name for name in secrets if config[name] in setup["message"]] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "kit", **by_platform([kit for kit in SETUP_KITS if kit.setup.secret_missing])
+)
+def test_setup_of_a_channel_without_its_webhook_secret_says_webhooks_are_refused(
+    admin_api, kit, sandbox
+):
+    """A channel stored before the secret was required."""
+    created = create(admin_api, kit, kit.setup.config()).json()
+    channel = Channel.objects.get()
+    del channel.secrets[kit.secret]
+    channel.save()
+
+    body = admin_api.post(f"/api/v1/channels/{created['id']}/setup").json()
+
+    assert body["setup"]["state"] == "action_required"
+    assert body["setup"]["message"].startswith(kit.setup.secret_missing)

@@ -4,6 +4,7 @@ platforms, as data. See `channels_app.tests.platforms.contract`."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,37 @@ class Sending:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """Creating the channel through the API, against the sandbox stand-in.
+
+    `config` is a create config the stand-in accepts; `state` the setup state
+    it ends in; `registered(sandbox, created)` whether the platform side
+    points at the created channel (the API's answer), or with `created` None
+    whether anything at all is registered (None: the platform has nothing
+    PingBack registers); `refused` maps a case to (config, the field named, the
+    platform's words) answered 400; `unreachable` is (the setting of the
+    platform's base URL, the setup state, how the setup message begins) when
+    the platform cannot be reached; `secret_missing` how the setup message
+    goes on when the channel lacks its webhook secret (None: it cannot lack
+    it)."""
+
+    config: Callable[[], dict[str, Any]]
+    state: str
+    registered: Callable[[Any, dict[str, Any] | None], bool] | None = None
+    refused: dict[str, tuple[dict[str, Any], str, str]] = field(default_factory=dict)
+    unreachable: tuple[str, str, str] | None = None
+    secret_missing: str | None = None
+
+
+def closed_port_url() -> str:
+    """The URL of a loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
 class Kit:
     """One platform, as the contract suite needs it.
 
@@ -88,7 +120,8 @@ class Kit:
     acknowledgement: status -> the (content type, body) of the 200 answer to
         an accepted, duplicate or ignored delivery.
     delivery: the fixture that opens a conversation when delivered.
-    handshake, sending: see `Handshake`, `Sending`; None when not relevant.
+    handshake, sending, setup: see `Handshake`, `Sending`, `Setup`; None when
+        not relevant.
     vectors: the documented test vectors of the signer: (function, args,
         the value the documentation gives).
     """
@@ -110,6 +143,7 @@ class Kit:
     delivery: str = "message__text"
     handshake: Handshake | None = None
     sending: Sending | None = None
+    setup: Setup | None = None
     vectors: tuple[tuple[Callable[..., str], tuple[Any, ...], str], ...] = ()
 
     @property
@@ -131,6 +165,15 @@ class Kit:
 
     def create(self, **fields: Any) -> Channel:
         return ChannelFactory(**{**self.channel(), **fields})
+
+    def deliver(self, client, channel: Channel, body: bytes):
+        """POST `body` to the channel's webhook, signed with its secret."""
+        return client.post(
+            f"/api/v1/webhooks/{channel.type}/{channel.id}",
+            data=body,
+            content_type=self.content_type,
+            **self.signed(channel, body),
+        )
 
     def signed(self, channel: Channel, body: bytes, secret: str | None = None):
         """Headers authenticating `body` with the channel's secret (or

@@ -9,7 +9,12 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.tests.platforms.contract.kits import meta
-from channels_app.tests.platforms.contract.kits.base import Kit, SendErrorCase, Sending
+from channels_app.tests.platforms.contract.kits.base import (
+    Kit,
+    SendErrorCase,
+    Sending,
+    Setup,
+)
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox.instagram_payloads import (
     DEMO_ACCOUNT,
@@ -54,6 +59,15 @@ def image(**overrides) -> OutboundAttachment:
     return OutboundAttachment(**fields)
 
 
+def page_subscribed(sandbox, created: dict | None) -> bool:
+    """Whether a Page is subscribed to webhooks (the demo Page, to
+    `messages`, when `created` is given)."""
+    subscriptions = sandbox.instagram.snapshot()["page_subscriptions"]
+    if created is None:
+        return bool(subscriptions)
+    return subscriptions == {DEMO_ACCOUNT.page_id: ["messages"]}
+
+
 TIMESTAMP_AS_STRING = webhook_payload(
     DEMO_ACCOUNT,
     [
@@ -87,6 +101,48 @@ KIT = Kit(
     forged=meta.FORGED,
     handshake=meta.HANDSHAKE,
     vectors=(meta.VECTOR,),
+    setup=Setup(
+        config=DEMO_ACCOUNT.as_config,
+        state="action_required",
+        registered=page_subscribed,
+        refused={
+            "token Meta refuses": (
+                {
+                    "access_token": "EAAG-expired-token",
+                    "page_id": DEMO_ACCOUNT.page_id,
+                    "app_secret": DEMO_ACCOUNT.app_secret,
+                },
+                "access_token",
+                "Invalid OAuth access token - Cannot parse access token",
+            ),
+            "page the token cannot see": (
+                {
+                    "access_token": DEMO_ACCOUNT.access_token,
+                    "page_id": "123456789",
+                    "app_secret": DEMO_ACCOUNT.app_secret,
+                },
+                "page_id",
+                "Unsupported get request. Object with ID '123456789' does not "
+                "exist, cannot be loaded due to missing permissions, or does not "
+                "support this operation.",
+            ),
+            "no app secret": (
+                {
+                    "access_token": DEMO_ACCOUNT.access_token,
+                    "page_id": DEMO_ACCOUNT.page_id,
+                },
+                "app_secret",
+                "This field is required.",
+            ),
+        },
+        unreachable=(
+            meta.UNREACHABLE,
+            "failed",
+            "Could not check the Page with Meta (Could not reach the Graph API",
+        ),
+        secret_missing=meta.APP_SECRET_MISSING
+        + "Connected to Instagram @pingback_demo",
+    ),
     sending=Sending(
         outbound={
             "message_id": 1,

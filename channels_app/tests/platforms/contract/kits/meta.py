@@ -44,3 +44,10 @@ VECTOR = (
     ("app-secret-example", b'{"object":"whatsapp_business_account","entry":[]}'),
     "sha256=6c957c4f986b25135337b7da0baf9a0341f32c395dec049e0fe15c294df2842b",
 )
+
+APP_SECRET_MISSING = (
+    "PingBack refuses every webhook for this channel (403) until you add "
+    "app_secret: Meta app dashboard → App settings → Basic → App secret, then "
+    'PATCH the channel with {"config": {"app_secret": "<the app secret>"}}. '
+)
+UNREACHABLE = "GRAPH_API_BASE_URL"

@@ -13,6 +13,7 @@ from channels_app.tests.platforms.contract.kits.base import (
     Kit,
     SendErrorCase,
     Sending,
+    Setup,
     header,
 )
 from sandbox import sms_twilio
@@ -38,6 +39,13 @@ def fields_of(name: str, **changes: str | None) -> bytes:
     fields = json.loads((KIT.fixture(name)).read_text())
     fields.update(changes)
     return urlencode({k: v for k, v in fields.items() if v is not None}).encode()
+
+
+def incoming_url_set(sandbox, created: dict | None) -> bool:
+    """Whether the demo number's incoming URL is set (to the created
+    channel's)."""
+    url = sandbox.sms.number(DEMO_NUMBER).sms_url
+    return url != "" if created is None else url == created["webhook_url"]
 
 
 KIT = Kit(
@@ -69,6 +77,24 @@ KIT = Kit(
                 },
             ),
             "0/KCTR6DLpKmkAf8muzZqo1nDgQ=",
+        ),
+    ),
+    setup=Setup(
+        config=DEMO_ACCOUNT.as_config,
+        state="ready",
+        registered=incoming_url_set,
+        refused={
+            "a wrong auth token": (
+                {**DEMO_ACCOUNT.as_config(), "auth_token": "not-the-token"},
+                "auth_token",
+                "Authenticate",
+            )
+        },
+        unreachable=(
+            "TWILIO_API_BASE_URL",
+            "action_required",
+            f"Could not look up {DEMO_NUMBER} on Twilio (Twilio unreachable: "
+            "ConnectionError). Run setup again, or: In the Twilio Console",
         ),
     ),
     sending=Sending(

@@ -1,12 +1,21 @@
 """Telegram: updates posted to the webhook PingBack set with a per-channel
 secret token, sent back in a header (Bot API, setWebhook `secret_token`)."""
 
-from channels_app.tests.platforms.contract.kits.base import Kit, header
+from channels_app.tests.platforms.contract.kits.base import Kit, Setup, header
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox.telegram import DEMO_BOT
 
 SECRET = "s3cret-token_for-the-webhook-0123456789abcdef"
 TOKEN_HEADER = header("X-Telegram-Bot-Api-Secret-Token")
+
+
+def webhook_set(sandbox, created: dict | None) -> bool:
+    """Whether the demo bot has a webhook (to the created channel's URL)."""
+    webhook = sandbox.telegram.webhook()
+    if webhook is None or created is None:
+        return webhook is not None
+    return webhook["url"] == created["webhook_url"]
+
 
 KIT = Kit(
     platform="telegram",
@@ -33,4 +42,21 @@ KIT = Kit(
         "forged": {TOKEN_HEADER: "guessed-secret-token"},
         "one character off": {TOKEN_HEADER: SECRET[:-1] + "X"},
     },
+    setup=Setup(
+        config=lambda: {"bot_token": DEMO_BOT.token},
+        state="ready",
+        registered=webhook_set,
+        refused={
+            "a token Telegram does not know": (
+                {"bot_token": "7000000099:AAnot-a-real-bot-token"},
+                "bot_token",
+                "Telegram refused the token: Unauthorized",
+            )
+        },
+        unreachable=(
+            "TELEGRAM_API_BASE_URL",
+            "failed",
+            "Checking the bot token failed: Telegram could not be reached (",
+        ),
+    ),
 )

@@ -2,10 +2,17 @@
 fixtures are addressed to."""
 
 from channels_app.tests.platforms.contract.kits import meta
-from channels_app.tests.platforms.contract.kits.base import Kit, header
+from channels_app.tests.platforms.contract.kits.base import Kit, Setup, header
 from channels_app.tests.platforms.fixtures import compact_json
+from sandbox.whatsapp_payloads import DEMO_NUMBER
 
 PHONE_NUMBER_ID = "106540352242922"
+VERIFY_TOKEN = "chosen-verify-token-1234"
+
+
+def without(config: dict, name: str) -> dict:
+    return {key: value for key, value in config.items() if key != name}
+
 
 KIT = Kit(
     platform="whatsapp",
@@ -13,7 +20,7 @@ KIT = Kit(
         "type": "whatsapp",
         "secrets": {
             "access_token": "EAAG-example-token",
-            "verify_token": "chosen-verify-token-1234",
+            "verify_token": VERIFY_TOKEN,
             "app_secret": "app-secret-example",
         },
         "config": {
@@ -42,4 +49,30 @@ KIT = Kit(
     },
     handshake=meta.HANDSHAKE,
     vectors=(meta.VECTOR,),
+    setup=Setup(
+        config=lambda: DEMO_NUMBER.as_config(verify_token=VERIFY_TOKEN),
+        state="action_required",
+        refused={
+            "token Meta does not know": (
+                {
+                    **DEMO_NUMBER.as_config(verify_token=VERIFY_TOKEN),
+                    "access_token": "EAAexpired",
+                },
+                "access_token",
+                "Invalid OAuth access token - Cannot parse access token",
+            ),
+            "no app secret": (
+                without(DEMO_NUMBER.as_config(verify_token=VERIFY_TOKEN), "app_secret"),
+                "app_secret",
+                "This field is required.",
+            ),
+        },
+        unreachable=(
+            meta.UNREACHABLE,
+            "failed",
+            "Could not check the number with the Graph API (Could not reach the "
+            "Graph API: ConnectError). Run setup again once it is reachable.",
+        ),
+        secret_missing=meta.APP_SECRET_MISSING + "Connected to PingBack Demo",
+    ),
 )
