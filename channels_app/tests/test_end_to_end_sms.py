@@ -12,7 +12,14 @@ Twilio does, then posts signed status callbacks that move the reply on.
 import pytest
 import requests
 
-from billing.services import api_token_create
+from channels_app.tests.live import (
+    conversations,
+    live_stack,
+    message_reaches,
+    reply,
+    sandbox_control,
+    thread,
+)
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.sms import SAMPLE_PNG
@@ -27,60 +34,15 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack and an API session for the business's admin, with the
     SMS channel created through the API."""
-    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
-    _, token = api_token_create(member=admin_member)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    channel = session.post(
-        f"{live_server.url}/api/v1/channels/",
-        json={"type": "sms", "config": DEMO_ACCOUNT.as_config()},
-        timeout=30,
-    ).json()
-    assert channel["setup"]["state"] == "ready", channel["setup"]
-    return {
-        "api": session,
-        "url": live_server.url,
-        "sandbox": sandbox,
-        "channel": channel,
-    }
+    stack = live_stack(
+        live_server, settings, admin_member, sandbox, "sms", DEMO_ACCOUNT.as_config()
+    )
+    assert stack["channel"]["setup"]["state"] == "ready", stack["channel"]["setup"]
+    return stack
 
 
 def customer_texts(live, **body) -> dict:
-    response = requests.post(
-        f"{live['sandbox'].url}/_sandbox/sms/customer/message", json=body, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def thread(live, conversation_id: int) -> list[dict]:
-    return (
-        live["api"]
-        .get(
-            f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
-            timeout=10,
-        )
-        .json()["results"]
-    )
-
-
-def reply(live, conversation_id: int, **fields) -> dict:
-    response = live["api"].post(
-        f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
-        timeout=30,
-        **fields,
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "queued"
-    return response.json()
-
-
-def message_reaches(message_id: int, *statuses: str) -> Message:
-    def reached():
-        message = Message.objects.get(pk=message_id)
-        return message if message.status in statuses else None
-
-    return wait_for(reached)
+    return sandbox_control(live, "sms", "customer/message", **body)
 
 
 def test_setup_pointed_the_numbers_incoming_url_at_the_channel(live):
@@ -100,8 +62,7 @@ def test_a_text_arrives_and_the_reply_is_delivered_through_the_worker(live):
     ]
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    listed = live["api"].get(f"{live['url']}/api/v1/conversations/", timeout=10)
-    [shown] = listed.json()["results"]
+    [shown] = conversations(live)
     assert (shown["id"], shown["channel_type"]) == (conversation.pk, "sms")
     assert shown["contact"]["external_id"] == DEMO_CUSTOMER_NUMBER
     assert [(m["direction"], m["text"]) for m in thread(live, conversation.pk)] == [

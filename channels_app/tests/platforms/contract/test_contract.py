@@ -359,7 +359,15 @@ def test_a_handshake_for_a_channel_without_its_secret_is_refused(client, kit):
 
 
 def outbound(kit, **changes) -> OutboundMessage:
-    return replace(OutboundMessage(**kit.sending.outbound), **changes)
+    """A reply to the kit's customer."""
+    recipient, thread_key = kit.sending.to
+    message = OutboundMessage(
+        message_id=1,
+        text="Your replacement ships today.",
+        recipient_external_id=recipient,
+        thread_key=thread_key,
+    )
+    return replace(message, **changes)
 
 
 @pytest.mark.django_db
@@ -370,7 +378,8 @@ def test_a_reply_goes_through_the_sdk_to_the_stand_in(kit, sandbox):
     result = get_platform(kit.platform).send(kit.create(), message)
 
     [send] = kit.sending.sends(sandbox)
-    assert kit.sending.sent(send) == (result.platform_message_id, message.text)
+    id_key, text_key = kit.sending.sent
+    assert (send[id_key], send[text_key]) == (result.platform_message_id, message.text)
 
 
 @pytest.mark.django_db

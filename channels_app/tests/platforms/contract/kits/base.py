@@ -40,8 +40,8 @@ class Handshake:
 @dataclass(frozen=True)
 class SendErrorCase:
     """A platform refusal from the stand-in: `modes` set on the stand-in
-    before the send, `message` the reply sent (the kit's `outbound` changed by
-    it), and what must be raised: `error` (TransientDeliveryError or
+    before the send, `message` what the reply changes (`OutboundMessage`
+    fields), and what must be raised: `error` (TransientDeliveryError or
     PermanentDeliveryError) with `reason`, the platform's words, and
     `fields` (other attributes of the error, e.g. `retry_after`)."""
 
@@ -56,15 +56,15 @@ class SendErrorCase:
 class Sending:
     """How a platform's sends are watched in its sandbox stand-in.
 
-    `outbound` are the `OutboundMessage` fields of a reply to the fixtures'
-    customer; `sends(sandbox)` what the stand-in received, oldest first;
-    `sent(send)` the platform's id and the text of one of them;
+    `to` is the fixtures' customer as (recipient id, thread key);
+    `sends(sandbox)` what the stand-in received, oldest first; `sent` the
+    keys of the platform's id and of the text in one of them;
     `set_modes(sandbox, modes)` makes it refuse (see `SendErrorCase`);
     `errors` maps a case to the refusal and how PingBack must classify it."""
 
-    outbound: dict[str, Any]
+    to: tuple[str, str]
     sends: Callable[[Any], list[dict[str, Any]]]
-    sent: Callable[[dict[str, Any]], tuple[str, str]]
+    sent: tuple[str, str]
     set_modes: Callable[[Any, dict[str, Any]], None]
     errors: dict[str, SendErrorCase] = field(default_factory=dict)
 

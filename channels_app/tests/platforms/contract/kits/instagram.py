@@ -144,14 +144,9 @@ KIT = Kit(
         + "Connected to Instagram @pingback_demo",
     ),
     sending=Sending(
-        outbound={
-            "message_id": 1,
-            "text": "hi",
-            "recipient_external_id": DEMO_CUSTOMER_ID,
-            "thread_key": f"ig:{DEMO_CUSTOMER_ID}",
-        },
+        to=(DEMO_CUSTOMER_ID, f"ig:{DEMO_CUSTOMER_ID}"),
         sends=lambda sandbox: sandbox.instagram.sends,
-        sent=lambda send: (send["message_id"], send["text"]),
+        sent=("message_id", "text"),
         set_modes=lambda sandbox, modes: sandbox.instagram.state.set_modes(modes),
         errors={
             "window closed": SendErrorCase(

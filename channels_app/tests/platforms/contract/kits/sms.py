@@ -98,14 +98,9 @@ KIT = Kit(
         ),
     ),
     sending=Sending(
-        outbound={
-            "message_id": 1,
-            "text": "Your replacement ships today.",
-            "recipient_external_id": DEMO_CUSTOMER_NUMBER,
-            "thread_key": f"sms:{DEMO_CUSTOMER_NUMBER}",
-        },
+        to=(DEMO_CUSTOMER_NUMBER, f"sms:{DEMO_CUSTOMER_NUMBER}"),
         sends=lambda sandbox: sandbox.sms.sends,
-        sent=lambda send: (send["sid"], send["body"]),
+        sent=("sid", "body"),
         set_modes=lambda sandbox, modes: sandbox.sms.set_modes(modes),
         errors={
             "invalid number": SendErrorCase(
