@@ -11,14 +11,7 @@ import time
 
 import pytest
 
-from channels_app.tests.live import (
-    conversations,
-    live_stack,
-    message_reaches,
-    reply,
-    sandbox_control,
-    thread,
-)
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.x import DEMO_APP, DEMO_CUSTOMER
@@ -30,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack and an API session for the business's admin, with
     the X channel set up (its webhook registered, CRC answered)."""
-    stack = live_stack(
+    stack = e2e.live_stack(
         live_server, settings, admin_member, sandbox, "x", DEMO_APP.as_config()
     )
     assert stack["channel"]["setup"]["state"] == "ready", stack["channel"]["setup"]
@@ -38,7 +31,7 @@ def live(live_server, sandbox, settings, celery_worker, admin_member):
 
 
 def customer_sends(live, kind: str, **body) -> dict:
-    return sandbox_control(live, "x", f"customer/{kind}", **body)
+    return e2e.sandbox_control(live, "x", f"customer/{kind}", **body)
 
 
 def test_dm_arrives_and_the_reply_is_delivered_through_the_worker(live):
@@ -46,17 +39,17 @@ def test_dm_arrives_and_the_reply_is_delivered_through_the_worker(live):
     assert [d["status_code"] for d in sent["deliveries"]] == [200]
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    [listed] = conversations(live)
+    [listed] = e2e.conversations(live)
     assert (listed["id"], listed["channel_type"]) == (conversation.pk, "x")
     assert listed["contact"]["handle"] == DEMO_CUSTOMER.screen_name
-    assert [(m["direction"], m["text"]) for m in thread(live, conversation.pk)] == [
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
         ("inbound", "Hi, my order #4411 never arrived.")
     ]
 
-    queued = reply(
+    queued = e2e.reply(
         live, conversation.pk, json={"text": "Sorry! A replacement ships today."}
     )
-    message = message_reaches(queued["id"])
+    message = e2e.message_reaches(queued["id"])
 
     dms = live["sandbox"].x.sent_dms
     assert [(d["participant_id"], d["text"]) for d in dms] == [
@@ -83,10 +76,10 @@ def test_mention_reply_goes_out_as_a_reply_post_and_the_thread_continues(live):
     conversation = wait_for(lambda: Conversation.objects.first())
     assert conversation.thread_key == f"tweet:{mention['event_id']}"
 
-    queued = reply(
+    queued = e2e.reply(
         live, conversation.pk, json={"text": "Checking now, sorry for the wait!"}
     )
-    message = message_reaches(queued["id"])
+    message = e2e.message_reaches(queued["id"])
 
     tweets = live["sandbox"].x.tweets
     assert [(t["in_reply_to_tweet_id"], t["text"]) for t in tweets] == [
@@ -106,16 +99,16 @@ def test_mention_reply_goes_out_as_a_reply_post_and_the_thread_continues(live):
 
 
 def test_without_x_credits_inbound_works_and_the_reply_fails_with_the_reason(live):
-    sandbox_control(live, "x", "mode", credits_depleted=True)
+    e2e.sandbox_control(live, "x", "mode", credits_depleted=True)
     customer_sends(live, "dm", text="Anyone there?")
     conversation = wait_for(lambda: Conversation.objects.first())
 
-    queued = reply(live, conversation.pk, json={"text": "Yes, we are here."})
-    message = message_reaches(queued["id"])
+    queued = e2e.reply(live, conversation.pk, json={"text": "Yes, we are here."})
+    message = e2e.message_reaches(queued["id"])
 
     assert message.status == "failed"
     assert message.error.startswith("X API credits exhausted")
-    shown = thread(live, conversation.pk)[-1]
+    shown = e2e.thread(live, conversation.pk)[-1]
     assert shown["status"] == "failed"
     assert shown["error"] == message.error
     assert live["sandbox"].x.sent_dms == []

@@ -15,14 +15,7 @@ import hashlib
 import pytest
 
 from channels_app.models import InboundEvent
-from channels_app.tests.live import (
-    conversations,
-    live_stack,
-    message_reaches,
-    reply,
-    sandbox_control,
-    thread,
-)
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.instagram_payloads import DEMO_ACCOUNT, DEMO_CUSTOMER_ID, demo_png
@@ -31,14 +24,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def control(live, path: str, **body) -> dict:
-    return sandbox_control(live, "instagram", path, **body)
+    return e2e.sandbox_control(live, "instagram", path, **body)
 
 
 @pytest.fixture
 def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack, an API session for the business's admin, and the
     channel created and subscribed in the Meta dashboard stand-in."""
-    stack = live_stack(
+    stack = e2e.live_stack(
         live_server,
         settings,
         admin_member,
@@ -65,23 +58,23 @@ def test_dm_arrives_and_text_and_photo_go_back_through_the_worker(live):
     assert [d["status_code"] for d in sent["deliveries"]] == [200]
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    listed = conversations(live)
+    listed = e2e.conversations(live)
     assert [(c["id"], c["channel_type"]) for c in listed] == [
         (conversation.pk, "instagram")
     ]
     assert listed[0]["contact"]["external_id"] == DEMO_CUSTOMER_ID
-    assert [(m["direction"], m["text"]) for m in thread(live, conversation.pk)] == [
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
         ("inbound", "Is the blue kettle in stock?")
     ]
 
     png = demo_png()
-    queued = reply(
+    queued = e2e.reply(
         live,
         conversation.pk,
         data={"text": "Yes! Here it is."},
         files=[("files", ("kettle.png", png, "image/png"))],
     )
-    message = message_reaches(queued["id"])
+    message = e2e.message_reaches(queued["id"])
 
     sends = live["sandbox"].instagram.sends
     assert [(s["recipient_id"], s["text"]) for s in sends] == [
@@ -109,7 +102,7 @@ def test_dm_arrives_and_text_and_photo_go_back_through_the_worker(live):
     read = control(live, "customer/read")
     assert read["mid"] == message.platform_message_id
     wait_for(lambda: Message.objects.get(pk=message.pk).status == "read")
-    assert thread(live, conversation.pk)[-1]["status"] == "read"
+    assert e2e.thread(live, conversation.pk)[-1]["status"] == "read"
 
 
 def test_customer_photo_is_fetched_by_the_worker(live):
@@ -143,11 +136,13 @@ def test_outside_the_messaging_window_the_reply_fails_with_the_reason(live):
     conversation = wait_for(lambda: Conversation.objects.first())
     control(live, "mode", window="closed")
 
-    queued = reply(live, conversation.pk, json={"text": "Sorry for the late answer"})
-    message = message_reaches(queued["id"])
+    queued = e2e.reply(
+        live, conversation.pk, json={"text": "Sorry for the late answer"}
+    )
+    message = e2e.message_reaches(queued["id"])
 
     assert message.status == "failed"
-    shown = thread(live, conversation.pk)[-1]
+    shown = e2e.thread(live, conversation.pk)[-1]
     assert shown["status"] == "failed"
     assert shown["error"].startswith(
         "Instagram accepts replies only within 24 hours of the customer's last message"

@@ -12,14 +12,7 @@ Twilio does, then posts signed status callbacks that move the reply on.
 import pytest
 import requests
 
-from channels_app.tests.live import (
-    conversations,
-    live_stack,
-    message_reaches,
-    reply,
-    sandbox_control,
-    thread,
-)
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.sms import SAMPLE_PNG
@@ -34,7 +27,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack and an API session for the business's admin, with the
     SMS channel created through the API."""
-    stack = live_stack(
+    stack = e2e.live_stack(
         live_server, settings, admin_member, sandbox, "sms", DEMO_ACCOUNT.as_config()
     )
     assert stack["channel"]["setup"]["state"] == "ready", stack["channel"]["setup"]
@@ -42,7 +35,7 @@ def live(live_server, sandbox, settings, celery_worker, admin_member):
 
 
 def customer_texts(live, **body) -> dict:
-    return sandbox_control(live, "sms", "customer/message", **body)
+    return e2e.sandbox_control(live, "sms", "customer/message", **body)
 
 
 def test_setup_pointed_the_numbers_incoming_url_at_the_channel(live):
@@ -62,15 +55,15 @@ def test_a_text_arrives_and_the_reply_is_delivered_through_the_worker(live):
     ]
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    [shown] = conversations(live)
+    [shown] = e2e.conversations(live)
     assert (shown["id"], shown["channel_type"]) == (conversation.pk, "sms")
     assert shown["contact"]["external_id"] == DEMO_CUSTOMER_NUMBER
-    assert [(m["direction"], m["text"]) for m in thread(live, conversation.pk)] == [
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
         ("inbound", "Hi, my order #4411 never arrived.")
     ]
 
-    queued = reply(live, conversation.pk, json={"text": "Sorry! It ships today."})
-    message = message_reaches(queued["id"], "delivered", "failed")
+    queued = e2e.reply(live, conversation.pk, json={"text": "Sorry! It ships today."})
+    message = e2e.message_reaches(queued["id"], "delivered", "failed")
 
     [sent] = live["sandbox"].sms.sends
     assert (sent["from"], sent["to"], sent["body"]) == (
@@ -81,20 +74,20 @@ def test_a_text_arrives_and_the_reply_is_delivered_through_the_worker(live):
     assert sent["status_callback"] == live["channel"]["webhook_url"]
     assert message.status == "delivered"
     assert message.platform_message_id == sent["sid"]
-    assert thread(live, conversation.pk)[-1]["status"] == "delivered"
+    assert e2e.thread(live, conversation.pk)[-1]["status"] == "delivered"
 
 
 def test_an_image_reply_is_fetched_by_twilio_from_pingback(live):
     customer_texts(live, body="Can you send me a picture of the label?")
     conversation = wait_for(lambda: Conversation.objects.first())
 
-    queued = reply(
+    queued = e2e.reply(
         live,
         conversation.pk,
         data={"text": "Here it is"},
         files=[("files", ("label.png", SAMPLE_PNG, "image/png"))],
     )
-    message = message_reaches(queued["id"], "delivered", "failed")
+    message = e2e.message_reaches(queued["id"], "delivered", "failed")
 
     [sent] = live["sandbox"].sms.sends
     assert sent["body"] == "Here it is"
@@ -121,7 +114,7 @@ def test_an_mms_from_the_customer_keeps_its_picture(live):
         return message if message and message.attachments[0].get("stored") else None
 
     message = wait_for(fetched)
-    [shown] = thread(live, message.conversation_id)[0]["attachments"]
+    [shown] = e2e.thread(live, message.conversation_id)[0]["attachments"]
     assert (shown["kind"], shown["content_type"], shown["size"]) == (
         "image",
         "image/png",
@@ -136,11 +129,11 @@ def test_an_undelivered_reply_ends_failed_with_twilios_reason(live):
     customer_texts(live, body="Anyone there?")
     conversation = wait_for(lambda: Conversation.objects.first())
 
-    queued = reply(live, conversation.pk, json={"text": "Yes, we are here."})
-    message = message_reaches(queued["id"], "failed")
+    queued = e2e.reply(live, conversation.pk, json={"text": "Yes, we are here."})
+    message = e2e.message_reaches(queued["id"], "failed")
 
     assert message.error == "30006: Landline or unreachable carrier"
-    shown = thread(live, conversation.pk)[-1]
+    shown = e2e.thread(live, conversation.pk)[-1]
     assert (shown["status"], shown["error"]) == (
         "failed",
         "30006: Landline or unreachable carrier",
@@ -152,8 +145,8 @@ def test_a_reply_after_the_customer_texted_stop_fails_with_the_reason(live):
     customer_texts(live, body="STOP")
     conversation = wait_for(lambda: Conversation.objects.first())
 
-    queued = reply(live, conversation.pk, json={"text": "Sorry to see you go"})
-    message = message_reaches(queued["id"], "failed")
+    queued = e2e.reply(live, conversation.pk, json={"text": "Sorry to see you go"})
+    message = e2e.message_reaches(queued["id"], "failed")
 
     assert message.error == (
         "The customer unsubscribed (STOP): Twilio blocks messages from this number "

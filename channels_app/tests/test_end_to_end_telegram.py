@@ -13,14 +13,7 @@ import base64
 import pytest
 import requests
 
-from channels_app.tests.live import (
-    conversations,
-    live_stack,
-    message_reaches,
-    reply,
-    sandbox_control,
-    thread,
-)
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
@@ -34,7 +27,9 @@ def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack, an admin's API session and the Telegram channel,
     created through the API."""
     config = {"bot_token": DEMO_BOT.token}
-    stack = live_stack(live_server, settings, admin_member, sandbox, "telegram", config)
+    stack = e2e.live_stack(
+        live_server, settings, admin_member, sandbox, "telegram", config
+    )
     channel = stack["channel"]
     assert channel["setup"]["state"] == "ready", channel["setup"]
     assert sandbox.telegram.webhook()["url"] == channel["webhook_url"]
@@ -42,7 +37,7 @@ def live(live_server, sandbox, settings, celery_worker, admin_member):
 
 
 def customer_sends(live, path: str = "customer/message", **body) -> dict:
-    return sandbox_control(live, "telegram", path, **body)
+    return e2e.sandbox_control(live, "telegram", path, **body)
 
 
 def test_a_customer_message_arrives_and_text_and_file_replies_go_out(live):
@@ -52,28 +47,28 @@ def test_a_customer_message_arrives_and_text_and_file_replies_go_out(live):
 
     # then a Telegram conversation appears
     conversation = wait_for(lambda: Conversation.objects.first())
-    [shown] = conversations(live)
+    [shown] = e2e.conversations(live)
     assert shown["id"] == conversation.pk
     assert shown["channel_type"] == "telegram"
     assert shown["contact"]["handle"] == DEMO_CUSTOMER.username
-    assert [(m["direction"], m["text"]) for m in thread(live, conversation.pk)] == [
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
         ("inbound", "Hi, my order #4411 never arrived.")
     ]
 
     # when an agent replies with text
-    queued = reply(
+    queued = e2e.reply(
         live, conversation.pk, json={"text": "Sorry! A replacement ships today."}
     )
-    text_reply = message_reaches(queued["id"])
+    text_reply = e2e.message_reaches(queued["id"])
 
     # and then with a file
-    queued = reply(
+    queued = e2e.reply(
         live,
         conversation.pk,
         data={"text": "Here is your new shipping label."},
         files={"files": ("label.pdf", b"%PDF-1.4 label 4411", "application/pdf")},
     )
-    file_reply = message_reaches(queued["id"])
+    file_reply = e2e.message_reaches(queued["id"])
 
     # then Telegram got both, addressed to the customer's chat
     text_sent, file_sent = live["sandbox"].telegram.sent
@@ -124,7 +119,7 @@ def test_a_customer_photo_is_stored_and_served(live):
 
     message = wait_for(stored_photo)
     assert message.text == "The box arrived crushed"
-    [attachment] = thread(live, message.conversation_id)[0]["attachments"]
+    [attachment] = e2e.thread(live, message.conversation_id)[0]["attachments"]
     assert attachment["kind"] == "image"
     served = requests.get(attachment["link"], timeout=10)
     assert served.status_code == 200
@@ -149,5 +144,5 @@ def test_an_edit_changes_the_message_in_the_inbox(live):
     customer_sends(live, kind="edit", text="My order is #4412")
 
     wait_for(lambda: Message.objects.get(pk=message.pk).edited_at is not None)
-    [shown] = thread(live, message.conversation_id)
+    [shown] = e2e.thread(live, message.conversation_id)
     assert shown["text"] == "My order is #4412"

@@ -17,14 +17,7 @@ import requests
 from django.core.files.storage import default_storage
 
 from channels_app.platforms.whatsapp import WINDOW_CLOSED
-from channels_app.tests.live import (
-    conversations,
-    live_stack,
-    message_reaches,
-    reply,
-    sandbox_control,
-    thread,
-)
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.whatsapp_payloads import DEMO_CUSTOMER, DEMO_NUMBER
@@ -35,7 +28,7 @@ VERIFY_TOKEN = "acme-whatsapp-verify-2026"
 
 
 def control(live, path: str, **body) -> dict:
-    return sandbox_control(live, "whatsapp", path, **body)
+    return e2e.sandbox_control(live, "whatsapp", path, **body)
 
 
 @pytest.fixture
@@ -43,7 +36,9 @@ def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack, a WhatsApp channel created through the API, and its
     callback subscribed in the sandbox's Meta dashboard."""
     config = DEMO_NUMBER.as_config(verify_token=VERIFY_TOKEN)
-    stack = live_stack(live_server, settings, admin_member, sandbox, "whatsapp", config)
+    stack = e2e.live_stack(
+        live_server, settings, admin_member, sandbox, "whatsapp", config
+    )
     channel = stack["channel"]
     assert channel["setup"]["state"] == "action_required", channel["setup"]
     instructions = channel["config"]["_meta_setup_instructions"]
@@ -68,14 +63,16 @@ def test_message_arrives_the_reply_is_sent_and_statuses_move_it_to_read(live):
     customer_sends(live, text="Does it come in another color?")
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    [listed] = conversations(live)
+    [listed] = e2e.conversations(live)
     assert (listed["id"], listed["channel_type"]) == (conversation.pk, "whatsapp")
-    assert [(m["direction"], m["text"]) for m in thread(live, conversation.pk)] == [
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
         ("inbound", "Does it come in another color?")
     ]
 
-    queued = reply(live, conversation.pk, json={"text": "Yes, it also comes in blue."})
-    message = message_reaches(queued["id"], "sent", "failed")
+    queued = e2e.reply(
+        live, conversation.pk, json={"text": "Yes, it also comes in blue."}
+    )
+    message = e2e.message_reaches(queued["id"], "sent", "failed")
 
     sends = live["sandbox"].whatsapp.snapshot()["sends"]
     assert [(s["to"], s["type"], s["text"]) for s in sends] == [
@@ -85,10 +82,10 @@ def test_message_arrives_the_reply_is_sent_and_statuses_move_it_to_read(live):
     assert message.platform_message_id == sends[0]["wamid"]
 
     control(live, "statuses", wamid=sends[0]["wamid"], status="delivered")
-    message_reaches(queued["id"], "delivered")
+    e2e.message_reaches(queued["id"], "delivered")
     control(live, "statuses", wamid=sends[0]["wamid"], status="read")
-    message_reaches(queued["id"], "read")
-    assert thread(live, conversation.pk)[-1]["status"] == "read"
+    e2e.message_reaches(queued["id"], "read")
+    assert e2e.thread(live, conversation.pk)[-1]["status"] == "read"
 
 
 def test_a_redelivered_message_adds_nothing(live):
@@ -111,8 +108,8 @@ def test_outside_the_window_the_reply_fails_with_the_reason_then_a_template_is_s
     conversation = wait_for(lambda: Conversation.objects.first())
     control(live, "customer/window", hours_ago=25)
 
-    late = message_reaches(
-        reply(live, conversation.pk, json={"text": "Sorry, still there?"})["id"],
+    late = e2e.message_reaches(
+        e2e.reply(live, conversation.pk, json={"text": "Sorry, still there?"})["id"],
         "sent",
         "failed",
     )
@@ -123,11 +120,11 @@ def test_outside_the_window_the_reply_fails_with_the_reason_then_a_template_is_s
         "24 hours have passed since the customer last replied to this number. "
         f"{WINDOW_CLOSED}"
     )
-    assert thread(live, conversation.pk)[-1]["error"] == late.error
+    assert e2e.thread(live, conversation.pk)[-1]["error"] == late.error
 
     order_update = {"name": "order_update", "language": "en_US", "parameters": ["4411"]}
-    queued = reply(live, conversation.pk, json={"template": order_update})
-    template = message_reaches(queued["id"], "sent", "failed")
+    queued = e2e.reply(live, conversation.pk, json={"template": order_update})
+    template = e2e.message_reaches(queued["id"], "sent", "failed")
 
     assert template.status == "sent"
     [send] = live["sandbox"].whatsapp.snapshot()["sends"]
@@ -142,12 +139,12 @@ def test_a_closed_window_reported_later_by_a_failed_status_fails_the_message(liv
     control(live, "customer/window", hours_ago=30)
     control(live, "mode", window_errors="status", status_delay=600)
 
-    queued = reply(live, conversation.pk, json={"text": "Hello again"})
-    sent = message_reaches(queued["id"], "sent", "failed")
+    queued = e2e.reply(live, conversation.pk, json={"text": "Hello again"})
+    sent = e2e.message_reaches(queued["id"], "sent", "failed")
     assert sent.status == "sent"
     control(live, "statuses", wamid=sent.platform_message_id, status="failed")
 
-    failed = message_reaches(queued["id"], "failed")
+    failed = e2e.message_reaches(queued["id"], "failed")
     assert failed.error.startswith("131047: Re-engagement message — ")
     assert failed.error.endswith(WINDOW_CLOSED)
 
@@ -173,5 +170,5 @@ def test_a_customer_photo_is_fetched_and_stored_by_the_worker(live):
     assert (attachment["kind"], attachment["content_type"]) == ("image", "image/jpeg")
     with default_storage.open(attachment["stored"]) as file:
         assert file.read() == photo
-    [shown] = thread(live, message.conversation_id)[0]["attachments"]
+    [shown] = e2e.thread(live, message.conversation_id)[0]["attachments"]
     assert requests.get(shown["link"], timeout=10).content == photo

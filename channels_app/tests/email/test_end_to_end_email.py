@@ -15,9 +15,8 @@ from collections.abc import Callable
 import pytest
 
 from channels_app.tasks import poll_mailboxes
+from channels_app.tests import e2e
 from channels_app.tests.email.conftest import SUPPORT_ADDRESS, eml
-from channels_app.tests.live import conversations, live_stack, thread
-from channels_app.tests.live import reply as agent_replies
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 
@@ -37,7 +36,7 @@ def live(live_server, settings, celery_worker, admin_member, smtp_server, mailbo
         **mailbox.config(),
         "imap_password": mailbox.password,
     }
-    stack = live_stack(live_server, settings, admin_member, None, "email", config)
+    stack = e2e.live_stack(live_server, settings, admin_member, None, "email", config)
     assert stack["channel"]["setup"]["state"] == "ready", stack["channel"]["setup"]
     return stack
 
@@ -53,11 +52,11 @@ def test_mail_in_by_imap_reply_out_by_smtp_and_the_answer_threads(
 ):
     mailbox.deliver(eml("message__plain"))
     conversation = poll_until(lambda: Conversation.objects.first())
-    assert [(c["id"], c["channel_type"]) for c in conversations(live)] == [
+    assert [(c["id"], c["channel_type"]) for c in e2e.conversations(live)] == [
         (conversation.pk, "email")
     ]
 
-    queued = agent_replies(
+    queued = e2e.reply(
         live, conversation.pk, json={"text": "Sorry! A replacement ships today."}
     )
     reply_id = queued["id"]
@@ -90,7 +89,7 @@ def test_mail_in_by_imap_reply_out_by_smtp_and_the_answer_threads(
     poll_until(lambda: Message.objects.filter(direction="inbound").count() == 2)
 
     assert Conversation.objects.count() == 1
-    shown = thread(live, conversation.pk)
+    shown = e2e.thread(live, conversation.pk)
     assert [(m["direction"], m["text"]) for m in shown] == [
         (
             "inbound",

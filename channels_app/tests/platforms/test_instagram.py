@@ -21,11 +21,16 @@ from channels_app.platforms.base import (
     PermanentDeliveryError,
 )
 from channels_app.services.delivery import message_deliver
+from channels_app.tests.factories import customer_conversation
 from channels_app.tests.platforms.contract.kits.base import closed_port_url
 from channels_app.tests.platforms.contract.kits.instagram import KIT, image
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Message
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import (
+    ConversationFactory,
+    MessageFactory,
+    ReplyFactory,
+)
 from pingback.tests.servers import Answer, RecordingServer
 from sandbox.instagram_payloads import (
     DEMO_ACCOUNT,
@@ -278,6 +283,10 @@ def test_the_verify_token_is_generated_even_when_meta_cannot_be_reached(
 # ----------------------------------------------------------------------- sending
 
 
+def conversation_with_the_customer(channel):
+    return customer_conversation(channel, DEMO_CUSTOMER_ID, f"ig:{DEMO_CUSTOMER_ID}")
+
+
 def outbound(text="", attachments=(), recipient=DEMO_CUSTOMER_ID):
     return OutboundMessage(
         message_id=1,
@@ -353,17 +362,8 @@ def test_a_refused_token_fails_the_reply_and_alerts_the_admins(sandbox):
     channel = instagram_channel(
         secrets={"access_token": "EAAG-revoked", "app_secret": "s", "verify_token": "v"}
     )
-    reply = MessageFactory(
-        conversation=ConversationFactory(
-            business=channel.business,
-            channel=channel,
-            contact_identity__external_id=DEMO_CUSTOMER_ID,
-            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
-        ),
-        direction="outbound",
-        status="queued",
-        platform_message_id=None,
-        text="Hello",
+    reply = ReplyFactory(
+        conversation=conversation_with_the_customer(channel), text="Hello"
     )
 
     outcome = message_deliver(message_id=reply.pk)
@@ -382,17 +382,8 @@ def test_a_refused_token_fails_the_reply_and_alerts_the_admins(sandbox):
 def test_a_closed_window_fails_the_reply_without_a_channel_alert(sandbox):
     sandbox.instagram.state.set_modes({"window": "closed"})
     channel = instagram_channel()
-    reply = MessageFactory(
-        conversation=ConversationFactory(
-            business=channel.business,
-            channel=channel,
-            contact_identity__external_id=DEMO_CUSTOMER_ID,
-            thread_key=f"ig:{DEMO_CUSTOMER_ID}",
-        ),
-        direction="outbound",
-        status="queued",
-        platform_message_id=None,
-        text="Hello again",
+    reply = ReplyFactory(
+        conversation=conversation_with_the_customer(channel), text="Hello again"
     )
 
     message_deliver(message_id=reply.pk)

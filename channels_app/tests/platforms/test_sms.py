@@ -31,11 +31,12 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.services.delivery import message_deliver
+from channels_app.tests.factories import customer_conversation
 from channels_app.tests.platforms.contract.kits.base import closed_port_url
 from channels_app.tests.platforms.contract.kits.sms import EMPTY_TWIML, KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import ReplyFactory
 from pingback.tests.servers import Answer, RecordingServer
 from sandbox.sms import SAMPLE_PNG
 from sandbox.sms_twilio import (
@@ -218,15 +219,8 @@ def test_an_inbound_message_with_message_status_received_is_a_message():
 def outbound_message(
     channel, status: str = "sent", platform_message_id: str | None = SENT_SID
 ) -> Message:
-    conversation = ConversationFactory(
-        business=channel.business,
-        channel=channel,
-        thread_key=f"sms:{CUSTOMER}",
-        contact_identity__external_id=CUSTOMER,
-    )
-    return MessageFactory(
-        conversation=conversation,
-        direction="outbound",
+    return ReplyFactory(
+        conversation=customer_conversation(channel, CUSTOMER, f"sms:{CUSTOMER}"),
         status=status,
         platform_message_id=platform_message_id,
     )

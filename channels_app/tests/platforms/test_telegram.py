@@ -19,7 +19,7 @@ from channels_app.services.delivery import message_deliver
 from channels_app.tests.platforms.contract.kits.telegram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, DeliveryAttempt, Message
-from conversations.tests.factories import MessageFactory
+from conversations.tests.factories import ReplyFactory
 from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
 
 pytestmark = pytest.mark.django_db
@@ -295,13 +295,7 @@ def test_flood_control_retries_after_the_time_telegram_gives(
 
 
 def test_flood_control_retry_waits_what_telegram_asked(conversation, sandbox):
-    queued = MessageFactory(
-        conversation=conversation,
-        direction="outbound",
-        status="queued",
-        platform_message_id=None,
-        text="Hello again",
-    )
+    queued = ReplyFactory(conversation=conversation, text="Hello again")
     sandbox.telegram.set_modes(flood_next=1, flood_retry_after=7)
 
     outcome = message_deliver(message_id=queued.pk)
@@ -434,13 +428,7 @@ def test_a_queued_text_over_telegrams_limit_fails_without_calling_telegram(
 ):
     # A reply queued some other way (e.g. before the limit was checked on
     # posting) is still refused by the send path, with the table's number.
-    message = MessageFactory(
-        conversation=conversation,
-        direction="outbound",
-        status="queued",
-        platform_message_id=None,
-        text="x" * 4097,
-    )
+    message = ReplyFactory(conversation=conversation, text="x" * 4097)
 
     message_deliver(message_id=message.pk)
 

@@ -23,10 +23,11 @@ from channels_app.platforms.base import (
 )
 from channels_app.platforms.whatsapp import WINDOW_CLOSED
 from channels_app.services.delivery import message_deliver
+from channels_app.tests.factories import customer_conversation as conversation_of
 from channels_app.tests.platforms.contract.kits.whatsapp import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
-from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.factories import MessageFactory, ReplyFactory
 from pingback.tests.servers import Answer, RecordingServer
 from sandbox.whatsapp_payloads import (
     DEMO_NUMBER,
@@ -106,15 +107,8 @@ def test_the_same_items_in_another_order_have_the_same_event_key():
 
 def sent_message(channel, status: str = "sent") -> Message:
     """An agent's reply PingBack sent as OUR_WAMID to the fixtures' customer."""
-    conversation = ConversationFactory(
-        business=channel.business,
-        channel=channel,
-        thread_key=f"wa:{CUSTOMER}",
-        contact_identity__external_id=CUSTOMER,
-    )
-    return MessageFactory(
-        conversation=conversation,
-        direction="outbound",
+    return ReplyFactory(
+        conversation=conversation_of(channel, CUSTOMER, f"wa:{CUSTOMER}"),
         status=status,
         platform_message_id=OUR_WAMID,
         text="Yes, it comes in blue.",
@@ -282,12 +276,7 @@ def test_admin_creates_the_channel_and_shows_the_values_to_paste(client, sandbox
 
 def customer_conversation(channel) -> Conversation:
     """A conversation where the customer wrote REPLIED_WAMID."""
-    conversation = ConversationFactory(
-        business=channel.business,
-        channel=channel,
-        thread_key=f"wa:{CUSTOMER}",
-        contact_identity__external_id=CUSTOMER,
-    )
+    conversation = conversation_of(channel, CUSTOMER, f"wa:{CUSTOMER}")
     MessageFactory(conversation=conversation, platform_message_id=REPLIED_WAMID)
     return conversation
 
@@ -418,9 +407,7 @@ def test_a_rate_limit_is_retried_and_the_next_try_goes_through(business, sandbox
     requests.post(
         f"{sandbox.url}/_sandbox/whatsapp/mode", json={"rate_limit_next": 1}, timeout=5
     )
-    message = MessageFactory(
-        conversation=conversation, direction="outbound", status="queued", text="Hi"
-    )
+    message = ReplyFactory(conversation=conversation, text="Hi")
 
     first = message_deliver(message_id=message.pk)
     message.refresh_from_db()
@@ -443,9 +430,7 @@ def test_a_refused_token_fails_the_reply_and_alerts_the_admins(business, sandbox
     channel.secrets = {**channel.secrets, "access_token": "EAArevoked"}
     channel.save()
     conversation = customer_conversation(channel)
-    message = MessageFactory(
-        conversation=conversation, direction="outbound", status="queued", text="Hi"
-    )
+    message = ReplyFactory(conversation=conversation, text="Hi")
 
     outcome = message_deliver(message_id=message.pk)
 
@@ -461,12 +446,7 @@ def test_a_refused_token_fails_the_reply_and_alerts_the_admins(business, sandbox
 @pytest.mark.django_db
 def test_text_over_whatsapps_limit_fails_without_calling_meta(business, sandbox):
     conversation = customer_conversation(sandbox_channel(business=business))
-    message = MessageFactory(
-        conversation=conversation,
-        direction="outbound",
-        status="queued",
-        text="x" * 4097,
-    )
+    message = ReplyFactory(conversation=conversation, text="x" * 4097)
 
     message_deliver(message_id=message.pk)
 

@@ -2,8 +2,9 @@
 Celery worker, sandbox) with an admin's API session and a channel created
 through the API, and the few calls every platform's end-to-end test makes.
 
-`live` is a dict: `api` (a requests session with the admin's token), `url`
-(the live server), `sandbox`, `channel` (the create answer).
+The `live` fixture of each end-to-end test is a dict: `api` (a requests
+session with the admin's token), `url` (the live server), `sandbox`,
+`channel` (the create answer).
 """
 
 from __future__ import annotations
