@@ -10,11 +10,12 @@ TOKEN_HEADER = header("X-Telegram-Bot-Api-Secret-Token")
 
 
 def webhook_set(sandbox, created: dict | None) -> bool:
-    """Whether the demo bot has a webhook (to the created channel's URL)."""
+    """Whether the demo bot's webhook is set to the created channel's URL, or
+    with `created` None whether any bot has a webhook."""
+    if created is None:
+        return sandbox.telegram.snapshot()["webhooks"] != []
     webhook = sandbox.telegram.webhook()
-    if webhook is None or created is None:
-        return webhook is not None
-    return webhook["url"] == created["webhook_url"]
+    return webhook is not None and webhook["url"] == created["webhook_url"]
 
 
 KIT = Kit(
