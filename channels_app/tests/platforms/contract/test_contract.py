@@ -370,12 +370,18 @@ def outbound(kit, **changes) -> OutboundMessage:
     return replace(message, **changes)
 
 
+def sending_channel(kit):
+    """A channel the kit's stand-in knows."""
+    return kit.create(**(kit.sending.channel() if kit.sending.channel else {}))
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("kit", **by_platform(SENDING_KITS))
 def test_a_reply_goes_through_the_sdk_to_the_stand_in(kit, sandbox):
+    kit.sending.set_modes(sandbox, {})
     message = outbound(kit)
 
-    result = get_platform(kit.platform).send(kit.create(), message)
+    result = get_platform(kit.platform).send(sending_channel(kit), message)
 
     [send] = kit.sending.sends(sandbox)
     id_key, text_key = kit.sending.sent
@@ -393,7 +399,9 @@ def test_a_refused_send_is_transient_or_permanent_in_the_platforms_words(
     kit.sending.set_modes(sandbox, refusal.modes)
 
     with pytest.raises(refusal.error) as raised:
-        get_platform(kit.platform).send(kit.create(), outbound(kit, **refusal.message))
+        get_platform(kit.platform).send(
+            sending_channel(kit), outbound(kit, **refusal.message)
+        )
 
     assert type(raised.value) is refusal.error
     assert raised.value.reason == refusal.reason

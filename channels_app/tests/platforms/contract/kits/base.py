@@ -59,14 +59,17 @@ class Sending:
     `to` is the fixtures' customer as (recipient id, thread key);
     `sends(sandbox)` what the stand-in received, oldest first; `sent` the
     keys of the platform's id and of the text in one of them;
-    `set_modes(sandbox, modes)` makes it refuse (see `SendErrorCase`);
-    `errors` maps a case to the refusal and how PingBack must classify it."""
+    `set_modes(sandbox, modes)` puts it in a state (`{}`: the default one) or
+    makes it refuse (see `SendErrorCase`); `errors` maps a case to the refusal
+    and how PingBack must classify it; `channel` the `ChannelFactory` fields
+    of a channel the stand-in knows, when the kit's own is not one."""
 
     to: tuple[str, str]
     sends: Callable[[Any], list[dict[str, Any]]]
     sent: tuple[str, str]
     set_modes: Callable[[Any, dict[str, Any]], None]
     errors: dict[str, SendErrorCase] = field(default_factory=dict)
+    channel: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

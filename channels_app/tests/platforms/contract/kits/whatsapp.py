@@ -1,8 +1,18 @@
 """WhatsApp Cloud API webhooks (Meta), for the documented example number the
 fixtures are addressed to."""
 
+import requests
+
+from channels_app.platforms.base import PermanentDeliveryError, TransientDeliveryError
+from channels_app.platforms.whatsapp import WINDOW_CLOSED
 from channels_app.tests.platforms.contract.kits import meta
-from channels_app.tests.platforms.contract.kits.base import Kit, Setup, header
+from channels_app.tests.platforms.contract.kits.base import (
+    Kit,
+    SendErrorCase,
+    Sending,
+    Setup,
+    header,
+)
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox.whatsapp_payloads import DEMO_NUMBER
 
@@ -12,6 +22,22 @@ VERIFY_TOKEN = "chosen-verify-token-1234"
 
 def without(config: dict, name: str) -> dict:
     return {key: value for key, value in config.items() if key != name}
+
+
+CUSTOMER = "16505551234"
+
+
+def stand_in(sandbox, modes: dict) -> None:
+    """The customer wrote `window_hours_ago` hours ago (default 1: the
+    customer service window is open), and the stand-in's other modes."""
+    control = f"{sandbox.url}/_sandbox/whatsapp"
+    hours = modes.get("window_hours_ago", 1)
+    window = {"wa_id": CUSTOMER, "hours_ago": hours}
+    requests.post(
+        f"{control}/customer/window", json=window, timeout=5
+    ).raise_for_status()
+    other = {k: v for k, v in modes.items() if k != "window_hours_ago"}
+    requests.post(f"{control}/mode", json=other, timeout=5).raise_for_status()
 
 
 KIT = Kit(
@@ -74,5 +100,42 @@ KIT = Kit(
             "Graph API: ConnectError). Run setup again once it is reachable.",
         ),
         secret_missing=meta.APP_SECRET_MISSING + "Connected to PingBack Demo",
+    ),
+    sending=Sending(
+        to=(CUSTOMER, f"wa:{CUSTOMER}"),
+        sends=lambda sandbox: sandbox.whatsapp.snapshot()["sends"],
+        sent=("wamid", "text"),
+        set_modes=stand_in,
+        channel=lambda: {
+            "config": {"phone_number_id": DEMO_NUMBER.phone_number_id},
+            "secrets": {
+                "access_token": DEMO_NUMBER.access_token,
+                "verify_token": VERIFY_TOKEN,
+                "app_secret": DEMO_NUMBER.app_secret,
+            },
+        },
+        errors={
+            "throughput reached": SendErrorCase(
+                {"rate_limit_next": 1},
+                TransientDeliveryError,
+                "(#130429) Rate limit hit: Cloud API message throughput has been "
+                "reached.",
+                fields={"status_code": 429, "rate_limited": True},
+            ),
+            "Meta failing": SendErrorCase(
+                {"server_error_next": 1},
+                TransientDeliveryError,
+                "(#131000) Something went wrong: Something went wrong.",
+                fields={"status_code": 500, "rate_limited": False},
+            ),
+            "window closed": SendErrorCase(
+                {"window_hours_ago": 25},
+                PermanentDeliveryError,
+                "(#131047) Re-engagement message: Message failed to send because "
+                "more than 24 hours have passed since the customer last replied to "
+                f"this number. {WINDOW_CLOSED}",
+                fields={"status_code": 400},
+            ),
+        },
     ),
 )

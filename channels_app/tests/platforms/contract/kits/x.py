@@ -3,10 +3,17 @@
 
 import json
 
-from channels_app.tests.platforms.contract.kits.base import Handshake, Kit, header
+from channels_app.platforms.base import PermanentDeliveryError, TransientDeliveryError
+from channels_app.tests.platforms.contract.kits.base import (
+    Handshake,
+    Kit,
+    SendErrorCase,
+    Sending,
+    header,
+)
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox import x as x_signer
-from sandbox.x import DEMO_APP
+from sandbox.x import DEMO_APP, DEMO_CUSTOMER
 
 SIGNATURE = header(x_signer.SIGNATURE_HEADER)
 
@@ -64,5 +71,33 @@ KIT = Kit(
             ),
             "sha256=tpoJmg3Kk0S8hU8HscRwptrpoI9Y5pj9kku2Z/F5KS0=",
         ),
+    ),
+    sending=Sending(
+        to=(DEMO_CUSTOMER.id, f"dm:{DEMO_CUSTOMER.id}"),
+        sends=lambda sandbox: sandbox.x.sent_dms,
+        sent=("dm_event_id", "text"),
+        set_modes=lambda sandbox, modes: sandbox.x.set_modes(modes),
+        errors={
+            "no API credits": SendErrorCase(
+                {"credits_depleted": True},
+                PermanentDeliveryError,
+                "X API credits exhausted: the X account has no API credits, so "
+                "replies cannot be sent until it is topped up in the X Developer "
+                "Console. Incoming messages keep arriving.",
+                fields={"status_code": 402},
+            ),
+            "rate limit": SendErrorCase(
+                {"rate_limit_next": 1},
+                TransientDeliveryError,
+                "X rate limit reached",
+                fields={"status_code": 429, "retry_after": 1.0, "rate_limited": True},
+            ),
+            "server error": SendErrorCase(
+                {"server_error_next": 1},
+                TransientDeliveryError,
+                "X API error: Service Unavailable (HTTP 503)",
+                fields={"status_code": 503, "rate_limited": False},
+            ),
+        },
     ),
 )
