@@ -90,14 +90,19 @@ def test_every_fixture_has_an_expectation_file_and_no_file_is_left_over(kit):
     names = kit.names()
     expected = {path.name for path in kit.fixtures.glob("*.expected.json")}
 
-    assert [n for n in names if not expectation_path(kit.fixture(n)).exists()] == []
+    missing = [n for n in names if not expectation_path(kit.fixture(n)).exists()]
+    assert missing == [], (
+        "write them with: python -m channels_app.tests.platforms.contract "
+        f"--write {kit.platform} {' '.join(missing)}"
+    )
     assert expected == {expectation_path(kit.fixture(n)).name for n in names}
 
 
 @pytest.mark.parametrize(("kit", "name"), cases(KITS.values(), lambda kit: kit.names()))
 def test_the_fixture_parses_to_its_expectation_file(kit, name):
-    """Regenerate with `python -m channels_app.tests.platforms.contract --write
-    <platform> <name>` after a deliberate change, and review the diff."""
+    """After a deliberate change, rewrite the file with `python -m
+    channels_app.tests.platforms.contract --write <platform> <name>` and review
+    the diff."""
     assert outcome(kit, name) == read(kit.fixture(name))
 
 
@@ -165,13 +170,22 @@ def test_a_signed_delivery_is_stored_then_becomes_a_conversation(
         assert message.sent_at == datetime.fromisoformat(item["sent_at"])
 
 
+def expectations(kit) -> dict[str, dict]:
+    """The kit's expectation files by fixture name (a fixture without one is
+    left out here: `test_every_fixture_has_an_expectation_file...` says so)."""
+    return {
+        name: read(kit.fixture(name))
+        for name in kit.names()
+        if expectation_path(kit.fixture(name)).exists()
+    }
+
+
 def ignored_fixtures(kit) -> list[str]:
     """The fixtures whose every event is deliberately skipped."""
     return [
         name
-        for name in kit.names()
-        if read(kit.fixture(name)).get("items") == []
-        and read(kit.fixture(name))["ignored"]
+        for name, expected in expectations(kit).items()
+        if expected.get("items") == [] and expected["ignored"]
     ]
 
 
@@ -260,9 +274,9 @@ def test_a_redelivery_adds_nothing(client, kit, django_capture_on_commit_callbac
 def malformed_deliveries(kit) -> dict[str, tuple[bytes, str]]:
     """The kit's malformed bodies and its malformed fixtures."""
     fixtures = {
-        name: (kit.body(name), read(kit.fixture(name))["error"])
-        for name in kit.names()
-        if "malformed" in read(kit.fixture(name))
+        name: (kit.body(name), expected["error"])
+        for name, expected in expectations(kit).items()
+        if "malformed" in expected
     }
     return {**kit.malformed, **fixtures}
 
