@@ -373,13 +373,13 @@ def test_a_handshake_for_a_channel_without_its_secret_is_refused(client, kit):
 
 
 def outbound(kit, **changes) -> OutboundMessage:
-    """A reply to the kit's customer."""
-    recipient, thread_key = kit.sending.to
+    """A reply to the customer of the kit's delivery fixture, in its thread."""
+    [item] = read(kit.fixture(kit.delivery))["items"]
     message = OutboundMessage(
         message_id=1,
         text="Your replacement ships today.",
-        recipient_external_id=recipient,
-        thread_key=thread_key,
+        recipient_external_id=item["contact"]["external_id"],
+        thread_key=item["thread_key"],
     )
     return replace(message, **changes)
 

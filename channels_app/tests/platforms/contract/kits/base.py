@@ -56,7 +56,7 @@ class SendErrorCase:
 class Sending:
     """How a platform's sends are watched in its sandbox stand-in.
 
-    `to` is the fixtures' customer as (recipient id, thread key);
+    Replies go to the customer of the kit's `delivery` fixture, in its thread.
     `sends(sandbox)` what the stand-in received, oldest first; `sent` the
     keys of the platform's id and of the text in one of them;
     `set_modes(sandbox, modes)` puts it in a state (`{}`: the default one) or
@@ -64,7 +64,6 @@ class Sending:
     and how PingBack must classify it; `channel` the `ChannelFactory` fields
     of a channel the stand-in knows, when the kit's own is not one."""
 
-    to: tuple[str, str]
     sends: Callable[[Any], list[dict[str, Any]]]
     sent: tuple[str, str]
     set_modes: Callable[[Any, dict[str, Any]], None]

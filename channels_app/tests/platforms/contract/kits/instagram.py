@@ -144,7 +144,6 @@ KIT = Kit(
         + "Connected to Instagram @pingback_demo",
     ),
     sending=Sending(
-        to=(DEMO_CUSTOMER_ID, f"ig:{DEMO_CUSTOMER_ID}"),
         sends=lambda sandbox: sandbox.instagram.sends,
         sent=("message_id", "text"),
         set_modes=lambda sandbox, modes: sandbox.instagram.state.set_modes(modes),

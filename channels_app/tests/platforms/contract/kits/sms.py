@@ -17,7 +17,7 @@ from channels_app.tests.platforms.contract.kits.base import (
     header,
 )
 from sandbox import sms_twilio
-from sandbox.sms_twilio import DEMO_ACCOUNT, DEMO_CUSTOMER_NUMBER, DEMO_NUMBER
+from sandbox.sms_twilio import DEMO_ACCOUNT, DEMO_NUMBER
 
 SIGNATURE = header(sms_twilio.SIGNATURE_HEADER)
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -98,7 +98,6 @@ KIT = Kit(
         ),
     ),
     sending=Sending(
-        to=(DEMO_CUSTOMER_NUMBER, f"sms:{DEMO_CUSTOMER_NUMBER}"),
         sends=lambda sandbox: sandbox.sms.sends,
         sent=("sid", "body"),
         set_modes=lambda sandbox, modes: sandbox.sms.set_modes(modes),

@@ -102,7 +102,6 @@ KIT = Kit(
         secret_missing=meta.APP_SECRET_MISSING + "Connected to PingBack Demo",
     ),
     sending=Sending(
-        to=(CUSTOMER, f"wa:{CUSTOMER}"),
         sends=lambda sandbox: sandbox.whatsapp.snapshot()["sends"],
         sent=("wamid", "text"),
         set_modes=stand_in,

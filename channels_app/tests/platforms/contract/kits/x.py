@@ -13,7 +13,7 @@ from channels_app.tests.platforms.contract.kits.base import (
 )
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox import x as x_signer
-from sandbox.x import DEMO_APP, DEMO_CUSTOMER
+from sandbox.x import DEMO_APP
 
 SIGNATURE = header(x_signer.SIGNATURE_HEADER)
 
@@ -73,7 +73,6 @@ KIT = Kit(
         ),
     ),
     sending=Sending(
-        to=(DEMO_CUSTOMER.id, f"dm:{DEMO_CUSTOMER.id}"),
         sends=lambda sandbox: sandbox.x.sent_dms,
         sent=("dm_event_id", "text"),
         set_modes=lambda sandbox, modes: sandbox.x.set_modes(modes),
