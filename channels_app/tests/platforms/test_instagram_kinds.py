@@ -26,6 +26,7 @@ from channels_app.platforms.base import (
     MessageDeletion,
     Reaction,
 )
+from channels_app.tests.platforms.contract.kits.instagram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
@@ -301,11 +302,7 @@ def test_an_unsent_message_does_not_pass_for_a_redelivery_of_it():
 
 
 def post_signed(client, channel, body: bytes):
-    from channels_app.tests.platforms.test_instagram import (
-        post_signed as signed,
-    )
-
-    return signed(client, channel, body)
+    return KIT.deliver(client, channel, body)
 
 
 def deliver(client, channel, capture, *names: str) -> None:

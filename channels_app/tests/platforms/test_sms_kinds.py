@@ -14,6 +14,7 @@ HELP with Advanced Opt-Out).
 """
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -29,7 +30,9 @@ from channels_app.platforms.base import (
     InboundMessage,
 )
 from channels_app.services.delivery import message_deliver
+from channels_app.tests.platforms.contract.kits.sms import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
+from channels_app.tests.platforms.test_sms import post_signed
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.tests.factories import ConversationFactory, ReplyFactory
 from sandbox.sms_twilio import DEMO_CUSTOMER_NUMBER
@@ -105,12 +108,16 @@ def form(name: str, **changes: str) -> dict[str, str]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def parse(fields: dict[str, str]):
-    from channels_app.tests.platforms.test_sms import SmsChannelFactory, untimed
+def untimed(item):
+    """`item` with the time of receipt Twilio leaves PingBack replaced by
+    UNTIMED."""
+    if isinstance(item, InboundMessage):
+        return replace(item, sent_at=UNTIMED)
+    return replace(item, occurred_at=UNTIMED)
 
-    parsed = get_platform("sms").parse(
-        SmsChannelFactory.build(), urlencode(fields).encode()
-    )
+
+def parse(fields: dict[str, str]):
+    parsed = get_platform("sms").parse(KIT.build(), urlencode(fields).encode())
     return [untimed(item) for item in parsed.items]
 
 
@@ -153,17 +160,9 @@ def test_opt_out_type_help_changes_nothing_even_for_a_stop_body():
 # ------------------------------------------------------------------ end to end
 
 
-def post_signed(client, channel, fields):
-    from channels_app.tests.platforms.test_sms import post_signed as signed
-
-    return signed(client, channel, fields)
-
-
 @pytest.fixture
 def channel(business):
-    from channels_app.tests.platforms.test_sms import SmsChannelFactory
-
-    return SmsChannelFactory(business=business)
+    return KIT.create(business=business)
 
 
 def reply_through_the_api(admin_api, conversation, capture, text: str) -> Message:

@@ -32,13 +32,11 @@ from channels_app.platforms.base import (
     Reaction,
 )
 from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms.contract.kits.telegram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from channels_app.tests.platforms.test_telegram import (
-    CASEY,
     PNG,
-    casey_message,
     epoch,
-    post_update,
     reply,
     telegram_channel,
 )
@@ -48,6 +46,23 @@ from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
 from sandbox.telegram_state import TelegramGroup
 
 pytestmark = pytest.mark.django_db
+
+CASEY = InboundContact(
+    external_id="5100000001", handle="casey_customer", name="Casey Customer"
+)
+
+
+def casey_message(message_id: int, sent: int, **fields) -> InboundMessage:
+    values = {
+        "platform_message_id": f"5100000001:{message_id}",
+        "contact": CASEY,
+        "text": "",
+        "sent_at": epoch(sent),
+        "thread_key": "chat:5100000001",
+        **fields,
+    }
+    return InboundMessage(**values)
+
 
 GROUP = InboundContact(external_id="-1001234567890", name="Acme Customers")
 CASEY_AS_SENDER = {
@@ -107,7 +122,7 @@ def post(client, channel, update: bytes | str, callbacks):
     """POST one update (a fixture name, or its bytes) and run its ingest."""
     body = fixture_bytes("telegram", update) if isinstance(update, str) else update
     with callbacks(execute=True):
-        return post_update(client, channel, body)
+        return KIT.deliver(client, channel, body)
 
 
 # ------------------------------------------------------------ parsing, pure
@@ -544,7 +559,7 @@ def test_album_parts_drained_in_one_batch_make_one_message(
 
     with django_capture_on_commit_callbacks(execute=True):
         for part in ("message__album_second", "message__album_first"):
-            post_update(client, channel, fixture_bytes("telegram", part))
+            KIT.deliver(client, channel, fixture_bytes("telegram", part))
 
     message = Message.objects.get()
     assert message.text == "Both sides of the box"

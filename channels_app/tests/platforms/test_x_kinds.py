@@ -43,12 +43,18 @@ from channels_app.platforms.base import (
     PermanentDeliveryError,
 )
 from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms.contract.kits.x import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
-from channels_app.tests.platforms.test_x import CASEY, independent_signature
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory
 
 ACCOUNT = "1500000000000000001"
+CASEY = InboundContact(
+    external_id="2200000000000000002",
+    handle="casey_customer",
+    name="Casey Customer",
+    avatar_url="https://pbs.twimg.com/profile_images/casey_normal.png",
+)
 ROBIN = InboundContact(
     external_id="2200000000000000003", handle="robin_buyer", name="Robin Buyer"
 )
@@ -74,14 +80,7 @@ def parse(name: str, channel=None) -> ParsedWebhook:
 
 
 def post(client, channel, body: bytes):
-    return client.post(
-        f"/api/v1/webhooks/x/{channel.id}",
-        data=body,
-        content_type="application/json",
-        HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=independent_signature(
-            channel.secrets["api_secret"], body
-        ),
-    )
+    return KIT.deliver(client, channel, body)
 
 
 def deliver(client, capture, channel, body: bytes):
