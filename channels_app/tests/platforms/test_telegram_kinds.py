@@ -104,19 +104,22 @@ def group_channel(business, sandbox):
     return telegram_channel(business=business)
 
 
+@pytest.fixture
+def to_group(client, group_channel, django_capture_on_commit_callbacks):
+    """Deliver an update (a fixture name) to the group's channel, ingested."""
+    return lambda name: post(
+        client, group_channel, name, django_capture_on_commit_callbacks
+    )
+
+
 def test_a_group_is_one_conversation_and_each_message_shows_its_writer(
-    client, group_channel, agent_member, django_capture_on_commit_callbacks
+    agent_member, to_group
 ):
     # given Casey wrote in the group, then an anonymous admin did
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+    to_group("chat__group")
 
     # when
-    post(
-        client,
-        group_channel,
-        "message__group_anonymous_admin",
-        django_capture_on_commit_callbacks,
-    )
+    to_group("message__group_anonymous_admin")
 
     # then
     conversation = Conversation.objects.get()
@@ -130,9 +133,9 @@ def test_a_group_is_one_conversation_and_each_message_shows_its_writer(
 
 
 def test_a_reply_in_a_group_conversation_goes_to_the_group(
-    admin_api, client, group_channel, sandbox, django_capture_on_commit_callbacks
+    admin_api, sandbox, django_capture_on_commit_callbacks, to_group
 ):
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+    to_group("chat__group")
 
     with django_capture_on_commit_callbacks(execute=True):
         message = reply(admin_api, Conversation.objects.get(), "Yes, how can we help?")
@@ -144,29 +147,18 @@ def test_a_reply_in_a_group_conversation_goes_to_the_group(
     assert message.platform_message_id == f"-1001234567890:{sent['message_id']}"
 
 
-def test_an_edit_in_a_group_changes_the_shown_text(
-    client, group_channel, django_capture_on_commit_callbacks
-):
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+def test_an_edit_in_a_group_changes_the_shown_text(to_group):
+    to_group("chat__group")
 
-    post(
-        client,
-        group_channel,
-        "edited_message__group",
-        django_capture_on_commit_callbacks,
-    )
+    to_group("edited_message__group")
 
     message = Message.objects.get()
     assert message.text == "@pingback_demo_bot is anyone there? Order #4411"
     assert message.edited_at == epoch(1763713160)
 
 
-def test_a_channel_post_opens_the_channels_conversation(
-    client, group_channel, django_capture_on_commit_callbacks
-):
-    post(
-        client, group_channel, "channel_post__text", django_capture_on_commit_callbacks
-    )
+def test_a_channel_post_opens_the_channels_conversation(to_group):
+    to_group("channel_post__text")
 
     conversation = Conversation.objects.get()
     assert conversation.contact.name == "Acme News"
@@ -174,22 +166,13 @@ def test_a_channel_post_opens_the_channels_conversation(
     assert conversation.messages.get().text == "Deliveries resume on Monday."
 
 
-def test_a_group_upgraded_to_a_supergroup_keeps_its_conversation(
-    client, group_channel, django_capture_on_commit_callbacks
-):
+def test_a_group_upgraded_to_a_supergroup_keeps_its_conversation(to_group):
     # given a conversation with the group, before its upgrade
-    post(
-        client, group_channel, "message__group_text", django_capture_on_commit_callbacks
-    )
+    to_group("message__group_text")
 
     # when it becomes the supergroup, which then writes
-    post(
-        client,
-        group_channel,
-        "message__group_migrated",
-        django_capture_on_commit_callbacks,
-    )
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+    to_group("message__group_migrated")
+    to_group("chat__group")
 
     # then
     conversation = Conversation.objects.get()
@@ -214,18 +197,13 @@ def test_a_forwarded_message_shows_where_it_came_from(
 
 
 def test_removed_from_the_group_replies_there_fail_at_once_with_the_reason(
-    admin_api, client, group_channel, sandbox, django_capture_on_commit_callbacks
+    admin_api, sandbox, django_capture_on_commit_callbacks, to_group
 ):
     # given
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+    to_group("chat__group")
 
     # when
-    post(
-        client,
-        group_channel,
-        "my_chat_member__removed_from_group",
-        django_capture_on_commit_callbacks,
-    )
+    to_group("my_chat_member__removed_from_group")
     with django_capture_on_commit_callbacks(execute=True):
         message = reply(admin_api, Conversation.objects.get(), "Still there?")
 

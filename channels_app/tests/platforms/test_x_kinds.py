@@ -63,6 +63,19 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+@pytest.fixture
+def receive(client, business, django_capture_on_commit_callbacks):
+    """Deliver a fixture (by name) signed to the business's X channel and run
+    its ingest; returns the channel."""
+    channel = ChannelFactory(business=business)
+
+    def run(name: str):
+        deliver(client, django_capture_on_commit_callbacks, channel, name)
+        return channel
+
+    return run
+
+
 def parse(name: str, channel=None) -> ParsedWebhook:
     return get_platform("x").parse(channel or KIT.build(), fixture_bytes("x", name))
 
@@ -179,18 +192,9 @@ def test_the_account_deleting_its_own_post_is_ignored():
 
 
 @pytest.mark.django_db
-def test_a_post_without_timestamp_ms_reaches_the_thread(
-    client, business, admin_member, django_capture_on_commit_callbacks
-):
+def test_a_post_without_timestamp_ms_reaches_the_thread(receive, client, admin_member):
     """Refused 400 ("timestamp_ms: missing") before."""
-    channel = ChannelFactory(business=business)
-
-    deliver(
-        client,
-        django_capture_on_commit_callbacks,
-        channel,
-        "mention__without_timestamp_ms",
-    )
+    receive("mention__without_timestamp_ms")
 
     conversation = Conversation.objects.get()
     page = thread_page(client, admin_member, conversation)
@@ -199,31 +203,20 @@ def test_a_post_without_timestamp_ms_reaches_the_thread(
 
 
 @pytest.mark.django_db
-def test_a_revoke_alerts_the_admins_and_is_not_refused(
-    client, business, admin_member, api_client_for, django_capture_on_commit_callbacks
-):
-    """Refused 400 ("for_user_id: missing") before."""
-    channel = ChannelFactory(business=business)
-
-    deliver(client, django_capture_on_commit_callbacks, channel, "user_event__revoke")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "user_event__revoke",  # refused 400 ("for_user_id: missing") before
+        "xaa__oauth_revoke",  # refused 400 ("data.filter.user_id: missing") before
+    ],
+)
+def test_a_revoke_alerts_the_admins_and_is_not_refused(receive, admin_api, name):
+    channel = receive(name)
 
     assert InboundEvent.objects.get().status == "processed"
-    shown = api_client_for(admin_member).get(f"/api/v1/channels/{channel.id}")
+    shown = admin_api.get(f"/api/v1/channels/{channel.id}")
     assert shown.json()["alert"] == REVOKED
     assert Message.objects.count() == 0
-
-
-@pytest.mark.django_db
-def test_the_x_activity_api_revoke_alerts_the_admins_too(
-    client, business, admin_member, api_client_for, django_capture_on_commit_callbacks
-):
-    """Refused 400 ("data.filter.user_id: missing") before."""
-    channel = ChannelFactory(business=business)
-
-    deliver(client, django_capture_on_commit_callbacks, channel, "xaa__oauth_revoke")
-
-    shown = api_client_for(admin_member).get(f"/api/v1/channels/{channel.id}")
-    assert shown.json()["alert"] == REVOKED
 
 
 @pytest.mark.django_db
@@ -240,13 +233,12 @@ def test_a_revoke_by_another_account_leaves_the_channel_alone(
 
 @pytest.mark.django_db
 def test_the_photos_of_a_mention_are_downloaded_and_shown(
-    client, business, admin_member, sandbox, django_capture_on_commit_callbacks
+    receive, client, admin_member, sandbox
 ):
-    channel = ChannelFactory(business=business)
     sandbox.x.put_media("/media/FdEnTkettle1.jpg", PNG, "image/png")
     sandbox.x.put_media("/media/FdEnTkettle2.jpg", PNG + b"2", "image/png")
 
-    deliver(client, django_capture_on_commit_callbacks, channel, "mention__photos")
+    receive("mention__photos")
 
     message = Message.objects.get()
     assert [a.get("fetch_error") for a in message.attachments] == [None, None]
@@ -264,17 +256,11 @@ def test_the_photos_of_a_mention_are_downloaded_and_shown(
 
 @pytest.mark.django_db
 def test_an_x_activity_api_mention_shows_its_photo_and_quote(
-    client, business, admin_member, sandbox, django_capture_on_commit_callbacks
+    receive, client, admin_member, sandbox
 ):
-    channel = ChannelFactory(business=business)
     sandbox.x.put_media("/media/SaMsHoPpEr.jpg", PNG, "image/png")
 
-    deliver(
-        client,
-        django_capture_on_commit_callbacks,
-        channel,
-        "xaa__post_mention_quote_photo",
-    )
+    receive("xaa__post_mention_quote_photo")
 
     page = thread_page(client, admin_member, Conversation.objects.get())
     assert shown_image(client, page, "SaMsHoPpEr.jpg") == PNG
@@ -285,16 +271,15 @@ def test_an_x_activity_api_mention_shows_its_photo_and_quote(
 
 @pytest.mark.django_db
 def test_a_mention_video_is_downloaded_from_its_best_variant(
-    client, business, admin_member, sandbox, django_capture_on_commit_callbacks
+    receive, admin_member, sandbox
 ):
-    channel = ChannelFactory(business=business)
     sandbox.x.put_media(
         "/ext_tw_video/1861000000000009003/pu/vid/720x1280/lidHigh.mp4",
         b"\x00\x00\x00\x18ftypmp42 high",
         "video/mp4",
     )
 
-    deliver(client, django_capture_on_commit_callbacks, channel, "mention__video")
+    receive("mention__video")
 
     (attachment,) = Message.objects.get().attachments
     assert attachment["kind"] == "video"
@@ -304,11 +289,9 @@ def test_a_mention_video_is_downloaded_from_its_best_variant(
 
 @pytest.mark.django_db
 def test_a_quote_tweet_shows_the_quoted_post_above_the_text(
-    client, business, admin_member, django_capture_on_commit_callbacks
+    receive, client, admin_member
 ):
-    channel = ChannelFactory(business=business)
-
-    deliver(client, django_capture_on_commit_callbacks, channel, "mention__quote")
+    receive("mention__quote")
 
     page = thread_page(client, admin_member, Conversation.objects.get())
     assert '<span class="context-label">Quoting @pingback_demo</span>' in page
@@ -334,8 +317,8 @@ def reply_tweet(tweet_id: str, in_reply_to: str, text: str) -> bytes:
 
 @pytest.mark.django_db
 def test_replies_down_a_thread_stay_in_one_conversation(
+    receive,
     client,
-    business,
     admin_member,
     api_client_for,
     sandbox,
@@ -343,8 +326,7 @@ def test_replies_down_a_thread_stay_in_one_conversation(
 ):
     """The customer's mention, the agent's reply (posted to the sandbox through
     tweepy), the customer's reply to it, and their reply to their own reply."""
-    channel = ChannelFactory(business=business)
-    deliver(client, django_capture_on_commit_callbacks, channel, "mention__text")
+    channel = receive("mention__text")
     conversation = Conversation.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
         answer = api_client_for(admin_member).post(
@@ -387,14 +369,11 @@ def test_replies_down_a_thread_stay_in_one_conversation(
 
 @pytest.mark.django_db
 def test_a_deleted_post_is_shown_deleted_with_its_text_kept(
-    client, business, admin_member, django_capture_on_commit_callbacks
+    receive, client, admin_member
 ):
-    channel = ChannelFactory(business=business)
-    deliver(client, django_capture_on_commit_callbacks, channel, "mention__text")
+    receive("mention__text")
 
-    deliver(
-        client, django_capture_on_commit_callbacks, channel, "tweet_delete__customer"
-    )
+    receive("tweet_delete__customer")
 
     message = Message.objects.get()
     assert message.deleted_at == datetime.fromtimestamp(1763716800, tz=UTC)
@@ -408,12 +387,11 @@ def test_a_deleted_post_is_shown_deleted_with_its_text_kept(
 
 @pytest.mark.django_db
 def test_dm_media_is_downloaded_with_the_accounts_oauth1_signature(
-    client, business, admin_member, sandbox, django_capture_on_commit_callbacks
+    receive, client, admin_member, sandbox
 ):
-    channel = ChannelFactory(business=business)
     sandbox.x.put_media(DM_PHOTO_PATH, PNG, "image/png")
 
-    deliver(client, django_capture_on_commit_callbacks, channel, "dm__media")
+    receive("dm__media")
 
     (attachment,) = Message.objects.get().attachments
     assert attachment.get("fetch_error") is None
