@@ -22,3 +22,16 @@ class ChannelFactory(factory.django.DjangoModelFactory):
         }
     )
     setup_state = "ready"
+
+
+def customer_conversation(channel: Channel, external_id: str, thread_key: str):
+    """A conversation of `channel` (its business) with the customer whose id on
+    the platform is `external_id`, under `thread_key`."""
+    from conversations.tests.factories import ConversationFactory
+
+    return ConversationFactory(
+        business=channel.business,
+        channel=channel,
+        thread_key=thread_key,
+        contact_identity__external_id=external_id,
+    )

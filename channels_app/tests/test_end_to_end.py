@@ -10,9 +10,8 @@ sends through tweepy to the sandbox.
 import time
 
 import pytest
-import requests
 
-from billing.services import api_token_create
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.x import DEMO_APP, DEMO_CUSTOMER
@@ -22,50 +21,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def live(live_server, sandbox, settings, celery_worker, admin_member):
-    """The running stack and an API session for the business's admin."""
-    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
-    _, token = api_token_create(member=admin_member)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    channel = session.post(
-        f"{live_server.url}/api/v1/channels/",
-        json={"type": "x", "config": DEMO_APP.as_config()},
-        timeout=30,
-    ).json()
-    assert channel["setup"]["state"] == "ready", channel["setup"]
-    return {
-        "api": session,
-        "url": live_server.url,
-        "sandbox": sandbox,
-        "channel": channel,
-    }
+    """The running stack and an API session for the business's admin, with
+    the X channel set up (its webhook registered, CRC answered)."""
+    stack = e2e.live_stack(
+        live_server, settings, admin_member, sandbox, "x", DEMO_APP.as_config()
+    )
+    assert stack["channel"]["setup"]["state"] == "ready", stack["channel"]["setup"]
+    return stack
 
 
 def customer_sends(live, kind: str, **body) -> dict:
-    response = requests.post(
-        f"{live['sandbox'].url}/_sandbox/x/customer/{kind}", json=body, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def reply(live, conversation_id: int, text: str) -> dict:
-    response = live["api"].post(
-        f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
-        json={"text": text},
-        timeout=30,
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "queued"
-    return response.json()
-
-
-def final_message(message_id: int) -> Message:
-    def done():
-        message = Message.objects.get(pk=message_id)
-        return message if message.status in ("sent", "failed") else None
-
-    return wait_for(done)
+    return e2e.sandbox_control(live, "x", f"customer/{kind}", **body)
 
 
 def test_dm_arrives_and_the_reply_is_delivered_through_the_worker(live):
@@ -73,23 +39,17 @@ def test_dm_arrives_and_the_reply_is_delivered_through_the_worker(live):
     assert [d["status_code"] for d in sent["deliveries"]] == [200]
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    listed = live["api"].get(f"{live['url']}/api/v1/conversations/", timeout=10).json()
-    assert [c["id"] for c in listed["results"]] == [conversation.pk]
-    assert listed["results"][0]["channel_type"] == "x"
-    assert listed["results"][0]["contact"]["handle"] == DEMO_CUSTOMER.screen_name
-    messages = (
-        live["api"]
-        .get(
-            f"{live['url']}/api/v1/conversations/{conversation.pk}/messages", timeout=10
-        )
-        .json()["results"]
-    )
-    assert [(m["direction"], m["text"]) for m in messages] == [
+    [listed] = e2e.conversations(live)
+    assert (listed["id"], listed["channel_type"]) == (conversation.pk, "x")
+    assert listed["contact"]["handle"] == DEMO_CUSTOMER.screen_name
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
         ("inbound", "Hi, my order #4411 never arrived.")
     ]
 
-    queued = reply(live, conversation.pk, "Sorry! A replacement ships today.")
-    message = final_message(queued["id"])
+    queued = e2e.reply(
+        live, conversation.pk, json={"text": "Sorry! A replacement ships today."}
+    )
+    message = e2e.message_reaches(queued["id"])
 
     dms = live["sandbox"].x.sent_dms
     assert [(d["participant_id"], d["text"]) for d in dms] == [
@@ -116,8 +76,10 @@ def test_mention_reply_goes_out_as_a_reply_post_and_the_thread_continues(live):
     conversation = wait_for(lambda: Conversation.objects.first())
     assert conversation.thread_key == f"tweet:{mention['event_id']}"
 
-    queued = reply(live, conversation.pk, "Checking now, sorry for the wait!")
-    message = final_message(queued["id"])
+    queued = e2e.reply(
+        live, conversation.pk, json={"text": "Checking now, sorry for the wait!"}
+    )
+    message = e2e.message_reaches(queued["id"])
 
     tweets = live["sandbox"].x.tweets
     assert [(t["in_reply_to_tweet_id"], t["text"]) for t in tweets] == [
@@ -137,26 +99,16 @@ def test_mention_reply_goes_out_as_a_reply_post_and_the_thread_continues(live):
 
 
 def test_without_x_credits_inbound_works_and_the_reply_fails_with_the_reason(live):
-    requests.post(
-        f"{live['sandbox'].url}/_sandbox/x/mode",
-        json={"credits_depleted": True},
-        timeout=5,
-    ).raise_for_status()
+    e2e.sandbox_control(live, "x", "mode", credits_depleted=True)
     customer_sends(live, "dm", text="Anyone there?")
     conversation = wait_for(lambda: Conversation.objects.first())
 
-    queued = reply(live, conversation.pk, "Yes, we are here.")
-    message = final_message(queued["id"])
+    queued = e2e.reply(live, conversation.pk, json={"text": "Yes, we are here."})
+    message = e2e.message_reaches(queued["id"])
 
     assert message.status == "failed"
     assert message.error.startswith("X API credits exhausted")
-    shown = (
-        live["api"]
-        .get(
-            f"{live['url']}/api/v1/conversations/{conversation.pk}/messages", timeout=10
-        )
-        .json()["results"][-1]
-    )
+    shown = e2e.thread(live, conversation.pk)[-1]
     assert shown["status"] == "failed"
     assert shown["error"] == message.error
     assert live["sandbox"].x.sent_dms == []

@@ -13,10 +13,9 @@ signed link, echoes each send back (ignored) and reports the customer's read.
 import hashlib
 
 import pytest
-import requests
 
-from billing.services import api_token_create
 from channels_app.models import InboundEvent
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.instagram_payloads import DEMO_ACCOUNT, DEMO_CUSTOMER_ID, demo_png
@@ -25,30 +24,23 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def control(live, path: str, **body) -> dict:
-    response = requests.post(
-        f"{live['sandbox'].url}/_sandbox/instagram/{path}", json=body, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+    return e2e.sandbox_control(live, "instagram", path, **body)
 
 
 @pytest.fixture
 def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack, an API session for the business's admin, and the
     channel created and subscribed in the Meta dashboard stand-in."""
-    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
-    _, token = api_token_create(member=admin_member)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    response = session.post(
-        f"{live_server.url}/api/v1/channels/",
-        json={"type": "instagram", "config": DEMO_ACCOUNT.as_config()},
-        timeout=30,
+    stack = e2e.live_stack(
+        live_server,
+        settings,
+        admin_member,
+        sandbox,
+        "instagram",
+        DEMO_ACCOUNT.as_config(),
     )
-    assert response.status_code == 201, response.text
-    channel = response.json()
+    channel = stack["channel"]
     assert channel["setup"]["state"] == "action_required", channel["setup"]
-    stack = {"api": session, "url": live_server.url, "sandbox": sandbox}
     instructions = channel["config"]["_meta_setup_instructions"]
     subscribed = control(
         stack,
@@ -58,21 +50,7 @@ def live(live_server, sandbox, settings, celery_worker, admin_member):
         app_secret=DEMO_ACCOUNT.app_secret,
     )
     assert subscribed == {"verified": True, "callback_url": channel["webhook_url"]}
-    return {**stack, "channel": channel}
-
-
-def api_get(live, path: str) -> dict:
-    response = live["api"].get(f"{live['url']}{path}", timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def final_message(message_id: int) -> Message:
-    def done():
-        message = Message.objects.get(pk=message_id)
-        return message if message.status in ("sent", "failed") else None
-
-    return wait_for(done)
+    return stack
 
 
 def test_dm_arrives_and_text_and_photo_go_back_through_the_worker(live):
@@ -80,25 +58,23 @@ def test_dm_arrives_and_text_and_photo_go_back_through_the_worker(live):
     assert [d["status_code"] for d in sent["deliveries"]] == [200]
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    listed = api_get(live, "/api/v1/conversations/")["results"]
+    listed = e2e.conversations(live)
     assert [(c["id"], c["channel_type"]) for c in listed] == [
         (conversation.pk, "instagram")
     ]
     assert listed[0]["contact"]["external_id"] == DEMO_CUSTOMER_ID
-    thread = api_get(live, f"/api/v1/conversations/{conversation.pk}/messages")
-    assert [(m["direction"], m["text"]) for m in thread["results"]] == [
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
         ("inbound", "Is the blue kettle in stock?")
     ]
 
     png = demo_png()
-    response = live["api"].post(
-        f"{live['url']}/api/v1/conversations/{conversation.pk}/messages",
+    queued = e2e.reply(
+        live,
+        conversation.pk,
         data={"text": "Yes! Here it is."},
         files=[("files", ("kettle.png", png, "image/png"))],
-        timeout=30,
     )
-    assert response.status_code == 202, response.text
-    message = final_message(response.json()["id"])
+    message = e2e.message_reaches(queued["id"])
 
     sends = live["sandbox"].instagram.sends
     assert [(s["recipient_id"], s["text"]) for s in sends] == [
@@ -126,8 +102,7 @@ def test_dm_arrives_and_text_and_photo_go_back_through_the_worker(live):
     read = control(live, "customer/read")
     assert read["mid"] == message.platform_message_id
     wait_for(lambda: Message.objects.get(pk=message.pk).status == "read")
-    shown = api_get(live, f"/api/v1/conversations/{conversation.pk}/messages")
-    assert shown["results"][-1]["status"] == "read"
+    assert e2e.thread(live, conversation.pk)[-1]["status"] == "read"
 
 
 def test_customer_photo_is_fetched_by_the_worker(live):
@@ -161,17 +136,15 @@ def test_outside_the_messaging_window_the_reply_fails_with_the_reason(live):
     conversation = wait_for(lambda: Conversation.objects.first())
     control(live, "mode", window="closed")
 
-    response = live["api"].post(
-        f"{live['url']}/api/v1/conversations/{conversation.pk}/messages",
-        json={"text": "Sorry for the late answer"},
-        timeout=30,
+    queued = e2e.reply(
+        live, conversation.pk, json={"text": "Sorry for the late answer"}
     )
-    message = final_message(response.json()["id"])
+    message = e2e.message_reaches(queued["id"])
 
     assert message.status == "failed"
-    shown = api_get(live, f"/api/v1/conversations/{conversation.pk}/messages")
-    assert shown["results"][-1]["status"] == "failed"
-    assert shown["results"][-1]["error"].startswith(
+    shown = e2e.thread(live, conversation.pk)[-1]
+    assert shown["status"] == "failed"
+    assert shown["error"].startswith(
         "Instagram accepts replies only within 24 hours of the customer's last message"
     )
     assert live["sandbox"].instagram.sends == []

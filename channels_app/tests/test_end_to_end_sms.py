@@ -12,7 +12,7 @@ Twilio does, then posts signed status callbacks that move the reply on.
 import pytest
 import requests
 
-from billing.services import api_token_create
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.sms import SAMPLE_PNG
@@ -27,60 +27,15 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack and an API session for the business's admin, with the
     SMS channel created through the API."""
-    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
-    _, token = api_token_create(member=admin_member)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    channel = session.post(
-        f"{live_server.url}/api/v1/channels/",
-        json={"type": "sms", "config": DEMO_ACCOUNT.as_config()},
-        timeout=30,
-    ).json()
-    assert channel["setup"]["state"] == "ready", channel["setup"]
-    return {
-        "api": session,
-        "url": live_server.url,
-        "sandbox": sandbox,
-        "channel": channel,
-    }
+    stack = e2e.live_stack(
+        live_server, settings, admin_member, sandbox, "sms", DEMO_ACCOUNT.as_config()
+    )
+    assert stack["channel"]["setup"]["state"] == "ready", stack["channel"]["setup"]
+    return stack
 
 
 def customer_texts(live, **body) -> dict:
-    response = requests.post(
-        f"{live['sandbox'].url}/_sandbox/sms/customer/message", json=body, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def thread(live, conversation_id: int) -> list[dict]:
-    return (
-        live["api"]
-        .get(
-            f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
-            timeout=10,
-        )
-        .json()["results"]
-    )
-
-
-def reply(live, conversation_id: int, **fields) -> dict:
-    response = live["api"].post(
-        f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
-        timeout=30,
-        **fields,
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "queued"
-    return response.json()
-
-
-def message_reaches(message_id: int, *statuses: str) -> Message:
-    def reached():
-        message = Message.objects.get(pk=message_id)
-        return message if message.status in statuses else None
-
-    return wait_for(reached)
+    return e2e.sandbox_control(live, "sms", "customer/message", **body)
 
 
 def test_setup_pointed_the_numbers_incoming_url_at_the_channel(live):
@@ -100,16 +55,15 @@ def test_a_text_arrives_and_the_reply_is_delivered_through_the_worker(live):
     ]
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    listed = live["api"].get(f"{live['url']}/api/v1/conversations/", timeout=10)
-    [shown] = listed.json()["results"]
+    [shown] = e2e.conversations(live)
     assert (shown["id"], shown["channel_type"]) == (conversation.pk, "sms")
     assert shown["contact"]["external_id"] == DEMO_CUSTOMER_NUMBER
-    assert [(m["direction"], m["text"]) for m in thread(live, conversation.pk)] == [
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
         ("inbound", "Hi, my order #4411 never arrived.")
     ]
 
-    queued = reply(live, conversation.pk, json={"text": "Sorry! It ships today."})
-    message = message_reaches(queued["id"], "delivered", "failed")
+    queued = e2e.reply(live, conversation.pk, json={"text": "Sorry! It ships today."})
+    message = e2e.message_reaches(queued["id"], "delivered", "failed")
 
     [sent] = live["sandbox"].sms.sends
     assert (sent["from"], sent["to"], sent["body"]) == (
@@ -120,20 +74,20 @@ def test_a_text_arrives_and_the_reply_is_delivered_through_the_worker(live):
     assert sent["status_callback"] == live["channel"]["webhook_url"]
     assert message.status == "delivered"
     assert message.platform_message_id == sent["sid"]
-    assert thread(live, conversation.pk)[-1]["status"] == "delivered"
+    assert e2e.thread(live, conversation.pk)[-1]["status"] == "delivered"
 
 
 def test_an_image_reply_is_fetched_by_twilio_from_pingback(live):
     customer_texts(live, body="Can you send me a picture of the label?")
     conversation = wait_for(lambda: Conversation.objects.first())
 
-    queued = reply(
+    queued = e2e.reply(
         live,
         conversation.pk,
         data={"text": "Here it is"},
         files=[("files", ("label.png", SAMPLE_PNG, "image/png"))],
     )
-    message = message_reaches(queued["id"], "delivered", "failed")
+    message = e2e.message_reaches(queued["id"], "delivered", "failed")
 
     [sent] = live["sandbox"].sms.sends
     assert sent["body"] == "Here it is"
@@ -160,7 +114,7 @@ def test_an_mms_from_the_customer_keeps_its_picture(live):
         return message if message and message.attachments[0].get("stored") else None
 
     message = wait_for(fetched)
-    [shown] = thread(live, message.conversation_id)[0]["attachments"]
+    [shown] = e2e.thread(live, message.conversation_id)[0]["attachments"]
     assert (shown["kind"], shown["content_type"], shown["size"]) == (
         "image",
         "image/png",
@@ -175,11 +129,11 @@ def test_an_undelivered_reply_ends_failed_with_twilios_reason(live):
     customer_texts(live, body="Anyone there?")
     conversation = wait_for(lambda: Conversation.objects.first())
 
-    queued = reply(live, conversation.pk, json={"text": "Yes, we are here."})
-    message = message_reaches(queued["id"], "failed")
+    queued = e2e.reply(live, conversation.pk, json={"text": "Yes, we are here."})
+    message = e2e.message_reaches(queued["id"], "failed")
 
     assert message.error == "30006: Landline or unreachable carrier"
-    shown = thread(live, conversation.pk)[-1]
+    shown = e2e.thread(live, conversation.pk)[-1]
     assert (shown["status"], shown["error"]) == (
         "failed",
         "30006: Landline or unreachable carrier",
@@ -191,8 +145,8 @@ def test_a_reply_after_the_customer_texted_stop_fails_with_the_reason(live):
     customer_texts(live, body="STOP")
     conversation = wait_for(lambda: Conversation.objects.first())
 
-    queued = reply(live, conversation.pk, json={"text": "Sorry to see you go"})
-    message = message_reaches(queued["id"], "failed")
+    queued = e2e.reply(live, conversation.pk, json={"text": "Sorry to see you go"})
+    message = e2e.message_reaches(queued["id"], "failed")
 
     # PingBack saw the STOP, so it fails the reply itself, without asking
     # Twilio (which would refuse it with 21610).

@@ -13,7 +13,7 @@ import base64
 import pytest
 import requests
 
-from billing.services import api_token_create
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
@@ -26,42 +26,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack, an admin's API session and the Telegram channel,
     created through the API."""
-    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
-    _, token = api_token_create(member=admin_member)
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {token}"
-    response = session.post(
-        f"{live_server.url}/api/v1/channels/",
-        json={"type": "telegram", "config": {"bot_token": DEMO_BOT.token}},
-        timeout=30,
+    config = {"bot_token": DEMO_BOT.token}
+    stack = e2e.live_stack(
+        live_server, settings, admin_member, sandbox, "telegram", config
     )
-    assert response.status_code == 201, response.text
-    channel = response.json()
+    channel = stack["channel"]
     assert channel["setup"]["state"] == "ready", channel["setup"]
     assert sandbox.telegram.webhook()["url"] == channel["webhook_url"]
-    return {"api": session, "url": live_server.url, "sandbox": sandbox}
+    return stack
 
 
 def customer_sends(live, path: str = "customer/message", **body) -> dict:
-    response = requests.post(
-        f"{live['sandbox'].url}/_sandbox/telegram/{path}", json=body, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def messages_of(live, conversation_id: int) -> list[dict]:
-    url = f"{live['url']}/api/v1/conversations/{conversation_id}/messages"
-    return live["api"].get(url, timeout=10).json()["results"]
-
-
-def final_message(message_id: int) -> Message:
-    def done():
-        message = Message.objects.get(pk=message_id)
-        return message if message.status in ("sent", "failed") else None
-
-    return wait_for(done)
+    return e2e.sandbox_control(live, "telegram", path, **body)
 
 
 def test_a_customer_message_arrives_and_text_and_file_replies_go_out(live):
@@ -71,32 +47,28 @@ def test_a_customer_message_arrives_and_text_and_file_replies_go_out(live):
 
     # then a Telegram conversation appears
     conversation = wait_for(lambda: Conversation.objects.first())
-    listed = live["api"].get(f"{live['url']}/api/v1/conversations/", timeout=10)
-    [shown] = listed.json()["results"]
+    [shown] = e2e.conversations(live)
     assert shown["id"] == conversation.pk
     assert shown["channel_type"] == "telegram"
     assert shown["contact"]["handle"] == DEMO_CUSTOMER.username
-    assert [
-        (m["direction"], m["text"]) for m in messages_of(live, conversation.pk)
-    ] == [("inbound", "Hi, my order #4411 never arrived.")]
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
+        ("inbound", "Hi, my order #4411 never arrived.")
+    ]
 
     # when an agent replies with text
-    url = f"{live['url']}/api/v1/conversations/{conversation.pk}/messages"
-    queued = live["api"].post(
-        url, json={"text": "Sorry! A replacement ships today."}, timeout=30
+    queued = e2e.reply(
+        live, conversation.pk, json={"text": "Sorry! A replacement ships today."}
     )
-    assert queued.status_code == 202, queued.text
-    text_reply = final_message(queued.json()["id"])
+    text_reply = e2e.message_reaches(queued["id"])
 
     # and then with a file
-    queued = live["api"].post(
-        url,
+    queued = e2e.reply(
+        live,
+        conversation.pk,
         data={"text": "Here is your new shipping label."},
         files={"files": ("label.pdf", b"%PDF-1.4 label 4411", "application/pdf")},
-        timeout=30,
     )
-    assert queued.status_code == 202, queued.text
-    file_reply = final_message(queued.json()["id"])
+    file_reply = e2e.message_reaches(queued["id"])
 
     # then Telegram got both, addressed to the customer's chat
     text_sent, file_sent = live["sandbox"].telegram.sent
@@ -147,7 +119,7 @@ def test_a_customer_photo_is_stored_and_served(live):
 
     message = wait_for(stored_photo)
     assert message.text == "The box arrived crushed"
-    [attachment] = messages_of(live, message.conversation_id)[0]["attachments"]
+    [attachment] = e2e.thread(live, message.conversation_id)[0]["attachments"]
     assert attachment["kind"] == "image"
     served = requests.get(attachment["link"], timeout=10)
     assert served.status_code == 200
@@ -172,5 +144,5 @@ def test_an_edit_changes_the_message_in_the_inbox(live):
     customer_sends(live, kind="edit", text="My order is #4412")
 
     wait_for(lambda: Message.objects.get(pk=message.pk).edited_at is not None)
-    [shown] = messages_of(live, message.conversation_id)
+    [shown] = e2e.thread(live, message.conversation_id)
     assert shown["text"] == "My order is #4412"

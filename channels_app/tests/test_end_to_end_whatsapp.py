@@ -16,8 +16,8 @@ import pytest
 import requests
 from django.core.files.storage import default_storage
 
-from billing.services import api_token_create
 from channels_app.platforms.whatsapp import WINDOW_CLOSED
+from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 from sandbox.whatsapp_payloads import DEMO_CUSTOMER, DEMO_NUMBER
@@ -27,43 +27,30 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 VERIFY_TOKEN = "acme-whatsapp-verify-2026"
 
 
+def control(live, path: str, **body) -> dict:
+    return e2e.sandbox_control(live, "whatsapp", path, **body)
+
+
 @pytest.fixture
 def live(live_server, sandbox, settings, celery_worker, admin_member):
     """The running stack, a WhatsApp channel created through the API, and its
     callback subscribed in the sandbox's Meta dashboard."""
-    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
-    _, token = api_token_create(member=admin_member)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    channel = session.post(
-        f"{live_server.url}/api/v1/channels/",
-        json={
-            "type": "whatsapp",
-            "config": DEMO_NUMBER.as_config(verify_token=VERIFY_TOKEN),
-        },
-        timeout=30,
-    ).json()
+    config = DEMO_NUMBER.as_config(verify_token=VERIFY_TOKEN)
+    stack = e2e.live_stack(
+        live_server, settings, admin_member, sandbox, "whatsapp", config
+    )
+    channel = stack["channel"]
     assert channel["setup"]["state"] == "action_required", channel["setup"]
     instructions = channel["config"]["_meta_setup_instructions"]
     assert instructions == {
         "callback_url": channel["webhook_url"],
         "verify_token": VERIFY_TOKEN,
     }
-    subscribed = requests.post(
-        f"{sandbox.url}/_sandbox/whatsapp/subscribe",
-        json={**instructions, "app_secret": DEMO_NUMBER.app_secret},
-        timeout=30,
+    subscribed = control(
+        stack, "subscribe", **instructions, app_secret=DEMO_NUMBER.app_secret
     )
-    assert subscribed.json()["verified"] is True, subscribed.text
-    return {"api": session, "url": live_server.url, "sandbox": sandbox}
-
-
-def control(live, path: str, **body) -> dict:
-    response = requests.post(
-        f"{live['sandbox'].url}/_sandbox/whatsapp/{path}", json=body, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+    assert subscribed["verified"] is True, subscribed
+    return stack
 
 
 def customer_sends(live, **body) -> dict:
@@ -72,48 +59,20 @@ def customer_sends(live, **body) -> dict:
     return sent
 
 
-def reply(live, conversation_id: int, **body) -> dict:
-    response = live["api"].post(
-        f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
-        json=body,
-        timeout=30,
-    )
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
-def message_in(message_id: int, *statuses: str) -> Message:
-    def reached():
-        message = Message.objects.get(pk=message_id)
-        return message if message.status in statuses else None
-
-    return wait_for(reached)
-
-
-def shown_messages(live, conversation_id: int) -> list[dict]:
-    return (
-        live["api"]
-        .get(
-            f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
-            timeout=10,
-        )
-        .json()["results"]
-    )
-
-
 def test_message_arrives_the_reply_is_sent_and_statuses_move_it_to_read(live):
     customer_sends(live, text="Does it come in another color?")
 
     conversation = wait_for(lambda: Conversation.objects.first())
-    listed = live["api"].get(f"{live['url']}/api/v1/conversations/", timeout=10).json()
-    assert [c["id"] for c in listed["results"]] == [conversation.pk]
-    assert listed["results"][0]["channel_type"] == "whatsapp"
-    assert [
-        (m["direction"], m["text"]) for m in shown_messages(live, conversation.pk)
-    ] == [("inbound", "Does it come in another color?")]
+    [listed] = e2e.conversations(live)
+    assert (listed["id"], listed["channel_type"]) == (conversation.pk, "whatsapp")
+    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
+        ("inbound", "Does it come in another color?")
+    ]
 
-    queued = reply(live, conversation.pk, text="Yes, it also comes in blue.")
-    message = message_in(queued["id"], "sent", "failed")
+    queued = e2e.reply(
+        live, conversation.pk, json={"text": "Yes, it also comes in blue."}
+    )
+    message = e2e.message_reaches(queued["id"], "sent", "failed")
 
     sends = live["sandbox"].whatsapp.snapshot()["sends"]
     assert [(s["to"], s["type"], s["text"]) for s in sends] == [
@@ -123,10 +82,10 @@ def test_message_arrives_the_reply_is_sent_and_statuses_move_it_to_read(live):
     assert message.platform_message_id == sends[0]["wamid"]
 
     control(live, "statuses", wamid=sends[0]["wamid"], status="delivered")
-    message_in(queued["id"], "delivered")
+    e2e.message_reaches(queued["id"], "delivered")
     control(live, "statuses", wamid=sends[0]["wamid"], status="read")
-    message_in(queued["id"], "read")
-    assert shown_messages(live, conversation.pk)[-1]["status"] == "read"
+    e2e.message_reaches(queued["id"], "read")
+    assert e2e.thread(live, conversation.pk)[-1]["status"] == "read"
 
 
 def test_a_redelivered_message_adds_nothing(live):
@@ -149,8 +108,10 @@ def test_outside_the_window_the_reply_fails_with_the_reason_then_a_template_is_s
     conversation = wait_for(lambda: Conversation.objects.first())
     control(live, "customer/window", hours_ago=25)
 
-    late = message_in(
-        reply(live, conversation.pk, text="Sorry, still there?")["id"], "sent", "failed"
+    late = e2e.message_reaches(
+        e2e.reply(live, conversation.pk, json={"text": "Sorry, still there?"})["id"],
+        "sent",
+        "failed",
     )
 
     assert late.status == "failed"
@@ -159,21 +120,15 @@ def test_outside_the_window_the_reply_fails_with_the_reason_then_a_template_is_s
         "24 hours have passed since the customer last replied to this number. "
         f"{WINDOW_CLOSED}"
     )
-    assert shown_messages(live, conversation.pk)[-1]["error"] == late.error
+    assert e2e.thread(live, conversation.pk)[-1]["error"] == late.error
 
-    queued = reply(
-        live,
-        conversation.pk,
-        template={"name": "order_update", "language": "en_US", "parameters": ["4411"]},
-    )
-    template = message_in(queued["id"], "sent", "failed")
+    order_update = {"name": "order_update", "language": "en_US", "parameters": ["4411"]}
+    queued = e2e.reply(live, conversation.pk, json={"template": order_update})
+    template = e2e.message_reaches(queued["id"], "sent", "failed")
 
     assert template.status == "sent"
     [send] = live["sandbox"].whatsapp.snapshot()["sends"]
-    assert (send["to"], send["template"]) == (
-        DEMO_CUSTOMER.wa_id,
-        {"name": "order_update", "language": "en_US", "parameters": ["4411"]},
-    )
+    assert (send["to"], send["template"]) == (DEMO_CUSTOMER.wa_id, order_update)
     assert template.platform_message_id == send["wamid"]
 
 
@@ -184,12 +139,12 @@ def test_a_closed_window_reported_later_by_a_failed_status_fails_the_message(liv
     control(live, "customer/window", hours_ago=30)
     control(live, "mode", window_errors="status", status_delay=600)
 
-    queued = reply(live, conversation.pk, text="Hello again")
-    sent = message_in(queued["id"], "sent", "failed")
+    queued = e2e.reply(live, conversation.pk, json={"text": "Hello again"})
+    sent = e2e.message_reaches(queued["id"], "sent", "failed")
     assert sent.status == "sent"
     control(live, "statuses", wamid=sent.platform_message_id, status="failed")
 
-    failed = message_in(queued["id"], "failed")
+    failed = e2e.message_reaches(queued["id"], "failed")
     assert failed.error.startswith("131047: Re-engagement message — ")
     assert failed.error.endswith(WINDOW_CLOSED)
 
@@ -215,5 +170,5 @@ def test_a_customer_photo_is_fetched_and_stored_by_the_worker(live):
     assert (attachment["kind"], attachment["content_type"]) == ("image", "image/jpeg")
     with default_storage.open(attachment["stored"]) as file:
         assert file.read() == photo
-    [shown] = shown_messages(live, message.conversation_id)[0]["attachments"]
+    [shown] = e2e.thread(live, message.conversation_id)[0]["attachments"]
     assert requests.get(shown["link"], timeout=10).content == photo

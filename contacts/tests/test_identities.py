@@ -15,9 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import InboundContact, InboundMessage
 from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms.contract.kits.sms import KIT as SMS
+from channels_app.tests.platforms.contract.kits.whatsapp import KIT as WHATSAPP
 from channels_app.tests.platforms.fixtures import FIXTURES, fixture_bytes
-from channels_app.tests.platforms.test_sms import SmsChannelFactory, form
-from channels_app.tests.platforms.test_whatsapp import WhatsAppChannelFactory
+from channels_app.tests.platforms.test_sms import form
 from contacts.models import ContactEmail, ContactPhone
 from contacts.services.identities import identity_details
 from conversations.models import Contact
@@ -43,7 +44,7 @@ def details(contact: Contact) -> tuple[list, list]:
 
 def test_a_whatsapp_message_gives_its_contact_the_phone_number_and_name():
     # given
-    channel = WhatsAppChannelFactory()
+    channel = WHATSAPP.create()
 
     # when
     ingest(
@@ -61,7 +62,7 @@ def test_a_whatsapp_message_gives_its_contact_the_phone_number_and_name():
 
 def test_an_sms_gives_its_contact_the_number_once():
     # given
-    channel = SmsChannelFactory()
+    channel = SMS.create()
     body = urlencode(form("message__sms"))
 
     # when
@@ -133,8 +134,8 @@ def test_details_of_a_batch_cost_one_insert_whatever_its_contacts(business):
     # given: new customers, 1 writing 3 messages, then 15 writing 45
     few = [wa_message(n, "351910000000") for n in range(3)]
     many = [wa_message(100 + n, f"35191000{n % 15:04}") for n in range(45)]
-    few_channel = WhatsAppChannelFactory(business=business)
-    many_channel = WhatsAppChannelFactory(business=business)
+    few_channel = WHATSAPP.create(business=business)
+    many_channel = WHATSAPP.create(business=business)
 
     # when
     with CaptureQueriesContext(connection) as few_queries:
@@ -156,7 +157,7 @@ def test_details_of_a_batch_cost_one_insert_whatever_its_contacts(business):
 
 def test_a_known_identity_adds_nothing_more(business):
     # given: a customer whose number an agent removed
-    channel = WhatsAppChannelFactory(business=business)
+    channel = WHATSAPP.create(business=business)
     ingest(channel=channel, items=[wa_message(1, "351910000001")])
     ContactPhone.objects.all().delete()
 
@@ -169,7 +170,7 @@ def test_a_known_identity_adds_nothing_more(business):
 
 def test_the_backfill_gives_existing_contacts_their_numbers_and_addresses(business):
     # given: identities stored before identities filled in what they know
-    whatsapp = WhatsAppChannelFactory(business=business)
+    whatsapp = WHATSAPP.create(business=business)
     email = ChannelFactory(business=business, type="email", config={}, secrets={})
     telegram = ChannelFactory(business=business, type="telegram", config={})
     ada = ContactFactory(business=business, name="Ada")

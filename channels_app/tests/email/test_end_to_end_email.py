@@ -13,10 +13,9 @@ import email.policy
 from collections.abc import Callable
 
 import pytest
-import requests
 
-from billing.services import api_token_create
 from channels_app.tasks import poll_mailboxes
+from channels_app.tests import e2e
 from channels_app.tests.email.conftest import SUPPORT_ADDRESS, eml
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
@@ -30,10 +29,6 @@ CUSTOMER_MAIL_ID = "CAF7q1-order-4411@mail.customer.test"
 def live(live_server, settings, celery_worker, admin_member, smtp_server, mailbox):
     """The running stack and an API session for the business's admin, with
     the e-mail channel connected through the API."""
-    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
-    _, token = api_token_create(member=admin_member)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
     config = {
         "address": SUPPORT_ADDRESS,
         "from_name": "Acme Support",
@@ -41,13 +36,9 @@ def live(live_server, settings, celery_worker, admin_member, smtp_server, mailbo
         **mailbox.config(),
         "imap_password": mailbox.password,
     }
-    channel = session.post(
-        f"{live_server.url}/api/v1/channels/",
-        json={"type": "email", "config": config},
-        timeout=30,
-    ).json()
-    assert channel["setup"]["state"] == "ready", channel["setup"]
-    return {"api": session, "url": live_server.url, "channel": channel}
+    stack = e2e.live_stack(live_server, settings, admin_member, None, "email", config)
+    assert stack["channel"]["setup"]["state"] == "ready", stack["channel"]["setup"]
+    return stack
 
 
 def poll_until(predicate: Callable[[], object]) -> object:
@@ -56,34 +47,19 @@ def poll_until(predicate: Callable[[], object]) -> object:
     return wait_for(predicate, timeout=30.0)
 
 
-def messages_of(live, conversation_id: int) -> list[dict]:
-    return (
-        live["api"]
-        .get(
-            f"{live['url']}/api/v1/conversations/{conversation_id}/messages",
-            timeout=10,
-        )
-        .json()["results"]
-    )
-
-
 def test_mail_in_by_imap_reply_out_by_smtp_and_the_answer_threads(
     live, mailbox, smtp_server
 ):
     mailbox.deliver(eml("message__plain"))
     conversation = poll_until(lambda: Conversation.objects.first())
-    listed = live["api"].get(f"{live['url']}/api/v1/conversations/", timeout=10).json()
-    assert [(c["id"], c["channel_type"]) for c in listed["results"]] == [
+    assert [(c["id"], c["channel_type"]) for c in e2e.conversations(live)] == [
         (conversation.pk, "email")
     ]
 
-    response = live["api"].post(
-        f"{live['url']}/api/v1/conversations/{conversation.pk}/messages",
-        json={"text": "Sorry! A replacement ships today."},
-        timeout=30,
+    queued = e2e.reply(
+        live, conversation.pk, json={"text": "Sorry! A replacement ships today."}
     )
-    assert response.status_code == 202, response.text
-    reply_id = response.json()["id"]
+    reply_id = queued["id"]
     reply = wait_for(
         lambda: Message.objects.filter(pk=reply_id, status="sent").first(), timeout=30.0
     )
@@ -113,7 +89,7 @@ def test_mail_in_by_imap_reply_out_by_smtp_and_the_answer_threads(
     poll_until(lambda: Message.objects.filter(direction="inbound").count() == 2)
 
     assert Conversation.objects.count() == 1
-    shown = messages_of(live, conversation.pk)
+    shown = e2e.thread(live, conversation.pk)
     assert [(m["direction"], m["text"]) for m in shown] == [
         (
             "inbound",

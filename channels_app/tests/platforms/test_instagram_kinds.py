@@ -8,7 +8,8 @@ reference (https://developers.facebook.com/docs/messenger-platform/instagram/fea
 `attachments[].type` `story_mention`, `ig_reel`, `share`, `template`;
 `message_reactions`; `messaging_postbacks`; `messaging_referral`), the
 messaging_referrals reference for ads (`ads_context_data`), and the Story
-Mention page (story media are links, never stored).
+Mention page (story media are links, never stored). What each fixture parses to
+is in its expectation file, checked by the contract suite (`contract/`).
 """
 
 import json
@@ -20,19 +21,12 @@ from django.urls import reverse
 
 from channels_app.models import InboundEvent
 from channels_app.platforms import get_platform
-from channels_app.platforms.base import (
-    InboundContact,
-    InboundMessage,
-    MessageDeletion,
-    Reaction,
-)
+from channels_app.tests.platforms.contract.kits.instagram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
-from sandbox.instagram_payloads import DEMO_ACCOUNT, DEMO_CUSTOMER_ID
+from sandbox.instagram_payloads import DEMO_CUSTOMER_ID
 
-ACCOUNT_ID = DEMO_ACCOUNT.instagram_id
-CUSTOMER = InboundContact(external_id=DEMO_CUSTOMER_ID)
 THREAD = f"ig:{DEMO_CUSTOMER_ID}"
 LOOKASIDE = "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id="
 AD_PHOTO = "https://scontent.cdninstagram.com/v/ad-kettle.jpg"
@@ -56,209 +50,10 @@ def raw(name: str, index: int = 0) -> dict:
     return json.loads(fixture_bytes("instagram", name))["entry"][0]["messaging"][index]
 
 
-TEXT_MID = mid("ODAwMQ")
 OUR_MID = mid("OTAwMQ")
 STORY_URL = LOOKASIDE + "18056789012345678&signature=St0ryR3ply-signature"
 MENTION_URL = LOOKASIDE + "18045678901234567&signature=Qw3rTy-story-signature"
 REEL_URL = LOOKASIDE + "18067890123456789&signature=R33l-signature"
-SHARE_URL = LOOKASIDE + "18078901234567890&signature=Sh4re-signature"
-AD_CONTEXT = {
-    "label": "From an ad: Blue kettle, back in stock",
-    "text": "winter_sale",
-    "url": AD_PHOTO,
-}
-
-# Fixture → (items, ignored reasons, event key). Also the expectations of
-# test_instagram.py's table of every fixture (PARSE_CASES).
-KIND_PARSE_CASES = {
-    "reaction__react": [
-        Reaction(
-            platform_message_id=OUR_MID,
-            emoji="\u2764\ufe0f",
-            reacted_at=ms(1763712500104),
-        )
-    ],
-    "reaction__unreact": [
-        Reaction(platform_message_id=OUR_MID, emoji="", reacted_at=ms(1763712510104))
-    ],
-    "message__deleted": [
-        MessageDeletion(platform_message_id=TEXT_MID, deleted_at=ms(1763712700104))
-    ],
-    "message__story_reply": [
-        InboundMessage(
-            platform_message_id=mid("ODAwOA"),
-            contact=CUSTOMER,
-            text="Is this one still available?",
-            sent_at=ms(1763713200104),
-            thread_key=THREAD,
-            attachments=(
-                {
-                    "kind": "file",
-                    "url": STORY_URL,
-                    "caption": "Story",
-                    "link_only": True,
-                },
-            ),
-            details={"context": [{"label": "Replied to your story", "url": STORY_URL}]},
-        )
-    ],
-    "message__story_mention": [
-        InboundMessage(
-            platform_message_id=mid("ODAwNA"),
-            contact=InboundContact(external_id="7100000000000003"),
-            text="",
-            sent_at=ms(1763713000104),
-            thread_key="ig:7100000000000003",
-            attachments=(
-                {
-                    "kind": "file",
-                    "url": MENTION_URL,
-                    "caption": "Story",
-                    "link_only": True,
-                },
-            ),
-            details={
-                "context": [
-                    {"label": "Mentioned you in their story", "url": MENTION_URL}
-                ]
-            },
-        )
-    ],
-    "postback__icebreaker": [
-        InboundMessage(
-            platform_message_id=mid("ODAwNw"),
-            contact=CUSTOMER,
-            text="Where is my order?",
-            sent_at=ms(1763712800104),
-            thread_key=THREAD,
-            details={
-                "reply": {
-                    "type": "postback",
-                    "id": "ORDER_STATUS",
-                    "title": "Where is my order?",
-                }
-            },
-        )
-    ],
-    "referral__ad": [
-        InboundMessage(
-            platform_message_id=f"referral:{DEMO_CUSTOMER_ID}:1763713700104",
-            contact=CUSTOMER,
-            text="Came to the conversation from an ad: Blue kettle, back in stock",
-            sent_at=ms(1763713700104),
-            thread_key=THREAD,
-            details={"context": [AD_CONTEXT]},
-        )
-    ],
-    "referral__link": [
-        InboundMessage(
-            platform_message_id=f"referral:{DEMO_CUSTOMER_ID}:1763713900104",
-            contact=CUSTOMER,
-            text="Came to the conversation from a link",
-            sent_at=ms(1763713900104),
-            thread_key=THREAD,
-            details={"context": [{"label": "From a link", "text": "bio_link"}]},
-        )
-    ],
-    "referral__ad_then_message": [
-        InboundMessage(
-            platform_message_id=mid("ODAxMw"),
-            contact=CUSTOMER,
-            text="How much is shipping?",
-            sent_at=ms(1763713800207),
-            thread_key=THREAD,
-            details={"context": [AD_CONTEXT]},
-        )
-    ],
-    "message__ig_reel": [
-        InboundMessage(
-            platform_message_id=mid("ODAxMA"),
-            contact=CUSTOMER,
-            text="",
-            sent_at=ms(1763713400104),
-            thread_key=THREAD,
-            attachments=(
-                {
-                    "kind": "video",
-                    "url": REEL_URL,
-                    "caption": "Unboxing the blue kettle",
-                    "link_only": True,
-                },
-            ),
-        )
-    ],
-    "message__share": [
-        InboundMessage(
-            platform_message_id=mid("ODAxMQ"),
-            contact=CUSTOMER,
-            text="This one",
-            sent_at=ms(1763713500104),
-            thread_key=THREAD,
-            attachments=(
-                {
-                    "kind": "file",
-                    "url": SHARE_URL,
-                    "caption": "Post shared by the customer",
-                    "link_only": True,
-                },
-            ),
-        )
-    ],
-    "message__unsupported": [
-        InboundMessage(
-            platform_message_id=mid("ODAwOQ"),
-            contact=CUSTOMER,
-            text="Unsupported message: a kind of message Instagram does not share "
-            "with apps",
-            sent_at=ms(1763713300104),
-            thread_key=THREAD,
-            kind="unsupported",
-            details={"raw": raw("message__unsupported")},
-        )
-    ],
-    "message__template": [
-        InboundMessage(
-            platform_message_id=mid("ODAxMg"),
-            contact=CUSTOMER,
-            text="Unsupported message: Instagram template",
-            sent_at=ms(1763713600104),
-            thread_key=THREAD,
-            kind="unsupported",
-            details={"raw": raw("message__template")},
-        )
-    ],
-}
-
-KIND_EVENT_KEYS = {
-    "reaction__unreact": f"reaction:{OUR_MID}:unreact:1763712510104",
-    # Not `mid:…`: that is the key of the message's own first delivery.
-    "message__deleted": f"deleted:{TEXT_MID}",
-    "postback__icebreaker": f"mid:{mid('ODAwNw')}",
-    "referral__ad": f"referral:{DEMO_CUSTOMER_ID}:1763713700104",
-    "referral__ad_then_message": (
-        f"referral:{DEMO_CUSTOMER_ID}:1763713800104,mid:{mid('ODAxMw')}"
-    ),
-}
-
-
-def instagram_channel(**overrides):
-    from channels_app.tests.platforms.test_instagram import (
-        instagram_channel as channel,
-    )
-
-    return channel(**overrides)
-
-
-@pytest.mark.parametrize("name", sorted(KIND_PARSE_CASES))
-def test_kind_fixture_parses_to_the_expected_items(name):
-    parsed = get_platform("instagram").parse(
-        instagram_channel(build=True), fixture_bytes("instagram", name)
-    )
-
-    assert list(parsed.items) == KIND_PARSE_CASES[name]
-    assert parsed.ignored == ()
-    if name in KIND_EVENT_KEYS:
-        assert parsed.event_key == KIND_EVENT_KEYS[name]
 
 
 def test_a_reaction_named_without_its_emoji_gets_the_emoji_of_its_name():
@@ -266,9 +61,7 @@ def test_a_reaction_named_without_its_emoji_gets_the_emoji_of_its_name():
     del body["entry"][0]["messaging"][0]["reaction"]["emoji"]
     body["entry"][0]["messaging"][0]["reaction"]["reaction"] = "like"
 
-    parsed = get_platform("instagram").parse(
-        instagram_channel(build=True), json.dumps(body).encode()
-    )
+    parsed = get_platform("instagram").parse(KIT.build(), json.dumps(body).encode())
 
     assert [item.emoji for item in parsed.items] == ["\U0001f44d"]
 
@@ -278,9 +71,7 @@ def test_text_with_an_attachment_it_cannot_render_keeps_the_text_and_the_event()
     body["entry"][0]["messaging"][0]["message"]["text"] = "Is this in stock?"
 
     [item] = (
-        get_platform("instagram")
-        .parse(instagram_channel(build=True), json.dumps(body).encode())
-        .items
+        get_platform("instagram").parse(KIT.build(), json.dumps(body).encode()).items
     )
 
     assert (item.kind, item.text) == ("message", "Is this in stock?")
@@ -288,7 +79,7 @@ def test_text_with_an_attachment_it_cannot_render_keeps_the_text_and_the_event()
 
 
 def test_an_unsent_message_does_not_pass_for_a_redelivery_of_it():
-    channel = instagram_channel(build=True)
+    channel = KIT.build()
     platform = get_platform("instagram")
 
     sent = platform.parse(channel, fixture_bytes("instagram", "message__text"))
@@ -300,18 +91,10 @@ def test_an_unsent_message_does_not_pass_for_a_redelivery_of_it():
 # ------------------------------------------------------------------ end to end
 
 
-def post_signed(client, channel, body: bytes):
-    from channels_app.tests.platforms.test_instagram import (
-        post_signed as signed,
-    )
-
-    return signed(client, channel, body)
-
-
 def deliver(client, channel, capture, *names: str) -> None:
     for name in names:
         with capture(execute=True):
-            response = post_signed(client, channel, fixture_bytes("instagram", name))
+            response = KIT.deliver(client, channel, fixture_bytes("instagram", name))
         assert response.status_code == 200, response.content
 
 
@@ -324,7 +107,7 @@ def thread_html(member, conversation) -> str:
 
 @pytest.fixture
 def channel(agent_member):
-    return instagram_channel(business=agent_member.business)
+    return KIT.create(business=agent_member.business)
 
 
 @pytest.fixture
@@ -407,7 +190,7 @@ def test_a_story_reply_or_mention_shows_the_story_as_a_link_never_stored(
 ):
     """Meta's Story Mention page: story media must not be stored, so the
     story stays a link (no download is even attempted)."""
-    channel = instagram_channel(business=agent_member.business)
+    channel = KIT.create(business=agent_member.business)
 
     deliver(client, channel, django_capture_on_commit_callbacks, name)
 
@@ -481,7 +264,7 @@ def test_an_ad_referral_alone_is_a_visible_message(
 def test_what_cannot_be_rendered_is_kept_with_the_event_as_received(
     client, django_capture_on_commit_callbacks, agent_member, name, shown
 ):
-    channel = instagram_channel(business=agent_member.business)
+    channel = KIT.create(business=agent_member.business)
 
     deliver(client, channel, django_capture_on_commit_callbacks, name)
 
@@ -514,9 +297,7 @@ def test_a_shop_product_the_customer_asks_about_shows_above_their_message():
     message["referral"] = {"product": {"id": "4412345678901234"}}
 
     [item] = (
-        get_platform("instagram")
-        .parse(instagram_channel(build=True), json.dumps(body).encode())
-        .items
+        get_platform("instagram").parse(KIT.build(), json.dumps(body).encode()).items
     )
 
     assert item.details == {
@@ -530,9 +311,7 @@ def test_a_quick_reply_tapped_is_the_message_with_its_payload():
     message["quick_reply"] = {"payload": "STOCK_BLUE"}
 
     [item] = (
-        get_platform("instagram")
-        .parse(instagram_channel(build=True), json.dumps(body).encode())
-        .items
+        get_platform("instagram").parse(KIT.build(), json.dumps(body).encode()).items
     )
 
     assert item.details == {
@@ -551,9 +330,7 @@ def test_an_attachment_without_a_usable_payload_is_unsupported_not_lost(payload)
     attachment.update(type="fallback", payload=payload)
 
     [item] = (
-        get_platform("instagram")
-        .parse(instagram_channel(build=True), json.dumps(body).encode())
-        .items
+        get_platform("instagram").parse(KIT.build(), json.dumps(body).encode()).items
     )
 
     assert (item.kind, item.text) == (

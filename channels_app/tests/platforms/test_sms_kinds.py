@@ -10,10 +10,11 @@ Opt-Out tutorial (https://www.twilio.com/docs/messaging/tutorials/advanced-opt-o
 default keywords STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT,
 CANCEL) and "How to Track Opt-Out, Opt-In and Help Messages Using the
 OptOutType Parameter" (whole body, any case; `OptOutType` STOP, START or
-HELP with Advanced Opt-Out).
+HELP with Advanced Opt-Out). What each fixture parses to is in its expectation
+file, checked by the contract suite (`contract/`).
 """
 
-import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -24,32 +25,19 @@ from django.urls import reverse
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
     ContactOptOut,
-    DeliveryStatus,
-    InboundContact,
     InboundMessage,
 )
 from channels_app.services.delivery import message_deliver
-from channels_app.tests.platforms.fixtures import fixture_bytes
+from channels_app.tests.platforms.contract.kits.sms import KIT
+from channels_app.tests.platforms.test_sms import form, post_signed
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.tests.factories import ConversationFactory, ReplyFactory
 from sandbox.sms_twilio import DEMO_CUSTOMER_NUMBER
 
 CUSTOMER = DEMO_CUSTOMER_NUMBER
-SMS_CONTACT = InboundContact(external_id=CUSTOMER, handle=CUSTOMER)
 UNTIMED = datetime(2000, 1, 1, tzinfo=UTC)
-STOP_SID = "SM4d3c2b1a0f9e8d7c6b5a493827160514"
 SENT_SID = "SM9d8c7b6a5f4e3d2c1b0a99887766554f"  # the status__* fixtures
 STOPPED = "The customer opted out of messages on this channel: they replied STOP."
-
-
-def said(sid: str, text: str) -> InboundMessage:
-    return InboundMessage(
-        platform_message_id=sid,
-        contact=SMS_CONTACT,
-        text=text,
-        sent_at=UNTIMED,
-        thread_key=f"sms:{CUSTOMER}",
-    )
 
 
 def opt(opted_out: bool, reason: str) -> ContactOptOut:
@@ -58,59 +46,16 @@ def opt(opted_out: bool, reason: str) -> ContactOptOut:
     )
 
 
-def case(sid: str, text: str, *extra):
-    return (f"msg:{sid}", [said(sid, text), *extra], ())
-
-
-# Fixture → (event key, items with UNTIMED times, ignored reasons); also the
-# expectations of test_sms.py's table of every fixture (PARSE_CASES).
-KIND_PARSE_CASES = {
-    "message__stop": case(STOP_SID, "STOP", opt(True, "they replied STOP")),
-    # Twilio's default handling (no Messaging Service): no OptOutType.
-    "message__stop_default": case(
-        "SM5e4d3c2b1a0f9e8d7c6b5a4938271605", "Stop", opt(True, "they replied STOP")
-    ),
-    # Advanced Opt-Out with a custom keyword: OptOutType says what it is.
-    "message__stop_custom_keyword": case(
-        "SM8b7a6f5e4d3c2b1a0f9e8d7c6b5a4938", "ARRET", opt(True, "they replied ARRET")
-    ),
-    "message__start": case(
-        "SM6f5e4d3c2b1a0f9e8d7c6b5a49382716", "START", opt(False, "they replied START")
-    ),
-    "message__help": case("SM7a6f5e4d3c2b1a0f9e8d7c6b5a493827", "HELP"),
-    # Twilio failed one of our messages because the customer had texted STOP.
-    "status__failed_21610": (
-        f"status:{SENT_SID}:failed",
-        [
-            DeliveryStatus(
-                SENT_SID,
-                "failed",
-                UNTIMED,
-                "21610: The customer unsubscribed (replied STOP)",
-            ),
-            opt(True, "Twilio refused a reply: they had texted STOP (error 21610)"),
-        ],
-        (),
-    ),
-    # Only the whole body is a keyword.
-    "message__stop_sentence": case(
-        "SM9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a49", "Stop sending me the promo texts please"
-    ),
-}
-
-
-def form(name: str, **changes: str) -> dict[str, str]:
-    fields = json.loads(fixture_bytes("sms", name))
-    fields.update(changes)
-    return {key: value for key, value in fields.items() if value is not None}
+def untimed(item):
+    """`item` with the time of receipt Twilio leaves PingBack replaced by
+    UNTIMED."""
+    if isinstance(item, InboundMessage):
+        return replace(item, sent_at=UNTIMED)
+    return replace(item, occurred_at=UNTIMED)
 
 
 def parse(fields: dict[str, str]):
-    from channels_app.tests.platforms.test_sms import SmsChannelFactory, untimed
-
-    parsed = get_platform("sms").parse(
-        SmsChannelFactory.build(), urlencode(fields).encode()
-    )
+    parsed = get_platform("sms").parse(KIT.build(), urlencode(fields).encode())
     return [untimed(item) for item in parsed.items]
 
 
@@ -153,17 +98,9 @@ def test_opt_out_type_help_changes_nothing_even_for_a_stop_body():
 # ------------------------------------------------------------------ end to end
 
 
-def post_signed(client, channel, fields):
-    from channels_app.tests.platforms.test_sms import post_signed as signed
-
-    return signed(client, channel, fields)
-
-
 @pytest.fixture
 def channel(business):
-    from channels_app.tests.platforms.test_sms import SmsChannelFactory
-
-    return SmsChannelFactory(business=business)
+    return KIT.create(business=business)
 
 
 def reply_through_the_api(admin_api, conversation, capture, text: str) -> Message:

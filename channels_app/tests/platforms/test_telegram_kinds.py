@@ -9,7 +9,9 @@ Payloads are shaped as the Bot API reference gives them
 `new_chat_members`, `sticker`, `poll`, `dice`, `animation`), Chat, Sticker,
 Poll, ChatMemberUpdated and ChatMember. Webhooks go through the Django test
 client with the secret token; Telegram-side calls go to the sandbox's
-stand-in through python-telegram-bot; Celery tasks run eagerly.
+stand-in through python-telegram-bot; Celery tasks run eagerly. What each
+fixture parses to is in its expectation file, checked by the contract suite
+(`contract/`).
 """
 
 import json
@@ -23,22 +25,13 @@ from django.urls import reverse
 from channels_app.models import InboundEvent
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
-    AttachmentsAdded,
-    ContactOptOut,
-    IdentityMoved,
-    InboundContact,
-    InboundMessage,
     MessageEdit,
-    Reaction,
 )
-from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms.contract.kits.telegram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from channels_app.tests.platforms.test_telegram import (
-    CASEY,
     PNG,
-    casey_message,
     epoch,
-    post_update,
     reply,
     telegram_channel,
 )
@@ -49,51 +42,20 @@ from sandbox.telegram_state import TelegramGroup
 
 pytestmark = pytest.mark.django_db
 
-GROUP = InboundContact(external_id="-1001234567890", name="Acme Customers")
-CASEY_AS_SENDER = {
-    "external_id": "5100000001",
-    "name": "Casey Customer",
-    "handle": "casey_customer",
-}
+
 ALBUM = "5100000001:album:13851279430983642"
 
 
+def album_photo(suffix: str) -> dict:
+    return {"ref": f"AgACAgQAAxkBAAIBf2dXs-{suffix}-large"}
+
+
+FRONT = album_photo("front")
+BACK = album_photo("back")
+
+
 def parse(name: str):
-    return get_platform("telegram").parse(
-        ChannelFactory.build(), fixture_bytes("telegram", name)
-    )
-
-
-def album_photo(suffix: str, size: int) -> dict:
-    return {
-        "kind": "image",
-        "ref": f"AgACAgQAAxkBAAIBf2dXs-{suffix}-large",
-        "content_type": "image/jpeg",
-        "size": size,
-    }
-
-
-FRONT = album_photo("front", 121004)
-BACK = album_photo("back", 118233)
-
-# Fixtures whose update parses to more than one item (album parts): the
-# InboundMessage that stores the album, then the part's attachments added.
-ALBUM_CASES = {
-    "message__album_first": (
-        casey_message(
-            1387,
-            1763713740,
-            platform_message_id=ALBUM,
-            text="Both sides of the box",
-            attachments=(FRONT,),
-        ),
-        AttachmentsAdded(ALBUM, (FRONT,), caption="Both sides of the box"),
-    ),
-    "message__album_second": (
-        casey_message(1388, 1763713740, platform_message_id=ALBUM, attachments=(BACK,)),
-        AttachmentsAdded(ALBUM, (BACK,)),
-    ),
-}
+    return get_platform("telegram").parse(KIT.build(), fixture_bytes("telegram", name))
 
 
 def thread_html(member, conversation: Conversation) -> str:
@@ -107,172 +69,10 @@ def post(client, channel, update: bytes | str, callbacks):
     """POST one update (a fixture name, or its bytes) and run its ingest."""
     body = fixture_bytes("telegram", update) if isinstance(update, str) else update
     with callbacks(execute=True):
-        return post_update(client, channel, body)
+        return KIT.deliver(client, channel, body)
 
 
 # ------------------------------------------------------------ parsing, pure
-
-
-def test_a_group_message_is_the_groups_and_names_its_writer():
-    assert parse("chat__group").items == (
-        InboundMessage(
-            platform_message_id="-1001234567890:88",
-            contact=GROUP,
-            text="@pingback_demo_bot is anyone there?",
-            sent_at=epoch(1763713100),
-            thread_key="chat:-1001234567890",
-            details={"sender": CASEY_AS_SENDER},
-        ),
-    )
-
-
-KIND_CASES = {
-    # An anonymous admin's `from` is the placeholder GroupAnonymousBot, a
-    # bot: the message is kept, written by its `sender_chat`.
-    "message__group_anonymous_admin": InboundMessage(
-        platform_message_id="-1001234567890:90",
-        contact=GROUP,
-        text="Please keep order numbers out of the group",
-        sent_at=epoch(1763713180),
-        thread_key="chat:-1001234567890",
-        details={
-            "sender": {
-                "external_id": "-1001234567890",
-                "name": "Acme Customers",
-                "handle": "",
-            }
-        },
-    ),
-    "channel_post__text": InboundMessage(
-        platform_message_id="-1009876543210:12",
-        contact=InboundContact(
-            external_id="-1009876543210", handle="acme_news", name="Acme News"
-        ),
-        text="Deliveries resume on Monday.",
-        sent_at=epoch(1763713190),
-        thread_key="chat:-1009876543210",
-    ),
-    "message__group_text": InboundMessage(
-        platform_message_id="-4012345678:41",
-        contact=InboundContact(external_id="-4012345678", name="Acme Customers"),
-        text="Hello from the old group",
-        sent_at=epoch(1763713000),
-        thread_key="chat:-4012345678",
-        details={"sender": CASEY_AS_SENDER},
-    ),
-    "message__group_migrated": IdentityMoved(
-        old_external_id="-4012345678",
-        new_external_id="-1001234567890",
-        occurred_at=epoch(1763713050),
-        old_thread_key="chat:-4012345678",
-        new_thread_key="chat:-1001234567890",
-    ),
-    "message__forwarded": casey_message(
-        1389,
-        1763713900,
-        text="Deliveries resume on Monday.",
-        details={
-            "context": [
-                {
-                    "label": "Forwarded from",
-                    "text": "Acme News",
-                    "url": "https://t.me/acme_news/12",
-                }
-            ]
-        },
-    ),
-    "message_reaction__emoji": Reaction(
-        "5100000001:1365", emoji="\U0001f44d", reacted_at=epoch(1763713950)
-    ),
-    "message_reaction__removed": Reaction(
-        "5100000001:1365", emoji="", reacted_at=epoch(1763713990)
-    ),
-    "edited_message__group": MessageEdit(
-        platform_message_id="-1001234567890:88",
-        text="@pingback_demo_bot is anyone there? Order #4411",
-        edited_at=epoch(1763713160),
-    ),
-    "message__sticker_video": casey_message(
-        1383,
-        1763713500,
-        text="\U0001f44d",
-        attachments=(
-            {
-                "kind": "sticker",
-                "ref": "CAACAgIAAxkBAAIBdmdXs-videosticker",
-                "content_type": "video/webm",
-                "size": 61440,
-            },
-        ),
-    ),
-    "message__poll_quiz": casey_message(
-        1384,
-        1763713560,
-        text="Quiz: Which box did the kettle come in?\n- Brown\n"
-        "- White (correct answer)\n- Blue",
-    ),
-    "message__animation": casey_message(
-        1386,
-        1763713680,
-        attachments=(
-            {
-                "kind": "video",
-                "ref": "CgACAgQAAxkBAAIBemdXs-animation",
-                "filename": "shrug.mp4",
-                "content_type": "video/mp4",
-                "size": 90312,
-            },
-        ),
-    ),
-    "message__dice": casey_message(
-        1385,
-        1763713620,
-        kind="unsupported",
-        text="Unsupported message: dice",
-        details={"raw": json.loads(fixture_bytes("telegram", "message__dice"))},
-    ),
-    "my_chat_member__unblocked": ContactOptOut(
-        external_id="5100000001",
-        opted_out=False,
-        reason="they unblocked the bot on Telegram",
-        occurred_at=epoch(1763713800),
-    ),
-    "my_chat_member__removed_from_group": ContactOptOut(
-        external_id="-1001234567890",
-        opted_out=True,
-        reason="the bot was removed from the group",
-        occurred_at=epoch(1763713860),
-    ),
-}
-
-
-KIND_IGNORED = {
-    "message__group_new_members": "service message new_chat_members in "
-    "supergroup chat -1001234567890",
-}
-
-KIND_FIXTURES = set(KIND_CASES) | set(KIND_IGNORED) | set(ALBUM_CASES)
-
-
-@pytest.mark.parametrize("name", sorted(KIND_IGNORED))
-def test_a_service_message_is_ignored_with_its_kind(name):
-    parsed = parse(name)
-
-    assert parsed.items == ()
-    assert parsed.ignored == (KIND_IGNORED[name],)
-
-
-@pytest.mark.parametrize("name", sorted(KIND_CASES))
-def test_each_kind_parses_to_what_the_agent_is_shown(name):
-    parsed = parse(name)
-
-    assert parsed.items == (KIND_CASES[name],)
-    assert parsed.ignored == ()
-
-
-@pytest.mark.parametrize("name", sorted(ALBUM_CASES))
-def test_each_album_part_is_the_albums_message_and_its_attachments(name):
-    assert parse(name).items == ALBUM_CASES[name]
 
 
 def test_a_kind_telegram_adds_later_is_unsupported_never_dropped():
@@ -281,9 +81,7 @@ def test_a_kind_telegram_adds_later_is_unsupported_never_dropped():
     update["message"]["checklist"] = {"title": "Returns", "tasks": []}
 
     [message] = (
-        get_platform("telegram")
-        .parse(ChannelFactory.build(), json.dumps(update).encode())
-        .items
+        get_platform("telegram").parse(KIT.build(), json.dumps(update).encode()).items
     )
 
     assert (message.kind, message.text) == (
@@ -306,19 +104,22 @@ def group_channel(business, sandbox):
     return telegram_channel(business=business)
 
 
+@pytest.fixture
+def to_group(client, group_channel, django_capture_on_commit_callbacks):
+    """Deliver an update (a fixture name) to the group's channel, ingested."""
+    return lambda name: post(
+        client, group_channel, name, django_capture_on_commit_callbacks
+    )
+
+
 def test_a_group_is_one_conversation_and_each_message_shows_its_writer(
-    client, group_channel, agent_member, django_capture_on_commit_callbacks
+    agent_member, to_group
 ):
     # given Casey wrote in the group, then an anonymous admin did
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+    to_group("chat__group")
 
     # when
-    post(
-        client,
-        group_channel,
-        "message__group_anonymous_admin",
-        django_capture_on_commit_callbacks,
-    )
+    to_group("message__group_anonymous_admin")
 
     # then
     conversation = Conversation.objects.get()
@@ -332,9 +133,9 @@ def test_a_group_is_one_conversation_and_each_message_shows_its_writer(
 
 
 def test_a_reply_in_a_group_conversation_goes_to_the_group(
-    admin_api, client, group_channel, sandbox, django_capture_on_commit_callbacks
+    admin_api, sandbox, django_capture_on_commit_callbacks, to_group
 ):
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+    to_group("chat__group")
 
     with django_capture_on_commit_callbacks(execute=True):
         message = reply(admin_api, Conversation.objects.get(), "Yes, how can we help?")
@@ -346,48 +147,18 @@ def test_a_reply_in_a_group_conversation_goes_to_the_group(
     assert message.platform_message_id == f"-1001234567890:{sent['message_id']}"
 
 
-def test_an_edit_in_a_group_changes_the_shown_text(
-    client, group_channel, django_capture_on_commit_callbacks
-):
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+def test_an_edit_in_a_group_changes_the_shown_text(to_group):
+    to_group("chat__group")
 
-    post(
-        client,
-        group_channel,
-        "edited_message__group",
-        django_capture_on_commit_callbacks,
-    )
+    to_group("edited_message__group")
 
     message = Message.objects.get()
     assert message.text == "@pingback_demo_bot is anyone there? Order #4411"
     assert message.edited_at == epoch(1763713160)
 
 
-def test_a_member_joining_the_group_is_kept_as_ignored_and_shows_nothing(
-    client, group_channel, django_capture_on_commit_callbacks
-):
-    response = post(
-        client,
-        group_channel,
-        "message__group_new_members",
-        django_capture_on_commit_callbacks,
-    )
-
-    assert response.json() == {"status": "accepted"}
-    event = InboundEvent.objects.get()
-    assert (event.status, event.error) == (
-        "ignored",
-        "service message new_chat_members in supergroup chat -1001234567890",
-    )
-    assert Conversation.objects.count() == 0
-
-
-def test_a_channel_post_opens_the_channels_conversation(
-    client, group_channel, django_capture_on_commit_callbacks
-):
-    post(
-        client, group_channel, "channel_post__text", django_capture_on_commit_callbacks
-    )
+def test_a_channel_post_opens_the_channels_conversation(to_group):
+    to_group("channel_post__text")
 
     conversation = Conversation.objects.get()
     assert conversation.contact.name == "Acme News"
@@ -395,22 +166,13 @@ def test_a_channel_post_opens_the_channels_conversation(
     assert conversation.messages.get().text == "Deliveries resume on Monday."
 
 
-def test_a_group_upgraded_to_a_supergroup_keeps_its_conversation(
-    client, group_channel, django_capture_on_commit_callbacks
-):
+def test_a_group_upgraded_to_a_supergroup_keeps_its_conversation(to_group):
     # given a conversation with the group, before its upgrade
-    post(
-        client, group_channel, "message__group_text", django_capture_on_commit_callbacks
-    )
+    to_group("message__group_text")
 
     # when it becomes the supergroup, which then writes
-    post(
-        client,
-        group_channel,
-        "message__group_migrated",
-        django_capture_on_commit_callbacks,
-    )
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+    to_group("message__group_migrated")
+    to_group("chat__group")
 
     # then
     conversation = Conversation.objects.get()
@@ -435,18 +197,13 @@ def test_a_forwarded_message_shows_where_it_came_from(
 
 
 def test_removed_from_the_group_replies_there_fail_at_once_with_the_reason(
-    admin_api, client, group_channel, sandbox, django_capture_on_commit_callbacks
+    admin_api, sandbox, django_capture_on_commit_callbacks, to_group
 ):
     # given
-    post(client, group_channel, "chat__group", django_capture_on_commit_callbacks)
+    to_group("chat__group")
 
     # when
-    post(
-        client,
-        group_channel,
-        "my_chat_member__removed_from_group",
-        django_capture_on_commit_callbacks,
-    )
+    to_group("my_chat_member__removed_from_group")
     with django_capture_on_commit_callbacks(execute=True):
         message = reply(admin_api, Conversation.objects.get(), "Still there?")
 
@@ -544,7 +301,7 @@ def test_album_parts_drained_in_one_batch_make_one_message(
 
     with django_capture_on_commit_callbacks(execute=True):
         for part in ("message__album_second", "message__album_first"):
-            post_update(client, channel, fixture_bytes("telegram", part))
+            KIT.deliver(client, channel, fixture_bytes("telegram", part))
 
     message = Message.objects.get()
     assert message.text == "Both sides of the box"
@@ -626,7 +383,7 @@ def test_a_customer_who_blocked_the_bot_gets_no_reply_until_they_unblock_it(
         "on Telegram.",
     )
     assert sandbox.telegram.sent == []
-    assert conversation.contact_identity.external_id == CASEY.external_id
+    assert conversation.contact_identity.external_id == "5100000001"  # Casey
 
     # when Casey unblocks the bot
     post(
@@ -646,7 +403,7 @@ def test_an_album_caption_edit_changes_the_albums_text():
     edited = {**update["message"], "edit_date": 1763713800, "caption": "Both sides"}
     body = json.dumps({"update_id": 700000199, "edited_message": edited}).encode()
 
-    parsed = get_platform("telegram").parse(ChannelFactory.build(), body)
+    parsed = get_platform("telegram").parse(KIT.build(), body)
 
     assert parsed.items == (
         MessageEdit(ALBUM, text="Both sides", edited_at=epoch(1763713800)),
@@ -703,7 +460,7 @@ def test_an_edited_channel_post_changes_the_posts_text():
     post = {**update["channel_post"], "edit_date": 1763713300, "text": "Monday 9am."}
     body = json.dumps({"update_id": 700000198, "edited_channel_post": post}).encode()
 
-    parsed = get_platform("telegram").parse(ChannelFactory.build(), body)
+    parsed = get_platform("telegram").parse(KIT.build(), body)
 
     assert parsed.items == (
         MessageEdit(
@@ -720,9 +477,7 @@ def test_a_quiz_with_several_right_answers_marks_each():
     poll["correct_option_ids"] = [0, 2]
 
     [message] = (
-        get_platform("telegram")
-        .parse(ChannelFactory.build(), json.dumps(update).encode())
-        .items
+        get_platform("telegram").parse(KIT.build(), json.dumps(update).encode()).items
     )
 
     assert message.text == (
@@ -785,9 +540,7 @@ def test_a_custom_emoji_reaction_is_ignored_with_the_reason():
         {"type": "custom_emoji", "custom_emoji_id": "5368324170671202286"}
     ]
 
-    parsed = get_platform("telegram").parse(
-        ChannelFactory.build(), json.dumps(update).encode()
-    )
+    parsed = get_platform("telegram").parse(KIT.build(), json.dumps(update).encode())
 
     assert parsed.items == ()
     assert parsed.ignored == ("custom emoji reaction to message 5100000001:1365",)

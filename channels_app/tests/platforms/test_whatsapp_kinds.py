@@ -8,76 +8,29 @@ Fixtures are shaped as the Cloud API's webhook reference gives them
 (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/
 > interactive, button, contacts, reaction, order, system, unsupported, text
 (context.forwarded, frequently_forwarded, referral); > status for `played`),
-with the reference's example values. Webhooks are signed here with hmac
-directly, independently of the code under test.
+with the reference's example values. What each fixture parses to is in its
+expectation file, checked by the contract suite (`contract/`); here, what
+agents see of each kind end to end, signed with the kit's signer.
 """
 
-import hashlib
-import hmac
-from datetime import UTC, datetime
-
-import factory
 import pytest
-import requests
 from django.test import Client
 from django.urls import reverse
 
 from channels_app.models import Channel
-from channels_app.platforms import get_platform
-from channels_app.platforms.base import (
-    DeliveryStatus,
-    IdentityMoved,
-    InboundContact,
-    InboundMessage,
-    Reaction,
-)
-from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.factories import customer_conversation
+from channels_app.tests.platforms.contract.kits.whatsapp import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
+from channels_app.tests.platforms.test_whatsapp import customer_wrote, sandbox_channel
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
-from sandbox.whatsapp_payloads import DEMO_NUMBER
 
-PHONE_NUMBER_ID = "106540352242922"
-APP_SECRET = "app-secret-example"
 CUSTOMER = "16505551234"
 NEW_NUMBER = "12195555358"
-SHEENA = InboundContact(external_id=CUSTOMER, name="Sheena Nelson")
 # The message with the buttons the customer tapped (the reference's example).
 OUR_BUTTONS = "wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA="
 OUR_WAMID = "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"
 REACTED_TO = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3QkI1RDc2QTM0NTJFOTFDNTMA"
-
-
-def wamid(suffix: str) -> str:
-    return f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQz{suffix}AA=="
-
-
-def at(epoch_seconds: int) -> datetime:
-    return datetime.fromtimestamp(epoch_seconds, tz=UTC)
-
-
-class WhatsAppChannelFactory(ChannelFactory):
-    type = "whatsapp"
-    secrets = factory.LazyFunction(
-        lambda: {
-            "access_token": "EAAG-example-token",
-            "verify_token": "chosen-verify-token-1234",
-            "app_secret": APP_SECRET,
-        }
-    )
-    config = factory.LazyFunction(lambda: {"phone_number_id": PHONE_NUMBER_ID})
-    setup_state = "action_required"
-
-
-def said(suffix: str, epoch: int, text: str, **extra) -> InboundMessage:
-    return InboundMessage(
-        platform_message_id=wamid(suffix),
-        contact=SHEENA,
-        text=text,
-        sent_at=at(epoch),
-        thread_key=f"wa:{CUSTOMER}",
-        **extra,
-    )
 
 
 def raw_message(name: str) -> dict:
@@ -88,185 +41,12 @@ def raw_message(name: str) -> dict:
     return body["entry"][0]["changes"][0]["value"]["messages"][0]
 
 
-KIND_CASES = {
-    "message__interactive_button_reply": [
-        said(
-            "QkIxMDJGNDVCNzI4RTYxMDNBQg",
-            1749417100,
-            "Cancel",
-            reply_to_platform_message_id=OUR_BUTTONS,
-            details={
-                "reply": {
-                    "type": "button_reply",
-                    "id": "cancel-button",
-                    "title": "Cancel",
-                }
-            },
-        )
-    ],
-    "message__interactive_list_reply": [
-        said(
-            "TEkxMDJGNDVCNzI4RTYxMDNBQg",
-            1749417110,
-            "Priority Mail Express",
-            reply_to_platform_message_id=OUR_BUTTONS,
-            details={
-                "reply": {
-                    "type": "list_reply",
-                    "id": "priority_express",
-                    "title": "Priority Mail Express",
-                },
-                "context": [
-                    {"label": "Chosen from a list", "text": "Next Day to 2 Days"}
-                ],
-            },
-        )
-    ],
-    "message__interactive_nfm_reply": [
-        said(
-            "TkYxMDJGNDVCNzI4RTYxMDNBQg",
-            1749417115,
-            "Unsupported message: interactive nfm_reply",
-            reply_to_platform_message_id=OUR_BUTTONS,
-            kind="unsupported",
-            details={"raw": raw_message("message__interactive_nfm_reply")},
-        )
-    ],
-    "message__button": [
-        said(
-            "QlQxMDJGNDVCNzI4RTYxMDNBQg",
-            1749417120,
-            "Unsubscribe",
-            reply_to_platform_message_id=OUR_BUTTONS,
-            details={
-                "reply": {"type": "button", "id": "Unsubscribe", "title": "Unsubscribe"}
-            },
-        )
-    ],
-    "message__contacts": [
-        said(
-            "Q1QxMDJGNDVCNzI4RTYxMDNBQg",
-            1749417130,
-            "Contact card: Barbara J. Johnson, +1 (940) 555-1234, "
-            "bjohnson@whatsapp.com",
-            attachments=(
-                {
-                    "kind": "contact",
-                    "name": "Barbara J. Johnson",
-                    "phones": ["+1 (940) 555-1234"],
-                    "emails": ["bjohnson@whatsapp.com"],
-                },
-            ),
-        )
-    ],
-    "message__reaction": [Reaction(REACTED_TO, "👍", at(1749416820))],
-    "message__reaction_removed": [Reaction(REACTED_TO, "", at(1749416830))],
-    "message__unsupported": [
-        said(
-            "MkE5RjlCQjFFMTNFQkY0NEFEMAA",
-            1749416880,
-            "Unsupported message: Message type unknown",
-            kind="unsupported",
-            details={"raw": raw_message("message__unsupported")},
-        )
-    ],
-    "message__unsupported_type": [
-        said(
-            "VVQxMDJGNDVCNzI4RTYxMDNBQg",
-            1749416890,
-            "Unsupported message: poll_update",
-            kind="unsupported",
-            details={"raw": raw_message("message__unsupported_type")},
-        )
-    ],
-    "message__order": [
-        said(
-            "T1IxMDJGNDVCNzI4RTYxMDNBQg",
-            1749417140,
-            "Love these!\n"
-            "Order from catalog 194836987003835:\n"
-            "2 x di9ozbzfi4 at 7.99 USD\n"
-            "1 x nqryix03ez at 5 USD\n"
-            "Total: 20.98 USD",
-        )
-    ],
-    "message__referral": [
-        said(
-            "UkYxMDJGNDVCNzI4RTYxMDNBQg",
-            1749417150,
-            "Hi, is the succulent sale still on?",
-            details={
-                "context": [
-                    {
-                        "label": "From an ad",
-                        "text": "Chat with us — Summer succulents are here!",
-                        "url": "https://fb.me/3cr4Wqqkv",
-                    }
-                ]
-            },
-        )
-    ],
-    "message__forwarded": [
-        said(
-            "NzhEMDk0QjY3RDlFOTlCNkY2QQA",
-            1749416790,
-            "Look what my friend sent me",
-            details={"context": [{"label": "Forwarded"}]},
-        )
-    ],
-    "message__frequently_forwarded": [
-        said(
-            "RkYxMDJGNDVCNzI4RTYxMDNBQg",
-            1749417160,
-            "Share this with everyone you know!",
-            details={"context": [{"label": "Forwarded many times"}]},
-        )
-    ],
-    "message__system_number_changed": [
-        InboundMessage(
-            platform_message_id=wamid("U1kxMDJGNDVCNzI4RTYxMDNBQg"),
-            contact=InboundContact(external_id=CUSTOMER),
-            text="User Sheena Nelson changed from 16505551234 to 12195555358",
-            sent_at=at(1739321024),
-            thread_key=f"wa:{CUSTOMER}",
-            details={"context": [{"label": "WhatsApp system message"}]},
-        ),
-        IdentityMoved(
-            old_external_id=CUSTOMER,
-            new_external_id=NEW_NUMBER,
-            occurred_at=at(1739321024),
-            old_thread_key=f"wa:{CUSTOMER}",
-            new_thread_key=f"wa:{NEW_NUMBER}",
-        ),
-    ],
-    "status__played": [DeliveryStatus(OUR_WAMID, "read", at(1750857420))],
-}
-
-
-@pytest.mark.parametrize("name", sorted(KIND_CASES))
-def test_each_documented_kind_parses_to_what_agents_will_see(name):
-    channel = WhatsAppChannelFactory.build()
-
-    parsed = get_platform("whatsapp").parse(channel, fixture_bytes("whatsapp", name))
-
-    assert list(parsed.items) == KIND_CASES[name]
-    assert parsed.ignored == ()
-
-
 # ------------------------------------------------------------------ end to end
 
 
 def post_signed(channel: Channel, name: str):
-    """POST the fixture as Meta does, signed with the channel's app secret, with
-    on-commit work (the inbound event's processing) run."""
-    body = fixture_bytes("whatsapp", name)
-    signature = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    response = Client().post(
-        f"/api/v1/webhooks/whatsapp/{channel.id}",
-        data=body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=f"sha256={signature}",
-    )
+    """POST the fixture as Meta does, signed with the channel's app secret."""
+    response = KIT.deliver(Client(), channel, fixture_bytes("whatsapp", name))
     assert response.status_code == 200, response.content
     assert response.json() == {"status": "accepted"}
     return response
@@ -274,7 +54,7 @@ def post_signed(channel: Channel, name: str):
 
 @pytest.fixture
 def channel(business) -> Channel:
-    return WhatsAppChannelFactory(business=business)
+    return KIT.create(business=business)
 
 
 @pytest.fixture
@@ -301,16 +81,15 @@ def api_messages(api, conversation: Conversation) -> list[dict]:
     return response.json()["results"]
 
 
+def the_customers(channel: Channel) -> Conversation:
+    """The conversation with the fixtures' customer."""
+    return customer_conversation(channel, CUSTOMER, f"wa:{CUSTOMER}")
+
+
 def our_message(channel: Channel, platform_message_id: str, **extra) -> Message:
     """A reply PingBack sent to the fixtures' customer as `platform_message_id`."""
-    conversation = ConversationFactory(
-        business=channel.business,
-        channel=channel,
-        thread_key=f"wa:{CUSTOMER}",
-        contact_identity__external_id=CUSTOMER,
-    )
     return MessageFactory(
-        conversation=conversation,
+        conversation=the_customers(channel),
         direction="outbound",
         platform_message_id=platform_message_id,
         **{"status": "sent", **extra},
@@ -469,35 +248,11 @@ def test_a_customer_who_changes_number_keeps_their_thread(channel, post, admin_m
 # the real Graph client to the sandbox's WhatsApp stand-in over HTTP.
 
 
-def sandbox_channel(business) -> Channel:
-    return WhatsAppChannelFactory(
-        business=business,
-        config={"phone_number_id": DEMO_NUMBER.phone_number_id},
-        secrets={
-            "access_token": DEMO_NUMBER.access_token,
-            "verify_token": "chosen-verify-token-1234",
-            "app_secret": DEMO_NUMBER.app_secret,
-        },
-    )
-
-
-def customer_wrote(sandbox, hours_ago: float) -> None:
-    requests.post(
-        f"{sandbox.url}/_sandbox/whatsapp/customer/window",
-        json={"wa_id": CUSTOMER, "hours_ago": hours_ago},
-        timeout=5,
-    ).raise_for_status()
-
-
 def customer_message(channel: Channel) -> Message:
-    conversation = ConversationFactory(
-        business=channel.business,
-        channel=channel,
-        thread_key=f"wa:{CUSTOMER}",
-        contact_identity__external_id=CUSTOMER,
-    )
     return MessageFactory(
-        conversation=conversation, platform_message_id=REACTED_TO, text="Thanks!"
+        conversation=the_customers(channel),
+        platform_message_id=REACTED_TO,
+        text="Thanks!",
     )
 
 
@@ -523,7 +278,7 @@ def reaction_sends(sandbox) -> list[tuple[str, str, str]]:
 def test_an_agent_reacts_and_the_customer_sees_it_on_whatsapp(
     admin_api, admin_member, business, sandbox, django_capture_on_commit_callbacks
 ):
-    message = customer_message(sandbox_channel(business))
+    message = customer_message(sandbox_channel(business=business))
     customer_wrote(sandbox, hours_ago=1)
 
     response = react(admin_api, message, django_capture_on_commit_callbacks, emoji="❤️")
@@ -549,7 +304,7 @@ def test_an_agent_reacts_and_the_customer_sees_it_on_whatsapp(
 def test_removing_the_reaction_sends_an_empty_one_and_a_repeat_sends_nothing(
     admin_api, business, sandbox, django_capture_on_commit_callbacks
 ):
-    message = customer_message(sandbox_channel(business))
+    message = customer_message(sandbox_channel(business=business))
     customer_wrote(sandbox, hours_ago=1)
 
     react(admin_api, message, django_capture_on_commit_callbacks, emoji="👍")
@@ -573,7 +328,7 @@ def test_when_one_agent_removes_theirs_the_other_agents_reaction_is_sent(
     sandbox,
     django_capture_on_commit_callbacks,
 ):
-    message = customer_message(sandbox_channel(business))
+    message = customer_message(sandbox_channel(business=business))
     customer_wrote(sandbox, hours_ago=1)
     agent_api = api_client_for(agent_member)
 
@@ -590,7 +345,7 @@ def test_when_one_agent_removes_theirs_the_other_agents_reaction_is_sent(
 def test_a_reaction_that_is_not_one_emoji_is_400_naming_the_field(
     admin_api, business, sandbox, django_capture_on_commit_callbacks, emoji
 ):
-    message = customer_message(sandbox_channel(business))
+    message = customer_message(sandbox_channel(business=business))
 
     response = react(
         admin_api, message, django_capture_on_commit_callbacks, emoji=emoji
@@ -607,7 +362,7 @@ def test_a_reaction_that_is_not_one_emoji_is_400_naming_the_field(
 def test_a_missing_emoji_is_400_naming_the_field(
     admin_api, business, django_capture_on_commit_callbacks
 ):
-    message = customer_message(WhatsAppChannelFactory(business=business))
+    message = customer_message(KIT.create(business=business))
 
     response = react(admin_api, message, django_capture_on_commit_callbacks)
 
@@ -634,7 +389,7 @@ def test_reacting_on_a_channel_without_reactions_is_400(
 def test_a_reaction_outside_the_window_stays_in_pingback_and_is_not_retried(
     admin_api, business, sandbox, django_capture_on_commit_callbacks, caplog
 ):
-    message = customer_message(sandbox_channel(business))
+    message = customer_message(sandbox_channel(business=business))
     customer_wrote(sandbox, hours_ago=25)
     caplog.set_level("WARNING", logger="conversations.services.reactions")
 
@@ -651,7 +406,7 @@ def test_a_reaction_outside_the_window_stays_in_pingback_and_is_not_retried(
 def test_the_thread_offers_quick_reactions_and_pressing_yours_again_removes_it(
     admin_member, business, sandbox, django_capture_on_commit_callbacks
 ):
-    message = customer_message(sandbox_channel(business))
+    message = customer_message(sandbox_channel(business=business))
     customer_wrote(sandbox, hours_ago=1)
     client = Client()
     client.force_login(admin_member.user)
@@ -683,7 +438,7 @@ def test_no_quick_reactions_on_notes_or_on_channels_without_reactions(
 ):
     x_conversation = ConversationFactory(business=business)  # an X channel
     MessageFactory(conversation=x_conversation, text="Hello from X")
-    whatsapp = customer_message(WhatsAppChannelFactory(business=business))
+    whatsapp = customer_message(KIT.create(business=business))
     MessageFactory(
         conversation=whatsapp.conversation,
         direction="outbound",
@@ -705,7 +460,7 @@ def test_no_quick_reactions_on_notes_or_on_channels_without_reactions(
 def test_no_reaction_goes_to_a_customer_who_opted_out(
     admin_api, business, sandbox, django_capture_on_commit_callbacks
 ):
-    message = customer_message(sandbox_channel(business))
+    message = customer_message(sandbox_channel(business=business))
     customer_wrote(sandbox, hours_ago=1)
     ContactIdentity.objects.filter(pk=message.conversation.contact_identity_id).update(
         opted_out_at=message.sent_at, opted_out_reason="Blocked the business"
@@ -721,7 +476,7 @@ def test_no_reaction_goes_to_a_customer_who_opted_out(
 def customer_said_thanks(sandbox, admin_member) -> Message:
     """Made before Playwright starts: the ORM inside its greenlet would open a
     connection of its own that outlives the test database."""
-    return customer_message(sandbox_channel(admin_member.business))
+    return customer_message(sandbox_channel(business=admin_member.business))
 
 
 @pytest.mark.e2e

@@ -1,9 +1,10 @@
 """The web widget's platform module: config (allowed domains), origin matching,
-parsing the stored visitor messages, pushing replies, setup's embed snippet."""
+pushing replies, setup's embed snippet. Parsing the stored visitor messages is
+in the contract suite (`channels_app/tests/platforms/contract/`, kit
+`kits/webchat.py`)."""
 
-import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,8 @@ from channels.layers import get_channel_layer
 from channels_app.models import Channel
 from channels_app.platforms import get_platform
 from channels_app.platforms.base import (
-    InboundContact,
-    InboundMessage,
-    MalformedPayload,
     OutboundAttachment,
     OutboundMessage,
-    ParsedWebhook,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
@@ -191,56 +188,6 @@ def test_the_widget_receives_no_webhooks(client, business):
     )
 
     assert response.status_code == 404
-
-
-# -------------------------------------------------------------------------- parse
-
-
-def test_a_stored_visitor_message_parses_to_an_inbound_message():
-    parsed = get_platform("webchat").parse(None, fixture_bytes("message__text"))
-
-    message_id = "0c6f2f7a-8f2e-4c59-9e0b-3f6a1d2b7c44"
-    assert parsed == ParsedWebhook(
-        event_key=message_id,
-        items=(
-            InboundMessage(
-                platform_message_id=message_id,
-                contact=InboundContact(external_id=VISITOR, name="Visitor 5f0b7e36"),
-                text="Hello! Do you ship to Norway?",
-                sent_at=datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
-                thread_key=f"visitor:{VISITOR}",
-            ),
-        ),
-    )
-
-
-@pytest.mark.parametrize(
-    ("_case", "change", "error"),
-    [
-        ("visitor missing", {"visitor_id": None}, "visitor_id: missing"),
-        ("message id not a UUID", {"message_id": "42"}, "message_id: expected a UUID"),
-        ("text not a string", {"text": 7}, "text: expected a string, got an integer"),
-        (
-            "time without zone",
-            {"sent_at": "2025-03-01T12:00:00"},
-            "sent_at: expected a time zone",
-        ),
-        (
-            "time not a time",
-            {"sent_at": "yesterday"},
-            "sent_at: expected an ISO 8601 time",
-        ),
-    ],
-)
-def test_a_malformed_body_names_the_bad_path(_case, change, error):
-    body = json.loads(fixture_bytes("message__text"))
-    body.update(change)
-    body = {key: value for key, value in body.items() if value is not None}
-
-    with pytest.raises(MalformedPayload) as raised:
-        get_platform("webchat").parse(None, json.dumps(body).encode())
-
-    assert str(raised.value) == error
 
 
 # --------------------------------------------------------------------------- send
