@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import sentry_sdk
 import structlog
@@ -97,6 +98,18 @@ def request_id_clean(value: str | None) -> str | None:
 
 def current_request_id() -> str | None:
     return structlog.contextvars.get_contextvars().get("request_id")
+
+
+@contextmanager
+def request_id_bound(request_id: str | None) -> Iterator[None]:
+    """Within the block, log lines and published tasks carry `request_id`
+    (for a thread working on a request's behalf, e.g. the outbox relay);
+    nothing changes when it is None."""
+    if not request_id:
+        yield
+        return
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        yield
 
 
 class RequestIdMiddleware:
