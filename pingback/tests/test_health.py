@@ -3,10 +3,14 @@ with the real PostgreSQL and Redis, and with Redis unreachable."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -155,3 +159,38 @@ def test_probes_need_no_login_and_answer_plain_http_behind_an_https_redirect(
 def test_probes_take_only_get(client):
     assert client.post("/healthz").status_code == 405
     assert client.post("/readyz").status_code == 405
+
+
+# -------------------------------------------------------------------- Sentry
+
+SENTRY_PROBE = (
+    "import django, sentry_sdk; django.setup(); client = sentry_sdk.get_client(); "
+    "print(client.is_active(), client.options['send_default_pii'])"
+)
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    # Not initialised: an inactive client, no options of PingBack's.
+    [("", "False None"), ("http://public@127.0.0.1:9/1", "True False")],
+)
+def test_sentry_starts_only_with_a_dsn_and_sends_no_personal_data(dsn, expected):
+    # The port in the DSN is never reached: nothing is reported here.
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "pingback.settings",
+        "PINGBACK_ALLOW_DEV_KEYS": "1",
+        "SENTRY_DSN": dsn,
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", SENTRY_PROBE],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
