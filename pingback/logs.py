@@ -30,6 +30,7 @@ from contextlib import contextmanager
 
 import sentry_sdk
 import structlog
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.http import HttpRequest, HttpResponse
 
@@ -116,12 +117,18 @@ class RequestIdMiddleware:
     """Binds `request_id` (taken from `X-Request-ID` or new) for the request's
     log lines and the tasks it queues, sets `request.request_id`, and returns
     it in the response's `X-Request-ID` header. First in MIDDLEWARE, so every
-    log line of the request has it."""
+    log line of the request has it. Sync and async (ASGI: no thread hop)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def _begin(self, request: HttpRequest) -> tuple[str, dict]:
         request_id = (
             request_id_clean(request.headers.get(REQUEST_ID_HEADER)) or uuid.uuid4().hex
         )
@@ -129,13 +136,36 @@ class RequestIdMiddleware:
         # On the Sentry event of an error in this request (no-op without
         # SENTRY_DSN).
         sentry_sdk.set_tag("request_id", request_id)
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        return request_id, structlog.contextvars.bind_contextvars(request_id=request_id)
+
+    def __call__(self, request: HttpRequest):
+        if self.is_async:
+            return self.__acall__(request)
+        request_id, tokens = self._begin(request)
         try:
             response = self.get_response(request)
         finally:
-            structlog.contextvars.reset_contextvars(**tokens)
+            _reset(tokens)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        request_id, tokens = self._begin(request)
+        try:
+            response = await self.get_response(request)
+        finally:
+            _reset(tokens)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def _reset(tokens: dict) -> None:
+    # Logging must never fail a request or a task: a token made in another
+    # context (it should not happen) is left alone.
+    try:
+        structlog.contextvars.reset_contextvars(**tokens)
+    except ValueError:
+        structlog.contextvars.unbind_contextvars(*tokens)
 
 
 # ------------------------------------------------------------------ Celery
@@ -174,7 +204,7 @@ def _task_context_end(task_id: str | None = None, **kwargs: object) -> None:
     tokens = stack.pop()
     if not stack:
         del _task_tokens[task_id]
-    structlog.contextvars.reset_contextvars(**tokens)
+    _reset(tokens)
 
 
 configure_structlog()

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from channels_app.tests.platforms.test_telegram import telegram_channel
@@ -95,6 +96,35 @@ def test_the_requests_log_lines_carry_its_id_and_their_extra_fields(client, json
     # Nothing of the request stays bound after it.
     logging.getLogger("after").warning("later")
     assert "request_id" not in json_logs.lines()[-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_over_asgi_the_id_is_returned_and_on_the_requests_log_line(
+    asgi_server, json_logs
+):
+    """Served by uvicorn (the realtime processes), the middleware runs on the
+    async path; the view's log line still carries the id."""
+    channel = telegram_channel()
+
+    response = requests.post(
+        f"{asgi_server.url}/api/v1/webhooks/telegram/{channel.id}",
+        data=fixture_bytes("telegram", "message__text"),
+        headers={
+            "Content-Type": "application/json",
+            "X-Telegram-Bot-Api-Secret-Token": "forged",
+            "X-Request-ID": "req-asgi-1",
+        },
+        timeout=10,
+    )
+
+    assert response.status_code == 403
+    assert response.headers["X-Request-ID"] == "req-asgi-1"
+    (line,) = [
+        line
+        for line in json_logs.lines()
+        if line["event"] == "webhook.signature_invalid"
+    ]
+    assert line["request_id"] == "req-asgi-1"
 
 
 @pytest.mark.e2e
