@@ -41,6 +41,7 @@ from django.views.decorators.http import require_POST
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms.email import RAW_CONTENT_TYPE
 from channels_app.services.inbound import RecordOutcome, inbound_event_record
+from pingback import metrics
 from pingback.limits import body_limit
 from pingback.untrusted import (
     JsonTooDeep,
@@ -196,8 +197,10 @@ def email_inbound_webhook(
         # The server-side cap (`pingback.limits`) has bounded what is read.
         body = request.body
     except RequestDataTooBig:
+        metrics.webhook_received(channel.type, "too_large")
         return JsonResponse({"detail": "Body too large."}, status=413)
     if len(body) > body_limit(request.path):
+        metrics.webhook_received(channel.type, "too_large")
         return JsonResponse({"detail": "Body too large."}, status=413)
     key = channel.secrets.get("inbound_webhook_key", "")
     if not key:
@@ -212,15 +215,18 @@ def email_inbound_webhook(
         claimed = _verify(provider, view, request)
     except DeliveryReplayed:
         _log("webhook.replay_refused", channel)
+        metrics.webhook_received(channel.type, "forged")
         return JsonResponse({"detail": "Invalid signature."}, status=403)
     except AnymailWebhookValidationFailure as error:
         _log("webhook.signature_invalid", channel, reason=str(error))
+        metrics.webhook_received(channel.type, "forged")
         return JsonResponse({"detail": "Invalid signature."}, status=403)
     if request.content_type == "application/json":
         depth = json_max_depth()
         if json_depth_exceeds(body, depth):
             detail = f"not a {provider} inbound payload: {JsonTooDeep(depth)}"
             _keep_malformed(channel, body, request.content_type, detail)
+            metrics.webhook_received(channel.type, "malformed")
             return JsonResponse({"detail": detail}, status=400)
         # Postmark's JSON: `\u0000` and lone `\ud800` escapes become U+FFFD
         # before anymail builds the message from it (it could not encode them).
@@ -236,7 +242,9 @@ def email_inbound_webhook(
             cache.delete(claimed)
         raise
     if isinstance(outcome, HttpResponse):
+        metrics.webhook_received(channel.type, "malformed")
         return outcome
+    metrics.webhook_received(channel.type, outcome.status)
     if outcome.status == "malformed":
         return JsonResponse({"detail": outcome.error}, status=400)
     return JsonResponse({"status": outcome.status})

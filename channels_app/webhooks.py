@@ -22,6 +22,7 @@ from channels_app.platforms.base import Platform, SignatureInvalid
 from channels_app.selectors import webhook_channel, webhook_channel_forget
 from channels_app.services.channels import channel_mark_receiving
 from channels_app.services.inbound import inbound_event_record
+from pingback import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +97,13 @@ def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpRes
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > limit or len(request.body) > limit:
+        metrics.webhook_received(channel.type, "too_large")
         return JsonResponse({"detail": "Body too large."}, status=413)
     try:
         channel = _verified(request, channel, platform)
     except SignatureInvalid as error:
         _log("webhook.signature_invalid", channel, reason=str(error))
+        metrics.webhook_received(channel.type, "forged")
         return JsonResponse({"detail": "Invalid signature."}, status=403)
     # Meta offers no API to check its dashboard step: a signed event is the
     # proof it was done (no query unless the channel still waits for it).
@@ -114,6 +117,7 @@ def webhook(request: HttpRequest, channel_type: str, channel_id: str) -> HttpRes
         # error): the channel was deleted since this process loaded it.
         webhook_channel_forget(channel.pk)
         raise Http404("No such channel.") from error
+    metrics.webhook_received(channel.type, outcome.status)
     if outcome.status == "malformed":
         return JsonResponse({"detail": outcome.error}, status=400)
     return platform.acknowledge(channel, outcome.status)

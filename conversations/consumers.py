@@ -37,6 +37,7 @@ from channels_app.widget.consumers import WIDGET_TYPING_EVENT
 from conversations import presence
 from conversations.models import Conversation
 from conversations.realtime import INBOX_EVENT, agent_group, inbox_group
+from pingback import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,13 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(self.personal_group, self.channel_name)
         await self.accept()
+        self._counted = True
+        metrics.websocket_opened("inbox")
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            metrics.websocket_closed("inbox")
         for group in (self.group, self.personal_group):
             if group is not None:
                 await self.channel_layer.group_discard(group, self.channel_name)

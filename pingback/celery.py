@@ -7,6 +7,9 @@ import os
 
 from celery import Celery
 
+# Its signal handlers carry a web request's id into the tasks it queues.
+from pingback import logs  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pingback.settings")
 
 app = Celery("pingback")

@@ -89,6 +89,8 @@ if SANDBOX_INSTALLED:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id (pingback/logs.py).
+    "pingback.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -281,6 +283,9 @@ CELERY_BEAT_SCHEDULE = {
 # told to reuse it: a new PostgreSQL connection per task halved the ingest
 # worker's throughput (bench/README.md).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100)
+# Workers keep the LOGGING below (JSON lines with the task's request id)
+# instead of replacing the root logger's handlers with Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 
@@ -397,7 +402,13 @@ SECURE_PROXY_SSL_HEADER = (
 # DJANGO_SECURE_REDIRECT_EXEMPT (no leading slash, comma-separated) are served
 # over plain HTTP too, e.g. a health check made directly on the web process.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
-SECURE_REDIRECT_EXEMPT = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[])
+# The health checks are always exempt: orchestrators probe the web process
+# directly, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [
+    r"^healthz$",
+    r"^readyz$",
+    *env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[]),
+]
 # HTTP Strict Transport Security: seconds browsers keep to HTTPS only (0: no
 # header), for subdomains too, and consent to browsers' preload lists.
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
@@ -636,13 +647,27 @@ INBOUND_WAKE_SECONDS = env.float("INBOUND_WAKE_SECONDS", default=10.0)
 
 # ------------------------------------------------------------------------ logging
 
+# Log lines (pingback/logs.py): `json`, one JSON object per line with the
+# request id and every `extra` field, for a log collector; or `plain`, a
+# readable line with the same fields. Production (no development keys)
+# defaults to `json`; development, `bin/run` and the tests to `plain`.
+PINGBACK_LOG_FORMAT = env.str(
+    "PINGBACK_LOG_FORMAT", default="plain" if DEV_KEYS_ALLOWED else "json"
+)
+if PINGBACK_LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(
+        f"PINGBACK_LOG_FORMAT must be json or plain, not {PINGBACK_LOG_FORMAT!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "pingback.logs.json_formatter"},
+        "plain": {"()": "pingback.logs.plain_formatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": PINGBACK_LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # tweepy logs full request headers (OAuth signatures) at DEBUG.
@@ -654,3 +679,26 @@ LOGGING = {
         "twilio.http_client": {"level": "WARNING"},
     },
 }
+
+# ------------------------------------------------------------ health, metrics
+
+# Bearer token Prometheus sends to `/metrics` (`Authorization: Bearer
+# <token>`); unset, `/metrics` answers 404 (pingback/health.py).
+PINGBACK_METRICS_TOKEN = env.str("PINGBACK_METRICS_TOKEN", default="").strip()
+
+# Errors and slow transactions to Sentry, only when SENTRY_DSN is set. No
+# personal data is sent (no user, no IP address, no request body or cookies)
+# unless SENTRY_SEND_DEFAULT_PII=1. Django, Celery and Redis are instrumented
+# by the SDK's default integrations.
+# https://docs.sentry.io/platforms/python/integrations/django/
+SENTRY_DSN = env.str("SENTRY_DSN", default="").strip()
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default="") or None,
+        send_default_pii=env.bool("SENTRY_SEND_DEFAULT_PII", default=False),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

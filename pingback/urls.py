@@ -12,6 +12,7 @@ from channels_app.webhooks import webhook
 from contacts.api.views import ContactViewSet
 from conversations.api.search import SearchView
 from conversations.api.views import ConversationViewSet
+from pingback.health import healthz, metrics_view, readyz
 from workspace.api.views import (
     AgentViewSet,
     CannedResponseViewSet,
@@ -51,6 +52,10 @@ urlpatterns = [
         name="webhook",
     ),
     path("api/v1/webhooks/email/", include("channels_app.email_urls")),
+    # Probes and the Prometheus scrape: no login, no session (pingback/health.py).
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.api.merge_urls")),
     path("api/v1/search/", SearchView.as_view(), name="api-search"),

@@ -35,6 +35,7 @@ from conversations import realtime
 from conversations.models import ContactIdentity, DeliveryAttempt, Message
 from conversations.services.attachments import attachment_kind, attachment_link
 from conversations.services.receipts import receipts_release
+from pingback import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -296,14 +297,15 @@ def _record(message: Message, outcome: str, error: DeliveryError | None = None) 
 
 
 def _mark_sent(message: Message, platform_message_id: str) -> None:
+    now = timezone.now()
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.SENT,
             next_attempt_at=None,
             platform_message_id=platform_message_id,
             error="",
-            sent_at=timezone.now(),
-            updated_at=timezone.now(),
+            sent_at=now,
+            updated_at=now,
         )
         _record(message, DeliveryAttempt.Outcome.SENT)
         realtime.publish_message_status(message.pk)
@@ -313,6 +315,8 @@ def _mark_sent(message: Message, platform_message_id: str) -> None:
         message_id=message.pk,
         platform_message_id=platform_message_id,
     )
+    latency = (now - message.created_at).total_seconds()
+    metrics.reply_tried(message.channel.type, "sent", latency=latency)
     logger.info(
         "delivery.sent",
         extra={"message_id": message.pk, "platform": message.channel.type},
@@ -330,6 +334,7 @@ def _requeue(message: Message, error: TransientDeliveryError, countdown: float) 
         )
         _record(message, DeliveryAttempt.Outcome.RETRY, error)
         realtime.publish_message_status(message.pk)
+    metrics.reply_tried(message.channel.type, "retry")
     logger.warning(
         "delivery.retry_scheduled",
         extra={"message_id": message.pk, "reason": error.reason},
@@ -346,6 +351,8 @@ def _fail(message: Message, error: DeliveryError) -> None:
         )
         _record(message, DeliveryAttempt.Outcome.FAILED, error)
         realtime.publish_message_status(message.pk)
+    channel = message.channel
+    metrics.reply_tried(channel.type if channel else "unknown", "failed")
     logger.warning(
         "delivery.failed", extra={"message_id": message.pk, "reason": error.reason}
     )

@@ -30,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -38,6 +38,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import Message
+from pingback.logs import current_request_id, request_id_bound
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +83,13 @@ def outbox_hand_off(message_id: int) -> None:
     _relay.add([message_id])
 
 
-def outbox_publish(message_ids: Iterable[int]) -> list[int]:
+def outbox_publish(
+    message_ids: Iterable[int], request_ids: Mapping[int, str] | None = None
+) -> list[int]:
     """Publish a `channels.deliver_message` task for each message id; return
-    the ids whose publish failed (the broker did not answer), in order."""
+    the ids whose publish failed (the broker did not answer), in order.
+    `request_ids`: the id of the web request that wrote a message, carried
+    into its task's log lines (`pingback.logs`)."""
     from channels_app.tasks import deliver_message
 
     failed = []
@@ -92,7 +97,8 @@ def outbox_publish(message_ids: Iterable[int]) -> list[int]:
         try:
             # The relay and the sweeper retry themselves; Celery's own
             # publish retries would only hold them longer on a dead broker.
-            deliver_message.apply_async((message_id,), retry=False)
+            with request_id_bound((request_ids or {}).get(message_id)):
+                deliver_message.apply_async((message_id,), retry=False)
         except Exception as error:  # kombu, redis and socket errors alike
             logger.warning(
                 "outbox.publish_failed",
@@ -147,6 +153,9 @@ class _Relay:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._pending: list[int] = []
+        # The request id each pending message was written under, for its
+        # task's log lines.
+        self._request_ids: dict[int, str] = {}
         self._pid = 0
 
     def add(self, message_ids: Iterable[int]) -> None:
@@ -155,18 +164,24 @@ class _Relay:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._pending = []
+                self._request_ids = {}
                 threading.Thread(
                     target=self._run, name="outbox-relay", daemon=True
                 ).start()
+            message_ids = list(message_ids)
             self._pending.extend(message_ids)
+            request_id = current_request_id()
+            if request_id:
+                self._request_ids.update(dict.fromkeys(message_ids, request_id))
             self._condition.notify()
 
     def flush(self) -> None:
         """Publish what is pending now, in the calling thread (at exit)."""
         with self._condition:
             pending, self._pending = self._pending, []
+            request_ids, self._request_ids = self._request_ids, {}
         if pending and self._pid == os.getpid():
-            outbox_publish(pending)
+            outbox_publish(pending, request_ids)
 
     def _run(self) -> None:
         while True:
@@ -174,10 +189,20 @@ class _Relay:
                 while not self._pending:
                     self._condition.wait()
                 pending, self._pending = self._pending, []
-            failed = outbox_publish(pending)
+                request_ids = {
+                    message_id: self._request_ids.pop(message_id)
+                    for message_id in pending
+                    if message_id in self._request_ids
+                }
+            failed = outbox_publish(pending, request_ids)
             if failed:
                 with self._condition:
                     self._pending[:0] = failed
+                    self._request_ids.update(
+                        (message_id, request_ids[message_id])
+                        for message_id in failed
+                        if message_id in request_ids
+                    )
                 # Not woken early by new ids: during an outage every try
                 # costs each pending id a connection attempt.
                 time.sleep(settings.OUTBOX_RELAY_RETRY_SECONDS)

@@ -94,6 +94,7 @@ from channels_app.widget.services import (
 )
 from conversations import presence
 from conversations.realtime import INBOX_EVENT, inbox_group
+from pingback import metrics
 from pingback.untrusted import JsonTooDeep, json_loads, value_repair
 
 logger = logging.getLogger(__name__)
@@ -199,6 +200,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         client_ip = _client_ip(self.scope)
         retry_after = await sync_to_async(connection_rate_check)(client_ip)
         await self.accept()
+        self._counted = True
+        metrics.websocket_opened("widget")
         if retry_after is not None:
             logger.info(
                 "widget.connection_rate_limited",
@@ -214,6 +217,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.widget_channel = channel
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            metrics.websocket_closed("widget")
         expiry = getattr(self, "_expiry", None)
         if expiry is not None:
             expiry.cancel()

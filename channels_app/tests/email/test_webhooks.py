@@ -15,6 +15,7 @@ from channels_app.services.mailbox import mailbox_poll
 from channels_app.tests.email.conftest import eml
 from channels_app.tests.platforms.fixtures import FIXTURES
 from conversations.models import Conversation, Message
+from pingback.tests.test_metrics import TOKEN, scrape, webhooks
 from sandbox.mail_providers import mailgun_signed_fields
 
 pytestmark = pytest.mark.django_db
@@ -297,3 +298,30 @@ def test_the_same_mail_by_imap_and_by_webhook_is_one_message(
     assert response.json() == {"status": "duplicate"}
     assert InboundEvent.objects.count() == 1
     assert Message.objects.count() == 1
+
+
+def test_postmark_posts_are_counted_in_the_webhook_metrics(
+    client, postmark_channel, settings
+):
+    settings.PINGBACK_METRICS_TOKEN = TOKEN
+    before = scrape(client)
+
+    def post(data: bytes, **headers):
+        return client.post(
+            postmark_url(postmark_channel),
+            data=data,
+            content_type="application/json",
+            **headers,
+        )
+
+    mail = json.dumps(provider_fixture("postmark__inbound")).encode()
+    assert post(mail, **basic_auth(POSTMARK_AUTH)).status_code == 200
+    assert post(mail, **basic_auth(POSTMARK_AUTH)).json() == {"status": "duplicate"}
+    assert post(mail, **basic_auth("pingback:guess")).status_code == 403
+    assert post(b"{not json", **basic_auth(POSTMARK_AUTH)).status_code == 400
+
+    after = scrape(client)
+    assert {
+        outcome: webhooks(after, outcome, "email") - webhooks(before, outcome, "email")
+        for outcome in ("accepted", "duplicate", "forged", "malformed", "too_large")
+    } == {"accepted": 1, "duplicate": 1, "forged": 1, "malformed": 1, "too_large": 0}

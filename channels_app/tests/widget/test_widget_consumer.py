@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 
 from channels_app.models import InboundEvent
@@ -20,6 +20,8 @@ from channels_app.widget.services import (
 )
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.services import post_reply
+from pingback.testing import wait_for
+from pingback.tests.test_metrics import TOKEN, scrape
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -504,3 +506,37 @@ def test_connections_over_the_per_ip_limit_get_an_error_frame_and_are_closed(
     assert 1 <= error["retry_after"] <= 60
     assert closed == {"type": "websocket.close", "code": 4429}
     assert elsewhere_connected is True
+
+
+def test_open_widget_connections_show_in_the_metrics(
+    client, widget_socket, widget_channel, settings
+):
+    """`pingback_websocket_connections{kind="widget"}` counts accepted
+    connections until they end; a refused one (wrong origin) never counts."""
+    settings.PINGBACK_METRICS_TOKEN = TOKEN
+    kind = frozenset({"kind": "widget"}.items())
+
+    def widgets() -> float:
+        return scrape(client)[("pingback_websocket_connections", kind)]
+
+    def settle(expected: float) -> None:
+        wait_for(lambda: widgets() == expected, timeout=5)
+
+    before = widgets()
+
+    async def scenario() -> list[bool]:
+        first = widget_socket(widget_channel.id)
+        second = widget_socket(widget_channel.id)
+        refused = widget_socket(widget_channel.id, origin="https://evil.example")
+        connected = [
+            (await socket.connect(timeout=TIMEOUT))[0]
+            for socket in (first, second, refused)
+        ]
+        await sync_to_async(settle)(before + 2)
+        await first.disconnect()
+        await sync_to_async(settle)(before + 1)
+        await second.disconnect()
+        await sync_to_async(settle)(before)
+        return connected
+
+    assert run(scenario) == [True, True, False]
