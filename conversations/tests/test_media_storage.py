@@ -32,10 +32,10 @@ from moto.server import ThreadedMotoServer
 
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms import test_whatsapp as whatsapp
-from channels_app.tests.platforms.test_sms import SmsChannelFactory, form, post_signed
+from channels_app.tests.platforms.contract.kits.telegram import KIT as TELEGRAM
+from channels_app.tests.platforms.test_sms import form, post_signed, sms_channel
 from channels_app.tests.platforms.test_telegram import (
     photo_update,
-    post_update,
     reply,
     telegram_channel,
 )
@@ -126,7 +126,7 @@ def customer_sends_photo(client, business, sandbox, capture) -> Message:
     channel = telegram_channel(business=business)
     held = sandbox.telegram.state.store_file(DEMO_BOT.token, "photos", "jpg", PNG)
     with capture(execute=True):
-        post_update(client, channel, photo_update(held.file_id, len(PNG)))
+        TELEGRAM.deliver(client, channel, photo_update(held.file_id, len(PNG)))
     return Message.objects.get(direction="inbound")
 
 
@@ -323,7 +323,7 @@ def test_a_file_an_agent_attaches_is_stored_in_the_bucket_and_sent(
     channel = telegram_channel(business=business)
     sandbox.telegram.open_chat(DEMO_CUSTOMER)
     with django_capture_on_commit_callbacks(execute=True):
-        post_update(client, channel, photo_update("AgACAgQ-not-held", 10))
+        TELEGRAM.deliver(client, channel, photo_update("AgACAgQ-not-held", 10))
     conversation = Conversation.objects.get()
     label = SimpleUploadedFile("label.pdf", PDF, content_type="application/pdf")
 
@@ -384,7 +384,7 @@ def test_twilio_fetches_an_mms_file_through_pingback_even_when_links_redirect(
     # given an SMS conversation, files in the bucket served to browsers by
     # redirect
     settings.PINGBACK_PUBLIC_BASE_URL = asgi_server.url
-    channel = SmsChannelFactory(business=business)
+    channel = sms_channel(business=business)
     assert post_signed(client, channel, form("message__sms")).status_code == 200
     conversation = Conversation.objects.get()
     bucket.use(redirect=True)

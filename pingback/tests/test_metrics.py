@@ -15,8 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from channels_app.models import InboundEvent
 from channels_app.services.delivery import message_deliver
 from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.platforms.contract.kits.telegram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
-from channels_app.tests.platforms.test_telegram import post_update, telegram_channel
+from channels_app.tests.platforms.test_telegram import telegram_channel
 from conversations.models import Conversation
 from conversations.tests.factories import ReplyFactory
 from pingback import metrics
@@ -90,12 +91,17 @@ def test_webhook_counters_move_by_exactly_the_deliveries_posted(client):
     before = scrape(client)
 
     for number in range(1, 6):
-        assert post_update(client, channel, update(number)).status_code == 200
-    assert post_update(client, channel, update(1)).json() == {"status": "duplicate"}
+        assert KIT.deliver(client, channel, update(number)).status_code == 200
+    assert KIT.deliver(client, channel, update(1)).json() == {"status": "duplicate"}
     for number in range(6, 9):
-        response = post_update(client, channel, update(number), secret="forged")
+        response = client.post(
+            f"/api/v1/webhooks/telegram/{channel.id}",
+            data=update(number),
+            content_type="application/json",
+            **KIT.signed(channel, update(number), secret="forged"),
+        )
         assert response.status_code == 403
-    assert post_update(client, channel, b'{"update_id": ').status_code == 400
+    assert KIT.deliver(client, channel, b'{"update_id": ').status_code == 400
 
     after = scrape(client)
     moved = {
@@ -140,7 +146,7 @@ def conversation(client, business, sandbox, django_capture_on_commit_callbacks):
     channel = telegram_channel(business=business)
     sandbox.telegram.open_chat(DEMO_CUSTOMER)
     with django_capture_on_commit_callbacks(execute=True):
-        post_update(client, channel, fixture_bytes("telegram", "message__text"))
+        KIT.deliver(client, channel, fixture_bytes("telegram", "message__text"))
     return Conversation.objects.get()
 
 

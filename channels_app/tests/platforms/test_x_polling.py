@@ -30,7 +30,7 @@ from channels_app.services.x_polling import (
 )
 from channels_app.tasks import poll_x_channels
 from channels_app.tests.factories import ChannelFactory
-from channels_app.tests.platforms.test_x import independent_signature
+from channels_app.tests.platforms.contract.kits.x import KIT
 from conversations.models import Conversation, Message
 from sandbox.x import DEMO_APP, DEMO_CUSTOMER
 from sandbox.x_delivery import (
@@ -80,14 +80,7 @@ def poll_and_ingest(channel: Channel):
 
 def post_webhook(client, channel: Channel, payload: dict):
     body = json.dumps(payload, separators=(",", ":")).encode()
-    return client.post(
-        f"/api/v1/webhooks/x/{channel.id}",
-        data=body,
-        content_type="application/json",
-        HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=independent_signature(
-            channel.secrets["api_secret"], body
-        ),
-    )
+    return KIT.deliver(client, channel, body)
 
 
 @pytest.mark.django_db
