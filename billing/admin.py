@@ -1,12 +1,27 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 
+from billing.admin_scope import (
+    CHANGE,
+    DELETE,
+    VIEW,
+    BusinessScopedAdmin,
+    BusinessScopedInline,
+    OperatorOnlyAdmin,
+)
 from billing.models import ApiToken, Business, Member
 from billing.services import api_token_revoke
 from conversations.services.snooze import validate_time_zone
 
 
-class MemberInline(admin.TabularInline):
+class MemberInline(BusinessScopedInline, admin.TabularInline):
+    # Members are created with their user (`create_business`, the demo), not
+    # here: a business admin changes their role and limit, or removes them.
+    role_permissions = frozenset({VIEW, CHANGE, DELETE})
+    role_readonly_fields = ("user",)
     model = Member
     extra = 0
     autocomplete_fields = ["user"]
@@ -27,7 +42,11 @@ class BusinessAdminForm(forms.ModelForm):
 
 
 @admin.register(Business)
-class BusinessAdmin(admin.ModelAdmin):
+class BusinessAdmin(BusinessScopedAdmin):
+    # A business admin edits their business's settings; the plan is the
+    # operator's.
+    role_permissions = frozenset({VIEW, CHANGE})
+    role_readonly_fields = ("plan",)
     form = BusinessAdminForm
     list_display = ["name", "plan", "time_zone", "id", "created_at"]
     list_filter = ["plan"]
@@ -37,7 +56,10 @@ class BusinessAdmin(admin.ModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(BusinessScopedAdmin):
+    role_permissions = frozenset({VIEW, CHANGE, DELETE})
+    role_readonly_fields = ("user", "business")
+    ordering = ["business__name", "user__username"]
     list_display = ["user", "business", "role", "max_open_conversations", "created_at"]
     readonly_fields = ["last_assigned_at"]
     list_filter = ["role", "business"]
@@ -46,7 +68,7 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(BusinessScopedAdmin):
     """Tokens are listed by prefix only; the digest and clear token never show."""
 
     list_display = [
@@ -62,6 +84,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = ["member", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["member", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke_tokens"]
+    role_permissions = frozenset({VIEW, CHANGE})
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke_tokens(self, request, queryset) -> None:
@@ -78,3 +101,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
         # A clear token is shown once at creation; use `create_business` or
         # `POST /api/v1/tokens/`, which show it.
         return False
+
+
+# Users and groups are the operator's: a business admin sees their members
+# through `Member`, never the user table (whose form sets superuser rights).
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class OperatorUserAdmin(OperatorOnlyAdmin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class OperatorGroupAdmin(OperatorOnlyAdmin, GroupAdmin):
+    pass

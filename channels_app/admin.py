@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from billing.admin_scope import VIEW, BusinessScopedAdmin
 from channels_app.models import Channel, InboundEvent
 from channels_app.platforms import get_platform
 from channels_app.services import (
@@ -89,7 +90,7 @@ class ChannelAdminForm(forms.ModelForm):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(BusinessScopedAdmin):
     form = ChannelAdminForm
     list_display = [
         "__str__",
@@ -187,8 +188,10 @@ class ChannelAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
+class InboundEventAdmin(BusinessScopedAdmin):
     """Raw webhook deliveries, for inspection and replay."""
+
+    role_permissions = frozenset({VIEW})
 
     list_display = ["received_at", "channel", "event_key", "status", "short_error"]
     list_filter = ["status", "channel__type"]
