@@ -124,11 +124,30 @@ class XConfigSerializer(serializers.Serializer):
     app-only token used to register the webhook.
     """
 
-    api_key = serializers.CharField(max_length=200)
-    api_secret = serializers.CharField(max_length=200, required=False)
-    access_token = serializers.CharField(max_length=400)
-    access_token_secret = serializers.CharField(max_length=200, required=False)
-    bearer_token = serializers.CharField(max_length=400, required=False)
+    api_key = serializers.CharField(
+        max_length=200,
+        help_text="The app's consumer key (Developer Portal, Keys and tokens).",
+    )
+    api_secret = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="The app's consumer secret; X signs webhooks with it.",
+    )
+    access_token = serializers.CharField(
+        max_length=400,
+        help_text="The business account's OAuth 1.0a access token (or an "
+        "OAuth 2.0 user token, without an access token secret).",
+    )
+    access_token_secret = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="The business account's OAuth 1.0a access token secret.",
+    )
+    bearer_token = serializers.CharField(
+        max_length=400,
+        required=False,
+        help_text="The app-only bearer token, used to register the webhook.",
+    )
 
 
 # ------------------------------------------------------------------ parse helpers
