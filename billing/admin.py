@@ -18,10 +18,9 @@ from conversations.services.snooze import validate_time_zone
 
 
 class MemberInline(BusinessScopedInline, admin.TabularInline):
-    # Members are created with their user (`create_business`, the demo), not
-    # here: a business admin changes their role and limit, or removes them.
-    role_permissions = frozenset({VIEW, CHANGE, DELETE})
-    role_readonly_fields = ("user",)
+    # Listed here; a business admin changes members on the Members page,
+    # which keeps them from demoting or removing themselves.
+    role_permissions = frozenset({VIEW})
     model = Member
     extra = 0
     autocomplete_fields = ["user"]
@@ -65,6 +64,30 @@ class MemberAdmin(BusinessScopedAdmin):
     list_filter = ["role", "business"]
     search_fields = ["user__username", "user__email", "business__name"]
     autocomplete_fields = ["user", "business"]
+
+    # Members are created with their user (`create_business`, the demo), not
+    # here: a business admin changes their role and limit, or removes them,
+    # but not their own role nor themselves (the business keeps an admin).
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if _is_self(request, obj) and "role" not in fields:
+            fields.append("role")
+        return fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if _is_self(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+def _is_self(request, member: Member | None) -> bool:
+    """A business admin's own membership (the operator may change anyone)."""
+    return (
+        member is not None
+        and member.user_id == request.user.pk
+        and not request.user.is_superuser
+    )
 
 
 @admin.register(ApiToken)

@@ -14,7 +14,7 @@ from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.urls import reverse
 
 from billing.admin_scope import business_lookup, scoped_queryset
-from billing.models import ApiToken, Business
+from billing.models import ApiToken, Business, Member
 from billing.services import api_token_create
 from billing.tests.factories import BusinessFactory, MemberFactory, UserFactory
 from channels_app.models import InboundEvent
@@ -281,3 +281,26 @@ def test_operator_staff_who_are_no_member_keep_django_permissions(client, first)
 
     assert client.get("/admin/").status_code == 200
     assert client.get(url(Business, "changelist")).status_code == 403
+
+
+def test_a_business_admin_changes_an_agent_but_not_their_own_role(second, second_admin):
+    me = admin_of(second)
+    agent = second.members.get(role="agent")
+
+    promoted = second_admin.post(
+        url(Member, "change", agent.pk),
+        {"role": "admin", "max_open_conversations": "5"},
+    )
+    demoted = second_admin.post(
+        url(Member, "change", me.pk), {"role": "agent", "max_open_conversations": ""}
+    )
+    removed = second_admin.post(url(Member, "delete", me.pk), {"post": "yes"})
+
+    agent.refresh_from_db()
+    me.refresh_from_db()
+    assert promoted.status_code == 302
+    assert (agent.role, agent.max_open_conversations) == ("admin", 5)
+    assert demoted.status_code == 302
+    assert me.role == "admin"
+    assert removed.status_code == 403
+    assert Member.objects.filter(pk=me.pk).exists()
