@@ -202,6 +202,16 @@ class _Scoped:
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         self._scope_choices(db_field, request, kwargs)
+        related = self.admin_site._registry.get(db_field.remote_field.model)
+        if (
+            scoped_business(request) is not None
+            and "widget" not in kwargs
+            and db_field.name in self.raw_id_fields
+            and (related is None or not related.has_view_permission(request))
+        ):
+            # The raw id's lookup would open a list they may not see (users):
+            # a select of the scoped choices instead.
+            kwargs["widget"] = forms.Select
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):

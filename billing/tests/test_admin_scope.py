@@ -304,3 +304,13 @@ def test_a_business_admin_changes_an_agent_but_not_their_own_role(second, second
     assert me.role == "admin"
     assert removed.status_code == 403
     assert Member.objects.filter(pk=me.pk).exists()
+
+
+def test_a_conversation_offers_its_business_agents_as_assignees(second, second_admin):
+    conversation = second.conversations.get()
+
+    page = second_admin.get(url(type(conversation), "change", conversation.pk))
+
+    field = page.context["adminform"].form.fields["assignee"]
+    assert set(field.queryset) == {member.user for member in second.members.all()}
+    assert 'select name="assignee"' in page.content.decode()
