@@ -194,7 +194,8 @@ class ChannelAdminForm(forms.ModelForm):
                 key = config_field_name(channel_type, name)
                 target = key if key in self.fields else None
                 for message in _messages(errors):
-                    self.add_error(target, message if target else f"{name}: {message}")
+                    general = target or name == "non_field_errors"
+                    self.add_error(target, message if general else f"{name}: {message}")
         return cleaned
 
 

@@ -205,3 +205,40 @@ def test_run_setup_again_reports_the_outcome(admin_client, business, sandbox):
 
     assert "setup ready" in response.content.decode()
     assert bot_api_calls(sandbox).count("setWebhook") == before + 1
+
+
+def test_a_widget_takes_its_domains_one_per_line(admin_client, business):
+    response = admin_client.post(
+        ADD,
+        {
+            "business": business.pk,
+            "type": "webchat",
+            "webchat__allowed_domains": "shop.example.com\n\n.example.org\n",
+            "webchat__brand_color": "#12abef",
+            "is_active": "on",
+        },
+        follow=True,
+    )
+    channel = Channel.objects.get()
+    refused = admin_client.post(
+        change_url(channel),
+        {
+            "type": "webchat",
+            "webchat__allowed_domains": "shop.example.com\nnot a domain!",
+            "webchat__brand_color": "",
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 200
+    assert channel.config["allowed_domains"] == ["shop.example.com", ".example.org"]
+    assert channel.config["brand_color"] == "#12abef"
+    errors = refused.context["adminform"].form.errors["webchat__allowed_domains"]
+    assert errors == [
+        "Item 2: Enter a domain such as shop.example.com, optionally with a port "
+        "(shop.example.com:8443)."
+    ]
+    channel.refresh_from_db()
+    assert channel.config["allowed_domains"] == ["shop.example.com", ".example.org"]
+    page = admin_client.get(change_url(channel)).content.decode()
+    assert "shop.example.com\n.example.org</textarea>" in page
