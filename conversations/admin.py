@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from billing.admin_scope import (
     CHANGE,
@@ -44,6 +45,8 @@ class ContactPhoneInline(BusinessScopedInline, admin.TabularInline):
 class ContactAdmin(BusinessScopedAdmin):
     # Contacts and conversations come from the channels: no adding here.
     role_permissions = frozenset({VIEW, CHANGE, DELETE})
+    # An avatar URL typed without a scheme is https (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "business", "created_at"]
     search_fields = ["name", "identities__handle", "identities__external_id"]
     list_filter = ["business"]

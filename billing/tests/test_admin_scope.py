@@ -122,6 +122,10 @@ def test_another_business_admin_reaches_none_of_the_first_business_rows(
         shown = {str(obj.pk) for obj in listed.context["cl"].result_list}
         assert shown and not shown & theirs_pks
         assert "First Ltd" not in listed.content.decode()
+        # ...and its own rows open (read-only where the role only reads).
+        own = rows_of(model, second).first()
+        assert own is not None
+        assert second_admin.get(url(model, "change", own.pk)).status_code == 200
 
     # Their change, delete and history pages are not found.
     for pk in theirs_pks:
