@@ -301,7 +301,9 @@ class ChannelAdmin(BusinessScopedAdmin):
             (
                 (
                     _LABELS.get(key, key.strip("_").replace("_", " ")),
-                    _copyable(f"setup-{index}", str(value)),
+                    _copyable(f"setup-{index}", str(value))
+                    if key in _COPYABLE
+                    else value,
                 )
                 for index, (key, value) in enumerate(rows)
             ),
@@ -357,6 +359,14 @@ class ChannelAdmin(BusinessScopedAdmin):
             _report_setup(self, request, channel_setup(channel=channel))
 
 
+# Values pasted on the platform's side, shown with a Copy button.
+_COPYABLE = frozenset(
+    {
+        "_meta_setup_instructions.callback_url",
+        "_meta_setup_instructions.verify_token",
+        "_embed_snippet",
+    }
+)
 _LABELS = {
     "_meta_setup_instructions.callback_url": "Callback URL",
     "_meta_setup_instructions.verify_token": "Verify token",

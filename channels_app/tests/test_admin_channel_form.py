@@ -186,6 +186,7 @@ def test_a_meta_channel_shows_its_callback_url_and_verify_token_in_clear(
     assert "Callback URL" in page
     assert f"/api/v1/webhooks/whatsapp/{channel.pk}" in page
     assert "Verify token" in page and "chosen-verify-token-4321" in page
+    assert page.count('class="button" data-copy-target="setup-') == 2
     assert "EAAG-long-lived-access-token-0001" not in page
     assert "app-secret-0123456789" not in page
     # The API keeps masking it.
