@@ -2,7 +2,6 @@
 `team_id` (a team of the same business only); a member's capacity and the
 business's time zone in admin."""
 
-
 import pytest
 
 from billing.models import Business, Member
