@@ -274,6 +274,7 @@ class ChannelAdmin(BusinessScopedAdmin):
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, channel: Channel) -> str:
+        """The URL the platform posts to (`Platform.webhook_url`), to copy."""
         if channel._state.adding:
             return "—"
         url = get_platform(channel.type).webhook_url(channel)
@@ -311,6 +312,8 @@ class ChannelAdmin(BusinessScopedAdmin):
 
     @admin.display(description="Learned from the platform")
     def learned_values(self, channel: Channel) -> str:
+        """What setup learned from the platform (`Platform.learned_fields`,
+        e.g. Telegram's `bot_username`): read-only."""
         if channel._state.adding:
             return "—"
         learned = get_platform(channel.type).learned_fields

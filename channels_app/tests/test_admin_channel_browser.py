@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from channels_app.models import Channel
-from conversations.tests.test_browser_security import watched_page
+from conversations.tests.test_browser_security import SCREENSHOTS, watched_page
 from sandbox.telegram import DEMO_BOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -69,3 +69,4 @@ def test_a_business_admin_adds_a_telegram_channel_in_the_browser(
     assert copied == sandbox.telegram.webhook()["url"]
     assert copied.endswith(f"/api/v1/webhooks/telegram/{channel.pk}")
     assert watched.violations() == []
+    page.screenshot(path=f"{SCREENSHOTS}/admin-channel-telegram.png", full_page=True)
