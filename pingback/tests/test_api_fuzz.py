@@ -94,7 +94,9 @@ class World:
             return st.just(generated)
         return st.sampled_from([*own, *own, *self.foreign.get(kind, []), generated])
 
-    def steer_message(self, generated: dict[str, Any]) -> st.SearchStrategy:
+    def steer_message(
+        self, generated: dict[str, Any], *, reactions: bool = False
+    ) -> st.SearchStrategy:
         """`{id}` and `{message_id}` together: mostly one of our messages in its
         own conversation, sometimes a foreign pair (a message under another
         conversation than its own, another business's message), sometimes the
@@ -102,6 +104,11 @@ class World:
         own = self.own.get("message")
         if not own:
             return st.just(generated)
+        if reactions:
+            # Hypothesis leans to the first choices: for reactions, the
+            # WhatsApp customer's message (listed last), which takes one; X's
+            # do not. Otherwise a 2xx hung on the seed.
+            own = own[::-1]
         pairs = [*own, *own, *self.foreign.get("message", [])]
         return st.sampled_from(
             [
@@ -129,9 +136,11 @@ def flatmap_path_parameters(
     """`{channel_id}`, `{id}` (a conversation or a token) and `{message_id}`
     often name real objects."""
     path_parameters = path_parameters or {}
-    if "message_id" in path_parameters:
-        return WORLD.steer_message(path_parameters)
     path = context.operation.path if context.operation else ""
+    if "message_id" in path_parameters:
+        return WORLD.steer_message(
+            path_parameters, reactions=path.rstrip("/").endswith("/reactions")
+        )
     return st.fixed_dictionaries(
         {
             name: WORLD.steer(_kind(path, name), value)
@@ -159,6 +168,19 @@ def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrat
         return st.just(body)
     return WORLD.steer("user_id", body["assignee_id"]).map(
         lambda value: {**body, "assignee_id": value}
+    )
+
+
+@schema.hook("flatmap_body")
+def flatmap_body_emoji(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """A reaction's `emoji`: mostly one emoji or "" (removal), sometimes as
+    generated (rarely a single emoji)."""
+    if not isinstance(body, dict) or "emoji" not in body:
+        return st.just(body)
+    return st.sampled_from(["\N{THUMBS UP SIGN}", "", body["emoji"]]).map(
+        lambda emoji: {**body, "emoji": emoji}
     )
 
 
