@@ -1,12 +1,26 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 
+from billing.admin_scope import (
+    CHANGE,
+    DELETE,
+    VIEW,
+    BusinessScopedAdmin,
+    BusinessScopedInline,
+    OperatorOnlyAdmin,
+)
 from billing.models import ApiToken, Business, Member
 from billing.services import api_token_revoke
 from conversations.services.snooze import validate_time_zone
 
 
-class MemberInline(admin.TabularInline):
+class MemberInline(BusinessScopedInline, admin.TabularInline):
+    # Listed here; a business admin changes members on the Members page,
+    # which keeps them from demoting or removing themselves.
+    role_permissions = frozenset({VIEW})
     model = Member
     extra = 0
     autocomplete_fields = ["user"]
@@ -27,7 +41,11 @@ class BusinessAdminForm(forms.ModelForm):
 
 
 @admin.register(Business)
-class BusinessAdmin(admin.ModelAdmin):
+class BusinessAdmin(BusinessScopedAdmin):
+    # A business admin edits their business's settings; the plan is the
+    # operator's.
+    role_permissions = frozenset({VIEW, CHANGE})
+    role_readonly_fields = ("plan",)
     form = BusinessAdminForm
     list_display = ["name", "plan", "time_zone", "id", "created_at"]
     list_filter = ["plan"]
@@ -37,16 +55,43 @@ class BusinessAdmin(admin.ModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(BusinessScopedAdmin):
+    role_permissions = frozenset({VIEW, CHANGE, DELETE})
+    role_readonly_fields = ("user", "business")
+    ordering = ["business__name", "user__username"]
     list_display = ["user", "business", "role", "max_open_conversations", "created_at"]
     readonly_fields = ["last_assigned_at"]
     list_filter = ["role", "business"]
     search_fields = ["user__username", "user__email", "business__name"]
     autocomplete_fields = ["user", "business"]
 
+    # Members are created with their user (`create_business`, the demo), not
+    # here: a business admin changes their role and limit, or removes them,
+    # but not their own role nor themselves (the business keeps an admin).
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if _is_self(request, obj) and "role" not in fields:
+            fields.append("role")
+        return fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if _is_self(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+def _is_self(request, member: Member | None) -> bool:
+    """A business admin's own membership (the operator may change anyone)."""
+    return (
+        member is not None
+        and member.user_id == request.user.pk
+        and not request.user.is_superuser
+    )
+
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(BusinessScopedAdmin):
     """Tokens are listed by prefix only; the digest and clear token never show."""
 
     list_display = [
@@ -62,6 +107,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = ["member", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["member", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke_tokens"]
+    role_permissions = frozenset({VIEW, CHANGE})
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke_tokens(self, request, queryset) -> None:
@@ -78,3 +124,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
         # A clear token is shown once at creation; use `create_business` or
         # `POST /api/v1/tokens/`, which show it.
         return False
+
+
+# Users and groups are the operator's: a business admin sees their members
+# through `Member`, never the user table (whose form sets superuser rights).
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class OperatorUserAdmin(OperatorOnlyAdmin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class OperatorGroupAdmin(OperatorOnlyAdmin, GroupAdmin):
+    pass

@@ -1,5 +1,13 @@
 from django.contrib import admin
+from django.db import models
 
+from billing.admin_scope import (
+    CHANGE,
+    DELETE,
+    VIEW,
+    BusinessScopedAdmin,
+    BusinessScopedInline,
+)
 from contacts.models import ContactEmail, ContactPhone
 from conversations.models import (
     Contact,
@@ -10,20 +18,23 @@ from conversations.models import (
 )
 
 
-class ContactIdentityInline(admin.TabularInline):
+class ContactIdentityInline(BusinessScopedInline, admin.TabularInline):
+    role_permissions = frozenset({VIEW})
     model = ContactIdentity
     extra = 0
     readonly_fields = ["channel", "external_id", "handle", "created_at"]
 
 
-class ContactEmailInline(admin.TabularInline):
+class ContactEmailInline(BusinessScopedInline, admin.TabularInline):
+    role_permissions = frozenset({VIEW})
     model = ContactEmail
     extra = 0
     fields = ["address", "source", "created_at"]
     readonly_fields = ["address", "source", "created_at"]
 
 
-class ContactPhoneInline(admin.TabularInline):
+class ContactPhoneInline(BusinessScopedInline, admin.TabularInline):
+    role_permissions = frozenset({VIEW})
     model = ContactPhone
     extra = 0
     fields = ["number", "source", "created_at"]
@@ -31,7 +42,11 @@ class ContactPhoneInline(admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(BusinessScopedAdmin):
+    # Contacts and conversations come from the channels: no adding here.
+    role_permissions = frozenset({VIEW, CHANGE, DELETE})
+    # An avatar URL typed without a scheme is https (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "business", "created_at"]
     search_fields = ["name", "identities__handle", "identities__external_id"]
     list_filter = ["business"]
@@ -42,7 +57,8 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(BusinessScopedAdmin):
+    role_permissions = frozenset({VIEW, CHANGE, DELETE})
     list_display = [
         "id",
         "business",
@@ -57,14 +73,17 @@ class ConversationAdmin(admin.ModelAdmin):
     raw_id_fields = ["contact", "contact_identity", "channel", "assignee"]
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(BusinessScopedInline, admin.TabularInline):
+    role_permissions = frozenset({VIEW})
     model = DeliveryAttempt
     extra = 0
     readonly_fields = ["outcome", "status_code", "reason", "attempted_at"]
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(BusinessScopedAdmin):
+    # A business admin reads messages; agents write them in the inbox.
+    role_permissions = frozenset({VIEW})
     list_display = [
         "id",
         "conversation",

@@ -1,4 +1,4 @@
-"""The API's JSON parser (`REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]`).
+"""The API's parsers (`REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]`).
 
 DRF's own parser lets a deeply nested body raise `RecursionError` (a 500) and
 passes `\\u0000` and lone `\\ud800` escapes through to the serializers, where
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.utils import json as drf_json
@@ -40,3 +41,36 @@ class JSONParser(parsers.JSONParser):
         # Only an escape (`\u0000`, `\ud800`) yields NUL or a lone surrogate:
         # raw control characters are not JSON.
         return value_repair(data) if "\\u" in text else data
+
+
+class FormParser(parsers.FormParser):
+    """`application/x-www-form-urlencoded` bodies. Django refuses a form of
+    more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` fields with an HTML 400 page;
+    the API answers it as a `ParseError` (JSON 400) instead."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: dict[str, Any] | None = None,
+    ) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as error:
+            raise ParseError(f"Form parse error - {error}") from error
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """`multipart/form-data` bodies; too many fields or files is a JSON 400
+    (`ParseError`), as for `FormParser`."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: dict[str, Any] | None = None,
+    ) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as error:
+            raise ParseError(f"Multipart form parse error - {error}") from error

@@ -57,7 +57,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "pingback.admin_apps.PingBackAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -448,8 +448,8 @@ REST_FRAMEWORK = {
     # JSON with a nesting limit (JSON_MAX_DEPTH) and text PostgreSQL can store.
     "DEFAULT_PARSER_CLASSES": [
         "pingback.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "pingback.parsers.FormParser",
+        "pingback.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "pingback.api.exception_handler",
     "UNAUTHENTICATED_USER": None,

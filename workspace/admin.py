@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from billing.admin_scope import BusinessScopedAdmin
 from workspace.models import CannedResponse, Label, Team
 
 
@@ -32,7 +33,7 @@ class TeamAdminForm(forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(BusinessScopedAdmin):
     form = TeamAdminForm
     list_display = ["name", "business", "created_at"]
     list_filter = ["business"]
@@ -42,7 +43,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
+class LabelAdmin(BusinessScopedAdmin):
     list_display = ["name", "color", "business", "created_at"]
     list_filter = ["business"]
     search_fields = ["name", "business__name"]
@@ -51,7 +52,7 @@ class LabelAdmin(admin.ModelAdmin):
 
 
 @admin.register(CannedResponse)
-class CannedResponseAdmin(admin.ModelAdmin):
+class CannedResponseAdmin(BusinessScopedAdmin):
     list_display = ["short_code", "business", "created_by", "created_at"]
     list_filter = ["business"]
     search_fields = ["short_code", "content", "business__name"]

@@ -107,27 +107,56 @@ class EmailConfigSerializer(serializers.Serializer):
     `channels_app.services.mailbox`).
     """
 
-    address = serializers.EmailField()
-    from_name = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default=""
+    address = serializers.EmailField(
+        help_text="The support address customers write to, and the From of replies."
     )
-    smtp_host = serializers.CharField(max_length=255)
-    smtp_port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
+    from_name = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The name replies come from.",
+    )
+    smtp_host = serializers.CharField(
+        max_length=255, help_text="The SMTP server that sends the replies."
+    )
+    smtp_port = serializers.IntegerField(
+        min_value=1, max_value=65535, default=587, help_text="587 or 465, usually."
+    )
     smtp_username = serializers.CharField(max_length=255)
     smtp_password = serializers.CharField(max_length=255)
     smtp_security = serializers.ChoiceField(
-        choices=SECURITY_CHOICES, default="starttls"
+        choices=SECURITY_CHOICES,
+        default="starttls",
+        help_text="starttls (port 587), ssl (implicit TLS, port 465), or none "
+        "(a trusted relay only).",
     )
-    imap_host = serializers.CharField(max_length=255, required=False)
+    imap_host = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text="To fetch incoming mail by IMAP polling (empty: no polling).",
+    )
     imap_port = serializers.IntegerField(min_value=1, max_value=65535, default=993)
     imap_security = serializers.ChoiceField(choices=SECURITY_CHOICES, default="ssl")
-    imap_username = serializers.CharField(max_length=255, required=False)
-    imap_password = serializers.CharField(max_length=255, required=False)
+    imap_username = serializers.CharField(
+        max_length=255, required=False, help_text="Required with an IMAP host."
+    )
+    imap_password = serializers.CharField(
+        max_length=255, required=False, help_text="Required with an IMAP host."
+    )
     imap_folder = serializers.CharField(max_length=255, default="INBOX")
     inbound_provider = serializers.ChoiceField(
-        choices=INBOUND_PROVIDER_CHOICES, default="none"
+        choices=INBOUND_PROVIDER_CHOICES,
+        default="none",
+        help_text="A provider whose inbound webhook posts incoming mail: "
+        "mailgun or postmark.",
     )
-    inbound_webhook_key = serializers.CharField(max_length=255, required=False)
+    inbound_webhook_key = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text="Mailgun: the HTTP webhook signing key. Postmark: the "
+        "user:password of the webhook URL's basic auth.",
+    )
     # The IMAP cursor, learned by polling (clients cannot set it). Declared so
     # that it survives a settings change: a rescan then starts from the last
     # good poll, not from the channel's creation.

@@ -139,9 +139,22 @@ class InstagramConfigSerializer(serializers.Serializer):
     one is added).
     """
 
-    access_token = serializers.CharField(max_length=1000)
-    page_id = serializers.RegexField(r"^\d+$", max_length=64)
-    app_secret = serializers.CharField(max_length=200)
+    access_token = serializers.CharField(
+        max_length=1000,
+        help_text="A Page access token of the Facebook Page linked to the "
+        "Instagram professional account (instagram_basic, "
+        "instagram_manage_messages, pages_manage_metadata).",
+    )
+    page_id = serializers.RegexField(
+        r"^\d+$",
+        max_length=64,
+        help_text="The id of that Facebook Page.",
+    )
+    app_secret = serializers.CharField(
+        max_length=200,
+        help_text="The Meta app's secret (App settings → Basic): it signs the "
+        "webhooks, which are refused without it.",
+    )
 
 
 # ------------------------------------------------------------------ parse helpers

@@ -142,13 +142,20 @@ class SmsConfigSerializer(serializers.Serializer):
     is the Twilio number customers text, in E.164 (`+15551234567`).
     """
 
-    account_sid = serializers.RegexField(r"^AC[0-9a-fA-F]{32}$")
-    auth_token = serializers.CharField(max_length=200)
+    account_sid = serializers.RegexField(
+        r"^AC[0-9a-fA-F]{32}$",
+        help_text="The Twilio account SID (AC…), from the Console's Account Info.",
+    )
+    auth_token = serializers.CharField(
+        max_length=200,
+        help_text="The account's auth token; Twilio also signs webhooks with it.",
+    )
     phone_number = serializers.RegexField(
         r"^\+[1-9]\d{6,14}$",
         error_messages={
             "invalid": "Expected a number in E.164 form, e.g. +15551234567."
         },
+        help_text="The Twilio number customers text, in E.164 (+15551234567).",
     )
 
 

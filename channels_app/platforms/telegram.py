@@ -212,6 +212,8 @@ class TelegramConfigSerializer(serializers.Serializer):
         r"^\d+:[A-Za-z0-9_-]+$",
         max_length=200,
         error_messages={"invalid": "Expected a bot token like 123456:ABC-DEF..."},
+        help_text="The token @BotFather gave the bot (/newbot or /token), "
+        "like 123456:ABC-DEF...",
     )
 
 

@@ -113,12 +113,30 @@ class WebWidgetConfigSerializer(serializers.Serializer):
         child=AllowedDomainField(max_length=255),
         required=False,
         max_length=MAX_ALLOWED_DOMAINS,
+        help_text="The sites that may embed the widget (shop.example.com; "
+        ".example.com for its subdomains too); none: no site may.",
     )
-    welcome_message = serializers.CharField(max_length=1000, required=False)
-    brand_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
-    logo_url = serializers.URLField(required=False)
+    welcome_message = serializers.CharField(
+        max_length=1000,
+        required=False,
+        help_text="The first bubble a visitor sees.",
+    )
+    brand_color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$",
+        required=False,
+        help_text="#rrggbb, for the launcher and the header.",
+    )
+    logo_url = serializers.URLField(
+        required=False, help_text="An image shown in the launcher and the header."
+    )
     identity_secret = serializers.CharField(
-        min_length=32, max_length=200, required=False, trim_whitespace=True
+        min_length=32,
+        max_length=200,
+        required=False,
+        trim_whitespace=True,
+        help_text="The key your site's server signs visitors' identifiers with "
+        "(HMAC-SHA256), at least 32 characters; without it no identification "
+        "is accepted.",
     )
 
     def validate_allowed_domains(self, value: list[str]) -> list[str]:

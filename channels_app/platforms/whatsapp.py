@@ -138,10 +138,27 @@ class WhatsAppConfigSerializer(serializers.Serializer):
     (a channel stored before it was required refuses them until one is added).
     """
 
-    phone_number_id = serializers.RegexField(r"^\d+$", max_length=64)
-    access_token = serializers.CharField(max_length=1000)
-    verify_token = serializers.CharField(max_length=200)
-    app_secret = serializers.CharField(max_length=200)
+    phone_number_id = serializers.RegexField(
+        r"^\d+$",
+        max_length=64,
+        help_text="The business number's id (Meta app dashboard, WhatsApp → "
+        "API Setup), not the phone number itself.",
+    )
+    access_token = serializers.CharField(
+        max_length=1000,
+        help_text="A long-lived system-user token with the "
+        "whatsapp_business_messaging permission.",
+    )
+    verify_token = serializers.CharField(
+        max_length=200,
+        help_text="A string you choose; paste the same one as the Verify token "
+        "in the app's webhook configuration.",
+    )
+    app_secret = serializers.CharField(
+        max_length=200,
+        help_text="The Meta app's secret (App settings → Basic): it signs the "
+        "webhooks, which are refused without it.",
+    )
 
 
 # ------------------------------------------------------------------ parse helpers

@@ -161,14 +161,37 @@ class XConfigSerializer(serializers.Serializer):
     """
 
     delivery = serializers.ChoiceField(
-        choices=[DELIVERY_WEBHOOK, DELIVERY_POLLING], required=False
+        choices=[DELIVERY_WEBHOOK, DELIVERY_POLLING],
+        required=False,
+        help_text="webhook (the Account Activity API, X posts to PingBack) or "
+        "polling (PingBack reads mentions and DMs every few minutes: for apps "
+        "without the Account Activity API).",
     )
 
-    api_key = serializers.CharField(max_length=200)
-    api_secret = serializers.CharField(max_length=200, required=False)
-    access_token = serializers.CharField(max_length=400)
-    access_token_secret = serializers.CharField(max_length=200, required=False)
-    bearer_token = serializers.CharField(max_length=400, required=False)
+    api_key = serializers.CharField(
+        max_length=200,
+        help_text="The app's consumer key (Developer Portal, Keys and tokens).",
+    )
+    api_secret = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="The app's consumer secret; X signs webhooks with it.",
+    )
+    access_token = serializers.CharField(
+        max_length=400,
+        help_text="The business account's OAuth 1.0a access token (or an "
+        "OAuth 2.0 user token, without an access token secret).",
+    )
+    access_token_secret = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="The business account's OAuth 1.0a access token secret.",
+    )
+    bearer_token = serializers.CharField(
+        max_length=400,
+        required=False,
+        help_text="The app-only bearer token, used to register the webhook.",
+    )
 
 
 # ------------------------------------------------------------------ parse helpers

@@ -1,7 +1,5 @@
 """Channels in Django admin: same validation, plan limits and masking as the API."""
 
-import json
-
 import pytest
 
 from billing.tests.factories import BusinessFactory, UserFactory
@@ -19,14 +17,11 @@ def admin_client_logged_in(client):
 
 
 def add(client, business, channel_type, config):
+    """Post the add form: one field per config key (`<type>__<key>`)."""
+    fields = {f"{channel_type}__{key}": value for key, value in config.items()}
     return client.post(
         "/admin/channels_app/channel/add/",
-        {
-            "business": business.pk,
-            "type": channel_type,
-            "config_json": json.dumps(config),
-            "is_active": "on",
-        },
+        {"business": business.pk, "type": channel_type, "is_active": "on", **fields},
     )
 
 
@@ -51,7 +46,8 @@ def test_admin_names_the_missing_config_field(admin_client_logged_in):
     response = add(admin_client_logged_in, business, "x", {"api_key": "k"})
 
     assert response.status_code == 200
-    assert "access_token: This field is required." in response.content.decode()
+    errors = response.context["adminform"].form.errors
+    assert errors["x__access_token"] == ["This field is required."]
     assert Channel.objects.count() == 0
 
 

@@ -2,8 +2,6 @@
 `team_id` (a team of the same business only); a member's capacity and the
 business's time zone in admin."""
 
-import json
-
 import pytest
 
 from billing.models import Business, Member
@@ -100,7 +98,6 @@ def test_admin_sets_routing_and_refuses_another_business_team(admin_client_logge
             {
                 "business": business.pk,
                 "type": "webchat",
-                "config_json": json.dumps({}),
                 "is_active": "on",
                 "auto_assign": "on",
                 "team": team.pk,

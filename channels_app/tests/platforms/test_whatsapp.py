@@ -257,7 +257,10 @@ def test_admin_creates_the_channel_and_shows_the_values_to_paste(client, sandbox
         {
             "business": business.pk,
             "type": "whatsapp",
-            "config_json": json.dumps(DEMO_NUMBER.as_config(VERIFY_TOKEN)),
+            **{
+                f"whatsapp__{key}": value
+                for key, value in DEMO_NUMBER.as_config(VERIFY_TOKEN).items()
+            },
             "is_active": "on",
         },
         follow=True,
@@ -266,10 +269,14 @@ def test_admin_creates_the_channel_and_shows_the_values_to_paste(client, sandbox
     channel = Channel.objects.get()
     assert channel.config["verified_name"] == "PingBack Demo"
     page = response.content.decode()
-    assert "Setup: Action required. Connected to PingBack Demo" in page
+    assert "setup action required. Connected to PingBack Demo" in page
     change = client.get(f"/admin/channels_app/channel/{channel.pk}/change/")
+    # The admin sees the values to paste in Meta's dashboard in clear; the
+    # access token and app secret stay hidden.
     assert f"/api/v1/webhooks/whatsapp/{channel.pk}" in change.content.decode()
-    assert VERIFY_TOKEN not in change.content.decode()
+    assert VERIFY_TOKEN in change.content.decode()
+    for secret in ("access_token", "app_secret"):
+        assert channel.secrets[secret] not in change.content.decode()
 
 
 # ---------------------------------------------------------------------- sends
