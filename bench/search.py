@@ -1,8 +1,8 @@
 """Search at scale: `GET /api/v1/search/` (a rare word, a common word, a
 phone number typed in another format, a name prefix and a full name), `?q=`
-on the conversations list, the inbox's results partial and the customer
-panel, on the inbox data sets (`bench/data.py`, with `_search_ensure`'s
-words, addresses and numbers).
+on the conversations list, the inbox's results partial, the customer panel
+and the contacts list (page, API, searched), on the inbox data sets
+(`bench/data.py`, with `_search_ensure`'s words, addresses and numbers).
 
 Measured as `bench/inbox.py` measures the inbox: over HTTP one request at a
 time after warm-up requests; SQL queries in a separate in-process pass.
@@ -75,6 +75,12 @@ def search_endpoints(dataset: InboxDataset) -> list[Endpoint]:
             "customer panel (HTML)",
             f"/conversations/{dataset.sample_conversation_id}/panel/",
             api=False,
+        ),
+        Endpoint("contacts list (API)", "/api/v1/contacts/"),
+        Endpoint("contacts list (HTML)", "/contacts/", api=False),
+        Endpoint(
+            "contacts list searched by a full name (API)",
+            f"/api/v1/contacts/?{urlencode({'q': name})}",
         ),
     ]
 

@@ -317,26 +317,30 @@ def _conversations_change(
     touches_labels = wanted_labels is not None or adding or removing
     if not values and not touches_labels:
         return
-    links_add: list[ConversationLabel] = []
-    links_remove: list[tuple[int, int]] = []
-    label_texts: dict[int, list[str]] = {}
-    if touches_labels:
-        links_add, links_remove, label_texts = _label_changes(
-            conversations, by, wanted_labels, adding, removing
-        )
-    zone = None
-    if values.get("snoozed_until") is not None:
-        zone = business_zone_by_id(business_id)
-    activities: list[Message] = []
-    for conversation in conversations:
-        activities += [
-            activity_message(conversation, text, by=by)
-            for text in _activity_texts(conversation, values, by, zone)
-            + label_texts.get(conversation.pk, [])
-        ]
-        for name, value in values.items():
-            setattr(conversation, name, value)
     with transaction.atomic():
+        # Two agents (or two quick clicks) changing the same conversations at
+        # once: each change is worked out from the rows as they are under
+        # its lock, so neither records "added label vip" the other made.
+        _conversations_lock_refresh(conversations)
+        links_add: list[ConversationLabel] = []
+        links_remove: list[tuple[int, int]] = []
+        label_texts: dict[int, list[str]] = {}
+        if touches_labels:
+            links_add, links_remove, label_texts = _label_changes(
+                conversations, by, wanted_labels, adding, removing
+            )
+        zone = None
+        if values.get("snoozed_until") is not None:
+            zone = business_zone_by_id(business_id)
+        activities: list[Message] = []
+        for conversation in conversations:
+            activities += [
+                activity_message(conversation, text, by=by)
+                for text in _activity_texts(conversation, values, by, zone)
+                + label_texts.get(conversation.pk, [])
+            ]
+            for name, value in values.items():
+                setattr(conversation, name, value)
         if values:
             Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(
                 **values
@@ -355,6 +359,24 @@ def _conversations_change(
             for conversation in conversations:
                 if conversation.pk not in noted:
                     realtime.publish_conversation_changed(conversation)
+
+
+def _conversations_lock_refresh(conversations: Sequence[Conversation]) -> None:
+    """Lock `conversations`' rows (in pk order, as every writer does) and
+    refresh what a change is compared with: status, snooze, assignee, team."""
+    fields = ("status", "snoozed_until", "assignee_id", "team_id")
+    locked = {
+        row["pk"]: row
+        for row in Conversation.objects.select_for_update()
+        .filter(pk__in=[c.pk for c in conversations])
+        .order_by("pk")
+        .values("pk", *fields)
+    }
+    for conversation in conversations:
+        row = locked.get(conversation.pk)
+        if row is not None:
+            for name in fields:
+                setattr(conversation, name, row[name])
 
 
 def _labels_of(business_id: object, labels: Sequence[Label]) -> list[Label]:
