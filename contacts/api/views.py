@@ -86,7 +86,9 @@ class ContactErased(ApplicationError):
 class ContactPagination(StrictPageSizeMixin, CursorPagination):
     """Newest contact first; `?cursor=` from `next`; `page_size` up to 100."""
 
-    ordering = ("-created_at", "-id")
+    # Newest first: ids grow as contacts are created, and `contact_list_idx`
+    # (business, -id) serves the page without sorting the business's contacts.
+    ordering = ("-id",)
     page_size = 25
     max_page_size = 100
 

@@ -49,7 +49,11 @@ def _with_details(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
         ),
         Prefetch(
             "identities",
-            queryset=ContactIdentity.objects.select_related("channel").order_by("id"),
+            # By contact first: ordered by id alone, PostgreSQL walked the
+            # identities' primary key filtering for the page's contacts.
+            queryset=ContactIdentity.objects.select_related("channel").order_by(
+                "contact_id", "id"
+            ),
         ),
     )
 
@@ -81,7 +85,7 @@ def contact_list(
         contacts = contacts.filter(
             pk__in=ContactLabel.objects.filter(label=label).values("contact_id")
         )
-    return _with_details(contacts).order_by("-created_at", "-id")
+    return _with_details(contacts).order_by("-id")
 
 
 def contact_get(business: Business, contact_id: int) -> Contact:
