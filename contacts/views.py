@@ -34,7 +34,8 @@ from contacts.selectors.contacts import (
     contact_data,
     contact_get,
     contact_label_rows,
-    contact_list,
+    contact_list_rows,
+    contact_page_details,
     label_for_filter,
 )
 from contacts.services.contacts import (
@@ -101,11 +102,11 @@ def _list_page(
     q = source.get("q", "")[:Q_MAX_LENGTH]
     label_value = source.get("label", "")
     label = label_for_filter(business, label_value) if label_value else None
-    page = Paginator(contact_list(business, q=q, label=label), PAGE_SIZE).get_page(
+    page = Paginator(contact_list_rows(business, q=q, label=label), PAGE_SIZE).get_page(
         source.get("page")
     )
-    for contact in page:
-        contact.label_rows = contact_label_rows(contact)
+    page.object_list = list(page.object_list)
+    contact_page_details(page.object_list)
     query = {"q": q, "label": str(label.pk) if label else ""}
     return render(
         request,

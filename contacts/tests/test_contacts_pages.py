@@ -233,3 +233,44 @@ def test_hostile_content_is_escaped(agent, agent_member):
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
     assert "<img src=x" not in page
+
+
+def test_the_list_shows_each_rows_details_in_at_most_six_queries(agent, agent_member):
+    # given: a page of contacts with e-mails, phones, labels and identities
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from channels_app.tests.factories import ChannelFactory
+
+    business = agent_member.business
+    vip = Label.objects.create(business=business, name="vip", color="#d97706")
+    whatsapp = ChannelFactory(business=business, type="whatsapp")
+    for index in range(12):
+        contact = contact_create(
+            business=business,
+            name="" if index == 0 else f"Customer {index}",
+            emails=[f"c{index}@example.com"],
+            phones=[f"+35191234{index:04d}"],
+            label_ids=[vip.pk],
+        )
+        ContactIdentityFactory(
+            contact=contact,
+            channel=whatsapp,
+            external_id=f"+35191234{index:04d}",
+            handle="",
+        )
+    agent.get("/contacts/")
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        html = agent.get("/contacts/").content.decode()
+
+    # then: the session, the agent, the count, the page, its details and the
+    # labels of the filter
+    assert len(queries) <= 6, [query["sql"][:100] for query in queries]
+    assert "c5@example.com" in html
+    assert "+351 912 340 005" in html
+    assert html.count('class="contact-label"') == 12
+    assert html.count("channel-whatsapp") >= 12
+    # The nameless contact is named by its phone, as everywhere else.
+    assert "+351 912 340 000</bdi></a>" in html

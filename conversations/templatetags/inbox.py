@@ -303,3 +303,15 @@ def reaction_choices(
         }
         for emoji, name in REACTION_CHOICES
     ]
+
+
+@register.filter
+def channel_type_label(channel_type: str) -> str:
+    """A channel type as people read it (`whatsapp` → `WhatsApp`): the
+    `Channel.Type` label, or the type itself when unknown."""
+    from channels_app.models import Channel
+
+    try:
+        return Channel.Type(channel_type).label
+    except ValueError:
+        return channel_type
