@@ -58,7 +58,8 @@ def test_list_pages_through_many_contacts(agent, agent_member):
     first = agent.get("/contacts/").content.decode()
     second = agent.get("/contacts/", {"page": 2}).content.decode()
     assert "Customer 29" in first and "Customer 00" not in first
-    assert "Customer 00" in second and "Page 2 of 2" in second
+    assert "Customer 00" in second and "Page 2" in second
+    assert 'rel="next"' in first and 'rel="next"' not in second
 
 
 def test_contact_page_shows_details_identities_and_conversations(agent, agent_member):
@@ -265,9 +266,9 @@ def test_the_list_shows_each_rows_details_in_at_most_six_queries(agent, agent_me
     with CaptureQueriesContext(connection) as queries:
         html = agent.get("/contacts/").content.decode()
 
-    # then: the session, the agent, the count, the page, its details and the
-    # labels of the filter
-    assert len(queries) <= 6, [query["sql"][:100] for query in queries]
+    # then: the session, the agent, the page, its details and the labels of
+    # the filter (no count of the business's contacts)
+    assert len(queries) <= 5, [query["sql"][:100] for query in queries]
     assert "c5@example.com" in html
     assert "+351 912 340 005" in html
     assert html.count('class="contact-label"') == 12
