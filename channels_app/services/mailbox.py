@@ -22,7 +22,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,12 +31,10 @@ from channels_app.platforms.email import RAW_CONTENT_TYPE
 from channels_app.platforms.email_clients import ImapMailbox, MailServerRefused
 from channels_app.services.channels import channel_alert_clear, channel_alert_set
 from channels_app.services.inbound import inbound_event_record
+from channels_app.services.poll_lock import channel_poll_lock
 
 logger = logging.getLogger(__name__)
 
-# Longest a poll may hold its mailbox's lock, in seconds (the poll task's
-# hard time limit): a crashed poll frees the mailbox after this.
-POLL_LOCK_SECONDS = 300
 ALERT_PREFIX = "IMAP polling stopped:"
 
 
@@ -77,13 +74,8 @@ def mailbox_poll(*, channel_id: uuid.UUID | str) -> PollResult:
     ).first()
     if channel is None or not _polls(channel):
         return PollResult(status="skipped")
-    lock = f"pingback:mailbox-poll:{channel.pk}"
-    if not cache.add(lock, "1", timeout=POLL_LOCK_SECONDS):
-        return PollResult(status="locked")
-    try:
-        return _poll(channel)
-    finally:
-        cache.delete(lock)
+    with channel_poll_lock("mailbox", channel.pk) as taken:
+        return _poll(channel) if taken else PollResult(status="locked")
 
 
 def _poll(channel: Channel) -> PollResult:

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,12 +40,9 @@ from channels_app.platforms.base import DeliveryError, PermanentDeliveryError
 from channels_app.platforms.x import PolledBatch
 from channels_app.services.channels import channel_alert_set
 from channels_app.services.inbound import inbound_event_record
+from channels_app.services.poll_lock import channel_poll_lock
 
 logger = logging.getLogger(__name__)
-
-# Longest a poll may hold its channel's lock, in seconds (the poll task's
-# hard time limit): a crashed poll frees the channel after this.
-POLL_LOCK_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -81,13 +77,8 @@ def x_channel_poll(*, channel_id: uuid.UUID | str) -> XPollResult:
     platform = get_platform(Channel.Type.X)
     if channel is None or not platform.polled_streams(channel):
         return XPollResult(status="skipped")
-    lock = f"pingback:x-poll:{channel.pk}"
-    if not cache.add(lock, "1", timeout=POLL_LOCK_SECONDS):
-        return XPollResult(status="locked")
-    try:
-        return _poll(channel)
-    finally:
-        cache.delete(lock)
+    with channel_poll_lock("x", channel.pk) as taken:
+        return _poll(channel) if taken else XPollResult(status="locked")
 
 
 def _poll(channel: Channel) -> XPollResult:
