@@ -43,10 +43,13 @@ class JSONParser(parsers.JSONParser):
         return value_repair(data) if "\\u" in text else data
 
 
-class FormParser(parsers.FormParser):
-    """`application/x-www-form-urlencoded` bodies. Django refuses a form of
-    more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` fields with an HTML 400 page;
-    the API answers it as a `ParseError` (JSON 400) instead."""
+class _RefusedAsParseError:
+    """A form parser whose refusals Django reports as `SuspiciousOperation`
+    (more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` fields, too many files),
+    which Django would answer with an HTML 400 page, raise `ParseError`
+    (JSON 400, "`<what>` parse error - ...") instead."""
+
+    what: str
 
     def parse(
         self,
@@ -57,20 +60,17 @@ class FormParser(parsers.FormParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except SuspiciousOperation as error:
-            raise ParseError(f"Form parse error - {error}") from error
+            raise ParseError(f"{self.what} parse error - {error}") from error
 
 
-class MultiPartParser(parsers.MultiPartParser):
-    """`multipart/form-data` bodies; too many fields or files is a JSON 400
-    (`ParseError`), as for `FormParser`."""
+class FormParser(_RefusedAsParseError, parsers.FormParser):
+    """`application/x-www-form-urlencoded` bodies; too many fields is a JSON
+    400."""
 
-    def parse(
-        self,
-        stream: Any,
-        media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
-    ) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except SuspiciousOperation as error:
-            raise ParseError(f"Multipart form parse error - {error}") from error
+    what = "Form"
+
+
+class MultiPartParser(_RefusedAsParseError, parsers.MultiPartParser):
+    """`multipart/form-data` bodies; too many fields or files is a JSON 400."""
+
+    what = "Multipart form"
