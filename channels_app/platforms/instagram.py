@@ -314,6 +314,21 @@ def _referral_context(referral: JsonValue) -> dict[str, str]:
     return _context(LINK_LABEL, text=_text(referral, "ref"))
 
 
+def _customer_message(
+    mid: str, sender: str, when: datetime, text: str, **fields: Any
+) -> InboundMessage:
+    """A message from customer `sender` (IGSID) in their thread
+    (`ig:<IGSID>`); `fields` are the other `InboundMessage` fields."""
+    return InboundMessage(
+        platform_message_id=mid,
+        contact=InboundContact(external_id=sender),
+        text=text,
+        sent_at=when,
+        thread_key=f"{THREAD_PREFIX}:{sender}",
+        **fields,
+    )
+
+
 def _unsupported(
     mid: str,
     sender: str,
@@ -326,12 +341,11 @@ def _unsupported(
     details: dict[str, Any] = {"raw": event.value}
     if context:
         details["context"] = context
-    return InboundMessage(
-        platform_message_id=mid,
-        contact=InboundContact(external_id=sender),
-        text=f"Unsupported message: {what}",
-        sent_at=when,
-        thread_key=f"{THREAD_PREFIX}:{sender}",
+    return _customer_message(
+        mid,
+        sender,
+        when,
+        f"Unsupported message: {what}",
         kind="unsupported",
         details=details,
     )
@@ -408,12 +422,11 @@ def _parse_message(
     if context:
         details["context"] = context
     found.items.append(
-        InboundMessage(
-            platform_message_id=mid,
-            contact=InboundContact(external_id=sender),
-            text=text,
-            sent_at=when,
-            thread_key=f"{THREAD_PREFIX}:{sender}",
+        _customer_message(
+            mid,
+            sender,
+            when,
+            text,
             reply_to_platform_message_id=reply_to_mid,
             attachments=tuple(content.attachments),
             details=details,
@@ -491,13 +504,8 @@ def _parse_postback(
     if context:
         details["context"] = context
     found.items.append(
-        InboundMessage(
-            platform_message_id=mid,
-            contact=InboundContact(external_id=sender),
-            text=title,
-            sent_at=_from_epoch_ms(timestamp),
-            thread_key=f"{THREAD_PREFIX}:{sender}",
-            details=details,
+        _customer_message(
+            mid, sender, _from_epoch_ms(timestamp), title, details=details
         )
     )
 
@@ -526,12 +534,11 @@ def _referrals_alone(found: _Parsed) -> None:
     for sender, (context, event, when) in found.referrals.items():
         label = context["label"]
         found.items.append(
-            InboundMessage(
-                platform_message_id=f"referral:{sender}:{event['timestamp'].int()}",
-                contact=InboundContact(external_id=sender),
-                text=f"Came to the conversation {label[0].lower()}{label[1:]}",
-                sent_at=when,
-                thread_key=f"{THREAD_PREFIX}:{sender}",
+            _customer_message(
+                f"referral:{sender}:{event['timestamp'].int()}",
+                sender,
+                when,
+                f"Came to the conversation {label[0].lower()}{label[1:]}",
                 details={"context": [context]},
             )
         )
