@@ -14,7 +14,9 @@ from django.test import Client
 from channels_app.tests.widget.communicator import WebsocketCommunicator
 from conversations import presence
 
-OWN_ORIGIN = "http://127.0.0.1:8000"
+# PingBack's own origin, as its pages are served from (no server listens
+# there: the consumer runs in process).
+OWN_ORIGIN = settings.PINGBACK_PUBLIC_BASE_URL
 TIMEOUT = 5
 
 

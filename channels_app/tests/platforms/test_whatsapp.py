@@ -12,6 +12,7 @@ import json
 
 import pytest
 import requests
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -180,7 +181,9 @@ def test_create_answers_the_setup_instructions_in_clear_and_get_masks_them(
 
     assert response.status_code == 201, response.json()
     body = response.json()
-    callback = f"http://127.0.0.1:8000/api/v1/webhooks/whatsapp/{body['id']}"
+    callback = (
+        f"{settings.PINGBACK_PUBLIC_BASE_URL}/api/v1/webhooks/whatsapp/{body['id']}"
+    )
     assert body["webhook_url"] == callback
     assert body["config"] == {
         "phone_number_id": DEMO_NUMBER.phone_number_id,
