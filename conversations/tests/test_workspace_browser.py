@@ -367,7 +367,11 @@ def test_a_filter_is_saved_under_a_name_and_comes_back(
     expect(saved).not_to_have_attribute("aria-current", "page")
     saved.click()
     page.wait_for_url("**/?view=unassigned&label=vip")
+    # The saved list has arrived (the URL changes before the pane does).
+    expect(saved).to_have_attribute("aria-current", "page")
     assert page.evaluate("window.notReloaded") is True
+    # Until "Save this filter" is clicked, the form stays out of sight.
+    expect(page.locator("#save-filter-name")).to_be_hidden()
 
     # The same name again is refused, saying why, and the name stays typed.
     page.click("[data-save-filter-open]")
