@@ -384,3 +384,21 @@ def test_a_word_repeated_in_one_long_conversation_does_not_hide_older_ones(
         page = search(business, "gizmo", limit=2, before=page.next_before)
         shown += [e.match.message_id for e in page.conversations]
     assert older.pk in shown
+
+
+@postgresql_only
+def test_search_indexes_keep_no_pending_list():
+    """A pending list is read whole by every search until a vacuum: the
+    search indexes write new words into the index at once instead, so a
+    search costs the same whenever it runs."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            [["msg_search_idx", "conv_search_idx", "contact_search_trgm_idx"]],
+        )
+        options = dict(cursor.fetchall())
+    assert options == {
+        "msg_search_idx": ["fastupdate=off"],
+        "conv_search_idx": ["fastupdate=off"],
+        "contact_search_trgm_idx": ["fastupdate=off"],
+    }
