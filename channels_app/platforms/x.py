@@ -282,7 +282,7 @@ def _parse_dm_events(
             InboundMessage(
                 platform_message_id=event_id,
                 contact=contact,
-                text=data["text"].str(),
+                text=_unescaped(data["text"].str()),
                 sent_at=_from_epoch_ms(event["created_timestamp"]),
                 thread_key=f"{DM_THREAD}:{sender_id}",
                 kind="dm",
@@ -385,6 +385,15 @@ def _media_attachment(media: JsonValue) -> dict[str, str]:
     return {"kind": X_MEDIA_KINDS.get(media_type, "file"), "url": still}
 
 
+def _unescaped(text: str) -> str:
+    """A post's or direct message's text as its author typed it: X escapes
+    `&`, `<` and `>` (and only those three) as `&amp;`, `&lt;` and `&gt;`;
+    the offsets of `display_text_range` count each as one character. Source:
+    X tweet object (v1.1) and Post object (v2), `text`; DM events'
+    `message_data.text`."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _tweet_text(tweet: JsonValue, media: list[JsonValue]) -> str:
     """A v1.1 tweet's text as X clients show it: the whole text of a long
     tweet, without the trailing t.co link X appends for attached media: what
@@ -394,7 +403,7 @@ def _tweet_text(tweet: JsonValue, media: list[JsonValue]) -> str:
     (`display_text_range`: the displayable part, code point offsets)."""
     holder = _full_tweet(tweet)
     full = holder.get("full_text")
-    text = full.str() if full is not None else tweet["text"].str()
+    text = _unescaped(full.str() if full is not None else tweet["text"].str())
     links = {(item.get("url") or JsonValue("")).str_or() for item in media} - {""}
     shown = holder.get("display_text_range")
     bounds = shown.list() if shown is not None else []
@@ -572,7 +581,7 @@ def _v2_text(post: JsonValue) -> str:
     """A v2 post's text without the trailing t.co link X adds for its media or
     quoted post: what lies past the end of `display_text_range` when that is
     only such a link. Source: X API v2 Post object, `display_text_range`."""
-    text = post["text"].str()
+    text = _unescaped(post["text"].str())
     shown = post.get("display_text_range")
     bounds = shown.list() if shown is not None else []
     if len(bounds) == 2 and isinstance(bounds[1].value, int):
@@ -708,7 +717,7 @@ def _parse_v2_dm_event(
     message = InboundMessage(
         platform_message_id=event_id,
         contact=contact,
-        text=text.str() if text is not None else "",
+        text=_unescaped(text.str()) if text is not None else "",
         sent_at=_from_iso(event["created_at"]),
         thread_key=f"{DM_THREAD}:{sender_id}",
         kind="dm",

@@ -120,6 +120,24 @@ def test_a_post_with_an_unreadable_created_at_is_malformed():
         get_platform("x").parse(ChannelFactory.build(), json.dumps(body).encode())
 
 
+def test_text_shows_the_ampersands_and_brackets_the_customer_typed():
+    # X sends `&`, `<` and `>` in post and DM text as HTML entities.
+    mention = json.loads(fixture_bytes("x", "mention__text"))
+    mention["tweet_create_events"][0]["text"] = (
+        "@pingback_demo M&amp;S order &lt;#123&gt; &amp;amp; more"
+    )
+    dm = json.loads(fixture_bytes("x", "dm__text"))
+    event = dm["direct_message_events"][0]["message_create"]["message_data"]
+    event["text"] = "Fish &amp; chips &lt;3"
+    channel = KIT.build()
+
+    [posted] = get_platform("x").parse(channel, json.dumps(mention).encode()).items
+    [direct] = get_platform("x").parse(channel, json.dumps(dm).encode()).items
+
+    assert posted.text == "@pingback_demo M&S order <#123> &amp; more"
+    assert direct.text == "Fish & chips <3"
+
+
 def test_a_revoke_by_another_account_is_ignored_with_the_reason():
     channel = ChannelFactory.build(config={"account_id": "999"})
 
