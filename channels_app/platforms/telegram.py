@@ -805,7 +805,8 @@ class TelegramPlatform(Platform):
         return SetupResult(
             state="ready",
             message=f"{done} Webhook registered at {url} with a secret token: "
-            "private messages to the bot will arrive.",
+            "private chats with the bot, and the groups it is in (all their "
+            "messages once privacy mode is off in @BotFather), will arrive.",
             config=learned,
             secrets={WEBHOOK_SECRET: secret},
             name=name,

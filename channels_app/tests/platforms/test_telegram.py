@@ -99,8 +99,9 @@ def test_creating_the_channel_registers_the_webhook_with_a_secret(admin_api, san
     assert body["setup"]["state"] == "ready"
     assert body["setup"]["message"] == (
         "Connected as @pingback_demo_bot (bot id 7000000001). Webhook registered "
-        f"at {body['webhook_url']} with a secret token: private messages to the "
-        "bot will arrive."
+        f"at {body['webhook_url']} with a secret token: private chats with the "
+        "bot, and the groups it is in (all their messages once privacy mode is "
+        "off in @BotFather), will arrive."
     )
     assert body["config"]["bot_id"] == "7000000001"
     assert body["config"]["bot_username"] == "pingback_demo_bot"
