@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from billing.services import api_token_create
 from billing.tests.factories import BusinessFactory, MemberFactory
+from conversations import realtime
 from pingback.breaker import BREAKERS
 from pingback.celery import app as celery_app
 from pingback.storage import FILE_SYSTEM_BACKEND
@@ -76,6 +77,7 @@ def _breakers_closed() -> Iterator[None]:
     yield
     for breaker in BREAKERS:
         breaker.reset()
+    realtime.missed_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--loader", choices=("wrk", "python"), default="wrk")
     parser.add_argument(
         "--parts",
-        default="ingest,inbox,delivery",
+        default="ingest,inbox,delivery,realtime",
         help="comma-separated parts to run (default: all)",
     )
     parser.add_argument("--duration", type=float, help="seconds per ingest run")
@@ -80,6 +80,7 @@ def main() -> int:
     web_port = int(os.environ.get("BENCH_WEB_PORT", "8501"))
     ceiling_port = int(os.environ.get("BENCH_CEILING_PORT", "8502"))
     sandbox_port = int(os.environ.get("BENCH_SANDBOX_PORT", "8503"))
+    ws_port = int(os.environ.get("BENCH_WS_PORT", "8504"))
     concurrency = int(os.environ.get("CELERY_CONCURRENCY", "2"))
     machine = machine_describe()
     with ExitStack() as stack:
@@ -105,6 +106,13 @@ def main() -> int:
                 log=logs / "ceiling.log",
             )
         )
+        ws_url = None
+        if "realtime" in config.parts:
+            ws_url = stack.enter_context(
+                servers.websockets_server(
+                    port=ws_port, env=env, log=logs / "websockets.log"
+                )
+            )
         stack.enter_context(
             servers.celery_worker(
                 concurrency=concurrency, env=env, log=logs / "worker.log"
@@ -127,6 +135,7 @@ def main() -> int:
             ceiling_url=ceiling_url,
             sandbox=sandbox,
             config=config,
+            ws_url=ws_url,
             checkpoint=write,
         )
     write(results)
@@ -150,6 +159,7 @@ def _stack_description(concurrency: int) -> dict[str, str]:
         "web": f"gunicorn -c gunicorn.conf.py: {workers} {worker_class} workers x "
         f"{threads} thread(s), DEBUG off",
         "worker": f"celery -A pingback worker, prefork, concurrency {concurrency}",
+        "websockets": "uvicorn pingback.asgi:application, 1 process",
     }
 
 

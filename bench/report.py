@@ -80,6 +80,10 @@ def markdown(results: dict) -> str:
         lines += search_markdown(results)
     if "delivery" in results:
         lines += _delivery(results)
+    if "realtime" in results:
+        from bench.realtime import realtime_markdown
+
+        lines += realtime_markdown(results)
     lines += ["", "### Targets", "", "| target | figure | met |", "| --- | --- | --- |"]
     lines += [
         f"| {c['target']} | {c['figure']} | {'yes' if c['met'] else '**no**'} |"

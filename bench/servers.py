@@ -1,6 +1,7 @@
 """The production stack for full runs: gunicorn (with the repository's
-`gunicorn.conf.py`) serving PingBack and, separately, the ceiling view, plus a
-Celery worker, each a child process with its log under the run's directory.
+`gunicorn.conf.py`) serving PingBack and, separately, the ceiling view, a
+uvicorn process serving the inbox websockets, and a Celery worker, each a
+child process with its log under the run's directory.
 """
 
 from __future__ import annotations
@@ -38,6 +39,29 @@ def gunicorn(
         log=log,
     ) as process:
         _wait_http(f"{url}/accounts/login/", process, log)
+        yield url
+
+
+@contextmanager
+def websockets_server(*, port: int, env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """Serve `pingback.asgi:application` with uvicorn (one process, as the
+    websockets process type runs it) on 127.0.0.1:`port`; yield its base
+    URL; stop it on exit."""
+    url = f"http://127.0.0.1:{port}"
+    with _child(
+        [
+            str(BIN / "uvicorn"),
+            "pingback.asgi:application",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--lifespan=off",
+            "--ws-max-size=65536",
+            "--log-level=warning",
+        ],
+        env=dict(env),
+        log=log,
+    ) as process:
+        _wait_http(f"{url}/healthz", process, log)
         yield url
 
 

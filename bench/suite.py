@@ -1,5 +1,5 @@
 """The benchmark suite: ingest (with its ceiling), inbox at scale, delivery,
-and (`--parts search`) search at scale.
+realtime latency, and (`--parts search`) search at scale.
 
 `run_suite` measures a stack that is already serving (gunicorn, a Celery
 worker and the sandbox for full runs; the live server and an in-process worker
@@ -19,6 +19,7 @@ from bench.delivery import delivery_benchmark
 from bench.inbox import inbox_benchmark
 from bench.ingest import ingest_benchmark
 from bench.loadgen import python_load, wrk_load
+from bench.realtime import realtime_benchmark
 from bench.search import search_benchmark
 from bench.targets import targets_check
 from sandbox.server import SandboxServer
@@ -28,7 +29,8 @@ from sandbox.server import SandboxServer
 class SuiteConfig:
     """How much of everything. `loader` is `wrk` or `python`; durations in
     seconds; `max_rate` (requests/s) sizes the distinct events prepared per
-    ingest run; `inbox_scales` are conversation counts (ten messages each)."""
+    ingest run; `inbox_scales` are conversation counts (ten messages each);
+    `realtime_rate` webhooks/s for `realtime_duration` seconds."""
 
     mode: str = "full"
     loader: str = "wrk"
@@ -41,7 +43,9 @@ class SuiteConfig:
     replies: int = 1000
     reply_rate: float = 20.0
     burst_clients: int = 4
-    parts: tuple[str, ...] = field(default=("ingest", "inbox", "delivery"))
+    realtime_rate: float = 50.0
+    realtime_duration: float = 20.0
+    parts: tuple[str, ...] = field(default=("ingest", "inbox", "delivery", "realtime"))
 
 
 SMOKE = SuiteConfig(
@@ -56,6 +60,8 @@ SMOKE = SuiteConfig(
     replies=8,
     reply_rate=20.0,
     burst_clients=2,
+    realtime_rate=10.0,
+    realtime_duration=1.0,
 )
 
 
@@ -65,12 +71,15 @@ def run_suite(
     ceiling_url: str,
     sandbox: SandboxServer,
     config: SuiteConfig,
+    ws_url: str | None = None,
     checkpoint: Callable[[dict], None] = lambda results: None,
 ) -> dict:
     """Run the parts named in `config.parts`; return `{"config", "started_at",
-    "ingest", "inbox", "delivery", "load", "durations_s", "targets"}` (see the
-    part modules for each shape). `checkpoint` receives the results so far
-    after each part, so a run that fails late keeps what it measured."""
+    "ingest", "inbox", "delivery", "realtime", "load", "durations_s",
+    "targets"}` (see the part modules for each shape). The realtime part
+    needs `ws_url`, the ASGI server serving the inbox websocket, and is
+    left out without it. `checkpoint` receives the results so far after
+    each part, so a run that fails late keeps what it measured."""
     loader = {"wrk": wrk_load, "python": python_load}[config.loader]
     results: dict = {
         "config": asdict(config),
@@ -147,6 +156,17 @@ def run_suite(
             burst_clients=config.burst_clients,
         )
         results["durations_s"]["delivery"] = round(time.monotonic() - started, 1)
+        checkpoint(_with_targets(results))
+    if "realtime" in config.parts and ws_url:
+        results["load"]["realtime"] = _load_average()
+        started = time.monotonic()
+        results["realtime"] = realtime_benchmark(
+            web_url=web_url,
+            ws_url=ws_url,
+            rate=config.realtime_rate,
+            duration=config.realtime_duration,
+        )
+        results["durations_s"]["realtime"] = round(time.monotonic() - started, 1)
     return _with_targets(results)
 
 

@@ -11,6 +11,7 @@ INBOX_P95_MS = 30.0
 INBOX_QUERIES = 6
 INBOX_SCALE_FACTOR = 1.5
 DELIVERY_P95_MS = 250.0
+REALTIME_P95_MS = 250.0
 SEARCH_P95_MS = 50.0
 SEARCH_QUERIES = 6
 SEARCH_SCALE_FACTOR = 2.0
@@ -43,6 +44,16 @@ def targets_check(results: dict) -> list[dict]:
                 f"{paced['target_rate']:.0f} replies/s",
                 f"{paced['p95_ms']} ms",
                 paced["p95_ms"] <= DELIVERY_P95_MS,
+            )
+        )
+    if "realtime" in results:
+        run = results["realtime"]
+        checks.append(
+            _check(
+                f"realtime p95 <= {REALTIME_P95_MS:.0f} ms at "
+                f"{run['target_rate']:.0f} webhooks/s, every message heard",
+                f"{run['p95_ms']} ms, {run['missing']} missing",
+                run["p95_ms"] <= REALTIME_P95_MS and run["missing"] == 0,
             )
         )
     return checks

@@ -24,6 +24,10 @@ the group `inbox_group(business_id)`):
         `{"id": null, "name": "customer"}` in `typing`. Sent by the consumers
         (`conversations.consumers`, `channels_app.widget.consumers`) from
         `conversations.presence`; pages render it (static/inbox/presence.js).
+    {"type": "resync"}
+        events for this group were lost (the channel layer failed or was
+        skipped while its breaker was open): fetch the list and the open
+        thread again.
     {"type": "agents_online", "agents": [{"id": int, "name": str}]}
         the business's agents with an inbox page open, when that changes
         (and to a page when it announces itself).
@@ -142,25 +146,68 @@ def _to_group(group: str, events: list[dict[str, Any]]) -> Published:
 
 def _publish(build: Callable[[], Published | None]) -> None:
     """Build the events (group, events) and send them to the group; log, never
-    raise, on failure."""
-    if _layer_breaker.is_open:
-        return
+    raise, on failure.
+
+    A group whose events could not be sent (the layer failed, or its breaker
+    was open) is remembered, and the next send of this process first tells
+    it `{"type": "resync"}`: its open pages are still connected, so nothing
+    else would make them fetch what they missed."""
+    group = None
     try:
         built = build()
         layer = get_channel_layer()
         if built is None or layer is None:
             return
         group, events = built
+        if _layer_breaker.is_open:
+            _missed.add(group)
+            return
+        if _missed:
+            events = _resync_first(group, events)
         if isinstance(layer, InMemoryChannelLayer):
             # Reaches only consumers on the server's own event loop, which
             # async_to_sync returns to from a request's thread.
             async_to_sync(_group_send)(layer, group, events)
         else:
-            _publisher.run(_group_send(layer, group, events))
+            _publisher.run(_group_send(layer, group, events), _publish_timeout())
     except Exception:
-        # The write has committed; the pages catch up when they reconnect.
+        # The write has committed; the pages hear "resync" with the next send.
         logger.warning("realtime.publish_failed", exc_info=True)
+        if group is not None:
+            _missed.add(group)
         _layer_breaker.trip()
+
+
+# Groups whose events this process could not send since its last send.
+_missed: set[str] = set()
+RESYNC_EVENT = {"type": "resync"}
+
+
+def _resync_first(group: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`events` for `group`, after a `resync` if the group missed events;
+    the other groups that missed events are sent a `resync` of their own
+    now. Clears `_missed`."""
+    missed = set(_missed)
+    _missed.clear()
+    for other in missed - {group}:
+        _publish(partial(_to_group, other, [RESYNC_EVENT]))
+    return [RESYNC_EVENT, *events] if group in missed else events
+
+
+def missed_forget() -> None:
+    """Forget which groups missed events (tests, between cases)."""
+    _missed.clear()
+
+
+def _publish_timeout() -> float:
+    """Seconds a send may wait for the channel layer: `REDIS_TIMEOUT` in a
+    web request (an agent waits on it), `REALTIME_TASK_TIMEOUT` in a Celery
+    task, where a busy machine may delay the send without anyone waiting."""
+    from celery import current_task
+
+    if current_task and current_task.request.id:
+        return settings.REALTIME_TASK_TIMEOUT
+    return settings.REDIS_TIMEOUT
 
 
 async def _group_send(
@@ -181,10 +228,9 @@ class _PublisherLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
 
-    def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def run(self, coroutine: Coroutine[Any, Any, None], timeout: float) -> None:
         """Run `coroutine` on the loop and wait for it (`TimeoutError` after
-        `settings.REDIS_TIMEOUT` seconds: a frozen Redis costs a request that
-        long, once)."""
+        `timeout` seconds: a frozen Redis costs a request that long, once)."""
         with self._lock:
             # A forked worker process starts its own loop.
             if self._loop is None or self._pid != os.getpid():
@@ -198,7 +244,7 @@ class _PublisherLoop:
             loop = self._loop
         future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         try:
-            future.result(settings.REDIS_TIMEOUT)
+            future.result(timeout)
         except TimeoutError:
             future.cancel()
             raise

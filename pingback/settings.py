@@ -159,6 +159,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # before giving up: a frozen Redis must not hold a request for long. The
 # broker's own wait is in CELERY_BROKER_TRANSPORT_OPTIONS below.
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=0.5)
+# Seconds a Celery task waits to publish a live-inbox event (nobody waits on
+# the task; a busy machine can take longer than REDIS_TIMEOUT and the open
+# pages would miss the event).
+REALTIME_TASK_TIMEOUT = env.float("REALTIME_TASK_TIMEOUT", default=3.0)
 
 if REDIS_URL:
     CACHES = {

@@ -1,6 +1,7 @@
 """The benchmark suite in smoke mode, so it cannot rot: tiny data, a few seconds,
-against the test database, the live server (with the ceiling view's URLs), a
-real Celery worker on the configured broker and the X sandbox. The full suite
+against the test database, the live server (with the ceiling view's URLs), the
+ASGI server for the inbox websocket, a real Celery worker on the configured
+broker and the X sandbox. The full suite
 runs only through `bash bench/run`, never in CI."""
 
 import os
@@ -48,7 +49,7 @@ def stack(live_server, sandbox, celery_worker, settings) -> str:
 
 
 @pytest.mark.parametrize("loader", ["python", "wrk"])
-def test_smoke_run_reports_every_figure(loader, stack, sandbox):
+def test_smoke_run_reports_every_figure(loader, stack, sandbox, asgi_server):
     # given: wrk is what the full benchmark uses; CI installs it
     if loader == "wrk" and not wrk_available():
         if os.environ.get("PINGBACK_REQUIRE_SERVICES") == "1":
@@ -61,6 +62,7 @@ def test_smoke_run_reports_every_figure(loader, stack, sandbox):
         ceiling_url=stack,
         sandbox=sandbox,
         config=replace(SMOKE, loader=loader),
+        ws_url=asgi_server.url,
     )
 
     # then: ingest, with every acknowledged event stored once
@@ -101,14 +103,32 @@ def test_smoke_run_reports_every_figure(loader, stack, sandbox):
         assert results["delivery"][run]["p95_ms"] > 0
         assert results["delivery"][run]["replies_per_s"] > 0
     assert len(sandbox.x.sent_dms) == 2 * SMOKE.replies
-    assert set(results["durations_s"]) == {"ingest", "inbox 60", "inbox 30", "delivery"}
+    # realtime: every webhook's message heard on the agent's websocket
+    realtime = results["realtime"]
+    assert realtime["posted"] == SMOKE.realtime_rate * SMOKE.realtime_duration
+    assert realtime["received"] == realtime["posted"]
+    assert realtime["missing"] == 0
+    assert realtime["p50_ms"] > 0
+    assert set(results["durations_s"]) == {
+        "ingest",
+        "inbox 60",
+        "inbox 30",
+        "delivery",
+        "realtime",
+    }
     # every target is reported, and the report renders
     targets = [check["target"] for check in results["targets"]]
-    # (ingest: 2 runs x 3; inbox: 3 per endpoint but the pages; delivery: 1)
+    # (ingest: 2 runs x 3; inbox: 3 per endpoint but the pages; delivery: 1;
+    # realtime: 1)
     pages = sum(label.startswith("inbox page") for label in INBOX_LABELS)
-    assert len(targets) == 2 * 3 + (len(INBOX_LABELS) - pages) * 3 + 1
+    assert len(targets) == 2 * 3 + (len(INBOX_LABELS) - pages) * 3 + 1 + 1
     report = markdown({**results, "machine": machine_describe(), "command": "pytest"})
-    for section in ("### Webhook ingest", "### Inbox at scale", "### Delivery"):
+    for section in (
+        "### Webhook ingest",
+        "### Inbox at scale",
+        "### Delivery",
+        "### Realtime",
+    ):
         assert section in report
 
 

@@ -22,6 +22,7 @@ from channels_app.platforms.base import (
 )
 from channels_app.services.delivery import message_deliver
 from channels_app.tests.factories import ChannelFactory
+from conversations import realtime
 from conversations.models import Message
 from conversations.realtime import inbox_group, publish_messages_created
 from conversations.services import (
@@ -468,3 +469,35 @@ def test_a_channel_layer_that_is_down_does_not_break_the_write(
     assert [
         r.getMessage() for r in caplog.records if r.name == "conversations.realtime"
     ] == ["realtime.publish_failed"]
+
+
+def test_pages_that_missed_events_are_told_to_resync_with_the_next_send(
+    listen, business, django_capture_on_commit_callbacks
+):
+    # given: the layer's breaker is open (a send failed a moment ago), and
+    # two businesses' writes are not announced meanwhile
+    ours = listen(business.id)
+    other = ConversationFactory()
+    theirs = listen(other.business_id)
+    conversation = ConversationFactory(business=business)
+    realtime._layer_breaker.trip()
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(channel=conversation.channel, items=[dm("9101")])
+        ingest(channel=other.channel, items=[dm("9102")])
+    assert ours.events() == []
+    assert theirs.events() == []
+
+    # when: the breaker closes and the next write is announced
+    realtime._layer_breaker.reset()
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(channel=conversation.channel, items=[dm("9103")])
+
+    # then: both businesses' pages hear "resync" first, so they fetch what
+    # they missed; ours then hear of the new message
+    message = Message.objects.get(platform_message_id="9103")
+    assert ours.events() == [
+        {"type": "resync"},
+        message_created(message),
+        {"type": "conversation", "conversation_id": message.conversation_id},
+    ]
+    assert theirs.events() == [{"type": "resync"}]

@@ -165,6 +165,7 @@
   function handle(event) {
     // Other scripts of the page (notifications, presence) listen too.
     document.dispatchEvent(new CustomEvent("pingback:event", {detail: event}));
+    if (event.type === "resync") { catchUp(); return; }
     var thread = threadElement();
     if (listElement() && event.type === "conversation") {
       refreshRow(event.conversation_id);
