@@ -13,20 +13,16 @@ from django.test import Client
 from billing.tests.factories import MemberFactory, UserFactory
 from channels_app.models import Channel, InboundEvent
 from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.test_admin_channel_form import BAD_TOKENS, bot_api_calls
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from sandbox.telegram import DEMO_BOT
+from workspace.tests.test_settings_pages import client_for
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/settings/channels/"
 ADD_TELEGRAM = "/settings/channels/new/telegram/"
-
-
-def client_for(member) -> Client:
-    client = Client()
-    client.force_login(member.user)
-    return client
 
 
 @pytest.fixture
@@ -36,14 +32,6 @@ def admin(admin_member) -> Client:
 
 def text(response) -> str:
     return response.content.decode()
-
-
-def bot_api_calls(sandbox) -> list[str]:
-    return [
-        request["path"].rsplit("/", 1)[-1]
-        for request in sandbox.requests()
-        if "/bot" in request["path"]
-    ]
 
 
 def whatsapp_channel(business) -> Channel:
@@ -198,15 +186,7 @@ def test_adding_a_telegram_channel_runs_setup_and_shows_the_webhook(
     assert DEMO_BOT.token not in page
 
 
-@pytest.mark.parametrize(
-    ("token", "words"),
-    [
-        ("not-a-token", "Expected a bot token like 123456:ABC-DEF..."),
-        ("", "This field is required."),
-        ("7000000099:AAnot-a-real-bot-token", "Telegram refused the token"),
-    ],
-    ids=["malformed", "missing", "refused"],
-)
+@BAD_TOKENS
 def test_a_bad_value_shows_the_platforms_words_beside_its_field(
     admin, sandbox, token, words
 ):
