@@ -196,7 +196,7 @@ def test_a_bad_value_shows_the_platforms_words_beside_its_field(
 
     page = text(response)
     assert response.status_code == 400
-    assert 'id="id_telegram__bot_token_errors"' in page
+    assert 'id="id_telegram__bot_token_error"' in page
     assert words in page
     assert 'value="Typed name"' in page  # what was typed stays
     assert Channel.objects.count() == 0
@@ -278,21 +278,54 @@ def test_renaming_keeps_the_secrets_and_calls_no_platform(admin, business, sandb
     assert sandbox.requests() == []
 
 
-def test_a_new_token_runs_setup_again(admin, business, sandbox):
+def test_a_refused_rename_saves_nothing(admin, business, sandbox):
     admin.post(ADD_TELEGRAM, {"telegram__bot_token": DEMO_BOT.token})
     channel = Channel.objects.get()
+    named = channel.name
+
     refused = admin.post(
-        f"{LIST}{channel.pk}/edit/",
-        {"name": "x" * 201, "telegram__bot_token": ""},
+        f"{LIST}{channel.pk}/edit/", {"name": "x" * 201, "telegram__bot_token": ""}
     )
+
+    channel.refresh_from_db()
+    assert refused.status_code == 400
+    assert "at most 200 characters" in text(refused)
+    assert channel.name == named
+
+
+def test_a_new_token_moves_the_webhook_and_the_name_to_the_new_bot(
+    admin, business, sandbox
+):
+    admin.post(ADD_TELEGRAM, {"telegram__bot_token": DEMO_BOT.token})
+    channel = Channel.objects.get()
+    old_name = channel.name
+    new_bot = sandbox.telegram.register_bot(
+        "7000000077:AAsettings-page-second-bot-token", "acme_second_bot"
+    )
+
+    response = admin.post(
+        f"{LIST}{channel.pk}/edit/",
+        {"name": old_name, "telegram__bot_token": new_bot.token},
+        follow=True,
+    )
+
+    channel.refresh_from_db()
+    assert channel.secrets["bot_token"] == new_bot.token
+    assert channel.name != old_name and "acme_second_bot" in channel.name
+    assert sandbox.telegram.webhook(new_bot.token)["url"].endswith(str(channel.pk))
+    assert not (sandbox.telegram.webhook(DEMO_BOT.token) or {}).get("url")
+    assert 'data-setup-state="ready"' in text(response)
+
+
+def test_run_setup_again_registers_the_webhook_again(admin, business, sandbox):
+    admin.post(ADD_TELEGRAM, {"telegram__bot_token": DEMO_BOT.token})
+    channel = Channel.objects.get()
     before = bot_api_calls(sandbox).count("setWebhook")
 
     response = admin.post(f"{LIST}{channel.pk}/setup/", follow=True)
 
-    assert refused.status_code == 400
-    assert "at most 200 characters" in text(refused)
     assert bot_api_calls(sandbox).count("setWebhook") == before + 1
-    assert "ready" in text(response)
+    assert "Setup of" in text(response) and ": ready." in text(response)
 
 
 # ------------------------------------------------------------------ (de)activate
