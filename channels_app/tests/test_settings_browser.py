@@ -54,6 +54,24 @@ def test_an_admin_adds_renames_and_sets_up_a_telegram_channel(
     )
     assert axe_violations(page) == []
 
+    # A malformed token: refused beside its field in the platform's words.
+    page.fill("input[name=name]", "Typed before the refusal")
+    page.fill("input[name=telegram__bot_token]", "not-a-token")
+    page.click("main button[type=submit]")
+    error = page.locator("#id_telegram__bot_token_error")
+    error.wait_for()
+    assert "Expected a bot token like 123456:ABC-DEF..." in error.inner_text()
+    described = page.locator("#id_telegram__bot_token").get_attribute(
+        "aria-describedby"
+    )
+    assert "id_telegram__bot_token_error" in described.split()
+    assert page.locator("input[name=name]").input_value() == (
+        "Typed before the refusal"
+    )
+    assert axe_violations(page) == []
+    assert Channel.objects.count() == 0
+    page.fill("input[name=name]", "")
+
     # Add it: the token is checked and the webhook registered on "Telegram".
     page.fill("input[name=telegram__bot_token]", DEMO_BOT.token)
     page.click("main button[type=submit]")
