@@ -178,6 +178,8 @@ def test_the_pages_fit_the_window_and_pass_axe_with_hostile_names(
         page.screenshot(
             path=f"{SCREENSHOTS}/pingback-channels-{name}-{width}.png",
             full_page=True,
+            # A tall page on a busy machine takes a while to paint.
+            timeout=60_000,
         )
 
     # The hostile name is text, not markup.
