@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 
+from django.utils.translation import gettext as _
+
 DAY_MINUTES = 24 * 60
 MAX_INTERVALS_PER_DAY = 6
 WEEKDAYS = (
@@ -79,22 +81,25 @@ def week_parse(days: Mapping[str, Sequence[Mapping[str, str]]]) -> dict[int, lis
         raise BusinessHoursInvalid(
             {
                 "business_hours": [
-                    "Send an object with the seven days, monday to sunday, each a "
-                    'list of {"opens": "HH:MM", "closes": "HH:MM"} ([] for closed), '
-                    "or null for no business hours."
+                    _(
+                        "Send an object with the seven days, monday to sunday, "
+                        'each a list of {"opens": "HH:MM", "closes": "HH:MM"} '
+                        "([] for closed), or null for no business hours."
+                    )
                 ]
             }
         )
     errors: dict[str, list[str]] = {}
     for name in days:
         if name not in WEEKDAYS:
-            errors[str(name)] = [
-                f"“{name}” is not a day; use monday, tuesday, … sunday."
+            errors[str(name)[:40]] = [
+                _("“%(name)s” is not a day; use monday, tuesday, … sunday.")
+                % {"name": str(name)[:40]}
             ]
     week: dict[int, list[Interval]] = {}
     for weekday, name in enumerate(WEEKDAYS):
         if name not in days:
-            errors[name] = ["This day is missing; send [] for a day that is closed."]
+            errors[name] = [_("This day is missing; send [] for a day that is closed.")]
             continue
         try:
             week[weekday] = day_parse(days[name])
@@ -102,8 +107,10 @@ def week_parse(days: Mapping[str, Sequence[Mapping[str, str]]]) -> dict[int, lis
             errors[name] = error.errors["day"]
     if not errors and not any(week.values()):
         errors["business_hours"] = [
-            "Every day is closed. Give the hours of at least one day, or send "
-            "null to have no business hours (always open)."
+            _(
+                "Every day is closed. Give the hours of at least one day, or send "
+                "null to have no business hours (always open)."
+            )
         ]
     if errors:
         raise BusinessHoursInvalid(errors)
@@ -117,44 +124,81 @@ def day_parse(intervals: Sequence[Mapping[str, str]]) -> list[Interval]:
     (1 for the first) and times."""
     if isinstance(intervals, str | bytes) or not isinstance(intervals, Sequence):
         raise BusinessHoursInvalid(
-            {"day": ['Give a list of {"opens": "HH:MM", "closes": "HH:MM"}.']}
+            {"day": [_('Give a list of {"opens": "HH:MM", "closes": "HH:MM"}.')]}
+        )
+    if len(intervals) > MAX_INTERVALS_PER_DAY:
+        raise BusinessHoursInvalid(
+            {
+                "day": [
+                    _("A day has at most %(count)d intervals.")
+                    % {"count": MAX_INTERVALS_PER_DAY}
+                ]
+            }
         )
     problems: list[str] = []
     parsed: list[tuple[int, Interval]] = []
     for number, item in enumerate(intervals, start=1):
         if not isinstance(item, Mapping):
-            problems.append(f'Interval {number}: give {{"opens", "closes"}} times.')
+            problems.append(
+                _('Interval %(number)d: give its "opens" and "closes" times.')
+                % {"number": number}
+            )
             continue
         opens_text, closes_text = (
             str(item.get("opens", "")),
             str(item.get("closes", "")),
         )
         opens, closes = parse_clock(opens_text), parse_clock(closes_text)
-        label = f"Interval {number} ({opens_text}-{closes_text})"
-        if opens is None or closes is None:
-            which = "opening" if opens is None else "closing"
+        label = _("Interval %(number)d (%(opens)s-%(closes)s)") % {
+            "number": number,
+            "opens": opens_text[:12],
+            "closes": closes_text[:12],
+        }
+        if opens is None:
             problems.append(
-                f"{label}: the {which} time is not a time of day; write it as "
-                "HH:MM, from 00:00 to 24:00."
+                _(
+                    "%(interval)s: the opening time is not a time of day; write "
+                    "it as HH:MM, from 00:00 to 24:00."
+                )
+                % {"interval": label}
+            )
+        elif closes is None:
+            problems.append(
+                _(
+                    "%(interval)s: the closing time is not a time of day; write "
+                    "it as HH:MM, from 00:00 to 24:00."
+                )
+                % {"interval": label}
             )
         elif opens == DAY_MINUTES:
-            problems.append(f"{label}: a day cannot open at 24:00.")
+            problems.append(
+                _("%(interval)s: a day cannot open at 24:00.") % {"interval": label}
+            )
         elif closes <= opens:
             problems.append(
-                f"{label}: it must close after it opens. For hours past midnight, "
-                "close this day at 24:00 and open the next day at 00:00."
+                _(
+                    "%(interval)s: it must close after it opens. For hours past "
+                    "midnight, close this day at 24:00 and open the next day at "
+                    "00:00."
+                )
+                % {"interval": label}
             )
         else:
             parsed.append((number, (opens, closes)))
-    if len(intervals) > MAX_INTERVALS_PER_DAY:
-        problems.append(f"A day has at most {MAX_INTERVALS_PER_DAY} intervals.")
     parsed.sort(key=lambda pair: pair[1])
     for (first, a), (second, b) in pairwise(parsed):
         if b[0] < a[1]:
             problems.append(
-                f"Intervals {min(first, second)} and {max(first, second)} overlap "
-                f"({clock(a[0])}-{clock(a[1])} and {clock(b[0])}-{clock(b[1])}); "
-                "join them or move one."
+                _(
+                    "Intervals %(first)d and %(second)d overlap (%(a)s and %(b)s); "
+                    "join them or move one."
+                )
+                % {
+                    "first": min(first, second),
+                    "second": max(first, second),
+                    "a": f"{clock(a[0])}-{clock(a[1])}",
+                    "b": f"{clock(b[0])}-{clock(b[1])}",
+                }
             )
     if problems:
         raise BusinessHoursInvalid({"day": problems})

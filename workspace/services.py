@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 
 from billing.models import Business, Member
 from workspace.models import (
@@ -392,13 +393,18 @@ def away_message_save(*, channel, enabled: bool, body: str) -> AwayMessage:
 
     body = body.strip()
     if enabled and not body:
-        raise ValidationError({"body": ["Write the away message, or turn it off."]})
+        raise ValidationError(
+            {"body": [gettext("Write the away message, or turn it off.")]}
+        )
     if len(body) > AWAY_MESSAGE_MAX_LENGTH:
         raise ValidationError(
             {
                 "body": [
-                    f"An away message has at most {AWAY_MESSAGE_MAX_LENGTH} "
-                    f"characters; this one has {len(body)}."
+                    gettext(
+                        "An away message has at most %(limit)d characters; "
+                        "this one has %(length)d."
+                    )
+                    % {"limit": AWAY_MESSAGE_MAX_LENGTH, "length": len(body)}
                 ]
             }
         )

@@ -89,6 +89,23 @@ def test_an_agent_cannot_change_them(api_client_for, agent_member):
             },
         ),
         (
+            {
+                "thursday": [
+                    {"opens": f"0{h}:00", "closes": f"0{h}:30"} for h in range(7)
+                ]
+            },
+            {"thursday": ["A day has at most 6 intervals."]},
+        ),
+        (
+            {"friday": [{"opens": "9" * 5000, "closes": "18:00"}]},
+            {
+                "friday": [
+                    "Interval 1 (999999999999-18:00): the opening time is not a "
+                    "time of day; write it as HH:MM, from 00:00 to 24:00."
+                ]
+            },
+        ),
+        (
             {"wednesday": "9 to 5"},
             {"wednesday": ['Give a list of {"opens": "HH:MM", "closes": "HH:MM"}.']},
         ),
