@@ -16,7 +16,7 @@ from billing.api.serializers import BusinessSettingsSerializer
 from billing.permissions import business_of
 from billing.services import business_settings_update
 from pingback.api import error_responses
-from workspace.hours import BusinessHoursInvalid, week_parse, week_show
+from workspace.hours import WEEKDAYS, BusinessHoursInvalid, week_parse, week_show
 from workspace.selectors import business_hours
 from workspace.services import business_hours_set
 
@@ -31,18 +31,7 @@ _INTERVAL = {
 _WEEK = {
     "type": "object",
     "nullable": True,
-    "properties": {
-        day: {"type": "array", "items": _INTERVAL}
-        for day in (
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        )
-    },
+    "properties": {day: {"type": "array", "items": _INTERVAL} for day in WEEKDAYS},
     "example": {
         "monday": [
             {"opens": "09:00", "closes": "12:30"},
