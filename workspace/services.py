@@ -425,16 +425,25 @@ def away_message_save(*, channel, enabled: bool, body: str) -> AwayMessage:
 AWAY_MESSAGE_LATE_AFTER = timedelta(hours=1)
 
 
-def away_messages_queue(message_ids: Iterable[int]) -> None:
+def away_messages_queue(*, channel_id: object, message_ids: Iterable[int]) -> None:
     """Once the current transaction commits, have a worker send the away
-    messages the inbound messages `message_ids` call for
-    (`workspace.tasks.send_away_messages`). Called at the end of `ingest`;
-    no query now."""
-    from workspace.tasks import send_away_messages
-
+    messages the inbound messages `message_ids` of channel `channel_id` call
+    for (`workspace.tasks.send_away_messages`). Called at the end of
+    `ingest`: no query inside its transaction; after the commit, one query,
+    and a task only when the channel's away message is on (most channels
+    cost the broker nothing). A broker error is logged, not raised."""
     ids = list(message_ids)
     if ids:
-        transaction.on_commit(lambda: send_away_messages.delay(ids), robust=True)
+        transaction.on_commit(
+            lambda: _away_messages_publish(channel_id, ids), robust=True
+        )
+
+
+def _away_messages_publish(channel_id: object, message_ids: list[int]) -> None:
+    from workspace.tasks import send_away_messages
+
+    if AwayMessage.objects.filter(channel_id=channel_id, enabled=True).exists():
+        send_away_messages.delay(message_ids)
 
 
 def away_messages_send(*, message_ids: Iterable[int]) -> list[int]:

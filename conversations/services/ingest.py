@@ -136,7 +136,7 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
             else:
                 changes += _apply_change(channel, part)
         inbound_notify(created)  # on commit: sees auto-assignment (notifications)
-        away_messages_queue(created)  # on commit: outside business hours
+        away_messages_queue(channel_id=channel.pk, message_ids=created)
     return IngestResult(
         created=tuple(created),
         duplicates=duplicates,

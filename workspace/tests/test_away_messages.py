@@ -13,7 +13,11 @@ from django.test import Client
 from conversations.models import Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from workspace.models import AwayMessage
-from workspace.services import away_messages_send, business_hours_set
+from workspace.services import (
+    away_messages_queue,
+    away_messages_send,
+    business_hours_set,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +138,21 @@ def test_agents_see_it_was_sent_automatically(conversation, admin_member):
 
     assert "Away message" in page
     assert "sent automatically outside business hours" in page
+
+
+def test_only_a_channel_with_its_away_message_on_queues_the_task(
+    conversation, monkeypatch, django_capture_on_commit_callbacks
+):
+    from workspace import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.send_away_messages, "delay", queued.append)
+    channel = conversation.channel
+    quiet = ConversationFactory(business=conversation.business).channel
+
+    with django_capture_on_commit_callbacks(execute=True):
+        away_messages_queue(channel_id=quiet.pk, message_ids=[1, 2])
+        away_messages_queue(channel_id=channel.pk, message_ids=[])
+        away_messages_queue(channel_id=channel.pk, message_ids=[3, 4])
+
+    assert queued == [[3, 4]]
