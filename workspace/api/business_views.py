@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -75,6 +79,8 @@ class BusinessHoursField(serializers.Field):
             raise serializers.ValidationError(errors) from None
 
 
+# The schema keeps the component name clients already know.
+@extend_schema_serializer(component_name="BusinessSettings")
 class BusinessWithHoursSerializer(BusinessSettingsSerializer):
     """The caller's business as `GET/PATCH /api/v1/business/` shows it (see
     `BusinessSettingsSerializer`), with `business_hours` (see
