@@ -5,7 +5,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from billing.api.business_views import BusinessSettingsView
 from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
@@ -13,6 +12,7 @@ from contacts.api.views import ContactViewSet
 from conversations.api.search import SearchView
 from conversations.api.views import ConversationViewSet
 from pingback.health import healthz, metrics_view, readyz
+from workspace.api.business_views import BusinessView
 from workspace.api.views import (
     AgentViewSet,
     CannedResponseViewSet,
@@ -59,7 +59,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.api.merge_urls")),
     path("api/v1/search/", SearchView.as_view(), name="api-search"),
-    path("api/v1/business/", BusinessSettingsView.as_view(), name="api-business"),
+    path("api/v1/business/", BusinessView.as_view(), name="api-business"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own

@@ -160,3 +160,88 @@ class SavedFilter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+AWAY_MESSAGE_MAX_LENGTH = 1000
+
+
+class OpeningInterval(models.Model):
+    """One interval of a business's weekly hours (`workspace.hours`): open on
+    `weekday` (0 Monday … 6 Sunday) from `opens` to `closes`, in minutes since
+    local midnight in `Business.time_zone` (1440 is 24:00). A business with no
+    interval has no business hours: it counts as always open."""
+
+    business = models.ForeignKey(
+        Business, on_delete=models.CASCADE, related_name="opening_intervals"
+    )
+    weekday = models.PositiveSmallIntegerField()
+    opens = models.PositiveSmallIntegerField(help_text="Minutes since midnight.")
+    closes = models.PositiveSmallIntegerField(
+        help_text="Minutes since midnight, after `opens`; 1440 is 24:00."
+    )
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weekday__lte=6), name="opening_interval_weekday"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(opens__lt=models.F("closes"), closes__lte=1440),
+                name="opening_interval_closes_after_opens",
+            ),
+            models.UniqueConstraint(
+                "business", "weekday", "opens", name="opening_interval_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.weekday} {self.opens}-{self.closes}"
+
+
+class AwayMessage(models.Model):
+    """The text PingBack answers a customer with on `channel` when they write
+    outside business hours (`workspace.services.away_messages_send`); off
+    until an admin turns it on."""
+
+    channel = models.OneToOneField(
+        "channels_app.Channel", on_delete=models.CASCADE, related_name="away_message"
+    )
+    enabled = models.BooleanField(default=False)
+    body = models.TextField(
+        blank=True, validators=[MaxLengthValidator(AWAY_MESSAGE_MAX_LENGTH)]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Away message of {self.channel_id}"
+
+
+class AwayMessageSent(models.Model):
+    """An away message sent (or being sent) in `conversation` for the closed
+    period that began at `closed_since`: unique on both, so a conversation
+    gets at most one per closed period however many messages, workers or
+    redelivered webhooks arrive in it. `message` is the outbound message."""
+
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    closed_since = models.DateTimeField()
+    message = models.ForeignKey(
+        "conversations.Message",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "conversation", "closed_since", name="away_message_once_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Away message in conversation {self.conversation_id}"

@@ -8,11 +8,22 @@ does not exist.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from billing.models import Business, Member
-from workspace.models import CannedResponse, Label, SavedFilter, Team
+from channels_app.models import Channel
+from workspace.hours import WeeklyHours, zone_of
+from workspace.models import (
+    AwayMessage,
+    CannedResponse,
+    Label,
+    OpeningInterval,
+    SavedFilter,
+    Team,
+)
 
 
 def team_list(business: Business) -> QuerySet[Team]:
@@ -94,3 +105,59 @@ def saved_filter_get(member: Member, saved_filter_id: int) -> SavedFilter:
     """One of `member`'s saved filters; raises `SavedFilter.DoesNotExist` for
     another member's as for an unknown id."""
     return saved_filter_list(member).get(pk=saved_filter_id)
+
+
+# ---------------------------------------------------------------- business hours
+
+
+def business_hours(business: Business) -> WeeklyHours | None:
+    """`business`'s weekly hours in its time zone (`workspace.hours`), or None
+    when it has set none (always open). One query."""
+    week: dict[int, list[tuple[int, int]]] = {}
+    rows = OpeningInterval.objects.filter(business=business).values_list(
+        "weekday", "opens", "closes"
+    )
+    for weekday, opens, closes in rows:
+        week.setdefault(weekday, []).append((opens, closes))
+    if not week:
+        return None
+    return WeeklyHours(zone=zone_of(business.time_zone), week=week)
+
+
+def is_open(business: Business, at: datetime) -> bool:
+    """Whether `business` is open at `at` (an aware datetime): True when it
+    has no business hours."""
+    hours = business_hours(business)
+    return hours is None or hours.is_open(at)
+
+
+def next_opening(business: Business, at: datetime) -> datetime:
+    """`at` when `business` is open then (or has no business hours), else the
+    next moment it opens (UTC)."""
+    hours = business_hours(business)
+    opening = hours.next_opening(at) if hours is not None else None
+    return opening or at
+
+
+def open_seconds(business: Business, start: datetime, end: datetime) -> float:
+    """Seconds between `start` and `end` that fall in `business`'s hours; all
+    of them when it has none (0 when `end` is not after `start`)."""
+    hours = business_hours(business)
+    if hours is None:
+        # In UTC: Python subtracts two datetimes of one zone as wall times.
+        return max((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds(), 0.0)
+    return hours.open_seconds(start, end)
+
+
+def away_message_list(business: Business) -> list[tuple[Channel, AwayMessage]]:
+    """`business`'s channels by name, each with its away message (an unsaved,
+    disabled one when it has none yet). Two queries."""
+    channels = list(Channel.objects.filter(business=business).order_by("name", "id"))
+    saved = {
+        away.channel_id: away
+        for away in AwayMessage.objects.filter(channel__in=channels)
+    }
+    return [
+        (channel, saved.get(channel.pk) or AwayMessage(channel=channel))
+        for channel in channels
+    ]

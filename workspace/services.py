@@ -11,17 +11,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 
 from billing.models import Business, Member
 from workspace.models import (
+    AWAY_MESSAGE_MAX_LENGTH,
     LABEL_DEFAULT_COLOR,
+    AwayMessage,
+    AwayMessageSent,
     CannedResponse,
     Label,
+    OpeningInterval,
     SavedFilter,
     Team,
 )
@@ -346,3 +352,185 @@ def canned_response_render(
         return values.get(match.group(1), match.group(0))
 
     return _VARIABLE.sub(fill, content)
+
+
+# ---------------------------------------------------------------- business hours
+
+
+def business_hours_set(
+    *, business: Business, week: dict[int, list[tuple[int, int]]] | None
+) -> None:
+    """Replace `business`'s weekly hours with `week` (as `workspace.hours.
+    week_parse` returns it), or remove them (None: always open). Raises
+    `workspace.hours.BusinessHoursInvalid` for a week `week_parse` would
+    refuse; nothing changes then."""
+    from workspace.hours import WEEKDAYS, week_parse, week_show
+
+    if week is not None:
+        week = week_parse(week_show(week))  # the same checks as the API's
+    rows = [
+        OpeningInterval(business=business, weekday=weekday, opens=o, closes=c)
+        for weekday, intervals in (week or {}).items()
+        if 0 <= weekday < len(WEEKDAYS)
+        for o, c in intervals
+    ]
+    with transaction.atomic():
+        OpeningInterval.objects.filter(business=business).delete()
+        OpeningInterval.objects.bulk_create(rows)
+    logger.info(
+        "business.hours_set",
+        extra={"business_id": str(business.pk), "intervals": len(rows)},
+    )
+
+
+def away_message_save(*, channel, enabled: bool, body: str) -> AwayMessage:
+    """Store `channel`'s away message: `enabled` turns it on, `body` is what
+    the customer gets (surrounding spaces dropped). Raises `ValidationError`
+    `{"body": [...]}` for an enabled message without text, or a text over
+    `AWAY_MESSAGE_MAX_LENGTH` or over what the channel carries in one
+    message; nothing is stored then. Returns the away message."""
+    from channels_app.platforms.capabilities import channel_capabilities
+
+    body = body.strip()
+    if enabled and not body:
+        raise ValidationError(
+            {"body": [gettext("Write the away message, or turn it off.")]}
+        )
+    if len(body) > AWAY_MESSAGE_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "body": [
+                    gettext(
+                        "An away message has at most %(limit)d characters; "
+                        "this one has %(length)d."
+                    )
+                    % {"limit": AWAY_MESSAGE_MAX_LENGTH, "length": len(body)}
+                ]
+            }
+        )
+    refusal = channel_capabilities(channel.type).text_refusal(
+        len(body), subject="away message"
+    )
+    if refusal:
+        raise ValidationError({"body": [refusal]})
+    away, _ = AwayMessage.objects.update_or_create(
+        channel=channel, defaults={"enabled": enabled, "body": body}
+    )
+    return away
+
+
+# An inbound message received this long after it was written gets no away
+# message: it is a backlog (a mailbox read for the first time, a platform
+# redelivering old events), and the customer is not waiting on this reply.
+AWAY_MESSAGE_LATE_AFTER = timedelta(hours=1)
+
+
+def away_messages_queue(*, channel_id: object, message_ids: Iterable[int]) -> None:
+    """Once the current transaction commits, have a worker send the away
+    messages the inbound messages `message_ids` of channel `channel_id` call
+    for (`workspace.tasks.send_away_messages`). Called at the end of
+    `ingest`: no query inside its transaction; after the commit, one query,
+    and a task only when the channel's away message is on (most channels
+    cost the broker nothing). A broker error is logged, not raised."""
+    ids = list(message_ids)
+    if ids:
+        transaction.on_commit(
+            lambda: _away_messages_publish(channel_id, ids), robust=True
+        )
+
+
+def _away_messages_publish(channel_id: object, message_ids: list[int]) -> None:
+    from workspace.tasks import send_away_messages
+
+    if AwayMessage.objects.filter(channel_id=channel_id, enabled=True).exists():
+        send_away_messages.delay(message_ids)
+
+
+def away_messages_send(*, message_ids: Iterable[int]) -> list[int]:
+    """Send the away message for each conversation where one of the inbound
+    customer messages `message_ids` arrived outside business hours, and
+    return the ids of the away messages queued.
+
+    A conversation gets one only when: the message is a customer's (inbound,
+    kind `message`: not a note, an activity entry, an outbound message or a
+    public mention); its channel is active and has an enabled away message;
+    the business has hours and was closed when the message was written
+    (`sent_at`) and PingBack received it within `AWAY_MESSAGE_LATE_AFTER`
+    of that (a backlog fetched late is not answered); the customer has not
+    opted out on the channel; and no away
+    message was sent in it since the business last closed
+    (`AwayMessageSent`, unique per conversation and closed period). So a
+    conversation gets at most one per closed period: redelivered webhooks,
+    several messages and concurrent workers included. The message goes out
+    through the outbox, marked `details["automatic"] = "away_message"`."""
+    from conversations.models import Message
+    from conversations.services.replies import (
+        ReplyRefused,
+        post_automatic_reply,
+        reply_check,
+    )
+    from workspace.selectors import business_hours
+
+    messages = (
+        Message.objects.filter(
+            pk__in=list(message_ids),
+            direction=Message.Direction.INBOUND,
+            kind="message",
+            channel__is_active=True,
+            channel__away_message__enabled=True,
+        )
+        .select_related(
+            "conversation__contact_identity",
+            "conversation__business",
+            "channel__away_message",
+        )
+        .order_by("sent_at", "pk")
+    )
+    sent: list[int] = []
+    seen: set[int] = set()
+    hours_of: dict = {}
+    for message in messages:
+        conversation = message.conversation
+        if conversation.pk in seen or conversation.channel_id != message.channel_id:
+            continue
+        seen.add(conversation.pk)
+        if message.created_at - message.sent_at > AWAY_MESSAGE_LATE_AFTER:
+            continue
+        identity = conversation.contact_identity
+        if identity is not None and identity.opted_out_at is not None:
+            continue
+        business = conversation.business
+        if business.pk not in hours_of:
+            hours_of[business.pk] = business_hours(business)
+        hours = hours_of[business.pk]
+        closed_since = hours.closed_since(message.sent_at) if hours else None
+        if closed_since is None:
+            continue
+        body = message.channel.away_message.body
+        try:
+            reply_check(conversation=conversation, text=body)
+        except ReplyRefused as refusal:
+            logger.warning(
+                "away_message.refused",
+                extra={"conversation_id": conversation.pk, "reason": refusal.detail},
+            )
+            continue
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = AwayMessageSent.objects.create(
+                        conversation=conversation, closed_since=closed_since
+                    )
+            except IntegrityError:
+                continue  # already sent in this closed period
+            away = post_automatic_reply(
+                conversation=conversation, text=body, automatic="away_message"
+            )
+            record.message = away
+            record.save(update_fields=["message"])
+        sent.append(away.pk)
+        logger.info(
+            "away_message.queued",
+            extra={"conversation_id": conversation.pk, "message_id": away.pk},
+        )
+    return sent

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from billing.models import Member
@@ -389,38 +390,45 @@ def settings_delete(request: HttpRequest, kind: str, row_id: int) -> HttpRespons
 @login_required
 def business_settings(request: HttpRequest) -> HttpResponse:
     """The business's general settings: name, time zone, default country
-    (for phone numbers written without a country code) and search language.
-    Every member sees them; admins change them (POST; 403 for agents). A
+    (for phone numbers written without a country code) and search language;
+    its business hours (one row per weekday) and each channel's away
+    message. Every member sees them; admins change them (POST; 403 for
+    agents), one form at a time (`form`: `general`, `hours` or `away`). A
     refused value is shown beside its field (400) and what was typed stays;
     a new search language re-indexes the messages in the background
     (`billing.services.business_settings_update`)."""
+    member = _member(request)
+    posted = request.POST.get("form", "general") if request.method == "POST" else ""
+    if posted:
+        member = _admin(request)
+    handler = {"hours": _hours_post, "away": _away_post}.get(posted, _general_post)
+    context = handler(request, member.business, posted)
+    if context is None:
+        return redirect("settings-business")
+    return _business_page(request, member, context)
+
+
+def _business_page(request: HttpRequest, member: Member, posted: dict) -> HttpResponse:
+    """The page, with the posted form's typed values and errors in `posted`
+    (`general`, `hours` or `away` as keys) and the others as stored."""
     import zoneinfo
 
     from billing.selectors import countries, search_languages
-    from billing.services import BUSINESS_SETTINGS, business_settings_update
-    from pingback.errors import FieldInvalid
+    from billing.services import BUSINESS_SETTINGS
 
-    member = _member(request)
     business = member.business
-    errors: dict[str, list[str]] = {}
-    values = {key: getattr(business, key) for key in BUSINESS_SETTINGS}
-    if request.method == "POST":
-        member = _admin(request)
-        values = {key: request.POST.get(key, "") for key in BUSINESS_SETTINGS}
-        before = business.search_language
-        try:
-            business_settings_update(business=business, **values)
-        except FieldInvalid as error:
-            errors = {error.field: [error.detail]}
-        else:
-            line = "Settings saved."
-            if business.search_language != before:
-                line += (
-                    " Messages are being re-indexed for the new search language;"
-                    " until it is done, older messages are found as before."
-                )
-            flash.success(request, line)
-            return redirect("settings-business")
+    general = posted.get("general") or {
+        "values": {key: getattr(business, key) for key in BUSINESS_SETTINGS},
+        "errors": {},
+    }
+    hours = posted.get("hours") or _hours_stored(business)
+    away = posted.get("away") or _away_stored(business)
+    refused = bool(
+        general["errors"]
+        or hours["week_errors"]
+        or any(day["errors"] for day in hours["days"])
+        or any(row["errors"] for row in away["rows"])
+    )
     return render(
         request,
         "workspace/settings/business.html",
@@ -428,12 +436,188 @@ def business_settings(request: HttpRequest) -> HttpResponse:
             "section": "business",
             "read_only_note": READ_ONLY_NOTE,
             "can_edit": member.is_admin,
-            "values": values,
-            "errors": errors,
+            "values": general["values"],
+            "errors": general["errors"],
+            "hours": hours,
+            "hours_zone": business.time_zone,
+            "away": away,
+            "refused": refused,
             "time_zones": sorted(zoneinfo.available_timezones()),
             "countries": countries(),
             "search_languages": search_languages(),
             "plan": business.get_plan_display(),
         },
-        status=400 if errors else 200,
+        status=400 if refused else 200,
     )
+
+
+def _general_post(request: HttpRequest, business, posted: str) -> dict | None:
+    """Save the general settings from a POST; the page's context for the
+    form when refused (None when saved, or for a GET)."""
+    from billing.services import BUSINESS_SETTINGS, business_settings_update
+    from pingback.errors import FieldInvalid
+
+    if not posted:
+        return {}
+    values = {key: request.POST.get(key, "") for key in BUSINESS_SETTINGS}
+    before = business.search_language
+    try:
+        business_settings_update(business=business, **values)
+    except FieldInvalid as error:
+        return {"general": {"values": values, "errors": {error.field: [error.detail]}}}
+    line = gettext("Settings saved.")
+    if business.search_language != before:
+        line += " " + gettext(
+            "Messages are being re-indexed for the new search language;"
+            " until it is done, older messages are found as before."
+        )
+    flash.success(request, line)
+    return None
+
+
+# ------------------------------------------------------------------ business hours
+
+
+def _day_names() -> list[str]:
+    return [
+        gettext("Monday"),
+        gettext("Tuesday"),
+        gettext("Wednesday"),
+        gettext("Thursday"),
+        gettext("Friday"),
+        gettext("Saturday"),
+        gettext("Sunday"),
+    ]
+
+
+def _hours_stored(business) -> dict:
+    """The hours form as stored: one row per weekday, a closed day with
+    one blank interval to fill."""
+    from workspace.hours import WEEKDAYS, clock
+
+    hours = selectors.business_hours(business)
+    week = hours.week if hours is not None else {}
+    days = []
+    for weekday, (key, name) in enumerate(zip(WEEKDAYS, _day_names(), strict=True)):
+        intervals = [(clock(o), clock(c)) for o, c in sorted(week.get(weekday, ()))]
+        days.append(
+            {
+                "key": key,
+                "name": name,
+                "open": bool(intervals),
+                "intervals": intervals or [("", "")],
+                "errors": [],
+            }
+        )
+    return {"enabled": hours is not None, "days": days, "week_errors": []}
+
+
+def _hours_post(request: HttpRequest, business, posted: str) -> dict | None:
+    """Save the week from the hours form: per weekday an `<day>-open`
+    checkbox and `<day>-opens` / `<day>-closes` lists (blank pairs
+    ignored); `hours_enabled` off removes the hours. The form as typed,
+    with each day's errors, when refused; None when saved."""
+    from workspace.hours import WEEKDAYS, BusinessHoursInvalid, week_parse
+
+    enabled = request.POST.get("hours_enabled") == "on"
+    days = []
+    week: dict[str, list[dict[str, str]]] = {}
+    for key, name in zip(WEEKDAYS, _day_names(), strict=True):
+        pairs = list(
+            zip(
+                request.POST.getlist(f"{key}-opens"),
+                request.POST.getlist(f"{key}-closes"),
+                strict=False,
+            )
+        )[:20]
+        is_open = request.POST.get(f"{key}-open") == "on"
+        filled = [(o.strip(), c.strip()) for o, c in pairs if o.strip() or c.strip()]
+        day = {
+            "key": key,
+            "name": name,
+            "open": is_open,
+            "intervals": [(o[:10], c[:10]) for o, c in pairs] or [("", "")],
+            "errors": [],
+        }
+        if enabled and is_open and not filled:
+            day["errors"] = [
+                gettext("Give the hours it opens, or untick Open for a closed day.")
+            ]
+        days.append(day)
+        week[key] = [{"opens": o, "closes": c} for o, c in filled] if is_open else []
+    form = {"enabled": enabled, "days": days, "week_errors": []}
+    if any(day["errors"] for day in days):
+        return {"hours": form}
+    parsed = None
+    if enabled:
+        try:
+            parsed = week_parse(week)
+        except BusinessHoursInvalid as error:
+            for day in days:
+                day["errors"] = error.errors.get(day["key"], [])
+            form["week_errors"] = error.errors.get("business_hours", [])
+            return {"hours": form}
+    services.business_hours_set(business=business, week=parsed)
+    flash.success(
+        request,
+        gettext("Business hours saved.")
+        if enabled
+        else gettext("Business hours removed: PingBack counts every hour as open."),
+    )
+    return None
+
+
+# ------------------------------------------------------------------ away messages
+
+
+def _away_stored(business) -> dict:
+    return {
+        "rows": [
+            {
+                "channel": channel,
+                "key": f"away-{channel.pk}-body",
+                "enabled": away.enabled,
+                "body": away.body,
+                "errors": [],
+            }
+            for channel, away in selectors.away_message_list(business)
+        ]
+    }
+
+
+def _away_post(request: HttpRequest, business, posted: str) -> dict | None:
+    """Save every channel's away message from the away form
+    (`away-<channel id>-enabled`, `away-<channel id>-body`), all or none:
+    the form as typed, with each channel's errors, when one is refused."""
+    from django.db import transaction
+
+    rows = []
+    for channel, _ in selectors.away_message_list(business):
+        rows.append(
+            {
+                "channel": channel,
+                "key": f"away-{channel.pk}-body",
+                "enabled": request.POST.get(f"away-{channel.pk}-enabled") == "on",
+                "body": request.POST.get(f"away-{channel.pk}-body", ""),
+                "errors": [],
+            }
+        )
+    try:
+        with transaction.atomic():
+            for row in rows:
+                try:
+                    services.away_message_save(
+                        channel=row["channel"], enabled=row["enabled"], body=row["body"]
+                    )
+                except DjangoValidationError as error:
+                    row["errors"] = _errors(error).get("body", [])
+            if any(row["errors"] for row in rows):
+                raise _Refused
+    except _Refused:
+        return {"away": {"rows": rows}}
+    flash.success(request, gettext("Away messages saved."))
+    return None
+
+
+class _Refused(Exception):
+    """Rolls back the away messages saved before one was refused."""

@@ -70,6 +70,7 @@ from conversations.services.platform_events import (
 )
 from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
+from workspace.services import away_messages_queue
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ def ingest(*, channel: Channel, items: Iterable[InboundItem]) -> IngestResult:
             else:
                 changes += _apply_change(channel, part)
         inbound_notify(created)  # on commit: sees auto-assignment (notifications)
+        away_messages_queue(channel_id=channel.pk, message_ids=created)
     return IngestResult(
         created=tuple(created),
         duplicates=duplicates,

@@ -180,6 +180,37 @@ def post_reply(
     return message
 
 
+def post_automatic_reply(
+    *, conversation: Conversation, text: str, automatic: str
+) -> Message:
+    """Queue a message PingBack itself writes to the customer (no author),
+    through the same outbox and delivery workers as an agent's reply. It is
+    marked `details["automatic"] = automatic` (`away_message`), which the
+    thread and the API show, so agents see nobody typed it. Unlike an agent's
+    reply it leaves the conversation's unread count, preview and last
+    activity alone: the customer's message is still the one to answer.
+
+    The caller checks the channel is active and the text fits it
+    (`reply_check`); this only stores and hands off. Returns the message."""
+    from channels_app.services.outbox import outbox_due_at, outbox_hand_off
+
+    now = timezone.now()
+    with transaction.atomic():
+        message = Message.objects.create(
+            conversation=conversation,
+            channel_id=conversation.channel_id,
+            direction=Message.Direction.OUTBOUND,
+            text=text,
+            details={"automatic": automatic},
+            status=Message.Status.QUEUED,
+            sent_at=now,
+            next_attempt_at=outbox_due_at(now=now),
+        )
+        realtime.publish_message_created(message)
+        transaction.on_commit(lambda: outbox_hand_off(message.pk))
+    return message
+
+
 def post_note(
     *, conversation: Conversation, author: AbstractBaseUser, text: str
 ) -> Message:

@@ -87,12 +87,15 @@ def shown_details(message: Message) -> dict[str, Any]:
         context: [{label, text, link}] with `link` only for a safe URL;
         folded: [{label, text}];
         raw: the raw event as indented JSON, "" when none;
-        reactions: [{emoji, by}] where `by` is "Customer" or the agent's id.
+        reactions: [{emoji, by}] where `by` is "Customer" or the agent's id;
+        automatic: what PingBack sent by itself (`away_message`), "" for a
+        message somebody wrote.
     """
     details = message.details if isinstance(message.details, dict) else {}
     sender = details.get("sender") if isinstance(details.get("sender"), dict) else {}
     raw = details.get("raw")
     return {
+        "automatic": str(details.get("automatic") or ""),
         "sender": str(sender.get("name") or sender.get("handle") or ""),
         "context": [
             {

@@ -574,6 +574,15 @@ def flatmap_team_member_ids(
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
 def test_api_answers_as_its_schema_says(case: schemathesis.Case, world: str) -> None:
+    # A generated Host header is refused by Django's ALLOWED_HOSTS check
+    # before any API code runs (an HTML 400 of the deployment, not an API
+    # answer): the host is the server's, never the fuzzer's.
+    if case.headers:
+        case.headers = {
+            name: value
+            for name, value in case.headers.items()
+            if name.lower() != "host"
+        }
     # Each request runs in a savepoint rolled back afterwards, so every example
     # starts from the same business (as if each were the first request).
     with transaction.atomic():

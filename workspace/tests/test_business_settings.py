@@ -38,6 +38,7 @@ def test_every_member_reads_the_settings(api_client_for, agent_member):
         "time_zone": business.time_zone,
         "default_country": business.default_country,
         "search_language": business.search_language,
+        "business_hours": None,
     }
 
 
