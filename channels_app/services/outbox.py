@@ -30,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -145,12 +145,19 @@ def _tasks_eager() -> bool:
     return bool(app.conf.task_always_eager)
 
 
-class _Relay:
-    """This process's publisher of handed-off message ids: one daemon thread
-    that publishes what is pending and, when the broker fails, keeps the
-    failed ids and tries again after `OUTBOX_RELAY_RETRY_SECONDS`."""
+Publish = Callable[[list[int], Mapping[int, str]], list[int]]
 
-    def __init__(self) -> None:
+
+class Relay:
+    """This process's publisher of handed-off ids: one daemon thread that
+    calls `publish(ids, request_ids)` (which returns the ids whose publish
+    failed) for what is pending and, when the broker fails, keeps the failed
+    ids and tries again after `OUTBOX_RELAY_RETRY_SECONDS`. One relay per
+    kind of row: `outbox_publish` for replies here, the webhook deliveries
+    in `webhooks.services.deliveries`."""
+
+    def __init__(self, publish: Publish) -> None:
+        self._publish = publish
         self._condition = threading.Condition()
         self._pending: list[int] = []
         # The request id each pending message was written under, for its
@@ -181,7 +188,7 @@ class _Relay:
             pending, self._pending = self._pending, []
             request_ids, self._request_ids = self._request_ids, {}
         if pending and self._pid == os.getpid():
-            outbox_publish(pending, request_ids)
+            self._publish(pending, request_ids)
 
     def _run(self) -> None:
         while True:
@@ -194,7 +201,7 @@ class _Relay:
                     for message_id in pending
                     if message_id in self._request_ids
                 }
-            failed = outbox_publish(pending, request_ids)
+            failed = self._publish(pending, request_ids)
             if failed:
                 with self._condition:
                     self._pending[:0] = failed
@@ -208,5 +215,5 @@ class _Relay:
                 time.sleep(settings.OUTBOX_RELAY_RETRY_SECONDS)
 
 
-_relay = _Relay()
+_relay = Relay(outbox_publish)
 atexit.register(_relay.flush)
