@@ -466,3 +466,13 @@ def test_a_large_burst_is_recorded_once_per_change_and_endpoint(business, endpoi
     # 1,400 rows: more than SQLite's 999 parameters in one statement.
     assert len(made) == 1400
     assert WebhookEvent.objects.count() == 1400
+
+
+def test_a_redirect_is_not_followed(business, receiver, endpoint):
+    receiver.answer("/hook", Answer(302, b"", {"Location": "/elsewhere"}))
+    receiver.answer("/elsewhere", Answer(200))
+    event = _one_event(business, endpoint)
+
+    assert event_deliver(event.pk) == "failed"
+
+    assert [r.path for r in receiver.received] == ["/hook"]
