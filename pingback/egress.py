@@ -532,6 +532,25 @@ def _read(response: httpx.Response, max_bytes: int) -> bytes:
     return bytes(content)
 
 
+def _url(url: str) -> httpx.URL:
+    try:
+        return httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise EgressRefused("the link is not a valid URL.") from error
+
+
+def _vetted_client(timeout: float) -> httpx.Client:
+    """An httpx client over the vetted transport, no proxies from the
+    environment, no redirects followed by httpx, `timeout` seconds for
+    everything it does from now."""
+    return httpx.Client(
+        transport=_VettedTransport(time.monotonic() + timeout),
+        trust_env=False,
+        follow_redirects=False,
+        timeout=httpx.Timeout(timeout),
+    )
+
+
 def egress_fetch(
     url: str,
     *,
@@ -567,18 +586,9 @@ def egress_fetch(
     extra = dict(headers or {})
     if any(name.lower() in CREDENTIAL_HEADERS for name in extra):
         raise ValueError("Pass credentials as `credentials`, not in `headers`.")
-    deadline = time.monotonic() + timeout
-    try:
-        current = httpx.URL(url)
-    except httpx.InvalidURL as error:
-        raise EgressRefused("the link is not a valid URL.") from error
+    current = _url(url)
     with_credentials = credentials is not None
-    with httpx.Client(
-        transport=_VettedTransport(deadline),
-        trust_env=False,
-        follow_redirects=False,
-        timeout=httpx.Timeout(timeout),
-    ) as client:
+    with _vetted_client(timeout) as client:
         for _hop in range(max_redirects + 1):
             _check_url(current, only_hosts)
             sent = dict(extra)
@@ -651,18 +661,9 @@ def egress_post(
     `transient` is true)."""
     if any(name.lower() in CREDENTIAL_HEADERS for name in headers):
         raise ValueError("egress_post sends no credentials headers.")
-    deadline = time.monotonic() + timeout
-    try:
-        target = httpx.URL(url)
-    except httpx.InvalidURL as error:
-        raise EgressRefused("the link is not a valid URL.") from error
+    target = _url(url)
     _check_url(target, None)
-    with httpx.Client(
-        transport=_VettedTransport(deadline),
-        trust_env=False,
-        follow_redirects=False,
-        timeout=httpx.Timeout(timeout),
-    ) as client:
+    with _vetted_client(timeout) as client:
         try:
             with client.stream(
                 "POST", target, content=content, headers=dict(headers)

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -83,29 +84,37 @@ def outbox_hand_off(message_id: int) -> None:
     _relay.add([message_id])
 
 
+def tasks_publish(
+    task: Any, ids: Iterable[int], request_ids: Mapping[int, str] | None = None
+) -> list[int]:
+    """Publish Celery `task` once per id (its one argument); return the ids
+    whose publish failed (the broker did not answer), in order.
+    `request_ids`: the id of the web request that wrote each row, carried
+    into its task's log lines (`pingback.logs`)."""
+    failed = []
+    for row_id in ids:
+        try:
+            # The relay and the sweeper retry themselves; Celery's own
+            # publish retries would only hold them longer on a dead broker.
+            with request_id_bound((request_ids or {}).get(row_id)):
+                task.apply_async((row_id,), retry=False)
+        except Exception as error:  # kombu, redis and socket errors alike
+            logger.warning(
+                "outbox.publish_failed",
+                extra={"task": task.name, "id": row_id, "error": type(error).__name__},
+            )
+            failed.append(row_id)
+    return failed
+
+
 def outbox_publish(
     message_ids: Iterable[int], request_ids: Mapping[int, str] | None = None
 ) -> list[int]:
     """Publish a `channels.deliver_message` task for each message id; return
-    the ids whose publish failed (the broker did not answer), in order.
-    `request_ids`: the id of the web request that wrote a message, carried
-    into its task's log lines (`pingback.logs`)."""
+    the ids whose publish failed (`tasks_publish`)."""
     from channels_app.tasks import deliver_message
 
-    failed = []
-    for message_id in message_ids:
-        try:
-            # The relay and the sweeper retry themselves; Celery's own
-            # publish retries would only hold them longer on a dead broker.
-            with request_id_bound((request_ids or {}).get(message_id)):
-                deliver_message.apply_async((message_id,), retry=False)
-        except Exception as error:  # kombu, redis and socket errors alike
-            logger.warning(
-                "outbox.publish_failed",
-                extra={"message_id": message_id, "error": type(error).__name__},
-            )
-            failed.append(message_id)
-    return failed
+    return tasks_publish(deliver_message, message_ids, request_ids)
 
 
 def outbox_sweep(*, limit: int = 500) -> int:

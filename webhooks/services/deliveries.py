@@ -42,10 +42,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks import Webhook
 
-from channels_app.services.outbox import Relay, outbox_due_at
+from channels_app.services.outbox import Relay, outbox_due_at, tasks_publish
 from pingback.egress import EgressError, EgressRefused, egress_post
 from pingback.errors import ApplicationError
-from pingback.logs import request_id_bound
 from webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -93,21 +92,10 @@ def events_publish(
     event_ids: Iterable[int], request_ids: Mapping[int, str] | None = None
 ) -> list[int]:
     """Publish a `webhooks.deliver_event` task per event id; return the ids
-    whose publish failed (the broker did not answer)."""
+    whose publish failed (`tasks_publish`)."""
     from webhooks.tasks import deliver_event
 
-    failed = []
-    for event_id in event_ids:
-        try:
-            with request_id_bound((request_ids or {}).get(event_id)):
-                deliver_event.apply_async((event_id,), retry=False)
-        except Exception as error:  # kombu, redis and socket errors alike
-            logger.warning(
-                "webhooks.publish_failed",
-                extra={"event_id": event_id, "error": type(error).__name__},
-            )
-            failed.append(event_id)
-    return failed
+    return tasks_publish(deliver_event, event_ids, request_ids)
 
 
 _relay = Relay(events_publish)

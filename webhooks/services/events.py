@@ -179,6 +179,18 @@ def contact_data(contact: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ emitters
 
 
+def _reopening(key: str, data: dict[str, Any], previous: str) -> list[Change]:
+    """The events of a conversation reopened (`data`: as it is now)."""
+    return [
+        Change(
+            EventType.CONVERSATION_STATUS_CHANGED,
+            key,
+            {**data, "previous_status": previous},
+        ),
+        Change(EventType.CONVERSATION_UPDATED, key, data),
+    ]
+
+
 def messages_created(messages: Iterable[Any]) -> None:
     """`message.created` for each customer message or reply of `messages`
     (not internal notes nor activity entries), `conversation.created` for
@@ -205,15 +217,7 @@ def messages_created(messages: Iterable[Any]) -> None:
         if reopened is not None:
             previous, activity_id = reopened
             marker = f"{conversation.pk}:activity:{activity_id}"
-            data = conversation_data(conversation)
-            changes += [
-                Change(
-                    EventType.CONVERSATION_STATUS_CHANGED,
-                    marker,
-                    {**data, "previous_status": previous},
-                ),
-                Change(EventType.CONVERSATION_UPDATED, marker, data),
-            ]
+            changes += _reopening(marker, conversation_data(conversation), previous)
         if getattr(conversation, "_ingest_opened", False):
             changes.append(
                 Change(
@@ -354,15 +358,7 @@ def conversations_reopened(
             found = []
             for row in Conversation.objects.filter(pk__in=ids).order_by("pk"):
                 marker = f"{row.pk}:activity:{activity_of.get(row.pk, '')}"
-                data = conversation_data(row)
-                found.append(
-                    Change(
-                        EventType.CONVERSATION_STATUS_CHANGED,
-                        marker,
-                        {**data, "previous_status": previous[row.pk]},
-                    )
-                )
-                found.append(Change(EventType.CONVERSATION_UPDATED, marker, data))
+                found += _reopening(marker, conversation_data(row), previous[row.pk])
             return found
 
         events_record(business_id, changes)
