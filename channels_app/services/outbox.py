@@ -36,12 +36,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from conversations.models import Message
 from pingback.logs import current_request_id, request_id_bound
 
 logger = logging.getLogger(__name__)
+
+
+# Publishes tasks for ids (with the request id each was written under);
+# returns the ids whose publish failed.
+Publish = Callable[[list[int], Mapping[int, str]], list[int]]
 
 
 def outbox_due_at(delay: float = 0.0, *, now: datetime | None = None) -> datetime:
@@ -124,37 +130,53 @@ def outbox_sweep(*, limit: int = 500) -> int:
     `OUTBOX_REPUBLISH_AFTER`. Returns how many were published. Safe to run
     from several processes at once (`FOR UPDATE SKIP LOCKED`)."""
     now = timezone.now()
+    due = Message.objects.filter(
+        status=Message.Status.QUEUED,
+        direction=Message.Direction.OUTBOUND,
+        next_attempt_at__lte=now,
+    )
+    published, failed = due_publish(
+        due,
+        order_by="next_attempt_at",
+        limit=limit,
+        then={"next_attempt_at": outbox_due_at(now=now)},
+        publish=outbox_publish,
+    )
+    if published or failed:
+        logger.info("outbox.swept", extra={"published": published, "failed": failed})
+    return published
+
+
+def due_publish(
+    due: QuerySet,
+    *,
+    order_by: str,
+    limit: int,
+    then: Mapping[str, Any],
+    publish: Publish,
+) -> tuple[int, int]:
+    """The sweepers' step: lock the rows of `due` no other sweeper holds
+    (`FOR UPDATE SKIP LOCKED`), at most `limit` in `order_by` order, set
+    `then` on them (when they are due again), and after the commit publish
+    their ids (`publish`, as `Relay` takes it). Returns how many were
+    published and how many publishes failed."""
     with transaction.atomic():
-        due = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(
-                status=Message.Status.QUEUED,
-                direction=Message.Direction.OUTBOUND,
-                next_attempt_at__lte=now,
-            )
-            .order_by("next_attempt_at")
+        ids = list(
+            due.select_for_update(skip_locked=True)
+            .order_by(order_by)
             .values_list("pk", flat=True)[:limit]
         )
-        if not due:
-            return 0
-        Message.objects.filter(pk__in=due).update(
-            next_attempt_at=outbox_due_at(now=now)
-        )
-    failed = outbox_publish(due)
-    logger.info(
-        "outbox.swept",
-        extra={"published": len(due) - len(failed), "failed": len(failed)},
-    )
-    return len(due) - len(failed)
+        if not ids:
+            return 0, 0
+        due.model.objects.filter(pk__in=ids).update(**then)
+    failed = publish(ids, {})
+    return len(ids) - len(failed), len(failed)
 
 
 def _tasks_eager() -> bool:
     from pingback.celery import app
 
     return bool(app.conf.task_always_eager)
-
-
-Publish = Callable[[list[int], Mapping[int, str]], list[int]]
 
 
 class Relay:

@@ -42,7 +42,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks import Webhook
 
-from channels_app.services.outbox import Relay, outbox_due_at, tasks_publish
+from channels_app.services.outbox import (
+    Relay,
+    due_publish,
+    outbox_due_at,
+    tasks_publish,
+)
 from pingback.egress import EgressError, EgressRefused, egress_post
 from pingback.errors import ApplicationError
 from webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
@@ -123,27 +128,22 @@ def events_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
     over). Returns how many were published. Safe to run from several
     processes (`FOR UPDATE SKIP LOCKED`)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        WebhookEvent.objects.filter(
-            status=WebhookEvent.Status.SENDING, lease_until__lte=now
-        ).update(status=WebhookEvent.Status.PENDING, lease_until=None)
-        due = list(
-            WebhookEvent.objects.select_for_update(skip_locked=True)
-            .filter(
-                status=WebhookEvent.Status.PENDING,
-                next_attempt_at__lte=now,
-                republish_at__lte=now,
-            )
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if not due:
-            return 0
-        WebhookEvent.objects.filter(pk__in=due).update(
-            republish_at=outbox_due_at(now=now)
-        )
-    failed = events_publish(due)
-    return len(due) - len(failed)
+    WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.SENDING, lease_until__lte=now
+    ).update(status=WebhookEvent.Status.PENDING, lease_until=None)
+    due = WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.PENDING,
+        next_attempt_at__lte=now,
+        republish_at__lte=now,
+    )
+    published, _ = due_publish(
+        due,
+        order_by="next_attempt_at",
+        limit=limit,
+        then={"republish_at": outbox_due_at(now=now)},
+        publish=events_publish,
+    )
+    return published
 
 
 # ------------------------------------------------------------------ delivery

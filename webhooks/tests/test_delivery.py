@@ -476,3 +476,22 @@ def test_a_redirect_is_not_followed(business, receiver, endpoint):
     assert event_deliver(event.pk) == "failed"
 
     assert [r.path for r in receiver.received] == ["/hook"]
+
+
+def test_an_event_left_sending_by_a_dead_worker_is_sent_again(
+    business, receiver, endpoint
+):
+    event = _one_event(business, endpoint)
+    now = timezone.now()
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        status=WebhookEvent.Status.SENDING,
+        lease_until=now - timedelta(seconds=1),
+        republish_at=now - timedelta(seconds=1),
+    )
+
+    # Tasks run inline: the sweep's publish sends it.
+    assert events_sweep(now=now) == 1
+
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.DELIVERED
+    assert len(posts(receiver)) == 1
