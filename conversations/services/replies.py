@@ -291,6 +291,7 @@ def message_mark_sent(*, message: Message) -> Message:
             message=locked, outcome=DeliveryAttempt.Outcome.MARKED_SENT
         )
         realtime.publish_message_status(locked.pk)
+        webhook_events.message_status_changed(locked.pk, locked.status, "marked")
     return locked
 
 
