@@ -248,9 +248,10 @@ def _settle(
 ) -> str:
     """Record the attempt and what follows from it (event status, the next
     try, the endpoint's failing streak)."""
+    due = _retry_at(event, result, now) if result.outcome == "transient" else None
     if result.outcome == "delivered":
         outcome = WebhookAttempt.Outcome.DELIVERED
-    elif result.outcome == "transient" and _retry_at(event, result, now) is not None:
+    elif due is not None:
         outcome = WebhookAttempt.Outcome.RETRY
     else:
         outcome = WebhookAttempt.Outcome.FAILED
@@ -273,7 +274,6 @@ def _settle(
             }
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
         elif outcome == WebhookAttempt.Outcome.RETRY:
-            due = _retry_at(event, result, now)
             fields |= {
                 "status": WebhookEvent.Status.PENDING,
                 "next_attempt_at": due,

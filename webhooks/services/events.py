@@ -30,6 +30,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from webhooks.models import EventType, WebhookEndpoint, WebhookEvent
@@ -49,7 +50,8 @@ def events_record(
     business_id: object,
     changes: Sequence[Change] | Callable[[], Sequence[Change]],
 ) -> list[int]:
-    """Record `changes` (of one business; or a function giving them, called
+    """Record `changes` (of one business, `business_id`: its id or a
+    subquery giving it; `changes`: the list, or a function giving it, called
     only when an endpoint listens) for the business's active endpoints
     subscribed to their types, in the caller's transaction; hand the new
     events to the delivery workers on commit. A change already recorded for
@@ -235,21 +237,19 @@ def messages_created(messages: Iterable[Any]) -> None:
 def message_status_changed(message_id: int, status: str, marker: object = "") -> None:
     """`message.status_changed` for message `message_id`, now `status`
     (`sent`, `delivered`, `read`, `failed`). `marker` tells apart two changes
-    to the same status (the delivery attempt's id); a receipt the platform
-    repeats has the same key and gives one event."""
+    to the same status (the time of a failed attempt); a receipt the
+    platform repeats has the same key and gives one event. One query when
+    no endpoint listens (the business is found inside it)."""
     from conversations.models import Message
 
-    message = (
-        Message.objects.select_related("conversation")
-        .only("pk", "status", "error", "conversation_id", "conversation__business_id")
-        .filter(pk=message_id)
-        .first()
-    )
-    if message is None:
-        return
-    events_record(
-        message.conversation.business_id,
-        [
+    rows = Message.objects.filter(pk=message_id)
+    business_id = Subquery(rows.values("conversation__business_id")[:1])
+
+    def changes() -> list[Change]:
+        message = rows.only("pk", "error", "conversation_id").first()
+        if message is None:
+            return []
+        return [
             Change(
                 EventType.MESSAGE_STATUS_CHANGED,
                 f"{message_id}:{status}:{marker}",
@@ -260,8 +260,9 @@ def message_status_changed(message_id: int, status: str, marker: object = "") ->
                     "error": message.error if status == "failed" else "",
                 },
             )
-        ],
-    )
+        ]
+
+    events_record(business_id, changes)
 
 
 def conversations_changed(
