@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
@@ -88,6 +89,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@never_cache  # the answer may carry the new secret
 def webhook_new(request: HttpRequest) -> HttpResponse:
     """GET: the form. POST: register the endpoint and show its secret once;
     or the form again (400) with the refusal beside its field."""
@@ -161,6 +163,7 @@ def webhook_edit(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 
 @login_required
+@never_cache  # the answer carries the new secret
 @require_POST
 def webhook_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     """Give the endpoint a new secret and show it once."""
