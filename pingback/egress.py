@@ -532,6 +532,25 @@ def _read(response: httpx.Response, max_bytes: int) -> bytes:
     return bytes(content)
 
 
+def _url(url: str) -> httpx.URL:
+    try:
+        return httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise EgressRefused("the link is not a valid URL.") from error
+
+
+def _vetted_client(timeout: float) -> httpx.Client:
+    """An httpx client over the vetted transport, no proxies from the
+    environment, no redirects followed by httpx, `timeout` seconds for
+    everything it does from now."""
+    return httpx.Client(
+        transport=_VettedTransport(time.monotonic() + timeout),
+        trust_env=False,
+        follow_redirects=False,
+        timeout=httpx.Timeout(timeout),
+    )
+
+
 def egress_fetch(
     url: str,
     *,
@@ -567,18 +586,9 @@ def egress_fetch(
     extra = dict(headers or {})
     if any(name.lower() in CREDENTIAL_HEADERS for name in extra):
         raise ValueError("Pass credentials as `credentials`, not in `headers`.")
-    deadline = time.monotonic() + timeout
-    try:
-        current = httpx.URL(url)
-    except httpx.InvalidURL as error:
-        raise EgressRefused("the link is not a valid URL.") from error
+    current = _url(url)
     with_credentials = credentials is not None
-    with httpx.Client(
-        transport=_VettedTransport(deadline),
-        trust_env=False,
-        follow_redirects=False,
-        timeout=httpx.Timeout(timeout),
-    ) as client:
+    with _vetted_client(timeout) as client:
         for _hop in range(max_redirects + 1):
             _check_url(current, only_hosts)
             sent = dict(extra)
@@ -615,3 +625,62 @@ def egress_fetch(
                     f"the connection to {current.host} failed ({type(error).__name__})."
                 ) from error
     raise EgressError(f"more than {max_redirects} redirects.")
+
+
+@dataclass(frozen=True)
+class EgressPostAnswer:
+    """What a server answered a POST (`egress_post`), whatever its status:
+    `status_code`, the first bytes of the body (`excerpt`, at most the
+    `max_bytes` asked for; the rest is not read) and `retry_after` (seconds,
+    from a `Retry-After` header, or None)."""
+
+    status_code: int
+    excerpt: bytes
+    retry_after: float | None
+
+
+def egress_post(
+    url: str,
+    *,
+    content: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    max_bytes: int,
+) -> EgressPostAnswer:
+    """POST `content` to an outside `url` under the outbound HTTP policy (the
+    same address checks as `egress_fetch`), without following redirects: a
+    3xx is an answer like any other.
+
+    - `headers`: sent as given; they may not carry credentials
+      (`Authorization`, `Cookie`: `ValueError`).
+    - `timeout`: seconds for the whole exchange, connecting and reading.
+    - `max_bytes`: how much of the answer's body is read and kept.
+
+    Returns an `EgressPostAnswer` for any HTTP status. Raises `EgressRefused`
+    (not allowed, nothing sent), `EgressError` (network failure or timeout;
+    `transient` is true)."""
+    if any(name.lower() in CREDENTIAL_HEADERS for name in headers):
+        raise ValueError("egress_post sends no credentials headers.")
+    target = _url(url)
+    _check_url(target, None)
+    with _vetted_client(timeout) as client:
+        try:
+            with client.stream(
+                "POST", target, content=content, headers=dict(headers)
+            ) as response:
+                excerpt = bytearray()
+                for chunk in response.iter_bytes():
+                    excerpt += chunk
+                    if len(excerpt) >= max_bytes:
+                        break
+                return EgressPostAnswer(
+                    status_code=response.status_code,
+                    excerpt=bytes(excerpt[:max_bytes]),
+                    retry_after=_retry_after(response),
+                )
+        except httpx.TimeoutException as error:
+            raise EgressError(f"{target.host} did not answer in time.") from error
+        except httpx.HTTPError as error:
+            raise EgressError(
+                f"the connection to {target.host} failed ({type(error).__name__})."
+            ) from error

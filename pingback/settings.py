@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "conversations",
     "contacts",
     "workspace",
+    "webhooks",
 ]
 # The platform sandbox (a stand-in for every platform's API, and the
 # `run_sandbox` and `setup_demo` commands) is demo and test tooling, never part
@@ -257,6 +258,17 @@ INBOUND_SWEEP_INTERVAL = env.float("INBOUND_SWEEP_INTERVAL", default=15.0)
 # Every SNOOZE_WAKE_INTERVAL seconds, beat reopens the conversations whose
 # snooze has ended (a snooze ends up to this late).
 SNOOZE_WAKE_INTERVAL = env.float("SNOOZE_WAKE_INTERVAL", default=30.0)
+# Outgoing webhooks (webhooks/, docs/webhooks.md): each attempt waits at most
+# WEBHOOK_TIMEOUT seconds; a failed one is tried again after an exponential
+# backoff (WEBHOOK_RETRY_BASE seconds doubling up to WEBHOOK_RETRY_CAP, with
+# jitter) until the event is WEBHOOK_RETRY_FOR seconds old; an endpoint that
+# has not succeeded for WEBHOOK_DISABLE_AFTER seconds while failing is disabled.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_RETRY_BASE = env.float("WEBHOOK_RETRY_BASE", default=30.0)
+WEBHOOK_RETRY_CAP = env.float("WEBHOOK_RETRY_CAP", default=4 * 3600.0)
+WEBHOOK_RETRY_FOR = env.float("WEBHOOK_RETRY_FOR", default=2 * 86400.0)
+WEBHOOK_DISABLE_AFTER = env.float("WEBHOOK_DISABLE_AFTER", default=3 * 86400.0)
+WEBHOOK_SECRET_OVERLAP = env.float("WEBHOOK_SECRET_OVERLAP", default=86400.0)
 CELERY_BEAT_SCHEDULE = {
     "wake-snoozed-conversations": {
         "task": "conversations.wake_snoozed",
@@ -276,6 +288,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-outbox": {
         "task": "channels.sweep_outbox",
+        "schedule": OUTBOX_SWEEP_INTERVAL,
+    },
+    "sweep-webhook-events": {
+        "task": "webhooks.sweep_events",
         "schedule": OUTBOX_SWEEP_INTERVAL,
     },
     "purge-pending-receipts": {

@@ -36,6 +36,7 @@ from conversations.models import ContactIdentity, DeliveryAttempt, Message
 from conversations.services.attachments import attachment_kind, attachment_link
 from conversations.services.receipts import receipts_release
 from pingback import metrics
+from webhooks.services import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,7 @@ def _mark_sent(message: Message, platform_message_id: str) -> None:
         )
         _record(message, DeliveryAttempt.Outcome.SENT)
         realtime.publish_message_status(message.pk)
+        webhook_events.message_status_changed(message.pk, Message.Status.SENT, now)
     # Receipts the platform sent before this commit are held; apply them now.
     receipts_release(
         channel_id=message.channel_id,
@@ -351,6 +353,9 @@ def _fail(message: Message, error: DeliveryError) -> None:
         )
         _record(message, DeliveryAttempt.Outcome.FAILED, error)
         realtime.publish_message_status(message.pk)
+        webhook_events.message_status_changed(
+            message.pk, Message.Status.FAILED, timezone.now()
+        )
     channel = message.channel
     metrics.reply_tried(channel.type if channel else "unknown", "failed")
     logger.warning(

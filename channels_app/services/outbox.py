@@ -30,17 +30,24 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from conversations.models import Message
 from pingback.logs import current_request_id, request_id_bound
 
 logger = logging.getLogger(__name__)
+
+
+# Publishes tasks for ids (with the request id each was written under);
+# returns the ids whose publish failed.
+Publish = Callable[[list[int], Mapping[int, str]], list[int]]
 
 
 def outbox_due_at(delay: float = 0.0, *, now: datetime | None = None) -> datetime:
@@ -83,29 +90,37 @@ def outbox_hand_off(message_id: int) -> None:
     _relay.add([message_id])
 
 
+def tasks_publish(
+    task: Any, ids: Iterable[int], request_ids: Mapping[int, str] | None = None
+) -> list[int]:
+    """Publish Celery `task` once per id (its one argument); return the ids
+    whose publish failed (the broker did not answer), in order.
+    `request_ids`: the id of the web request that wrote each row, carried
+    into its task's log lines (`pingback.logs`)."""
+    failed = []
+    for row_id in ids:
+        try:
+            # The relay and the sweeper retry themselves; Celery's own
+            # publish retries would only hold them longer on a dead broker.
+            with request_id_bound((request_ids or {}).get(row_id)):
+                task.apply_async((row_id,), retry=False)
+        except Exception as error:  # kombu, redis and socket errors alike
+            logger.warning(
+                "outbox.publish_failed",
+                extra={"task": task.name, "id": row_id, "error": type(error).__name__},
+            )
+            failed.append(row_id)
+    return failed
+
+
 def outbox_publish(
     message_ids: Iterable[int], request_ids: Mapping[int, str] | None = None
 ) -> list[int]:
     """Publish a `channels.deliver_message` task for each message id; return
-    the ids whose publish failed (the broker did not answer), in order.
-    `request_ids`: the id of the web request that wrote a message, carried
-    into its task's log lines (`pingback.logs`)."""
+    the ids whose publish failed (`tasks_publish`)."""
     from channels_app.tasks import deliver_message
 
-    failed = []
-    for message_id in message_ids:
-        try:
-            # The relay and the sweeper retry themselves; Celery's own
-            # publish retries would only hold them longer on a dead broker.
-            with request_id_bound((request_ids or {}).get(message_id)):
-                deliver_message.apply_async((message_id,), retry=False)
-        except Exception as error:  # kombu, redis and socket errors alike
-            logger.warning(
-                "outbox.publish_failed",
-                extra={"message_id": message_id, "error": type(error).__name__},
-            )
-            failed.append(message_id)
-    return failed
+    return tasks_publish(deliver_message, message_ids, request_ids)
 
 
 def outbox_sweep(*, limit: int = 500) -> int:
@@ -115,28 +130,47 @@ def outbox_sweep(*, limit: int = 500) -> int:
     `OUTBOX_REPUBLISH_AFTER`. Returns how many were published. Safe to run
     from several processes at once (`FOR UPDATE SKIP LOCKED`)."""
     now = timezone.now()
+    due = Message.objects.filter(
+        status=Message.Status.QUEUED,
+        direction=Message.Direction.OUTBOUND,
+        next_attempt_at__lte=now,
+    )
+    published, failed = due_publish(
+        due,
+        order_by="next_attempt_at",
+        limit=limit,
+        then={"next_attempt_at": outbox_due_at(now=now)},
+        publish=outbox_publish,
+    )
+    if published or failed:
+        logger.info("outbox.swept", extra={"published": published, "failed": failed})
+    return published
+
+
+def due_publish(
+    due: QuerySet,
+    *,
+    order_by: str,
+    limit: int,
+    then: Mapping[str, Any],
+    publish: Publish,
+) -> tuple[int, int]:
+    """The sweepers' step: lock the rows of `due` no other sweeper holds
+    (`FOR UPDATE SKIP LOCKED`), at most `limit` in `order_by` order, set
+    `then` on them (when they are due again), and after the commit publish
+    their ids (`publish`, as `Relay` takes it). Returns how many were
+    published and how many publishes failed."""
     with transaction.atomic():
-        due = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(
-                status=Message.Status.QUEUED,
-                direction=Message.Direction.OUTBOUND,
-                next_attempt_at__lte=now,
-            )
-            .order_by("next_attempt_at")
+        ids = list(
+            due.select_for_update(skip_locked=True)
+            .order_by(order_by)
             .values_list("pk", flat=True)[:limit]
         )
-        if not due:
-            return 0
-        Message.objects.filter(pk__in=due).update(
-            next_attempt_at=outbox_due_at(now=now)
-        )
-    failed = outbox_publish(due)
-    logger.info(
-        "outbox.swept",
-        extra={"published": len(due) - len(failed), "failed": len(failed)},
-    )
-    return len(due) - len(failed)
+        if not ids:
+            return 0, 0
+        due.model.objects.filter(pk__in=ids).update(**then)
+    failed = publish(ids, {})
+    return len(ids) - len(failed), len(failed)
 
 
 def _tasks_eager() -> bool:
@@ -145,12 +179,16 @@ def _tasks_eager() -> bool:
     return bool(app.conf.task_always_eager)
 
 
-class _Relay:
-    """This process's publisher of handed-off message ids: one daemon thread
-    that publishes what is pending and, when the broker fails, keeps the
-    failed ids and tries again after `OUTBOX_RELAY_RETRY_SECONDS`."""
+class Relay:
+    """This process's publisher of handed-off ids: one daemon thread that
+    calls `publish(ids, request_ids)` (which returns the ids whose publish
+    failed) for what is pending and, when the broker fails, keeps the failed
+    ids and tries again after `OUTBOX_RELAY_RETRY_SECONDS`. One relay per
+    kind of row: `outbox_publish` for replies here, the webhook deliveries
+    in `webhooks.services.deliveries`."""
 
-    def __init__(self) -> None:
+    def __init__(self, publish: Publish) -> None:
+        self._publish = publish
         self._condition = threading.Condition()
         self._pending: list[int] = []
         # The request id each pending message was written under, for its
@@ -181,7 +219,7 @@ class _Relay:
             pending, self._pending = self._pending, []
             request_ids, self._request_ids = self._request_ids, {}
         if pending and self._pid == os.getpid():
-            outbox_publish(pending, request_ids)
+            self._publish(pending, request_ids)
 
     def _run(self) -> None:
         while True:
@@ -194,7 +232,7 @@ class _Relay:
                     for message_id in pending
                     if message_id in self._request_ids
                 }
-            failed = outbox_publish(pending, request_ids)
+            failed = self._publish(pending, request_ids)
             if failed:
                 with self._condition:
                     self._pending[:0] = failed
@@ -208,5 +246,5 @@ class _Relay:
                 time.sleep(settings.OUTBOX_RELAY_RETRY_SECONDS)
 
 
-_relay = _Relay()
+_relay = Relay(outbox_publish)
 atexit.register(_relay.flush)

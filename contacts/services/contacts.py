@@ -21,6 +21,7 @@ from contacts.phones import phone_e164
 from contacts.search_text import search_text_refresh
 from conversations.models import Contact
 from pingback.errors import FieldInvalid
+from webhooks.services import events as webhook_events
 from workspace.models import Label
 
 ATTRIBUTE_KEY = re.compile(r"\A[a-z][a-z0-9_]{0,39}\Z")
@@ -143,6 +144,7 @@ def contact_create(
             [ContactLabel(contact=contact, label=label) for label in labels]
         )
         search_text_refresh([contact.pk])
+        webhook_events.contacts_created([contact])
     contact.refresh_from_db(fields=["search_text"])
     return contact
 
@@ -207,6 +209,7 @@ def contact_update(
                 ignore_conflicts=True,
             )
         search_text_refresh([contact.pk])
+        webhook_events.contact_updated(contact)
     contact.refresh_from_db(fields=["search_text", "updated_at"])
     return contact
 

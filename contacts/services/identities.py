@@ -44,6 +44,7 @@ from contacts.services.contacts import (
     email_normalized,
 )
 from conversations.models import Contact, ContactIdentity
+from webhooks.services import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ def identities_details_add(
         ContactEmail.objects.bulk_create(emails, ignore_conflicts=True)
     if phones:
         ContactPhone.objects.bulk_create(phones, ignore_conflicts=True)
+    webhook_events.contacts_mark_new(identity.contact for identity in identities)
     return given
 
 

@@ -30,6 +30,7 @@ from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.services.conversations import activity_message
 from pingback.errors import ApplicationError
+from webhooks.services import events as webhook_events
 
 
 class ContactNotFound(ApplicationError):
@@ -220,6 +221,7 @@ def contact_merge(
             ]
         )
         search_text_refresh([kept_row.pk])
+        webhook_events.contact_merged(kept_row, result.other_id)
 
         text = f"{_agent_name(by)} merged {result.other_name} into {kept_name}"
         conversations = list(

@@ -35,6 +35,7 @@ from conversations.services.conversations import (
     activity_message,
     actor_name,
 )
+from webhooks.services import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ def _apply(
 ) -> None:
     """Store assignees and team (one UPDATE), an activity entry per
     assignment (one INSERT), and publish."""
+    before = webhook_events.conversation_state(conversations)
     changed = []
     for conversation, user in zip(conversations, picked, strict=True):
         if user is None and conversation.team_id == channel.team_id:
@@ -177,6 +179,7 @@ def _apply(
             if user is not None
         ]
     )
+    webhook_events.conversations_changed(changed, before, activities)
     realtime.publish_messages_created(activities)
     noted = {message.conversation_id for message in activities}
     for conversation in changed:

@@ -22,6 +22,7 @@ from conversations import realtime
 from conversations.models import Conversation, ConversationLabel, Message
 from conversations.services.snooze import business_zone_by_id
 from pingback.errors import ApplicationError
+from webhooks.services import events as webhook_events
 from workspace.models import Label, Team
 
 logger = logging.getLogger(__name__)
@@ -220,6 +221,9 @@ def conversations_wake_snoozed(*, now: datetime | None = None) -> int:
                 ]
             )
             realtime.publish_messages_created(activities)
+            webhook_events.conversations_reopened(
+                due, activities, previous_status=Conversation.Status.SNOOZED
+            )
         woken += len(due)
         if len(due) < WAKE_BATCH:
             break
@@ -322,6 +326,7 @@ def _conversations_change(
         # once: each change is worked out from the rows as they are under
         # its lock, so neither records "added label vip" the other made.
         _conversations_lock_refresh(conversations)
+        before = webhook_events.conversation_state(conversations)
         links_add: list[ConversationLabel] = []
         links_remove: list[tuple[int, int]] = []
         label_texts: dict[int, list[str]] = {}
@@ -353,6 +358,7 @@ def _conversations_change(
         if links_add:
             ConversationLabel.objects.bulk_create(links_add, ignore_conflicts=True)
         created = Message.objects.bulk_create(activities)
+        webhook_events.conversations_changed(conversations, before, created)
         realtime.publish_messages_created(created)
         noted = {message.conversation_id for message in created}
         if values:  # (as before: a status or assignee given, changed or not)

@@ -70,6 +70,7 @@ from conversations.services.platform_events import (
 )
 from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
+from webhooks.services import events as webhook_events
 from workspace.services import away_messages_queue
 
 logger = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ def _messages_store(channel: Channel, items: list[InboundMessage]) -> list[Messa
     if channel.auto_assign and messages:
         _auto_assign(channel, messages)
     realtime.publish_messages_created(messages)
+    webhook_events.messages_created(messages)
     for message in messages:
         if any(attachment_needs_fetch(a) for a in message.attachments):
             _schedule_media_fetch(message.pk)
@@ -520,6 +522,7 @@ def _reopened_by_customer(messages: Iterable[Message]) -> None:
             for conversation in woken
         ]
     )
+    webhook_events.conversations_mark_reopened(woken, activities)
     for conversation in woken:
         conversation.status = Conversation.Status.OPEN
         conversation.snoozed_until = None

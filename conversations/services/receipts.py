@@ -17,6 +17,7 @@ from channels_app.models import Channel
 from channels_app.platforms.base import DeliveryStatus
 from conversations import realtime
 from conversations.models import Message, PendingReceipt
+from webhooks.services import events as webhook_events
 
 STATUS_RANK = {
     Message.Status.QUEUED: 0,
@@ -104,9 +105,11 @@ def _move(message: Message, status: str, error: str) -> int:
             status=Message.Status.FAILED, error=error
         )
         realtime.publish_message_status(message.pk)
+        webhook_events.message_status_changed(message.pk, status, "receipt")
         return 1
     if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(message.status, 99):
         return 0
     Message.objects.filter(pk=message.pk).update(status=status)
     realtime.publish_message_status(message.pk)
+    webhook_events.message_status_changed(message.pk, status)
     return 1

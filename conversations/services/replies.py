@@ -15,6 +15,7 @@ from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.services.attachments import attachments_store_uploads
 from conversations.services.conversations import label_links_follow
 from pingback.errors import ApplicationError, ChannelInactive, MessageStateConflict
+from webhooks.services import events as webhook_events
 
 MAX_REPLY_LENGTH = 10_000
 PREVIEW_LENGTH = 200
@@ -176,6 +177,7 @@ def post_reply(
         )
         label_links_follow([conversation.pk])
         realtime.publish_message_created(message)
+        webhook_events.messages_created([message])
         transaction.on_commit(lambda: outbox_hand_off(message.pk))
     return message
 
@@ -320,6 +322,7 @@ def message_mark_sent(*, message: Message) -> Message:
             message=locked, outcome=DeliveryAttempt.Outcome.MARKED_SENT
         )
         realtime.publish_message_status(locked.pk)
+        webhook_events.message_status_changed(locked.pk, locked.status, "marked")
     return locked
 
 

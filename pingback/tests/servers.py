@@ -1,6 +1,7 @@
-"""A small HTTP server on loopback for the outbound HTTP policy's tests: it
-answers what the test sets per path and records every request it receives
-(path and headers), so a test can say that nothing reached it."""
+"""A small HTTP server on loopback for the outbound HTTP policy's tests and
+the outgoing webhooks' receiver: it answers what the test sets per path and
+records every request it receives (method, path, headers and body), so a
+test can say that nothing reached it."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class Received:
 
     path: str
     headers: dict[str, str]
+    body: bytes = b""
+    method: str = "GET"
 
 
 class RecordingServer:
@@ -43,8 +46,20 @@ class RecordingServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                self._answer(b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._answer(self.rfile.read(length))
+
+            def _answer(self, body: bytes) -> None:
                 server.received.append(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()})
+                    Received(
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        self.command,
+                    )
                 )
                 answer = server.answers.get(self.path.split("?")[0], Answer(404))
                 self.send_response(answer.status)

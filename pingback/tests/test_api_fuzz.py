@@ -338,6 +338,7 @@ def _world_token() -> str:
     _workspace_world(business=business, members=[admin, agent], other=other.business)
     _saved_filter_world(caller=admin, agent=agent, outsider=outsider)
     _contacts_world(business=business, conversation=conversation, other=other)
+    _webhooks_world(business=business, other=other.business)
     WORLD.foreign.update(
         channel_id=[str(other.channel_id)],
         conversation_id=[other.id],
@@ -367,6 +368,44 @@ def _contacts_world(*, business, conversation, other) -> None:
     )
     WORLD.own["contact_id"] = [own.id, conversation.contact_id]
     WORLD.foreign["contact_id"] = [other.contact_id]
+
+
+def _webhooks_world(*, business, other) -> None:
+    """`{webhook_id}`: two endpoints of `business`, the first with an event
+    (`event_id` of a redelivery, see `flatmap_body_event_id`); `other`'s
+    endpoint must answer 404. Their URLs are never called: tasks run inline,
+    and a redelivery to an address this machine does not resolve fails."""
+    from webhooks.services.endpoints import endpoint_create
+    from webhooks.services.events import Change, events_record
+
+    own = [
+        endpoint_create(
+            business=business,
+            url=f"https://hooks.example.test/{n}",
+            events=["contact.updated"],
+        )[0]
+        for n in range(2)
+    ]
+    WORLD.own["event_id"] = events_record(
+        business.pk, [Change("contact.updated", "fuzz", {"id": 1})]
+    )[:1]
+    foreign, _ = endpoint_create(
+        business=other, url="https://hooks.example.test/o", events=["contact.created"]
+    )
+    WORLD.own["webhook_id"] = [endpoint.pk for endpoint in own]
+    WORLD.foreign["webhook_id"] = [foreign.pk]
+
+
+@schema.hook("flatmap_body")
+def flatmap_body_event_id(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """`event_id` of a redelivery often names the first endpoint's event."""
+    if not isinstance(body, dict) or "event_id" not in body:
+        return st.just(body)
+    return WORLD.steer("event_id", body["event_id"]).map(
+        lambda value: {**body, "event_id": value}
+    )
 
 
 # A CSV file the contacts import accepts: a new contact and one it updates.

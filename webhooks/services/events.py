@@ -1,0 +1,421 @@
+"""Recording webhook events: the transactional outbox of outgoing webhooks.
+
+The services that change conversations, messages and contacts call the
+`*_changed` / `*_created` functions below inside their own transaction. Each
+call inserts one `WebhookEvent` row per active endpoint of the business
+subscribed to the event's type (one SELECT of the endpoints and one INSERT
+for the whole call, however many changes it carries), so the event exists
+if and only if the change was committed. After the commit the rows' ids go
+to the delivery workers (`webhooks.services.deliveries.events_hand_off`).
+
+Every event has a key naming the change (`message.created:42`,
+`conversation.status_changed:7:activity:913`): unique per endpoint
+(`ON CONFLICT DO NOTHING`), so a change recorded twice — a receipt the
+platform sends again, two code paths noticing one change — gives one event.
+Two changes give two keys: keys of changes that can repeat carry the id of
+the row the change wrote (the activity entry, the delivery attempt) or the
+time of the change.
+
+Payload (the body sent, see docs/webhooks.md):
+`{"type": "<type>", "timestamp": "<ISO 8601 UTC>", "data": {...}}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Subquery
+from django.utils import timezone
+
+from webhooks.models import EventType, WebhookEndpoint, WebhookEvent
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to announce: its event `type`, a `key` unique to the change
+    (without the type: `events_record` prefixes it) and the payload's `data`."""
+
+    type: str
+    key: str
+    data: Mapping[str, Any]
+
+
+def events_record(
+    business_id: object,
+    changes: Sequence[Change] | Callable[[], Sequence[Change]],
+) -> list[int]:
+    """Record `changes` (of one business, `business_id`: its id or a
+    subquery giving it; `changes`: the list, or a function giving it, called
+    only when an endpoint listens) for the business's active endpoints
+    subscribed to their types, in the caller's transaction; hand the new
+    events to the delivery workers on commit. A change already recorded for
+    an endpoint (same type and key) is not recorded again. Returns the ids of
+    the events inserted (empty when no endpoint listens: one SELECT, no
+    INSERT)."""
+    if not changes:
+        return []
+    endpoints = list(
+        WebhookEndpoint.objects.filter(
+            business_id=business_id, is_active=True
+        ).values_list("pk", "events")
+    )
+    if not endpoints:
+        return []
+    if callable(changes):
+        changes = changes()
+    now = timezone.now()
+    rows = []
+    for change in changes:
+        body = _body(change, now)
+        key = f"{change.type}:{change.key}"[:200]
+        for endpoint_id, events in endpoints:
+            if change.type in (events or ()):
+                rows.append(
+                    WebhookEvent(
+                        endpoint_id=endpoint_id,
+                        webhook_id=WebhookEvent.new_webhook_id(),
+                        key=key,
+                        type=change.type,
+                        body=body,
+                        created_at=now,
+                        next_attempt_at=now,
+                        republish_at=_republish_at(now),
+                    )
+                )
+    if not rows:
+        return []
+    with transaction.atomic():
+        WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        # ignore_conflicts gives no ids: read back the rows this call made.
+        ids = list(
+            WebhookEvent.objects.filter(webhook_id__in=[row.webhook_id for row in rows])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    if ids:
+        from webhooks.services.deliveries import events_hand_off
+
+        transaction.on_commit(lambda: events_hand_off(ids))
+    return ids
+
+
+def _republish_at(now: datetime) -> datetime:
+    from channels_app.services.outbox import outbox_due_at
+
+    return outbox_due_at(now=now)
+
+
+def _body(change: Change, now: datetime) -> str:
+    return json.dumps(
+        {
+            "type": change.type,
+            "timestamp": now.isoformat().replace("+00:00", "Z"),
+            "data": change.data,
+        },
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+# ------------------------------------------------------------------ payloads
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def conversation_data(conversation: Any) -> dict[str, Any]:
+    """`data` of conversation events: `id`, `status`, `assignee_id` (user id
+    or null), `team_id`, `channel_id`, `channel_type`, `contact_id`,
+    `subject`, `created_at`."""
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "assignee_id": conversation.assignee_id,
+        "team_id": conversation.team_id,
+        "channel_id": str(conversation.channel_id) if conversation.channel_id else None,
+        "channel_type": conversation.channel_type,
+        "contact_id": conversation.contact_id,
+        "subject": conversation.subject,
+        "created_at": _when(getattr(conversation, "created_at", None)),
+    }
+
+
+def message_data(message: Any) -> dict[str, Any]:
+    """`data` of message events: `id`, `conversation_id`, `direction`
+    (`inbound`/`outbound`), `kind`, `text`, `status`, `attachments` (count),
+    `sender_contact_id`, `author_id`, `created_at`."""
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "direction": message.direction,
+        "kind": message.kind,
+        "text": message.text,
+        "status": message.status,
+        "attachments": len(message.attachments or ()),
+        "sender_contact_id": message.sender_contact_id,
+        "author_id": message.author_id,
+        "created_at": _when(getattr(message, "created_at", None)),
+    }
+
+
+def contact_data(contact: Any) -> dict[str, Any]:
+    """`data` of contact events: `id`, `name`, `company`, `created_at`,
+    `updated_at`."""
+    return {
+        "id": contact.pk,
+        "name": contact.name,
+        "company": contact.company,
+        "created_at": _when(getattr(contact, "created_at", None)),
+        "updated_at": _when(getattr(contact, "updated_at", None)),
+    }
+
+
+# ------------------------------------------------------------------ emitters
+
+
+def _reopening(key: str, data: dict[str, Any], previous: str) -> list[Change]:
+    """The events of a conversation reopened (`data`: as it is now)."""
+    return [
+        Change(
+            EventType.CONVERSATION_STATUS_CHANGED,
+            key,
+            {**data, "previous_status": previous},
+        ),
+        Change(EventType.CONVERSATION_UPDATED, key, data),
+    ]
+
+
+def messages_created(messages: Iterable[Any]) -> None:
+    """`message.created` for each customer message or reply of `messages`
+    (not internal notes nor activity entries), `conversation.created` for
+    the conversations an ingest opened for them (their `_ingest_opened`
+    mark), `conversation.status_changed` and `conversation.updated` for
+    those it reopened (`conversations_mark_reopened`) and `contact.created`
+    for the contacts it created for their senders (`contacts_mark_new`).
+    One business per call (one channel's batch): one SELECT of its
+    endpoints."""
+    messages = [m for m in messages if m.kind not in ("note", "activity")]
+    if not messages:
+        return
+    changes = []
+    for message in messages:
+        contact = message.sender_contact if message.sender_contact_id else None
+        if getattr(contact, "_webhook_new", False):
+            changes.append(
+                Change(
+                    EventType.CONTACT_CREATED, str(contact.pk), contact_data(contact)
+                )
+            )
+        conversation = message.conversation
+        reopened = getattr(conversation, "_webhook_reopened", None)
+        if reopened is not None:
+            previous, activity_id = reopened
+            marker = f"{conversation.pk}:activity:{activity_id}"
+            changes += _reopening(marker, conversation_data(conversation), previous)
+        if getattr(conversation, "_ingest_opened", False):
+            changes.append(
+                Change(
+                    EventType.CONVERSATION_CREATED,
+                    str(conversation.pk),
+                    conversation_data(conversation),
+                )
+            )
+        changes.append(
+            Change(EventType.MESSAGE_CREATED, str(message.pk), message_data(message))
+        )
+    events_record(messages[0].conversation.business_id, changes)
+
+
+def message_status_changed(message_id: int, status: str, marker: object = "") -> None:
+    """`message.status_changed` for message `message_id`, now `status`
+    (`sent`, `delivered`, `read`, `failed`). `marker` tells apart two changes
+    to the same status (the time of a failed attempt); a receipt the
+    platform repeats has the same key and gives one event. One query when
+    no endpoint listens (the business is found inside it)."""
+    from conversations.models import Message
+
+    rows = Message.objects.filter(pk=message_id)
+    business_id = Subquery(rows.values("conversation__business_id")[:1])
+
+    def changes() -> list[Change]:
+        message = rows.only("pk", "error", "conversation_id").first()
+        if message is None:
+            return []
+        return [
+            Change(
+                EventType.MESSAGE_STATUS_CHANGED,
+                f"{message_id}:{status}:{marker}",
+                {
+                    "id": message_id,
+                    "conversation_id": message.conversation_id,
+                    "status": status,
+                    "error": message.error if status == "failed" else "",
+                },
+            )
+        ]
+
+    events_record(business_id, changes)
+
+
+def conversations_changed(
+    conversations: Sequence[Any],
+    before: Mapping[int, tuple[str, int | None, int | None]],
+    activities: Sequence[Any] = (),
+) -> None:
+    """Events for conversations changed under their row lock: `before` maps
+    each id to its (status, assignee id, team id) before the change, the
+    objects hold the values after. A changed status gives
+    `conversation.status_changed` (with `previous_status`), a changed
+    assignee `conversation.assigned` (with `previous_assignee_id`), and any
+    change `conversation.updated`. Keys carry the activity entry the change
+    wrote (`activities`), else the time: repeating a change that changes
+    nothing records nothing."""
+    if not conversations:
+        return
+    activity_of = {a.conversation_id: a.pk for a in activities}
+    stamp = timezone.now().isoformat()
+    changes = []
+    for conversation in conversations:
+        old = before.get(conversation.pk)
+        if old is None:
+            continue
+        status, assignee_id, _team_id = old
+        new = (conversation.status, conversation.assignee_id, conversation.team_id)
+        if new == old:
+            continue
+        marker = (
+            f"activity:{activity_of[conversation.pk]}"
+            if conversation.pk in activity_of
+            else stamp
+        )
+        data = conversation_data(conversation)
+        if conversation.status != status:
+            changes.append(
+                Change(
+                    EventType.CONVERSATION_STATUS_CHANGED,
+                    f"{conversation.pk}:{marker}",
+                    {**data, "previous_status": status},
+                )
+            )
+        if conversation.assignee_id != assignee_id:
+            changes.append(
+                Change(
+                    EventType.CONVERSATION_ASSIGNED,
+                    f"{conversation.pk}:{marker}",
+                    {**data, "previous_assignee_id": assignee_id},
+                )
+            )
+        changes.append(
+            Change(EventType.CONVERSATION_UPDATED, f"{conversation.pk}:{marker}", data)
+        )
+    if changes:
+        events_record(conversations[0].business_id, changes)
+
+
+def conversations_mark_reopened(
+    conversations: Sequence[Any], activities: Sequence[Any]
+) -> None:
+    """Mark conversations an ingest has just reopened (call while their
+    `status` is still the one loaded), with the activity entry it wrote:
+    `messages_created` records their events with the batch's (no query)."""
+    activity_of = {a.conversation_id: a.pk for a in activities}
+    for conversation in conversations:
+        conversation._webhook_reopened = (
+            conversation.status,
+            activity_of.get(conversation.pk, ""),
+        )
+
+
+def conversations_reopened(
+    conversations: Sequence[Any],
+    activities: Sequence[Any],
+    *,
+    previous_status: str | None = None,
+) -> None:
+    """`conversation.status_changed` (to `open`) and `conversation.updated`
+    for conversations an UPDATE has just reopened (their snooze ended), of
+    any businesses. `previous_status` is what they all were; without it,
+    each object's `status` (as loaded, before the reopening). Their rows are
+    read again (one query) only for businesses with an endpoint."""
+    from conversations.models import Conversation
+
+    previous = {c.pk: previous_status or c.status for c in conversations}
+    activity_of = {a.conversation_id: a.pk for a in activities}
+    by_business: dict[object, list[int]] = {}
+    for conversation in conversations:
+        by_business.setdefault(conversation.business_id, []).append(conversation.pk)
+
+    for business_id, ids in by_business.items():
+
+        def changes(ids: list[int] = ids) -> list[Change]:
+            found = []
+            for row in Conversation.objects.filter(pk__in=ids).order_by("pk"):
+                marker = f"{row.pk}:activity:{activity_of.get(row.pk, '')}"
+                found += _reopening(marker, conversation_data(row), previous[row.pk])
+            return found
+
+        events_record(business_id, changes)
+
+
+def conversation_state(conversations: Iterable[Any]) -> dict[int, tuple]:
+    """Each conversation's (status, assignee id, team id), by id: the `before`
+    of `conversations_changed`."""
+    return {c.pk: (c.status, c.assignee_id, c.team_id) for c in conversations}
+
+
+def contacts_mark_new(contacts: Iterable[Any]) -> None:
+    """Mark contacts an ingest has just created: `messages_created` records
+    their `contact.created` with the batch's other events (no query here)."""
+    for contact in contacts:
+        contact._webhook_new = True
+
+
+def contacts_created(contacts: Iterable[Any]) -> None:
+    """`contact.created` for each of `contacts` (saved, of one business)."""
+    contacts = list(contacts)
+    if contacts:
+        events_record(
+            contacts[0].business_id,
+            [
+                Change(EventType.CONTACT_CREATED, str(c.pk), contact_data(c))
+                for c in contacts
+            ],
+        )
+
+
+def contact_updated(contact: Any) -> None:
+    """`contact.updated` for `contact` (saved): keyed by the time of the
+    change, so two edits are two events."""
+    events_record(
+        contact.business_id,
+        [
+            Change(
+                EventType.CONTACT_UPDATED,
+                f"{contact.pk}:{timezone.now().isoformat()}",
+                contact_data(contact),
+            )
+        ],
+    )
+
+
+def contact_merged(kept: Any, other_id: int) -> None:
+    """`contact.merged`: contact `other_id` was merged into `kept` (and
+    deleted). `data`: the kept contact's fields and `merged_contact_id`."""
+    events_record(
+        kept.business_id,
+        [
+            Change(
+                EventType.CONTACT_MERGED,
+                f"{kept.pk}:{other_id}",
+                {**contact_data(kept), "merged_contact_id": other_id},
+            )
+        ],
+    )
