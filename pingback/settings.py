@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "conversations",
     "contacts",
     "workspace",
+    "reports",
 ]
 # The platform sandbox (a stand-in for every platform's API, and the
 # `run_sandbox` and `setup_demo` commands) is demo and test tooling, never part

@@ -70,6 +70,7 @@ from conversations.services.platform_events import (
 )
 from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
+from reports.services import status_changes_record
 
 logger = logging.getLogger(__name__)
 
@@ -518,6 +519,7 @@ def _reopened_by_customer(messages: Iterable[Message]) -> None:
             for conversation in woken
         ]
     )
+    status_changes_record(woken, Conversation.Status.OPEN)
     for conversation in woken:
         conversation.status = Conversation.Status.OPEN
         conversation.snoozed_until = None

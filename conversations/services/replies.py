@@ -15,6 +15,7 @@ from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.services.attachments import attachments_store_uploads
 from conversations.services.conversations import label_links_follow
 from pingback.errors import ApplicationError, ChannelInactive, MessageStateConflict
+from reports.services import first_response_record
 
 MAX_REPLY_LENGTH = 10_000
 PREVIEW_LENGTH = 200
@@ -175,6 +176,7 @@ def post_reply(
             unread_count=0,
         )
         label_links_follow([conversation.pk])
+        first_response_record(message)
         realtime.publish_message_created(message)
         transaction.on_commit(lambda: outbox_hand_off(message.pk))
     return message
