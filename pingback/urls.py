@@ -60,6 +60,7 @@ urlpatterns = [
     path("api/v1/", include("contacts.api.merge_urls")),
     path("api/v1/search/", SearchView.as_view(), name="api-search"),
     path("api/v1/business/", BusinessSettingsView.as_view(), name="api-business"),
+    path("api/v1/reports/", include("reports.api.urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own
@@ -71,6 +72,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("workspace.urls")),
+    path("", include("reports.urls")),
     path("", include("conversations.urls")),
     path("", include("contacts.panel_urls")),
     path("", include("contacts.urls")),
