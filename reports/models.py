@@ -45,3 +45,30 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of conversation {self.conversation_id} at {self.at}"
+
+
+class ConversationDay(models.Model):
+    """How many messages a conversation had on one local day of its business
+    (`day` in `Business.time_zone` when the message was stored): inbound and
+    outbound, notes and activity entries left out. Kept by
+    `reports.services.messages_counted` as messages are stored, so a report
+    adds up a row per conversation and day instead of counting messages."""
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="report_days"
+    )
+    day = models.DateField()
+    messages_in = models.PositiveIntegerField(default=0)
+    messages_out = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "day"], name="report_day_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["business", "day"], name="report_day_idx")]
+
+    def __str__(self) -> str:
+        return f"conversation {self.conversation_id} on {self.day}"

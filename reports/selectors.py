@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
 from billing.models import Business
 from channels_app.models import Channel
 from conversations.models import Conversation, Message
-from reports.models import ConversationEvent
+from reports.models import ConversationDay, ConversationEvent
 from workspace.models import Label, Team
 
 # What a report may be grouped by, and the conversation field each reads
@@ -217,17 +217,22 @@ def report(
         else:
             row(key).resolution = times_of(values)
 
+    day_rows = ConversationDay.objects.filter(
+        business=business, day__gte=since, day__lte=until
+    )
+    day_key = "day" if dim is None else "conversation__" + dim
+    for key, n_in, n_out in (
+        day_rows.values(day_key)
+        .annotate(n_in=Sum("messages_in"), n_out=Sum("messages_out"))
+        .order_by()
+        .values_list(day_key, "n_in", "n_out")
+    ):
+        row(key).messages_in += n_in
+        row(key).messages_out += n_out
+
     messages = Message.objects.filter(
         conversation__business=business, sent_at__gte=start, sent_at__lt=end
-    ).exclude(kind__in=Message.PRIVATE_KINDS)
-    for key, direction, n in grouped(
-        messages, "sent_at", "conversation__", "direction"
-    ):
-        if direction == Message.Direction.INBOUND:
-            row(key).messages_in += n
-        else:
-            row(key).messages_out += n
-
+    )
     failed = messages.filter(
         direction=Message.Direction.OUTBOUND, status=Message.Status.FAILED
     )

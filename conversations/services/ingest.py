@@ -70,7 +70,7 @@ from conversations.services.platform_events import (
 )
 from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
-from reports.services import status_changes_record
+from reports.services import messages_counted, status_changes_record
 
 logger = logging.getLogger(__name__)
 
@@ -498,6 +498,7 @@ def _conversations_bump(messages: Sequence[Message]) -> None:
         ],
     )
     label_links_follow(newest)
+    messages_counted(messages)
     _reopened_by_customer(newest.values())
 
 

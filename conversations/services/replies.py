@@ -15,7 +15,7 @@ from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.services.attachments import attachments_store_uploads
 from conversations.services.conversations import label_links_follow
 from pingback.errors import ApplicationError, ChannelInactive, MessageStateConflict
-from reports.services import first_response_record
+from reports.services import reply_recorded
 
 MAX_REPLY_LENGTH = 10_000
 PREVIEW_LENGTH = 200
@@ -176,7 +176,7 @@ def post_reply(
             unread_count=0,
         )
         label_links_follow([conversation.pk])
-        first_response_record(message)
+        reply_recorded(message)
         realtime.publish_message_created(message)
         transaction.on_commit(lambda: outbox_hand_off(message.pk))
     return message

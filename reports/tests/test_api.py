@@ -11,7 +11,7 @@ import io
 import pytest
 from django.apps import apps
 
-from reports.models import ConversationEvent
+from reports.models import ConversationDay, ConversationEvent
 from reports.selectors import report
 from workspace.tests.factories import LabelFactory
 
@@ -135,8 +135,9 @@ def _range():
 def test_the_backfill_finds_the_same_figures(fixture):
     before = report(fixture.business, *_range(), "agent")
     ConversationEvent.objects.all().delete()
-    backfill = importlib.import_module("reports.migrations.0002_backfill_events")
-    backfill.backfill(apps, None)
+    ConversationDay.objects.all().delete()
+    for name in ("0002_backfill_events", "0004_backfill_days"):
+        importlib.import_module(f"reports.migrations.{name}").backfill(apps, None)
     after = report(fixture.business, *_range(), "agent")
     assert after == before
     assert ConversationEvent.objects.filter(kind="reopened").count() == 2

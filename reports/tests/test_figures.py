@@ -163,3 +163,30 @@ def test_business_hours_count_only_open_seconds(fixture):
     assert march_2.first_response.median == 150
     # C1 03-01 09:00 -> 03-02 12:00 local: 9 h + 3 h.
     assert march_2.resolution.median == 43200
+
+
+@pytest.mark.django_db
+def test_a_large_ingest_batch_is_counted_in_one_go(business):
+    from channels_app.platforms.base import InboundContact, InboundMessage
+    from channels_app.tests.factories import ChannelFactory
+    from conversations.services import ingest
+    from reports.models import ConversationDay
+
+    channel = ChannelFactory(business=business)
+    sent = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)
+    ingest(
+        channel=channel,
+        items=[
+            InboundMessage(
+                platform_message_id=f"m{n}",
+                thread_key=f"dm:u{n}",
+                contact=InboundContact(external_id=f"u{n}", name=f"U{n}"),
+                text="hi",
+                sent_at=sent,
+            )
+            for n in range(400)
+        ],
+    )
+    assert ConversationDay.objects.filter(business=business).count() == 400
+    (day,) = report(business, MARCH_1, MARCH_2, "day").rows[:1]
+    assert day.messages_in == 400
