@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Sum
+from django.db import connection
+from django.db.models import Aggregate, Count, F, FloatField, Func, Sum
 from django.db.models.functions import TruncDate
 
 from billing.models import Business
@@ -151,7 +152,6 @@ def report(
         raise ValueError(f"At most {MAX_DAYS} days.")
     zone = zoneinfo.ZoneInfo(business.time_zone)
     start, end = day_bounds(since, until, zone)
-    measure = open_seconds or wall_seconds
     dim = GROUPS[group_by]
     rows: dict[object, Row] = {}
 
@@ -200,22 +200,21 @@ def report(
         else:
             row(key).reopened += n
 
-    durations: dict[tuple[str, object], list[float]] = defaultdict(list)
     timed = events.exclude(kind=ConversationEvent.Kind.REOPENED)
     if dim is None:
         timed = timed.annotate(key_day=TruncDate("at", tzinfo=zone))
         key_field = "key_day"
     else:
         key_field = "conversation__" + dim
-    for key, kind, opened_at, at in timed.values_list(
-        key_field, "kind", "opened_at", "at"
-    ):
-        durations[kind, key].append(measure(opened_at, at))
-    for (kind, key), values in durations.items():
+    if open_seconds is None and connection.vendor == "postgresql":
+        times = _times_in_sql(timed, key_field)
+    else:
+        times = _times_in_python(timed, key_field, open_seconds or wall_seconds)
+    for (kind, key), measured in times.items():
         if kind == ConversationEvent.Kind.FIRST_RESPONSE:
-            row(key).first_response = times_of(values)
+            row(key).first_response = measured
         else:
-            row(key).resolution = times_of(values)
+            row(key).resolution = measured
 
     day_rows = ConversationDay.objects.filter(
         business=business, day__gte=since, day__lte=until
@@ -261,6 +260,57 @@ def report(
         business_hours=open_seconds is not None,
         rows=ordered,
     )
+
+
+class _Percentile(Aggregate):
+    """PostgreSQL's `percentile_cont(fraction) WITHIN GROUP (ORDER BY x)`."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float) -> None:
+        super().__init__(expression, fraction=float(fraction))
+
+
+def _seconds() -> Func:
+    """Seconds from `opened_at` to `at`, never below 0 (as `wall_seconds`)."""
+    return Func(
+        F("at"),
+        F("opened_at"),
+        template="GREATEST(0, EXTRACT(EPOCH FROM %(expressions)s))",
+        arg_joiner=" - ",
+        output_field=FloatField(),
+    )
+
+
+def _times_in_sql(timed, key_field: str) -> dict[tuple[str, object], Times]:
+    """`Times` per (kind, key), worked out by PostgreSQL (wall-clock
+    seconds): one query returning a row per group."""
+    return {
+        (kind, key): Times(count=n, median=median, p90=p90)
+        for key, kind, n, median, p90 in timed.values(key_field, "kind")
+        .annotate(
+            n=Count("id"),
+            median=_Percentile(_seconds(), 0.5),
+            p90=_Percentile(_seconds(), 0.9),
+        )
+        .order_by()
+        .values_list(key_field, "kind", "n", "median", "p90")
+    }
+
+
+def _times_in_python(
+    timed, key_field: str, measure: OpenSeconds
+) -> dict[tuple[str, object], Times]:
+    """`Times` per (kind, key), each event measured by `measure(opened_at,
+    at)` (business hours, or SQLite): one query returning every event."""
+    durations: dict[tuple[str, object], list[float]] = defaultdict(list)
+    for key, kind, opened_at, at in timed.values_list(
+        key_field, "kind", "opened_at", "at"
+    ):
+        durations[kind, key].append(measure(opened_at, at))
+    return {group: times_of(values) for group, values in durations.items()}
 
 
 NONE_NAMES = {

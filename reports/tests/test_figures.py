@@ -190,3 +190,18 @@ def test_a_large_ingest_batch_is_counted_in_one_go(business):
     assert ConversationDay.objects.filter(business=business).count() == 400
     (day,) = report(business, MARCH_1, MARCH_2, "day").rows[:1]
     assert day.messages_in == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("group_by", ["day", "agent", "label"])
+def test_times_worked_out_by_the_database_match_python(fixture, group_by):
+    from reports.selectors import wall_seconds
+
+    # (PostgreSQL computes wall-clock percentiles itself; an explicit
+    # open_seconds takes the Python path.)
+    fast = report(fixture.business, MARCH_1, MARCH_2, group_by)
+    slow = report(
+        fixture.business, MARCH_1, MARCH_2, group_by, open_seconds=wall_seconds
+    )
+    assert fast.rows == slow.rows
+    assert any(row.first_response.count for row in fast.rows)
