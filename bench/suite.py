@@ -1,5 +1,5 @@
 """The benchmark suite: ingest (with its ceiling), inbox at scale, delivery,
-and (`--parts search`) search at scale.
+and (`--parts search`, `--parts reports`) search and reports at scale.
 
 `run_suite` measures a stack that is already serving (gunicorn, a Celery
 worker and the sandbox for full runs; the live server and an in-process worker
@@ -19,6 +19,7 @@ from bench.delivery import delivery_benchmark
 from bench.inbox import inbox_benchmark
 from bench.ingest import ingest_benchmark
 from bench.loadgen import python_load, wrk_load
+from bench.reports import reports_benchmark
 from bench.search import search_benchmark
 from bench.targets import targets_check
 from sandbox.server import SandboxServer
@@ -115,15 +116,21 @@ def run_suite(
                 time.monotonic() - started, 1
             )
             checkpoint(_with_targets(results))
-    if "search" in config.parts:
-        results["search"] = []
+    # Search and reports: each measured on the inbox data sets.
+    for part, benchmark in (
+        ("search", search_benchmark),
+        ("reports", reports_benchmark),
+    ):
+        if part not in config.parts:
+            continue
+        results[part] = []
         for scale in config.inbox_scales:
             started = time.monotonic()
             dataset = inbox_dataset_ensure(scale)
-            results["load"][f"search {scale}"] = _load_average()
-            results["search"].append(
+            results["load"][f"{part} {scale}"] = _load_average()
+            results[part].append(
                 {
-                    **search_benchmark(
+                    **benchmark(
                         web_url,
                         dataset,
                         requests=config.inbox_requests,
@@ -132,7 +139,7 @@ def run_suite(
                     "generated_now": dataset.created,
                 }
             )
-            results["durations_s"][f"search {scale}"] = round(
+            results["durations_s"][f"{part} {scale}"] = round(
                 time.monotonic() - started, 1
             )
             checkpoint(_with_targets(results))

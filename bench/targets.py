@@ -14,6 +14,9 @@ DELIVERY_P95_MS = 250.0
 SEARCH_P95_MS = 50.0
 SEARCH_QUERIES = 6
 SEARCH_SCALE_FACTOR = 2.0
+# A report over 90 days (every conversation of the data set), the API.
+REPORTS_P95_MS = 200.0
+REPORTS_QUERIES = 10
 # Search endpoints held to the inbox's targets instead.
 SEARCH_INBOX_TARGETS = ("customer panel", "contacts list")
 
@@ -35,6 +38,9 @@ def targets_check(results: dict) -> list[dict]:
     search = results.get("search") or []
     if search:
         checks += _search(search)
+    reports = results.get("reports") or []
+    if reports:
+        checks += _reports(reports)
     if "delivery" in results:
         paced = results["delivery"]["paced"]
         checks.append(
@@ -156,6 +162,32 @@ def _search(scales: list[dict]) -> list[dict]:
                     ratio <= factor,
                 )
             )
+    return checks
+
+
+def _reports(scales: list[dict]) -> list[dict]:
+    """Report API endpoints at the largest scale: p95 and queries (the page
+    is reported, not held to a target: it draws two reports)."""
+    largest = max(scales, key=lambda scale: scale["conversations"])
+    checks = []
+    for endpoint in largest["endpoints"]:
+        if "(HTML)" in endpoint["label"]:
+            continue
+        label = f"{endpoint['label']} at {largest['conversations']:,} conversations"
+        checks.append(
+            _check(
+                f"{label}: p95 <= {REPORTS_P95_MS:.0f} ms",
+                f"{endpoint['p95_ms']} ms",
+                endpoint["p95_ms"] <= REPORTS_P95_MS,
+            )
+        )
+        checks.append(
+            _check(
+                f"{label}: <= {REPORTS_QUERIES} SQL queries",
+                str(endpoint["queries"]),
+                endpoint["queries"] <= REPORTS_QUERIES,
+            )
+        )
     return checks
 
 
