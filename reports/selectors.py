@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from django.db.models.functions import TruncDate
 from billing.models import Business
 from channels_app.models import Channel
 from conversations.models import Conversation, Message
+from conversations.services.snooze import zone_named
 from reports.models import ConversationDay, ConversationEvent
 from workspace.models import Label, Team
 
@@ -150,7 +150,7 @@ def report(
         raise ValueError("until is before since.")
     if (until - since).days + 1 > MAX_DAYS:
         raise ValueError(f"At most {MAX_DAYS} days.")
-    zone = zoneinfo.ZoneInfo(business.time_zone)
+    zone = zone_named(business.time_zone)
     start, end = day_bounds(since, until, zone)
     dim = GROUPS[group_by]
     rows: dict[object, Row] = {}
@@ -187,8 +187,9 @@ def report(
     for key, n in grouped(opened, "created_at", ""):
         row(key).opened += n
 
-    events = ConversationEvent.objects.filter(business=business, at__gte=start)
-    events = events.filter(at__lt=end)
+    events = ConversationEvent.objects.filter(
+        business=business, at__gte=start, at__lt=end
+    )
     for key, kind, n in grouped(
         events.exclude(kind=ConversationEvent.Kind.FIRST_RESPONSE),
         "at",

@@ -3,15 +3,16 @@ conversations services as conversations change (docs/reports.md)."""
 
 from __future__ import annotations
 
-import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import UTC
 
 from django.db import connection
 from django.utils import timezone
 
 from billing.models import Business
 from conversations.models import Conversation, Message
+from conversations.services.snooze import zone_named
 from reports.models import ConversationDay, ConversationEvent
 
 RESOLVED = Conversation.Status.RESOLVED
@@ -104,7 +105,7 @@ def messages_counted(messages: Sequence[Message]) -> None:
         return
     business_ids = {m.conversation.business_id for m in counted}
     zones = {
-        pk: _zone(name)
+        pk: zone_named(name)
         for pk, name in Business.objects.filter(pk__in=business_ids).values_list(
             "pk", "time_zone"
         )
@@ -112,7 +113,7 @@ def messages_counted(messages: Sequence[Message]) -> None:
     counts: Counter = Counter()
     for message in counted:
         business_id = message.conversation.business_id
-        zone = zones.get(business_id) or zoneinfo.ZoneInfo("UTC")
+        zone = zones.get(business_id, UTC)
         day = message.sent_at.astimezone(zone).date()
         inbound = message.direction == Message.Direction.INBOUND
         counts[business_id, message.conversation_id, day, inbound] += 1
@@ -138,10 +139,3 @@ def messages_counted(messages: Sequence[Message]) -> None:
         values = ", ".join(["(%s, %s, %s, %s, %s)"] * (len(params) // 5))
         with connection.cursor() as cursor:
             cursor.execute(_UPSERT.format(values=values), params)
-
-
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")

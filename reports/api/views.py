@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zoneinfo
 from typing import Any
 
 from django.utils import timezone
@@ -21,6 +20,7 @@ from rest_framework.views import APIView
 
 from billing.models import Business
 from billing.permissions import business_of, member_of
+from conversations.services.snooze import zone_named
 from pingback.api import error_responses
 from reports.selectors import GROUPS, MAX_DAYS, OpenSeconds, Report, Row, report
 
@@ -73,7 +73,7 @@ class ReportParamsSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         business: Business = self.context["business"]
-        today = timezone.now().astimezone(zoneinfo.ZoneInfo(business.time_zone))
+        today = timezone.now().astimezone(zone_named(business.time_zone))
         until = attrs.get("until") or today.date()
         since = attrs.get("since") or until - dt.timedelta(days=DEFAULT_DAYS - 1)
         if until < since:
