@@ -94,20 +94,7 @@ def _inbox(scales: list[dict]) -> list[dict]:
         if endpoint["label"].startswith("inbox page"):
             continue
         label = f"{endpoint['label']} at {largest['conversations']:,} conversations"
-        checks.append(
-            _check(
-                f"{label}: p95 <= {INBOX_P95_MS:.0f} ms",
-                f"{endpoint['p95_ms']} ms",
-                endpoint["p95_ms"] <= INBOX_P95_MS,
-            )
-        )
-        checks.append(
-            _check(
-                f"{label}: <= {INBOX_QUERIES} SQL queries",
-                str(endpoint["queries"]),
-                endpoint["queries"] <= INBOX_QUERIES,
-            )
-        )
+        checks += _endpoint_checks(label, endpoint, INBOX_P95_MS, INBOX_QUERIES)
         base = small.get(_kind(endpoint["label"]))
         if base is not None and largest is not smallest:
             ratio = endpoint["p95_ms"] / base["p95_ms"] if base["p95_ms"] else 0.0
@@ -137,20 +124,7 @@ def _search(scales: list[dict]) -> list[dict]:
             else (SEARCH_P95_MS, SEARCH_QUERIES, SEARCH_SCALE_FACTOR)
         )
         label = f"{endpoint['label']} at {largest['conversations']:,} conversations"
-        checks.append(
-            _check(
-                f"{label}: p95 <= {p95:.0f} ms",
-                f"{endpoint['p95_ms']} ms",
-                endpoint["p95_ms"] <= p95,
-            )
-        )
-        checks.append(
-            _check(
-                f"{label}: <= {queries} SQL queries",
-                str(endpoint["queries"]),
-                endpoint["queries"] <= queries,
-            )
-        )
+        checks += _endpoint_checks(label, endpoint, p95, queries)
         base = small.get(endpoint["label"])
         if base is not None and largest is not smallest:
             ratio = endpoint["p95_ms"] / base["p95_ms"] if base["p95_ms"] else 0.0
@@ -174,21 +148,26 @@ def _reports(scales: list[dict]) -> list[dict]:
         if "(HTML)" in endpoint["label"]:
             continue
         label = f"{endpoint['label']} at {largest['conversations']:,} conversations"
-        checks.append(
-            _check(
-                f"{label}: p95 <= {REPORTS_P95_MS:.0f} ms",
-                f"{endpoint['p95_ms']} ms",
-                endpoint["p95_ms"] <= REPORTS_P95_MS,
-            )
-        )
-        checks.append(
-            _check(
-                f"{label}: <= {REPORTS_QUERIES} SQL queries",
-                str(endpoint["queries"]),
-                endpoint["queries"] <= REPORTS_QUERIES,
-            )
-        )
+        checks += _endpoint_checks(label, endpoint, REPORTS_P95_MS, REPORTS_QUERIES)
     return checks
+
+
+def _endpoint_checks(
+    label: str, endpoint: dict, p95: float, queries: int
+) -> list[dict]:
+    """An endpoint's p95 (ms) and query count against their targets."""
+    return [
+        _check(
+            f"{label}: p95 <= {p95:.0f} ms",
+            f"{endpoint['p95_ms']} ms",
+            endpoint["p95_ms"] <= p95,
+        ),
+        _check(
+            f"{label}: <= {queries} SQL queries",
+            str(endpoint["queries"]),
+            endpoint["queries"] <= queries,
+        ),
+    ]
 
 
 def _kind(label: str) -> str:
