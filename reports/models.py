@@ -40,7 +40,7 @@ class ConversationEvent(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["business", "kind", "at"], name="report_event_idx"),
+            models.Index(fields=["business", "at"], name="report_event_idx"),
         ]
 
     def __str__(self) -> str:

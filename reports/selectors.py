@@ -140,7 +140,7 @@ def report(
     included, in `business.time_zone`), grouped by `group_by` (a key of
     `GROUPS`). Response and resolution times are measured with
     `open_seconds(start, end) -> seconds` (business hours), or every second
-    when None. A fixed number of queries (7), whatever the range or data.
+    when None. A fixed number of queries (at most 5), whatever the range or data.
 
     Raises `ValueError` for an unknown `group_by`, `until` before `since` or
     a range longer than `MAX_DAYS`."""
@@ -190,32 +190,26 @@ def report(
     events = ConversationEvent.objects.filter(
         business=business, at__gte=start, at__lt=end
     )
-    for key, kind, n in grouped(
-        events.exclude(kind=ConversationEvent.Kind.FIRST_RESPONSE),
-        "at",
-        "conversation__",
-        "kind",
-    ):
-        if kind == ConversationEvent.Kind.RESOLVED:
-            row(key).resolved += n
-        else:
-            row(key).reopened += n
-
-    timed = events.exclude(kind=ConversationEvent.Kind.REOPENED)
+    # One pass over the range's events: resolutions and reopenings counted,
+    # first responses and resolutions measured.
     if dim is None:
-        timed = timed.annotate(key_day=TruncDate("at", tzinfo=zone))
+        events = events.annotate(key_day=TruncDate("at", tzinfo=zone))
         key_field = "key_day"
     else:
         key_field = "conversation__" + dim
     if open_seconds is None and connection.vendor == "postgresql":
-        times = _times_in_sql(timed, key_field)
+        times = _times_in_sql(events, key_field)
     else:
-        times = _times_in_python(timed, key_field, open_seconds or wall_seconds)
+        times = _times_in_python(events, key_field, open_seconds or wall_seconds)
     for (kind, key), measured in times.items():
+        target = row(key)
         if kind == ConversationEvent.Kind.FIRST_RESPONSE:
-            row(key).first_response = measured
+            target.first_response = measured
+        elif kind == ConversationEvent.Kind.RESOLVED:
+            target.resolution = measured
+            target.resolved += measured.count
         else:
-            row(key).resolution = measured
+            target.reopened += measured.count
 
     day_rows = ConversationDay.objects.filter(
         business=business, day__gte=since, day__lte=until
@@ -263,15 +257,17 @@ def report(
     )
 
 
-class _Percentile(Aggregate):
-    """PostgreSQL's `percentile_cont(fraction) WITHIN GROUP (ORDER BY x)`."""
+class _Percentiles(Aggregate):
+    """PostgreSQL's `percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY
+    x)`: the median and 90th percentile from one sort."""
 
     function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    template = "%(function)s(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY %(expressions)s)"
 
-    def __init__(self, expression, fraction: float) -> None:
-        super().__init__(expression, fraction=float(fraction))
+    def __init__(self, expression) -> None:
+        from django.contrib.postgres.fields import ArrayField
+
+        super().__init__(expression, output_field=ArrayField(FloatField()))
 
 
 def _seconds() -> Func:
@@ -285,29 +281,25 @@ def _seconds() -> Func:
     )
 
 
-def _times_in_sql(timed, key_field: str) -> dict[tuple[str, object], Times]:
+def _times_in_sql(events, key_field: str) -> dict[tuple[str, object], Times]:
     """`Times` per (kind, key), worked out by PostgreSQL (wall-clock
     seconds): one query returning a row per group."""
     return {
-        (kind, key): Times(count=n, median=median, p90=p90)
-        for key, kind, n, median, p90 in timed.values(key_field, "kind")
-        .annotate(
-            n=Count("id"),
-            median=_Percentile(_seconds(), 0.5),
-            p90=_Percentile(_seconds(), 0.9),
-        )
+        (kind, key): Times(count=n, median=both[0], p90=both[1])
+        for key, kind, n, both in events.values(key_field, "kind")
+        .annotate(n=Count("id"), both=_Percentiles(_seconds()))
         .order_by()
-        .values_list(key_field, "kind", "n", "median", "p90")
+        .values_list(key_field, "kind", "n", "both")
     }
 
 
 def _times_in_python(
-    timed, key_field: str, measure: OpenSeconds
+    events, key_field: str, measure: OpenSeconds
 ) -> dict[tuple[str, object], Times]:
     """`Times` per (kind, key), each event measured by `measure(opened_at,
     at)` (business hours, or SQLite): one query returning every event."""
     durations: dict[tuple[str, object], list[float]] = defaultdict(list)
-    for key, kind, opened_at, at in timed.values_list(
+    for key, kind, opened_at, at in events.values_list(
         key_field, "kind", "opened_at", "at"
     ):
         durations[kind, key].append(measure(opened_at, at))

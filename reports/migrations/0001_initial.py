@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='report_events', to='conversations.conversation')),
             ],
             options={
-                'indexes': [models.Index(fields=['business', 'kind', 'at'], name='report_event_idx')],
+                'indexes': [models.Index(fields=['business', 'at'], name='report_event_idx')],
                 'constraints': [models.UniqueConstraint(condition=models.Q(('kind', 'first_response')), fields=('conversation',), name='report_one_first_response')],
             },
         ),

@@ -121,7 +121,7 @@ def test_only_the_callers_business_counts(fixture, api_client_for):
 def test_queries_do_not_grow_with_the_data(
     fixture, group_by, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(5):
         report(fixture.business, *_range(), group_by)
 
 
