@@ -1,10 +1,11 @@
 """The benchmark suite: ingest (with its ceiling), inbox at scale, delivery,
-and (`--parts search`, `--parts reports`) search and reports at scale.
+and (`--parts search`) search at scale.
 
 `run_suite` measures a stack that is already serving (gunicorn, a Celery
 worker and the sandbox for full runs; the live server and an in-process worker
 in the smoke test) and returns every figure as JSON-ready data, with the load
-average before each part and whether each target is met.
+average before each part and whether each target is met. Reports at scale
+(`bench/reports.py`) run with `--parts reports`.
 """
 
 from __future__ import annotations
