@@ -8,6 +8,7 @@ import datetime as dt
 import io
 from typing import Any
 
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -26,6 +27,7 @@ from reports.selectors import GROUPS, MAX_DAYS, OpenSeconds, Report, Row, report
 
 DEFAULT_DAYS = 30
 ADMINS_ONLY = "Only a business admin may see reports."
+BAD_FORMAT = "json or csv."
 NO_BUSINESS_HOURS = "This business has no business hours set up."
 
 
@@ -211,6 +213,14 @@ class ReportSummaryView(APIView):
 
     permission_classes = [IsReportReader]
     renderer_classes = [JSONRenderer, CsvRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        """An unknown `?format=` answers 400 naming `format` (JSON), not
+        DRF's 404."""
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            raise serializers.ValidationError({"format": [BAD_FORMAT]}) from None
 
     @extend_schema(
         operation_id="reports_summary",

@@ -86,6 +86,7 @@ def test_csv_cells_never_start_a_formula(admin_client, fixture):
         ({"since": "2024-01-01", "until": "2026-03-01"}, "since"),
         ({"business_hours": "maybe"}, "business_hours"),
         ({"business_hours": "true"}, "business_hours"),
+        ({"format": "xml"}, "format"),
     ],
 )
 def test_bad_values_answer_400_naming_the_field(admin_client, params, field):
