@@ -78,6 +78,10 @@ def markdown(results: dict) -> str:
         from bench.search import search_markdown
 
         lines += search_markdown(results)
+    if "reports" in results:
+        from bench.reports import reports_markdown
+
+        lines += reports_markdown(results)
     if "delivery" in results:
         lines += _delivery(results)
     if "realtime" in results:

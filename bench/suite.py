@@ -4,7 +4,8 @@ realtime latency, and (`--parts search`) search at scale.
 `run_suite` measures a stack that is already serving (gunicorn, a Celery
 worker and the sandbox for full runs; the live server and an in-process worker
 in the smoke test) and returns every figure as JSON-ready data, with the load
-average before each part and whether each target is met.
+average before each part and whether each target is met. Reports at scale
+(`bench/reports.py`) run with `--parts reports`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bench.inbox import inbox_benchmark
 from bench.ingest import ingest_benchmark
 from bench.loadgen import python_load, wrk_load
 from bench.realtime import realtime_benchmark
+from bench.reports import reports_benchmark
 from bench.search import search_benchmark
 from bench.targets import targets_check
 from sandbox.server import SandboxServer
@@ -124,15 +126,21 @@ def run_suite(
                 time.monotonic() - started, 1
             )
             checkpoint(_with_targets(results))
-    if "search" in config.parts:
-        results["search"] = []
+    # Search and reports: each measured on the inbox data sets.
+    for part, benchmark in (
+        ("search", search_benchmark),
+        ("reports", reports_benchmark),
+    ):
+        if part not in config.parts:
+            continue
+        results[part] = []
         for scale in config.inbox_scales:
             started = time.monotonic()
             dataset = inbox_dataset_ensure(scale)
-            results["load"][f"search {scale}"] = _load_average()
-            results["search"].append(
+            results["load"][f"{part} {scale}"] = _load_average()
+            results[part].append(
                 {
-                    **search_benchmark(
+                    **benchmark(
                         web_url,
                         dataset,
                         requests=config.inbox_requests,
@@ -141,7 +149,7 @@ def run_suite(
                     "generated_now": dataset.created,
                 }
             )
-            results["durations_s"][f"search {scale}"] = round(
+            results["durations_s"][f"{part} {scale}"] = round(
                 time.monotonic() - started, 1
             )
             checkpoint(_with_targets(results))

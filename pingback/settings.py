@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "contacts",
     "workspace",
     "webhooks",
+    "reports",
 ]
 # The platform sandbox (a stand-in for every platform's API, and the
 # `run_sandbox` and `setup_demo` commands) is demo and test tooling, never part

@@ -61,6 +61,7 @@ urlpatterns = [
     path("api/v1/", include("webhooks.api.urls")),
     path("api/v1/search/", SearchView.as_view(), name="api-search"),
     path("api/v1/business/", BusinessView.as_view(), name="api-business"),
+    path("api/v1/reports/", include("reports.api.urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file of its own
@@ -74,6 +75,7 @@ urlpatterns = [
     path("", include("workspace.urls")),
     path("", include("channels_app.settings_urls")),
     path("", include("webhooks.urls")),
+    path("", include("reports.urls")),
     path("", include("conversations.urls")),
     path("", include("contacts.panel_urls")),
     path("", include("contacts.urls")),

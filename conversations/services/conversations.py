@@ -22,6 +22,7 @@ from conversations import realtime
 from conversations.models import Conversation, ConversationLabel, Message
 from conversations.services.snooze import business_zone_by_id
 from pingback.errors import ApplicationError
+from reports.services import status_changes_record
 from webhooks.services import events as webhook_events
 from workspace.models import Label, Team
 
@@ -338,6 +339,7 @@ def _conversations_change(
         if values.get("snoozed_until") is not None:
             zone = business_zone_by_id(business_id)
         activities: list[Message] = []
+        status_changes_record(conversations, values.get("status"))
         for conversation in conversations:
             activities += [
                 activity_message(conversation, text, by=by)

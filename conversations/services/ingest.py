@@ -70,6 +70,7 @@ from conversations.services.platform_events import (
 )
 from conversations.services.receipts import receipt_apply
 from conversations.services.replies import message_preview
+from reports.services import messages_counted, status_changes_record
 from webhooks.services import events as webhook_events
 from workspace.services import away_messages_queue
 
@@ -501,6 +502,7 @@ def _conversations_bump(messages: Sequence[Message]) -> None:
         ],
     )
     label_links_follow(newest)
+    messages_counted(messages)
     _reopened_by_customer(newest.values())
 
 
@@ -523,6 +525,7 @@ def _reopened_by_customer(messages: Iterable[Message]) -> None:
         ]
     )
     webhook_events.conversations_mark_reopened(woken, activities)
+    status_changes_record(woken, Conversation.Status.OPEN)
     for conversation in woken:
         conversation.status = Conversation.Status.OPEN
         conversation.snoozed_until = None

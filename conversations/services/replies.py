@@ -15,6 +15,7 @@ from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.services.attachments import attachments_store_uploads
 from conversations.services.conversations import label_links_follow
 from pingback.errors import ApplicationError, ChannelInactive, MessageStateConflict
+from reports.services import reply_recorded
 from webhooks.services import events as webhook_events
 
 MAX_REPLY_LENGTH = 10_000
@@ -176,6 +177,7 @@ def post_reply(
             unread_count=0,
         )
         label_links_follow([conversation.pk])
+        reply_recorded(message)
         realtime.publish_message_created(message)
         webhook_events.messages_created([message])
         transaction.on_commit(lambda: outbox_hand_off(message.pk))

@@ -1,0 +1,135 @@
+"""Reports at scale: `GET /api/v1/reports/summary/` over the last 90 days
+(by day, channel, agent, team and label, and as CSV) and the reports page,
+on the inbox data sets (`bench/data.py`), to which `reports_ensure` adds,
+once, what the conversations services would have recorded had the data
+come through them: each conversation's first response, the resolutions
+(and a reopening in one resolved conversation in ten), and the messages
+per conversation and day.
+
+Measured as `bench/inbox.py` measures the inbox: over HTTP one request at a
+time after warm-up requests; SQL queries in a separate in-process pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bench.data import InboxDataset
+from bench.inbox import Endpoint, endpoints_benchmark
+from bench.report import scale_tables
+from reports.models import ConversationDay
+
+REPORT_DAYS = 90
+SUMMARY = "/api/v1/reports/summary/"
+# One resolved conversation in REOPENED_EVERY was reopened once.
+REOPENED_EVERY = 10
+
+_EVENTS = (
+    "INSERT INTO reports_conversationevent "
+    "(business_id, conversation_id, kind, at, opened_at) "
+    "SELECT c.business_id, c.id, %s, {at}, MIN(m.sent_at) "
+    "FROM conversations_conversation c "
+    "JOIN conversations_message m ON m.conversation_id = c.id "
+    "WHERE c.business_id = %s {where} "
+    "GROUP BY c.business_id, c.id HAVING {at} IS NOT NULL"
+)
+_FIRST_REPLY = (
+    "MIN(CASE WHEN m.direction = 'outbound' AND m.author_id IS NOT NULL "
+    "THEN m.sent_at END)"
+)
+_DAYS = (
+    "INSERT INTO reports_conversationday "
+    "(business_id, conversation_id, day, messages_in, messages_out) "
+    "SELECT c.business_id, c.id, {day}, "
+    "SUM(CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END) "
+    "FROM conversations_conversation c "
+    "JOIN conversations_message m ON m.conversation_id = c.id "
+    "WHERE c.business_id = %s AND m.kind NOT IN ('note', 'activity') "
+    "GROUP BY c.business_id, c.id, {day}"
+)
+
+
+def reports_ensure(dataset: InboxDataset) -> None:
+    """Give the data set, once, the reports' records (see the module's
+    docstring), in a few set-based statements (PostgreSQL and SQLite)."""
+    business = dataset.bench.business
+    if ConversationDay.objects.filter(business=business).exists():
+        return
+    postgres = connection.vendor == "postgresql"
+    business_id = business.pk if postgres else business.pk.hex
+    day = "(m.sent_at AT TIME ZONE %s)::date" if postgres else "date(m.sent_at)"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _EVENTS.format(at=_FIRST_REPLY, where=""),
+            ["first_response", business_id],
+        )
+        cursor.execute(
+            _EVENTS.format(at="MAX(m.sent_at)", where="AND c.status = 'resolved'"),
+            ["resolved", business_id],
+        )
+        cursor.execute(
+            _EVENTS.format(
+                at="MAX(m.sent_at)",
+                where="AND c.status = 'resolved' "
+                "AND ((c.id * 7919 + 5) %% 10007) %% %s = 0",
+            ),
+            ["reopened", business_id, REOPENED_EVERY],
+        )
+        zone = [business.time_zone] if postgres else []
+        cursor.execute(_DAYS.format(day=day), [*zone, business_id, *zone])
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE reports_conversationevent, reports_conversationday")
+
+
+def report_endpoints(dataset: InboxDataset) -> list[Endpoint]:
+    """The requests measured on `dataset`: the last `REPORT_DAYS` days (every
+    conversation of the data set is in them) per day, channel, agent, team
+    and label, the days as CSV, and the page (labels shared by every scale,
+    so the targets pair them)."""
+    until = timezone.now().date()
+    since = until - dt.timedelta(days=REPORT_DAYS - 1)
+    days = {"since": since.isoformat(), "until": until.isoformat()}
+
+    def api(**more: str) -> str:
+        return f"{SUMMARY}?{urlencode({**days, **more})}"
+
+    return [
+        *(
+            Endpoint(f"report {REPORT_DAYS} days by {group}", api(group_by=group))
+            for group in ("day", "channel", "agent", "team", "label")
+        ),
+        Endpoint(
+            f"report {REPORT_DAYS} days by day (CSV)", api(group_by="day", format="csv")
+        ),
+        Endpoint(
+            f"reports page, {REPORT_DAYS} days by agent (HTML)",
+            f"/reports/?{urlencode({**days, 'group_by': 'agent'})}",
+            api=False,
+        ),
+    ]
+
+
+def reports_benchmark(
+    web_url: str, dataset: InboxDataset, *, requests: int, warmup: int
+) -> dict:
+    """Add the reports' records (`reports_ensure`), then measure every
+    endpoint of `report_endpoints` (see `bench.inbox.endpoints_benchmark`)."""
+    reports_ensure(dataset)
+    return endpoints_benchmark(
+        web_url,
+        dataset,
+        lambda api: report_endpoints(dataset),
+        requests=requests,
+        warmup=warmup,
+    )
+
+
+def reports_markdown(results: dict) -> list[str]:
+    """The reports part as Markdown lines (the inbox table's shape)."""
+    return scale_tables("Reports at scale", results.get("reports") or [])

@@ -1,0 +1,74 @@
+"""What reports count that the inbox does not keep: when each conversation
+was first answered, resolved and reopened (docs/reports.md)."""
+
+from django.db import models
+from django.db.models import Q
+
+from billing.models import Business
+from conversations.models import Conversation
+
+
+class ConversationEvent(models.Model):
+    """A moment in a conversation's life that reports count.
+
+    `first_response`: the first reply an agent wrote (at most one per
+    conversation); `resolved`: its status became resolved; `reopened`: it
+    left resolved for open (an agent, or the customer writing again).
+    `opened_at` is the conversation's `created_at`, copied so response and
+    resolution times need no join. Written by `reports.services` as the
+    conversations services change conversations; never edited."""
+
+    class Kind(models.TextChoices):
+        FIRST_RESPONSE = "first_response", "First response"
+        RESOLVED = "resolved", "Resolved"
+        REOPENED = "reopened", "Reopened"
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="report_events"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField()
+    opened_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(kind="first_response"),
+                name="report_one_first_response",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["business", "at"], name="report_event_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of conversation {self.conversation_id} at {self.at}"
+
+
+class ConversationDay(models.Model):
+    """How many messages a conversation had on one local day of its business
+    (`day` in `Business.time_zone` when the message was stored): inbound and
+    outbound, notes and activity entries left out. Kept by
+    `reports.services.messages_counted` as messages are stored, so a report
+    adds up a row per conversation and day instead of counting messages."""
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="report_days"
+    )
+    day = models.DateField()
+    messages_in = models.PositiveIntegerField(default=0)
+    messages_out = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "day"], name="report_day_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["business", "day"], name="report_day_idx")]
+
+    def __str__(self) -> str:
+        return f"conversation {self.conversation_id} on {self.day}"

@@ -1,0 +1,345 @@
+"""Report figures for one business over a range of its local days
+(docs/reports.md gives each figure's exact definition).
+
+`report(business, since, until, group_by)` answers a `Report`: one `Row`
+per group (channel, agent, team, label, or each day), each with counts,
+response and resolution times (median and 90th percentile, in seconds) and
+failed replies by reason. Counts are grouped in SQL; the times are worked
+out in Python from the `ConversationEvent` rows of the range, so that an
+`open_seconds(start, end)` function (business hours) can measure them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Aggregate, Count, F, FloatField, Func, Sum
+from django.db.models.functions import TruncDate
+
+from billing.models import Business
+from channels_app.models import Channel
+from conversations.models import Conversation, Message
+from conversations.services.snooze import zone_named
+from reports.models import ConversationDay, ConversationEvent
+from workspace.models import Label, Team
+
+# What a report may be grouped by, and the conversation field each reads
+# (None: by the local day of each figure itself).
+GROUPS: dict[str, str | None] = {
+    "day": None,
+    "channel": "channel_id",
+    "agent": "assignee_id",
+    "team": "team_id",
+    "label": "label_links__label_id",
+}
+# Longest range of days one report covers.
+MAX_DAYS = 366
+# Reasons of failed replies kept per row (the rest are summed in `other`).
+MAX_REASONS = 10
+REASON_MAX_LENGTH = 200
+NO_REASON = "No reason given"
+
+OpenSeconds = Callable[[dt.datetime, dt.datetime], float]
+
+
+def wall_seconds(start: dt.datetime, end: dt.datetime) -> float:
+    """Seconds from `start` to `end` (aware datetimes), every hour counted;
+    0 when `end` is before `start`."""
+    return max(0.0, (end - start).total_seconds())
+
+
+@dataclass
+class Times:
+    """How long something took, over `count` conversations (seconds; None
+    when there were none)."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+
+
+@dataclass
+class Row:
+    """One group's figures: `key` (a day as `date`, or the id of a channel,
+    agent, team or label; None for "none"), its `name`, and the counts."""
+
+    key: object
+    name: str
+    opened: int = 0
+    resolved: int = 0
+    reopened: int = 0
+    messages_in: int = 0
+    messages_out: int = 0
+    first_response: Times = field(default_factory=Times)
+    resolution: Times = field(default_factory=Times)
+    failed: int = 0
+    failed_reasons: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """A report: the range (local dates, both included), its zone, the
+    grouping, and the rows (days in order; other groups by name)."""
+
+    since: dt.date
+    until: dt.date
+    time_zone: str
+    group_by: str
+    business_hours: bool
+    rows: list[Row]
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The `fraction` (0..1) percentile of `values`, linearly interpolated
+    between the two nearest ranks (as PostgreSQL's `percentile_cont`): for
+    [10, 20, 30, 40] the median is 25 and the 90th percentile 37. None for
+    no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = math.floor(position)
+    high = math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def times_of(durations: list[float]) -> Times:
+    """`Times` (count, median, 90th percentile) of `durations` in seconds."""
+    return Times(
+        count=len(durations),
+        median=percentile(durations, 0.5),
+        p90=percentile(durations, 0.9),
+    )
+
+
+def day_bounds(
+    since: dt.date, until: dt.date, zone: dt.tzinfo
+) -> tuple[dt.datetime, dt.datetime]:
+    """The instants starting local day `since` and ending local day `until`
+    in `zone` (the end excluded)."""
+    start = dt.datetime.combine(since, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return start, end
+
+
+def report(
+    business: Business,
+    since: dt.date,
+    until: dt.date,
+    group_by: str = "day",
+    *,
+    open_seconds: OpenSeconds | None = None,
+) -> Report:
+    """The business's figures from local day `since` to `until` (both
+    included, in `business.time_zone`), grouped by `group_by` (a key of
+    `GROUPS`). Response and resolution times are measured with
+    `open_seconds(start, end) -> seconds` (business hours), or every second
+    when None. A fixed number of queries (at most 5), whatever the range or data.
+
+    Raises `ValueError` for an unknown `group_by`, `until` before `since` or
+    a range longer than `MAX_DAYS`."""
+    if group_by not in GROUPS:
+        raise ValueError(f"No such grouping: {group_by}.")
+    if until < since:
+        raise ValueError("until is before since.")
+    if (until - since).days + 1 > MAX_DAYS:
+        raise ValueError(f"At most {MAX_DAYS} days.")
+    zone = zone_named(business.time_zone)
+    start, end = day_bounds(since, until, zone)
+    dim = GROUPS[group_by]
+    rows: dict[object, Row] = {}
+
+    def row(key: object) -> Row:
+        found = rows.get(key)
+        if found is None:
+            found = rows[key] = Row(key=key, name="")
+        return found
+
+    if dim is None:
+        day = since
+        while day <= until:
+            row(day)
+            day += dt.timedelta(days=1)
+
+    def grouped(queryset, time_field: str, prefix: str, *extra: str) -> Iterable:
+        """(key, *extra, n) of `queryset` counted per group."""
+        if dim is None:
+            key = "key_day"
+            queryset = queryset.annotate(key_day=TruncDate(time_field, tzinfo=zone))
+        else:
+            key = prefix + dim
+        return (
+            queryset.values(key, *extra)
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list(key, *extra, "n")
+        )
+
+    opened = Conversation.objects.filter(
+        business=business, created_at__gte=start, created_at__lt=end
+    )
+    for key, n in grouped(opened, "created_at", ""):
+        row(key).opened += n
+
+    events = ConversationEvent.objects.filter(
+        business=business, at__gte=start, at__lt=end
+    )
+    # One pass over the range's events: resolutions and reopenings counted,
+    # first responses and resolutions measured.
+    if dim is None:
+        events = events.annotate(key_day=TruncDate("at", tzinfo=zone))
+        key_field = "key_day"
+    else:
+        key_field = "conversation__" + dim
+    if open_seconds is None and connection.vendor == "postgresql":
+        times = _times_in_sql(events, key_field)
+    else:
+        times = _times_in_python(events, key_field, open_seconds or wall_seconds)
+    for (kind, key), measured in times.items():
+        target = row(key)
+        if kind == ConversationEvent.Kind.FIRST_RESPONSE:
+            target.first_response = measured
+        elif kind == ConversationEvent.Kind.RESOLVED:
+            target.resolution = measured
+            target.resolved += measured.count
+        else:
+            target.reopened += measured.count
+
+    day_rows = ConversationDay.objects.filter(
+        business=business, day__gte=since, day__lte=until
+    )
+    day_key = "day" if dim is None else "conversation__" + dim
+    for key, n_in, n_out in (
+        day_rows.values(day_key)
+        .annotate(n_in=Sum("messages_in"), n_out=Sum("messages_out"))
+        .order_by()
+        .values_list(day_key, "n_in", "n_out")
+    ):
+        row(key).messages_in += n_in
+        row(key).messages_out += n_out
+
+    messages = Message.objects.filter(
+        conversation__business=business, sent_at__gte=start, sent_at__lt=end
+    )
+    failed = messages.filter(
+        direction=Message.Direction.OUTBOUND, status=Message.Status.FAILED
+    )
+    reasons: dict[object, Counter] = defaultdict(Counter)
+    for key, error, n in grouped(failed, "sent_at", "conversation__", "error"):
+        reason = " ".join(error.split())[:REASON_MAX_LENGTH] or NO_REASON
+        reasons[key][reason] += n
+    for key, counter in reasons.items():
+        target = row(key)
+        target.failed = sum(counter.values())
+        target.failed_reasons = sorted(
+            counter.items(), key=lambda item: (-item[1], item[0])
+        )[:MAX_REASONS]
+
+    _names(business, group_by, rows)
+    ordered = list(rows.values())
+    if dim is None:
+        ordered.sort(key=lambda r: r.key)
+    else:
+        ordered.sort(key=lambda r: (r.key is None, r.name.lower(), str(r.key)))
+    return Report(
+        since=since,
+        until=until,
+        time_zone=business.time_zone,
+        group_by=group_by,
+        business_hours=open_seconds is not None,
+        rows=ordered,
+    )
+
+
+class _Percentiles(Aggregate):
+    """PostgreSQL's `percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY
+    x)`: the median and 90th percentile from one sort."""
+
+    function = "percentile_cont"
+    template = "%(function)s(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression) -> None:
+        from django.contrib.postgres.fields import ArrayField
+
+        super().__init__(expression, output_field=ArrayField(FloatField()))
+
+
+def _seconds() -> Func:
+    """Seconds from `opened_at` to `at`, never below 0 (as `wall_seconds`)."""
+    return Func(
+        F("at"),
+        F("opened_at"),
+        template="GREATEST(0, EXTRACT(EPOCH FROM %(expressions)s))",
+        arg_joiner=" - ",
+        output_field=FloatField(),
+    )
+
+
+def _times_in_sql(events, key_field: str) -> dict[tuple[str, object], Times]:
+    """`Times` per (kind, key), worked out by PostgreSQL (wall-clock
+    seconds): one query returning a row per group."""
+    return {
+        (kind, key): Times(count=n, median=both[0], p90=both[1])
+        for key, kind, n, both in events.values(key_field, "kind")
+        .annotate(n=Count("id"), both=_Percentiles(_seconds()))
+        .order_by()
+        .values_list(key_field, "kind", "n", "both")
+    }
+
+
+def _times_in_python(
+    events, key_field: str, measure: OpenSeconds
+) -> dict[tuple[str, object], Times]:
+    """`Times` per (kind, key), each event measured by `measure(opened_at,
+    at)` (business hours, or SQLite): one query returning every event."""
+    durations: dict[tuple[str, object], list[float]] = defaultdict(list)
+    for key, kind, opened_at, at in events.values_list(
+        key_field, "kind", "opened_at", "at"
+    ):
+        durations[kind, key].append(measure(opened_at, at))
+    return {group: times_of(values) for group, values in durations.items()}
+
+
+NONE_NAMES = {
+    "channel": "Deleted channel",
+    "agent": "Unassigned",
+    "team": "No team",
+    "label": "No label",
+}
+
+
+def _names(business: Business, group_by: str, rows: dict[object, Row]) -> None:
+    """Fill each row's `name` (one query, none for days)."""
+    if group_by == "day":
+        for key, target in rows.items():
+            target.name = key.isoformat()
+        return
+    ids = [key for key in rows if key is not None]
+    if group_by == "channel":
+        names = {
+            channel.pk: str(channel)
+            for channel in Channel.objects.filter(business=business, pk__in=ids)
+        }
+    elif group_by == "agent":
+        names = {
+            user.pk: user.get_full_name() or user.get_username()
+            for user in get_user_model().objects.filter(pk__in=ids)
+        }
+    else:
+        model = Team if group_by == "team" else Label
+        names = dict(
+            model.objects.filter(business=business, pk__in=ids).values_list(
+                "pk", "name"
+            )
+        )
+    for key, target in rows.items():
+        if key is None:
+            target.name = NONE_NAMES[group_by]
+        else:
+            target.name = names.get(key, f"#{key}")

@@ -1,0 +1,141 @@
+"""Writes of the reports' own records (`ConversationEvent`), called by the
+conversations services as conversations change (docs/reports.md)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+
+from django.db import connection
+from django.utils import timezone
+
+from billing.models import Business
+from conversations.models import Conversation, Message
+from conversations.services.snooze import zone_named
+from reports.models import ConversationDay, ConversationEvent
+
+RESOLVED = Conversation.Status.RESOLVED
+
+
+def reply_recorded(message: Message) -> None:
+    """Count an outbound message just stored by `post_reply` (its day's
+    messages out) and record it as the first response when it is."""
+    messages_counted([message])
+    first_response_record(message)
+
+
+def first_response_record(message: Message) -> None:
+    """Record `message` as its conversation's first response when it is an
+    agent's reply (outbound, with an author, not a note or activity entry)
+    and the conversation has none yet: one INSERT that a second reply's
+    conflict turns into nothing."""
+    if (
+        message.direction != Message.Direction.OUTBOUND
+        or message.author_id is None
+        or message.kind in Message.PRIVATE_KINDS
+    ):
+        return
+    conversation = message.conversation
+    ConversationEvent.objects.bulk_create(
+        [
+            ConversationEvent(
+                business_id=conversation.business_id,
+                conversation_id=conversation.pk,
+                kind=ConversationEvent.Kind.FIRST_RESPONSE,
+                at=message.sent_at,
+                opened_at=conversation.created_at,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def status_changes_record(
+    conversations: Iterable[Conversation], status: str | None
+) -> None:
+    """Record, for each of `conversations` (their `status` as it was before
+    the change) moving to `status`, a `resolved` event when it becomes
+    resolved and a `reopened` event when it leaves resolved; nothing for
+    other moves or when `status` is None. One INSERT at most."""
+    if status is None:
+        return
+    now = timezone.now()
+    events = []
+    for conversation in conversations:
+        if conversation.status == status:
+            continue
+        if status == RESOLVED:
+            kind = ConversationEvent.Kind.RESOLVED
+        elif conversation.status == RESOLVED:
+            kind = ConversationEvent.Kind.REOPENED
+        else:
+            continue
+        events.append(
+            ConversationEvent(
+                business_id=conversation.business_id,
+                conversation_id=conversation.pk,
+                kind=kind,
+                at=now,
+                opened_at=conversation.created_at,
+            )
+        )
+    if events:
+        ConversationEvent.objects.bulk_create(events)
+
+
+UPSERT_BATCH = 150
+_UPSERT = (
+    "INSERT INTO reports_conversationday "
+    "(business_id, conversation_id, day, messages_in, messages_out) "
+    "VALUES {values} "
+    "ON CONFLICT (conversation_id, day) DO UPDATE SET "
+    "messages_in = reports_conversationday.messages_in + excluded.messages_in, "
+    "messages_out = reports_conversationday.messages_out + excluded.messages_out"
+)
+
+
+def messages_counted(messages: Sequence[Message]) -> None:
+    """Add just-stored `messages` (their conversation loaded) to their
+    conversations' `ConversationDay` rows, each on the local day of its
+    `sent_at` in its business's time zone (notes and activity entries left
+    out): one query for the zones and one upsert, whatever the number."""
+    counted = [m for m in messages if m.kind not in Message.PRIVATE_KINDS]
+    if not counted:
+        return
+    business_ids = {m.conversation.business_id for m in counted}
+    zones = {
+        pk: zone_named(name)
+        for pk, name in Business.objects.filter(pk__in=business_ids).values_list(
+            "pk", "time_zone"
+        )
+    }
+    counts: Counter = Counter()
+    for message in counted:
+        business_id = message.conversation.business_id
+        zone = zones.get(business_id, UTC)
+        day = message.sent_at.astimezone(zone).date()
+        inbound = message.direction == Message.Direction.INBOUND
+        counts[business_id, message.conversation_id, day, inbound] += 1
+    rows: dict[tuple, list[int]] = {}
+    for (business_id, conversation_id, day, inbound), n in counts.items():
+        row = rows.setdefault((business_id, conversation_id, day), [0, 0])
+        row[0 if inbound else 1] += n
+    field = ConversationDay._meta.get_field("business")
+    items = list(rows.items())
+    # (SQLite takes at most 999 parameters a statement: 5 a row.)
+    for start in range(0, len(items), UPSERT_BATCH):
+        params: list = []
+        for (business_id, conversation_id, day), (n_in, n_out) in items[
+            start : start + UPSERT_BATCH
+        ]:
+            params += [
+                field.get_db_prep_value(business_id, connection),
+                conversation_id,
+                day,
+                n_in,
+                n_out,
+            ]
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * (len(params) // 5))
+        with connection.cursor() as cursor:
+            cursor.execute(_UPSERT.format(values=values), params)

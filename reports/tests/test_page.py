@@ -1,0 +1,62 @@
+"""The reports page (/reports/): admins see the day chart, the table of the
+chosen grouping and CSV links; agents get 403; a bad value is shown beside
+its field with a 400."""
+
+from __future__ import annotations
+
+import pytest
+
+RANGE = "since=2026-03-01&until=2026-03-02"
+
+
+@pytest.fixture
+def admin_browser(client, fixture):
+    client.force_login(fixture.admin.user)
+    return client
+
+
+@pytest.mark.django_db
+def test_admins_see_the_table_chart_data_and_csv_links(admin_browser):
+    response = admin_browser.get(f"/reports/?{RANGE}&group_by=agent")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<canvas id="reports-chart"' in page
+    # The chart's data: the two days' counts.
+    assert '"labels": ["2026-03-01", "2026-03-02"]' in page
+    assert '"opened": [3, 1]' in page
+    table = response.context["report"]
+    assert [row.name for row in table.rows] == ["Ana Silva", "Ben Okoro", "Unassigned"]
+    # Ana's first responses: 300 s and 600 s -> 7m / 9m.
+    assert "<bdi>Ana Silva</bdi>" in page and "7m / 9m" in page
+    assert (
+        "/api/v1/reports/summary/?since=2026-03-01&amp;until=2026-03-02"
+        "&amp;group_by=agent&amp;format=csv"
+    ) in page
+    assert "group_by=day&amp;format=csv" in page
+
+
+@pytest.mark.django_db
+def test_the_csv_link_downloads_with_the_session(admin_browser, fixture):
+    response = admin_browser.get(
+        f"/api/v1/reports/summary/?{RANGE}&group_by=team&format=csv"
+    )
+    assert response.status_code == 200
+    lines = response.content.decode().splitlines()
+    assert lines[1].startswith(f"{fixture.support.pk},Support,1,2,1,")
+    assert lines[2].startswith(",No team,3,")
+
+
+@pytest.mark.django_db
+def test_a_bad_date_is_shown_beside_its_field(admin_browser):
+    response = admin_browser.get("/reports/?since=2026-02-30")
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'id="since-errors"' in page
+    assert 'aria-invalid="true"' in page
+
+
+@pytest.mark.django_db
+def test_agents_are_refused_and_visitors_log_in(client, fixture):
+    assert client.get("/reports/").status_code == 302
+    client.force_login(fixture.ana.user)
+    assert client.get("/reports/").status_code == 403

@@ -1,0 +1,71 @@
+"""The reports page (`/reports/`): a business's figures over a range of
+days, as a day-by-day chart and a table, with CSV downloads. Admins only
+(agents and non-members get 403; anonymous visitors the login page)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from billing.permissions import member_of
+from reports.api.views import ADMINS_ONLY, ReportParamsSerializer
+from reports.selectors import GROUPS, report
+
+
+def csv_link(api: str, query: dict[str, str], group_by: str) -> str:
+    """The API's CSV download of the range grouped by `group_by`."""
+    return f"{api}?{urlencode({**query, 'group_by': group_by, 'format': 'csv'})}"
+
+
+@login_required
+def reports_page(request: HttpRequest) -> HttpResponse:
+    """The form (since, until, group by), the chart of the days and the
+    table of the chosen grouping; a bad value shows beside its field with
+    the API's words (answer 400) and the default range's figures."""
+    member = member_of(request.user)
+    if member is None or not member.is_admin:
+        raise PermissionDenied(ADMINS_ONLY)
+    business = member.business
+    params = ReportParamsSerializer(
+        data=request.GET.dict(), context={"business": business}
+    )
+    errors: dict[str, list[str]] = {}
+    if params.is_valid():
+        cleaned = params.validated_data
+    else:
+        errors = {k: [str(e) for e in v] for k, v in params.errors.items()}
+        fallback = ReportParamsSerializer(data={}, context={"business": business})
+        fallback.is_valid(raise_exception=True)
+        cleaned = fallback.validated_data
+    since, until, group_by = cleaned["since"], cleaned["until"], cleaned["group_by"]
+    days = report(business, since, until, "day")
+    table = days if group_by == "day" else report(business, since, until, group_by)
+    query = {"since": since.isoformat(), "until": until.isoformat()}
+    api = reverse("api-reports-summary")
+    chart = {
+        "labels": [row.name for row in days.rows],
+        "opened": [row.opened for row in days.rows],
+        "resolved": [row.resolved for row in days.rows],
+        "reopened": [row.reopened for row in days.rows],
+    }
+    return render(
+        request,
+        "reports/report.html",
+        {
+            "report": table,
+            "since": since,
+            "until": until,
+            "group_by": group_by,
+            "groups": list(GROUPS),
+            "errors": errors,
+            "chart": chart,
+            "csv_days": csv_link(api, query, "day"),
+            "csv_table": csv_link(api, query, group_by),
+        },
+        status=400 if errors else 200,
+    )
