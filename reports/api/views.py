@@ -24,6 +24,7 @@ from billing.permissions import business_of, member_of
 from conversations.services.snooze import zone_named
 from pingback.api import error_responses
 from reports.selectors import GROUPS, MAX_DAYS, OpenSeconds, Report, Row, report
+from workspace.selectors import business_hours
 
 DEFAULT_DAYS = 30
 ADMINS_ONLY = "Only a business admin may see reports."
@@ -33,9 +34,10 @@ NO_BUSINESS_HOURS = "This business has no business hours set up."
 
 def business_open_seconds(business: Business) -> OpenSeconds | None:
     """The function measuring `business`'s open seconds between two instants
-    (its business hours), or None while it has none set up. Business hours
-    are not part of PingBack yet: always None until they are wired here."""
-    return None
+    (its business hours, `workspace.hours.WeeklyHours.open_seconds`), or None
+    while it has none set up. One query."""
+    hours = business_hours(business)
+    return hours.open_seconds if hours is not None else None
 
 
 class IsReportReader(BasePermission):

@@ -142,3 +142,24 @@ def test_the_backfill_finds_the_same_figures(fixture):
     after = report(fixture.business, *_range(), "agent")
     assert after == before
     assert ConversationEvent.objects.filter(kind="reopened").count() == 2
+
+
+@pytest.mark.django_db
+def test_business_hours_count_only_the_hours_set_in_settings(admin_client, fixture):
+    # given: the business opens 09:00-18:00 every day (its time zone)
+    from workspace.services import business_hours_set
+
+    business_hours_set(
+        business=fixture.business, week={day: [(9 * 60, 18 * 60)] for day in range(7)}
+    )
+
+    # when
+    response = admin_client.get(URL, {**RANGE, "business_hours": "true"})
+
+    # then: the hand-computed figures of test_figures' nine-to-six hours
+    assert response.status_code == 200, response.json()
+    data = response.json()
+    assert data["business_hours"] is True
+    march_1 = data["rows"][0]
+    assert march_1["first_response"]["median_seconds"] == 1800
+    assert march_1["resolution"]["median_seconds"] == 5400
