@@ -515,6 +515,17 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# ------------------------------------------------------------------ outgoing mail
+
+# Mail PingBack sends itself (member invitations, docs/admin.md), e.g.
+# EMAIL_URL=submission://user:password@smtp.example.com:587 (STARTTLS) or
+# smtp+ssl://...:465. The default prints each message on the console.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="PingBack <pingback@localhost>"
+)
+
 # ---------------------------------------------------------------------- platforms
 
 # Public base URL of this deployment; webhook URLs given to platforms are built on

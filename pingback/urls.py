@@ -71,6 +71,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("workspace.urls")),
+    path("", include("billing.urls")),
     path("", include("conversations.urls")),
     path("", include("contacts.panel_urls")),
     path("", include("contacts.urls")),
