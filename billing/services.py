@@ -273,10 +273,11 @@ def member_invite(
     who has no password yet, and e-mail them a link (`invitation_url`) to set
     one; returns the invitation and its clear token (in the e-mail only).
 
-    Raises `FieldInvalid` on `email` (not an address, or already a PingBack
-    account's) or `role`. The e-mail is sent after the commit; a mail server
-    refusing it raises `OSError` / `smtplib.SMTPException` with the member
-    kept (send again with `member_invite_resend`)."""
+    Raises `FieldInvalid` on `email` (not an address, longer than a login
+    may be (150 characters), or already a PingBack account's) or `role`.
+    The e-mail is sent once the member is stored; a mail server refusing it
+    raises `OSError` / `smtplib.SMTPException` with the member kept (send
+    again with `member_invite_resend`)."""
     email = (email or "").strip()
     try:
         validate_email(email)
@@ -284,6 +285,14 @@ def member_invite(
         raise FieldInvalid("email", gettext("Enter an e-mail address.")) from None
     _role_check(role)
     user_model = get_user_model()
+    longest = user_model._meta.get_field("username").max_length
+    if len(email) > longest:
+        raise FieldInvalid(
+            "email",
+            gettext("Use an e-mail address of at most {count} characters.").format(
+                count=longest
+            ),
+        )
     with transaction.atomic():
         if user_model.objects.filter(username__iexact=email).exists():
             raise FieldInvalid(

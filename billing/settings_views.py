@@ -254,9 +254,11 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 def _private(response: HttpResponse) -> HttpResponse:
     """The invitation's token is in the page's address: no cache keeps the
-    page and no other site learns the address from a Referer."""
+    page and no other site learns the address from a Referer (`same-origin`,
+    not `no-referrer`, under which the browser sends the form with `Origin:
+    null` and CSRF protection refuses it)."""
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
