@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from billing.api.business_views import BusinessSettingsView
+from billing.api.member_views import MemberViewSet
 from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
@@ -39,6 +40,7 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("labels", LabelViewSet, basename="label")
 router.register("canned_responses", CannedResponseViewSet, basename="canned-response")
 router.register("agents", AgentViewSet, basename="agent")
+router.register("members", MemberViewSet, basename="member")
 router.register("saved_filters", SavedFilterViewSet, basename="saved-filter")
 
 urlpatterns = [
