@@ -28,7 +28,7 @@ from billing.services import (
 from billing.tests.factories import BusinessFactory, MemberFactory
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory
-from pingback.errors import FieldInvalid
+from pingback.errors import ApplicationError, FieldInvalid
 
 pytestmark = pytest.mark.django_db
 
@@ -425,3 +425,44 @@ def test_anonymous_visitors_are_sent_to_log_in():
     response = Client().get("/settings/members/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.fixture
+def clean_presence():
+    from conversations.tests.presence_helpers import presence_reset
+
+    presence_reset()
+    yield
+    presence_reset()
+
+
+def test_a_deactivated_member_gets_no_new_conversations(admin_member, clean_presence):
+    from channels_app.tests.factories import ChannelFactory
+    from conversations import presence
+    from conversations.services.assignment import conversation_auto_assign
+    from conversations.services.conversations import conversation_update
+
+    business = admin_member.business
+    bob = MemberFactory(business=business, user__first_name="Bob")
+    # Bob's inbox tab is still open: presence still counts him online.
+    presence.page_seen(
+        business_id=business.pk,
+        user_id=bob.user_id,
+        name="Bob",
+        connection="page-bob",
+        conversation_id=None,
+    )
+    channel = ChannelFactory(business=business, auto_assign=True)
+    first = ConversationFactory(business=business, channel=channel)
+    assert conversation_auto_assign(first) == bob.user
+
+    member_deactivate(member=bob, by=admin_member)
+    second = ConversationFactory(business=business, channel=channel)
+
+    assert conversation_auto_assign(second) is None
+    with pytest.raises(ApplicationError, match="deactivated"):
+        conversation_update(
+            conversation=second, by=admin_member.user, assignee=bob.user
+        )
+    second.refresh_from_db()
+    assert second.assignee is None
