@@ -460,13 +460,15 @@ def member_role_change(*, member: Member, role: str, by: Member) -> Member:
 
 def member_deactivate(*, member: Member, by: Member) -> int:
     """Stop `member` from working in the business: they can no longer log in
-    (their open sessions end at their next request), their API tokens are
-    refused and their invitation links stop working. Their open, pending and
-    snoozed conversations are unassigned as `by` does it in the inbox, each
-    with an activity entry ("Ana unassigned Bob"). Idempotent.
+    (their open sessions end at their next request, and their open inbox
+    pages stop receiving events at once), their API tokens are refused and
+    their invitation links stop working. Their open, pending and snoozed
+    conversations are unassigned as `by` does it in the inbox, each with an
+    activity entry ("Ana unassigned Bob"). Idempotent.
 
     Returns how many conversations were unassigned. Raises `LastAdmin` for
     the business's only active admin."""
+    from conversations import realtime
     from conversations.models import Conversation
     from conversations.services.conversations import (
         BULK_MAX,
@@ -482,6 +484,7 @@ def member_deactivate(*, member: Member, by: Member) -> int:
         Invitation.objects.filter(member=member, used_at__isnull=True).update(
             used_at=timezone.now()
         )
+        realtime.publish_session_ended(user.pk)
         ids = list(
             Conversation.objects.filter(
                 business_id=member.business_id,

@@ -209,13 +209,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = services.invitation_check(token)
     except ApplicationError as error:
-        response = render(
-            request,
-            "billing/invitation_invalid.html",
-            {"detail": error.detail},
-            status=410,
-        )
-        return _private(response)
+        return _invitation_invalid(request, error.detail)
     if request.method == "POST":
         password = request.POST.get("password", "")
         if password != request.POST.get("password2", ""):
@@ -226,13 +220,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             except FieldInvalid as error:
                 errors = {error.field: [error.detail]}
             except ApplicationError as error:
-                response = render(
-                    request,
-                    "billing/invitation_invalid.html",
-                    {"detail": error.detail},
-                    status=410,
-                )
-                return _private(response)
+                return _invitation_invalid(request, error.detail)
             else:
                 login(
                     request, member.user, backend="billing.backends.MemberModelBackend"
@@ -248,6 +236,14 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             "errors": errors,
         },
         status=400 if errors else 200,
+    )
+    return _private(response)
+
+
+def _invitation_invalid(request: HttpRequest, detail: str) -> HttpResponse:
+    """410: the link does not work any more, and why."""
+    response = render(
+        request, "billing/invitation_invalid.html", {"detail": detail}, status=410
     )
     return _private(response)
 

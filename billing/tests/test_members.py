@@ -466,3 +466,30 @@ def test_a_deactivated_member_gets_no_new_conversations(admin_member, clean_pres
         )
     second.refresh_from_db()
     assert second.assignee is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deactivating_closes_the_members_open_inbox_connections(settings, admin_member):
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+
+    from conversations.tests.presence_helpers import inbox_socket, session_cookie
+
+    settings.CHANNEL_LAYERS = {**settings.CHANNEL_LAYERS}  # a fresh layer
+    agent = MemberFactory(business=admin_member.business)
+    cookie = session_cookie(agent.user)
+
+    async def scenario():
+        socket = inbox_socket(cookie)
+        assert (await socket.connect(timeout=5))[0]
+        await database_sync_to_async(member_deactivate)(member=agent, by=admin_member)
+        closed = await socket.receive_output(timeout=5)
+        while closed["type"] == "websocket.send":  # events sent before it
+            closed = await socket.receive_output(timeout=5)
+        connected, _ = await inbox_socket(cookie).connect(timeout=5)
+        return closed, connected
+
+    closed, reconnected = async_to_sync(scenario)()
+
+    assert closed == {"type": "websocket.close", "code": 4403}
+    assert not reconnected
