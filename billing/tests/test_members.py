@@ -493,3 +493,14 @@ def test_deactivating_closes_the_members_open_inbox_connections(settings, admin_
 
     assert closed == {"type": "websocket.close", "code": 4403}
     assert not reconnected
+
+
+def test_an_admin_who_deactivates_themself_is_logged_out(admin_member):
+    MemberFactory(business=admin_member.business, role="admin")
+    client = client_of(admin_member)
+
+    response = client.post(f"/settings/members/{admin_member.pk}/deactivate/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert client.get("/settings/members/").status_code == 302

@@ -79,6 +79,7 @@ def test_an_invited_agent_sets_a_password_and_lands_in_the_inbox(
     # The link was spent.
     page.goto(asgi_server.url + link)
     assert page.get_by_text("This link does not work any more").is_visible()
+    assert axe_violations(page) == []
 
 
 def test_a_token_made_in_settings_works_until_revoked(
