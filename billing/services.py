@@ -16,7 +16,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from billing.models import ApiToken, Business, Invitation, Member, Plan
 from billing.plans import plans_allowing
@@ -95,7 +95,11 @@ def _upgrade_sentence(upgrade_to: list[str], purpose: str) -> str:
     if not upgrade_to:
         return gettext("no plan allows more: remove a channel first.")
     names = [Plan(plan).label for plan in upgrade_to]
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    listed = names[-1]
+    if len(names) > 1:
+        listed = gettext("{some} or {last}").format(
+            some=", ".join(names[:-1]), last=names[-1]
+        )
     return gettext("upgrade to {plans} {purpose}").format(plans=listed, purpose=purpose)
 
 
@@ -260,7 +264,7 @@ class InvitationInvalid(ApplicationError):
     code = "invitation_invalid"
 
 
-INVITATION_INVALID = (
+INVITATION_INVALID = gettext_noop(
     "This invitation link does not work any more: it was used, replaced by a "
     "newer one, or has expired. Ask an admin of your business to send a new one."
 )
@@ -342,7 +346,7 @@ def _invitation_create(*, member: Member, by: Member) -> tuple[Invitation, str]:
 def invitation_url(token: str) -> str:
     """The absolute link of an invitation (`PINGBACK_PUBLIC_BASE_URL`)."""
     return settings.PINGBACK_PUBLIC_BASE_URL.rstrip("/") + reverse(
-        "invitation-accept", args=[token]
+        "invitation-link", args=[token]
     )
 
 

@@ -199,12 +199,30 @@ def member_reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
 # ------------------------------------------------------------------ invitations
 
 
-def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    """The link of an invitation e-mail. GET: a form to choose a password, or
-    410 when the link does not work any more. POST (`password`, `password2`):
-    set it (`billing.services.invitation_accept`), log the member in and go
-    to the inbox; a refused password is shown beside its field (400) and the
-    link keeps working."""
+# The session key holding the token of the invitation being accepted.
+INVITATION_SESSION_KEY = "_invitation_token"
+
+
+def invitation_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of an invitation e-mail: keeps its token in the session and
+    redirects to `invitation_accept`, whose address holds no secret (so
+    server and error logs of the form's requests never show a working
+    token); 410 when the link does not work any more."""
+    try:
+        services.invitation_check(token)
+    except ApplicationError as error:
+        return _invitation_invalid(request, error.detail)
+    request.session[INVITATION_SESSION_KEY] = token
+    return _private(redirect("invitation-accept"))
+
+
+def invitation_accept(request: HttpRequest) -> HttpResponse:
+    """GET: a form to choose a password for the invitation opened in this
+    browser (`invitation_link`), or 410 when it does not work any more. POST
+    (`password`, `password2`): set it (`billing.services.invitation_accept`),
+    log the member in and go to the inbox; a refused password is shown
+    beside its field (400) and the link keeps working."""
+    token = request.session.get(INVITATION_SESSION_KEY, "")
     errors: dict[str, list[str]] = {}
     try:
         invitation = services.invitation_check(token)
@@ -222,6 +240,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             except ApplicationError as error:
                 return _invitation_invalid(request, error.detail)
             else:
+                request.session.pop(INVITATION_SESSION_KEY, None)
                 login(
                     request, member.user, backend="billing.backends.MemberModelBackend"
                 )
@@ -249,10 +268,10 @@ def _invitation_invalid(request: HttpRequest, detail: str) -> HttpResponse:
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    """The invitation's token is in the page's address: no cache keeps the
-    page and no other site learns the address from a Referer (`same-origin`,
-    not `no-referrer`, under which the browser sends the form with `Origin:
-    null` and CSRF protection refuses it)."""
+    """Invitation pages: no cache keeps them, and no other site learns their
+    address from a Referer (`same-origin`, not `no-referrer`, under which the
+    browser sends the form with `Origin: null` and CSRF protection refuses
+    it)."""
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "same-origin"
     return response

@@ -34,9 +34,7 @@ urlpatterns = [
         name="settings-token-revoke",
     ),
     path("settings/plan/", views.plan, name="settings-plan"),
-    path(
-        "invitations/<str:token>/",
-        views.invitation_accept,
-        name="invitation-accept",
-    ),
+    # Before the link's pattern, which would take "accept" for a token.
+    path("invitations/accept/", views.invitation_accept, name="invitation-accept"),
+    path("invitations/<str:token>/", views.invitation_link, name="invitation-link"),
 ]

@@ -53,11 +53,12 @@ class MemberViewSet(viewsets.GenericViewSet):
     pagination_class = MemberPagination
     queryset = Member.objects.none()  # for the schema only
     http_method_names = ["get", "post", "patch"]
+    lookup_url_kwarg = "member_id"
     lookup_value_regex = "[^/]+"
 
-    def _member(self, request: Request, pk: str) -> Member:
+    def _member(self, request: Request, member_id: str) -> Member:
         try:
-            return selectors.member_get(business_of(request), int(pk))
+            return selectors.member_get(business_of(request), int(member_id))
         except (Member.DoesNotExist, ValueError) as error:
             raise Http404("No such member.") from error
 
@@ -112,9 +113,9 @@ class MemberViewSet(viewsets.GenericViewSet):
         parameters=[MEMBER_ID],
         responses={200: MemberSerializer, **error_responses(401, 403, 404)},
     )
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def retrieve(self, request: Request, member_id: str) -> Response:
         """One member."""
-        return Response(MemberSerializer(self._member(request, pk)).data)
+        return Response(MemberSerializer(self._member(request, member_id)).data)
 
     @extend_schema(
         parameters=[MEMBER_ID],
@@ -124,9 +125,9 @@ class MemberViewSet(viewsets.GenericViewSet):
             **error_responses(400, 401, 403, 404, 409, 415),
         },
     )
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: Request, member_id: str) -> Response:
         """Change the member's `role`."""
-        member = self._member(request, pk)
+        member = self._member(request, member_id)
         serializer = MemberRoleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.member_role_change(
@@ -145,12 +146,12 @@ class MemberViewSet(viewsets.GenericViewSet):
         },
     )
     @action(detail=True, methods=["post"])
-    def deactivate(self, request: Request, pk: str) -> Response:
+    def deactivate(self, request: Request, member_id: str) -> Response:
         """Deactivate the member: no more log-in or token; their open,
         pending and snoozed conversations are unassigned, each with an
         activity entry naming the caller. Deactivating again changes
         nothing."""
-        member = self._member(request, pk)
+        member = self._member(request, member_id)
         count = services.member_deactivate(member=member, by=member_of(request.user))
         member.unassigned_conversations = count
         return Response(MemberDeactivatedSerializer(member).data)
@@ -161,9 +162,9 @@ class MemberViewSet(viewsets.GenericViewSet):
         responses={200: MemberSerializer, **error_responses(401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
-    def reactivate(self, request: Request, pk: str) -> Response:
+    def reactivate(self, request: Request, member_id: str) -> Response:
         """Let a deactivated member log in and use their tokens again."""
-        member = self._member(request, pk)
+        member = self._member(request, member_id)
         services.member_reactivate(member=member, by=member_of(request.user))
         return Response(MemberSerializer(member).data)
 
@@ -173,10 +174,10 @@ class MemberViewSet(viewsets.GenericViewSet):
         responses={200: MemberInvitedSerializer, **error_responses(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["post"])
-    def resend_invitation(self, request: Request, pk: str) -> Response:
+    def resend_invitation(self, request: Request, member_id: str) -> Response:
         """E-mail a member in state `invited` a new link; older links stop
         working. 400 for a member who has a password or is deactivated."""
-        member = self._member(request, pk)
+        member = self._member(request, member_id)
         try:
             services.member_invite_resend(member=member, by=member_of(request.user))
             member.invitation_sent = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from billing.models import ApiToken
+from billing.models import ApiToken, Member
 
 
 class ApiTokenCreateSerializer(serializers.Serializer):
@@ -80,8 +80,10 @@ class MemberInviteSerializer(serializers.Serializer):
     characters; not already a PingBack account's) and their `role`
     (`admin` or `agent`, default `agent`)."""
 
-    email = serializers.CharField(max_length=254)
-    role = serializers.CharField(max_length=16, required=False, default="agent")
+    email = serializers.EmailField(max_length=150)
+    role = serializers.ChoiceField(
+        choices=Member.Role.choices, required=False, default=Member.Role.AGENT
+    )
 
 
 class MemberInvitedSerializer(MemberSerializer):
@@ -95,7 +97,7 @@ class MemberInvitedSerializer(MemberSerializer):
 class MemberRoleSerializer(serializers.Serializer):
     """Body of `PATCH /api/v1/members/{id}/`: the new `role`."""
 
-    role = serializers.CharField(max_length=16)
+    role = serializers.ChoiceField(choices=Member.Role.choices)
 
 
 class MemberDeactivatedSerializer(MemberSerializer):
