@@ -98,6 +98,16 @@ class Member(models.Model):
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN
 
+    @property
+    def state(self) -> str:
+        """`deactivated` (may not log in nor use a token), `invited` (has no
+        password yet: waits for their invitation) or `active`."""
+        if not self.user.is_active:
+            return "deactivated"
+        if not self.user.has_usable_password():
+            return "invited"
+        return "active"
+
 
 class ApiToken(models.Model):
     """A member's API token. Only its SHA-256 digest is stored; the clear token is
@@ -134,3 +144,38 @@ class ApiToken(models.Model):
     def generate(cls) -> str:
         """Return a new random clear-text token (`pb_` + 43 URL-safe characters)."""
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class Invitation(models.Model):
+    """A one-time link inviting `member` to set their password and log in.
+
+    Only the SHA-256 digest of the link's token is stored; the clear token is
+    in the e-mail alone (`billing.services.member_invite`). It works once
+    (`used_at`), until `expires_at`, and only while the member is active;
+    sending a new one makes the older ones stop working."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="invitations"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the link was used or replaced."
+    )
+
+    def __str__(self) -> str:
+        return f"invitation of {self.member.user}"
+
+    @staticmethod
+    def hash(token: str) -> str:
+        """Return the hex SHA-256 digest under which `token` is stored."""
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @staticmethod
+    def generate() -> str:
+        """Return a new random clear-text token (43 URL-safe characters)."""
+        return secrets.token_urlsafe(32)

@@ -28,3 +28,18 @@ PLAN_LIMITS: dict[str, PlanLimits] = {
     Plan.MINI: PlanLimits(max_channels=3, allowed_channel_types=None),
     Plan.PRO: PlanLimits(max_channels=100, allowed_channel_types=None),
 }
+
+# Cheapest first: the order plans are offered in.
+PLAN_ORDER: tuple[str, ...] = (Plan.FREE, Plan.MINI, Plan.PRO)
+
+
+def plans_allowing(channel_type: str | None, channel_count: int) -> list[str]:
+    """The plans (values, cheapest first) under which a business with
+    `channel_count` channels may add one more of `channel_type` (None: of
+    any type one of its plans takes, i.e. only the count matters)."""
+    return [
+        str(plan)
+        for plan in PLAN_ORDER
+        if channel_count + 1 <= PLAN_LIMITS[plan].max_channels
+        and (channel_type is None or PLAN_LIMITS[plan].allows_type(channel_type))
+    ]

@@ -1,14 +1,107 @@
 """Reads about businesses, plans and API tokens."""
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
-from billing.models import ApiToken, Business, Member
-from billing.plans import PLAN_LIMITS, PlanLimits
+from billing.models import ApiToken, Business, Member, Plan
+from billing.plans import PLAN_LIMITS, PLAN_ORDER, PlanLimits, plans_allowing
 
 
 def plan_limits_get(business: Business) -> PlanLimits:
     """Return what `business`'s plan allows (channel count and types)."""
     return PLAN_LIMITS[business.plan]
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One plan as the plan page lists it: `plan` (value, `mini`), `label`
+    (`Mini`), `limits`, `current` (the business's own plan), `allows_more`
+    (the business could add a channel under it)."""
+
+    plan: str
+    label: str
+    limits: PlanLimits
+    current: bool
+    allows_more: bool
+
+
+@dataclass(frozen=True)
+class PlanUsage:
+    """A business's plan and how much of it is used: `used` channels of
+    `limits.max_channels`; `plans`, every plan cheapest first; `upgrade_to`,
+    the plans (values) under which it could add a channel, its own excluded."""
+
+    plan: str
+    label: str
+    limits: PlanLimits
+    used: int
+    plans: list[PlanRow]
+    upgrade_to: list[str]
+
+    @property
+    def at_limit(self) -> bool:
+        return self.used >= self.limits.max_channels
+
+
+def plan_usage_get(business: Business) -> PlanUsage:
+    """`business`'s plan, its channels counted (every channel, active or not,
+    as the plan check counts them) and how every plan compares (one query)."""
+    used = business.channels.count()
+    more = plans_allowing(None, used)
+    return PlanUsage(
+        plan=business.plan,
+        label=business.get_plan_display(),
+        limits=plan_limits_get(business),
+        used=used,
+        plans=[
+            PlanRow(
+                plan=str(plan),
+                label=Plan(plan).label,
+                limits=PLAN_LIMITS[plan],
+                current=plan == business.plan,
+                allows_more=plan in more,
+            )
+            for plan in PLAN_ORDER
+        ],
+        upgrade_to=[plan for plan in more if plan != business.plan],
+    )
+
+
+def member_list(business: Business) -> list[Member]:
+    """`business`'s members, admins first, then by name (or e-mail) ignoring
+    case, each with its user (one query)."""
+    members = list(Member.objects.filter(business=business).select_related("user"))
+    return sorted(
+        members,
+        key=lambda m: (
+            not m.is_admin,
+            (m.user.get_full_name() or m.user.get_username()).casefold(),
+            m.pk,
+        ),
+    )
+
+
+def member_get(business: Business, member_id: int) -> Member:
+    """One of `business`'s members with its user; raises `Member.DoesNotExist`
+    for an unknown id and another business's member alike."""
+    return Member.objects.select_related("user", "business").get(
+        business=business, pk=member_id
+    )
+
+
+def member_open_conversation_count(member: Member) -> int:
+    """Open, pending and snoozed conversations assigned to `member`: those
+    deactivating them unassigns."""
+    from conversations.models import Conversation
+
+    return (
+        Conversation.objects.filter(
+            business_id=member.business_id, assignee_id=member.user_id
+        )
+        .exclude(status=Conversation.Status.RESOLVED)
+        .count()
+    )
 
 
 def api_token_list(member: Member) -> QuerySet[ApiToken]:

@@ -36,13 +36,20 @@ from channels_app.platforms.web_widget import visitor_group
 from channels_app.widget.consumers import WIDGET_TYPING_EVENT
 from conversations import presence
 from conversations.models import Conversation
-from conversations.realtime import INBOX_EVENT, agent_group, inbox_group
+from conversations.realtime import (
+    INBOX_EVENT,
+    SESSION_ENDED,
+    agent_group,
+    inbox_group,
+)
 from pingback import metrics
 
 logger = logging.getLogger(__name__)
 
 # RFC 6455 §7.4.1: "a message that is too big for it to process".
 CLOSE_MESSAGE_TOO_BIG = 1009
+# The member was deactivated (4000-4999: for applications, RFC 6455 7.4.2).
+CLOSE_SESSION_ENDED = 4403
 # Conversations whose business a connection remembers having checked.
 _CHECKED_MAX = 200
 _WIDGET_TYPES = {Channel.Type.WEBCHAT, Channel.Type.WIDGET}
@@ -280,5 +287,9 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
 
     async def inbox_event(self, message: dict[str, Any]) -> None:
         """An event from `conversations.realtime` (channel-layer type
-        `inbox.event`)."""
+        `inbox.event`). `session_ended` (the member was deactivated) is not
+        passed on: it closes the connection, and reconnecting is refused."""
+        if message["event"].get("type") == SESSION_ENDED:
+            await self.close(code=CLOSE_SESSION_ENDED)
+            return
         await self.send_json(message["event"])

@@ -71,6 +71,16 @@ def agent_group(user_id: object) -> str:
     return f"agent.{user_id}"
 
 
+# Sent to a deactivated member's open pages: their websockets close.
+SESSION_ENDED = "session_ended"
+
+
+def publish_session_ended(user_id: object) -> None:
+    """On commit, close `user_id`'s open inbox connections (the member was
+    deactivated: their pages must stop receiving the business's events)."""
+    publish_agent_event([user_id], {"type": SESSION_ENDED})
+
+
 def publish_agent_event(user_ids: Sequence[object], event: dict[str, Any]) -> None:
     """On commit, send `event` to each agent of `user_ids` (their open pages
     only; the business's other agents do not receive it)."""

@@ -4,22 +4,26 @@ OpenAPI description of the error answers it gives."""
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from pingback.errors import ApplicationError, FieldInvalid
+from pingback.errors import ApplicationError, FieldInvalid, PlanLimitExceeded
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Answer an `ApplicationError` with its status and `{"detail", "code"}`.
+    """Answer an `ApplicationError` with its status and `{"detail", "code"}`
+    (a `PlanLimitExceeded` adds what the plan allows and which plans allow
+    more: `PlanLimitExceeded.body`).
 
     Everything else goes to DRF's default handler (validation errors keep DRF's
     shape: a dict from field name to messages, as `FieldInvalid` does).
     """
     if isinstance(exc, FieldInvalid):
         return Response({exc.field: [exc.detail]}, status=exc.status_code)
+    if isinstance(exc, PlanLimitExceeded):
+        return Response(exc.body(), status=exc.status_code)
     if isinstance(exc, ApplicationError):
         return Response(
             {"detail": exc.detail, "code": exc.code}, status=exc.status_code
@@ -37,6 +41,25 @@ class ErrorSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     code = serializers.CharField(required=False)
+
+
+class PlanLimitErrorSerializer(serializers.Serializer):
+    """A 402: the plan does not allow this, and what would.
+
+    `code` is `plan_limit_exceeded`; `plan` the business's plan (`free`,
+    `mini`, `pro`); `limit` how many channels it allows and `used` how many
+    the business has; `upgrade_to` the plans that allow the change, cheapest
+    first (empty when none does); `channel_type` the refused type when the
+    plan does not include that type at all (null when only the count is the
+    problem)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    plan = serializers.CharField()
+    limit = serializers.IntegerField()
+    used = serializers.IntegerField()
+    upgrade_to = serializers.ListField(child=serializers.CharField())
+    channel_type = serializers.CharField(allow_null=True)
 
 
 class ValidationErrorSerializer(serializers.Serializer):
@@ -88,8 +111,25 @@ _ERRORS: dict[int, OpenApiResponse] = {
         ErrorSerializer, "No valid `Authorization: Bearer <token>` header."
     ),
     402: OpenApiResponse(
-        ErrorSerializer,
-        "The business's plan does not allow this (`code`: `plan_limit_exceeded`).",
+        PlanLimitErrorSerializer,
+        "The business's plan does not allow this (`code`: "
+        "`plan_limit_exceeded`): the answer gives the plan, its channel "
+        "`limit`, the channels `used` and the plans to `upgrade_to`.",
+        examples=[
+            OpenApiExample(
+                "Channel limit reached",
+                value={
+                    "detail": "The Mini plan allows 3 channels and this business "
+                    "uses 3; upgrade to Pro to add more.",
+                    "code": "plan_limit_exceeded",
+                    "plan": "mini",
+                    "limit": 3,
+                    "used": 3,
+                    "upgrade_to": ["pro"],
+                    "channel_type": None,
+                },
+            )
+        ],
     ),
     403: OpenApiResponse(
         ErrorSerializer,

@@ -19,10 +19,46 @@ class ApplicationError(Exception):
 
 
 class PlanLimitExceeded(ApplicationError):
-    """The business's plan does not allow this (channel type or count): HTTP 402."""
+    """The business's plan does not allow this (channel type or count): HTTP 402.
+
+    Besides `detail` it says what to do, in the API answer too: `plan` (the
+    business's plan, `mini`), `limit` (channels that plan allows), `used`
+    (channels the business has), `upgrade_to` (the plans that would allow
+    the change, cheapest first; empty when none does) and `channel_type`
+    (the refused type when the plan does not include it, else None)."""
 
     status_code = 402
     code = "plan_limit_exceeded"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        plan: str = "",
+        limit: int | None = None,
+        used: int | None = None,
+        upgrade_to: list[str] | None = None,
+        channel_type: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.plan = plan
+        self.limit = limit
+        self.used = used
+        self.upgrade_to = list(upgrade_to or [])
+        self.channel_type = channel_type
+
+    def body(self) -> dict:
+        """The API answer: `{"detail", "code", "plan", "limit", "used",
+        "upgrade_to", "channel_type"}`."""
+        return {
+            "detail": self.detail,
+            "code": self.code,
+            "plan": self.plan,
+            "limit": self.limit,
+            "used": self.used,
+            "upgrade_to": self.upgrade_to,
+            "channel_type": self.channel_type,
+        }
 
 
 class ChannelInactive(ApplicationError):

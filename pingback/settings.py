@@ -536,6 +536,24 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# ------------------------------------------------------------------ outgoing mail
+
+# Mail PingBack sends itself (member invitations, docs/admin.md), e.g.
+# EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (STARTTLS) or
+# smtp+ssl://...:465. Unset: the mail server on localhost:25 in production;
+# in development (dev keys allowed) each message is printed on the console,
+# invitation link included, which production must not do.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
+vars().update(
+    env.email_url(
+        "EMAIL_URL",
+        default="consolemail://" if DEV_KEYS_ALLOWED else "smtp://localhost:25",
+    )
+)
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="PingBack <pingback@localhost>"
+)
+
 # ---------------------------------------------------------------------- platforms
 
 # Public base URL of this deployment; webhook URLs given to platforms are built on

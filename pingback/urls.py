@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from billing.api.member_views import MemberViewSet
 from billing.api.views import ApiTokenViewSet
 from channels_app.api.views import ChannelViewSet
 from channels_app.webhooks import webhook
@@ -39,6 +40,7 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("labels", LabelViewSet, basename="label")
 router.register("canned_responses", CannedResponseViewSet, basename="canned-response")
 router.register("agents", AgentViewSet, basename="agent")
+router.register("members", MemberViewSet, basename="member")
 router.register("saved_filters", SavedFilterViewSet, basename="saved-filter")
 
 urlpatterns = [
@@ -76,6 +78,7 @@ urlpatterns = [
     path("", include("channels_app.settings_urls")),
     path("", include("webhooks.urls")),
     path("", include("reports.urls")),
+    path("", include("billing.urls")),
     path("", include("conversations.urls")),
     path("", include("contacts.panel_urls")),
     path("", include("contacts.urls")),

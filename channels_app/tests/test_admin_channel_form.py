@@ -167,7 +167,10 @@ def test_the_count_limit_shows_the_402_message(admin_client, business, sandbox):
 
     response = add_telegram(admin_client, business, DEMO_BOT.token)
 
-    assert "The Mini plan allows 3 channel(s)" in response.content.decode()
+    assert (
+        "The Mini plan allows 3 channels and this business uses 3"
+        in response.content.decode()
+    )
     assert Channel.objects.filter(type="telegram").count() == 0
 
 

@@ -119,7 +119,9 @@ def _candidates_locked(channel: Channel) -> list[Member]:
         online = set()
     if not online:
         return []
-    members = Member.objects.filter(business_id=channel.business_id, user_id__in=online)
+    members = Member.objects.filter(
+        business_id=channel.business_id, user_id__in=online, user__is_active=True
+    )
     if channel.team_id is not None:
         members = members.filter(teams=channel.team_id)
     # Locked in pk order, so that concurrent assignments wait for each other

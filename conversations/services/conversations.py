@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # One answer for an unknown user and another business's member alike, so the
 # API never tells them apart.
 NO_SUCH_AGENT = "No such agent in this business."
+AGENT_DEACTIVATED = "This agent is deactivated: reactivate them to assign them."
 # One answer for a missing id and another business's conversation alike.
 NO_SUCH_CONVERSATIONS = "Each id must name a conversation of this business."
 # Likewise for teams and labels: unknown and another business's alike.
@@ -115,10 +116,11 @@ def conversation_update(
     updated (its prefetched labels, if any, are stale: read them again).
 
     Raises `ApplicationError` (`NO_SUCH_AGENT`) for an assignee outside the
-    business, `NoSuchTeam` / `NoSuchLabel` for another business's team or
-    label, and `ApplicationError` for a `snoozed_until` in the past or without
-    status `snoozed`, or a label both added and removed. Nothing is changed
-    when it raises."""
+    business (`AGENT_DEACTIVATED` for a deactivated one), `NoSuchTeam` /
+    `NoSuchLabel` for another business's team or label, and
+    `ApplicationError` for a `snoozed_until` in the past or without status
+    `snoozed`, or a label both added and removed. Nothing is changed when it
+    raises."""
     _conversations_change(
         [conversation],
         by=by,
@@ -305,6 +307,8 @@ def _conversations_change(
         member = getattr(assignee, "member", None)
         if member is None or member.business_id != business_id:
             raise ApplicationError(NO_SUCH_AGENT)
+        if not assignee.is_active:
+            raise ApplicationError(AGENT_DEACTIVATED)
         values["assignee"] = assignee
     if unteam:
         values["team"] = None

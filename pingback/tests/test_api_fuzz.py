@@ -22,7 +22,7 @@ from django.db import close_old_connections, transaction
 from hypothesis import strategies as st
 
 from billing.models import ApiToken
-from billing.services import api_token_create, api_token_revoke
+from billing.services import api_token_create, api_token_revoke, member_invite
 from billing.tests.factories import BusinessFactory, MemberFactory
 from channels_app.tests.factories import ChannelFactory
 from contacts.services.contacts import contact_create
@@ -313,6 +313,9 @@ def _world_token() -> str:
     )
     outsider = MemberFactory(business=other.business, role="admin")
     callers_token, token = api_token_create(member=admin)
+    invited = member_invite(
+        business=business, email="invited@example.test", role="agent", by=admin
+    )[0].member
     # Revoking a revoked token answers 200 too; another member's tokens, in
     # this business or another, are 404.
     revoked, _ = api_token_create(member=admin, name="old")
@@ -334,6 +337,10 @@ def _world_token() -> str:
         ],
         token_id=[callers_token.id, revoked.id],
         user_id=[admin.user_id, agent.user_id],
+        # An invited member first (a new link: 2xx for them alone), then the
+        # agent; the admin, the only one, may not be demoted nor deactivated
+        # (409).
+        member_id=[invited.id, agent.id, admin.id],
     )
     _workspace_world(business=business, members=[admin, agent], other=other.business)
     _saved_filter_world(caller=admin, agent=agent, outsider=outsider)
@@ -352,6 +359,7 @@ def _world_token() -> str:
         ],
         token_id=[agents_token.id, outsiders_token.id],
         user_id=[outsider.user_id],
+        member_id=[outsider.id],
     )
     return token
 

@@ -223,7 +223,9 @@
       try { event = JSON.parse(message.data); } catch (error) { return; }
       handle(event);
     };
-    socket.onclose = function () {
+    socket.onclose = function (closing) {
+      // 4403: this member was deactivated; reloading leads to the login page.
+      if (closing.code === 4403) { location.reload(); return; }
       setState("disconnected", opened ? "Reconnecting…" : "Offline: retrying…");
       startFallback();
       var wait = delay / 2 + Math.random() * delay / 2;
