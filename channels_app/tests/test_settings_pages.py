@@ -229,9 +229,9 @@ def test_the_count_limit_is_said_before_choosing_a_type(admin, business):
         "/settings/channels/new/webchat/", {"webchat__brand_color": "#12abef"}
     )
 
-    assert "The Mini plan allows 3 channel(s)" in page
+    assert "The Mini plan allows 3 channels and this business uses 3" in page
     assert refused.status_code == 400
-    assert "The Mini plan allows 3 channel(s)" in text(refused)
+    assert "The Mini plan allows 3 channels and this business uses 3" in text(refused)
     assert Channel.objects.filter(type="webchat").count() == 0
 
 
