@@ -119,4 +119,4 @@ def render_section(state: dict[str, Any]) -> str:
             _inbound_section,
         )
     )
-    return f"<h2>X sandbox</h2>{sections}"
+    return f"<h1>X sandbox</h1>{sections}"
