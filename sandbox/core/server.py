@@ -70,10 +70,11 @@ class StandInServer:
             sections = "".join(standin.ui_section() for standin in self.standins)
             return html_response(render_page(sections, req.query.get("flash")))
         if req.method == "GET" and req.path == "/_sandbox/requests":
-            since = req.query.get("since") or "0"
-            if not since.isdigit():
+            try:
+                since = int(req.query.get("since") or 0)
+            except ValueError:
                 return error(400, "since must be an integer")
-            return json_response(200, {"requests": self.requests(int(since))})
+            return json_response(200, {"requests": self.requests(since)})
         if req.method == "POST" and req.path == "/_sandbox/reset":
             self.reset()
             return json_response(200, {"reset": True})

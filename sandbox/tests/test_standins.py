@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.platforms.instagram.payloads import DEMO_ACCOUNT
+from sandbox.platforms.telegram.standin import DEMO_BOT
 from sandbox.platforms.whatsapp.payloads import DEMO_NUMBER
 from sandbox.server import SandboxServer
 from sandbox.tests import kit
@@ -141,3 +142,28 @@ def test_the_demo_page_has_a_section_per_platform(sandbox: SandboxServer) -> Non
         "/_sandbox/sms/ui/message",
     ):
         assert f'action="{action}"' in page.text
+
+
+def test_the_request_log_numbers_api_calls_of_every_platform(
+    sandbox: SandboxServer,
+) -> None:
+    telegram = control(sandbox, "GET", f"/bot{DEMO_BOT.token}/getMe")
+    x = control(
+        sandbox, "GET", "/2/users/me", headers={"Authorization": "Bearer not-a-token"}
+    )
+
+    logged = control(sandbox, "GET", "/_sandbox/requests").json()["requests"]
+    after_first = control(
+        sandbox, "GET", f"/_sandbox/requests?since={logged[0]['seq']}"
+    ).json()["requests"]
+    bad_since = control(sandbox, "GET", "/_sandbox/requests?since=soon")
+
+    assert (telegram.status_code, x.status_code) == (200, 401)
+    assert [(r["platform"], r["path"], r["status"]) for r in logged] == [
+        ("telegram", f"/bot{DEMO_BOT.token}/getMe", 200),
+        ("x", "/2/users/me", 401),
+    ]
+    assert logged[1]["headers"]["authorization"] == "Bearer"
+    assert after_first == logged[1:]
+    assert bad_since.status_code == 400
+    assert bad_since.json() == {"error": "since must be an integer"}
