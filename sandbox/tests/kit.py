@@ -120,12 +120,19 @@ def graph(
     return httpx.request(method, url, headers=headers, timeout=10, **kwargs)
 
 
-def meta_delivery(receiver: Receiver, app_secret: str) -> dict[str, Any]:
+def meta_delivery(
+    receiver: Receiver, app_secret: str, answer: dict[str, Any], object_type: str
+) -> dict[str, Any]:
     """The one webhook the receiver got, checked to be JSON signed with
     ``app_secret`` as Meta signs (``X-Hub-Signature-256``, computed here
-    independently of the stand-in); its parsed body."""
+    independently of the stand-in), the payload the control call
+    ``answer``ed, for ``object_type``; its one ``entry``."""
     [(headers, body)] = receiver.posts
     digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
     assert headers["x-hub-signature-256"] == f"sha256={digest}"
     assert headers["content-type"] == "application/json"
-    return json.loads(body)
+    payload = json.loads(body)
+    assert payload == answer["payload"]
+    assert payload["object"] == object_type
+    [entry] = payload["entry"]
+    return entry
