@@ -23,8 +23,8 @@ from pingback.breaker import BREAKERS
 from pingback.celery import app as celery_app
 from pingback.storage import FILE_SYSTEM_BACKEND
 from pingback.testing import AsgiServer
+from sandbox.platforms.x.payloads import DEMO_APP
 from sandbox.server import SandboxServer
-from sandbox.x import DEMO_APP
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -25,7 +25,7 @@ from billing.models import Business, Member
 from billing.services import api_token_create, business_create
 from channels_app.models import Channel
 from conversations.models import Contact, ContactIdentity, Conversation, Message
-from sandbox.x import DEMO_APP
+from sandbox.platforms.x.payloads import DEMO_APP
 from workspace.models import Label, Team
 
 logger = logging.getLogger(__name__)

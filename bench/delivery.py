@@ -18,8 +18,8 @@ from django.utils import timezone
 from bench.data import bench_business_create, x_channel_create
 from bench.stats import summary_ms
 from conversations.models import Contact, ContactIdentity, Conversation, Message
+from sandbox.platforms.x.payloads import new_id
 from sandbox.server import SandboxServer
-from sandbox.x import new_id
 
 CONVERSATIONS = 50
 RECEIPT_TIMEOUT_S = 300.0

@@ -28,7 +28,7 @@ from bench.loadgen import LoadResult, SignedRequest
 from channels_app.models import Channel, InboundEvent
 from conversations.models import Conversation, Message
 from pingback.celery import app as celery_app
-from sandbox.x import DEMO_APP, XUser, dm_payload, new_id, sign
+from sandbox.platforms.x.payloads import DEMO_APP, XUser, dm_payload, new_id, sign
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 CUSTOMERS = 200

@@ -29,7 +29,7 @@ from bench.ingest import SIGNATURE_HEADER, signed_requests
 from bench.stats import summary_ms
 from channels_app.models import Channel
 from conversations.models import Message
-from sandbox.x import new_id
+from sandbox.platforms.x.payloads import new_id
 
 EVENT_WAIT_S = 60.0
 

@@ -2,7 +2,7 @@ import factory
 
 from billing.tests.factories import BusinessFactory
 from channels_app.models import Channel
-from sandbox.x import DEMO_APP
+from sandbox.platforms.x.payloads import DEMO_APP
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):

@@ -10,7 +10,7 @@ import pytest
 
 from channels_app.models import Channel
 from conversations.tests.test_browser_security import SCREENSHOTS, watched_page
-from sandbox.telegram import DEMO_BOT
+from sandbox.platforms.telegram.standin import DEMO_BOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

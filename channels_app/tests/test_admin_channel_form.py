@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from channels_app.models import Channel
 from channels_app.tests.factories import ChannelFactory
-from sandbox.telegram import DEMO_BOT
+from sandbox.platforms.telegram.standin import DEMO_BOT
 
 pytestmark = pytest.mark.django_db
 

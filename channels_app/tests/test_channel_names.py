@@ -11,11 +11,11 @@ from django.urls import reverse
 from channels_app.models import Channel
 from channels_app.tests.factories import ChannelFactory
 from conversations.tests.factories import ConversationFactory
-from sandbox.instagram_payloads import DEMO_ACCOUNT as DEMO_INSTAGRAM
-from sandbox.sms_twilio import DEMO_ACCOUNT as DEMO_TWILIO
-from sandbox.telegram import DEMO_BOT
-from sandbox.whatsapp_payloads import DEMO_NUMBER
-from sandbox.x import DEMO_APP
+from sandbox.platforms.instagram.payloads import DEMO_ACCOUNT as DEMO_INSTAGRAM
+from sandbox.platforms.sms.payloads import DEMO_ACCOUNT as DEMO_TWILIO
+from sandbox.platforms.telegram.standin import DEMO_BOT
+from sandbox.platforms.whatsapp.payloads import DEMO_NUMBER
+from sandbox.platforms.x.payloads import DEMO_APP
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ import pytest
 from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
-from sandbox.x import DEMO_APP, DEMO_CUSTOMER
+from sandbox.platforms.x.payloads import DEMO_APP, DEMO_CUSTOMER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -18,7 +18,11 @@ from channels_app.models import InboundEvent
 from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
-from sandbox.instagram_payloads import DEMO_ACCOUNT, DEMO_CUSTOMER_ID, demo_png
+from sandbox.platforms.instagram.payloads import (
+    DEMO_ACCOUNT,
+    DEMO_CUSTOMER_ID,
+    demo_png,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -15,8 +15,12 @@ import requests
 from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
-from sandbox.sms import SAMPLE_PNG
-from sandbox.sms_twilio import DEMO_ACCOUNT, DEMO_CUSTOMER_NUMBER, DEMO_NUMBER
+from sandbox.platforms.sms.payloads import (
+    DEMO_ACCOUNT,
+    DEMO_CUSTOMER_NUMBER,
+    DEMO_NUMBER,
+)
+from sandbox.platforms.sms.standin import SAMPLE_PNG
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -16,8 +16,8 @@ import requests
 from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
-from sandbox.telegram_customer import sample_png
+from sandbox.platforms.telegram.customer import sample_png
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,7 @@ from channels_app.platforms.whatsapp import WINDOW_CLOSED
 from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
-from sandbox.whatsapp_payloads import DEMO_CUSTOMER, DEMO_NUMBER
+from sandbox.platforms.whatsapp.payloads import DEMO_CUSTOMER, DEMO_NUMBER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -26,9 +26,9 @@ from conversations.models import Contact, ContactIdentity, Message
 from conversations.services.ingest import ingest
 from conversations.tests.factories import ContactFactory, ContactIdentityFactory
 from pingback.testing import wait_for
-from sandbox.instagram_graph import user_profile
-from sandbox.instagram_payloads import DEMO_ACCOUNT, DEMO_CUSTOMER_ID
-from sandbox.x import DEFAULT_AVATAR_URL, DEMO_CUSTOMER
+from sandbox.platforms.instagram.api import user_profile
+from sandbox.platforms.instagram.payloads import DEMO_ACCOUNT, DEMO_CUSTOMER_ID
+from sandbox.platforms.x.payloads import DEFAULT_AVATAR_URL, DEMO_CUSTOMER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,7 @@ from channels_app.tests.test_admin_channel_form import bot_api_calls
 from conversations.tests.test_browser_security import watched_page
 from conversations.tests.test_live_browser import log_in
 from pingback.axe import axe_violations
-from sandbox.telegram import DEMO_BOT
+from sandbox.platforms.telegram.standin import DEMO_BOT
 from workspace.tests.test_settings_browser import assert_fits
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

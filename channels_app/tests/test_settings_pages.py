@@ -16,7 +16,7 @@ from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.test_admin_channel_form import BAD_TOKENS, bot_api_calls
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
-from sandbox.telegram import DEMO_BOT
+from sandbox.platforms.telegram.standin import DEMO_BOT
 from workspace.tests.test_settings_pages import client_for
 
 pytestmark = pytest.mark.django_db

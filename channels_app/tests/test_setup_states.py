@@ -17,9 +17,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from channels_app.models import Channel, InboundEvent
-from sandbox.instagram_payloads import DEMO_ACCOUNT as DEMO_INSTAGRAM
-from sandbox.whatsapp_payloads import DEMO_NUMBER
-from sandbox.whatsapp_payloads import dashboard_test_event as whatsapp_test_event
+from sandbox.platforms.instagram.payloads import DEMO_ACCOUNT as DEMO_INSTAGRAM
+from sandbox.platforms.whatsapp.payloads import DEMO_NUMBER
+from sandbox.platforms.whatsapp.payloads import (
+    dashboard_test_event as whatsapp_test_event,
+)
 
 VERIFY_TOKEN = "chosen-verify-token-1234"
 

@@ -9,7 +9,7 @@ import requests
 
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import fixture_bytes
-from sandbox.x import sign
+from sandbox.platforms.x.payloads import sign
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -31,7 +31,7 @@ from conversations.models import Conversation, Message
 from conversations.services import post_reply
 from conversations.tests.factories import ConversationFactory
 from pingback.testing import AsgiServer, in_another_thread, wait_for
-from sandbox.x import sign
+from sandbox.platforms.x.payloads import sign
 
 PASSWORD = "correct horse battery"
 DM_TEXT = "Hi! My order #4411 never arrived."

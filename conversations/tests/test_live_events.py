@@ -33,7 +33,7 @@ from conversations.services import (
 )
 from conversations.services.attachments import message_media_fetch
 from conversations.tests.factories import ConversationFactory, MessageFactory
-from sandbox.telegram import DEMO_BOT
+from sandbox.platforms.telegram.standin import DEMO_BOT
 
 pytestmark = pytest.mark.django_db
 

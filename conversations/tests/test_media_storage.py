@@ -44,7 +44,7 @@ from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_link
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from pingback.storage import FILE_SYSTEM_BACKEND, S3_BACKEND, media_storages
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from channels_app.tests.factories import ChannelFactory
 from conversations.models import Message
 from conversations.tests.factories import ConversationFactory
 from pingback.testing import wait_for
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
 from workspace.tests.factories import CannedResponseFactory
 
 PASSWORD = "correct horse battery"

@@ -9,7 +9,7 @@ from billing.tests.factories import BusinessFactory, MemberFactory
 from channels_app.tests.factories import ChannelFactory
 from conversations.models import Message
 from conversations.tests.factories import ConversationFactory
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
 from workspace.tests.factories import CannedResponseFactory
 
 pytestmark = pytest.mark.django_db

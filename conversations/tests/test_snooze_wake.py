@@ -19,7 +19,7 @@ from conversations.tests.factories import (
     ConversationFactory,
 )
 from pingback.testing import wait_for
-from sandbox.x import DEMO_APP, XUser, dm_payload, new_id, sign
+from sandbox.platforms.x.payloads import DEMO_APP, XUser, dm_payload, new_id, sign
 
 WOKEN_TEXT = "Reopened: the snooze ended"
 

@@ -27,7 +27,7 @@ from django.db import connections
 from channels_app.models import InboundEvent
 from channels_app.tests.factories import ChannelFactory
 from pingback.testing import AsgiServer, free_port, wait_for
-from sandbox.x import DEMO_APP, XUser, dm_payload, new_id, sign
+from sandbox.platforms.x.payloads import DEMO_APP, XUser, dm_payload, new_id, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 CAP = 64 * 1024

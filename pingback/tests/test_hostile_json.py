@@ -23,7 +23,7 @@ from conversations.models import Conversation, Message
 from conversations.services import conversation_update
 from conversations.tests.factories import ConversationFactory
 from conversations.tests.presence_helpers import inbox_socket, session_cookie
-from sandbox.x import DEMO_APP, sign
+from sandbox.platforms.x.payloads import DEMO_APP, sign
 
 DEEP = b"[" * 50_000 + b"]" * 50_000
 TOO_DEEP_API = {"detail": "JSON parse error - JSON nested deeper than 64 levels."}

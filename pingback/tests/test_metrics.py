@@ -22,7 +22,7 @@ from conversations.models import Conversation
 from conversations.tests.factories import ReplyFactory
 from pingback import metrics
 from pingback.testing import wait_for
-from sandbox.telegram import DEMO_CUSTOMER
+from sandbox.platforms.telegram.standin import DEMO_CUSTOMER
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from pingback.untrusted import (
     json_depth_exceeds,
     json_loads,
 )
-from sandbox.x import DEMO_APP, XUser, dm_payload, new_id, sign
+from sandbox.platforms.x.payloads import DEMO_APP, XUser, dm_payload, new_id, sign
 
 
 @pytest.mark.parametrize(

@@ -7,27 +7,24 @@ receivers are small ``http.server`` instances on 127.0.0.1.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from pingback.testing import wait_for
-from sandbox.instagram_payloads import (
+from sandbox.platforms.instagram.payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_ID,
     InstagramAccount,
     demo_png,
 )
 from sandbox.server import SandboxServer
+from sandbox.tests import kit
+from sandbox.tests.kit import Receiver
 
-VERSION = "v23.0"
+VERSION = kit.GRAPH_VERSION
 PAGE = DEMO_ACCOUNT.page_id
 TOKEN = DEMO_ACCOUNT.access_token
 
@@ -37,93 +34,8 @@ TOKEN = DEMO_ACCOUNT.access_token
 # --------------------------------------------------------------------------
 
 
-class Receiver:
-    """A webhook endpoint: answers Meta's handshake for `verify_token`,
-    records POSTs, and serves `files` at their paths."""
-
-    def __init__(self, verify_token: str = "the-verify-token") -> None:
-        self.verify_token = verify_token
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-        self.files: dict[str, tuple[bytes, str]] = {}
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self.url = f"{self.base}/webhooks/instagram"
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path, _, query = self.path.partition("?")
-                if path in receiver.files:
-                    content, content_type = receiver.files[path]
-                    self._reply(200, content, content_type)
-                    return
-                params = {k: v[0] for k, v in parse_qs(query).items()}
-                if params.get("hub.verify_token") == receiver.verify_token:
-                    self._reply(200, params["hub.challenge"].encode(), "text/plain")
-                else:
-                    self._reply(403, b"forbidden", "text/plain")
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                receiver.posts.append((headers, self.rfile.read(length)))
-                self._reply(200, b'{"status":"accepted"}', "application/json")
-
-            def _reply(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def payloads(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.posts]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
-def graph(
-    sandbox: SandboxServer,
-    method: str,
-    path: str,
-    token: str | None = TOKEN,
-    **kwargs: Any,
-) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.request(
-        method, f"{sandbox.url}/{VERSION}/{path}", headers=headers, timeout=10, **kwargs
-    )
+def graph(sandbox, method: str, path: str, token: str | None = TOKEN, **kwargs):
+    return kit.graph(sandbox, method, path, token, **kwargs)
 
 
 def control(sandbox: SandboxServer, path: str, **body: Any) -> httpx.Response:
@@ -165,26 +77,6 @@ def error_of(response: httpx.Response) -> tuple[int, int, int | None, str]:
 # --------------------------------------------------------------------------
 # Graph API
 # --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("node", [PAGE, "me"])
-def test_page_query_gives_the_linked_instagram_account(sandbox, node):
-    response = graph(
-        sandbox,
-        "GET",
-        node,
-        params={"fields": "name,instagram_business_account{id,username}"},
-    )
-
-    assert response.status_code == 200
-    assert response.json() == {
-        "id": PAGE,
-        "name": DEMO_ACCOUNT.page_name,
-        "instagram_business_account": {
-            "id": DEMO_ACCOUNT.instagram_id,
-            "username": DEMO_ACCOUNT.username,
-        },
-    }
 
 
 @pytest.mark.parametrize(
@@ -351,18 +243,6 @@ def test_window_modes(sandbox):
     assert [s["tag"] for s in sandbox.instagram.sends] == ["HUMAN_AGENT"]
 
 
-def test_mode_updates_are_checked(sandbox):
-    response = control(sandbox, "mode", window="ajar")
-
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": "window must be one of ('open', 'human_agent', 'closed')"
-    }
-    assert httpx.get(f"{sandbox.url}/_sandbox/instagram/mode").json()["window"] == (
-        "open"
-    )
-
-
 def test_page_subscription_is_recorded_and_removed(sandbox):
     graph(
         sandbox,
@@ -395,7 +275,7 @@ def test_dashboard_step_verifies_the_callback_with_the_verify_token(sandbox, rec
 
     assert refused.status_code == 400
     assert refused.json() == {
-        "error": "The URL couldn't be validated: callback answered 403: forbidden"
+        "error": "The URL couldn't be validated: callback answered 403: wrong token"
     }
     assert accepted.json() == {"verified": True, "callback_url": receiver.url}
     assert sandbox.instagram.snapshot()["subscriptions"] == [
@@ -408,13 +288,7 @@ def test_customer_message_is_delivered_signed_as_meta_does(sandbox, receiver):
 
     result = control(sandbox, "customer/message", text="Hi there", image=True).json()
 
-    [(headers, body)] = receiver.posts
-    expected = hmac.new(DEMO_ACCOUNT.app_secret.encode(), body, hashlib.sha256)
-    assert headers["x-hub-signature-256"] == "sha256=" + expected.hexdigest()
-    payload = json.loads(body)
-    assert payload == result["payload"]
-    assert payload["object"] == "instagram"
-    [entry] = payload["entry"]
+    entry = kit.meta_delivery(receiver, DEMO_ACCOUNT.app_secret, result, "instagram")
     assert entry["id"] == DEMO_ACCOUNT.instagram_id
     [event] = entry["messaging"]
     assert event["sender"] == {"id": DEMO_CUSTOMER_ID}
@@ -481,7 +355,7 @@ def test_each_send_is_echoed_back_with_is_echo(sandbox, receiver):
     sent = send_text(sandbox, "Thanks for writing!").json()
 
     wait_for(lambda: len(sandbox.instagram.echoes) == 1, timeout=10.0)
-    [event] = receiver.payloads()[0]["entry"][0]["messaging"]
+    [event] = receiver.json_bodies()[0]["entry"][0]["messaging"]
     assert event["sender"] == {"id": DEMO_ACCOUNT.instagram_id}
     assert event["recipient"] == {"id": DEMO_CUSTOMER_ID}
     assert event["message"] == {
@@ -510,7 +384,7 @@ def test_customer_read_defaults_to_the_last_message_sent_to_them(sandbox, receiv
     result = control(sandbox, "customer/read").json()
 
     assert result["mid"] == last
-    [event] = receiver.payloads()[-1]["entry"][0]["messaging"]
+    [event] = receiver.json_bodies()[-1]["entry"][0]["messaging"]
     assert event["read"] == {"mid": last}
     assert event["sender"] == {"id": DEMO_CUSTOMER_ID}
 

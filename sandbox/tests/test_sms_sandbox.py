@@ -10,11 +10,8 @@ is checked with the SDK's validator.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
 
 import pytest
 import requests
@@ -23,9 +20,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from pingback.testing import wait_for
-from sandbox.server import SandboxServer
-from sandbox.sms import SAMPLE_PNG, demo_channel_config
-from sandbox.sms_twilio import (
+from sandbox.platforms.sms.payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_NUMBER,
     DEMO_NUMBER,
@@ -33,6 +28,9 @@ from sandbox.sms_twilio import (
     inbound_message_form,
     sign,
 )
+from sandbox.platforms.sms.standin import SAMPLE_PNG, demo_channel_config
+from sandbox.server import SandboxServer
+from sandbox.tests.kit import Receiver, control
 
 CUSTOMER = DEMO_CUSTOMER_NUMBER
 PICTURE = b"\x89PNG\r\n\x1a\n" + b"0" * 500
@@ -42,78 +40,17 @@ PICTURE = b"\x89PNG\r\n\x1a\n" + b"0" * 500
 # --------------------------------------------------------------------------
 
 
-class Receiver:
-    """Where Twilio calls back: records POSTed forms (answering empty TwiML)
-    and serves `/picture.png`; any other GET is a 404."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict[str, str], dict[str, str]]] = []
-        self.gets: list[str] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                form = dict(parse_qsl(body.decode(), keep_blank_values=True))
-                receiver.posts.append((receiver.url + self.path, headers, form))
-                self._reply(200, b"<Response/>", "text/xml")
-
-            def do_GET(self) -> None:
-                receiver.gets.append(self.path)
-                if self.path == "/picture.png":
-                    self._reply(200, PICTURE, "image/png")
-                else:
-                    self._reply(404, b"gone", "text/plain")
-
-            def _reply(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
-    def statuses(self) -> list[str]:
-        return [form["MessageStatus"] for _, _, form in self.posts]
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    """One sandbox for the module."""
-    with SandboxServer() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    """The module's sandbox, reset for each test."""
-    server.reset()
-    return server
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
+    """Where Twilio calls back: answers POSTs with empty TwiML and serves
+    `/picture.png`."""
+    with Receiver("", answer=b"<Response/>", content_type="text/xml") as running:
+        running.files["/picture.png"] = (PICTURE, "image/png")
         yield running
+
+
+def statuses(receiver: Receiver) -> list[str]:
+    return [form["MessageStatus"] for form in receiver.forms()]
 
 
 def twilio(sandbox: SandboxServer, token: str = DEMO_ACCOUNT.auth_token) -> Client:
@@ -122,15 +59,6 @@ def twilio(sandbox: SandboxServer, token: str = DEMO_ACCOUNT.auth_token) -> Clie
     client.api.base_url = sandbox.url
     client.http_client.session.trust_env = False
     return client
-
-
-def control(
-    sandbox: SandboxServer, method: str, path: str, **kwargs: Any
-) -> requests.Response:
-    """Call a `/_sandbox` endpoint."""
-    with requests.Session() as session:
-        session.trust_env = False
-        return session.request(method, sandbox.url + path, timeout=10, **kwargs)
 
 
 def assert_signed_by_twilio(url: str, headers: dict[str, str], form: dict) -> None:
@@ -277,8 +205,10 @@ def test_a_send_is_recorded_then_called_back_signed_up_to_delivered(
 
     assert (message.status, message.sid[:2]) == ("queued", "SM")
     wait_for(lambda: len(sandbox.sms.sends[0]["callbacks"]) == 3, timeout=10.0)
-    assert receiver.statuses() == ["queued", "sent", "delivered"]
-    for url, headers, form in receiver.posts:
+    assert statuses(receiver) == ["queued", "sent", "delivered"]
+    for url, (headers, _), form in zip(
+        receiver.post_urls, receiver.posts, receiver.forms(), strict=True
+    ):
         assert url == callback
         assert_signed_by_twilio(url, headers, form)
         assert (form["MessageSid"], form["From"], form["To"]) == (
@@ -303,9 +233,9 @@ def test_undelivered_mode_ends_with_error_code_30006(
     send(twilio(sandbox), body="hi", status_callback=receiver.url + "/status")
 
     wait_for(lambda: len(receiver.posts) == 3, timeout=10.0)
-    assert receiver.statuses() == ["queued", "sent", "undelivered"]
-    assert receiver.posts[-1][2]["ErrorCode"] == "30006"
-    assert "ErrorCode" not in receiver.posts[1][2]
+    assert statuses(receiver) == ["queued", "sent", "undelivered"]
+    assert receiver.forms()[-1]["ErrorCode"] == "30006"
+    assert "ErrorCode" not in receiver.forms()[1]
 
 
 def test_media_urls_are_fetched_as_twilio_does(
@@ -343,8 +273,8 @@ def test_a_file_twilio_cannot_download_fails_the_message_with_11200(
     )
 
     wait_for(lambda: len(receiver.posts) == 2, timeout=10.0)
-    assert receiver.statuses() == ["queued", "failed"]
-    assert receiver.posts[-1][2]["ErrorCode"] == "11200"
+    assert statuses(receiver) == ["queued", "failed"]
+    assert receiver.forms()[-1]["ErrorCode"] == "11200"
 
 
 @pytest.mark.parametrize(
@@ -402,14 +332,6 @@ def test_one_shot_modes_wear_off_and_429_says_when_to_retry(
     assert control(sandbox, "GET", "/_sandbox/sms/mode").json()["rate_limit_next"] == 0
 
 
-def test_unknown_or_mistyped_modes_are_400(sandbox: SandboxServer) -> None:
-    unknown = control(sandbox, "POST", "/_sandbox/sms/mode", json={"nonsense": 1})
-    mistyped = control(sandbox, "POST", "/_sandbox/sms/mode", json={"undelivered": 1})
-
-    assert unknown.status_code == mistyped.status_code == 400
-    assert mistyped.json() == {"error": "undelivered must be true or false"}
-
-
 # --------------------------------------------------------------------------
 # A customer texts the business
 # --------------------------------------------------------------------------
@@ -435,7 +357,9 @@ def test_a_customer_text_is_posted_signed_to_the_numbers_url(
     assert result["deliveries"] == [
         {"url": receiver.url + "/sms", "status_code": 200, "body": "<Response/>"}
     ]
-    [(url, headers, form)] = receiver.posts
+    [url] = receiver.post_urls
+    [(headers, _)] = receiver.posts
+    [form] = receiver.forms()
     assert_signed_by_twilio(url, headers, form)
     assert form == result["form"]
     assert (form["From"], form["To"], form["Body"], form["NumMedia"]) == (
@@ -507,7 +431,7 @@ def test_stop_opts_the_customer_out_and_start_back_in(
 
     assert caught.value.code == 21610
     assert [s["body"] for s in sandbox.sms.sends] == ["welcome back"]
-    assert [form["Body"] for _, _, form in receiver.posts[:2]] == ["stop", "START"]
+    assert [form["Body"] for form in receiver.forms()[:2]] == ["stop", "START"]
 
 
 # --------------------------------------------------------------------------
@@ -552,4 +476,4 @@ def test_demo_page_shows_the_sms_section_escaped_and_its_form_redirects(
     assert "SMS sandbox (Twilio)" in page
     assert "&lt;b&gt;hi&lt;/b&gt;" in page and "<b>hi</b>" not in page
     assert "from the page" in page
-    assert receiver.posts[0][2]["NumMedia"] == "1"
+    assert receiver.forms()[0]["NumMedia"] == "1"

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -21,10 +19,12 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
+from sandbox.platforms.telegram.customer import sample_png
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.platforms.telegram.state import TelegramCustomer
 from sandbox.server import SandboxServer
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
-from sandbox.telegram_customer import sample_png
-from sandbox.telegram_state import TelegramCustomer
+from sandbox.tests import kit
+from sandbox.tests.kit import Receiver
 
 T = TypeVar("T")
 SECRET = "webhook-secret_0123456789"
@@ -33,68 +33,6 @@ SECRET = "webhook-secret_0123456789"
 # --------------------------------------------------------------------------
 # Helpers and fixtures
 # --------------------------------------------------------------------------
-
-
-class Receiver:
-    """A webhook endpoint that records POSTs and answers ``status``."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/hook"
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                receiver.posts.append((headers, body))
-                answer = b'{"status":"accepted"}'
-                self.send_response(receiver.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
-    def updates(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.posts]
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(server: SandboxServer) -> SandboxServer:
-    """The module's sandbox, reset for each test."""
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
 
 
 def with_bot(
@@ -119,11 +57,7 @@ def with_bot(
 
 
 def control(sandbox: SandboxServer, method: str, path: str, **kwargs: Any):
-    with requests.Session() as session:
-        session.trust_env = False
-        return session.request(
-            method, f"{sandbox.url}/_sandbox/telegram/{path}", timeout=15, **kwargs
-        )
+    return kit.control(sandbox, method, f"/_sandbox/telegram/{path}", **kwargs)
 
 
 def customer_sends(sandbox: SandboxServer, **body: Any) -> dict[str, Any]:
@@ -431,13 +365,6 @@ def test_counted_modes_are_used_up_and_can_target_one_method(
     ]
 
 
-def test_a_bad_mode_is_400(sandbox: SandboxServer) -> None:
-    response = control(sandbox, "POST", "mode", json={"flood_next": -1})
-
-    assert response.status_code == 400
-    assert response.json() == {"error": "flood_next must be a non-negative integer"}
-
-
 def test_files_over_20_mb_cannot_be_fetched_by_bots(sandbox: SandboxServer) -> None:
     big = sandbox.telegram.state.store_file(
         DEMO_BOT.token, "videos", "mp4", bytes(20 * 1024 * 1024 + 1)
@@ -719,7 +646,7 @@ def test_the_demo_page_form_sends_a_photo_and_lists_it(
 
     assert response.status_code == 303
     assert "delivered" in response.headers["Location"]
-    [update] = receiver.updates()
+    [update] = receiver.json_bodies()
     assert update["message"]["caption"] == "look <here>"
     assert "Telegram sandbox" in page
     assert "look &lt;here&gt;" in page

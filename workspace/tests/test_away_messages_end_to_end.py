@@ -11,7 +11,7 @@ from django.utils import timezone
 from channels_app.tests import e2e
 from conversations.models import Conversation, Message
 from pingback.testing import wait_for
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
 from workspace.hours import WEEKDAYS
 from workspace.models import AwayMessage
 

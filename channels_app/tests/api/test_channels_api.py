@@ -12,9 +12,9 @@ from channels_app.models import Channel
 from channels_app.tests.factories import ChannelFactory
 from conversations.models import Conversation
 from conversations.tests.factories import ConversationFactory
-from sandbox.sms_twilio import DEMO_ACCOUNT as TWILIO_DEMO_ACCOUNT
-from sandbox.telegram import DEMO_BOT as TELEGRAM_DEMO_BOT
-from sandbox.x import DEMO_APP
+from sandbox.platforms.sms.payloads import DEMO_ACCOUNT as TWILIO_DEMO_ACCOUNT
+from sandbox.platforms.telegram.standin import DEMO_BOT as TELEGRAM_DEMO_BOT
+from sandbox.platforms.x.payloads import DEMO_APP
 
 pytestmark = pytest.mark.django_db
 

@@ -32,7 +32,7 @@ from channels_app.tests.email.conftest import SUPPORT_ADDRESS, eml
 from channels_app.tests.platforms.contract.kits.email import KIT
 from conversations.models import Conversation, Message
 from conversations.services.attachments import attachment_resolve
-from sandbox.mail_providers import mailgun_signed_fields
+from sandbox.platforms.mail.providers import mailgun_signed_fields
 
 
 def parse(name: str):

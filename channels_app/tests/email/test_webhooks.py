@@ -16,7 +16,7 @@ from channels_app.tests.email.conftest import eml
 from channels_app.tests.platforms.fixtures import FIXTURES
 from conversations.models import Conversation, Message
 from pingback.tests.test_metrics import TOKEN, scrape, webhooks
-from sandbox.mail_providers import mailgun_signed_fields
+from sandbox.platforms.mail.providers import mailgun_signed_fields
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from channels_app.tests.factories import ChannelFactory
 from conversations.models import Message
 from conversations.services.replies import ReplyRefused, post_reply
 from conversations.tests.factories import ConversationFactory, ReplyFactory
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
 
 pytestmark = pytest.mark.django_db
 

@@ -32,7 +32,7 @@ from conversations.tests.factories import (
     ReplyFactory,
 )
 from pingback.tests.servers import Answer, RecordingServer
-from sandbox.instagram_payloads import (
+from sandbox.platforms.instagram.payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_ID,
     demo_png,
@@ -332,7 +332,7 @@ def test_send_posts_the_text_then_each_image_and_returns_the_last_id(sandbox):
 
 @pytest.mark.django_db
 def test_after_24_hours_the_reply_goes_out_with_the_human_agent_tag(sandbox):
-    sandbox.instagram.state.set_modes({"window": "human_agent"})
+    sandbox.instagram.set_modes({"window": "human_agent"})
 
     get_platform("instagram").send(instagram_channel(), outbound("Sorry for the wait"))
 
@@ -382,7 +382,7 @@ def test_a_refused_token_fails_the_reply_and_alerts_the_admins(sandbox):
 
 @pytest.mark.django_db
 def test_a_closed_window_fails_the_reply_without_a_channel_alert(sandbox):
-    sandbox.instagram.state.set_modes({"window": "closed"})
+    sandbox.instagram.set_modes({"window": "closed"})
     channel = instagram_channel()
     reply = ReplyFactory(
         conversation=conversation_with_the_customer(channel), text="Hello again"

@@ -25,7 +25,7 @@ from channels_app.tests.platforms.contract.kits.instagram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
-from sandbox.instagram_payloads import DEMO_CUSTOMER_ID
+from sandbox.platforms.instagram.payloads import DEMO_CUSTOMER_ID
 
 THREAD = f"ig:{DEMO_CUSTOMER_ID}"
 LOOKASIDE = "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id="

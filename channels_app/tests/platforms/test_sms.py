@@ -39,14 +39,14 @@ from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ReplyFactory
 from pingback.tests.servers import Answer, RecordingServer
-from sandbox.sms import SAMPLE_PNG
-from sandbox.sms_twilio import (
+from sandbox.platforms.sms.payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_NUMBER,
     DEMO_NUMBER,
     NOT_OWNED_NUMBER,
     sign,
 )
+from sandbox.platforms.sms.standin import SAMPLE_PNG
 
 CUSTOMER = DEMO_CUSTOMER_NUMBER
 SENT_SID = "SM9d8c7b6a5f4e3d2c1b0a99887766554f"  # the status__* fixtures

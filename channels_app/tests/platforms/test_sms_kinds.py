@@ -32,7 +32,7 @@ from channels_app.tests.platforms.contract.kits.sms import KIT
 from channels_app.tests.platforms.test_sms import form, post_signed
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.tests.factories import ConversationFactory, ReplyFactory
-from sandbox.sms_twilio import DEMO_CUSTOMER_NUMBER
+from sandbox.platforms.sms.payloads import DEMO_CUSTOMER_NUMBER
 
 CUSTOMER = DEMO_CUSTOMER_NUMBER
 UNTIMED = datetime(2000, 1, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from channels_app.tests.platforms.contract.kits.telegram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.tests.factories import ReplyFactory
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
 
 pytestmark = pytest.mark.django_db
 

@@ -37,8 +37,8 @@ from channels_app.tests.platforms.test_telegram import (
 )
 from conversations.models import Conversation, Message
 from conversations.services.ingest import ingest
-from sandbox.telegram import DEMO_BOT, DEMO_CUSTOMER
-from sandbox.telegram_state import TelegramGroup
+from sandbox.platforms.telegram.standin import DEMO_BOT, DEMO_CUSTOMER
+from sandbox.platforms.telegram.state import TelegramGroup
 
 pytestmark = pytest.mark.django_db
 

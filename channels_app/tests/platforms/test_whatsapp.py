@@ -30,13 +30,13 @@ from channels_app.tests.platforms.fixtures import fixture_bytes
 from conversations.models import Conversation, Message
 from conversations.tests.factories import MessageFactory, ReplyFactory
 from pingback.tests.servers import Answer, RecordingServer
-from sandbox.whatsapp_payloads import (
+from sandbox.platforms.whatsapp.payloads import (
     DEMO_NUMBER,
     Customer,
     CustomerMessage,
     customer_message_payload,
 )
-from sandbox.whatsapp_state import StoredMedia
+from sandbox.platforms.whatsapp.state import StoredMedia
 
 VERIFY_TOKEN = "chosen-verify-token-1234"
 CUSTOMER = "16505551234"

@@ -32,12 +32,12 @@ from channels_app.tasks import poll_x_channels
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.contract.kits.x import KIT
 from conversations.models import Conversation, Message
-from sandbox.x import DEMO_APP, DEMO_CUSTOMER
-from sandbox.x_delivery import (
+from sandbox.platforms.x.delivery import (
     CustomerMessage,
     send_customer_dm,
     send_customer_mention,
 )
+from sandbox.platforms.x.payloads import DEMO_APP, DEMO_CUSTOMER
 
 ACCOUNT = DEMO_APP.account.id
 MENTIONS_PATH = f"/2/users/{ACCOUNT}/mentions"

@@ -4,9 +4,9 @@ nothing stored.
 The matrix runs every channel type that receives webhooks (X, Telegram,
 WhatsApp, Instagram, SMS/Twilio, e-mail via Mailgun, e-mail via Postmark)
 through the same cases. Deliveries are signed as each platform signs them,
-with the sandbox's signers (`sandbox.x.sign`, `sandbox.meta.sign`,
-`sandbox.sms_twilio.sign`, `sandbox.mail_providers`), and posted to the real
-webhook views.
+with the sandbox's signers (`sandbox.platforms.x.payloads.sign`,
+`sandbox.platforms.meta.sign`, `sandbox.platforms.sms.payloads.sign`,
+`sandbox.platforms.mail.providers`), and posted to the real webhook views.
 
 What "a changed byte" changes is what the platform authenticates: the body
 for X, Meta and Twilio, which sign it; for Telegram and Postmark, whose
@@ -48,17 +48,17 @@ from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.platforms.fixtures import FIXTURES, fixture_bytes
 from conversations.models import Message
 from pingback.testing import wait_for
-from sandbox import meta as meta_signer
-from sandbox import sms_twilio
-from sandbox import x as x_signer
-from sandbox.instagram_payloads import DEMO_ACCOUNT as INSTAGRAM_ACCOUNT
-from sandbox.mail_providers import (
+from sandbox.platforms import meta as meta_signer
+from sandbox.platforms.instagram.payloads import DEMO_ACCOUNT as INSTAGRAM_ACCOUNT
+from sandbox.platforms.mail.providers import (
     mailgun_signed_fields,
     mailgun_token,
     postmark_authorization,
 )
-from sandbox.telegram import DEMO_BOT
-from sandbox.x import DEMO_APP
+from sandbox.platforms.sms import payloads as sms_twilio
+from sandbox.platforms.telegram.standin import DEMO_BOT
+from sandbox.platforms.x import payloads as x_signer
+from sandbox.platforms.x.payloads import DEMO_APP
 
 WHATSAPP_NUMBER_ID = "106540352242922"  # the whatsapp fixtures' number
 

@@ -21,7 +21,7 @@ from channels_app.tests.factories import ChannelFactory
 from conversations.models import Conversation, Message
 from pingback.celery import app as celery_app
 from pingback.testing import wait_for
-from sandbox.x import DEMO_APP, XUser, dm_payload, new_id, sign
+from sandbox.platforms.x.payloads import DEMO_APP, XUser, dm_payload, new_id, sign
 
 T0_MS = 1_760_000_000_000
 

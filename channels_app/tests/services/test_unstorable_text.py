@@ -32,11 +32,12 @@ from channels_app.models import Channel, InboundEvent
 from channels_app.tests.factories import ChannelFactory
 from channels_app.tests.widget.communicator import WebsocketCommunicator
 from conversations.models import Message
-from sandbox import meta, sms_twilio
-from sandbox.instagram_payloads import DEMO_ACCOUNT as INSTAGRAM_ACCOUNT
-from sandbox.telegram import DEMO_BOT
-from sandbox.x import DEMO_APP, XUser, dm_payload, new_id
-from sandbox.x import sign as x_sign
+from sandbox.platforms import meta
+from sandbox.platforms.instagram.payloads import DEMO_ACCOUNT as INSTAGRAM_ACCOUNT
+from sandbox.platforms.sms import payloads as sms_twilio
+from sandbox.platforms.telegram.standin import DEMO_BOT
+from sandbox.platforms.x.payloads import DEMO_APP, XUser, dm_payload, new_id
+from sandbox.platforms.x.payloads import sign as x_sign
 
 FIXTURES = Path(__file__).resolve().parents[1] / "platforms" / "fixtures"
 MARK = "@@BAD@@"

@@ -31,7 +31,7 @@ from channels_app.services import (
     channel_setup,
     channel_update,
 )
-from sandbox.x import DEMO_APP
+from sandbox.platforms.x.payloads import DEMO_APP
 from workspace.models import CannedResponse, Label, Team
 from workspace.services import (
     canned_response_create,
@@ -117,7 +117,7 @@ class Command(BaseCommand):
         self.stdout.write(f"API token: {token}")
 
     def _demo_channel(self, business, channel_type: str, sandbox_url: str) -> None:
-        module = importlib.import_module(f"sandbox.{channel_type}")
+        module = importlib.import_module(f"sandbox.platforms.{channel_type}.standin")
         config_of = getattr(module, "demo_channel_config", None)
         if config_of is None:
             return

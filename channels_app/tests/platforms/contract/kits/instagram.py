@@ -16,7 +16,7 @@ from channels_app.tests.platforms.contract.kits.base import (
     Setup,
 )
 from channels_app.tests.platforms.fixtures import compact_json
-from sandbox.instagram_payloads import (
+from sandbox.platforms.instagram.payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_ID,
     demo_png,
@@ -146,7 +146,7 @@ KIT = Kit(
     sending=Sending(
         sends=lambda sandbox: sandbox.instagram.sends,
         sent=("message_id", "text"),
-        set_modes=lambda sandbox, modes: sandbox.instagram.state.set_modes(modes),
+        set_modes=lambda sandbox, modes: sandbox.instagram.set_modes(modes),
         errors={
             "window closed": SendErrorCase(
                 {"window": "closed"},

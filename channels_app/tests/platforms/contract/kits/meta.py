@@ -3,7 +3,7 @@ X-Hub-Signature-256 with the app secret). Source: Meta Graph API, Webhooks >
 Getting started (verification requests, event notifications)."""
 
 from channels_app.tests.platforms.contract.kits.base import Handshake, header
-from sandbox import meta as meta_signer
+from sandbox.platforms import meta as meta_signer
 
 SIGNATURE = header("X-Hub-Signature-256")
 NOT_JSON = (

@@ -17,8 +17,8 @@ from channels_app.tests.platforms.contract.kits.base import (
     Setup,
     header,
 )
-from sandbox import sms_twilio
-from sandbox.sms_twilio import DEMO_ACCOUNT, DEMO_NUMBER
+from sandbox.platforms.sms import payloads as sms_twilio
+from sandbox.platforms.sms.payloads import DEMO_ACCOUNT, DEMO_NUMBER
 
 SIGNATURE = header(sms_twilio.SIGNATURE_HEADER)
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'

@@ -3,7 +3,7 @@ secret token, sent back in a header (Bot API, setWebhook `secret_token`)."""
 
 from channels_app.tests.platforms.contract.kits.base import Kit, Setup, header
 from channels_app.tests.platforms.fixtures import compact_json
-from sandbox.telegram import DEMO_BOT
+from sandbox.platforms.telegram.standin import DEMO_BOT
 
 SECRET = "s3cret-token_for-the-webhook-0123456789abcdef"
 TOKEN_HEADER = header("X-Telegram-Bot-Api-Secret-Token")

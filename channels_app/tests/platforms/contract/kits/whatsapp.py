@@ -14,7 +14,7 @@ from channels_app.tests.platforms.contract.kits.base import (
     header,
 )
 from channels_app.tests.platforms.fixtures import compact_json
-from sandbox.whatsapp_payloads import DEMO_NUMBER
+from sandbox.platforms.whatsapp.payloads import DEMO_NUMBER
 
 PHONE_NUMBER_ID = "106540352242922"
 VERIFY_TOKEN = "chosen-verify-token-1234"

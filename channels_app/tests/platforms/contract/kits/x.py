@@ -12,8 +12,8 @@ from channels_app.tests.platforms.contract.kits.base import (
     header,
 )
 from channels_app.tests.platforms.fixtures import compact_json
-from sandbox import x as x_signer
-from sandbox.x import DEMO_APP
+from sandbox.platforms.x import payloads as x_signer
+from sandbox.platforms.x.payloads import DEMO_APP
 
 SIGNATURE = header(x_signer.SIGNATURE_HEADER)
 
