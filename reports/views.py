@@ -13,7 +13,11 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from billing.permissions import member_of
-from reports.api.views import ADMINS_ONLY, ReportParamsSerializer
+from reports.api.views import (
+    ADMINS_ONLY,
+    ReportParamsSerializer,
+    business_open_seconds,
+)
 from reports.selectors import GROUPS, report
 
 
@@ -24,9 +28,10 @@ def csv_link(api: str, query: dict[str, str], group_by: str) -> str:
 
 @login_required
 def reports_page(request: HttpRequest) -> HttpResponse:
-    """The form (since, until, group by), the chart of the days and the
-    table of the chosen grouping; a bad value shows beside its field with
-    the API's words (answer 400) and the default range's figures."""
+    """The form (since, until, group by, business hours only), the chart of
+    the days and the table of the chosen grouping; a bad value shows beside
+    its field with the API's words (answer 400) and the default range's
+    figures."""
     member = member_of(request.user)
     if member is None or not member.is_admin:
         raise PermissionDenied(ADMINS_ONLY)
@@ -43,9 +48,16 @@ def reports_page(request: HttpRequest) -> HttpResponse:
         fallback.is_valid(raise_exception=True)
         cleaned = fallback.validated_data
     since, until, group_by = cleaned["since"], cleaned["until"], cleaned["group_by"]
-    days = report(business, since, until, "day")
-    table = days if group_by == "day" else report(business, since, until, group_by)
+    open_seconds = cleaned["open_seconds"]
+    days = report(business, since, until, "day", open_seconds=open_seconds)
+    table = (
+        days
+        if group_by == "day"
+        else report(business, since, until, group_by, open_seconds=open_seconds)
+    )
     query = {"since": since.isoformat(), "until": until.isoformat()}
+    if open_seconds is not None:
+        query["business_hours"] = "true"
     api = reverse("api-reports-summary")
     chart = {
         "labels": [row.name for row in days.rows],
@@ -62,6 +74,9 @@ def reports_page(request: HttpRequest) -> HttpResponse:
             "until": until,
             "group_by": group_by,
             "groups": list(GROUPS),
+            "business_hours": open_seconds is not None,
+            "has_hours": open_seconds is not None
+            or business_open_seconds(business) is not None,
             "errors": errors,
             "chart": chart,
             "csv_days": csv_link(api, query, "day"),

@@ -60,3 +60,25 @@ def test_agents_are_refused_and_visitors_log_in(client, fixture):
     assert client.get("/reports/").status_code == 302
     client.force_login(fixture.ana.user)
     assert client.get("/reports/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_business_hours_only_counts_the_hours_set_in_settings(admin_browser, fixture):
+    from workspace.services import business_hours_set
+
+    # Without business hours the choice is off and says where to set them.
+    page = admin_browser.get(f"/reports/?{RANGE}").content.decode()
+    assert 'id="business_hours" name="business_hours" value="true" disabled' in page
+    assert "Set the business hours in" in page
+
+    business_hours_set(
+        business=fixture.business, week={day: [(9 * 60, 18 * 60)] for day in range(7)}
+    )
+    response = admin_browser.get(f"/reports/?{RANGE}&group_by=day&business_hours=true")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'value="true" checked' in page
+    march_1 = response.context["report"].rows[0]
+    assert march_1.first_response.median == 1800  # 09:00-18:00 only
+    assert "business_hours=true&amp;group_by=day&amp;format=csv" in page
