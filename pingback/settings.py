@@ -253,6 +253,9 @@ INBOUND_SWEEP_INTERVAL = env.float("INBOUND_SWEEP_INTERVAL", default=15.0)
 # Every SNOOZE_WAKE_INTERVAL seconds, beat reopens the conversations whose
 # snooze has ended (a snooze ends up to this late).
 SNOOZE_WAKE_INTERVAL = env.float("SNOOZE_WAKE_INTERVAL", default=30.0)
+# Each periodic task is sent once per period even with beat on several hosts
+# (pingback/beat.py; docs/deployment.md, "Workers: Celery").
+CELERY_BEAT_SCHEDULER = "pingback.beat:LockedScheduler"
 CELERY_BEAT_SCHEDULE = {
     "wake-snoozed-conversations": {
         "task": "conversations.wake_snoozed",
