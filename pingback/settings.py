@@ -253,6 +253,21 @@ INBOUND_SWEEP_INTERVAL = env.float("INBOUND_SWEEP_INTERVAL", default=15.0)
 # Every SNOOZE_WAKE_INTERVAL seconds, beat reopens the conversations whose
 # snooze has ended (a snooze ends up to this late).
 SNOOZE_WAKE_INTERVAL = env.float("SNOOZE_WAKE_INTERVAL", default=30.0)
+# Raw webhook bodies (InboundEvent) are deleted this many days after they
+# arrived once processed or ignored, and after the second number when failed
+# or malformed (kept longer for inspection); 0 keeps them. Events not yet
+# processed are never deleted. Beat purges every RAW_EVENT_PURGE_INTERVAL
+# seconds, RAW_EVENT_PURGE_BATCH rows per transaction, for at most
+# RAW_EVENT_PURGE_MAX_SECONDS per run (channels_app/services/retention.py).
+PINGBACK_RAW_EVENT_RETENTION_DAYS = env.int(
+    "PINGBACK_RAW_EVENT_RETENTION_DAYS", default=30
+)
+PINGBACK_FAILED_EVENT_RETENTION_DAYS = env.int(
+    "PINGBACK_FAILED_EVENT_RETENTION_DAYS", default=90
+)
+RAW_EVENT_PURGE_INTERVAL = env.float("RAW_EVENT_PURGE_INTERVAL", default=3600.0)
+RAW_EVENT_PURGE_BATCH = env.int("RAW_EVENT_PURGE_BATCH", default=1000)
+RAW_EVENT_PURGE_MAX_SECONDS = env.float("RAW_EVENT_PURGE_MAX_SECONDS", default=40.0)
 # Each periodic task is sent once per period even with beat on several hosts
 # (pingback/beat.py; docs/deployment.md, "Workers: Celery").
 CELERY_BEAT_SCHEDULER = "pingback.beat:LockedScheduler"
@@ -276,6 +291,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {
         "task": "channels.sweep_outbox",
         "schedule": OUTBOX_SWEEP_INTERVAL,
+    },
+    "purge-raw-inbound-events": {
+        "task": "channels.purge_inbound_events",
+        "schedule": RAW_EVENT_PURGE_INTERVAL,
     },
     "purge-pending-receipts": {
         "task": "channels.purge_pending_receipts",

@@ -39,6 +39,7 @@ INTERVALS = {
     "poll-mailboxes": "EMAIL_POLL_INTERVAL",
     "poll-x-channels": "X_POLL_INTERVAL",
     "sweep-outbox": "OUTBOX_SWEEP_INTERVAL",
+    "purge-raw-inbound-events": "RAW_EVENT_PURGE_INTERVAL",
 }
 PERIODS_WANTED = 4
 RECEIVED = re.compile(r"Task ([\w.]+)\[[-\w]+\] received")
