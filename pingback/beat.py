@@ -16,7 +16,7 @@ When the cache (Redis) cannot be reached, the beat sends anyway and logs
 missed sweep is worse than a repeated one.
 
 `CELERY_BEAT_SCHEDULER` names this class, so `celery -A pingback beat` uses
-it without an option. See docs/deployment.md, "Workers: Celery".
+it without an option. See docs/deployment.md, "Periodic tasks".
 
 Source: https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
 """

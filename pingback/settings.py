@@ -269,7 +269,7 @@ RAW_EVENT_PURGE_INTERVAL = env.float("RAW_EVENT_PURGE_INTERVAL", default=3600.0)
 RAW_EVENT_PURGE_BATCH = env.int("RAW_EVENT_PURGE_BATCH", default=1000)
 RAW_EVENT_PURGE_MAX_SECONDS = env.float("RAW_EVENT_PURGE_MAX_SECONDS", default=40.0)
 # Each periodic task is sent once per period even with beat on several hosts
-# (pingback/beat.py; docs/deployment.md, "Workers: Celery").
+# (pingback/beat.py; docs/deployment.md, "Periodic tasks").
 CELERY_BEAT_SCHEDULER = "pingback.beat:LockedScheduler"
 CELERY_BEAT_SCHEDULE = {
     "wake-snoozed-conversations": {
