@@ -6,8 +6,6 @@ child process with its log under the run's directory.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +15,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from pingback.testing import ROOT, child_process
+
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 60.0
 
@@ -29,7 +28,7 @@ def gunicorn(
     """Serve `settings_module` with `gunicorn -c gunicorn.conf.py` on
     127.0.0.1:`port`; yield its base URL; stop it (SIGTERM) on exit."""
     url = f"http://127.0.0.1:{port}"
-    with _child(
+    with child_process(
         [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
         env={
             **env,
@@ -48,7 +47,7 @@ def websockets_server(*, port: int, env: Mapping[str, str], log: Path) -> Iterat
     websockets process type runs it) on 127.0.0.1:`port`; yield its base
     URL; stop it on exit."""
     url = f"http://127.0.0.1:{port}"
-    with _child(
+    with child_process(
         [
             str(BIN / "uvicorn"),
             "pingback.asgi:application",
@@ -71,7 +70,7 @@ def celery_worker(*, concurrency: int, env: Mapping[str, str], log: Path) -> Ite
     exit; returns once the worker answers a ping."""
     from pingback.celery import app
 
-    with _child(
+    with child_process(
         [
             str(BIN / "celery"),
             "-A",
@@ -90,31 +89,6 @@ def celery_worker(*, concurrency: int, env: Mapping[str, str], log: Path) -> Ite
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the Celery worker did not start; see {log}")
         yield process
-
-
-@contextmanager
-def _child(
-    command: list[str], *, env: Mapping[str, str], log: Path
-) -> Iterator[subprocess.Popen]:
-    with open(log, "ab") as output:
-        process = subprocess.Popen(  # noqa: S603 (fixed command)
-            command,
-            cwd=ROOT,
-            env=dict(env),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def _wait_http(url: str, process: subprocess.Popen, log: Path) -> None:

@@ -12,6 +12,7 @@ from channels_app.services.delivery import (
 from channels_app.services.inbound import inbound_event_process, inbound_events_drain
 from channels_app.services.mailbox import mailbox_channel_ids, mailbox_poll
 from channels_app.services.outbox import outbox_sweep, retry_by_task
+from channels_app.services.retention import inbound_events_purge
 from channels_app.services.x_polling import x_channel_poll, x_polling_channel_ids
 from conversations.services.attachments import message_media_fetch
 from conversations.services.receipts import pending_receipts_purge
@@ -155,3 +156,11 @@ def purge_pending_receipts() -> int:
     """Drop delivery receipts held for a day without their message (Celery
     beat, hourly). Returns how many."""
     return pending_receipts_purge()
+
+
+@shared_task(name="channels.purge_inbound_events", soft_time_limit=60, time_limit=90)
+def purge_inbound_events() -> int:
+    """Delete stored raw webhook events past their retention
+    (`channels_app.services.retention`), in batches (Celery beat, every
+    `RAW_EVENT_PURGE_INTERVAL` seconds). Returns how many."""
+    return inbound_events_purge()

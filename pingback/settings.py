@@ -223,17 +223,26 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int(
     "CELERY_WORKER_PREFETCH_MULTIPLIER", default=1
 )
-CELERY_TASK_DEFAULT_QUEUE = "default"
+# The queue every task goes to. Installations (or test runs) sharing one
+# RabbitMQ virtual host keep apart by giving each its own name.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="default")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How long a publish waits for the broker (seconds). Replies are published by
 # a background relay (channels_app/services/outbox.py), never by the request.
 # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("BROKER_TIMEOUT", default=2.0)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
-    # Above the worker's 1-second BRPOP, so an idle worker's poll is not cut.
-    "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
-}
+if CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # RabbitMQ (docs/deployment.md, "RabbitMQ as the broker"): a publish
+    # returns once the broker has taken the message (publisher confirms), so
+    # the outbox relay never counts a message the broker dropped as sent.
+    # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.pyamqp.html
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+        # Above the worker's 1-second BRPOP, so an idle worker's poll is not cut.
+        "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
+    }
 # The outbox (channels_app/services/outbox.py): a queued reply no worker has
 # claimed OUTBOX_REPUBLISH_AFTER seconds after it was due is published again
 # by the sweeper, which beat runs every OUTBOX_SWEEP_INTERVAL seconds; a
@@ -270,6 +279,24 @@ WEBHOOK_RETRY_CAP = env.float("WEBHOOK_RETRY_CAP", default=4 * 3600.0)
 WEBHOOK_RETRY_FOR = env.float("WEBHOOK_RETRY_FOR", default=2 * 86400.0)
 WEBHOOK_DISABLE_AFTER = env.float("WEBHOOK_DISABLE_AFTER", default=3 * 86400.0)
 WEBHOOK_SECRET_OVERLAP = env.float("WEBHOOK_SECRET_OVERLAP", default=86400.0)
+# Raw webhook bodies (InboundEvent) are deleted this many days after they
+# arrived once processed or ignored, and after the second number when failed
+# or malformed (kept longer for inspection); 0 keeps them. Events not yet
+# processed are never deleted. Beat purges every RAW_EVENT_PURGE_INTERVAL
+# seconds, RAW_EVENT_PURGE_BATCH rows per transaction, for at most
+# RAW_EVENT_PURGE_MAX_SECONDS per run (channels_app/services/retention.py).
+PINGBACK_RAW_EVENT_RETENTION_DAYS = env.int(
+    "PINGBACK_RAW_EVENT_RETENTION_DAYS", default=30
+)
+PINGBACK_FAILED_EVENT_RETENTION_DAYS = env.int(
+    "PINGBACK_FAILED_EVENT_RETENTION_DAYS", default=90
+)
+RAW_EVENT_PURGE_INTERVAL = env.float("RAW_EVENT_PURGE_INTERVAL", default=3600.0)
+RAW_EVENT_PURGE_BATCH = env.int("RAW_EVENT_PURGE_BATCH", default=1000)
+RAW_EVENT_PURGE_MAX_SECONDS = env.float("RAW_EVENT_PURGE_MAX_SECONDS", default=40.0)
+# Each periodic task is sent once per period even with beat on several hosts
+# (pingback/beat.py; docs/deployment.md, "Periodic tasks").
+CELERY_BEAT_SCHEDULER = "pingback.beat:LockedScheduler"
 CELERY_BEAT_SCHEDULE = {
     "wake-snoozed-conversations": {
         "task": "conversations.wake_snoozed",
@@ -294,6 +321,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-events": {
         "task": "webhooks.sweep_events",
         "schedule": OUTBOX_SWEEP_INTERVAL,
+    },
+    "purge-raw-inbound-events": {
+        "task": "channels.purge_inbound_events",
+        "schedule": RAW_EVENT_PURGE_INTERVAL,
     },
     "purge-pending-receipts": {
         "task": "channels.purge_pending_receipts",

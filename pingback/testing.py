@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
 T = TypeVar("T")
+
+# The repository's root: where child processes run (manage.py, Procfile).
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_for(
@@ -36,6 +44,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def broker_problem(url: str) -> str | None:
+    """Why the Celery broker at `url` cannot be reached (connect and log in,
+    waiting at most 3 s), or None when it can."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 def current_database_url() -> str:
     """`DATABASE_URL` of the database the running test uses (the test
     database), for the processes a test starts (gunicorn, Celery)."""
@@ -51,6 +72,34 @@ def current_database_url() -> str:
         f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}"
     )
+
+
+@contextmanager
+def child_process(
+    command: list[str], *, env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen]:
+    """Run `command` from the repository's root in a session of its own, its
+    output appended to `log`; on the way out, SIGTERM to its whole process
+    group, then SIGKILL after 30 s. Yields the `Popen`."""
+    with open(log, "ab") as output:
+        process = subprocess.Popen(  # noqa: S603 (the caller's command)
+            command,
+            cwd=ROOT,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 class AsgiServer:

@@ -278,7 +278,7 @@ def test_overlapping_polls_without_the_lock_still_store_each_item_once(
         def delete(self, *args, **kwargs) -> None:
             return None
 
-    monkeypatch.setattr("channels_app.services.poll_lock.cache", NoLock())
+    monkeypatch.setattr("pingback.locks.cache", NoLock())
     barrier = threading.Barrier(2)
     results = []
 

@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,16 @@ import requests
 from billing.services import api_token_create
 from conversations.models import Message
 from conversations.tests.factories import ConversationFactory
-from pingback.testing import current_database_url, free_port, wait_for
+from pingback.testing import (
+    ROOT,
+    child_process,
+    current_database_url,
+    free_port,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 REDIS_SERVER = shutil.which("redis-server")
 # The issue's acceptance: no reply request over 2 s while Redis is away.
@@ -92,28 +96,6 @@ class RedisServer:
         self.process.send_signal(signal.SIGCONT)
 
 
-@contextmanager
-def _child(command: list[str], env: dict[str, str], log: Path) -> Iterator:
-    with open(log, "ab") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @pytest.fixture
 def stack(sandbox, tmp_path) -> Iterator[dict]:
     """gunicorn and a Celery worker with beat, on their own Redis, the test
@@ -150,9 +132,9 @@ def stack(sandbox, tmp_path) -> Iterator[dict]:
     beat = [str(BIN / "celery"), "-A", "pingback", "beat", "--loglevel=INFO"]
     beat += [f"--schedule={tmp_path / 'beat-schedule'}"]
     with (
-        _child(web, env, tmp_path / "web.log"),
-        _child(worker, env, tmp_path / "worker.log") as supervisor,
-        _child(beat, env, tmp_path / "beat.log"),
+        child_process(web, env=env, log=tmp_path / "web.log"),
+        child_process(worker, env=env, log=tmp_path / "worker.log") as supervisor,
+        child_process(beat, env=env, log=tmp_path / "beat.log"),
     ):
         url = f"http://127.0.0.1:{web_port}"
 
