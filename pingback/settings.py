@@ -223,26 +223,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int(
     "CELERY_WORKER_PREFETCH_MULTIPLIER", default=1
 )
-# The queue every task goes to. Installations (or test runs) sharing one
-# RabbitMQ virtual host keep apart by giving each its own name.
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="default")
+CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How long a publish waits for the broker (seconds). Replies are published by
 # a background relay (channels_app/services/outbox.py), never by the request.
 # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("BROKER_TIMEOUT", default=2.0)
-if CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
-    # RabbitMQ (docs/deployment.md, "RabbitMQ as the broker"): a publish
-    # returns once the broker has taken the message (publisher confirms), so
-    # the outbox relay never counts a message the broker dropped as sent.
-    # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.pyamqp.html
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
-        # Above the worker's 1-second BRPOP, so an idle worker's poll is not cut.
-        "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
-    }
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    # Above the worker's 1-second BRPOP, so an idle worker's poll is not cut.
+    "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
+}
 # The outbox (channels_app/services/outbox.py): a queued reply no worker has
 # claimed OUTBOX_REPUBLISH_AFTER seconds after it was due is published again
 # by the sweeper, which beat runs every OUTBOX_SWEEP_INTERVAL seconds; a

@@ -44,19 +44,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def broker_problem(url: str) -> str | None:
-    """Why the Celery broker at `url` cannot be reached (connect and log in,
-    waiting at most 3 s), or None when it can."""
-    from kombu import Connection
-
-    try:
-        with Connection(url, connect_timeout=3) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"
-    return None
-
-
 def current_database_url() -> str:
     """`DATABASE_URL` of the database the running test uses (the test
     database), for the processes a test starts (gunicorn, Celery)."""
