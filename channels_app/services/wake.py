@@ -63,12 +63,19 @@ def inbound_processing_wake() -> None:
 
 def inbound_wake_now() -> bool:
     """Set the wake flag, and enqueue a drain if this call set it; return
-    whether it did. Raises the broker's or Redis's connection errors."""
+    whether it did. Raises the broker's or Redis's connection errors; when
+    the enqueue fails, the flag is cleared again, so the caller's retry
+    enqueues the drain instead of finding the flag set by a drain that is
+    not coming."""
     if not _wake_flag_add():
         return False
     from channels_app.tasks import process_inbound_events
 
-    process_inbound_events.delay()
+    try:
+        process_inbound_events.delay()
+    except Exception:
+        inbound_wake_flag_clear()
+        raise
     return True
 
 

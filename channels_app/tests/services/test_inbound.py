@@ -372,3 +372,27 @@ def test_a_webhook_after_a_finished_drain_wakes_a_new_one(
     post(client, channel, dm_body(2)[1])
 
     wait_for(lambda: Message.objects.count() == 2, timeout=10)
+
+
+def test_a_wake_up_whose_enqueue_failed_is_tried_again_not_skipped(monkeypatch):
+    """The broker refusing the drain must not leave the wake flag set: the
+    flag says "a drain is coming", and the wake-up thread's retry would
+    then enqueue nothing until it expired."""
+    from channels_app.services.wake import inbound_wake_now
+
+    inbound_wake_flag_clear()
+    enqueued = []
+
+    def refused():
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(process_inbound_events, "delay", refused)
+    with pytest.raises(ConnectionError):
+        inbound_wake_now()
+
+    monkeypatch.setattr(process_inbound_events, "delay", lambda: enqueued.append(1))
+    try:
+        assert inbound_wake_now() is True
+        assert enqueued == [1]
+    finally:
+        inbound_wake_flag_clear()
