@@ -83,7 +83,7 @@ class ChannelAdmin(BusinessScopedAdmin):
         "created_at",
     ]
     list_filter = ["type", "is_active", "auto_assign", "setup_state"]
-    search_fields = ["id", "business__name"]
+    search_fields = ["id", "name", "business__name"]
     readonly_fields = [
         "id",
         "setup_state",
