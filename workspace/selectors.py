@@ -81,10 +81,12 @@ def canned_response_get(business: Business, canned_response_id: int) -> CannedRe
 
 
 def agent_list(business: Business) -> QuerySet[Member]:
-    """`business`'s members (agents and admins) by user id, each with its user
-    joined and its teams prefetched (two queries however many members)."""
+    """`business`'s active members (agents and admins; not the deactivated,
+    who can be neither assigned nor put in a team) by user id, each with its
+    user joined and its teams prefetched (two queries however many
+    members)."""
     return (
-        Member.objects.filter(business=business)
+        Member.objects.filter(business=business, user__is_active=True)
         .select_related("user")
         .prefetch_related("teams")
         .order_by("user_id")

@@ -1,4 +1,4 @@
-"""`/api/v1/agents/` (the business's members) and `/api/v1/saved_filters/`
+"""`/api/v1/agents/` (the business's active members) and `/api/v1/saved_filters/`
 (each agent's own saved inbox filters)."""
 
 import pytest
@@ -25,6 +25,8 @@ def test_agents_lists_the_business_members_with_their_teams(
     )
     team = TeamFactory(business=business, members=[ana])
     MemberFactory(business=BusinessFactory())
+    # A deactivated member can be neither assigned nor put in a team.
+    MemberFactory(business=business, user=UserFactory(is_active=False))
 
     response = admin_api.get(AGENTS)
 
