@@ -206,19 +206,20 @@ def inbox_view_counts(business: Business, user: AbstractBaseUser) -> dict[str, i
     return counts
 
 
-def conversation_get(business: Business, conversation_id: int) -> Conversation:
-    """One of the business's conversations (team joined, `label_rows` as in
-    `with_label_rows`); raises `Conversation.DoesNotExist`
-    for an unknown id or another business's conversation."""
-    return (
-        with_label_rows(
-            Conversation.objects.select_related(
-                "contact", "contact_identity", "channel", "assignee", "team"
-            )
-        )
-        .filter(business=business)
-        .get(pk=conversation_id)
+def conversation_get(
+    business: Business, conversation_id: int, *, labels: bool = True
+) -> Conversation:
+    """One of the business's conversations (contact, identity, channel,
+    assignee and team joined, and with `labels`, `label_rows` as in
+    `with_label_rows`); raises `Conversation.DoesNotExist` for an unknown id
+    or another business's conversation. `labels=False` (the customer panel,
+    which does not show them) leaves the labels' subquery out."""
+    conversations = Conversation.objects.select_related(
+        "contact", "contact_identity", "channel", "assignee", "team"
     )
+    if labels:
+        conversations = with_label_rows(conversations)
+    return conversations.filter(business=business).get(pk=conversation_id)
 
 
 def conversation_message_list(conversation: Conversation) -> QuerySet[Message]:
