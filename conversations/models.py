@@ -492,6 +492,51 @@ class Mention(models.Model):
         return f"mention of {self.user_id} in message {self.message_id}"
 
 
+class UnreadMention(models.Model):
+    """One row per (conversation, agent) while the agent has an unread
+    `Mention` there: what their Mentions view lists.
+
+    `last_message_at` is the conversation's, kept equal by the writes that
+    move it (`conversations.services.conversations.label_links_follow`), so
+    the view reads `unread_mention_recent_idx` newest first and stops after
+    a page, however many conversations mention the agent, as a label's list
+    does with `ConversationLabel`. Written by
+    `conversations.services.mentions` (a mention creates it, opening the
+    conversation deletes it); the `Mention` rows stay as the history."""
+
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="unread_mentions",
+        db_index=False,  # the unique (conversation, user) index leads with it
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="unread_mentions",
+        db_index=False,  # unread_mention_recent_idx leads with it
+    )
+    last_message_at = models.DateTimeField(
+        help_text="The conversation's last_message_at (a copy, for the Mentions view)."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "user"], name="unread_mention_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["user", "-last_message_at", "-conversation"],
+                name="unread_mention_recent_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"unread mention of {self.user_id} in {self.conversation_id}"
+
+
 class MessageSearch(models.Model):
     """PostgreSQL only: the search columns of `conversations_message`, which
     migration 0013 adds there and triggers keep (docs/search.md): the text's
