@@ -23,7 +23,10 @@ Payload (the body sent, see docs/webhooks.md):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -168,13 +171,14 @@ def message_data(message: Any) -> dict[str, Any]:
 
 def contact_data(contact: Any) -> dict[str, Any]:
     """`data` of contact events: `id`, `name`, `company`, `created_at`,
-    `updated_at`."""
+    `updated_at`, `erased_at` (null unless its data was erased)."""
     return {
         "id": contact.pk,
         "name": contact.name,
         "company": contact.company,
         "created_at": _when(getattr(contact, "created_at", None)),
         "updated_at": _when(getattr(contact, "updated_at", None)),
+        "erased_at": _when(getattr(contact, "erased_at", None)),
     }
 
 
@@ -269,55 +273,97 @@ def conversations_changed(
     conversations: Sequence[Any],
     before: Mapping[int, tuple[str, int | None, int | None]],
     activities: Sequence[Any] = (),
+    *,
+    labels: tuple[Sequence[Any], Sequence[tuple[int, int]]] | None = None,
 ) -> None:
     """Events for conversations changed under their row lock: `before` maps
     each id to its (status, assignee id, team id) before the change, the
-    objects hold the values after. A changed status gives
-    `conversation.status_changed` (with `previous_status`), a changed
-    assignee `conversation.assigned` (with `previous_assignee_id`), and any
-    change `conversation.updated`. Keys carry the activity entry the change
-    wrote (`activities`), else the time: repeating a change that changes
-    nothing records nothing."""
+    objects hold the values after; `labels`: the label links the change
+    created (`ConversationLabel` objects) and deleted ((conversation id,
+    label id) pairs). A changed status gives `conversation.status_changed`
+    (with `previous_status`), a changed assignee `conversation.assigned`
+    (with `previous_assignee_id`), and any change, labels included, one
+    `conversation.updated` (with `labels_added` and `labels_removed`,
+    `[{"id", "name"}]`, when its labels changed). Keys carry the activity
+    entry the change wrote (`activities`), else the time: repeating a
+    change that changes nothing records nothing."""
     if not conversations:
         return
+    added_ids: dict[int, list[int]] = {}
+    removed_ids: dict[int, list[int]] = {}
+    if labels is not None:
+        for link in labels[0]:
+            added_ids.setdefault(link.conversation_id, []).append(link.label_id)
+        for conversation_id, label_id in labels[1]:
+            removed_ids.setdefault(conversation_id, []).append(label_id)
     activity_of = {a.conversation_id: a.pk for a in activities}
     stamp = timezone.now().isoformat()
-    changes = []
-    for conversation in conversations:
-        old = before.get(conversation.pk)
-        if old is None:
-            continue
-        status, assignee_id, _team_id = old
-        new = (conversation.status, conversation.assignee_id, conversation.team_id)
-        if new == old:
-            continue
-        marker = (
-            f"activity:{activity_of[conversation.pk]}"
-            if conversation.pk in activity_of
-            else stamp
+    touched = [
+        conversation
+        for conversation in conversations
+        if conversation.pk in before
+        and (
+            before[conversation.pk]
+            != (conversation.status, conversation.assignee_id, conversation.team_id)
+            or conversation.pk in added_ids
+            or conversation.pk in removed_ids
         )
-        data = conversation_data(conversation)
-        if conversation.status != status:
-            changes.append(
-                Change(
-                    EventType.CONVERSATION_STATUS_CHANGED,
-                    f"{conversation.pk}:{marker}",
-                    {**data, "previous_status": status},
-                )
-            )
-        if conversation.assignee_id != assignee_id:
-            changes.append(
-                Change(
-                    EventType.CONVERSATION_ASSIGNED,
-                    f"{conversation.pk}:{marker}",
-                    {**data, "previous_assignee_id": assignee_id},
-                )
-            )
-        changes.append(
-            Change(EventType.CONVERSATION_UPDATED, f"{conversation.pk}:{marker}", data)
+    ]
+    if not touched:
+        return
+
+    def changes() -> list[Change]:
+        # The labels' names are read only when an endpoint listens.
+        from workspace.models import Label
+
+        wanted = {
+            pk for ids in (*added_ids.values(), *removed_ids.values()) for pk in ids
+        }
+        names = (
+            dict(Label.objects.filter(pk__in=wanted).values_list("pk", "name"))
+            if wanted
+            else {}
         )
-    if changes:
-        events_record(conversations[0].business_id, changes)
+
+        def named(ids: list[int]) -> list[dict[str, Any]]:
+            return [{"id": pk, "name": names.get(pk, "")} for pk in sorted(ids)]
+
+        found = []
+        for conversation in touched:
+            status, assignee_id, _team_id = before[conversation.pk]
+            marker = (
+                f"activity:{activity_of[conversation.pk]}"
+                if conversation.pk in activity_of
+                else stamp
+            )
+            key = f"{conversation.pk}:{marker}"
+            data = conversation_data(conversation)
+            if conversation.status != status:
+                found.append(
+                    Change(
+                        EventType.CONVERSATION_STATUS_CHANGED,
+                        key,
+                        {**data, "previous_status": status},
+                    )
+                )
+            if conversation.assignee_id != assignee_id:
+                found.append(
+                    Change(
+                        EventType.CONVERSATION_ASSIGNED,
+                        key,
+                        {**data, "previous_assignee_id": assignee_id},
+                    )
+                )
+            if conversation.pk in added_ids or conversation.pk in removed_ids:
+                data = {
+                    **data,
+                    "labels_added": named(added_ids.get(conversation.pk, [])),
+                    "labels_removed": named(removed_ids.get(conversation.pk, [])),
+                }
+            found.append(Change(EventType.CONVERSATION_UPDATED, key, data))
+        return found
+
+    events_record(conversations[0].business_id, changes)
 
 
 def conversations_mark_reopened(
@@ -391,19 +437,59 @@ def contacts_created(contacts: Iterable[Any]) -> None:
         )
 
 
-def contact_updated(contact: Any) -> None:
-    """`contact.updated` for `contact` (saved): keyed by the time of the
-    change, so two edits are two events."""
+# While a `contact_changes_together` block runs: contact id -> (the contact,
+# the fields changed so far).
+_together: ContextVar[dict[int, tuple[Any, list[str]]] | None] = ContextVar(
+    "webhook_contact_changes", default=None
+)
+
+
+def contact_updated(contact: Any, changed: Iterable[str]) -> None:
+    """`contact.updated` for `contact` (saved, in the caller's transaction):
+    `changed` names what changed (`name`, `company`, `note`, `avatar_url`,
+    `emails`, `phones`, `custom_attributes`, `labels`, `erased`); nothing
+    is recorded when it is empty. Each call is one change (its key is
+    unique): call it once per edit, whatever it touched. Inside
+    `contact_changes_together`, the calls for one contact are gathered into
+    one event when the block ends."""
+    changed = list(dict.fromkeys(changed))
+    if not changed:
+        return
+    gathering = _together.get()
+    if gathering is not None:
+        _, fields = gathering.setdefault(contact.pk, (contact, []))
+        gathering[contact.pk] = (contact, list(dict.fromkeys([*fields, *changed])))
+        return
     events_record(
         contact.business_id,
         [
             Change(
                 EventType.CONTACT_UPDATED,
-                f"{contact.pk}:{timezone.now().isoformat()}",
-                contact_data(contact),
+                f"{contact.pk}:{uuid.uuid4().hex}",
+                {**contact_data(contact), "changed": changed},
             )
         ],
     )
+
+
+@contextmanager
+def contact_changes_together() -> Iterator[None]:
+    """One edit made of several service calls (a CSV import row, a website's
+    identification): the `contact_updated` calls inside the block give one
+    `contact.updated` per contact, recorded when the block ends without an
+    error, with every field any of them changed. Use it inside the edit's
+    transaction. Nested blocks join the outer one."""
+    if _together.get() is not None:
+        yield
+        return
+    token = _together.set({})
+    try:
+        yield
+        gathered = _together.get() or {}
+    finally:
+        _together.reset(token)
+    for contact, changed in gathered.values():
+        contact_updated(contact, changed)
 
 
 def contact_merged(kept: Any, other_id: int) -> None:
