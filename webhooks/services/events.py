@@ -17,7 +17,11 @@ the row the change wrote (the activity entry, the delivery attempt) or the
 time of the change.
 
 Payload (the body sent, see docs/webhooks.md):
-`{"type": "<type>", "timestamp": "<ISO 8601 UTC>", "data": {...}}`.
+`{"type": "<type>", "timestamp": "<ISO 8601 UTC>", "sequence": <int>,
+"data": {...}}`. `sequence` is counted per subject (a conversation for
+conversation and message events, a contact for contact events) in
+`WebhookSequence`, incremented in the recording transaction: for one
+subject, numbers follow the commit order.
 """
 
 from __future__ import annotations
@@ -32,11 +36,11 @@ from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from webhooks.models import EventType, WebhookEndpoint, WebhookEvent
+from webhooks.models import EventType, WebhookEndpoint, WebhookEvent, WebhookSequence
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,10 @@ def events_record(
     only when an endpoint listens) for the business's active endpoints
     subscribed to their types, in the caller's transaction; hand the new
     events to the delivery workers on commit. A change already recorded for
-    an endpoint (same type and key) is not recorded again. Returns the ids of
-    the events inserted (empty when no endpoint listens: one SELECT, no
-    INSERT)."""
+    an endpoint (same type and key) is not recorded again. Each change gets
+    the next `sequence` number of its subject (one upsert for the call).
+    Returns the ids of the events inserted (empty when no endpoint listens:
+    one SELECT, no INSERT)."""
     if not changes:
         return []
     endpoints = list(
@@ -72,28 +77,33 @@ def events_record(
         return []
     if callable(changes):
         changes = changes()
+    if not changes:
+        return []
     now = timezone.now()
-    rows = []
-    for change in changes:
-        body = _body(change, now)
-        key = f"{change.type}:{change.key}"[:200]
-        for endpoint_id, events in endpoints:
-            if change.type in (events or ()):
-                rows.append(
-                    WebhookEvent(
-                        endpoint_id=endpoint_id,
-                        webhook_id=WebhookEvent.new_webhook_id(),
-                        key=key,
-                        type=change.type,
-                        body=body,
-                        created_at=now,
-                        next_attempt_at=now,
-                        republish_at=_republish_at(now),
-                    )
-                )
-    if not rows:
+    listened = {kind for _, events in endpoints for kind in (events or ())}
+    changes = [change for change in changes if change.type in listened]
+    if not changes:
         return []
     with transaction.atomic():
+        sequences = _sequences_take([_scope(change) for change in changes])
+        rows = []
+        for change, sequence in zip(changes, sequences, strict=True):
+            body = _body(change, now, sequence)
+            key = f"{change.type}:{change.key}"[:200]
+            for endpoint_id, events in endpoints:
+                if change.type in (events or ()):
+                    rows.append(
+                        WebhookEvent(
+                            endpoint_id=endpoint_id,
+                            webhook_id=WebhookEvent.new_webhook_id(),
+                            key=key,
+                            type=change.type,
+                            body=body,
+                            created_at=now,
+                            next_attempt_at=now,
+                            republish_at=_republish_at(now),
+                        )
+                    )
         WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
         # ignore_conflicts gives no ids: read back the rows this call made.
         ids = list(
@@ -114,13 +124,65 @@ def _republish_at(now: datetime) -> datetime:
     return outbox_due_at(now=now)
 
 
-def _body(change: Change, now: datetime) -> str:
+def _scope(change: Change) -> str:
+    """The subject whose events are numbered together: the conversation for
+    conversation and message events, the contact for contact events."""
+    kind = change.type.partition(".")[0]
+    if kind == "message":
+        subject = change.data.get("conversation_id")
+        kind = "conversation"
+    else:
+        subject = change.data.get("id")
+    return f"{kind}:{subject}" if subject is not None else ""
+
+
+def _sequences_take(scopes: Sequence[str]) -> list[int | None]:
+    """The next `sequence` number of each scope, in order (several changes
+    of one scope get consecutive numbers; an empty scope gets None): one
+    upsert for all of them, which keeps each scope's row locked until the
+    caller's transaction ends, so numbers follow the commit order."""
+    counts: dict[str, int] = {}
+    for scope in scopes:
+        if scope:
+            counts[scope] = counts.get(scope, 0) + 1
+    if not counts:
+        return [None] * len(scopes)
+    table = WebhookSequence._meta.db_table
+    ordered = sorted(counts)  # one lock order for every writer: no deadlock
+    values = ", ".join(["(%s, %s)"] * len(ordered))
+    params: list[object] = []
+    for scope in ordered:
+        params += [scope, counts[scope]]
+    with connection.cursor() as cursor:
+        # Only the table's own name and placeholders are formatted in.
+        cursor.execute(
+            f"INSERT INTO {table} (scope, value) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (scope) DO UPDATE SET value = {table}.value + excluded.value "
+            "RETURNING scope, value",
+            params,
+        )
+        last = dict(cursor.fetchall())
+    following = {scope: last[scope] - counts[scope] for scope in counts}
+    numbers: list[int | None] = []
+    for scope in scopes:
+        if scope:
+            following[scope] += 1
+            numbers.append(following[scope])
+        else:
+            numbers.append(None)
+    return numbers
+
+
+def _body(change: Change, now: datetime, sequence: int | None = None) -> str:
+    payload: dict[str, Any] = {
+        "type": change.type,
+        "timestamp": now.isoformat().replace("+00:00", "Z"),
+    }
+    if sequence is not None:
+        payload["sequence"] = sequence
+    payload["data"] = change.data
     return json.dumps(
-        {
-            "type": change.type,
-            "timestamp": now.isoformat().replace("+00:00", "Z"),
-            "data": change.data,
-        },
+        payload,
         cls=DjangoJSONEncoder,
         separators=(",", ":"),
         ensure_ascii=False,
