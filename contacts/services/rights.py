@@ -20,6 +20,7 @@ from django.utils import timezone
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.services.conversations import activity_message
+from webhooks.services import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
                 for conversation in conversations
             ]
         )
+        webhook_events.contact_updated(contact, ["erased"])
         if stored:
             transaction.on_commit(lambda: _stored_files_delete(stored))
     return contact

@@ -401,7 +401,9 @@ def _conversations_change(
         if links_add:
             ConversationLabel.objects.bulk_create(links_add, ignore_conflicts=True)
         created = Message.objects.bulk_create(activities)
-        webhook_events.conversations_changed(conversations, before, created)
+        webhook_events.conversations_changed(
+            conversations, before, created, labels=(links_add, links_remove)
+        )
         realtime.publish_messages_created(created)
         noted = {message.conversation_id for message in created}
         if values:  # (as before: a status or assignee given, changed or not)

@@ -349,6 +349,26 @@ def test_retries_stop_once_the_event_is_older_than_the_retry_period(
     assert event_deliver(event.pk) == "failed"
 
 
+@pytest.mark.parametrize("age_hours", [1, 23, 36])
+def test_a_failing_event_is_still_retried_after_a_day_and_more(
+    business, receiver, endpoint, age_hours
+):
+    receiver.answer("/hook", Answer(503))
+    event = _one_event(business, endpoint)
+    # Many attempts later: the wait is capped, the event still retried.
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        created_at=timezone.now() - timedelta(hours=age_hours), attempt_count=20
+    )
+    now = timezone.now()
+
+    assert event_deliver(event.pk, now=now) == "retry"
+
+    event.refresh_from_db()
+    wait = event.next_attempt_at - now
+    assert timedelta(seconds=django_settings.WEBHOOK_RETRY_CAP / 2) <= wait
+    assert wait <= timedelta(seconds=django_settings.WEBHOOK_RETRY_CAP)
+
+
 def test_the_sweeper_sends_a_retry_when_it_is_due(business, receiver, endpoint):
     receiver.answer("/hook", Answer(500))
     event = _one_event(business, endpoint)
