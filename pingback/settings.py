@@ -263,12 +263,14 @@ SNOOZE_WAKE_INTERVAL = env.float("SNOOZE_WAKE_INTERVAL", default=30.0)
 # WEBHOOK_TIMEOUT seconds; a failed one is tried again after an exponential
 # backoff (WEBHOOK_RETRY_BASE seconds doubling up to WEBHOOK_RETRY_CAP, with
 # jitter) until the event is WEBHOOK_RETRY_FOR seconds old; an endpoint that
-# has not succeeded for WEBHOOK_DISABLE_AFTER seconds while failing is disabled.
+# has not succeeded for WEBHOOK_DISABLE_AFTER seconds while failing is disabled
+# (shorter than WEBHOOK_RETRY_FOR, or a dead endpoint with no new events is
+# judged by no attempt after its last retry: check webhooks.W001).
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 WEBHOOK_RETRY_BASE = env.float("WEBHOOK_RETRY_BASE", default=30.0)
 WEBHOOK_RETRY_CAP = env.float("WEBHOOK_RETRY_CAP", default=4 * 3600.0)
 WEBHOOK_RETRY_FOR = env.float("WEBHOOK_RETRY_FOR", default=2 * 86400.0)
-WEBHOOK_DISABLE_AFTER = env.float("WEBHOOK_DISABLE_AFTER", default=3 * 86400.0)
+WEBHOOK_DISABLE_AFTER = env.float("WEBHOOK_DISABLE_AFTER", default=1.5 * 86400.0)
 WEBHOOK_SECRET_OVERLAP = env.float("WEBHOOK_SECRET_OVERLAP", default=86400.0)
 # Raw webhook bodies (InboundEvent) are deleted this many days after they
 # arrived once processed or ignored, and after the second number when failed
