@@ -271,6 +271,25 @@ DEMO_APP = XApp(
 )
 """The app and business account the sandbox knows from the start."""
 
+DEMO_POLLING_APP = XApp(
+    consumer_key="demo-polling-api-key",
+    consumer_secret="demo-polling-api-secret-0123456789",
+    bearer_token="AAAAdemo-polling-bearer-token",
+    account=XUser(
+        id="1500000000000000003",
+        screen_name="pingback_polled",
+        name="PingBack Demo (polled)",
+    ),
+    access_token="1500000000000000003-demopollingaccesstoken",
+    access_token_secret="demo-polling-access-secret-0123456789",
+)
+"""A second app and account the sandbox knows from the start: the demo's X
+channel in polling mode (`delivery: polling`) reads it, so no webhook is
+registered for it and what its customers write waits to be read."""
+
+DEMO_APPS = (DEMO_APP, DEMO_POLLING_APP)
+"""Every app the sandbox knows from the start (and keeps across resets)."""
+
 DEMO_CUSTOMER = XUser(
     id="2200000000000000002", screen_name="casey_customer", name="Casey Customer"
 )

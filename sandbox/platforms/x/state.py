@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from sandbox.core.modes import COUNT, FLAG, SECONDS, Modes
-from sandbox.platforms.x.payloads import DEMO_APP, XApp, iso_timestamp, new_id
+from sandbox.platforms.x.payloads import DEMO_APPS, XApp, iso_timestamp, new_id
 
 DEFAULT_MODES: dict[str, Any] = {
     "credits_depleted": False,
@@ -81,7 +81,7 @@ class XState:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.apps: dict[str, XApp] = {DEMO_APP.consumer_key: DEMO_APP}
+        self.apps: dict[str, XApp] = {app.consumer_key: app for app in DEMO_APPS}
         self.webhooks: list[dict[str, Any]] = []
         self.subscriptions: list[dict[str, str]] = []
         self.sent_dms: list[dict[str, Any]] = []
