@@ -35,7 +35,8 @@ DEFAULT_MODES: dict[str, Any] = {
 sends or file fetches get 429 with ``retry_after`` = ``flood_retry_after``
 seconds, the next ``server_error_next`` get 500, and while
 ``blocked_by_user`` every send gets 403 "bot was blocked by the user".
-``failing_method`` (e.g. ``sendDocument``) limits these to one method."""
+``failing_method`` (e.g. ``sendDocument``) limits these to one method
+(``setWebhook`` fails only when named so)."""
 
 MODE_CHECKS = {
     "flood_next": COUNT,
