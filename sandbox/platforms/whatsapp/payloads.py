@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.core.records import pick
+
 WEBHOOK_OBJECT = "whatsapp_business_account"
 MESSAGING_PRODUCT = "whatsapp"
 CUSTOMER_MESSAGE_TYPES = ("text", "image", "document", "audio", "video", "location")
@@ -87,27 +89,16 @@ class BusinessNumber:
 
     def as_config(self, verify_token: str) -> dict[str, str]:
         """The PingBack WhatsApp channel config for this number."""
-        return {
-            "phone_number_id": self.phone_number_id,
-            "access_token": self.access_token,
-            "verify_token": verify_token,
-            "app_secret": self.app_secret,
-        }
+        shown = pick(self, "phone_number_id", "access_token", "app_secret")
+        return {**shown, "verify_token": verify_token}
 
     def as_public(self) -> dict[str, Any]:
         """Without secrets, for the stand-in's state."""
+        names = ("phone_number_id", "display_phone_number", "verified_name")
         return {
-            "phone_number_id": self.phone_number_id,
-            "display_phone_number": self.display_phone_number,
-            "verified_name": self.verified_name,
-            "waba_id": self.waba_id,
+            **pick(self, *names, "waba_id"),
             "templates": [
-                {
-                    "name": t.name,
-                    "language": t.language,
-                    "parameter_count": t.parameter_count,
-                }
-                for t in self.templates
+                pick(t, "name", "language", "parameter_count") for t in self.templates
             ],
         }
 

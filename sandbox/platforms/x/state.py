@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from sandbox.core.modes import COUNT, FLAG, SECONDS, Modes
+from sandbox.core.records import clear_all
 from sandbox.platforms.x.payloads import DEMO_APPS, XApp, iso_timestamp, new_id
 
 DEFAULT_MODES: dict[str, Any] = {
@@ -415,14 +416,8 @@ class XState:
     def reset(self) -> None:
         """Clear webhooks, subscriptions, sends and modes; keep the apps."""
         with self.lock:
-            self.webhooks.clear()
-            self.subscriptions.clear()
-            self.sent_dms.clear()
-            self.tweets.clear()
-            self.inbound.clear()
-            self.media.clear()
-            self.uploads.clear()
-            self.read_windows.clear()
+            clear_all(self.webhooks, self.subscriptions, self.sent_dms, self.tweets)
+            clear_all(self.inbound, self.media, self.uploads, self.read_windows)
             self.modes.reset()
 
     def snapshot(self) -> dict[str, Any]:
