@@ -6,7 +6,6 @@ import json
 from channels_app.platforms.base import (
     OutboundAttachment,
     PermanentDeliveryError,
-    TransientDeliveryError,
 )
 from channels_app.tests.platforms.contract.kits import meta
 from channels_app.tests.platforms.contract.kits.base import (
@@ -14,6 +13,7 @@ from channels_app.tests.platforms.contract.kits.base import (
     SendErrorCase,
     Sending,
     Setup,
+    transient_refusals,
 )
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox.platforms.instagram.payloads import (
@@ -143,10 +143,10 @@ KIT = Kit(
         secret_missing=meta.APP_SECRET_MISSING
         + "Connected to Instagram @pingback_demo",
     ),
-    sending=Sending(
-        sends=lambda sandbox: sandbox.instagram.sends,
-        sent=("message_id", "text"),
-        set_modes=lambda sandbox, modes: sandbox.instagram.set_modes(modes),
+    sending=Sending.watching(
+        "instagram",
+        "sends",
+        ("message_id", "text"),
         errors={
             "window closed": SendErrorCase(
                 {"window": "closed"},
@@ -157,14 +157,8 @@ KIT = Kit(
                 "so nothing was sent. Meta said: (#10) This message is sent outside "
                 "of allowed window.",
             ),
-            "rate limited": SendErrorCase(
-                {"rate_limit_next": 1},
-                TransientDeliveryError,
+            **transient_refusals(
                 "(#613) Calls to this api have exceeded the rate limit.",
-            ),
-            "Meta failing": SendErrorCase(
-                {"server_error_next": 1},
-                TransientDeliveryError,
                 "An unexpected error has occurred. Please retry your request later.",
             ),
             "unknown recipient": SendErrorCase(
