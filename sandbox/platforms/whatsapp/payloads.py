@@ -286,22 +286,17 @@ def customer_message_payload(
 
 
 def status_payload(
-    number: BusinessNumber,
-    *,
-    wamid: str,
-    status: str,
-    recipient_id: str,
-    error_code: int | None = None,
-    timestamp: int | None = None,
+    number: BusinessNumber, send: dict[str, Any], status: str, error_code: int = 0
 ) -> dict[str, Any]:
-    """The webhook body of one status of a message `number` sent: `sent`,
+    """The webhook body of one status of `send` (a message `number` sent, as
+    the stand-in recorded it: its `wamid` and `to`), now: `sent`,
     `delivered`, `read`, or `failed` with `errors[]` (`error_code`, default
     131026)."""
     item: dict[str, Any] = {
-        "id": wamid,
+        "id": send["wamid"],
         "status": status,
-        "timestamp": str(timestamp or int(time.time())),
-        "recipient_id": recipient_id,
+        "timestamp": str(int(time.time())),
+        "recipient_id": send["to"],
     }
     if status == "failed":
         error = STATUS_ERRORS.get(error_code or UNDELIVERABLE["code"]) or {

@@ -83,6 +83,39 @@ TIMESTAMP_AS_STRING = webhook_payload(
     ],
 )
 
+# Setups Meta refuses: (config, the field named, Meta's words).
+REFUSED_SETUPS = {
+    "token Meta refuses": (
+        {
+            "access_token": "EAAG-expired-token",
+            "page_id": DEMO_ACCOUNT.page_id,
+            "app_secret": DEMO_ACCOUNT.app_secret,
+        },
+        "access_token",
+        "Invalid OAuth access token - Cannot parse access token",
+    ),
+    "page the token cannot see": (
+        {
+            "access_token": DEMO_ACCOUNT.access_token,
+            "page_id": "123456789",
+            "app_secret": DEMO_ACCOUNT.app_secret,
+        },
+        "page_id",
+        "Unsupported get request. Object with ID '123456789' does not "
+        "exist, cannot be loaded due to missing permissions, or does not "
+        "support this operation.",
+    ),
+    "no app secret": (
+        {
+            "access_token": DEMO_ACCOUNT.access_token,
+            "page_id": DEMO_ACCOUNT.page_id,
+        },
+        "app_secret",
+        "This field is required.",
+    ),
+}
+
+
 KIT = Kit(
     platform="instagram",
     channel=channel,
@@ -105,36 +138,7 @@ KIT = Kit(
         config=DEMO_ACCOUNT.as_config,
         state="action_required",
         registered=page_subscribed,
-        refused={
-            "token Meta refuses": (
-                {
-                    "access_token": "EAAG-expired-token",
-                    "page_id": DEMO_ACCOUNT.page_id,
-                    "app_secret": DEMO_ACCOUNT.app_secret,
-                },
-                "access_token",
-                "Invalid OAuth access token - Cannot parse access token",
-            ),
-            "page the token cannot see": (
-                {
-                    "access_token": DEMO_ACCOUNT.access_token,
-                    "page_id": "123456789",
-                    "app_secret": DEMO_ACCOUNT.app_secret,
-                },
-                "page_id",
-                "Unsupported get request. Object with ID '123456789' does not "
-                "exist, cannot be loaded due to missing permissions, or does not "
-                "support this operation.",
-            ),
-            "no app secret": (
-                {
-                    "access_token": DEMO_ACCOUNT.access_token,
-                    "page_id": DEMO_ACCOUNT.page_id,
-                },
-                "app_secret",
-                "This field is required.",
-            ),
-        },
+        refused=REFUSED_SETUPS,
         unreachable=(
             meta.UNREACHABLE,
             "failed",
