@@ -256,6 +256,12 @@ EMAIL_POLL_INTERVAL = env.float("EMAIL_POLL_INTERVAL", default=30.0)
 X_POLL_INTERVAL = env.float("X_POLL_INTERVAL", default=120.0)
 X_POLL_LOOKBACK = env.float("X_POLL_LOOKBACK", default=2 * X_POLL_INTERVAL)
 INBOUND_SWEEP_INTERVAL = env.float("INBOUND_SWEEP_INTERVAL", default=15.0)
+# Every CHANNEL_SETUP_REFRESH_INTERVAL seconds, beat re-runs setup for the
+# channels an older release set up differently (e.g. Telegram webhooks
+# registered for fewer update kinds): docs/platforms/telegram.md.
+CHANNEL_SETUP_REFRESH_INTERVAL = env.float(
+    "CHANNEL_SETUP_REFRESH_INTERVAL", default=600.0
+)
 # Every SNOOZE_WAKE_INTERVAL seconds, beat reopens the conversations whose
 # snooze has ended (a snooze ends up to this late).
 SNOOZE_WAKE_INTERVAL = env.float("SNOOZE_WAKE_INTERVAL", default=30.0)
@@ -306,6 +312,10 @@ CELERY_BEAT_SCHEDULE = {
     "poll-x-channels": {
         "task": "channels.poll_x_channels",
         "schedule": X_POLL_INTERVAL,
+    },
+    "refresh-channel-setups": {
+        "task": "channels.refresh_channel_setups",
+        "schedule": CHANNEL_SETUP_REFRESH_INTERVAL,
     },
     "sweep-outbox": {
         "task": "channels.sweep_outbox",
