@@ -23,6 +23,7 @@ from conversations.models import Conversation, ConversationLabel, Message
 from conversations.services.snooze import business_zone_by_id
 from pingback.errors import ApplicationError
 from reports.services import status_changes_record
+from satisfaction.services import satisfaction_resolutions_queue
 from webhooks.services import events as webhook_events
 from workspace.models import Label, Team
 
@@ -365,6 +366,7 @@ def _conversations_change(
             ConversationLabel.objects.bulk_create(links_add, ignore_conflicts=True)
         created = Message.objects.bulk_create(activities)
         webhook_events.conversations_changed(conversations, before, created)
+        satisfaction_resolutions_queue(conversations, before, created)
         realtime.publish_messages_created(created)
         noted = {message.conversation_id for message in created}
         if values:  # (as before: a status or assignee given, changed or not)
