@@ -315,7 +315,8 @@ def rating_request_from_token(token: str) -> SatisfactionRequest:
 
 def rating_clean(score: Any, comment: Any) -> tuple[int, str]:
     """`(score, comment)` from what a form or frame gave: `score` an integer
-    1 to 5 (a string of digits is read), `comment` text stripped. Raises
+    1 to 5 (a string of digits is read), `comment` text stripped, its line
+    breaks as `\\n`. Raises
     `FieldInvalid` naming `score` or `comment`."""
     if isinstance(score, str) and score.strip().isdigit():
         score = int(score.strip())
@@ -325,7 +326,8 @@ def rating_clean(score: Any, comment: Any) -> tuple[int, str]:
         comment = ""
     if not isinstance(comment, str):
         raise FieldInvalid("comment", "The comment must be text.")
-    comment = comment.replace("\x00", "\ufffd").strip()
+    # (Browsers send a form's line breaks as CRLF.)
+    comment = comment.replace("\r\n", "\n").replace("\x00", "\ufffd").strip()
     if len(comment) > COMMENT_MAX_LENGTH:
         raise FieldInvalid("comment", COMMENT_TOO_LONG)
     return score, comment

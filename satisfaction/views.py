@@ -29,9 +29,10 @@ def _page(request: HttpRequest, context: dict, status: int = 200) -> HttpRespons
         {"scores": SCORES, "comment_max_length": COMMENT_MAX_LENGTH, **context},
         status=status,
     )
-    # The token is in the address: never sent on as a referrer, never cached,
-    # never indexed.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the address: never sent to another site as a referrer
+    # (`same-origin`: with `no-referrer` browsers send `Origin: null` on the
+    # form's POST, which CSRF checking refuses), never cached, never indexed.
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -43,7 +43,7 @@ def test_the_link_in_the_question_opens_the_form_without_login(asked):
     body = page.content.decode()
     assert f"How did <bdi>{asked.business.name}</bdi> do?" in body
     assert 'name="csrfmiddlewaretoken"' in body
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     assert page["Cache-Control"] == "no-store"
 
 
