@@ -36,8 +36,6 @@ TOKEN_SALT = "satisfaction.rating"
 RATING_LINK_MAX_AGE = timedelta(days=7)
 QUESTION_MAX_LENGTH = 1000
 COMMENT_MAX_LENGTH = 2000
-# How much of a comment the thread's activity entry quotes.
-ACTIVITY_COMMENT_LENGTH = 280
 
 SKIP_CHANNEL_GONE = "the channel is deactivated or deleted"
 SKIP_OPTED_OUT = "the customer opted out of messages on this channel"
@@ -338,10 +336,10 @@ def rating_submit(
 ) -> SatisfactionRating:
     """Store the customer's rating of `request` (from
     `rating_request_from_token`): `score` 1 to 5 and an optional comment (see
-    `rating_clean`). An activity entry in the thread shows it to the agents,
-    live. Raises `FieldInvalid` (400, naming `score` or `comment`) and
-    `AlreadyRated` (409) when the request has its rating: nothing is stored
-    then."""
+    `rating_clean`). An activity entry in the thread tells the agents the
+    score, live (the comment is on the customer panel). Raises
+    `FieldInvalid` (400, naming `score` or `comment`) and `AlreadyRated`
+    (409) when the request has its rating: nothing is stored then."""
     from conversations.services.conversations import activity_message
 
     score, comment = rating_clean(score, comment)
@@ -358,12 +356,12 @@ def rating_submit(
                 )
         except IntegrityError as error:
             raise AlreadyRated(ALREADY_RATED) from error
+        # The comment is the customer's words: the customer panel shows it,
+        # and erasing the contact empties it (`ratings_erase`); the activity
+        # entry, kept through an erasure, never holds it.
         text = f"The customer rated this conversation {score}/5"
         if comment:
-            quoted = comment
-            if len(quoted) > ACTIVITY_COMMENT_LENGTH:
-                quoted = quoted[: ACTIVITY_COMMENT_LENGTH - 1] + "…"
-            text += f": “{quoted}”"
+            text += " and left a comment (in the customer panel)"
         entry = activity_message(conversation, text, by=None)
         entry.save()
         realtime.publish_message_created(entry)
@@ -392,3 +390,15 @@ def visitor_rating_submit(
     ):
         raise RatingLinkInvalid(LINK_INVALID)
     return rating_submit(request=request, score=score, comment=comment)
+
+
+def ratings_erase(conversation_ids: Sequence[int]) -> int:
+    """Empty the comments of the ratings of `conversation_ids` (an erased
+    contact's conversations, `contacts.services.rights.contact_erase`): the
+    scores stay, as reports keep their counts. Returns how many ratings had a
+    comment."""
+    return (
+        SatisfactionRating.objects.filter(conversation_id__in=list(conversation_ids))
+        .exclude(comment="")
+        .update(comment="")
+    )

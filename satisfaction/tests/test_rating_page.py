@@ -61,7 +61,10 @@ def test_a_rating_is_stored_and_shown_on_the_conversation(asked):
     thanks = client.get(url).content.decode()
     assert "You rated your conversation with" in thanks and "4 out of 5" in thanks
     entry = Message.objects.filter(kind="activity").latest("pk")
-    assert entry.text == "The customer rated this conversation 4/5: “Quick and kind.”"
+    assert entry.text == (
+        "The customer rated this conversation 4/5 and left a comment "
+        "(in the customer panel)"
+    )
 
 
 @pytest.mark.parametrize("score", ["", "0", "6", "four", "3.5"])
@@ -161,3 +164,18 @@ def test_a_hostile_comment_is_shown_escaped(asked, admin_member):
     body = panel.content.decode()
     assert "<strong>1</strong>/5" in body
     assert "&lt;script&gt;" in body and "<script>alert" not in body
+
+
+def test_erasing_the_contact_empties_the_comment_keeping_the_score(asked, admin_member):
+    from contacts.services.rights import contact_erase
+
+    Client().post(link_of(asked), {"score": "3", "comment": "I am Ana, call 555-0100"})
+
+    contact_erase(asked.conversation.contact, by=admin_member.user)
+
+    rating = SatisfactionRating.objects.get()
+    assert (rating.score, rating.comment) == (3, "")
+    texts = Message.objects.filter(conversation=asked.conversation).values_list(
+        "text", flat=True
+    )
+    assert not any("555-0100" in text for text in texts)
