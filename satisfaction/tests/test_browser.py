@@ -257,6 +257,21 @@ def test_an_agent_sees_the_hostile_comment_on_the_conversation_and_in_reports(
     assert "DROP TABLE" in section.locator(".csat-comment").inner_text()
     assert no_sideways_scroll(page)
     section.screenshot(path=str(SHOTS / f"reports-csat-{width}.png"))
+
+    # the admin turns ratings on in Settings → Business
+    page.goto(f"{asgi_server.url}/settings/business/")
+    page.check("#csat_enabled")
+    page.fill("#csat_question", "")
+    page.click("form.csat-form button[type=submit]")
+    page.locator("#csat_question-errors").wait_for()
+    assert page.is_checked("#csat_enabled")  # what was typed stays
+    page.locator("form.csat-form").screenshot(
+        path=str(SHOTS / f"settings-csat-refused-{width}.png")
+    )
+    page.fill("#csat_question", "How did we do? 1 (bad) to 5 (great).")
+    page.click("form.csat-form button[type=submit]")
+    page.locator("text=Satisfaction ratings on").wait_for()
+    assert no_sideways_scroll(page)
     assert dialogs == []
     assert (
         in_another_thread(
