@@ -127,22 +127,18 @@ def csat_report(business: Business, since: dt.date, until: dt.date) -> CsatRepor
     )
 
 
-def conversation_ratings(conversation: Conversation) -> list[SatisfactionRating]:
-    """The conversation's ratings, newest first (one query)."""
-    return list(
-        SatisfactionRating.objects.filter(conversation=conversation).order_by(
-            "-created_at", "-pk"
-        )
-    )
-
-
-def conversation_last_request(conversation: Conversation) -> SatisfactionRequest | None:
-    """The conversation's newest rating request (asked or skipped), or None."""
-    return (
+def conversation_satisfaction(conversation: Conversation) -> dict[str, Any]:
+    """`{ratings, last_request}`: the conversation's ratings, newest first,
+    and its newest rating request (asked or skipped; None when never asked).
+    One query."""
+    requests = list(
         SatisfactionRequest.objects.filter(conversation=conversation)
+        .select_related("rating")
         .order_by("-created_at", "-pk")
-        .first()
     )
+    ratings = [r.rating for r in requests if getattr(r, "rating", None) is not None]
+    ratings.sort(key=lambda rating: (rating.created_at, rating.pk), reverse=True)
+    return {"ratings": ratings, "last_request": requests[0] if requests else None}
 
 
 def widget_rating(message_id: int) -> dict[str, Any] | None:

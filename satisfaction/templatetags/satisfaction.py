@@ -10,12 +10,7 @@ from django import template
 
 from billing.permissions import member_of
 from conversations.models import Conversation
-from satisfaction.selectors import (
-    CsatReport,
-    conversation_last_request,
-    conversation_ratings,
-    csat_report,
-)
+from satisfaction.selectors import CsatReport, conversation_satisfaction, csat_report
 
 register = template.Library()
 
@@ -24,11 +19,8 @@ register = template.Library()
 def satisfaction_panel(conversation: Conversation) -> dict[str, Any]:
     """`{% satisfaction_panel conversation as csat %}` → `{ratings,
     last_request}`: the conversation's ratings (newest first) and its newest
-    rating request (to say it was asked, or why not). Two queries."""
-    return {
-        "ratings": conversation_ratings(conversation),
-        "last_request": conversation_last_request(conversation),
-    }
+    rating request (to say it was asked, or why not). One query."""
+    return conversation_satisfaction(conversation)
 
 
 @register.simple_tag(takes_context=True)
