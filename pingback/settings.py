@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "workspace",
     "webhooks",
     "reports",
+    "satisfaction",
 ]
 # The platform sandbox (a stand-in for every platform's API, and the
 # `run_sandbox` and `setup_demo` commands) is demo and test tooling, never part

@@ -28,6 +28,7 @@ from conversations.models import (
 from conversations.services.snooze import business_zone_by_id
 from pingback.errors import ApplicationError
 from reports.services import status_changes_record
+from satisfaction.services import satisfaction_resolutions_queue
 from webhooks.services import events as webhook_events
 from workspace.models import Label, Team
 
@@ -404,6 +405,7 @@ def _conversations_change(
         webhook_events.conversations_changed(
             conversations, before, created, labels=(links_add, links_remove)
         )
+        satisfaction_resolutions_queue(conversations, before, created)
         realtime.publish_messages_created(created)
         noted = {message.conversation_id for message in created}
         if values:  # (as before: a status or assignee given, changed or not)
