@@ -61,6 +61,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.api.merge_urls")),
     path("api/v1/", include("webhooks.api.urls")),
+    path("api/v1/", include("automation.api.urls")),
     path("api/v1/search/", SearchView.as_view(), name="api-search"),
     path("api/v1/business/", BusinessView.as_view(), name="api-business"),
     path("api/v1/reports/", include("reports.api.urls")),
