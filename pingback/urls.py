@@ -78,6 +78,7 @@ urlpatterns = [
     path("", include("workspace.urls")),
     path("", include("channels_app.settings_urls")),
     path("", include("webhooks.urls")),
+    path("", include("automation.urls")),
     path("", include("reports.urls")),
     path("", include("billing.urls")),
     path("", include("conversations.urls")),
