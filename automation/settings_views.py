@@ -222,7 +222,10 @@ def describe(rule: Rule, names: dict[str, dict[str, str]]) -> dict[str, list[str
     c, a = rule.conditions or {}, rule.actions or {}
 
     def name(kind: str, pk: object) -> str:
-        return names[kind].get(str(pk), _("(deleted)"))
+        found = names[kind].get(str(pk))
+        return _isolated(found) if found is not None else _("(deleted)")
+
+    types = dict(Channel.Type.choices)
 
     when = [rule.get_trigger_display()]
     if rule.trigger_status:
@@ -232,7 +235,8 @@ def describe(rule: Rule, names: dict[str, dict[str, str]]) -> dict[str, list[str
     ifs = []
     if c.get("channel_types"):
         ifs.append(
-            _("channel type is %(t)s") % {"t": _(" or ").join(c["channel_types"])}
+            _("channel type is %(t)s")
+            % {"t": _(" or ").join(str(types.get(t, t)) for t in c["channel_types"])}
         )
     if c.get("channel_ids"):
         ifs.append(
@@ -242,17 +246,17 @@ def describe(rule: Rule, names: dict[str, dict[str, str]]) -> dict[str, list[str
     if c.get("text_contains"):
         ifs.append(
             _("text contains %(w)s")
-            % {"w": _(" or ").join(f"“{w}”" for w in c["text_contains"])}
+            % {"w": _(" or ").join(f"“{_isolated(w)}”" for w in c["text_contains"])}
         )
     if c.get("contact_attribute"):
         attribute = c["contact_attribute"]
         if attribute.get("value"):
             ifs.append(
                 _("contact attribute %(k)s is “%(v)s”")
-                % {"k": attribute["key"], "v": attribute["value"]}
+                % {"k": _isolated(attribute["key"]), "v": _isolated(attribute["value"])}
             )
         else:
-            ifs.append(_("contact has %(k)s") % {"k": attribute["key"]})
+            ifs.append(_("contact has %(k)s") % {"k": _isolated(attribute["key"])})
     if c.get("label_id"):
         text = _("lacks label %(l)s") if c.get("label_absent") else _("has label %(l)s")
         ifs.append(text % {"l": name("labels", c["label_id"])})
@@ -261,7 +265,10 @@ def describe(rule: Rule, names: dict[str, dict[str, str]]) -> dict[str, list[str
     elif c.get("business_hours") == "closed":
         ifs.append(_("outside business hours"))
     if c.get("languages"):
-        ifs.append(_("language is %(l)s") % {"l": _(" or ").join(c["languages"])})
+        ifs.append(
+            _("language is %(l)s")
+            % {"l": _(" or ").join(_isolated(code) for code in c["languages"])}
+        )
     thens = []
     if a.get("assign_team_id"):
         thens.append(

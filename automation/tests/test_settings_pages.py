@@ -52,7 +52,9 @@ def test_an_admin_creates_a_rule_from_the_form(
         "priority": "high",
     }
     page = admin_client.get(URL).content.decode()
+    page = page.replace("\u2068", "").replace("\u2069", "")  # isolates
     assert "Refunds" in page
+    assert "channel type is WhatsApp" in page
     assert "route to team Billing; add label refund; set priority high" in page
     assert "text contains “refund” or “money back”" in page
 
