@@ -430,3 +430,16 @@ def test_active_triggers_follow_rule_changes(business, make_rule):
     assert active_triggers(business.pk) == {"message_created"}
     assert CUSTOMER.external_id  # (fixture imported for the helpers)
     rule.delete()
+
+
+def test_the_thread_shows_the_priority_and_the_rules_entry(
+    client, admin_member, business, whatsapp, make_rule
+):
+    make_rule(name="Urgent", actions={"priority": "urgent"})
+    message = receive(whatsapp, "wamid.p", "help")
+    client.force_login(admin_member.user)
+
+    page = client.get(f"/conversations/{message.conversation_id}/").content.decode()
+
+    assert "Urgent priority" in page
+    assert "Automation rule “Urgent” ran: set priority urgent" in page
