@@ -72,12 +72,13 @@ ACTION_KEYS = (
 
 
 def _int(value: Any) -> int | None:
+    """A whole number from 0 to 2**63 - 1 (an int or its digits), else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        value = int(value.strip())
+    if isinstance(value, int) and 0 <= value < 2**63:
+        return value
     return None
 
 

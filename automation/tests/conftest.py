@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -70,9 +71,15 @@ def inbound(
 
 
 @pytest.fixture(autouse=True)
-def _fresh_trigger_cache():
+def _fresh_trigger_cache(monkeypatch):
     """No cached "active triggers" of an earlier test's business (ids may
-    be reused once a test's transaction is rolled back)."""
-    from django.core.cache import cache
+    be reused once a test's transaction is rolled back): each test's keys
+    are its own (the cache is not cleared: Redis holds other state)."""
+    from automation import triggers
 
-    cache.clear()
+    run = uuid.uuid4().hex
+    monkeypatch.setattr(
+        triggers,
+        "_cache_key",
+        lambda business_id: f"automation:test:{run}:{business_id}",
+    )

@@ -57,6 +57,9 @@ def test_an_admin_creates_lists_and_reads_a_rule(admin_api, billing_team, refund
         ({"conditions": {"business_hours": "lunch"}}, "conditions.business_hours"),
         ({"conditions": {"colour": "red"}}, "conditions"),
         ({"trigger": "unanswered"}, "unanswered_minutes"),
+        ({"actions": {"add_label_id": 10**30}}, "actions.add_label_id"),
+        ({"actions": {"snooze_minutes": -5}}, "actions.snooze_minutes"),
+        ({"conditions": {"text_contains": "refund"}}, "conditions.text_contains"),
     ],
 )
 def test_a_bad_rule_is_a_400_naming_the_field(

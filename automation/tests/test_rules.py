@@ -426,7 +426,9 @@ def test_active_triggers_follow_rule_changes(business, make_rule):
     # (the cache is dropped on commit; the test's transaction never commits)
     from django.core.cache import cache
 
-    cache.clear()
+    from automation import triggers
+
+    cache.delete(triggers._cache_key(business.pk))
     assert active_triggers(business.pk) == {"message_created"}
     assert CUSTOMER.external_id  # (fixture imported for the helpers)
     rule.delete()
@@ -443,3 +445,30 @@ def test_the_thread_shows_the_priority_and_the_rules_entry(
 
     assert "Urgent priority" in page
     assert "Automation rule “Urgent” ran: set priority urgent" in page
+
+
+def test_the_on_commit_check_costs_one_query_then_none(business, whatsapp, make_rule):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from automation.triggers import _publish
+
+    events = [event("conversation_created", 1, "conversation.created:1")]
+    with CaptureQueriesContext(connection) as cold:
+        _publish(business.pk, events)  # no rule of this trigger: no task
+    with CaptureQueriesContext(connection) as warm:
+        _publish(business.pk, events)
+
+    assert (len(cold), len(warm)) == (1, 0)
+
+
+def test_an_ingest_batch_of_a_business_without_rules_runs_no_automation_query(
+    business, whatsapp, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        ingest(channel=whatsapp, items=[inbound("wamid.q", "hello")])
+
+    assert not [q for q in queries.captured_queries if "automation_" in q["sql"]]
