@@ -437,14 +437,22 @@ def test_active_triggers_follow_rule_changes(business, make_rule):
 def test_the_thread_shows_the_priority_and_the_rules_entry(
     client, admin_member, business, whatsapp, make_rule
 ):
-    make_rule(name="Urgent", actions={"priority": "urgent"})
+    canned = CannedResponseFactory(business=business, content="We got it.")
+    make_rule(
+        name="Urgent",
+        actions={"priority": "urgent", "canned_response_id": canned.pk},
+    )
     message = receive(whatsapp, "wamid.p", "help")
     client.force_login(admin_member.user)
 
     page = client.get(f"/conversations/{message.conversation_id}/").content.decode()
 
     assert "Urgent priority" in page
-    assert "Automation rule “Urgent” ran: set priority urgent" in page
+    assert (
+        "Automation rule “Urgent” ran: set priority urgent; sent canned "
+        f"response /{canned.short_code}" in page
+    )
+    assert "Automation rule</strong> (sent automatically)" in page
 
 
 def test_the_on_commit_check_costs_one_query_then_none(business, whatsapp, make_rule):
