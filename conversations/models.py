@@ -155,6 +155,21 @@ class Conversation(models.Model):
         help_text="Snoozed: when it reopens by itself (null: when the customer "
         "writes again). Null for any other status.",
     )
+
+    class Priority(models.TextChoices):
+        NONE = "none", "None"
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        URGENT = "urgent", "Urgent"
+
+    priority = models.CharField(
+        max_length=8,
+        choices=Priority.choices,
+        default=Priority.NONE,
+        help_text="Set by an agent's or an automation rule's choice "
+        "(automation/); `none` until then.",
+    )
     last_message_at = models.DateTimeField()
     last_message_preview = models.CharField(max_length=200, blank=True)
     unread_count = models.PositiveIntegerField(default=0)

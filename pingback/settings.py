@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "webhooks",
     "reports",
     "satisfaction",
+    "automation",
 ]
 # The platform sandbox (a stand-in for every platform's API, and the
 # `run_sandbox` and `setup_demo` commands) is demo and test tooling, never part
@@ -294,6 +295,11 @@ PINGBACK_FAILED_EVENT_RETENTION_DAYS = env.int(
 RAW_EVENT_PURGE_INTERVAL = env.float("RAW_EVENT_PURGE_INTERVAL", default=3600.0)
 RAW_EVENT_PURGE_BATCH = env.int("RAW_EVENT_PURGE_BATCH", default=1000)
 RAW_EVENT_PURGE_MAX_SECONDS = env.float("RAW_EVENT_PURGE_MAX_SECONDS", default=40.0)
+# Every AUTOMATION_UNANSWERED_INTERVAL seconds, beat applies the automation
+# rules of conversations left unanswered (automation/, docs/automation.md).
+AUTOMATION_UNANSWERED_INTERVAL = env.float(
+    "AUTOMATION_UNANSWERED_INTERVAL", default=60.0
+)
 # Each periodic task is sent once per period even with beat on several hosts
 # (pingback/beat.py; docs/deployment.md, "Periodic tasks").
 CELERY_BEAT_SCHEDULER = "pingback.beat:LockedScheduler"
@@ -333,6 +339,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-pending-receipts": {
         "task": "channels.purge_pending_receipts",
         "schedule": 3600.0,
+    },
+    "automation-unanswered": {
+        "task": "automation.scan_unanswered",
+        "schedule": AUTOMATION_UNANSWERED_INTERVAL,
     },
 }
 # Celery's Django fixup closes the database connection around every task unless

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from automation import triggers as automation_triggers
 from conversations import realtime
 from conversations.models import (
     Conversation,
@@ -233,6 +234,7 @@ def conversations_wake_snoozed(*, now: datetime | None = None) -> int:
             webhook_events.conversations_reopened(
                 due, activities, previous_status=Conversation.Status.SNOOZED
             )
+            automation_triggers.conversations_reopened(due, activities)
         woken += len(due)
         if len(due) < WAKE_BATCH:
             break
@@ -406,6 +408,7 @@ def _conversations_change(
             conversations, before, created, labels=(links_add, links_remove)
         )
         satisfaction_resolutions_queue(conversations, before, created)
+        automation_triggers.status_changed(conversations, before, created)
         realtime.publish_messages_created(created)
         noted = {message.conversation_id for message in created}
         if values:  # (as before: a status or assignee given, changed or not)

@@ -118,6 +118,40 @@ def events_record(
     return ids
 
 
+def endpoint_event_record(endpoint_id: int, change: Change) -> list[int]:
+    """Record `change` for the one endpoint `endpoint_id` whatever events it
+    subscribed to (an automation rule's "send to a webhook" action names the
+    endpoint itself), in the caller's transaction, and hand it to the
+    delivery workers on commit. Nothing when the endpoint is disabled, or
+    the change (type and key) was recorded for it already. Returns the ids
+    of the events inserted."""
+    if not WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).exists():
+        return []
+    now = timezone.now()
+    row = WebhookEvent(
+        endpoint_id=endpoint_id,
+        webhook_id=WebhookEvent.new_webhook_id(),
+        key=f"{change.type}:{change.key}"[:200],
+        type=change.type,
+        body=_body(change, now),
+        created_at=now,
+        next_attempt_at=now,
+        republish_at=_republish_at(now),
+    )
+    with transaction.atomic():
+        WebhookEvent.objects.bulk_create([row], ignore_conflicts=True)
+        ids = list(
+            WebhookEvent.objects.filter(webhook_id=row.webhook_id).values_list(
+                "pk", flat=True
+            )
+        )
+    if ids:
+        from webhooks.services.deliveries import events_hand_off
+
+        transaction.on_commit(lambda: events_hand_off(ids))
+    return ids
+
+
 def _republish_at(now: datetime) -> datetime:
     from channels_app.services.outbox import outbox_due_at
 
