@@ -253,3 +253,59 @@ def test_business_hours_worked_out_by_the_database_match_python(
     # (C2, opened Sunday 20:00 and resolved Monday 02:30: in Lisbon 4 open
     # hours across midnight.)
     assert any(row.resolution.p90 for row in fast.rows)
+
+
+@pytest.mark.django_db
+def test_figures_stay_with_the_agent_who_had_the_conversation(fixture):
+    # given: after the range, C1 (Ana's: first response, two resolutions, a
+    # reopening) goes to Ben
+    from reports.tests.conftest import change, utc
+
+    change(
+        fixture.conversations["c1"],
+        fixture.admin,
+        utc(3, 3, 9),
+        assignee=fixture.ben.user,
+    )
+
+    # when
+    rows = by_name(report(fixture.business, MARCH_1, MARCH_2, "agent"))
+
+    # then: what happened while Ana had it stays hers; only "opened" (the
+    # conversations as they are now) moves to Ben
+    ana, ben = rows["Ana Silva"], rows["Ben Okoro"]
+    assert (ana.resolved, ana.reopened, ana.first_response.count) == (2, 1, 2)
+    assert (ana.messages_in, ana.messages_out) == (3, 3)
+    assert (ana.opened, ben.opened) == (1, 2)
+    assert (ben.resolved, ben.first_response.count) == (1, 2)
+
+
+@pytest.mark.django_db
+def test_ingest_reads_a_business_time_zone_once_a_minute(business):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from channels_app.platforms.base import InboundContact, InboundMessage
+    from channels_app.tests.factories import ChannelFactory
+    from conversations.services import ingest
+
+    channel = ChannelFactory(business=business)
+
+    def batch(n: int) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            ingest(
+                channel=channel,
+                items=[
+                    InboundMessage(
+                        platform_message_id=f"z{n}",
+                        thread_key="dm:z",
+                        contact=InboundContact(external_id="z", name="Z"),
+                        text="hi",
+                        sent_at=dt.datetime(2026, 3, 1, 12, n, tzinfo=dt.UTC),
+                    )
+                ],
+            )
+        return [q["sql"] for q in queries.captured_queries if "time_zone" in q["sql"]]
+
+    assert len(batch(1)) == 1
+    assert batch(2) == []
