@@ -31,7 +31,7 @@ from workspace.services import business_hours_set
 REPORT_DAYS = 90
 # Requests measured per report endpoint (fewer than the inbox's 200: twelve
 # endpoints of up to a second each on a loaded machine).
-REPORT_REQUESTS = 60
+REPORT_REQUESTS = 50
 # One agent reply in FAILED_EVERY failed, with one of REASONS.
 FAILED_EVERY = 200
 REASONS = ("Rate limited", "Recipient blocked the account", "")
