@@ -4,7 +4,6 @@ conversations services as conversations change (docs/reports.md)."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC
@@ -111,37 +110,27 @@ _UPSERT = (
     "channel_id = excluded.channel_id, assignee_id = excluded.assignee_id, "
     "team_id = excluded.team_id"
 )
-# Time zones of businesses, by id: (zone, when read). A business's zone is
-# read again after ZONE_SECONDS, so a batch of ingest costs no query for it.
-ZONE_SECONDS = 60.0
-_zones: dict[object, tuple[dt.tzinfo, float]] = {}
 
 
 def zones_of(conversations: Iterable[Conversation]) -> dict[object, dt.tzinfo]:
     """The time zone of each conversation's business, by business id: from
-    the business when the conversation has it loaded, else from a cache kept
-    `ZONE_SECONDS`, else one query for all the missing ones."""
-    now = time.monotonic()
+    the business when the conversation has it loaded, else one query for
+    all the others."""
     zones: dict[object, dt.tzinfo] = {}
+    missing = set()
     for conversation in conversations:
-        business_id = conversation.business_id
-        if business_id in zones:
-            continue
         if Conversation.business.is_cached(conversation):
-            zone = zone_named(conversation.business.time_zone)
-            zones[business_id] = zone
-            _zones[business_id] = (zone, now)
-            continue
-        cached = _zones.get(business_id)
-        if cached is not None and now - cached[1] < ZONE_SECONDS:
-            zones[business_id] = cached[0]
-    missing = {c.business_id for c in conversations} - set(zones)
+            zones[conversation.business_id] = zone_named(
+                conversation.business.time_zone
+            )
+        else:
+            missing.add(conversation.business_id)
+    missing -= set(zones)
     if missing:
         for pk, name in Business.objects.filter(pk__in=missing).values_list(
             "pk", "time_zone"
         ):
             zones[pk] = zone_named(name)
-            _zones[pk] = (zones[pk], now)
     return zones
 
 
@@ -151,7 +140,7 @@ def messages_counted(messages: Sequence[Message]) -> None:
     `sent_at` in its business's time zone (notes and activity entries left
     out), each row with its conversation's channel, assignee and team as
     loaded: one upsert, whatever the number (and one query for the zones
-    when `zones_of` has not got them: at most once a minute a business)."""
+    unless the conversations have their business loaded)."""
     counted = [m for m in messages if m.kind not in Message.PRIVATE_KINDS]
     if not counted:
         return

@@ -278,34 +278,3 @@ def test_figures_stay_with_the_agent_who_had_the_conversation(fixture):
     assert (ana.messages_in, ana.messages_out) == (3, 3)
     assert (ana.opened, ben.opened) == (1, 2)
     assert (ben.resolved, ben.first_response.count) == (1, 2)
-
-
-@pytest.mark.django_db
-def test_ingest_reads_a_business_time_zone_once_a_minute(business):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from channels_app.platforms.base import InboundContact, InboundMessage
-    from channels_app.tests.factories import ChannelFactory
-    from conversations.services import ingest
-
-    channel = ChannelFactory(business=business)
-
-    def batch(n: int) -> list[str]:
-        with CaptureQueriesContext(connection) as queries:
-            ingest(
-                channel=channel,
-                items=[
-                    InboundMessage(
-                        platform_message_id=f"z{n}",
-                        thread_key="dm:z",
-                        contact=InboundContact(external_id="z", name="Z"),
-                        text="hi",
-                        sent_at=dt.datetime(2026, 3, 1, 12, n, tzinfo=dt.UTC),
-                    )
-                ],
-            )
-        return [q["sql"] for q in queries.captured_queries if "time_zone" in q["sql"]]
-
-    assert len(batch(1)) == 1
-    assert batch(2) == []
