@@ -145,8 +145,11 @@ def report(
     included, in `business.time_zone`), grouped by `group_by` (a key of
     `GROUPS`). Response and resolution times are measured with
     `open_seconds(start, end) -> seconds` (business hours), or every second
-    when None. A fixed number of queries (at most 5; 6 with business hours on
-    PostgreSQL), whatever the range or data.
+    when None. On PostgreSQL, wall-clock times and a `WeeklyHours.
+    open_seconds` (bound method) are worked out by the database; any other
+    function is applied in Python to every event of the range. A fixed
+    number of queries (at most 5; 6 with business hours on PostgreSQL),
+    whatever the range or data.
 
     Raises `ValueError` for an unknown `group_by`, `until` before `since` or
     a range longer than `MAX_DAYS`."""
