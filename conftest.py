@@ -205,6 +205,7 @@ def celery_worker(settings) -> Iterator[None]:
             loglevel="WARNING",
             shutdown_timeout=10,
         ) as worker:
+            _worker_poll_often(worker)
             yield
             _worker_stop_now(worker)
         # Tasks the worker held unstarted (a retry's countdown) go back to the
@@ -213,6 +214,30 @@ def celery_worker(settings) -> Iterator[None]:
     finally:
         celery_app.conf.task_always_eager = previous
         task_postrun.disconnect(close_worker_connection)
+
+
+def _worker_poll_often(worker) -> None:
+    """Make the test worker's event loop come round at least twice a second,
+    as it does on Redis (whose BRPOP returns every second).
+
+    The embedded worker runs each task in its loop (`pool="solo"`) and sends
+    the task's late acknowledgement on the loop's next turn. A task the loop
+    runs outside its socket reads (the first one after start, taken by the
+    worker's startup drain) is acknowledged only when the next poll returns:
+    on an idle AMQP connection up to 10 s later, and until then RabbitMQ,
+    with a prefetch of one, gives the worker nothing else. The next task of
+    the test (the reply after the inbound drain) waited about 10 s of a 20 s
+    `wait_for`. Production workers (prefork pool) acknowledge on the pool's
+    result pipe, which wakes the loop."""
+    hub = getattr(worker, "hub", None)
+    if hub is not None:
+        # Registered from the loop's own thread: call_soon is the hub's only
+        # thread-safe entry point.
+        hub.call_soon(lambda: hub.call_repeatedly(0.5, _nothing))
+
+
+def _nothing() -> None:
+    pass
 
 
 def _worker_stop_now(worker) -> None:
