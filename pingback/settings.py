@@ -216,7 +216,11 @@ else:
 # scheduled them), so a fresh checkout needs no Redis.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+# A broker set on its own (RabbitMQ without REDIS_URL, say) is used too: only
+# the in-memory default runs tasks inline.
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL.startswith("memory://")
+)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 # Tasks a worker process reserves beyond the one it runs: 1, so a worker that
@@ -236,6 +240,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Above the worker's 1-second BRPOP, so an idle worker's poll is not cut.
     "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
 }
+# RabbitMQ (`amqp://`, docs/deployment.md "RabbitMQ as the broker"): kombu
+# hands these options to py-amqp's Connection, which ignores the Redis ones
+# above. Connecting (and the AMQP handshake) waits CELERY_BROKER_CONNECTION_
+# TIMEOUT; a publish to a broker that stopped reading (frozen, or blocking
+# publishers on a memory or disk alarm) fails after `write_timeout` instead of
+# holding the outbox relay's thread, which then retries.
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.pyamqp.html
+if CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "write_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
+    }
 # The outbox (channels_app/services/outbox.py): a queued reply no worker has
 # claimed OUTBOX_REPUBLISH_AFTER seconds after it was due is published again
 # by the sweeper, which beat runs every OUTBOX_SWEEP_INTERVAL seconds; a
