@@ -207,9 +207,10 @@ def inbox_view_counts(business: Business, user: AbstractBaseUser) -> dict[str, i
         unassigned=Count("business", filter=Q(assignee__isnull=True)),
         all=Count("business"),
     )
-    counts["mentions"] = UnreadMention.objects.filter(
-        user_id=user.pk, conversation__business=business
-    ).count()
+    # By the agent alone (an index-only count of unread_mention_recent_idx):
+    # a user is a member of one business (`Member.user` is one-to-one), and
+    # `mentions_create` writes rows only for members of the conversation's.
+    counts["mentions"] = UnreadMention.objects.filter(user_id=user.pk).count()
     return counts
 
 
