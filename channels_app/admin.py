@@ -114,7 +114,19 @@ class ChannelAdmin(BusinessScopedAdmin):
         type's; a stored channel's other types start hidden), then the setup
         and what to paste on the platform's side."""
         fieldsets = [
-            (None, {"fields": ["business", "type", "is_active", "auto_assign", "team"]})
+            (
+                None,
+                {
+                    "fields": [
+                        "business",
+                        "type",
+                        "name",
+                        "is_active",
+                        "auto_assign",
+                        "team",
+                    ]
+                },
+            )
         ]
         for channel_type, label in Channel.Type.choices:
             classes = ["channel-config", f"channel-config-{channel_type}"]
@@ -135,7 +147,14 @@ class ChannelAdmin(BusinessScopedAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The config fields are added by the form itself, per channel type.
-        kwargs["fields"] = ["business", "type", "is_active", "auto_assign", "team"]
+        kwargs["fields"] = [
+            "business",
+            "type",
+            "name",
+            "is_active",
+            "auto_assign",
+            "team",
+        ]
         return super().get_form(request, obj, change, **kwargs)
 
     @admin.display(description="Webhook URL")
@@ -189,6 +208,9 @@ class ChannelAdmin(BusinessScopedAdmin):
                 channel_type=data["type"],
                 config=data["clean_config"],
                 is_active=data["is_active"],
+                # Only a name the admin changed is theirs (emptied: the next
+                # setup names it from the platform again).
+                name=data["name"].strip() if "name" in form.changed_data else None,
             )
         else:
             saved = channel_create(
@@ -196,6 +218,7 @@ class ChannelAdmin(BusinessScopedAdmin):
                 channel_type=data["type"],
                 config=data["clean_config"],
                 is_active=data["is_active"],
+                name=data["name"].strip(),
             )
         saved = channel_routing_update(
             channel=saved, auto_assign=data["auto_assign"], team=data["team"]
