@@ -11,10 +11,12 @@ from billing.admin_scope import (
     BusinessScopedAdmin,
     BusinessScopedInline,
     OperatorOnlyAdmin,
+    member_of,
 )
-from billing.models import ApiToken, Business, Member
-from billing.services import api_token_revoke
+from billing.models import ApiToken, Business, Invitation, Member
+from billing.services import api_token_revoke, member_invite_resend
 from conversations.services.snooze import validate_time_zone
+from pingback.errors import ApplicationError
 
 
 class MemberInline(BusinessScopedInline, admin.TabularInline):
@@ -123,6 +125,45 @@ class ApiTokenAdmin(BusinessScopedAdmin):
     def has_add_permission(self, request) -> bool:
         # A clear token is shown once at creation; use `create_business` or
         # `POST /api/v1/tokens/`, which show it.
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(BusinessScopedAdmin):
+    """The invitations sent to members (Settings → Members sends them, with
+    the e-mail): who was invited, by whom, until when, and whether the link
+    was used. Only the token's digest is stored, and it never shows; "Send a
+    new invitation" e-mails a new link (`member_invite_resend`), which makes
+    the older ones stop working."""
+
+    list_display = ["member", "invited_by", "created_at", "expires_at", "used_at"]
+    list_filter = [("used_at", admin.EmptyFieldListFilter)]
+    search_fields = ["member__user__username", "member__user__email"]
+    fields = ["member", "invited_by", "created_at", "expires_at", "used_at"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    actions = ["send_again"]
+    role_permissions = frozenset({VIEW, CHANGE})
+
+    @admin.action(description="Send a new invitation", permissions=["change"])
+    def send_again(self, request, queryset) -> None:
+        """E-mail each selected invitation's member a new link (members who
+        have set their password already are reported, not invited)."""
+        by = member_of(request.user)
+        members = {
+            invitation.member for invitation in queryset.select_related("member")
+        }
+        for member in members:
+            try:
+                member_invite_resend(member=member, by=by)
+            except (ApplicationError, OSError) as error:
+                self.message_user(request, f"{member.user}: {error}", messages.WARNING)
+            else:
+                self.message_user(request, f"{member.user}: a new link was sent.")
+
+    def has_add_permission(self, request) -> bool:
+        # Inviting stores the member and e-mails the link: Settings → Members
+        # (or POST /api/v1/members/) does it.
         return False
 
 

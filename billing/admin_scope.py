@@ -47,6 +47,7 @@ ALL_PERMISSIONS = frozenset({VIEW, ADD, CHANGE, DELETE})
 BUSINESS_LOOKUPS = {
     "billing.business": "pk",
     "billing.apitoken": "member__business",
+    "billing.invitation": "member__business",
     "auth.user": "member__business",
     "channels_app.inboundevent": "channel__business",
     "conversations.contactidentity": "contact__business",

@@ -6,15 +6,18 @@ model registered later without scoping fails here."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.admin_scope import business_lookup, scoped_queryset
-from billing.models import ApiToken, Business, Member
+from billing.models import ApiToken, Business, Invitation, Member
 from billing.services import api_token_create
 from billing.tests.factories import BusinessFactory, MemberFactory, UserFactory
 from channels_app.models import InboundEvent
@@ -37,6 +40,17 @@ def populate(business: Business) -> None:
     admin_member = MemberFactory(business=business, role="admin")
     agent = MemberFactory(business=business, role="agent")
     api_token_create(member=admin_member)
+    # An invitation of someone who has not accepted yet (a member of its own,
+    # as `member_invite` makes one).
+    invited = MemberFactory(business=business, role="admin")
+    invited.user.set_unusable_password()
+    invited.user.save(update_fields=["password"])
+    Invitation.objects.create(
+        member=invited,
+        digest=Invitation.hash(Invitation.generate()),
+        invited_by=admin_member,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
     message = MessageFactory(
         conversation=ConversationFactory(business=business, assignee=agent.user)
     )
@@ -77,7 +91,8 @@ def rows_of(model: type[models.Model], business: Business) -> models.QuerySet:
 
 
 def admin_of(business: Business):
-    return business.members.get(role="admin")
+    """The business's admin (not the one invited, who has no password yet)."""
+    return business.members.get(role="admin", invitations__isnull=True)
 
 
 @pytest.fixture
@@ -318,3 +333,30 @@ def test_a_conversation_offers_its_business_agents_as_assignees(second, second_a
     field = page.context["adminform"].form.fields["assignee"]
     assert set(field.queryset) == {member.user for member in second.members.all()}
     assert 'select name="assignee"' in page.content.decode()
+
+
+def test_a_business_admin_sends_an_invitation_again_from_admin(
+    first, second, second_admin, mailoutbox
+):
+    mine = Invitation.objects.get(member__business=second)
+    theirs = Invitation.objects.get(member__business=first)
+    listed = second_admin.get(url(Invitation, "changelist"))
+    assert listed.status_code == 200
+    assert str(mine.member.user) in listed.content.decode()
+    assert str(theirs.member.user) not in listed.content.decode()
+    mailoutbox.clear()
+
+    answer = second_admin.post(
+        url(Invitation, "changelist"),
+        {"action": "send_again", "_selected_action": [mine.pk]},
+        follow=True,
+    )
+
+    assert answer.status_code == 200
+    assert "a new link was sent" in answer.content.decode()
+    [mail] = mailoutbox
+    assert mail.to == [mine.member.user.email]
+    mine.refresh_from_db()
+    assert mine.used_at is not None  # replaced by the new link
+    assert Invitation.objects.filter(member=mine.member, used_at=None).count() == 1
+    assert second_admin.get(url(Invitation, "add")).status_code == 403
