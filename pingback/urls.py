@@ -1,7 +1,7 @@
 """Root URLs: admin, API (one router), webhooks, schema and docs, inbox pages."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -14,6 +14,7 @@ from conversations.api.search import SearchView
 from conversations.api.views import ConversationViewSet
 from pingback.health import healthz, metrics_view, readyz
 from satisfaction.api.views import CsatReportView
+from workspace.api.away_views import AwayMessageView
 from workspace.api.business_views import BusinessView
 from workspace.api.views import (
     AgentViewSet,
@@ -65,6 +66,11 @@ urlpatterns = [
     path("api/v1/", include("automation.api.urls")),
     path("api/v1/search/", SearchView.as_view(), name="api-search"),
     path("api/v1/business/", BusinessView.as_view(), name="api-business"),
+    re_path(
+        r"^api/v1/channels/(?P<channel_id>[^/]+)/away_message/?$",
+        AwayMessageView.as_view(),
+        name="api-channel-away-message",
+    ),
     path("api/v1/reports/csat/", CsatReportView.as_view(), name="api-reports-csat"),
     path("api/v1/reports/", include("reports.api.urls")),
     path("api/v1/", include(router.urls)),

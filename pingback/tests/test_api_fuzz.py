@@ -346,6 +346,7 @@ def _world_token() -> str:
     _saved_filter_world(caller=admin, agent=agent, outsider=outsider)
     _contacts_world(business=business, conversation=conversation, other=other)
     _webhooks_world(business=business, other=other.business)
+    _automation_world(business=business, other=other.business)
     WORLD.foreign.update(
         channel_id=[str(other.channel_id)],
         conversation_id=[other.id],
@@ -402,6 +403,46 @@ def _webhooks_world(*, business, other) -> None:
     )
     WORLD.own["webhook_id"] = [endpoint.pk for endpoint in own]
     WORLD.foreign["webhook_id"] = [foreign.pk]
+
+
+def _automation_world(*, business, other) -> None:
+    """`{rule_id}`: two automation rules of `business`; `other`'s rule must
+    answer 404. A rule body (see `flatmap_body_rule`) is often a valid one."""
+    from automation.services import rule_create
+
+    own = [
+        rule_create(business=business, data={**AUTOMATION_RULE, "name": f"Rule {n}"})
+        for n in range(2)
+    ]
+    foreign = rule_create(business=other, data=AUTOMATION_RULE)
+    WORLD.own["rule_id"] = [rule.pk for rule in own]
+    WORLD.foreign["rule_id"] = [foreign.pk]
+
+
+# A rule the API accepts: a WhatsApp message with "refund" is resolved.
+AUTOMATION_RULE = {
+    "name": "Refunds",
+    "trigger": "message_created",
+    "conditions": {"channel_types": ["whatsapp"], "text_contains": ["refund"]},
+    "actions": {"resolve": True},
+}
+
+
+@schema.hook("flatmap_body")
+def flatmap_body_rule(
+    context: schemathesis.HookContext, body: Any
+) -> st.SearchStrategy:
+    """An automation rule's body (it has `trigger` and `actions`) is often a
+    valid rule, or the generated one with a valid rule's parts."""
+    if not isinstance(body, dict) or not {"trigger", "actions"} <= set(body):
+        return st.just(body)
+    return st.sampled_from(
+        [
+            {**body, **AUTOMATION_RULE},
+            {**AUTOMATION_RULE, "name": body.get("name") or "Rule"},
+            body,
+        ]
+    )
 
 
 @schema.hook("flatmap_body")
