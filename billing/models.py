@@ -89,6 +89,13 @@ class Member(models.Model):
     notify_sound = models.BooleanField(
         default=False, help_text="Play a sound with each notification."
     )
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        help_text="The language of this member's pages and messages, one of "
+        "settings.LANGUAGES' codes (empty: the browser's).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
