@@ -6,12 +6,13 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 
 class Plan(models.TextChoices):
-    FREE = "free", "Free"
-    MINI = "mini", "Mini"
-    PRO = "pro", "Pro"
+    FREE = "free", pgettext_lazy("plan", "Free")
+    MINI = "mini", pgettext_lazy("plan", "Mini")
+    PRO = "pro", pgettext_lazy("plan", "Pro")
 
 
 class Business(models.Model):
@@ -53,8 +54,8 @@ class Member(models.Model):
     """A Django user's role in one business (a user belongs to one business)."""
 
     class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        AGENT = "agent", "Agent"
+        ADMIN = "admin", pgettext_lazy("member role", "Admin")
+        AGENT = "agent", pgettext_lazy("member role", "Agent")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member"
