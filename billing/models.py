@@ -10,9 +10,9 @@ from django.utils.translation import pgettext_lazy
 
 
 class Plan(models.TextChoices):
-    FREE = "free", pgettext_lazy("plan", "Free")
-    MINI = "mini", pgettext_lazy("plan", "Mini")
-    PRO = "pro", pgettext_lazy("plan", "Pro")
+    FREE = "free", "Free"
+    MINI = "mini", "Mini"
+    PRO = "pro", "Pro"
 
 
 class Business(models.Model):

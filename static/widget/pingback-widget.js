@@ -20,6 +20,10 @@
  *   agents see "The customer is typing…"); while an agent types a reply,
  *   PingBack sends `typing` and the widget shows "typing…" for a few seconds
  *   (never who).
+ * - The widget's texts follow the visitor's browser: the hello frame names
+ *   navigator.language, and PingBack's welcome carries the texts (`strings`)
+ *   in that language when it has a translation (else the handshake's
+ *   Accept-Language, else English); the English ones below are the fallback.
  * - A site that knows who the visitor is says so, with its user id and an
  *   HMAC-SHA256 of it under the widget's identity secret (computed by the
  *   site's server), either on the script tag
@@ -67,6 +71,23 @@
   var typingLater = null;
   var typingTimer = null;
   var identity = identityFromScript();
+  // The widget's texts: English until a welcome brings the visitor's language.
+  var strings = {
+    open_chat: "Open chat",
+    chat: "Chat",
+    close_chat: "Close chat",
+    your_message: "Your message",
+    placeholder: "Write a message…",
+    send: "Send",
+    typing: "typing…",
+    closed: "This chat is closed.",
+    reconnecting: "Reconnecting… Messages you write are sent once the connection is back.",
+    sending: "Sending…",
+    not_sent: "Not sent: %(reason)s"
+  };
+  var language = "";
+
+  function t(key) { return strings[key]; }
 
   // ----------------------------------------------------------------- storage
 
@@ -126,7 +147,8 @@
     inFlight = {};
     socket = new WebSocket(socketUrl);
     socket.onopen = function () {
-      socket.send(JSON.stringify({type: "hello", token: token, last_message_id: lastId}));
+      socket.send(JSON.stringify({type: "hello", token: token, last_message_id: lastId,
+        language: navigator.language || ""}));
     };
     socket.onmessage = function (event) {
       var frame;
@@ -136,14 +158,14 @@
     socket.onclose = function (event) {
       ready = false;
       if (event.code === CLOSE_CHANNEL_INACTIVE) {
-        setStatus("This chat is closed.");
+        setStatus(t("closed"));
         return;
       }
       if (!everConnected && delay === MIN_DELAY && window.console) {
         console.warn("PingBack widget: cannot connect to " + socketUrl +
           " (is this site in the widget's allowed domains?); retrying.");
       }
-      setStatus("Reconnecting… Messages you write are sent once the connection is back.");
+      setStatus(t("reconnecting"));
       setState("reconnecting");
       var wait = nextDelay !== null ? nextDelay : delay / 2 + Math.random() * delay / 2;
       nextDelay = null;
@@ -156,6 +178,12 @@
     if (frame.type === "welcome") {
       token = frame.token;
       save();
+      if (frame.strings && typeof frame.strings === "object") {
+        Object.keys(strings).forEach(function (key) {
+          if (typeof frame.strings[key] === "string") { strings[key] = frame.strings[key]; }
+        });
+        language = typeof frame.language === "string" ? frame.language : "";
+      }
       ready = true;
       everConnected = true;
       delay = MIN_DELAY;
@@ -364,15 +392,24 @@
     host.style.setProperty("--pb-brand", settings.brand_color);
     var root = host.attachShadow({mode: "open"});
     root.innerHTML =
-      '<button class="launcher" type="button" aria-label="Open chat">' + CHAT_ICON + "</button>" +
-      '<section class="window" role="dialog" aria-label="Chat" hidden>' +
-      '<header><img alt="" hidden><span class="title"></span><button type="button" class="close" aria-label="Close chat">×</button></header>' +
+      '<button class="launcher" type="button">' + CHAT_ICON + "</button>" +
+      '<section class="window" role="dialog" hidden>' +
+      '<header><img alt="" hidden><span class="title"></span><button type="button" class="close">×</button></header>' +
       '<ol class="messages" aria-live="polite"></ol>' +
-      '<div class="typing" aria-live="polite" hidden>typing…</div>' +
+      '<div class="typing" aria-live="polite" hidden></div>' +
       '<div class="status" role="status"></div>' +
-      '<form><textarea aria-label="Your message" placeholder="Write a message…" maxlength="5000"></textarea>' +
-      '<button type="submit">Send</button></form>' +
+      '<form><textarea maxlength="5000"></textarea>' +
+      '<button type="submit"></button></form>' +
       "</section>";
+    // Texts set as text, never parsed as HTML.
+    root.querySelector(".launcher").setAttribute("aria-label", t("open_chat"));
+    root.querySelector(".window").setAttribute("aria-label", t("chat"));
+    if (language) { root.querySelector(".window").setAttribute("lang", language); }
+    root.querySelector(".close").setAttribute("aria-label", t("close_chat"));
+    root.querySelector(".typing").textContent = t("typing");
+    root.querySelector("textarea").setAttribute("aria-label", t("your_message"));
+    root.querySelector("textarea").setAttribute("placeholder", t("placeholder"));
+    root.querySelector("form button").textContent = t("send");
     adoptStyle(root);
     ui = {
       host: host,
@@ -451,7 +488,7 @@
       if (message.pending || message.error) {
         var note = document.createElement("span");
         note.className = "note";
-        note.textContent = message.error ? "Not sent: " + message.error : "Sending…";
+        note.textContent = message.error ? t("not_sent").replace("%(reason)s", function () { return message.error; }) : t("sending");
         item.appendChild(note);
         item.classList.add(message.error ? "failed" : "pending");
       }
