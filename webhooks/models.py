@@ -28,7 +28,7 @@ class EventType(models.TextChoices):
     )
     CONVERSATION_STATUS_CHANGED = (
         "conversation.status_changed",
-        "Conversation status changed",
+        pgettext_lazy("webhook event", "Conversation status changed"),
     )
     CONVERSATION_ASSIGNED = (
         "conversation.assigned",
