@@ -8,7 +8,9 @@
    language cookie), else
 3. `settings.LANGUAGE_CODE` (English).
 
-The response says which (`Content-Language`) and that it varies with
+The language is active while the view runs and its template renders (a
+streamed body, produced later, is in the default language). The response
+says which (`Content-Language`) and that it varies with
 `Accept-Language` and the session cookie (Django adds `Vary: Cookie` when the
 session was read).
 
@@ -77,9 +79,11 @@ class LanguageMiddleware:
         language = member_language(getattr(request, "user", None))
         if language is None:
             language = translation.get_language_from_request(request)
-        translation.activate(language)
-        request.LANGUAGE_CODE = translation.get_language()
-        response = self.get_response(request)
-        patch_vary_headers(response, ("Accept-Language",))
-        response.headers.setdefault("Content-Language", translation.get_language())
+        # Only for this request: the thread (a test, an eager Celery task
+        # after it) goes back to the language it had.
+        with translation.override(language):
+            request.LANGUAGE_CODE = translation.get_language()
+            response = self.get_response(request)
+            patch_vary_headers(response, ("Accept-Language",))
+            response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
         return response

@@ -282,3 +282,13 @@ def test_the_english_check_sees_english(admin_member, workspace_data):
     body = client.get(reverse("settings-business")).content.decode()
 
     assert "Save business hours" in _english_left(_visible_text(body))
+
+
+def test_a_spanish_request_leaves_the_thread_in_english(spanish_admin):
+    # An eager Celery task or the next test in this thread must not inherit it.
+    client = Client()
+    client.force_login(spanish_admin.user)
+
+    client.get(reverse("inbox"))
+
+    assert translation.get_language() == settings.LANGUAGE_CODE
