@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from conversations.tests import test_live_browser as live_browser
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from workspace.models import Label, Team
 
@@ -134,3 +135,37 @@ def test_the_inbox_in_spanish(
     expect(dialog).to_contain_text("Atajos de teclado")
     expect(dialog).to_contain_text("Siguiente conversación de la lista")
     shot(page, f"{width}-shortcuts")
+
+
+# ------------------------------------------------------------ the web widget
+
+# The other site embedding the widget, and the widget channel (fixtures).
+host_page = live_browser.host_page
+widget_channel = live_browser.widget_channel
+
+
+@pytest.mark.parametrize(
+    ("locale", "send", "placeholder"),
+    [("es-ES", "Enviar", "Escribe un mensaje…"), ("en-US", "Send", "Write a message…")],
+)
+def test_the_widget_follows_the_visitors_browser(
+    asgi_server, host_page, widget_channel, browser, locale, send, placeholder
+):
+    context = browser.new_context(locale=locale, viewport={"width": 390, "height": 760})
+    visitor = context.new_page()
+    visitor.set_default_timeout(20_000)
+    visitor.goto(host_page.origin + "/")
+
+    launcher = visitor.locator(".launcher")
+    launcher.click()
+    expect(visitor.locator("form button")).to_have_text(send)
+    expect(visitor.locator("textarea")).to_have_attribute("placeholder", placeholder)
+    # The business's own welcome message is shown as written.
+    expect(visitor.locator("li.welcome")).to_have_text(
+        "Welcome to Acme Coffee! Ask us anything."
+    )
+    if locale == "es-ES":
+        expect(launcher).to_have_attribute("aria-label", "Abrir el chat")
+        assert visitor.locator("section.window").get_attribute("lang") == "es"
+        shot(visitor, "390-widget")
+    context.close()
