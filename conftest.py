@@ -46,6 +46,16 @@ def pytest_configure(config: pytest.Config) -> None:
             redis.Redis.from_url(settings.REDIS_URL).ping()
         except redis.RedisError as error:
             problems.append(f"Redis at {settings.REDIS_URL} does not answer: {error}")
+    broker = settings.CELERY_BROKER_URL
+    if not broker.startswith(("memory://", "redis://", "rediss://")):
+        # Another broker (RabbitMQ, `amqp://`) must answer too.
+        from kombu import Connection
+
+        try:
+            with Connection(broker, connect_timeout=3) as connection:
+                connection.ensure_connection(max_retries=1)
+        except Exception as error:
+            problems.append(f"the broker does not answer: {error}")
     if problems:
         pytest.exit(
             "PINGBACK_REQUIRE_SERVICES=1 but " + "; ".join(problems), returncode=3
@@ -169,7 +179,8 @@ def x_config() -> dict[str, str]:
 @pytest.fixture
 def celery_worker(settings) -> Iterator[None]:
     """A real Celery worker, in a thread of this process, consuming from the
-    configured broker (Redis when REDIS_URL is set; in-memory otherwise)."""
+    configured broker (`CELERY_BROKER_URL`: Redis when REDIS_URL is set,
+    RabbitMQ when an `amqp://` URL is given; in-memory otherwise)."""
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun
     from django.db import connection
@@ -193,11 +204,59 @@ def celery_worker(settings) -> Iterator[None]:
             perform_ping_check=False,
             loglevel="WARNING",
             shutdown_timeout=10,
-        ):
+        ) as worker:
+            _worker_poll_often(worker)
             yield
+            _worker_stop_now(worker)
+        # Tasks the worker held unstarted (a retry's countdown) go back to the
+        # queue when it disconnects: the next test's worker must not run them.
+        celery_app.control.purge()
     finally:
         celery_app.conf.task_always_eager = previous
         task_postrun.disconnect(close_worker_connection)
+
+
+def _worker_poll_often(worker) -> None:
+    """Make the test worker's event loop come round at least twice a second,
+    as it does on Redis (whose BRPOP returns every second).
+
+    The embedded worker runs each task in its loop (`pool="solo"`) and sends
+    the task's late acknowledgement on the loop's next turn. A task the loop
+    runs outside its socket reads (the first one after start, taken by the
+    worker's startup drain) is acknowledged only when the next poll returns:
+    on an idle AMQP connection up to 10 s later, and until then RabbitMQ,
+    with a prefetch of one, gives the worker nothing else. The next task of
+    the test (the reply after the inbound drain) waited about 10 s of a 20 s
+    `wait_for`. Production workers (prefork pool) acknowledge on the pool's
+    result pipe, which wakes the loop."""
+    hub = getattr(worker, "hub", None)
+    if hub is not None:
+        # Registered from the loop's own thread: call_soon is the hub's only
+        # thread-safe entry point.
+        hub.call_soon(lambda: hub.call_repeatedly(0.5, _nothing))
+
+
+def _nothing() -> None:
+    pass
+
+
+def _worker_stop_now(worker) -> None:
+    """Tell the test worker to stop and wake its event loop so it sees it now.
+
+    `start_worker` sets the stop flag and waits `shutdown_timeout` for the
+    thread; the loop only reads the flag between two polls of its sockets.
+    On Redis the worker's BRPOP returns every second, but an idle AMQP
+    (RabbitMQ) connection sends nothing, and kombu's hub then polls until its
+    next timer, up to 10 s: the join timed out in about half the runs, and
+    with the stop flag it left set the next test's worker stopped before it
+    was ready, so that test waited for it forever."""
+    from celery.worker import state
+
+    state.should_terminate = 0
+    hub = getattr(worker, "hub", None)
+    if hub is not None:
+        # From another thread, call_soon writes to the hub's waker socket.
+        hub.call_soon(lambda: None)
 
 
 # ------------------------------------------------------------------ Chromium

@@ -223,11 +223,22 @@ def _workspace_ensure(bench: BenchBusiness) -> tuple[int, ...]:
                 "GROUP BY m.conversation_id",
                 [bench.admin.user_id, now, business_id, 9, MENTION_EVERY],
             )
+            # Their Mentions view, as `mentions_create` keeps it.
+            cursor.execute(
+                "INSERT INTO conversations_unreadmention "
+                "(conversation_id, user_id, last_message_at) "
+                "SELECT DISTINCT x.conversation_id, x.user_id, c.last_message_at "
+                "FROM conversations_mention x "
+                "JOIN conversations_conversation c ON c.id = x.conversation_id "
+                "WHERE c.business_id = %s AND x.read_at IS NULL "
+                "ON CONFLICT DO NOTHING",
+                [business_id],
+            )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "ANALYZE conversations_conversation, conversations_conversationlabel, "
-                "conversations_mention"
+                "conversations_mention, conversations_unreadmention"
             )
     return tuple(team.pk for team in teams)
 

@@ -4,6 +4,10 @@ from celery import shared_task
 from django.conf import settings
 
 from channels_app.platforms.base import TransientDeliveryError
+from channels_app.services.channels import (
+    channel_setup_outdated_ids,
+    channel_setup_refresh,
+)
 from channels_app.services.delivery import (
     deliveries_expired_resolve,
     message_deliver,
@@ -149,6 +153,31 @@ def poll_x_channel(channel_id: str) -> str:
     time. Returns the poll's status
     (`channels_app.services.x_polling.XPollResult`)."""
     return x_channel_poll(channel_id=channel_id).status
+
+
+@shared_task(name="channels.refresh_channel_setups", soft_time_limit=30, time_limit=60)
+def refresh_channel_setups() -> int:
+    """Schedule `refresh_channel_setup` for every channel whose setup is
+    outdated (Celery beat, every `CHANNEL_SETUP_REFRESH_INTERVAL` seconds,
+    so after a deploy existing channels get what setup registers now).
+    Returns how many were scheduled."""
+    channel_ids = channel_setup_outdated_ids()
+    for channel_id in channel_ids:
+        refresh_channel_setup.delay(str(channel_id))
+    return len(channel_ids)
+
+
+@shared_task(
+    name="channels.refresh_channel_setup",
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def refresh_channel_setup(channel_id: str) -> str:
+    """Run setup again for channel `channel_id` if it is outdated
+    (`channel_setup_refresh`, idempotent). Returns `refreshed`, `current`
+    or `failed` (tried again at the next beat run)."""
+    return channel_setup_refresh(channel_id=channel_id)
 
 
 @shared_task(name="channels.purge_pending_receipts")

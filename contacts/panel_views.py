@@ -85,7 +85,7 @@ def panel_attribute(request: HttpRequest, conversation_id: int) -> HttpResponse:
     when given and different from `key`, is removed in the same change (a
     renamed key). 400 with the reason: no key, an empty value, a key or value
     the contact services refuse."""
-    conversation = inbox_conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id, labels=False)
     contact = conversation.contact
     key = request.POST.get("key", "").strip()
     original = request.POST.get("original_key", "").strip()
@@ -114,7 +114,7 @@ def panel_attribute(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def panel_note(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Replace the agents' note on the conversation's contact (`note`, at
     most 20,000 characters; empty clears it)."""
-    conversation = inbox_conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id, labels=False)
     note = request.POST.get("note", "").replace("\r\n", "\n")
     if len(note) > NOTE_MAX_LENGTH:
         return _refusal(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.")
@@ -127,7 +127,7 @@ def panel_note(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def panel_merge_preview(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """What merging `?other_id=` into the conversation's contact would move
     (`templates/contacts/_merge_preview.html`), with the Merge button."""
-    conversation = inbox_conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id, labels=False)
     kept = contacts_with_fallbacks(
         Contact.objects.filter(pk=conversation.contact_id)
     ).get()
@@ -152,7 +152,7 @@ def panel_merge(request: HttpRequest, conversation_id: int) -> HttpResponse:
     the agent) and answer the panel, which then shows both contacts'
     identities, details and conversations. 404 for a contact not of the
     business; 400 with the reason when the merge is refused."""
-    conversation = inbox_conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id, labels=False)
     other = _other(request, conversation, request.POST.get("other_id", ""))
     try:
         contact_merge(kept=conversation.contact, other=other, by=request.user)
@@ -168,7 +168,7 @@ def panel_merge(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def panel_merge_dismiss(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """ "Not the same person": `other_id` is no longer suggested for the
     conversation's contact (`merge_dismiss`). Answers the panel."""
-    conversation = inbox_conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id, labels=False)
     other = _other(request, conversation, request.POST.get("other_id", ""))
     try:
         merge_dismiss(conversation.contact, other, request.user)

@@ -156,6 +156,21 @@ class Conversation(models.Model):
         help_text="Snoozed: when it reopens by itself (null: when the customer "
         "writes again). Null for any other status.",
     )
+
+    class Priority(models.TextChoices):
+        NONE = "none", "None"
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        URGENT = "urgent", "Urgent"
+
+    priority = models.CharField(
+        max_length=8,
+        choices=Priority.choices,
+        default=Priority.NONE,
+        help_text="Set by an agent's or an automation rule's choice "
+        "(automation/); `none` until then.",
+    )
     last_message_at = models.DateTimeField()
     last_message_preview = models.CharField(max_length=200, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
@@ -500,6 +515,51 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"mention of {self.user_id} in message {self.message_id}"
+
+
+class UnreadMention(models.Model):
+    """One row per (conversation, agent) while the agent has an unread
+    `Mention` there: what their Mentions view lists.
+
+    `last_message_at` is the conversation's, kept equal by the writes that
+    move it (`conversations.services.conversations.label_links_follow`), so
+    the view reads `unread_mention_recent_idx` newest first and stops after
+    a page, however many conversations mention the agent, as a label's list
+    does with `ConversationLabel`. Written by
+    `conversations.services.mentions` (a mention creates it, opening the
+    conversation deletes it); the `Mention` rows stay as the history."""
+
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="unread_mentions",
+        db_index=False,  # the unique (conversation, user) index leads with it
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="unread_mentions",
+        db_index=False,  # unread_mention_recent_idx leads with it
+    )
+    last_message_at = models.DateTimeField(
+        help_text="The conversation's last_message_at (a copy, for the Mentions view)."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "user"], name="unread_mention_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["user", "-last_message_at", "-conversation"],
+                name="unread_mention_recent_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"unread mention of {self.user_id} in {self.conversation_id}"
 
 
 class MessageSearch(models.Model):

@@ -23,7 +23,12 @@ from django.db.models.functions import JSONObject, Lower
 from django.utils import timezone
 
 from billing.models import Business
-from conversations.models import Conversation, ConversationLabel, Mention, Message
+from conversations.models import (
+    Conversation,
+    ConversationLabel,
+    Message,
+    UnreadMention,
+)
 from workspace.models import Label
 
 
@@ -150,10 +155,20 @@ LABEL_ORDERING = ("-label_last_message_at", "-id")
 INBOX_ORDERING = ("-last_message_at", "-id")
 
 
+# The same for the Mentions view: the `UnreadMention` row's copy, which
+# `unread_mention_recent_idx` holds in order.
+MENTION_ORDERING = ("-mention_last_message_at", "-id")
+
+
 def inbox_ordering(conversations: QuerySet[Conversation]) -> tuple[str, str]:
     """The newest-first ordering that `conversations` can be read in from an
-    index: `LABEL_ORDERING` when filtered by label, else `INBOX_ORDERING`."""
-    if "label_last_message_at" in conversations.query.annotations:
+    index: `MENTION_ORDERING` for the Mentions view (even with a label
+    filter: an agent's mentions are fewer than a label's conversations),
+    `LABEL_ORDERING` when filtered by label, else `INBOX_ORDERING`."""
+    annotations = conversations.query.annotations
+    if "mention_last_message_at" in annotations:
+        return MENTION_ORDERING
+    if "label_last_message_at" in annotations:
         return LABEL_ORDERING
     return INBOX_ORDERING
 
@@ -161,18 +176,17 @@ def inbox_ordering(conversations: QuerySet[Conversation]) -> tuple[str, str]:
 def conversations_mentioning(
     conversations: QuerySet[Conversation], user_id: int
 ) -> QuerySet[Conversation]:
-    """Those of `conversations` where agent `user_id` has an unread mention.
+    """Those of `conversations` where agent `user_id` has an unread mention,
+    each annotated with `mention_last_message_at` (its `UnreadMention` row's
+    copy of `last_message_at`).
 
-    The ids come first, in a query of their own over `mention_user_idx` (an
-    agent's unread mentions are few): the list then reads those rows by
-    primary key, where an `EXISTS` per row would walk the whole inbox index
-    to find a handful of rows among a million."""
-    ids = list(
-        Mention.objects.filter(user_id=user_id, read_at__isnull=True)
-        .values_list("conversation_id", flat=True)
-        .distinct()
+    Joined through the agent's `UnreadMention` rows (one per conversation),
+    so that ordering by `MENTION_ORDERING` walks `unread_mention_recent_idx`
+    newest first and stops after one page, however many conversations
+    mention the agent (as `conversations_labelled` does for a label)."""
+    return conversations.filter(unread_mentions__user_id=user_id).annotate(
+        mention_last_message_at=F("unread_mentions__last_message_at")
     )
-    return conversations.filter(pk__in=ids)
 
 
 def inbox_view_counts(business: Business, user: AbstractBaseUser) -> dict[str, int]:
@@ -182,7 +196,7 @@ def inbox_view_counts(business: Business, user: AbstractBaseUser) -> dict[str, i
     status) where they have an unread mention}`. Two queries: one
     conditional aggregate over the business's open conversations (an
     index-only scan of the partial index `conv_open_assignee_idx`), one over
-    the agent's unread mentions (`mention_user_idx`)."""
+    the agent's `UnreadMention` rows (`unread_mention_recent_idx`)."""
     counts = Conversation.objects.filter(
         business=business, status=Conversation.Status.OPEN
     ).aggregate(
@@ -193,32 +207,26 @@ def inbox_view_counts(business: Business, user: AbstractBaseUser) -> dict[str, i
         unassigned=Count("business", filter=Q(assignee__isnull=True)),
         all=Count("business"),
     )
-    counts["mentions"] = (
-        Mention.objects.filter(
-            user_id=user.pk,
-            read_at__isnull=True,
-            conversation__business=business,
-        )
-        .values("conversation_id")
-        .distinct()
-        .count()
-    )
+    counts["mentions"] = UnreadMention.objects.filter(
+        user_id=user.pk, conversation__business=business
+    ).count()
     return counts
 
 
-def conversation_get(business: Business, conversation_id: int) -> Conversation:
-    """One of the business's conversations (team joined, `label_rows` as in
-    `with_label_rows`); raises `Conversation.DoesNotExist`
-    for an unknown id or another business's conversation."""
-    return (
-        with_label_rows(
-            Conversation.objects.select_related(
-                "contact", "contact_identity", "channel", "assignee", "team"
-            )
-        )
-        .filter(business=business)
-        .get(pk=conversation_id)
+def conversation_get(
+    business: Business, conversation_id: int, *, labels: bool = True
+) -> Conversation:
+    """One of the business's conversations (contact, identity, channel,
+    assignee and team joined, and with `labels`, `label_rows` as in
+    `with_label_rows`); raises `Conversation.DoesNotExist` for an unknown id
+    or another business's conversation. `labels=False` (the customer panel,
+    which does not show them) leaves the labels' subquery out."""
+    conversations = Conversation.objects.select_related(
+        "contact", "contact_identity", "channel", "assignee", "team"
     )
+    if labels:
+        conversations = with_label_rows(conversations)
+    return conversations.filter(business=business).get(pk=conversation_id)
 
 
 def conversation_message_list(conversation: Conversation) -> QuerySet[Message]:

@@ -41,12 +41,13 @@ def send_reaction(self, message_id: int) -> str:
     `sent`, `skipped` or `failed`."""
     from channels_app.platforms.base import TransientDeliveryError
     from channels_app.services.delivery import retry_countdown
-    from conversations.services.reactions import reaction_deliver
+    from conversations.services.reactions import reaction_deliver, reaction_give_up
 
     try:
         return reaction_deliver(message_id=message_id)
     except TransientDeliveryError as error:
         if self.request.retries >= settings.DELIVERY_MAX_RETRIES:
+            reaction_give_up(message_id=message_id, error=error.reason)
             return "failed"
         raise self.retry(
             countdown=retry_countdown(self.request.retries, error.retry_after)

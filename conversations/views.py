@@ -76,10 +76,13 @@ def inbox_business(request: HttpRequest) -> Business:
     return member.business
 
 
-def inbox_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
-    """One of the member's business's conversations; `Http404` otherwise."""
+def inbox_conversation(
+    request: HttpRequest, conversation_id: int, *, labels: bool = True
+) -> Conversation:
+    """One of the member's business's conversations (see `conversation_get`,
+    `labels` included); `Http404` otherwise."""
     try:
-        return conversation_get(inbox_business(request), conversation_id)
+        return conversation_get(inbox_business(request), conversation_id, labels=labels)
     except Conversation.DoesNotExist as error:
         raise Http404("Conversation not found.") from error
 
@@ -324,7 +327,7 @@ def conversation_panel(request: HttpRequest, conversation_id: int) -> HttpRespon
     """The customer panel alone (`_customer_panel.html`): the conversation
     and `contact_panel`, without the thread's menus (agents, teams, labels),
     which the panel does not show."""
-    conversation = inbox_conversation(request, conversation_id)
+    conversation = inbox_conversation(request, conversation_id, labels=False)
     return render(
         request,
         "conversations/_customer_panel.html",

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "workspace",
     "webhooks",
     "reports",
+    "satisfaction",
+    "automation",
 ]
 # The platform sandbox (a stand-in for every platform's API, and the
 # `run_sandbox` and `setup_demo` commands) is demo and test tooling, never part
@@ -216,7 +218,11 @@ else:
 # scheduled them), so a fresh checkout needs no Redis.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+# A broker set on its own (RabbitMQ without REDIS_URL, say) is used too: only
+# the in-memory default runs tasks inline.
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL.startswith("memory://")
+)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 # Tasks a worker process reserves beyond the one it runs: 1, so a worker that
@@ -236,6 +242,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Above the worker's 1-second BRPOP, so an idle worker's poll is not cut.
     "socket_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
 }
+# RabbitMQ (`amqp://`, docs/deployment.md "RabbitMQ as the broker"): kombu
+# hands these options to py-amqp's Connection, which ignores the Redis ones
+# above. Connecting (and the AMQP handshake) waits CELERY_BROKER_CONNECTION_
+# TIMEOUT; a publish to a broker that stopped reading (frozen, or blocking
+# publishers on a memory or disk alarm) fails after `write_timeout` instead of
+# holding the outbox relay's thread, which then retries.
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.pyamqp.html
+if CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "write_timeout": CELERY_BROKER_CONNECTION_TIMEOUT + 3.0,
+    }
 # The outbox (channels_app/services/outbox.py): a queued reply no worker has
 # claimed OUTBOX_REPUBLISH_AFTER seconds after it was due is published again
 # by the sweeper, which beat runs every OUTBOX_SWEEP_INTERVAL seconds; a
@@ -258,6 +275,12 @@ EMAIL_POLL_INTERVAL = env.float("EMAIL_POLL_INTERVAL", default=30.0)
 X_POLL_INTERVAL = env.float("X_POLL_INTERVAL", default=120.0)
 X_POLL_LOOKBACK = env.float("X_POLL_LOOKBACK", default=2 * X_POLL_INTERVAL)
 INBOUND_SWEEP_INTERVAL = env.float("INBOUND_SWEEP_INTERVAL", default=15.0)
+# Every CHANNEL_SETUP_REFRESH_INTERVAL seconds, beat re-runs setup for the
+# channels an older release set up differently (e.g. Telegram webhooks
+# registered for fewer update kinds): docs/platforms/telegram.md.
+CHANNEL_SETUP_REFRESH_INTERVAL = env.float(
+    "CHANNEL_SETUP_REFRESH_INTERVAL", default=600.0
+)
 # Every SNOOZE_WAKE_INTERVAL seconds, beat reopens the conversations whose
 # snooze has ended (a snooze ends up to this late).
 SNOOZE_WAKE_INTERVAL = env.float("SNOOZE_WAKE_INTERVAL", default=30.0)
@@ -265,12 +288,14 @@ SNOOZE_WAKE_INTERVAL = env.float("SNOOZE_WAKE_INTERVAL", default=30.0)
 # WEBHOOK_TIMEOUT seconds; a failed one is tried again after an exponential
 # backoff (WEBHOOK_RETRY_BASE seconds doubling up to WEBHOOK_RETRY_CAP, with
 # jitter) until the event is WEBHOOK_RETRY_FOR seconds old; an endpoint that
-# has not succeeded for WEBHOOK_DISABLE_AFTER seconds while failing is disabled.
+# has not succeeded for WEBHOOK_DISABLE_AFTER seconds while failing is disabled
+# (shorter than WEBHOOK_RETRY_FOR, or a dead endpoint with no new events is
+# judged by no attempt after its last retry: check webhooks.W001).
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 WEBHOOK_RETRY_BASE = env.float("WEBHOOK_RETRY_BASE", default=30.0)
 WEBHOOK_RETRY_CAP = env.float("WEBHOOK_RETRY_CAP", default=4 * 3600.0)
 WEBHOOK_RETRY_FOR = env.float("WEBHOOK_RETRY_FOR", default=2 * 86400.0)
-WEBHOOK_DISABLE_AFTER = env.float("WEBHOOK_DISABLE_AFTER", default=3 * 86400.0)
+WEBHOOK_DISABLE_AFTER = env.float("WEBHOOK_DISABLE_AFTER", default=1.5 * 86400.0)
 WEBHOOK_SECRET_OVERLAP = env.float("WEBHOOK_SECRET_OVERLAP", default=86400.0)
 # Raw webhook bodies (InboundEvent) are deleted this many days after they
 # arrived once processed or ignored, and after the second number when failed
@@ -287,6 +312,11 @@ PINGBACK_FAILED_EVENT_RETENTION_DAYS = env.int(
 RAW_EVENT_PURGE_INTERVAL = env.float("RAW_EVENT_PURGE_INTERVAL", default=3600.0)
 RAW_EVENT_PURGE_BATCH = env.int("RAW_EVENT_PURGE_BATCH", default=1000)
 RAW_EVENT_PURGE_MAX_SECONDS = env.float("RAW_EVENT_PURGE_MAX_SECONDS", default=40.0)
+# Every AUTOMATION_UNANSWERED_INTERVAL seconds, beat applies the automation
+# rules of conversations left unanswered (automation/, docs/automation.md).
+AUTOMATION_UNANSWERED_INTERVAL = env.float(
+    "AUTOMATION_UNANSWERED_INTERVAL", default=60.0
+)
 # Each periodic task is sent once per period even with beat on several hosts
 # (pingback/beat.py; docs/deployment.md, "Periodic tasks").
 CELERY_BEAT_SCHEDULER = "pingback.beat:LockedScheduler"
@@ -307,6 +337,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels.poll_x_channels",
         "schedule": X_POLL_INTERVAL,
     },
+    "refresh-channel-setups": {
+        "task": "channels.refresh_channel_setups",
+        "schedule": CHANNEL_SETUP_REFRESH_INTERVAL,
+    },
     "sweep-outbox": {
         "task": "channels.sweep_outbox",
         "schedule": OUTBOX_SWEEP_INTERVAL,
@@ -322,6 +356,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-pending-receipts": {
         "task": "channels.purge_pending_receipts",
         "schedule": 3600.0,
+    },
+    "automation-unanswered": {
+        "task": "automation.scan_unanswered",
+        "schedule": AUTOMATION_UNANSWERED_INTERVAL,
     },
 }
 # Celery's Django fixup closes the database connection around every task unless

@@ -14,6 +14,7 @@ from contacts.api.views import ContactViewSet
 from conversations.api.search import SearchView
 from conversations.api.views import ConversationViewSet
 from pingback.health import healthz, metrics_view, readyz
+from satisfaction.api.views import CsatReportView
 from workspace.api.business_views import BusinessView
 from workspace.api.views import (
     AgentViewSet,
@@ -62,8 +63,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.api.merge_urls")),
     path("api/v1/", include("webhooks.api.urls")),
+    path("api/v1/", include("automation.api.urls")),
     path("api/v1/search/", SearchView.as_view(), name="api-search"),
     path("api/v1/business/", BusinessView.as_view(), name="api-business"),
+    path("api/v1/reports/csat/", CsatReportView.as_view(), name="api-reports-csat"),
     path("api/v1/reports/", include("reports.api.urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -81,7 +84,9 @@ urlpatterns = [
     path("", include("workspace.urls")),
     path("", include("channels_app.settings_urls")),
     path("", include("webhooks.urls")),
+    path("", include("automation.urls")),
     path("", include("reports.urls")),
+    path("", include("satisfaction.urls")),
     path("", include("billing.urls")),
     path("", include("conversations.urls")),
     path("", include("contacts.panel_urls")),

@@ -16,8 +16,12 @@ class ConversationEvent(models.Model):
     conversation); `resolved`: its status became resolved; `reopened`: it
     left resolved for open (an agent, or the customer writing again).
     `opened_at` is the conversation's `created_at`, copied so response and
-    resolution times need no join. Written by `reports.services` as the
-    conversations services change conversations; never edited."""
+    resolution times need no join; `channel_id`, `assignee_id` and
+    `team_id` are the conversation's when the event happened, copied so a
+    report grouped by them needs no join either (plain ids, no foreign
+    keys: a deleted channel, agent or team leaves its id). Written by
+    `reports.services` as the conversations services change conversations;
+    never edited."""
 
     class Kind(models.TextChoices):
         FIRST_RESPONSE = (
@@ -34,6 +38,9 @@ class ConversationEvent(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField()
     opened_at = models.DateTimeField()
+    channel_id = models.UUIDField(null=True, blank=True)
+    assignee_id = models.IntegerField(null=True, blank=True)
+    team_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -65,6 +72,9 @@ class ConversationDay(models.Model):
     day = models.DateField()
     messages_in = models.PositiveIntegerField(default=0)
     messages_out = models.PositiveIntegerField(default=0)
+    channel_id = models.UUIDField(null=True, blank=True)
+    assignee_id = models.IntegerField(null=True, blank=True)
+    team_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

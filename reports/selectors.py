@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Func, Sum
+from django.db.models import Count, Min, OuterRef, Subquery, Sum, UUIDField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 
 from billing.models import Business
@@ -27,6 +28,7 @@ from channels_app.models import Channel
 from conversations.models import Conversation, Message
 from conversations.services.snooze import zone_named
 from reports.models import ConversationDay, ConversationEvent
+from workspace.hours import WeeklyHours
 from workspace.models import Label, Team
 
 # What a report may be grouped by, and the conversation field each reads
@@ -38,6 +40,9 @@ GROUPS: dict[str, str | None] = {
     "team": "team_id",
     "label": "label_links__label_id",
 }
+# The field of an event or day row holding the group (the conversation's
+# channel, assignee and team when the row was written).
+ROW_FIELDS = {"channel": "channel_id", "agent": "assignee_id", "team": "team_id"}
 # Longest range of days one report covers.
 MAX_DAYS = 366
 # Reasons of failed replies kept per row (the rest are summed in `other`).
@@ -140,7 +145,11 @@ def report(
     included, in `business.time_zone`), grouped by `group_by` (a key of
     `GROUPS`). Response and resolution times are measured with
     `open_seconds(start, end) -> seconds` (business hours), or every second
-    when None. A fixed number of queries (at most 5), whatever the range or data.
+    when None. On PostgreSQL, wall-clock times and a `WeeklyHours.
+    open_seconds` (bound method) are worked out by the database; any other
+    function is applied in Python to every event of the range. A fixed
+    number of queries (at most 5; 6 with business hours on PostgreSQL),
+    whatever the range or data.
 
     Raises `ValueError` for an unknown `group_by`, `until` before `since` or
     a range longer than `MAX_DAYS`."""
@@ -190,17 +199,35 @@ def report(
     events = ConversationEvent.objects.filter(
         business=business, at__gte=start, at__lt=end
     )
-    # One pass over the range's events: resolutions and reopenings counted,
-    # first responses and resolutions measured.
+    day_rows = ConversationDay.objects.filter(
+        business=business, day__gte=since, day__lte=until
+    )
+    # Events and day rows carry their channel, assignee and team: grouped by
+    # them without a join. Labels are the conversation's current ones (on
+    # PostgreSQL joined straight from the label links, see `_by_label`).
+    postgres = connection.vendor == "postgresql"
     if dim is None:
         events = events.annotate(key_day=TruncDate("at", tzinfo=zone))
-        key_field = "key_day"
+        key_field, day_key = "key_day", "day"
+    elif group_by == "label":
+        key_field = day_key = "conversation__" + dim
     else:
-        key_field = "conversation__" + dim
-    if open_seconds is None and connection.vendor == "postgresql":
-        times = _times_in_sql(events, key_field)
+        key_field = day_key = ROW_FIELDS[group_by]
+    hours = getattr(open_seconds, "__self__", None)
+    if postgres and (open_seconds is None or isinstance(hours, WeeklyHours)):
+        source = _by_label(events, group_by, "kind", "opened_at", "at")
+        if source is None:
+            source = events.values_list(
+                key_field, "kind", "opened_at", "at"
+            ).query.sql_with_params()
+        if open_seconds is None:
+            times = _times_in_sql(source)
+        else:
+            times = _open_times_in_sql(events, source, hours, end)
     else:
         times = _times_in_python(events, key_field, open_seconds or wall_seconds)
+    # One pass over the range's events: resolutions and reopenings counted,
+    # first responses and resolutions measured.
     for (kind, key), measured in times.items():
         target = row(key)
         if kind == ConversationEvent.Kind.FIRST_RESPONSE:
@@ -211,27 +238,60 @@ def report(
         else:
             target.reopened += measured.count
 
-    day_rows = ConversationDay.objects.filter(
-        business=business, day__gte=since, day__lte=until
-    )
-    day_key = "day" if dim is None else "conversation__" + dim
-    for key, n_in, n_out in (
-        day_rows.values(day_key)
-        .annotate(n_in=Sum("messages_in"), n_out=Sum("messages_out"))
-        .order_by()
-        .values_list(day_key, "n_in", "n_out")
-    ):
+    source = _by_label(day_rows, group_by, "messages_in", "messages_out")
+    if source is not None:
+        sql, params = source
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _DAY_SUMS.format(days=sql),
+                params,
+            )
+            sums = cursor.fetchall()
+    else:
+        sums = (
+            day_rows.values(day_key)
+            .annotate(n_in=Sum("messages_in"), n_out=Sum("messages_out"))
+            .order_by()
+            .values_list(day_key, "n_in", "n_out")
+        )
+    for key, n_in, n_out in sums:
         row(key).messages_in += n_in
         row(key).messages_out += n_out
 
-    messages = Message.objects.filter(
-        conversation__business=business, sent_at__gte=start, sent_at__lt=end
-    )
+    messages = Message.objects.filter(sent_at__gte=start, sent_at__lt=end)
+    if postgres:
+        # The message's own copy of its business (docs/search.md), so the
+        # failed replies are not joined to every conversation of the business.
+        messages = messages.alias(
+            message_business=RawSQL(
+                '"conversations_message"."business_id"', (), output_field=UUIDField()
+            )
+        ).filter(message_business=business.pk)
+    else:
+        messages = messages.filter(conversation__business=business)
     failed = messages.filter(
         direction=Message.Direction.OUTBOUND, status=Message.Status.FAILED
     )
+    if postgres and group_by in ROW_FIELDS:
+        # Each failed reply's conversation read by its primary key (a few
+        # thousand lookups) rather than hashing every conversation.
+        failed = failed.annotate(
+            key_now=Subquery(
+                Conversation.objects.filter(pk=OuterRef("conversation_id")).values(dim)[
+                    :1
+                ]
+            )
+        )
+        failed_rows = (
+            failed.values("key_now", "error")
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list("key_now", "error", "n")
+        )
+    else:
+        failed_rows = grouped(failed, "sent_at", "conversation__", "error")
     reasons: dict[object, Counter] = defaultdict(Counter)
-    for key, error, n in grouped(failed, "sent_at", "conversation__", "error"):
+    for key, error, n in failed_rows:
         reason = " ".join(error.split())[:REASON_MAX_LENGTH] or NO_REASON
         reasons[key][reason] += n
     for key, counter in reasons.items():
@@ -257,40 +317,103 @@ def report(
     )
 
 
-class _Percentiles(Aggregate):
-    """PostgreSQL's `percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY
-    x)`: the median and 90th percentile from one sort."""
-
-    function = "percentile_cont"
-    template = "%(function)s(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression) -> None:
-        from django.contrib.postgres.fields import ArrayField
-
-        super().__init__(expression, output_field=ArrayField(FloatField()))
+_LABEL_JOIN = (
+    "SELECT l.label_id, {columns} FROM ({sql}) AS r(conversation_id, {columns}) "
+    "LEFT JOIN conversations_conversationlabel l "
+    "ON l.conversation_id = r.conversation_id"
+)
 
 
-def _seconds() -> Func:
-    """Seconds from `opened_at` to `at`, never below 0 (as `wall_seconds`)."""
-    return Func(
-        F("at"),
-        F("opened_at"),
-        template="GREATEST(0, EXTRACT(EPOCH FROM %(expressions)s))",
-        arg_joiner=" - ",
-        output_field=FloatField(),
-    )
+def _by_label(queryset, group_by: str, *columns: str) -> tuple[str, list] | None:
+    """On PostgreSQL, for `group_by` label: the SQL and parameters of
+    `queryset`'s rows as (label id, *columns), a row per label of the
+    conversation (and one with a null label when it has none), joined from
+    the label links by conversation id (not through the conversations
+    table). None otherwise."""
+    if group_by != "label" or connection.vendor != "postgresql":
+        return None
+    sql, params = queryset.values_list(
+        "conversation_id", *columns
+    ).query.sql_with_params()
+    return _LABEL_JOIN.format(sql=sql, columns=", ".join(columns)), list(params)
 
 
-def _times_in_sql(events, key_field: str) -> dict[tuple[str, object], Times]:
-    """`Times` per (kind, key), worked out by PostgreSQL (wall-clock
+_DAY_SUMS = "SELECT key, SUM(a), SUM(b) FROM ({days}) AS s(key, a, b) GROUP BY key"
+_WALL_TIMES = """
+SELECT key, kind, COUNT(*), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+  ORDER BY GREATEST(0, date_part('epoch', at - opened_at)))
+FROM ({events}) AS e(key, kind, opened_at, at) GROUP BY key, kind
+"""
+
+
+def _times_in_sql(source: tuple[str, list]) -> dict[tuple[str, object], Times]:
+    """`Times` per (kind, key) of the events `source` (SQL and parameters of
+    rows (key, kind, opened_at, at)), worked out by PostgreSQL (wall-clock
     seconds): one query returning a row per group."""
-    return {
-        (kind, key): Times(count=n, median=both[0], p90=both[1])
-        for key, kind, n, both in events.values(key_field, "kind")
-        .annotate(n=Count("id"), both=_Percentiles(_seconds()))
-        .order_by()
-        .values_list(key_field, "kind", "n", "both")
-    }
+    sql, params = source
+    with connection.cursor() as cursor:
+        cursor.execute(_WALL_TIMES.format(events=sql), list(params))
+        return {
+            (kind, key): Times(count=n, median=both[0], p90=both[1])
+            for key, kind, n, both in cursor.fetchall()
+        }
+
+
+_OPEN_TIMES = """
+WITH open_hours AS (SELECT %s::float8[] AS starts, %s::float8[] AS lengths,
+                           %s::float8[] AS before),
+measured AS (
+  SELECT e.key, e.kind, o.starts, o.lengths, o.before,
+         date_part('epoch', e.opened_at) AS a,
+         date_part('epoch', e.at) AS b,
+         width_bucket(date_part('epoch', e.opened_at), o.starts) AS ka,
+         width_bucket(date_part('epoch', e.at), o.starts) AS kb
+  FROM ({events}) AS e(key, kind, opened_at, at), open_hours AS o
+)
+SELECT key, kind, COUNT(*), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+  ORDER BY GREATEST(0,
+    CASE WHEN kb = 0 THEN 0 ELSE before[kb] + LEAST(b - starts[kb], lengths[kb]) END
+    - CASE WHEN ka = 0 THEN 0 ELSE before[ka] + LEAST(a - starts[ka], lengths[ka]) END))
+FROM measured GROUP BY key, kind
+"""
+
+
+def _open_times_in_sql(
+    events, source: tuple[str, list], hours: WeeklyHours, end: dt.datetime
+) -> dict[tuple[str, object], Times]:
+    """`Times` per (kind, key) of the events `source` (as `_times_in_sql`;
+    `events` their queryset) in open seconds of `hours`, worked out by
+    PostgreSQL: two queries (the earliest opening measured, then the times).
+
+    Each moment t is turned into the open seconds from the first open span
+    up to t: with the spans' starts, lengths and the open seconds before
+    each (arrays, in epoch seconds), `width_bucket` finds the span starting
+    last at or before t, and open(t) = before[k] + min(t - start[k],
+    length[k]). A time is open(at) - open(opened_at), as
+    `WeeklyHours.open_seconds` measures it."""
+    earliest = events.aggregate(earliest=Min("opened_at"))["earliest"]
+    if earliest is None:
+        return {}
+    starts: list[float] = []
+    lengths: list[float] = []
+    before: list[float] = []
+    total = 0.0
+    for a, b in hours.spans(earliest, end):
+        starts.append(a.timestamp())
+        lengths.append((b - a).total_seconds())
+        before.append(total)
+        total += lengths[-1]
+    if not starts:  # (never open: every time is 0)
+        starts, lengths, before = [earliest.timestamp()], [0.0], [0.0]
+    sql, params = source
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OPEN_TIMES.format(events=sql), [starts, lengths, before, *params]
+        )
+        return {
+            (kind, key): Times(count=n, median=both[0], p90=both[1])
+            for key, kind, n, both in cursor.fetchall()
+        }
 
 
 def _times_in_python(
@@ -311,6 +434,16 @@ NONE_NAMES = {
     "agent": "Unassigned",
     "team": "No team",
     "label": "No label",
+}
+
+
+# A row whose channel, agent, team or label no longer exists (report rows
+# keep the ids they were written with).
+GONE_NAMES = {
+    "channel": "Deleted channel",
+    "agent": "Former agent",
+    "team": "Deleted team",
+    "label": "Deleted label",
 }
 
 
@@ -342,4 +475,4 @@ def _names(business: Business, group_by: str, rows: dict[object, Row]) -> None:
         if key is None:
             target.name = NONE_NAMES[group_by]
         else:
-            target.name = names.get(key, f"#{key}")
+            target.name = names.get(key) or GONE_NAMES[group_by]

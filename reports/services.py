@@ -3,6 +3,7 @@ conversations services as conversations change (docs/reports.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC
@@ -16,6 +17,16 @@ from conversations.services.snooze import zone_named
 from reports.models import ConversationDay, ConversationEvent
 
 RESOLVED = Conversation.Status.RESOLVED
+
+
+def dimensions_of(conversation: Conversation) -> dict[str, object]:
+    """The conversation's channel, assignee and team ids as they are now, the
+    fields a report row copies so it is grouped without a join."""
+    return {
+        "channel_id": conversation.channel_id,
+        "assignee_id": conversation.assignee_id,
+        "team_id": conversation.team_id,
+    }
 
 
 def reply_recorded(message: Message) -> None:
@@ -45,6 +56,7 @@ def first_response_record(message: Message) -> None:
                 kind=ConversationEvent.Kind.FIRST_RESPONSE,
                 at=message.sent_at,
                 opened_at=conversation.created_at,
+                **dimensions_of(conversation),
             )
         ],
         ignore_conflicts=True,
@@ -78,38 +90,62 @@ def status_changes_record(
                 kind=kind,
                 at=now,
                 opened_at=conversation.created_at,
+                **dimensions_of(conversation),
             )
         )
     if events:
         ConversationEvent.objects.bulk_create(events)
 
 
-UPSERT_BATCH = 150
+UPSERT_BATCH = 120
+_COLUMNS = 8
 _UPSERT = (
     "INSERT INTO reports_conversationday "
-    "(business_id, conversation_id, day, messages_in, messages_out) "
+    "(business_id, conversation_id, day, messages_in, messages_out, "
+    "channel_id, assignee_id, team_id) "
     "VALUES {values} "
     "ON CONFLICT (conversation_id, day) DO UPDATE SET "
     "messages_in = reports_conversationday.messages_in + excluded.messages_in, "
-    "messages_out = reports_conversationday.messages_out + excluded.messages_out"
+    "messages_out = reports_conversationday.messages_out + excluded.messages_out, "
+    "channel_id = excluded.channel_id, assignee_id = excluded.assignee_id, "
+    "team_id = excluded.team_id"
 )
+
+
+def zones_of(conversations: Iterable[Conversation]) -> dict[object, dt.tzinfo]:
+    """The time zone of each conversation's business, by business id: from
+    the business when the conversation has it loaded, else one query for
+    all the others."""
+    zones: dict[object, dt.tzinfo] = {}
+    missing = set()
+    for conversation in conversations:
+        if Conversation.business.is_cached(conversation):
+            zones[conversation.business_id] = zone_named(
+                conversation.business.time_zone
+            )
+        else:
+            missing.add(conversation.business_id)
+    missing -= set(zones)
+    if missing:
+        for pk, name in Business.objects.filter(pk__in=missing).values_list(
+            "pk", "time_zone"
+        ):
+            zones[pk] = zone_named(name)
+    return zones
 
 
 def messages_counted(messages: Sequence[Message]) -> None:
     """Add just-stored `messages` (their conversation loaded) to their
     conversations' `ConversationDay` rows, each on the local day of its
     `sent_at` in its business's time zone (notes and activity entries left
-    out): one query for the zones and one upsert, whatever the number."""
+    out), each row with its conversation's channel, assignee and team as
+    loaded: one upsert, whatever the number (and one query for the zones
+    unless the conversations have their business loaded)."""
     counted = [m for m in messages if m.kind not in Message.PRIVATE_KINDS]
     if not counted:
         return
-    business_ids = {m.conversation.business_id for m in counted}
-    zones = {
-        pk: zone_named(name)
-        for pk, name in Business.objects.filter(pk__in=business_ids).values_list(
-            "pk", "time_zone"
-        )
-    }
+    zones = zones_of([m.conversation for m in counted])
+    dims = {m.conversation_id: m.conversation for m in counted}
     counts: Counter = Counter()
     for message in counted:
         business_id = message.conversation.business_id
@@ -122,20 +158,26 @@ def messages_counted(messages: Sequence[Message]) -> None:
         row = rows.setdefault((business_id, conversation_id, day), [0, 0])
         row[0 if inbound else 1] += n
     field = ConversationDay._meta.get_field("business")
+    channel = ConversationDay._meta.get_field("channel_id")
     items = list(rows.items())
-    # (SQLite takes at most 999 parameters a statement: 5 a row.)
+    # (SQLite takes at most 999 parameters a statement: 8 a row.)
     for start in range(0, len(items), UPSERT_BATCH):
         params: list = []
         for (business_id, conversation_id, day), (n_in, n_out) in items[
             start : start + UPSERT_BATCH
         ]:
+            conversation = dims[conversation_id]
             params += [
                 field.get_db_prep_value(business_id, connection),
                 conversation_id,
                 day,
                 n_in,
                 n_out,
+                channel.get_db_prep_value(conversation.channel_id, connection),
+                conversation.assignee_id,
+                conversation.team_id,
             ]
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * (len(params) // 5))
+        row_sql = "(" + ", ".join(["%s"] * _COLUMNS) + ")"
+        values = ", ".join([row_sql] * (len(params) // _COLUMNS))
         with connection.cursor() as cursor:
             cursor.execute(_UPSERT.format(values=values), params)

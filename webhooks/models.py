@@ -184,3 +184,17 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.attempted_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WebhookSequence(models.Model):
+    """The last `sequence` number given to an event about one subject
+    (`scope`: `conversation:<id>` for conversation and message events,
+    `contact:<id>` for contact events). Incremented under its row lock in
+    the transaction that records the event, so for one subject the numbers
+    grow in the order the changes were committed."""
+
+    scope = models.CharField(max_length=60, unique=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.scope}={self.value}"

@@ -393,7 +393,8 @@ def business_settings(request: HttpRequest) -> HttpResponse:
     (for phone numbers written without a country code) and search language;
     its business hours (one row per weekday) and each channel's away
     message. Every member sees them; admins change them (POST; 403 for
-    agents), one form at a time (`form`: `general`, `hours` or `away`). A
+    agents), one form at a time (`form`: `general`, `hours`, `away` or
+    `csat`, customer satisfaction ratings: `satisfaction.settings_views`). A
     refused value is shown beside its field (400) and what was typed stays;
     a new search language re-indexes the messages in the background
     (`billing.services.business_settings_update`)."""
@@ -401,7 +402,11 @@ def business_settings(request: HttpRequest) -> HttpResponse:
     posted = request.POST.get("form", "general") if request.method == "POST" else ""
     if posted:
         member = _admin(request)
-    handler = {"hours": _hours_post, "away": _away_post}.get(posted, _general_post)
+    from satisfaction.settings_views import csat_post
+
+    handler = {"hours": _hours_post, "away": _away_post, "csat": csat_post}.get(
+        posted, _general_post
+    )
     context = handler(request, member.business, posted)
     if context is None:
         return redirect("settings-business")
@@ -423,11 +428,15 @@ def _business_page(request: HttpRequest, member: Member, posted: dict) -> HttpRe
     }
     hours = posted.get("hours") or _hours_stored(business)
     away = posted.get("away") or _away_stored(business)
+    from satisfaction.settings_views import csat_stored
+
+    csat = posted.get("csat") or csat_stored(business)
     refused = bool(
         general["errors"]
         or hours["week_errors"]
         or any(day["errors"] for day in hours["days"])
         or any(row["errors"] for row in away["rows"])
+        or csat["errors"]
     )
     return render(
         request,
@@ -441,6 +450,7 @@ def _business_page(request: HttpRequest, member: Member, posted: dict) -> HttpRe
             "hours": hours,
             "hours_zone": business.time_zone,
             "away": away,
+            "csat": csat,
             "refused": refused,
             "time_zones": sorted(zoneinfo.available_timezones()),
             "countries": countries(),

@@ -515,6 +515,11 @@ class Platform:
             from the config setup learned, e.g. "@" + `bot_username`; ""
             when the config does not tell. Setup compares it with the
             channel's name to tell a name it gave from one an admin typed.
+        setup_outdated(channel) -> bool
+            Pure: whether a channel set up by an older PingBack needs its
+            setup run again to get what setup registers now (e.g. Telegram's
+            `allowed_updates` grew). Beat re-runs setup for those
+            (`channel_setup_refresh`), so admins need not. False by default.
         receiving_message(channel, since: datetime) -> str
             The setup message of a channel `ready_on_signed_event` once
             signed events arrive (e.g. "Receiving events from Meta since
@@ -599,6 +604,9 @@ class Platform:
 
     def setup_name(self, config: dict[str, Any]) -> str:
         return ""
+
+    def setup_outdated(self, channel: Channel) -> bool:
+        return False
 
     def receiving_message(self, channel: Channel, since: datetime) -> str:
         return f"Receiving events since {since:%Y-%m-%d %H:%M} UTC."

@@ -100,6 +100,8 @@ HANDLED_UPDATES = (
     UPDATE_MY_CHAT_MEMBER,
     UPDATE_MESSAGE_REACTION,
 )
+# Learned config field: the update kinds the webhook was registered for.
+WEBHOOK_UPDATES = "webhook_updates"
 PRIVATE_CHAT = "private"
 CHANNEL_CHAT = "channel"
 CHAT_THREAD = "chat"
@@ -652,7 +654,7 @@ class TelegramPlatform(Platform):
     channel_type = "telegram"
     config_serializer = TelegramConfigSerializer
     secret_fields = frozenset({"bot_token"})
-    learned_fields = frozenset({"bot_id", "bot_username"})
+    learned_fields = frozenset({"bot_id", "bot_username", WEBHOOK_UPDATES})
     receives_webhooks = True
 
     def check_credentials(
@@ -772,10 +774,18 @@ class TelegramPlatform(Platform):
         username = config.get("bot_username")
         return f"@{username}" if username else ""
 
+    def setup_outdated(self, channel: Channel) -> bool:
+        """A ready channel whose webhook was registered for other update kinds
+        than `HANDLED_UPDATES` (the learned `webhook_updates`; channels set
+        up before it was recorded have none): setup must run again."""
+        registered = channel.config.get(WEBHOOK_UPDATES)
+        return channel.setup_state == "ready" and registered != list(HANDLED_UPDATES)
+
     def on_create(self, channel: Channel) -> SetupResult:
         """Learn the bot (`getMe`: `bot_id`, `bot_username`), then register the
         webhook (`setWebhook`) with a random secret token, kept across setups,
-        for the update kinds in `HANDLED_UPDATES`. Name: "@<bot username>".
+        for the update kinds in `HANDLED_UPDATES` (recorded as the learned
+        `webhook_updates`). Name: "@<bot username>".
 
         Source: Telegram Bot API, getMe (User.username) and setWebhook."""
         api = TelegramApi(channel.secrets["bot_token"])
@@ -802,6 +812,7 @@ class TelegramPlatform(Platform):
                 config=learned,
                 name=name,
             )
+        learned[WEBHOOK_UPDATES] = list(HANDLED_UPDATES)
         return SetupResult(
             state="ready",
             message=f"{done} Webhook registered at {url} with a secret token: "

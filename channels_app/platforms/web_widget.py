@@ -19,7 +19,10 @@ websocket (`/ws/widget/<channel id>/`, `channels_app.widget.consumers`):
 Frames the widget receives for a message (`message_frame`, and
 `channels_app.widget.selectors.message_payload` for stored ones):
     {"id": int, "client_id": str | null, "direction": "inbound" | "outbound",
-     "text": str, "sent_at": ISO 8601, "attachments": [{"kind", "name", "url"}]}
+     "text": str, "sent_at": ISO 8601, "attachments": [{"kind", "name", "url"}],
+     "rating"?: {"token": str, "score": int | null}}
+`rating` marks a customer satisfaction question (docs/satisfaction.md): the
+widget shows a 1 to 5 rating under it and answers with a `rating` frame.
 """
 
 from __future__ import annotations
@@ -278,10 +281,13 @@ class WebWidgetPlatform(Platform):
         if not message.recipient_external_id:
             raise PermanentDeliveryError("The visitor of this conversation is unknown.")
         group = visitor_group(channel.id, message.recipient_external_id)
-        event = {
-            "type": WIDGET_MESSAGE_EVENT,
-            "message": message_frame(message, timezone.now()),
-        }
+        frame = message_frame(message, timezone.now())
+        from satisfaction.selectors import widget_rating
+
+        rating = widget_rating(message.message_id)
+        if rating is not None:  # a satisfaction question: inline rating
+            frame["rating"] = rating
+        event = {"type": WIDGET_MESSAGE_EVENT, "message": frame}
         try:
             async_to_sync(_channel_layer().group_send)(group, event)
         except (ChannelFull, RedisError, OSError) as error:

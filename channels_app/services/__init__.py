@@ -10,6 +10,8 @@ from channels_app.services.channels import (
     channel_plan_check,
     channel_public_config,
     channel_setup,
+    channel_setup_outdated_ids,
+    channel_setup_refresh,
     channel_update,
 )
 
@@ -23,5 +25,7 @@ __all__ = [
     "channel_plan_check",
     "channel_public_config",
     "channel_setup",
+    "channel_setup_outdated_ids",
+    "channel_setup_refresh",
     "channel_update",
 ]

@@ -267,6 +267,11 @@ def channel_setup(*, channel: Channel) -> Channel:
     stays."""
     renamable = _named_by_setup(channel)
     result = get_platform(channel.type).on_create(channel)
+    return _setup_record(channel, result, renamable=renamable)
+
+
+def _setup_record(channel: Channel, result, *, renamable: bool) -> Channel:
+    """Store a setup's outcome (`SetupResult`) on the channel."""
     channel.config = {**channel.config, **result.config}
     if result.name and renamable:
         channel.name = result.name[: Channel._meta.get_field("name").max_length]
@@ -294,6 +299,47 @@ def channel_setup(*, channel: Channel) -> Channel:
         },
     )
     return channel
+
+
+def channel_setup_outdated_ids() -> list:
+    """Ids of the active channels whose setup an older PingBack ran and that
+    need it again (`Platform.setup_outdated`, e.g. a Telegram webhook
+    registered for fewer update kinds than PingBack handles now)."""
+    channels = Channel.objects.filter(is_active=True).only(
+        "pk", "type", "config", "setup_state"
+    )
+    return [
+        channel.pk
+        for channel in channels.iterator()
+        if get_platform(channel.type).setup_outdated(channel)
+    ]
+
+
+def channel_setup_refresh(*, channel_id) -> str:
+    """Run setup again for an outdated channel (see
+    `channel_setup_outdated_ids`), so it gets what setup registers now
+    without an admin doing anything. Idempotent. Returns `refreshed`,
+    `current` (gone, inactive or not outdated: nothing done) or `failed`:
+    the platform refused or could not be reached; the channel is left as
+    it was (its webhook still works for what it was registered for) and
+    the next run tries again."""
+    channel = Channel.objects.filter(pk=channel_id, is_active=True).first()
+    if channel is None:
+        return "current"
+    platform = get_platform(channel.type)
+    if not platform.setup_outdated(channel):
+        return "current"
+    renamable = _named_by_setup(channel)
+    result = platform.on_create(channel)
+    extra = {"channel_id": str(channel.pk), "platform": channel.type}
+    if result.state != Channel.SetupState.READY:
+        logger.warning(
+            "channel.setup_refresh_failed", extra={**extra, "reason": result.message}
+        )
+        return "failed"
+    _setup_record(channel, result, renamable=renamable)
+    logger.info("channel.setup_refreshed", extra=extra)
+    return "refreshed"
 
 
 def channel_mark_receiving(*, channel: Channel, platform: Platform) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from billing.services import api_token_create
-from conversations.models import Message
+from conversations.models import Conversation, Message
 from pingback.testing import wait_for
 
 
@@ -75,6 +75,25 @@ def reply(live, conversation_id: int, **request: Any) -> dict[str, Any]:
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "queued"
     return response.json()
+
+
+def inbound_thread(live, channel_type: str, text: str) -> tuple[Conversation, dict]:
+    """The customer's first message arrived: the one conversation, once the
+    workers made it, and its row in the API's list (asserted to be of
+    `channel_type`, its thread the inbound `text` alone)."""
+    conversation = wait_for(lambda: Conversation.objects.first())
+    [listed] = conversations(live)
+    assert (listed["id"], listed["channel_type"]) == (conversation.pk, channel_type)
+    shown = [(m["direction"], m["text"]) for m in thread(live, conversation.pk)]
+    assert shown == [("inbound", text)]
+    return conversation, listed
+
+
+def reply_reaches(live, conversation_id: int, text: str, *statuses: str) -> Message:
+    """An agent's text reply through the API, once its status is one of
+    `statuses` (see `message_reaches`)."""
+    queued = reply(live, conversation_id, json={"text": text})
+    return message_reaches(queued["id"], *statuses)
 
 
 def message_reaches(message_id: int, *statuses: str) -> Message:

@@ -38,18 +38,14 @@ def test_dm_arrives_and_the_reply_is_delivered_through_the_worker(live):
     sent = customer_sends(live, "dm", text="Hi, my order #4411 never arrived.")
     assert [d["status_code"] for d in sent["deliveries"]] == [200]
 
-    conversation = wait_for(lambda: Conversation.objects.first())
-    [listed] = e2e.conversations(live)
-    assert (listed["id"], listed["channel_type"]) == (conversation.pk, "x")
-    assert listed["contact"]["handle"] == DEMO_CUSTOMER.screen_name
-    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
-        ("inbound", "Hi, my order #4411 never arrived.")
-    ]
-
-    queued = e2e.reply(
-        live, conversation.pk, json={"text": "Sorry! A replacement ships today."}
+    conversation, listed = e2e.inbound_thread(
+        live, "x", "Hi, my order #4411 never arrived."
     )
-    message = e2e.message_reaches(queued["id"])
+    assert listed["contact"]["handle"] == DEMO_CUSTOMER.screen_name
+
+    message = e2e.reply_reaches(
+        live, conversation.pk, "Sorry! A replacement ships today."
+    )
 
     dms = live["sandbox"].x.sent_dms
     assert [(d["participant_id"], d["text"]) for d in dms] == [

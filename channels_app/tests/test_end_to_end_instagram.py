@@ -61,15 +61,10 @@ def test_dm_arrives_and_text_and_photo_go_back_through_the_worker(live):
     sent = control(live, "customer/message", text="Is the blue kettle in stock?")
     assert [d["status_code"] for d in sent["deliveries"]] == [200]
 
-    conversation = wait_for(lambda: Conversation.objects.first())
-    listed = e2e.conversations(live)
-    assert [(c["id"], c["channel_type"]) for c in listed] == [
-        (conversation.pk, "instagram")
-    ]
-    assert listed[0]["contact"]["external_id"] == DEMO_CUSTOMER_ID
-    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
-        ("inbound", "Is the blue kettle in stock?")
-    ]
+    conversation, listed = e2e.inbound_thread(
+        live, "instagram", "Is the blue kettle in stock?"
+    )
+    assert listed["contact"]["external_id"] == DEMO_CUSTOMER_ID
 
     png = demo_png()
     queued = e2e.reply(

@@ -58,16 +58,14 @@ def test_a_text_arrives_and_the_reply_is_delivered_through_the_worker(live):
         (200, EMPTY_TWIML)
     ]
 
-    conversation = wait_for(lambda: Conversation.objects.first())
-    [shown] = e2e.conversations(live)
-    assert (shown["id"], shown["channel_type"]) == (conversation.pk, "sms")
+    conversation, shown = e2e.inbound_thread(
+        live, "sms", "Hi, my order #4411 never arrived."
+    )
     assert shown["contact"]["external_id"] == DEMO_CUSTOMER_NUMBER
-    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
-        ("inbound", "Hi, my order #4411 never arrived.")
-    ]
 
-    queued = e2e.reply(live, conversation.pk, json={"text": "Sorry! It ships today."})
-    message = e2e.message_reaches(queued["id"], "delivered", "failed")
+    message = e2e.reply_reaches(
+        live, conversation.pk, "Sorry! It ships today.", "delivered", "failed"
+    )
 
     [sent] = live["sandbox"].sms.sends
     assert (sent["from"], sent["to"], sent["body"]) == (

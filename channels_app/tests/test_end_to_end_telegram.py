@@ -46,20 +46,15 @@ def test_a_customer_message_arrives_and_text_and_file_replies_go_out(live):
     assert sent["delivery"]["status_code"] == 200
 
     # then a Telegram conversation appears
-    conversation = wait_for(lambda: Conversation.objects.first())
-    [shown] = e2e.conversations(live)
-    assert shown["id"] == conversation.pk
-    assert shown["channel_type"] == "telegram"
+    conversation, shown = e2e.inbound_thread(
+        live, "telegram", "Hi, my order #4411 never arrived."
+    )
     assert shown["contact"]["handle"] == DEMO_CUSTOMER.username
-    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
-        ("inbound", "Hi, my order #4411 never arrived.")
-    ]
 
     # when an agent replies with text
-    queued = e2e.reply(
-        live, conversation.pk, json={"text": "Sorry! A replacement ships today."}
+    text_reply = e2e.reply_reaches(
+        live, conversation.pk, "Sorry! A replacement ships today."
     )
-    text_reply = e2e.message_reaches(queued["id"])
 
     # and then with a file
     queued = e2e.reply(

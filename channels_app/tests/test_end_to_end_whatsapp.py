@@ -62,17 +62,13 @@ def customer_sends(live, **body) -> dict:
 def test_message_arrives_the_reply_is_sent_and_statuses_move_it_to_read(live):
     customer_sends(live, text="Does it come in another color?")
 
-    conversation = wait_for(lambda: Conversation.objects.first())
-    [listed] = e2e.conversations(live)
-    assert (listed["id"], listed["channel_type"]) == (conversation.pk, "whatsapp")
-    assert [(m["direction"], m["text"]) for m in e2e.thread(live, conversation.pk)] == [
-        ("inbound", "Does it come in another color?")
-    ]
-
-    queued = e2e.reply(
-        live, conversation.pk, json={"text": "Yes, it also comes in blue."}
+    conversation, _ = e2e.inbound_thread(
+        live, "whatsapp", "Does it come in another color?"
     )
-    message = e2e.message_reaches(queued["id"], "sent", "failed")
+
+    message = e2e.reply_reaches(
+        live, conversation.pk, "Yes, it also comes in blue.", "sent", "failed"
+    )
 
     sends = live["sandbox"].whatsapp.snapshot()["sends"]
     assert [(s["to"], s["type"], s["text"]) for s in sends] == [
@@ -82,9 +78,9 @@ def test_message_arrives_the_reply_is_sent_and_statuses_move_it_to_read(live):
     assert message.platform_message_id == sends[0]["wamid"]
 
     control(live, "statuses", wamid=sends[0]["wamid"], status="delivered")
-    e2e.message_reaches(queued["id"], "delivered")
+    e2e.message_reaches(message.pk, "delivered")
     control(live, "statuses", wamid=sends[0]["wamid"], status="read")
-    e2e.message_reaches(queued["id"], "read")
+    e2e.message_reaches(message.pk, "read")
     assert e2e.thread(live, conversation.pk)[-1]["status"] == "read"
 
 

@@ -204,11 +204,18 @@ def test_the_demo_leaves_every_channel_ready_and_named(live_server, sandbox, set
         )
 
     shown = {
-        channel.type: (channel.setup_state, channel.name)
+        (channel.type, channel.config.get("delivery", "webhook")): (
+            channel.setup_state,
+            channel.name,
+        )
         for channel in Channel.objects.all()
     }
+    assert Channel.objects.count() == len(shown) == 7
+    # Only X channels have a delivery mode.
+    shown = {kind if kind[0] == "x" else kind[0]: v for kind, v in shown.items()}
     assert shown == {
-        "x": ("ready", "@pingback_demo"),
+        ("x", "webhook"): ("ready", "@pingback_demo"),
+        ("x", "polling"): ("ready", "@pingback_polled"),
         "telegram": ("ready", "@pingback_demo_bot"),
         "whatsapp": ("ready", "PingBack Demo (+1 555-010-4477)"),
         "instagram": ("ready", "@pingback_demo"),
@@ -216,3 +223,42 @@ def test_the_demo_leaves_every_channel_ready_and_named(live_server, sandbox, set
         "webchat": ("ready", "localhost:8766"),
     }, out.getvalue()
     assert "Action required" not in out.getvalue()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_mention_of_the_demos_polled_x_account_becomes_a_conversation(
+    live_server, sandbox, settings
+):
+    """The README's demo: a customer mentions the second X account, which no
+    webhook serves; beat's next tick of `channels.poll_x_channels` (tasks
+    eager, as `bin/run` runs them without a broker) reads it into the inbox."""
+    from channels_app.tasks import poll_x_channels
+    from conversations.models import Conversation
+    from sandbox.platforms.x.payloads import DEMO_POLLING_APP
+
+    settings.PINGBACK_PUBLIC_BASE_URL = live_server.url
+    call_command(
+        "setup_demo",
+        sandbox_url=sandbox.url,
+        password="demo-pass",
+        stdout=io.StringIO(),
+    )
+    polled = Channel.objects.get(type="x", config__delivery="polling")
+    account = DEMO_POLLING_APP.account.id
+
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/x/customer/mention",
+        json={"account_id": account, "text": "is the demo polled?"},
+        timeout=30,
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["deliveries"] == []  # no webhook: it waits to be read
+    assert not Conversation.objects.exists()
+    assert poll_x_channels() == 1
+    conversation = Conversation.objects.get()
+    assert conversation.channel == polled
+    message = conversation.messages.get()
+    assert message.text == "@pingback_polled is the demo polled?"
+    assert message.platform_message_id == answer.json()["event_id"]

@@ -26,6 +26,13 @@ Frames are JSON objects with a `type`. From the widget:
         server takes at most one per `TYPING_MIN_INTERVAL`); the agents see
         "The customer is typing…" for a few seconds. Ignored before the
         visitor's first message (there is no conversation yet).
+    {"type": "rating", "token": str, "score": int, "comment"?: str}
+        the visitor rates their resolved conversation (customer
+        satisfaction): `token` is the `rating.token` of the question's
+        message. Answered `rated`, or an error `invalid_rating` with `field`
+        (`score` or `comment`; nothing stored) or `rating_refused` (a token
+        that is not of this visitor's conversation, expired, or already
+        used). After hello only.
 From PingBack:
     {"type": "welcome", "token": str, "visitor_id": str,
      "settings": {"name", "welcome_message", "brand_color", "logo_url"},
@@ -37,6 +44,8 @@ Texts meant for the visitor (`strings`, error `detail`s) follow the browser:
 the hello's `language`, else the handshake's `Accept-Language`, when
 PingBack has a translation for it (docs/translations.md); else English.
     {"type": "ack", "id": <UUID>, "status": "accepted" | "duplicate"}
+    {"type": "rated", "token": str, "score": int}
+        the visitor's rating was stored.
     {"type": "identified"}
         the website's identification was verified and applied.
     {"type": "typing"}
@@ -265,11 +274,55 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self._typing(channel)
         elif kind == "identify":
             await self._identify(channel, content)
+        elif kind == "rating":
+            await self._rating(channel, content)
         else:
             await self._error(
                 "invalid_frame",
-                "Expected a JSON object of type hello, message, identify or typing.",
+                "Expected a JSON object of type hello, message, identify, "
+                "typing or rating.",
             )
+
+    async def _rating(self, channel: Channel, frame: dict[str, Any]) -> None:
+        """The visitor rates their resolved conversation
+        (`satisfaction.services.visitor_rating_submit`)."""
+        from pingback.errors import ApplicationError, FieldInvalid
+        from satisfaction.services import visitor_rating_submit
+
+        token = frame.get("token") if isinstance(frame.get("token"), str) else ""
+        if self.visitor_id is None:
+            await self._error("hello_required", "Send hello before rating.")
+            return
+        try:
+            rating = await database_sync_to_async(visitor_rating_submit)(
+                channel=channel,
+                visitor_id=self.visitor_id,
+                token=token,
+                score=frame.get("score"),
+                comment=frame.get("comment"),
+            )
+        except FieldInvalid as error:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "invalid_rating",
+                    "field": error.field,
+                    "detail": error.detail,
+                    "token": token,
+                }
+            )
+            return
+        except ApplicationError as error:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "rating_refused",
+                    "detail": error.detail,
+                    "token": token,
+                }
+            )
+            return
+        await self.send_json({"type": "rated", "token": token, "score": rating.score})
 
     async def _identify(self, channel: Channel, frame: dict[str, Any]) -> None:
         """The website says who the visitor is: applied when its hash

@@ -93,9 +93,12 @@ def visitor_message_list(
 
 def message_payload(message: Message) -> dict[str, Any]:
     """A stored message as the widget shows it (the frame described in
-    `channels_app.platforms.web_widget`); attachment links are signed."""
+    `channels_app.platforms.web_widget`); attachment links are signed. A
+    customer satisfaction question also carries `rating` (`{token, score}`,
+    `satisfaction.selectors.widget_rating`): the widget shows an inline
+    rating under it."""
     inbound = message.direction == Message.Direction.INBOUND
-    return {
+    payload = {
         "id": message.pk,
         "client_id": message.platform_message_id if inbound else None,
         "direction": message.direction,
@@ -111,6 +114,13 @@ def message_payload(message: Message) -> dict[str, Any]:
             if attachment.get("stored")
         ],
     }
+    if (message.details or {}).get("automatic") == "csat_request":
+        from satisfaction.selectors import widget_rating
+
+        rating = widget_rating(message.pk)
+        if rating is not None:
+            payload["rating"] = rating
+    return payload
 
 
 def visitor_conversation(channel: Channel, visitor_id: str) -> tuple[int, str] | None:

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import (
+    Case,
     DateTimeField,
     Exists,
-    F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Cast
 
@@ -89,14 +90,40 @@ def _dismissed(contact_id: int) -> Exists:
     )
 
 
-def _shared(contact: Contact, model: type, field: str) -> QuerySet:
-    """The business's rows of `model` (ContactEmail or ContactPhone) whose
-    `field` (address, number) is one of `contact`'s, through the model's
-    `(business, field)` index."""
-    own = model.objects.filter(contact_id=contact.pk).order_by().values(field)
-    return model.objects.filter(
-        business_id=contact.business_id, **{f"{field}__in": own}
-    )
+# The columns every row of the panel's UNION carries (see `contact_panel`):
+# kind, value, extra, id, channel type, opted out at, opted out reason.
+_EMPTY = Value("")
+_NEVER = Cast(Value(None), DateTimeField())  # typed: PostgreSQL's UNION
+_BLANKS = {"channel_type": _EMPTY, "opted_at": _NEVER, "opted_reason": _EMPTY}
+
+
+def _shared_details(
+    contact: Contact, *, emails: bool = True, phones: bool = True
+) -> list[QuerySet]:
+    """Querysets of the other contacts' e-mail addresses (`kind`
+    "shared_email") and phone numbers ("shared_phone") that `contact` has
+    too, found through the `(business, address)` / `(business, number)`
+    indexes. Each row is shaped as the panel's UNION rows: (kind, value, "",
+    the other contact's id, and three blanks). `emails=False` or
+    `phones=False` leaves that side out."""
+    arms = []
+    for wanted, model, column, kind in (
+        (emails, ContactEmail, "address", "shared_email"),
+        (phones, ContactPhone, "number", "shared_phone"),
+    ):
+        if not wanted:
+            continue
+        own = model.objects.filter(contact_id=contact.pk).order_by().values(column)
+        arms.append(
+            model.objects.filter(
+                business_id=contact.business_id, **{f"{column}__in": own}
+            )
+            .exclude(contact_id=contact.pk)
+            .order_by()
+            .annotate(kind=Value(kind), extra=_EMPTY, **_BLANKS)
+            .values_list("kind", column, "extra", "contact_id", *_BLANKS)
+        )
+    return arms
 
 
 def merge_suggestions(
@@ -105,68 +132,61 @@ def merge_suggestions(
     *,
     emails: bool = True,
     phones: bool = True,
+    shared: list[tuple[str, str, int]] | None = None,
 ) -> list[MergeSuggestion]:
     """Up to `limit` other contacts of `contact`'s business (not erased, not
     dismissed as "not the same person") sharing an e-mail address or a phone
     number with it, e-mail matches first (then oldest first), each once with
-    the first shared detail as its reason. One query: the matching contacts
-    are found through the `(business, address)` / `(business, number)`
-    indexes, and read with their reason and name fallbacks; none when the
-    contact is erased. `emails=False` or `phones=False` (the caller knows the
-    contact has none) leaves that side out."""
+    the first shared detail as its reason; none when the contact is erased.
+
+    Two steps: the shared details (one query through the `(business,
+    address)` / `(business, number)` indexes, or `shared`, `(kind, value,
+    other contact id)` rows the caller already read, as `contact_panel` does
+    in its own query), then, only when some other contact shares one, the
+    matching contacts with their name fallbacks (one query). `emails=False`
+    or `phones=False` (the caller knows the contact has none) leaves that
+    side out."""
     if contact.erased_at is not None or contact.pk is None:
         return []
-    sides = [
-        (model, field)
-        for wanted, model, field in (
-            (emails, ContactEmail, "address"),
-            (phones, ContactPhone, "number"),
-        )
-        if wanted
-    ]
-    if not sides:
-        return []
-    matching = [
-        _shared(contact, model, field).order_by().values("contact_id")
-        for model, field in sides
-    ]
-    matching_ids = matching[0].union(*matching[1:], all=True)
-    reasons = {
-        f"shared_{field}": Subquery(
-            _shared(contact, model, field)
-            .filter(contact_id=OuterRef("pk"))
-            .order_by("id")
-            .values(field)[:1]
-        )
-        for model, field in sides
-    }
-    others = (
-        contacts_with_fallbacks(
-            Contact.objects.filter(
-                business_id=contact.business_id,
-                erased_at__isnull=True,
-                pk__in=matching_ids,
+    if shared is None:
+        arms = _shared_details(contact, emails=emails, phones=phones)
+        if not arms:
+            return []
+        shared = [
+            (kind, value, other_id)
+            for kind, value, _extra, other_id, *_blanks in arms[0].union(
+                *arms[1:], all=True
             )
-            .exclude(pk=contact.pk)
-            .filter(~_dismissed(contact.pk))
+        ]
+    # The first shared detail per contact, e-mail addresses before numbers.
+    reasons: dict[int, str] = {}
+    for kind, value, other_id in sorted(
+        shared, key=lambda row: (row[0] != "shared_email", row[1])
+    ):
+        reasons.setdefault(
+            other_id,
+            f"same e-mail {value}"
+            if kind == "shared_email"
+            else f"same phone {phone_display(value)}",
         )
-        .annotate(**reasons)
-        .order_by(
-            *(
-                [F("shared_address").asc(nulls_last=True)]
-                if "shared_address" in reasons
-                else []
-            ),
-            "pk",
-        )[:limit]
-    )
+    if not reasons:
+        return []
+    by_email = [pk for pk, reason in reasons.items() if reason.startswith("same e-")]
+    others = contacts_with_fallbacks(
+        Contact.objects.filter(
+            business_id=contact.business_id,
+            erased_at__isnull=True,
+            pk__in=list(reasons),
+        ).filter(~_dismissed(contact.pk))
+    ).order_by(
+        Case(When(pk__in=by_email, then=Value(0)), default=Value(1)),
+        "pk",
+    )[:limit]
     return [
         MergeSuggestion(
             other=other,
             name=str(contact_display_name(other)),
-            reason=f"same e-mail {other.shared_address}"
-            if getattr(other, "shared_address", None)
-            else f"same phone {phone_display(other.shared_number)}",
+            reason=reasons[other.pk],
         )
         for other in others
     ]
@@ -342,56 +362,62 @@ class PanelLabel:
 def contact_panel(conversation: Conversation) -> ContactPanel:
     """The customer panel of `conversation` (its contact as loaded with the
     conversation, its details, other conversations on every channel and
-    merge suggestions). Two queries (details, labels and identities in one;
-    other conversations with their count), and the one of
-    `merge_suggestions` when it has an e-mail address or a phone number;
-    whatever the number of conversations or details. The identities carry
+    merge suggestions). Two queries (details, labels, identities and the
+    other contacts sharing an address or a number in one; other
+    conversations with their count), and the second of `merge_suggestions`
+    only when another contact shares an address or a number; whatever the
+    number of conversations or details. The identities carry
     only what the panel shows (id, handle, channel type, opt-out)."""
     from contacts.phones import phone_e164
     from conversations.workspace import contact_other_conversations
 
     contact = conversation.contact
     pk = contact.pk
-    empty = Value("")
-    never = Cast(Value(None), DateTimeField())  # typed: PostgreSQL's UNION
+    blanks = _BLANKS
+    details = [
+        ContactPhone.objects.filter(contact_id=pk)
+        .order_by()
+        .annotate(kind=Value("phone"), extra=_EMPTY, **blanks)
+        .values_list("kind", "number", "extra", "id", *blanks),
+        ContactLabel.objects.filter(contact_id=pk)
+        .order_by()
+        .annotate(kind=Value("label"), **blanks)
+        .values_list("kind", "label__name", "label__color", "label_id", *blanks),
+        ContactIdentity.objects.filter(contact_id=pk)
+        .order_by()
+        .annotate(kind=Value("identity"))
+        .values_list(
+            "kind",
+            "external_id",
+            "handle",
+            "id",
+            "channel__type",
+            "opted_out_at",
+            "opted_out_reason",
+        ),
+    ]
+    if contact.erased_at is None:
+        # The other contacts sharing an address or a number, for the merge
+        # suggestions: read here rather than in a query of their own.
+        details += _shared_details(contact)
     # One UNION: kind, value, extra, id, channel type, opted out at, reason.
-    blanks = {"channel_type": empty, "opted_at": never, "opted_reason": empty}
     rows = (
         ContactEmail.objects.filter(contact_id=pk)
         .order_by()
-        .annotate(kind=Value("email"), extra=empty, **blanks)
+        .annotate(kind=Value("email"), extra=_EMPTY, **blanks)
         .values_list("kind", "address", "extra", "id", *blanks)
-        .union(
-            ContactPhone.objects.filter(contact_id=pk)
-            .order_by()
-            .annotate(kind=Value("phone"), extra=empty, **blanks)
-            .values_list("kind", "number", "extra", "id", *blanks),
-            ContactLabel.objects.filter(contact_id=pk)
-            .order_by()
-            .annotate(kind=Value("label"), **blanks)
-            .values_list("kind", "label__name", "label__color", "label_id", *blanks),
-            ContactIdentity.objects.filter(contact_id=pk)
-            .order_by()
-            .annotate(kind=Value("identity"))
-            .values_list(
-                "kind",
-                "external_id",
-                "handle",
-                "id",
-                "channel__type",
-                "opted_out_at",
-                "opted_out_reason",
-            ),
-            all=True,
-        )
+        .union(*details, all=True)
     )
     emails: dict[str, PanelDetail] = {}
     phones: dict[str, PanelDetail] = {}
     labels: list[PanelLabel] = []
     found_identities: list[ContactIdentity] = []
+    shared: list[tuple[str, str, int]] = []
     for row in sorted(rows, key=lambda r: r[3]):
         kind, value, extra, row_id, channel_type, opted_at, opted_reason = row
-        if kind == "email":
+        if kind.startswith("shared_"):
+            shared.append((kind, value, row_id))
+        elif kind == "email":
             emails[value] = PanelDetail(value, value)
         elif kind == "phone":
             phones[value] = PanelDetail(value, phone_display(value))
@@ -448,7 +474,5 @@ def contact_panel(conversation: Conversation) -> ContactPanel:
         ],
         other_conversations=others,
         conversation_count=count,
-        suggestions=merge_suggestions(
-            contact, emails=bool(emails), phones=bool(phones)
-        ),
+        suggestions=merge_suggestions(contact, shared=shared) if shared else [],
     )

@@ -185,6 +185,9 @@ def contact_update(
     if custom_attributes is not _UNSET:
         values["custom_attributes"] = attributes_validated(custom_attributes)
     # Everything is checked: only now does the contact change.
+    changed = [
+        field for field, value in values.items() if getattr(contact, field) != value
+    ]
     for field, value in values.items():
         setattr(contact, field, value)
     fields = list(values)
@@ -192,15 +195,28 @@ def contact_update(
         if fields:
             contact.save(update_fields=[*fields, "updated_at"])
         if emails_clean is not None:
+            had = set(contact.emails.values_list("address", flat=True))
+            if had != set(emails_clean):
+                changed.append("emails")
             ContactEmail.objects.filter(contact=contact).exclude(
                 address__in=emails_clean
             ).delete()
         if phones_clean is not None:
+            had = set(contact.phones.values_list("number", flat=True))
+            if had != set(phones_clean):
+                changed.append("phones")
             ContactPhone.objects.filter(contact=contact).exclude(
                 number__in=phones_clean
             ).delete()
         _details_add(contact, emails_clean or (), phones_clean or (), source=source)
         if labels is not None:
+            had = set(
+                ContactLabel.objects.filter(contact=contact).values_list(
+                    "label_id", flat=True
+                )
+            )
+            if had != {label.pk for label in labels}:
+                changed.append("labels")
             ContactLabel.objects.filter(contact=contact).exclude(
                 label__in=labels
             ).delete()
@@ -209,7 +225,8 @@ def contact_update(
                 ignore_conflicts=True,
             )
         search_text_refresh([contact.pk])
-        webhook_events.contact_updated(contact)
+        # One event for the edit, naming what it changed (none if nothing).
+        webhook_events.contact_updated(contact, changed)
     contact.refresh_from_db(fields=["search_text", "updated_at"])
     return contact
 
@@ -225,8 +242,14 @@ def contact_attributes_set(
             merged.pop(key, None)
         else:
             merged[key] = value
-    contact.custom_attributes = attributes_validated(merged)
-    contact.save(update_fields=["custom_attributes", "updated_at"])
+    merged = attributes_validated(merged)
+    changed = merged != contact.custom_attributes
+    contact.custom_attributes = merged
+    with transaction.atomic():
+        contact.save(update_fields=["custom_attributes", "updated_at"])
+        webhook_events.contact_updated(
+            contact, ["custom_attributes"] if changed else []
+        )
     return contact.custom_attributes
 
 
@@ -255,8 +278,21 @@ def contact_details_add(
     ]
     if not emails_clean and not phones_clean:
         return
-    _details_add(contact, emails_clean, phones_clean, source=source)
-    search_text_refresh([contact.pk])
+    changed = []
+    if emails_clean and set(emails_clean) - set(
+        contact.emails.filter(address__in=emails_clean).values_list(
+            "address", flat=True
+        )
+    ):
+        changed.append("emails")
+    if phones_clean and set(phones_clean) - set(
+        contact.phones.filter(number__in=phones_clean).values_list("number", flat=True)
+    ):
+        changed.append("phones")
+    with transaction.atomic():
+        _details_add(contact, emails_clean, phones_clean, source=source)
+        search_text_refresh([contact.pk])
+        webhook_events.contact_updated(contact, changed)
 
 
 def contact_delete(contact: Contact) -> None:

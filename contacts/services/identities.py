@@ -221,14 +221,16 @@ def identity_profile_apply(
     if avatar_url and not contact.avatar_url and len(avatar_url) <= 1000:
         contact.avatar_url = avatar_url
         changed_contact.append("avatar_url")
-    if changed_contact:
-        contact.save(update_fields=[*changed_contact, "updated_at"])
     changed_identity = bool(handle) and not identity.handle
-    if changed_identity:
-        identity.handle = handle[:255]
-        identity.save(update_fields=["handle"])
-    if changed_contact or changed_identity:
-        search_text_refresh([contact.pk])
+    with transaction.atomic():
+        if changed_contact:
+            contact.save(update_fields=[*changed_contact, "updated_at"])
+        if changed_identity:
+            identity.handle = handle[:255]
+            identity.save(update_fields=["handle"])
+        if changed_contact or changed_identity:
+            search_text_refresh([contact.pk])
+        webhook_events.contact_updated(contact, changed_contact)
     return bool(changed_contact) or changed_identity
 
 
@@ -295,9 +297,10 @@ def visitor_details_apply(
     if attributes != contact.custom_attributes:
         contact.custom_attributes = attributes
         fields.append("custom_attributes")
-    with transaction.atomic():
+    with transaction.atomic(), webhook_events.contact_changes_together():
         if fields:
             contact.save(update_fields=[*fields, "updated_at"])
+            webhook_events.contact_updated(contact, fields)
         contact_details_add(
             contact,
             emails=[identification.email] if identification.email else [],

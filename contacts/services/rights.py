@@ -20,6 +20,8 @@ from django.utils import timezone
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.services.conversations import activity_message
+from satisfaction.services import ratings_erase
+from webhooks.services import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
     - its name becomes "Erased contact", company, note, avatar and custom
       attributes are emptied, `search_text` cleared and `erased_at` set, so
       contact search no longer finds it;
+    - the comments of its satisfaction ratings are emptied (the scores stay);
     - each conversation gets an activity entry naming who erased it.
 
     The contact, conversation and message rows stay, so reports keep their
@@ -92,6 +95,7 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
         ContactPhone.objects.filter(contact=contact).delete()
         ContactLabel.objects.filter(contact=contact).delete()
         MergeDismissal.objects.filter(Q(contact=contact) | Q(other=contact)).delete()
+        ratings_erase(conversation_ids)  # satisfaction comments
         contact.name = ERASED_NAME
         contact.company = ""
         contact.note = ""
@@ -107,6 +111,7 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
                 for conversation in conversations
             ]
         )
+        webhook_events.contact_updated(contact, ["erased"])
         if stored:
             transaction.on_commit(lambda: _stored_files_delete(stored))
     return contact

@@ -42,6 +42,7 @@ from contacts.services.contacts import (
     phone_normalized,
 )
 from conversations.models import Contact
+from webhooks.services import events as webhook_events
 from workspace.models import Label
 
 BASE_COLUMNS = ("name", "company", "emails", "phones", "labels", "note", "created_at")
@@ -389,6 +390,12 @@ def _row_apply(contact: Contact, row: _Row) -> bool:
     name, company and note when the row gives them, e-mails, phones and
     labels added (none removed), attributes set. True when anything
     changed."""
+    # One row is one change: one contact.updated, whatever it touched.
+    with transaction.atomic(), webhook_events.contact_changes_together():
+        return _row_changes_apply(contact, row)
+
+
+def _row_changes_apply(contact: Contact, row: _Row) -> bool:
     changes: dict[str, Any] = {}
     for column in ("name", "company", "note"):
         value = getattr(row, column)

@@ -9,7 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from billing.tests.factories import BusinessFactory, MemberFactory
 from channels_app.tests.factories import ChannelFactory
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
-from contacts.selectors.merge import contact_merge_preview, merge_suggestions
+from contacts.selectors.merge import (
+    contact_merge_preview,
+    contact_panel,
+    merge_suggestions,
+)
 from contacts.services import merge as merge_module
 from contacts.services.contacts import contact_create
 from contacts.services.merge import (
@@ -342,6 +346,45 @@ def test_a_shared_email_is_suggested_with_its_reason_and_erased_contacts_are_not
     suggestions = merge_suggestions(ana)
     assert [(s.other.pk, s.name, s.reason) for s in suggestions] == [
         (twin.pk, "ana@example.com", "same e-mail ana@example.com")
+    ]
+
+
+def test_the_panel_reads_suggestions_with_its_details_and_names_them_only_if_any(
+    business,
+):
+    """The customer panel finds the contacts sharing an address or a number
+    in its details' query; a second one names them only when there are
+    some, e-mail matches first, erased and dismissed contacts left out."""
+    ana = contact_create(
+        business=business,
+        name="Ana",
+        emails=["ana@example.com"],
+        phones=["+351912345678"],
+    )
+    conversation = ConversationFactory(business=business, contact=ana)
+    conversation = Conversation.objects.select_related("contact").get(
+        pk=conversation.pk
+    )
+    with CaptureQueriesContext(connection) as alone:
+        panel = contact_panel(conversation)
+    assert panel.suggestions == []
+    assert len(alone) == 2  # details (with the shared ones), other conversations
+
+    by_phone = contact_create(business=business, name="Bea", phones=["+351912345678"])
+    by_email = contact_create(business=business, name="", emails=["ANA@example.com"])
+    gone = contact_create(business=business, name="Gone", emails=["ana@example.com"])
+    Contact.objects.filter(pk=gone.pk).update(erased_at="2026-01-01T00:00:00Z")
+    contact_create(business=BusinessFactory(), name="Ana", emails=["ana@example.com"])
+    with CaptureQueriesContext(connection) as shared:
+        panel = contact_panel(conversation)
+    assert len(shared) == 3
+    assert [(s.other.pk, s.name, s.reason) for s in panel.suggestions] == [
+        (by_email.pk, "ana@example.com", "same e-mail ana@example.com"),
+        (by_phone.pk, "Bea", "same phone +351 912 345 678"),
+    ]
+    # The panel's suggestions are the API's.
+    assert [s.reason for s in merge_suggestions(ana)] == [
+        s.reason for s in panel.suggestions
     ]
 
 

@@ -14,15 +14,22 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from automation import triggers as automation_triggers
 from conversations import realtime
-from conversations.models import Conversation, ConversationLabel, Message
+from conversations.models import (
+    Conversation,
+    ConversationLabel,
+    Message,
+    UnreadMention,
+)
 from conversations.services.snooze import business_zone_by_id
 from pingback.errors import ApplicationError
 from reports.services import status_changes_record
+from satisfaction.services import satisfaction_resolutions_queue
 from webhooks.services import events as webhook_events
 from workspace.models import Label, Team
 
@@ -227,6 +234,7 @@ def conversations_wake_snoozed(*, now: datetime | None = None) -> int:
             webhook_events.conversations_reopened(
                 due, activities, previous_status=Conversation.Status.SNOOZED
             )
+            automation_triggers.conversations_reopened(due, activities)
         woken += len(due)
         if len(due) < WAKE_BATCH:
             break
@@ -236,18 +244,50 @@ def conversations_wake_snoozed(*, now: datetime | None = None) -> int:
 
 
 def label_links_follow(conversation_ids: Iterable[int]) -> None:
-    """Copy the conversations' `last_message_at` onto their label links (one
-    UPDATE, by `conversation_label_unique`; conversations without labels cost
-    an index probe). Every write that moves a conversation's last activity
-    calls it in the same transaction, so a label's list
-    (`selectors.conversations_labelled`) stays in the conversations' order."""
-    ConversationLabel.objects.filter(conversation_id__in=list(conversation_ids)).update(
-        last_message_at=Subquery(
-            Conversation.objects.filter(pk=OuterRef("conversation_id")).values(
-                "last_message_at"
-            )[:1]
+    """Copy the conversations' `last_message_at` onto their label links and
+    their unread mentions (`UnreadMention`), so a label's list
+    (`selectors.conversations_labelled`) and an agent's Mentions view
+    (`selectors.conversations_mentioning`) stay in the conversations'
+    order. Every write that moves a conversation's last activity calls it
+    in the same transaction.
+
+    One statement on PostgreSQL (two UPDATEs in one WITH, each by its
+    table's unique (conversation, ...) index; conversations without labels
+    or mentions cost an index probe each); two UPDATEs elsewhere."""
+    ids = list(conversation_ids)
+    if not ids:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _FOLLOW_SQL.format(
+                    conversations=Conversation._meta.db_table,
+                    labels=ConversationLabel._meta.db_table,
+                    mentions=UnreadMention._meta.db_table,
+                ),
+                [ids],
+            )
+        return
+    for model in (ConversationLabel, UnreadMention):
+        model.objects.filter(conversation_id__in=ids).update(
+            last_message_at=Subquery(
+                Conversation.objects.filter(pk=OuterRef("conversation_id")).values(
+                    "last_message_at"
+                )[:1]
+            )
         )
-    )
+
+
+_FOLLOW_SQL = """
+WITH moved AS (
+    SELECT id, last_message_at FROM {conversations} WHERE id = ANY(%s)
+), labels AS (
+    UPDATE {labels} AS link SET last_message_at = moved.last_message_at
+    FROM moved WHERE link.conversation_id = moved.id
+)
+UPDATE {mentions} AS unread SET last_message_at = moved.last_message_at
+FROM moved WHERE unread.conversation_id = moved.id
+"""
 
 
 def activity_message(
@@ -364,7 +404,11 @@ def _conversations_change(
         if links_add:
             ConversationLabel.objects.bulk_create(links_add, ignore_conflicts=True)
         created = Message.objects.bulk_create(activities)
-        webhook_events.conversations_changed(conversations, before, created)
+        webhook_events.conversations_changed(
+            conversations, before, created, labels=(links_add, links_remove)
+        )
+        satisfaction_resolutions_queue(conversations, before, created)
+        automation_triggers.status_changed(conversations, before, created)
         realtime.publish_messages_created(created)
         noted = {message.conversation_id for message in created}
         if values:  # (as before: a status or assignee given, changed or not)

@@ -28,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 
+from automation import triggers as automation_triggers
 from billing.models import Member
 from channels_app.models import Channel
 from channels_app.platforms.base import (
@@ -195,6 +196,7 @@ def _messages_store(channel: Channel, items: list[InboundMessage]) -> list[Messa
         _auto_assign(channel, messages)
     realtime.publish_messages_created(messages)
     webhook_events.messages_created(messages)
+    automation_triggers.messages_created(channel.business_id, messages)
     for message in messages:
         if any(attachment_needs_fetch(a) for a in message.attachments):
             _schedule_media_fetch(message.pk)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from billing.models import Member
 from conversations import realtime
-from conversations.models import Conversation, Mention, Message
+from conversations.models import Conversation, Mention, Message, UnreadMention
 from conversations.services.conversations import actor_name
 
 logger = logging.getLogger(__name__)
@@ -100,8 +100,9 @@ def mentions_create(*, note: Message, author: AbstractBaseUser) -> list[int]:
     notification event on their own pages:
     `{"type": "notification", "kind": "mention", "conversation_id": int,
     "title": "<Author> mentioned you", "body": <the note's first 140
-    characters>}`. Returns the mentioned user ids (ascending); two queries
-    (members, insert) when the note names someone, none without an `@`."""
+    characters>}`. Returns the mentioned user ids (ascending); three queries
+    (members, the mentions, the agents' `UnreadMention` rows) when the note
+    names someone, none without an `@`."""
     conversation = note.conversation
     members = mentioned_members(conversation.business_id, note.text, author=author)
     if not members:
@@ -110,6 +111,19 @@ def mentions_create(*, note: Message, author: AbstractBaseUser) -> list[int]:
         Mention.objects.bulk_create(
             [
                 Mention(message=note, conversation=conversation, user_id=m.user_id)
+                for m in members
+            ],
+            ignore_conflicts=True,
+        )
+        # The agents' Mentions views (an agent already mentioned there keeps
+        # their row, whose copy of the last activity is kept current).
+        UnreadMention.objects.bulk_create(
+            [
+                UnreadMention(
+                    conversation=conversation,
+                    user_id=m.user_id,
+                    last_message_at=conversation.last_message_at,
+                )
                 for m in members
             ],
             ignore_conflicts=True,
@@ -140,8 +154,14 @@ def mentions_create(*, note: Message, author: AbstractBaseUser) -> list[int]:
 
 def mentions_mark_read(conversation: Conversation, user: AbstractBaseUser) -> int:
     """Mark `user`'s unread mentions in `conversation` read (they opened it),
-    so it leaves their Mentions view. One UPDATE; returns how many were
-    marked."""
+    so it leaves their Mentions view. One DELETE (of their `UnreadMention`
+    row) when there were none, and one UPDATE more when there were; returns
+    how many mentions were marked."""
+    left, _ = UnreadMention.objects.filter(
+        conversation=conversation, user_id=user.pk
+    ).delete()
+    if not left:
+        return 0
     return Mention.objects.filter(
         conversation=conversation, user_id=user.pk, read_at__isnull=True
     ).update(read_at=timezone.now())

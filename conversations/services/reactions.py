@@ -90,14 +90,11 @@ def _agent_emoji(reactions: list[dict], author_id: int) -> str:
 def business_reaction(reactions: list[dict]) -> str:
     """The business's reaction as the platform should show it: the newest
     agent reaction of `reactions`, or "" when no agent reacted."""
-    agents = [
-        item
-        for item in reactions or []
-        if item.get("by") == "agent" and item.get("emoji")
-    ]
-    if not agents:
+    if not any(
+        item.get("by") == "agent" and item.get("emoji") for item in reactions or []
+    ):
         return ""
-    return str(max(agents, key=lambda item: str(item.get("at") or ""))["emoji"])
+    return str(_newest_agent_reaction(reactions)["emoji"])
 
 
 def _schedule_send(message_id: int) -> None:
@@ -114,8 +111,9 @@ def reaction_deliver(*, message_id: int) -> str:
 
     Returns `sent`, or `skipped` (message, channel or recipient gone, channel
     deactivated, customer opted out) or `failed` (the platform refused for
-    good: logged, the reaction stays in PingBack). Raises
-    `TransientDeliveryError` for the task to retry.
+    good: logged, the reaction stays in PingBack and shows the refusal, see
+    `reaction_outcome_record`). Raises `TransientDeliveryError` for the task
+    to retry.
     """
     message = (
         Message.objects.select_related("channel", "conversation__contact_identity")
@@ -130,17 +128,70 @@ def reaction_deliver(*, message_id: int) -> str:
     platform = get_platform(message.channel.type)
     if not platform.supports_reactions or not message.platform_message_id:
         return "skipped"
+    emoji = business_reaction(message.reactions)
     try:
         platform.send_reaction(
             message.channel,
             message.platform_message_id,
             identity.external_id,
-            business_reaction(message.reactions),
+            emoji,
         )
     except PermanentDeliveryError as error:
         logger.warning(
             "reaction.failed",
             extra={"message_id": message_id, "reason": error.reason},
         )
+        reaction_outcome_record(message_id=message_id, emoji=emoji, error=error.reason)
         return "failed"
+    reaction_outcome_record(message_id=message_id, emoji=emoji)
     return "sent"
+
+
+def reaction_outcome_record(*, message_id: int, emoji: str, error: str = "") -> None:
+    """Record on message `message_id` whether the platform took the business's
+    reaction `emoji`, as a reply's delivery status is: the agent reaction
+    that was sent (the newest agent reaction, when it is still `emoji`) gets
+    `status` `sent`, or `failed` with `error`, the platform's reason (shown
+    in the thread and in the API's `reactions`). A failure is published to
+    the open pages. Nothing is recorded for a removal (`emoji` empty: no
+    reaction is left to carry it; the refusal is logged) or when an agent
+    reacted again meanwhile (that newer reaction is sent by its own task)."""
+    if not emoji:
+        return
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or business_reaction(message.reactions) != emoji:
+            return
+        sent = _newest_agent_reaction(message.reactions)
+        status = "failed" if error else "sent"
+        if (sent.get("status"), sent.get("error", "")) == (status, error):
+            return
+        sent["status"] = status
+        if error:
+            sent["error"] = error
+        else:
+            sent.pop("error", None)
+        message.save(update_fields=["reactions", "updated_at"])
+        if error and message.channel_id:
+            realtime.publish_message_edited(
+                message.channel_id, message.platform_message_id
+            )
+
+
+def reaction_give_up(*, message_id: int, error: str) -> None:
+    """The platform kept failing (retries used up): record `error` on the
+    business's current reaction to message `message_id`, as a refusal."""
+    message = Message.objects.filter(pk=message_id).only("reactions").first()
+    if message is not None:
+        emoji = business_reaction(message.reactions)
+        reaction_outcome_record(message_id=message_id, emoji=emoji, error=error)
+
+
+def _newest_agent_reaction(reactions: list[dict]) -> dict:
+    """The item of `reactions` `business_reaction` reads its emoji from."""
+    agents = [
+        item
+        for item in reactions or []
+        if item.get("by") == "agent" and item.get("emoji")
+    ]
+    return max(agents, key=lambda item: str(item.get("at") or ""))

@@ -117,7 +117,14 @@ def shown_details(message: Message) -> dict[str, Any]:
         if raw is not None
         else "",
         "reactions": [
-            {"emoji": str(item.get("emoji") or ""), "by": item.get("by")}
+            {
+                "emoji": str(item.get("emoji") or ""),
+                "by": item.get("by"),
+                # An agent's reaction the platform refused: its reason.
+                "error": str(item.get("error") or "")
+                if item.get("status") == "failed"
+                else "",
+            }
             for item in _dicts(message.reactions)
             if item.get("emoji")
         ],

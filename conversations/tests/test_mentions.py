@@ -191,3 +191,74 @@ def test_counts_take_two_queries(business, team):
         "all": open_.count(),
         "mentions": 30,
     }
+
+
+def _mentions_ids(api, page_size: int = 2) -> list[int]:
+    """Every conversation of the API's Mentions view, page after page."""
+    ids: list[int] = []
+    url = f"{LIST_URL}?mentioned=me&page_size={page_size}"
+    while url:
+        page = api.get(url).json()
+        ids += [row["id"] for row in page["results"]]
+        url = page["next"]
+    return ids
+
+
+@pytest.mark.django_db
+def test_the_mentions_view_follows_new_messages_and_lists_each_conversation_once(
+    business, team, api_client_for
+):
+    from datetime import UTC, datetime, timedelta
+
+    from channels_app.platforms.base import InboundContact, InboundMessage
+    from channels_app.tests.factories import ChannelFactory
+    from conversations.models import UnreadMention
+    from conversations.services.ingest import ingest
+    from conversations.services.replies import post_reply
+
+    bruno = team["bruno"].user
+    channel = ChannelFactory(business=business)
+    t0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    mentioned = []
+    for n in range(5):
+        conversation = ConversationFactory(
+            business=business,
+            channel=channel,
+            last_message_at=t0 + timedelta(minutes=n),
+        )
+        post_note(conversation=conversation, author=team["carla"].user, text="@bruno")
+        mentioned.append(conversation)
+    # Twice in one conversation: still one row of the view.
+    post_note(conversation=mentioned[2], author=team["carla"].user, text="@bruno too")
+    ConversationFactory(business=business, last_message_at=t0 + timedelta(hours=1))
+    api = api_client_for(team["bruno"])
+    assert _mentions_ids(api) == [c.pk for c in reversed(mentioned)]
+
+    # when: the oldest gets a customer's message, then the second oldest a reply
+    oldest, second = mentioned[0], mentioned[1]
+    ingest(
+        channel=channel,
+        items=[
+            InboundMessage(
+                platform_message_id="mention-order-1",
+                contact=InboundContact(external_id=oldest.contact_identity.external_id),
+                text="Any news?",
+                sent_at=t0 + timedelta(minutes=30),
+                thread_key=oldest.thread_key,
+            )
+        ],
+    )
+    post_reply(conversation=second, text="On its way", author=None)
+
+    # then: each moves to the top, as in the inbox
+    expected = [second.pk, oldest.pk] + [c.pk for c in reversed(mentioned[2:])]
+    assert _mentions_ids(api) == expected
+    assert api.get(LIST_URL + "counts").json()["mentions"] == 5
+
+    # Opening one takes it out of the view; its mentions are marked read.
+    assert mentions_mark_read(mentioned[2], bruno) == 2
+    assert mentions_mark_read(mentioned[2], bruno) == 0
+    expected.remove(mentioned[2].pk)
+    assert _mentions_ids(api) == expected
+    assert not UnreadMention.objects.filter(conversation=mentioned[2]).exists()
+    assert Mention.objects.filter(conversation=mentioned[2], read_at=None).count() == 0

@@ -380,7 +380,7 @@ def queries_of(api, url: str) -> int:
 def test_list_queries_do_not_grow_with_rows(
     admin_api, admin_member, business, billing_team, vip, refund, query
 ):
-    from conversations.models import Mention
+    from conversations.models import Mention, UnreadMention
 
     def add(count: int) -> None:
         for _ in range(count):
@@ -402,6 +402,11 @@ def test_list_queries_do_not_grow_with_rows(
             )
             Mention.objects.create(
                 message=note, conversation=conversation, user=admin_member.user
+            )
+            UnreadMention.objects.create(
+                conversation=conversation,
+                user=admin_member.user,
+                last_message_at=conversation.last_message_at,
             )
 
     url = LIST_URL + query.format(team=billing_team.pk)

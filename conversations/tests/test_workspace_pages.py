@@ -14,10 +14,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.tests.factories import BusinessFactory, MemberFactory
-from conversations.models import Conversation, Mention
+from conversations.models import Conversation, Mention, UnreadMention
 from conversations.services.replies import post_note
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from workspace.models import Label, SavedFilter, Team
+
+
+def _mention(*, message, conversation, user) -> Mention:
+    """A mention stored as `mentions_create` stores it (with the agent's
+    `UnreadMention` row), for tests that write the note directly."""
+    UnreadMention.objects.get_or_create(
+        conversation=conversation,
+        user=user,
+        defaults={"last_message_at": conversation.last_message_at},
+    )
+    return Mention.objects.create(message=message, conversation=conversation, user=user)
+
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +89,7 @@ def test_views_count_open_conversations_for_the_agent(agent_client, agent_member
     ConversationFactory(business=business, status="resolved")
     noted = ConversationFactory(business=business, assignee=ben.user)
     note = post_note(conversation=noted, author=ben.user, text="have a look")
-    Mention.objects.create(message=note, conversation=noted, user=agent_member.user)
+    _mention(message=note, conversation=noted, user=agent_member.user)
     ConversationFactory(business=BusinessFactory())
 
     counts = json.loads(agent_client.get(reverse("inbox-counts")).content)
@@ -119,7 +131,7 @@ def test_views_and_filters_combine(agent_client, agent_member, query, expected):
     make("nobody open", 3)
     make("ben resolved", 4, assignee=ben.user, status="resolved")
     note = post_note(conversation=bens, author=ben.user, text="look")
-    Mention.objects.create(message=note, conversation=bens, user=agent_member.user)
+    _mention(message=note, conversation=bens, user=agent_member.user)
 
     html = agent_client.get(reverse("inbox-list") + "?" + query).content.decode()
 
@@ -131,9 +143,7 @@ def test_opening_a_conversation_reads_its_mentions(agent_client, agent_member):
     business = agent_member.business
     conversation = ConversationFactory(business=business, unread_count=2)
     note = post_note(conversation=conversation, author=agent_member.user, text="x")
-    Mention.objects.create(
-        message=note, conversation=conversation, user=agent_member.user
-    )
+    _mention(message=note, conversation=conversation, user=agent_member.user)
 
     agent_client.get(reverse("conversation-pane", args=[conversation.pk]))
 

@@ -40,6 +40,8 @@ class RecordingServer:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.answers: dict[str, Answer] = {}
         self.received: list[Received] = []
+        self._turns: dict[str, list[Answer]] = {}
+        self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,7 +63,7 @@ class RecordingServer:
                         self.command,
                     )
                 )
-                answer = server.answers.get(self.path.split("?")[0], Answer(404))
+                answer = server.answer_for(self.path.split("?")[0])
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
@@ -103,7 +105,23 @@ class RecordingServer:
         return self.url.removeprefix("http://")
 
     def answer(self, path: str, answer: Answer) -> None:
+        with self._lock:
+            self._turns.pop(path, None)
         self.answers[path] = answer
+
+    def answer_in_turn(self, path: str, answers: Iterable[Answer]) -> None:
+        """Answer the requests on `path` with `answers` one after the other;
+        once they are used up, the last one keeps answering."""
+        with self._lock:
+            self._turns[path] = list(answers)
+
+    def answer_for(self, path: str) -> Answer:
+        """The answer to the next request on `path` (404 if none was set)."""
+        with self._lock:
+            turns = self._turns.get(path)
+            if turns:
+                return turns.pop(0) if len(turns) > 1 else turns[0]
+        return self.answers.get(path, Answer(404))
 
     @contextmanager
     def running(self) -> Iterator[RecordingServer]:

@@ -205,3 +205,76 @@ def test_times_worked_out_by_the_database_match_python(fixture, group_by):
     )
     assert fast.rows == slow.rows
     assert any(row.first_response.count for row in fast.rows)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("group_by", ["day", "channel", "agent", "team", "label"])
+@pytest.mark.parametrize(
+    "zone, week",
+    [
+        # Every day 09:00-18:00 in the business's zone (as test_business_hours).
+        ("America/Sao_Paulo", {day: [(540, 1080)] for day in range(7)}),
+        # Weekdays only, split by lunch, overnight on Sunday into Monday, in
+        # a zone with summer time (Europe/Lisbon: UTC+0 in March).
+        (
+            "Europe/Lisbon",
+            {
+                0: [(0, 120), (480, 720), (780, 1020)],
+                1: [(480, 720), (780, 1020)],
+                6: [(1320, 1440)],
+            },
+        ),
+    ],
+)
+def test_business_hours_worked_out_by_the_database_match_python(
+    fixture, group_by, zone, week
+):
+    from workspace.hours import WeeklyHours
+
+    hours = WeeklyHours(zone=zoneinfo.ZoneInfo(zone), week=week)
+    # (The bound method takes the database's path; a plain function Python's.)
+    fast = report(
+        fixture.business, MARCH_1, MARCH_2, group_by, open_seconds=hours.open_seconds
+    )
+    slow = report(
+        fixture.business,
+        MARCH_1,
+        MARCH_2,
+        group_by,
+        open_seconds=lambda start, end: hours.open_seconds(start, end),
+    )
+    assert [row.key for row in fast.rows] == [row.key for row in slow.rows]
+    for quick, exact in zip(fast.rows, slow.rows, strict=True):
+        for name in ("first_response", "resolution"):
+            a, b = getattr(quick, name), getattr(exact, name)
+            assert a.count == b.count
+            assert a.median == pytest.approx(b.median)
+            assert a.p90 == pytest.approx(b.p90)
+    # (C2, opened Sunday 20:00 and resolved Monday 02:30: in Lisbon 4 open
+    # hours across midnight.)
+    assert any(row.resolution.p90 for row in fast.rows)
+
+
+@pytest.mark.django_db
+def test_figures_stay_with_the_agent_who_had_the_conversation(fixture):
+    # given: after the range, C1 (Ana's: first response, two resolutions, a
+    # reopening) goes to Ben
+    from reports.tests.conftest import change, utc
+
+    change(
+        fixture.conversations["c1"],
+        fixture.admin,
+        utc(3, 3, 9),
+        assignee=fixture.ben.user,
+    )
+
+    # when
+    rows = by_name(report(fixture.business, MARCH_1, MARCH_2, "agent"))
+
+    # then: what happened while Ana had it stays hers; only "opened" (the
+    # conversations as they are now) moves to Ben
+    ana, ben = rows["Ana Silva"], rows["Ben Okoro"]
+    assert (ana.resolved, ana.reopened, ana.first_response.count) == (2, 1, 2)
+    assert (ana.messages_in, ana.messages_out) == (3, 3)
+    assert (ana.opened, ben.opened) == (1, 2)
+    assert (ben.resolved, ben.first_response.count) == (1, 2)

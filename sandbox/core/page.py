@@ -19,11 +19,13 @@ body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;color:#0f1419}
 h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #e1e8ed;padding:.35rem .5rem;text-align:left;
-vertical-align:top}
+vertical-align:top}td{overflow-wrap:anywhere}
 th{background:#f7f9f9}.muted{color:#536471}.flash{background:#e8f5fd;
 padding:.5rem 1rem;border-left:4px solid #1d9bf0}
 form{display:inline-block;vertical-align:top;margin-right:2rem}
-textarea{width:24rem;height:4rem}button{margin-top:.4rem}
+textarea{width:24rem;max-width:100%;height:4rem}button{margin-top:.4rem}
+form{max-width:100%}select{max-width:100%}
+@media (max-width:40rem){body{margin:1rem}form{margin-right:0}}
 """
 
 _AUTO_REFRESH = """

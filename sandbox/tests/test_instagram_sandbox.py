@@ -17,8 +17,8 @@ from pingback.testing import wait_for
 from sandbox.platforms.instagram.payloads import (
     DEMO_ACCOUNT,
     DEMO_CUSTOMER_ID,
-    InstagramAccount,
     demo_png,
+    sandbox_account,
 )
 from sandbox.server import SandboxServer
 from sandbox.tests import kit
@@ -409,14 +409,8 @@ def test_a_customer_who_wrote_may_be_answered(sandbox, receiver):
 
 
 def test_reset_forgets_everything_but_the_registered_accounts(sandbox, receiver):
-    other = InstagramAccount(
-        page_id="110000000000002",
-        page_name="Second Shop",
-        instagram_id="17841400000000002",
-        username="second_shop",
-        access_token="EAAGsecondShopToken",
-        app_secret="second-secret",
-    )
+    secrets = {"access_token": "EAAGsecondShopToken", "app_secret": "second-secret"}
+    other = sandbox_account(2, "second_shop", "Second Shop", **secrets)
     sandbox.instagram.register(other, customers=("7100000000000005",))
     connect(sandbox, receiver)
     send_text(sandbox, "hi")

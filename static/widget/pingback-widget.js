@@ -35,6 +35,11 @@
  *   The widget sends it after each welcome (an `identify` frame); PingBack
  *   applies it only when the hash verifies. A refusal is logged to the
  *   console, never shown to the visitor.
+ * - When a conversation is resolved and the business asks for ratings,
+ *   PingBack's question carries `rating` ({token, score}); the widget shows
+ *   a 1–5 rating with an optional comment under it and sends a `rating`
+ *   frame. The comment typed stays while the widget redraws, and after a
+ *   refusal (shown beside the rating).
  */
 (function () {
   "use strict";
@@ -206,6 +211,10 @@
       merge(frame.message);
       render();
       if (ui && !ui.open && frame.message.direction === "outbound") { ui.launcher.classList.add("unread"); }
+    } else if (frame.type === "rated") {
+      ratingAnswered(frame.token, frame.score, "");
+    } else if (frame.type === "error" && (frame.code === "invalid_rating" || frame.code === "rating_refused")) {
+      ratingAnswered(frame.token, null, frame.detail);
     } else if (frame.type === "error" && (frame.code === "identity_refused" || frame.code === "invalid_identity")) {
       if (window.console) { console.warn("PingBack widget: identification refused: " + frame.detail); }
     } else if (frame.type === "error") {
@@ -308,6 +317,7 @@
     var known = find(message.id === undefined ? null : message.id, message.client_id);
     if (known) {
       if (message.id !== null) { known.id = message.id; }
+      if (message.rating && known.rating && message.rating.score) { known.rating.score = message.rating.score; }
       if (!outbox.some(function (item) { return item.id === known.client_id; })) { known.pending = false; }
       return;
     }
@@ -317,8 +327,110 @@
       direction: message.direction,
       text: message.text,
       attachments: message.attachments || [],
+      rating: message.rating ? {token: message.rating.token, score: message.rating.score, error: ""} : null,
       pending: false
     });
+  }
+
+  // ------------------------------------------------------------------ rating
+
+  var SCORE_WORDS = ["", "Bad", "Poor", "OK", "Good", "Great"];
+
+  function findRating(ratingToken) {
+    for (var i = 0; i < messages.length; i++) {
+      if (messages[i].rating && messages[i].rating.token === ratingToken) { return messages[i]; }
+    }
+    return null;
+  }
+
+  function ratingAnswered(ratingToken, score, error) {
+    var message = findRating(ratingToken);
+    if (!message) { return; }
+    message.rating.sending = false;
+    message.rating.error = error || "";
+    if (score) { message.rating.score = score; }
+    updateRating(message);
+  }
+
+  function sendRating(message) {
+    var rating = message.rating;
+    if (rating.sending) { return; }
+    if (!ready || socket.readyState !== WebSocket.OPEN) {
+      rating.error = "Not connected: try again in a moment.";
+      updateRating(message);
+      return;
+    }
+    rating.sending = true;
+    rating.error = "";
+    updateRating(message);
+    socket.send(JSON.stringify({
+      type: "rating", token: rating.token, score: rating.chosen || null,
+      comment: rating.element.querySelector("textarea").value
+    }));
+  }
+
+  // The rating under a question: built once per message and kept, so the
+  // comment typed and the focus survive each redraw of the list.
+  function ratingElement(message) {
+    var rating = message.rating;
+    if (rating.element) { return rating.element; }
+    var box = document.createElement("div");
+    box.className = "rating";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Rate this conversation");
+    var scores = document.createElement("div");
+    scores.className = "rating-scores";
+    for (var score = 1; score <= 5; score++) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.dataset.score = score;
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-label", score + " of 5: " + SCORE_WORDS[score]);
+      button.textContent = String(score);
+      scores.appendChild(button);
+    }
+    scores.addEventListener("click", function (event) {
+      var target = event.target.closest("button[data-score]");
+      if (!target) { return; }
+      rating.chosen = Number(target.dataset.score);
+      updateRating(message);
+    });
+    var comment = document.createElement("textarea");
+    comment.placeholder = "Comment (optional)";
+    comment.setAttribute("aria-label", "Comment (optional)");
+    comment.maxLength = 2000;
+    var error = document.createElement("p");
+    error.className = "rating-error";
+    error.setAttribute("role", "alert");
+    var send = document.createElement("button");
+    send.type = "button";
+    send.className = "rating-send";
+    send.textContent = "Send rating";
+    send.addEventListener("click", function () { sendRating(message); });
+    var done = document.createElement("p");
+    done.className = "rating-done";
+    box.append(scores, comment, error, send, done);
+    rating.element = box;
+    updateRating(message);
+    return box;
+  }
+
+  function updateRating(message) {
+    var rating = message.rating;
+    var box = rating.element;
+    if (!box) { return; }
+    var rated = Boolean(rating.score);
+    box.querySelectorAll("button[data-score]").forEach(function (button) {
+      var pressed = Number(button.dataset.score) === (rating.score || rating.chosen);
+      button.setAttribute("aria-pressed", pressed ? "true" : "false");
+      button.disabled = rated;
+    });
+    box.querySelector("textarea").hidden = rated;
+    box.querySelector(".rating-send").hidden = rated;
+    box.querySelector(".rating-send").disabled = Boolean(rating.sending);
+    box.querySelector(".rating-error").textContent = rating.error || "";
+    box.querySelector(".rating-done").textContent = rated ? "You rated us " + rating.score + " of 5. Thank you!" : "";
+    box.dataset.state = rated ? "rated" : (rating.sending ? "sending" : "open");
   }
 
   function showPending(item) {
@@ -363,7 +475,19 @@
     ".status:not(:empty) { padding: 6px 12px; background: #fff4d6; }",
     "form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e4e7ee; }",
     "textarea { flex: 1; resize: none; border: 1px solid #c9cfdb; border-radius: 8px; padding: 6px 8px; height: 40px; }",
-    "form button { background: var(--pb-brand); color: #fff; border: 0; border-radius: 8px; padding: 0 14px; cursor: pointer; }"
+    "form button { background: var(--pb-brand); color: #fff; border: 0; border-radius: 8px; padding: 0 14px; cursor: pointer; }",
+    ".rating { white-space: normal; margin-top: 8px; display: flex; flex-direction: column; gap: 6px; }",
+    ".rating-scores { display: flex; gap: 4px; }",
+    ".rating-scores button { flex: 1; min-width: 0; height: 34px; border: 1px solid #c9cfdb; border-radius: 8px; background: #fff;",
+    "  color: #1d2330; font-weight: 600; cursor: pointer; }",
+    ".rating-scores button[aria-pressed=true] { background: var(--pb-brand); border-color: var(--pb-brand); color: #fff; }",
+    ".rating-scores button:disabled { cursor: default; }",
+    ".rating textarea { flex: none; width: 100%; height: 56px; }",
+    ".rating textarea[hidden], .rating button[hidden] { display: none; }",
+    ".rating-send { align-self: flex-end; background: var(--pb-brand); color: #fff; border: 0; border-radius: 8px; padding: 6px 12px; cursor: pointer; }",
+    ".rating-error { margin: 0; color: #b3261e; font-size: 12px; }",
+    ".rating-error:empty, .rating-done:empty { display: none; }",
+    ".rating-done { margin: 0; font-size: 12px; color: #2b6a3a; }"
   ].join("\n");
 
   var CHAT_ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
@@ -413,6 +537,7 @@
     adoptStyle(root);
     ui = {
       host: host,
+      root: root,
       open: false,
       launcher: root.querySelector(".launcher"),
       window: root.querySelector(".window"),
@@ -485,6 +610,7 @@
         item.appendChild(document.createElement("br"));
         item.appendChild(link);
       });
+      if (message.rating && message.direction === "outbound") { item.appendChild(ratingElement(message)); }
       if (message.pending || message.error) {
         var note = document.createElement("span");
         note.className = "note";
@@ -494,7 +620,9 @@
       }
       items.push(item);
     });
+    var focused = ui.root.activeElement;
     ui.list.replaceChildren.apply(ui.list, items);
+    if (focused && focused.isConnected && ui.root.activeElement !== focused) { focused.focus(); }
     ui.list.scrollTop = ui.list.scrollHeight;
   }
 

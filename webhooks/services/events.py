@@ -17,23 +17,30 @@ the row the change wrote (the activity entry, the delivery attempt) or the
 time of the change.
 
 Payload (the body sent, see docs/webhooks.md):
-`{"type": "<type>", "timestamp": "<ISO 8601 UTC>", "data": {...}}`.
+`{"type": "<type>", "timestamp": "<ISO 8601 UTC>", "sequence": <int>,
+"data": {...}}`. `sequence` is counted per subject (a conversation for
+conversation and message events, a contact for contact events) in
+`WebhookSequence`, incremented in the recording transaction: for one
+subject, numbers follow the commit order.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from webhooks.models import EventType, WebhookEndpoint, WebhookEvent
+from webhooks.models import EventType, WebhookEndpoint, WebhookEvent, WebhookSequence
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,10 @@ def events_record(
     only when an endpoint listens) for the business's active endpoints
     subscribed to their types, in the caller's transaction; hand the new
     events to the delivery workers on commit. A change already recorded for
-    an endpoint (same type and key) is not recorded again. Returns the ids of
-    the events inserted (empty when no endpoint listens: one SELECT, no
-    INSERT)."""
+    an endpoint (same type and key) is not recorded again. Each change gets
+    the next `sequence` number of its subject (one upsert for the call).
+    Returns the ids of the events inserted (empty when no endpoint listens:
+    one SELECT, no INSERT)."""
     if not changes:
         return []
     endpoints = list(
@@ -69,28 +77,33 @@ def events_record(
         return []
     if callable(changes):
         changes = changes()
+    if not changes:
+        return []
     now = timezone.now()
-    rows = []
-    for change in changes:
-        body = _body(change, now)
-        key = f"{change.type}:{change.key}"[:200]
-        for endpoint_id, events in endpoints:
-            if change.type in (events or ()):
-                rows.append(
-                    WebhookEvent(
-                        endpoint_id=endpoint_id,
-                        webhook_id=WebhookEvent.new_webhook_id(),
-                        key=key,
-                        type=change.type,
-                        body=body,
-                        created_at=now,
-                        next_attempt_at=now,
-                        republish_at=_republish_at(now),
-                    )
-                )
-    if not rows:
+    listened = {kind for _, events in endpoints for kind in (events or ())}
+    changes = [change for change in changes if change.type in listened]
+    if not changes:
         return []
     with transaction.atomic():
+        sequences = _sequences_take([_scope(change) for change in changes])
+        rows = []
+        for change, sequence in zip(changes, sequences, strict=True):
+            body = _body(change, now, sequence)
+            key = f"{change.type}:{change.key}"[:200]
+            for endpoint_id, events in endpoints:
+                if change.type in (events or ()):
+                    rows.append(
+                        WebhookEvent(
+                            endpoint_id=endpoint_id,
+                            webhook_id=WebhookEvent.new_webhook_id(),
+                            key=key,
+                            type=change.type,
+                            body=body,
+                            created_at=now,
+                            next_attempt_at=now,
+                            republish_at=_republish_at(now),
+                        )
+                    )
         WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
         # ignore_conflicts gives no ids: read back the rows this call made.
         ids = list(
@@ -105,19 +118,105 @@ def events_record(
     return ids
 
 
+def endpoint_event_record(endpoint_id: int, change: Change) -> list[int]:
+    """Record `change` for the one endpoint `endpoint_id` whatever events it
+    subscribed to (an automation rule's "send to a webhook" action names the
+    endpoint itself), in the caller's transaction, and hand it to the
+    delivery workers on commit. Nothing when the endpoint is disabled, or
+    the change (type and key) was recorded for it already. Returns the ids
+    of the events inserted."""
+    if not WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).exists():
+        return []
+    now = timezone.now()
+    row = WebhookEvent(
+        endpoint_id=endpoint_id,
+        webhook_id=WebhookEvent.new_webhook_id(),
+        key=f"{change.type}:{change.key}"[:200],
+        type=change.type,
+        body=_body(change, now),
+        created_at=now,
+        next_attempt_at=now,
+        republish_at=_republish_at(now),
+    )
+    with transaction.atomic():
+        WebhookEvent.objects.bulk_create([row], ignore_conflicts=True)
+        ids = list(
+            WebhookEvent.objects.filter(webhook_id=row.webhook_id).values_list(
+                "pk", flat=True
+            )
+        )
+    if ids:
+        from webhooks.services.deliveries import events_hand_off
+
+        transaction.on_commit(lambda: events_hand_off(ids))
+    return ids
+
+
 def _republish_at(now: datetime) -> datetime:
     from channels_app.services.outbox import outbox_due_at
 
     return outbox_due_at(now=now)
 
 
-def _body(change: Change, now: datetime) -> str:
+def _scope(change: Change) -> str:
+    """The subject whose events are numbered together: the conversation for
+    conversation and message events, the contact for contact events."""
+    kind = change.type.partition(".")[0]
+    if kind == "message":
+        subject = change.data.get("conversation_id")
+        kind = "conversation"
+    else:
+        subject = change.data.get("id")
+    return f"{kind}:{subject}" if subject is not None else ""
+
+
+def _sequences_take(scopes: Sequence[str]) -> list[int | None]:
+    """The next `sequence` number of each scope, in order (several changes
+    of one scope get consecutive numbers; an empty scope gets None): one
+    upsert for all of them, which keeps each scope's row locked until the
+    caller's transaction ends, so numbers follow the commit order."""
+    counts: dict[str, int] = {}
+    for scope in scopes:
+        if scope:
+            counts[scope] = counts.get(scope, 0) + 1
+    if not counts:
+        return [None] * len(scopes)
+    table = WebhookSequence._meta.db_table
+    ordered = sorted(counts)  # one lock order for every writer: no deadlock
+    values = ", ".join(["(%s, %s)"] * len(ordered))
+    params: list[object] = []
+    for scope in ordered:
+        params += [scope, counts[scope]]
+    with connection.cursor() as cursor:
+        # Only the table's own name and placeholders are formatted in.
+        cursor.execute(
+            f"INSERT INTO {table} (scope, value) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (scope) DO UPDATE SET value = {table}.value + excluded.value "
+            "RETURNING scope, value",
+            params,
+        )
+        last = dict(cursor.fetchall())
+    following = {scope: last[scope] - counts[scope] for scope in counts}
+    numbers: list[int | None] = []
+    for scope in scopes:
+        if scope:
+            following[scope] += 1
+            numbers.append(following[scope])
+        else:
+            numbers.append(None)
+    return numbers
+
+
+def _body(change: Change, now: datetime, sequence: int | None = None) -> str:
+    payload: dict[str, Any] = {
+        "type": change.type,
+        "timestamp": now.isoformat().replace("+00:00", "Z"),
+    }
+    if sequence is not None:
+        payload["sequence"] = sequence
+    payload["data"] = change.data
     return json.dumps(
-        {
-            "type": change.type,
-            "timestamp": now.isoformat().replace("+00:00", "Z"),
-            "data": change.data,
-        },
+        payload,
         cls=DjangoJSONEncoder,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -168,13 +267,14 @@ def message_data(message: Any) -> dict[str, Any]:
 
 def contact_data(contact: Any) -> dict[str, Any]:
     """`data` of contact events: `id`, `name`, `company`, `created_at`,
-    `updated_at`."""
+    `updated_at`, `erased_at` (null unless its data was erased)."""
     return {
         "id": contact.pk,
         "name": contact.name,
         "company": contact.company,
         "created_at": _when(getattr(contact, "created_at", None)),
         "updated_at": _when(getattr(contact, "updated_at", None)),
+        "erased_at": _when(getattr(contact, "erased_at", None)),
     }
 
 
@@ -269,55 +369,97 @@ def conversations_changed(
     conversations: Sequence[Any],
     before: Mapping[int, tuple[str, int | None, int | None]],
     activities: Sequence[Any] = (),
+    *,
+    labels: tuple[Sequence[Any], Sequence[tuple[int, int]]] | None = None,
 ) -> None:
     """Events for conversations changed under their row lock: `before` maps
     each id to its (status, assignee id, team id) before the change, the
-    objects hold the values after. A changed status gives
-    `conversation.status_changed` (with `previous_status`), a changed
-    assignee `conversation.assigned` (with `previous_assignee_id`), and any
-    change `conversation.updated`. Keys carry the activity entry the change
-    wrote (`activities`), else the time: repeating a change that changes
-    nothing records nothing."""
+    objects hold the values after; `labels`: the label links the change
+    created (`ConversationLabel` objects) and deleted ((conversation id,
+    label id) pairs). A changed status gives `conversation.status_changed`
+    (with `previous_status`), a changed assignee `conversation.assigned`
+    (with `previous_assignee_id`), and any change, labels included, one
+    `conversation.updated` (with `labels_added` and `labels_removed`,
+    `[{"id", "name"}]`, when its labels changed). Keys carry the activity
+    entry the change wrote (`activities`), else the time: repeating a
+    change that changes nothing records nothing."""
     if not conversations:
         return
+    added_ids: dict[int, list[int]] = {}
+    removed_ids: dict[int, list[int]] = {}
+    if labels is not None:
+        for link in labels[0]:
+            added_ids.setdefault(link.conversation_id, []).append(link.label_id)
+        for conversation_id, label_id in labels[1]:
+            removed_ids.setdefault(conversation_id, []).append(label_id)
     activity_of = {a.conversation_id: a.pk for a in activities}
     stamp = timezone.now().isoformat()
-    changes = []
-    for conversation in conversations:
-        old = before.get(conversation.pk)
-        if old is None:
-            continue
-        status, assignee_id, _team_id = old
-        new = (conversation.status, conversation.assignee_id, conversation.team_id)
-        if new == old:
-            continue
-        marker = (
-            f"activity:{activity_of[conversation.pk]}"
-            if conversation.pk in activity_of
-            else stamp
+    touched = [
+        conversation
+        for conversation in conversations
+        if conversation.pk in before
+        and (
+            before[conversation.pk]
+            != (conversation.status, conversation.assignee_id, conversation.team_id)
+            or conversation.pk in added_ids
+            or conversation.pk in removed_ids
         )
-        data = conversation_data(conversation)
-        if conversation.status != status:
-            changes.append(
-                Change(
-                    EventType.CONVERSATION_STATUS_CHANGED,
-                    f"{conversation.pk}:{marker}",
-                    {**data, "previous_status": status},
-                )
-            )
-        if conversation.assignee_id != assignee_id:
-            changes.append(
-                Change(
-                    EventType.CONVERSATION_ASSIGNED,
-                    f"{conversation.pk}:{marker}",
-                    {**data, "previous_assignee_id": assignee_id},
-                )
-            )
-        changes.append(
-            Change(EventType.CONVERSATION_UPDATED, f"{conversation.pk}:{marker}", data)
+    ]
+    if not touched:
+        return
+
+    def changes() -> list[Change]:
+        # The labels' names are read only when an endpoint listens.
+        from workspace.models import Label
+
+        wanted = {
+            pk for ids in (*added_ids.values(), *removed_ids.values()) for pk in ids
+        }
+        names = (
+            dict(Label.objects.filter(pk__in=wanted).values_list("pk", "name"))
+            if wanted
+            else {}
         )
-    if changes:
-        events_record(conversations[0].business_id, changes)
+
+        def named(ids: list[int]) -> list[dict[str, Any]]:
+            return [{"id": pk, "name": names.get(pk, "")} for pk in sorted(ids)]
+
+        found = []
+        for conversation in touched:
+            status, assignee_id, _team_id = before[conversation.pk]
+            marker = (
+                f"activity:{activity_of[conversation.pk]}"
+                if conversation.pk in activity_of
+                else stamp
+            )
+            key = f"{conversation.pk}:{marker}"
+            data = conversation_data(conversation)
+            if conversation.status != status:
+                found.append(
+                    Change(
+                        EventType.CONVERSATION_STATUS_CHANGED,
+                        key,
+                        {**data, "previous_status": status},
+                    )
+                )
+            if conversation.assignee_id != assignee_id:
+                found.append(
+                    Change(
+                        EventType.CONVERSATION_ASSIGNED,
+                        key,
+                        {**data, "previous_assignee_id": assignee_id},
+                    )
+                )
+            if conversation.pk in added_ids or conversation.pk in removed_ids:
+                data = {
+                    **data,
+                    "labels_added": named(added_ids.get(conversation.pk, [])),
+                    "labels_removed": named(removed_ids.get(conversation.pk, [])),
+                }
+            found.append(Change(EventType.CONVERSATION_UPDATED, key, data))
+        return found
+
+    events_record(conversations[0].business_id, changes)
 
 
 def conversations_mark_reopened(
@@ -391,19 +533,59 @@ def contacts_created(contacts: Iterable[Any]) -> None:
         )
 
 
-def contact_updated(contact: Any) -> None:
-    """`contact.updated` for `contact` (saved): keyed by the time of the
-    change, so two edits are two events."""
+# While a `contact_changes_together` block runs: contact id -> (the contact,
+# the fields changed so far).
+_together: ContextVar[dict[int, tuple[Any, list[str]]] | None] = ContextVar(
+    "webhook_contact_changes", default=None
+)
+
+
+def contact_updated(contact: Any, changed: Iterable[str]) -> None:
+    """`contact.updated` for `contact` (saved, in the caller's transaction):
+    `changed` names what changed (`name`, `company`, `note`, `avatar_url`,
+    `emails`, `phones`, `custom_attributes`, `labels`, `erased`); nothing
+    is recorded when it is empty. Each call is one change (its key is
+    unique): call it once per edit, whatever it touched. Inside
+    `contact_changes_together`, the calls for one contact are gathered into
+    one event when the block ends."""
+    changed = list(dict.fromkeys(changed))
+    if not changed:
+        return
+    gathering = _together.get()
+    if gathering is not None:
+        _, fields = gathering.setdefault(contact.pk, (contact, []))
+        gathering[contact.pk] = (contact, list(dict.fromkeys([*fields, *changed])))
+        return
     events_record(
         contact.business_id,
         [
             Change(
                 EventType.CONTACT_UPDATED,
-                f"{contact.pk}:{timezone.now().isoformat()}",
-                contact_data(contact),
+                f"{contact.pk}:{uuid.uuid4().hex}",
+                {**contact_data(contact), "changed": changed},
             )
         ],
     )
+
+
+@contextmanager
+def contact_changes_together() -> Iterator[None]:
+    """One edit made of several service calls (a CSV import row, a website's
+    identification): the `contact_updated` calls inside the block give one
+    `contact.updated` per contact, recorded when the block ends without an
+    error, with every field any of them changed. Use it inside the edit's
+    transaction. Nested blocks join the outer one."""
+    if _together.get() is not None:
+        yield
+        return
+    token = _together.set({})
+    try:
+        yield
+        gathered = _together.get() or {}
+    finally:
+        _together.reset(token)
+    for contact, changed in gathered.values():
+        contact_updated(contact, changed)
 
 
 def contact_merged(kept: Any, other_id: int) -> None:

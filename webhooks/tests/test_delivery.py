@@ -349,6 +349,26 @@ def test_retries_stop_once_the_event_is_older_than_the_retry_period(
     assert event_deliver(event.pk) == "failed"
 
 
+@pytest.mark.parametrize("age_hours", [1, 23, 36])
+def test_a_failing_event_is_still_retried_after_a_day_and_more(
+    business, receiver, endpoint, age_hours
+):
+    receiver.answer("/hook", Answer(503))
+    event = _one_event(business, endpoint)
+    # Many attempts later: the wait is capped, the event still retried.
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        created_at=timezone.now() - timedelta(hours=age_hours), attempt_count=20
+    )
+    now = timezone.now()
+
+    assert event_deliver(event.pk, now=now) == "retry"
+
+    event.refresh_from_db()
+    wait = event.next_attempt_at - now
+    assert timedelta(seconds=django_settings.WEBHOOK_RETRY_CAP / 2) <= wait
+    assert wait <= timedelta(seconds=django_settings.WEBHOOK_RETRY_CAP)
+
+
 def test_the_sweeper_sends_a_retry_when_it_is_due(business, receiver, endpoint):
     receiver.answer("/hook", Answer(500))
     event = _one_event(business, endpoint)
@@ -438,6 +458,40 @@ def test_an_endpoint_failing_for_days_is_disabled_and_its_admins_told(
     assert (
         events_record(business.pk, [Change(EventType.CONTACT_CREATED, "3", {})]) == []
     )
+
+
+def test_a_dead_endpoint_is_disabled_by_its_last_event_before_it_is_given_up(
+    business, receiver, endpoint, admin_member, django_capture_on_commit_callbacks
+):
+    """With no new events coming, the last retries of the last event are the
+    only attempts left to judge the endpoint by: they must disable it."""
+    receiver.answer("/hook", Answer(503))
+    event = _one_event(business, endpoint)
+    event_deliver(event.pk)
+    # Almost WEBHOOK_RETRY_FOR later, every attempt having failed.
+    almost = timezone.now() - timedelta(seconds=django_settings.WEBHOOK_RETRY_FOR - 600)
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        created_at=almost, next_attempt_at=timezone.now()
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=almost)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        event_deliver(event.pk)
+
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active
+    assert [message.to for message in mail.outbox] == [[admin_member.user.email]]
+
+
+def test_the_settings_check_warns_when_an_endpoint_could_never_be_disabled(
+    settings,
+):
+    from webhooks.checks import check_disable_before_giving_up
+
+    assert check_disable_before_giving_up(None) == []
+    settings.WEBHOOK_DISABLE_AFTER = settings.WEBHOOK_RETRY_FOR
+    [warning] = check_disable_before_giving_up(None)
+    assert warning.id == "webhooks.W001"
 
 
 def test_a_success_ends_the_failing_streak(business, receiver, endpoint):

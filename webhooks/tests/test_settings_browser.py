@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from standardwebhooks import Webhook
 
 from contacts.services.contacts import contact_create
 from conversations.tests.test_live_browser import log_in
@@ -125,13 +126,29 @@ def test_a_new_endpoint_shows_its_secret_once(
     endpoint = in_another_thread(lambda: WebhookEndpoint.objects.get())
     assert endpoint.secrets["current"] == secret
     assert endpoint.events == ["message.created", "contact.created"]
+    # The secret the admin was shown is the one that signs: the Standard
+    # Webhooks reference library verifies a delivery with it.
+    business = admin_member.business
+    in_another_thread(lambda: contact_create(business=business, name="Ada"))
+    [first] = [r for r in receiver.received if r.method == "POST"]
+    assert Webhook(secret).verify(first.body, first.headers)["type"] == (
+        "contact.created"
+    )
 
     page.get_by_role("link", name="Done").click()
     assert secret not in page.content()
     page.get_by_role("button", name="Rotate secret").click()
     rotated = page.locator("#webhook-secret").inner_text()
     assert rotated.startswith("whsec_") and rotated != secret
-    assert not in_another_thread(lambda: WebhookEvent.objects.exists())
+    # Rotating sends nothing; a delivery after it verifies with the new
+    # secret shown and, for a day, with the old one.
+    assert in_another_thread(lambda: WebhookEvent.objects.count()) == 1
+    in_another_thread(lambda: contact_create(business=business, name="Grace"))
+    second = [r for r in receiver.received if r.method == "POST"][1]
+    for shown in (rotated, secret):
+        assert Webhook(shown).verify(second.body, second.headers)["data"]["name"] == (
+            "Grace"
+        )
 
 
 def test_agents_are_refused(asgi_server, agent_member, browser_page):

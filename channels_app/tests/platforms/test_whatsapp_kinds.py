@@ -16,6 +16,7 @@ agents see of each kind end to end, signed with the kit's signer.
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from channels_app.models import Channel
 from channels_app.tests.factories import customer_conversation
@@ -400,6 +401,33 @@ def test_a_reaction_outside_the_window_stays_in_pingback_and_is_not_retried(
     assert [r["emoji"] for r in message.reactions] == ["👍"]
     assert sandbox.whatsapp.snapshot()["sends"] == []  # Meta refused it (131047)
     assert [r.getMessage() for r in caplog.records] == ["reaction.failed"]
+
+
+@pytest.mark.django_db
+def test_a_refused_reaction_shows_failed_with_metas_reason_like_a_reply(
+    admin_api, admin_member, business, sandbox, django_capture_on_commit_callbacks
+):
+    message = customer_message(sandbox_channel(business=business))
+    customer_wrote(sandbox, hours_ago=25)
+
+    react(admin_api, message, django_capture_on_commit_callbacks, emoji="👍")
+
+    [reaction] = api_messages(admin_api, message.conversation)[0]["reactions"]
+    assert (reaction["emoji"], reaction["status"]) == ("👍", "failed")
+    assert "131047" in reaction["error"], reaction
+    html = thread_html(admin_member, message.conversation)
+    assert '<span class="delivery-status">Failed</span>: <span class="reason"' in html
+    assert escape(reaction["error"]) in html
+
+    # Once the customer writes again, reacting anew goes through and the
+    # refusal is gone.
+    customer_wrote(sandbox, hours_ago=1)
+    react(admin_api, message, django_capture_on_commit_callbacks, emoji="🎉")
+
+    [reaction] = api_messages(admin_api, message.conversation)[0]["reactions"]
+    assert (reaction["emoji"], reaction["status"]) == ("🎉", "sent")
+    assert "error" not in reaction
+    assert "delivery-failed" not in thread_html(admin_member, message.conversation)
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 """Create (or refresh) the demo business: an admin login, two agents in a
 "Support" team, labels and canned responses, and one channel of each
-platform kind wired to the sandbox. Run while PingBack and the sandbox are both
+platform kind wired to the sandbox (and a second X channel, in polling mode,
+on a second sandbox account). Run while PingBack and the sandbox are both
 serving, so setup (webhook registration, with its CRC or handshake against
 PingBack) goes through.
 
@@ -18,6 +19,7 @@ import importlib
 import os
 from urllib.parse import urlencode, urlsplit
 
+import requests
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -31,7 +33,7 @@ from channels_app.services import (
     channel_setup,
     channel_update,
 )
-from sandbox.platforms.x.payloads import DEMO_APP
+from sandbox.platforms.x.payloads import DEMO_APP, DEMO_POLLING_APP, XApp
 from workspace.models import CannedResponse, Label, Team
 from workspace.services import (
     canned_response_create,
@@ -65,12 +67,14 @@ DEMO_CANNED_RESPONSES = (
         "#{{conversation.id}}.",
     ),
 )
+# Reads of each X stream the sandbox answers per 15-minute window in the demo.
+DEMO_X_READ_LIMIT = 900
 # The demo host page for the web widget (served by bin/run).
 DEMO_WIDGET_PAGE = "http://localhost:8766"
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the demo business, its admin and its X channel."
+    help = "Create or refresh the demo business, its people and its channels."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--password", default="pingback-demo")
@@ -98,14 +102,9 @@ class Command(BaseCommand):
             admin.set_password(password)
             admin.save(update_fields=["password"])
             _, token = api_token_create(member=admin.member, name="demo")
-        channel = Channel.objects.filter(business=business, type="x").first()
-        if channel is None:
-            config = channel_config_clean(channel_type="x", config=DEMO_APP.as_config())
-            channel = channel_create(business=business, channel_type="x", config=config)
-        else:
-            channel = channel_setup(channel=channel)
-        self.stdout.write(f"X channel {channel}: {channel.get_setup_state_display()}.")
-        self.stdout.write(f"  {channel.setup_message}")
+        self._demo_x(business, DEMO_APP, delivery="webhook")
+        self._demo_x(business, DEMO_POLLING_APP, delivery="polling")
+        self._demo_x_read_limit(sandbox_url)
         for channel_type in DEMO_PLATFORMS:
             self._demo_channel(business, channel_type, sandbox_url)
         self._demo_widget(business)
@@ -115,6 +114,37 @@ class Command(BaseCommand):
         for agent in agents:
             self.stdout.write(f"Agent login: {agent.user.username} / {password}")
         self.stdout.write(f"API token: {token}")
+
+    def _demo_x(self, business, app: XApp, delivery: str) -> None:
+        """The demo's X channel of `app`'s account: `delivery` "webhook" (the
+        sandbox posts what customers write) or "polling" (PingBack reads it
+        every X_POLL_INTERVAL seconds: `bin/run` runs Celery beat)."""
+        channels = Channel.objects.filter(business=business, type="x")
+        if delivery == "polling":
+            channel = channels.filter(config__delivery="polling").first()
+        else:
+            channel = channels.exclude(config__delivery="polling").first()
+        if channel is None:
+            config = {**app.as_config(), "delivery": delivery}
+            config = channel_config_clean(channel_type="x", config=config)
+            channel = channel_create(business=business, channel_type="x", config=config)
+        else:
+            channel = channel_setup(channel=channel)
+        self.stdout.write(
+            f"X channel {channel} ({delivery}): {channel.get_setup_state_display()}."
+        )
+        self.stdout.write(f"  {channel.setup_message}")
+
+    def _demo_x_read_limit(self, sandbox_url: str) -> None:
+        """Let the sandbox's X answer a read of each stream every second
+        (X: 15 per 15 minutes), so the demo may poll every few seconds
+        (`bin/run` sets X_POLL_INTERVAL to 15) without being paused."""
+        answer = requests.post(
+            f"{sandbox_url}/_sandbox/x/mode",
+            json={"read_limit": DEMO_X_READ_LIMIT},
+            timeout=10,
+        )
+        answer.raise_for_status()
 
     def _demo_channel(self, business, channel_type: str, sandbox_url: str) -> None:
         module = importlib.import_module(f"sandbox.platforms.{channel_type}.standin")

@@ -20,6 +20,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.core.records import pick
+
 INSTAGRAM_OBJECT = "instagram"
 
 
@@ -38,27 +40,25 @@ class InstagramAccount:
 
     def as_config(self) -> dict[str, str]:
         """The PingBack Instagram channel config for this account."""
-        return {
-            "access_token": self.access_token,
-            "page_id": self.page_id,
-            "app_secret": self.app_secret,
-        }
+        return pick(self, "access_token", "page_id", "app_secret")
 
     def as_public(self) -> dict[str, str]:
         """The account without its token and secret."""
-        return {
-            "page_id": self.page_id,
-            "page_name": self.page_name,
-            "instagram_id": self.instagram_id,
-            "username": self.username,
-        }
+        return pick(self, "page_id", "page_name", "instagram_id", "username")
 
 
-DEMO_ACCOUNT = InstagramAccount(
-    page_id="110000000000001",
-    page_name="PingBack Demo",
-    instagram_id="17841400000000001",
-    username="pingback_demo",
+def sandbox_account(number: int, username: str, page_name: str, **secrets: str):
+    """Page and Instagram account ``number`` of the sandbox: Page id
+    ``1100000000000<number:02>``, Instagram id ``178414000000000<number:02>``;
+    ``secrets`` are its ``access_token`` and ``app_secret``."""
+    page_id, instagram_id = f"11{number:013d}", f"178414{number:011d}"
+    return InstagramAccount(page_id, page_name, instagram_id, username, **secrets)
+
+
+DEMO_ACCOUNT = sandbox_account(
+    1,
+    "pingback_demo",
+    "PingBack Demo",
     access_token="EAAGdemoPageAccessToken0123456789",
     app_secret="5f0e1d2c3b4a59687766554433221100",
 )

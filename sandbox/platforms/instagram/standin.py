@@ -181,13 +181,14 @@ class InstagramStandIn(StandIn):
         if data.get("image"):
             attachments = (("image", self.media_url(demo_png(), "image/png")),)
         mid = str(data.get("mid") or new_mid(account.instagram_id))
+        parties = {"sender_id": customer_id, "recipient_id": account.instagram_id}
+        reply_to = data.get("reply_to_mid") or None
         event = message_event(
-            sender_id=customer_id,
-            recipient_id=account.instagram_id,
+            **parties,
             mid=mid,
             text=text,
             attachment_urls=attachments,
-            reply_to_mid=data.get("reply_to_mid") or None,
+            reply_to_mid=reply_to,
         )
         self.state.add_customer(account.page_id, customer_id)
         return self._deliver("message", mid, account, event, targets)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -70,37 +71,34 @@ def fetch_media(url: str) -> dict[str, Any]:
     }
 
 
-def start_send_delivery(
-    standin: SmsStandIn,
-    send: dict[str, Any],
-    account: TwilioAccount,
-    *,
-    callbacks: bool,
-    undelivered: bool,
-) -> None:
-    """Play out the send in a daemon thread; progress lands in `send`."""
-    thread = threading.Thread(
-        target=_play_send,
-        args=(standin, send, account, callbacks, undelivered),
-        name=f"sms-send-{send['sid']}",
-        daemon=True,
-    )
-    thread.start()
+@dataclass(frozen=True)
+class SendPlay:
+    """How a send of the stand-in plays out: ``send`` (its record, updated
+    under ``standin.lock``) from ``account``, with status callbacks when
+    ``callbacks``, ending ``undelivered`` (or delivered)."""
+
+    standin: SmsStandIn
+    send: dict[str, Any]
+    account: TwilioAccount
+    callbacks: bool
+    undelivered: bool
 
 
-def _play_send(
-    standin: SmsStandIn,
-    send: dict[str, Any],
-    account: TwilioAccount,
-    callbacks: bool,
-    undelivered: bool,
-) -> None:
+def start_send_delivery(play: SendPlay) -> None:
+    """Play out the send in a daemon thread; progress lands in `play.send`."""
+    name = f"sms-send-{play.send['sid']}"
+    threading.Thread(target=_play_send, args=(play,), name=name, daemon=True).start()
+
+
+def _play_send(play: SendPlay) -> None:
+    standin, send, account = play.standin, play.send, play.account
+
     def step(status: str, error_code: int | None = None) -> None:
         time.sleep(STEP_DELAY_S)
         with standin.lock:
             send["status"] = status
             send["error_code"] = error_code
-        if not callbacks or not send["status_callback"]:
+        if not play.callbacks or not send["status_callback"]:
             return
         form = status_callback_form(
             account_sid=account.sid,
@@ -125,7 +123,7 @@ def _play_send(
         step("failed", MEDIA_FAILED_CODE)
         return
     step("sent")
-    if undelivered:
+    if play.undelivered:
         step("undelivered", UNDELIVERED_CODE)
     else:
         step("delivered")

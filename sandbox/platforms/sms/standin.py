@@ -42,7 +42,11 @@ from sandbox.core.http import Request, Response, json_response, route
 from sandbox.core.modes import COUNT, FLAG, Modes
 from sandbox.core.standin import ControlError, StandIn, form_endpoint
 from sandbox.platforms.sms.api import handle_api_request, is_api_path
-from sandbox.platforms.sms.delivery import deliver_form, start_send_delivery
+from sandbox.platforms.sms.delivery import (
+    SendPlay,
+    deliver_form,
+    start_send_delivery,
+)
 from sandbox.platforms.sms.payloads import (
     API_VERSION,
     DEMO_ACCOUNT,
@@ -185,9 +189,7 @@ class SmsStandIn(StandIn):
             account = self.accounts[send["account_sid"]]
             callbacks = self.modes["status_callbacks"]
             undelivered = self.modes["undelivered"]
-        start_send_delivery(
-            self, send, account, callbacks=callbacks, undelivered=undelivered
-        )
+        start_send_delivery(SendPlay(self, send, account, callbacks, undelivered))
         return send
 
     # ------------------------------------------------------------- customers
@@ -229,13 +231,9 @@ class SmsStandIn(StandIn):
                 media_urls.append((url, content_type))
             self._note_keyword(number.phone_number, from_, body)
             account = self.accounts[number.account_sid]
+        route = {"account_sid": account.sid, "to": to, "from_": from_}
         form = inbound_message_form(
-            account_sid=account.sid,
-            to=to,
-            from_=from_,
-            body=body,
-            message_sid=message_sid,
-            media=media_urls,
+            **route, body=body, message_sid=message_sid, media=media_urls
         )
         delivery = deliver_form(number.sms_url, form, account.auth_token)
         with self.lock:

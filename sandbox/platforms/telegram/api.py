@@ -276,7 +276,10 @@ def _allowed_webhook_url(url: str) -> bool:
 
 
 def set_webhook(state: TelegramState, bot: TelegramBot, params: Params) -> Response:
-    """``setWebhook``: record ``url``, ``secret_token``, ``allowed_updates``."""
+    """``setWebhook``: record ``url``, ``secret_token``, ``allowed_updates``.
+    The failure modes apply only when ``failing_method`` names it."""
+    if state.modes["failing_method"].lower() == "setwebhook":
+        _forced_failure(state, "setWebhook", is_send=False)
     url = params.text("url")
     if url and not _allowed_webhook_url(url):
         raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")

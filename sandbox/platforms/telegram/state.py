@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.core.modes import COUNT, FLAG, RATE_LIMITED, Modes
+from sandbox.core.records import clear_all, pick
 
 TOKEN_FORMAT = re.compile(r"\d+:[A-Za-z0-9_-]+")
 """A well-formed bot token; Telegram answers 404 for others, 401 for unknown
@@ -35,7 +36,8 @@ DEFAULT_MODES: dict[str, Any] = {
 sends or file fetches get 429 with ``retry_after`` = ``flood_retry_after``
 seconds, the next ``server_error_next`` get 500, and while
 ``blocked_by_user`` every send gets 403 "bot was blocked by the user".
-``failing_method`` (e.g. ``sendDocument``) limits these to one method."""
+``failing_method`` (e.g. ``sendDocument``) limits these to one method
+(``setWebhook`` fails only when named so)."""
 
 MODE_CHECKS = {
     "flood_next": COUNT,
@@ -135,12 +137,7 @@ class TelegramCustomer:
 
     def as_public(self) -> dict[str, Any]:
         """``{"id", "first_name", "last_name", "username"}``."""
-        return {
-            "id": self.id,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "username": self.username,
-        }
+        return pick(self, "id", "first_name", "last_name", "username")
 
 
 @dataclass(frozen=True)
@@ -215,13 +212,8 @@ class TelegramState:
     def reset(self) -> None:
         """Forget webhooks, chats, files, sends and modes; keep the bots."""
         with self.lock:
-            self.webhooks.clear()
-            self.chats.clear()
-            self.files.clear()
-            self.messages.clear()
-            self.updates.clear()
-            self.sent.clear()
-            self.inbound.clear()
+            clear_all(self.webhooks, self.chats, self.files, self.messages)
+            clear_all(self.updates, self.sent, self.inbound)
             self.modes.reset()
 
     # ------------------------------------------------------------------ bots

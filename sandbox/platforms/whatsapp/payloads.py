@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.core.records import pick
+
 WEBHOOK_OBJECT = "whatsapp_business_account"
 MESSAGING_PRODUCT = "whatsapp"
 CUSTOMER_MESSAGE_TYPES = ("text", "image", "document", "audio", "video", "location")
@@ -87,27 +89,16 @@ class BusinessNumber:
 
     def as_config(self, verify_token: str) -> dict[str, str]:
         """The PingBack WhatsApp channel config for this number."""
-        return {
-            "phone_number_id": self.phone_number_id,
-            "access_token": self.access_token,
-            "verify_token": verify_token,
-            "app_secret": self.app_secret,
-        }
+        shown = pick(self, "phone_number_id", "access_token", "app_secret")
+        return {**shown, "verify_token": verify_token}
 
     def as_public(self) -> dict[str, Any]:
         """Without secrets, for the stand-in's state."""
+        names = ("phone_number_id", "display_phone_number", "verified_name")
         return {
-            "phone_number_id": self.phone_number_id,
-            "display_phone_number": self.display_phone_number,
-            "verified_name": self.verified_name,
-            "waba_id": self.waba_id,
+            **pick(self, *names, "waba_id"),
             "templates": [
-                {
-                    "name": t.name,
-                    "language": t.language,
-                    "parameter_count": t.parameter_count,
-                }
-                for t in self.templates
+                pick(t, "name", "language", "parameter_count") for t in self.templates
             ],
         }
 
@@ -295,22 +286,17 @@ def customer_message_payload(
 
 
 def status_payload(
-    number: BusinessNumber,
-    *,
-    wamid: str,
-    status: str,
-    recipient_id: str,
-    error_code: int | None = None,
-    timestamp: int | None = None,
+    number: BusinessNumber, send: dict[str, Any], status: str, error_code: int = 0
 ) -> dict[str, Any]:
-    """The webhook body of one status of a message `number` sent: `sent`,
+    """The webhook body of one status of `send` (a message `number` sent, as
+    the stand-in recorded it: its `wamid` and `to`), now: `sent`,
     `delivered`, `read`, or `failed` with `errors[]` (`error_code`, default
     131026)."""
     item: dict[str, Any] = {
-        "id": wamid,
+        "id": send["wamid"],
         "status": status,
-        "timestamp": str(timestamp or int(time.time())),
-        "recipient_id": recipient_id,
+        "timestamp": str(int(time.time())),
+        "recipient_id": send["to"],
     }
     if status == "failed":
         error = STATUS_ERRORS.get(error_code or UNDELIVERABLE["code"]) or {

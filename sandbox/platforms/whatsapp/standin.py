@@ -156,11 +156,7 @@ class WhatsAppStandIn(StandIn):
                 f"status:{status}",
                 number,
                 status_payload(
-                    number,
-                    wamid=wamid,
-                    status=status,
-                    recipient_id=send["to"],
-                    error_code=error_code or send["window_error"],
+                    number, send, status, error_code or send["window_error"] or 0
                 ),
             )
             for status in statuses

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.core.modes import COUNT, SECONDS, Modes, one_of
+from sandbox.core.records import pick
 from sandbox.platforms.meta import Subscription
 from sandbox.platforms.whatsapp.payloads import DEMO_NUMBER, BusinessNumber
 
@@ -75,15 +76,8 @@ class StoredMedia:
         return hashlib.sha256(self.content).hexdigest()
 
     def as_public(self) -> dict[str, Any]:
-        return {
-            "id": self.media_id,
-            "phone_number_id": self.phone_number_id,
-            "mime_type": self.mime_type,
-            "filename": self.filename,
-            "file_size": len(self.content),
-            "sha256": self.sha256,
-            "origin": self.origin,
-        }
+        names = ("phone_number_id", "mime_type", "filename", "sha256", "origin")
+        return {**pick(self, *names, id="media_id"), "file_size": len(self.content)}
 
 
 class WhatsAppState:

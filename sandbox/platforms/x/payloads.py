@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.core.records import pick
+
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 """Header carrying the event signature on every webhook POST (docs/platforms/x.md,
 "Signature")."""
@@ -194,12 +196,9 @@ class XUser:
 
     def as_v2(self) -> dict[str, Any]:
         """The v2 user object: ``{"id", "name", "username", "profile_image_url"}``."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "username": self.screen_name,
-            "profile_image_url": self.avatar_url,
-        }
+        return pick(
+            self, "id", "name", username="screen_name", profile_image_url="avatar_url"
+        )
 
     def as_public(self) -> dict[str, str]:
         """``{"id", "screen_name", "name"}``, the shape the sandbox API accepts."""
@@ -250,26 +249,41 @@ class XApp:
 
     def as_config(self) -> dict[str, str]:
         """The PingBack X channel config for this app and account."""
-        return {
-            "api_key": self.consumer_key,
-            "api_secret": self.consumer_secret,
-            "access_token": self.access_token,
-            "access_token_secret": self.access_token_secret,
-            "bearer_token": self.bearer_token,
-        }
+        names = ("access_token", "access_token_secret", "bearer_token")
+        return pick(self, *names, api_key="consumer_key", api_secret="consumer_secret")
 
 
-DEMO_APP = XApp(
-    consumer_key="demo-api-key",
-    consumer_secret="demo-api-secret-0123456789",
-    bearer_token="AAAAdemo-bearer-token",
-    account=XUser(
-        id="1500000000000000001", screen_name="pingback_demo", name="PingBack Demo"
-    ),
-    access_token="1500000000000000001-demoaccesstoken",
-    access_token_secret="demo-access-secret-0123456789",
+def demo_app(name: str, account: XUser) -> XApp:
+    """A sandbox app named ``name`` (e.g. ``"demo"``) for ``account``, its
+    credentials made from the name: consumer key ``<name>-api-key``, access
+    token ``<account id>-<name without dashes>accesstoken``, and so on."""
+    secret = "secret-0123456789"
+    token = f"{account.id}-{name.replace('-', '')}accesstoken"
+    return XApp(
+        f"{name}-api-key",
+        f"{name}-api-{secret}",
+        f"AAAA{name}-bearer-token",
+        account,
+        token,
+        f"{name}-access-{secret}",
+    )
+
+
+DEMO_APP = demo_app(
+    "demo", XUser("1500000000000000001", "pingback_demo", "PingBack Demo")
 )
 """The app and business account the sandbox knows from the start."""
+
+DEMO_POLLING_APP = demo_app(
+    "demo-polling",
+    XUser("1500000000000000003", "pingback_polled", "PingBack Demo (polled)"),
+)
+"""A second app and account the sandbox knows from the start: the demo's X
+channel in polling mode (`delivery: polling`) reads it, so no webhook is
+registered for it and what its customers write waits to be read."""
+
+DEMO_APPS = (DEMO_APP, DEMO_POLLING_APP)
+"""Every app the sandbox knows from the start (and keeps across resets)."""
 
 DEMO_CUSTOMER = XUser(
     id="2200000000000000002", screen_name="casey_customer", name="Casey Customer"

@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 from sandbox.core.modes import COUNT, FLAG, SECONDS, Modes
-from sandbox.platforms.x.payloads import DEMO_APP, XApp, iso_timestamp, new_id
+from sandbox.core.records import clear_all
+from sandbox.platforms.x.payloads import DEMO_APPS, XApp, iso_timestamp, new_id
 
 DEFAULT_MODES: dict[str, Any] = {
     "credits_depleted": False,
@@ -81,7 +82,7 @@ class XState:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.apps: dict[str, XApp] = {DEMO_APP.consumer_key: DEMO_APP}
+        self.apps: dict[str, XApp] = {app.consumer_key: app for app in DEMO_APPS}
         self.webhooks: list[dict[str, Any]] = []
         self.subscriptions: list[dict[str, str]] = []
         self.sent_dms: list[dict[str, Any]] = []
@@ -415,14 +416,8 @@ class XState:
     def reset(self) -> None:
         """Clear webhooks, subscriptions, sends and modes; keep the apps."""
         with self.lock:
-            self.webhooks.clear()
-            self.subscriptions.clear()
-            self.sent_dms.clear()
-            self.tweets.clear()
-            self.inbound.clear()
-            self.media.clear()
-            self.uploads.clear()
-            self.read_windows.clear()
+            clear_all(self.webhooks, self.subscriptions, self.sent_dms, self.tweets)
+            clear_all(self.inbound, self.media, self.uploads, self.read_windows)
             self.modes.reset()
 
     def snapshot(self) -> dict[str, Any]:

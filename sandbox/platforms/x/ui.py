@@ -52,9 +52,24 @@ def _reply_options(state: dict[str, Any]) -> str:
     return "".join(options)
 
 
+def _account_select(state: dict[str, Any]) -> str:
+    """A ``<select name="account_id">`` of the registered accounts, the demo
+    account first (the one the forms wrote to before there were several)."""
+    accounts = [app["account"] for app in state["apps"]]
+    accounts.sort(key=lambda account: account["id"] != DEMO_APP.account.id)
+    options = "".join(
+        f'<option value="{esc(account["id"])}">@{esc(account["screen_name"])}</option>'
+        for account in accounts
+    )
+    return f'to <select name="account_id">{options}</select>'
+
+
 def _forms_section(state: dict[str, Any]) -> str:
-    """The DM and mention forms, written as Casey Customer to the demo account."""
-    who = f"@{DEMO_CUSTOMER.screen_name} → @{DEMO_APP.account.screen_name}"
+    """The DM and mention forms, written as Casey Customer to one of the
+    accounts (the demo's webhook account by default; the polled account's
+    messages wait until PingBack's next poll)."""
+    who = f"@{DEMO_CUSTOMER.screen_name}"
+    to = _account_select(state)
     format_select = (
         '<select name="format"><option value="aaa">AAA payload</option>'
         '<option value="xaa">XAA payload</option></select>'
@@ -62,12 +77,12 @@ def _forms_section(state: dict[str, Any]) -> str:
     dm_form = (
         '<form method="post" action="/_sandbox/x/ui/dm"><b>Send a DM</b><br>'
         '<textarea name="text" placeholder="Hi, my order is late"></textarea><br>'
-        f"{format_select} <button>Send DM</button></form>"
+        f"{to} {format_select} <button>Send DM</button></form>"
     )
     mention_form = (
         '<form method="post" action="/_sandbox/x/ui/mention"><b>Post a mention</b>'
         '<br><textarea name="text" placeholder="where is my parcel?"></textarea><br>'
-        f'<select name="in_reply_to_tweet_id">{_reply_options(state)}</select> '
+        f'{to} <select name="in_reply_to_tweet_id">{_reply_options(state)}</select> '
         f"{format_select} <button>Post</button></form>"
     )
     return f"<h2>Write as {esc(who)}</h2>{dm_form}{mention_form}"

@@ -70,6 +70,48 @@ class Sending:
     errors: dict[str, SendErrorCase] = field(default_factory=dict)
     channel: Callable[[], dict[str, Any]] | None = None
 
+    @classmethod
+    def watching(
+        cls, standin: str, sends: str, sent: tuple[str, str], **fields: Any
+    ) -> Sending:
+        """Sends watched in the list `sends` of the sandbox's stand-in named
+        `standin` (e.g. `sandbox.sms.sends`), whose `set_modes` puts it in a
+        state; `fields` are the other fields (`errors`, ...)."""
+        return cls(
+            sends=lambda sandbox: getattr(getattr(sandbox, standin), sends),
+            sent=sent,
+            set_modes=lambda sandbox, modes: getattr(sandbox, standin).set_modes(modes),
+            **fields,
+        )
+
+
+def transient_refusals(
+    rate_limit: str,
+    server_error: str,
+    rate_limit_fields: dict[str, Any] | None = None,
+    server_error_fields: dict[str, Any] | None = None,
+) -> dict[str, SendErrorCase]:
+    """The refusals every stand-in makes on demand (its `rate_limit_next` and
+    `server_error_next` modes, `sandbox/core/modes.py`), both transient:
+    `rate_limit` and `server_error` are the platform's words, the `*_fields`
+    the other attributes the error must have."""
+    from channels_app.platforms.base import TransientDeliveryError
+
+    return {
+        "rate limit": SendErrorCase(
+            {"rate_limit_next": 1},
+            TransientDeliveryError,
+            rate_limit,
+            fields=rate_limit_fields or {},
+        ),
+        "server error": SendErrorCase(
+            {"server_error_next": 1},
+            TransientDeliveryError,
+            server_error,
+            fields=server_error_fields or {},
+        ),
+    }
+
 
 @dataclass(frozen=True)
 class Setup:

@@ -6,7 +6,6 @@ import json
 from channels_app.platforms.base import (
     OutboundAttachment,
     PermanentDeliveryError,
-    TransientDeliveryError,
 )
 from channels_app.tests.platforms.contract.kits import meta
 from channels_app.tests.platforms.contract.kits.base import (
@@ -14,6 +13,7 @@ from channels_app.tests.platforms.contract.kits.base import (
     SendErrorCase,
     Sending,
     Setup,
+    transient_refusals,
 )
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox.platforms.instagram.payloads import (
@@ -83,6 +83,39 @@ TIMESTAMP_AS_STRING = webhook_payload(
     ],
 )
 
+# Setups Meta refuses: (config, the field named, Meta's words).
+REFUSED_SETUPS = {
+    "token Meta refuses": (
+        {
+            "access_token": "EAAG-expired-token",
+            "page_id": DEMO_ACCOUNT.page_id,
+            "app_secret": DEMO_ACCOUNT.app_secret,
+        },
+        "access_token",
+        "Invalid OAuth access token - Cannot parse access token",
+    ),
+    "page the token cannot see": (
+        {
+            "access_token": DEMO_ACCOUNT.access_token,
+            "page_id": "123456789",
+            "app_secret": DEMO_ACCOUNT.app_secret,
+        },
+        "page_id",
+        "Unsupported get request. Object with ID '123456789' does not "
+        "exist, cannot be loaded due to missing permissions, or does not "
+        "support this operation.",
+    ),
+    "no app secret": (
+        {
+            "access_token": DEMO_ACCOUNT.access_token,
+            "page_id": DEMO_ACCOUNT.page_id,
+        },
+        "app_secret",
+        "This field is required.",
+    ),
+}
+
+
 KIT = Kit(
     platform="instagram",
     channel=channel,
@@ -105,36 +138,7 @@ KIT = Kit(
         config=DEMO_ACCOUNT.as_config,
         state="action_required",
         registered=page_subscribed,
-        refused={
-            "token Meta refuses": (
-                {
-                    "access_token": "EAAG-expired-token",
-                    "page_id": DEMO_ACCOUNT.page_id,
-                    "app_secret": DEMO_ACCOUNT.app_secret,
-                },
-                "access_token",
-                "Invalid OAuth access token - Cannot parse access token",
-            ),
-            "page the token cannot see": (
-                {
-                    "access_token": DEMO_ACCOUNT.access_token,
-                    "page_id": "123456789",
-                    "app_secret": DEMO_ACCOUNT.app_secret,
-                },
-                "page_id",
-                "Unsupported get request. Object with ID '123456789' does not "
-                "exist, cannot be loaded due to missing permissions, or does not "
-                "support this operation.",
-            ),
-            "no app secret": (
-                {
-                    "access_token": DEMO_ACCOUNT.access_token,
-                    "page_id": DEMO_ACCOUNT.page_id,
-                },
-                "app_secret",
-                "This field is required.",
-            ),
-        },
+        refused=REFUSED_SETUPS,
         unreachable=(
             meta.UNREACHABLE,
             "failed",
@@ -143,10 +147,10 @@ KIT = Kit(
         secret_missing=meta.APP_SECRET_MISSING
         + "Connected to Instagram @pingback_demo",
     ),
-    sending=Sending(
-        sends=lambda sandbox: sandbox.instagram.sends,
-        sent=("message_id", "text"),
-        set_modes=lambda sandbox, modes: sandbox.instagram.set_modes(modes),
+    sending=Sending.watching(
+        "instagram",
+        "sends",
+        ("message_id", "text"),
         errors={
             "window closed": SendErrorCase(
                 {"window": "closed"},
@@ -157,14 +161,8 @@ KIT = Kit(
                 "so nothing was sent. Meta said: (#10) This message is sent outside "
                 "of allowed window.",
             ),
-            "rate limited": SendErrorCase(
-                {"rate_limit_next": 1},
-                TransientDeliveryError,
+            **transient_refusals(
                 "(#613) Calls to this api have exceeded the rate limit.",
-            ),
-            "Meta failing": SendErrorCase(
-                {"server_error_next": 1},
-                TransientDeliveryError,
                 "An unexpected error has occurred. Please retry your request later.",
             ),
             "unknown recipient": SendErrorCase(

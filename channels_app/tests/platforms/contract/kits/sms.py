@@ -9,13 +9,14 @@ from urllib.parse import urlencode
 from django.http import QueryDict
 
 from channels_app.platforms import get_platform
-from channels_app.platforms.base import PermanentDeliveryError, TransientDeliveryError
+from channels_app.platforms.base import PermanentDeliveryError
 from channels_app.tests.platforms.contract.kits.base import (
     Kit,
     SendErrorCase,
     Sending,
     Setup,
     header,
+    transient_refusals,
 )
 from sandbox.platforms.sms import payloads as sms_twilio
 from sandbox.platforms.sms.payloads import DEMO_ACCOUNT, DEMO_NUMBER
@@ -98,10 +99,10 @@ KIT = Kit(
             "ConnectionError). Run setup again, or: In the Twilio Console",
         ),
     ),
-    sending=Sending(
-        sends=lambda sandbox: sandbox.sms.sends,
-        sent=("sid", "body"),
-        set_modes=lambda sandbox, modes: sandbox.sms.set_modes(modes),
+    sending=Sending.watching(
+        "sms",
+        "sends",
+        ("sid", "body"),
         errors={
             "invalid number": SendErrorCase(
                 {"invalid_number": True},
@@ -115,17 +116,11 @@ KIT = Kit(
                 "The customer unsubscribed (STOP): Twilio blocks messages from this "
                 "number to them until they text START.",
             ),
-            "rate limit": SendErrorCase(
-                {"rate_limit_next": 1},
-                TransientDeliveryError,
+            **transient_refusals(
                 "Twilio rate limit reached",
-                fields={"retry_after": 1.0},
-            ),
-            "server error": SendErrorCase(
-                {"server_error_next": 1},
-                TransientDeliveryError,
                 "Twilio error: 20500: Internal Server Error (HTTP 500)",
-                fields={"retry_after": None},
+                {"retry_after": 1.0},
+                {"retry_after": None},
             ),
         },
     ),

@@ -3,16 +3,9 @@ fixtures are addressed to."""
 
 import requests
 
-from channels_app.platforms.base import PermanentDeliveryError, TransientDeliveryError
+from channels_app.platforms.base import PermanentDeliveryError
 from channels_app.platforms.whatsapp import WINDOW_CLOSED
-from channels_app.tests.platforms.contract.kits import meta
-from channels_app.tests.platforms.contract.kits.base import (
-    Kit,
-    SendErrorCase,
-    Sending,
-    Setup,
-    header,
-)
+from channels_app.tests.platforms.contract.kits import base, meta
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox.platforms.whatsapp.payloads import DEMO_NUMBER
 
@@ -40,7 +33,7 @@ def stand_in(sandbox, modes: dict) -> None:
     requests.post(f"{control}/mode", json=other, timeout=5).raise_for_status()
 
 
-KIT = Kit(
+KIT = base.Kit(
     platform="whatsapp",
     channel=lambda: {
         "type": "whatsapp",
@@ -71,11 +64,11 @@ KIT = Kit(
     secret="app_secret",
     forged={
         **meta.FORGED,
-        "legacy sha1 only": {header("X-Hub-Signature"): "sha1=" + "0" * 40},
+        "legacy sha1 only": {base.header("X-Hub-Signature"): "sha1=" + "0" * 40},
     },
     handshake=meta.HANDSHAKE,
     vectors=(meta.VECTOR,),
-    setup=Setup(
+    setup=base.Setup(
         config=lambda: DEMO_NUMBER.as_config(verify_token=VERIFY_TOKEN),
         state="action_required",
         refused={
@@ -101,7 +94,7 @@ KIT = Kit(
         ),
         secret_missing=meta.APP_SECRET_MISSING + "Connected to PingBack Demo",
     ),
-    sending=Sending(
+    sending=base.Sending(
         sends=lambda sandbox: sandbox.whatsapp.snapshot()["sends"],
         sent=("wamid", "text"),
         set_modes=stand_in,
@@ -114,20 +107,14 @@ KIT = Kit(
             },
         },
         errors={
-            "throughput reached": SendErrorCase(
-                {"rate_limit_next": 1},
-                TransientDeliveryError,
+            **base.transient_refusals(
                 "(#130429) Rate limit hit: Cloud API message throughput has been "
                 "reached.",
-                fields={"status_code": 429, "rate_limited": True},
-            ),
-            "Meta failing": SendErrorCase(
-                {"server_error_next": 1},
-                TransientDeliveryError,
                 "(#131000) Something went wrong: Something went wrong.",
-                fields={"status_code": 500, "rate_limited": False},
+                {"status_code": 429, "rate_limited": True},
+                {"status_code": 500, "rate_limited": False},
             ),
-            "window closed": SendErrorCase(
+            "window closed": base.SendErrorCase(
                 {"window_hours_ago": 25},
                 PermanentDeliveryError,
                 "(#131047) Re-engagement message: Message failed to send because "

@@ -3,13 +3,14 @@
 
 import json
 
-from channels_app.platforms.base import PermanentDeliveryError, TransientDeliveryError
+from channels_app.platforms.base import PermanentDeliveryError
 from channels_app.tests.platforms.contract.kits.base import (
     Handshake,
     Kit,
     SendErrorCase,
     Sending,
     header,
+    transient_refusals,
 )
 from channels_app.tests.platforms.fixtures import compact_json
 from sandbox.platforms.x import payloads as x_signer
@@ -72,10 +73,10 @@ KIT = Kit(
             "sha256=tpoJmg3Kk0S8hU8HscRwptrpoI9Y5pj9kku2Z/F5KS0=",
         ),
     ),
-    sending=Sending(
-        sends=lambda sandbox: sandbox.x.sent_dms,
-        sent=("dm_event_id", "text"),
-        set_modes=lambda sandbox, modes: sandbox.x.set_modes(modes),
+    sending=Sending.watching(
+        "x",
+        "sent_dms",
+        ("dm_event_id", "text"),
         errors={
             "no API credits": SendErrorCase(
                 {"credits_depleted": True},
@@ -85,17 +86,11 @@ KIT = Kit(
                 "Console. Incoming messages keep arriving.",
                 fields={"status_code": 402},
             ),
-            "rate limit": SendErrorCase(
-                {"rate_limit_next": 1},
-                TransientDeliveryError,
+            **transient_refusals(
                 "X rate limit reached",
-                fields={"status_code": 429, "retry_after": 1.0, "rate_limited": True},
-            ),
-            "server error": SendErrorCase(
-                {"server_error_next": 1},
-                TransientDeliveryError,
                 "X API error: Service Unavailable (HTTP 503)",
-                fields={"status_code": 503, "rate_limited": False},
+                {"status_code": 429, "retry_after": 1.0, "rate_limited": True},
+                {"status_code": 503, "rate_limited": False},
             ),
         },
     ),
