@@ -158,11 +158,11 @@ class Conversation(models.Model):
     )
 
     class Priority(models.TextChoices):
-        NONE = "none", "None"
-        LOW = "low", "Low"
-        MEDIUM = "medium", "Medium"
-        HIGH = "high", "High"
-        URGENT = "urgent", "Urgent"
+        NONE = "none", pgettext_lazy("priority", "None")
+        LOW = "low", pgettext_lazy("priority", "Low")
+        MEDIUM = "medium", pgettext_lazy("priority", "Medium")
+        HIGH = "high", pgettext_lazy("priority", "High")
+        URGENT = "urgent", pgettext_lazy("priority", "Urgent")
 
     priority = models.CharField(
         max_length=8,

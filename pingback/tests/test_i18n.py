@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from automation.services import rule_create
 from billing.models import Member
 from channels_app.tests.factories import ChannelFactory
 from conversations.tests.factories import (
@@ -21,6 +22,8 @@ from conversations.tests.factories import (
     ConversationFactory,
     MessageFactory,
 )
+from satisfaction.models import SatisfactionRequest
+from satisfaction.services import rating_token
 from workspace.models import CannedResponse, Label, Team
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +47,8 @@ PAGES = [
     ("reports", {}),
     ("widget-settings", {}),
     ("delivery-problems", {}),
+    ("settings-automation", {}),
+    ("settings-automation-new", {}),
 ]
 
 
@@ -188,6 +193,85 @@ def test_an_open_conversation_has_no_english_left_in_spanish(
     assert "Bandeja de entrada" in page
     assert "Responder por" in page
     assert "Resolver" in page
+
+
+def test_automation_rules_read_in_spanish(spanish_admin, workspace_data):
+    business = spanish_admin.business
+    label = Label.objects.get(business=business)
+    team = Team.objects.get(business=business)
+    rule = rule_create(
+        business=business,
+        data={
+            "name": "Reembolsos",
+            "trigger": "status_changed",
+            "trigger_status": "pending",
+            "conditions": {
+                "channel_types": ["telegram", "whatsapp"],
+                "text_contains": ["reembolso"],
+                "contact_attribute": {"key": "plan", "value": "oro"},
+                "label_id": label.pk,
+                "label_absent": True,
+                "business_hours": "closed",
+                "languages": ["es", "pt"],
+            },
+            "actions": {
+                "assign_team_id": team.pk,
+                "add_label_id": label.pk,
+                "priority": "urgent",
+                "snooze_minutes": 0,
+            },
+        },
+    )
+    client = Client()
+    client.force_login(spanish_admin.user)
+
+    rules = client.get(reverse("settings-automation")).content.decode()
+    form = client.get(reverse("settings-automation-edit", args=[rule.pk]))
+    refused = client.post(reverse("settings-automation-new"), {"trigger": "x"})
+
+    assert _english_left(_visible_text(rules)) == []
+    assert "Cambia de estado" in rules or "cambia de estado" in rules
+    assert "a pendiente" in rules
+    assert "poner la prioridad urgente" in rules
+    assert "posponer hasta que el cliente escriba" in rules
+    assert _english_left(_visible_text(form.content.decode())) == []
+    assert refused.status_code == 400
+    refusal = refused.content.decode()
+    assert _english_left(_visible_text(refusal)) == []
+    assert "Pon un nombre a la regla." in refusal
+    assert "Da al menos una acción." in refusal
+
+
+def test_the_rating_page_follows_the_customers_browser(workspace_data):
+    conversation = workspace_data
+    resolution = MessageFactory(conversation=conversation, text="resuelta")
+    request = SatisfactionRequest.objects.create(
+        business=conversation.business,
+        conversation=conversation,
+        resolution=resolution,
+        channel_type=conversation.channel.type,
+        status=SatisfactionRequest.Status.ASKED,
+    )
+    customer = Client(HTTP_ACCEPT_LANGUAGE="es-ES,es;q=0.9")
+    link = reverse("satisfaction-rate", args=[rating_token(request)])
+
+    form = customer.get(link)
+    refused = customer.post(link, {"score": "9", "comment": "Muy bien"})
+    customer.post(link, {"score": "5", "comment": "Muy bien"})
+    thanks = customer.get(link)
+    broken = customer.get(reverse("satisfaction-rate", args=["nada"]))
+
+    for page in (form, refused, thanks, broken):
+        body = page.content.decode()
+        assert '<html lang="es">' in body
+        assert _english_left(_visible_text(body)) == []
+    assert "Valora tu conversación" in form.content.decode()
+    assert refused.status_code == 400
+    assert "Elige una puntuación de 1 (mal) a 5 (genial)." in refused.content.decode()
+    assert "Muy bien" in refused.content.decode()
+    assert "¡Gracias!" in thanks.content.decode()
+    assert broken.status_code == 404
+    assert "Este enlace de valoración no es válido" in broken.content.decode()
 
 
 # ------------------------------------------------------------------- choosing
