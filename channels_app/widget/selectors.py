@@ -70,6 +70,18 @@ def widget_strings() -> dict[str, str]:
         ),
         "sending": gettext("Sending…"),
         "not_sent": gettext("Not sent: %(reason)s"),
+        # The inline rating under a customer satisfaction question.
+        "rate_conversation": gettext("Rate this conversation"),
+        "score_label": gettext("%(score)s of 5: %(word)s"),
+        "score_1": gettext("Bad"),
+        "score_2": gettext("Poor"),
+        "score_3": gettext("OK"),
+        "score_4": gettext("Good"),
+        "score_5": gettext("Great"),
+        "rating_comment": gettext("Comment (optional)"),
+        "send_rating": gettext("Send rating"),
+        "rated": gettext("You rated us %(score)s of 5. Thank you!"),
+        "not_connected": gettext("Not connected: try again in a moment."),
     }
 
 

@@ -88,11 +88,29 @@
     closed: "This chat is closed.",
     reconnecting: "Reconnecting… Messages you write are sent once the connection is back.",
     sending: "Sending…",
-    not_sent: "Not sent: %(reason)s"
+    not_sent: "Not sent: %(reason)s",
+    rate_conversation: "Rate this conversation",
+    score_label: "%(score)s of 5: %(word)s",
+    score_1: "Bad",
+    score_2: "Poor",
+    score_3: "OK",
+    score_4: "Good",
+    score_5: "Great",
+    rating_comment: "Comment (optional)",
+    send_rating: "Send rating",
+    rated: "You rated us %(score)s of 5. Thank you!",
+    not_connected: "Not connected: try again in a moment."
   };
   var language = "";
 
   function t(key) { return strings[key]; }
+
+  // t(key) with its %(name)s placeholders filled in from `values`.
+  function tf(key, values) {
+    return t(key).replace(/%\((\w+)\)s/g, function (all, name) {
+      return name in values ? String(values[name]) : all;
+    });
+  }
 
   // ----------------------------------------------------------------- storage
 
@@ -334,8 +352,6 @@
 
   // ------------------------------------------------------------------ rating
 
-  var SCORE_WORDS = ["", "Bad", "Poor", "OK", "Good", "Great"];
-
   function findRating(ratingToken) {
     for (var i = 0; i < messages.length; i++) {
       if (messages[i].rating && messages[i].rating.token === ratingToken) { return messages[i]; }
@@ -356,7 +372,7 @@
     var rating = message.rating;
     if (rating.sending) { return; }
     if (!ready || socket.readyState !== WebSocket.OPEN) {
-      rating.error = "Not connected: try again in a moment.";
+      rating.error = t("not_connected");
       updateRating(message);
       return;
     }
@@ -377,7 +393,7 @@
     var box = document.createElement("div");
     box.className = "rating";
     box.setAttribute("role", "group");
-    box.setAttribute("aria-label", "Rate this conversation");
+    box.setAttribute("aria-label", t("rate_conversation"));
     var scores = document.createElement("div");
     scores.className = "rating-scores";
     for (var score = 1; score <= 5; score++) {
@@ -385,7 +401,7 @@
       button.type = "button";
       button.dataset.score = score;
       button.setAttribute("aria-pressed", "false");
-      button.setAttribute("aria-label", score + " of 5: " + SCORE_WORDS[score]);
+      button.setAttribute("aria-label", tf("score_label", {score: score, word: t("score_" + score)}));
       button.textContent = String(score);
       scores.appendChild(button);
     }
@@ -396,8 +412,8 @@
       updateRating(message);
     });
     var comment = document.createElement("textarea");
-    comment.placeholder = "Comment (optional)";
-    comment.setAttribute("aria-label", "Comment (optional)");
+    comment.placeholder = t("rating_comment");
+    comment.setAttribute("aria-label", t("rating_comment"));
     comment.maxLength = 2000;
     var error = document.createElement("p");
     error.className = "rating-error";
@@ -405,7 +421,7 @@
     var send = document.createElement("button");
     send.type = "button";
     send.className = "rating-send";
-    send.textContent = "Send rating";
+    send.textContent = t("send_rating");
     send.addEventListener("click", function () { sendRating(message); });
     var done = document.createElement("p");
     done.className = "rating-done";
@@ -429,7 +445,7 @@
     box.querySelector(".rating-send").hidden = rated;
     box.querySelector(".rating-send").disabled = Boolean(rating.sending);
     box.querySelector(".rating-error").textContent = rating.error || "";
-    box.querySelector(".rating-done").textContent = rated ? "You rated us " + rating.score + " of 5. Thank you!" : "";
+    box.querySelector(".rating-done").textContent = rated ? tf("rated", {score: rating.score}) : "";
     box.dataset.state = rated ? "rated" : (rating.sending ? "sending" : "open");
   }
 

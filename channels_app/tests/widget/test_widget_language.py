@@ -65,6 +65,8 @@ def test_the_widget_speaks_spanish_to_a_spanish_browser(
     assert welcome["strings"]["send"] == "Enviar"
     assert welcome["strings"]["placeholder"] == "Escribe un mensaje…"
     assert welcome["strings"]["open_chat"] == "Abrir el chat"
+    assert welcome["strings"]["send_rating"] == "Enviar la valoración"
+    assert welcome["strings"]["score_1"] == "Mal"
     assert refusal["code"] == "message_too_long"
     assert refusal["detail"] == (
         f"Un mensaje puede tener como máximo {MAX_MESSAGE_LENGTH} caracteres."
