@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from billing.models import Business
 from conversations import realtime
@@ -38,14 +38,17 @@ RATING_LINK_MAX_AGE = timedelta(days=7)
 QUESTION_MAX_LENGTH = 1000
 COMMENT_MAX_LENGTH = 2000
 
-SKIP_CHANNEL_GONE = "the channel is deactivated or deleted"
-SKIP_OPTED_OUT = "the customer opted out of messages on this channel"
-SKIP_WINDOW = (
+# Why a request was skipped: stored in English (`skip_reason`), shown in the
+# reader's language (`{% load satisfaction %}`'s `skip_reason` filter).
+SKIP_CHANNEL_GONE = gettext_noop("the channel is deactivated or deleted")
+SKIP_OPTED_OUT = gettext_noop("the customer opted out of messages on this channel")
+SKIP_WINDOW = gettext_noop(
     "the customer last wrote more than 24 hours ago, so {platform} accepts "
     "no free-form message"
 )
-SKIP_PUBLIC = "a public post: the link would be public"
-SKIP_REOPENED = "the conversation was reopened before PingBack asked"
+SKIP_PUBLIC = gettext_noop("a public post: the link would be public")
+SKIP_REOPENED = gettext_noop("the conversation was reopened before PingBack asked")
+SKIP_DOES_NOT_FIT = gettext_noop("the question does not fit the channel: {detail}")
 
 # Shown to the customer on the rating page, in the page's language (lazy:
 # translated when raised; COMMENT_TOO_LONG takes `limit`).
@@ -284,7 +287,7 @@ def _refusal(conversation: Conversation, text: str) -> str | None:
     try:
         reply_check(conversation=conversation, text=text)
     except ReplyRefused as refusal:
-        return f"the question does not fit the channel: {refusal.detail}"
+        return SKIP_DOES_NOT_FIT.format(detail=refusal.detail)
     return None
 
 

@@ -23,7 +23,7 @@ from conversations.tests.factories import (
     MessageFactory,
 )
 from satisfaction.models import SatisfactionRequest
-from satisfaction.services import rating_token
+from satisfaction.services import SKIP_WINDOW, rating_token
 from workspace.models import CannedResponse, Label, Team
 
 pytestmark = pytest.mark.django_db
@@ -272,6 +272,28 @@ def test_the_rating_page_follows_the_customers_browser(workspace_data):
     assert "¡Gracias!" in thanks.content.decode()
     assert broken.status_code == 404
     assert "Este enlace de valoración no es válido" in broken.content.decode()
+
+
+def test_why_a_customer_was_not_asked_to_rate_reads_in_spanish(
+    spanish_admin, workspace_data
+):
+    conversation = workspace_data
+    SatisfactionRequest.objects.create(
+        business=conversation.business,
+        conversation=conversation,
+        resolution=MessageFactory(conversation=conversation, text="resuelta"),
+        channel_type="whatsapp",
+        status=SatisfactionRequest.Status.SKIPPED,
+        skip_reason=SKIP_WINDOW.format(platform="WhatsApp"),
+    )
+    client = Client()
+    client.force_login(spanish_admin.user)
+
+    body = client.get(reverse("conversation", args=[conversation.pk])).content.decode()
+
+    assert "No se pidió una valoración:" in body
+    assert "así que WhatsApp no acepta mensajes libres" in body
+    assert _english_left(_visible_text(body)) == []
 
 
 # ------------------------------------------------------------------- choosing
