@@ -28,6 +28,7 @@ actions (done in this order):
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import Business
 
@@ -35,10 +36,10 @@ from billing.models import Business
 class Trigger(models.TextChoices):
     """What makes a rule run."""
 
-    CONVERSATION_CREATED = "conversation_created", "A conversation is created"
-    MESSAGE_CREATED = "message_created", "A customer's message arrives"
-    STATUS_CHANGED = "status_changed", "A conversation changes status"
-    UNANSWERED = "unanswered", "A conversation stays unanswered"
+    CONVERSATION_CREATED = "conversation_created", _("A conversation is created")
+    MESSAGE_CREATED = "message_created", _("A customer's message arrives")
+    STATUS_CHANGED = "status_changed", _("A conversation changes status")
+    UNANSWERED = "unanswered", _("A conversation stays unanswered")
 
 
 class Rule(models.Model):

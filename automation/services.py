@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from automation import triggers
 from automation.models import Rule, RuleRun, Trigger
@@ -84,28 +85,31 @@ def _int(value: Any) -> int | None:
 
 def _words(value: Any, field: str, errors: dict, *, lower: bool = False) -> list:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        errors[field] = ["A list of strings."]
+        errors[field] = [_("A list of strings.")]
         return []
     words = [v.strip() for v in value if v.strip()]
     if lower:
         words = [w.lower() for w in words]
     if not words:
-        errors[field] = ["Give at least one, or leave the condition out."]
+        errors[field] = [_("Give at least one, or leave the condition out.")]
     elif len(words) > MAX_WORDS:
-        errors[field] = [f"At most {MAX_WORDS}."]
+        errors[field] = [_("At most %(count)s.") % {"count": MAX_WORDS}]
     elif any(len(w) > WORD_MAX_LENGTH for w in words):
-        errors[field] = [f"Each at most {WORD_MAX_LENGTH} characters."]
+        errors[field] = [
+            _("Each at most %(count)s characters.") % {"count": WORD_MAX_LENGTH}
+        ]
     return list(dict.fromkeys(words))
 
 
 def _owned(model, business: Business, value: Any, field: str, errors: dict, what):
-    """The id `value` if it names a row of `model` of the business."""
+    """The id `value` if it names a row of `model` of the business (else
+    None, and `what`, the refusal, in `errors[field]`)."""
     pk = _int(value)
     if pk is None:
-        errors[field] = ["A whole number (an id)."]
+        errors[field] = [_("A whole number (an id).")]
         return None
     if not model.objects.filter(business=business, pk=pk).exists():
-        errors[field] = [f"No such {what} in this business."]
+        errors[field] = [what]
         return None
     return pk
 
@@ -114,18 +118,20 @@ def _clean_conditions(business: Business, raw: Any, errors: dict) -> dict:
     if raw in (None, ""):
         return {}
     if not isinstance(raw, Mapping):
-        errors["conditions"] = ["An object of conditions (see the docs)."]
+        errors["conditions"] = [_("An object of conditions (see the docs).")]
         return {}
     unknown = sorted(set(raw) - set(CONDITION_KEYS))
     if unknown:
-        errors["conditions"] = [f"Unknown condition: {', '.join(unknown)}."]
+        errors["conditions"] = [
+            _("Unknown condition: %(keys)s.") % {"keys": ", ".join(unknown)}
+        ]
     out: dict[str, Any] = {}
     if "channel_types" in raw:
         types = _words(raw["channel_types"], "conditions.channel_types", errors)
         bad = [t for t in types if t not in Channel.Type.values]
         if bad:
             errors["conditions.channel_types"] = [
-                f"No such channel type: {', '.join(bad)}."
+                _("No such channel type: %(types)s.") % {"types": ", ".join(bad)}
             ]
         out["channel_types"] = types
     if "channel_ids" in raw:
@@ -142,7 +148,7 @@ def _clean_conditions(business: Business, raw: Any, errors: dict) -> dict:
             pass
         if ids and len(found) != len(ids):
             errors["conditions.channel_ids"] = [
-                "Each id must name a channel of this business."
+                _("Each id must name a channel of this business.")
             ]
         out["channel_ids"] = sorted(found)
     if "text_contains" in raw:
@@ -155,23 +161,30 @@ def _clean_conditions(business: Business, raw: Any, errors: dict) -> dict:
         value = attribute.get("value", "") if isinstance(attribute, Mapping) else ""
         if not isinstance(key, str) or not key.strip() or len(key) > 100:
             errors["conditions.contact_attribute"] = [
-                'An object {"key": "plan", "value": "gold"}: a key of 1 to 100 '
-                "characters."
+                _(
+                    'An object {"key": "plan", "value": "gold"}: a key of 1 to '
+                    "100 characters."
+                )
             ]
         elif not isinstance(value, str | int | float | bool) or len(str(value)) > 200:
             errors["conditions.contact_attribute"] = [
-                "The value is text of at most 200 characters."
+                _("The value is text of at most 200 characters.")
             ]
         else:
             out["contact_attribute"] = {"key": key.strip(), "value": str(value)}
     if "label_id" in raw and raw["label_id"] not in (None, ""):
         out["label_id"] = _owned(
-            Label, business, raw["label_id"], "conditions.label_id", errors, "label"
+            Label,
+            business,
+            raw["label_id"],
+            "conditions.label_id",
+            errors,
+            _("No such label in this business."),
         )
         out["label_absent"] = bool(raw.get("label_absent", False))
     if "business_hours" in raw and raw["business_hours"] not in (None, ""):
         if raw["business_hours"] not in ("open", "closed"):
-            errors["conditions.business_hours"] = ['"open" or "closed".']
+            errors["conditions.business_hours"] = [_('"open" or "closed".')]
         out["business_hours"] = raw["business_hours"]
     if "languages" in raw:
         out["languages"] = _words(
@@ -182,18 +195,26 @@ def _clean_conditions(business: Business, raw: Any, errors: dict) -> dict:
 
 def _clean_actions(business: Business, raw: Any, errors: dict) -> dict:
     if not isinstance(raw, Mapping):
-        errors["actions"] = ["An object of actions (see the docs)."]
+        errors["actions"] = [_("An object of actions (see the docs).")]
         return {}
     unknown = sorted(set(raw) - set(ACTION_KEYS))
     if unknown:
-        errors["actions"] = [f"Unknown action: {', '.join(unknown)}."]
+        errors["actions"] = [
+            _("Unknown action: %(keys)s.") % {"keys": ", ".join(unknown)}
+        ]
     given = {k: v for k, v in raw.items() if v not in (None, "", False)}
     out: dict[str, Any] = {}
     owned = {
-        "assign_team_id": (Team, "team"),
-        "add_label_id": (Label, "label"),
-        "canned_response_id": (CannedResponse, "canned response"),
-        "webhook_endpoint_id": (WebhookEndpoint, "webhook endpoint"),
+        "assign_team_id": (Team, _("No such team in this business.")),
+        "add_label_id": (Label, _("No such label in this business.")),
+        "canned_response_id": (
+            CannedResponse,
+            _("No such canned response in this business."),
+        ),
+        "webhook_endpoint_id": (
+            WebhookEndpoint,
+            _("No such webhook endpoint in this business."),
+        ),
     }
     for key, (model, what) in owned.items():
         if key in given:
@@ -210,33 +231,35 @@ def _clean_actions(business: Business, raw: Any, errors: dict) -> dict:
             else None
         )
         if member is None:
-            errors["actions.assign_agent_id"] = ["No such agent in this business."]
+            errors["actions.assign_agent_id"] = [_("No such agent in this business.")]
         elif not member.user.is_active:
             errors["actions.assign_agent_id"] = [
-                "This agent is deactivated: reactivate them to assign them."
+                _("This agent is deactivated: reactivate them to assign them.")
             ]
         out["assign_agent_id"] = pk
     if "priority" in given:
         if given["priority"] not in Conversation.Priority.values:
             errors["actions.priority"] = [
-                f"One of {', '.join(Conversation.Priority.values)}."
+                _("One of %(values)s.")
+                % {"values": ", ".join(Conversation.Priority.values)}
             ]
         out["priority"] = given["priority"]
     if "snooze_minutes" in raw and raw["snooze_minutes"] not in (None, ""):
         minutes = _int(raw["snooze_minutes"])
         if minutes is None or not 0 <= minutes <= MAX_SNOOZE_MINUTES:
             errors["actions.snooze_minutes"] = [
-                f"Minutes from 0 (until the customer writes) to {MAX_SNOOZE_MINUTES}."
+                _("Minutes from 0 (until the customer writes) to %(max)s.")
+                % {"max": MAX_SNOOZE_MINUTES}
             ]
         out["snooze_minutes"] = minutes
     if "resolve" in given:
         if given["resolve"] is not True:
-            errors["actions.resolve"] = ["true, or leave it out."]
+            errors["actions.resolve"] = [_("true, or leave it out.")]
         out["resolve"] = True
     if "snooze_minutes" in out and out.get("resolve"):
-        errors["actions.resolve"] = ["Snooze or resolve, not both."]
+        errors["actions.resolve"] = [_("Snooze or resolve, not both.")]
     if not out and "actions" not in errors:
-        errors["actions"] = ["Give at least one action."]
+        errors["actions"] = [_("Give at least one action.")]
     return out
 
 
@@ -255,15 +278,19 @@ def rule_clean(
     if rule is None or "name" in data:
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
-            errors["name"] = ["Give the rule a name."]
+            errors["name"] = [_("Give the rule a name.")]
         elif len(name.strip()) > NAME_MAX_LENGTH:
-            errors["name"] = [f"At most {NAME_MAX_LENGTH} characters."]
+            errors["name"] = [
+                _("At most %(count)s characters.") % {"count": NAME_MAX_LENGTH}
+            ]
         else:
             out["name"] = name.strip()
     trigger = data.get("trigger", rule.trigger if rule else None)
     if rule is None or "trigger" in data:
         if trigger not in Trigger.values:
-            errors["trigger"] = [f"One of {', '.join(Trigger.values)}."]
+            errors["trigger"] = [
+                _("One of %(values)s.") % {"values": ", ".join(Trigger.values)}
+            ]
         else:
             out["trigger"] = trigger
     if "trigger_status" in data or "trigger" in data or rule is None:
@@ -272,7 +299,8 @@ def rule_clean(
             status = ""
         elif status and status not in Conversation.Status.values:
             errors["trigger_status"] = [
-                f"One of {', '.join(Conversation.Status.values)}, or empty for any."
+                _("One of %(values)s, or empty for any.")
+                % {"values": ", ".join(Conversation.Status.values)}
             ]
         out["trigger_status"] = status
     if "unanswered_minutes" in data or "trigger" in data or rule is None:
@@ -283,7 +311,7 @@ def rule_clean(
             minutes = _int(minutes)
             if minutes is None or not 1 <= minutes <= MAX_UNANSWERED_MINUTES:
                 errors["unanswered_minutes"] = [
-                    f"Minutes from 1 to {MAX_UNANSWERED_MINUTES}."
+                    _("Minutes from 1 to %(max)s.") % {"max": MAX_UNANSWERED_MINUTES}
                 ]
         else:
             minutes = None
@@ -294,7 +322,7 @@ def rule_clean(
         out["actions"] = _clean_actions(business, data.get("actions"), errors)
     if "is_active" in data:
         if not isinstance(data["is_active"], bool):
-            errors["is_active"] = ["true or false."]
+            errors["is_active"] = [_("true or false.")]
         out["is_active"] = data["is_active"]
     if errors:
         raise ValidationError(errors)
@@ -334,7 +362,7 @@ def rule_update(*, rule: Rule, data: Mapping[str, Any]) -> Rule:
     values = rule_clean(rule.business, data, rule=rule)
     position = data.get("position")
     if position is not None and _int(position) is None:
-        raise ValidationError({"position": ["A whole number, 0 for the first."]})
+        raise ValidationError({"position": [_("A whole number, 0 for the first.")]})
     with transaction.atomic():
         for name, value in values.items():
             setattr(rule, name, value)

@@ -229,7 +229,10 @@ def describe(rule: Rule, names: dict[str, dict[str, str]]) -> dict[str, list[str
 
     when = [rule.get_trigger_display()]
     if rule.trigger_status:
-        when.append(_("to %(status)s") % {"status": rule.trigger_status})
+        statuses = dict(Conversation.Status.choices)
+        # The status's name, in lower case inside the phrase ("to pending").
+        status = str(statuses.get(rule.trigger_status, rule.trigger_status)).lower()
+        when.append(_("to %(status)s") % {"status": status})
     if rule.unanswered_minutes:
         when.append(_("for %(minutes)d minutes") % {"minutes": rule.unanswered_minutes})
     ifs = []
@@ -279,7 +282,9 @@ def describe(rule: Rule, names: dict[str, dict[str, str]]) -> dict[str, list[str
     if a.get("add_label_id"):
         thens.append(_("add label %(l)s") % {"l": name("labels", a["add_label_id"])})
     if a.get("priority"):
-        thens.append(_("set priority %(p)s") % {"p": a["priority"]})
+        priorities = dict(Conversation.Priority.choices)
+        priority = str(priorities.get(a["priority"], a["priority"])).lower()
+        thens.append(_("set priority %(p)s") % {"p": priority})
     if a.get("canned_response_id"):
         thens.append(_("send %(c)s") % {"c": name("canned", a["canned_response_id"])})
     if a.get("snooze_minutes") is not None and "snooze_minutes" in a:

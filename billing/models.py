@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 
 class Plan(models.TextChoices):
@@ -53,8 +54,8 @@ class Member(models.Model):
     """A Django user's role in one business (a user belongs to one business)."""
 
     class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        AGENT = "agent", "Agent"
+        ADMIN = "admin", pgettext_lazy("member role", "Admin")
+        AGENT = "agent", pgettext_lazy("member role", "Agent")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member"
@@ -88,6 +89,13 @@ class Member(models.Model):
     )
     notify_sound = models.BooleanField(
         default=False, help_text="Play a sound with each notification."
+    )
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        help_text="The language of this member's pages and messages, one of "
+        "settings.LANGUAGES' codes (empty: the browser's).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -525,3 +525,19 @@ def member_reactivate(*, member: Member, by: Member) -> Member:
         "member.reactivated", extra={"member_id": member.pk, "by_member_id": by.pk}
     )
     return member
+
+
+def member_language_set(*, member: Member, language: str) -> Member:
+    """Set the language of `member`'s pages and messages: one of
+    `settings.LANGUAGES`' codes, or "" for the browser's. Raises `FieldInvalid`
+    on `language` for any other value."""
+    language = (language or "").strip()
+    if language and language not in dict(settings.LANGUAGES):
+        raise FieldInvalid(
+            "language",
+            gettext("Choose one of the languages offered, or the browser's."),
+        )
+    if member.language != language:
+        member.language = language
+        member.save(update_fields=["language"])
+    return member

@@ -3,6 +3,7 @@
 import uuid
 
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 from billing.models import Business
 from pingback.encryption import RotatableEncryptedJSONField
@@ -21,20 +22,23 @@ class Channel(models.Model):
     """
 
     class Type(models.TextChoices):
-        WEBCHAT = "webchat", "Web widget"
-        WIDGET = "widget", "Web widget (widget)"
-        EMAIL = "email", "Email"
-        WHATSAPP = "whatsapp", "WhatsApp"
-        TELEGRAM = "telegram", "Telegram"
-        INSTAGRAM = "instagram", "Instagram"
-        X = "x", "X (Twitter)"
-        SMS = "sms", "SMS"
+        WEBCHAT = "webchat", pgettext_lazy("channel type", "Web widget")
+        WIDGET = "widget", pgettext_lazy("channel type", "Web widget (widget)")
+        EMAIL = "email", pgettext_lazy("channel type", "Email")
+        WHATSAPP = "whatsapp", pgettext_lazy("channel type", "WhatsApp")
+        TELEGRAM = "telegram", pgettext_lazy("channel type", "Telegram")
+        INSTAGRAM = "instagram", pgettext_lazy("channel type", "Instagram")
+        X = "x", pgettext_lazy("channel type", "X (Twitter)")
+        SMS = "sms", pgettext_lazy("channel type", "SMS")
 
     class SetupState(models.TextChoices):
-        PENDING = "pending", "Pending"
-        READY = "ready", "Ready"
-        ACTION_REQUIRED = "action_required", "Action required"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", pgettext_lazy("channel setup", "Pending")
+        READY = "ready", pgettext_lazy("channel setup", "Ready")
+        ACTION_REQUIRED = (
+            "action_required",
+            pgettext_lazy("channel setup", "Action required"),
+        )
+        FAILED = "failed", pgettext_lazy("channel setup", "Failed")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     business = models.ForeignKey(
@@ -100,12 +104,12 @@ class InboundEvent(models.Model):
     """
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        PROCESSING = "processing", "Processing"
-        PROCESSED = "processed", "Processed"
-        IGNORED = "ignored", "Ignored"
-        FAILED = "failed", "Failed"
-        MALFORMED = "malformed", "Malformed"
+        RECEIVED = "received", pgettext_lazy("inbound event", "Received")
+        PROCESSING = "processing", pgettext_lazy("inbound event", "Processing")
+        PROCESSED = "processed", pgettext_lazy("inbound event", "Processed")
+        IGNORED = "ignored", pgettext_lazy("inbound event", "Ignored")
+        FAILED = "failed", pgettext_lazy("inbound event", "Failed")
+        MALFORMED = "malformed", pgettext_lazy("inbound event", "Malformed")
 
     # No index of its own: the unique (channel, event_key) index leads with
     # it, and one index fewer is less work for every webhook's INSERT.

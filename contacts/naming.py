@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext, gettext_noop
+
 from contacts.phones import phone_display, phone_e164
 from contacts.services.identities import (
     EMAIL_CHANNEL_TYPES,
@@ -22,7 +24,7 @@ from contacts.services.identities import (
 )
 from conversations.models import Contact, ContactIdentity
 
-UNKNOWN_CONTACT = "Unknown contact"
+UNKNOWN_CONTACT = gettext_noop("Unknown contact")
 _LETTERS = re.compile(r"[^\W\d_]")
 
 
@@ -112,7 +114,7 @@ def contact_display_name(
         return ContactDisplay(name=email)
     if handle:
         return ContactDisplay(name=_as_phone(handle) or handle)
-    return ContactDisplay(name=UNKNOWN_CONTACT, known=False)
+    return ContactDisplay(name=gettext(UNKNOWN_CONTACT), known=False)
 
 
 def contact_own_name(contact: Contact) -> ContactDisplay:

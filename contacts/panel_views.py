@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts.selectors.merge import (
@@ -89,14 +90,14 @@ def panel_attribute(request: HttpRequest, conversation_id: int) -> HttpResponse:
     key = request.POST.get("key", "").strip()
     original = request.POST.get("original_key", "").strip()
     if not key:
-        return _refusal("Give the attribute a name.")
+        return _refusal(gettext("Give the attribute a name."))
     changes: dict[str, object]
     if request.POST.get("remove"):
         changes = {key: None}
     else:
         value = request.POST.get("value", "").strip()
         if not value:
-            return _refusal("Give a value, or remove the attribute.")
+            return _refusal(gettext("Give a value, or remove the attribute."))
         current = (contact.custom_attributes or {}).get(original or key)
         changes = {key: _typed(value, current)}
         if original and original != key:

@@ -23,6 +23,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework import serializers
 
@@ -251,13 +252,13 @@ def _apply(contact: Contact, form: str, post) -> str:
         )
         serializer.is_valid(raise_exception=True)
         contact_update(contact, **serializer.validated_data)
-        return "Saved."
+        return gettext("Saved.")
     emails = [e.address for e in contact.emails.all()]
     phones = [p.number for p in contact.phones.all()]
     if form == "email-add":
         address = post.get("email", "").strip()
         if not address:
-            raise ContactInvalid("email", "Enter an e-mail address.")
+            raise ContactInvalid("email", gettext("Enter an e-mail address."))
         try:
             contact_update(contact, emails=[*emails, address])
         except ContactInvalid as error:
@@ -270,7 +271,7 @@ def _apply(contact: Contact, form: str, post) -> str:
     if form == "phone-add":
         number = post.get("phone", "").strip()
         if not number:
-            raise ContactInvalid("phone", "Enter a phone number.")
+            raise ContactInvalid("phone", gettext("Enter a phone number."))
         try:
             contact_update(contact, phones=[*phones, number])
         except ContactInvalid as error:
@@ -284,14 +285,16 @@ def _apply(contact: Contact, form: str, post) -> str:
         try:
             label_ids = [int(value) for value in post.getlist("labels")]
         except ValueError:
-            raise ContactInvalid("labels", "Choose labels of this business.") from None
+            raise ContactInvalid(
+                "labels", gettext("Choose labels of this business.")
+            ) from None
         contact_update(contact, label_ids=label_ids)
-        return "Labels saved."
+        return gettext("Labels saved.")
     if form == "attribute-set":
         key = post.get("key", "").strip()
         value = post.get("value", "")
         if not key:
-            raise ContactInvalid("key", "Enter the attribute's name.")
+            raise ContactInvalid("key", gettext("Enter the attribute's name."))
         try:
             contact_attributes_set(contact, {key: value})
         except ContactInvalid as error:
@@ -303,7 +306,7 @@ def _apply(contact: Contact, form: str, post) -> str:
         if key in (contact.custom_attributes or {}):
             contact_attributes_set(contact, {key: None})
         return f"Removed {_isolated(key)}."
-    raise ContactInvalid("form", "Unknown form.")
+    raise ContactInvalid("form", gettext("Unknown form."))
 
 
 @login_required
@@ -323,7 +326,7 @@ def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
         if contact.erased_at:
             raise PermissionDenied("This contact's data was erased.")
         if form not in FORMS:
-            errors = {"form": ["Unknown form."]}
+            errors = {"form": [gettext("Unknown form.")]}
         else:
             try:
                 line = _apply(contact, form, request.POST)
@@ -412,6 +415,6 @@ def contact_erase_page(request: HttpRequest, contact_id: int) -> HttpResponse:
     contact = _contact(member, contact_id)
     if request.method == "POST":
         contact_erase(contact, by=request.user)
-        flash.success(request, "The contact's data was erased.")
+        flash.success(request, gettext("The contact's data was erased."))
         return redirect("contact", contact_id=contact.pk)
     return render(request, "contacts/erase.html", {"contact": contact})

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import pgettext_lazy
 
 from billing.models import Business
 from channels_app.models import Channel
@@ -96,12 +97,12 @@ class Conversation(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PENDING = "pending", "Pending"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", pgettext_lazy("conversation status", "Open")
+        PENDING = "pending", pgettext_lazy("conversation status", "Pending")
+        RESOLVED = "resolved", pgettext_lazy("conversation status", "Resolved")
         # Out of the agents' way until `snoozed_until` (or, when that is null,
         # until the customer writes again).
-        SNOOZED = "snoozed", "Snoozed"
+        SNOOZED = "snoozed", pgettext_lazy("conversation status", "Snoozed")
 
     business = models.ForeignKey(
         Business, on_delete=models.CASCADE, related_name="conversations"
@@ -157,11 +158,11 @@ class Conversation(models.Model):
     )
 
     class Priority(models.TextChoices):
-        NONE = "none", "None"
-        LOW = "low", "Low"
-        MEDIUM = "medium", "Medium"
-        HIGH = "high", "High"
-        URGENT = "urgent", "Urgent"
+        NONE = "none", pgettext_lazy("priority", "None")
+        LOW = "low", pgettext_lazy("priority", "Low")
+        MEDIUM = "medium", pgettext_lazy("priority", "Medium")
+        HIGH = "high", pgettext_lazy("priority", "High")
+        URGENT = "urgent", pgettext_lazy("priority", "Urgent")
 
     priority = models.CharField(
         max_length=8,
@@ -303,19 +304,22 @@ class Message(models.Model):
     PRIVATE_KINDS = (NOTE, ACTIVITY)
 
     class Direction(models.TextChoices):
-        INBOUND = "inbound", "Inbound"
-        OUTBOUND = "outbound", "Outbound"
+        INBOUND = "inbound", pgettext_lazy("message direction", "Inbound")
+        OUTBOUND = "outbound", pgettext_lazy("message direction", "Outbound")
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        READ = "read", "Read"
-        FAILED = "failed", "Failed"
+        RECEIVED = "received", pgettext_lazy("message status", "Received")
+        QUEUED = "queued", pgettext_lazy("message status", "Queued")
+        SENDING = "sending", pgettext_lazy("message status", "Sending")
+        SENT = "sent", pgettext_lazy("message status", "Sent")
+        DELIVERED = "delivered", pgettext_lazy("message status", "Delivered")
+        READ = "read", pgettext_lazy("message status", "Read")
+        FAILED = "failed", pgettext_lazy("message status", "Failed")
         # The worker died mid-send: the platform may or may not have it.
-        UNCERTAIN = "uncertain", "May not have been delivered"
+        UNCERTAIN = (
+            "uncertain",
+            pgettext_lazy("message status", "May not have been delivered"),
+        )
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -426,13 +430,19 @@ class DeliveryAttempt(models.Model):
     """One try at sending an outbound message, with what the platform said."""
 
     class Outcome(models.TextChoices):
-        SENT = "sent", "Sent"
-        RETRY = "retry", "Will retry"
-        FAILED = "failed", "Failed"
-        UNCERTAIN = "uncertain", "Worker stopped mid-send"
+        SENT = "sent", pgettext_lazy("delivery attempt", "Sent")
+        RETRY = "retry", pgettext_lazy("delivery attempt", "Will retry")
+        FAILED = "failed", pgettext_lazy("delivery attempt", "Failed")
+        UNCERTAIN = (
+            "uncertain",
+            pgettext_lazy("delivery attempt", "Worker stopped mid-send"),
+        )
         # An agent sent it again, or said it had arrived.
-        RETRIED = "retried", "Retried by an agent"
-        MARKED_SENT = "marked_sent", "Marked as sent by an agent"
+        RETRIED = "retried", pgettext_lazy("delivery attempt", "Retried by an agent")
+        MARKED_SENT = (
+            "marked_sent",
+            pgettext_lazy("delivery attempt", "Marked as sent by an agent"),
+        )
 
     message = models.ForeignKey(
         Message, on_delete=models.CASCADE, related_name="delivery_attempts"

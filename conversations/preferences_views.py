@@ -3,7 +3,12 @@
 GET: four switches (new conversation, customer reply, mention, sound) and the
 browser's notification permission with a button to ask for it.
 
-POST, two forms (CSRF token required for both):
+POST, three forms (CSRF token required for each):
+
+- the language of the member's pages: `language` (one of `settings.LANGUAGES`'
+  codes, or empty for the browser's); redirects back to the page, now in that
+  language, with "Language saved."; an unknown code answers 400 with the page
+  and the error on the field;
 
 - one switch, as the page's script saves it without reloading: `field` (one
   of `PREFERENCE_FIELDS`) and `value` (`1`/`0`, `true`/`false`, `on`/`off`);
@@ -20,28 +25,36 @@ Logged-in members only (anyone else: the login page; a user of no business:
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import Member
 from billing.permissions import member_of
+from billing.services import member_language_set
 from conversations.notifications import PREFERENCE_FIELDS, member_preferences_update
+from pingback.errors import FieldInvalid
 
 LABELS = {
     "notify_new_conversation": (
-        "New conversations",
-        "A customer starts a conversation assigned to me, to my team, or to "
-        "nobody yet.",
+        _("New conversations"),
+        _(
+            "A customer starts a conversation assigned to me, to my team, or to "
+            "nobody yet."
+        ),
     ),
     "notify_customer_reply": (
-        "Customer replies",
-        "A customer writes again in a conversation assigned to me.",
+        _("Customer replies"),
+        _("A customer writes again in a conversation assigned to me."),
     ),
-    "notify_mention": ("Mentions", "Another agent mentions me in a note."),
-    "notify_sound": ("Sound", "Play a short sound with each notification."),
+    "notify_mention": (_("Mentions"), _("Another agent mentions me in a note.")),
+    "notify_sound": (_("Sound"), _("Play a short sound with each notification.")),
 }
 _TRUE = {"1", "true", "on"}
 _FALSE = {"0", "false", "off"}
@@ -60,17 +73,30 @@ def _switches(member: Member) -> dict[str, bool]:
 
 @login_required
 def preferences(request: HttpRequest) -> HttpResponse:
-    """The preferences page and its two POST forms (see the module)."""
+    """The preferences page and its POST forms (see the module)."""
     member = _member(request)
+    language_error = None
     if request.method == "POST":
         if "field" in request.POST:
             return _save_one(request, member)
-        member_preferences_update(
-            member=member,
-            changes={field: field in request.POST for field in PREFERENCE_FIELDS},
-        )
-        flash.success(request, "Preferences saved.")
-        return redirect("preferences")
+        if "language" in request.POST:
+            try:
+                member_language_set(member=member, language=request.POST["language"])
+            except FieldInvalid as error:
+                language_error = str(error)
+            else:
+                translation.activate(
+                    member.language or translation.get_language_from_request(request)
+                )
+                flash.success(request, gettext("Language saved."))
+                return redirect("preferences")
+        else:
+            member_preferences_update(
+                member=member,
+                changes={field: field in request.POST for field in PREFERENCE_FIELDS},
+            )
+            flash.success(request, gettext("Preferences saved."))
+            return redirect("preferences")
     switches = [
         {
             "field": field,
@@ -80,7 +106,17 @@ def preferences(request: HttpRequest) -> HttpResponse:
         }
         for field in PREFERENCE_FIELDS
     ]
-    return render(request, "conversations/preferences.html", {"switches": switches})
+    return render(
+        request,
+        "conversations/preferences.html",
+        {
+            "switches": switches,
+            "languages": settings.LANGUAGES,
+            "language": member.language,
+            "language_error": language_error,
+        },
+        status=400 if language_error else 200,
+    )
 
 
 def _save_one(request: HttpRequest, member: Member) -> JsonResponse:

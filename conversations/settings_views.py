@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext, ngettext
 
 from billing.models import Business
 from billing.permissions import member_of
@@ -62,13 +63,21 @@ def delivery_problems(request: HttpRequest) -> HttpResponse:
         if retried:
             flash.success(
                 request,
-                f"{len(retried)} repl{'y' if len(retried) == 1 else 'ies'} sent again.",
+                ngettext(
+                    "%(count)d reply sent again.",
+                    "%(count)d replies sent again.",
+                    len(retried),
+                )
+                % {"count": len(retried)},
             )
         if len(retried) < len(ids):
             flash.error(
                 request,
-                f"{len(ids) - len(retried)} could not be retried: sent meanwhile, "
-                "already retried, or on a deactivated channel.",
+                gettext(
+                    "%(count)d could not be retried: sent meanwhile, "
+                    "already retried, or on a deactivated channel."
+                )
+                % {"count": len(ids) - len(retried)},
             )
         return redirect("delivery-problems")
     stuck_after = timedelta(minutes=settings.DELIVERY_STUCK_MINUTES)
@@ -129,7 +138,9 @@ def widget_settings(request: HttpRequest) -> HttpResponse:
         except ApplicationError as error:
             flash.error(request, error.detail)
             return redirect("widget-settings")
-        flash.success(request, "Widget created: add the sites that may embed it.")
+        flash.success(
+            request, gettext("Widget created: add the sites that may embed it.")
+        )
         return redirect("widget-settings-edit", channel_id=channel.pk)
     return render(
         request,
@@ -160,7 +171,7 @@ def widget_settings_edit(request: HttpRequest, channel_id: str) -> HttpResponse:
             values = config
         else:
             channel_update(channel=channel, config=clean)
-            flash.success(request, "Widget settings saved.")
+            flash.success(request, gettext("Widget settings saved."))
             return redirect("widget-settings-edit", channel_id=channel.pk)
     return render(
         request,

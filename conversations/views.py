@@ -21,6 +21,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Business
@@ -147,7 +148,7 @@ def _filter_menus(lookups: dict[str, list], state) -> list[dict[str, Any]]:
             "checked": checked,
         }
 
-    statuses = [option("status", "", "Any status", state.status is None)] + [
+    statuses = [option("status", "", _("Any status"), state.status is None)] + [
         option(
             "status",
             None if value == "open" else value,
@@ -157,16 +158,16 @@ def _filter_menus(lookups: dict[str, list], state) -> list[dict[str, Any]]:
         for value, label in Conversation.Status.choices
     ]
     channels = [
-        option("channel", None, "All channels", state.channel is None),
+        option("channel", None, _("All channels"), state.channel is None),
         *[
             option("channel", str(channel.pk), str(channel), channel == state.channel)
             for channel in lookups["channels"]
         ],
     ]
     agents = [
-        option("assignee", None, "Anyone", state.assignee is None),
-        option("assignee", "me", "Me", state.assignee == "me"),
-        option("assignee", "none", "Nobody", state.assignee == "none"),
+        option("assignee", None, _("Anyone"), state.assignee is None),
+        option("assignee", "me", _("Me"), state.assignee == "me"),
+        option("assignee", "none", _("Nobody"), state.assignee == "none"),
         *[
             option(
                 "assignee",
@@ -178,26 +179,26 @@ def _filter_menus(lookups: dict[str, list], state) -> list[dict[str, Any]]:
         ],
     ]
     teams = [
-        option("team", None, "Any team", state.team is None and not state.no_team),
-        option("team", "none", "No team", state.no_team),
+        option("team", None, _("Any team"), state.team is None and not state.no_team),
+        option("team", "none", _("No team"), state.no_team),
         *[
             option("team", str(team.pk), team.name, team == state.team)
             for team in lookups["teams"]
         ],
     ]
     labels = [
-        option("label", None, "Any label", state.label is None),
+        option("label", None, _("Any label"), state.label is None),
         *[
             option("label", label.name, label.name, label == state.label)
             for label in lookups["labels"]
         ],
     ]
     menus = [
-        ("status", "Status", statuses),
-        ("channel", "Channel", channels),
-        ("assignee", "Assignee", agents),
-        ("team", "Team", teams),
-        ("label", "Label", labels),
+        ("status", _("Status"), statuses),
+        ("channel", _("Channel"), channels),
+        ("assignee", _("Assignee"), agents),
+        ("team", _("Team"), teams),
+        ("label", _("Label"), labels),
     ]
     return [
         {
@@ -352,13 +353,13 @@ def conversation_snooze(request: HttpRequest, conversation_id: int) -> HttpRespo
             (p.until for p in snooze_presets(business) if p.key == preset), None
         )
         if until is None:
-            return HttpResponse("No such snooze choice.", status=400)
+            return HttpResponse(_("No such snooze choice."), status=400)
     else:
         raw = request.POST.get("until", "")
         try:
             local = datetime.fromisoformat(raw)
         except ValueError:
-            return HttpResponse("Give a date and a time.", status=400)
+            return HttpResponse(_("Give a date and a time."), status=400)
         until = snooze_until_from_local(business, local.replace(tzinfo=None))
     try:
         conversation_update(

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, QuerySet, Window
 from django.http import QueryDict
+from django.utils.translation import pgettext_lazy
 
 from billing.models import Business
 from channels_app.models import Channel
@@ -32,10 +33,10 @@ from conversations.selectors import inbox_conversation_list
 from workspace.models import Label, Team
 
 VIEWS = (
-    ("mine", "Mine"),
-    ("unassigned", "Unassigned"),
-    ("all", "All"),
-    ("mentions", "Mentions"),
+    ("mine", pgettext_lazy("inbox view", "Mine")),
+    ("unassigned", pgettext_lazy("inbox view", "Unassigned")),
+    ("all", pgettext_lazy("inbox view", "All")),
+    ("mentions", pgettext_lazy("inbox view", "Mentions")),
 )
 VIEW_NAMES = dict(VIEWS)
 FILTER_KEYS = ("status", "channel", "channel_type", "assignee", "team", "label")

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -83,6 +84,9 @@ urlpatterns = [
         name="docs",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    # The translated strings of the pages' scripts, in the request's language
+    # (pingback/i18n.py): defines gettext(), ngettext() and interpolate().
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("workspace.urls")),
     path("", include("channels_app.settings_urls")),
     path("", include("webhooks.urls")),

@@ -3,6 +3,7 @@ was first answered, resolved and reopened (docs/reports.md)."""
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import pgettext_lazy
 
 from billing.models import Business
 from conversations.models import Conversation
@@ -23,9 +24,12 @@ class ConversationEvent(models.Model):
     never edited."""
 
     class Kind(models.TextChoices):
-        FIRST_RESPONSE = "first_response", "First response"
-        RESOLVED = "resolved", "Resolved"
-        REOPENED = "reopened", "Reopened"
+        FIRST_RESPONSE = (
+            "first_response",
+            pgettext_lazy("report event", "First response"),
+        )
+        RESOLVED = "resolved", pgettext_lazy("report event", "Resolved")
+        REOPENED = "reopened", pgettext_lazy("report event", "Reopened")
 
     business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(

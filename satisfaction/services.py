@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from billing.models import Business
 from conversations import realtime
@@ -37,21 +38,26 @@ RATING_LINK_MAX_AGE = timedelta(days=7)
 QUESTION_MAX_LENGTH = 1000
 COMMENT_MAX_LENGTH = 2000
 
-SKIP_CHANNEL_GONE = "the channel is deactivated or deleted"
-SKIP_OPTED_OUT = "the customer opted out of messages on this channel"
-SKIP_WINDOW = (
+# Why a request was skipped: stored in English (`skip_reason`), shown in the
+# reader's language (`{% load satisfaction %}`'s `skip_reason` filter).
+SKIP_CHANNEL_GONE = gettext_noop("the channel is deactivated or deleted")
+SKIP_OPTED_OUT = gettext_noop("the customer opted out of messages on this channel")
+SKIP_WINDOW = gettext_noop(
     "the customer last wrote more than 24 hours ago, so {platform} accepts "
     "no free-form message"
 )
-SKIP_PUBLIC = "a public post: the link would be public"
-SKIP_REOPENED = "the conversation was reopened before PingBack asked"
+SKIP_PUBLIC = gettext_noop("a public post: the link would be public")
+SKIP_REOPENED = gettext_noop("the conversation was reopened before PingBack asked")
+SKIP_DOES_NOT_FIT = gettext_noop("the question does not fit the channel: {detail}")
 
-LINK_INVALID = (
+# Shown to the customer on the rating page, in the page's language (lazy:
+# translated when raised; COMMENT_TOO_LONG takes `limit`).
+LINK_INVALID = gettext_lazy(
     "This rating link is not valid: it may be mistyped or more than 7 days old."
 )
-ALREADY_RATED = "This conversation has already been rated. Thank you!"
-SCORE_INVALID = "Choose a score from 1 (bad) to 5 (great)."
-COMMENT_TOO_LONG = f"A comment may have at most {COMMENT_MAX_LENGTH} characters."
+ALREADY_RATED = gettext_lazy("This conversation has already been rated. Thank you!")
+SCORE_INVALID = gettext_lazy("Choose a score from 1 (bad) to 5 (great).")
+COMMENT_TOO_LONG = gettext_lazy("A comment may have at most %(limit)s characters.")
 
 
 class RatingLinkInvalid(ApplicationError):
@@ -87,12 +93,16 @@ def satisfaction_settings_save(
     `question` when it is empty or too long; nothing is saved then."""
     question = question.strip()
     if not question:
-        raise FieldInvalid("question", "Write the question the customer is asked.")
+        raise FieldInvalid(
+            "question", gettext("Write the question the customer is asked.")
+        )
     if len(question) > QUESTION_MAX_LENGTH:
         raise FieldInvalid(
             "question",
-            f"The question may have at most {QUESTION_MAX_LENGTH} characters; "
-            f"it has {len(question)}.",
+            gettext(
+                "The question may have at most %(limit)s characters; it has %(count)s."
+            )
+            % {"limit": QUESTION_MAX_LENGTH, "count": len(question)},
         )
     saved, _ = SatisfactionSettings.objects.update_or_create(
         business=business, defaults={"enabled": enabled, "question": question}
@@ -277,7 +287,7 @@ def _refusal(conversation: Conversation, text: str) -> str | None:
     try:
         reply_check(conversation=conversation, text=text)
     except ReplyRefused as refusal:
-        return f"the question does not fit the channel: {refusal.detail}"
+        return SKIP_DOES_NOT_FIT.format(detail=refusal.detail)
     return None
 
 
@@ -294,9 +304,9 @@ def rating_request_from_token(token: str) -> SatisfactionRequest:
             token, salt=TOKEN_SALT, max_age=RATING_LINK_MAX_AGE.total_seconds()
         )
     except signing.BadSignature as error:  # (SignatureExpired included)
-        raise RatingLinkInvalid(LINK_INVALID) from error
+        raise RatingLinkInvalid(str(LINK_INVALID)) from error
     if not isinstance(data, dict):
-        raise RatingLinkInvalid(LINK_INVALID)
+        raise RatingLinkInvalid(str(LINK_INVALID))
     request = (
         SatisfactionRequest.objects.filter(
             pk=data.get("r"),
@@ -307,7 +317,7 @@ def rating_request_from_token(token: str) -> SatisfactionRequest:
         .first()
     )
     if request is None:
-        raise RatingLinkInvalid(LINK_INVALID)
+        raise RatingLinkInvalid(str(LINK_INVALID))
     return request
 
 
@@ -319,15 +329,17 @@ def rating_clean(score: Any, comment: Any) -> tuple[int, str]:
     if isinstance(score, str) and score.strip().isdigit():
         score = int(score.strip())
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-        raise FieldInvalid("score", SCORE_INVALID)
+        raise FieldInvalid("score", str(SCORE_INVALID))
     if comment is None:
         comment = ""
     if not isinstance(comment, str):
-        raise FieldInvalid("comment", "The comment must be text.")
+        raise FieldInvalid("comment", gettext("The comment must be text."))
     # (Browsers send a form's line breaks as CRLF.)
     comment = comment.replace("\r\n", "\n").replace("\x00", "\ufffd").strip()
     if len(comment) > COMMENT_MAX_LENGTH:
-        raise FieldInvalid("comment", COMMENT_TOO_LONG)
+        raise FieldInvalid(
+            "comment", str(COMMENT_TOO_LONG) % {"limit": COMMENT_MAX_LENGTH}
+        )
     return score, comment
 
 
@@ -355,7 +367,7 @@ def rating_submit(
                     comment=comment,
                 )
         except IntegrityError as error:
-            raise AlreadyRated(ALREADY_RATED) from error
+            raise AlreadyRated(str(ALREADY_RATED)) from error
         # The comment is the customer's words: the customer panel shows it,
         # and erasing the contact empties it (`ratings_erase`); the activity
         # entry, kept through an erasure, never holds it.
@@ -388,7 +400,7 @@ def visitor_rating_submit(
         conversation.channel_id != channel.id
         or conversation.thread_key != visitor_thread_key(visitor_id)
     ):
-        raise RatingLinkInvalid(LINK_INVALID)
+        raise RatingLinkInvalid(str(LINK_INVALID))
     return rating_submit(request=request, score=score, comment=comment)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 from billing.models import Business
 from pingback.encryption import RotatableEncryptedJSONField
@@ -17,18 +18,39 @@ from pingback.encryption import RotatableEncryptedJSONField
 class EventType(models.TextChoices):
     """The changes an endpoint may subscribe to."""
 
-    CONVERSATION_CREATED = "conversation.created", "Conversation created"
-    CONVERSATION_UPDATED = "conversation.updated", "Conversation updated"
+    CONVERSATION_CREATED = (
+        "conversation.created",
+        pgettext_lazy("webhook event", "Conversation created"),
+    )
+    CONVERSATION_UPDATED = (
+        "conversation.updated",
+        pgettext_lazy("webhook event", "Conversation updated"),
+    )
     CONVERSATION_STATUS_CHANGED = (
         "conversation.status_changed",
-        "Conversation status changed",
+        pgettext_lazy("webhook event", "Conversation status changed"),
     )
-    CONVERSATION_ASSIGNED = "conversation.assigned", "Conversation assigned"
-    MESSAGE_CREATED = "message.created", "Message created"
-    MESSAGE_STATUS_CHANGED = "message.status_changed", "Message status changed"
-    CONTACT_CREATED = "contact.created", "Contact created"
-    CONTACT_UPDATED = "contact.updated", "Contact updated"
-    CONTACT_MERGED = "contact.merged", "Contact merged"
+    CONVERSATION_ASSIGNED = (
+        "conversation.assigned",
+        pgettext_lazy("webhook event", "Conversation assigned"),
+    )
+    MESSAGE_CREATED = (
+        "message.created",
+        pgettext_lazy("webhook event", "Message created"),
+    )
+    MESSAGE_STATUS_CHANGED = (
+        "message.status_changed",
+        pgettext_lazy("webhook event", "Message status changed"),
+    )
+    CONTACT_CREATED = (
+        "contact.created",
+        pgettext_lazy("webhook event", "Contact created"),
+    )
+    CONTACT_UPDATED = (
+        "contact.updated",
+        pgettext_lazy("webhook event", "Contact updated"),
+    )
+    CONTACT_MERGED = "contact.merged", pgettext_lazy("webhook event", "Contact merged")
 
 
 class WebhookEndpoint(models.Model):
@@ -84,10 +106,10 @@ class WebhookEvent(models.Model):
     `sending`, when a worker that died mid-send gives it up."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", pgettext_lazy("webhook delivery", "Pending")
+        SENDING = "sending", pgettext_lazy("webhook delivery", "Sending")
+        DELIVERED = "delivered", pgettext_lazy("webhook delivery", "Delivered")
+        FAILED = "failed", pgettext_lazy("webhook delivery", "Failed")
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="webhook_events"
@@ -138,9 +160,9 @@ class WebhookAttempt(models.Model):
     of the answer (`excerpt`) or the failure (`error`)."""
 
     class Outcome(models.TextChoices):
-        DELIVERED = "delivered", "Delivered"
-        RETRY = "retry", "Will retry"
-        FAILED = "failed", "Failed"
+        DELIVERED = "delivered", pgettext_lazy("webhook attempt", "Delivered")
+        RETRY = "retry", pgettext_lazy("webhook attempt", "Will retry")
+        FAILED = "failed", pgettext_lazy("webhook attempt", "Failed")
 
     event = models.ForeignKey(
         WebhookEvent, on_delete=models.CASCADE, related_name="attempts"

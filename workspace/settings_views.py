@@ -25,7 +25,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
 from billing.models import Member
@@ -38,7 +38,7 @@ from workspace.api.serializers import (
 )
 from workspace.models import LABEL_DEFAULT_COLOR, CannedResponse, Label, Team
 
-READ_ONLY_NOTE = "Only admins can change these."
+READ_ONLY_NOTE = gettext_lazy("Only admins can change these.")
 SEARCH_MAX_LENGTH = 100
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 if TYPE_CHECKING:
     from conversations.models import Conversation
@@ -73,7 +74,7 @@ class ChannelCapabilities:
 
 TELEGRAM = ChannelCapabilities(
     label="Telegram",
-    text_noun="Telegram messages",
+    text_noun=gettext_lazy("Telegram messages"),
     max_text_length=4096,
     max_file_bytes=50 * MB,
     max_files=10,
@@ -87,7 +88,7 @@ reply (`MAX_FILES_PER_REPLY`)."""
 
 WHATSAPP = ChannelCapabilities(
     label="WhatsApp",
-    text_noun="WhatsApp messages",
+    text_noun=gettext_lazy("WhatsApp messages"),
     max_text_length=4096,
     max_file_bytes=16 * MB,
     max_files=10,
@@ -103,7 +104,7 @@ customer service window)."""
 
 INSTAGRAM = ChannelCapabilities(
     label="Instagram",
-    text_noun="Instagram messages",
+    text_noun=gettext_lazy("Instagram messages"),
     max_text_length=1000,
     max_file_bytes=8 * MB,
     max_files=10,
@@ -117,7 +118,7 @@ limits, with no documents at all)."""
 
 X_DM = ChannelCapabilities(
     label="X",
-    text_noun="Direct messages on X",
+    text_noun=gettext_lazy("Direct messages on X"),
     max_text_length=10_000,
     max_file_bytes=512 * MB,
     max_files=1,
@@ -130,7 +131,7 @@ and GIFs 15 MB are checked when sending, `channels_app.platforms.x`)."""
 
 X_POST = ChannelCapabilities(
     label="X",
-    text_noun="Replies to posts on X",
+    text_noun=gettext_lazy("Replies to posts on X"),
     max_text_length=280,
     max_file_bytes=5 * MB,
     max_files=0,
@@ -142,7 +143,7 @@ to posts yet."""
 
 SMS = ChannelCapabilities(
     label="SMS",
-    text_noun="SMS messages",
+    text_noun=gettext_lazy("SMS messages"),
     max_text_length=1600,
     max_file_bytes=5 * MB,
     max_files=10,
@@ -154,7 +155,7 @@ content types for media" (MMS): at most 10 `MediaUrl`s and 5 MB per message."""
 
 EMAIL = ChannelCapabilities(
     label="Email",
-    text_noun="Emails",
+    text_noun=gettext_lazy("Emails"),
     max_text_length=100_000,
     max_file_bytes=10 * MB,
     max_files=10,
@@ -165,8 +166,8 @@ readable mail. 10 MB per file: mail servers commonly refuse messages over
 25 MB (RFC 1870 `SIZE`), and base64 grows attachments by a third."""
 
 WEB_WIDGET = ChannelCapabilities(
-    label="Web widget",
-    text_noun="Web widget messages",
+    label=gettext_lazy("Web widget"),
+    text_noun=gettext_lazy("Web widget messages"),
     max_text_length=5000,
     max_file_bytes=25 * MB,
     max_files=10,

@@ -4,10 +4,12 @@ The handshake is refused (HTTP 403) for an unknown or inactive widget channel
 and for a page whose `Origin` is not in the channel's `allowed_domains`.
 
 Frames are JSON objects with a `type`. From the widget:
-    {"type": "hello", "token": str | null, "last_message_id": int | null}
+    {"type": "hello", "token": str | null, "last_message_id": int | null,
+     "language"?: str}
         first frame; `token` is the visitor token from an earlier welcome,
         `last_message_id` the newest message id the widget holds (on a
-        reconnect, the server sends what came after it).
+        reconnect, the server sends what came after it), `language` the
+        browser's (`navigator.language`), used when PingBack has it.
     {"type": "message", "id": <UUID made by the widget>, "text": str}
         a visitor message; resending the same id stores it once.
     {"type": "identify", "identifier": str, "identifier_hash": str,
@@ -34,8 +36,13 @@ Frames are JSON objects with a `type`. From the widget:
 From PingBack:
     {"type": "welcome", "token": str, "visitor_id": str,
      "settings": {"name", "welcome_message", "brand_color", "logo_url"},
+     "language": str, "strings": {key: text},
      "messages": [<message>]}
-        the visitor's history (or what they missed), oldest first.
+        the visitor's history (or what they missed), oldest first; `strings`
+        are the widget's own texts (`widget_strings`) in `language`.
+Texts meant for the visitor (`strings`, error `detail`s) follow the browser:
+the hello's `language`, else the handshake's `Accept-Language`, when
+PingBack has a translation for it (docs/translations.md); else English.
     {"type": "ack", "id": <UUID>, "status": "accepted" | "duplicate"}
     {"type": "rated", "token": str, "score": int}
         the visitor's rating was stored.
@@ -72,7 +79,8 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from channels_app.models import Channel
 from channels_app.platforms.web_widget import (
@@ -86,6 +94,7 @@ from channels_app.widget.selectors import (
     visitor_message_list,
     widget_channel_get,
     widget_public_settings,
+    widget_strings,
 )
 from channels_app.widget.services import (
     VisitorIdentityInvalid,
@@ -104,6 +113,7 @@ from channels_app.widget.services import (
 from conversations import presence
 from conversations.realtime import INBOX_EVENT, inbox_group
 from pingback import metrics
+from pingback.i18n import language_from_headers, supported_language
 from pingback.untrusted import JsonTooDeep, json_loads, value_repair
 
 logger = logging.getLogger(__name__)
@@ -153,6 +163,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     conversation: tuple[int, str] | None = None
     typing_at: float = 0.0
     typing_until: float = 0.0
+    language: str = settings.LANGUAGE_CODE
 
     async def receive(
         self,
@@ -194,6 +205,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self.receive_json(content)
 
     async def connect(self) -> None:
+        self.language = language_from_headers(self.scope.get("headers") or [])
         channel_id = self.scope["url_route"]["kwargs"]["channel_id"]
         channel = await database_sync_to_async(widget_channel_get)(channel_id)
         origin = _header(self.scope, b"origin")
@@ -216,11 +228,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 "widget.connection_rate_limited",
                 extra={"channel_id": str(channel.id), "client_ip": client_ip},
             )
-            await self._error(
-                "rate_limited",
-                "Too many chat connections from your network; try again shortly.",
-                retry_after=retry_after,
-            )
+            with translation.override(self.language):
+                detail = gettext(
+                    "Too many chat connections from your network; try again shortly."
+                )
+            await self._error("rate_limited", detail, retry_after=retry_after)
             await self.close(code=CLOSE_RATE_LIMITED)
             return
         self.widget_channel = channel
@@ -243,6 +255,17 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if channel is None:
             return
         kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "hello":
+            language = supported_language(
+                content.get("language")
+                if isinstance(content.get("language"), str)
+                else None
+            )
+            self.language = language or self.language
+        with translation.override(self.language):
+            await self._dispatch(channel, kind, content)
+
+    async def _dispatch(self, channel: Channel, kind: Any, content: Any) -> None:
         if kind == "hello":
             await self._hello(channel, content)
         elif kind == "message":
@@ -400,6 +423,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 ),
                 "visitor_id": self.visitor_id,
                 "settings": widget_public_settings(channel),
+                "language": self.language,
+                "strings": widget_strings(),
                 "messages": messages,
             }
         )
@@ -426,7 +451,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             )
             await self._error(
                 "rate_limited",
-                "You are sending messages too fast; this one is sent shortly.",
+                gettext("You are sending messages too fast; this one is sent shortly."),
                 message_id=message.message_id,
                 retry_after=retry_after,
             )
@@ -437,7 +462,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if outcome.status == "ignored":
             await self._error(
                 "channel_inactive",
-                "This chat is closed.",
+                gettext("This chat is closed."),
                 message_id=message.message_id,
             )
             await self.close(code=CLOSE_CHANNEL_INACTIVE)

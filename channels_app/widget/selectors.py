@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from billing.plans import WEB_WIDGET_TYPES
 from channels_app.models import Channel
@@ -47,6 +48,40 @@ def widget_public_settings(channel: Channel) -> dict[str, str]:
         "welcome_message": channel.config.get("welcome_message", ""),
         "brand_color": channel.config.get("brand_color") or DEFAULT_BRAND_COLOR,
         "logo_url": channel.config.get("logo_url", ""),
+    }
+
+
+def widget_strings() -> dict[str, str]:
+    """The widget's own texts in the active language (the consumer activates
+    the visitor's browser language, `pingback.i18n.language_from_headers`):
+    key -> text, e.g. `{"send": "Send", "typing": "typing…", ...}`. The
+    widget's script has the English ones built in and uses these instead."""
+    return {
+        "open_chat": gettext("Open chat"),
+        "chat": gettext("Chat"),
+        "close_chat": gettext("Close chat"),
+        "your_message": gettext("Your message"),
+        "placeholder": gettext("Write a message…"),
+        "send": gettext("Send"),
+        "typing": gettext("typing…"),
+        "closed": gettext("This chat is closed."),
+        "reconnecting": gettext(
+            "Reconnecting… Messages you write are sent once the connection is back."
+        ),
+        "sending": gettext("Sending…"),
+        "not_sent": gettext("Not sent: %(reason)s"),
+        # The inline rating under a customer satisfaction question.
+        "rate_conversation": gettext("Rate this conversation"),
+        "score_label": gettext("%(score)s of 5: %(word)s"),
+        "score_1": gettext("Bad"),
+        "score_2": gettext("Poor"),
+        "score_3": gettext("OK"),
+        "score_4": gettext("Good"),
+        "score_5": gettext("Great"),
+        "rating_comment": gettext("Comment (optional)"),
+        "send_rating": gettext("Send rating"),
+        "rated": gettext("You rated us %(score)s of 5. Thank you!"),
+        "not_connected": gettext("Not connected: try again in a moment."),
     }
 
 

@@ -27,6 +27,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from channels_app.models import Channel
 from channels_app.platforms.web_widget import MAX_MESSAGE_LENGTH, visitor_message_body
@@ -145,11 +146,14 @@ def visitor_message_clean(frame: dict[str, Any]) -> VisitorMessage:
         ) from error
     text = frame.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise VisitorMessageInvalid("empty_message", "A message needs some text.")
+        raise VisitorMessageInvalid(
+            "empty_message", gettext("A message needs some text.")
+        )
     if len(text) > MAX_MESSAGE_LENGTH:
         raise VisitorMessageInvalid(
             "message_too_long",
-            f"A message may have at most {MAX_MESSAGE_LENGTH} characters.",
+            gettext("A message may have at most %(count)d characters.")
+            % {"count": MAX_MESSAGE_LENGTH},
         )
     return VisitorMessage(message_id=message_id, text=text.strip())
 

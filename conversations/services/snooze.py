@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing.models import Business
 
@@ -100,12 +101,16 @@ def snooze_presets(
     return [
         SnoozePreset(
             "1h",
-            "1 hour",
+            gettext("1 hour"),
             (local_now.astimezone(UTC) + timedelta(hours=1)).astimezone(zone),
         ),
-        SnoozePreset("tomorrow", "Tomorrow 9:00", _at_local(tomorrow, MORNING, zone)),
         SnoozePreset(
-            "next_week", "Next week (Monday 9:00)", _at_local(monday, MORNING, zone)
+            "tomorrow", gettext("Tomorrow 9:00"), _at_local(tomorrow, MORNING, zone)
+        ),
+        SnoozePreset(
+            "next_week",
+            gettext("Next week (Monday 9:00)"),
+            _at_local(monday, MORNING, zone),
         ),
     ]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from channels_app.platforms.email_html import cid_key, html_hold_remote_images
 from contacts.naming import ContactDisplay, contact_display_name, contact_own_name
@@ -107,7 +108,7 @@ def shown_details(message: Message) -> dict[str, Any]:
         ],
         "folded": [
             {
-                "label": str(item.get("label") or "Hidden part"),
+                "label": str(item.get("label") or gettext("Hidden part")),
                 "text": str(item.get("text") or ""),
             }
             for item in _dicts(details.get("folded"))

@@ -28,14 +28,34 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 
 register = template.Library()
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# In the active language (pingback/i18n.py); the same words as times.js.
+_DAYS = (
+    pgettext_lazy("abbreviated weekday", "Mon"),
+    pgettext_lazy("abbreviated weekday", "Tue"),
+    pgettext_lazy("abbreviated weekday", "Wed"),
+    pgettext_lazy("abbreviated weekday", "Thu"),
+    pgettext_lazy("abbreviated weekday", "Fri"),
+    pgettext_lazy("abbreviated weekday", "Sat"),
+    pgettext_lazy("abbreviated weekday", "Sun"),
+)
 _MONTHS = (
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-)  # fmt: skip
+    pgettext_lazy("abbreviated month", "Jan"),
+    pgettext_lazy("abbreviated month", "Feb"),
+    pgettext_lazy("abbreviated month", "Mar"),
+    pgettext_lazy("abbreviated month", "Apr"),
+    pgettext_lazy("abbreviated month", "May"),
+    pgettext_lazy("abbreviated month", "Jun"),
+    pgettext_lazy("abbreviated month", "Jul"),
+    pgettext_lazy("abbreviated month", "Aug"),
+    pgettext_lazy("abbreviated month", "Sep"),
+    pgettext_lazy("abbreviated month", "Oct"),
+    pgettext_lazy("abbreviated month", "Nov"),
+    pgettext_lazy("abbreviated month", "Dec"),
+)
 
 
 def _zone(name: str | None) -> tzinfo:
@@ -52,9 +72,9 @@ def short_time_text(value: datetime, now: datetime, zone: tzinfo) -> str:
     rule). Both datetimes are aware."""
     seconds = (now - value).total_seconds()
     if -60 < seconds < 60:
-        return "just now"
+        return gettext("just now")
     if 0 < seconds < 3600:
-        return f"{int(seconds // 60)} min"
+        return gettext("%(minutes)d min") % {"minutes": int(seconds // 60)}
     local, today = value.astimezone(zone), now.astimezone(zone)
     days = (today.date() - local.date()).days
     clock = f"{local.hour:02d}:{local.minute:02d}"

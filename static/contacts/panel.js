@@ -7,6 +7,13 @@
 // not swap it.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   function panelRoot() { return document.getElementById("customer-panel"); }
 
@@ -101,13 +108,13 @@
       form.removeAttribute("aria-busy");
       form.querySelectorAll("button").forEach(function (button) { button.disabled = false; });
       var place = errorPlace(form);
-      var reason = answer.status === 400 && answer.text.length < 500 ? answer.text : "That did not work (error " + answer.status + "). Try again.";
+      var reason = answer.status === 400 && answer.text.length < 500 ? answer.text : interpolate(gettext("That did not work (error %(status)s). Try again."), {status: answer.status}, true);
       if (place) { place.textContent = reason; }
     }).catch(function () {
       form.removeAttribute("aria-busy");
       form.querySelectorAll("button").forEach(function (button) { button.disabled = false; });
       var place = errorPlace(form);
-      if (place) { place.textContent = "PingBack could not be reached. Try again."; }
+      if (place) { place.textContent = gettext("PingBack could not be reached. Try again."); }
     });
   }
 
@@ -126,7 +133,7 @@
       }).then(function (answer) {
         if (!answer.ok) {
           var place = button.closest(".panel-merge").querySelector("[data-panel-error]");
-          if (place) { place.textContent = answer.text.length < 500 ? answer.text : "The merge cannot be shown."; }
+          if (place) { place.textContent = answer.text.length < 500 ? answer.text : gettext("The merge cannot be shown."); }
           return;
         }
         target.innerHTML = answer.text;

@@ -15,6 +15,13 @@
 //   refetching the list or thread.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   var body = document.body;
   var socketPath = body.dataset.liveUrl;
@@ -213,7 +220,7 @@
       opened = true;
       delay = MIN_DELAY;
       stopFallback();
-      setState("connected", "Live");
+      setState("connected", gettext("Live"));
       document.dispatchEvent(new CustomEvent("pingback:connected"));
       // Whatever happened between rendering and now (or while disconnected).
       catchUp();
@@ -226,7 +233,7 @@
     socket.onclose = function (closing) {
       // 4403: this member was deactivated; reloading leads to the login page.
       if (closing.code === 4403) { location.reload(); return; }
-      setState("disconnected", opened ? "Reconnecting…" : "Offline: retrying…");
+      setState("disconnected", opened ? gettext("Reconnecting…") : gettext("Offline: retrying…"));
       startFallback();
       var wait = delay / 2 + Math.random() * delay / 2;
       delay = Math.min(delay * 2, MAX_DELAY);

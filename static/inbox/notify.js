@@ -13,6 +13,13 @@
 // (never on load); [data-notification-state] elements show the permission.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   // Next to this script: static/inbox/sounds/notification.wav.
   var SOUND_URL = new URL("sounds/notification.wav",
@@ -88,10 +95,10 @@
   function renderState() {
     var state = permission();
     var text = {
-      granted: "Browser notifications are on for this browser.",
-      denied: "Browser notifications are blocked for this site: allow them in the browser's site settings.",
-      "default": "Browser notifications are off for this browser.",
-      unsupported: "This browser does not show notifications."
+      granted: gettext("Browser notifications are on for this browser."),
+      denied: gettext("Browser notifications are blocked for this site: allow them in the browser's site settings."),
+      "default": gettext("Browser notifications are off for this browser."),
+      unsupported: gettext("This browser does not show notifications.")
     }[state];
     document.querySelectorAll("[data-notification-state]").forEach(function (element) {
       element.textContent = text;

@@ -3,6 +3,13 @@
 // button is for browsers without script; it is hidden here.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   function start() {
     var form = document.querySelector("[data-preferences-form]");
@@ -24,7 +31,7 @@
       body.set("field", input.name);
       body.set("value", input.checked ? "1" : "0");
       input.disabled = true;
-      say("Saving…");
+      say(gettext("Saving…"));
       fetch(form.action || location.href, {
         method: "POST",
         credentials: "same-origin",
@@ -36,13 +43,13 @@
       }).then(function (saved) {
         input.checked = Boolean(saved[input.name]);
         var label = form.querySelector('label[for="' + input.id + '"]').textContent;
-        say(label + ": " + (input.checked ? "on" : "off") + ". Saved.");
+        say(interpolate(input.checked ? gettext("%(label)s: on. Saved.") : gettext("%(label)s: off. Saved."), {label: label}, true));
         if (input.name === "notify_sound") {
           document.body.dataset.notifySound = input.checked ? "1" : "0";
         }
       }).catch(function () {
         input.checked = !input.checked;
-        say("Could not save: check your connection and try again.", true);
+        say(gettext("Could not save: check your connection and try again."), true);
       }).then(function () {
         input.disabled = false;
         input.focus();

@@ -16,6 +16,13 @@
 //   `agents_online` events into every [data-online-agents] element.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   var HEARTBEAT = 30000;
   var TYPING_EVERY = 2000;
@@ -88,7 +95,7 @@
   function names(people) {
     var list = people.map(function (person) { return person.name; });
     if (list.length <= 1) { return list.join(""); }
-    return list.slice(0, -1).join(", ") + " and " + list[list.length - 1];
+    return interpolate(gettext("%(names)s and %(last)s"), {names: list.slice(0, -1).join(", "), last: list[list.length - 1]}, true);
   }
 
   function line(className, text) {
@@ -111,12 +118,12 @@
       return typingIds.indexOf(person.id) === -1;
     });
     var lines = [];
-    if (customer) { lines.push(line("presence-typing presence-customer", "The customer is typing…")); }
+    if (customer) { lines.push(line("presence-typing presence-customer", gettext("The customer is typing…"))); }
     if (agents.length) {
-      lines.push(line("presence-typing", names(agents) + (agents.length > 1 ? " are typing…" : " is typing…")));
+      lines.push(line("presence-typing", interpolate(ngettext("%(names)s is typing…", "%(names)s are typing…", agents.length), {names: names(agents)}, true)));
     }
     if (viewing.length) {
-      lines.push(line("presence-viewing", names(viewing) + (viewing.length > 1 ? " are viewing" : " is viewing")));
+      lines.push(line("presence-viewing", interpolate(ngettext("%(names)s is viewing", "%(names)s are viewing", viewing.length), {names: names(viewing)}, true)));
     }
     elements.forEach(function (element) {
       element.classList.add("presence");
@@ -135,7 +142,7 @@
         dot.className = "presence-dot";
         dot.setAttribute("aria-hidden", "true");
         item.appendChild(dot);
-        item.appendChild(document.createTextNode(agent.name + (agent.id === me ? " (you)" : "")));
+        item.appendChild(document.createTextNode((agent.id === me ? interpolate(gettext("%(name)s (you)"), {name: agent.name}, true) : agent.name)));
         return item;
       });
       var list = document.createElement("ul");

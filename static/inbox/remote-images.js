@@ -7,6 +7,13 @@
 // get them again.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   var loaded = {};
 
@@ -20,7 +27,7 @@
       button.hidden = true;
     }
     var note = message.querySelector(".remote-images-note");
-    if (note) { note.textContent = "Remote images loaded through PingBack."; }
+    if (note) { note.textContent = gettext("Remote images loaded through PingBack."); }
   }
 
   document.addEventListener("click", function (event) {

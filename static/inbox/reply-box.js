@@ -20,6 +20,13 @@
  */
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   var FORM = "form.reply-box-form";
   var files = new WeakMap(); // form -> [File]
@@ -44,7 +51,7 @@
     return Array.from(text.trim()).length;
   }
   function sizeLabel(bytes) {
-    if (bytes < 1024) return bytes + " bytes";
+    if (bytes < 1024) return interpolate(ngettext("%(count)s byte", "%(count)s bytes", bytes), {count: bytes}, true);
     if (bytes < 1048576) return Math.round(bytes / 1024) + " KB";
     return String(Math.round((bytes / 1048576) * 10) / 10) + " MB";
   }
@@ -137,11 +144,11 @@
     var reason = "";
     if (count > limit.text) {
       reason = isNote(form)
-        ? "Notes are limited to " + numberFormat.format(limit.text) + " characters."
-        : form.dataset.textNoun + " are limited to " + numberFormat.format(limit.text) +
-          " characters; this reply has " + numberFormat.format(count) + ".";
+        ? interpolate(gettext("Notes are limited to %(limit)s characters."), {limit: numberFormat.format(limit.text)}, true)
+        : interpolate(gettext("%(noun)s are limited to %(limit)s characters; this reply has %(count)s."),
+          {noun: form.dataset.textNoun, limit: numberFormat.format(limit.text), count: numberFormat.format(count)}, true);
     } else if (isNote(form) && chosen.length) {
-      reason = "A private note is text only: remove the files or switch to Reply.";
+      reason = gettext("A private note is text only: remove the files or switch to Reply.");
     } else if (!count && !chosen.length) {
       reason = "";
     }
@@ -195,13 +202,13 @@
     Array.prototype.forEach.call(picked, function (file) {
       if (file.size > limit.fileBytes) {
         refused.push(
-          file.name + " is " + sizeLabel(file.size) + "; " + form.dataset.channelLabel +
-            " takes files up to " + sizeLabel(limit.fileBytes) + ". It was not attached."
+          interpolate(gettext("%(name)s is %(size)s; %(channel)s takes files up to %(limit)s. It was not attached."),
+            {name: file.name, size: sizeLabel(file.size), channel: form.dataset.channelLabel, limit: sizeLabel(limit.fileBytes)}, true)
         );
       } else if (chosen.length >= limit.files) {
         refused.push(
-          file.name + " was not attached: " + form.dataset.textNoun + " may carry at most " +
-            limit.files + " files."
+          interpolate(gettext("%(name)s was not attached: %(noun)s may carry at most %(count)s files."),
+            {name: file.name, noun: form.dataset.textNoun, count: limit.files}, true)
         );
       } else {
         chosen.push(file);
@@ -290,8 +297,8 @@
       empty.setAttribute("role", "option");
       empty.setAttribute("aria-disabled", "true");
       empty.textContent = query
-        ? "No canned response matches “" + query + "”."
-        : "No canned responses yet.";
+        ? interpolate(gettext("No canned response matches “%(query)s”."), {query: query}, true)
+        : gettext("No canned responses yet.");
       box.append(empty);
     }
     items.forEach(function (item, index) {
@@ -376,7 +383,7 @@
         return response
           .json()
           .catch(function () {
-            return { error: "PingBack could not send this (" + response.status + "). Try again." };
+            return { error: interpolate(gettext("PingBack could not send this (%(status)s). Try again."), {status: response.status}, true) };
           })
           .then(function (data) {
             return { ok: response.ok && data.ok, data: data };
@@ -384,7 +391,7 @@
       })
       .then(function (result) {
         if (!result.ok) {
-          showError(form, result.data.error || "PingBack could not send this. Try again.");
+          showError(form, result.data.error || gettext("PingBack could not send this. Try again."));
           if (result.data.field === "text") area.focus();
           return;
         }
@@ -404,7 +411,7 @@
         if (document.dispatchEvent(replied)) refreshThread(form);
       })
       .catch(function () {
-        showError(form, "PingBack could not be reached; your reply is still here. Try again.");
+        showError(form, gettext("PingBack could not be reached; your reply is still here. Try again."));
       })
       .finally(function () {
         form.dataset.sending = "false";

@@ -9,6 +9,13 @@
 // reads the link's data-message-id.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   var root = document.getElementById("workspace");
   if (!root) { return; }
@@ -78,7 +85,7 @@
     }).catch(function () {
       if (mine !== sequence) { return; }
       results.removeAttribute("aria-busy");
-      results.innerHTML = '<p class="search-error" role="alert">The search failed. Try again.</p>';
+      results.innerHTML = '<p class="search-error" role="alert">' + gettext("The search failed. Try again.") + "</p>";
       show(true);
     });
   }
@@ -196,7 +203,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     var shortcuts = window.PingBack && window.PingBack.shortcuts;
     if (shortcuts && shortcuts.list && !shortcuts.list.some(function (s) { return s[0] === "/"; })) {
-      shortcuts.list.splice(shortcuts.list.length - 1, 0, ["/", "Search messages and contacts"]);
+      shortcuts.list.splice(shortcuts.list.length - 1, 0, ["/", gettext("Search messages and contacts")]);
     }
   });
 })();

@@ -12,17 +12,24 @@
 // stays on the same conversation while it is still listed.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   var SHORTCUTS = [
-    ["j", "Next conversation in the list"],
-    ["k", "Previous conversation in the list"],
-    ["Enter", "Open the selected conversation"],
-    ["r", "Reply"],
-    ["e", "Resolve"],
-    ["a", "Assign"],
-    ["l", "Labels"],
-    ["s", "Snooze"],
-    ["?", "Show these shortcuts"]
+    ["j", gettext("Next conversation in the list")],
+    ["k", gettext("Previous conversation in the list")],
+    ["Enter", gettext("Open the selected conversation")],
+    ["r", gettext("Reply")],
+    ["e", gettext("Resolve")],
+    ["a", gettext("Assign")],
+    ["l", gettext("Labels")],
+    ["s", gettext("Snooze")],
+    ["?", gettext("Show these shortcuts")]
   ];
   var ACTION_KEYS = {e: true, a: true, l: true, s: true};
 
@@ -117,7 +124,7 @@
     dialog.setAttribute("aria-labelledby", "shortcuts-title");
     var title = document.createElement("h2");
     title.id = "shortcuts-title";
-    title.textContent = "Keyboard shortcuts";
+    title.textContent = gettext("Keyboard shortcuts");
     dialog.appendChild(title);
     var table = document.createElement("dl");
     table.className = "shortcut-list";
@@ -134,12 +141,12 @@
     dialog.appendChild(table);
     var note = document.createElement("p");
     note.className = "shortcut-note";
-    note.textContent = "Shortcuts do nothing while you type in a field. " +
-      "Ctrl+Enter (Cmd+Enter on a Mac) sends a reply.";
+    note.textContent = gettext("Shortcuts do nothing while you type in a field. " +
+      "Ctrl+Enter (Cmd+Enter on a Mac) sends a reply.");
     dialog.appendChild(note);
     var close = document.createElement("button");
     close.type = "button";
-    close.textContent = "Close";
+    close.textContent = gettext("Close");
     close.addEventListener("click", function () { dialog.close(); });
     dialog.appendChild(close);
     dialog.addEventListener("close", function () {

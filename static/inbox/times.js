@@ -11,10 +11,29 @@
 // Refreshed every 30 s, and when the list or a thread pane is (re)loaded.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
-  var DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var pgettext = window.pgettext || function (context, text) { return text; };
+  var DAYS = [
+    pgettext("abbreviated weekday", "Sun"), pgettext("abbreviated weekday", "Mon"),
+    pgettext("abbreviated weekday", "Tue"), pgettext("abbreviated weekday", "Wed"),
+    pgettext("abbreviated weekday", "Thu"), pgettext("abbreviated weekday", "Fri"),
+    pgettext("abbreviated weekday", "Sat")
+  ];
+  var MONTHS = [
+    pgettext("abbreviated month", "Jan"), pgettext("abbreviated month", "Feb"),
+    pgettext("abbreviated month", "Mar"), pgettext("abbreviated month", "Apr"),
+    pgettext("abbreviated month", "May"), pgettext("abbreviated month", "Jun"),
+    pgettext("abbreviated month", "Jul"), pgettext("abbreviated month", "Aug"),
+    pgettext("abbreviated month", "Sep"), pgettext("abbreviated month", "Oct"),
+    pgettext("abbreviated month", "Nov"), pgettext("abbreviated month", "Dec")
+  ];
   var DAY_MS = 86400000;
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
@@ -23,8 +42,8 @@
 
   function shortTime(date, now) {
     var seconds = (now - date) / 1000;
-    if (seconds > -60 && seconds < 60) { return "just now"; }
-    if (seconds > 0 && seconds < 3600) { return Math.floor(seconds / 60) + " min"; }
+    if (seconds > -60 && seconds < 60) { return gettext("just now"); }
+    if (seconds > 0 && seconds < 3600) { return interpolate(gettext("%(minutes)s min"), {minutes: Math.floor(seconds / 60)}, true); }
     // Calendar days between the two local dates (rounding absorbs DST).
     var days = Math.round((midnight(now) - midnight(date)) / DAY_MS);
     if (days === 0) { return clock(date); }

@@ -14,6 +14,13 @@
 // views' counts and the open conversation's header current.
 (function () {
   "use strict";
+  // Translations: /jsi18n/ (Django's JavaScript catalog, loaded first by
+  // base.html) defines gettext/ngettext/interpolate; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, many, n) { return n === 1 ? one : many; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   var root = document.getElementById("workspace");
   if (!root) { return; }
@@ -108,7 +115,7 @@
 
   function setTitle() {
     var name = document.querySelector(".thread-header h1 .name");
-    var base = "Inbox · PingBack";
+    var base = gettext("Inbox") + " · PingBack";
     var unread = (document.title.match(/^\(\d+\) /) || [""])[0];
     document.title = unread + (name ? "\u2068" + name.textContent + "\u2069 · " + base : base);
   }
@@ -160,8 +167,8 @@
     root.classList.remove("has-conversation");
     if (push) { history.pushState({}, "", withQuery(root.dataset.inboxUrl, listQuery())); }
     document.getElementById("thread-pane").innerHTML =
-      '<div class="pane-empty"><p class="pane-empty-title">No conversation open</p>' +
-      "<p>Pick one from the list.</p></div>";
+      '<div class="pane-empty"><p class="pane-empty-title">' + gettext("No conversation open") + "</p>" +
+      "<p>" + gettext("Pick one from the list.") + "</p></div>";
     document.getElementById("customer-panel").innerHTML = "";
     markActive();
     setTitle();
@@ -325,7 +332,7 @@
         return;
       }
       return reasonOf(response).then(function (reason) {
-        if (error) { error.textContent = "Nothing was changed: " + reason; }
+        if (error) { error.textContent = interpolate(gettext("Nothing was changed: %(reason)s"), {reason: reason}, true); }
       });
     });
   }

@@ -20,6 +20,10 @@
  *   agents see "The customer is typing…"); while an agent types a reply,
  *   PingBack sends `typing` and the widget shows "typing…" for a few seconds
  *   (never who).
+ * - The widget's texts follow the visitor's browser: the hello frame names
+ *   navigator.language, and PingBack's welcome carries the texts (`strings`)
+ *   in that language when it has a translation (else the handshake's
+ *   Accept-Language, else English); the English ones below are the fallback.
  * - A site that knows who the visitor is says so, with its user id and an
  *   HMAC-SHA256 of it under the widget's identity secret (computed by the
  *   site's server), either on the script tag
@@ -72,6 +76,41 @@
   var typingLater = null;
   var typingTimer = null;
   var identity = identityFromScript();
+  // The widget's texts: English until a welcome brings the visitor's language.
+  var strings = {
+    open_chat: "Open chat",
+    chat: "Chat",
+    close_chat: "Close chat",
+    your_message: "Your message",
+    placeholder: "Write a message…",
+    send: "Send",
+    typing: "typing…",
+    closed: "This chat is closed.",
+    reconnecting: "Reconnecting… Messages you write are sent once the connection is back.",
+    sending: "Sending…",
+    not_sent: "Not sent: %(reason)s",
+    rate_conversation: "Rate this conversation",
+    score_label: "%(score)s of 5: %(word)s",
+    score_1: "Bad",
+    score_2: "Poor",
+    score_3: "OK",
+    score_4: "Good",
+    score_5: "Great",
+    rating_comment: "Comment (optional)",
+    send_rating: "Send rating",
+    rated: "You rated us %(score)s of 5. Thank you!",
+    not_connected: "Not connected: try again in a moment."
+  };
+  var language = "";
+
+  function t(key) { return strings[key]; }
+
+  // t(key) with its %(name)s placeholders filled in from `values`.
+  function tf(key, values) {
+    return t(key).replace(/%\((\w+)\)s/g, function (all, name) {
+      return name in values ? String(values[name]) : all;
+    });
+  }
 
   // ----------------------------------------------------------------- storage
 
@@ -131,7 +170,8 @@
     inFlight = {};
     socket = new WebSocket(socketUrl);
     socket.onopen = function () {
-      socket.send(JSON.stringify({type: "hello", token: token, last_message_id: lastId}));
+      socket.send(JSON.stringify({type: "hello", token: token, last_message_id: lastId,
+        language: navigator.language || ""}));
     };
     socket.onmessage = function (event) {
       var frame;
@@ -141,14 +181,14 @@
     socket.onclose = function (event) {
       ready = false;
       if (event.code === CLOSE_CHANNEL_INACTIVE) {
-        setStatus("This chat is closed.");
+        setStatus(t("closed"));
         return;
       }
       if (!everConnected && delay === MIN_DELAY && window.console) {
         console.warn("PingBack widget: cannot connect to " + socketUrl +
           " (is this site in the widget's allowed domains?); retrying.");
       }
-      setStatus("Reconnecting… Messages you write are sent once the connection is back.");
+      setStatus(t("reconnecting"));
       setState("reconnecting");
       var wait = nextDelay !== null ? nextDelay : delay / 2 + Math.random() * delay / 2;
       nextDelay = null;
@@ -161,6 +201,12 @@
     if (frame.type === "welcome") {
       token = frame.token;
       save();
+      if (frame.strings && typeof frame.strings === "object") {
+        Object.keys(strings).forEach(function (key) {
+          if (typeof frame.strings[key] === "string") { strings[key] = frame.strings[key]; }
+        });
+        language = typeof frame.language === "string" ? frame.language : "";
+      }
       ready = true;
       everConnected = true;
       delay = MIN_DELAY;
@@ -306,8 +352,6 @@
 
   // ------------------------------------------------------------------ rating
 
-  var SCORE_WORDS = ["", "Bad", "Poor", "OK", "Good", "Great"];
-
   function findRating(ratingToken) {
     for (var i = 0; i < messages.length; i++) {
       if (messages[i].rating && messages[i].rating.token === ratingToken) { return messages[i]; }
@@ -328,7 +372,7 @@
     var rating = message.rating;
     if (rating.sending) { return; }
     if (!ready || socket.readyState !== WebSocket.OPEN) {
-      rating.error = "Not connected: try again in a moment.";
+      rating.error = t("not_connected");
       updateRating(message);
       return;
     }
@@ -349,7 +393,7 @@
     var box = document.createElement("div");
     box.className = "rating";
     box.setAttribute("role", "group");
-    box.setAttribute("aria-label", "Rate this conversation");
+    box.setAttribute("aria-label", t("rate_conversation"));
     var scores = document.createElement("div");
     scores.className = "rating-scores";
     for (var score = 1; score <= 5; score++) {
@@ -357,7 +401,7 @@
       button.type = "button";
       button.dataset.score = score;
       button.setAttribute("aria-pressed", "false");
-      button.setAttribute("aria-label", score + " of 5: " + SCORE_WORDS[score]);
+      button.setAttribute("aria-label", tf("score_label", {score: score, word: t("score_" + score)}));
       button.textContent = String(score);
       scores.appendChild(button);
     }
@@ -368,8 +412,8 @@
       updateRating(message);
     });
     var comment = document.createElement("textarea");
-    comment.placeholder = "Comment (optional)";
-    comment.setAttribute("aria-label", "Comment (optional)");
+    comment.placeholder = t("rating_comment");
+    comment.setAttribute("aria-label", t("rating_comment"));
     comment.maxLength = 2000;
     var error = document.createElement("p");
     error.className = "rating-error";
@@ -377,7 +421,7 @@
     var send = document.createElement("button");
     send.type = "button";
     send.className = "rating-send";
-    send.textContent = "Send rating";
+    send.textContent = t("send_rating");
     send.addEventListener("click", function () { sendRating(message); });
     var done = document.createElement("p");
     done.className = "rating-done";
@@ -401,7 +445,7 @@
     box.querySelector(".rating-send").hidden = rated;
     box.querySelector(".rating-send").disabled = Boolean(rating.sending);
     box.querySelector(".rating-error").textContent = rating.error || "";
-    box.querySelector(".rating-done").textContent = rated ? "You rated us " + rating.score + " of 5. Thank you!" : "";
+    box.querySelector(".rating-done").textContent = rated ? tf("rated", {score: rating.score}) : "";
     box.dataset.state = rated ? "rated" : (rating.sending ? "sending" : "open");
   }
 
@@ -488,15 +532,24 @@
     host.style.setProperty("--pb-brand", settings.brand_color);
     var root = host.attachShadow({mode: "open"});
     root.innerHTML =
-      '<button class="launcher" type="button" aria-label="Open chat">' + CHAT_ICON + "</button>" +
-      '<section class="window" role="dialog" aria-label="Chat" hidden>' +
-      '<header><img alt="" hidden><span class="title"></span><button type="button" class="close" aria-label="Close chat">×</button></header>' +
+      '<button class="launcher" type="button">' + CHAT_ICON + "</button>" +
+      '<section class="window" role="dialog" hidden>' +
+      '<header><img alt="" hidden><span class="title"></span><button type="button" class="close">×</button></header>' +
       '<ol class="messages" aria-live="polite"></ol>' +
-      '<div class="typing" aria-live="polite" hidden>typing…</div>' +
+      '<div class="typing" aria-live="polite" hidden></div>' +
       '<div class="status" role="status"></div>' +
-      '<form><textarea aria-label="Your message" placeholder="Write a message…" maxlength="5000"></textarea>' +
-      '<button type="submit">Send</button></form>' +
+      '<form><textarea maxlength="5000"></textarea>' +
+      '<button type="submit"></button></form>' +
       "</section>";
+    // Texts set as text, never parsed as HTML.
+    root.querySelector(".launcher").setAttribute("aria-label", t("open_chat"));
+    root.querySelector(".window").setAttribute("aria-label", t("chat"));
+    if (language) { root.querySelector(".window").setAttribute("lang", language); }
+    root.querySelector(".close").setAttribute("aria-label", t("close_chat"));
+    root.querySelector(".typing").textContent = t("typing");
+    root.querySelector("textarea").setAttribute("aria-label", t("your_message"));
+    root.querySelector("textarea").setAttribute("placeholder", t("placeholder"));
+    root.querySelector("form button").textContent = t("send");
     adoptStyle(root);
     ui = {
       host: host,
@@ -577,7 +630,7 @@
       if (message.pending || message.error) {
         var note = document.createElement("span");
         note.className = "note";
-        note.textContent = message.error ? "Not sent: " + message.error : "Sending…";
+        note.textContent = message.error ? t("not_sent").replace("%(reason)s", function () { return message.error; }) : t("sending");
         item.appendChild(note);
         item.classList.add(message.error ? "failed" : "pending");
       }
