@@ -33,6 +33,13 @@ def _focused(page, element_id: str) -> None:
     )
 
 
+def _focused_element_is(page, locator) -> None:
+    """Wait until `locator`'s element holds the cursor."""
+    page.wait_for_function(
+        "el => document.activeElement === el", arg=locator.element_handle()
+    )
+
+
 def test_an_admin_types_a_week_from_the_keyboard(
     asgi_server, admin_member, browser_page
 ):
@@ -96,7 +103,12 @@ def test_an_admin_types_a_week_from_the_keyboard(
     }
 
     # removing Monday's first interval leaves the cursor on the one in its place
-    page.locator("#hours-monday [data-remove-interval]").first.focus()
+    # (the page's script shows Remove once it has run on the new page: wait for
+    # it, or focus lands on a hidden button and Enter does nothing)
+    remove = page.locator("#hours-monday [data-remove-interval]").first
+    remove.wait_for(state="visible")
+    remove.focus()
+    _focused_element_is(page, remove)
     page.keyboard.press("Enter")
     _focused(page, "monday-opens-1")
     assert page.input_value("#monday-opens-1") == "13:30"
