@@ -314,16 +314,16 @@ def test_unstorable_text_from_the_widget_is_stored_repaired(
     message_id = str(uuid.uuid4())
 
     async def scenario():
-        assert (await socket.connect(timeout=5))[0]
+        assert (await socket.connect(timeout=30))[0]
         await socket.send_json_to({"type": "hello", "token": None})
-        await socket.receive_json_from(timeout=5)
+        await socket.receive_json_from(timeout=30)
         if kind == "text":
             frame = f'{{"type": "message", "id": "{message_id}", "text": {quoted}}}'
             await socket.send_to(text_data=frame)
         else:
             head = f'{{"type": "message", "id": "{message_id}", "text": '.encode()
             await socket.send_to(bytes_data=head + quoted + b"}")
-        ack = await socket.receive_json_from(timeout=5)
+        ack = await socket.receive_json_from(timeout=30)
         await socket.disconnect()
         return ack
 
