@@ -65,13 +65,15 @@ Params = Mapping[str, Any]
 
 def snooze_label(until: datetime | None, zone: tzinfo | None = None) -> str:
     """`Tue 9 Dec 09:00 EST` (in `zone`, the business's time zone; in
-    `settings.TIME_ZONE` when None; weekday and month in the active
-    language: `mar 9 Dic 09:00 EST`), or `the customer answers` for an
+    `settings.TIME_ZONE` when None; in the active language: `mar 9 dic
+    09:00 EST`), or `the customer answers` for an
     open-ended snooze."""
     if until is None:
         return gettext("the customer answers")
     local = until.astimezone(zone) if zone is not None else timezone.localtime(until)
-    return dateformat.format(local, "D j M H:i T")
+    # Translators: Django date format letters (D weekday, j day, M month,
+    # b month in lower case, H:i time, T time zone), e.g. "D j b H:i T".
+    return dateformat.format(local, pgettext("snooze time format", "D j M H:i T"))
 
 
 def _snooze_time(params: Params) -> str:
