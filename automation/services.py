@@ -560,7 +560,8 @@ def rule_apply(
         entry.save()
         realtime.publish_message_created(entry)
         run.summary = summary
-        run.save(update_fields=["summary"])
+        run.details = entry.details["params"]
+        run.save(update_fields=["summary", "details"])
     logger.info(
         "automation.rule_applied",
         extra={

@@ -262,3 +262,47 @@ def test_the_snooze_time_follows_the_language_in_the_thread_header(business, age
     ).content.decode()
 
     assert "Pospuesta por Emma Reed hasta el " in html
+
+
+@pytest.mark.django_db
+def test_a_rules_latest_runs_read_in_the_admins_language(business, agents):
+    admin = person(business, "rosa", "Rosa", "Díaz", role="admin", language="es")
+    team = TeamFactory(business=business, name="Billing")
+    rule = rule_create(
+        business=business,
+        data={
+            "name": "Refunds",
+            "trigger": "message_created",
+            "conditions": {},
+            "actions": {"assign_team_id": team.pk},
+        },
+    )
+    rule_apply(
+        rule=rule,
+        conversation=ConversationFactory(business=business),
+        message=None,
+        key="t:1",
+    )
+    # A run stored before runs kept their details: shown as stored.
+    old = rule_apply(
+        rule=rule,
+        conversation=ConversationFactory(business=business),
+        message=None,
+        key="t:2",
+    )
+    old.details = {}
+    old.summary = "Automation rule “Refunds” ran: routed to team Sales"
+    old.save()
+    client = Client()
+    client.force_login(admin.user)
+
+    html = client.get(
+        reverse("settings-automation-edit", kwargs={"rule_id": rule.pk})
+    ).content.decode()
+
+    assert (
+        "Se ha aplicado la regla de automatización «Refunds»: enviada al equipo "
+        "Billing" in html
+    )
+    assert "Automation rule “Refunds” ran: routed to team Sales" in html
+    assert "routed to team Billing" not in html
