@@ -29,7 +29,6 @@ from django.utils import timezone
 from billing.models import Member
 from channels_app.models import Channel
 from conversations import presence, realtime
-from conversations.activity import activity_english
 from conversations.models import Conversation, Message
 from conversations.services.conversations import activity_entry, actor_name
 from webhooks.services import events as webhook_events
@@ -38,12 +37,6 @@ logger = logging.getLogger(__name__)
 
 # Conversations that count against an agent's capacity.
 LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
-
-
-def auto_assign_text(user: AbstractBaseUser) -> str:
-    """The activity entry of an auto-assignment, in English (as stored in
-    its `text`; the thread shows it in the reader's language)."""
-    return activity_english("auto_assigned", {"agent": actor_name(user)})
 
 
 def conversation_auto_assign(
