@@ -306,3 +306,45 @@ def test_a_rules_latest_runs_read_in_the_admins_language(business, agents):
     )
     assert "Automation rule “Refunds” ran: routed to team Sales" in html
     assert "routed to team Billing" not in html
+
+
+@pytest.mark.django_db
+def test_entries_stored_as_english_sentences_are_converted_by_the_migration(
+    business, agents
+):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("conversations.migrations.0020_activity_kinds")
+    conversation = ConversationFactory(business=business)
+    texts = [
+        "Ana Silva resolved this conversation",
+        "Ana Silva assigned this conversation to team Billing",
+        "Ana Silva assigned this conversation to Bruno Costa",
+        "Ana Silva added label needs review",
+        "PingBack assigned this conversation to Bruno Costa (auto-assignment)",
+        "Reopened by the customer",
+        "The customer rated this conversation 2/5",
+        "Snoozed until Tue 9 Dec 09:00 EST by Ana Silva",  # no year: kept
+        "Automation rule “R” ran: routed to team Billing; added label vip",  # kept
+    ]
+    for text in texts:
+        activity_message(conversation, text, by=None).save()
+
+    migration.forwards(apps, None)
+
+    assert thread_entries(agents["lucia"], conversation) == [
+        "Ana Silva ha resuelto esta conversación",
+        "Ana Silva ha asignado esta conversación al equipo Billing",
+        "Ana Silva ha asignado esta conversación a Bruno Costa",
+        "Ana Silva ha añadido la etiqueta needs review",
+        "PingBack ha asignado esta conversación a Bruno Costa (asignación automática)",
+        "Reabierta por el cliente",
+        "El cliente ha valorado esta conversación con 2/5",
+        "Snoozed until Tue 9 Dec 09:00 EST by Ana Silva",
+        "Automation rule “R” ran: routed to team Billing; added label vip",
+    ]
+    assert thread_entries(agents["emma"], conversation) == texts
+    migration.backwards(apps, None)
+    assert not Message.objects.filter(details__has_key="activity").exists()
