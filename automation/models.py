@@ -82,7 +82,9 @@ class RuleRun(models.Model):
     `trigger_key`), so a retried task or a redelivered event never acts
     twice. `trigger_key` names the event (`message.created:42`,
     `conversation.unanswered:7:since:913`); `summary` is what the rule did
-    (the text of its activity entry)."""
+    (the English text of its activity entry), `details` the same as data
+    (the entry's `rule_ran` parameters, `conversations.activity`): runs
+    stored before it have `{}` and show `summary`."""
 
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="runs")
     conversation = models.ForeignKey(
@@ -90,6 +92,12 @@ class RuleRun(models.Model):
     )
     trigger_key = models.CharField(max_length=200)
     summary = models.TextField(blank=True)
+    details = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the rule did, as data: {rule, steps} "
+        "(conversations.activity, kind rule_ran).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -101,3 +109,15 @@ class RuleRun(models.Model):
 
     def __str__(self) -> str:
         return f"rule {self.rule_id} on {self.trigger_key}"
+
+    def summary_text(self) -> str:
+        """What the rule did, in the active language; `summary` as stored for
+        a run without `details` (or whose details do not fit)."""
+        from conversations.activity import activity_render
+
+        if self.details:
+            try:
+                return activity_render("rule_ran", self.details)
+            except (KeyError, TypeError, ValueError):
+                pass
+        return self.summary

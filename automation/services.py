@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from automation import triggers
 from automation.models import Rule, RuleRun, Trigger
@@ -547,16 +548,20 @@ def rule_apply(
         except IntegrityError:
             return None  # applied for this event already
         with triggers.rules_running():
-            done = _actions_do(rule, conversation, message, run)
-        summary = f"Automation rule “{rule.name}” ran: {'; '.join(done)}"
-        from conversations.services.conversations import activity_message
+            steps = _actions_do(rule, conversation, message, run)
+        from conversations.services.conversations import activity_entry
 
-        entry = activity_message(conversation, summary[:2000], by=None)
-        entry.details = {"automation_rule_id": rule.pk}
+        entry = activity_entry(
+            conversation, "rule_ran", {"rule": rule.name, "steps": steps}, by=None
+        )
+        summary = entry.text
+        entry.text = summary[:2000]
+        entry.details["automation_rule_id"] = rule.pk
         entry.save()
         realtime.publish_message_created(entry)
         run.summary = summary
-        run.save(update_fields=["summary"])
+        run.details = entry.details["params"]
+        run.save(update_fields=["summary", "details"])
     logger.info(
         "automation.rule_applied",
         extra={
@@ -568,15 +573,19 @@ def rule_apply(
     return run
 
 
+_Step = dict[str, Any]
+
+
 def _actions_do(
     rule: Rule, conversation: Conversation, message: Message | None, run: RuleRun
-) -> list[str]:
+) -> list[_Step]:
     """Do the rule's actions in their fixed order; return what each did (or
-    why it could not), in words."""
+    why it could not) as the `rule_ran` activity's steps
+    (`conversations.activity.RULE_STEPS`: `{"step": kind, ...params}`)."""
     from conversations.services.conversations import conversation_update
 
     actions = rule.actions or {}
-    done: list[str] = []
+    done: list[_Step] = []
 
     def attempt(what: str, step) -> None:
         try:
@@ -586,25 +595,25 @@ def _actions_do(
             reason = getattr(error, "detail", None) or "; ".join(
                 getattr(error, "messages", [str(error)])
             )
-            done.append(f"could not {what} ({reason})")
+            done.append({"step": "failed", "action": what, "reason": str(reason)})
             return
         done.append(result)
 
     if actions.get("assign_team_id"):
 
-        def team_step() -> str:
+        def team_step() -> _Step:
             team = _get(
-                Team, conversation.business_id, actions["assign_team_id"], "team"
+                Team, conversation.business_id, actions["assign_team_id"], TEAM_GONE
             )
             if conversation.team_id == team.pk:
-                return f"already in team {team.name}"
+                return {"step": "team_already", "team": team.name}
             conversation_update(conversation=conversation, by=None, team=team)
-            return f"routed to team {team.name}"
+            return {"step": "team_routed", "team": team.name}
 
-        attempt("route to the team", team_step)
+        attempt("team", team_step)
     if actions.get("assign_agent_id"):
 
-        def agent_step() -> str:
+        def agent_step() -> _Step:
             user = (
                 get_user_model()
                 .objects.select_related("member")
@@ -612,41 +621,39 @@ def _actions_do(
                 .first()
             )
             if user is None:
-                raise ObjectGone("the agent no longer exists")
+                raise ObjectGone(AGENT_GONE)
             name = user.get_full_name() or user.get_username()
             if conversation.assignee_id == user.pk:
-                return f"already assigned to {name}"
+                return {"step": "agent_already", "agent": name}
             conversation_update(conversation=conversation, by=None, assignee=user)
-            return f"assigned to {name}"
+            return {"step": "agent_assigned", "agent": name}
 
-        attempt("assign the agent", agent_step)
+        attempt("agent", agent_step)
     if actions.get("add_label_id"):
 
-        def label_step() -> str:
+        def label_step() -> _Step:
             label = _get(
-                Label, conversation.business_id, actions["add_label_id"], "label"
+                Label, conversation.business_id, actions["add_label_id"], LABEL_GONE
             )
             if ConversationLabel.objects.filter(
                 conversation=conversation, label=label
             ).exists():
-                return f"label {label.name} already on"
+                return {"step": "label_already", "label": label.name}
             conversation_update(conversation=conversation, by=None, labels_add=[label])
-            return f"added label {label.name}"
+            return {"step": "label_added", "label": label.name}
 
-        attempt("add the label", label_step)
+        attempt("label", label_step)
     if actions.get("priority"):
-        attempt(
-            "set the priority", lambda: _priority_set(conversation, actions["priority"])
-        )
+        attempt("priority", lambda: _priority_set(conversation, actions["priority"]))
     if actions.get("canned_response_id"):
         attempt(
-            "send the canned response",
+            "canned",
             lambda: _canned_send(conversation, actions["canned_response_id"]),
         )
     if "snooze_minutes" in actions and actions["snooze_minutes"] is not None:
         minutes = actions["snooze_minutes"]
 
-        def snooze_step() -> str:
+        def snooze_step() -> _Step:
             until = timezone.now() + timedelta(minutes=minutes) if minutes else None
             conversation_update(
                 conversation=conversation,
@@ -654,25 +661,23 @@ def _actions_do(
                 status="snoozed",
                 snoozed_until=until,
             )
-            return (
-                f"snoozed for {minutes} minutes"
-                if minutes
-                else "snoozed until the customer writes"
-            )
+            if minutes:
+                return {"step": "snoozed_minutes", "minutes": minutes}
+            return {"step": "snoozed_until_reply"}
 
         attempt("snooze", snooze_step)
     if actions.get("resolve"):
 
-        def resolve_step() -> str:
+        def resolve_step() -> _Step:
             if conversation.status == Conversation.Status.RESOLVED:
-                return "already resolved"
+                return {"step": "resolved_already"}
             conversation_update(conversation=conversation, by=None, status="resolved")
-            return "resolved"
+            return {"step": "resolved"}
 
         attempt("resolve", resolve_step)
     if actions.get("webhook_endpoint_id"):
         attempt(
-            "send to the webhook",
+            "webhook",
             lambda: _webhook_send(rule, conversation, message, run),
         )
     return done
@@ -682,36 +687,46 @@ class ObjectGone(Exception):
     """What an action names was deleted since the rule was saved."""
 
 
-def _get(model, business_id: object, pk: int, what: str):
+# Why an action could not be done, stored in English in the activity entry's
+# steps and shown in the reader's language.
+TEAM_GONE = gettext_noop("the team no longer exists")
+AGENT_GONE = gettext_noop("the agent no longer exists")
+LABEL_GONE = gettext_noop("the label no longer exists")
+CANNED_GONE = gettext_noop("the canned response no longer exists")
+WEBHOOK_GONE = gettext_noop("the webhook endpoint no longer exists")
+CHANNEL_GONE = gettext_noop("the channel is deactivated or deleted")
+OPTED_OUT = gettext_noop("the customer opted out on this channel")
+WEBHOOK_DISABLED = gettext_noop("the webhook endpoint is disabled")
+
+
+def _get(model, business_id: object, pk: int, gone: str):
     row = model.objects.filter(business_id=business_id, pk=pk).first()
     if row is None:
-        raise ObjectGone(f"the {what} no longer exists")
+        raise ObjectGone(gone)
     return row
 
 
-def _priority_set(conversation: Conversation, priority: str) -> str:
+def _priority_set(conversation: Conversation, priority: str) -> _Step:
     if conversation.priority == priority:
-        return f"priority already {priority}"
+        return {"step": "priority_already", "priority": priority}
     Conversation.objects.filter(pk=conversation.pk).update(priority=priority)
     conversation.priority = priority
     realtime.publish_conversation_changed(conversation)
-    return f"set priority {priority}"
+    return {"step": "priority_set", "priority": priority}
 
 
-def _canned_send(conversation: Conversation, canned_id: int) -> str:
+def _canned_send(conversation: Conversation, canned_id: int) -> _Step:
     from conversations.services.replies import post_automatic_reply, reply_check
     from pingback.errors import ChannelInactive
     from workspace.services import canned_response_render
 
-    canned = _get(
-        CannedResponse, conversation.business_id, canned_id, "canned response"
-    )
+    canned = _get(CannedResponse, conversation.business_id, canned_id, CANNED_GONE)
     channel = conversation.channel
     if channel is None or not channel.is_active:
-        raise ChannelInactive("the channel is deactivated or deleted")
+        raise ChannelInactive(CHANNEL_GONE)
     identity = conversation.contact_identity
     if identity is not None and identity.opted_out_at is not None:
-        raise ApplicationError("the customer opted out on this channel")
+        raise ApplicationError(OPTED_OUT)
     assignee = conversation.assignee
     text = canned_response_render(
         canned.content,
@@ -723,22 +738,22 @@ def _canned_send(conversation: Conversation, canned_id: int) -> str:
     ).strip()
     reply_check(conversation=conversation, text=text)
     post_automatic_reply(conversation=conversation, text=text, automatic=AUTOMATIC)
-    return f"sent canned response /{canned.short_code}"
+    return {"step": "canned_sent", "code": canned.short_code}
 
 
 def _webhook_send(
     rule: Rule, conversation: Conversation, message: Message | None, run: RuleRun
-) -> str:
+) -> _Step:
     from webhooks.services import events as webhook_events
 
     endpoint = _get(
         WebhookEndpoint,
         conversation.business_id,
         rule.actions["webhook_endpoint_id"],
-        "webhook endpoint",
+        WEBHOOK_GONE,
     )
     if not endpoint.is_active:
-        raise ApplicationError("the webhook endpoint is disabled")
+        raise ApplicationError(WEBHOOK_DISABLED)
     data = {
         "rule": {"id": rule.pk, "name": rule.name, "trigger": rule.trigger},
         "conversation": webhook_events.conversation_data(conversation),
@@ -748,7 +763,7 @@ def _webhook_send(
         endpoint.pk,
         webhook_events.Change(WEBHOOK_EVENT_TYPE, f"{run.pk}", data),
     )
-    return f"sent to webhook {endpoint.url}"
+    return {"step": "webhook_sent", "url": endpoint.url}
 
 
 def unanswered_scan(*, now: datetime | None = None) -> int:

@@ -15,6 +15,10 @@ another business is ignored. Changes are broadcast to the business as
 `presence` and `agents_online` events (`conversations.realtime`); an agent
 typing in a web widget conversation also shows "typing…" in the visitor's
 widget (without the agent's name).
+
+A `notification` event's `title` is written in the agent's language (the
+one they chose in Preferences, else the handshake's `Accept-Language`, as
+their pages are; `conversations.activity.notification_localized`).
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
 from billing.permissions import member_of
 from channels_app.models import Channel
 from channels_app.platforms.web_widget import visitor_group
 from channels_app.widget.consumers import WIDGET_TYPING_EVENT
 from conversations import presence
+from conversations.activity import notification_localized
 from conversations.models import Conversation
 from conversations.realtime import (
     INBOX_EVENT,
@@ -43,6 +49,7 @@ from conversations.realtime import (
     inbox_group,
 )
 from pingback import metrics
+from pingback.i18n import language_from_headers, member_language
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +62,14 @@ _CHECKED_MAX = 200
 _WIDGET_TYPES = {Channel.Type.WEBCHAT, Channel.Type.WIDGET}
 
 
-def _member(user: Any) -> tuple[str, str] | None:
-    """(business id, display name) of the session's member, or None."""
+def _member(user: Any) -> tuple[str, str, str | None] | None:
+    """(business id, display name, chosen language or None) of the session's
+    member, or None."""
     member = member_of(user)
     if member is None:
         return None
-    return str(member.business_id), user.get_full_name() or user.get_username()
+    name = user.get_full_name() or user.get_username()
+    return str(member.business_id), name, member_language(user)
 
 
 def _conversation_target(
@@ -104,6 +113,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     personal_group: str | None = None
     business_id: str | None = None
     name: str = ""
+    language: str = settings.LANGUAGE_CODE
     viewing: int | None = None
 
     async def connect(self) -> None:
@@ -111,7 +121,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if found is None:
             await self.close()
             return
-        self.business_id, self.name = found
+        self.business_id, self.name, language = found
+        self.language = language or language_from_headers(self.scope.get("headers", []))
         self.group = inbox_group(self.business_id)
         self.personal_group = agent_group(self.scope["user"].pk)
         self.checked: dict[int, tuple[str, str] | None] = {}
@@ -289,7 +300,11 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         """An event from `conversations.realtime` (channel-layer type
         `inbox.event`). `session_ended` (the member was deactivated) is not
         passed on: it closes the connection, and reconnecting is refused."""
-        if message["event"].get("type") == SESSION_ENDED:
+        event = message["event"]
+        if event.get("type") == SESSION_ENDED:
             await self.close(code=CLOSE_SESSION_ENDED)
             return
-        await self.send_json(message["event"])
+        if event.get("type") == "notification":
+            with translation.override(self.language):
+                event = notification_localized(event)
+        await self.send_json(event)

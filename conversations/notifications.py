@@ -21,8 +21,13 @@ should hear of it (`realtime.publish_agent_event`, on commit):
 The event, as `conversations/realtime.py` describes it:
 
     {"type": "notification", "kind": "new_conversation" | "reply",
-     "conversation_id": int, "title": str, "body": str}
+     "conversation_id": int, "title": str, "body": str,
+     "params": {"contact": str}}
 
+`title` is in English ("New conversation from Ada Lovelace", "Ada Lovelace
+replied"); each agent's page gets it in the agent's language, written from
+`kind` and `params` by the inbox websocket (`conversations.activity`).
+`contact` is the contact's name, empty when nothing is known of them.
 `body` is the conversation's preview (its newest message), at most
 `BODY_LENGTH` characters. Mentions (kind "mention") are sent by the mention
 service in the same shape.
@@ -48,6 +53,7 @@ from django.db.models import Exists, OuterRef
 from billing.models import Member
 from contacts.naming import contact_display_name
 from conversations import realtime
+from conversations.activity import notification_title_english
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -112,17 +118,17 @@ def _notifications_send(message_ids: Sequence[int]) -> None:
             ):
                 continue
             user_ids = [conversation["assignee_id"]]
-            kind, title = "reply", f"{who} replied"
+            kind = "reply"
         else:
             if conversation["assignee_id"] is not None:
                 wanted = conversation["assignee__member__notify_new_conversation"]
                 user_ids = [conversation["assignee_id"]] if wanted else []
             else:
                 user_ids = _recipients(members, conversation)
-            kind, title = "new_conversation", f"New conversation from {who}"
+            kind = "new_conversation"
         if user_ids:
             realtime.publish_agent_event(
-                user_ids, _event(kind, conversation["pk"], title, conversation)
+                user_ids, _event(kind, conversation["pk"], who, conversation)
             )
 
 
@@ -154,8 +160,8 @@ def _recipients(members: _Members, conversation: dict[str, Any]) -> list[int]:
 
 
 def _contact_name(conversation: dict[str, Any]) -> str:
-    """The contact as the inbox names it (`contacts.naming`), or "a
-    customer" when nothing is known of them."""
+    """The contact as the inbox names it (`contacts.naming`), or "" when
+    nothing is known of them (the title then says "a customer")."""
     identity = ContactIdentity(
         handle=conversation["contact_identity__handle"] or "",
         external_id=conversation["contact_identity__external_id"] or "",
@@ -165,11 +171,11 @@ def _contact_name(conversation: dict[str, Any]) -> str:
         identity,
         conversation["channel_type"],
     )
-    return str(shown) if shown.known else "a customer"
+    return str(shown) if shown.known else ""
 
 
 def _event(
-    kind: str, conversation_id: int, title: str, conversation: dict[str, Any]
+    kind: str, conversation_id: int, who: str, conversation: dict[str, Any]
 ) -> dict[str, Any]:
     body = conversation["last_message_preview"] or conversation["subject"]
     if len(body) > BODY_LENGTH:
@@ -178,8 +184,9 @@ def _event(
         "type": "notification",
         "kind": kind,
         "conversation_id": conversation_id,
-        "title": title,
+        "title": notification_title_english(kind, {"contact": who}),
         "body": body,
+        "params": {"contact": who},
     }
 
 

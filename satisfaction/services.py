@@ -190,7 +190,7 @@ def satisfaction_ask(*, resolution_id: int) -> SatisfactionRequest | None:
     window of WhatsApp or Instagram has closed, the text does not fit the
     channel, or the conversation was reopened before this ran. Either way an
     activity entry in the thread tells the agents."""
-    from conversations.services.conversations import activity_message
+    from conversations.services.conversations import activity_entry
 
     resolution = (
         Message.objects.filter(pk=resolution_id, kind=Message.ACTIVITY)
@@ -245,12 +245,12 @@ def satisfaction_ask(*, resolution_id: int) -> SatisfactionRequest | None:
             )
             request.status = SatisfactionRequest.Status.ASKED
             request.message = message
-            note = "PingBack asked the customer to rate this conversation"
+            kind, params = "csat_asked", {}
         else:
             request.skip_reason = reason[:255]
-            note = f"PingBack did not ask the customer for a rating: {reason}"
+            kind, params = "csat_skipped", {"reason": reason}
         request.save(update_fields=["status", "message", "skip_reason"])
-        entry = activity_message(conversation, note, by=None)
+        entry = activity_entry(conversation, kind, params, by=None)
         entry.save()
         realtime.publish_message_created(entry)
     logger.info(
@@ -352,7 +352,7 @@ def rating_submit(
     score, live (the comment is on the customer panel). Raises
     `FieldInvalid` (400, naming `score` or `comment`) and `AlreadyRated`
     (409) when the request has its rating: nothing is stored then."""
-    from conversations.services.conversations import activity_message
+    from conversations.services.conversations import activity_entry
 
     score, comment = rating_clean(score, comment)
     conversation = request.conversation
@@ -371,10 +371,12 @@ def rating_submit(
         # The comment is the customer's words: the customer panel shows it,
         # and erasing the contact empties it (`ratings_erase`); the activity
         # entry, kept through an erasure, never holds it.
-        text = f"The customer rated this conversation {score}/5"
-        if comment:
-            text += " and left a comment (in the customer panel)"
-        entry = activity_message(conversation, text, by=None)
+        entry = activity_entry(
+            conversation,
+            "csat_rated",
+            {"score": score, "comment": bool(comment)},
+            by=None,
+        )
         entry.save()
         realtime.publish_message_created(entry)
     logger.info(

@@ -28,7 +28,7 @@ from contacts.selectors.merge import (
 from contacts.services.contacts import ATTRIBUTE_MAX_KEYS, ContactInvalid
 from conversations import realtime
 from conversations.models import Contact, ContactIdentity, Conversation, Message
-from conversations.services.conversations import activity_message
+from conversations.services.conversations import activity_entry
 from pingback.errors import ApplicationError
 from webhooks.services import events as webhook_events
 
@@ -223,14 +223,21 @@ def contact_merge(
         search_text_refresh([kept_row.pk])
         webhook_events.contact_merged(kept_row, result.other_id)
 
-        text = f"{_agent_name(by)} merged {result.other_name} into {kept_name}"
+        merged = {
+            "actor": _agent_name(by),
+            "other": str(result.other_name),
+            "kept": str(kept_name),
+        }
         conversations = list(
             Conversation.objects.filter(contact_id=kept_row.pk).only(
                 "pk", "business_id", "channel_id"
             )
         )
         activities = Message.objects.bulk_create(
-            [activity_message(c, text, by=by) for c in conversations],
+            [
+                activity_entry(c, "contacts_merged", merged, by=by)
+                for c in conversations
+            ],
             batch_size=500,
         )
         result.activity = len(activities)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from contacts.models import ContactEmail, ContactLabel, ContactPhone, MergeDismissal
 from conversations.models import Contact, ContactIdentity, Conversation, Message
-from conversations.services.conversations import activity_message
+from conversations.services.conversations import activity_entry
 from satisfaction.services import ratings_erase
 from webhooks.services import events as webhook_events
 
@@ -104,10 +104,10 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
         contact.search_text = ""
         contact.erased_at = timezone.now()
         contact.save()
-        text = f"{_member_name(by)} erased this contact's data."
+        erased = {"actor": _member_name(by)}
         Message.objects.bulk_create(
             [
-                activity_message(conversation, text, by=by)
+                activity_entry(conversation, "contact_erased", erased, by=by)
                 for conversation in conversations
             ]
         )

@@ -30,25 +30,13 @@ from billing.models import Member
 from channels_app.models import Channel
 from conversations import presence, realtime
 from conversations.models import Conversation, Message
-from conversations.services.conversations import (
-    SYSTEM_ACTOR,
-    activity_message,
-    actor_name,
-)
+from conversations.services.conversations import activity_entry, actor_name
 from webhooks.services import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
 # Conversations that count against an agent's capacity.
 LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
-
-
-def auto_assign_text(user: AbstractBaseUser) -> str:
-    """The activity entry of an auto-assignment."""
-    return (
-        f"{SYSTEM_ACTOR} assigned this conversation to {actor_name(user)} "
-        "(auto-assignment)"
-    )
 
 
 def conversation_auto_assign(
@@ -176,7 +164,9 @@ def _apply(
     Conversation.objects.bulk_update(changed, ["assignee", "team"])
     activities = Message.objects.bulk_create(
         [
-            activity_message(conversation, auto_assign_text(user), by=None)
+            activity_entry(
+                conversation, "auto_assigned", {"agent": actor_name(user)}, by=None
+            )
             for conversation, user in zip(conversations, picked, strict=True)
             if user is not None
         ]

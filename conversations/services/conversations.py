@@ -3,7 +3,8 @@ read state.
 
 Every change made here is also recorded in the conversation's thread as an
 `activity` message ("Ana resolved this conversation"): stored, never sent,
-never shown to the customer (see `Message`).
+never shown to the customer (see `Message`), as a kind and its parameters
+shown in the reader's language (`conversations.activity`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from django.utils import timezone
 
 from automation import triggers as automation_triggers
 from conversations import realtime
+from conversations.activity import (
+    SYSTEM_ACTOR,
+    activity_details,
+    activity_english,
+    zone_name,
+)
 from conversations.models import (
     Conversation,
     ConversationLabel,
@@ -34,6 +41,9 @@ from webhooks.services import events as webhook_events
 from workspace.models import Label, Team
 
 logger = logging.getLogger(__name__)
+
+# An activity entry to write: its kind and parameters (`conversations.activity`).
+_Activity = tuple[str, dict[str, Any]]
 
 # One answer for an unknown user and another business's member alike, so the
 # API never tells them apart.
@@ -51,8 +61,6 @@ SNOOZE_NEEDS_STATUS = 'Give status "snoozed" with snoozed_until.'
 BULK_MAX = 100
 # Conversations the snooze wake-up reopens per transaction.
 WAKE_BATCH = 500
-
-SYSTEM_ACTOR = "PingBack"
 
 
 class ConversationsNotFound(ApplicationError):
@@ -80,16 +88,6 @@ def actor_name(user: AbstractBaseUser | None) -> str:
     if user is None:
         return SYSTEM_ACTOR
     return user.get_full_name() or user.get_username()
-
-
-def snooze_label(until: datetime | None, zone: tzinfo | None = None) -> str:
-    """`Tue 9 Dec 09:00 EST` (in `zone`, the business's time zone; in
-    `settings.TIME_ZONE` when None), or `the customer answers` for an
-    open-ended snooze."""
-    if until is None:
-        return "the customer answers"
-    local = until.astimezone(zone) if zone is not None else timezone.localtime(until)
-    return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
 
 
 def conversation_update(
@@ -225,10 +223,7 @@ def conversations_wake_snoozed(*, now: datetime | None = None) -> int:
                 snoozed_until__lte=now,
             ).update(status=Conversation.Status.OPEN, snoozed_until=None)
             activities = Message.objects.bulk_create(
-                [
-                    activity_message(c, "Reopened: the snooze ended", by=None)
-                    for c in due
-                ]
+                [activity_entry(c, "snooze_ended", by=None) for c in due]
             )
             realtime.publish_messages_created(activities)
             webhook_events.conversations_reopened(
@@ -293,7 +288,8 @@ FROM moved WHERE unread.conversation_id = moved.id
 def activity_message(
     conversation: Conversation, text: str, *, by: AbstractBaseUser | None
 ) -> Message:
-    """An unsaved activity entry for `conversation`: outbound, status
+    """An unsaved activity entry for `conversation` saying `text` (shown as
+    written, in every language: prefer `activity_entry`): outbound, status
     `received` (nothing to deliver), authored by `by`."""
     return Message(
         conversation=conversation,
@@ -305,6 +301,23 @@ def activity_message(
         status=Message.Status.RECEIVED,
         sent_at=timezone.now(),
     )
+
+
+def activity_entry(
+    conversation: Conversation,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    *,
+    by: AbstractBaseUser | None,
+) -> Message:
+    """An unsaved activity entry of `kind` with `params` (one of
+    `conversations.activity.ACTIVITY`, shown in each reader's language), its
+    `text` the sentence in English; as `activity_message` otherwise. Raises
+    `KeyError` for an unknown kind or a parameter the kind needs missing."""
+    params = params or {}
+    entry = activity_message(conversation, activity_english(kind, params), by=by)
+    entry.details = activity_details(kind, params)
+    return entry
 
 
 def _conversations_change(
@@ -374,7 +387,7 @@ def _conversations_change(
         before = webhook_events.conversation_state(conversations)
         links_add: list[ConversationLabel] = []
         links_remove: list[tuple[int, int]] = []
-        label_texts: dict[int, list[str]] = {}
+        label_texts: dict[int, list[_Activity]] = {}
         if touches_labels:
             links_add, links_remove, label_texts = _label_changes(
                 conversations, by, wanted_labels, adding, removing
@@ -386,8 +399,8 @@ def _conversations_change(
         status_changes_record(conversations, values.get("status"))
         for conversation in conversations:
             activities += [
-                activity_message(conversation, text, by=by)
-                for text in _activity_texts(conversation, values, by, zone)
+                activity_entry(conversation, kind, params, by=by)
+                for kind, params in _activity_texts(conversation, values, by, zone)
                 + label_texts.get(conversation.pk, [])
             ]
             for name, value in values.items():
@@ -451,10 +464,11 @@ def _label_changes(
     wanted: list[Label] | None,
     adding: list[Label],
     removing: list[Label],
-) -> tuple[list[ConversationLabel], list[tuple[int, int]], dict[int, list[str]]]:
+) -> tuple[list[ConversationLabel], list[tuple[int, int]], dict[int, list[_Activity]]]:
     """The label links to create and delete ((conversation id, label id)), and
-    each conversation's activity texts, from the conversations' current labels
-    (one query). `wanted` replaces the set; otherwise `adding` / `removing`."""
+    each conversation's activity entries (kind, params), from the
+    conversations' current labels (one query). `wanted` replaces the set;
+    otherwise `adding` / `removing`."""
     current: dict[int, dict[int, Label]] = {c.pk: {} for c in conversations}
     for link in ConversationLabel.objects.filter(
         conversation_id__in=list(current)
@@ -463,7 +477,7 @@ def _label_changes(
     who = actor_name(by)
     links_add: list[ConversationLabel] = []
     links_remove: list[tuple[int, int]] = []
-    texts: dict[int, list[str]] = {}
+    texts: dict[int, list[_Activity]] = {}
     for conversation in conversations:
         has = current[conversation.pk]
         if wanted is not None:
@@ -485,8 +499,10 @@ def _label_changes(
         ]
         links_remove += [(conversation.pk, label.pk) for label in removed]
         texts[conversation.pk] = [
-            f"{who} added label {label.name}" for label in added
-        ] + [f"{who} removed label {label.name}" for label in removed]
+            ("label_added", {"actor": who, "label": label.name}) for label in added
+        ] + [
+            ("label_removed", {"actor": who, "label": label.name}) for label in removed
+        ]
     return links_add, links_remove, texts
 
 
@@ -495,38 +511,50 @@ def _activity_texts(
     values: dict[str, Any],
     by: AbstractBaseUser | None,
     zone: tzinfo | None = None,
-) -> list[str]:
-    """What changed, in words, comparing the conversation as loaded with
+) -> list[_Activity]:
+    """What changed, as activity kinds and parameters
+    (`conversations.activity`), comparing the conversation as loaded with
     `values`."""
     who = actor_name(by)
-    texts = []
+    entries: list[_Activity] = []
     if "status" in values:
         status, until = values["status"], values["snoozed_until"]
         if (status, until) != (conversation.status, conversation.snoozed_until):
-            if status == Conversation.Status.SNOOZED:
-                texts.append(f"Snoozed until {snooze_label(until, zone)} by {who}")
+            if status == Conversation.Status.SNOOZED and until is not None:
+                entries.append(
+                    (
+                        "snoozed",
+                        {
+                            "actor": who,
+                            "until": until.isoformat(),
+                            "zone": zone_name(zone),
+                        },
+                    )
+                )
+            elif status == Conversation.Status.SNOOZED:
+                entries.append(("snoozed_until_reply", {"actor": who}))
             elif status == Conversation.Status.OPEN:
-                texts.append(f"{who} reopened this conversation")
+                entries.append(("reopened", {"actor": who}))
             elif status == Conversation.Status.PENDING:
-                texts.append(f"{who} marked this conversation as pending")
+                entries.append(("pending", {"actor": who}))
             else:
-                texts.append(f"{who} resolved this conversation")
+                entries.append(("resolved", {"actor": who}))
     if "assignee" in values:
         new, old = values["assignee"], conversation.assignee
         if new is None and old is not None:
-            texts.append(f"{who} unassigned {actor_name(old)}")
+            entries.append(("unassigned", {"actor": who, "agent": actor_name(old)}))
         elif new is not None and getattr(old, "pk", None) != new.pk:
             if by is not None and new.pk == by.pk:
-                texts.append(f"{who} assigned this conversation to themselves")
+                entries.append(("assigned_self", {"actor": who}))
             else:
-                texts.append(f"{who} assigned this conversation to {actor_name(new)}")
+                entries.append(("assigned", {"actor": who, "agent": actor_name(new)}))
     if "team" in values:
         new_team, old_team = values["team"], conversation.team
         if new_team is None and old_team is not None:
-            texts.append(f"{who} removed this conversation from team {old_team.name}")
+            entries.append(("team_removed", {"actor": who, "team": old_team.name}))
         elif new_team is not None and getattr(old_team, "pk", None) != new_team.pk:
-            texts.append(f"{who} assigned this conversation to team {new_team.name}")
-    return texts
+            entries.append(("team_assigned", {"actor": who, "team": new_team.name}))
+    return entries
 
 
 def conversation_mark_read(*, conversation: Conversation) -> None:

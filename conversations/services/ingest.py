@@ -58,7 +58,7 @@ from conversations.notifications import inbound_notify
 from conversations.services.assignment import conversations_auto_assign
 from conversations.services.attachments import attachment_needs_fetch
 from conversations.services.conversations import (
-    activity_message,
+    activity_entry,
     label_links_follow,
 )
 from conversations.services.platform_events import (
@@ -522,7 +522,7 @@ def _reopened_by_customer(messages: Iterable[Message]) -> None:
         return
     activities = Message.objects.bulk_create(
         [
-            activity_message(conversation, "Reopened by the customer", by=None)
+            activity_entry(conversation, "customer_reopened", by=None)
             for conversation in woken
         ]
     )

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from billing.models import Member
 from conversations import realtime
+from conversations.activity import notification_title_english
 from conversations.models import Conversation, Mention, Message, UnreadMention
 from conversations.services.conversations import actor_name
 
@@ -100,9 +101,10 @@ def mentions_create(*, note: Message, author: AbstractBaseUser) -> list[int]:
     notification event on their own pages:
     `{"type": "notification", "kind": "mention", "conversation_id": int,
     "title": "<Author> mentioned you", "body": <the note's first 140
-    characters>}`. Returns the mentioned user ids (ascending); three queries
-    (members, the mentions, the agents' `UnreadMention` rows) when the note
-    names someone, none without an `@`."""
+    characters>, "params": {"actor": "<Author>"}}` (each page shows the title
+    in its agent's language: `conversations.activity`). Returns the mentioned
+    user ids (ascending); three queries (members, the mentions, the agents'
+    `UnreadMention` rows) when the note names someone, none without an `@`."""
     conversation = note.conversation
     members = mentioned_members(conversation.business_id, note.text, author=author)
     if not members:
@@ -130,14 +132,16 @@ def mentions_create(*, note: Message, author: AbstractBaseUser) -> list[int]:
         )
         notified = [m.user_id for m in members if m.notify_mention]
         if notified:
+            params = {"actor": actor_name(author)}
             realtime.publish_agent_event(
                 notified,
                 {
                     "type": "notification",
                     "kind": "mention",
                     "conversation_id": conversation.pk,
-                    "title": f"{actor_name(author)} mentioned you",
+                    "title": notification_title_english("mention", params),
                     "body": note.text[:NOTIFICATION_BODY_LENGTH],
+                    "params": params,
                 },
             )
     user_ids = [m.user_id for m in members]

@@ -233,11 +233,21 @@ def agent_initials(user: Any) -> str:
 
 
 @register.filter
+def activity_text(message: Any) -> str:
+    """`{{ message|activity_text }}`: what an activity entry says, in the
+    active language (`conversations.activity.activity_text`; an older entry
+    is shown as stored)."""
+    from conversations.activity import activity_text as text
+
+    return text(message)
+
+
+@register.filter
 def snooze_time(when: Any, business: Any) -> str:
     """A snooze time as the business reads it, in its time zone and as the
     thread's activity entries write it (`snooze_label`: `Tue 9 Dec 09:00
-    EST`); empty for None."""
-    from conversations.services.conversations import snooze_label
+    EST`, in the active language); empty for None."""
+    from conversations.activity import snooze_label
     from conversations.services.snooze import business_zone
 
     if when is None:

@@ -132,6 +132,7 @@ def test_the_mentioned_agent_alone_is_notified(business, team, settings):
             "conversation_id": conversation.pk,
             "title": "Carla Reis mentioned you",
             "body": text[:140],
+            "params": {"actor": "Carla Reis"},
         }
     ]
     # Not mentioned; mentioned but notifications switched off.

@@ -120,6 +120,7 @@ def test_a_new_conversation_notifies_every_agent_with_the_switch_on(team_busines
         "conversation_id": conversation.pk,
         "title": "New conversation from Ada Lovelace",
         "body": "Hello, my order?",
+        "params": {"contact": "Ada Lovelace"},
     }
     assert heard[w["ana"].user.pk] == [expected]
     assert heard[w["ben"].user.pk] == [expected]
@@ -250,6 +251,7 @@ def test_the_notification_reaches_the_assignees_websocket_only(team_business):
             "conversation_id": conversation.pk,
             "title": "Ada Lovelace replied",
             "body": "Any news?",
+            "params": {"contact": "Ada Lovelace"},
         }
     ]
     assert heard["ben"] == []
