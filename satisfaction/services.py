@@ -24,6 +24,7 @@ from satisfaction.models import (
     SatisfactionRequest,
     SatisfactionSettings,
 )
+from webhooks.services import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -349,7 +350,9 @@ def rating_submit(
     """Store the customer's rating of `request` (from
     `rating_request_from_token`): `score` 1 to 5 and an optional comment (see
     `rating_clean`). An activity entry in the thread tells the agents the
-    score, live (the comment is on the customer panel). Raises
+    score, live (the comment is on the customer panel), and the
+    `conversation.rated` webhook event is recorded in the same transaction
+    (docs/webhooks.md). Raises
     `FieldInvalid` (400, naming `score` or `comment`) and `AlreadyRated`
     (409) when the request has its rating: nothing is stored then."""
     from conversations.services.conversations import activity_message
@@ -376,6 +379,7 @@ def rating_submit(
             text += " and left a comment (in the customer panel)"
         entry = activity_message(conversation, text, by=None)
         entry.save()
+        webhook_events.conversation_rated(rating)
         realtime.publish_message_created(entry)
     logger.info(
         "satisfaction.rated",
