@@ -299,7 +299,9 @@ def rating_request_from_token(token: str) -> SatisfactionRequest:
     """The asked `SatisfactionRequest` a rating token names (with its
     conversation and business). Raises `RatingLinkInvalid` for a forged,
     mistyped or expired token, or one naming a request that is gone, was
-    never asked, or belongs to another conversation."""
+    never asked, belongs to another conversation, or is of a contact whose
+    data was erased (as a message from them starts a new conversation, a
+    link sent before the erasure no longer adds to the erased one)."""
     try:
         data = signing.loads(
             token, salt=TOKEN_SALT, max_age=RATING_LINK_MAX_AGE.total_seconds()
@@ -313,6 +315,7 @@ def rating_request_from_token(token: str) -> SatisfactionRequest:
             pk=data.get("r"),
             conversation_id=data.get("c"),
             status=SatisfactionRequest.Status.ASKED,
+            conversation__contact__erased_at__isnull=True,
         )
         .select_related("conversation__contact", "business")
         .first()
