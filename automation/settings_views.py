@@ -15,8 +15,8 @@ from typing import Any
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -27,7 +27,13 @@ from channels_app.models import Channel
 from conversations.models import Conversation
 from webhooks.models import WebhookEndpoint
 from workspace.models import CannedResponse, Label, Team
-from workspace.settings_views import _admin, _isolated, member_name
+from workspace.settings_views import (
+    _admin,
+    _isolated,
+    business_row_or_404,
+    member_name,
+    settings_page_for,
+)
 
 # Form inputs of the parts of `conditions` and `actions` (the API's keys).
 _ERROR_FIELDS = {
@@ -38,21 +44,12 @@ _ERROR_FIELDS = {
 
 
 def _rule(member: Member, rule_id: int) -> Rule:
-    try:
-        return selectors.rule_get(member.business, rule_id)
-    except Rule.DoesNotExist as error:
-        raise Http404("No such automation rule.") from error
-
-
-def _page(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    return render(
-        request,
-        f"automation/settings/{template}",
-        {"section": "automation"} | context,
-        status=status,
+    return business_row_or_404(
+        selectors.rule_get, member, rule_id, "No such automation rule."
     )
+
+
+_page = settings_page_for("automation")
 
 
 def _choices(business) -> dict[str, list[tuple[str, str]]]:

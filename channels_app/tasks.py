@@ -1,6 +1,8 @@
 """Celery tasks of the two flows. They take ids and call a service."""
 
-from celery import shared_task
+from collections.abc import Iterable
+
+from celery import Task, shared_task
 from django.conf import settings
 
 from channels_app.platforms.base import TransientDeliveryError
@@ -106,15 +108,23 @@ def fetch_message_media(self, message_id: int) -> int:
         ) from error
 
 
+def _fan_out(task: Task, channel_ids: Iterable[object]) -> int:
+    """Queue `task` once per channel of `channel_ids` (each passed as a
+    string: the tasks take a channel's UUID as text). Returns how many were
+    queued."""
+    count = 0
+    for channel_id in channel_ids:
+        task.delay(str(channel_id))
+        count += 1
+    return count
+
+
 @shared_task(name="channels.poll_mailboxes", soft_time_limit=30, time_limit=60)
 def poll_mailboxes() -> int:
     """Schedule `poll_mailbox` for every active e-mail channel with IMAP
     settings (Celery beat, every `EMAIL_POLL_INTERVAL` seconds). Returns how
     many were scheduled."""
-    channel_ids = mailbox_channel_ids()
-    for channel_id in channel_ids:
-        poll_mailbox.delay(str(channel_id))
-    return len(channel_ids)
+    return _fan_out(poll_mailbox, mailbox_channel_ids())
 
 
 @shared_task(
@@ -135,10 +145,7 @@ def poll_x_channels() -> int:
     """Schedule `poll_x_channel` for every active X channel in polling mode
     (Celery beat, every `X_POLL_INTERVAL` seconds). Returns how many were
     scheduled."""
-    channel_ids = x_polling_channel_ids()
-    for channel_id in channel_ids:
-        poll_x_channel.delay(str(channel_id))
-    return len(channel_ids)
+    return _fan_out(poll_x_channel, x_polling_channel_ids())
 
 
 @shared_task(
@@ -161,10 +168,7 @@ def refresh_channel_setups() -> int:
     outdated (Celery beat, every `CHANNEL_SETUP_REFRESH_INTERVAL` seconds,
     so after a deploy existing channels get what setup registers now).
     Returns how many were scheduled."""
-    channel_ids = channel_setup_outdated_ids()
-    for channel_id in channel_ids:
-        refresh_channel_setup.delay(str(channel_id))
-    return len(channel_ids)
+    return _fan_out(refresh_channel_setup, channel_setup_outdated_ids())
 
 
 @shared_task(

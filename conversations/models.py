@@ -246,7 +246,7 @@ class ConversationLabel(models.Model):
     """A label on a conversation.
 
     `last_message_at` is the conversation's, kept equal by every write that
-    moves it (`conversations.services.conversations.label_links_follow`), so
+    moves it (`conversations.services.conversations.last_message_at_copy`), so
     a label's conversations are listed newest first straight from
     `conv_label_recent_idx`: as fast for a label on 1 % of a million
     conversations as for the whole inbox."""
@@ -522,7 +522,7 @@ class UnreadMention(models.Model):
     `Mention` there: what their Mentions view lists.
 
     `last_message_at` is the conversation's, kept equal by the writes that
-    move it (`conversations.services.conversations.label_links_follow`), so
+    move it (`conversations.services.conversations.last_message_at_copy`), so
     the view reads `unread_mention_recent_idx` newest first and stops after
     a page, however many conversations mention the agent, as a label's list
     does with `ConversationLabel`. Written by

@@ -141,6 +141,27 @@ def conversation_satisfaction(conversation: Conversation) -> dict[str, Any]:
     return {"ratings": ratings, "last_request": requests[0] if requests else None}
 
 
+def ratings_export(conversation_ids: list[int]) -> list[dict[str, Any]]:
+    """The ratings of `conversation_ids` (a contact's conversations) for the
+    contact's data export, oldest first: `[{"conversation_id", "score" (1 to
+    5), "comment" (empty when none, or emptied by an erasure), "rated_at"
+    (ISO 8601)}]`. One query."""
+    rows = (
+        SatisfactionRating.objects.filter(conversation_id__in=conversation_ids)
+        .order_by("created_at", "id")
+        .values_list("conversation_id", "score", "comment", "created_at")
+    )
+    return [
+        {
+            "conversation_id": conversation_id,
+            "score": score,
+            "comment": comment,
+            "rated_at": rated_at.isoformat(),
+        }
+        for conversation_id, score, comment, rated_at in rows
+    ]
+
+
 def widget_rating(message_id: int) -> dict[str, Any] | None:
     """What the widget shows under the rating question `message_id`:
     `{"token": str, "score": int | None}` (`score` once rated; the token is

@@ -24,6 +24,7 @@ from satisfaction.models import (
     SatisfactionRequest,
     SatisfactionSettings,
 )
+from webhooks.services import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +299,9 @@ def rating_request_from_token(token: str) -> SatisfactionRequest:
     """The asked `SatisfactionRequest` a rating token names (with its
     conversation and business). Raises `RatingLinkInvalid` for a forged,
     mistyped or expired token, or one naming a request that is gone, was
-    never asked, or belongs to another conversation."""
+    never asked, belongs to another conversation, or is of a contact whose
+    data was erased (as a message from them starts a new conversation, a
+    link sent before the erasure no longer adds to the erased one)."""
     try:
         data = signing.loads(
             token, salt=TOKEN_SALT, max_age=RATING_LINK_MAX_AGE.total_seconds()
@@ -312,6 +315,7 @@ def rating_request_from_token(token: str) -> SatisfactionRequest:
             pk=data.get("r"),
             conversation_id=data.get("c"),
             status=SatisfactionRequest.Status.ASKED,
+            conversation__contact__erased_at__isnull=True,
         )
         .select_related("conversation__contact", "business")
         .first()
@@ -349,7 +353,9 @@ def rating_submit(
     """Store the customer's rating of `request` (from
     `rating_request_from_token`): `score` 1 to 5 and an optional comment (see
     `rating_clean`). An activity entry in the thread tells the agents the
-    score, live (the comment is on the customer panel). Raises
+    score, live (the comment is on the customer panel), and the
+    `conversation.rated` webhook event is recorded in the same transaction
+    (docs/webhooks.md). Raises
     `FieldInvalid` (400, naming `score` or `comment`) and `AlreadyRated`
     (409) when the request has its rating: nothing is stored then."""
     from conversations.services.conversations import activity_entry
@@ -378,6 +384,7 @@ def rating_submit(
             by=None,
         )
         entry.save()
+        webhook_events.conversation_rated(rating)
         realtime.publish_message_created(entry)
     logger.info(
         "satisfaction.rated",

@@ -34,6 +34,10 @@ class EventType(models.TextChoices):
         "conversation.assigned",
         pgettext_lazy("webhook event", "Conversation assigned"),
     )
+    CONVERSATION_RATED = (
+        "conversation.rated",
+        pgettext_lazy("webhook event", "Conversation rated"),
+    )
     MESSAGE_CREATED = (
         "message.created",
         pgettext_lazy("webhook event", "Message created"),

@@ -17,7 +17,7 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -30,27 +30,24 @@ from webhooks.api.serializers import EndpointInputSerializer
 from webhooks.models import EventType, WebhookEndpoint, WebhookEvent
 from webhooks.services import endpoints as services
 from webhooks.services.deliveries import event_redeliver
-from workspace.settings_views import _admin, _errors, _isolated
+from workspace.settings_views import (
+    _admin,
+    _errors,
+    _isolated,
+    business_row_or_404,
+    settings_page_for,
+)
 
 ATTEMPTS_SHOWN = 50
 
 
 def _endpoint(member: Member, endpoint_id: int) -> WebhookEndpoint:
-    try:
-        return selectors.endpoint_get(member.business, endpoint_id)
-    except WebhookEndpoint.DoesNotExist as error:
-        raise Http404("No such webhook endpoint.") from error
-
-
-def _page(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    return render(
-        request,
-        f"webhooks/settings/{template}",
-        {"section": "webhooks"} | context,
-        status=status,
+    return business_row_or_404(
+        selectors.endpoint_get, member, endpoint_id, "No such webhook endpoint."
     )
+
+
+_page = settings_page_for("webhooks")
 
 
 def _event_choices(chosen: list[str]) -> list[dict[str, Any]]:

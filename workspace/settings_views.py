@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -39,6 +39,7 @@ from workspace.api.serializers import (
 from workspace.models import LABEL_DEFAULT_COLOR, CannedResponse, Label, Team
 
 READ_ONLY_NOTE = gettext_lazy("Only admins can change these.")
+Row = TypeVar("Row", bound=Model)
 SEARCH_MAX_LENGTH = 100
 
 
@@ -236,11 +237,41 @@ def _validated(serializer_class, values: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ pages
 
 
-def _row(kind: Kind, member: Member, row_id: int) -> Model:
+def business_row_or_404(
+    get: Callable[[Any, int], Row], member: Member, row_id: int, message: str
+) -> Row:
+    """`get(member.business, row_id)`, the selector reading one row of the
+    member's business; `Http404` with `message` when it raises
+    `ObjectDoesNotExist` (an unknown id or another business's row, alike)."""
     try:
-        return kind.get(member.business, row_id)
+        return get(member.business, row_id)
     except ObjectDoesNotExist as error:
-        raise Http404(f"No such {kind.singular}.") from error
+        raise Http404(message) from error
+
+
+def settings_page_for(app: str) -> Callable[..., HttpResponse]:
+    """The page function of an app's settings section: `page(request,
+    template, context, status=200)` renders `<app>/settings/<template>` with
+    `context` and `section` = `app` (the settings menu's current entry)."""
+
+    def page(
+        request: HttpRequest,
+        template: str,
+        context: dict[str, Any],
+        status: int = 200,
+    ) -> HttpResponse:
+        return render(
+            request,
+            f"{app}/settings/{template}",
+            {"section": app} | context,
+            status=status,
+        )
+
+    return page
+
+
+def _row(kind: Kind, member: Member, row_id: int) -> Model:
+    return business_row_or_404(kind.get, member, row_id, f"No such {kind.singular}.")
 
 
 def _page(

@@ -27,6 +27,7 @@ from contacts.models import ContactEmail, ContactLabel, ContactPhone
 from conversations.models import Contact, ContactIdentity, Conversation, Message
 from conversations.search import contacts_matching
 from conversations.selectors import with_label_rows
+from satisfaction.selectors import ratings_export
 from workspace.models import Label
 
 # How many contacts the CSV export reads per query.
@@ -237,8 +238,10 @@ def contact_data(contact: Contact) -> dict[str, Any]:
     note), `emails` and `phones` (with where each came from), `labels`,
     `identities` (channel, handle, platform id) and `conversations`, each
     with all its messages (private notes and activity entries included,
-    attachments as descriptors: kind, file name, type, size). Times are
-    ISO 8601."""
+    attachments as descriptors: kind, file name, type, size), and `ratings`:
+    the customer's satisfaction ratings of those conversations
+    (`satisfaction.selectors.ratings_export`: conversation, score, comment,
+    when). Times are ISO 8601."""
     contact = contact_get(contact.business, contact.pk)
     conversations = list(
         Conversation.objects.filter(contact=contact)
@@ -318,6 +321,7 @@ def contact_data(contact: Contact) -> dict[str, Any]:
             }
             for conversation in conversations
         ],
+        "ratings": ratings_export([c.pk for c in conversations]),
     }
 
 

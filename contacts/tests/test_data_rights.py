@@ -10,12 +10,15 @@ from contacts.models import ContactEmail, ContactLabel, ContactPhone
 from contacts.services.contacts import contact_create
 from conversations.models import ContactIdentity, Conversation, Message
 from conversations.search import contacts_matching
+from conversations.services.conversations import activity_message
 from conversations.tests.factories import (
     ContactIdentityFactory,
     ConversationFactory,
     MessageFactory,
     ReplyFactory,
 )
+from satisfaction.models import SatisfactionRating, SatisfactionRequest
+from satisfaction.services import rating_submit
 from workspace.models import Label
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -181,3 +184,62 @@ def test_erase_leaves_other_contacts_alone(admin_api, admin_member, customer):
     foreign.refresh_from_db()
     assert other.name == "Bob" and foreign.name == "Ana Lima"
     assert "bob@example.com" in other.search_text
+
+
+def _rated(conversation: Conversation, score: int, comment: str) -> SatisfactionRating:
+    """`conversation` resolved, its customer asked to rate it and rating it
+    `score` with `comment`."""
+    resolution = activity_message(conversation, "Resolved", by=None)
+    resolution.save()
+    request = SatisfactionRequest.objects.create(
+        business=conversation.business,
+        conversation=conversation,
+        resolution=resolution,
+        channel_type=conversation.channel_type,
+        status=SatisfactionRequest.Status.ASKED,
+    )
+    return rating_submit(request=request, score=score, comment=comment)
+
+
+def test_the_data_export_holds_the_ratings_and_erasing_keeps_only_scores(
+    admin_api, admin_member, customer
+):
+    ana, first, second = customer["ana"], customer["first"], customer["second"]
+    slow = _rated(first, 2, "Slow. Call me on 912 345 678")
+    great = _rated(second, 5, "")
+    bob = contact_create(business=admin_member.business, name="Bob")
+    theirs = ConversationFactory(business=admin_member.business, contact=bob)
+    _rated(theirs, 1, "Bob's own words")
+
+    data = admin_api.get(f"{URL}{ana.pk}/data").json()
+
+    assert data["ratings"] == [
+        {
+            "conversation_id": first.pk,
+            "score": 2,
+            "comment": "Slow. Call me on 912 345 678",
+            "rated_at": slow.created_at.isoformat(),
+        },
+        {
+            "conversation_id": second.pk,
+            "score": 5,
+            "comment": "",
+            "rated_at": great.created_at.isoformat(),
+        },
+    ]
+
+    assert admin_api.post(f"{URL}{ana.pk}/erase").status_code == 200
+
+    # As with messages: the rows and scores stay, the customer's words go.
+    erased = admin_api.get(f"{URL}{ana.pk}/data").json()
+    assert [
+        (r["conversation_id"], r["score"], r["comment"]) for r in erased["ratings"]
+    ] == [
+        (first.pk, 2, ""),
+        (second.pk, 5, ""),
+    ]
+    assert SatisfactionRating.objects.get(conversation=theirs).comment == (
+        "Bob's own words"
+    )
+    bobs = admin_api.get(f"{URL}{bob.pk}/data").json()["ratings"]
+    assert [(r["score"], r["comment"]) for r in bobs] == [(1, "Bob's own words")]

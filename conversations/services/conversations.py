@@ -238,7 +238,7 @@ def conversations_wake_snoozed(*, now: datetime | None = None) -> int:
     return woken
 
 
-def label_links_follow(conversation_ids: Iterable[int]) -> None:
+def last_message_at_copy(conversation_ids: Iterable[int]) -> None:
     """Copy the conversations' `last_message_at` onto their label links and
     their unread mentions (`UnreadMention`), so a label's list
     (`selectors.conversations_labelled`) and an agent's Mentions view
@@ -255,7 +255,7 @@ def label_links_follow(conversation_ids: Iterable[int]) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                _FOLLOW_SQL.format(
+                _COPY_SQL.format(
                     conversations=Conversation._meta.db_table,
                     labels=ConversationLabel._meta.db_table,
                     mentions=UnreadMention._meta.db_table,
@@ -273,7 +273,7 @@ def label_links_follow(conversation_ids: Iterable[int]) -> None:
         )
 
 
-_FOLLOW_SQL = """
+_COPY_SQL = """
 WITH moved AS (
     SELECT id, last_message_at FROM {conversations} WHERE id = ANY(%s)
 ), labels AS (

@@ -59,7 +59,7 @@ from conversations.services.assignment import conversations_auto_assign
 from conversations.services.attachments import attachment_needs_fetch
 from conversations.services.conversations import (
     activity_entry,
-    label_links_follow,
+    last_message_at_copy,
 )
 from conversations.services.platform_events import (
     attachments_added_apply,
@@ -503,7 +503,7 @@ def _conversations_bump(messages: Sequence[Message]) -> None:
             "snoozed_until",
         ],
     )
-    label_links_follow(newest)
+    last_message_at_copy(newest)
     messages_counted(messages)
     _reopened_by_customer(newest.values())
 

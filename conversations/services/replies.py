@@ -13,7 +13,7 @@ from django.utils import timezone
 from conversations import realtime
 from conversations.models import Conversation, DeliveryAttempt, Message
 from conversations.services.attachments import attachments_store_uploads
-from conversations.services.conversations import label_links_follow
+from conversations.services.conversations import last_message_at_copy
 from pingback.errors import ApplicationError, ChannelInactive, MessageStateConflict
 from reports.services import reply_recorded
 from webhooks.services import events as webhook_events
@@ -176,7 +176,7 @@ def post_reply(
             last_message_preview=message_preview(text, attachments),
             unread_count=0,
         )
-        label_links_follow([conversation.pk])
+        last_message_at_copy([conversation.pk])
         reply_recorded(message)
         realtime.publish_message_created(message)
         webhook_events.messages_created([message])

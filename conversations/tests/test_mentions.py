@@ -13,6 +13,7 @@ from conversations.models import Conversation, Mention
 from conversations.selectors import inbox_conversation_list, inbox_view_counts
 from conversations.services import mentions_mark_read, post_note
 from conversations.services.mentions import mentioned_members
+from conversations.tests.api_helpers import listed_ids
 from conversations.tests.factories import ConversationFactory
 from conversations.tests.test_live_inbox_consumer import (
     TIMEOUT,
@@ -194,17 +195,6 @@ def test_counts_take_two_queries(business, team):
     }
 
 
-def _mentions_ids(api, page_size: int = 2) -> list[int]:
-    """Every conversation of the API's Mentions view, page after page."""
-    ids: list[int] = []
-    url = f"{LIST_URL}?mentioned=me&page_size={page_size}"
-    while url:
-        page = api.get(url).json()
-        ids += [row["id"] for row in page["results"]]
-        url = page["next"]
-    return ids
-
-
 @pytest.mark.django_db
 def test_the_mentions_view_follows_new_messages_and_lists_each_conversation_once(
     business, team, api_client_for
@@ -233,7 +223,7 @@ def test_the_mentions_view_follows_new_messages_and_lists_each_conversation_once
     post_note(conversation=mentioned[2], author=team["carla"].user, text="@bruno too")
     ConversationFactory(business=business, last_message_at=t0 + timedelta(hours=1))
     api = api_client_for(team["bruno"])
-    assert _mentions_ids(api) == [c.pk for c in reversed(mentioned)]
+    assert listed_ids(api, "mentioned=me") == [c.pk for c in reversed(mentioned)]
 
     # when: the oldest gets a customer's message, then the second oldest a reply
     oldest, second = mentioned[0], mentioned[1]
@@ -253,13 +243,13 @@ def test_the_mentions_view_follows_new_messages_and_lists_each_conversation_once
 
     # then: each moves to the top, as in the inbox
     expected = [second.pk, oldest.pk] + [c.pk for c in reversed(mentioned[2:])]
-    assert _mentions_ids(api) == expected
+    assert listed_ids(api, "mentioned=me") == expected
     assert api.get(LIST_URL + "counts").json()["mentions"] == 5
 
     # Opening one takes it out of the view; its mentions are marked read.
     assert mentions_mark_read(mentioned[2], bruno) == 2
     assert mentions_mark_read(mentioned[2], bruno) == 0
     expected.remove(mentioned[2].pk)
-    assert _mentions_ids(api) == expected
+    assert listed_ids(api, "mentioned=me") == expected
     assert not UnreadMention.objects.filter(conversation=mentioned[2]).exists()
     assert Mention.objects.filter(conversation=mentioned[2], read_at=None).count() == 0

@@ -12,6 +12,7 @@ from channels_app.tests.factories import ChannelFactory
 from conversations.models import Conversation, ConversationLabel, Message
 from conversations.services import conversation_update, conversations_bulk_update
 from conversations.services.conversations import NoSuchLabel, NoSuchTeam
+from conversations.tests.api_helpers import listed_ids
 from conversations.tests.factories import ConversationFactory
 from workspace.tests.factories import LabelFactory, TeamFactory
 
@@ -442,17 +443,6 @@ def test_the_api_reads_the_pages_views(admin_api, admin_member, view, expected):
 # ------------------------------------------- a label's list, newest activity first
 
 
-def _label_list_ids(admin_api, label: str, page_size: int = 2) -> list[int]:
-    """Every conversation of the API's `?label=` list, page after page."""
-    ids: list[int] = []
-    url = f"/api/v1/conversations/?label={label}&page_size={page_size}"
-    while url:
-        page = admin_api.get(url).json()
-        ids += [row["id"] for row in page["results"]]
-        url = page["next"]
-    return ids
-
-
 def test_a_labels_list_follows_new_messages_and_replies(admin_api, business, vip):
     from channels_app.platforms.base import InboundContact, InboundMessage
     from conversations.services.ingest import ingest
@@ -470,7 +460,7 @@ def test_a_labels_list_follows_new_messages_and_replies(admin_api, business, vip
         conversation_update(conversation=conversation, by=None, labels_add=[vip])
         labelled.append(conversation)
     ConversationFactory(business=business, last_message_at=t0 + timedelta(hours=1))
-    assert _label_list_ids(admin_api, "vip") == [c.pk for c in reversed(labelled)]
+    assert listed_ids(admin_api, "label=vip") == [c.pk for c in reversed(labelled)]
 
     # when: the oldest gets a customer's message, then the second oldest a reply
     oldest, second = labelled[0], labelled[1]
@@ -490,7 +480,7 @@ def test_a_labels_list_follows_new_messages_and_replies(admin_api, business, vip
 
     # then: each moves to the top of the label's list, as in the inbox
     expected = [second.pk, oldest.pk] + [c.pk for c in reversed(labelled[2:])]
-    assert _label_list_ids(admin_api, "vip") == expected
+    assert listed_ids(admin_api, "label=vip") == expected
     assert (
         list(
             ConversationLabel.objects.filter(label=vip)

@@ -50,10 +50,11 @@ class IsReportReader(BasePermission):
         return member is not None and member.is_admin
 
 
-class ReportParamsSerializer(serializers.Serializer):
-    """The query of a report: a range of local days, a grouping and whether
-    times count business hours only. Cleans to `{since, until, group_by,
-    business_hours}`; a bad value answers 400 naming its field."""
+class DayRangeSerializer(serializers.Serializer):
+    """A range of local days in the business's time zone (`context`:
+    `{"business": Business}`): cleans to `{since, until}`, both filled in
+    (default the last `DEFAULT_DAYS` days to today); `until` before `since`,
+    or more than `MAX_DAYS` days, answers 400 naming the field."""
 
     since = serializers.DateField(
         required=False,
@@ -64,15 +65,6 @@ class ReportParamsSerializer(serializers.Serializer):
         required=False,
         help_text="Last local day, included (YYYY-MM-DD); default today in the "
         "business's time zone.",
-    )
-    group_by = serializers.ChoiceField(
-        choices=list(GROUPS),
-        default="day",
-        help_text="One row per day, channel, agent, team or label.",
-    )
-    business_hours = serializers.BooleanField(
-        default=False,
-        help_text="Measure response and resolution times in business hours only.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -87,9 +79,30 @@ class ReportParamsSerializer(serializers.Serializer):
                 {"since": f"At most {MAX_DAYS} days from since to until."}
             )
         attrs["since"], attrs["until"] = since, until
+        return attrs
+
+
+class ReportParamsSerializer(DayRangeSerializer):
+    """The query of a report: a range of local days, a grouping and whether
+    times count business hours only. Cleans to `{since, until, group_by,
+    business_hours, open_seconds}`; a bad value answers 400 naming its
+    field."""
+
+    group_by = serializers.ChoiceField(
+        choices=list(GROUPS),
+        default="day",
+        help_text="One row per day, channel, agent, team or label.",
+    )
+    business_hours = serializers.BooleanField(
+        default=False,
+        help_text="Measure response and resolution times in business hours only.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
         attrs["open_seconds"] = None
         if attrs["business_hours"]:
-            attrs["open_seconds"] = business_open_seconds(business)
+            attrs["open_seconds"] = business_open_seconds(self.context["business"])
             if attrs["open_seconds"] is None:
                 raise serializers.ValidationError({"business_hours": NO_BUSINESS_HOURS})
         return attrs

@@ -12,14 +12,15 @@ from rest_framework.views import APIView
 
 from billing.permissions import business_of
 from pingback.api import error_responses
-from reports.api.views import IsReportReader, ReportParamsSerializer
+from reports.api.views import DayRangeSerializer, IsReportReader
 from satisfaction.selectors import CsatReport, csat_report
 
 
-class CsatParamsSerializer(ReportParamsSerializer):
-    """The report's range (`since`, `until`: local days, as the summary's);
-    `group_by` and `business_hours` do not apply to ratings and are
-    ignored."""
+class CsatParamsSerializer(DayRangeSerializer):
+    """The report's range (`since`, `until`: local days, as the summary's).
+    The summary's `group_by` and `business_hours` do not apply to ratings:
+    they are not parameters of this report (sent anyway, they are
+    ignored)."""
 
 
 class RecentCommentSerializer(serializers.Serializer):

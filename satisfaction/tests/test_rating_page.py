@@ -179,3 +179,16 @@ def test_erasing_the_contact_empties_the_comment_keeping_the_score(asked, admin_
         "text", flat=True
     )
     assert not any("555-0100" in text for text in texts)
+
+
+def test_a_link_sent_before_the_contact_was_erased_no_longer_rates(asked, admin_member):
+    from contacts.services.rights import contact_erase
+
+    url = link_of(asked)
+    contact_erase(asked.conversation.contact, by=admin_member.user)
+
+    refused = Client().post(url, {"score": "5", "comment": "I am Ana again"})
+
+    assert refused.status_code == 404
+    assert "This rating link is not valid" in refused.content.decode()
+    assert not SatisfactionRating.objects.exists()

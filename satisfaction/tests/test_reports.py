@@ -77,6 +77,43 @@ def test_bad_dates_answer_400_naming_the_field(admin_api):
     assert admin_api.get("/api/v1/reports/csat/", {"since": "May"}).status_code == 400
 
 
+def test_the_schema_lists_the_parameters_the_report_reads(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    def query_parameters(path: str) -> list[str]:
+        return [
+            p["name"]
+            for p in schema["paths"][path]["get"].get("parameters", [])
+            if p["in"] == "query"
+        ]
+
+    assert sorted(query_parameters("/api/v1/reports/csat/")) == ["since", "until"]
+    # the summary keeps its own
+    assert sorted(query_parameters("/api/v1/reports/summary/")) == [
+        "business_hours",
+        "format",
+        "group_by",
+        "since",
+        "until",
+    ]
+
+
+def test_the_summarys_parameters_change_nothing_here(rated, admin_api):
+    # No business hours set up: the summary would answer 400 to
+    # business_hours=true; ratings are not measured in business hours.
+    plain = admin_api.get("/api/v1/reports/csat/").json()
+
+    answer = admin_api.get(
+        "/api/v1/reports/csat/", {"business_hours": "true", "group_by": "agent"}
+    )
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == plain
+    assert (
+        admin_api.get("/api/v1/reports/summary/", {"business_hours": "true"})
+    ).status_code == 400
+
+
 def test_agents_are_refused_and_another_business_sees_nothing(
     rated, agent_member, api_client_for
 ):

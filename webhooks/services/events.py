@@ -507,6 +507,33 @@ def conversations_reopened(
         events_record(business_id, changes)
 
 
+def conversation_rated(rating: Any) -> None:
+    """`conversation.rated`: the customer rated a resolved conversation
+    (`rating`: the `SatisfactionRating` just stored, in the caller's
+    transaction, with its `conversation`). `data`: the conversation's
+    fields and `rating`: `{"id", "score" (1 to 5), "comment" (may be
+    empty), "rated_at"}`. A request is rated once, so its key, the rating's
+    id, is recorded once."""
+    events_record(
+        rating.business_id,
+        [
+            Change(
+                EventType.CONVERSATION_RATED,
+                str(rating.pk),
+                {
+                    **conversation_data(rating.conversation),
+                    "rating": {
+                        "id": rating.pk,
+                        "score": rating.score,
+                        "comment": rating.comment,
+                        "rated_at": _when(rating.created_at),
+                    },
+                },
+            )
+        ],
+    )
+
+
 def conversation_state(conversations: Iterable[Any]) -> dict[int, tuple]:
     """Each conversation's (status, assignee id, team id), by id: the `before`
     of `conversations_changed`."""

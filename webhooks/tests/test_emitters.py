@@ -157,3 +157,58 @@ def test_a_reply_and_its_delivery_to_the_platform(
     assert sent[0]["data"]["direction"] == "outbound"
     assert sent[0]["data"]["author_id"] == admin_member.user_id
     assert sent[1]["data"]["status"] == "sent"
+
+
+def test_a_customers_rating_is_announced_once(
+    business, receiver, endpoint, admin_member, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    from satisfaction.models import (
+        SatisfactionRating,
+        SatisfactionRequest,
+        SatisfactionSettings,
+    )
+    from satisfaction.services import rating_link
+    from satisfaction.tests.conftest import conversation_on
+
+    SatisfactionSettings.objects.create(business=business, enabled=True)
+    conversation = conversation_on(business, "telegram")
+    with django_capture_on_commit_callbacks() as callbacks:
+        conversation_update(
+            conversation=conversation, by=admin_member.user, status="resolved"
+        )
+    for callback in callbacks:  # the status events, and asking the customer
+        callback()
+    path = urlsplit(
+        rating_link(SatisfactionRequest.objects.get(conversation=conversation))
+    ).path
+    customer = Client()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = customer.post(path, {"score": "9", "comment": "Quick, thanks"})
+    with django_capture_on_commit_callbacks(execute=True):
+        rated = customer.post(path, {"score": "4", "comment": "Quick, thanks"})
+    with django_capture_on_commit_callbacks(execute=True):
+        again = customer.post(path, {"score": "1", "comment": "Changed my mind"})
+
+    assert (refused.status_code, rated.status_code, again.status_code) == (
+        400,
+        303,
+        409,
+    )
+    sent = events(receiver)
+    [event] = [e for e in sent if e["type"] == "conversation.rated"]
+    rating = SatisfactionRating.objects.get()
+    assert event["data"]["id"] == conversation.pk
+    assert event["data"]["status"] == "resolved"
+    assert event["data"]["contact_id"] == conversation.contact_id
+    assert event["data"]["rating"] == {
+        "id": rating.pk,
+        "score": 4,
+        "comment": "Quick, thanks",
+        "rated_at": rating.created_at.isoformat().replace("+00:00", "Z"),
+    }
+    # Numbered with the conversation's other events, after its resolution.
+    [resolved] = [e for e in sent if e["type"] == "conversation.status_changed"]
+    assert event["sequence"] > resolved["sequence"]
