@@ -216,6 +216,18 @@ def wsgi_app(dispatch: Dispatch) -> Callable[..., Any]:
     return app
 
 
+# Telegram's Bot API puts the whole token in the path: `/bot<id>:<secret>/<method>`
+# and `/file/bot<id>:<secret>/<file path>` (https://core.telegram.org/bots/api,
+# "Making requests"); the SDK percent-encodes the colon in file paths.
+BOT_TOKEN_IN_PATH = re.compile(r"(/bot\d+)(?::|%3A)[^/]+", re.IGNORECASE)
+
+
+def recorded_path(path: str) -> str:
+    """``path`` for the log and the access lines: a bot token's secret part
+    becomes ``***`` (``/bot123:***/getMe``); other paths are unchanged."""
+    return BOT_TOKEN_IN_PATH.sub(r"\1:***", path)
+
+
 class _QuietHandler(WSGIRequestHandler):
     """Access lines at DEBUG rather than werkzeug's INFO."""
 
@@ -223,7 +235,7 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Log the access line at DEBUG."""
-        logger.debug('"%s" %s %s', self.requestline, code, size)
+        logger.debug('"%s" %s %s', recorded_path(self.requestline), code, size)
 
 
 def make_server(host: str, port: int, dispatch: Dispatch) -> BaseWSGIServer:

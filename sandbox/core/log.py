@@ -4,7 +4,8 @@
 read it. A record is ``{"seq", "platform", "method", "path", "query",
 "headers", "json", "content_type", "status"}`` (:func:`api_record`), plus
 what a stand-in adds (X: ``auth``). ``Authorization`` is kept as its scheme
-only, never the credentials.
+only, never the credentials, and a Telegram bot token in the path
+(``/bot<id>:<secret>/…``) as its bot id only (:func:`recorded_path`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import copy
 import threading
 from typing import Any
 
-from sandbox.core.http import Request, Response
+from sandbox.core.http import Request, Response, recorded_path
 
 
 class RequestLog:
@@ -62,7 +63,7 @@ def api_record(platform: str, req: Request, response: Response) -> dict[str, Any
     return {
         "platform": platform,
         "method": req.method,
-        "path": req.path,
+        "path": recorded_path(req.path),
         "query": req.query,
         "headers": recorded_headers(req.headers),
         "json": body if isinstance(body, dict | list) else None,
