@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "pb"
+IP = shutil.which("ip") or "/usr/sbin/ip"
 _NETNS_NAME = re.compile(rf"^{PREFIX}(\d+)-\w+$")
 _LINK_NAME = re.compile(rf"^{PREFIX}(\d+)(br|v\d+)$")
 
@@ -37,11 +38,11 @@ def ip(*args: str, check: bool = True) -> str:
     """Run `ip <args>`; its standard output. Raises `CalledProcessError`
     (with the command's error output) when `check` and it fails."""
     done = subprocess.run(  # noqa: S603 (fixed program, our arguments)
-        ["ip", *args], capture_output=True, text=True, check=False
+        [IP, *args], capture_output=True, text=True, check=False
     )
     if check and done.returncode != 0:
         raise subprocess.CalledProcessError(
-            done.returncode, ["ip", *args], done.stdout, done.stderr
+            done.returncode, [IP, *args], done.stdout, done.stderr
         )
     return done.stdout
 
@@ -124,7 +125,7 @@ class Host:
     ) -> subprocess.Popen:
         """Start `command` inside this host's namespace (as `user` when
         given, through `runuser`), output appended to `log`."""
-        prefix = ["ip", "netns", "exec", self.namespace]
+        prefix = [IP, "netns", "exec", self.namespace]
         if user:
             prefix += [shutil.which("runuser") or "/usr/sbin/runuser", "-u", user, "--"]
         with open(log, "ab") as output:
@@ -143,7 +144,7 @@ class Host:
         """Run `command` in the namespace to its end; its output. Raises
         `CalledProcessError` when it fails."""
         done = subprocess.run(  # noqa: S603 (our own command lines)
-            ["ip", "netns", "exec", self.namespace, *command],
+            [IP, "netns", "exec", self.namespace, *command],
             env=dict(env),
             capture_output=True,
             text=True,

@@ -1,14 +1,15 @@
 """The cluster: which host runs what, with which settings, and how each part is
 started and checked.
 
-| host | address | runs |
-| --- | --- | --- |
-| db | .2 | its own PostgreSQL (initdb into the run's directory), redis-server, moto's S3 server |
-| lb | .3 | HAProxy: `/ws/` to the realtime processes, the rest to the web processes |
-| web1, web2 | .11, .12 | gunicorn (`gunicorn.conf.py`, port 8000) and uvicorn (`pingback.asgi`, port 8001) |
-| worker1, worker2 | .21, .22 | `celery -A pingback worker` |
-| beat | .31 | `celery -A pingback beat` |
-| sandbox | .41 | the platforms' stand-in (`manage.py run_sandbox`, port 8765) |
+- db (.2): its own PostgreSQL (initdb into the run's directory),
+  redis-server, moto's S3 server;
+- lb (.3): HAProxy, `/ws/` to the realtime processes, the rest to the web
+  processes;
+- web1, web2 (.11, .12): gunicorn (`gunicorn.conf.py`, port 8000) and
+  uvicorn (`pingback.asgi`, port 8001);
+- worker1, worker2 (.21, .22): `celery -A pingback worker`;
+- beat (.31): `celery -A pingback beat`;
+- sandbox (.41): the platforms' stand-in (`manage.py run_sandbox`, 8765).
 
 The machine's own namespace (`.1`, the bridge) is the outside world: it runs
 the migrations and the demo setup against the db host, the load generator, and
@@ -64,6 +65,9 @@ defaults
     option redispatch
 frontend pingback
     bind {lb}:80
+    bind {lb}:443 ssl crt {certificate}
+    http-request set-header X-Forwarded-Proto https if {{ ssl_fc }}
+    http-request set-header X-Forwarded-Proto http if !{{ ssl_fc }}
     acl websocket path_beg /ws/
     use_backend realtime if websocket
     default_backend web
@@ -132,8 +136,9 @@ class Cluster:
 
     @property
     def lb_url(self) -> str:
-        """The load balancer's base URL (what platforms and agents use)."""
-        return f"http://{self.address('lb')}"
+        """The load balancer's base URL (what platforms and agents use):
+        HTTPS, with the run's own certificate authority (`ca_path`)."""
+        return f"https://{self.address('lb')}"
 
     def web_url(self, host: str) -> str:
         """A web host's gunicorn, reached directly (not through the LB)."""
@@ -172,6 +177,8 @@ class Cluster:
                 "DATABASE_URL": f"postgres://postgres@{db}:5432/pingback",
                 "REDIS_URL": f"redis://{db}:6379/0",
                 "PINGBACK_PUBLIC_BASE_URL": self.lb_url,
+                # HAProxy terminates TLS and always sets this header.
+                "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
                 "X_API_BASE_URL": self.sandbox_url,
                 "TELEGRAM_API_BASE_URL": self.sandbox_url,
                 "GRAPH_API_BASE_URL": self.sandbox_url,
@@ -212,6 +219,11 @@ class Cluster:
         business through the load balancer, and check every part answers.
         Raises `RuntimeError` (naming the log to read) when a part does not
         come up."""
+        from cluster.tls import make_certificates
+
+        self.ca_path, self.lb_certificate = make_certificates(
+            self.workdir, self.address("lb")
+        )
         self.net = Network(self.run_id)
         for name, octet in HOSTS.items():
             self.net.host(name, octet)
@@ -228,7 +240,7 @@ class Cluster:
         for web in ("web1", "web2"):
             wait_http(f"{self.web_url(web)}/readyz", f"{web} gunicorn")
             wait_http(f"{self.realtime_url(web)}/healthz", f"{web} uvicorn")
-        wait_http(f"{self.lb_url}/readyz", "HAProxy")
+        wait_http(f"http://{self.address('lb')}/readyz", "HAProxy")
         self._wait_workers(["worker1", "worker2"])
         self.mark("PingBack up on web1, web2, worker1, worker2, beat")
         self._setup_demo()
@@ -337,7 +349,11 @@ class Cluster:
                 sys.executable, "manage.py", "run_sandbox",
                 "--host", sandbox.address, "--port", str(SANDBOX_PORT),
             ],
-            env={**self.env(), "PINGBACK_SANDBOX": "1"},
+            env={
+                **self.env(),
+                "PINGBACK_SANDBOX": "1",
+                "REQUESTS_CA_BUNDLE": str(self.workdir / "ca.pem"),
+            },
             cwd=ROOT,
             log=self._log("sandbox"),
         )  # fmt: skip
@@ -375,6 +391,7 @@ class Cluster:
         config.write_text(
             HAPROXY_CONFIG.format(
                 lb=lb.address,
+                certificate=self.lb_certificate,
                 web1=self.address("web1"),
                 web2=self.address("web2"),
                 web_port=WEB_PORT,
@@ -433,6 +450,14 @@ class Cluster:
             "--sandbox-url",
             self.sandbox_url,
             extra={"PINGBACK_SANDBOX": "1"},
+        )
+        (self.logs / "setup_demo.log").write_text(
+            "\n".join(
+                "API token: (not kept in the log)"
+                if line.startswith("API token")
+                else line
+                for line in self.demo_output.splitlines()
+            )
         )
 
     # Stopping ------------------------------------------------------------
