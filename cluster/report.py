@@ -128,15 +128,21 @@ def _markdown(data: dict) -> list[str]:
                 f"{hooks['retried_after_error']} | {hooks['attempts']} |",
                 "",
                 "| replies | accepted (202) | delivered | missing | duplicated "
-                "| delivered, not accepted | no answer |",
-                "| --- | --- | --- | --- | --- | --- | --- |",
+                "| uncertain, not delivered | delivered, not accepted | "
+                "no answer |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |",
                 f"| Telegram | {replies['accepted']} | {replies['delivered']} | "
                 f"{replies['missing']} | {replies['duplicated']} | "
+                f"{replies['uncertain_not_delivered']} | "
                 f"{replies['delivered_not_accepted']} | "
                 f"{replies['not_answered']} |",
                 "",
                 f"Survivors drained in {result['drained_s']} s after the load; "
-                f"accepted replies' statuses: {replies['statuses']}.",
+                f"accepted replies' statuses: {replies['statuses']}; sent by "
+                f"{replies.get('sent_by')} (their `delivery.sent` log lines; a killed "
+                "worker's last lines may be lost with it); load webhooks answered by "
+                f"{hooks.get('answered_by')} (gunicorn access logs, web1 "
+                "until it was killed).",
                 "",
             ]
         else:

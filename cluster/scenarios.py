@@ -23,7 +23,12 @@ load generator retries the same signed event after a connection error or a
 *duplicate* is a second message of the same event (same text, unique per
 event). A reply is *accepted* when the API answered 202; *delivered* when the
 sandbox's Telegram received its `sendMessage`; a *duplicate* is a second
-`sendMessage` of the same reply (same text, unique per reply).
+`sendMessage` of the same reply (same text, unique per reply). A reply whose
+worker died while sending it is marked `uncertain` by PingBack (it may or may
+not have reached the platform; PingBack never resends it on its own, the
+agent sees it and chooses): one not received by the platform is counted
+apart (`uncertain_not_delivered`), not as missing; *missing* is an accepted
+reply neither delivered nor marked uncertain.
 """
 
 from __future__ import annotations
@@ -97,6 +102,38 @@ def sandbox_sends(cluster: Cluster) -> Counter:
             if 200 <= (record.get("status") or 0) < 300:
                 sent[body.get("text", "")] += 1
     return sent
+
+
+def senders(cluster: Cluster, message_ids) -> dict[str, int]:
+    """Which worker host logged `delivery.sent` for each of `message_ids`:
+    `{worker host: count}`, read from the workers' logs."""
+    wanted = set(message_ids)
+    found: Counter = Counter()
+    for name in ("worker1", "worker2"):
+        log = cluster.logs / f"{name}-celery.log"
+        if not log.exists():
+            continue
+        for line in log.read_text(errors="replace").splitlines():
+            if '"delivery.sent"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("message_id") in wanted:
+                found[name] += 1
+    return dict(found)
+
+
+def web_hits(cluster: Cluster, path_start: str) -> dict[str, int]:
+    """Requests whose path starts with `path_start` in each web host's
+    gunicorn access log: `{web host: count}`."""
+    hits = {}
+    for name in ("web1", "web2"):
+        log = cluster.logs / f"{name}-gunicorn.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        hits[name] = text.count(f"POST {path_start}")
+    return hits
 
 
 def api_token(cluster: Cluster) -> str:
@@ -190,19 +227,22 @@ def webhooks_every_platform(cluster: Cluster) -> dict[str, Any]:
                     timeout=30,
                 )
                 redelivered += 200 <= again.status_code < 300
-        wait_until(lambda texts=texts: all(inbound_count(t) >= 1 for t in texts))
-        time.sleep(SETTLE_S)
-        counts = [inbound_count(t) for t in texts]
         rows.append(
             {
                 "platform": platform,
+                "texts": texts,
                 "sent": per_platform,
                 "acknowledged": acked,
                 "delivered_again": redelivered,
-                "stored": sum(1 for c in counts if c >= 1),
-                "duplicated": sum(c - 1 for c in counts if c > 1),
             }
         )
+    every_text = [text for row in rows for text in row["texts"]]
+    wait_until(lambda: all(inbound_count(t) >= 1 for t in every_text))
+    time.sleep(SETTLE_S)
+    for row in rows:
+        counts = [inbound_count(t) for t in row.pop("texts")]
+        row["stored"] = sum(1 for c in counts if c >= 1)
+        row["duplicated"] = sum(c - 1 for c in counts if c > 1)
     passed = all(
         row["acknowledged"] == row["sent"] == row["stored"] and not row["duplicated"]
         for row in rows
@@ -253,6 +293,7 @@ def reply_on_b(cluster: Cluster) -> dict[str, Any]:
         "message_id": message_id,
         "sends_seen_by_platform": sends,
         "status": status,
+        "sent_by": senders(cluster, [message_id]),
         "checks": "reply POSTed to web2's gunicorn, answered 202, sent once "
         "to the sandbox's Telegram by a worker, marked sent",
     }
@@ -462,6 +503,7 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
     ] + [
         threading.Thread(target=load.replies, daemon=True) for _ in range(REPLY_THREADS)
     ]
+    hits_before = web_hits(cluster, "/api/v1/webhooks/x/")
     started = time.monotonic()
     cluster.mark(
         f"load starts: {WEBHOOK_THREADS} webhook and {REPLY_THREADS} reply "
@@ -508,9 +550,20 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
     def all_stored() -> bool:
         return acked <= set(stored_counts())
 
+    def reply_statuses() -> dict[int, str]:
+        return dict(
+            Message.objects.filter(
+                pk__in=list(load.replies_acked.values())
+            ).values_list("id", "status")
+        )
+
     def all_delivered() -> bool:
         sent = sandbox_sends(cluster)
-        return all(sent[text] >= 1 for text in load.replies_acked)
+        status = reply_statuses()
+        return all(
+            sent[text] >= 1 or status.get(message_id) == "uncertain"
+            for text, message_id in load.replies_acked.items()
+        )
 
     drain_started = time.monotonic()
     wait_until(all_stored, timeout=90, interval=1.0)
@@ -522,11 +575,13 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
     sent = sandbox_sends(cluster)
     reply_prefix = f"cluster load {load.nonce} reply "
     reply_sends = {t: n for t, n in sent.items() if t.startswith(reply_prefix)}
-    statuses = Counter(
-        Message.objects.filter(pk__in=list(load.replies_acked.values())).values_list(
-            "status", flat=True
-        )
-    )
+    status_of = reply_statuses()
+    statuses = Counter(status_of.values())
+    undelivered = [
+        message_id
+        for text, message_id in load.replies_acked.items()
+        if reply_sends.get(text, 0) == 0
+    ]
     webhooks = {
         "acknowledged": len(acked),
         "attempts": load.webhooks_attempts,
@@ -544,9 +599,20 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
         "delivered_not_accepted": sum(
             1 for t in reply_sends if t not in load.replies_acked
         ),
-        "missing": sum(1 for t in load.replies_acked if reply_sends.get(t, 0) == 0),
+        # Not received by the platform, and shown to the agent as
+        # `uncertain` (the worker died mid-send; PingBack never resends on
+        # its own, the agent chooses): not lost silently, not sent twice.
+        "uncertain_not_delivered": sum(
+            1 for m in undelivered if status_of.get(m) == "uncertain"
+        ),
+        "missing": sum(1 for m in undelivered if status_of.get(m) != "uncertain"),
         "duplicated": sum(n - 1 for n in reply_sends.values() if n > 1),
         "statuses": dict(statuses),
+        "sent_by": senders(cluster, load.replies_acked.values()),
+    }
+    hits_after = web_hits(cluster, "/api/v1/webhooks/x/")
+    webhooks["answered_by"] = {
+        web: hits_after[web] - hits_before[web] for web in hits_after
     }
     passed = (
         webhooks["acknowledged"] > 0

@@ -199,6 +199,8 @@ class Cluster:
                 "API_THROTTLE_ANON": "1000000/min",
                 "WEB_CONCURRENCY": "2",
                 "GUNICORN_TIMEOUT": "60",
+                # Which web host answered what (the report counts them).
+                "GUNICORN_ACCESS_LOG": "-",
                 "X_POLL_INTERVAL": "3600",
             }
         return dict(self._env)
