@@ -17,11 +17,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         print("python -m cluster needs root (ip netns)", file=sys.stderr)
         return 2
 
+    # `timeout` (as .ci/run uses it) and service managers stop with SIGTERM:
+    # tear the cluster down then too.
+    signal.signal(signal.SIGTERM, _interrupt)
     from cluster.net import cleanup_stale
     from cluster.stack import Cluster
 
