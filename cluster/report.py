@@ -107,8 +107,8 @@ def _markdown(data: dict) -> list[str]:
             lines.append("")
         elif name == "kills_under_load" and "webhooks" in result:
             hooks, replies = result["webhooks"], result["replies"]
-            lines += ["| killed | at (s into load) | processes | acknowledged "
-                      "before | replies accepted before |",
+            lines += ["| killed | at (s into load) | processes | X webhooks "
+                      "acknowledged before | replies accepted before |",
                       "| --- | --- | --- | --- | --- |"]  # fmt: skip
             lines += [
                 f"| {host} | {k['at_s']} | {k['processes']} | "
@@ -118,14 +118,17 @@ def _markdown(data: dict) -> list[str]:
             ]
             lines += [
                 "",
-                "| webhooks | acknowledged | stored | missing | duplicated | "
-                "stored, not acknowledged | retried after an error | "
-                "attempts |",
+                "| webhooks | posted by | acknowledged | stored | missing | "
+                "duplicated | not acknowledged | stored, not acknowledged |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- |",
-                f"| X DMs | {hooks['acknowledged']} | {hooks['stored']} | "
-                f"{hooks['missing']} | {hooks['duplicated']} | "
-                f"{hooks['stored_not_acknowledged']} | "
-                f"{hooks['retried_after_error']} | {hooks['attempts']} |",
+            ]
+            lines += [
+                f"| {r['platform']} | {r['posted_by']} | {r['acknowledged']} | "
+                f"{r['stored']} | {r['missing']} | {r['duplicated']} | "
+                f"{r['not_acknowledged']} | {r['stored_not_acknowledged']} |"
+                for r in hooks
+            ]
+            lines += [
                 "",
                 "| replies | accepted (202) | delivered | missing | duplicated "
                 "| uncertain, not delivered | delivered, not accepted | "
@@ -140,9 +143,12 @@ def _markdown(data: dict) -> list[str]:
                 f"Survivors drained in {result['drained_s']} s after the load; "
                 f"accepted replies' statuses: {replies['statuses']}; sent by "
                 f"{replies.get('sent_by')} (their `delivery.sent` log lines; a killed "
-                "worker's last lines may be lost with it); load webhooks answered by "
-                f"{hooks.get('answered_by')} (gunicorn access logs, web1 "
-                "until it was killed).",
+                "worker's last lines may be lost with it). Webhooks answered by "
+                f"{result['retries']['webhooks_answered_by']} (gunicorn access "
+                "logs, web1 until it was killed); X webhooks retried after an "
+                f"error: {result['retries']['x_retried_after_error']} (of "
+                f"{result['retries']['x_attempts']} attempts); Telegram "
+                f"redeliveries: {result['retries']['telegram_redeliveries']}.",
                 "",
             ]
         else:

@@ -13,9 +13,11 @@ its figures.
 4. `attachment_shared`: a customer's photo, fetched from the platform by a
    worker and stored in the bucket on the db host, is served byte for byte
    by web1 and by web2.
-5. `kills_under_load`: webhooks and replies through the load balancer while
-   web1 and worker1 are SIGKILLed; every acknowledged webhook is stored
-   once, every accepted reply is delivered once.
+5. `kills_under_load`: webhooks (X DMs signed by the load generator, and
+   Telegram, WhatsApp, Instagram and SMS posted by the sandbox host) and
+   replies through the load balancer while web1 and worker1 are SIGKILLed;
+   every acknowledged webhook is stored once, every accepted reply is
+   delivered once.
 
 Counting: a webhook is *acknowledged* when PingBack answered it 2xx (the
 load generator retries the same signed event after a connection error or a
@@ -55,6 +57,7 @@ KILL_WEB_AT_S = 6.0
 KILL_WORKER_AT_S = 10.0
 WEBHOOK_THREADS = 4
 REPLY_THREADS = 2
+LOAD_PLATFORMS = ("telegram", "whatsapp", "instagram", "sms")
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
     b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01"
@@ -421,6 +424,11 @@ class Load:
         self.webhooks_given_up: list[str] = []
         self.replies_acked: dict[str, int] = {}
         self.replies_failed = 0
+        # Per platform posted through the sandbox host: texts acknowledged,
+        # and texts whose every delivery went unacknowledged.
+        self.platform_acked: dict[str, list[str]] = {p: [] for p in LOAD_PLATFORMS}
+        self.platform_unacked: dict[str, list[str]] = {p: [] for p in LOAD_PLATFORMS}
+        self.platform_redeliveries = 0
         self.numbers = itertools.count()
         self.channel_id = x_webhook_channel().pk
         self.conversation_id = telegram_conversation_id()
@@ -458,6 +466,50 @@ class Load:
             else:
                 with self.lock:
                     self.webhooks_given_up.append(text)
+
+    def platform_webhooks(self) -> None:
+        """Customers of Telegram, WhatsApp, Instagram and SMS write in turn;
+        the sandbox host POSTs each signed webhook to the load balancer.
+        A Telegram update left unacknowledged is delivered again (Telegram
+        retries); the sandbox's other platforms have no redelivery, so an
+        unacknowledged event of theirs is counted as not acknowledged."""
+        session = http()
+        base = f"{self.cluster.sandbox_url}/_sandbox"
+        for platform in itertools.cycle(LOAD_PLATFORMS):
+            if self.stop.is_set():
+                return
+            text = f"cluster load {self.nonce} {platform} {next(self.numbers)}"
+            field = "body" if platform == "sms" else "text"
+            try:
+                result = session.post(
+                    f"{base}/{platform}/customer/message",
+                    json={field: text},
+                    timeout=30,
+                ).json()
+            except (requests.RequestException, ValueError):
+                session = http()
+                with self.lock:
+                    self.platform_unacked[platform].append(text)
+                continue
+            deliveries = result.get("deliveries") or [result.get("delivery") or {}]
+            acked = _acknowledged(deliveries)
+            if not acked and platform == "telegram" and "update_id" in result:
+                for _ in range(30):
+                    time.sleep(0.3)
+                    with self.lock:
+                        self.platform_redeliveries += 1
+                    again = session.post(
+                        f"{base}/telegram/customer/redeliver",
+                        json={"update_id": result["update_id"]},
+                        timeout=30,
+                    ).json()
+                    if _acknowledged([again.get("delivery") or {}]):
+                        acked = True
+                        break
+            with self.lock:
+                (self.platform_acked if acked else self.platform_unacked)[
+                    platform
+                ].append(text)
 
     def replies(self) -> None:
         """POST replies (no retry: a reply without an answer may or may not
@@ -503,11 +555,13 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
     ] + [
         threading.Thread(target=load.replies, daemon=True) for _ in range(REPLY_THREADS)
     ]
-    hits_before = web_hits(cluster, "/api/v1/webhooks/x/")
+    threads.append(threading.Thread(target=load.platform_webhooks, daemon=True))
+    hits_before = web_hits(cluster, "/api/v1/webhooks/")
     started = time.monotonic()
     cluster.mark(
-        f"load starts: {WEBHOOK_THREADS} webhook and {REPLY_THREADS} reply "
-        "posters through the load balancer"
+        f"load starts: {WEBHOOK_THREADS} posters of X webhooks, one of "
+        f"{', '.join(LOAD_PLATFORMS)} webhooks (through the sandbox host) and "
+        f"{REPLY_THREADS} of replies, all through the load balancer"
     )
     for thread in threads:
         thread.start()
@@ -537,7 +591,9 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
         f"{len(load.replies_acked)} replies accepted"
     )
     acked = set(load.webhooks_acked)
-    prefix = f"cluster load {load.nonce} dm "
+    for texts in load.platform_acked.values():
+        acked |= set(texts)
+    prefix = f"cluster load {load.nonce} "
 
     def stored_counts() -> dict[str, int]:
         return dict(
@@ -582,15 +638,34 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
         for text, message_id in load.replies_acked.items()
         if reply_sends.get(text, 0) == 0
     ]
-    webhooks = {
-        "acknowledged": len(acked),
-        "attempts": load.webhooks_attempts,
-        "retried_after_error": load.webhooks_retries,
-        "given_up": len(load.webhooks_given_up),
-        "stored": sum(1 for t in acked if counts.get(t, 0) >= 1),
-        "stored_not_acknowledged": sum(1 for t in counts if t not in acked),
-        "missing": sum(1 for t in acked if counts.get(t, 0) == 0),
-        "duplicated": sum(n - 1 for n in counts.values() if n > 1),
+    sources = {"x": ("dm", load.webhooks_acked, load.webhooks_given_up)}
+    for platform in LOAD_PLATFORMS:
+        sources[platform] = (
+            platform,
+            load.platform_acked[platform],
+            load.platform_unacked[platform],
+        )
+    webhooks = []
+    for platform, (word, acked_texts, unacked_texts) in sources.items():
+        mine = {t: n for t, n in counts.items() if t.startswith(f"{prefix}{word} ")}
+        webhooks.append(
+            {
+                "platform": platform,
+                "posted_by": "load generator" if platform == "x" else "sandbox host",
+                "acknowledged": len(acked_texts),
+                "not_acknowledged": len(unacked_texts),
+                "stored": sum(1 for t in acked_texts if mine.get(t, 0) >= 1),
+                "missing": sum(1 for t in acked_texts if mine.get(t, 0) == 0),
+                "duplicated": sum(n - 1 for n in mine.values() if n > 1),
+                "stored_not_acknowledged": sum(
+                    1 for t in mine if t not in set(acked_texts)
+                ),
+            }
+        )
+    retries = {
+        "x_attempts": load.webhooks_attempts,
+        "x_retried_after_error": load.webhooks_retries,
+        "telegram_redeliveries": load.platform_redeliveries,
     }
     replies = {
         "accepted": len(load.replies_acked),
@@ -610,15 +685,14 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
         "statuses": dict(statuses),
         "sent_by": senders(cluster, load.replies_acked.values()),
     }
-    hits_after = web_hits(cluster, "/api/v1/webhooks/x/")
-    webhooks["answered_by"] = {
+    hits_after = web_hits(cluster, "/api/v1/webhooks/")
+    retries["webhooks_answered_by"] = {
         web: hits_after[web] - hits_before[web] for web in hits_after
     }
     passed = (
-        webhooks["acknowledged"] > 0
+        all(row["acknowledged"] > 0 for row in webhooks)
         and replies["accepted"] > 0
-        and webhooks["missing"] == 0
-        and webhooks["duplicated"] == 0
+        and not any(row["missing"] or row["duplicated"] for row in webhooks)
         and replies["missing"] == 0
         and replies["duplicated"] == 0
     )
@@ -627,6 +701,7 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
         "load_s": LOAD_S,
         "killed": killed,
         "webhooks": webhooks,
+        "retries": retries,
         "replies": replies,
         "drained_s": drained_s,
         "checks": "every webhook acknowledged during the load is stored "
