@@ -317,8 +317,16 @@ def websocket_a_sees_b(cluster: Cluster) -> dict[str, Any]:
     user = get_user_model().objects.get(username=DEMO_EMAIL)
     channel = x_webhook_channel()
     heard: dict[int, float] = {}
+    heard_via_lb: dict[int, float] = {}
     text = f"cluster websocket {uuid.uuid4().hex[:8]}"
-    with InboxSocket(cluster.realtime_url("web1"), user, heard):
+    # A second agent tab through the load balancer's `/ws/` route (plain
+    # HTTP port: the websocket client is given no CA), on whichever realtime
+    # process HAProxy picks.
+    lb_plain = f"http://{cluster.address('lb')}"
+    with (
+        InboxSocket(cluster.realtime_url("web1"), user, heard),
+        InboxSocket(lb_plain, user, heard_via_lb),
+    ):
         body, signature = signed_x_dm(text)
         posted = time.time()
         answer = http().post(
@@ -332,17 +340,24 @@ def websocket_a_sees_b(cluster: Cluster) -> dict[str, Any]:
                 Message.objects.filter(text=text).values_list("id", flat=True).first()
             )
         )
-        wait_until(lambda: message_id in heard, timeout=30)
+        wait_until(
+            lambda: message_id in heard and message_id in heard_via_lb, timeout=30
+        )
     seen = message_id in heard
     return {
-        "passed": answer.status_code == 200 and bool(message_id) and seen,
+        "passed": answer.status_code == 200
+        and bool(message_id)
+        and seen
+        and message_id in heard_via_lb,
+        "heard_through_lb_ws": message_id in heard_via_lb,
         "webhook_answer_from_web2": answer.status_code,
         "message_id": message_id,
         "heard_on_web1": seen,
         "latency_ms": round((heard[message_id] - posted) * 1000) if seen else None,
         "checks": "websocket on web1:8001 (realtime), webhook POSTed to "
         "web2:8000; the created message's event arrived on the websocket "
-        "without reloading anything",
+        "without reloading anything (and on a second websocket opened "
+        "through the load balancer's /ws/ route)",
     }
 
 
