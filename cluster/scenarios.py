@@ -602,7 +602,9 @@ def kills_under_load(cluster: Cluster) -> dict[str, Any]:
         thread.join(timeout=60)
     cluster.mark(
         f"load stops after {round(time.monotonic() - started, 1)} s: "
-        f"{len(load.webhooks_acked)} webhooks acknowledged, "
+        f"{len(load.webhooks_acked)} X webhooks and "
+        f"{sum(len(t) for t in load.platform_acked.values())} other platforms' "
+        "webhooks acknowledged, "
         f"{len(load.replies_acked)} replies accepted"
     )
     acked = set(load.webhooks_acked)
