@@ -3,12 +3,15 @@
 Every platform POSTs its events the same way; only the body and the headers
 that sign it differ (each platform's own module builds those). A
 ``requests.Session`` with ``trust_env=False`` is used, so a proxy from the
-environment never intercepts loopback traffic.
+environment never intercepts loopback traffic; ``REQUESTS_CA_BUNDLE`` is still
+honoured, so PingBack behind a TLS load balancer with a private certificate
+authority (the multi-host test, ``cluster/``) can be reached over HTTPS.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,9 +24,12 @@ BODY_EXCERPT = 2000
 
 
 def session() -> requests.Session:
-    """A session that ignores proxy settings from the environment."""
+    """A session that ignores proxy settings from the environment and
+    verifies TLS certificates against ``REQUESTS_CA_BUNDLE`` when it is set
+    (else requests' default bundle)."""
     http = requests.Session()
     http.trust_env = False
+    http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
     return http
 
 
