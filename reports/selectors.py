@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Min, OuterRef, Subquery, Sum, UUIDField
+from django.db.models import (
+    Count,
+    FloatField,
+    Min,
+    OuterRef,
+    Subquery,
+    Sum,
+    UUIDField,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 
@@ -215,11 +223,16 @@ def report(
         key_field = day_key = ROW_FIELDS[group_by]
     hours = getattr(open_seconds, "__self__", None)
     if postgres and (open_seconds is None or isinstance(hours, WeeklyHours)):
-        source = _by_label(events, group_by, "kind", "opened_at", "at")
+        # Wall-clock: the seconds stored with each event; business hours:
+        # the two moments, measured in the query.
+        if open_seconds is None:
+            events = events.annotate(wall=_WALL_SECONDS)
+            columns: tuple[str, ...] = ("kind", "wall")
+        else:
+            columns = ("kind", "opened_at", "at")
+        source = _by_label(events, group_by, *columns)
         if source is None:
-            source = events.values_list(
-                key_field, "kind", "opened_at", "at"
-            ).query.sql_with_params()
+            source = events.values_list(key_field, *columns).query.sql_with_params()
         if open_seconds is None:
             times = _times_in_sql(source)
         else:
@@ -339,17 +352,27 @@ def _by_label(queryset, group_by: str, *columns: str) -> tuple[str, list] | None
 
 
 _DAY_SUMS = "SELECT key, SUM(a), SUM(b) FROM ({days}) AS s(key, a, b) GROUP BY key"
+# An event's wall-clock seconds: the stored column, or, on a row written
+# before it and not yet filled (migration reports/0008), the same value
+# worked out from its two moments.
+_WALL_SECONDS = RawSQL(
+    'COALESCE("reports_conversationevent"."seconds", GREATEST(0, date_part('
+    '\'epoch\', "reports_conversationevent"."at" - '
+    '"reports_conversationevent"."opened_at")))',
+    (),
+    output_field=FloatField(),
+)
 _WALL_TIMES = """
 SELECT key, kind, COUNT(*), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-  ORDER BY GREATEST(0, date_part('epoch', at - opened_at)))
-FROM ({events}) AS e(key, kind, opened_at, at) GROUP BY key, kind
+  ORDER BY seconds)
+FROM ({events}) AS e(key, kind, seconds) GROUP BY key, kind
 """
 
 
 def _times_in_sql(source: tuple[str, list]) -> dict[tuple[str, object], Times]:
     """`Times` per (kind, key) of the events `source` (SQL and parameters of
-    rows (key, kind, opened_at, at)), worked out by PostgreSQL (wall-clock
-    seconds): one query returning a row per group."""
+    rows (key, kind, wall-clock seconds)), worked out by PostgreSQL: one
+    query returning a row per group."""
     sql, params = source
     with connection.cursor() as cursor:
         cursor.execute(_WALL_TIMES.format(events=sql), list(params))
