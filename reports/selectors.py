@@ -4,9 +4,11 @@
 `report(business, since, until, group_by)` answers a `Report`: one `Row`
 per group (channel, agent, team, label, or each day), each with counts,
 response and resolution times (median and 90th percentile, in seconds) and
-failed replies by reason. Counts are grouped in SQL; the times are worked
-out in Python from the `ConversationEvent` rows of the range, so that an
-`open_seconds(start, end)` function (business hours) can measure them.
+failed replies by reason. Counts are grouped in SQL; on PostgreSQL so are
+the times (over each event's stored wall-clock seconds, or its open seconds
+in business hours); elsewhere, or with another `open_seconds(start, end)`
+function, they are worked out in Python from the `ConversationEvent` rows
+of the range. `day_counts` gives only the day-by-day counts of the chart.
 """
 
 from __future__ import annotations
