@@ -416,11 +416,19 @@ _WALL_SECONDS = RawSQL(
     (),
     output_field=FloatField(),
 )
-_WALL_TIMES = """
-SELECT key, kind, COUNT(*), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-  ORDER BY seconds)
-FROM ({events}) AS e(key, kind, seconds) GROUP BY key, kind
-"""
+# The times of each (key, kind) are gathered into an array by a hashed
+# GROUP BY, and each group's array is sorted on its own for its percentiles:
+# no sort of every event of the range by group (at 130,000 events that sort
+# overflowed work_mem to disk and took half the query). The same values and
+# `percentile_cont`, so the same figures.
+_PERCENTILES = (
+    "SELECT key, kind, n, (SELECT percentile_cont(ARRAY[0.5, 0.9]) "
+    "WITHIN GROUP (ORDER BY v) FROM unnest(times) AS v) FROM ({grouped}) AS g"
+)
+_WALL_TIMES = _PERCENTILES.format(
+    grouped="SELECT key, kind, COUNT(*) AS n, array_agg(seconds) AS times "
+    "FROM ({events}) AS e(key, kind, seconds) GROUP BY key, kind"
+)
 
 
 def _times_in_sql(source: tuple[str, list]) -> dict[tuple[str, object], Times]:
@@ -447,11 +455,15 @@ measured AS (
          width_bucket(date_part('epoch', e.at), o.starts) AS kb
   FROM ({events}) AS e(key, kind, opened_at, at), open_hours AS o
 )
-SELECT key, kind, COUNT(*), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-  ORDER BY GREATEST(0,
+SELECT key, kind, n, (SELECT percentile_cont(ARRAY[0.5, 0.9])
+  WITHIN GROUP (ORDER BY v) FROM unnest(times) AS v)
+FROM (
+  SELECT key, kind, COUNT(*) AS n, array_agg(GREATEST(0,
     CASE WHEN kb = 0 THEN 0 ELSE before[kb] + LEAST(b - starts[kb], lengths[kb]) END
     - CASE WHEN ka = 0 THEN 0 ELSE before[ka] + LEAST(a - starts[ka], lengths[ka]) END))
-FROM measured GROUP BY key, kind
+    AS times
+  FROM measured GROUP BY key, kind
+) AS g
 """
 
 
