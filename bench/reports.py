@@ -42,9 +42,9 @@ REOPENED_EVERY = 10
 
 _EVENTS = (
     "INSERT INTO reports_conversationevent "
-    "(business_id, conversation_id, kind, at, opened_at, "
+    "(business_id, conversation_id, kind, at, opened_at, seconds, "
     "channel_id, assignee_id, team_id) "
-    "SELECT c.business_id, c.id, %s, {at}, MIN(m.sent_at), "
+    "SELECT c.business_id, c.id, %s, {at}, MIN(m.sent_at), {seconds}, "
     "c.channel_id, c.assignee_id, c.team_id "
     "FROM conversations_conversation c "
     "JOIN conversations_message m ON m.conversation_id = c.id "
@@ -52,6 +52,9 @@ _EVENTS = (
     "GROUP BY c.business_id, c.id, c.channel_id, c.assignee_id, c.team_id "
     "HAVING {at} IS NOT NULL"
 )
+# The event's wall-clock seconds, as `reports.services.seconds_between`
+# stores them (SQLite: left empty, its reports measure in Python).
+_SECONDS = "GREATEST(0, date_part('epoch', {at} - MIN(m.sent_at)))"
 _FIRST_REPLY = (
     "MIN(CASE WHEN m.direction = 'outbound' AND m.author_id IS NOT NULL "
     "THEN m.sent_at END)"
@@ -99,20 +102,21 @@ def reports_ensure(dataset: InboxDataset) -> None:
     if ConversationDay.objects.filter(business=business).exists():
         return
     day = "(m.sent_at AT TIME ZONE %s)::date" if postgres else "date(m.sent_at)"
+
+    def events(at: str, where: str = "") -> str:
+        seconds = _SECONDS.format(at=at) if postgres else "NULL"
+        return _EVENTS.format(at=at, where=where, seconds=seconds)
+
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(events(_FIRST_REPLY), ["first_response", business_id])
         cursor.execute(
-            _EVENTS.format(at=_FIRST_REPLY, where=""),
-            ["first_response", business_id],
-        )
-        cursor.execute(
-            _EVENTS.format(at="MAX(m.sent_at)", where="AND c.status = 'resolved'"),
+            events("MAX(m.sent_at)", "AND c.status = 'resolved'"),
             ["resolved", business_id],
         )
         cursor.execute(
-            _EVENTS.format(
-                at="MAX(m.sent_at)",
-                where="AND c.status = 'resolved' "
-                "AND ((c.id * 7919 + 5) %% 10007) %% %s = 0",
+            events(
+                "MAX(m.sent_at)",
+                "AND c.status = 'resolved' AND ((c.id * 7919 + 5) %% 10007) %% %s = 0",
             ),
             ["reopened", business_id, REOPENED_EVERY],
         )

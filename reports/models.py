@@ -19,9 +19,13 @@ class ConversationEvent(models.Model):
     resolution times need no join; `channel_id`, `assignee_id` and
     `team_id` are the conversation's when the event happened, copied so a
     report grouped by them needs no join either (plain ids, no foreign
-    keys: a deleted channel, agent or team leaves its id). Written by
-    `reports.services` as the conversations services change conversations;
-    never edited."""
+    keys: a deleted channel, agent or team leaves its id). `seconds` is the
+    wall-clock time from `opened_at` to `at` (float seconds, 0 when `at` is
+    earlier), stored with the row so a report sorts a column for its
+    medians instead of working each time out (`reports.services.
+    seconds_between`; null only on rows written before the column and not
+    yet filled by migration `reports/0008`). Written by `reports.services`
+    as the conversations services change conversations; never edited."""
 
     class Kind(models.TextChoices):
         FIRST_RESPONSE = (
@@ -38,6 +42,7 @@ class ConversationEvent(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField()
     opened_at = models.DateTimeField()
+    seconds = models.FloatField(null=True, blank=True)
     channel_id = models.UUIDField(null=True, blank=True)
     assignee_id = models.IntegerField(null=True, blank=True)
     team_id = models.BigIntegerField(null=True, blank=True)

@@ -29,6 +29,20 @@ def dimensions_of(conversation: Conversation) -> dict[str, object]:
     }
 
 
+def seconds_between(opened_at: dt.datetime, at: dt.datetime) -> float:
+    """Wall-clock seconds from `opened_at` to `at` (aware datetimes), 0 when
+    `at` is earlier: what `ConversationEvent.seconds` stores. Worked out as
+    PostgreSQL works out `date_part('epoch', at - opened_at)` (whole days
+    times 86,400 plus the rest in microseconds over a million, in that
+    order), so a stored value equals, to the last bit, the one reports
+    computed before the column existed."""
+    delta = at - opened_at
+    if delta <= dt.timedelta(0):
+        return 0.0
+    rest = (delta.seconds * 1_000_000 + delta.microseconds) / 1_000_000.0
+    return rest + 86400.0 * delta.days
+
+
 def reply_recorded(message: Message) -> None:
     """Count an outbound message just stored by `post_reply` (its day's
     messages out) and record it as the first response when it is."""
@@ -56,6 +70,7 @@ def first_response_record(message: Message) -> None:
                 kind=ConversationEvent.Kind.FIRST_RESPONSE,
                 at=message.sent_at,
                 opened_at=conversation.created_at,
+                seconds=seconds_between(conversation.created_at, message.sent_at),
                 **dimensions_of(conversation),
             )
         ],
@@ -90,6 +105,7 @@ def status_changes_record(
                 kind=kind,
                 at=now,
                 opened_at=conversation.created_at,
+                seconds=seconds_between(conversation.created_at, now),
                 **dimensions_of(conversation),
             )
         )

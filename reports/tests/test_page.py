@@ -82,3 +82,46 @@ def test_business_hours_only_counts_the_hours_set_in_settings(admin_browser, fix
     march_1 = response.context["report"].rows[0]
     assert march_1.first_response.median == 1800  # 09:00-18:00 only
     assert "business_hours=true&amp;group_by=day&amp;format=csv" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("group_by", ["channel", "agent", "team", "label"])
+def test_the_chart_beside_another_table_counts_as_the_day_report(
+    admin_browser, fixture, group_by
+):
+    import datetime as dt
+
+    from reports.selectors import report
+
+    # when: the page groups the table otherwise, over a range wider than
+    # the data (days with nothing, C5 opened on 02-28)
+    response = admin_browser.get(
+        f"/reports/?since=2026-02-27&until=2026-03-03&group_by={group_by}"
+    )
+
+    # then: the chart has the day report's counts, day by day
+    assert response.status_code == 200
+    days = report(fixture.business, dt.date(2026, 2, 27), dt.date(2026, 3, 3)).rows
+    chart = response.context["chart"]
+    assert chart == {
+        "labels": [row.name for row in days],
+        "opened": [row.opened for row in days],
+        "resolved": [row.resolved for row in days],
+        "reopened": [row.reopened for row in days],
+    }
+    assert chart["opened"] == [0, 1, 3, 1, 0]
+    assert chart["resolved"] == [0, 0, 2, 1, 0]
+    assert chart["reopened"] == [0, 0, 0, 1, 0]
+
+
+@pytest.mark.django_db
+def test_the_chart_days_take_two_queries(fixture, django_assert_num_queries):
+    import datetime as dt
+
+    from reports.selectors import day_counts
+
+    with django_assert_num_queries(2):
+        days = day_counts(fixture.business, dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    assert len(days) == 90
+    assert sum(row.opened for row in days) == 5
+    assert sum(row.resolved for row in days) == 3
