@@ -35,7 +35,7 @@ class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("conversations", "0019_conversation_priority")]
+    dependencies = [("conversations", "0020_activity_kinds")]
 
     operations = [
         AddIndexConcurrentlyOnPostgres(
