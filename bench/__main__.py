@@ -3,8 +3,9 @@ stack and write the results (`bench/results/<date>-<mode>.md` and `.json`).
 
 Run it through `bash bench/run`, which installs the tools, prepares PostgreSQL
 and Redis and sets the environment (see bench/README.md). The stack: PingBack
-and the ceiling each under gunicorn with `gunicorn.conf.py`, a Celery worker,
-the X sandbox in this process.
+and the ceiling each under gunicorn with `gunicorn.conf.py`, the two Celery
+workers of the Procfile (default and delivery queues), the X sandbox in this
+process.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main() -> int:
     sandbox_port = int(os.environ.get("BENCH_SANDBOX_PORT", "8503"))
     ws_port = int(os.environ.get("BENCH_WS_PORT", "8504"))
     concurrency = int(os.environ.get("CELERY_CONCURRENCY", "2"))
+    delivery_concurrency = int(os.environ.get("DELIVERY_CONCURRENCY", "32"))
     machine = machine_describe()
     with ExitStack() as stack:
         sandbox = stack.enter_context(SandboxServer(port=sandbox_port))
@@ -118,7 +120,16 @@ def main() -> int:
                 concurrency=concurrency, env=env, log=logs / "worker.log"
             )
         )
-        stack_description = _stack_description(concurrency)
+        stack.enter_context(
+            servers.celery_worker(
+                concurrency=delivery_concurrency,
+                env=env,
+                log=logs / "delivery.log",
+                queue="delivery",
+                pool="threads",
+            )
+        )
+        stack_description = _stack_description(concurrency, delivery_concurrency)
         name = f"{stamp}-{config.mode}"
 
         def write(results: dict) -> None:
@@ -151,14 +162,17 @@ def _broker_purge(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
-def _stack_description(concurrency: int) -> dict[str, str]:
+def _stack_description(concurrency: int, delivery: int) -> dict[str, str]:
     workers = os.environ.get("WEB_CONCURRENCY", f"{(os.cpu_count() or 1) * 2 + 1}")
     worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
     threads = os.environ.get("GUNICORN_THREADS", "1")
     return {
         "web": f"gunicorn -c gunicorn.conf.py: {workers} {worker_class} workers x "
         f"{threads} thread(s), DEBUG off",
-        "worker": f"celery -A pingback worker, prefork, concurrency {concurrency}",
+        "worker": f"celery -A pingback worker -Q default, prefork, concurrency "
+        f"{concurrency}",
+        "delivery": f"celery -A pingback worker -Q delivery, threads, concurrency "
+        f"{delivery}",
         "websockets": "uvicorn pingback.asgi:application, 1 process",
     }
 

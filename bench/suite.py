@@ -32,7 +32,9 @@ class SuiteConfig:
     """How much of everything. `loader` is `wrk` or `python`; durations in
     seconds; `max_rate` (requests/s) sizes the distinct events prepared per
     ingest run; `inbox_scales` are conversation counts (ten messages each);
-    `realtime_rate` webhooks/s for `realtime_duration` seconds."""
+    `reply_rate` replies/s in the paced delivery run, with the sandbox taking
+    `platform_latency` seconds per API call; `realtime_rate` webhooks/s for
+    `realtime_duration` seconds."""
 
     mode: str = "full"
     loader: str = "wrk"
@@ -43,8 +45,10 @@ class SuiteConfig:
     inbox_requests: int = 200
     inbox_warmup: int = 10
     replies: int = 1000
-    reply_rate: float = 20.0
-    burst_clients: int = 4
+    reply_rate: float = 50.0
+    burst_clients: int = 8
+    # Seconds the X sandbox takes per API call in the delivery part.
+    platform_latency: float = 0.25
     realtime_rate: float = 50.0
     realtime_duration: float = 20.0
     parts: tuple[str, ...] = field(default=("ingest", "inbox", "delivery", "realtime"))
@@ -62,6 +66,7 @@ SMOKE = SuiteConfig(
     replies=8,
     reply_rate=20.0,
     burst_clients=2,
+    platform_latency=0.05,
     realtime_rate=10.0,
     realtime_duration=1.0,
 )
@@ -162,6 +167,7 @@ def run_suite(
             replies=config.replies,
             rate=config.reply_rate,
             burst_clients=config.burst_clients,
+            latency=config.platform_latency,
         )
         results["durations_s"]["delivery"] = round(time.monotonic() - started, 1)
         checkpoint(_with_targets(results))

@@ -3,6 +3,13 @@
 Idempotent by state: the message is claimed `queued → sending` under a row lock,
 so a task run twice never sends twice; `sent` and `failed` messages are left
 alone. The platform call runs outside any transaction.
+
+In order per conversation: a message is claimed only when no earlier outbound
+message of its conversation is still `queued` or `sending`; otherwise it stays
+`queued` (`waiting`), and the delivery that settles the earlier one (`sent` or
+`failed`) hands the next queued one to the workers. So however many workers
+or threads send at once, a conversation's replies reach the platform one at a
+time, in the order they were written (docs/deployment.md, "Delivery").
 """
 
 from __future__ import annotations
@@ -50,7 +57,9 @@ UNCERTAIN_REASON = (
 @dataclass(frozen=True)
 class DeliveryOutcome:
     """`status`: `sent`, `failed`, `retry` (transient failure, to be tried
-    again in `countdown` seconds) or `skipped` (not queued any more)."""
+    again in `countdown` seconds), `waiting` (an earlier message of the
+    conversation is not settled yet; this one is handed off again after it)
+    or `skipped` (not queued any more)."""
 
     status: str
     countdown: float = 0.0
@@ -87,10 +96,27 @@ def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOu
     channel (`Channel.paused_until`); while it lasts a message is put back to
     `queued` untried, spending no retry. `honour_pause=False` (eager tasks,
     which have no scheduler to wait with) tries regardless.
+
+    Replies of one conversation go out in order: while an earlier outbound
+    message of the conversation is `queued` or `sending`, this one is left
+    `queued`, untried (`waiting`). Once this one is `sent` or `failed`, the
+    next queued message of its conversation is handed to the workers
+    (`outbox_hand_off`), unless it waits for a retry of its own.
     """
     message = _claim(message_id)
     if message is None:
         return DeliveryOutcome(status="skipped")
+    if message == WAITING:
+        return DeliveryOutcome(status="waiting")
+    outcome = _deliver(message, honour_pause=honour_pause)
+    if outcome.status in ("sent", "failed"):
+        _next_hand_off(message)
+    return outcome
+
+
+def _deliver(message: Message, *, honour_pause: bool) -> DeliveryOutcome:
+    """Send claimed (`sending`) `message` and record the outcome
+    (`message_deliver`)."""
     channel = message.channel
     if channel is None or not channel.is_active:
         _fail(message, PermanentDeliveryError("The channel is deactivated or deleted."))
@@ -166,6 +192,7 @@ def deliveries_expired_resolve(*, limit: int = 500) -> int:
             realtime.publish_message_status(message.pk)
     for message in expired:
         logger.warning("delivery.uncertain", extra={"message_id": message.pk})
+        _next_hand_off(message)
     return len(expired)
 
 
@@ -182,7 +209,16 @@ def _opted_out_reason(identity: ContactIdentity) -> str:
     return f"The customer opted out of messages on this channel: {reason}."
 
 
-def _claim(message_id: int) -> Message | None:
+# `_claim`'s answer for a message behind an earlier one of its conversation.
+WAITING = "waiting"
+# Statuses of an outbound message not settled yet: later ones wait for it.
+UNSETTLED = (Message.Status.QUEUED, Message.Status.SENDING)
+
+
+def _claim(message_id: int) -> Message | str | None:
+    """Claim queued outbound `message_id` (`queued → sending`, with its
+    lease) and return it; None if it is not queued (any more); `WAITING`
+    if an earlier outbound message of its conversation is unsettled."""
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
@@ -192,12 +228,59 @@ def _claim(message_id: int) -> Message | None:
         )
         if message is None or message.status != Message.Status.QUEUED:
             return None
+        # Read committed: an earlier reply being claimed by another worker
+        # right now is still seen `queued`, so it is waited for either way.
+        if _earlier_unsettled(message).exists():
+            return WAITING
         message.status = Message.Status.SENDING
         message.next_attempt_at = timezone.now() + timedelta(
             seconds=settings.DELIVERY_LEASE_SECONDS
         )
         message.save(update_fields=["status", "next_attempt_at", "updated_at"])
     return message
+
+
+def _earlier_unsettled(message: Message):
+    """The outbound messages of `message`'s conversation written before it
+    that are still queued or sending (`msg_thread_idx`)."""
+    return Message.objects.filter(
+        conversation_id=message.conversation_id,
+        pk__lt=message.pk,
+        direction=Message.Direction.OUTBOUND,
+        status__in=UNSETTLED,
+    )
+
+
+def _next_hand_off(message: Message) -> None:
+    """After `message` is settled, hand the next queued outbound message of
+    its conversation to the workers (it waited for this one). One that has
+    been tried already waits for its own retry (its task countdown or the
+    sweeper), so it is left alone. A message handed off twice is sent once
+    (`_claim`)."""
+    from channels_app.services.outbox import outbox_hand_off
+
+    following = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            pk__gt=message.pk,
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.QUEUED,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is None:
+        return
+    last_attempt = (
+        DeliveryAttempt.objects.filter(message_id=following)
+        .order_by("-pk")
+        .values_list("outcome", flat=True)
+        .first()
+    )
+    if last_attempt == DeliveryAttempt.Outcome.RETRY:
+        return
+    transaction.on_commit(lambda: outbox_hand_off(following))
 
 
 def _pause_channel(
