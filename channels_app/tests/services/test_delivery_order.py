@@ -150,12 +150,14 @@ def test_a_thread_pool_sends_each_conversations_replies_in_order(
     # Then every reply is sent once, and each conversation's reached X in
     # the order they were written.
     wait_for(
-        lambda: set(
-            Message.objects.filter(pk__in=[r.pk for r in every]).values_list(
-                "status", flat=True
+        lambda: (
+            set(
+                Message.objects.filter(pk__in=[r.pk for r in every]).values_list(
+                    "status", flat=True
+                )
             )
-        )
-        == {"sent"},
+            == {"sent"}
+        ),
         timeout=90,
     )
     texts = [dm["text"] for dm in sandbox.x.sent_dms]
