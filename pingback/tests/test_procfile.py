@@ -89,7 +89,8 @@ def test_honcho_starts_every_process_type_and_stops_them(tmp_path):
 
         def ready(process: str) -> bool:
             lines = log.read_text(errors="replace").splitlines()
-            return any(line.startswith(process) and "ready." in line for line in lines)
+            # honcho's lines: "15:19:00 worker.1   | ... celery@host ready."
+            return any(f" {process} " in line and "ready." in line for line in lines)
 
         # Both workers: the default queue's and the delivery queue's.
         wait_for(lambda: ready("worker.1"), timeout=90, interval=0.5)
