@@ -9,7 +9,8 @@ message of its conversation is still `queued` or `sending`; otherwise it stays
 `queued` (`waiting`), and the delivery that settles the earlier one (`sent` or
 `failed`) hands the next queued one to the workers. So however many workers
 or threads send at once, a conversation's replies reach the platform one at a
-time, in the order they were written (docs/deployment.md, "Delivery").
+time, in the order they were written (docs/deployment.md, "Workers: Celery",
+"Order").
 """
 
 from __future__ import annotations
