@@ -148,6 +148,7 @@ def main() -> int:
             config=config,
             ws_url=ws_url,
             checkpoint=write,
+            delivery_workers=[servers.DELIVERY_WORKER],
         )
     write(results)
     print(markdown(results))

@@ -3,9 +3,15 @@ X sandbox, which takes `latency` seconds (a real platform's 100-500 ms; 250 ms
 in full runs) to handle each send. Latency runs from the API call to the
 sandbox recording the send, after its wait.
 
-Two runs: `paced` sends replies at a fixed rate (the target is stated at 50
-replies/s), `burst` sends them as fast as `burst_clients` clients can, to show
-the most replies per second the stack delivers. The replies go round
+Two runs. `paced` posts replies at a fixed rate (the target is stated at 50
+replies/s) from `paced_clients` clients, each posting at its due times
+whatever the others wait for; latency runs from the API call to the sandbox
+recording the send. `burst` measures what the delivery workers send per
+second from a backlog: the delivery queue's consumers are stopped (Celery's
+`cancel_consumer`), `replies` are posted by `burst_clients` clients, and the
+consumers started again (`add_consumer`); replies/s and latencies run from
+that restart to the sandbox recording each send, so the API's own intake
+(reported as `accepted_per_s`) does not cap the figure. The replies go round
 `CONVERSATIONS` conversations, whose replies are sent one at a time each, in
 order (channels_app/services/delivery.py).
 """
@@ -14,7 +20,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 
 import requests
 from django.utils import timezone
@@ -75,33 +82,62 @@ def delivery_benchmark(
     rate: float,
     burst_clients: int,
     latency: float = 0.0,
+    paced_clients: int = 16,
+    delivery_workers: Sequence[str] | None = None,
 ) -> dict:
-    """Run `replies` paced replies at `rate` per second, then `replies` in a
-    burst, with the sandbox taking `latency` seconds per API call. Returns
-    `{"paced": {...}, "burst": {...}}`, each with `replies`, `latency_ms`,
-    `replies_per_s` (API call of the first to receipt of the last),
-    `accepted_per_s` (API call of the first to the API's answer to the
-    last: the most the delivery could keep up with), `p50_ms`…`max_ms` (API
-    call to sandbox receipt) and `api_p95_ms`."""
+    """Run `replies` paced replies at `rate` per second, then `replies` from
+    a backlog (see the module's docstring), with the sandbox taking
+    `latency` seconds per API call. `delivery_workers`: the node names of
+    the workers consuming the `delivery` queue (None: every worker).
+    Returns `{"paced": {...}, "burst": {...}}`, each with `replies`,
+    `latency_ms`, `replies_per_s` (paced: API call of the first to receipt
+    of the last; burst: consumers' restart to receipt of the last),
+    `accepted_per_s` (replies / the API's answer to the last), `p50_ms`…
+    `max_ms` (paced: API call to receipt; burst: restart to receipt) and
+    `api_p95_ms`."""
     token, conversations = delivery_conversations()
     previous, sandbox.latency = sandbox.latency, latency
     try:
-        return {
-            "paced": _run(
-                web_url, sandbox, token, conversations, replies, rate=rate, clients=1
-            ),
-            "burst": _run(
-                web_url,
-                sandbox,
-                token,
-                conversations,
-                replies,
-                rate=None,
-                clients=burst_clients,
-            ),
-        }
+        paced = _run(
+            web_url,
+            sandbox,
+            token,
+            conversations,
+            replies,
+            rate=rate,
+            clients=paced_clients,
+        )
+        burst = _run(
+            web_url,
+            sandbox,
+            token,
+            conversations,
+            replies,
+            rate=None,
+            clients=burst_clients,
+            held=lambda: _consumers_held(delivery_workers),
+        )
+        return {"paced": paced, "burst": burst}
     finally:
         sandbox.latency = previous
+
+
+@contextmanager
+def _consumers_held(destination: Sequence[str] | None):
+    """Stop the `delivery` queue's consumers of `destination` for the
+    block; start them again on the way out."""
+    from pingback.celery import app
+
+    names = list(destination) if destination else None
+    answers = app.control.cancel_consumer(
+        "delivery", destination=names, reply=True, timeout=5
+    )
+    if names and len(answers) != len(names):
+        raise RuntimeError(f"the delivery workers {names} did not all answer")
+    try:
+        yield
+    finally:
+        app.control.add_consumer("delivery", destination=names, reply=True, timeout=5)
 
 
 def _run(
@@ -113,6 +149,7 @@ def _run(
     *,
     rate: float | None,
     clients: int,
+    held: Callable | None = None,
 ) -> dict:
     tag = new_id()
     called: dict[str, float] = {}
@@ -143,17 +180,27 @@ def _run(
                 answered.append(now)
                 api_ms.append((now - started) * 1000)
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if len(called) != replies:
-        raise RuntimeError(f"{replies - len(called)} replies were not accepted")
+    def post_all() -> None:
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if len(called) != replies:
+            raise RuntimeError(f"{replies - len(called)} replies were not accepted")
+
+    if held is None:
+        post_all()
+        start = dict(called)
+    else:
+        with held():
+            post_all()
+            first = time.time()
+        start = dict.fromkeys(called, first)
     received = _receipts(sandbox, called)
-    latencies = [(received[text] - called[text]) * 1000 for text in called]
+    latencies = [(received[text] - start[text]) * 1000 for text in called]
     span = max(received.values()) - first
-    accepting = max(answered) - first
+    accepting = max(answered) - min(called.values())
     return {
         "replies": replies,
         "target_rate": rate,

@@ -209,8 +209,10 @@ def _delivery(results: dict) -> list[str]:
         "",
         "### Delivery",
         "",
-        "API call to the sandbox receiving the send, in ms; the sandbox takes "
-        "the platform latency before it records each send.",
+        "The sandbox takes the platform latency before it records each send. "
+        "Paced: API call to the sandbox recording the send, in ms. From a "
+        "backlog: the replies are posted while the delivery workers consume "
+        "nothing; replies/s and latencies run from their restart.",
         "",
         "| run | platform latency | replies | replies/s delivered | "
         "accepted by the API /s | p50 | p95 | p99 | max | API p95 |",
@@ -220,7 +222,7 @@ def _delivery(results: dict) -> list[str]:
         label = (
             f"paced at {run['target_rate']:.0f}/s"
             if run["target_rate"]
-            else f"burst, {run['clients']} clients"
+            else f"from a backlog, posted by {run['clients']} clients"
         )
         lines.append(
             f"| {label} | {run.get('latency_ms', 0)} ms | {run['replies']} | "

@@ -21,6 +21,8 @@ from pingback.testing import ROOT, child_process
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 60.0
+# The node name of the delivery queue's worker (`celery_worker(queue="delivery")`).
+DELIVERY_WORKER = "delivery@bench"
 
 
 @contextmanager

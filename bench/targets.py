@@ -12,7 +12,7 @@ INBOX_QUERIES = 6
 INBOX_SCALE_FACTOR = 1.5
 # At the platform latency of the suite (250 ms per send): p95 from the API
 # call to the platform receiving the send at the paced rate (50 replies/s),
-# and replies/s delivered in the burst.
+# and replies/s the delivery workers send from a backlog.
 DELIVERY_P95_MS = 1000.0
 DELIVERY_PER_S = 100.0
 REALTIME_P95_MS = 250.0
@@ -60,8 +60,7 @@ def targets_check(results: dict) -> list[dict]:
         )
         checks.append(
             _check(
-                f"delivery burst >= {DELIVERY_PER_S:.0f} replies/s delivered, "
-                f"{latency}",
+                f"delivery from a backlog >= {DELIVERY_PER_S:.0f} replies/s, {latency}",
                 f"{burst['replies_per_s']} replies/s (API accepted "
                 f"{burst.get('accepted_per_s', '?')}/s)",
                 burst["replies_per_s"] >= DELIVERY_PER_S,
