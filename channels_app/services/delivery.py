@@ -16,7 +16,7 @@ time, in the order they were written (docs/deployment.md, "Workers: Celery",
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -60,10 +60,13 @@ class DeliveryOutcome:
     """`status`: `sent`, `failed`, `retry` (transient failure, to be tried
     again in `countdown` seconds), `waiting` (an earlier message of the
     conversation is not settled yet; this one is handed off again after it)
-    or `skipped` (not queued any more)."""
+    or `skipped` (not queued any more). `next_message_id`: after `sent` or
+    `failed`, the conversation's next queued message, which waited for this
+    one and can be sent now (None when there is none)."""
 
     status: str
     countdown: float = 0.0
+    next_message_id: int | None = None
 
 
 def retry_countdown(retries: int, retry_after: float | None) -> float:
@@ -77,7 +80,9 @@ def retry_countdown(retries: int, retry_after: float | None) -> float:
     return max(backoff, retry_after or 0.0)
 
 
-def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOutcome:
+def message_deliver(
+    *, message_id: int, honour_pause: bool = True, hand_off_next: bool = True
+) -> DeliveryOutcome:
     """Send the queued outbound message `message_id` and record the outcome.
 
     The message is claimed `queued → sending` with a lease of
@@ -101,8 +106,11 @@ def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOu
     Replies of one conversation go out in order: while an earlier outbound
     message of the conversation is `queued` or `sending`, this one is left
     `queued`, untried (`waiting`). Once this one is `sent` or `failed`, the
-    next queued message of its conversation is handed to the workers
-    (`outbox_hand_off`), unless it waits for a retry of its own.
+    next queued message of its conversation (unless it waits for a retry of
+    its own) is returned as `next_message_id` and, with `hand_off_next`,
+    handed to the workers (`outbox_hand_off`); the delivery task sends it
+    itself instead (`hand_off_next=False`), sparing it a trip through the
+    broker.
     """
     message = _claim(message_id)
     if message is None:
@@ -111,7 +119,11 @@ def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOu
         return DeliveryOutcome(status="waiting")
     outcome = _deliver(message, honour_pause=honour_pause)
     if outcome.status in ("sent", "failed"):
-        _next_hand_off(message)
+        following = _next_in_line(message)
+        if following is not None:
+            if hand_off_next:
+                _hand_off_on_commit(following)
+            outcome = replace(outcome, next_message_id=following)
     return outcome
 
 
@@ -193,7 +205,9 @@ def deliveries_expired_resolve(*, limit: int = 500) -> int:
             realtime.publish_message_status(message.pk)
     for message in expired:
         logger.warning("delivery.uncertain", extra={"message_id": message.pk})
-        _next_hand_off(message)
+        following = _next_in_line(message)
+        if following is not None:
+            _hand_off_on_commit(following)
     return len(expired)
 
 
@@ -252,14 +266,12 @@ def _earlier_unsettled(message: Message):
     )
 
 
-def _next_hand_off(message: Message) -> None:
-    """After `message` is settled, hand the next queued outbound message of
-    its conversation to the workers (it waited for this one). One that has
-    been tried already waits for its own retry (its task countdown or the
-    sweeper), so it is left alone. A message handed off twice is sent once
-    (`_claim`)."""
-    from channels_app.services.outbox import outbox_hand_off
-
+def _next_in_line(message: Message) -> int | None:
+    """After `message` is settled, the next queued outbound message of its
+    conversation (it waited for this one), or None. One that has been tried
+    already waits for its own retry (its task countdown or the sweeper), so
+    it is not returned. A message sent on from here and by its own task is
+    sent once (`_claim`)."""
     following = (
         Message.objects.filter(
             conversation_id=message.conversation_id,
@@ -272,7 +284,7 @@ def _next_hand_off(message: Message) -> None:
         .first()
     )
     if following is None:
-        return
+        return None
     last_attempt = (
         DeliveryAttempt.objects.filter(message_id=following)
         .order_by("-pk")
@@ -280,8 +292,15 @@ def _next_hand_off(message: Message) -> None:
         .first()
     )
     if last_attempt == DeliveryAttempt.Outcome.RETRY:
-        return
-    transaction.on_commit(lambda: outbox_hand_off(following))
+        return None
+    return following
+
+
+def _hand_off_on_commit(message_id: int) -> None:
+    """Hand `message_id` to the delivery workers once committed."""
+    from channels_app.services.outbox import outbox_hand_off
+
+    transaction.on_commit(lambda: outbox_hand_off(message_id))
 
 
 def _pause_channel(
