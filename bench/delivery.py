@@ -93,8 +93,9 @@ def delivery_benchmark(
     `latency_ms`, `replies_per_s` (paced: API call of the first to receipt
     of the last; burst: consumers' restart to receipt of the last),
     `accepted_per_s` (replies / the API's answer to the last), `p50_ms`…
-    `max_ms` (paced: API call to receipt; burst: restart to receipt) and
-    `api_p95_ms`."""
+    `max_ms` (paced: API call to receipt; burst: restart to receipt),
+    `api_p95_ms`, and `after_api_p50_ms`, `after_api_p95_ms` (from the API's
+    answer, or the restart, to receipt: the delivery's own share)."""
     token, conversations = delivery_conversations()
     previous, sandbox.latency = sandbox.latency, latency
     try:
@@ -153,7 +154,7 @@ def _run(
 ) -> dict:
     tag = new_id()
     called: dict[str, float] = {}
-    answered: list[float] = []
+    answered: dict[str, float] = {}
     api_ms: list[float] = []
     lock = threading.Lock()
     first = time.time()
@@ -177,7 +178,7 @@ def _run(
             now = time.time()
             with lock:
                 called[text] = started
-                answered.append(now)
+                answered[text] = now
                 api_ms.append((now - started) * 1000)
 
     def post_all() -> None:
@@ -200,7 +201,11 @@ def _run(
     received = _receipts(sandbox, called)
     latencies = [(received[text] - start[text]) * 1000 for text in called]
     span = max(received.values()) - first
-    accepting = max(answered) - min(called.values())
+    accepting = max(answered.values()) - min(called.values())
+    # After the API's answer: the delivery's own share of the latency.
+    after_api = [
+        (received[text] - max(answered[text], start[text])) * 1000 for text in called
+    ]
     return {
         "replies": replies,
         "target_rate": rate,
@@ -210,6 +215,8 @@ def _run(
         "accepted_per_s": round(replies / accepting, 1) if accepting > 0 else 0.0,
         **summary_ms(latencies),
         "api_p95_ms": summary_ms(api_ms)["p95_ms"],
+        "after_api_p50_ms": summary_ms(after_api)["p50_ms"],
+        "after_api_p95_ms": summary_ms(after_api)["p95_ms"],
     }
 
 

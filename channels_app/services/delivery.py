@@ -7,10 +7,10 @@ alone. The platform call runs outside any transaction.
 In order per conversation: a message is claimed only when no earlier outbound
 message of its conversation is still `queued` or `sending`; otherwise it stays
 `queued` (`waiting`), and the delivery that settles the earlier one (`sent` or
-`failed`) hands the next queued one to the workers. So however many workers
-or threads send at once, a conversation's replies reach the platform one at a
-time, in the order they were written (docs/deployment.md, "Workers: Celery",
-"Order").
+`failed`) returns the next queued one, which the delivery task sends itself
+(or hands to the workers). So however many workers or threads send at once,
+a conversation's replies reach the platform one at a time, in the order they
+were written (docs/deployment.md, "Workers: Celery", "Order").
 """
 
 from __future__ import annotations
