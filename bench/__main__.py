@@ -84,6 +84,9 @@ def main() -> int:
     ws_port = int(os.environ.get("BENCH_WS_PORT", "8504"))
     concurrency = int(os.environ.get("CELERY_CONCURRENCY", "2"))
     delivery_concurrency = int(os.environ.get("DELIVERY_CONCURRENCY", "32"))
+    # Replicas of the delivery worker (the Procfile's `delivery` process).
+    replicas = int(os.environ.get("DELIVERY_WORKERS", "1"))
+    delivery_names = [f"delivery{n}@bench" for n in range(replicas)]
     machine = machine_describe()
     with ExitStack() as stack:
         sandbox = stack.enter_context(SandboxServer(port=sandbox_port))
@@ -120,16 +123,20 @@ def main() -> int:
                 concurrency=concurrency, env=env, log=logs / "worker.log"
             )
         )
-        stack.enter_context(
-            servers.celery_worker(
-                concurrency=delivery_concurrency,
-                env=env,
-                log=logs / "delivery.log",
-                queue="delivery",
-                pool="threads",
+        for n, delivery_name in enumerate(delivery_names):
+            stack.enter_context(
+                servers.celery_worker(
+                    concurrency=delivery_concurrency,
+                    env=env,
+                    log=logs / f"delivery{n}.log",
+                    queue="delivery",
+                    pool="threads",
+                    name=delivery_name,
+                )
             )
+        stack_description = _stack_description(
+            concurrency, delivery_concurrency, len(delivery_names)
         )
-        stack_description = _stack_description(concurrency, delivery_concurrency)
         name = f"{stamp}-{config.mode}"
 
         def write(results: dict) -> None:
@@ -148,7 +155,7 @@ def main() -> int:
             config=config,
             ws_url=ws_url,
             checkpoint=write,
-            delivery_workers=[servers.DELIVERY_WORKER],
+            delivery_workers=delivery_names,
         )
     write(results)
     print(markdown(results))
@@ -163,7 +170,9 @@ def _broker_purge(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
-def _stack_description(concurrency: int, delivery: int) -> dict[str, str]:
+def _stack_description(
+    concurrency: int, delivery: int, delivery_workers: int
+) -> dict[str, str]:
     workers = os.environ.get("WEB_CONCURRENCY", f"{(os.cpu_count() or 1) * 2 + 1}")
     worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
     threads = os.environ.get("GUNICORN_THREADS", "1")
@@ -172,8 +181,8 @@ def _stack_description(concurrency: int, delivery: int) -> dict[str, str]:
         f"{threads} thread(s), DEBUG off",
         "worker": f"celery -A pingback worker -Q default, prefork, concurrency "
         f"{concurrency}",
-        "delivery": f"celery -A pingback worker -Q delivery, threads, concurrency "
-        f"{delivery}",
+        "delivery": f"{delivery_workers} x celery -A pingback worker -Q delivery, "
+        f"threads, concurrency {delivery}",
         "websockets": "uvicorn pingback.asgi:application, 1 process",
     }
 

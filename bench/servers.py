@@ -21,8 +21,6 @@ from pingback.testing import ROOT, child_process
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 60.0
-# The node name of the delivery queue's worker (`celery_worker(queue="delivery")`).
-DELIVERY_WORKER = "delivery@bench"
 
 
 @contextmanager
@@ -76,14 +74,16 @@ def celery_worker(
     log: Path,
     queue: str = "default",
     pool: str = "prefork",
+    name: str | None = None,
 ) -> Iterator:
     """Run `celery -A pingback worker -Q queue` (`pool`, `concurrency`
     processes or threads) as the Procfile's `worker` (queue `default`,
     prefork) or `delivery` (queue `delivery`, threads) process does, until
-    exit; returns once that worker answers a ping."""
+    exit; returns once that worker answers a ping. Its node name is
+    `name` (default `<queue>@bench`)."""
     from pingback.celery import app
 
-    hostname = f"{queue}@bench"
+    hostname = name or f"{queue}@bench"
     with child_process(
         [
             str(BIN / "celery"),
