@@ -66,6 +66,9 @@ def main() -> int:
     )
     if arguments.duration:
         config = replace(config, duration=arguments.duration)
+    if os.environ.get("BENCH_REPLY_CONVERSATIONS"):
+        conversations = int(os.environ["BENCH_REPLY_CONVERSATIONS"])
+        config = replace(config, reply_conversations=conversations)
 
     call_command("migrate", verbosity=0)
     # A migration that rewrites rows (a backfill) leaves the visibility map

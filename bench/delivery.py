@@ -12,8 +12,9 @@ second from a backlog: the delivery queue's consumers are stopped (Celery's
 consumers started again (`add_consumer`); replies/s and latencies run from
 that restart to the sandbox recording each send, so the API's own intake
 (reported as `accepted_per_s`) does not cap the figure. The replies go round
-`CONVERSATIONS` conversations, whose replies are sent one at a time each, in
-order (channels_app/services/delivery.py).
+`conversations` conversations (`CONVERSATIONS`, 50, by default), whose
+replies are sent one at a time each, in order
+(channels_app/services/delivery.py).
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ def delivery_benchmark(
     latency: float = 0.0,
     paced_clients: int = 16,
     delivery_workers: Sequence[str] | None = None,
+    conversations: int = CONVERSATIONS,
 ) -> dict:
     """Run `replies` paced replies at `rate` per second, then `replies` from
     a backlog (see the module's docstring), with the sandbox taking
     `latency` seconds per API call. `delivery_workers`: the node names of
-    the workers consuming the `delivery` queue (None: every worker).
+    the workers consuming the `delivery` queue (None: every worker); the
+    replies go round `conversations` conversations.
     Returns `{"paced": {...}, "burst": {...}}`, each with `replies`,
     `latency_ms`, `replies_per_s` (paced: API call of the first to receipt
     of the last; burst: consumers' restart to receipt of the last),
@@ -96,14 +99,14 @@ def delivery_benchmark(
     `max_ms` (paced: API call to receipt; burst: restart to receipt),
     `api_p95_ms`, and `after_api_p50_ms`, `after_api_p95_ms` (from the API's
     answer, or the restart, to receipt: the delivery's own share)."""
-    token, conversations = delivery_conversations()
+    token, conversation_ids = delivery_conversations(conversations)
     previous, sandbox.latency = sandbox.latency, latency
     try:
         paced = _run(
             web_url,
             sandbox,
             token,
-            conversations,
+            conversation_ids,
             replies,
             rate=rate,
             clients=paced_clients,
@@ -112,7 +115,7 @@ def delivery_benchmark(
             web_url,
             sandbox,
             token,
-            conversations,
+            conversation_ids,
             replies,
             rate=None,
             clients=burst_clients,

@@ -50,6 +50,8 @@ class SuiteConfig:
     burst_clients: int = 8
     # Seconds the X sandbox takes per API call in the delivery part.
     platform_latency: float = 0.25
+    # Conversations the delivery part's replies go round.
+    reply_conversations: int = 50
     realtime_rate: float = 50.0
     realtime_duration: float = 20.0
     parts: tuple[str, ...] = field(default=("ingest", "inbox", "delivery", "realtime"))
@@ -175,6 +177,7 @@ def run_suite(
             latency=config.platform_latency,
             paced_clients=config.paced_clients,
             delivery_workers=delivery_workers,
+            conversations=config.reply_conversations,
         )
         results["durations_s"]["delivery"] = round(time.monotonic() - started, 1)
         checkpoint(_with_targets(results))
