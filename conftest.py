@@ -180,7 +180,9 @@ def x_config() -> dict[str, str]:
 def celery_worker(settings) -> Iterator[None]:
     """A real Celery worker, in a thread of this process, consuming from the
     configured broker (`CELERY_BROKER_URL`: Redis when REDIS_URL is set,
-    RabbitMQ when an `amqp://` URL is given; in-memory otherwise)."""
+    RabbitMQ when an `amqp://` URL is given; in-memory otherwise). Started
+    without a queue list, it consumes every queue of `CELERY_TASK_QUEUES`:
+    `default` and `delivery` (replies)."""
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun
     from django.db import connection

@@ -3,8 +3,9 @@ stack and write the results (`bench/results/<date>-<mode>.md` and `.json`).
 
 Run it through `bash bench/run`, which installs the tools, prepares PostgreSQL
 and Redis and sets the environment (see bench/README.md). The stack: PingBack
-and the ceiling each under gunicorn with `gunicorn.conf.py`, a Celery worker,
-the X sandbox in this process.
+and the ceiling each under gunicorn with `gunicorn.conf.py`, the two Celery
+workers of the Procfile (default and delivery queues), the X sandbox in this
+process.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def main() -> int:
     )
     if arguments.duration:
         config = replace(config, duration=arguments.duration)
+    if os.environ.get("BENCH_REPLY_CONVERSATIONS"):
+        conversations = int(os.environ["BENCH_REPLY_CONVERSATIONS"])
+        config = replace(config, reply_conversations=conversations)
 
     call_command("migrate", verbosity=0)
     # A migration that rewrites rows (a backfill) leaves the visibility map
@@ -82,6 +86,10 @@ def main() -> int:
     sandbox_port = int(os.environ.get("BENCH_SANDBOX_PORT", "8503"))
     ws_port = int(os.environ.get("BENCH_WS_PORT", "8504"))
     concurrency = int(os.environ.get("CELERY_CONCURRENCY", "2"))
+    delivery_concurrency = int(os.environ.get("DELIVERY_CONCURRENCY", "32"))
+    # Replicas of the delivery worker (the Procfile's `delivery` process).
+    replicas = int(os.environ.get("DELIVERY_WORKERS", "1"))
+    delivery_names = [f"delivery{n}@bench" for n in range(replicas)]
     machine = machine_describe()
     with ExitStack() as stack:
         sandbox = stack.enter_context(SandboxServer(port=sandbox_port))
@@ -118,7 +126,20 @@ def main() -> int:
                 concurrency=concurrency, env=env, log=logs / "worker.log"
             )
         )
-        stack_description = _stack_description(concurrency)
+        for n, delivery_name in enumerate(delivery_names):
+            stack.enter_context(
+                servers.celery_worker(
+                    concurrency=delivery_concurrency,
+                    env=env,
+                    log=logs / f"delivery{n}.log",
+                    queue="delivery",
+                    pool="threads",
+                    name=delivery_name,
+                )
+            )
+        stack_description = _stack_description(
+            concurrency, delivery_concurrency, len(delivery_names)
+        )
         name = f"{stamp}-{config.mode}"
 
         def write(results: dict) -> None:
@@ -137,6 +158,7 @@ def main() -> int:
             config=config,
             ws_url=ws_url,
             checkpoint=write,
+            delivery_workers=delivery_names,
         )
     write(results)
     print(markdown(results))
@@ -151,14 +173,19 @@ def _broker_purge(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
-def _stack_description(concurrency: int) -> dict[str, str]:
+def _stack_description(
+    concurrency: int, delivery: int, delivery_workers: int
+) -> dict[str, str]:
     workers = os.environ.get("WEB_CONCURRENCY", f"{(os.cpu_count() or 1) * 2 + 1}")
     worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
     threads = os.environ.get("GUNICORN_THREADS", "1")
     return {
         "web": f"gunicorn -c gunicorn.conf.py: {workers} {worker_class} workers x "
         f"{threads} thread(s), DEBUG off",
-        "worker": f"celery -A pingback worker, prefork, concurrency {concurrency}",
+        "worker": f"celery -A pingback worker -Q default, prefork, concurrency "
+        f"{concurrency}",
+        "delivery": f"{delivery_workers} x celery -A pingback worker -Q delivery, "
+        f"threads, concurrency {delivery}",
         "websockets": "uvicorn pingback.asgi:application, 1 process",
     }
 

@@ -1,16 +1,28 @@
-"""Delivery: agent replies through the API, sent by the Celery worker to the X
-sandbox. Latency runs from the API call to the sandbox receiving the send.
+"""Delivery: agent replies through the API, sent by the delivery worker to the
+X sandbox, which takes `latency` seconds (a real platform's 100-500 ms; 250 ms
+in full runs) to handle each send. Latency runs from the API call to the
+sandbox recording the send, after its wait.
 
-Two runs: `paced` sends replies at a fixed rate (the target is stated at 20
-replies/s), `burst` sends them as fast as `burst_clients` clients can, to show
-the most replies per second the stack delivers.
+Two runs. `paced` posts replies at a fixed rate (the target is stated at 50
+replies/s) from `paced_clients` clients, each posting at its due times
+whatever the others wait for; latency runs from the API call to the sandbox
+recording the send. `burst` measures what the delivery workers send per
+second from a backlog: the delivery queue's consumers are stopped (Celery's
+`cancel_consumer`), `replies` are posted by `burst_clients` clients, and the
+consumers started again (`add_consumer`); replies/s and latencies run from
+that restart to the sandbox recording each send, so the API's own intake
+(reported as `accepted_per_s`) does not cap the figure. The replies go round
+`conversations` conversations (`CONVERSATIONS`, 50, by default), whose
+replies are sent one at a time each, in order
+(channels_app/services/delivery.py).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 
 import requests
 from django.utils import timezone
@@ -70,26 +82,66 @@ def delivery_benchmark(
     replies: int,
     rate: float,
     burst_clients: int,
+    latency: float = 0.0,
+    paced_clients: int = 16,
+    delivery_workers: Sequence[str] | None = None,
+    conversations: int = CONVERSATIONS,
 ) -> dict:
-    """Run `replies` paced replies at `rate` per second, then `replies` in a
-    burst. Returns `{"paced": {...}, "burst": {...}}`, each with `replies`,
-    `replies_per_s` (API call of the first to receipt of the last),
-    `p50_ms`…`max_ms` (API call to sandbox receipt) and `api_p95_ms`."""
-    token, conversations = delivery_conversations()
-    return {
-        "paced": _run(
-            web_url, sandbox, token, conversations, replies, rate=rate, clients=1
-        ),
-        "burst": _run(
+    """Run `replies` paced replies at `rate` per second, then `replies` from
+    a backlog (see the module's docstring), with the sandbox taking
+    `latency` seconds per API call. `delivery_workers`: the node names of
+    the workers consuming the `delivery` queue (None: every worker); the
+    replies go round `conversations` conversations.
+    Returns `{"paced": {...}, "burst": {...}}`, each with `replies`,
+    `latency_ms`, `replies_per_s` (paced: API call of the first to receipt
+    of the last; burst: consumers' restart to receipt of the last),
+    `accepted_per_s` (replies / the API's answer to the last), `p50_ms`…
+    `max_ms` (paced: API call to receipt; burst: restart to receipt),
+    `api_p95_ms`, and `after_api_p50_ms`, `after_api_p95_ms` (from the API's
+    answer, or the restart, to receipt: the delivery's own share)."""
+    token, conversation_ids = delivery_conversations(conversations)
+    previous, sandbox.latency = sandbox.latency, latency
+    try:
+        paced = _run(
             web_url,
             sandbox,
             token,
-            conversations,
+            conversation_ids,
+            replies,
+            rate=rate,
+            clients=paced_clients,
+        )
+        burst = _run(
+            web_url,
+            sandbox,
+            token,
+            conversation_ids,
             replies,
             rate=None,
             clients=burst_clients,
-        ),
-    }
+            held=lambda: _consumers_held(delivery_workers),
+        )
+        return {"paced": paced, "burst": burst}
+    finally:
+        sandbox.latency = previous
+
+
+@contextmanager
+def _consumers_held(destination: Sequence[str] | None):
+    """Stop the `delivery` queue's consumers of `destination` for the
+    block; start them again on the way out."""
+    from pingback.celery import app
+
+    names = list(destination) if destination else None
+    answers = app.control.cancel_consumer(
+        "delivery", destination=names, reply=True, timeout=5
+    )
+    if names and len(answers) != len(names):
+        raise RuntimeError(f"the delivery workers {names} did not all answer")
+    try:
+        yield
+    finally:
+        app.control.add_consumer("delivery", destination=names, reply=True, timeout=5)
 
 
 def _run(
@@ -101,9 +153,11 @@ def _run(
     *,
     rate: float | None,
     clients: int,
+    held: Callable | None = None,
 ) -> dict:
     tag = new_id()
     called: dict[str, float] = {}
+    answered: dict[str, float] = {}
     api_ms: list[float] = []
     lock = threading.Lock()
     first = time.time()
@@ -124,27 +178,48 @@ def _run(
             )
             if response.status_code != 202:
                 raise RuntimeError(f"reply answered {response.status_code}")
+            now = time.time()
             with lock:
                 called[text] = started
-                api_ms.append((time.time() - started) * 1000)
+                answered[text] = now
+                api_ms.append((now - started) * 1000)
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if len(called) != replies:
-        raise RuntimeError(f"{replies - len(called)} replies were not accepted")
+    def post_all() -> None:
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if len(called) != replies:
+            raise RuntimeError(f"{replies - len(called)} replies were not accepted")
+
+    if held is None:
+        post_all()
+        start = dict(called)
+    else:
+        with held():
+            post_all()
+            first = time.time()
+        start = dict.fromkeys(called, first)
     received = _receipts(sandbox, called)
-    latencies = [(received[text] - called[text]) * 1000 for text in called]
+    latencies = [(received[text] - start[text]) * 1000 for text in called]
     span = max(received.values()) - first
+    accepting = max(answered.values()) - min(called.values())
+    # After the API's answer: the delivery's own share of the latency.
+    after_api = [
+        (received[text] - max(answered[text], start[text])) * 1000 for text in called
+    ]
     return {
         "replies": replies,
         "target_rate": rate,
         "clients": clients,
+        "latency_ms": round(sandbox.latency * 1000),
         "replies_per_s": round(replies / span, 1) if span > 0 else 0.0,
+        "accepted_per_s": round(replies / accepting, 1) if accepting > 0 else 0.0,
         **summary_ms(latencies),
         "api_p95_ms": summary_ms(api_ms)["p95_ms"],
+        "after_api_p50_ms": summary_ms(after_api)["p50_ms"],
+        "after_api_p95_ms": summary_ms(after_api)["p95_ms"],
     }
 
 

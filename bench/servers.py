@@ -1,7 +1,9 @@
 """The production stack for full runs: gunicorn (with the repository's
 `gunicorn.conf.py`) serving PingBack and, separately, the ceiling view, a
-uvicorn process serving the inbox websockets, and a Celery worker, each a
-child process with its log under the run's directory.
+uvicorn process serving the inbox websockets, and the two Celery workers of
+the Procfile (`worker`: queue `default`, prefork; `delivery`: queue
+`delivery`, threads), each a child process with its log under the run's
+directory.
 """
 
 from __future__ import annotations
@@ -65,18 +67,34 @@ def websockets_server(*, port: int, env: Mapping[str, str], log: Path) -> Iterat
 
 
 @contextmanager
-def celery_worker(*, concurrency: int, env: Mapping[str, str], log: Path) -> Iterator:
-    """Run `celery -A pingback worker` (prefork, `concurrency` processes) until
-    exit; returns once the worker answers a ping."""
+def celery_worker(
+    *,
+    concurrency: int,
+    env: Mapping[str, str],
+    log: Path,
+    queue: str = "default",
+    pool: str = "prefork",
+    name: str | None = None,
+) -> Iterator:
+    """Run `celery -A pingback worker -Q queue` (`pool`, `concurrency`
+    processes or threads) as the Procfile's `worker` (queue `default`,
+    prefork) or `delivery` (queue `delivery`, threads) process does, until
+    exit; returns once that worker answers a ping. Its node name is
+    `name` (default `<queue>@bench`)."""
     from pingback.celery import app
 
+    hostname = name or f"{queue}@bench"
     with child_process(
         [
             str(BIN / "celery"),
             "-A",
             "pingback",
             "worker",
+            "-Q",
+            queue,
+            f"--pool={pool}",
             f"--concurrency={concurrency}",
+            f"--hostname={hostname}",
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
@@ -85,7 +103,7 @@ def celery_worker(*, concurrency: int, env: Mapping[str, str], log: Path) -> Ite
         log=log,
     ) as process:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not app.control.ping(timeout=0.5):
+        while not app.control.ping(destination=[hostname], timeout=0.5):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the Celery worker did not start; see {log}")
         yield process

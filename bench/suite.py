@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from bench.data import inbox_dataset_ensure
@@ -32,7 +32,9 @@ class SuiteConfig:
     """How much of everything. `loader` is `wrk` or `python`; durations in
     seconds; `max_rate` (requests/s) sizes the distinct events prepared per
     ingest run; `inbox_scales` are conversation counts (ten messages each);
-    `realtime_rate` webhooks/s for `realtime_duration` seconds."""
+    `reply_rate` replies/s in the paced delivery run, with the sandbox taking
+    `platform_latency` seconds per API call; `realtime_rate` webhooks/s for
+    `realtime_duration` seconds."""
 
     mode: str = "full"
     loader: str = "wrk"
@@ -43,8 +45,13 @@ class SuiteConfig:
     inbox_requests: int = 200
     inbox_warmup: int = 10
     replies: int = 1000
-    reply_rate: float = 20.0
-    burst_clients: int = 4
+    reply_rate: float = 50.0
+    paced_clients: int = 16
+    burst_clients: int = 8
+    # Seconds the X sandbox takes per API call in the delivery part.
+    platform_latency: float = 0.25
+    # Conversations the delivery part's replies go round.
+    reply_conversations: int = 50
     realtime_rate: float = 50.0
     realtime_duration: float = 20.0
     parts: tuple[str, ...] = field(default=("ingest", "inbox", "delivery", "realtime"))
@@ -61,7 +68,9 @@ SMOKE = SuiteConfig(
     inbox_warmup=1,
     replies=8,
     reply_rate=20.0,
+    paced_clients=2,
     burst_clients=2,
+    platform_latency=0.05,
     realtime_rate=10.0,
     realtime_duration=1.0,
 )
@@ -75,12 +84,15 @@ def run_suite(
     config: SuiteConfig,
     ws_url: str | None = None,
     checkpoint: Callable[[dict], None] = lambda results: None,
+    delivery_workers: Sequence[str] | None = None,
 ) -> dict:
     """Run the parts named in `config.parts`; return `{"config", "started_at",
     "ingest", "inbox", "delivery", "realtime", "load", "durations_s",
     "targets"}` (see the part modules for each shape). The realtime part
     needs `ws_url`, the ASGI server serving the inbox websocket, and is
-    left out without it. `checkpoint` receives the results so far after
+    left out without it. `delivery_workers` are the node names of the
+    workers consuming the `delivery` queue (None: every worker), held during
+    the delivery burst. `checkpoint` receives the results so far after
     each part, so a run that fails late keeps what it measured."""
     loader = {"wrk": wrk_load, "python": python_load}[config.loader]
     results: dict = {
@@ -162,6 +174,10 @@ def run_suite(
             replies=config.replies,
             rate=config.reply_rate,
             burst_clients=config.burst_clients,
+            latency=config.platform_latency,
+            paced_clients=config.paced_clients,
+            delivery_workers=delivery_workers,
+            conversations=config.reply_conversations,
         )
         results["durations_s"]["delivery"] = round(time.monotonic() - started, 1)
         checkpoint(_with_targets(results))

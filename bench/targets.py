@@ -10,7 +10,13 @@ PROCESSED_PER_S = 500.0
 INBOX_P95_MS = 30.0
 INBOX_QUERIES = 6
 INBOX_SCALE_FACTOR = 1.5
-DELIVERY_P95_MS = 250.0
+# At the platform latency of the suite (250 ms per send): p95 from the API
+# call to the platform receiving the send at the paced rate (50 replies/s),
+# and replies/s the delivery workers send from a backlog.
+DELIVERY_P95_MS = 1000.0
+DELIVERY_PER_S = 100.0
+# The paced run must reach this share of its rate for its p95 to count.
+DELIVERY_RATE_SHARE = 0.9
 REALTIME_P95_MS = 250.0
 SEARCH_P95_MS = 50.0
 SEARCH_QUERIES = 6
@@ -44,12 +50,27 @@ def targets_check(results: dict) -> list[dict]:
         checks += _reports(reports)
     if "delivery" in results:
         paced = results["delivery"]["paced"]
+        burst = results["delivery"]["burst"]
+        latency = f"{paced.get('latency_ms', 0)} ms platform latency"
+        # The p95 counts at the stated rate only if the API took the replies
+        # that fast (a slow web tier posts fewer per second).
+        reached = paced.get("accepted_per_s", paced["target_rate"])
+        at_rate = reached >= DELIVERY_RATE_SHARE * paced["target_rate"]
         checks.append(
             _check(
                 f"delivery p95 <= {DELIVERY_P95_MS:.0f} ms at "
-                f"{paced['target_rate']:.0f} replies/s",
-                f"{paced['p95_ms']} ms",
-                paced["p95_ms"] <= DELIVERY_P95_MS,
+                f"{paced['target_rate']:.0f} replies/s, {latency}",
+                f"{paced['p95_ms']} ms at {reached} replies/s accepted (after "
+                f"the API's answer: {paced.get('after_api_p95_ms', '?')} ms)",
+                paced["p95_ms"] <= DELIVERY_P95_MS and at_rate,
+            )
+        )
+        checks.append(
+            _check(
+                f"delivery from a backlog >= {DELIVERY_PER_S:.0f} replies/s, {latency}",
+                f"{burst['replies_per_s']} replies/s (API accepted "
+                f"{burst.get('accepted_per_s', '?')}/s)",
+                burst["replies_per_s"] >= DELIVERY_PER_S,
             )
         )
     if "realtime" in results:

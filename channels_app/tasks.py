@@ -1,5 +1,7 @@
 """Celery tasks of the two flows. They take ids and call a service."""
 
+import logging
+import time
 from collections.abc import Iterable
 
 from celery import Task, shared_task
@@ -17,11 +19,22 @@ from channels_app.services.delivery import (
 )
 from channels_app.services.inbound import inbound_event_process, inbound_events_drain
 from channels_app.services.mailbox import mailbox_channel_ids, mailbox_poll
-from channels_app.services.outbox import outbox_sweep, retry_by_task
+from channels_app.services.outbox import (
+    outbox_hand_off,
+    outbox_sweep,
+    retry_by_task,
+)
 from channels_app.services.retention import inbound_events_purge
 from channels_app.services.x_polling import x_channel_poll, x_polling_channel_ids
 from conversations.services.attachments import message_media_fetch
 from conversations.services.receipts import pending_receipts_purge
+
+logger = logging.getLogger(__name__)
+
+# Seconds a delivery task goes on sending a conversation's next replies
+# itself (each waited for the one before) before it hands the rest to other
+# tasks: well below its soft time limit.
+DELIVERY_CHAIN_SECONDS = 10.0
 
 
 @shared_task(
@@ -38,16 +51,39 @@ from conversations.services.receipts import pending_receipts_purge
 def deliver_message(self, message_id: int) -> str:
     """Send outbound message `message_id` (`message_deliver`). A transient
     failure retries after the backoff: as a task countdown when it is short,
-    otherwise from the database, by the outbox sweeper. Returns the delivery
-    outcome's status."""
+    otherwise from the database, by the outbox sweeper. Once it is settled,
+    the conversation's next queued reply, which waited for it, is sent by
+    this task too (for up to `DELIVERY_CHAIN_SECONDS`, then by a task of its
+    own). Returns the delivery outcome's status (of `message_id`)."""
     # Eager tasks (no broker) retry at once, inline: they cannot wait out a
     # channel's pause, so they do not honour it.
+    honour_pause = not self.request.is_eager
     outcome = message_deliver(
-        message_id=message_id, honour_pause=not self.request.is_eager
+        message_id=message_id, honour_pause=honour_pause, hand_off_next=False
     )
+    status = outcome.status
     if outcome.status == "retry" and retry_by_task(outcome.countdown):
         raise self.retry(countdown=outcome.countdown)
-    return outcome.status
+    deadline = time.monotonic() + DELIVERY_CHAIN_SECONDS
+    following = outcome.next_message_id
+    while following is not None:
+        if time.monotonic() > deadline:
+            outbox_hand_off(following)
+            break
+        outcome = message_deliver(
+            message_id=following, honour_pause=honour_pause, hand_off_next=False
+        )
+        if outcome.status == "retry" and retry_by_task(outcome.countdown):
+            # Its own retry task (a longer wait is the sweeper's, as is this
+            # one if the broker refuses it: the message is queued and due).
+            try:
+                deliver_message.apply_async(
+                    (following,), countdown=outcome.countdown, retry=False
+                )
+            except Exception:  # kombu, redis and socket errors alike
+                logger.warning("delivery.retry_publish_failed", exc_info=True)
+        following = outcome.next_message_id
+    return status
 
 
 @shared_task(name="channels.sweep_outbox", soft_time_limit=30, time_limit=60)

@@ -15,6 +15,7 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from pingback.storage import media_storages
 
@@ -243,6 +244,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int(
     "CELERY_WORKER_PREFETCH_MULTIPLIER", default=1
 )
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Two queues (docs/deployment.md, "Workers: Celery"): sending replies, which
+# mostly waits on the platforms' APIs, goes to `delivery`, consumed by a
+# worker with a thread pool (Procfile `delivery`); everything else stays on
+# `default` (Procfile `worker`, prefork). A worker started without `-Q`
+# consumes both (`bin/run`, the tests' embedded worker).
+CELERY_TASK_QUEUES = (
+    # As Celery declares a queue it creates on first use.
+    Queue("default", Exchange("default"), routing_key="default"),
+    Queue("delivery", Exchange("delivery"), routing_key="delivery"),
+)
+CELERY_TASK_ROUTES = {"channels.deliver_message": {"queue": "delivery"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How long a publish waits for the broker (seconds). Replies are published by
 # a background relay (channels_app/services/outbox.py), never by the request.

@@ -29,7 +29,8 @@ __all__ = ["DEFAULT_X_REAL_HOST", "SandboxServer"]
 class SandboxServer(StandInServer):
     """Every platform's stand-in on loopback; binds at construction, serves
     after :meth:`start`. ``x_real_host`` is the origin the X clients sign
-    OAuth 1.0a requests for."""
+    OAuth 1.0a requests for; ``latency`` the seconds every API call waits
+    before it is handled (a platform's answer time; 0 by default)."""
 
     def __init__(
         self,
@@ -37,6 +38,7 @@ class SandboxServer(StandInServer):
         port: int = 0,
         *,
         x_real_host: str = DEFAULT_X_REAL_HOST,
+        latency: float = 0.0,
     ) -> None:
         self.x_standin = XStandIn(x_real_host)
         self.telegram = TelegramStandIn()
@@ -50,7 +52,7 @@ class SandboxServer(StandInServer):
             self.instagram,
             self.sms,
         )
-        super().__init__(standins, host, port)
+        super().__init__(standins, host, port, latency=latency)
 
     @property
     def x(self) -> XState:

@@ -118,10 +118,10 @@ def test_smoke_run_reports_every_figure(loader, stack, sandbox, asgi_server):
     }
     # every target is reported, and the report renders
     targets = [check["target"] for check in results["targets"]]
-    # (ingest: 2 runs x 3; inbox: 3 per endpoint but the pages; delivery: 1;
+    # (ingest: 2 runs x 3; inbox: 3 per endpoint but the pages; delivery: 2;
     # realtime: 1)
     pages = sum(label.startswith("inbox page") for label in INBOX_LABELS)
-    assert len(targets) == 2 * 3 + (len(INBOX_LABELS) - pages) * 3 + 1 + 1
+    assert len(targets) == 2 * 3 + (len(INBOX_LABELS) - pages) * 3 + 2 + 1
     report = markdown({**results, "machine": machine_describe(), "command": "pytest"})
     for section in (
         "### Webhook ingest",

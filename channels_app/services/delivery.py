@@ -3,12 +3,20 @@
 Idempotent by state: the message is claimed `queued → sending` under a row lock,
 so a task run twice never sends twice; `sent` and `failed` messages are left
 alone. The platform call runs outside any transaction.
+
+In order per conversation: a message is claimed only when no earlier outbound
+message of its conversation is still `queued` or `sending`; otherwise it stays
+`queued` (`waiting`), and the delivery that settles the earlier one (`sent` or
+`failed`) returns the next queued one, which the delivery task sends itself
+(or hands to the workers). So however many workers or threads send at once,
+a conversation's replies reach the platform one at a time, in the order they
+were written (docs/deployment.md, "Workers: Celery", "Order").
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -50,10 +58,15 @@ UNCERTAIN_REASON = (
 @dataclass(frozen=True)
 class DeliveryOutcome:
     """`status`: `sent`, `failed`, `retry` (transient failure, to be tried
-    again in `countdown` seconds) or `skipped` (not queued any more)."""
+    again in `countdown` seconds), `waiting` (an earlier message of the
+    conversation is not settled yet; this one is handed off again after it)
+    or `skipped` (not queued any more). `next_message_id`: after `sent` or
+    `failed`, the conversation's next queued message, which waited for this
+    one and can be sent now (None when there is none)."""
 
     status: str
     countdown: float = 0.0
+    next_message_id: int | None = None
 
 
 def retry_countdown(retries: int, retry_after: float | None) -> float:
@@ -67,7 +80,9 @@ def retry_countdown(retries: int, retry_after: float | None) -> float:
     return max(backoff, retry_after or 0.0)
 
 
-def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOutcome:
+def message_deliver(
+    *, message_id: int, honour_pause: bool = True, hand_off_next: bool = True
+) -> DeliveryOutcome:
     """Send the queued outbound message `message_id` and record the outcome.
 
     The message is claimed `queued → sending` with a lease of
@@ -87,10 +102,34 @@ def message_deliver(*, message_id: int, honour_pause: bool = True) -> DeliveryOu
     channel (`Channel.paused_until`); while it lasts a message is put back to
     `queued` untried, spending no retry. `honour_pause=False` (eager tasks,
     which have no scheduler to wait with) tries regardless.
+
+    Replies of one conversation go out in order: while an earlier outbound
+    message of the conversation is `queued` or `sending`, this one is left
+    `queued`, untried (`waiting`). Once this one is `sent` or `failed`, the
+    next queued message of its conversation (unless it waits for a retry of
+    its own) is returned as `next_message_id` and, with `hand_off_next`,
+    handed to the workers (`outbox_hand_off`); the delivery task sends it
+    itself instead (`hand_off_next=False`), sparing it a trip through the
+    broker.
     """
     message = _claim(message_id)
     if message is None:
         return DeliveryOutcome(status="skipped")
+    if message == WAITING:
+        return DeliveryOutcome(status="waiting")
+    outcome = _deliver(message, honour_pause=honour_pause)
+    if outcome.status in ("sent", "failed"):
+        following = _next_in_line(message)
+        if following is not None:
+            if hand_off_next:
+                _hand_off_on_commit(following)
+            outcome = replace(outcome, next_message_id=following)
+    return outcome
+
+
+def _deliver(message: Message, *, honour_pause: bool) -> DeliveryOutcome:
+    """Send claimed (`sending`) `message` and record the outcome
+    (`message_deliver`)."""
     channel = message.channel
     if channel is None or not channel.is_active:
         _fail(message, PermanentDeliveryError("The channel is deactivated or deleted."))
@@ -166,6 +205,9 @@ def deliveries_expired_resolve(*, limit: int = 500) -> int:
             realtime.publish_message_status(message.pk)
     for message in expired:
         logger.warning("delivery.uncertain", extra={"message_id": message.pk})
+        following = _next_in_line(message)
+        if following is not None:
+            _hand_off_on_commit(following)
     return len(expired)
 
 
@@ -182,7 +224,16 @@ def _opted_out_reason(identity: ContactIdentity) -> str:
     return f"The customer opted out of messages on this channel: {reason}."
 
 
-def _claim(message_id: int) -> Message | None:
+# `_claim`'s answer for a message behind an earlier one of its conversation.
+WAITING = "waiting"
+# Statuses of an outbound message not settled yet: later ones wait for it.
+UNSETTLED = (Message.Status.QUEUED, Message.Status.SENDING)
+
+
+def _claim(message_id: int) -> Message | str | None:
+    """Claim queued outbound `message_id` (`queued → sending`, with its
+    lease) and return it; None if it is not queued (any more); `WAITING`
+    if an earlier outbound message of its conversation is unsettled."""
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
@@ -192,12 +243,64 @@ def _claim(message_id: int) -> Message | None:
         )
         if message is None or message.status != Message.Status.QUEUED:
             return None
+        # Read committed: an earlier reply being claimed by another worker
+        # right now is still seen `queued`, so it is waited for either way.
+        if _earlier_unsettled(message).exists():
+            return WAITING
         message.status = Message.Status.SENDING
         message.next_attempt_at = timezone.now() + timedelta(
             seconds=settings.DELIVERY_LEASE_SECONDS
         )
         message.save(update_fields=["status", "next_attempt_at", "updated_at"])
     return message
+
+
+def _earlier_unsettled(message: Message):
+    """The outbound messages of `message`'s conversation written before it
+    that are still queued or sending (`msg_thread_idx`)."""
+    return Message.objects.filter(
+        conversation_id=message.conversation_id,
+        pk__lt=message.pk,
+        direction=Message.Direction.OUTBOUND,
+        status__in=UNSETTLED,
+    )
+
+
+def _next_in_line(message: Message) -> int | None:
+    """After `message` is settled, the next queued outbound message of its
+    conversation (it waited for this one), or None. One that has been tried
+    already waits for its own retry (its task countdown or the sweeper), so
+    it is not returned. A message sent on from here and by its own task is
+    sent once (`_claim`)."""
+    following = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            pk__gt=message.pk,
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.QUEUED,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if following is None:
+        return None
+    last_attempt = (
+        DeliveryAttempt.objects.filter(message_id=following)
+        .order_by("-pk")
+        .values_list("outcome", flat=True)
+        .first()
+    )
+    if last_attempt == DeliveryAttempt.Outcome.RETRY:
+        return None
+    return following
+
+
+def _hand_off_on_commit(message_id: int) -> None:
+    """Hand `message_id` to the delivery workers once committed."""
+    from channels_app.services.outbox import outbox_hand_off
+
+    transaction.on_commit(lambda: outbox_hand_off(message_id))
 
 
 def _pause_channel(

@@ -19,7 +19,7 @@ from channels_app.tests.platforms.contract.kits.telegram import KIT
 from channels_app.tests.platforms.fixtures import fixture_bytes
 from channels_app.tests.platforms.test_telegram import telegram_channel
 from conversations.models import Conversation
-from conversations.tests.factories import ReplyFactory
+from conversations.tests.factories import ConversationFactory, ReplyFactory
 from pingback import metrics
 from pingback.testing import wait_for
 from sandbox.platforms.telegram.standin import DEMO_CUSTOMER
@@ -173,7 +173,12 @@ def test_reply_outcomes_and_delivery_latency(client, conversation, sandbox):
     assert message_deliver(message_id=retried.pk).status == "retry"
     conversation.channel.is_active = False
     conversation.channel.save(update_fields=["is_active"])
-    failed = ReplyFactory(conversation=conversation, text="Nowhere to go")
+    # In another conversation of the channel: one of this conversation would
+    # wait for the flooded reply (a conversation's replies go in order).
+    other = ConversationFactory(
+        business=conversation.business, channel=conversation.channel
+    )
+    failed = ReplyFactory(conversation=other, text="Nowhere to go")
     assert message_deliver(message_id=failed.pk).status == "failed"
 
     after = scrape(client)

@@ -1,6 +1,7 @@
 """The Procfile's process types start together under `honcho start`: the web
 process answers /healthz on the PORT it was given, the realtime process on
-PORT+100, the worker and beat start, and stopping honcho stops them all."""
+PORT+100, both workers (the default and delivery queues) and beat start, and
+stopping honcho stops them all."""
 
 from __future__ import annotations
 
@@ -86,7 +87,14 @@ def test_honcho_starts_every_process_type_and_stops_them(tmp_path):
         def started(marker: str) -> bool:
             return marker in log.read_text(errors="replace")
 
-        wait_for(lambda: started("ready."), timeout=90, interval=0.5)
+        def ready(process: str) -> bool:
+            lines = log.read_text(errors="replace").splitlines()
+            # honcho's lines: "15:19:00 worker.1   | ... celery@host ready."
+            return any(f" {process} " in line and "ready." in line for line in lines)
+
+        # Both workers: the default queue's and the delivery queue's.
+        wait_for(lambda: ready("worker.1"), timeout=90, interval=0.5)
+        wait_for(lambda: ready("delivery.1"), timeout=90, interval=0.5)
         wait_for(lambda: started("beat: Starting..."), timeout=90, interval=0.5)
         assert honcho.poll() is None, log.read_text(errors="replace")
 
@@ -95,5 +103,5 @@ def test_honcho_starts_every_process_type_and_stops_them(tmp_path):
     assert _health(web) is None
     assert _health(realtime) is None
     output = log.read_text(errors="replace")
-    for process in ("web.1", "realtime.1", "worker.1", "beat.1"):
+    for process in ("web.1", "realtime.1", "worker.1", "delivery.1", "beat.1"):
         assert f"{process} started" in output, output[-2000:]

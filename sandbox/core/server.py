@@ -15,11 +15,18 @@ Each request goes, in this order, to:
 | ``POST /_sandbox/reset`` | ``{"reset": true}``; registered accounts are kept |
 
 Serving is werkzeug's threaded server (:func:`sandbox.core.http.make_server`).
+
+``latency`` (seconds, default 0) makes every API call wait that long before
+the stand-in handles it, as a real platform's API takes 100-500 ms to answer:
+a send is recorded (``received_at``) and answered after the wait. The
+benchmark's delivery part sets it (bench/delivery.py); control and demo
+endpoints never wait.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -39,8 +46,17 @@ class StandInServer:
     """The stand-ins on loopback; binds at construction, serves after
     :meth:`start` (a daemon thread) or :meth:`serve_forever`."""
 
-    def __init__(self, standins: Sequence[StandIn], host: str, port: int) -> None:
+    def __init__(
+        self,
+        standins: Sequence[StandIn],
+        host: str,
+        port: int,
+        *,
+        latency: float = 0.0,
+    ) -> None:
         self.standins = tuple(standins)
+        # Seconds each API call waits before it is handled (settable live).
+        self.latency = latency
         self.log = RequestLog()
         self._httpd = make_server(host, port, self.dispatch)
         self._thread: threading.Thread | None = None
@@ -65,6 +81,8 @@ class StandInServer:
             if req.path.startswith(prefix):
                 return standin.control(req, req.path[len(prefix) :])
             if standin.handles(req):
+                if self.latency > 0:
+                    time.sleep(self.latency)
                 return standin.serve(req, self.log)
         if req.method == "GET" and req.path == "/":
             sections = "".join(standin.ui_section() for standin in self.standins)

@@ -9,6 +9,7 @@ after signing, exactly as PingBack does. Webhooks go to a local
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -451,3 +452,25 @@ def test_unknown_x_path_is_a_404_problem(sandbox: SandboxServer) -> None:
     with pytest.raises(tweepy.NotFound):
         make_client(sandbox).request("GET", "/2/nowhere")
     assert sandbox.requests()[0]["status"] == 404
+
+
+def test_latency_makes_every_api_call_wait_before_it_is_handled() -> None:
+    # Given a sandbox whose API calls take 0.3 s, as a real platform's do.
+    with SandboxServer(latency=0.3) as slow:
+        started = time.time()
+
+        # When a DM is sent.
+        make_client(slow).create_direct_message(
+            participant_id=DEMO_CUSTOMER.id, text="Hello, slowly"
+        )
+
+        # Then X recorded it only after the wait, and answered after it.
+        answered = time.time()
+        [sent] = slow.x.sent_dms
+        assert sent["received_at"] - started >= 0.3
+        assert answered - sent["received_at"] >= 0
+        assert answered - started >= 0.3
+
+
+def test_no_latency_by_default(sandbox: SandboxServer) -> None:
+    assert sandbox.latency == 0.0

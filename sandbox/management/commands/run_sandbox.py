@@ -15,7 +15,8 @@ class Command(BaseCommand):
     help = "Serve the local X API sandbox (tests and demo only)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        """``--port`` (default 8765; 0 picks a free port), ``--host``."""
+        """``--port`` (default 8765; 0 picks a free port), ``--host``,
+        ``--latency`` (seconds each API call waits, default 0)."""
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument(
@@ -23,11 +24,21 @@ class Command(BaseCommand):
             default=DEFAULT_X_REAL_HOST,
             help="Origin that clients sign OAuth 1.0a requests for.",
         )
+        parser.add_argument(
+            "--latency",
+            type=float,
+            default=0.0,
+            help="Seconds every API call waits before it is answered, as a "
+            "real platform's API takes (e.g. 0.25).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Print the URL, then serve until interrupted."""
         server = SandboxServer(
-            options["host"], options["port"], x_real_host=options["x_real_host"]
+            options["host"],
+            options["port"],
+            x_real_host=options["x_real_host"],
+            latency=options["latency"],
         )
         self.stdout.write(f"Sandbox serving on {server.url}")
         self.stdout.flush()
