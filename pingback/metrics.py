@@ -6,8 +6,8 @@ Redis hash, `pingback:metrics`, so a scrape of any web process sees the totals
 of every process on every host, whatever the process model (gunicorn, uvicorn,
 Celery prefork). Each process adds its counts up in memory and one daemon
 thread writes them (one pipelined round trip of HINCRBYFLOAT) at most every
-`FLUSH_SECONDS`, and at exit: a Redis round trip per webhook cost the ack
-about a fifth of its CPU time (bench/README.md, "Ingest at 32 connections").
+`FLUSH_SECONDS`, and at exit, rather than one round trip per webhook in the
+ack itself (bench/README.md, "Ingest at 32 connections").
 A scrape writes its own process's counts first, so other processes' counts
 reach it at most `FLUSH_SECONDS` late; a process killed outright (SIGKILL)
 loses at most its last `FLUSH_SECONDS` of counts. Without `REDIS_URL` (the

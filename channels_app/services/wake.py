@@ -48,9 +48,9 @@ WAKE_COALESCE_SECONDS = 0.02
 # Seconds it waits instead after a wake-up that found the flag already set: a
 # drain is coming, and it claims every event committed before its claim. At
 # 0.02 s each web process sent 50 `SET NX` a second under a steady flow of
-# webhooks whatever its share of them, and the thread took about a tenth of
-# a gunicorn worker's CPU time at 280 webhooks/s (bench/README.md, "Ingest at
-# 32 connections").
+# webhooks whatever its share of them, and the thread took 7-10 % of a
+# gunicorn worker's CPU time at 280-550 webhooks/s (bench/README.md, "Ingest
+# at 32 connections").
 WAKE_HELD_SECONDS = 0.1
 # Seconds the thread waits before trying again after Redis or the broker failed.
 WAKE_RETRY_SECONDS = 1.0
