@@ -187,9 +187,17 @@ class _Pending:
         except redis.RedisError as error:
             logger.debug("metrics.dropped", extra={"error": str(error)})
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (the parent's may have been held by
+        its writer thread at the fork) and nothing pending."""
+        self._lock = threading.Lock()
+        self._values = defaultdict(float)
+        self._pid = None
+
 
 _pending = _Pending()
 atexit.register(_pending.flush)
+os.register_at_fork(after_in_child=_pending.after_fork)
 
 
 def _add(increments: dict[str, float]) -> None:
