@@ -2,12 +2,18 @@
 
 Counters and the delivery-latency histogram are counted where the event
 happens (a web process for webhooks, a Celery worker for replies) into one
-Redis hash, `pingback:metrics` (one pipelined round trip of HINCRBYFLOAT per
-event), so a scrape of any web process sees the totals of every process on
-every host, whatever the process model (gunicorn, uvicorn, Celery prefork).
-Without `REDIS_URL` (the single-process development default) they are kept in
-the process's memory. A count Redis does not take (it is down) is dropped, and
-the event goes on: metrics never fail a webhook or a delivery.
+Redis hash, `pingback:metrics`, so a scrape of any web process sees the totals
+of every process on every host, whatever the process model (gunicorn, uvicorn,
+Celery prefork). Each process adds its counts up in memory and one daemon
+thread writes them (one pipelined round trip of HINCRBYFLOAT) at most every
+`FLUSH_SECONDS`, and at exit, rather than one round trip per webhook in the
+ack itself (bench/README.md, "Ingest at 32 connections").
+A scrape writes its own process's counts first, so other processes' counts
+reach it at most `FLUSH_SECONDS` late; a process killed outright (SIGKILL)
+loses at most its last `FLUSH_SECONDS` of counts. Without `REDIS_URL` (the
+single-process development default) they are kept in the process's memory. A
+count Redis does not take (it is down) is dropped, and the event goes on:
+metrics never fail a webhook or a delivery.
 
 Gauges are computed at scrape time: the backlog ones from PostgreSQL with
 indexed queries (`InboundEvent (status, received_at)`, the outbox's partial
@@ -38,6 +44,7 @@ Source: https://prometheus.github.io/client_python/collector/custom/
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import socket
@@ -65,6 +72,8 @@ WEBSOCKETS_KEY_PREFIX = "pingback:metrics:websockets:"
 # how often a process with open websockets refreshes it.
 WEBSOCKETS_TTL = 60
 WEBSOCKETS_REFRESH = 15.0
+# Seconds a process keeps its counts before writing them to Redis.
+FLUSH_SECONDS = 1.0
 
 WEBHOOK_OUTCOMES = (
     "accepted",
@@ -120,24 +129,89 @@ def _redis() -> redis.Redis | None:
     return client
 
 
+class _Pending:
+    """Counts of this process not yet written to Redis, and the daemon thread
+    that writes them at most every `FLUSH_SECONDS` (see the module
+    docstring). Started on first use in each process, so a fork (gunicorn,
+    Celery prefork) counts and writes its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, float] = defaultdict(float)
+        self._wanted = threading.Event()
+        self._pid: int | None = None
+
+    def add(self, increments: dict[str, float]) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                # A forked child: what the parent had pending is the
+                # parent's to write.
+                self._values = defaultdict(float)
+                self._wanted = threading.Event()
+                threading.Thread(
+                    target=self._run,
+                    args=(self._wanted,),
+                    name="metrics-flush",
+                    daemon=True,
+                ).start()
+                self._pid = os.getpid()
+            for field, amount in increments.items():
+                self._values[field] += amount
+            self._wanted.set()
+
+    def _run(self, wanted: threading.Event) -> None:
+        while True:
+            wanted.wait()
+            # Counts added while waiting go out with this write; later ones
+            # set `wanted` again.
+            threading.Event().wait(FLUSH_SECONDS)
+            wanted.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Write this process's pending counts to Redis now (one pipelined
+        round trip; nothing when there are none); dropped if Redis fails."""
+        with self._lock:
+            if self._pid != os.getpid() or not self._values:
+                return
+            values, self._values = self._values, defaultdict(float)
+        client = _redis()
+        if client is None:
+            _memory.add(values)
+            return
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for field, amount in values.items():
+                    pipe.hincrbyfloat(COUNTERS_KEY, field, amount)
+                pipe.execute()
+        except redis.RedisError as error:
+            logger.debug("metrics.dropped", extra={"error": str(error)})
+
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (the parent's may have been held by
+        its writer thread at the fork) and nothing pending."""
+        self._lock = threading.Lock()
+        self._values = defaultdict(float)
+        self._pid = None
+
+
+_pending = _Pending()
+atexit.register(_pending.flush)
+os.register_at_fork(after_in_child=_pending.after_fork)
+
+
 def _add(increments: dict[str, float]) -> None:
-    client = _redis()
-    if client is None:
+    if not settings.REDIS_URL:
         _memory.add(increments)
         return
-    try:
-        with client.pipeline(transaction=False) as pipe:
-            for field, amount in increments.items():
-                pipe.hincrbyfloat(COUNTERS_KEY, field, amount)
-            pipe.execute()
-    except redis.RedisError as error:
-        logger.debug("metrics.dropped", extra={"error": str(error)})
+    _pending.add(increments)
 
 
 def _read() -> dict[str, float]:
     client = _redis()
     if client is None:
         return _memory.read()
+    _pending.flush()
     return {
         field.decode(): float(value)
         for field, value in client.hgetall(COUNTERS_KEY).items()

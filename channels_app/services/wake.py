@@ -15,9 +15,12 @@ round trip, per webhook.
 - Each process coalesces its own wake-ups: `inbound_processing_wake` only
   marks a wake-up as wanted (no I/O), and one daemon thread per process does
   the `SET NX` (and the enqueue) after it, then waits `WAKE_COALESCE_SECONDS`
+  (`WAKE_HELD_SECONDS` when the flag was already set: a drain is coming)
   before doing it again for the wake-ups wanted meanwhile. Under load a web
-  process sends a few dozen `SET NX` per second instead of one per webhook;
-  a message waits at most that long more before its drain is enqueued.
+  process sends at most 50 `SET NX` per second (10 while a drain is pending)
+  instead of one per webhook; a message waits at most that long more before
+  its drain is enqueued, and only when a drain that was coming ended before
+  the message was committed.
 - Without a broker (tasks run eagerly) the drain runs at once, inline.
 - A process that exits with a wake-up wanted sends it at exit; if it is
   killed, Celery beat's periodic drain (`INBOUND_SWEEP_INTERVAL`) picks the
@@ -42,6 +45,13 @@ logger = logging.getLogger(__name__)
 WAKE_FLAG = "pingback:inbound:wake"
 # Seconds a process's wake-up thread waits after a wake-up before the next.
 WAKE_COALESCE_SECONDS = 0.02
+# Seconds it waits instead after a wake-up that found the flag already set: a
+# drain is coming, and it claims every event committed before its claim. At
+# 0.02 s each web process sent 50 `SET NX` a second under a steady flow of
+# webhooks whatever its share of them, and the thread took 7-10 % of a
+# gunicorn worker's CPU time at 280-550 webhooks/s (bench/README.md, "Ingest
+# at 32 connections").
+WAKE_HELD_SECONDS = 0.1
 # Seconds the thread waits before trying again after Redis or the broker failed.
 WAKE_RETRY_SECONDS = 1.0
 
@@ -163,13 +173,15 @@ class _Waker:
             # a SET NX of its own, after its commit.
             wanted.clear()
             try:
-                inbound_wake_now()
+                enqueued = inbound_wake_now()
             except Exception:
                 logger.warning("inbound.wake_failed", exc_info=True)
                 wanted.set()
                 threading.Event().wait(WAKE_RETRY_SECONDS)
                 continue
-            threading.Event().wait(WAKE_COALESCE_SECONDS)
+            threading.Event().wait(
+                WAKE_COALESCE_SECONDS if enqueued else WAKE_HELD_SECONDS
+            )
 
     def flush(self) -> None:
         """At exit: send a wake-up still wanted, in the calling thread."""

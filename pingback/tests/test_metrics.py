@@ -6,6 +6,9 @@ before and after), in memory otherwise."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -21,7 +24,7 @@ from channels_app.tests.platforms.test_telegram import telegram_channel
 from conversations.models import Conversation
 from conversations.tests.factories import ConversationFactory, ReplyFactory
 from pingback import metrics
-from pingback.testing import wait_for
+from pingback.testing import ROOT, current_database_url, wait_for
 from sandbox.platforms.telegram.standin import DEMO_CUSTOMER
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +121,33 @@ def test_webhook_counters_move_by_exactly_the_deliveries_posted(client):
     }
     # Other platforms' counters did not move.
     assert webhooks(after, "accepted", "x") == webhooks(before, "accepted", "x")
+
+
+def test_counts_of_another_process_reach_the_scrape(client, settings, tmp_path):
+    """A process writes its counts to Redis in the background and at exit,
+    not one round trip per webhook: a burst of 200 counted by a process that
+    then exits is in the next scrape of this one, exactly."""
+    if not settings.REDIS_URL:
+        pytest.skip("counts are shared between processes through Redis")
+    before = webhooks(scrape(client), "duplicate", "x")
+    script = (
+        "import django; django.setup()\n"
+        "from pingback import metrics\n"
+        "for _ in range(200):\n"
+        "    metrics.webhook_received('x', 'duplicate')\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "pingback.settings",
+        "DATABASE_URL": current_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "PINGBACK_ALLOW_DEV_KEYS": "1",
+    }
+    subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, check=True, timeout=60
+    )
+
+    assert webhooks(scrape(client), "duplicate", "x") == before + 200
 
 
 def test_an_unknown_channel_counts_under_no_platform_label(client):
