@@ -164,14 +164,22 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Under pytest-xdist (`bin/test` runs the suite in parallel) each test process
 # (gw0, gw1, ...) takes a Redis database of its own, after the one REDIS_URL
 # names, as pytest-django gives each its own test database: one process's
-# queues, locks and wake flags are never another's.
-if REDIS_URL and env.str("PYTEST_XDIST_WORKER", default="").startswith("gw"):
+# queues, locks and wake flags are never another's. The URL chosen is written
+# back to the environment, marked, so the processes a test starts (a worker, a
+# server) inherit it as it is instead of moving one database further.
+if (
+    REDIS_URL
+    and env.str("PYTEST_XDIST_WORKER", default="").startswith("gw")
+    and not env.bool("PINGBACK_XDIST_REDIS", default=False)
+):
     from urllib.parse import urlsplit as _urlsplit
 
     _redis = _urlsplit(REDIS_URL)
     _redis_db = int(_redis.path.strip("/") or 0) + 1
     _redis_db += int(env.str("PYTEST_XDIST_WORKER")[2:])
     REDIS_URL = _redis._replace(path=f"/{_redis_db % 16}").geturl()
+    os.environ["REDIS_URL"] = REDIS_URL
+    os.environ["PINGBACK_XDIST_REDIS"] = "1"
 
 # Seconds a web or worker process waits on Redis (connect, and each command)
 # before giving up: a frozen Redis must not hold a request for long. The

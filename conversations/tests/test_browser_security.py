@@ -245,7 +245,10 @@ def open_conversation(page, server, member, objects) -> None:
 def open_widget_settings(page, server, member, objects) -> None:
     log_in(page, server, member)
     page.goto(f"{server.url}/settings/widgets/")
-    page.locator("a", has_text=str(objects["widget"])).click()
+    # Waits for the new page's load event: its script listens on the button
+    # only once it has run.
+    with page.expect_navigation():
+        page.locator("a", has_text=str(objects["widget"])).click()
     page.click("#copy-snippet")
     page.locator("#copy-done", has_text="Copied.").wait_for()
 

@@ -113,8 +113,9 @@
   }
 
   function refreshList() {
-    // The workspace re-renders the whole list pane (views, counts, rows).
-    if (window.PingBack.workspace) { window.PingBack.workspace.refreshList(); }
+    // The workspace re-renders the whole list pane (views, counts, rows);
+    // returns its promise (undefined without the workspace).
+    if (window.PingBack.workspace) { return window.PingBack.workspace.refreshList(); }
   }
 
   function updateTitle() {
@@ -184,8 +185,11 @@
   }
 
   function catchUp() {
-    if (listElement()) { refreshList(); }
+    // Settles when the list pane has been fetched again (the thread is
+    // fetched beside it); never rejects.
+    var list = listElement() ? refreshList() : null;
     if (threadElement()) { refreshThread(false); }
+    return Promise.resolve(list).catch(function () {});
   }
 
   function startFallback() {
@@ -220,10 +224,12 @@
       opened = true;
       delay = MIN_DELAY;
       stopFallback();
-      setState("connected", gettext("Live"));
       document.dispatchEvent(new CustomEvent("pingback:connected"));
-      // Whatever happened between rendering and now (or while disconnected).
-      catchUp();
+      // Whatever happened between rendering and now (or while disconnected);
+      // "Live" once the page has caught up, so what it shows then is current.
+      catchUp().then(function () {
+        if (socket && socket.readyState === WebSocket.OPEN) { setState("connected", gettext("Live")); }
+      });
     };
     socket.onmessage = function (message) {
       var event;
