@@ -178,7 +178,9 @@ def test_a_group_upgraded_to_a_supergroup_keeps_its_conversation(to_group):
     conversation = Conversation.objects.get()
     assert conversation.thread_key == "chat:-1001234567890"
     assert conversation.contact_identity.external_id == "-1001234567890"
-    assert list(conversation.messages.values_list("text", flat=True)) == [
+    assert list(
+        conversation.messages.order_by("pk").values_list("text", flat=True)
+    ) == [
         "Hello from the old group",
         "@pingback_demo_bot is anyone there?",
     ]

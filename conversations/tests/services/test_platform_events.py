@@ -178,7 +178,8 @@ def test_a_customer_with_a_new_number_keeps_their_contact_and_thread(channel):
     assert Conversation.objects.count() == 1
     identity = ContactIdentity.objects.get()
     assert identity.external_id == new.external_id
-    assert list(Conversation.objects.get().messages.values_list("text", flat=True)) == [
+    messages = Conversation.objects.get().messages.order_by("pk")
+    assert list(messages.values_list("text", flat=True)) == [
         "old number",
         "new number",
     ]
