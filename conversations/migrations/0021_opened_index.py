@@ -1,7 +1,8 @@
 """An index on conversations (business, created_at) carrying the id,
 channel, assignee and team, so that reports count the conversations opened
-in a range (per day, channel, agent or team) by an index-only scan of that
-range instead of reading the whole table (docs/reports.md).
+in a range (per day, channel, agent or team) from the index when the range
+is a small part of the history, instead of reading the whole table
+(docs/reports.md).
 
 Built with CREATE INDEX CONCURRENTLY on PostgreSQL (the migration is not
 atomic): the table stays open to writes while the index is built. Other
