@@ -1,8 +1,8 @@
 """Outbound delivery: send one queued message through its channel's platform.
 
-Idempotent by state: the message is claimed `queued → sending` under a row lock,
-so a task run twice never sends twice; `sent` and `failed` messages are left
-alone. The platform call runs outside any transaction.
+Idempotent by state: the message is claimed `queued → sending` by one
+conditional UPDATE, so a task run twice never sends twice; `sent` and
+`failed` messages are left alone. The platform call runs outside any transaction.
 
 In order per conversation: a message is claimed only when no earlier outbound
 message of its conversation is still `queued` or `sending`; otherwise it stays
@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from channels_app.models import Channel
@@ -232,35 +233,65 @@ UNSETTLED = (Message.Status.QUEUED, Message.Status.SENDING)
 
 def _claim(message_id: int) -> Message | str | None:
     """Claim queued outbound `message_id` (`queued → sending`, with its
-    lease) and return it; None if it is not queued (any more); `WAITING`
-    if an earlier outbound message of its conversation is unsettled."""
-    with transaction.atomic():
-        message = (
-            Message.objects.select_for_update(of=("self",))
-            .select_related("channel", "conversation__contact_identity")
-            .filter(pk=message_id, direction=Message.Direction.OUTBOUND)
-            .first()
+    lease) and return it, loaded with its channel, conversation, identity
+    and `reply_to` (the platform id of the conversation's latest inbound
+    message); None if it is not queued (any more); `WAITING` if an earlier
+    outbound message of its conversation is unsettled.
+
+    The claim is one conditional UPDATE: of two workers claiming the same
+    message, PostgreSQL's row lock makes the second re-check `status` after
+    the first commits, and it finds `sending` and claims nothing. Read
+    committed: an earlier reply being claimed by another worker right now
+    is still seen `queued`, so it is waited for either way. Two queries when
+    claimed (the UPDATE, the load), two when not (the UPDATE, and whether it
+    is still queued)."""
+    now = timezone.now()
+    claimed = (
+        Message.objects.filter(
+            pk=message_id,
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.QUEUED,
         )
-        if message is None or message.status != Message.Status.QUEUED:
-            return None
-        # Read committed: an earlier reply being claimed by another worker
-        # right now is still seen `queued`, so it is waited for either way.
-        if _earlier_unsettled(message).exists():
-            return WAITING
-        message.status = Message.Status.SENDING
-        message.next_attempt_at = timezone.now() + timedelta(
-            seconds=settings.DELIVERY_LEASE_SECONDS
+        .filter(
+            ~Exists(_earlier_unsettled(OuterRef("conversation_id"), OuterRef("pk")))
         )
-        message.save(update_fields=["status", "next_attempt_at", "updated_at"])
-    return message
+        .update(
+            status=Message.Status.SENDING,
+            next_attempt_at=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
+            updated_at=now,
+        )
+    )
+    if not claimed:
+        still_queued = Message.objects.filter(
+            pk=message_id,
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.QUEUED,
+        ).exists()
+        return WAITING if still_queued else None
+    return (
+        Message.objects.select_related("channel", "conversation__contact_identity")
+        .annotate(
+            reply_to=Subquery(
+                Message.objects.filter(
+                    conversation_id=OuterRef("conversation_id"),
+                    direction=Message.Direction.INBOUND,
+                    platform_message_id__isnull=False,
+                )
+                .order_by("-id")
+                .values("platform_message_id")[:1]
+            )
+        )
+        .get(pk=message_id)
+    )
 
 
-def _earlier_unsettled(message: Message):
-    """The outbound messages of `message`'s conversation written before it
-    that are still queued or sending (`msg_thread_idx`)."""
+def _earlier_unsettled(conversation_id, message_id):
+    """The outbound messages of conversation `conversation_id` written before
+    message `message_id` that are still queued or sending
+    (`msg_thread_idx`); either may be an `OuterRef`."""
     return Message.objects.filter(
-        conversation_id=message.conversation_id,
-        pk__lt=message.pk,
+        conversation_id=conversation_id,
+        pk__lt=message_id,
         direction=Message.Direction.OUTBOUND,
         status__in=UNSETTLED,
     )
@@ -271,7 +302,7 @@ def _next_in_line(message: Message) -> int | None:
     conversation (it waited for this one), or None. One that has been tried
     already waits for its own retry (its task countdown or the sweeper), so
     it is not returned. A message sent on from here and by its own task is
-    sent once (`_claim`)."""
+    sent once (`_claim`). One query."""
     following = (
         Message.objects.filter(
             conversation_id=message.conversation_id,
@@ -279,21 +310,20 @@ def _next_in_line(message: Message) -> int | None:
             direction=Message.Direction.OUTBOUND,
             status=Message.Status.QUEUED,
         )
+        .annotate(
+            last_outcome=Subquery(
+                DeliveryAttempt.objects.filter(message_id=OuterRef("pk"))
+                .order_by("-pk")
+                .values("outcome")[:1]
+            )
+        )
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "last_outcome")
         .first()
     )
-    if following is None:
+    if following is None or following[1] == DeliveryAttempt.Outcome.RETRY:
         return None
-    last_attempt = (
-        DeliveryAttempt.objects.filter(message_id=following)
-        .order_by("-pk")
-        .values_list("outcome", flat=True)
-        .first()
-    )
-    if last_attempt == DeliveryAttempt.Outcome.RETRY:
-        return None
-    return following
+    return following[0]
 
 
 def _hand_off_on_commit(message_id: int) -> None:
@@ -346,18 +376,10 @@ def _retries(message: Message) -> int:
 
 
 def _outbound(message: Message) -> OutboundMessage:
+    """What the platform sends for `message`, as `_claim` loaded it (with
+    `reply_to`)."""
     conversation = message.conversation
     identity = conversation.contact_identity
-    reply_to = (
-        Message.objects.filter(
-            conversation=conversation,
-            direction=Message.Direction.INBOUND,
-            platform_message_id__isnull=False,
-        )
-        .order_by("-id")
-        .values_list("platform_message_id", flat=True)
-        .first()
-    )
     attachments = tuple(
         OutboundAttachment(
             kind=attachment.get("kind") or attachment_kind(attachment["content_type"]),
@@ -384,7 +406,7 @@ def _outbound(message: Message) -> OutboundMessage:
         text="" if template else message.text,
         recipient_external_id=identity.external_id if identity else "",
         thread_key=conversation.thread_key,
-        reply_to_platform_message_id=reply_to,
+        reply_to_platform_message_id=message.reply_to,
         attachments=attachments,
         template=template,
         subject=conversation.subject,
