@@ -26,7 +26,9 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -1298,10 +1300,38 @@ class _XHostAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+# Each thread keeps the tweepy clients of the last few credentials it used.
+_threads = threading.local()
+CLIENTS_PER_THREAD = 16
+
+
 def _client(**credentials: str | None) -> tweepy.Client:
+    """A tweepy client signing with `credentials`, reaching `X_API_BASE_URL`.
+
+    Kept per thread (the last `CLIENTS_PER_THREAD` credentials and API
+    addresses it used), so a delivery thread's sends through one channel
+    reuse its HTTP connections (keep-alive) instead of opening a connection,
+    and in production a TLS session, for every call. A requests session is
+    not shared between threads."""
+    key = (
+        settings.X_API_BASE_URL,
+        settings.X_API_TIMEOUT,
+        tuple(sorted(credentials.items())),
+    )
+    clients: OrderedDict | None = getattr(_threads, "clients", None)
+    if clients is None:
+        clients = _threads.clients = OrderedDict()
+    client = clients.get(key)
+    if client is not None:
+        clients.move_to_end(key)
+        return client
     client = tweepy.Client(wait_on_rate_limit=False, **credentials)
     adapter = _XHostAdapter(settings.X_API_BASE_URL, settings.X_API_TIMEOUT)
     client.session.mount(TWEEPY_HOST, adapter)
+    clients[key] = client
+    if len(clients) > CLIENTS_PER_THREAD:
+        _, oldest = clients.popitem(last=False)
+        oldest.session.close()
     return client
 
 
