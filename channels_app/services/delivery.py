@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from channels_app.models import Channel
@@ -230,6 +230,40 @@ WAITING = "waiting"
 # Statuses of an outbound message not settled yet: later ones wait for it.
 UNSETTLED = (Message.Status.QUEUED, Message.Status.SENDING)
 
+# The statements run for every task (the claim) and every reply (the next
+# in line), written once as plain SQL that PostgreSQL and SQLite both run:
+# the ORM spent more CPU building them than the database spent running them,
+# and a thread-pool delivery worker is bound by one core (the GIL). Their
+# literals are the `Message` and `DeliveryAttempt` choices.
+_MESSAGES = Message._meta.db_table
+_UNSETTLED_SQL = ", ".join(f"'{status}'" for status in UNSETTLED)
+_CLAIM_SQL = f"""
+UPDATE {_MESSAGES} SET status = '{Message.Status.SENDING}', next_attempt_at = %s,
+  updated_at = %s
+WHERE id = %s AND direction = '{Message.Direction.OUTBOUND}'
+  AND status = '{Message.Status.QUEUED}'
+  AND NOT EXISTS (
+    SELECT 1 FROM {_MESSAGES} AS earlier
+    WHERE earlier.conversation_id = {_MESSAGES}.conversation_id
+      AND earlier.id < {_MESSAGES}.id
+      AND earlier.direction = '{Message.Direction.OUTBOUND}'
+      AND earlier.status IN ({_UNSETTLED_SQL}))
+"""  # noqa: S608 (names and literals are the models' own)
+_STILL_QUEUED_SQL = f"""
+SELECT 1 FROM {_MESSAGES} WHERE id = %s
+  AND direction = '{Message.Direction.OUTBOUND}'
+  AND status = '{Message.Status.QUEUED}'
+"""  # noqa: S608
+_NEXT_IN_LINE_SQL = f"""
+SELECT m.id, (SELECT a.outcome FROM {DeliveryAttempt._meta.db_table} AS a
+              WHERE a.message_id = m.id ORDER BY a.id DESC LIMIT 1)
+FROM {_MESSAGES} AS m
+WHERE m.conversation_id = %s AND m.id > %s
+  AND m.direction = '{Message.Direction.OUTBOUND}'
+  AND m.status = '{Message.Status.QUEUED}'
+ORDER BY m.id LIMIT 1
+"""  # noqa: S608
+
 
 def _claim(message_id: int) -> Message | str | None:
     """Claim queued outbound `message_id` (`queued → sending`, with its
@@ -243,31 +277,17 @@ def _claim(message_id: int) -> Message | str | None:
     the first commits, and it finds `sending` and claims nothing. Read
     committed: an earlier reply being claimed by another worker right now
     is still seen `queued`, so it is waited for either way. Two queries when
-    claimed (the UPDATE, the load), two when not (the UPDATE, and whether it
-    is still queued)."""
-    now = timezone.now()
-    claimed = (
-        Message.objects.filter(
-            pk=message_id,
-            direction=Message.Direction.OUTBOUND,
-            status=Message.Status.QUEUED,
-        )
-        .filter(
-            ~Exists(_earlier_unsettled(OuterRef("conversation_id"), OuterRef("pk")))
-        )
-        .update(
-            status=Message.Status.SENDING,
-            next_attempt_at=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
-            updated_at=now,
-        )
+    claimed (`_CLAIM_SQL`, the load), two when not (`_CLAIM_SQL`,
+    `_STILL_QUEUED_SQL`)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    lease = connection.ops.adapt_datetimefield_value(
+        timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     )
-    if not claimed:
-        still_queued = Message.objects.filter(
-            pk=message_id,
-            direction=Message.Direction.OUTBOUND,
-            status=Message.Status.QUEUED,
-        ).exists()
-        return WAITING if still_queued else None
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [lease, now, message_id])
+        if cursor.rowcount != 1:
+            cursor.execute(_STILL_QUEUED_SQL, [message_id])
+            return WAITING if cursor.fetchone() else None
     return (
         Message.objects.select_related("channel", "conversation__contact_identity")
         .annotate(
@@ -285,42 +305,15 @@ def _claim(message_id: int) -> Message | str | None:
     )
 
 
-def _earlier_unsettled(conversation_id, message_id):
-    """The outbound messages of conversation `conversation_id` written before
-    message `message_id` that are still queued or sending
-    (`msg_thread_idx`); either may be an `OuterRef`."""
-    return Message.objects.filter(
-        conversation_id=conversation_id,
-        pk__lt=message_id,
-        direction=Message.Direction.OUTBOUND,
-        status__in=UNSETTLED,
-    )
-
-
 def _next_in_line(message: Message) -> int | None:
     """After `message` is settled, the next queued outbound message of its
     conversation (it waited for this one), or None. One that has been tried
     already waits for its own retry (its task countdown or the sweeper), so
     it is not returned. A message sent on from here and by its own task is
-    sent once (`_claim`). One query."""
-    following = (
-        Message.objects.filter(
-            conversation_id=message.conversation_id,
-            pk__gt=message.pk,
-            direction=Message.Direction.OUTBOUND,
-            status=Message.Status.QUEUED,
-        )
-        .annotate(
-            last_outcome=Subquery(
-                DeliveryAttempt.objects.filter(message_id=OuterRef("pk"))
-                .order_by("-pk")
-                .values("outcome")[:1]
-            )
-        )
-        .order_by("pk")
-        .values_list("pk", "last_outcome")
-        .first()
-    )
+    sent once (`_claim`). One query (`_NEXT_IN_LINE_SQL`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_IN_LINE_SQL, [message.conversation_id, message.pk])
+        following = cursor.fetchone()
     if following is None or following[1] == DeliveryAttempt.Outcome.RETRY:
         return None
     return following[0]
