@@ -6,8 +6,8 @@ come through them: each conversation's first response, the resolutions
 (and a reopening in one resolved conversation in ten), and the messages
 per conversation and day (the events' open seconds in business hours
 filled as `reports.refresh_open_seconds` fills them); and, each once,
-business hours (weekdays 09:00-18:00) and a failed delivery (one of three reasons) on one agent
-reply in `FAILED_EVERY`.
+business hours (weekdays 09:00-18:00) and a failed delivery (one of three
+reasons) on one agent reply in `FAILED_EVERY`.
 
 Measured as `bench/inbox.py` measures the inbox: over HTTP one request at a
 time after warm-up requests; SQL queries in a separate in-process pass.

@@ -67,9 +67,11 @@ class ConversationEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["business", "at"], name="report_event_idx"),
-            # Whether any event of a business is behind its hours version.
+            # Whether any event of a business is behind its hours version
+            # (its lowest stamp), and the refresh's batches in order.
             models.Index(
-                fields=["business", "hours_version"], name="report_event_hours_idx"
+                fields=["business", "hours_version", "id"],
+                name="report_event_hours_idx",
             ),
         ]
 

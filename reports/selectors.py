@@ -445,13 +445,16 @@ _OPEN_SECONDS = RawSQL(
     '"reports_conversationevent"."open_seconds"', (), output_field=FloatField()
 )
 # The business's hours version and time zone, whether any of its events is
-# behind that version (an index probe on report_event_hours_idx: a stamp is
-# never above the business's version, so behind is `<`), and its opening
-# intervals, in one statement (one snapshot).
+# behind that version, and its opening intervals, in one statement (one
+# snapshot). A stamp is never above the business's version, so an event is
+# behind when the lowest stamp is below it: the lowest is the first entry of
+# the business in report_event_hours_idx, one index probe (an EXISTS over
+# `hours_version < b.hours_version` is planned as a table scan, the version
+# being unknown when planned).
 _HOURS_NOW = """
 SELECT b.hours_version, b.time_zone,
-  EXISTS (SELECT 1 FROM reports_conversationevent e
-          WHERE e.business_id = b.id AND e.hours_version < b.hours_version),
+  (SELECT MIN(e.hours_version) FROM reports_conversationevent e
+   WHERE e.business_id = b.id) < b.hours_version,
   ARRAY(SELECT ARRAY[i.weekday, i.opens, i.closes]
         FROM workspace_openinginterval i WHERE i.business_id = b.id)
 FROM billing_business b WHERE b.id = %s

@@ -202,19 +202,24 @@ def status_changes_record(
 # ------------------------------------------------------ business-hours times
 
 REFRESH_BATCH = 5000
-# Events behind their business's hours version, up to a batch (skipping rows
-# another refresh holds), given their open seconds under the hours passed as
-# arrays (`reports.selectors.open_span_arrays`; the arithmetic the reports
-# use on the moments, `OPEN_SECONDS_SQL`) and stamped with that version.
-# Rows outside [lo, hi] (written while the refresh runs) wait for the next
-# round, which takes wider arrays.
+# The next batch of events behind their business's hours version, in the
+# order of report_event_hours_idx after the last one (version, id), skipping
+# rows another refresh holds and rows outside [lo, hi] (written while the
+# refresh runs: the next round takes them with wider arrays), given their
+# open seconds under the hours passed as arrays (`reports.selectors.
+# open_span_arrays`, with the arithmetic the reports use on the moments,
+# `OPEN_SECONDS_SQL`) and stamped with that version. Answers the rows
+# updated and the last (version, id) of the batch; no row once none is
+# left. (Walking the index from the last key, not from its start, passes
+# over the entries the batches before left behind.)
 _REFRESH = """
 WITH open_hours AS (SELECT %s::float8[] AS starts, %s::float8[] AS lengths,
                            %s::float8[] AS before),
 batch AS (
-  SELECT id FROM reports_conversationevent
-  WHERE business_id = %s AND hours_version < %s AND opened_at >= %s AND at <= %s
-  LIMIT %s FOR UPDATE SKIP LOCKED
+  SELECT id, hours_version FROM reports_conversationevent
+  WHERE business_id = %s AND hours_version < %s AND (hours_version, id) > (%s, %s)
+    AND opened_at >= %s AND at <= %s
+  ORDER BY hours_version, id LIMIT %s FOR UPDATE SKIP LOCKED
 ),
 measured AS (
   SELECT e.id, o.starts, o.lengths, o.before,
@@ -223,20 +228,28 @@ measured AS (
          width_bucket(date_part('epoch', e.opened_at), o.starts) AS ka,
          width_bucket(date_part('epoch', e.at), o.starts) AS kb
   FROM reports_conversationevent e JOIN batch ON batch.id = e.id, open_hours o
+),
+updated AS (
+  UPDATE reports_conversationevent AS e
+  SET open_seconds = {open_seconds}, hours_version = %s
+  FROM measured WHERE e.id = measured.id RETURNING e.id
 )
-UPDATE reports_conversationevent AS e
-SET open_seconds = {open_seconds}, hours_version = %s
-FROM measured WHERE e.id = measured.id
+SELECT (SELECT COUNT(*) FROM updated), hours_version, id FROM batch
+ORDER BY hours_version DESC, id DESC LIMIT 1
 """
 # The same for a business without hours: no open seconds.
 _REFRESH_NONE = """
 WITH batch AS (
-  SELECT id FROM reports_conversationevent
-  WHERE business_id = %s AND hours_version < %s
-  LIMIT %s FOR UPDATE SKIP LOCKED
+  SELECT id, hours_version FROM reports_conversationevent
+  WHERE business_id = %s AND hours_version < %s AND (hours_version, id) > (%s, %s)
+  ORDER BY hours_version, id LIMIT %s FOR UPDATE SKIP LOCKED
+),
+updated AS (
+  UPDATE reports_conversationevent AS e SET open_seconds = NULL, hours_version = %s
+  FROM batch WHERE e.id = batch.id RETURNING e.id
 )
-UPDATE reports_conversationevent AS e SET open_seconds = NULL, hours_version = %s
-FROM batch WHERE e.id = batch.id
+SELECT (SELECT COUNT(*) FROM updated), hours_version, id FROM batch
+ORDER BY hours_version DESC, id DESC LIMIT 1
 """
 
 
@@ -271,29 +284,28 @@ def open_seconds_refresh(business_id: object, *, batch: int = REFRESH_BATCH) -> 
         lo, hi = bounds["lo"], bounds["hi"]
         if lo is None:
             return updated
-        if hours is not None:
-            arrays = open_span_arrays(hours, lo, max(lo, hi))
         done = 0
-        while True:
-            with transaction.atomic():
-                if not postgres:
-                    count = _refresh_in_python(behind, hours, version, batch)
-                elif hours is None:
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            _REFRESH_NONE, [business_id, version, batch, version]
-                        )
-                        count = cursor.rowcount
-                else:
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            _REFRESH.format(open_seconds=OPEN_SECONDS_SQL),
-                            [*arrays, business_id, version, lo, hi, batch, version],
-                        )
-                        count = cursor.rowcount
-            if not count:
-                break
-            done += count
+        if not postgres:
+            while count := _refresh_in_python(
+                behind.filter(opened_at__gte=lo, at__lte=hi), hours, version, batch
+            ):
+                done += count
+        else:
+            if hours is None:
+                sql, before, after = _REFRESH_NONE, [business_id, version], []
+            else:
+                arrays = open_span_arrays(hours, lo, max(lo, hi))
+                sql = _REFRESH.format(open_seconds=OPEN_SECONDS_SQL)
+                before, after = [*arrays, business_id, version], [lo, hi]
+            last: tuple[int, int] = (-1, 0)
+            while True:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(sql, [*before, *last, *after, batch, version])
+                    found = cursor.fetchone()
+                if found is None:
+                    break
+                done += found[0]
+                last = (found[1], found[2])
         updated += done
         if not done:
             # (What is left is held by another refresh, which finishes it.)

@@ -1,8 +1,9 @@
 """Each report event's time in business hours (`ConversationEvent.
 open_seconds`) and the version of the business's hours it was worked out
 under (`hours_version`, 0: never), with an index on (business,
-hours_version) so a report finds at once whether any event of the business
-is behind (docs/reports.md).
+hours_version, id) so a report finds at once whether any event of the
+business is behind (its lowest version), and the refresh walks those
+behind in batches (docs/reports.md).
 
 The index is built with CREATE INDEX CONCURRENTLY on PostgreSQL (the
 migration is not atomic): the table stays open to writes meanwhile. Other
@@ -56,7 +57,8 @@ class Migration(migrations.Migration):
         AddIndexConcurrentlyOnPostgres(
             model_name="conversationevent",
             index=models.Index(
-                fields=["business", "hours_version"], name="report_event_hours_idx"
+                fields=["business", "hours_version", "id"],
+                name="report_event_hours_idx",
             ),
         ),
     ]

@@ -20,13 +20,16 @@ from django.db import migrations, transaction
 
 BATCH = 10000
 
+# As `reports.services._REFRESH`: the next batch after the last (version,
+# id), in the order of report_event_hours_idx.
 _REFRESH = """
 WITH open_hours AS (SELECT %s::float8[] AS starts, %s::float8[] AS lengths,
                            %s::float8[] AS before),
 batch AS (
-  SELECT id FROM reports_conversationevent
-  WHERE business_id = %s AND hours_version < %s AND opened_at >= %s AND at <= %s
-  LIMIT %s
+  SELECT id, hours_version FROM reports_conversationevent
+  WHERE business_id = %s AND hours_version < %s AND (hours_version, id) > (%s, %s)
+    AND opened_at >= %s AND at <= %s
+  ORDER BY hours_version, id LIMIT %s
 ),
 measured AS (
   SELECT e.id, o.starts, o.lengths, o.before,
@@ -35,13 +38,17 @@ measured AS (
          width_bucket(date_part('epoch', e.opened_at), o.starts) AS ka,
          width_bucket(date_part('epoch', e.at), o.starts) AS kb
   FROM reports_conversationevent e JOIN batch ON batch.id = e.id, open_hours o
+),
+updated AS (
+  UPDATE reports_conversationevent AS e
+  SET open_seconds = GREATEST(0,
+    CASE WHEN kb = 0 THEN 0 ELSE before[kb] + LEAST(b - starts[kb], lengths[kb]) END
+    - CASE WHEN ka = 0 THEN 0 ELSE before[ka] + LEAST(a - starts[ka], lengths[ka])
+      END),
+    hours_version = %s
+  FROM measured WHERE e.id = measured.id RETURNING e.id
 )
-UPDATE reports_conversationevent AS e
-SET open_seconds = GREATEST(0,
-  CASE WHEN kb = 0 THEN 0 ELSE before[kb] + LEAST(b - starts[kb], lengths[kb]) END
-  - CASE WHEN ka = 0 THEN 0 ELSE before[ka] + LEAST(a - starts[ka], lengths[ka]) END),
-  hours_version = %s
-FROM measured WHERE e.id = measured.id
+SELECT hours_version, id FROM batch ORDER BY hours_version DESC, id DESC LIMIT 1
 """
 
 
@@ -95,16 +102,9 @@ def backfill(apps, schema_editor):
         # measure it from its moments and queue its refresh.)
         behind = behind.filter(opened_at__gte=lo, at__lte=hi)
         arrays = _arrays(hours, lo, max(lo, hi))
-        while True:
-            with transaction.atomic():
-                if postgres:
-                    with connection.cursor() as cursor:
-                        cursor.execute(
-                            _REFRESH,
-                            [*arrays, business_id, version, lo, hi, BATCH, version],
-                        )
-                        count = cursor.rowcount
-                else:
+        if not postgres:
+            while True:
+                with transaction.atomic():
                     rows = list(behind.only("pk", "opened_at", "at")[:BATCH])
                     for row in rows:
                         row.open_seconds = hours.open_seconds(row.opened_at, row.at)
@@ -112,9 +112,20 @@ def backfill(apps, schema_editor):
                     Event.objects.bulk_update(
                         rows, ["open_seconds", "hours_version"], batch_size=500
                     )
-                    count = len(rows)
-            if not count:
+                if not rows:
+                    break
+            continue
+        last = (-1, 0)
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    _REFRESH,
+                    [*arrays, business_id, version, *last, lo, hi, BATCH, version],
+                )
+                found = cursor.fetchone()
+            if found is None:
                 break
+            last = found
 
 
 class Migration(migrations.Migration):
