@@ -103,8 +103,11 @@ def reports_ensure(dataset: InboxDataset) -> None:
             cursor.execute(_FAILED, [*reasons, business_id, FAILED_EVERY])
     if ConversationDay.objects.filter(business=business).exists():
         # (Events stored before they carried open seconds, or behind the
-        # hours: given them, as the refresh task would.)
+        # hours: given them, as the refresh task would, and the rows this or
+        # migration reports/0010 rewrote vacuumed.)
         open_seconds_refresh(business.pk)
+        if postgres:
+            _tables_analyze()
         return
     day = "(m.sent_at AT TIME ZONE %s)::date" if postgres else "date(m.sent_at)"
 
@@ -132,12 +135,15 @@ def reports_ensure(dataset: InboxDataset) -> None:
     # 0, never worked out).
     open_seconds_refresh(business.pk)
     if postgres:
-        # (VACUUM too: the refresh rewrote every event.)
-        vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"{vacuum} reports_conversationevent, reports_conversationday"
-            )
+        _tables_analyze()
+
+
+def _tables_analyze() -> None:
+    """ANALYZE the reports' tables (PostgreSQL), and VACUUM them too outside
+    a transaction: the refresh rewrites every event."""
+    vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{vacuum} reports_conversationevent, reports_conversationday")
 
 
 def report_endpoints(dataset: InboxDataset) -> list[Endpoint]:
