@@ -4,9 +4,10 @@ on the inbox data sets (`bench/data.py`), to which `reports_ensure` adds,
 once, what the conversations services would have recorded had the data
 come through them: each conversation's first response, the resolutions
 (and a reopening in one resolved conversation in ten), and the messages
-per conversation and day; and, each once, business hours (weekdays
-09:00-18:00) and a failed delivery (one of three reasons) on one agent
-reply in `FAILED_EVERY`.
+per conversation and day (the events' open seconds in business hours
+filled as `reports.refresh_open_seconds` fills them); and, each once,
+business hours (weekdays 09:00-18:00) and a failed delivery (one of three
+reasons) on one agent reply in `FAILED_EVERY`.
 
 Measured as `bench/inbox.py` measures the inbox: over HTTP one request at a
 time after warm-up requests; SQL queries in a separate in-process pass.
@@ -25,6 +26,7 @@ from bench.inbox import Endpoint, endpoints_benchmark
 from bench.report import scale_tables
 from conversations.models import Message
 from reports.models import ConversationDay
+from reports.services import open_seconds_refresh
 from workspace.selectors import business_hours
 from workspace.services import business_hours_set
 
@@ -100,6 +102,12 @@ def reports_ensure(dataset: InboxDataset) -> None:
             reasons = [FAILED_EVERY, REASONS[0], FAILED_EVERY, *REASONS[1:]]
             cursor.execute(_FAILED, [*reasons, business_id, FAILED_EVERY])
     if ConversationDay.objects.filter(business=business).exists():
+        # (Events stored before they carried open seconds, or behind the
+        # hours: given them, as the refresh task would, and the rows this or
+        # migration reports/0010 rewrote vacuumed.)
+        open_seconds_refresh(business.pk)
+        if postgres:
+            _tables_analyze()
         return
     day = "(m.sent_at AT TIME ZONE %s)::date" if postgres else "date(m.sent_at)"
 
@@ -122,9 +130,20 @@ def reports_ensure(dataset: InboxDataset) -> None:
         )
         zone = [business.time_zone] if postgres else []
         cursor.execute(_DAYS.format(day=day), [*zone, business_id, *zone])
+    # The events' business-hours times, as `reports.refresh_open_seconds`
+    # stores them after the hours change (the INSERTs leave them at version
+    # 0, never worked out).
+    open_seconds_refresh(business.pk)
     if postgres:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE reports_conversationevent, reports_conversationday")
+        _tables_analyze()
+
+
+def _tables_analyze() -> None:
+    """ANALYZE the reports' tables (PostgreSQL), and VACUUM them too outside
+    a transaction: the refresh rewrites every event."""
+    vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{vacuum} reports_conversationevent, reports_conversationday")
 
 
 def report_endpoints(dataset: InboxDataset) -> list[Endpoint]:

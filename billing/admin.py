@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.db import transaction
 
 from billing.admin_scope import (
     CHANGE,
@@ -54,6 +55,22 @@ class BusinessAdmin(BusinessScopedAdmin):
     search_fields = ["name", "id"]
     readonly_fields = ["id", "created_at"]
     inlines = [MemberInline]
+
+    def save_model(self, request, obj, form, change) -> None:
+        """A change saves only the fields the form changed, never
+        `hours_version` as it was loaded (a change of business hours
+        meanwhile may have raised it); a new time zone raises it, as
+        `billing.services.business_settings_update` does, in the same
+        transaction."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        from reports.services import hours_version_bump
+
+        with transaction.atomic():
+            obj.save(update_fields=form.changed_data)
+            if "time_zone" in form.changed_data:
+                hours_version_bump(obj)
 
 
 @admin.register(Member)

@@ -16,7 +16,15 @@ class Plan(models.TextChoices):
 
 
 class Business(models.Model):
-    """A customer of PingBack: owns channels, contacts, conversations and members."""
+    """A customer of PingBack: owns channels, contacts, conversations and members.
+
+    `hours_version` counts the changes of what its business hours mean (its
+    `workspace.OpeningInterval` rows replaced or removed, or `time_zone`
+    changed), raised in the same transaction as the change
+    (`workspace.services.business_hours_set`, `billing.services.
+    business_settings_update`); 0 until hours are first set. Report events
+    store the version their open seconds were worked out under
+    (`reports.ConversationEvent.hours_version`)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -39,6 +47,13 @@ class Business(models.Model):
         help_text="PostgreSQL text search configuration for message search "
         "(simple, english, portuguese, ...): `simple` matches words as written, "
         "so names and codes match; a language also matches other forms of a word.",
+    )
+    hours_version = models.PositiveIntegerField(
+        default=0,
+        help_text="Raised by one each time what the business hours mean changes "
+        "(the hours set or removed, or the time zone changed): report events "
+        "whose open seconds were worked out under an older version are "
+        "recomputed (docs/reports.md).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

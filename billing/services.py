@@ -182,7 +182,10 @@ def business_settings_update(*, business: Business, **changes: str) -> Business:
     Raises `FieldInvalid` naming the first field refused; nothing changes
     then. A new `search_language` queues `conversations.search_reindex`
     after the commit, so existing messages are found in it too (new ones
-    are indexed in it at once). Returns the business as saved."""
+    are indexed in it at once). A new `time_zone` raises
+    `hours_version` (business hours are in it) and queues the refresh of
+    the reports' business-hours times after the commit. Returns the
+    business as saved."""
     import phonenumbers
 
     from billing.selectors import search_languages
@@ -223,7 +226,19 @@ def business_settings_update(*, business: Business, **changes: str) -> Business:
         and values["search_language"] != business.search_language
     )
     with transaction.atomic():
+        if "time_zone" in values:
+            zone_before = (
+                Business.objects.select_for_update()
+                .filter(pk=business.pk)
+                .values_list("time_zone", flat=True)
+                .get()
+            )
         Business.objects.filter(pk=business.pk).update(**values)
+        if "time_zone" in values and values["time_zone"] != zone_before:
+            # Business hours are in the time zone: they mean other moments.
+            from reports.services import hours_version_bump
+
+            hours_version_bump(business)
         if reindex:
             transaction.on_commit(lambda: _search_reindex_queue(business.pk))
     for key, value in values.items():

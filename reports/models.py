@@ -24,8 +24,14 @@ class ConversationEvent(models.Model):
     earlier), stored with the row so a report sorts a column for its
     medians instead of working each time out (`reports.services.
     seconds_between`; null only on rows written before the column and not
-    yet filled by migration `reports/0008`). Written by `reports.services`
-    as the conversations services change conversations; never edited."""
+    yet filled by migration `reports/0008`). `open_seconds` is the same time
+    counted in the business's hours only (`workspace.hours.WeeklyHours.
+    open_seconds`; null when the business had no hours), as they were at
+    `Business.hours_version` = `hours_version` (0: never worked out). Written
+    by `reports.services` as the conversations services change
+    conversations; only `open_seconds` and `hours_version` are ever
+    rewritten, by `reports.services.open_seconds_refresh` after the hours or
+    the time zone change (docs/reports.md)."""
 
     class Kind(models.TextChoices):
         FIRST_RESPONSE = (
@@ -43,6 +49,10 @@ class ConversationEvent(models.Model):
     at = models.DateTimeField()
     opened_at = models.DateTimeField()
     seconds = models.FloatField(null=True, blank=True)
+    open_seconds = models.FloatField(null=True, blank=True)
+    # (A database default too: rows inserted by raw SQL, such as the
+    # benchmark's, count as never worked out.)
+    hours_version = models.PositiveIntegerField(default=0, db_default=0)
     channel_id = models.UUIDField(null=True, blank=True)
     assignee_id = models.IntegerField(null=True, blank=True)
     team_id = models.BigIntegerField(null=True, blank=True)
@@ -57,6 +67,12 @@ class ConversationEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["business", "at"], name="report_event_idx"),
+            # Whether any event of a business is behind its hours version
+            # (its lowest stamp), and the refresh's batches in order.
+            models.Index(
+                fields=["business", "hours_version", "id"],
+                name="report_event_hours_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     FloatField,
@@ -38,7 +38,7 @@ from channels_app.models import Channel
 from conversations.models import Conversation, Message
 from conversations.services.snooze import zone_named
 from reports.models import ConversationDay, ConversationEvent
-from workspace.hours import WeeklyHours
+from workspace.hours import WeeklyHours, zone_of
 from workspace.models import Label, Team
 
 # What a report may be grouped by, and the conversation field each reads
@@ -157,9 +157,14 @@ def report(
     `open_seconds(start, end) -> seconds` (business hours), or every second
     when None. On PostgreSQL, wall-clock times and a `WeeklyHours.
     open_seconds` (bound method) are worked out by the database; any other
-    function is applied in Python to every event of the range. A fixed
-    number of queries (at most 5; 6 with business hours on PostgreSQL),
-    whatever the range or data.
+    function is applied in Python to every event of the range. With the
+    business's own hours, the open seconds stored with the events are read
+    when every event of the business has them for its current hours
+    (`_open_seconds_stored`); otherwise they are measured from each event's
+    two moments, and `reports.refresh_open_seconds` is queued to store them.
+    A fixed number of queries whatever the range or data: at most 5; with
+    business hours on PostgreSQL 6, or 7 while the stored open seconds are
+    behind the hours.
 
     Raises `ValueError` for an unknown `group_by`, `until` before `since` or
     a range longer than `MAX_DAYS`."""
@@ -225,20 +230,24 @@ def report(
         key_field = day_key = ROW_FIELDS[group_by]
     hours = getattr(open_seconds, "__self__", None)
     if postgres and (open_seconds is None or isinstance(hours, WeeklyHours)):
-        # Wall-clock: the seconds stored with each event; business hours:
-        # the two moments, measured in the query.
-        if open_seconds is None:
-            events = events.annotate(wall=_WALL_SECONDS)
-            columns: tuple[str, ...] = ("kind", "wall")
+        # Wall-clock: the seconds stored with each event; business hours: the
+        # open seconds stored with each event when every event of the
+        # business has them for these hours, else the two moments, measured
+        # in the query.
+        measure = open_seconds is not None and not _open_seconds_stored(business, hours)
+        if measure:
+            columns: tuple[str, ...] = ("kind", "opened_at", "at")
         else:
-            columns = ("kind", "opened_at", "at")
+            stored = _WALL_SECONDS if open_seconds is None else _OPEN_SECONDS
+            events = events.annotate(wall=stored)
+            columns = ("kind", "wall")
         source = _by_label(events, group_by, *columns)
         if source is None:
             source = events.values_list(key_field, *columns).query.sql_with_params()
-        if open_seconds is None:
-            times = _times_in_sql(source)
-        else:
+        if measure:
             times = _open_times_in_sql(events, source, hours, end)
+        else:
+            times = _times_in_sql(source)
     else:
         times = _times_in_python(events, key_field, open_seconds or wall_seconds)
     # One pass over the range's events: resolutions and reopenings counted,
@@ -431,6 +440,61 @@ _WALL_TIMES = _PERCENTILES.format(
 )
 
 
+# Business-hours times stored with each event (`_open_seconds_stored`).
+_OPEN_SECONDS = RawSQL(
+    '"reports_conversationevent"."open_seconds"', (), output_field=FloatField()
+)
+# The business's hours version and time zone, whether any of its events is
+# behind that version, and its opening intervals, in one statement (one
+# snapshot). A stamp is never above the business's version, so an event is
+# behind when the lowest stamp is below it: the lowest is the first entry of
+# the business in report_event_hours_idx, one index probe (an EXISTS over
+# `hours_version < b.hours_version` is planned as a table scan, the version
+# being unknown when planned).
+_HOURS_NOW = """
+SELECT b.hours_version, b.time_zone,
+  (SELECT MIN(e.hours_version) FROM reports_conversationevent e
+   WHERE e.business_id = b.id) < b.hours_version,
+  ARRAY(SELECT ARRAY[i.weekday, i.opens, i.closes]
+        FROM workspace_openinginterval i WHERE i.business_id = b.id)
+FROM billing_business b WHERE b.id = %s
+"""
+
+
+def _week_of(hours: WeeklyHours) -> tuple[str, dict[int, list[tuple[int, int]]]]:
+    """`hours` as (zone name, {weekday: sorted intervals}, closed days left
+    out), to tell two `WeeklyHours` alike."""
+    week = {day: sorted(spans) for day, spans in hours.week.items() if spans}
+    return str(hours.zone), week
+
+
+def _open_seconds_stored(business: Business, hours: WeeklyHours) -> bool:
+    """Whether the events' stored `open_seconds` measure `hours`: `hours`
+    are `business`'s own current hours (intervals and time zone) and no
+    event of the business is behind its `hours_version`. One query. When
+    some are behind, queues `reports.refresh_open_seconds` (after the
+    commit; a failure to queue is logged, the report goes on) so the next
+    reports read the stored column."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HOURS_NOW, [business.pk])
+        found = cursor.fetchone()
+    if found is None:
+        return False
+    _version, zone, behind, intervals = found
+    week: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for weekday, opens, closes in intervals:
+        week[weekday].append((opens, closes))
+    current = WeeklyHours(zone=zone_of(zone), week=week)
+    if behind:
+        from reports.services import open_seconds_refresh_queue
+
+        transaction.on_commit(
+            lambda: open_seconds_refresh_queue(business.pk), robust=True
+        )
+        return False
+    return _week_of(current) == _week_of(hours)
+
+
 def _times_in_sql(source: tuple[str, list]) -> dict[tuple[str, object], Times]:
     """`Times` per (kind, key) of the events `source` (SQL and parameters of
     rows (key, kind, wall-clock seconds)), worked out by PostgreSQL: one
@@ -444,6 +508,15 @@ def _times_in_sql(source: tuple[str, list]) -> dict[tuple[str, object], Times]:
         }
 
 
+# The open seconds of one event, from `a` and `b` (its two moments in epoch
+# seconds) and `ka`, `kb` (their spans, `width_bucket` over `starts`), with
+# the arrays `starts`, `lengths` and `before` of `open_span_arrays`.
+OPEN_SECONDS_SQL = (
+    "GREATEST(0, "
+    "CASE WHEN kb = 0 THEN 0 ELSE before[kb] + LEAST(b - starts[kb], lengths[kb]) END"
+    " - CASE WHEN ka = 0 THEN 0 ELSE before[ka] + LEAST(a - starts[ka], lengths[ka]) "
+    "END)"
+)
 _OPEN_TIMES = """
 WITH open_hours AS (SELECT %s::float8[] AS starts, %s::float8[] AS lengths,
                            %s::float8[] AS before),
@@ -458,13 +531,31 @@ measured AS (
 SELECT key, kind, n, (SELECT percentile_cont(ARRAY[0.5, 0.9])
   WITHIN GROUP (ORDER BY v) FROM unnest(times) AS v)
 FROM (
-  SELECT key, kind, COUNT(*) AS n, array_agg(GREATEST(0,
-    CASE WHEN kb = 0 THEN 0 ELSE before[kb] + LEAST(b - starts[kb], lengths[kb]) END
-    - CASE WHEN ka = 0 THEN 0 ELSE before[ka] + LEAST(a - starts[ka], lengths[ka]) END))
-    AS times
+  SELECT key, kind, COUNT(*) AS n, array_agg({open_seconds}) AS times
   FROM measured GROUP BY key, kind
 ) AS g
 """
+
+
+def open_span_arrays(
+    hours: WeeklyHours, start: dt.datetime, end: dt.datetime
+) -> tuple[list[float], list[float], list[float]]:
+    """The open spans of `hours` meeting [start, end] as three arrays for
+    `OPEN_SECONDS_SQL`: each span's start (epoch seconds), its length
+    (seconds) and the open seconds of the spans before it. One span of no
+    length at `start` when none meets the range (every time is then 0)."""
+    starts: list[float] = []
+    lengths: list[float] = []
+    before: list[float] = []
+    total = 0.0
+    for a, b in hours.spans(start, end):
+        starts.append(a.timestamp())
+        lengths.append((b - a).total_seconds())
+        before.append(total)
+        total += lengths[-1]
+    if not starts:
+        return [start.timestamp()], [0.0], [0.0]
+    return starts, lengths, before
 
 
 def _open_times_in_sql(
@@ -472,7 +563,8 @@ def _open_times_in_sql(
 ) -> dict[tuple[str, object], Times]:
     """`Times` per (kind, key) of the events `source` (as `_times_in_sql`;
     `events` their queryset) in open seconds of `hours`, worked out by
-    PostgreSQL: two queries (the earliest opening measured, then the times).
+    PostgreSQL from each event's two moments: two queries (the earliest
+    opening measured, then the times).
 
     Each moment t is turned into the open seconds from the first open span
     up to t: with the spans' starts, lengths and the open seconds before
@@ -483,21 +575,12 @@ def _open_times_in_sql(
     earliest = events.aggregate(earliest=Min("opened_at"))["earliest"]
     if earliest is None:
         return {}
-    starts: list[float] = []
-    lengths: list[float] = []
-    before: list[float] = []
-    total = 0.0
-    for a, b in hours.spans(earliest, end):
-        starts.append(a.timestamp())
-        lengths.append((b - a).total_seconds())
-        before.append(total)
-        total += lengths[-1]
-    if not starts:  # (never open: every time is 0)
-        starts, lengths, before = [earliest.timestamp()], [0.0], [0.0]
+    starts, lengths, before = open_span_arrays(hours, earliest, end)
     sql, params = source
     with connection.cursor() as cursor:
         cursor.execute(
-            _OPEN_TIMES.format(events=sql), [starts, lengths, before, *params]
+            _OPEN_TIMES.format(events=sql, open_seconds=OPEN_SECONDS_SQL),
+            [starts, lengths, before, *params],
         )
         return {
             (kind, key): Times(count=n, median=both[0], p90=both[1])

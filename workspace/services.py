@@ -363,7 +363,12 @@ def business_hours_set(
     """Replace `business`'s weekly hours with `week` (as `workspace.hours.
     week_parse` returns it), or remove them (None: always open). Raises
     `workspace.hours.BusinessHoursInvalid` for a week `week_parse` would
-    refuse; nothing changes then."""
+    refuse; nothing changes then. When the hours differ from those stored,
+    raises `Business.hours_version` in the same transaction and queues the
+    refresh of the reports' business-hours times after the commit
+    (`reports.services.hours_version_bump`); the same hours again change
+    nothing."""
+    from reports.services import hours_version_bump
     from workspace.hours import WEEKDAYS, week_parse, week_show
 
     if week is not None:
@@ -375,8 +380,18 @@ def business_hours_set(
         for o, c in intervals
     ]
     with transaction.atomic():
-        OpeningInterval.objects.filter(business=business).delete()
-        OpeningInterval.objects.bulk_create(rows)
+        # The business's row locked: two changes of its hours at once are
+        # compared with the stored hours one after the other.
+        Business.objects.select_for_update().filter(pk=business.pk).values_list(
+            "pk"
+        ).get()
+        stored = OpeningInterval.objects.filter(business=business)
+        if sorted(stored.values_list("weekday", "opens", "closes")) != sorted(
+            (row.weekday, row.opens, row.closes) for row in rows
+        ):
+            stored.delete()
+            OpeningInterval.objects.bulk_create(rows)
+            hours_version_bump(business)
     logger.info(
         "business.hours_set",
         extra={"business_id": str(business.pk), "intervals": len(rows)},

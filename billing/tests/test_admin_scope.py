@@ -236,6 +236,30 @@ def test_a_business_admin_cannot_change_the_plan(second, second_admin):
     )
 
 
+def test_a_new_time_zone_in_admin_raises_the_hours_version(second, second_admin):
+    # given: business hours in effect at version 3 (reports store times by it)
+    Business.objects.filter(pk=second.pk).update(hours_version=3)
+    form = {
+        "name": second.name,
+        "plan": second.plan,
+        "members-TOTAL_FORMS": "0",
+        "members-INITIAL_FORMS": "0",
+    }
+
+    # when: saved with the same zone, then with another
+    zone = second.time_zone
+    second_admin.post(url(Business, "change", second.pk), {**form, "time_zone": zone})
+    second.refresh_from_db()
+    assert (second.time_zone, second.hours_version) == (zone, 3)
+    second_admin.post(
+        url(Business, "change", second.pk), {**form, "time_zone": "Asia/Tokyo"}
+    )
+
+    # then: the hours mean other moments: the version rose with the zone
+    second.refresh_from_db()
+    assert (second.time_zone, second.hours_version) == ("Asia/Tokyo", 4)
+
+
 def test_a_business_admin_logs_in_by_role_not_is_staff(client, second):
     user = admin_of(second).user
     user.is_staff = False
