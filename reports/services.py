@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from django.db import connection, transaction
-from django.db.models import Exists, Max, Min, Value
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from billing.models import Business
@@ -71,39 +71,22 @@ class HoursNow:
         return self.hours.open_seconds(opened_at, at)
 
 
-def hours_now(
-    business_ids: Iterable[object], *, answered: object = None
-) -> tuple[dict[object, HoursNow], bool]:
+def hours_now(business_ids: Iterable[object]) -> dict[object, HoursNow]:
     """The `HoursNow` of each business of `business_ids` (a business that
-    does not exist is left out), and whether the conversation `answered`
-    (an id, or None: False) already has its first response. One query:
-    the hours and version of a business come from one snapshot, so a
-    version always goes with the hours it stands for."""
-    rows = Business.objects.filter(pk__in=set(business_ids))
-    if answered is not None:
-        rows = rows.annotate(
-            answered=Exists(
-                ConversationEvent.objects.filter(
-                    conversation_id=answered,
-                    kind=ConversationEvent.Kind.FIRST_RESPONSE,
-                )
-            )
-        )
-    else:
-        rows = rows.annotate(answered=Value(False))
+    does not exist is left out). One query: the hours and version of a
+    business come from one snapshot, so a version always goes with the
+    hours it stands for."""
     found: dict[object, tuple[int, str, dict[int, list[tuple[int, int]]]]] = {}
-    has_answer = False
-    for pk, version, zone, weekday, opens, closes, answer in rows.values_list(
+    rows = Business.objects.filter(pk__in=set(business_ids)).values_list(
         "pk",
         "hours_version",
         "time_zone",
         "opening_intervals__weekday",
         "opening_intervals__opens",
         "opening_intervals__closes",
-        "answered",
-    ):
+    )
+    for pk, version, zone, weekday, opens, closes in rows:
         _, _, week = found.setdefault(pk, (version, zone, {}))
-        has_answer = has_answer or bool(answer)
         if weekday is not None:
             week.setdefault(weekday, []).append((opens, closes))
     return {
@@ -112,7 +95,7 @@ def hours_now(
             version=version,
         )
         for pk, (version, zone, week) in found.items()
-    }, has_answer
+    }
 
 
 _NO_HOURS = HoursNow(hours=None, version=0)
@@ -122,9 +105,10 @@ def first_response_record(message: Message) -> None:
     """Record `message` as its conversation's first response when it is an
     agent's reply (outbound, with an author, not a note or activity entry)
     and the conversation has none yet, with its wall-clock and open seconds
-    (`hours_now`): one query for the business's hours that also tells
-    whether the conversation was answered already, then, when it was not,
-    one INSERT that a simultaneous reply's conflict turns into nothing."""
+    (`hours_now`): one query (an index probe) telling whether the
+    conversation was answered already, then, when it was not, one for the
+    business's hours and one INSERT that a simultaneous reply's conflict
+    turns into nothing."""
     if (
         message.direction != Message.Direction.OUTBOUND
         or message.author_id is None
@@ -132,9 +116,11 @@ def first_response_record(message: Message) -> None:
     ):
         return
     conversation = message.conversation
-    now_of, answered = hours_now([conversation.business_id], answered=conversation.pk)
-    if answered:
+    if ConversationEvent.objects.filter(
+        conversation_id=conversation.pk, kind=ConversationEvent.Kind.FIRST_RESPONSE
+    ).exists():
         return
+    now_of = hours_now([conversation.business_id])
     hours = now_of.get(conversation.business_id, _NO_HOURS)
     ConversationEvent.objects.bulk_create(
         [
@@ -191,7 +177,7 @@ def status_changes_record(
         )
     if not events:
         return
-    now_of, _ = hours_now(event.business_id for event in events)
+    now_of = hours_now(event.business_id for event in events)
     for event in events:
         hours = now_of.get(event.business_id, _NO_HOURS)
         event.open_seconds = hours.open_seconds(event.opened_at, event.at)
@@ -273,7 +259,7 @@ def open_seconds_refresh(business_id: object, *, batch: int = REFRESH_BATCH) -> 
     postgres = connection.vendor == "postgresql"
     updated = 0
     while True:
-        now_of, _ = hours_now([business_id])
+        now_of = hours_now([business_id])
         if business_id not in now_of:
             return updated
         hours, version = now_of[business_id].hours, now_of[business_id].version

@@ -369,8 +369,13 @@ class ConversationViewSet(
         return inbox_conversation_list(business_of(self.request))
 
     def get_object(self) -> Conversation:
+        # The thread and replies answer with messages only: the
+        # conversation's labels are not read.
+        labels = self.action != "messages"
         try:
-            return conversation_get(business_of(self.request), int(self.kwargs["pk"]))
+            return conversation_get(
+                business_of(self.request), int(self.kwargs["pk"]), labels=labels
+            )
         except (Conversation.DoesNotExist, ValueError) as error:
             raise Http404("Conversation not found.") from error
 
