@@ -87,8 +87,9 @@ def main() -> int:
     ws_port = int(os.environ.get("BENCH_WS_PORT", "8504"))
     concurrency = int(os.environ.get("CELERY_CONCURRENCY", "2"))
     delivery_concurrency = int(os.environ.get("DELIVERY_CONCURRENCY", "32"))
-    # Replicas of the delivery worker (the Procfile's `delivery` process).
-    replicas = int(os.environ.get("DELIVERY_WORKERS", "1"))
+    # Replicas of the delivery worker (the Procfile's `delivery` process):
+    # one per core, as docs/deployment.md advises.
+    replicas = int(os.environ.get("DELIVERY_WORKERS", str(os.cpu_count() or 1)))
     delivery_names = [f"delivery{n}@bench" for n in range(replicas)]
     machine = machine_describe()
     with ExitStack() as stack:

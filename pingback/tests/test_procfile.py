@@ -1,6 +1,7 @@
 """The Procfile's process types start together under `honcho start`: the web
 process answers /healthz on the PORT it was given, the realtime process on
-PORT+100, both workers (the default and delivery queues) and beat start, and
+PORT+100, both workers (the default queue's, and the delivery queue's two
+processes, as on 2 cores) and beat start, and
 stopping honcho stops them all."""
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ def test_honcho_starts_every_process_type_and_stops_them(tmp_path):
     realtime = f"http://127.0.0.1:{port + 100}"
 
     with child_process(
-        [str(BIN / "honcho"), "start", "--no-colour"], env=env, log=log
+        # Two delivery processes, as docs/deployment.md advises on 2 cores.
+        [str(BIN / "honcho"), "start", "--no-colour", "-c", "delivery=2"],
+        env=env,
+        log=log,
     ) as honcho:
         assert wait_for(lambda: _health(web), timeout=90, interval=0.5) == {
             "status": "ok"
@@ -95,6 +99,11 @@ def test_honcho_starts_every_process_type_and_stops_them(tmp_path):
         # Both workers: the default queue's and the delivery queue's.
         wait_for(lambda: ready("worker.1"), timeout=90, interval=0.5)
         wait_for(lambda: ready("delivery.1"), timeout=90, interval=0.5)
+        wait_for(lambda: ready("delivery.2"), timeout=90, interval=0.5)
+        # Each under a node name of its own (Celery's control commands and
+        # monitoring tell them apart).
+        output = log.read_text(errors="replace")
+        assert "delivery.1@" in output and "delivery.2@" in output
         wait_for(lambda: started("beat: Starting..."), timeout=90, interval=0.5)
         assert honcho.poll() is None, log.read_text(errors="replace")
 
@@ -103,5 +112,12 @@ def test_honcho_starts_every_process_type_and_stops_them(tmp_path):
     assert _health(web) is None
     assert _health(realtime) is None
     output = log.read_text(errors="replace")
-    for process in ("web.1", "realtime.1", "worker.1", "delivery.1", "beat.1"):
+    for process in (
+        "web.1",
+        "realtime.1",
+        "worker.1",
+        "delivery.1",
+        "delivery.2",
+        "beat.1",
+    ):
         assert f"{process} started" in output, output[-2000:]
