@@ -285,16 +285,21 @@ def _pingback_run(
 @contextmanager
 def processing_paused() -> Iterator[None]:
     """Stop the Celery worker consuming the default queue (tasks wait in the
-    broker) until exit. The benchmark runs one worker node. Raises
-    `RuntimeError` when no worker answers."""
+    broker) until exit. Both commands go to that worker's node only
+    (`default@bench`, `bench.servers.celery_worker`): broadcast, the
+    `add_consumer` also made the delivery workers consume the default queue,
+    so from the first run "after the load" on, inbound drains ran in the
+    delivery workers' 32 threads (until 2026-12-05). Raises `RuntimeError`
+    when the worker does not answer."""
     queue = celery_app.conf.task_default_queue
+    node = [f"{queue}@bench"]
     control = celery_app.control
-    if not control.cancel_consumer(queue, reply=True, timeout=5, limit=1):
+    if not control.cancel_consumer(queue, destination=node, reply=True, timeout=5):
         raise RuntimeError("no Celery worker answered cancel_consumer")
     try:
         yield
     finally:
-        control.add_consumer(queue, reply=True, timeout=5, limit=1)
+        control.add_consumer(queue, destination=node, reply=True, timeout=5)
 
 
 def _wait_processed(events) -> None:
