@@ -284,22 +284,29 @@ def _pingback_run(
 
 @contextmanager
 def processing_paused() -> Iterator[None]:
-    """Stop the Celery worker consuming the default queue (tasks wait in the
-    broker) until exit. Both commands go to that worker's node only
-    (`default@bench`, `bench.servers.celery_worker`): broadcast, the
-    `add_consumer` also made the delivery workers consume the default queue,
-    so from the first run "after the load" on, inbound drains ran in the
-    delivery workers' 32 threads (until 2026-12-05). Raises `RuntimeError`
-    when the worker does not answer."""
+    """Stop the Celery workers consuming the default queue (tasks wait in the
+    broker) until exit, and only them: the nodes are asked which queues they
+    consume (`inspect().active_queues()`), and both commands go to those
+    nodes. Broadcast, the `add_consumer` also made the delivery workers
+    consume the default queue, so from the first run "after the load" on,
+    inbound drains ran in their 32 threads (until 2026-12-05). Raises
+    `RuntimeError` when no worker consumes the default queue or answers."""
     queue = celery_app.conf.task_default_queue
-    node = [f"{queue}@bench"]
     control = celery_app.control
-    if not control.cancel_consumer(queue, destination=node, reply=True, timeout=5):
+    active = control.inspect(timeout=1.0).active_queues() or {}
+    nodes = [
+        node
+        for node, queues in active.items()
+        if any(consumed["name"] == queue for consumed in queues)
+    ]
+    if not nodes or not control.cancel_consumer(
+        queue, destination=nodes, reply=True, timeout=5
+    ):
         raise RuntimeError("no Celery worker answered cancel_consumer")
     try:
         yield
     finally:
-        control.add_consumer(queue, destination=node, reply=True, timeout=5)
+        control.add_consumer(queue, destination=nodes, reply=True, timeout=5)
 
 
 def _wait_processed(events) -> None:
