@@ -38,7 +38,7 @@ from channels_app.models import Channel
 from conversations.models import Conversation, Message
 from conversations.services.snooze import zone_named
 from reports.models import ConversationDay, ConversationEvent
-from workspace.hours import WeeklyHours, zone_of
+from workspace.hours import WeeklyHours, weekly_hours_of
 from workspace.models import Label, Team
 
 # What a report may be grouped by, and the conversation field each reads
@@ -444,15 +444,15 @@ _WALL_TIMES = _PERCENTILES.format(
 _OPEN_SECONDS = RawSQL(
     '"reports_conversationevent"."open_seconds"', (), output_field=FloatField()
 )
-# The business's hours version and time zone, whether any of its events is
-# behind that version, and its opening intervals, in one statement (one
+# The business's time zone, whether any of its events is behind its hours
+# version, and its opening intervals, in one statement (one
 # snapshot). A stamp is never above the business's version, so an event is
 # behind when the lowest stamp is below it: the lowest is the first entry of
 # the business in report_event_hours_idx, one index probe (an EXISTS over
 # `hours_version < b.hours_version` is planned as a table scan, the version
 # being unknown when planned).
 _HOURS_NOW = """
-SELECT b.hours_version, b.time_zone,
+SELECT b.time_zone,
   (SELECT MIN(e.hours_version) FROM reports_conversationevent e
    WHERE e.business_id = b.id) < b.hours_version,
   ARRAY(SELECT ARRAY[i.weekday, i.opens, i.closes]
@@ -480,11 +480,7 @@ def _open_seconds_stored(business: Business, hours: WeeklyHours) -> bool:
         found = cursor.fetchone()
     if found is None:
         return False
-    _version, zone, behind, intervals = found
-    week: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for weekday, opens, closes in intervals:
-        week[weekday].append((opens, closes))
-    current = WeeklyHours(zone=zone_of(zone), week=week)
+    zone, behind, intervals = found
     if behind:
         from reports.services import open_seconds_refresh_queue
 
@@ -492,7 +488,8 @@ def _open_seconds_stored(business: Business, hours: WeeklyHours) -> bool:
             lambda: open_seconds_refresh_queue(business.pk), robust=True
         )
         return False
-    return _week_of(current) == _week_of(hours)
+    current = weekly_hours_of(zone, intervals)
+    return current is not None and _week_of(current) == _week_of(hours)
 
 
 def _times_in_sql(source: tuple[str, list]) -> dict[tuple[str, object], Times]:

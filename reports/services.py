@@ -19,7 +19,7 @@ from billing.models import Business
 from conversations.models import Conversation, Message
 from conversations.services.snooze import zone_named
 from reports.models import ConversationDay, ConversationEvent
-from workspace.hours import WeeklyHours, zone_of
+from workspace.hours import WeeklyHours, weekly_hours_of
 
 RESOLVED = Conversation.Status.RESOLVED
 
@@ -76,7 +76,7 @@ def hours_now(business_ids: Iterable[object]) -> dict[object, HoursNow]:
     does not exist is left out). One query: the hours and version of a
     business come from one snapshot, so a version always goes with the
     hours it stands for."""
-    found: dict[object, tuple[int, str, dict[int, list[tuple[int, int]]]]] = {}
+    found: dict[object, tuple[int, str, list[tuple]]] = {}
     rows = Business.objects.filter(pk__in=set(business_ids)).values_list(
         "pk",
         "hours_version",
@@ -85,16 +85,11 @@ def hours_now(business_ids: Iterable[object]) -> dict[object, HoursNow]:
         "opening_intervals__opens",
         "opening_intervals__closes",
     )
-    for pk, version, zone, weekday, opens, closes in rows:
-        _, _, week = found.setdefault(pk, (version, zone, {}))
-        if weekday is not None:
-            week.setdefault(weekday, []).append((opens, closes))
+    for pk, version, zone, *interval in rows:
+        found.setdefault(pk, (version, zone, []))[2].append(interval)
     return {
-        pk: HoursNow(
-            hours=WeeklyHours(zone=zone_of(zone), week=week) if week else None,
-            version=version,
-        )
-        for pk, (version, zone, week) in found.items()
+        pk: HoursNow(hours=weekly_hours_of(zone, intervals), version=version)
+        for pk, (version, zone, intervals) in found.items()
     }
 
 

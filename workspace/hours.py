@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
@@ -304,3 +304,19 @@ class WeeklyHours:
             for a, b in self.spans(start, end)
             if min(b, end) > max(a, start)
         )
+
+
+def weekly_hours_of(
+    zone_name: str, rows: Iterable[tuple[int | None, int | None, int | None]]
+) -> WeeklyHours | None:
+    """The `WeeklyHours` in the time zone named `zone_name` (`zone_of`) of
+    `rows`, (weekday, opens, closes) as an `OpeningInterval` stores them; a
+    row whose weekday is None (an outer join that found no interval) is left
+    out. None when no interval is left: always open."""
+    week: dict[int, list[Interval]] = {}
+    for weekday, opens, closes in rows:
+        if weekday is not None:
+            week.setdefault(weekday, []).append((opens, closes))
+    if not week:
+        return None
+    return WeeklyHours(zone=zone_of(zone_name), week=week)

@@ -15,7 +15,7 @@ from django.db.models.functions import Lower
 
 from billing.models import Business, Member
 from channels_app.models import Channel
-from workspace.hours import WeeklyHours, zone_of
+from workspace.hours import WeeklyHours, weekly_hours_of
 from workspace.models import (
     AwayMessage,
     CannedResponse,
@@ -115,15 +115,10 @@ def saved_filter_get(member: Member, saved_filter_id: int) -> SavedFilter:
 def business_hours(business: Business) -> WeeklyHours | None:
     """`business`'s weekly hours in its time zone (`workspace.hours`), or None
     when it has set none (always open). One query."""
-    week: dict[int, list[tuple[int, int]]] = {}
     rows = OpeningInterval.objects.filter(business=business).values_list(
         "weekday", "opens", "closes"
     )
-    for weekday, opens, closes in rows:
-        week.setdefault(weekday, []).append((opens, closes))
-    if not week:
-        return None
-    return WeeklyHours(zone=zone_of(business.time_zone), week=week)
+    return weekly_hours_of(business.time_zone, rows)
 
 
 def is_open(business: Business, at: datetime) -> bool:
