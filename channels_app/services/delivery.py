@@ -279,12 +279,11 @@ def _claim(message_id: int) -> Message | str | None:
     is still seen `queued`, so it is waited for either way. Two queries when
     claimed (`_CLAIM_SQL`, the load), two when not (`_CLAIM_SQL`,
     `_STILL_QUEUED_SQL`)."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    lease = connection.ops.adapt_datetimefield_value(
-        timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    )
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [lease, now, message_id])
+        cursor.execute(_CLAIM_SQL, [adapt(lease), adapt(now), message_id])
         if cursor.rowcount != 1:
             cursor.execute(_STILL_QUEUED_SQL, [message_id])
             return WAITING if cursor.fetchone() else None
