@@ -236,6 +236,10 @@ def test_a_change_of_hours_queues_the_refresh_after_the_commit(
     assert set(events.values_list("open_seconds", flat=True)) == {None}
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the stored column is read on PostgreSQL only",
+)
 @pytest.mark.django_db
 def test_reports_read_the_stored_times_only_when_every_event_is_current(
     fixture, django_capture_on_commit_callbacks
@@ -297,6 +301,10 @@ def test_hours_other_than_the_business_own_are_measured(fixture):
     assert result.rows[0].first_response.median != 1800
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the counts of PostgreSQL's report path",
+)
 @pytest.mark.django_db
 def test_query_counts_of_a_business_hours_report(fixture, django_assert_num_queries):
     business = fixture.business
