@@ -312,6 +312,14 @@ def report(
             .order_by()
             .values_list("key_now", "error", "n")
         )
+    elif (source := _by_label(failed, group_by, "error")) is not None:
+        # The failed replies' labels joined from the label links by
+        # conversation id, as the events' (not by hashing every conversation
+        # of the business).
+        sql, params = source
+        with connection.cursor() as cursor:
+            cursor.execute(_FAILED_BY_LABEL.format(failed=sql), params)
+            failed_rows = cursor.fetchall()
     else:
         failed_rows = grouped(failed, "sent_at", "conversation__", "error")
     reasons: dict[object, Counter] = defaultdict(Counter)
@@ -415,6 +423,9 @@ def _by_label(queryset, group_by: str, *columns: str) -> tuple[str, list] | None
 
 
 _DAY_SUMS = "SELECT key, SUM(a), SUM(b) FROM ({days}) AS s(key, a, b) GROUP BY key"
+_FAILED_BY_LABEL = (
+    "SELECT key, error, COUNT(*) FROM ({failed}) AS f(key, error) GROUP BY key, error"
+)
 # An event's wall-clock seconds: the stored column, or, on a row written
 # before it and not yet filled (migration reports/0008), the same value
 # worked out from its two moments.

@@ -113,6 +113,16 @@ def test_by_channel_team_and_label(fixture):
     # C3, C4 and C5: 300, 7,200, 86,400 s.
     assert labels["No label"].first_response.median == 7200
     assert labels["No label"].first_response.p90 == pytest.approx(70560)
+    # C4's two failed replies: it has no label.
+    assert (vip.failed, labels["billing"].failed, labels["No label"].failed) == (
+        0,
+        0,
+        2,
+    )
+    assert labels["No label"].failed_reasons == [
+        ("No reason given", 1),
+        ("Rate limited", 1),
+    ]
 
 
 @pytest.mark.django_db
