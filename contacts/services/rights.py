@@ -60,6 +60,10 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
       attributes are emptied, `search_text` cleared and `erased_at` set, so
       contact search no longer finds it;
     - the comments of its satisfaction ratings are emptied (the scores stay);
+    - in the bodies of the business's outgoing webhook events, the same
+      fields are emptied (`webhooks.services.events.events_erase`): message
+      texts, conversation subjects, rating comments, the contact's name and
+      company;
     - each conversation gets an activity entry naming who erased it.
 
     The contact, conversation and message rows stay, so reports keep their
@@ -73,6 +77,13 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
         messages = Message.objects.filter(
             Q(conversation_id__in=conversation_ids) | Q(sender_contact=contact)
         ).exclude(kind=Message.ACTIVITY)
+        # What it wrote in other people's conversations (a group, a thread
+        # of mentions): their webhook events are emptied too.
+        elsewhere = list(
+            Message.objects.filter(sender_contact=contact)
+            .exclude(conversation_id__in=conversation_ids)
+            .values_list("pk", flat=True)
+        )
         for attachments in messages.exclude(attachments=[]).values_list(
             "attachments", flat=True
         ):
@@ -111,6 +122,7 @@ def contact_erase(contact: Contact, *, by: AbstractBaseUser | None) -> Contact:
                 for conversation in conversations
             ]
         )
+        webhook_events.events_erase(contact, conversation_ids, elsewhere)
         webhook_events.contact_updated(contact, ["erased"])
         if stored:
             transaction.on_commit(lambda: _stored_files_delete(stored))

@@ -628,3 +628,107 @@ def contact_merged(kept: Any, other_id: int) -> None:
             )
         ],
     )
+
+
+# ------------------------------------------------------------------ erasure
+
+
+def _erased(
+    payload: dict[str, Any],
+    contact: Any,
+    contact_ids: set[int],
+    conversation_ids: set[int],
+    message_ids: set[int],
+) -> bool:
+    """Empty, in one event `payload` (as sent), what an erased contact's
+    data was, as `contact_erase` empties the rows; True when it changed."""
+    data = payload.get("data")
+    kind = str(payload.get("type", ""))
+    if not isinstance(data, dict):
+        return False
+    if kind.startswith("contact."):
+        if data.get("id") not in contact_ids:
+            return False
+        fresh = contact_data(contact)
+        new = {**data, "name": fresh["name"], "company": fresh["company"]}
+    elif kind.startswith("message."):
+        if (
+            data.get("conversation_id") not in conversation_ids
+            and data.get("id") not in message_ids
+        ):
+            return False
+        new = {**data, "text": ""}
+    elif kind.startswith("conversation."):
+        if data.get("id") not in conversation_ids:
+            return False
+        new = {**data, "subject": ""}
+        if isinstance(data.get("rating"), dict):
+            new["rating"] = {**data["rating"], "comment": ""}
+    else:
+        return False
+    if new == data:
+        return False
+    payload["data"] = new
+    return True
+
+
+def events_erase(
+    contact: Any, conversation_ids: Iterable[int], message_ids: Iterable[int]
+) -> int:
+    """Empty what an erased contact's data was in the stored bodies of its
+    business's webhook events (sent, failed or still to send), in the
+    caller's transaction: `contact` (saved with its data erased: its name
+    and company replace theirs in `contact.*` events, its own and those of
+    contacts merged into it), `conversation_ids` (the texts of their
+    `message.*` events and the subjects and rating comments of their
+    `conversation.*` events are emptied) and `message_ids` (the contact's
+    messages in other conversations). Only events recorded since the
+    earliest of the contact, its conversations and those messages are read.
+    A pending event then goes out with the emptied body; Redeliver sends
+    the emptied body too. Returns how many events were changed."""
+    from conversations.models import Conversation, Message
+
+    conversation_ids = set(conversation_ids)
+    message_ids = set(message_ids)
+    moments = [contact.created_at]
+    for model, ids in ((Conversation, conversation_ids), (Message, message_ids)):
+        if ids:
+            earliest = (
+                model.objects.filter(pk__in=ids)
+                .order_by("created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if earliest is not None:
+                moments.append(earliest)
+    events = WebhookEvent.objects.filter(
+        endpoint__business_id=contact.business_id, created_at__gte=min(moments)
+    )
+    # Contacts merged into this one: their events are the same person's.
+    contact_ids = {contact.pk}
+    for body in events.filter(type=EventType.CONTACT_MERGED).values_list(
+        "body", flat=True
+    ):
+        data = json.loads(body).get("data") or {}
+        if data.get("id") == contact.pk and data.get("merged_contact_id"):
+            contact_ids.add(data["merged_contact_id"])
+    changed: list[WebhookEvent] = []
+    for pk, body in events.values_list("pk", "body").iterator(chunk_size=2000):
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            continue
+        if _erased(payload, contact, contact_ids, conversation_ids, message_ids):
+            changed.append(
+                WebhookEvent(
+                    pk=pk,
+                    body=json.dumps(
+                        payload,
+                        cls=DjangoJSONEncoder,
+                        separators=(",", ":"),
+                        ensure_ascii=False,
+                    ),
+                )
+            )
+    WebhookEvent.objects.bulk_update(changed, ["body"], batch_size=500)
+    return len(changed)
