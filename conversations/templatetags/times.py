@@ -15,7 +15,9 @@ in the browser's time zone, and keeps it current every 30 seconds):
 "Today", "days ago" and "this year" are calendar days and years in the time
 zone used (here: the zone passed, else Django's current time zone, which is
 `settings.TIME_ZONE`). `full_time` is the complete date and time for the
-element's `title`: `Sat 5 Dec 2026, 14:02`. Use both on a `<time>` element:
+element's `title`: `Sat 5 Dec 2026, 14:02`. `day_time` is for what stays
+put (a thread's entries, a delivery attempt): `5 Dec, 14:02`. Use the first
+two on a `<time>` element:
 
     <time datetime="{{ t|date:'c' }}" data-relative title="{{ t|full_time }}">
       {{ t|short_time }}</time>
@@ -93,6 +95,39 @@ def full_time_text(value: datetime, zone: tzinfo) -> str:
     return (
         f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} "
         f"{local.year}, {local.hour:02d}:{local.minute:02d}"
+    )
+
+
+def day_time_text(
+    value: datetime, now: datetime, zone: tzinfo, *, seconds=False
+) -> str:
+    """`5 Dec, 14:02` in `zone` (`5 Dec 2025, 14:02` in another year than
+    `now`'s; `14:02:09` with `seconds`), the month in the active language."""
+    local = value.astimezone(zone)
+    day = f"{local.day} {_MONTHS[local.month - 1]}"
+    if local.year != now.astimezone(zone).year:
+        day = f"{day} {local.year}"
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    if seconds:
+        clock = f"{clock}:{local.second:02d}"
+    return f"{day}, {clock}"
+
+
+@register.filter
+def day_time(value: datetime | None, precision: str = "") -> str:
+    """`{{ when|day_time }}`: the day and time of a thread's entries, an
+    attempt, a rating, in the current time zone: `5 Dec, 14:02`, with the
+    year when it is not this year (`5 Dec 2025, 14:02`);
+    `{{ when|day_time:"seconds" }}` adds the seconds (`5 Dec, 14:02:09`).
+    The month in the active language, after the day (`5 dic, 14:02`).
+    Empty for None."""
+    if value is None:
+        return ""
+    return day_time_text(
+        value,
+        timezone.now(),
+        timezone.get_current_timezone(),
+        seconds=precision == "seconds",
     )
 
 

@@ -12,7 +12,11 @@ from django.test import Client
 from django.urls import reverse
 
 from billing.tests.factories import UserFactory
-from conversations.templatetags.times import full_time_text, short_time_text
+from conversations.templatetags.times import (
+    day_time_text,
+    full_time_text,
+    short_time_text,
+)
 
 # Saturday 5 December 2026, 14:30 in Lisbon (UTC+0 in winter).
 NOW = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)
@@ -60,6 +64,30 @@ def test_the_filters_render_in_a_template():
     ).render(Context({"when": when, "none": None}))
     assert html == "1 Mar 2025|Sat 1 Mar 2025, 09:05|1 Mar 2025|"
     assert full_time_text(NOW, LISBON) == "Sat 5 Dec 2026, 14:30"
+
+
+def test_day_time_puts_the_day_first_and_the_year_when_it_is_another():
+    assert day_time_text(NOW, NOW, LISBON) == "5 Dec, 14:30"
+    last_year = datetime(2025, 12, 31, 23, 59, 9, tzinfo=UTC)
+    assert day_time_text(last_year, NOW, LISBON) == "31 Dec 2025, 23:59"
+    assert (
+        day_time_text(last_year, NOW, LISBON, seconds=True) == "31 Dec 2025, 23:59:09"
+    )
+    # The year is the zone's: 23:59 UTC on 31 December is 2026 in Tokyo.
+    assert day_time_text(last_year, NOW, ZoneInfo("Asia/Tokyo")) == "1 Jan, 08:59"
+
+
+def test_day_time_speaks_the_active_language():
+    from django.utils import translation
+
+    when = datetime(2026, 12, 5, 9, 5, tzinfo=UTC)
+    template = Template(
+        '{% load times %}{{ when|day_time }}|{{ when|day_time:"seconds" }}'
+        "|{{ none|day_time }}"
+    )
+    with translation.override("es"):
+        html = template.render(Context({"when": when, "none": None}))
+    assert html.startswith("5 dic, ") and "|5 dic, " in html and html.endswith("|")
 
 
 # ------------------------------------------------------------------ the page
