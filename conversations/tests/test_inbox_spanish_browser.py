@@ -6,6 +6,7 @@ words never widen the page or spill out of the buttons, at 1440 and 390 px."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -109,6 +110,17 @@ def test_the_inbox_in_spanish(
     expect(row.locator("time")).to_have_text("ahora mismo")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.evaluate(OVERFLOW_CHECK, width) == []
+    nav = page.locator(".topbar nav")
+    if width == 390:
+        # The bar's links scroll sideways on a phone: the edge where links
+        # are hidden fades, and the other edge once scrolled to the end.
+        expect(nav).to_have_class(re.compile(r"\bnav-more\b"))
+        nav.evaluate("n => { n.scrollLeft = n.scrollWidth; }")
+        expect(nav).to_have_class(re.compile(r"\bnav-less\b"))
+        expect(nav).not_to_have_class(re.compile(r"\bnav-more\b"))
+        nav.evaluate("n => { n.scrollLeft = 0; }")
+    else:
+        expect(nav).not_to_have_class(re.compile(r"nav-(more|less)"))
     shot(page, f"{width}-list")
 
     row.locator(".row-link").click()
@@ -120,6 +132,11 @@ def test_the_inbox_in_spanish(
         "placeholder",
         "Responder por X (Twitter)… Escribe / para las respuestas predefinidas",
     )
+    # Numbers as Spanish writes them (X's 10,000-character limit).
+    expect(page.locator(".reply-counter")).to_have_text("0 / 10.000")
+    # The message's day and time: day first, the month in Spanish.
+    stamp = page.locator("#thread-container .message time").first.inner_text()
+    assert re.fullmatch(r"\d{1,2} [a-zñ]{3,4}\.?, \d\d:\d\d", stamp), stamp
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.evaluate(OVERFLOW_CHECK, width) == []
     shot(page, f"{width}-thread")

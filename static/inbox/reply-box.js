@@ -32,7 +32,8 @@
   var files = new WeakMap(); // form -> [File]
   var canned = new WeakMap(); // form -> {items, active, start, seq, timer}
   var ready = new WeakSet(); // forms initialised (a copied form is not)
-  var numberFormat = new Intl.NumberFormat("en-US");
+  // Numbers as the page's language writes them ("4,096" / "10.000").
+  var numberFormat = new Intl.NumberFormat(document.documentElement.lang || "en");
 
   function formOf(node) {
     return node && node.closest ? node.closest(FORM) : null;
