@@ -69,6 +69,7 @@ class KeepAliveFront:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no delayed answers on kept connections
 
             def setup(self) -> None:
                 super().setup()
