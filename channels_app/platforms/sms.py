@@ -56,6 +56,7 @@ from channels_app.platforms.base import (
     retry_after_seconds,
 )
 from channels_app.platforms.capabilities import channel_type_capabilities
+from channels_app.platforms.clients import ThreadClients
 from channels_app.platforms.media_fetch import media_download
 from pingback.egress import basic_credentials
 
@@ -671,9 +672,10 @@ def _delivery_error(error: TwilioCallError) -> DeliveryError:
 # --------------------------------------------------------------------- SDK client
 
 
-def _api_url(url: str) -> str:
-    """`url` on `TWILIO_API_BASE_URL` when it is on Twilio's API host."""
-    base = settings.TWILIO_API_BASE_URL
+def _api_url(url: str, base: str | None = None) -> str:
+    """`url` on `base` (default `TWILIO_API_BASE_URL`) when it is on Twilio's
+    API host."""
+    base = base or settings.TWILIO_API_BASE_URL
     if base != TWILIO_HOST and url.startswith(TWILIO_HOST):
         return base + url[len(TWILIO_HOST) :]
     return url
@@ -681,18 +683,27 @@ def _api_url(url: str) -> str:
 
 class _TwilioHostClient(TwilioHttpClient):
     """The SDK's HTTP client, sending its requests for `https://api.twilio.com`
-    to `TWILIO_API_BASE_URL` (docs/platforms/sms.md, "Pointing the twilio SDK at
-    the sandbox"), with a timeout, and keeping the last answer's `Retry-After`
-    (the SDK's exceptions drop headers)."""
+    to `base_url` (`TWILIO_API_BASE_URL`, docs/platforms/sms.md, "Pointing the
+    twilio SDK at the sandbox"), with a timeout, and keeping the last
+    answer's `Retry-After` (the SDK's exceptions drop headers).
 
-    def __init__(self, timeout: float) -> None:
+    `TwilioHttpClient` keeps one `requests.Session` (`pool_connections=True`,
+    its default), so a kept instance reuses its connection. `retry_after` is
+    the answer of the instance's last call, read right after it: an instance
+    serves one thread (`_twilio_clients`)."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
+        self.base_url = base_url
         self.retry_after: float | None = None
 
     def request(
         self, method: str, url: str, *args: Any, **kwargs: Any
     ) -> TwilioResponse:
-        response = super().request(method, _api_url(url), *args, **kwargs)
+        self.retry_after = None
+        response = super().request(
+            method, _api_url(url, self.base_url), *args, **kwargs
+        )
         self.retry_after = retry_after_seconds(
             (response.headers or {}).get("Retry-After")
         )
@@ -714,14 +725,41 @@ class TwilioNumber:
     sms_method: str
 
 
+def _twilio_build(key: tuple[str, str, str, float]) -> tuple[Client, _TwilioHostClient]:
+    """The twilio `Client` and its HTTP client for `(account sid, auth token,
+    TWILIO_API_BASE_URL, PLATFORM_API_TIMEOUT)`."""
+    account_sid, auth_token, base_url, timeout = key
+    http = _TwilioHostClient(base_url, timeout)
+    client = Client(account_sid, auth_token, http_client=http, environment=_NO_REGION)
+    return client, http
+
+
+# Per thread and per (account sid, auth token, TWILIO_API_BASE_URL,
+# PLATFORM_API_TIMEOUT).
+_twilio_clients: ThreadClients[
+    tuple[str, str, str, float], tuple[Client, _TwilioHostClient]
+] = ThreadClients(_twilio_build, lambda pair: pair[1].session.close())
+
+
 class TwilioApi:
     """The Twilio REST calls PingBack makes for one account, through the twilio
-    SDK. Every method raises `TwilioCallError`."""
+    SDK. Every method raises `TwilioCallError`.
+
+    A send makes a `TwilioApi`; its SDK client is the calling thread's for the
+    account (`ThreadClients`, per account sid, auth token,
+    `TWILIO_API_BASE_URL` and `PLATFORM_API_TIMEOUT`), so a delivery thread's
+    sends for one account reuse its connection (keep-alive) instead of a new
+    TCP connection, and in production a TLS handshake, per send. Use an
+    instance in the thread that made it."""
 
     def __init__(self, account_sid: str, auth_token: str) -> None:
-        self.http = _TwilioHostClient(settings.PLATFORM_API_TIMEOUT)
-        self.client = Client(
-            account_sid, auth_token, http_client=self.http, environment=_NO_REGION
+        self.client, self.http = _twilio_clients.get(
+            (
+                account_sid,
+                auth_token,
+                settings.TWILIO_API_BASE_URL,
+                settings.PLATFORM_API_TIMEOUT,
+            )
         )
 
     @classmethod

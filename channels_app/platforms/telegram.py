@@ -19,7 +19,7 @@ import asyncio
 import hmac
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from secrets import token_urlsafe
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -66,6 +66,7 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.platforms.capabilities import TELEGRAM, channel_type_capabilities
+from channels_app.platforms.clients import ThreadClients
 from channels_app.platforms.payload import JsonValue
 
 if TYPE_CHECKING:
@@ -901,8 +902,9 @@ def _bot(token: str, request: HTTPXRequest) -> Bot:
     )
 
 
-def _request() -> HTTPXRequest:
-    timeout = settings.PLATFORM_API_TIMEOUT
+def _request(timeout: float) -> HTTPXRequest:
+    """The SDK's HTTP client (an httpx `AsyncClient`), every timeout `timeout`
+    seconds."""
     return HTTPXRequest(
         connect_timeout=timeout,
         read_timeout=timeout,
@@ -910,6 +912,51 @@ def _request() -> HTTPXRequest:
         pool_timeout=timeout,
         media_write_timeout=timeout,
     )
+
+
+async def _request_started(timeout: float) -> HTTPXRequest:
+    request = _request(timeout)
+    await request.initialize()
+    return request
+
+
+class _BotLoop:
+    """An event loop one thread keeps, and the Bot API HTTP client made on it.
+
+    python-telegram-bot is async only, and an httpx `AsyncClient`'s pooled
+    connections belong to the event loop that opened them. So a thread keeps
+    an `asyncio.Runner` (a loop of its own, not set as the thread's current
+    loop) and an `HTTPXRequest` used on that loop only: the thread's calls run
+    one after the other on it and reuse its connection (keep-alive) instead
+    of a new loop, HTTP client, TCP connection and, in production, TLS
+    handshake per call. A `Bot` is still made per call (it holds nothing but
+    the token and URLs)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
+        try:
+            self.request = self.runner.run(_request_started(timeout))
+        except BaseException:
+            self.runner.close()
+            raise
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on this loop until it is done; raises what it
+        raises. Raises `RuntimeError` when called inside a running loop."""
+        return self.runner.run(coroutine)
+
+    def close(self) -> None:
+        """Close the HTTP client, then the loop."""
+        try:
+            self.runner.run(self.request.shutdown())
+        finally:
+            self.runner.close()
+
+
+# Per thread and per (TELEGRAM_API_BASE_URL, PLATFORM_API_TIMEOUT).
+_bot_loops: ThreadClients[tuple[str, float], _BotLoop] = ThreadClients(
+    lambda key: _BotLoop(key[1]), _BotLoop.close
+)
 
 
 class TokenRejected(PermanentDeliveryError):
@@ -968,24 +1015,27 @@ def _delivery_error(
 class TelegramApi:
     """The Bot API calls PingBack makes for one bot, through python-telegram-bot.
 
-    The SDK is async only: each method runs its calls in a fresh event loop
-    (`asyncio.run`) with its own `Bot` and HTTP client, closed afterwards, so a
-    Celery worker or a request thread holds nothing between calls. Every
-    method raises `TransientDeliveryError` or `PermanentDeliveryError`.
+    The SDK is async only: each method runs its calls on the calling
+    thread's kept event loop with that loop's HTTP client (`_BotLoop`, per
+    thread and per `TELEGRAM_API_BASE_URL` and `PLATFORM_API_TIMEOUT`) and a
+    `Bot` for the token, so a delivery thread's calls reuse its connection.
+    Like `asyncio.run`, a method cannot be called from a running event loop.
+    Every method raises `TransientDeliveryError` or `PermanentDeliveryError`.
     """
 
     def __init__(self, token: str) -> None:
         self.token = token
 
     def _run(
-        self, calls: Callable[[Bot], Awaitable[T]], subject: str = "the request"
+        self,
+        calls: Callable[[Bot], Coroutine[Any, Any, T]],
+        subject: str = "the request",
     ) -> T:
-        async def run() -> T:
-            async with _request() as request:
-                return await calls(_bot(self.token, request))
-
+        loop = _bot_loops.get(
+            (settings.TELEGRAM_API_BASE_URL, settings.PLATFORM_API_TIMEOUT)
+        )
         try:
-            return asyncio.run(run())
+            return loop.run(calls(_bot(self.token, loop.request)))
         except TelegramError as error:
             raise _delivery_error(error, self.token, subject) from error
 

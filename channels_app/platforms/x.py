@@ -26,9 +26,7 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -64,6 +62,7 @@ from channels_app.platforms.base import (
     TransientDeliveryError,
 )
 from channels_app.platforms.capabilities import X_DM, X_POST, x_capabilities
+from channels_app.platforms.clients import ThreadClients
 from channels_app.platforms.media_fetch import media_download
 from channels_app.platforms.payload import JsonValue
 from pingback.egress import bearer_credentials
@@ -1300,39 +1299,39 @@ class _XHostAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-# Each thread keeps the tweepy clients of the last few credentials it used.
-_threads = threading.local()
-CLIENTS_PER_THREAD = 16
+def _client_build(
+    key: tuple[str, float, tuple[tuple[str, str | None], ...]],
+) -> tweepy.Client:
+    """A tweepy client for `(X_API_BASE_URL, X_API_TIMEOUT, credentials)`,
+    its session's requests for `TWEEPY_HOST` sent through `_XHostAdapter`."""
+    base_url, timeout, credentials = key
+    client = tweepy.Client(wait_on_rate_limit=False, **dict(credentials))
+    client.session.mount(TWEEPY_HOST, _XHostAdapter(base_url, timeout))
+    return client
+
+
+# Per thread and per (X_API_BASE_URL, X_API_TIMEOUT, credentials).
+_clients: ThreadClients[tuple, tweepy.Client] = ThreadClients(
+    _client_build, lambda client: client.session.close()
+)
 
 
 def _client(**credentials: str | None) -> tweepy.Client:
     """A tweepy client signing with `credentials`, reaching `X_API_BASE_URL`.
 
-    Kept per thread (the last `CLIENTS_PER_THREAD` credentials and API
-    addresses it used), so a delivery thread's sends through one channel
-    reuse its HTTP connections (keep-alive) instead of opening a connection,
-    and in production a TLS session, for every call. A requests session is
-    not shared between threads."""
-    key = (
-        settings.X_API_BASE_URL,
-        settings.X_API_TIMEOUT,
-        tuple(sorted(credentials.items())),
+    Kept per thread and per credentials and settings (`ThreadClients`, the
+    last `CLIENTS_PER_THREAD` of them), so a delivery thread's sends through
+    one channel reuse its HTTP connection (keep-alive) instead of opening a
+    connection, and in production a TLS session, for every call. A requests
+    session (its connections and cookies) is not shared between threads or
+    credentials."""
+    return _clients.get(
+        (
+            settings.X_API_BASE_URL,
+            settings.X_API_TIMEOUT,
+            tuple(sorted(credentials.items())),
+        )
     )
-    clients: OrderedDict | None = getattr(_threads, "clients", None)
-    if clients is None:
-        clients = _threads.clients = OrderedDict()
-    client = clients.get(key)
-    if client is not None:
-        clients.move_to_end(key)
-        return client
-    client = tweepy.Client(wait_on_rate_limit=False, **credentials)
-    adapter = _XHostAdapter(settings.X_API_BASE_URL, settings.X_API_TIMEOUT)
-    client.session.mount(TWEEPY_HOST, adapter)
-    clients[key] = client
-    if len(clients) > CLIENTS_PER_THREAD:
-        _, oldest = clients.popitem(last=False)
-        oldest.session.close()
-    return client
 
 
 def _reason(error: tweepy.HTTPException) -> str:
