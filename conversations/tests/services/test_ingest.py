@@ -642,11 +642,13 @@ def test_a_batch_costs_the_same_queries_whatever_its_messages_and_contacts(
     # business's webhook endpoints (none: no event to insert); read the
     # business's time zone and add to the report's messages per day. SQLite takes
     # at most 999 parameters a statement, so Django splits the insert of 60
-    # messages there; PostgreSQL takes them at once.
+    # messages there; PostgreSQL takes them at once. The last activity's copy
+    # is one statement on PostgreSQL and two elsewhere (`last_message_at_copy`).
     assert len(result.created) == 60
     assert _message_inserts(few_queries) == 1
     extra_chunks = _message_inserts(many_queries) - 1
-    assert len(many_queries) - extra_chunks == len(few_queries) <= 16
+    most = 16 if connection.vendor == "postgresql" else 17
+    assert len(many_queries) - extra_chunks == len(few_queries) <= most
 
 
 def test_duplicates_in_a_batch_and_of_stored_messages_are_counted(channel):
