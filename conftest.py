@@ -261,6 +261,28 @@ def _worker_stop_now(worker) -> None:
         hub.call_soon(lambda: None)
 
 
+# ---------------------------------------------------------- the test database
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and before it is dropped at the end,
+    the end of every other session still connected to it on PostgreSQL: a
+    server or worker thread whose connection outlived its test would make
+    the drop fail ("being accessed by other users") and leave the database
+    behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 # ------------------------------------------------------------------ Chromium
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
