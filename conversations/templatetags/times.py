@@ -69,6 +69,16 @@ def _zone(name: str | None) -> tzinfo:
     return timezone.get_current_timezone()
 
 
+def _clock(local: datetime) -> str:
+    """`14:02` of a local datetime."""
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
+def _day_month(local: datetime) -> str:
+    """`3 Dec` of a local datetime, the month in the active language."""
+    return f"{local.day} {_MONTHS[local.month - 1]}"
+
+
 def short_time_text(value: datetime, now: datetime, zone: tzinfo) -> str:
     """`value` as the inbox shows it at `now` in `zone` (see the module's
     rule). Both datetimes are aware."""
@@ -79,23 +89,19 @@ def short_time_text(value: datetime, now: datetime, zone: tzinfo) -> str:
         return gettext("%(minutes)d min") % {"minutes": int(seconds // 60)}
     local, today = value.astimezone(zone), now.astimezone(zone)
     days = (today.date() - local.date()).days
-    clock = f"{local.hour:02d}:{local.minute:02d}"
     if days == 0:
-        return clock
+        return _clock(local)
     if 0 < days <= 6:
-        return f"{_DAYS[local.weekday()]} {clock}"
+        return f"{_DAYS[local.weekday()]} {_clock(local)}"
     if local.year == today.year:
-        return f"{local.day} {_MONTHS[local.month - 1]}"
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+        return _day_month(local)
+    return f"{_day_month(local)} {local.year}"
 
 
 def full_time_text(value: datetime, zone: tzinfo) -> str:
     """`Sat 5 Dec 2026, 14:02` in `zone`."""
     local = value.astimezone(zone)
-    return (
-        f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} "
-        f"{local.year}, {local.hour:02d}:{local.minute:02d}"
-    )
+    return f"{_DAYS[local.weekday()]} {_day_month(local)} {local.year}, {_clock(local)}"
 
 
 def day_time_text(
@@ -104,10 +110,10 @@ def day_time_text(
     """`5 Dec, 14:02` in `zone` (`5 Dec 2025, 14:02` in another year than
     `now`'s; `14:02:09` with `seconds`), the month in the active language."""
     local = value.astimezone(zone)
-    day = f"{local.day} {_MONTHS[local.month - 1]}"
+    day = _day_month(local)
     if local.year != now.astimezone(zone).year:
         day = f"{day} {local.year}"
-    clock = f"{local.hour:02d}:{local.minute:02d}"
+    clock = _clock(local)
     if seconds:
         clock = f"{clock}:{local.second:02d}"
     return f"{day}, {clock}"
