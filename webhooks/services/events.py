@@ -37,7 +37,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Subquery
+from django.db.models import Min, Subquery
 from django.utils import timezone
 
 from webhooks.models import EventType, WebhookEndpoint, WebhookEvent, WebhookSequence
@@ -215,6 +215,11 @@ def _body(change: Change, now: datetime, sequence: int | None = None) -> str:
     if sequence is not None:
         payload["sequence"] = sequence
     payload["data"] = change.data
+    return _payload_json(payload)
+
+
+def _payload_json(payload: dict[str, Any]) -> str:
+    """The body sent for `payload`: compact JSON, text as UTF-8."""
     return json.dumps(
         payload,
         cls=DjangoJSONEncoder,
@@ -635,13 +640,14 @@ def contact_merged(kept: Any, other_id: int) -> None:
 
 def _erased(
     payload: dict[str, Any],
-    contact: Any,
+    erased_contact: dict[str, Any],
     contact_ids: set[int],
     conversation_ids: set[int],
     message_ids: set[int],
 ) -> bool:
     """Empty, in one event `payload` (as sent), what an erased contact's
-    data was, as `contact_erase` empties the rows; True when it changed."""
+    data was, as `contact_erase` empties the rows (`erased_contact`: the
+    contact's `name` and `company` now); True when it changed."""
     data = payload.get("data")
     kind = str(payload.get("type", ""))
     if not isinstance(data, dict):
@@ -649,8 +655,7 @@ def _erased(
     if kind.startswith("contact."):
         if data.get("id") not in contact_ids:
             return False
-        fresh = contact_data(contact)
-        new = {**data, "name": fresh["name"], "company": fresh["company"]}
+        new = {**data, **erased_contact}
     elif kind.startswith("message."):
         if (
             data.get("conversation_id") not in conversation_ids
@@ -693,12 +698,9 @@ def events_erase(
     moments = [contact.created_at]
     for model, ids in ((Conversation, conversation_ids), (Message, message_ids)):
         if ids:
-            earliest = (
-                model.objects.filter(pk__in=ids)
-                .order_by("created_at")
-                .values_list("created_at", flat=True)
-                .first()
-            )
+            earliest = model.objects.filter(pk__in=ids).aggregate(
+                earliest=Min("created_at")
+            )["earliest"]
             if earliest is not None:
                 moments.append(earliest)
     events = WebhookEvent.objects.filter(
@@ -712,23 +714,15 @@ def events_erase(
         data = json.loads(body).get("data") or {}
         if data.get("id") == contact.pk and data.get("merged_contact_id"):
             contact_ids.add(data["merged_contact_id"])
+    fresh = contact_data(contact)
+    erased_contact = {"name": fresh["name"], "company": fresh["company"]}
     changed: list[WebhookEvent] = []
     for pk, body in events.values_list("pk", "body").iterator(chunk_size=2000):
         try:
             payload = json.loads(body)
         except ValueError:
             continue
-        if _erased(payload, contact, contact_ids, conversation_ids, message_ids):
-            changed.append(
-                WebhookEvent(
-                    pk=pk,
-                    body=json.dumps(
-                        payload,
-                        cls=DjangoJSONEncoder,
-                        separators=(",", ":"),
-                        ensure_ascii=False,
-                    ),
-                )
-            )
+        if _erased(payload, erased_contact, contact_ids, conversation_ids, message_ids):
+            changed.append(WebhookEvent(pk=pk, body=_payload_json(payload)))
     WebhookEvent.objects.bulk_update(changed, ["body"], batch_size=500)
     return len(changed)
