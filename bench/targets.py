@@ -104,7 +104,7 @@ def targets_check(results: dict) -> list[dict]:
 def _ingest(connections: int, ceiling: dict, pingback: dict) -> list[dict]:
     when = (
         "processing after the load"
-        if pingback["processing"] == "after"
+        if pingback["processing"] == PROCESSING_AFTER
         else "processing during the load"
     )
     return [
