@@ -241,12 +241,18 @@ def in_another_thread(function: Callable[[], Any]) -> Any:
     return outcome["result"]
 
 
+def through(front, sender, sandbox, settings) -> tuple:
+    """Point `sender`'s platform at `front`, get the sandbox ready for it;
+    return (its channel, its platform)."""
+    setattr(settings, sender.base_url, front.url)
+    sender.ready(sandbox)
+    return sender.channel(), get_platform(sender.platform)
+
+
 @pytest.mark.parametrize("sender", SENDERS, ids=lambda sender: sender.platform)
 def test_a_threads_sends_go_over_one_connection(sender, sandbox, fronts, settings):
     front = fronts()
-    setattr(settings, sender.base_url, front.url)
-    sender.ready(sandbox)
-    channel, platform = sender.channel(), get_platform(sender.platform)
+    channel, platform = through(front, sender, sandbox, settings)
 
     first = platform.send(channel, sender.message("Your order has shipped."))
     second = platform.send(channel, sender.message("It arrives on Tuesday."))
@@ -262,9 +268,7 @@ def test_a_threads_sends_go_over_one_connection(sender, sandbox, fronts, setting
 @pytest.mark.parametrize("sender", SENDERS, ids=lambda sender: sender.platform)
 def test_two_threads_do_not_share_a_client(sender, sandbox, fronts, settings):
     front = fronts()
-    setattr(settings, sender.base_url, front.url)
-    sender.ready(sandbox)
-    channel, platform = sender.channel(), get_platform(sender.platform)
+    channel, platform = through(front, sender, sandbox, settings)
     send = platform.send
 
     send(channel, sender.message("From the first thread."))
@@ -310,9 +314,7 @@ def test_a_changed_timeout_setting_applies_to_the_next_send(
     sender, sandbox, fronts, settings
 ):
     front = fronts()
-    setattr(settings, sender.base_url, front.url)
-    sender.ready(sandbox)
-    channel, platform = sender.channel(), get_platform(sender.platform)
+    channel, platform = through(front, sender, sandbox, settings)
     platform.send(channel, sender.message("Sent in time."))
     patient = getattr(settings, sender.timeout)
 
